@@ -1,0 +1,125 @@
+import { ConfigError } from './config-error.js';
+import { type Env, flag, list, matching, oneOf, port, raw, required, url } from './readers.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_WELCOME_TEXT = 'Hello, and thank you for following us! Send a message here and one of our agents will answer.';
+
+export interface WechatConfig {
+  token?: string;
+  appId?: string;
+  appSecret?: string;
+  encodingAesKey?: string;
+  apiBase: string;
+}
+
+export interface ImConfig {
+  sdkAppId?: number;
+  secretKey?: string;
+  admin: string;
+  apiBase: string;
+  agents: string[];
+  callbackToken?: string;
+}
+
+export interface Config {
+  redisUrl: string;
+  redisCluster: boolean;
+  queuePrefix: string;
+  wechat: WechatConfig;
+  im: ImConfig;
+  welcomeText: string;
+  onUnsubscribe: 'delete' | 'keep';
+  mediaAllowedHosts: string[];
+  ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
+  dashboard: { user?: string; password?: string; readOnly: boolean };
+  /** `undefined` means auto: sandbox when no WeChat or IM credential is configured. */
+  sandbox: boolean | undefined;
+  logLevel: LogLevel;
+}
+
+const IM_USER_ID = /^[A-Za-z0-9_@.-]{1,32}$/;
+
+/**
+ * Reads and validates the whole environment once. Every value that is set is checked, so a typo
+ * stops start-up even in a service that would not use it; what a service needs is checked by
+ * {@link requireSettings}.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const sdkAppId = matching(env, 'IM_SDK_APP_ID', /^[1-9]\d{0,11}$/, 'the SDKAppID number of the IM app, e.g. 1400000000');
+  const encodingAesKey = matching(env, 'WECHAT_ENCODING_AES_KEY', /^[A-Za-z0-9]{43}$/, '43 letters and digits, the EncodingAESKey of the Official Account');
+  const sandboxSetting = raw(env, 'SANDBOX')?.toLowerCase();
+  const sandbox = sandboxSetting === undefined || sandboxSetting === 'auto' ? undefined : flag(env, 'SANDBOX', false);
+  const welcomeText = env['WELCOME_TEXT'] ?? DEFAULT_WELCOME_TEXT;
+  // A passive text reply is capped at 2048 bytes by WeChat.
+  if (Buffer.byteLength(welcomeText) > 2048) throw new ConfigError('WELCOME_TEXT', 'is too long', 'at most 2048 bytes (empty disables the welcome reply)');
+  return {
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+    redisCluster: flag(env, 'REDIS_CLUSTER', false),
+    queuePrefix: matching(env, 'QUEUE_PREFIX', /^[A-Za-z0-9_.-]{1,32}$/, 'up to 32 letters, digits, "_", "-" or "."') ?? 'wxim',
+    wechat: {
+      token: matching(env, 'WECHAT_TOKEN', /^[A-Za-z0-9]{3,32}$/, '3 to 32 letters and digits, the Token of the Official Account basic configuration'),
+      appId: matching(env, 'WECHAT_APP_ID', /^wx[A-Za-z0-9]{16}$/, 'the AppID of the Official Account, "wx" and 16 letters or digits'),
+      appSecret: matching(env, 'WECHAT_APP_SECRET', /^[A-Za-z0-9]{32}$/, 'the AppSecret of the Official Account, 32 letters and digits'),
+      encodingAesKey,
+      apiBase: url(env, 'WECHAT_API_BASE', ['https:', 'http:'], 'https://api.weixin.qq.com'),
+    },
+    im: {
+      sdkAppId: sdkAppId === undefined ? undefined : Number(sdkAppId),
+      secretKey: matching(env, 'IM_SECRET_KEY', /^[A-Za-z0-9]{16,128}$/, 'the secret key of the IM app (letters and digits, from the IM console)'),
+      admin: matching(env, 'IM_ADMIN', IM_USER_ID, 'an IM app administrator UserID (letters, digits, _ - @ .)') ?? 'administrator',
+      apiBase: url(env, 'IM_API_BASE', ['https:', 'http:'], 'https://console.tim.qq.com'),
+      agents: list(env, 'IM_AGENTS', IM_USER_ID, 'comma-separated IM UserIDs of the agents, e.g. agent1,agent2'),
+      callbackToken: matching(env, 'IM_CALLBACK_TOKEN', /^[\x21-\x7e]{1,128}$/, 'the callback authentication token from the IM console'),
+    },
+    welcomeText,
+    onUnsubscribe: oneOf(env, 'ON_UNSUBSCRIBE', ['delete', 'keep'] as const, 'delete'),
+    mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
+    ports: {
+      gateway: port(env, 'GATEWAY_PORT', 3000),
+      callback: port(env, 'CALLBACK_PORT', 3001),
+      dashboard: port(env, 'DASHBOARD_PORT', 3002),
+      imWorker: port(env, 'IM_WORKER_PORT', 9101),
+      pusher: port(env, 'PUSHER_PORT', 9102),
+      sandbox: port(env, 'SANDBOX_PORT', 3003),
+    },
+    dashboard: {
+      user: raw(env, 'DASHBOARD_USER'),
+      password: raw(env, 'DASHBOARD_PASSWORD'),
+      readOnly: flag(env, 'DASHBOARD_READ_ONLY', false),
+    },
+    sandbox,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+/** The settings a service cannot run without, each with what a valid value looks like. */
+const SETTINGS = {
+  WECHAT_TOKEN: [(c: Config) => c.wechat.token, 'the Token set in the Official Account basic configuration (3 to 32 letters and digits)'],
+  WECHAT_APP_ID: [(c: Config) => c.wechat.appId, 'the AppID of the Official Account, "wx" and 16 letters or digits'],
+  WECHAT_APP_SECRET: [(c: Config) => c.wechat.appSecret, 'the AppSecret of the Official Account, 32 letters and digits'],
+  IM_SDK_APP_ID: [(c: Config) => c.im.sdkAppId, 'the SDKAppID number of the IM app, e.g. 1400000000'],
+  IM_SECRET_KEY: [(c: Config) => c.im.secretKey, 'the secret key of the IM app, from the IM console'],
+  IM_AGENTS: [(c: Config) => (c.im.agents.length > 0 ? c.im.agents : undefined), 'comma-separated IM UserIDs of the agents, e.g. agent1,agent2'],
+} as const;
+
+export type Setting = keyof typeof SETTINGS;
+
+export function requireSettings(config: Config, names: readonly Setting[]): void {
+  for (const name of names) {
+    const [read, expected] = SETTINGS[name];
+    required(name, read(config), expected);
+  }
+  // Safe mode decrypts with the AppID as the trailer check, so a key without an AppID is useless.
+  if (config.wechat.encodingAesKey !== undefined && names.includes('WECHAT_TOKEN')) {
+    required('WECHAT_APP_ID', config.wechat.appId, 'the AppID of the Official Account; it is needed with WECHAT_ENCODING_AES_KEY');
+  }
+}
+
+/** Sandbox mode: asked for, or by default when no platform credential at all is configured. */
+export function isSandbox(config: Config): boolean {
+  if (config.sandbox !== undefined) return config.sandbox;
+  const { wechat, im } = config;
+  return [wechat.token, wechat.appId, wechat.appSecret, wechat.encodingAesKey, im.sdkAppId, im.secretKey].every((v) => v === undefined);
+}

@@ -1,0 +1,63 @@
+import { ConfigError } from './config-error.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads one variable; an empty string counts as unset. */
+export function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function matching(env: Env, name: string, pattern: RegExp, expected: string): string | undefined {
+  const value = raw(env, name);
+  if (value !== undefined && !pattern.test(value)) throw new ConfigError(name, 'is malformed', expected);
+  return value;
+}
+
+export function required<T>(name: string, value: T | undefined, expected: string): T {
+  if (value === undefined) throw new ConfigError(name, 'is missing', expected);
+  return value;
+}
+
+export function port(env: Env, name: string, fallback: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new ConfigError(name, 'is malformed', 'a TCP port from 0 to 65535');
+  return n;
+}
+
+export function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(name, 'is malformed', '1 or 0');
+}
+
+export function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(value)) throw new ConfigError(name, 'is malformed', `one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+export function url(env: Env, name: string, protocols: readonly string[], fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'is malformed', `a URL such as ${fallback}`);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, 'is malformed', `a ${protocols.join(' or ')} URL such as ${fallback}`);
+  return value.replace(/\/+$/, '');
+}
+
+export function list(env: Env, name: string, item: RegExp, expected: string): string[] {
+  const value = raw(env, name);
+  if (value === undefined) return [];
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0 || items.some((s) => !item.test(s))) throw new ConfigError(name, 'is malformed', expected);
+  return [...new Set(items)];
+}

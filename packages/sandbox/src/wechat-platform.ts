@@ -1,0 +1,116 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { MessageCipher, type WechatMessage, cdata, msgSignature, urlSignature } from '@wxim/wechat';
+import { request } from 'undici';
+import { pushXml } from './push-xml.js';
+
+/** How the simulated Official Account sends: the three modes of the WeChat console. */
+export type PushMode = 'plain' | 'compatible' | 'safe';
+
+export interface WechatPlatformOptions {
+  /** Where the gateway listens, e.g. http://127.0.0.1:3000 */
+  gatewayUrl: string;
+  token: string;
+  appId: string;
+  encodingAesKey?: string;
+  mode?: PushMode;
+  /** The Official Account's original id. */
+  accountId?: string;
+}
+
+export interface SignedPush {
+  /** Path and query, e.g. /wechat?signature=…&timestamp=…&nonce=…&openid=… */
+  path: string;
+  body: string;
+}
+
+export interface PushResult {
+  status: number;
+  body: string;
+  /** The passive reply, decrypted when it came encrypted; undefined for `success` or empty. */
+  reply?: string;
+}
+
+let lastMsgId = BigInt(Date.now()) * 1_000_000n;
+
+/** A fresh 64-bit-ish MsgId, larger than 2^53 so it exercises string handling. */
+export function nextMsgId(): string {
+  lastMsgId += BigInt(1 + randomInt(1000));
+  return lastMsgId.toString();
+}
+
+/**
+ * The WeChat server side of an Official Account: signs (and in safe or compatible mode encrypts)
+ * pushes exactly as WeChat does and posts them to the gateway.
+ */
+export class WechatPlatform {
+  readonly accountId: string;
+  readonly mode: PushMode;
+  private readonly cipher?: MessageCipher;
+
+  constructor(readonly options: WechatPlatformOptions) {
+    this.accountId = options.accountId ?? 'gh_sandbox000001';
+    this.mode = options.mode ?? 'plain';
+    if (this.mode !== 'plain') {
+      if (options.encodingAesKey === undefined) throw new Error(`${this.mode} mode needs an EncodingAESKey`);
+      this.cipher = new MessageCipher(options.encodingAesKey, options.appId);
+    }
+  }
+
+  /** Signs a push the way WeChat does; `timestamp` in seconds may be given to test staleness. */
+  sign(msg: WechatMessage, timestamp = Math.floor(Date.now() / 1000)): SignedPush {
+    const plain = pushXml(msg);
+    const ts = String(timestamp);
+    const nonce = String(randomInt(1e9));
+    const query = new URLSearchParams({ signature: urlSignature(this.options.token, ts, nonce), timestamp: ts, nonce, openid: msg.fromUserName });
+    if (this.cipher === undefined) return { path: `/wechat?${query}`, body: plain };
+    const encrypt = this.cipher.encrypt(plain);
+    query.set('encrypt_type', 'aes');
+    query.set('msg_signature', msgSignature(this.options.token, ts, nonce, encrypt));
+    const envelope =
+      this.mode === 'safe'
+        ? `<xml><ToUserName>${cdata(msg.toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`
+        : plain.replace('</xml>', `<Encrypt>${cdata(encrypt)}</Encrypt>\n</xml>`);
+    return { path: `/wechat?${query}`, body: envelope };
+  }
+
+  /** Posts a signed push, as WeChat would once (it retries on its own; tests call again). */
+  async push(msg: WechatMessage, timestamp?: number): Promise<PushResult> {
+    return this.post(this.sign(msg, timestamp));
+  }
+
+  async post(signed: SignedPush): Promise<PushResult> {
+    const res = await request(`${this.options.gatewayUrl}${signed.path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: signed.body,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const body = await res.body.text();
+    return { status: res.statusCode, body, reply: res.statusCode === 200 ? this.openReply(body) : undefined };
+  }
+
+  private openReply(body: string): string | undefined {
+    if (body === '' || body === 'success') return undefined;
+    const encrypt = /<Encrypt><!\[CDATA\[([^\]]*)\]\]><\/Encrypt>/.exec(body)?.[1];
+    return encrypt !== undefined && this.cipher !== undefined ? this.cipher.decrypt(encrypt) : body;
+  }
+
+  /** A message from a customer, with the account filled in. */
+  text(openid: string, content: string, msgId = nextMsgId()): WechatMessage {
+    return { kind: 'text', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, content };
+  }
+
+  follow(openid: string): WechatMessage {
+    return { kind: 'subscribe', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000) };
+  }
+
+  unfollow(openid: string): WechatMessage {
+    return { kind: 'unsubscribe', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000) };
+  }
+}
+
+/** An openid-shaped id (28 characters of [A-Za-z0-9_-]) for simulated customers. */
+export function fakeOpenId(): string {
+  return `o${randomBytes(21).toString('base64url')}`.slice(0, 28);
+}

@@ -1,0 +1,20 @@
+import { createHash } from 'node:crypto';
+import type { WechatMessage } from './messages.js';
+
+/**
+ * The id under which a push is stored once. Messages: openid + MsgId (MsgId is unique per
+ * account; the openid guards against accounts that reuse it). Events have no MsgId: openid +
+ * CreateTime + event (+ a hash of EventKey, which may be a URL), as the mature SDKs do.
+ * The id holds only [A-Za-z0-9_-] so it is safe as a Redis key part and a BullMQ job id.
+ */
+export function dedupeId(msg: WechatMessage): string {
+  const from = safe(msg.fromUserName);
+  if ('msgId' in msg && msg.msgId !== undefined) return `m-${from}-${msg.msgId}`;
+  const event = msg.kind === 'unknown' ? `${msg.msgType}-${msg.event ?? ''}` : msg.kind;
+  const key = 'eventKey' in msg && msg.eventKey !== undefined ? `-${createHash('sha1').update(msg.eventKey).digest('hex').slice(0, 12)}` : '';
+  return `e-${from}-${msg.createTime}-${safe(event)}${key}`;
+}
+
+function safe(text: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(text) ? text : createHash('sha1').update(text).digest('hex').slice(0, 16);
+}

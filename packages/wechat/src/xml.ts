@@ -1,0 +1,72 @@
+import { XMLParser } from 'fast-xml-parser';
+
+export class XmlError extends Error {
+  override readonly name = 'XmlError';
+}
+
+const CDATA = '__cdata';
+
+// Entities stay off: nothing declared in the document is ever expanded (we also refuse any DTD).
+// Values stay strings: MsgId is a 64-bit integer that a JS number would round.
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+  cdataPropName: CDATA,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/** Decodes the five predefined XML entities and character references of text outside CDATA. */
+function decodeText(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|apos|quot);/g, (_, ref: string) => {
+    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    return PREDEFINED[ref] ?? '';
+  });
+}
+
+function valueOf(node: unknown): string | undefined {
+  if (typeof node === 'string') return decodeText(node);
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+  const obj = node as Record<string, unknown>;
+  // A value may mix CDATA sections and text; WeChat sends one CDATA section per field.
+  const cdata = obj[CDATA];
+  const parts = Array.isArray(cdata) ? cdata : cdata === undefined ? [] : [cdata];
+  const text = typeof obj['#text'] === 'string' ? decodeText(obj['#text']) : '';
+  if (parts.length === 0 && Object.keys(obj).length > 0 && !('#text' in obj)) return undefined;
+  return parts.map(String).join('') + text;
+}
+
+/**
+ * Parses a flat `<xml>…</xml>` document (a push, an envelope or a reply) into its fields.
+ * Refuses DTDs and entity declarations outright, and anything that is not a flat <xml> element.
+ */
+export function parseFlatXml(text: string): Record<string, string> {
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not accepted');
+  let doc: unknown;
+  try {
+    doc = parser.parse(text, true);
+  } catch (err) {
+    throw new XmlError(`malformed XML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const root = (doc as Record<string, unknown>)['xml'];
+  if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root)) throw new XmlError('expected one <xml> root element');
+  const fields: Record<string, string> = {};
+  for (const [name, node] of Object.entries(root as Record<string, unknown>)) {
+    if (name === '#text' || name === CDATA) continue;
+    const value = valueOf(node);
+    if (value === undefined) throw new XmlError(`field ${name} is not a simple value`);
+    fields[name] = value;
+  }
+  return fields;
+}
+
+/** Wraps text in CDATA; "]]>" inside is split across two sections. */
+export function cdata(text: string): string {
+  return `<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+}

@@ -1,0 +1,24 @@
+import type { RedisClient } from '@wxim/queue';
+import type { FastifyInstance } from 'fastify';
+import { healthRoutes } from './health-routes.js';
+import type { GatewayMetrics } from './metrics.js';
+import { type WechatRouteOptions, wechatRoutes } from './wechat-routes.js';
+
+export interface GatewayAppOptions extends WechatRouteOptions {
+  redis: RedisClient;
+  metrics: GatewayMetrics;
+}
+
+/** The gateway as a Fastify plugin: routes and metrics, no process concerns. */
+export async function gatewayApp(app: FastifyInstance, opts: GatewayAppOptions): Promise<void> {
+  const { metrics } = opts;
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.url !== '/wechat') return;
+    const status = reply.statusCode;
+    const outcome = req.outcome ?? (status === 413 ? 'too_large' : status >= 500 ? 'error' : 'bad_request');
+    metrics.requests.inc({ method: req.method, outcome });
+    if (req.method === 'POST') metrics.ack.observe({ outcome }, reply.elapsedTime / 1000);
+  });
+  await app.register(healthRoutes, { redis: opts.redis, registry: metrics.registry });
+  await app.register(wechatRoutes, opts);
+}

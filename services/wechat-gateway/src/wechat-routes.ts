@@ -1,0 +1,74 @@
+import { randomInt } from 'node:crypto';
+import { type MessageCipher, type PushQuery, PushRejected, buildEncryptedReply, buildTextReply, openPush, verifyRequest } from '@wxim/wechat';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InboundEnqueuer } from './inbound-enqueuer.js';
+import type { Outcome } from './metrics.js';
+
+export interface WechatRouteOptions {
+  token: string;
+  cipher?: MessageCipher;
+  /** Passive reply to a follow; empty: answer `success` as for everything else. */
+  welcomeText: string;
+  enqueuer: InboundEnqueuer;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    outcome?: Outcome;
+  }
+}
+
+const BODY_LIMIT = 64 * 1024;
+
+function reject(req: FastifyRequest, reply: FastifyReply, err: PushRejected): FastifyReply {
+  req.outcome = err.outcome;
+  if (err.status === 500) req.log.error({ reason: err.message }, 'push refused');
+  else req.log.warn({ reason: err.message }, 'push refused');
+  return reply.code(err.status).type('text/plain').send(err.status === 500 ? 'misconfigured' : err.message);
+}
+
+export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOptions): Promise<void> {
+  // Pushes are read as text whatever their content type; the XML parser sees nothing over 64 KB.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  app.get<{ Querystring: PushQuery & { echostr?: string } }>('/wechat', async (req, reply) => {
+    try {
+      verifyRequest(req.query, opts.token, Math.floor(Date.now() / 1000));
+    } catch (err) {
+      if (err instanceof PushRejected) return reject(req, reply, err);
+      throw err;
+    }
+    if (req.query.echostr === undefined) return reject(req, reply, new PushRejected(400, 'bad_request', 'missing echostr'));
+    req.outcome = 'verified';
+    return reply.type('text/plain').send(req.query.echostr);
+  });
+
+  app.post<{ Querystring: PushQuery; Body: string | undefined }>('/wechat', async (req, reply) => {
+    const now = Math.floor(Date.now() / 1000);
+    let opened;
+    try {
+      opened = openPush(req.query, req.body ?? '', { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}) }, now);
+    } catch (err) {
+      if (err instanceof PushRejected) return reject(req, reply, err);
+      throw err;
+    }
+    const { message, encrypted } = opened;
+    try {
+      await opts.enqueuer.enqueue(message);
+    } catch (err) {
+      // Never `success` for a push that is not stored: WeChat will try again.
+      req.outcome = 'unavailable';
+      req.log.error({ reason: (err as Error).message, kind: message.kind }, 'push not stored, answering 503');
+      return reply.code(503).type('text/plain').send('temporarily unavailable');
+    }
+    if (message.kind !== 'subscribe' || opts.welcomeText === '') {
+      req.outcome = 'enqueued';
+      return reply.type('text/plain').send('success');
+    }
+    req.outcome = 'welcomed';
+    const xml = buildTextReply({ toUserName: message.fromUserName, fromUserName: message.toUserName, content: opts.welcomeText, createTime: now });
+    if (!encrypted || opts.cipher === undefined) return reply.type('application/xml').send(xml);
+    return reply.type('application/xml').send(buildEncryptedReply(opts.cipher, opts.token, xml, String(now), String(randomInt(1e9))));
+  });
+}
