@@ -17,6 +17,9 @@ export interface TestRedis {
   /** Stops the server (spawned only); `start` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers. `resume` thaws it. */
+  pause(): void;
+  resume(): void;
   /** Ends it for good and removes what it left on disk. */
   close(): Promise<void>;
 }
@@ -76,6 +79,10 @@ async function fromContainer(): Promise<TestRedis | undefined> {
         throw new Error('a container Redis cannot be stopped; ask for own: true');
       },
       start: async () => {},
+      pause: () => {
+        throw new Error('a container Redis cannot be paused; ask for own: true');
+      },
+      resume: () => {},
       close: async () => {
         await container.stop();
       },
@@ -112,7 +119,10 @@ async function spawned(appendonly: boolean): Promise<TestRedis> {
     source: 'spawned',
     start,
     stop,
+    pause: () => proc?.kill('SIGSTOP'),
+    resume: () => proc?.kill('SIGCONT'),
     close: async () => {
+      proc?.kill('SIGCONT');
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -124,7 +134,10 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     const envUrl = process.env['REDIS_URL'];
     if (envUrl !== undefined && envUrl !== '') {
       await pingable(envUrl, 5000);
-      return { url: envUrl, source: 'env', stop: async () => {}, start: async () => {}, close: async () => {} };
+      const unsupported = () => {
+        throw new Error('the Redis of REDIS_URL cannot be stopped or paused; ask for own: true');
+      };
+      return { url: envUrl, source: 'env', stop: async () => unsupported(), start: async () => {}, pause: unsupported, resume: () => {}, close: async () => {} };
     }
     const container = await fromContainer();
     if (container !== undefined) return container;

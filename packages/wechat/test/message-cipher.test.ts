@@ -1,7 +1,7 @@
 import { createDecipheriv } from 'node:crypto';
 import { CryptoError, MessageCipher, aesKeyFromEncodingAesKey, pkcs7Pad, pkcs7Unpad } from '@wxim/wechat';
 import t from 'tap';
-import { vectors } from './vectors.js';
+import { vectors } from './fixtures/vectors.js';
 
 /** The pad byte a vector was encrypted with, read with a raw AES decrypt. */
 function padOf(encodingAesKey: string, encrypt: string): number {

@@ -1,6 +1,6 @@
 import { msgSignature, signaturesEqual, urlSignature } from '@wxim/wechat';
 import t from 'tap';
-import { vectors } from './vectors.js';
+import { vectors } from './fixtures/vectors.js';
 
 t.test('signature matches the published vectors', async (t) => {
   for (const v of vectors.signature) t.equal(urlSignature(v.token, v.timestamp, v.nonce), v.signature, v.source);

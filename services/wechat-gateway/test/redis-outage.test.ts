@@ -1,0 +1,60 @@
+import { request } from 'undici';
+import t from 'tap';
+import { startGateway } from '../../../test/helpers/gateway.js';
+import { startTestRedis } from '../../../test/helpers/redis.js';
+
+const BUDGET_MS = 4000;
+const redis = await startTestRedis({ own: true });
+t.teardown(() => redis.close());
+const gw = await startGateway(redis.url);
+t.teardown(() => gw.close());
+const wx = gw.platform('safe');
+
+async function readyStatus(): Promise<number> {
+  const res = await request(`${gw.url}/readyz`);
+  await res.body.dump();
+  return res.statusCode;
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+t.test('Redis stopped: 503 within the budget, never success; pushes succeed again once it is back', async (t) => {
+  t.equal((await wx.push(wx.text('oOutage0000000000000000000001', 'before'))).status, 200);
+  await redis.stop();
+  const started = Date.now();
+  const res = await wx.push(wx.text('oOutage0000000000000000000001', 'during'));
+  t.equal(res.status, 503);
+  t.not(res.body, 'success');
+  t.ok(Date.now() - started < BUDGET_MS + 500, `answered in ${Date.now() - started} ms`);
+  t.equal(await readyStatus(), 503, 'not ready while Redis is away');
+  await redis.start();
+  const msg = wx.text('oOutage0000000000000000000001', 'after');
+  await eventually('a push is stored again', async () => (await wx.push(msg)).status === 200);
+  t.equal(await readyStatus(), 200);
+  const jobs = await gw.gateway.queue.getJobs(['wait']);
+  t.same(jobs.map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')), ['after'], 'the restarted Redis (no AOF here) holds the push sent after it came back');
+});
+
+t.test('Redis frozen: 503 after the budget, and the retry WeChat makes is stored once', async (t) => {
+  const msg = wx.text('oOutage0000000000000000000002', 'frozen');
+  redis.pause();
+  const started = Date.now();
+  try {
+    const res = await wx.push(msg);
+    const took = Date.now() - started;
+    t.equal(res.status, 503);
+    t.ok(took >= BUDGET_MS - 100 && took < BUDGET_MS + 750, `answered in ${took} ms`);
+  } finally {
+    redis.resume();
+  }
+  // The add that timed out may still land once Redis thaws; WeChat's retry must not double it.
+  await eventually('the retry is stored', async () => (await wx.push(msg)).status === 200);
+  const frozen = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === 'oOutage0000000000000000000002');
+  t.equal(frozen.length, 1);
+});
