@@ -2,7 +2,7 @@ import { type Config, loggerOptions } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, createRedis, keyPrefix } from '@wxim/queue';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { gatewayApp } from './app.js';
 import { InboundEnqueuer } from './inbound-enqueuer.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -38,7 +38,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const cipher =
     config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId) : undefined;
   const logger = { ...loggerOptions(config.logLevel, 'wechat-gateway'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
-  const app = Fastify({ logger, disableRequestLogging: true, bodyLimit: 64 * 1024, forceCloseConnections: false, return503OnClosing: true });
+  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 64 * 1024, forceCloseConnections: false, return503OnClosing: true });
   await app.register(gatewayApp, {
     token,
     ...(cipher ? { cipher } : {}),
