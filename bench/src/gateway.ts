@@ -28,10 +28,26 @@ async function measure(name: string, origin: string, mode: PushMode) {
   return { name, ...result, generatorCpu: (cpu.user + cpu.system) / N };
 }
 
-const rows: { name: string; perSecond: number; p50: number; p99: number; failed: number; ok: number; rss?: number; stored?: number; cpu?: { gateway: number; redis: number }; generatorCpu: number }[] = [];
+const rows: {
+  name: string;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  ok: number;
+  rss?: number;
+  stored?: number;
+  cpu?: { gateway: number; redis: number };
+  generatorCpu: number;
+}[] = [];
 
 const ceilingPort = await freePort();
-const ceiling = await startNode('ceiling', fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), { PORT: String(ceilingPort) }, `http://127.0.0.1:${ceilingPort}/healthz`);
+const ceiling = await startNode(
+  'ceiling',
+  fileURLToPath(new URL('./ceiling-server.js', import.meta.url)),
+  { PORT: String(ceilingPort) },
+  `http://127.0.0.1:${ceilingPort}/healthz`,
+);
 const ceilingCpu0 = ceiling.cpuSeconds();
 const ceilingRow = await measure('bare Fastify route (ceiling)', `http://127.0.0.1:${ceilingPort}`, 'plain');
 rows.push({ ...ceilingRow, rss: ceiling.peakRssMb(), cpu: { gateway: ((ceiling.cpuSeconds() - ceilingCpu0) * 1e6) / (N + WARMUP), redis: 0 } });
@@ -41,7 +57,13 @@ for (const mode of ['plain', 'safe'] as const) {
   const redis = await startRedis();
   const port = await freePort();
   const gatewayEntry = fileURLToPath(new URL('../../services/wechat-gateway/dist/main.js', import.meta.url));
-  const env = { REDIS_URL: redis.url, GATEWAY_PORT: String(port), WECHAT_TOKEN: SANDBOX.token, WECHAT_APP_ID: SANDBOX.appId, WECHAT_ENCODING_AES_KEY: SANDBOX.encodingAesKey };
+  const env = {
+    REDIS_URL: redis.url,
+    GATEWAY_PORT: String(port),
+    WECHAT_TOKEN: SANDBOX.token,
+    WECHAT_APP_ID: SANDBOX.appId,
+    WECHAT_ENCODING_AES_KEY: SANDBOX.encodingAesKey,
+  };
   const gateway = await startNode('wechat-gateway', gatewayEntry, env, `http://127.0.0.1:${port}/readyz`);
   const cpu0 = { gw: gateway.cpuSeconds(), redis: redis.cpuSeconds() };
   const row = await measure(`wechat-gateway, ${mode} pushes`, `http://127.0.0.1:${port}`, mode);

@@ -100,7 +100,22 @@ async function spawned(appendonly: boolean): Promise<TestRedis> {
   const start = async () => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir, '--maxmemory-policy', 'noeviction'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        appendonly ? 'yes' : 'no',
+        '--appendfsync',
+        'always',
+        '--dir',
+        dir,
+        '--maxmemory-policy',
+        'noeviction',
+      ],
       { stdio: 'ignore' },
     );
     await pingable(url, 10_000);
@@ -137,7 +152,15 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       const unsupported = () => {
         throw new Error('the Redis of REDIS_URL cannot be stopped or paused; ask for own: true');
       };
-      return { url: envUrl, source: 'env', stop: async () => unsupported(), start: async () => {}, pause: unsupported, resume: () => {}, close: async () => {} };
+      return {
+        url: envUrl,
+        source: 'env',
+        stop: async () => unsupported(),
+        start: async () => {},
+        pause: unsupported,
+        resume: () => {},
+        close: async () => {},
+      };
     }
     const container = await fromContainer();
     if (container !== undefined) return container;

@@ -66,5 +66,15 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
   const seconds = (performance.now() - start) / 1000;
   await pool.close();
   const sorted = Float64Array.from(latencies).sort();
-  return { sent: requests.length, ok, failed, seconds, perSecond: requests.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0, answeredAt };
+  return {
+    sent: requests.length,
+    ok,
+    failed,
+    seconds,
+    perSecond: requests.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? 0,
+    answeredAt,
+  };
 }

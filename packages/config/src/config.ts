@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { type Env, flag, list, matching, oneOf, port, raw, required, url } from './readers.js';
+import { type Env, flag, integer, list, matching, oneOf, port, raw, required, url } from './readers.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +31,14 @@ export interface Config {
   im: ImConfig;
   welcomeText: string;
   onUnsubscribe: 'delete' | 'keep';
+  worker: {
+    /** Jobs each worker process runs at once. */
+    concurrency: number;
+    /** A job whose worker stops renewing its lock this long is taken over by another worker. */
+    stallMs: number;
+    /** IM REST calls per second across the whole fleet (IM allows 200 sendmsg/s per app). */
+    imRateLimit: number;
+  };
   mediaAllowedHosts: string[];
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
   dashboard: { user?: string; password?: string; readOnly: boolean };
@@ -75,6 +83,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     welcomeText,
     onUnsubscribe: oneOf(env, 'ON_UNSUBSCRIBE', ['delete', 'keep'] as const, 'delete'),
+    worker: {
+      concurrency: integer(env, 'WORKER_CONCURRENCY', 1, 1000, 32),
+      stallMs: integer(env, 'WORKER_STALL_MS', 1000, 600_000, 30_000),
+      imRateLimit: integer(env, 'IM_RATE_LIMIT', 1, 100_000, 180),
+    },
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     ports: {
       gateway: port(env, 'GATEWAY_PORT', 3000),

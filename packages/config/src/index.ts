@@ -1,5 +1,16 @@
 export { ConfigError } from './config-error.js';
-export { type Config, type ImConfig, type LogLevel, type Setting, type WechatConfig, DEFAULT_WELCOME_TEXT, LOG_LEVELS, isSandbox, loadConfig, requireSettings } from './config.js';
+export {
+  type Config,
+  type ImConfig,
+  type LogLevel,
+  type Setting,
+  type WechatConfig,
+  DEFAULT_WELCOME_TEXT,
+  LOG_LEVELS,
+  isSandbox,
+  loadConfig,
+  requireSettings,
+} from './config.js';
 export type { Env } from './readers.js';
 export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';

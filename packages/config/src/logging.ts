@@ -1,7 +1,19 @@
 import type { LogLevel } from './config.js';
 
 /** Key names whose values never reach a log line, wherever they sit in a logged object. */
-export const REDACTED_KEYS = ['appSecret', 'secretKey', 'secret', 'token', 'accessToken', 'access_token', 'usersig', 'userSig', 'password', 'authorization', 'encodingAesKey'];
+export const REDACTED_KEYS = [
+  'appSecret',
+  'secretKey',
+  'secret',
+  'token',
+  'accessToken',
+  'access_token',
+  'usersig',
+  'userSig',
+  'password',
+  'authorization',
+  'encodingAesKey',
+];
 
 /**
  * pino options for every service: the level from LOG_LEVEL, secrets redacted by key name, and

@@ -27,6 +27,14 @@ export function port(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+export function integer(env: Env, name: string, min: number, max: number, fallback: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new ConfigError(name, 'is malformed', `a whole number from ${min} to ${max}`);
+  return n;
+}
+
 export function flag(env: Env, name: string, fallback: boolean): boolean {
   const value = raw(env, name)?.toLowerCase();
   if (value === undefined) return fallback;
@@ -57,7 +65,10 @@ export function url(env: Env, name: string, protocols: readonly string[], fallba
 export function list(env: Env, name: string, item: RegExp, expected: string): string[] {
   const value = raw(env, name);
   if (value === undefined) return [];
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0 || items.some((s) => !item.test(s))) throw new ConfigError(name, 'is malformed', expected);
   return [...new Set(items)];
 }

@@ -66,9 +66,18 @@ t.test('a malformed value names the variable and what a valid one looks like, in
 });
 
 t.test('a service names what it cannot run without', async (t) => {
-  t.match(errorOf(() => requireSettings(loadConfig({}), ['WECHAT_TOKEN'])), /^WECHAT_TOKEN is missing: the Token/);
-  t.match(errorOf(() => requireSettings(loadConfig({ WECHAT_TOKEN: 'tokentoken', WECHAT_ENCODING_AES_KEY: good.WECHAT_ENCODING_AES_KEY }), ['WECHAT_TOKEN'])), /^WECHAT_APP_ID is missing/);
-  t.equal(errorOf(() => requireSettings(loadConfig(good), ['WECHAT_TOKEN', 'IM_AGENTS', 'IM_SDK_APP_ID'])), 'no error');
+  t.match(
+    errorOf(() => requireSettings(loadConfig({}), ['WECHAT_TOKEN'])),
+    /^WECHAT_TOKEN is missing: the Token/,
+  );
+  t.match(
+    errorOf(() => requireSettings(loadConfig({ WECHAT_TOKEN: 'tokentoken', WECHAT_ENCODING_AES_KEY: good.WECHAT_ENCODING_AES_KEY }), ['WECHAT_TOKEN'])),
+    /^WECHAT_APP_ID is missing/,
+  );
+  t.equal(
+    errorOf(() => requireSettings(loadConfig(good), ['WECHAT_TOKEN', 'IM_AGENTS', 'IM_SDK_APP_ID'])),
+    'no error',
+  );
 });
 
 t.test('a malformed value never echoes the value itself', async (t) => {

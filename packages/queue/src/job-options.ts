@@ -11,8 +11,8 @@ const MAX_DELAY_MS = 10 * 60 * 1000;
  * Exponential backoff from 1 s, capped at 10 minutes, with ±25% jitter so that jobs failed by
  * one outage do not come back in step. Workers register it as their `backoffStrategy`.
  */
-export function cappedExponentialBackoff(attemptsMade: number, random: () => number = Math.random): number {
-  const base = Math.min(BASE_DELAY_MS * 2 ** Math.max(0, attemptsMade - 1), MAX_DELAY_MS);
+export function cappedExponentialBackoff(attemptsMade: number, random: () => number = Math.random, baseMs = BASE_DELAY_MS): number {
+  const base = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_DELAY_MS);
   return Math.round(base * (0.75 + random() * 0.5));
 }
 

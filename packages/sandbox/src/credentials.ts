@@ -8,11 +8,20 @@ export const SANDBOX = {
   appSecret: 'sandboxsecret0000000000000000000',
   encodingAesKey: 'SandboxEncodingAesKey0000000000000000000000',
   accountId: 'gh_sandbox000001',
+  imSdkAppId: 1400000001,
+  imSecretKey: 'sandboxsecretkey0000000000000000sandboxsecretkey0000000000000000',
+  imAdmin: 'administrator',
+  imAgents: ['agent1', 'agent2'],
 } as const;
 
-/** The environment sandbox mode runs the services with. */
-export function sandboxEnv(): Record<string, string> {
+/** The environment sandbox mode runs the services with; `imApiBase` is where the IM simulator listens. */
+export function sandboxEnv(imApiBase?: string): Record<string, string> {
   return {
+    IM_SDK_APP_ID: String(SANDBOX.imSdkAppId),
+    IM_SECRET_KEY: SANDBOX.imSecretKey,
+    IM_ADMIN: SANDBOX.imAdmin,
+    IM_AGENTS: SANDBOX.imAgents.join(','),
+    ...(imApiBase === undefined ? {} : { IM_API_BASE: imApiBase }),
     WECHAT_TOKEN: SANDBOX.token,
     WECHAT_APP_ID: SANDBOX.appId,
     WECHAT_APP_SECRET: SANDBOX.appSecret,

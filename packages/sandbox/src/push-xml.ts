@@ -33,17 +33,44 @@ function specific(msg: WechatMessage): [string, string | number | undefined][] {
     case 'link':
       return [['MsgType', 'link'], ['Title', msg.title], ['Description', msg.description], ['Url', msg.url], id()];
     case 'subscribe':
-      return [['MsgType', 'event'], ['Event', 'subscribe'], ['EventKey', msg.eventKey], ['Ticket', msg.ticket]];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'subscribe'],
+        ['EventKey', msg.eventKey],
+        ['Ticket', msg.ticket],
+      ];
     case 'unsubscribe':
-      return [['MsgType', 'event'], ['Event', 'unsubscribe']];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'unsubscribe'],
+      ];
     case 'scan':
-      return [['MsgType', 'event'], ['Event', 'SCAN'], ['EventKey', msg.eventKey], ['Ticket', msg.ticket]];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'SCAN'],
+        ['EventKey', msg.eventKey],
+        ['Ticket', msg.ticket],
+      ];
     case 'location_event':
-      return [['MsgType', 'event'], ['Event', 'LOCATION'], ['Latitude', msg.latitude], ['Longitude', msg.longitude], ['Precision', msg.precision]];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'LOCATION'],
+        ['Latitude', msg.latitude],
+        ['Longitude', msg.longitude],
+        ['Precision', msg.precision],
+      ];
     case 'click':
-      return [['MsgType', 'event'], ['Event', 'CLICK'], ['EventKey', msg.eventKey]];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'CLICK'],
+        ['EventKey', msg.eventKey],
+      ];
     case 'view':
-      return [['MsgType', 'event'], ['Event', 'VIEW'], ['EventKey', msg.eventKey]];
+      return [
+        ['MsgType', 'event'],
+        ['Event', 'VIEW'],
+        ['EventKey', msg.eventKey],
+      ];
     case 'unknown': {
       const known = new Set(['ToUserName', 'FromUserName', 'CreateTime']);
       return Object.entries(msg.fields).filter(([k]) => !known.has(k));

@@ -8,19 +8,73 @@ interface Common {
   createTime: number;
 }
 
-export interface TextMessage extends Common { kind: 'text'; msgId: string; content: string }
-export interface ImageMessage extends Common { kind: 'image'; msgId: string; picUrl: string; mediaId: string }
-export interface VoiceMessage extends Common { kind: 'voice'; msgId: string; mediaId: string; format: string; recognition?: string }
-export interface VideoMessage extends Common { kind: 'video' | 'shortvideo'; msgId: string; mediaId: string; thumbMediaId: string }
-export interface LocationMessage extends Common { kind: 'location'; msgId: string; latitude: number; longitude: number; scale: number; label: string }
-export interface LinkMessage extends Common { kind: 'link'; msgId: string; title: string; description: string; url: string }
+export interface TextMessage extends Common {
+  kind: 'text';
+  msgId: string;
+  content: string;
+}
+export interface ImageMessage extends Common {
+  kind: 'image';
+  msgId: string;
+  picUrl: string;
+  mediaId: string;
+}
+export interface VoiceMessage extends Common {
+  kind: 'voice';
+  msgId: string;
+  mediaId: string;
+  format: string;
+  recognition?: string;
+}
+export interface VideoMessage extends Common {
+  kind: 'video' | 'shortvideo';
+  msgId: string;
+  mediaId: string;
+  thumbMediaId: string;
+}
+export interface LocationMessage extends Common {
+  kind: 'location';
+  msgId: string;
+  latitude: number;
+  longitude: number;
+  scale: number;
+  label: string;
+}
+export interface LinkMessage extends Common {
+  kind: 'link';
+  msgId: string;
+  title: string;
+  description: string;
+  url: string;
+}
 
-export interface SubscribeEvent extends Common { kind: 'subscribe'; eventKey?: string; ticket?: string }
-export interface UnsubscribeEvent extends Common { kind: 'unsubscribe' }
-export interface ScanEvent extends Common { kind: 'scan'; eventKey: string; ticket?: string }
-export interface LocationEvent extends Common { kind: 'location_event'; latitude: number; longitude: number; precision: number }
-export interface ClickEvent extends Common { kind: 'click'; eventKey: string }
-export interface ViewEvent extends Common { kind: 'view'; eventKey: string }
+export interface SubscribeEvent extends Common {
+  kind: 'subscribe';
+  eventKey?: string;
+  ticket?: string;
+}
+export interface UnsubscribeEvent extends Common {
+  kind: 'unsubscribe';
+}
+export interface ScanEvent extends Common {
+  kind: 'scan';
+  eventKey: string;
+  ticket?: string;
+}
+export interface LocationEvent extends Common {
+  kind: 'location_event';
+  latitude: number;
+  longitude: number;
+  precision: number;
+}
+export interface ClickEvent extends Common {
+  kind: 'click';
+  eventKey: string;
+}
+export interface ViewEvent extends Common {
+  kind: 'view';
+  eventKey: string;
+}
 
 /** A type or event this version does not know: kept whole so nothing is silently dropped. */
 export interface UnknownMessage extends Common {

@@ -45,7 +45,8 @@ export const MAX_CLOCK_SKEW_SECONDS = 300;
 /** Checks `signature` and the timestamp window: the gate for both GET and POST. */
 export function verifyRequest(query: PushQuery, token: string, nowSeconds: number): void {
   const { signature, timestamp, nonce } = query;
-  if (signature === undefined || timestamp === undefined || nonce === undefined) throw new PushRejected(401, 'unauthorized', 'missing signature, timestamp or nonce');
+  if (signature === undefined || timestamp === undefined || nonce === undefined)
+    throw new PushRejected(401, 'unauthorized', 'missing signature, timestamp or nonce');
   if (!signaturesEqual(urlSignature(token, timestamp, nonce), signature)) throw new PushRejected(401, 'unauthorized', 'signature does not match');
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS) {
     throw new PushRejected(401, 'unauthorized', 'timestamp is outside the 5-minute window');

@@ -44,13 +44,28 @@ export function messageFromFields(f: Record<string, string>): WechatMessage {
       return { kind: 'image', ...common, msgId: msgId(f), picUrl: field(f, 'PicUrl'), mediaId: field(f, 'MediaId') };
     case 'voice': {
       const recognition = optional(f, 'Recognition');
-      return { kind: 'voice', ...common, msgId: msgId(f), mediaId: field(f, 'MediaId'), format: f['Format'] ?? '', ...(recognition === undefined ? {} : { recognition }) };
+      return {
+        kind: 'voice',
+        ...common,
+        msgId: msgId(f),
+        mediaId: field(f, 'MediaId'),
+        format: f['Format'] ?? '',
+        ...(recognition === undefined ? {} : { recognition }),
+      };
     }
     case 'video':
     case 'shortvideo':
       return { kind: msgType, ...common, msgId: msgId(f), mediaId: field(f, 'MediaId'), thumbMediaId: f['ThumbMediaId'] ?? '' };
     case 'location':
-      return { kind: 'location', ...common, msgId: msgId(f), latitude: decimal(f, 'Location_X'), longitude: decimal(f, 'Location_Y'), scale: decimal(f, 'Scale'), label: f['Label'] ?? '' };
+      return {
+        kind: 'location',
+        ...common,
+        msgId: msgId(f),
+        latitude: decimal(f, 'Location_X'),
+        longitude: decimal(f, 'Location_Y'),
+        scale: decimal(f, 'Scale'),
+        label: f['Label'] ?? '',
+      };
     case 'link':
       return { kind: 'link', ...common, msgId: msgId(f), title: f['Title'] ?? '', description: f['Description'] ?? '', url: field(f, 'Url') };
     case 'event':
@@ -83,7 +98,12 @@ function eventFromFields(f: Record<string, string>, common: { toUserName: string
   }
 }
 
-function unknown(f: Record<string, string>, common: { toUserName: string; fromUserName: string; createTime: number }, msgType: string, event?: string): WechatMessage {
+function unknown(
+  f: Record<string, string>,
+  common: { toUserName: string; fromUserName: string; createTime: number },
+  msgType: string,
+  event?: string,
+): WechatMessage {
   const id = optional(f, 'MsgId');
   return {
     kind: 'unknown',

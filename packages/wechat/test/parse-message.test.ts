@@ -18,7 +18,7 @@ const samples: WechatMessage[] = [
   { kind: 'subscribe', ...common, eventKey: 'qrscene_123123', ticket: 'TICKET' },
   { kind: 'unsubscribe', ...common },
   { kind: 'scan', ...common, eventKey: '123123', ticket: 'TICKET' },
-  { kind: 'location_event', ...common, latitude: 23.137466, longitude: 113.352425, precision: 119.385040 },
+  { kind: 'location_event', ...common, latitude: 23.137466, longitude: 113.352425, precision: 119.38504 },
   { kind: 'click', ...common, eventKey: 'MENU_HELP' },
   { kind: 'view', ...common, eventKey: 'https://example.com/' },
 ];
@@ -32,7 +32,14 @@ t.test('the documented text push parses, MsgId kept as a 64-bit string', async (
 <CreateTime>1348831860</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[this is a test]]></Content>
 <MsgId>1234567890123456789</MsgId></xml>`;
   const msg = parseMessage(xml);
-  t.match(msg, { kind: 'text', fromUserName: 'fromUser', toUserName: 'toUser', createTime: 1348831860, content: 'this is a test', msgId: '1234567890123456789' });
+  t.match(msg, {
+    kind: 'text',
+    fromUserName: 'fromUser',
+    toUserName: 'toUser',
+    createTime: 1348831860,
+    content: 'this is a test',
+    msgId: '1234567890123456789',
+  });
   t.equal(dedupeId(msg), 'm-fromUser-1234567890123456789');
 });
 
@@ -43,15 +50,26 @@ t.test('content is byte-identical: emoji, CJK, <&>, ]]>, newlines and edge space
 });
 
 t.test('text outside CDATA has its XML entities decoded, and only the predefined ones', async (t) => {
-  const xml = '<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&lt;&amp;&gt;&#20320;&#x597D;&nbsp;</Content><MsgId>2</MsgId></xml>';
+  const xml =
+    '<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&lt;&amp;&gt;&#20320;&#x597D;&nbsp;</Content><MsgId>2</MsgId></xml>';
   const msg = parseMessage(xml);
   t.equal(msg.kind === 'text' && msg.content, '<&>你好&nbsp;');
 });
 
 t.test('event names are accepted in either case, and unknown types are kept whole', async (t) => {
-  const event = parseMessage(pushXml({ kind: 'unknown', ...common, msgType: 'event', event: 'TEMPLATESENDJOBFINISH', fields: { MsgType: 'event', Event: 'TEMPLATESENDJOBFINISH', MsgID: '200163836', Status: 'success' } }));
+  const event = parseMessage(
+    pushXml({
+      kind: 'unknown',
+      ...common,
+      msgType: 'event',
+      event: 'TEMPLATESENDJOBFINISH',
+      fields: { MsgType: 'event', Event: 'TEMPLATESENDJOBFINISH', MsgID: '200163836', Status: 'success' },
+    }),
+  );
   t.match(event, { kind: 'unknown', msgType: 'event', event: 'TEMPLATESENDJOBFINISH', fields: { Status: 'success' } });
-  const type = parseMessage(pushXml({ kind: 'unknown', ...common, msgType: 'miniprogrampage', msgId: '77', fields: { MsgType: 'miniprogrampage', Title: 'x', MsgId: '77' } }));
+  const type = parseMessage(
+    pushXml({ kind: 'unknown', ...common, msgType: 'miniprogrampage', msgId: '77', fields: { MsgType: 'miniprogrampage', Title: 'x', MsgId: '77' } }),
+  );
   t.match(type, { kind: 'unknown', msgType: 'miniprogrampage', msgId: '77' });
   const lower = parseMessage(pushXml(samples[13]!).replace('CLICK', 'click'));
   t.equal(lower.kind, 'click');

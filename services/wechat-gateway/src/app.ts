@@ -1,6 +1,6 @@
 import type { RedisClient } from '@wxim/queue';
 import type { FastifyInstance } from 'fastify';
-import { healthRoutes } from './health-routes.js';
+import { healthRoutes } from '@wxim/runtime';
 import type { GatewayMetrics } from './metrics.js';
 import { type WechatRouteOptions, wechatRoutes } from './wechat-routes.js';
 

@@ -1,5 +1,6 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, createRedis, keyPrefix } from '@wxim/queue';
+import { ConversationLine, stateKeys } from '@wxim/relay';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -36,14 +37,26 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   });
   queue.on('error', () => {});
   const cipher =
-    config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId) : undefined;
+    config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined
+      ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
+      : undefined;
+  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const line = new ConversationLine(redis, stateKeys(prefix), `${prefix}:${QUEUES.wechatInbound}:`);
   const logger = { ...loggerOptions(config.logLevel, 'wechat-gateway'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
-  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 64 * 1024, forceCloseConnections: false, return503OnClosing: true });
+  const app = Fastify({
+    logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: false,
+    return503OnClosing: true,
+  });
   await app.register(gatewayApp, {
     token,
     ...(cipher ? { cipher } : {}),
     welcomeText: config.welcomeText,
-    enqueuer: new InboundEnqueuer(queue, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS),
+    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, (err) =>
+      app.log.warn({ reason: err.message }, 'stored, but not yet in its line'),
+    ),
     redis,
     metrics: createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false }),
   });

@@ -1,4 +1,5 @@
 import { type InboundJob, DEDUPE_TTL_MS } from '@wxim/queue';
+import { type ConversationLine, takesTurn } from '@wxim/relay';
 import { type WechatMessage, dedupeId } from '@wxim/wechat';
 import type { JobsOptions, Queue } from 'bullmq';
 
@@ -22,6 +23,9 @@ interface Pending {
  * Pushes that arrive in the same turn of the event loop are stored with one round trip
  * (`addBulk`, a MULTI of BullMQ's add scripts): under load this saves a socket write per push,
  * and each push is still answered only once its own job is stored.
+ *
+ * Once stored, each job takes its place in its customer's line (see ConversationLine), so the
+ * order the gateway stored them in is the order the workers relay them in.
  */
 export class InboundEnqueuer {
   private pending: Pending[] = [];
@@ -29,15 +33,23 @@ export class InboundEnqueuer {
 
   constructor(
     private readonly queue: Queue<InboundJob>,
+    private readonly line: ConversationLine,
     /** WeChat gives up after 5 s: past this, answer an error rather than hope. */
     private readonly timeoutMs: number,
+    private readonly onLineError: (err: Error) => void = () => {},
   ) {}
 
   async enqueue(message: WechatMessage): Promise<string> {
     const id = dedupeId(message);
     let timer: NodeJS.Timeout | undefined;
     const stored = new Promise<void>((resolve, reject) => {
-      this.pending.push({ name: message.kind, data: { message, receivedAt: Date.now() }, opts: { jobId: id, deduplication: { id, ttl: DEDUPE_TTL_MS } }, resolve, reject });
+      this.pending.push({
+        name: message.kind,
+        data: { message, receivedAt: Date.now() },
+        opts: { jobId: id, deduplication: { id, ttl: DEDUPE_TTL_MS } },
+        resolve,
+        reject,
+      });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -59,13 +71,20 @@ export class InboundEnqueuer {
     this.pending = [];
     this.scheduled = false;
     const added = batch.length === 1 ? this.queue.add(batch[0]!.name, batch[0]!.data, batch[0]!.opts) : this.queue.addBulk(batch);
-    added.then(
-      () => {
-        for (const p of batch) p.resolve();
-      },
-      (err: Error) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
+    const inLine = batch.filter((p) => takesTurn(p.data.message)).map((p) => ({ openid: p.data.message.fromUserName, jobId: p.opts.jobId! }));
+    added
+      .then(() =>
+        // The job is stored: that is what the answer promises. A failed append is mended by the
+        // worker, which appends any job it finds out of line.
+        this.line.appendMany(inLine).catch((err: Error) => this.onLineError(err)),
+      )
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (err: Error) => {
+          for (const p of batch) p.reject(err);
+        },
+      );
   }
 }

@@ -24,7 +24,10 @@ function reject(req: FastifyRequest, reply: FastifyReply, err: PushRejected): Fa
   req.outcome = err.outcome;
   if (err.status === 500) req.log.error({ reason: err.message }, 'push refused');
   else req.log.warn({ reason: err.message }, 'push refused');
-  return reply.code(err.status).type('text/plain').send(err.status === 500 ? 'misconfigured' : err.message);
+  return reply
+    .code(err.status)
+    .type('text/plain')
+    .send(err.status === 500 ? 'misconfigured' : err.message);
 }
 
 export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOptions): Promise<void> {

@@ -53,7 +53,10 @@ t.test('a signed push is enqueued exactly once, even when sent three times', asy
   }
   // And three more at once, as WeChat's retries can overlap a slow answer.
   const again = await Promise.all([1, 2, 3].map(() => wx.post(wx.sign(wx.text('oCustomer0000000000000000001', 'hello', '9001')))));
-  t.same(again.map((r) => r.status), [200, 200, 200]);
+  t.same(
+    again.map((r) => r.status),
+    [200, 200, 200],
+  );
   t.equal(await gw.jobCount(), before + 2);
   const jobs = await gw.gateway.queue.getJobs(['wait']);
   const job = jobs.find((j) => j.data.message.kind === 'text' && j.data.message.msgId === '9001');

@@ -38,7 +38,11 @@ t.test('Redis stopped: 503 within the budget, never success; pushes succeed agai
   await eventually('a push is stored again', async () => (await wx.push(msg)).status === 200);
   t.equal(await readyStatus(), 200);
   const jobs = await gw.gateway.queue.getJobs(['wait']);
-  t.same(jobs.map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')), ['after'], 'the restarted Redis (no AOF here) holds the push sent after it came back');
+  t.same(
+    jobs.map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')),
+    ['after'],
+    'the restarted Redis (no AOF here) holds the push sent after it came back',
+  );
 });
 
 t.test('Redis frozen: 503 after the budget, and the retry WeChat makes is stored once', async (t) => {

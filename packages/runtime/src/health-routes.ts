@@ -1,13 +1,18 @@
-import type { RedisClient } from '@wxim/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
-export interface HealthRouteOptions {
-  redis: RedisClient;
-  registry: Registry;
+interface Pingable {
+  ping(): Promise<string>;
 }
 
-async function ping(redis: RedisClient, timeoutMs: number): Promise<boolean> {
+export interface HealthRouteOptions {
+  redis: Pingable;
+  registry: Registry;
+  /** Further readiness, e.g. a worker that is running; Redis is always checked. */
+  ready?: () => boolean;
+}
+
+async function ping(redis: Pingable, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -27,7 +32,7 @@ async function ping(redis: RedisClient, timeoutMs: number): Promise<boolean> {
 export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const ready = await ping(opts.redis, 1000);
+    const ready = (opts.ready?.() ?? true) && (await ping(opts.redis, 1000));
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'redis unavailable' });
   });
   app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));

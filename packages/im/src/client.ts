@@ -1,0 +1,150 @@
+import { randomInt } from 'node:crypto';
+import { Pool } from 'undici';
+import { ImCredentialError } from './errors/credential-error.js';
+import { classifyImError } from './errors/classify.js';
+import { ImTransientError } from './errors/transient-error.js';
+import type { MsgElement } from './elements.js';
+import type { UserSigCache } from './usersig.js';
+
+export interface ImClientOptions {
+  sdkAppId: number;
+  admin: string;
+  userSig: UserSigCache;
+  /** e.g. https://console.tim.qq.com (or a regional domain, or the simulator). */
+  apiBase: string;
+  /** Per call, connect to last byte. */
+  timeoutMs?: number;
+  connections?: number;
+  /** Called before every call, e.g. to keep the fleet under IM's rate limit. */
+  beforeCall?: (command: string) => Promise<void>;
+  /** Called after every call with its outcome (`ok` or the error code), for metrics. */
+  afterCall?: (command: string, outcome: string, seconds: number) => void;
+}
+
+export interface ImResponse {
+  ActionStatus: 'OK' | 'FAIL';
+  ErrorCode: number;
+  ErrorInfo: string;
+}
+
+export interface C2CMessage {
+  from: string;
+  to: string;
+  msgSeq: number;
+  msgRandom: number;
+  body: MsgElement[];
+  cloudCustomData?: string;
+}
+
+/** Our own sends must not come back to us through the C2C callbacks. */
+const FORBID_CALLBACKS = ['ForbidBeforeSendMsgCallback', 'ForbidAfterSendMsgCallback'];
+
+/**
+ * Tencent IM REST over a keep-alive pool. Every call carries a fresh `random`; every 200 has its
+ * `ErrorCode` checked and turned into a typed error; an expired UserSig (70001) is renewed and
+ * the call made once more. Error messages never include the URL (it carries the UserSig).
+ */
+export class ImClient {
+  private readonly pool: Pool;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ImClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.pool = new Pool(options.apiBase, { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connectTimeout: this.timeoutMs });
+  }
+
+  async call<T extends object = object>(command: string, body: object): Promise<T & ImResponse> {
+    try {
+      return await this.callOnce<T>(command, body);
+    } catch (err) {
+      if (!(err instanceof ImCredentialError) || !err.renewable) throw err;
+      this.options.userSig.renew();
+      return this.callOnce<T>(command, body);
+    }
+  }
+
+  private async callOnce<T extends object>(command: string, body: object): Promise<T & ImResponse> {
+    await this.options.beforeCall?.(command);
+    const started = performance.now();
+    const done = (outcome: string) => this.options.afterCall?.(command, outcome, (performance.now() - started) / 1000);
+    const query = new URLSearchParams({
+      sdkappid: String(this.options.sdkAppId),
+      identifier: this.options.admin,
+      usersig: this.options.userSig.get(),
+      random: String(randomInt(0, 2 ** 32 - 1)),
+      contenttype: 'json',
+    });
+    const base = new URL(this.options.apiBase);
+    const path = `${base.pathname.replace(/\/$/, '')}/v4/${command}?${query}`;
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      done('network');
+      const e = err as { code?: string; name?: string };
+      throw new ImTransientError(command, 0, `network error ${e.code ?? e.name ?? 'unknown'}`);
+    }
+    if (status !== 200) {
+      done(`http_${status}`);
+      throw new ImTransientError(command, 0, `HTTP ${status}`);
+    }
+    let json: T & ImResponse;
+    try {
+      json = JSON.parse(text) as T & ImResponse;
+    } catch {
+      done('bad_json');
+      throw new ImTransientError(command, 0, 'answer is not JSON');
+    }
+    if (json.ErrorCode !== 0 || json.ActionStatus !== 'OK') {
+      done(String(json.ErrorCode));
+      throw classifyImError(command, Number(json.ErrorCode) || -1, String(json.ErrorInfo ?? ''));
+    }
+    done('ok');
+    return json;
+  }
+
+  /** Idempotent: importing an existing account succeeds. */
+  async importAccount(userId: string, nick?: string): Promise<void> {
+    await this.call('im_open_login_svc/account_import', { UserID: userId, ...(nick ? { Nick: nick } : {}) });
+  }
+
+  async deleteAccounts(userIds: string[]): Promise<void> {
+    await this.call('im_open_login_svc/account_delete', { DeleteItem: userIds.map((UserID) => ({ UserID })) });
+  }
+
+  async checkAccounts(userIds: string[]): Promise<Map<string, boolean>> {
+    const res = await this.call<{ ResultItem?: { UserID: string; AccountStatus: string }[] }>('im_open_login_svc/account_check', {
+      CheckItem: userIds.map((UserID) => ({ UserID })),
+    });
+    return new Map((res.ResultItem ?? []).map((r) => [r.UserID, r.AccountStatus === 'Imported']));
+  }
+
+  /** One-to-one message from `from` (any imported account) to `to`, as the admin. */
+  async sendC2C(msg: C2CMessage): Promise<{ MsgTime: number; MsgKey: string }> {
+    return this.call<{ MsgTime: number; MsgKey: string }>('openim/sendmsg', {
+      SyncOtherMachine: 1,
+      From_Account: msg.from,
+      To_Account: msg.to,
+      MsgSeq: msg.msgSeq,
+      MsgRandom: msg.msgRandom,
+      MsgBody: msg.body,
+      ...(msg.cloudCustomData === undefined ? {} : { CloudCustomData: msg.cloudCustomData }),
+      ForbidCallbackControl: FORBID_CALLBACKS,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,53 @@
+/** The `MsgBody` elements the relay sends (Tencent IM message formats). */
+export interface TextElem {
+  MsgType: 'TIMTextElem';
+  MsgContent: { Text: string };
+}
+export interface LocationElem {
+  MsgType: 'TIMLocationElem';
+  MsgContent: { Desc: string; Latitude: number; Longitude: number };
+}
+export interface ImageInfo {
+  Type: 1 | 2 | 3;
+  Size: number;
+  Width: number;
+  Height: number;
+  URL: string;
+}
+export interface ImageElem {
+  MsgType: 'TIMImageElem';
+  MsgContent: { UUID: string; ImageFormat: number; ImageInfoArray: ImageInfo[] };
+}
+export interface CustomElem {
+  MsgType: 'TIMCustomElem';
+  MsgContent: { Data: string; Desc: string; Ext: string; Sound: string };
+}
+
+export type MsgElement = TextElem | LocationElem | ImageElem | CustomElem;
+
+export function textElem(text: string): TextElem {
+  return { MsgType: 'TIMTextElem', MsgContent: { Text: text } };
+}
+
+export function locationElem(desc: string, latitude: number, longitude: number): LocationElem {
+  return { MsgType: 'TIMLocationElem', MsgContent: { Desc: desc, Latitude: latitude, Longitude: longitude } };
+}
+
+/** Image formats of TIMImageElem: 1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 other. */
+export function imageFormatOf(url: string): number {
+  const ext = /\.([a-z]+)(?:[?#]|$)/i.exec(url)?.[1]?.toLowerCase();
+  return ext === 'jpg' || ext === 'jpeg' ? 1 : ext === 'gif' ? 2 : ext === 'png' ? 3 : ext === 'bmp' ? 4 : 255;
+}
+
+/**
+ * An image known only by URL (size unknown: 0): the same URL serves as original (1), large (2)
+ * and thumbnail (3), which TUIKit clients need to render it.
+ */
+export function imageElem(uuid: string, url: string): ImageElem {
+  const info = (type: 1 | 2 | 3): ImageInfo => ({ Type: type, Size: 0, Width: 0, Height: 0, URL: url });
+  return { MsgType: 'TIMImageElem', MsgContent: { UUID: uuid, ImageFormat: imageFormatOf(url), ImageInfoArray: [info(1), info(2), info(3)] } };
+}
+
+export function customElem(data: string, desc = '', ext = ''): CustomElem {
+  return { MsgType: 'TIMCustomElem', MsgContent: { Data: data, Desc: desc, Ext: ext, Sound: '' } };
+}

@@ -1,0 +1,21 @@
+import { ImCredentialError } from './credential-error.js';
+import type { ImError } from './im-error.js';
+import { ImNotImportedError } from './not-imported-error.js';
+import { ImPermanentError } from './permanent-error.js';
+import { ImRateLimitedError } from './rate-limited-error.js';
+import { ImTransientError } from './transient-error.js';
+
+// The classes of protocols.md (Tencent IM REST error codes).
+const TRANSIENT = new Set([20004, 20005, 60008, 70169, 90992, 90994, 90995, 91000]);
+const RATE_LIMITED = new Set([60007, 60011, 60018, 60019, 70050]);
+const CREDENTIAL = new Set([70001, 60004, 60005, 70003, 70009, 70013, 70014, 70016, 70020]);
+const NOT_IMPORTED = new Set([20003, 70107, 90012, 90048]);
+
+/** The typed error for a non-zero `ErrorCode`; codes not listed are permanent. */
+export function classifyImError(command: string, code: number, info: string): ImError {
+  if (TRANSIENT.has(code)) return new ImTransientError(command, code, info);
+  if (RATE_LIMITED.has(code)) return new ImRateLimitedError(command, code, info);
+  if (CREDENTIAL.has(code)) return new ImCredentialError(command, code, info);
+  if (NOT_IMPORTED.has(code)) return new ImNotImportedError(command, code, info);
+  return new ImPermanentError(command, code, info);
+}

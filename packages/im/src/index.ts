@@ -1,0 +1,10 @@
+export { ImError } from './errors/im-error.js';
+export { ImTransientError } from './errors/transient-error.js';
+export { ImRateLimitedError } from './errors/rate-limited-error.js';
+export { ImCredentialError } from './errors/credential-error.js';
+export { ImNotImportedError } from './errors/not-imported-error.js';
+export { ImPermanentError } from './errors/permanent-error.js';
+export { classifyImError } from './errors/classify.js';
+export { type C2CMessage, ImClient, type ImClientOptions, type ImResponse } from './client.js';
+export * from './elements.js';
+export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';

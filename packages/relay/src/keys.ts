@@ -1,0 +1,13 @@
+/** Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues. */
+export function stateKeys(prefix: string) {
+  return {
+    customer: (openid: string) => `${prefix}:customer:${openid}`,
+    openidOf: `${prefix}:openid-of`,
+    agentLoad: `${prefix}:agent-load`,
+    line: (openid: string) => `${prefix}:line:${openid}`,
+    lineSeq: `${prefix}:line-seq`,
+    imRate: (scope: string, second: number) => `${prefix}:im-rate:${scope}:${second}`,
+  };
+}
+
+export type StateKeys = ReturnType<typeof stateKeys>;

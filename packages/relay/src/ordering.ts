@@ -1,0 +1,9 @@
+import type { WechatMessage } from '@wxim/wechat';
+
+/**
+ * Whether a push takes its turn in the customer's line. LOCATION reports (every few seconds)
+ * and VIEW menu jumps are not relayed, so they need no place in the line.
+ */
+export function takesTurn(message: WechatMessage): boolean {
+  return message.kind !== 'location_event' && message.kind !== 'view';
+}

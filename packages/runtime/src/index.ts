@@ -1,0 +1,1 @@
+export { type HealthRouteOptions, healthRoutes } from './health-routes.js';

@@ -1,0 +1,248 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { verifyUserSig } from '@wxim/im';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+
+export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
+
+export interface ImSimulatorOptions {
+  sdkAppId: number;
+  secretKey: string;
+  admin?: string;
+  /** Agent accounts that exist from the start. */
+  agents?: readonly string[];
+  /** Pro/Ultimate/Enterprise editions refuse to re-import a deleted UserID for 3 months (70399). */
+  refuseReimport?: boolean;
+  /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) within this window. */
+  dedupeWindowMs?: number;
+}
+
+export interface Faults {
+  /** Share of calls that meet a fault, 0..1. */
+  rate: number;
+  kinds: FaultKind[];
+  /** How long a `slow` answer takes. */
+  slowMs?: number;
+}
+
+export interface ReceivedMessage {
+  from: string;
+  to: string;
+  msgSeq: number;
+  msgRandom: number;
+  body: { MsgType: string; MsgContent: Record<string, unknown> }[];
+  cloudCustomData?: string;
+  forbidCallbackControl?: string[];
+  /** Milliseconds since the epoch when the simulator accepted it. */
+  receivedAt: number;
+  msgKey: string;
+}
+
+export interface SimulatorStats {
+  calls: number;
+  faults: Record<FaultKind, number>;
+  duplicatesDropped: number;
+  messages: number;
+}
+
+const MAX_BODY_BYTES = 8 * 1024;
+
+/**
+ * Tencent IM's REST API as far as the relay uses it: checks the UserSig and app id, keeps
+ * accounts, deduplicates sendmsg as IM does, records what it got, and injects faults on demand.
+ * Runs in-process (tests) or on its own port (sandbox mode, benchmarks), with `/sim/*` to inspect it.
+ */
+export class ImSimulator {
+  readonly app: FastifyInstance;
+  readonly accounts = new Map<string, { nick?: string }>();
+  readonly deleted = new Map<string, number>();
+  readonly messages: ReceivedMessage[] = [];
+  readonly stats: SimulatorStats = { calls: 0, faults: { http500: 0, busy: 0, lost: 0, slow: 0 }, duplicatesDropped: 0, messages: 0 };
+  faults: Faults = { rate: 0, kinds: [] };
+  private readonly scripted: { command: string; code: number; info: string }[] = [];
+  private readonly recent = new Map<string, { at: number; msgKey: string }>();
+  private readonly admin: string;
+  private readonly dedupeWindowMs: number;
+  private listeners: ((m: ReceivedMessage) => void)[] = [];
+
+  constructor(readonly options: ImSimulatorOptions) {
+    this.admin = options.admin ?? 'administrator';
+    this.dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    for (const agent of options.agents ?? []) this.accounts.set(agent, {});
+    this.accounts.set(this.admin, {});
+    this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    this.routes();
+  }
+
+  /** The next `times` calls of `command` answer `code` (without doing anything). */
+  failNext(command: string, code: number, times = 1, info = 'scripted failure'): void {
+    for (let i = 0; i < times; i++) this.scripted.push({ command, code, info });
+  }
+
+  /** Resolves when `count` messages to `to` (or in all) have been received. */
+  onMessage(listener: (m: ReceivedMessage) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  messagesBetween(from: string, to?: string): ReceivedMessage[] {
+    return this.messages.filter((m) => m.from === from && (to === undefined || m.to === to));
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await this.app.listen({ port, host });
+    const address = this.app.server.address() as { port: number };
+    return `http://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+
+  private routes(): void {
+    this.app.post<{ Params: { service: string; command: string }; Querystring: Record<string, string> }>('/v4/:service/:command', async (req, reply) => {
+      this.stats.calls++;
+      const command = `${req.params.service}/${req.params.command}`;
+      const auth = this.authenticate(req.query);
+      if (auth !== undefined) return this.fail(reply, auth.code, auth.info);
+      const scripted = this.scripted.findIndex((s) => s.command === command);
+      if (scripted >= 0) {
+        const [s] = this.scripted.splice(scripted, 1);
+        return this.fail(reply, s!.code, s!.info);
+      }
+      const fault = this.drawFault();
+      if (fault === 'http500') return reply.code(500).send('Internal Server Error');
+      if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const answer = this.handle(command, body);
+      if (fault === 'lost') {
+        // Done, but the answer never arrives: the client must retry and IM must absorb it.
+        req.raw.socket.destroy();
+        return reply.hijack();
+      }
+      if (fault === 'slow') await new Promise((r) => setTimeout(r, this.faults.slowMs ?? 300));
+      return reply.send(answer);
+    });
+    this.app.get('/sim/messages', async () => this.messages);
+    this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
+    this.app.get('/sim/stats', async () => this.stats);
+    this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {
+      this.faults = req.body;
+      return this.faults;
+    });
+    this.app.get('/healthz', async () => ({ status: 'ok' }));
+  }
+
+  private authenticate(q: Record<string, string>): { code: number; info: string } | undefined {
+    if (q['sdkappid'] !== String(this.options.sdkAppId)) return { code: 70020, info: 'sdkappid not found' };
+    if (!/^\d+$/.test(q['random'] ?? '') || Number(q['random']) > 0xffffffff) return { code: 90001, info: 'random is missing or not a uint32' };
+    const doc = verifyUserSig(q['usersig'] ?? '', this.options.secretKey);
+    if (doc === undefined) return { code: 70003, info: 'usersig is invalid' };
+    if (doc.identifier !== q['identifier'] || doc.sdkAppId !== this.options.sdkAppId)
+      return { code: 70013, info: 'usersig does not match identifier or sdkappid' };
+    if (doc.identifier !== this.admin) return { code: 70009, info: 'identifier is not an app admin' };
+    if (doc.time + doc.expire < Date.now() / 1000) return { code: 70001, info: 'usersig expired' };
+    return undefined;
+  }
+
+  private drawFault(): FaultKind | undefined {
+    const { rate, kinds } = this.faults;
+    if (rate <= 0 || kinds.length === 0 || Math.random() >= rate) return undefined;
+    const kind = kinds[randomInt(kinds.length)]!;
+    this.stats.faults[kind]++;
+    return kind;
+  }
+
+  private fail(reply: FastifyReply, code: number, info: string) {
+    return reply.send({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
+  }
+
+  private handle(command: string, body: Record<string, unknown>): object {
+    const ok = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
+    const err = (code: number, info: string) => ({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
+    switch (command) {
+      case 'im_open_login_svc/account_import': {
+        const id = body['UserID'];
+        if (typeof id !== 'string' || !/^[A-Za-z0-9_@.-]{1,32}$/.test(id)) return err(70402, 'invalid UserID');
+        if (this.options.refuseReimport && this.deleted.has(id)) return err(70399, 'UserID was deleted and cannot be imported again for 3 months');
+        this.accounts.set(id, { ...(typeof body['Nick'] === 'string' ? { nick: body['Nick'] } : {}) });
+        return ok;
+      }
+      case 'im_open_login_svc/account_delete': {
+        const items = (body['DeleteItem'] as { UserID: string }[] | undefined) ?? [];
+        if (items.length === 0 || items.length > 100) return err(90001, 'DeleteItem needs 1 to 100 items');
+        for (const { UserID } of items) {
+          if (this.accounts.delete(UserID)) this.deleted.set(UserID, Date.now());
+        }
+        return { ...ok, ResultItem: items.map(({ UserID }) => ({ ResultCode: 0, ResultInfo: '', UserID })) };
+      }
+      case 'im_open_login_svc/account_check': {
+        const items = (body['CheckItem'] as { UserID: string }[] | undefined) ?? [];
+        return {
+          ...ok,
+          ResultItem: items.map(({ UserID }) => ({
+            UserID,
+            ResultCode: 0,
+            ResultInfo: '',
+            AccountStatus: this.accounts.has(UserID) ? 'Imported' : 'NotImported',
+          })),
+        };
+      }
+      case 'openim/sendmsg':
+        return this.sendmsg(body, ok, err);
+      default:
+        return err(90001, `unknown command ${command}`);
+    }
+  }
+
+  private sendmsg(body: Record<string, unknown>, ok: object, err: (code: number, info: string) => object): object {
+    const from = typeof body['From_Account'] === 'string' ? body['From_Account'] : this.admin;
+    const to = body['To_Account'];
+    const msgSeq = body['MsgSeq'];
+    const msgRandom = body['MsgRandom'];
+    const msgBody = body['MsgBody'];
+    if (typeof to !== 'string') return err(90001, 'To_Account missing');
+    if (!Number.isInteger(msgSeq) || !Number.isInteger(msgRandom) || (msgRandom as number) < 0 || (msgRandom as number) > 0xffffffff)
+      return err(90001, 'MsgSeq/MsgRandom must be uint32');
+    if (!Array.isArray(msgBody) || msgBody.length === 0) return err(90001, 'MsgBody is empty');
+    for (const e of msgBody as { MsgType?: unknown; MsgContent?: unknown }[]) {
+      if (typeof e.MsgType !== 'string' || typeof e.MsgContent !== 'object' || e.MsgContent === null) return err(90001, 'malformed MsgBody element');
+      if (e.MsgType === 'TIMTextElem' && typeof (e.MsgContent as { Text?: unknown }).Text !== 'string') return err(90001, 'TIMTextElem needs Text');
+    }
+    const content = JSON.stringify(msgBody);
+    if (Buffer.byteLength(content) > MAX_BODY_BYTES) return err(93000, 'message body too long');
+    if (!this.accounts.has(from)) return err(20003, 'From_Account is not imported');
+    if (!this.accounts.has(to)) return err(90012, 'To_Account does not exist');
+    const now = Date.now();
+    const key = `${from}|${msgSeq}|${msgRandom}|${crc32(content)}`;
+    const seen = this.recent.get(key);
+    if (seen !== undefined && now - seen.at < this.dedupeWindowMs) {
+      this.stats.duplicatesDropped++;
+      return { ...ok, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey };
+    }
+    const msgKey = `${msgSeq}_${msgRandom}_${randomBytes(4).toString('hex')}`;
+    this.recent.set(key, { at: now, msgKey });
+    if (this.recent.size > 100_000) this.pruneRecent(now);
+    const message: ReceivedMessage = {
+      from,
+      to,
+      msgSeq: msgSeq as number,
+      msgRandom: msgRandom as number,
+      body: msgBody as ReceivedMessage['body'],
+      ...(typeof body['CloudCustomData'] === 'string' ? { cloudCustomData: body['CloudCustomData'] } : {}),
+      ...(Array.isArray(body['ForbidCallbackControl']) ? { forbidCallbackControl: body['ForbidCallbackControl'] as string[] } : {}),
+      receivedAt: now,
+      msgKey,
+    };
+    this.messages.push(message);
+    this.stats.messages++;
+    for (const l of this.listeners) l(message);
+    return { ...ok, MsgTime: Math.floor(now / 1000), MsgKey: msgKey };
+  }
+
+  private pruneRecent(now: number): void {
+    for (const [k, v] of this.recent) if (now - v.at >= this.dedupeWindowMs) this.recent.delete(k);
+  }
+}

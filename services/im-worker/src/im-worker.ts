@@ -1,0 +1,119 @@
+import { type Config, loggerOptions } from '@wxim/config';
+import { ImClient, UserSigCache } from '@wxim/im';
+import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
+import { AgentAssignment, ConversationLine, IdentityMap, RateGate, stateKeys } from '@wxim/relay';
+import { healthRoutes } from '@wxim/runtime';
+import { Queue, Worker } from 'bullmq';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { CustomerRelay } from './customer-relay.js';
+import { createImWorkerMetrics } from './metrics.js';
+import { createProcessor } from './processor.js';
+
+export interface ImWorkerOverrides {
+  /** First retry delay; doubles per attempt up to 10 minutes. */
+  backoffBaseMs?: number;
+  /** How long a job waiting for its turn sleeps if nobody wakes it. */
+  waitMs?: number;
+  imTimeoutMs?: number;
+  logStream?: NodeJS.WritableStream;
+  processMetrics?: boolean;
+  /** How long SIGTERM waits for jobs in flight before handing them back. */
+  shutdownTimeoutMs?: number;
+}
+
+export interface ImWorker {
+  worker: Worker<InboundJob>;
+  /** /healthz, /readyz and /metrics; listen on it to expose them. */
+  app: FastifyInstance;
+  im: ImClient;
+  start(): void;
+  close(): Promise<void>;
+}
+
+export function requireImSettings(config: Config): { sdkAppId: number; secretKey: string } {
+  const { sdkAppId, secretKey } = config.im;
+  if (sdkAppId === undefined || secretKey === undefined || config.im.agents.length === 0)
+    throw new Error('createImWorker needs IM_SDK_APP_ID, IM_SECRET_KEY and IM_AGENTS');
+  return { sdkAppId, secretKey };
+}
+
+/** The im-worker: a BullMQ worker on wechat-inbound that relays each push to Tencent IM. */
+export async function createImWorker(config: Config, overrides: ImWorkerOverrides = {}): Promise<ImWorker> {
+  const { sdkAppId, secretKey } = requireImSettings(config);
+  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const settings = { redisUrl: config.redisUrl, cluster: config.redisCluster };
+  const state = createRedis({ ...settings, name: 'im-worker' }, 'worker');
+  state.on('error', () => {});
+  const logger = { ...loggerOptions(config.logLevel, 'im-worker'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
+  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
+  const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
+  const keys = stateKeys(prefix);
+  const gate = new RateGate(state, keys, config.worker.imRateLimit);
+  const im = new ImClient({
+    sdkAppId,
+    admin: config.im.admin,
+    userSig: new UserSigCache(sdkAppId, secretKey, config.im.admin),
+    apiBase: config.im.apiBase,
+    timeoutMs: overrides.imTimeoutMs ?? 5000,
+    connections: Math.min(64, config.worker.concurrency),
+    beforeCall: (command) => gate.acquire(command),
+    afterCall: (command, outcome, seconds) => {
+      metrics.imCalls.inc({ command, outcome });
+      metrics.imCallSeconds.observe({ command }, seconds);
+    },
+  });
+  const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  queue.on('error', () => {});
+  const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentAssignment(state, keys, config.im.agents), config.onUnsubscribe);
+  let worker: Worker<InboundJob> | undefined;
+  const processor = createProcessor({
+    relay,
+    line: new ConversationLine(state, keys, `${prefix}:${QUEUES.wechatInbound}:`),
+    queue,
+    metrics,
+    log: app.log,
+    rateLimit: (ms) => worker!.rateLimit(ms),
+    ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
+  });
+  const blocking = createRedis({ ...settings, name: 'im-worker-blocking' }, 'worker');
+  blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
+  worker = new Worker<InboundJob>(QUEUES.wechatInbound, processor, {
+    connection: blocking,
+    prefix,
+    concurrency: config.worker.concurrency,
+    lockDuration: config.worker.stallMs,
+    stalledInterval: config.worker.stallMs,
+    // A job can be caught in several crashes in a row; it is failed (visibly) only after 10.
+    maxStalledCount: 10,
+    autorun: false,
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string) =>
+        type === BACKOFF_TYPE ? cappedExponentialBackoff(attemptsMade, Math.random, overrides.backoffBaseMs) : cappedExponentialBackoff(attemptsMade),
+    },
+  });
+  worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
+  await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker!.isRunning() });
+  const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;
+  return {
+    worker,
+    app,
+    im,
+    start() {
+      void worker!.run().catch((err: Error) => app.log.error({ reason: err.message }, 'worker stopped'));
+    },
+    async close() {
+      // Finish what is in flight; past the timeout, hand the rest back (they run again elsewhere).
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), shutdownTimeoutMs);
+      });
+      if ((await Promise.race([worker!.close(), timedOut])) === 'timeout') await worker!.close(true);
+      clearTimeout(timer);
+      await app.close();
+      await queue.close();
+      await im.close();
+      state.disconnect();
+      blocking.disconnect();
+    },
+  };
+}

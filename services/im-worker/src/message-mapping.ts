@@ -1,0 +1,57 @@
+import { type MsgElement, imageElem, locationElem, textElem } from '@wxim/im';
+import type { WechatMessage } from '@wxim/wechat';
+
+/**
+ * What an agent sees for each WeChat push: the IM elements to send from the customer, or null for
+ * the pushes that are not relayed (LOCATION reports, VIEW menu jumps). Anything else — including
+ * a type this version does not know — reaches the agent, at least as a note naming it.
+ */
+export function toImBody(message: WechatMessage): MsgElement[] | null {
+  switch (message.kind) {
+    case 'text':
+      return [textElem(message.content)];
+    case 'image':
+      return [imageElem(message.mediaId, message.picUrl)];
+    case 'location':
+      return [locationElem(message.label, message.latitude, message.longitude)];
+    case 'link':
+      return [textElem([message.title, message.description, message.url].filter((s) => s !== '').join('\n'))];
+    case 'voice':
+      return [
+        textElem(
+          message.recognition !== undefined
+            ? `[voice] ${message.recognition}`
+            : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording is not relayed yet]`,
+        ),
+      ];
+    case 'video':
+    case 'shortvideo':
+      return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video is not relayed yet]`)];
+    case 'subscribe': {
+      const scene = message.eventKey?.startsWith('qrscene_') ? ` (QR code scene ${message.eventKey.slice('qrscene_'.length)})` : '';
+      return [textElem(`[followed the Official Account${scene}]`)];
+    }
+    case 'unsubscribe':
+      return [textElem('[unfollowed the Official Account]')];
+    case 'scan':
+      return [textElem(`[scanned QR code scene ${message.eventKey}]`)];
+    case 'click':
+      return [textElem(`[tapped menu item ${message.eventKey}]`)];
+    case 'location_event':
+    case 'view':
+      return null;
+    case 'unknown':
+      return [textElem(`[WeChat ${message.msgType}${message.event ? ` event ${message.event}` : ''} message, which the relay does not support yet]`)];
+  }
+}
+
+/** The WeChat context agent tools get in CloudCustomData. */
+export function cloudCustomData(message: WechatMessage): string {
+  return JSON.stringify({
+    source: 'wechat',
+    openid: message.fromUserName,
+    type: message.kind === 'unknown' ? message.msgType : message.kind,
+    ...('msgId' in message && message.msgId !== undefined ? { msgId: message.msgId } : {}),
+    createTime: message.createTime,
+  });
+}

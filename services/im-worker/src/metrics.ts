@@ -1,0 +1,52 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ImWorkerMetrics {
+  registry: Registry;
+  relayed: Counter<'kind' | 'outcome'>;
+  latency: Histogram<'kind'>;
+  retries: Counter<'class'>;
+  imCalls: Counter<'command' | 'outcome'>;
+  imCallSeconds: Histogram<'command'>;
+  parked: Counter;
+}
+
+export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}): ImWorkerMetrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    relayed: new Counter({
+      name: 'wxim_im_relayed_total',
+      help: 'WeChat pushes handled, by type and outcome (relayed, skipped, failed)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    }),
+    latency: new Histogram({
+      name: 'wxim_im_relay_seconds',
+      help: 'From the gateway storing a push to IM accepting it',
+      labelNames: ['kind'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    retries: new Counter({ name: 'wxim_im_retries_total', help: 'Relays that will be tried again, by error class', labelNames: ['class'], registers }),
+    imCalls: new Counter({
+      name: 'wxim_im_calls_total',
+      help: 'IM REST calls by command and outcome (ok, an IM ErrorCode, http_5xx, network)',
+      labelNames: ['command', 'outcome'],
+      registers,
+    }),
+    imCallSeconds: new Histogram({
+      name: 'wxim_im_call_seconds',
+      help: 'IM REST call duration',
+      labelNames: ['command'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    parked: new Counter({
+      name: 'wxim_im_waiting_turn_total',
+      help: 'Jobs set aside because an earlier message of the same customer is still in flight',
+      registers,
+    }),
+  };
+}

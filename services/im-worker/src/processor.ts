@@ -1,0 +1,95 @@
+import type { InboundJob } from '@wxim/queue';
+import { type ConversationLine, takesTurn } from '@wxim/relay';
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import type { CustomerRelay, RelayResult } from './customer-relay.js';
+import { decide, errorFor } from './error-policy.js';
+import type { ImWorkerMetrics } from './metrics.js';
+
+interface Log {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ProcessorDeps {
+  relay: CustomerRelay;
+  line: ConversationLine;
+  /** The inbound queue, to wake the next job of a line. */
+  queue: Queue<InboundJob>;
+  metrics: ImWorkerMetrics;
+  log: Log;
+  /** Holds the whole queue back after IM says "too many requests". */
+  rateLimit: (ms: number) => Promise<void>;
+  /** How long a job waiting for its turn sleeps before looking again, if nobody wakes it. */
+  waitMs?: number;
+}
+
+const WAIT_MS = 30_000;
+
+/**
+ * The im-worker's job: one WeChat push relayed to IM, in its customer's order. A job whose
+ * customer has an earlier push in flight steps aside (delayed, no attempt spent) and is woken
+ * when that one is done; see ConversationLine.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { relay, line, queue, metrics, log } = deps;
+  const waitMs = deps.waitMs ?? WAIT_MS;
+
+  async function wake(jobId: string | undefined): Promise<void> {
+    if (jobId === undefined) return;
+    const next = await queue.getJob(jobId);
+    // Not delayed (still waiting to be picked, or active and about to see its turn): nothing to do.
+    await next?.promote().catch(() => undefined);
+  }
+
+  /** True when the job may relay now; otherwise it has been set aside. */
+  async function takeTurn(job: Job<InboundJob>, token: string | undefined, openid: string): Promise<boolean> {
+    let turn = await line.turn(openid, job.id!);
+    if (turn === 'absent') {
+      // The gateway appends on store; a job picked up before that, or stored by an older
+      // gateway, takes its place now.
+      await line.append(openid, job.id!);
+      turn = await line.turn(openid, job.id!);
+    }
+    if (turn === 'head') return true;
+    metrics.parked.inc();
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    // The head may have finished between our look and our stepping aside, and found us not yet delayed.
+    if ((await line.turn(openid, job.id!)) === 'head') await job.promote().catch(() => undefined);
+    return false;
+  }
+
+  return async function process(job: Job<InboundJob>, token?: string): Promise<RelayResult> {
+    const { message, receivedAt } = job.data;
+    const openid = message.fromUserName;
+    if (!takesTurn(message)) {
+      metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
+      return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
+    }
+    if (!(await takeTurn(job, token, openid))) throw new DelayedError();
+    try {
+      const result = await relay.relay(message, job.id!);
+      await wake(await line.finish(openid, job.id!));
+      metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
+      if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
+      return result;
+    } catch (err) {
+      const decision = decide(err);
+      const attempts = job.opts.attempts ?? 1;
+      const last = decision.action === 'fail' || (decision.action === 'retry' && job.attemptsMade + 1 >= attempts);
+      if (last) {
+        // Failing for good: leave the line so the customer's later messages go on.
+        await wake(await line.finish(openid, job.id!));
+        metrics.relayed.inc({ kind: message.kind, outcome: 'failed' });
+        log.error({ jobId: job.id, kind: message.kind, reason: (err as Error).message }, 'relay failed for good');
+      } else {
+        metrics.retries.inc({ class: decision.class });
+        log.warn(
+          { jobId: job.id, kind: message.kind, class: decision.class, reason: (err as Error).message, attempt: job.attemptsMade + 1 },
+          'relay will be retried',
+        );
+        if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
+      }
+      throw errorFor(decision, err);
+    }
+  };
+}

@@ -1,0 +1,49 @@
+import { fakeOpenId } from '@wxim/sandbox';
+import t from 'tap';
+import { startTestRedis } from '../helpers/redis.js';
+import { AGENTS, startRelay, textOf } from '../helpers/relay.js';
+
+const redis = await startTestRedis();
+const relay = await startRelay(redis.url);
+t.teardown(async () => {
+  await relay.close();
+  await redis.close();
+});
+const { wechat, im } = relay;
+
+t.test('a follow imports the customer and tells their agent', async (t) => {
+  const openid = fakeOpenId();
+  const before = im.messages.length;
+  const res = await wechat.push(wechat.follow(openid));
+  t.equal(res.status, 200);
+  const [note] = (await relay.waitForMessages(before + 1)).slice(before);
+  t.ok(im.accounts.has(openid), 'imported with UserID = openid');
+  t.equal(note!.from, openid);
+  t.ok(AGENTS.includes(note!.to));
+  t.match(textOf(note!), /followed/);
+  t.same(note!.forbidCallbackControl, ['ForbidBeforeSendMsgCallback', 'ForbidAfterSendMsgCallback']);
+});
+
+t.test('a text with emoji, CJK, <&> and newlines arrives byte-identical, with its WeChat context', async (t) => {
+  const openid = fakeOpenId();
+  const content = '你好 👋🏽 <b>&amp;</b> ]]> "quotes"\nline two\n\n  trailing  ';
+  const before = im.messages.length;
+  const push = wechat.text(openid, content);
+  t.equal((await wechat.push(push)).status, 200);
+  const [m] = (await relay.waitForMessages(before + 1)).slice(before);
+  t.equal(textOf(m!), content);
+  t.same(JSON.parse(m!.cloudCustomData!), { source: 'wechat', openid, type: 'text', msgId: push.kind === 'text' ? push.msgId : '', createTime: push.createTime });
+  t.ok(im.accounts.has(openid), 'a customer never seen before is imported on first sight');
+});
+
+t.test('a repeated MsgId arrives once', async (t) => {
+  const openid = fakeOpenId();
+  const signed = wechat.sign(wechat.text(openid, 'only once'));
+  const before = im.messages.length;
+  for (let i = 0; i < 3; i++) t.equal((await wechat.post(signed)).status, 200);
+  await relay.waitForMessages(before + 1);
+  const marker = wechat.text(openid, 'after');
+  await wechat.push(marker);
+  await relay.waitForMessages(before + 2);
+  t.same(im.messagesBetween(openid).map(textOf), ['only once', 'after']);
+});
