@@ -1,0 +1,67 @@
+import { fakeOpenId } from '@wxim/sandbox';
+import t from 'tap';
+import { startTestRedis } from '../helpers/redis.js';
+import { AGENTS, startRelay, textOf } from '../helpers/relay.js';
+
+const redis = await startTestRedis();
+t.teardown(() => redis.close());
+
+t.test('new customers spread over the agents; each stays with their agent', async (t) => {
+  const relay = await startRelay(redis.url);
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const customers = Array.from({ length: 6 }, fakeOpenId);
+  for (const c of customers) await wechat.push(wechat.text(c, 'first'));
+  await relay.waitForMessages(6);
+  const agentOf = new Map(customers.map((c) => [c, im.messagesBetween(c)[0]!.to]));
+  const perAgent = AGENTS.map((a) => [...agentOf.values()].filter((x) => x === a).length);
+  t.same(perAgent, [2, 2, 2], 'the agent with the fewest customers takes the next one');
+  for (const c of customers) await wechat.push(wechat.text(c, 'second'));
+  await relay.waitForMessages(12);
+  for (const c of customers) t.same(im.messagesBetween(c).map((m) => m.to), [agentOf.get(c), agentOf.get(c)], 'sticky');
+});
+
+t.test('unfollow deletes the account; a re-follow after IM refuses the old UserID gets a new one', async (t) => {
+  const relay = await startRelay(redis.url, { sim: { refuseReimport: true } });
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.follow(openid));
+  await wechat.push(wechat.text(openid, 'hello'));
+  await relay.waitForMessages(2);
+  const agent = im.messagesBetween(openid)[0]!.to;
+  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await relay.waitForMessages(3);
+  t.match(textOf(im.messagesBetween(openid)[2]!), /unfollowed/, 'the agent is told before the account goes');
+  await waitFor(() => !im.accounts.has(openid));
+  t.ok(im.deleted.has(openid), 'account_delete, as the seed demo does');
+
+  await wechat.push({ ...wechat.follow(openid), createTime: Math.floor(Date.now() / 1000) + 2 });
+  await wechat.push(wechat.text(openid, 'I am back'));
+  await relay.waitForMessages(5);
+  const again = im.messagesBetween(`${openid}_2`);
+  t.same(again.map(textOf).slice(-1), ['I am back'], 'the returning follower writes from a new UserID');
+  t.equal(again[0]!.to, agent, 'to the same agent as before');
+  t.ok(im.accounts.has(`${openid}_2`));
+});
+
+t.test('ON_UNSUBSCRIBE=keep keeps the account and history', async (t) => {
+  const relay = await startRelay(redis.url, { env: { ON_UNSUBSCRIBE: 'keep' } });
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hi'));
+  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await relay.waitForMessages(2);
+  t.match(textOf(im.messagesBetween(openid)[1]!), /unfollowed/);
+  t.ok(im.accounts.has(openid));
+  t.notOk(im.deleted.has(openid));
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,23 @@
+import t from 'tap';
+import { converse } from '../helpers/load.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { startRelay, textOf } from '../helpers/relay.js';
+
+const redis = await startTestRedis();
+const relay = await startRelay(redis.url, { env: { WORKER_CONCURRENCY: '16' } });
+t.teardown(async () => {
+  await relay.close();
+  await redis.close();
+});
+
+t.test('with 30% of IM calls failing, every message arrives exactly once and in order per customer', async (t) => {
+  relay.im.faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
+  const conversations = await converse(relay.wechat, 20, 15);
+  await relay.waitForMessages(300, 60_000);
+  relay.im.faults = { rate: 0, kinds: [] };
+  for (const { openid, texts } of conversations) t.same(relay.im.messagesBetween(openid).map(textOf), texts, openid);
+  t.equal(relay.im.messages.length, 300, 'nothing else arrived');
+  const { faults, duplicatesDropped } = relay.im.stats;
+  t.ok(faults.http500 > 0 && faults.busy > 0 && faults.lost > 0, `faults injected: ${JSON.stringify(faults)}`);
+  t.ok(duplicatesDropped > 0, `IM absorbed ${duplicatesDropped} resends of answers that were lost`);
+});

@@ -1,0 +1,101 @@
+import { fakeOpenId } from '@wxim/sandbox';
+import t from 'tap';
+import { request } from 'undici';
+import { startTestRedis } from '../helpers/redis.js';
+import { startRelay, textOf } from '../helpers/relay.js';
+
+const redis = await startTestRedis();
+const relay = await startRelay(redis.url);
+t.teardown(async () => {
+  await relay.close();
+  await redis.close();
+});
+const { wechat, im } = relay;
+const queue = relay.gateway.gateway.queue;
+
+async function relayedJob(openid: string, text: string) {
+  const push = wechat.text(openid, text);
+  t.equal((await wechat.push(push)).status, 200);
+  return { push, id: `m-${openid}-${push.kind === 'text' ? push.msgId : ''}` };
+}
+
+async function settled(jobId: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await queue.getJob(jobId);
+    const state = await job?.getState();
+    if (state === 'completed' || state === 'failed') return job!;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+t.test('permanent: the job fails with the code and reason readable, and the customer goes on', async (t) => {
+  const openid = fakeOpenId();
+  await settled((await relayedJob(openid, 'warm up')).id);
+  im.failNext('openim/sendmsg', 80001, 1, 'content security');
+  const bad = await relayedJob(openid, 'a forbidden word');
+  const after = await relayedJob(openid, 'next message');
+  const failed = await settled(bad.id);
+  t.equal(await failed.getState(), 'failed');
+  t.match(failed.failedReason, /openim\/sendmsg failed: 80001 content security/);
+  t.equal(failed.attemptsMade, 1, 'not retried');
+  await settled(after.id);
+  t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'next message']);
+});
+
+t.test('transient: busy three times, then delivered once', async (t) => {
+  const openid = fakeOpenId();
+  await relayedJob(openid, 'first');
+  await settled((await relayedJob(openid, 'second')).id);
+  im.failNext('openim/sendmsg', 90994, 3);
+  const job = await settled((await relayedJob(openid, 'busy for a while')).id);
+  t.equal(await job.getState(), 'completed');
+  t.equal(job.attemptsMade, 4, 'three failed attempts and the one that delivered');
+  t.same(im.messagesBetween(openid).map(textOf), ['first', 'second', 'busy for a while']);
+});
+
+t.test('rate-limited: the queue slows down without spending attempts', async (t) => {
+  const openid = fakeOpenId();
+  await settled((await relayedJob(openid, 'warm up')).id);
+  im.failNext('openim/sendmsg', 60007, 2);
+  const job = await settled((await relayedJob(openid, 'while limited')).id);
+  t.equal(await job.getState(), 'completed');
+  t.equal(job.attemptsMade, 1, 'only the attempt that delivered counts');
+  t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'while limited']);
+});
+
+t.test('credential: an expired UserSig is renewed and the call made once more', async (t) => {
+  const openid = fakeOpenId();
+  await settled((await relayedJob(openid, 'warm up')).id);
+  im.failNext('openim/sendmsg', 70001, 1, 'usersig expired');
+  const job = await settled((await relayedJob(openid, 'after renewal')).id);
+  t.equal(job.attemptsMade, 1, 'delivered on the first attempt');
+  t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'after renewal']);
+});
+
+t.test('not imported: the account is imported and the message resent once', async (t) => {
+  const openid = fakeOpenId();
+  await settled((await relayedJob(openid, 'warm up')).id);
+  im.accounts.delete(openid); // deleted behind the relay's back, e.g. in the IM console
+  const job = await settled((await relayedJob(openid, 'still arrives')).id);
+  t.equal(job.attemptsMade, 1, 'delivered on the first attempt');
+  t.ok(im.accounts.has(openid));
+  t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'still arrives']);
+});
+
+t.test('the worker reports IM outcomes, retries and latency on /metrics', async (t) => {
+  await relay.worker.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = relay.worker.app.server.address() as { port: number };
+  const res = await request(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.body.text();
+  t.match(text, /wxim_im_relayed_total\{kind="text",outcome="relayed"\} \d+/);
+  t.match(text, /wxim_im_relayed_total\{kind="text",outcome="failed"\} 1/);
+  t.match(text, /wxim_im_retries_total\{class="transient"\} 3/);
+  t.match(text, /wxim_im_retries_total\{class="rate_limited"\} 2/);
+  t.match(text, /wxim_im_calls_total\{command="openim\/sendmsg",outcome="80001"\} 1/);
+  t.match(text, /wxim_im_relay_seconds_bucket\{le="0.1",kind="text"\} \d+/);
+  const ready = await request(`http://127.0.0.1:${port}/readyz`);
+  t.equal(ready.statusCode, 200);
+  await ready.body.dump();
+});

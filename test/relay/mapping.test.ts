@@ -1,0 +1,63 @@
+import type { WechatMessage } from '@wxim/wechat';
+import { fakeOpenId, nextMsgId } from '@wxim/sandbox';
+import t from 'tap';
+import { startTestRedis } from '../helpers/redis.js';
+import { startRelay, textOf } from '../helpers/relay.js';
+
+const redis = await startTestRedis();
+const relay = await startRelay(redis.url);
+t.teardown(async () => {
+  await relay.close();
+  await redis.close();
+});
+const { wechat, im } = relay;
+
+t.test('every WeChat type reaches the agent as the agreed IM element, in order; LOCATION and VIEW do not', async (t) => {
+  const openid = fakeOpenId();
+  const common = { toUserName: wechat.accountId, fromUserName: openid };
+  let time = Math.floor(Date.now() / 1000) - 100;
+  const at = () => ({ ...common, createTime: time++ });
+  const pushes: WechatMessage[] = [
+    { kind: 'image', ...at(), msgId: nextMsgId(), picUrl: 'https://mmbiz.qpic.cn/pic.jpg', mediaId: 'img_media' },
+    { kind: 'location', ...at(), msgId: nextMsgId(), latitude: 23.134521, longitude: 113.358803, scale: 20, label: 'Guangzhou Tower' },
+    { kind: 'link', ...at(), msgId: nextMsgId(), title: 'A title', description: 'A description', url: 'https://example.com/a?b=1&c=2' },
+    { kind: 'voice', ...at(), msgId: nextMsgId(), mediaId: 'voice_media', format: 'amr', recognition: '我想退货' },
+    { kind: 'voice', ...at(), msgId: nextMsgId(), mediaId: 'voice_media_2', format: 'amr' },
+    { kind: 'video', ...at(), msgId: nextMsgId(), mediaId: 'video_media', thumbMediaId: 'thumb' },
+    { kind: 'shortvideo', ...at(), msgId: nextMsgId(), mediaId: 'short_media', thumbMediaId: 'thumb' },
+    { kind: 'location_event', ...at(), latitude: 1, longitude: 2, precision: 3 },
+    { kind: 'view', ...at(), eventKey: 'https://example.com/menu' },
+    { kind: 'scan', ...at(), eventKey: 'scene_42', ticket: 'T' },
+    { kind: 'click', ...at(), eventKey: 'MENU_HELP' },
+    { kind: 'unknown', ...at(), msgType: 'miniprogrampage', msgId: nextMsgId(), fields: { MsgType: 'miniprogrampage', Title: 'x' } },
+  ];
+  for (const push of pushes) t.equal((await wechat.push(push)).status, 200, push.kind);
+  const relayed = pushes.length - 2;
+  await relay.waitForMessages(relayed);
+  const got = im.messagesBetween(openid);
+  t.equal(got.length, relayed, 'nothing else arrived');
+  t.same(got.map((m) => m.body[0]!.MsgType), [
+    'TIMImageElem',
+    'TIMLocationElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+    'TIMTextElem',
+  ]);
+  t.match(got[0]!.body[0]!.MsgContent, { UUID: 'img_media', ImageFormat: 1, ImageInfoArray: [{ Type: 1, URL: 'https://mmbiz.qpic.cn/pic.jpg' }, { Type: 2 }, { Type: 3 }] });
+  t.same(got[1]!.body[0]!.MsgContent, { Desc: 'Guangzhou Tower', Latitude: 23.134521, Longitude: 113.358803 });
+  t.equal(textOf(got[2]!), 'A title\nA description\nhttps://example.com/a?b=1&c=2');
+  t.equal(textOf(got[3]!), '[voice] 我想退货');
+  t.match(textOf(got[4]!), /voice message: media id voice_media_2/);
+  t.match(textOf(got[5]!), /video message: media id video_media/);
+  t.match(textOf(got[6]!), /short video message: media id short_media/);
+  t.match(textOf(got[7]!), /scanned QR code scene scene_42/);
+  t.match(textOf(got[8]!), /tapped menu item MENU_HELP/);
+  t.match(textOf(got[9]!), /miniprogrampage/);
+  const skipped = await relay.gateway.gateway.queue.getJobs(['completed']);
+  t.ok(skipped.some((j) => j.data.message.kind === 'location_event' && j.returnvalue?.outcome === 'skipped'), 'LOCATION completed as skipped');
+});
