@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@wxim/config';
+import { createImWorker } from '@wxim/im-worker';
+import t from 'tap';
+import { APP_ID, AES_KEY, TOKEN } from '../helpers/gateway.js';
+import { converse } from '../helpers/load.js';
+import { freePort, startTestRedis } from '../helpers/redis.js';
+import { startRelay, textOf } from '../helpers/relay.js';
+
+const main = fileURLToPath(new URL('../../services/im-worker/dist/main.js', import.meta.url));
+const redis = await startTestRedis();
+// The in-process worker stays off: a separate im-worker process does the work until it is killed.
+const relay = await startRelay(redis.url, { startWorker: false, env: { WORKER_STALL_MS: '1500' } });
+t.teardown(async () => {
+  await relay.close();
+  await redis.close();
+});
+
+function startWorkerProcess(port: number): ChildProcess {
+  return spawn(process.execPath, [main], {
+    env: { PATH: process.env['PATH'] ?? '', REDIS_URL: redis.url, IM_WORKER_PORT: String(port), LOG_LEVEL: 'silent', WORKER_CONCURRENCY: '8', ...relay.env },
+    stdio: 'ignore',
+  });
+}
+
+t.test('a worker killed with SIGKILL mid-load loses nothing: its jobs finish on another worker', async (t) => {
+  // Slow answers keep jobs in flight, some already processed by IM when the worker dies.
+  relay.im.faults = { rate: 1, kinds: ['slow'], slowMs: 150 };
+  const child = startWorkerProcess(await freePort());
+  const exited = new Promise((r) => child.once('exit', r));
+  let killedAt = 0;
+  const sending = converse(relay.wechat, 10, 10, () => {});
+  while (relay.im.messages.length < 25) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGKILL');
+  await exited;
+  killedAt = relay.im.messages.length;
+  t.ok(killedAt < 100, `killed after ${killedAt} of 100 messages`);
+  // Another worker takes over; what the dead one held is found stalled and run again.
+  const config = loadConfig({ REDIS_URL: redis.url, WECHAT_TOKEN: TOKEN, WECHAT_APP_ID: APP_ID, WECHAT_ENCODING_AES_KEY: AES_KEY, ...relay.env });
+  const rescuer = await createImWorker(config, { backoffBaseMs: 50, waitMs: 2000, imTimeoutMs: 1000 });
+  rescuer.start();
+  t.teardown(() => rescuer.close());
+  const conversations = await sending;
+  await relay.waitForMessages(100, 60_000);
+  for (const { openid, texts } of conversations) t.same(relay.im.messagesBetween(openid).map(textOf), texts, openid);
+  t.equal(relay.im.messages.length, 100, 'exactly once');
+});
+
+t.test('SIGTERM: the worker finishes the jobs in flight, then exits 0', async (t) => {
+  relay.im.faults = { rate: 1, kinds: ['slow'], slowMs: 600 };
+  const before = relay.im.messages.length;
+  const child = startWorkerProcess(await freePort());
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const customers = Array.from({ length: 4 }, (_, i) => relay.wechat.text(`oShutdown${i}${'x'.repeat(18)}`, `in flight ${i}`));
+  for (const push of customers) t.equal((await relay.wechat.push(push)).status, 200);
+  // Wait until the worker has them in flight (IM answers slowly), then ask it to stop.
+  const queue = relay.gateway.gateway.queue;
+  while ((await queue.getActiveCount()) < 4) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'clean exit');
+  t.equal(relay.im.messages.length - before, 4, 'all four delivered before it exited');
+  t.equal(await queue.getActiveCount(), 0, 'nothing left active for another worker to rescue');
+  relay.im.faults = { rate: 0, kinds: [] };
+});
