@@ -11,6 +11,8 @@ export class UserSigCache {
   private readonly api: { genUserSig(userId: string, expire: number): string };
   private sig?: string;
   private generatedAt = 0;
+  /** How many times a sig was generated (for metrics and tests). */
+  generations = 0;
 
   constructor(
     sdkAppId: number,
@@ -30,6 +32,7 @@ export class UserSigCache {
   renew(): string {
     this.sig = this.api.genUserSig(this.identifier, SIG_LIFETIME_S);
     this.generatedAt = this.now();
+    this.generations++;
     return this.sig;
   }
 }

@@ -1,0 +1,61 @@
+import { ImCredentialError, ImNotImportedError, ImPermanentError, ImRateLimitedError, ImTransientError, UserSigCache, classifyImError, verifyUserSig } from '@wxim/im';
+import { imMessageIds, userIdFor } from '@wxim/relay';
+import t from 'tap';
+
+const KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';
+
+t.test('IM error codes fall into the classes of protocols.md', async (t) => {
+  const cases: [number, unknown][] = [
+    [20004, ImTransientError],
+    [90994, ImTransientError],
+    [91000, ImTransientError],
+    [60007, ImRateLimitedError],
+    [70050, ImRateLimitedError],
+    [70001, ImCredentialError],
+    [70013, ImCredentialError],
+    [20003, ImNotImportedError],
+    [90048, ImNotImportedError],
+    [93000, ImPermanentError],
+    [80001, ImPermanentError],
+    [20006, ImPermanentError],
+    [70399, ImPermanentError],
+    [90001, ImPermanentError],
+  ];
+  for (const [code, cls] of cases) t.type(classifyImError('openim/sendmsg', code, 'x'), cls as never, String(code));
+  t.equal((classifyImError('c', 70050, '') as ImRateLimitedError).retryAfterMs, 60_000, '70050 waits a minute');
+  t.ok((classifyImError('c', 70001, '') as ImCredentialError).renewable);
+  t.notOk((classifyImError('c', 70013, '') as ImCredentialError).renewable, 'a configuration error is not mended by renewal');
+  t.equal(classifyImError('openim/sendmsg', 80001, 'content security').message, 'IM openim/sendmsg failed: 80001 content security');
+});
+
+t.test('the admin UserSig verifies, is reused until half its life, then renewed', async (t) => {
+  let now = 1_800_000_000_000;
+  const cache = new UserSigCache(1400000042, KEY, 'administrator', () => now);
+  const first = cache.get();
+  t.match(verifyUserSig(first, KEY), { identifier: 'administrator', sdkAppId: 1400000042 });
+  t.equal(verifyUserSig(first, 'another key'), undefined, 'a sig from another key is refused');
+  t.equal(verifyUserSig(`${first.slice(0, -4)}AAAA`, KEY), undefined, 'a tampered sig is refused');
+  now += 3600_000;
+  t.equal(cache.get(), first, 'cached');
+  t.equal(cache.generations, 1);
+  now += 4 * 24 * 3600_000;
+  cache.get();
+  t.equal(cache.generations, 2, 'renewed after half of its 7 days');
+  t.ok(verifyUserSig(cache.renew(), KEY));
+  t.equal(cache.generations, 3, 'renewed on demand (after 70001)');
+});
+
+t.test('MsgSeq and MsgRandom are stable per push and differ between pushes', async (t) => {
+  const a = imMessageIds('m-openid-1');
+  t.same(imMessageIds('m-openid-1'), a);
+  t.notSame(imMessageIds('m-openid-2'), a);
+  for (const v of Object.values(a)) t.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
+});
+
+t.test('UserIDs stay within 32 bytes of [A-Za-z0-9_-], with a suffix per generation', async (t) => {
+  const openid = 'oUaUm5kQh9bPq-_Z0Aq1yTQ2aBcD';
+  t.equal(userIdFor(openid, 1), openid);
+  t.equal(userIdFor(openid, 2), `${openid}_2`);
+  t.equal(userIdFor('o'.repeat(32), 40), `${'o'.repeat(29)}_14`);
+  t.match(userIdFor('has spaces/and:colons', 1), /^[A-Za-z0-9_-]+$/);
+});
