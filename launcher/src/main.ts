@@ -1,32 +1,46 @@
 import { type Config, isSandbox, loadConfig, requireSettings, startOrExit } from '@wxim/config';
-import { sandboxEnv } from '@wxim/sandbox';
+import { createImWorker } from '@wxim/im-worker';
+import { ImSimulator, SANDBOX, sandboxEnv } from '@wxim/sandbox';
 import { createGateway } from '@wxim/wechat-gateway';
 import closeWithGrace from 'close-with-grace';
 
 /**
  * `npm start`: every service in this one process, each on its own port with its own endpoints.
- * With no WeChat or IM credential configured it runs in sandbox mode on made-up credentials.
+ * With no WeChat or IM credential configured it runs in sandbox mode: the IM simulator on
+ * SANDBOX_PORT stands in for Tencent IM, and the sandbox WeChat credentials are used.
  */
 await startOrExit('relay', async () => {
   let config: Config = loadConfig();
   const sandbox = isSandbox(config);
-  if (sandbox) config = loadConfig({ ...process.env, ...sandboxEnv() });
-  requireSettings(config, ['WECHAT_TOKEN']);
+  let simulator: ImSimulator | undefined;
+  if (sandbox) {
+    simulator = new ImSimulator({ sdkAppId: SANDBOX.imSdkAppId, secretKey: SANDBOX.imSecretKey, admin: SANDBOX.imAdmin, agents: SANDBOX.imAgents });
+    const imApiBase = await simulator.listen(config.ports.sandbox, '127.0.0.1');
+    config = loadConfig({ ...process.env, ...sandboxEnv(imApiBase) });
+  }
+  requireSettings(config, ['WECHAT_TOKEN', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']);
 
   const gateway = await createGateway(config, { processMetrics: true });
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  const imWorker = await createImWorker(config);
+  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) gateway.app.log.error({ err }, 'shutting down after an error');
     else gateway.app.log.info({ signal }, 'shutting down');
-    await gateway.close();
+    await gateway.close(); // stop taking pushes first
+    await imWorker.close(); // then finish what is in flight
+    await simulator?.close();
   });
   await gateway.app.listen({ host: '0.0.0.0', port: config.ports.gateway });
+  await imWorker.app.listen({ host: '0.0.0.0', port: config.ports.imWorker });
+  imWorker.start();
 
   if (sandbox) {
     process.stdout.write(
       [
         '',
         'Sandbox mode: no WeChat or IM credentials are configured, so the relay runs against simulators.',
-        `  wechat-gateway  http://127.0.0.1:${config.ports.gateway}/wechat  (metrics: /metrics, readiness: /readyz)`,
+        `  wechat-gateway  http://127.0.0.1:${config.ports.gateway}/wechat      (/healthz, /readyz, /metrics)`,
+        `  im-worker       http://127.0.0.1:${config.ports.imWorker}/metrics     (/healthz, /readyz)`,
+        `  IM simulator    ${config.im.apiBase}/sim/messages  (what the agents ${SANDBOX.imAgents.join(' and ')} received)`,
         `  Redis           ${config.redisUrl}`,
         '',
         'Send a test message as a simulated WeChat customer, from another terminal:',

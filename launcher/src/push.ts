@@ -1,7 +1,11 @@
 import { loadConfig } from '@wxim/config';
-import { SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { type ReceivedMessage, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { request } from 'undici';
 
-/** `npm run sandbox:push -- "text" [openid]`: one signed, encrypted push to the local sandbox gateway. */
+/**
+ * `npm run sandbox:push -- "text" [openid]`: one signed, encrypted push to the local sandbox
+ * gateway, as WeChat sends it; then waits to see it reach an agent in the IM simulator.
+ */
 const [text = 'hello from the sandbox', openid = fakeOpenId()] = process.argv.slice(2);
 const config = loadConfig();
 const wechat = new WechatPlatform({
@@ -12,6 +16,22 @@ const wechat = new WechatPlatform({
   accountId: SANDBOX.accountId,
   mode: 'safe',
 });
-const res = await wechat.push(wechat.text(openid, text));
-process.stdout.write(`customer ${openid} sent "${text}": gateway answered ${res.status} ${res.reply ?? res.body}\n`);
-process.exitCode = res.status === 200 ? 0 : 1;
+const push = wechat.text(openid, text);
+const res = await wechat.push(push);
+process.stdout.write(`customer ${openid} sent "${text}": the gateway answered ${res.status} ${res.reply ?? res.body}\n`);
+if (res.status !== 200) process.exit(1);
+
+const msgId = push.kind === 'text' ? push.msgId : '';
+const deadline = Date.now() + 5000;
+while (Date.now() < deadline) {
+  const sim = await request(`http://127.0.0.1:${config.ports.sandbox}/sim/messages`);
+  const messages = (await sim.body.json()) as ReceivedMessage[];
+  const arrived = messages.find((m) => m.cloudCustomData?.includes(`"msgId":"${msgId}"`));
+  if (arrived) {
+    process.stdout.write(`agent ${arrived.to} received it in IM from ${arrived.from}: ${JSON.stringify(arrived.body)}\n`);
+    process.exit(0);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+process.stdout.write('it has not reached the IM simulator within 5 s: see the relay logs and /metrics\n');
+process.exit(1);
