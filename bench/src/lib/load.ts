@@ -15,6 +15,8 @@ export interface LoadResult {
   p50: number;
   p99: number;
   max: number;
+  /** When each request was sent (or due, at a fixed rate), ms since the epoch, in request order. */
+  startedAt: Float64Array;
   /** When each request was answered, ms since the epoch, in request order. */
   answeredAt: Float64Array;
 }
@@ -33,6 +35,7 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
   const pool = new Pool(origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   const latencies = new Float64Array(requests.length);
   const answeredAt = new Float64Array(requests.length);
+  const startedAt = new Float64Array(requests.length);
   let next = 0;
   let ok = 0;
   let failed = 0;
@@ -48,6 +51,7 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
         if (due > begin) await new Promise((r) => setTimeout(r, due - begin));
         begin = Math.min(performance.now(), due);
       }
+      startedAt[i] = epochAtStart + (begin - start);
       const { path, body } = requests[i]!;
       try {
         const res = await pool.request({ method: 'POST', path, body, headers: { 'content-type': 'text/xml' } });
@@ -75,6 +79,7 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1] ?? 0,
+    startedAt,
     answeredAt,
   };
 }

@@ -1,7 +1,7 @@
 import type { DefaultJobOptions } from 'bullmq';
 
-/** Push ids stay deduplicated this long: far beyond WeChat's three tries within ~15 s. */
-export const DEDUPE_TTL_MS = 5 * 60 * 1000;
+/** Push ids stay deduplicated this long: four times WeChat's three tries within ~15 s, and short enough that the keys of a busy hour stay few. */
+export const DEDUPE_TTL_MS = 60 * 1000;
 
 export const BACKOFF_TYPE = 'capped-exponential';
 const BASE_DELAY_MS = 1000;

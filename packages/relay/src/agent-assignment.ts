@@ -1,23 +1,29 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 
-// KEYS: customer hash, agent-load zset. ARGV: the configured agents.
 // Sticky: a customer keeps an agent who is still configured. Otherwise the least-loaded agent
 // (fewest customers; ties go to the earlier one in IM_AGENTS) takes them, atomically.
-const ASSIGN = `
-local current = redis.call('HGET', KEYS[1], 'agent')
-if current then
-  for _, a in ipairs(ARGV) do if a == current then return current end end
+export const ASSIGN_AGENT_LUA = `
+local function assignAgent(customer, load, agents)
+  local current = redis.call('HGET', customer, 'agent')
+  if current then
+    for _, a in ipairs(agents) do if a == current then return current end end
+  end
+  local best, bestLoad
+  for _, a in ipairs(agents) do
+    local n = tonumber(redis.call('ZSCORE', load, a) or '0')
+    if best == nil or n < bestLoad then best, bestLoad = a, n end
+  end
+  if current then redis.call('ZINCRBY', load, -1, current) end
+  redis.call('ZINCRBY', load, 1, best)
+  redis.call('HSET', customer, 'agent', best)
+  return best
 end
-local best, bestLoad
-for _, a in ipairs(ARGV) do
-  local load = tonumber(redis.call('ZSCORE', KEYS[2], a) or '0')
-  if best == nil or load < bestLoad then best, bestLoad = a, load end
-end
-if current then redis.call('ZINCRBY', KEYS[2], -1, current) end
-redis.call('ZINCRBY', KEYS[2], 1, best)
-redis.call('HSET', KEYS[1], 'agent', best)
-return best
+`;
+
+// KEYS: customer hash, agent-load zset. ARGV: the configured agents.
+const ASSIGN = `${ASSIGN_AGENT_LUA}
+return assignAgent(KEYS[1], KEYS[2], ARGV)
 `;
 
 type WithAssign = { wximAssignAgent(customerKey: string, loadKey: string, ...agents: string[]): Promise<string> };

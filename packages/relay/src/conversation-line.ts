@@ -16,7 +16,7 @@ return 1
 
 // Drops entries whose job no longer waits (removed from the dashboard, finished, or a repeat
 // appended after its job completed) and returns the first job still to run.
-const LIVE_HEAD = `
+export const LIVE_HEAD_LUA = `
 local function liveHead(line, jobPrefix)
   for _ = 1, 100 do
     local head = redis.call('ZRANGE', line, 0, 0)[1]
@@ -30,12 +30,12 @@ end
 `;
 
 // KEYS: line zset. ARGV: job key prefix.
-const HEAD = `${LIVE_HEAD}
+const HEAD = `${LIVE_HEAD_LUA}
 return liveHead(KEYS[1], ARGV[1])
 `;
 
 // KEYS: line zset. ARGV: job key prefix, job id. The job's place: at the head, waiting, or absent.
-const TURN = `${LIVE_HEAD}
+const TURN = `${LIVE_HEAD_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
 if head == ARGV[2] then return 'head' end
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 'waiting' end
@@ -43,7 +43,7 @@ return 'absent'
 `;
 
 // KEYS: line zset. ARGV: job key prefix, job id. Removes the job and returns the next to run.
-const FINISH = `${LIVE_HEAD}
+const FINISH = `${LIVE_HEAD_LUA}
 redis.call('ZREM', KEYS[1], ARGV[2])
 return liveHead(KEYS[1], ARGV[1])
 `;

@@ -5,3 +5,4 @@ export { type StateKeys, stateKeys } from './keys.js';
 export { imMessageIds } from './message-ids.js';
 export { takesTurn } from './ordering.js';
 export { RateGate } from './rate-gate.js';
+export { type Begun, RelayTurn } from './relay-turn.js';

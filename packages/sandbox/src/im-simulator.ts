@@ -126,6 +126,10 @@ export class ImSimulator {
       return reply.send(answer);
     });
     this.app.get('/sim/messages', async () => this.messages);
+    // Compact: [from, receivedAt, msgId from CloudCustomData] per message, for benchmarks.
+    this.app.get('/sim/receipts', async () =>
+      this.messages.map((m) => [m.from, m.receivedAt, m.cloudCustomData === undefined ? null : ((JSON.parse(m.cloudCustomData) as { msgId?: string }).msgId ?? null)]),
+    );
     this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
     this.app.get('/sim/stats', async () => this.stats);
     this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {

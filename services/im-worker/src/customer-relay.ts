@@ -1,5 +1,5 @@
 import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
-import { type AgentAssignment, type IdentityMap, imMessageIds } from '@wxim/relay';
+import { type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 
@@ -14,24 +14,26 @@ const REIMPORT_REFUSED = 70399;
 
 /**
  * One customer's push to their agent in IM: the customer's IM account (imported on follow and on
- * first sight, a new UserID when IM refuses to re-import a deleted one), their sticky agent, and
+ * first sight — a follow imports again even when we think it is there — and a new UserID when IM
+ * refuses to re-import a deleted one), and
  * the one-to-one message with MsgSeq/MsgRandom derived from the push so that IM absorbs a resend.
  */
 export class CustomerRelay {
   constructor(
     private readonly im: ImClient,
     private readonly identities: IdentityMap,
-    private readonly assignment: AgentAssignment,
     private readonly onUnsubscribe: 'delete' | 'keep',
   ) {}
 
-  async relay(message: WechatMessage, dedupeId: string): Promise<RelayResult> {
+  /** `customer`: the identity map's record, with the agent assigned (see RelayTurn). */
+  async relay(message: WechatMessage, dedupeId: string, customer: Customer): Promise<RelayResult> {
     const body = toImBody(message);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
-    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, dedupeId);
-    const userId = await this.ensureImported(openid, message.kind === 'subscribe');
-    const agent = await this.assignment.agentFor(openid);
+    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, dedupeId, customer);
+    const agent = customer.agent;
+    if (agent === undefined) throw new Error('no agent assigned');
+    const userId = customer.imported && message.kind !== 'subscribe' ? customer.userId : await this.importAs(openid, customer.userId);
     const send = () => this.im.sendC2C({ from: userId, to: agent, ...imMessageIds(dedupeId), body, cloudCustomData: cloudCustomData(message) });
     try {
       await send();
@@ -42,13 +44,6 @@ export class CustomerRelay {
       await send();
     }
     return { outcome: 'relayed', userId, agent };
-  }
-
-  /** The customer's UserID, imported into IM. A follow imports again even when we think it is there. */
-  private async ensureImported(openid: string, always: boolean): Promise<string> {
-    const customer = await this.identities.get(openid);
-    if (customer.imported && !always) return customer.userId;
-    return this.importAs(openid, customer.userId);
   }
 
   private async importAs(openid: string, userId: string): Promise<string> {
@@ -64,10 +59,9 @@ export class CustomerRelay {
     return userId;
   }
 
-  private async unfollow(openid: string, message: WechatMessage, dedupeId: string): Promise<RelayResult> {
-    const customer = await this.identities.get(openid);
-    if (!customer.imported) return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
-    const agent = await this.assignment.agentFor(openid);
+  private async unfollow(openid: string, message: WechatMessage, dedupeId: string, customer: Customer): Promise<RelayResult> {
+    const agent = customer.agent;
+    if (!customer.imported || agent === undefined) return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
     try {
       await this.im.sendC2C({
         from: customer.userId,

@@ -1,7 +1,7 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { ImClient, UserSigCache } from '@wxim/im';
 import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
-import { AgentAssignment, ConversationLine, IdentityMap, RateGate, stateKeys } from '@wxim/relay';
+import { ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { healthRoutes } from '@wxim/runtime';
 import { Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -64,11 +64,13 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   });
   const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentAssignment(state, keys, config.im.agents), config.onUnsubscribe);
+  const relay = new CustomerRelay(im, new IdentityMap(state, keys), config.onUnsubscribe);
+  const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
   let worker: Worker<InboundJob> | undefined;
   const processor = createProcessor({
     relay,
-    line: new ConversationLine(state, keys, `${prefix}:${QUEUES.wechatInbound}:`),
+    turn: new RelayTurn(state, keys, jobKeyPrefix, config.im.agents),
+    line: new ConversationLine(state, keys, jobKeyPrefix),
     queue,
     metrics,
     log: app.log,

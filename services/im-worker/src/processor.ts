@@ -1,5 +1,5 @@
 import type { InboundJob } from '@wxim/queue';
-import { type ConversationLine, takesTurn } from '@wxim/relay';
+import { type ConversationLine, type Customer, type RelayTurn, takesTurn } from '@wxim/relay';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
@@ -12,6 +12,7 @@ interface Log {
 
 export interface ProcessorDeps {
   relay: CustomerRelay;
+  turn: RelayTurn;
   line: ConversationLine;
   /** The inbound queue, to wake the next job of a line. */
   queue: Queue<InboundJob>;
@@ -31,7 +32,7 @@ const WAIT_MS = 30_000;
  * when that one is done; see ConversationLine.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { relay, line, queue, metrics, log } = deps;
+  const { relay, turn: relayTurn, line, queue, metrics, log } = deps;
   const waitMs = deps.waitMs ?? WAIT_MS;
 
   async function wake(jobId: string | undefined): Promise<void> {
@@ -41,21 +42,22 @@ export function createProcessor(deps: ProcessorDeps) {
     await next?.promote().catch(() => undefined);
   }
 
-  /** True when the job may relay now; otherwise it has been set aside. */
-  async function takeTurn(job: Job<InboundJob>, token: string | undefined, openid: string): Promise<boolean> {
-    let turn = await line.turn(openid, job.id!);
-    if (turn === 'absent') {
+  /** The customer when the job may relay now; otherwise it has been set aside and this is undefined. */
+  async function takeTurn(job: Job<InboundJob>, token: string | undefined, openid: string): Promise<Customer | undefined> {
+    const assign = job.data.message.kind !== 'unsubscribe';
+    let begun = await relayTurn.begin(openid, job.id!, assign);
+    if (begun.turn === 'absent') {
       // The gateway appends on store; a job picked up before that, or stored by an older
       // gateway, takes its place now.
       await line.append(openid, job.id!);
-      turn = await line.turn(openid, job.id!);
+      begun = await relayTurn.begin(openid, job.id!, assign);
     }
-    if (turn === 'head') return true;
+    if (begun.turn === 'head') return begun.customer;
     metrics.parked.inc();
     await job.moveToDelayed(Date.now() + waitMs, token);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
     if ((await line.turn(openid, job.id!)) === 'head') await job.promote().catch(() => undefined);
-    return false;
+    return undefined;
   }
 
   return async function process(job: Job<InboundJob>, token?: string): Promise<RelayResult> {
@@ -65,9 +67,10 @@ export function createProcessor(deps: ProcessorDeps) {
       metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
       return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     }
-    if (!(await takeTurn(job, token, openid))) throw new DelayedError();
+    const customer = await takeTurn(job, token, openid);
+    if (customer === undefined) throw new DelayedError();
     try {
-      const result = await relay.relay(message, job.id!);
+      const result = await relay.relay(message, job.id!, customer);
       await wake(await line.finish(openid, job.id!));
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);

@@ -54,9 +54,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     token,
     ...(cipher ? { cipher } : {}),
     welcomeText: config.welcomeText,
-    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, (err) =>
-      app.log.warn({ reason: err.message }, 'stored, but not yet in its line'),
-    ),
+    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS),
     redis,
     metrics: createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false }),
   });

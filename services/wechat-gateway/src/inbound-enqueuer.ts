@@ -36,7 +36,6 @@ export class InboundEnqueuer {
     private readonly line: ConversationLine,
     /** WeChat gives up after 5 s: past this, answer an error rather than hope. */
     private readonly timeoutMs: number,
-    private readonly onLineError: (err: Error) => void = () => {},
   ) {}
 
   async enqueue(message: WechatMessage): Promise<string> {
@@ -72,12 +71,10 @@ export class InboundEnqueuer {
     this.scheduled = false;
     const added = batch.length === 1 ? this.queue.add(batch[0]!.name, batch[0]!.data, batch[0]!.opts) : this.queue.addBulk(batch);
     const inLine = batch.filter((p) => takesTurn(p.data.message)).map((p) => ({ openid: p.data.message.fromUserName, jobId: p.opts.jobId! }));
+    // The answer waits for the line too: a job stored but not in line could be overtaken by the
+    // customer's next push. If the append fails, WeChat's retry stores nothing new and appends.
     added
-      .then(() =>
-        // The job is stored: that is what the answer promises. A failed append is mended by the
-        // worker, which appends any job it finds out of line.
-        this.line.appendMany(inLine).catch((err: Error) => this.onLineError(err)),
-      )
+      .then(() => this.line.appendMany(inLine))
       .then(
         () => {
           for (const p of batch) p.resolve();
