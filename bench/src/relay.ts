@@ -35,6 +35,8 @@ interface Row {
   duplicated: number;
   non200: number;
   rss: Record<string, number>;
+  /** CPU µs per push, by process, from the first push until the last reached IM. */
+  cpu: Record<string, number>;
   memory?: { sent: number; mb: number }[];
 }
 
@@ -86,12 +88,12 @@ function signedPushes(gatewayUrl: string, count: number): { requests: LoadReques
 async function run(s: Scenario): Promise<Row> {
   const stack = await startStack();
   try {
-    if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
     // Warm up the processes (JIT, connections, customers imported) outside the measurement.
     const warm = signedPushes(stack.gatewayUrl, 2000);
     await runLoad(stack.gatewayUrl, warm.requests, CONCURRENCY, 1000);
     await waitForMessages(stack.simUrl, 2000, 60_000);
 
+    if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
     const { requests, msgIds } = signedPushes(stack.gatewayUrl, s.pushes);
     const memory: { sent: number; mb: number }[] = [];
     let sampling: NodeJS.Timeout | undefined;
@@ -104,11 +106,26 @@ async function run(s: Scenario): Promise<Row> {
         void stack.redis.usedMemoryMb().then((mb) => memory.push({ sent, mb }));
       }, every);
     }
+    const cpu0 = stack.procs.map((p) => p.cpuSeconds());
+    const gen0 = process.cpuUsage();
     const load = await runLoad(stack.gatewayUrl, requests, CONCURRENCY, s.rate);
     clearInterval(sampling);
     await waitForMessages(stack.simUrl, 2000 + load.ok, 120_000 + s.pushes * 10);
+    const gen = process.cpuUsage(gen0);
+    const cpu: Record<string, number> = Object.fromEntries(stack.procs.map((p, i) => [p.name, ((p.cpuSeconds() - cpu0[i]!) * 1e6) / s.pushes]));
+    cpu['load generator'] = (gen.user + gen.system) / s.pushes;
     if (s.memorySamples) memory.push({ sent: s.pushes, mb: await stack.redis.usedMemoryMb() });
 
+    if (process.env['BENCH_REDIS_STATS']) {
+      const stats = (await stack.redis.client.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
+      const parsed = stats.map((l) => {
+        const [name, rest] = l.slice(8).split(':');
+        const f = Object.fromEntries(rest!.split(',').map((kv) => kv.split('=')));
+        return { name, perPush: Number(f['calls']) / (s.pushes + 2000), usec: Number(f['usec']) / (s.pushes + 2000) };
+      });
+      parsed.sort((a, b) => b.usec - a.usec);
+      process.stderr.write(parsed.map((p) => `${p.name}: ${p.perPush.toFixed(2)} calls/push, ${p.usec.toFixed(1)} µs/push`).join('\n') + '\n');
+    }
     const receipts = await getJson<[string, number, string | null][]>(`${stack.simUrl}/sim/receipts`);
     const index = new Map(msgIds.map((id, i) => [id, i]));
     const seen = new Map<string, number>();
@@ -133,6 +150,7 @@ async function run(s: Scenario): Promise<Row> {
       duplicated: [...seen.values()].reduce((a, c) => a + c - 1, 0),
       non200: load.failed,
       rss,
+      cpu,
       ...(s.memorySamples ? { memory } : {}),
     };
   } finally {
@@ -153,6 +171,7 @@ async function waitForMessages(simUrl: string, count: number, timeoutMs: number)
 const faults: Faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
 const scenarios: Scenario[] = [
   { name: 'as fast as the gateway answers', pushes: Math.round(20_000 * SCALE) },
+  { name: '500 pushes/s', pushes: Math.round(10_000 * SCALE), rate: 500 },
   { name: '1,000 pushes/s', pushes: Math.round(20_000 * SCALE), rate: 1000 },
   { name: '1,000 pushes/s, 30% IM faults', pushes: Math.round(20_000 * SCALE), rate: 1000, faults },
   { name: '100,000 messages at 1,000/s (memory)', pushes: Math.round(100_000 * SCALE), rate: 1000, memorySamples: 10 },
@@ -175,6 +194,15 @@ const lines = [
   ...rows.map(
     (r, i) =>
       `| ${r.name} | ${scenarios.find((s) => s.name === r.name)!.pushes} | ${Math.round(r.pushesPerSecond)} | ${f(r.ackP50)} | ${f(r.ackP99)} | ${f(r.e2eP50)} | ${f(r.e2eP99)} | ${r.lost} | ${r.duplicated} | ${r.non200} |${i < 0 ? '' : ''}`,
+  ),
+  '',
+  '| run | CPU µs per push: ' + Object.keys(rows[0]?.cpu ?? {}).join(', ') + ' |',
+  '|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${Object.values(r.cpu)
+        .map((v) => v.toFixed(0))
+        .join(', ')} |`,
   ),
   '',
   '| run | peak RSS (MB): ' + Object.keys(rows[0]?.rss ?? {}).join(', ') + ' |',

@@ -15,7 +15,9 @@ await startOrExit('relay', async () => {
   let simulator: ImSimulator | undefined;
   if (sandbox) {
     simulator = new ImSimulator({ sdkAppId: SANDBOX.imSdkAppId, secretKey: SANDBOX.imSecretKey, admin: SANDBOX.imAdmin, agents: SANDBOX.imAgents });
-    const imApiBase = await simulator.listen(config.ports.sandbox, '127.0.0.1');
+    // All interfaces, so that `docker compose up` can publish it; it holds nothing secret.
+    await simulator.listen(config.ports.sandbox, '0.0.0.0');
+    const imApiBase = `http://127.0.0.1:${config.ports.sandbox}`;
     config = loadConfig({ ...process.env, ...sandboxEnv(imApiBase) });
   }
   requireSettings(config, ['WECHAT_TOKEN', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']);

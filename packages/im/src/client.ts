@@ -86,7 +86,6 @@ export class ImClient {
         body: JSON.stringify(body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
       status = res.statusCode;
       text = await res.body.text();

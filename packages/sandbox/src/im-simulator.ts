@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { verifyUserSig } from '@wxim/im';
+import { type UserSigDocument, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
@@ -61,6 +61,7 @@ export class ImSimulator {
   faults: Faults = { rate: 0, kinds: [] };
   private readonly scripted: { command: string; code: number; info: string }[] = [];
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
+  private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
   private readonly dedupeWindowMs: number;
   private listeners: ((m: ReceivedMessage) => void)[] = [];
@@ -142,7 +143,12 @@ export class ImSimulator {
   private authenticate(q: Record<string, string>): { code: number; info: string } | undefined {
     if (q['sdkappid'] !== String(this.options.sdkAppId)) return { code: 70020, info: 'sdkappid not found' };
     if (!/^\d+$/.test(q['random'] ?? '') || Number(q['random']) > 0xffffffff) return { code: 90001, info: 'random is missing or not a uint32' };
-    const doc = verifyUserSig(q['usersig'] ?? '', this.options.secretKey);
+    const sig = q['usersig'] ?? '';
+    let doc = this.verifiedSigs.get(sig);
+    if (doc === undefined) {
+      doc = verifyUserSig(sig, this.options.secretKey);
+      if (doc !== undefined && this.verifiedSigs.size < 1000) this.verifiedSigs.set(sig, doc);
+    }
     if (doc === undefined) return { code: 70003, info: 'usersig is invalid' };
     if (doc.identifier !== q['identifier'] || doc.sdkAppId !== this.options.sdkAppId)
       return { code: 70013, info: 'usersig does not match identifier or sdkappid' };
