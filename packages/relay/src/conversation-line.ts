@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 
 /** A line lives this long after its last append: bounded memory for customers who went quiet. */
@@ -68,7 +68,7 @@ export class ConversationLine {
   private readonly redis: LineCommands;
 
   constructor(
-    private readonly raw: Redis | Cluster,
+    raw: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The key prefix of the jobs in line, e.g. `wxim:wechat-inbound:`. */
     private readonly jobKeyPrefix: string,
@@ -87,14 +87,13 @@ export class ConversationLine {
     return (await this.redis.wximLineAppend(this.keys.line(openid), this.keys.lineSeq, jobId, LINE_TTL_S)) === 1;
   }
 
-  /** Appends several jobs in one round trip, in the order given. */
-  async appendMany(entries: readonly { openid: string; jobId: string }[]): Promise<void> {
-    if (entries.length === 0) return;
-    const pipeline = (this.raw as Redis).pipeline() as unknown as LineCommands & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const { openid, jobId } of entries) void pipeline.wximLineAppend(this.keys.line(openid), this.keys.lineSeq, jobId, LINE_TTL_S);
-    const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed) throw failed[0];
+  /**
+   * Queues appends on a transaction or pipeline of the same client (the caller executes it), so
+   * that storing a job and putting it in line can be one atomic round trip.
+   */
+  appendIn(transaction: ChainableCommander, entries: readonly { openid: string; jobId: string }[]): void {
+    const t = transaction as unknown as LineCommands;
+    for (const { openid, jobId } of entries) void t.wximLineAppend(this.keys.line(openid), this.keys.lineSeq, jobId, LINE_TTL_S);
   }
 
   async head(openid: string): Promise<string | undefined> {

@@ -1,7 +1,7 @@
-import { type InboundJob, DEDUPE_TTL_MS } from '@wxim/queue';
+import { type InboundJob, DEDUPE_TTL_MS, type RedisClient } from '@wxim/queue';
 import { type ConversationLine, takesTurn } from '@wxim/relay';
 import { type WechatMessage, dedupeId } from '@wxim/wechat';
-import type { JobsOptions, Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
 
 export class EnqueueTimeout extends Error {
   override readonly name = 'EnqueueTimeout';
@@ -10,26 +10,27 @@ export class EnqueueTimeout extends Error {
 interface Pending {
   name: string;
   data: InboundJob;
-  opts: JobsOptions;
+  opts: JobsOptions & { jobId: string };
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
 /**
- * Stores a push in `wechat-inbound` exactly once. The job id and a deduplication key with a TTL
- * both come from the push's own id: the job id makes a repeat a no-op while the job exists, the
- * key (set in the same script as the job) keeps doing so after retention has removed the job.
+ * Stores a push in `wechat-inbound` exactly once, in its customer's line. The job id and a
+ * deduplication key with a TTL both come from the push's own id: the job id makes a repeat a
+ * no-op while the job exists, the key (set in the same script as the job) keeps doing so after
+ * retention has removed the job.
  *
- * Pushes that arrive in the same turn of the event loop are stored with one round trip
- * (`addBulk`, a MULTI of BullMQ's add scripts): under load this saves a socket write per push,
- * and each push is still answered only once its own job is stored.
- *
- * Once stored, each job takes its place in its customer's line (see ConversationLine), so the
- * order the gateway stored them in is the order the workers relay them in.
+ * Storing the job and putting it at the end of its customer's line (see ConversationLine) are
+ * one MULTI transaction: a job is never stored out of line, so the order the gateway stored
+ * pushes in is the order the workers relay them in. Pushes that arrive in the same turn of the
+ * event loop share the transaction, one round trip for all; each is still answered only once
+ * its own job is stored.
  */
 export class InboundEnqueuer {
   private pending: Pending[] = [];
   private scheduled = false;
+  private client?: Promise<RedisClient>;
 
   constructor(
     private readonly queue: Queue<InboundJob>,
@@ -51,7 +52,7 @@ export class InboundEnqueuer {
       });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => void this.flush());
       }
     });
     const timeout = new Promise<never>((_, reject) => {
@@ -65,23 +66,29 @@ export class InboundEnqueuer {
     return id;
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
-    const added = batch.length === 1 ? this.queue.add(batch[0]!.name, batch[0]!.data, batch[0]!.opts) : this.queue.addBulk(batch);
-    const inLine = batch.filter((p) => takesTurn(p.data.message)).map((p) => ({ openid: p.data.message.fromUserName, jobId: p.opts.jobId! }));
-    // The answer waits for the line too: a job stored but not in line could be overtaken by the
-    // customer's next push. If the append fails, WeChat's retry stores nothing new and appends.
-    added
-      .then(() => this.line.appendMany(inLine))
-      .then(
-        () => {
-          for (const p of batch) p.resolve();
-        },
-        (err: Error) => {
-          for (const p of batch) p.reject(err);
-        },
+    try {
+      // BullMQ's Redis client, the one the queue was given: its transactions run BullMQ's scripts.
+      this.client ??= (this.queue.backend as unknown as { client: Promise<RedisClient> }).client;
+      const transaction = (await this.client).multi();
+      const added = batch.map((p) =>
+        new Job(this.queue, p.name, p.data, { ...this.queue.defaultJobOptions, ...p.opts }, p.opts.jobId).addJob(
+          transaction as unknown as Parameters<Job['addJob']>[0],
+        ),
       );
+      this.line.appendIn(
+        transaction,
+        batch.filter((p) => takesTurn(p.data.message)).map((p) => ({ openid: p.data.message.fromUserName, jobId: p.opts.jobId })),
+      );
+      const [results] = await Promise.all([transaction.exec(), ...added.map((a) => a.catch(() => undefined))]);
+      const failed = results?.find(([err]) => err !== null)?.[0];
+      if (results === null || failed) throw failed ?? new Error('transaction discarded');
+      await Promise.all(added.map((a, i) => a.then(batch[i]!.resolve, batch[i]!.reject)));
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+    }
   }
 }
