@@ -24,7 +24,7 @@ async function settled(jobId: string, timeoutMs = 15_000) {
   for (;;) {
     const job = await queue.getJob(jobId);
     const state = await job?.getState();
-    if (state === 'completed' || state === 'failed') return job!;
+    if (state === 'completed' || state === 'failed') return (await queue.getJob(jobId))!; // read after the state settled
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -143,6 +143,37 @@ export class ImClient {
     });
   }
 
+  /**
+   * Whether IM holds a one-to-one message from `from` to `to` with this MsgSeq and MsgRandom, sent
+   * between `minTime` and `maxTime` (seconds): the history (admin_getroammsg) paged through until
+   * complete. Used before resending a message whose earlier attempt may have been delivered
+   * longer ago than IM's 120-second duplicate window.
+   */
+  async hasC2CMessage(from: string, to: string, msgSeq: number, msgRandom: number, minTime: number, maxTime: number): Promise<boolean> {
+    let lastMsgKey: string | undefined;
+    let upTo = maxTime;
+    for (let page = 0; page < 100; page++) {
+      const res = await this.call<{
+        Complete?: number;
+        LastMsgTime?: number;
+        LastMsgKey?: string;
+        MsgList?: { From_Account: string; MsgSeq: number; MsgRandom: number }[];
+      }>('openim/admin_getroammsg', {
+        Operator_Account: from,
+        Peer_Account: to,
+        MaxCnt: 100,
+        MinTime: minTime,
+        MaxTime: upTo,
+        ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}),
+      });
+      if ((res.MsgList ?? []).some((m) => m.From_Account === from && m.MsgSeq === msgSeq && m.MsgRandom === msgRandom)) return true;
+      if (res.Complete === 1 || !res.LastMsgKey || (res.MsgList ?? []).length === 0) return false;
+      lastMsgKey = res.LastMsgKey;
+      upTo = res.LastMsgTime ?? upTo;
+    }
+    return false;
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -42,9 +42,11 @@ if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 'waiting' end
 return 'absent'
 `;
 
-// KEYS: line zset. ARGV: job key prefix, job id. Removes the job and returns the next to run.
+// KEYS: line zset, the job's first-attempt key. ARGV: job key prefix, job id. Removes the job
+// and returns the next to run.
 const FINISH = `${LIVE_HEAD_LUA}
 redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
 return liveHead(KEYS[1], ARGV[1])
 `;
 
@@ -54,7 +56,7 @@ type LineCommands = {
   wximLineAppend(line: string, seq: string, jobId: string, ttl: number): Promise<number>;
   wximLineHead(line: string, jobPrefix: string): Promise<string | null>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<Turn>;
-  wximLineFinish(line: string, jobPrefix: string, jobId: string): Promise<string | null>;
+  wximLineFinish(line: string, firstAttempt: string, jobPrefix: string, jobId: string): Promise<string | null>;
 };
 
 /**
@@ -77,7 +79,7 @@ export class ConversationLine {
       raw.defineCommand('wximLineAppend', { numberOfKeys: 2, lua: APPEND });
       raw.defineCommand('wximLineHead', { numberOfKeys: 1, lua: HEAD });
       raw.defineCommand('wximLineTurn', { numberOfKeys: 1, lua: TURN });
-      raw.defineCommand('wximLineFinish', { numberOfKeys: 1, lua: FINISH });
+      raw.defineCommand('wximLineFinish', { numberOfKeys: 2, lua: FINISH });
     }
     this.redis = raw as unknown as LineCommands;
   }
@@ -107,6 +109,6 @@ export class ConversationLine {
 
   /** Removes a job from its line; resolves to the job now at the head, if any. */
   async finish(openid: string, jobId: string): Promise<string | undefined> {
-    return (await this.redis.wximLineFinish(this.keys.line(openid), this.jobKeyPrefix, jobId)) ?? undefined;
+    return (await this.redis.wximLineFinish(this.keys.line(openid), this.keys.firstAttempt(jobId), this.jobKeyPrefix, jobId)) ?? undefined;
   }
 }

@@ -6,6 +6,8 @@ export function stateKeys(prefix: string) {
     agentLoad: `${prefix}:agent-load`,
     line: (openid: string) => `${prefix}:line:${openid}`,
     lineSeq: `${prefix}:line-seq`,
+    /** When the job first tried to relay (ms): after IM's duplicate window, resends look first. */
+    firstAttempt: (jobId: string) => `${prefix}:first-attempt:${jobId}`,
     imRate: (scope: string, second: number) => `${prefix}:im-rate:${scope}:${second}`,
   };
 }

@@ -5,9 +5,9 @@ import type { Customer } from './identity-map.js';
 import { userIdFor } from './identity-map.js';
 import type { StateKeys } from './keys.js';
 
-// KEYS: line, customer hash, agent-load. ARGV: job key prefix, job id, assign (1/0), agents...
-// One round trip for what every relay needs first: its turn, and at the head, the customer's
-// UserID, import state and (sticky) agent.
+// KEYS: line, customer hash, agent-load, first-attempt. ARGV: job key prefix, job id, now (ms),
+// assign (1/0), agents... One round trip for what every relay needs first: its turn, and at the
+// head, the customer's UserID, import state and (sticky) agent, and when it first tried.
 const BEGIN = `${LIVE_HEAD_LUA}
 ${ASSIGN_AGENT_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
@@ -17,13 +17,14 @@ if head ~= ARGV[2] then
 end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
-if ARGV[3] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 4)}) end
-return {'head', c[1] or false, c[2] or false, agent}
+if ARGV[4] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 5)}) end
+redis.call('SET', KEYS[4], ARGV[3], 'NX', 'EX', 7 * 86400)
+return {'head', c[1] or false, c[2] or false, agent, redis.call('GET', KEYS[4])}
 `;
 
-export type Begun = { turn: 'waiting' | 'absent' } | { turn: 'head'; customer: Customer };
+export type Begun = { turn: 'waiting' | 'absent' } | { turn: 'head'; customer: Customer; firstAttemptAt: number };
 
-type BeginCommand = { wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null]> };
+type BeginCommand = { wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string | null]> };
 
 /** The start of a relay: whether it is the job's turn and, if so, who the customer is and who serves them. */
 export class RelayTurn {
@@ -36,22 +37,29 @@ export class RelayTurn {
     private readonly agents: readonly string[],
   ) {
     if (agents.length === 0) throw new Error('RelayTurn needs at least one agent');
-    if (!('wximRelayBegin' in redis)) redis.defineCommand('wximRelayBegin', { numberOfKeys: 3, lua: BEGIN });
+    if (!('wximRelayBegin' in redis)) redis.defineCommand('wximRelayBegin', { numberOfKeys: 4, lua: BEGIN });
     this.redis = redis as unknown as BeginCommand;
   }
 
   /** `assign`: whether to give the customer an agent if they have none (not for an unfollow). */
   async begin(openid: string, jobId: string, assign: boolean): Promise<Begun> {
-    const [turn, userId, imported, agent] = await this.redis.wximRelayBegin(
+    const now = Date.now();
+    const [turn, userId, imported, agent, first] = await this.redis.wximRelayBegin(
       this.keys.line(openid),
       this.keys.customer(openid),
       this.keys.agentLoad,
+      this.keys.firstAttempt(jobId),
       this.jobKeyPrefix,
       jobId,
+      String(now),
       assign ? '1' : '0',
       ...this.agents,
     );
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };
-    return { turn, customer: { userId: userId ?? userIdFor(openid, 1), imported: imported === '1', ...(agent ? { agent } : {}) } };
+    return {
+      turn,
+      customer: { userId: userId ?? userIdFor(openid, 1), imported: imported === '1', ...(agent ? { agent } : {}) },
+      firstAttemptAt: Number(first ?? now),
+    };
   }
 }

@@ -59,7 +59,7 @@ export class ImSimulator {
   readonly messages: ReceivedMessage[] = [];
   readonly stats: SimulatorStats = { calls: 0, faults: { http500: 0, busy: 0, lost: 0, slow: 0 }, duplicatesDropped: 0, messages: 0 };
   faults: Faults = { rate: 0, kinds: [] };
-  private readonly scripted: { command: string; code: number; info: string }[] = [];
+  private readonly scripted: { command: string; code: number | 'lost'; info: string }[] = [];
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
   private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
@@ -75,9 +75,17 @@ export class ImSimulator {
     this.routes();
   }
 
-  /** The next `times` calls of `command` answer `code` (without doing anything). */
-  failNext(command: string, code: number, times = 1, info = 'scripted failure'): void {
+  /**
+   * The next `times` calls of `command` answer `code` without doing anything — or, with `'lost'`,
+   * do it and lose the answer.
+   */
+  failNext(command: string, code: number | 'lost', times = 1, info = 'scripted failure'): void {
     for (let i = 0; i < times; i++) this.scripted.push({ command, code, info });
+  }
+
+  /** Forgets scripted failures not met yet. */
+  clearScripted(): void {
+    this.scripted.length = 0;
   }
 
   /** Resolves when `count` messages to `to` (or in all) have been received. */
@@ -108,12 +116,10 @@ export class ImSimulator {
       const command = `${req.params.service}/${req.params.command}`;
       const auth = this.authenticate(req.query);
       if (auth !== undefined) return this.fail(reply, auth.code, auth.info);
-      const scripted = this.scripted.findIndex((s) => s.command === command);
-      if (scripted >= 0) {
-        const [s] = this.scripted.splice(scripted, 1);
-        return this.fail(reply, s!.code, s!.info);
-      }
-      const fault = this.drawFault();
+      const scriptedAt = this.scripted.findIndex((s) => s.command === command);
+      const scripted = scriptedAt >= 0 ? this.scripted.splice(scriptedAt, 1)[0] : undefined;
+      if (scripted !== undefined && scripted.code !== 'lost') return this.fail(reply, scripted.code, scripted.info);
+      const fault = scripted?.code === 'lost' ? 'lost' : this.drawFault();
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -129,7 +135,11 @@ export class ImSimulator {
     this.app.get('/sim/messages', async () => this.messages);
     // Compact: [from, receivedAt, msgId from CloudCustomData] per message, for benchmarks.
     this.app.get('/sim/receipts', async () =>
-      this.messages.map((m) => [m.from, m.receivedAt, m.cloudCustomData === undefined ? null : ((JSON.parse(m.cloudCustomData) as { msgId?: string }).msgId ?? null)]),
+      this.messages.map((m) => [
+        m.from,
+        m.receivedAt,
+        m.cloudCustomData === undefined ? null : ((JSON.parse(m.cloudCustomData) as { msgId?: string }).msgId ?? null),
+      ]),
     );
     this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
     this.app.get('/sim/stats', async () => this.stats);
@@ -202,6 +212,8 @@ export class ImSimulator {
       }
       case 'openim/sendmsg':
         return this.sendmsg(body, ok, err);
+      case 'openim/admin_getroammsg':
+        return this.roamMessages(body, ok);
       default:
         return err(90001, `unknown command ${command}`);
     }
@@ -250,6 +262,38 @@ export class ImSimulator {
     this.stats.messages++;
     for (const l of this.listeners) l(message);
     return { ...ok, MsgTime: Math.floor(now / 1000), MsgKey: msgKey };
+  }
+
+  /** History between two accounts, newest first, in pages of MaxCnt, as admin_getroammsg does. */
+  private roamMessages(body: Record<string, unknown>, ok: object): object {
+    const a = String(body['Operator_Account']);
+    const b = String(body['Peer_Account']);
+    const min = Number(body['MinTime']);
+    const max = Number(body['MaxTime']);
+    const maxCnt = Math.min(Number(body['MaxCnt']) || 100, 100);
+    let list = this.messages
+      .filter((m) => ((m.from === a && m.to === b) || (m.from === b && m.to === a)) && m.receivedAt / 1000 >= min && m.receivedAt / 1000 <= max + 1)
+      .reverse();
+    const after = body['LastMsgKey'];
+    if (typeof after === 'string') list = list.slice(list.findIndex((m) => m.msgKey === after) + 1);
+    const page = list.slice(0, maxCnt);
+    const last = page.at(-1);
+    return {
+      ...ok,
+      Complete: list.length <= maxCnt ? 1 : 0,
+      MsgCnt: page.length,
+      LastMsgTime: last ? Math.floor(last.receivedAt / 1000) : 0,
+      LastMsgKey: last?.msgKey ?? '',
+      MsgList: page.map((m) => ({
+        From_Account: m.from,
+        To_Account: m.to,
+        MsgSeq: m.msgSeq,
+        MsgRandom: m.msgRandom,
+        MsgTimeStamp: Math.floor(m.receivedAt / 1000),
+        MsgKey: m.msgKey,
+        MsgBody: m.body,
+      })),
+    };
   }
 
   private pruneRecent(now: number): void {

@@ -1,4 +1,4 @@
-import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
+import { type C2CMessage, type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
 import { type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
@@ -19,22 +19,32 @@ const REIMPORT_REFUSED = 70399;
  * the one-to-one message with MsgSeq/MsgRandom derived from the push so that IM absorbs a resend.
  */
 export class CustomerRelay {
+  /** Past this since a message's first attempt, IM may no longer drop a resend as a duplicate. */
+  private readonly lookFirstAfterMs: number;
+
   constructor(
     private readonly im: ImClient,
     private readonly identities: IdentityMap,
     private readonly onUnsubscribe: 'delete' | 'keep',
-  ) {}
+    /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) for 120 s. */
+    imDuplicateWindowMs = 120_000,
+  ) {
+    this.lookFirstAfterMs = imDuplicateWindowMs * 0.8;
+  }
 
-  /** `customer`: the identity map's record, with the agent assigned (see RelayTurn). */
-  async relay(message: WechatMessage, dedupeId: string, customer: Customer): Promise<RelayResult> {
+  /**
+   * `customer`: the identity map's record, with the agent assigned; `firstAttemptAt`: when this
+   * message first tried to relay (see RelayTurn).
+   */
+  async relay(message: WechatMessage, dedupeId: string, customer: Customer, firstAttemptAt = Date.now()): Promise<RelayResult> {
     const body = toImBody(message);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
-    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, dedupeId, customer);
+    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, dedupeId, customer, firstAttemptAt);
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');
     const userId = customer.imported && message.kind !== 'subscribe' ? customer.userId : await this.importAs(openid, customer.userId);
-    const send = () => this.im.sendC2C({ from: userId, to: agent, ...imMessageIds(dedupeId), body, cloudCustomData: cloudCustomData(message) });
+    const send = () => this.send({ from: userId, to: agent, ...imMessageIds(dedupeId), body, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
     try {
       await send();
     } catch (err) {
@@ -59,7 +69,20 @@ export class CustomerRelay {
     return userId;
   }
 
-  private async unfollow(openid: string, message: WechatMessage, dedupeId: string, customer: Customer): Promise<RelayResult> {
+  /**
+   * Sends once. A resend within IM's duplicate window is absorbed by IM; past it, an earlier
+   * attempt whose answer was lost may have been delivered, so the history is looked up first.
+   */
+  private async send(msg: C2CMessage, firstAttemptAt: number): Promise<void> {
+    const now = Date.now();
+    if (now - firstAttemptAt > this.lookFirstAfterMs) {
+      const minTime = Math.floor(firstAttemptAt / 1000) - 60;
+      if (await this.im.hasC2CMessage(msg.from, msg.to, msg.msgSeq, msg.msgRandom, minTime, Math.ceil(now / 1000) + 60)) return;
+    }
+    await this.im.sendC2C(msg);
+  }
+
+  private async unfollow(openid: string, message: WechatMessage, dedupeId: string, customer: Customer, firstAttemptAt: number): Promise<RelayResult> {
     const agent = customer.agent;
     if (!customer.imported || agent === undefined) return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
     try {

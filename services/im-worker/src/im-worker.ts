@@ -19,6 +19,8 @@ export interface ImWorkerOverrides {
   processMetrics?: boolean;
   /** How long SIGTERM waits for jobs in flight before handing them back. */
   shutdownTimeoutMs?: number;
+  /** IM's duplicate window (120 s); tests shorten it together with the simulator's. */
+  imDuplicateWindowMs?: number;
 }
 
 export interface ImWorker {
@@ -64,7 +66,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   });
   const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const relay = new CustomerRelay(im, new IdentityMap(state, keys), config.onUnsubscribe);
+  const relay = new CustomerRelay(im, new IdentityMap(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
   const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
   let worker: Worker<InboundJob> | undefined;
   const processor = createProcessor({

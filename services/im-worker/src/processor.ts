@@ -1,5 +1,5 @@
 import type { InboundJob } from '@wxim/queue';
-import { type ConversationLine, type Customer, type RelayTurn, takesTurn } from '@wxim/relay';
+import { type Begun, type ConversationLine, type RelayTurn, takesTurn } from '@wxim/relay';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
@@ -42,8 +42,8 @@ export function createProcessor(deps: ProcessorDeps) {
     await next?.promote().catch(() => undefined);
   }
 
-  /** The customer when the job may relay now; otherwise it has been set aside and this is undefined. */
-  async function takeTurn(job: Job<InboundJob>, token: string | undefined, openid: string): Promise<Customer | undefined> {
+  /** The job's turn when it may relay now; otherwise it has been set aside and this is undefined. */
+  async function takeTurn(job: Job<InboundJob>, token: string | undefined, openid: string): Promise<Begun | undefined> {
     const assign = job.data.message.kind !== 'unsubscribe';
     let begun = await relayTurn.begin(openid, job.id!, assign);
     if (begun.turn === 'absent') {
@@ -52,7 +52,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await line.append(openid, job.id!);
       begun = await relayTurn.begin(openid, job.id!, assign);
     }
-    if (begun.turn === 'head') return begun.customer;
+    if (begun.turn === 'head') return begun;
     metrics.parked.inc();
     await job.moveToDelayed(Date.now() + waitMs, token);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
@@ -67,10 +67,10 @@ export function createProcessor(deps: ProcessorDeps) {
       metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
       return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     }
-    const customer = await takeTurn(job, token, openid);
-    if (customer === undefined) throw new DelayedError();
+    const begun = await takeTurn(job, token, openid);
+    if (begun?.turn !== 'head') throw new DelayedError();
     try {
-      const result = await relay.relay(message, job.id!, customer);
+      const result = await relay.relay(message, job.id!, begun.customer, begun.firstAttemptAt);
       await wake(await line.finish(openid, job.id!));
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
