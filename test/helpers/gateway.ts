@@ -40,7 +40,7 @@ export async function startGateway(redisUrl: string, env: Record<string, string>
     config,
     platform: (mode = 'plain') => new WechatPlatform({ gatewayUrl: url, token: TOKEN, appId: APP_ID, encodingAesKey: AES_KEY, mode }),
     jobCount: async () => {
-      const counts = await gateway.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'paused');
+      const counts = await gateway.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'completed', 'failed');
       return Object.values(counts).reduce((a, b) => a + b, 0);
     },
     close: () => gateway.close(),

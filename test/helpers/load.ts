@@ -11,7 +11,10 @@ export interface Conversation {
  * after the previous was answered). A push that does not get 200 is sent again, as WeChat does.
  */
 export async function converse(wechat: WechatPlatform, customers: number, perCustomer: number, onSent?: (n: number) => void): Promise<Conversation[]> {
-  const conversations = Array.from({ length: customers }, (_, c) => ({ openid: fakeOpenId(), texts: Array.from({ length: perCustomer }, (_, i) => `customer ${c} message ${i}`) }));
+  const conversations = Array.from({ length: customers }, (_, c) => ({
+    openid: fakeOpenId(),
+    texts: Array.from({ length: perCustomer }, (_, i) => `customer ${c} message ${i}`),
+  }));
   let sent = 0;
   await Promise.all(
     conversations.map(async ({ openid, texts }) => {

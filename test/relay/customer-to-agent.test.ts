@@ -32,7 +32,13 @@ t.test('a text with emoji, CJK, <&> and newlines arrives byte-identical, with it
   t.equal((await wechat.push(push)).status, 200);
   const [m] = (await relay.waitForMessages(before + 1)).slice(before);
   t.equal(textOf(m!), content);
-  t.same(JSON.parse(m!.cloudCustomData!), { source: 'wechat', openid, type: 'text', msgId: push.kind === 'text' ? push.msgId : '', createTime: push.createTime });
+  t.same(JSON.parse(m!.cloudCustomData!), {
+    source: 'wechat',
+    openid,
+    type: 'text',
+    msgId: push.kind === 'text' ? push.msgId : '',
+    createTime: push.createTime,
+  });
   t.ok(im.accounts.has(openid), 'a customer never seen before is imported on first sight');
 });
 

@@ -18,7 +18,12 @@ t.test('new customers spread over the agents; each stays with their agent', asyn
   t.same(perAgent, [2, 2, 2], 'the agent with the fewest customers takes the next one');
   for (const c of customers) await wechat.push(wechat.text(c, 'second'));
   await relay.waitForMessages(12);
-  for (const c of customers) t.same(im.messagesBetween(c).map((m) => m.to), [agentOf.get(c), agentOf.get(c)], 'sticky');
+  for (const c of customers)
+    t.same(
+      im.messagesBetween(c).map((m) => m.to),
+      [agentOf.get(c), agentOf.get(c)],
+      'sticky',
+    );
 });
 
 t.test('unfollow deletes the account; a re-follow after IM refuses the old UserID gets a new one', async (t) => {

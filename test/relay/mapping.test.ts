@@ -36,19 +36,15 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
   await relay.waitForMessages(relayed);
   const got = im.messagesBetween(openid);
   t.equal(got.length, relayed, 'nothing else arrived');
-  t.same(got.map((m) => m.body[0]!.MsgType), [
-    'TIMImageElem',
-    'TIMLocationElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-    'TIMTextElem',
-  ]);
-  t.match(got[0]!.body[0]!.MsgContent, { UUID: 'img_media', ImageFormat: 1, ImageInfoArray: [{ Type: 1, URL: 'https://mmbiz.qpic.cn/pic.jpg' }, { Type: 2 }, { Type: 3 }] });
+  t.same(
+    got.map((m) => m.body[0]!.MsgType),
+    ['TIMImageElem', 'TIMLocationElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem'],
+  );
+  t.match(got[0]!.body[0]!.MsgContent, {
+    UUID: 'img_media',
+    ImageFormat: 1,
+    ImageInfoArray: [{ Type: 1, URL: 'https://mmbiz.qpic.cn/pic.jpg' }, { Type: 2 }, { Type: 3 }],
+  });
   t.same(got[1]!.body[0]!.MsgContent, { Desc: 'Guangzhou Tower', Latitude: 23.134521, Longitude: 113.358803 });
   t.equal(textOf(got[2]!), 'A title\nA description\nhttps://example.com/a?b=1&c=2');
   t.equal(textOf(got[3]!), '[voice] 我想退货');
@@ -59,5 +55,8 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
   t.match(textOf(got[8]!), /tapped menu item MENU_HELP/);
   t.match(textOf(got[9]!), /miniprogrampage/);
   const skipped = await relay.gateway.gateway.queue.getJobs(['completed']);
-  t.ok(skipped.some((j) => j.data.message.kind === 'location_event' && j.returnvalue?.outcome === 'skipped'), 'LOCATION completed as skipped');
+  t.ok(
+    skipped.some((j) => j.data.message.kind === 'location_event' && j.returnvalue?.outcome === 'skipped'),
+    'LOCATION completed as skipped',
+  );
 });

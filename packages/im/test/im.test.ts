@@ -1,4 +1,13 @@
-import { ImCredentialError, ImNotImportedError, ImPermanentError, ImRateLimitedError, ImTransientError, UserSigCache, classifyImError, verifyUserSig } from '@wxim/im';
+import {
+  ImCredentialError,
+  ImNotImportedError,
+  ImPermanentError,
+  ImRateLimitedError,
+  ImTransientError,
+  UserSigCache,
+  classifyImError,
+  verifyUserSig,
+} from '@wxim/im';
 import { imMessageIds, userIdFor } from '@wxim/relay';
 import t from 'tap';
 

@@ -29,11 +29,6 @@ local function liveHead(line, jobPrefix)
 end
 `;
 
-// KEYS: line zset. ARGV: job key prefix.
-const HEAD = `${LIVE_HEAD_LUA}
-return liveHead(KEYS[1], ARGV[1])
-`;
-
 // KEYS: line zset. ARGV: job key prefix, job id. The job's place: at the head, waiting, or absent.
 const TURN = `${LIVE_HEAD_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
@@ -54,7 +49,6 @@ export type Turn = 'head' | 'waiting' | 'absent';
 
 type LineCommands = {
   wximLineAppend(line: string, seq: string, jobId: string, ttl: number): Promise<number>;
-  wximLineHead(line: string, jobPrefix: string): Promise<string | null>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<Turn>;
   wximLineFinish(line: string, firstAttempt: string, jobPrefix: string, jobId: string): Promise<string | null>;
 };
@@ -77,7 +71,6 @@ export class ConversationLine {
   ) {
     if (!('wximLineAppend' in raw)) {
       raw.defineCommand('wximLineAppend', { numberOfKeys: 2, lua: APPEND });
-      raw.defineCommand('wximLineHead', { numberOfKeys: 1, lua: HEAD });
       raw.defineCommand('wximLineTurn', { numberOfKeys: 1, lua: TURN });
       raw.defineCommand('wximLineFinish', { numberOfKeys: 2, lua: FINISH });
     }
@@ -96,10 +89,6 @@ export class ConversationLine {
   appendIn(transaction: ChainableCommander, entries: readonly { openid: string; jobId: string }[]): void {
     const t = transaction as unknown as LineCommands;
     for (const { openid, jobId } of entries) void t.wximLineAppend(this.keys.line(openid), this.keys.lineSeq, jobId, LINE_TTL_S);
-  }
-
-  async head(openid: string): Promise<string | undefined> {
-    return (await this.redis.wximLineHead(this.keys.line(openid), this.jobKeyPrefix)) ?? undefined;
   }
 
   /** Whether the job may relay now (`head`), waits behind others, or is not in line yet. */

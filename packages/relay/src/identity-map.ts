@@ -27,11 +27,6 @@ export class IdentityMap {
     private readonly keys: StateKeys,
   ) {}
 
-  async get(openid: string): Promise<Customer> {
-    const h = await this.redis.hgetall(this.keys.customer(openid));
-    return { userId: h['userId'] ?? userIdFor(openid, 1), imported: h['imported'] === '1', ...(h['agent'] ? { agent: h['agent'] } : {}) };
-  }
-
   async markImported(openid: string, userId: string): Promise<void> {
     await this.redis.multi().hset(this.keys.customer(openid), 'userId', userId, 'imported', '1').hset(this.keys.openidOf, userId, openid).exec();
   }
