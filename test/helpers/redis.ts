@@ -1,20 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { existsSync } from 'node:fs';
+import { LocalRedis, waitForRedis } from '@wxim/sandbox';
+
+export { freePort } from '@wxim/sandbox';
 
 /**
  * A Redis for one test file: REDIS_URL when set, else a container when a Docker engine answers,
- * else a redis-server spawned on a free port. Tests that stop and restart Redis ask for `own`,
- * which always spawns one they control.
+ * else a redis-server spawned on a free port. Tests that stop, freeze and restart Redis ask for
+ * `own`, which always spawns one they control.
  */
 export interface TestRedis {
   url: string;
   /** Where this Redis came from: env, container or spawned. */
   source: 'env' | 'container' | 'spawned';
-  /** Stops the server (spawned only); `start` brings it back on the same port. */
+  /** Kills the server (own only; only what AOF holds survives); `start` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open but nothing answers. `resume` thaws it. */
@@ -29,40 +27,14 @@ export interface TestRedisOptions {
   appendonly?: boolean;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function pingable(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      if ((await client.ping()) === 'PONG') return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    } finally {
-      client.disconnect();
-    }
-  }
-}
-
-function dockerAnswers(): boolean {
-  return process.env['DOCKER_HOST'] !== undefined || existsSync('/var/run/docker.sock');
+function notOwn(what: string): () => never {
+  return () => {
+    throw new Error(`the Redis of ${what} cannot be stopped or paused; ask for own: true`);
+  };
 }
 
 async function fromContainer(): Promise<TestRedis | undefined> {
-  if (!dockerAnswers()) return undefined;
+  if (process.env['DOCKER_HOST'] === undefined && !existsSync('/var/run/docker.sock')) return undefined;
   try {
     const { GenericContainer, Wait } = await import('testcontainers');
     const container = await new GenericContainer('redis:7-alpine')
@@ -71,17 +43,13 @@ async function fromContainer(): Promise<TestRedis | undefined> {
       .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
       .withStartupTimeout(30_000)
       .start();
-    const url = `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
+    const refuse = notOwn('a container');
     return {
-      url,
+      url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
       source: 'container',
-      stop: async () => {
-        throw new Error('a container Redis cannot be stopped; ask for own: true');
-      },
+      stop: async () => refuse(),
       start: async () => {},
-      pause: () => {
-        throw new Error('a container Redis cannot be paused; ask for own: true');
-      },
+      pause: refuse,
       resume: () => {},
       close: async () => {
         await container.stop();
@@ -92,80 +60,27 @@ async function fromContainer(): Promise<TestRedis | undefined> {
   }
 }
 
-async function spawned(appendonly: boolean): Promise<TestRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'wxim-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
-  let proc: ChildProcess | undefined;
-  const start = async () => {
-    proc = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        appendonly ? 'yes' : 'no',
-        '--appendfsync',
-        'always',
-        '--dir',
-        dir,
-        '--maxmemory-policy',
-        'noeviction',
-      ],
-      { stdio: 'ignore' },
-    );
-    await pingable(url, 10_000);
-  };
-  const stop = async () => {
-    const p = proc;
-    if (p === undefined || p.exitCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
-    proc = undefined;
-  };
-  await start();
-  return {
-    url,
-    source: 'spawned',
-    start,
-    stop,
-    pause: () => proc?.kill('SIGSTOP'),
-    resume: () => proc?.kill('SIGCONT'),
-    close: async () => {
-      proc?.kill('SIGCONT');
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   if (!options.own) {
     const envUrl = process.env['REDIS_URL'];
     if (envUrl !== undefined && envUrl !== '') {
-      await pingable(envUrl, 5000);
-      const unsupported = () => {
-        throw new Error('the Redis of REDIS_URL cannot be stopped or paused; ask for own: true');
-      };
-      return {
-        url: envUrl,
-        source: 'env',
-        stop: async () => unsupported(),
-        start: async () => {},
-        pause: unsupported,
-        resume: () => {},
-        close: async () => {},
-      };
+      await waitForRedis(envUrl, 5000);
+      const refuse = notOwn('REDIS_URL');
+      return { url: envUrl, source: 'env', stop: async () => refuse(), start: async () => {}, pause: refuse, resume: () => {}, close: async () => {} };
     }
     const container = await fromContainer();
     if (container !== undefined) return container;
   }
-  return spawned(options.appendonly ?? false);
+  const local = await LocalRedis.start({ appendonly: options.appendonly ?? false, appendfsync: 'always' });
+  return {
+    url: local.url,
+    source: 'spawned',
+    start: () => local.start(),
+    stop: () => local.stop(),
+    pause: () => local.pause(),
+    resume: () => local.resume(),
+    close: () => local.close(),
+  };
 }
 
 /** A key prefix of its own for each test, so tests sharing one Redis never see each other's keys. */

@@ -2,7 +2,7 @@ import { loadConfig } from '@wxim/config';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
 import { ImSimulator, type ImSimulatorOptions, type ReceivedMessage, WechatPlatform } from '@wxim/sandbox';
 import { APP_ID, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
-import { testPrefix } from './redis.js';
+import { startTestRedis, testPrefix } from './redis.js';
 
 export const IM_APP_ID = 1400000042;
 export const IM_KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';
@@ -67,4 +67,18 @@ export async function startRelay(
 export function textOf(m: ReceivedMessage): string {
   const first = m.body[0];
   return first?.MsgType === 'TIMTextElem' ? String(first.MsgContent['Text']) : `<${first?.MsgType}>`;
+}
+
+/** A Redis and a relay for one test file, both ended when the file's tests are done. */
+export async function relayForTests(
+  t: { teardown(fn: () => Promise<void>): void },
+  options: Parameters<typeof startRelay>[1] = {},
+): Promise<RunningRelay & { redisUrl: string }> {
+  const redis = await startTestRedis();
+  const relay = await startRelay(redis.url, options);
+  t.teardown(async () => {
+    await relay.close();
+    await redis.close();
+  });
+  return { ...relay, redisUrl: redis.url };
 }

@@ -1,14 +1,8 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { startTestRedis } from '../helpers/redis.js';
-import { AGENTS, startRelay, textOf } from '../helpers/relay.js';
+import { AGENTS, relayForTests, textOf } from '../helpers/relay.js';
 
-const redis = await startTestRedis();
-const relay = await startRelay(redis.url);
-t.teardown(async () => {
-  await relay.close();
-  await redis.close();
-});
+const relay = await relayForTests(t);
 const { wechat, im } = relay;
 
 t.test('a follow imports the customer and tells their agent', async (t) => {

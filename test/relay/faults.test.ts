@@ -1,14 +1,8 @@
 import t from 'tap';
 import { converse } from '../helpers/load.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { relayForTests, textOf } from '../helpers/relay.js';
 
-const redis = await startTestRedis();
-const relay = await startRelay(redis.url, { env: { WORKER_CONCURRENCY: '16' } });
-t.teardown(async () => {
-  await relay.close();
-  await redis.close();
-});
+const relay = await relayForTests(t, { env: { WORKER_CONCURRENCY: '16' } });
 
 t.test('with 30% of IM calls failing, every message arrives exactly once and in order per customer', async (t) => {
   relay.im.faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };

@@ -1,15 +1,17 @@
 import { fakeOpenId } from '@wxim/sandbox';
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { IM_KEY, relayForTests, textOf } from '../helpers/relay.js';
 
-const redis = await startTestRedis();
-const relay = await startRelay(redis.url);
-t.teardown(async () => {
-  await relay.close();
-  await redis.close();
+let logs = '';
+const logStream = new Writable({
+  write(chunk, _enc, done) {
+    logs += chunk.toString();
+    done();
+  },
 });
+const relay = await relayForTests(t, { env: { LOG_LEVEL: 'debug' }, worker: { logStream } });
 const { wechat, im } = relay;
 const queue = relay.gateway.gateway.queue;
 
@@ -98,4 +100,12 @@ t.test('the worker reports IM outcomes, retries and latency on /metrics', async 
   const ready = await request(`http://127.0.0.1:${port}/readyz`);
   t.equal(ready.statusCode, 200);
   await ready.body.dump();
+});
+
+t.test('no secret reaches the worker logs, even at debug level', async (t) => {
+  t.match(logs, /relay will be retried/, 'the retries above were logged');
+  t.match(logs, /relay failed for good/);
+  t.notMatch(logs, IM_KEY);
+  t.notMatch(logs, /usersig/i);
+  t.notMatch(logs, /eJ[\w*-]{40,}/, 'nothing shaped like a UserSig');
 });

@@ -1,15 +1,9 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { relayForTests, textOf } from '../helpers/relay.js';
 
 // IM's duplicate window shortened from 120 s to 500 ms on both sides, so the test runs in a second.
-const redis = await startTestRedis();
-const relay = await startRelay(redis.url, { sim: { dedupeWindowMs: 500 }, worker: { imDuplicateWindowMs: 500 } });
-t.teardown(async () => {
-  await relay.close();
-  await redis.close();
-});
+const relay = await relayForTests(t, { sim: { dedupeWindowMs: 500 }, worker: { imDuplicateWindowMs: 500 } });
 
 t.test('a resend after IM’s duplicate window first looks in the history: delivered once', async (t) => {
   const { wechat, im } = relay;

@@ -1,15 +1,9 @@
 import type { WechatMessage } from '@wxim/wechat';
 import { fakeOpenId, nextMsgId } from '@wxim/sandbox';
 import t from 'tap';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { relayForTests, textOf } from '../helpers/relay.js';
 
-const redis = await startTestRedis();
-const relay = await startRelay(redis.url);
-t.teardown(async () => {
-  await relay.close();
-  await redis.close();
-});
+const relay = await relayForTests(t);
 const { wechat, im } = relay;
 
 t.test('every WeChat type reaches the agent as the agreed IM element, in order; LOCATION and VIEW do not', async (t) => {

@@ -1,48 +1,29 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalRedis } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@wxim/sandbox';
 
 export interface Proc {
   name: string;
-  child: ChildProcess;
   /** Peak resident set size so far, in MB (VmHWM), read from /proc. */
   peakRssMb(): number;
   /** CPU seconds used so far (user + system), read from /proc. */
   cpuSeconds(): number;
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
 }
 
-function track(name: string, child: ChildProcess): Proc {
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && code !== null && signal === null) process.stderr.write(`${name} exited with ${code}: ${stderr}\n`);
-  });
+/** Peak RSS and CPU of a process by pid, read from /proc; `stop` ends it. */
+function track(name: string, pid: number | undefined, stop: () => Promise<void>): Proc {
   let lastPeak = 0;
   return {
     name,
-    child,
     peakRssMb() {
       try {
-        const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
         lastPeak = Math.max(lastPeak, kb / 1024);
       } catch {
         // the process has ended: keep the last reading
@@ -51,20 +32,33 @@ function track(name: string, child: ChildProcess): Proc {
     },
     cpuSeconds() {
       try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return (Number(fields[11]) + Number(fields[12])) / 100;
       } catch {
         return Number.NaN;
       }
     },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+    async stop() {
       this.peakRssMb();
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill(signal);
-      await exited;
+      await stop();
     },
   };
+}
+
+function trackChild(name: string, child: ChildProcess): Proc {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && code !== null && signal === null) process.stderr.write(`${name} exited with ${code}: ${stderr}\n`);
+  });
+  return track(name, child.pid, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  });
 }
 
 export interface BenchRedis extends Proc {
@@ -73,47 +67,22 @@ export interface BenchRedis extends Proc {
   usedMemoryMb(): Promise<number>;
 }
 
-/** A redis-server of the benchmark's own, configured as the README asks for production. */
+/** A redis-server of the benchmark's own, configured as the README asks for production (AOF everysec). */
 export async function startRedis(): Promise<BenchRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'wxim-bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--maxmemory-policy',
-      'noeviction',
-      '--dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { retryStrategy: () => 25 });
+  const local = await LocalRedis.start({ appendonly: true, appendfsync: 'everysec' });
+  const client = new Redis(local.url);
   client.on('error', () => {});
-  await client.ping(); // queued until redis-server listens
-  const proc = track('redis', child);
+  const proc = track('redis', local.pid, async () => {
+    client.disconnect();
+    await local.close();
+  });
   return {
     ...proc,
-    url,
+    url: local.url,
     client,
     async usedMemoryMb() {
       const info = await client.info('memory');
       return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
-    },
-    async stop() {
-      client.disconnect();
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -123,7 +92,7 @@ export async function startNode(name: string, entry: string, env: Record<string,
   // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services under load.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, entry], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const proc = track(name, child);
+  const proc = trackChild(name, child);
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited during start-up`);

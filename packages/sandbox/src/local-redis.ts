@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A TCP port that was free a moment ago on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once a Redis at `url` answers PING, retrying until `timeoutMs`. */
+export async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      if ((await client.ping()) === 'PONG') return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+export interface LocalRedisOptions {
+  appendonly?: boolean;
+  appendfsync?: 'always' | 'everysec';
+}
+
+/**
+ * A redis-server of its own on a free loopback port and a temporary directory, configured as
+ * production needs (noeviction, optional AOF): for tests that stop, freeze or restart Redis, and
+ * for benchmarks. `stop` kills it (only what AOF holds survives); `start` brings it back on the
+ * same port and directory.
+ */
+export class LocalRedis {
+  private proc?: ChildProcess;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly options: LocalRedisOptions,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  static async start(options: LocalRedisOptions = {}): Promise<LocalRedis> {
+    const redis = new LocalRedis(await freePort(), mkdtempSync(join(tmpdir(), 'wxim-redis-')), options);
+    await redis.start();
+    return redis;
+  }
+
+  async start(): Promise<void> {
+    const { appendonly = false, appendfsync = 'always' } = this.options;
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
+    args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
+    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitForRedis(this.url, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGCONT');
+    p.kill('SIGKILL');
+    await exited;
+    this.proc = undefined;
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
+  /** CPU seconds the server has used (user + system), from /proc. */
+  cpuSeconds(): number {
+    try {
+      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
