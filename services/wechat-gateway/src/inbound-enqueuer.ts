@@ -88,6 +88,7 @@ export class InboundEnqueuer {
       if (results === null || failed) throw failed ?? new Error('transaction discarded');
       await Promise.all(added.map((a, i) => a.then(batch[i]!.resolve, batch[i]!.reject)));
     } catch (err) {
+      this.client = undefined; // ask the queue again next time, in case its connection was replaced
       for (const p of batch) p.reject(err as Error);
     }
   }

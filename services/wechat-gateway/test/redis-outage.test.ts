@@ -62,3 +62,21 @@ t.test('Redis frozen: 503 after the budget, and the retry WeChat makes is stored
   const frozen = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === 'oOutage0000000000000000000002');
   t.equal(frozen.length, 1);
 });
+
+t.test('a gateway started while Redis is down answers 503, then serves once Redis is up', async (t) => {
+  const late = await startTestRedis({ own: true });
+  t.teardown(() => late.close());
+  await late.stop();
+  const gw2 = await startGateway(late.url);
+  t.teardown(() => gw2.close());
+  const wx2 = gw2.platform('safe');
+  const early = wx2.sign(wx2.text('oOutage0000000000000000000003', 'too early'));
+  t.equal((await wx2.post(early)).status, 503);
+  await late.start();
+  const msg = wx2.text('oOutage0000000000000000000003', 'on time');
+  await eventually('the late gateway stores pushes', async () => (await wx2.push(msg)).status === 200);
+  // The 503'd push may have been stored once Redis came up; WeChat's retry must not double it.
+  t.equal((await wx2.post(early)).status, 200);
+  const contents = (await gw2.gateway.queue.getJobs(['wait'])).map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')).sort();
+  t.same(contents, ['on time', 'too early']);
+});
