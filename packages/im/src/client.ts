@@ -122,13 +122,6 @@ export class ImClient {
     await this.call('im_open_login_svc/account_delete', { DeleteItem: userIds.map((UserID) => ({ UserID })) });
   }
 
-  async checkAccounts(userIds: string[]): Promise<Map<string, boolean>> {
-    const res = await this.call<{ ResultItem?: { UserID: string; AccountStatus: string }[] }>('im_open_login_svc/account_check', {
-      CheckItem: userIds.map((UserID) => ({ UserID })),
-    });
-    return new Map((res.ResultItem ?? []).map((r) => [r.UserID, r.AccountStatus === 'Imported']));
-  }
-
   /** One-to-one message from `from` (any imported account) to `to`, as the admin. */
   async sendC2C(msg: C2CMessage): Promise<{ MsgTime: number; MsgKey: string }> {
     return this.call<{ MsgTime: number; MsgKey: string }>('openim/sendmsg', {

@@ -23,7 +23,7 @@ export interface CustomElem {
   MsgContent: { Data: string; Desc: string; Ext: string; Sound: string };
 }
 
-export type MsgElement = TextElem | LocationElem | ImageElem | CustomElem;
+export type MsgElement = TextElem | LocationElem | ImageElem;
 
 export function textElem(text: string): TextElem {
   return { MsgType: 'TIMTextElem', MsgContent: { Text: text } };
@@ -46,8 +46,4 @@ export function imageFormatOf(url: string): number {
 export function imageElem(uuid: string, url: string): ImageElem {
   const info = (type: 1 | 2 | 3): ImageInfo => ({ Type: type, Size: 0, Width: 0, Height: 0, URL: url });
   return { MsgType: 'TIMImageElem', MsgContent: { UUID: uuid, ImageFormat: imageFormatOf(url), ImageInfoArray: [info(1), info(2), info(3)] } };
-}
-
-export function customElem(data: string, desc = '', ext = ''): CustomElem {
-  return { MsgType: 'TIMCustomElem', MsgContent: { Data: data, Desc: desc, Ext: ext, Sound: '' } };
 }

@@ -33,19 +33,3 @@ export function createRedis(settings: ConnectionSettings, role: ConnectionRole):
   }
   return new Redis(settings.redisUrl, options);
 }
-
-/** Resolves once the client is connected and ready, or rejects after `timeoutMs`. */
-export async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`Redis not ready within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once('ready', onReady);
-  });
-}
