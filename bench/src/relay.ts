@@ -184,6 +184,20 @@ for (const s of scenarios) {
   rows.push(await run(s));
 }
 
+/** One figure per process for every run, e.g. CPU or RSS. */
+function perProcessTable(title: string, figures: (r: Row) => Record<string, number>): string[] {
+  return [
+    `| run | ${title}: ${Object.keys(rows[0] ? figures(rows[0]) : {}).join(', ')} |`,
+    '|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${Object.values(figures(r))
+          .map((v) => v.toFixed(0))
+          .join(', ')} |`,
+    ),
+  ];
+}
+
 const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
 const lines = [
   `Relay benchmark: ${CUSTOMERS} customers, concurrency ${CONCURRENCY}, safe-mode pushes; each row on a fresh Redis (AOF everysec), IM simulator, gateway and im-worker, each its own process.`,
@@ -192,27 +206,13 @@ const lines = [
   '| run | pushes | pushes/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | lost | duplicated | non-200 |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
-    (r, i) =>
-      `| ${r.name} | ${scenarios.find((s) => s.name === r.name)!.pushes} | ${Math.round(r.pushesPerSecond)} | ${f(r.ackP50)} | ${f(r.ackP99)} | ${f(r.e2eP50)} | ${f(r.e2eP99)} | ${r.lost} | ${r.duplicated} | ${r.non200} |${i < 0 ? '' : ''}`,
+    (r) =>
+      `| ${r.name} | ${scenarios.find((s) => s.name === r.name)!.pushes} | ${Math.round(r.pushesPerSecond)} | ${f(r.ackP50)} | ${f(r.ackP99)} | ${f(r.e2eP50)} | ${f(r.e2eP99)} | ${r.lost} | ${r.duplicated} | ${r.non200} |`,
   ),
   '',
-  '| run | CPU µs per push: ' + Object.keys(rows[0]?.cpu ?? {}).join(', ') + ' |',
-  '|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${Object.values(r.cpu)
-        .map((v) => v.toFixed(0))
-        .join(', ')} |`,
-  ),
+  ...perProcessTable('CPU µs per push', (r) => r.cpu),
   '',
-  '| run | peak RSS (MB): ' + Object.keys(rows[0]?.rss ?? {}).join(', ') + ' |',
-  '|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${Object.values(r.rss)
-        .map((v) => v.toFixed(0))
-        .join(', ')} |`,
-  ),
+  ...perProcessTable('peak RSS (MB)', (r) => r.rss),
   ...rows
     .filter((r) => r.memory)
     .map((r) => `\nRedis used memory over "${r.name}" (pushes sent → MB): ${r.memory!.map((m) => `${m.sent} → ${m.mb.toFixed(1)}`).join(', ')}`),

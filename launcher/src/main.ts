@@ -1,8 +1,8 @@
 import { type Config, isSandbox, loadConfig, requireSettings, startOrExit } from '@wxim/config';
 import { createImWorker } from '@wxim/im-worker';
+import { closeOnSignal } from '@wxim/runtime';
 import { ImSimulator, SANDBOX, sandboxEnv } from '@wxim/sandbox';
 import { createGateway } from '@wxim/wechat-gateway';
-import closeWithGrace from 'close-with-grace';
 
 /**
  * `npm start`: every service in this one process, each on its own port with its own endpoints.
@@ -24,13 +24,15 @@ await startOrExit('relay', async () => {
 
   const gateway = await createGateway(config, { processMetrics: true });
   const imWorker = await createImWorker(config);
-  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
-    if (err) gateway.app.log.error({ err }, 'shutting down after an error');
-    else gateway.app.log.info({ signal }, 'shutting down');
-    await gateway.close(); // stop taking pushes first
-    await imWorker.close(); // then finish what is in flight
-    await simulator?.close();
-  });
+  closeOnSignal(
+    gateway.app.log,
+    async () => {
+      await gateway.close(); // stop taking pushes first
+      await imWorker.close(); // then finish what is in flight
+      await simulator?.close();
+    },
+    30_000,
+  );
   await gateway.app.listen({ host: '0.0.0.0', port: config.ports.gateway });
   await imWorker.app.listen({ host: '0.0.0.0', port: config.ports.imWorker });
   imWorker.start();

@@ -1,1 +1,2 @@
 export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
+export { closeOnSignal } from './close-on-signal.js';

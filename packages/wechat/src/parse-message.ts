@@ -119,5 +119,3 @@ function unknown(
 export function parseMessage(xml: string): WechatMessage {
   return messageFromFields(parseFlatXml(xml));
 }
-
-export { XmlError };

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { type MessageCipher, type PushQuery, PushRejected, buildEncryptedReply, buildTextReply, openPush, verifyRequest } from '@wxim/wechat';
+import { type MessageCipher, type PushQuery, PushRejected, type PushSecrets, buildEncryptedReply, buildTextReply, openPush, verifyRequest } from '@wxim/wechat';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InboundEnqueuer } from './inbound-enqueuer.js';
 import type { Outcome } from './metrics.js';
@@ -47,11 +47,12 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     return reply.type('text/plain').send(req.query.echostr);
   });
 
+  const secrets: PushSecrets = { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}) };
   app.post<{ Querystring: PushQuery; Body: string | undefined }>('/wechat', async (req, reply) => {
     const now = Math.floor(Date.now() / 1000);
     let opened;
     try {
-      opened = openPush(req.query, req.body ?? '', { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}) }, now);
+      opened = openPush(req.query, req.body ?? '', secrets, now);
     } catch (err) {
       if (err instanceof PushRejected) return reject(req, reply, err);
       throw err;
