@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { HttpConnection, postRequest } from './http-connection.js';
 
 export interface LoadRequest {
   path: string;
@@ -29,10 +29,13 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /**
  * Closed-loop load: `concurrency` workers over keep-alive connections, each sending the next
  * request as soon as its previous one is answered. With `ratePerSecond`, requests start on a
- * fixed schedule instead (open loop) and latency counts from the scheduled time.
+ * fixed schedule instead (open loop) and latency counts from the scheduled time. Requests are
+ * turned into bytes before the clock starts; see HttpConnection.
  */
 export async function runLoad(origin: string, requests: LoadRequest[], concurrency: number, ratePerSecond?: number): Promise<LoadResult> {
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const { host, hostname, port } = new URL(origin);
+  const wire = requests.map((r) => postRequest(host, r.path, r.body, 'text/xml'));
+  const connections: HttpConnection[] = [];
   const latencies = new Float64Array(requests.length);
   const answeredAt = new Float64Array(requests.length);
   const startedAt = new Float64Array(requests.length);
@@ -42,6 +45,8 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
   const start = performance.now();
   const epochAtStart = Date.now();
   async function worker() {
+    const connection = new HttpConnection(hostname, Number(port));
+    connections.push(connection);
     for (;;) {
       const i = next++;
       if (i >= requests.length) return;
@@ -53,11 +58,8 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
         begin = Math.min(performance.now(), due);
       }
       startedAt[i] = epochAtStart + (begin - start);
-      const { path, body } = requests[i]!;
       try {
-        const res = await pool.request({ method: 'POST', path, body, headers: { 'content-type': 'text/xml' } });
-        await res.body.text();
-        if (res.statusCode === 200) ok++;
+        if ((await connection.send(wire[i]!)) === 200) ok++;
         else failed++;
       } catch {
         failed++;
@@ -69,7 +71,7 @@ export async function runLoad(origin: string, requests: LoadRequest[], concurren
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
-  await pool.close();
+  for (const c of connections) c.close();
   const sorted = Float64Array.from(latencies).sort();
   return {
     sent: requests.length,
