@@ -34,6 +34,8 @@ interface Row {
   lost: number;
   duplicated: number;
   non200: number;
+  /** Jobs that stepped aside for an earlier push of their customer, per 100 pushes. */
+  waitedTurn: number;
   rss: Record<string, number>;
   /** CPU µs per push, by process, from the first push until the last reached IM. */
   cpu: Record<string, number>;
@@ -45,6 +47,7 @@ interface Stack {
   procs: Proc[];
   gatewayUrl: string;
   simUrl: string;
+  workerUrl: string;
 }
 
 async function startStack(): Promise<Stack> {
@@ -65,7 +68,7 @@ async function startStack(): Promise<Stack> {
   };
   const gateway = await startNode('wechat-gateway', entry('../../services/wechat-gateway/dist/main.js'), env, `http://127.0.0.1:${gatewayPort}/readyz`);
   const worker = await startNode('im-worker', entry('../../services/im-worker/dist/main.js'), env, `http://127.0.0.1:${workerPort}/readyz`);
-  return { redis, procs: [redis, sim, gateway, worker], gatewayUrl: `http://127.0.0.1:${gatewayPort}`, simUrl };
+  return { redis, procs: [redis, sim, gateway, worker], gatewayUrl: `http://127.0.0.1:${gatewayPort}`, simUrl, workerUrl: `http://127.0.0.1:${workerPort}` };
 }
 
 async function getJson<T>(url: string, method: 'GET' | 'PUT' = 'GET', body?: unknown): Promise<T> {
@@ -73,9 +76,8 @@ async function getJson<T>(url: string, method: 'GET' | 'PUT' = 'GET', body?: unk
   return (await res.body.json()) as T;
 }
 
-function signedPushes(gatewayUrl: string, count: number): { requests: LoadRequest[]; msgIds: string[] } {
+function signedPushes(gatewayUrl: string, customers: readonly string[], count: number): { requests: LoadRequest[]; msgIds: string[] } {
   const wx = new WechatPlatform({ gatewayUrl, token: SANDBOX.token, appId: SANDBOX.appId, encodingAesKey: SANDBOX.encodingAesKey, mode: 'safe' });
-  const customers = Array.from({ length: CUSTOMERS }, fakeOpenId);
   const msgIds: string[] = [];
   const requests = Array.from({ length: count }, (_, i) => {
     const msg = wx.text(customers[i % CUSTOMERS]!, `message ${i} 你好 🙂`);
@@ -88,13 +90,15 @@ function signedPushes(gatewayUrl: string, count: number): { requests: LoadReques
 async function run(s: Scenario): Promise<Row> {
   const stack = await startStack();
   try {
-    // Warm up the processes (JIT, connections, customers imported) outside the measurement.
-    const warm = signedPushes(stack.gatewayUrl, 2000);
+    // Warm up the processes (JIT, connections) outside the measurement. The warm-up's customers
+    // are the run's: each is imported on first sight here, and the run measures known customers.
+    const customers = Array.from({ length: CUSTOMERS }, fakeOpenId);
+    const warm = signedPushes(stack.gatewayUrl, customers, 2000);
     await runLoad(stack.gatewayUrl, warm.requests, CONCURRENCY, 1000);
     await waitForMessages(stack.simUrl, 2000, 60_000);
 
     if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
-    const { requests, msgIds } = signedPushes(stack.gatewayUrl, s.pushes);
+    const { requests, msgIds } = signedPushes(stack.gatewayUrl, customers, s.pushes);
     const memory: { sent: number; mb: number }[] = [];
     let sampling: NodeJS.Timeout | undefined;
     if (s.memorySamples) {
@@ -126,6 +130,7 @@ async function run(s: Scenario): Promise<Row> {
       parsed.sort((a, b) => b.usec - a.usec);
       process.stderr.write(parsed.map((p) => `${p.name}: ${p.perPush.toFixed(2)} calls/push, ${p.usec.toFixed(1)} µs/push`).join('\n') + '\n');
     }
+    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.pushes + 2000)) * 100;
     const receipts = await getJson<[string, number, string | null][]>(`${stack.simUrl}/sim/receipts`);
     const index = new Map(msgIds.map((id, i) => [id, i]));
     const seen = new Map<string, number>();
@@ -136,6 +141,7 @@ async function run(s: Scenario): Promise<Row> {
       seen.set(msgId, count);
       if (count === 1) e2e.push(receivedAt - load.startedAt[index.get(msgId)!]!);
     }
+    if (process.env['BENCH_TIMELINE']) printTimeline(receipts, index, load.startedAt);
     e2e.sort((a, b) => a - b);
     const rss: Record<string, number> = Object.fromEntries(stack.procs.map((p) => [p.name, p.peakRssMb()]));
     rss['load generator'] = process.resourceUsage().maxRSS / 1024;
@@ -149,6 +155,7 @@ async function run(s: Scenario): Promise<Row> {
       lost: msgIds.length - seen.size,
       duplicated: [...seen.values()].reduce((a, c) => a + c - 1, 0),
       non200: load.failed,
+      waitedTurn,
       rss,
       cpu,
       ...(s.memorySamples ? { memory } : {}),
@@ -156,6 +163,32 @@ async function run(s: Scenario): Promise<Row> {
   } finally {
     for (const p of stack.procs.slice().reverse()) await p.stop();
   }
+}
+
+async function workerCounter(workerUrl: string, name: string): Promise<number> {
+  const res = await request(`${workerUrl}/metrics`);
+  const text = await res.body.text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+/** BENCH_TIMELINE=1: end-to-end latency per second of sending, to tell a steady tail from bursts. */
+function printTimeline(receipts: [string, number, string | null][], index: Map<string, number>, startedAt: Float64Array): void {
+  const t0 = startedAt[0]!;
+  const bySecond: number[][] = [];
+  for (const [, receivedAt, msgId] of receipts) {
+    const i = msgId === null ? undefined : index.get(msgId);
+    if (i === undefined) continue;
+    const second = Math.floor((startedAt[i]! - t0) / 1000);
+    (bySecond[second] ??= []).push(receivedAt - startedAt[i]!);
+  }
+  const lines = bySecond.map((l, s) => {
+    l.sort((a, b) => a - b);
+    return `${s}s: n=${l.length} p50=${percentile(l, 50).toFixed(0)} p99=${percentile(l, 99).toFixed(0)} max=${l[l.length - 1]!.toFixed(0)}`;
+  });
+  process.stderr.write(`${lines.join('\n')}\n`);
 }
 
 async function waitForMessages(simUrl: string, count: number, timeoutMs: number): Promise<void> {
@@ -179,7 +212,8 @@ const scenarios: Scenario[] = [
 const only = process.env['BENCH_ONLY'];
 const rows: Row[] = [];
 for (const s of scenarios) {
-  if (only !== undefined && !s.name.includes(only)) continue;
+  // BENCH_ONLY: one run by its exact name, or every run whose name contains it.
+  if (only !== undefined && s.name !== only && (scenarios.some((x) => x.name === only) || !s.name.includes(only))) continue;
   process.stderr.write(`running: ${s.name}\n`);
   rows.push(await run(s));
 }
@@ -203,11 +237,11 @@ const lines = [
   `Relay benchmark: ${CUSTOMERS} customers, concurrency ${CONCURRENCY}, safe-mode pushes; each row on a fresh Redis (AOF everysec), IM simulator, gateway and im-worker, each its own process.`,
   `Machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; every process and the load generator share the cores.`,
   '',
-  '| run | pushes | pushes/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | lost | duplicated | non-200 |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| run | pushes | pushes/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | lost | duplicated | non-200 | waited their turn (%) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${scenarios.find((s) => s.name === r.name)!.pushes} | ${Math.round(r.pushesPerSecond)} | ${f(r.ackP50)} | ${f(r.ackP99)} | ${f(r.e2eP50)} | ${f(r.e2eP99)} | ${r.lost} | ${r.duplicated} | ${r.non200} |`,
+      `| ${r.name} | ${scenarios.find((s) => s.name === r.name)!.pushes} | ${Math.round(r.pushesPerSecond)} | ${f(r.ackP50)} | ${f(r.ackP99)} | ${f(r.e2eP50)} | ${f(r.e2eP99)} | ${r.lost} | ${r.duplicated} | ${r.non200} | ${r.waitedTurn.toFixed(1)} |`,
   ),
   '',
   ...perProcessTable('CPU µs per push', (r) => r.cpu),

@@ -67,9 +67,12 @@ export interface BenchRedis extends Proc {
   usedMemoryMb(): Promise<number>;
 }
 
-/** A redis-server of the benchmark's own, configured as the README asks for production (AOF everysec). */
-export async function startRedis(): Promise<BenchRedis> {
-  const local = await LocalRedis.start({ appendonly: true, appendfsync: 'everysec' });
+/**
+ * A redis-server of the benchmark's own, configured as the README asks for production (AOF
+ * everysec, rewrite from 512 MB); `aofRewriteMinSize` overrides the rewrite threshold.
+ */
+export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWRITE_MIN_SIZE'] ?? '512mb'): Promise<BenchRedis> {
+  const local = await LocalRedis.start({ appendonly: true, appendfsync: 'everysec', aofRewriteMinSize });
   const client = new Redis(local.url);
   client.on('error', () => {});
   const proc = track('redis', local.pid, async () => {

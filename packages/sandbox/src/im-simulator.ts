@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { type UserSigDocument, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -65,6 +65,8 @@ export class ImSimulator {
   private readonly admin: string;
   private readonly dedupeWindowMs: number;
   private listeners: ((m: ReceivedMessage) => void)[] = [];
+  /** Makes MsgKeys unique; a counter, not random bytes, which cost a getpid per call in OpenSSL. */
+  private msgKeySerial = 0;
 
   constructor(readonly options: ImSimulatorOptions) {
     this.admin = options.admin ?? 'administrator';
@@ -244,7 +246,7 @@ export class ImSimulator {
       this.stats.duplicatesDropped++;
       return { ...ok, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey };
     }
-    const msgKey = `${msgSeq}_${msgRandom}_${randomBytes(4).toString('hex')}`;
+    const msgKey = `${msgSeq}_${msgRandom}_${(++this.msgKeySerial).toString(16)}`;
     this.recent.set(key, { at: now, msgKey });
     if (this.recent.size > 100_000) this.pruneRecent(now);
     const message: ReceivedMessage = {

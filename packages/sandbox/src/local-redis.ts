@@ -38,6 +38,8 @@ export async function waitForRedis(url: string, timeoutMs: number): Promise<void
 export interface LocalRedisOptions {
   appendonly?: boolean;
   appendfsync?: 'always' | 'everysec';
+  /** `auto-aof-rewrite-min-size`, e.g. '512mb'; Redis's own default (64mb) when absent. */
+  aofRewriteMinSize?: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export class LocalRedis {
     const { appendonly = false, appendfsync = 'always' } = this.options;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
+    if (this.options.aofRewriteMinSize !== undefined) args.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForRedis(this.url, 10_000);
   }

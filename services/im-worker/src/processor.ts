@@ -1,6 +1,6 @@
 import type { InboundJob } from '@wxim/queue';
 import { type Begun, type ConversationLine, type RelayTurn, takesTurn } from '@wxim/relay';
-import { DelayedError, type Job, type Queue } from 'bullmq';
+import { DelayedError, Job, type Queue } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
 import type { ImWorkerMetrics } from './metrics.js';
@@ -37,9 +37,9 @@ export function createProcessor(deps: ProcessorDeps) {
 
   async function wake(jobId: string | undefined): Promise<void> {
     if (jobId === undefined) return;
-    const next = await queue.getJob(jobId);
-    // Not delayed (still waiting to be picked, or active and about to see its turn): nothing to do.
-    await next?.promote().catch(() => undefined);
+    // Promoting needs only the id: no need to read the job first. A job that is not delayed
+    // (still waiting to be picked, or active and about to see its turn) is refused: nothing to do.
+    await new Job<InboundJob>(queue, 'wake', {} as InboundJob, {}, jobId).promote().catch(() => undefined);
   }
 
   /** The job's turn when it may relay now; otherwise it has been set aside and this is undefined. */
