@@ -22,6 +22,8 @@ interface Scenario {
   faults?: Faults;
   /** Sample Redis memory this many times over the run. */
   memorySamples?: number;
+  /** Hold the im-worker (SIGSTOP) while the pushes arrive, then let it drain the backlog. */
+  burst?: boolean;
 }
 
 interface Row {
@@ -36,6 +38,8 @@ interface Row {
   non200: number;
   /** Jobs that stepped aside for an earlier push of their customer, per 100 pushes. */
   waitedTurn: number;
+  /** Burst runs: how fast the im-worker relayed the backlog once let go, messages/s. */
+  drainPerSecond?: number;
   rss: Record<string, number>;
   /** CPU µs per push, by process, from the first push until the last reached IM. */
   cpu: Record<string, number>;
@@ -112,9 +116,14 @@ async function run(s: Scenario): Promise<Row> {
     }
     const cpu0 = stack.procs.map((p) => p.cpuSeconds());
     const gen0 = process.cpuUsage();
+    const worker = stack.procs.find((p) => p.name === 'im-worker')!;
+    if (s.burst) process.kill(worker.pid!, 'SIGSTOP');
     const load = await runLoad(stack.gatewayUrl, requests, CONCURRENCY, s.rate);
     clearInterval(sampling);
+    const drainStart = performance.now();
+    if (s.burst) process.kill(worker.pid!, 'SIGCONT');
     await waitForMessages(stack.simUrl, 2000 + load.ok, 120_000 + s.pushes * 10);
+    const drainPerSecond = s.burst ? load.ok / ((performance.now() - drainStart) / 1000) : undefined;
     const gen = process.cpuUsage(gen0);
     const cpu: Record<string, number> = Object.fromEntries(stack.procs.map((p, i) => [p.name, ((p.cpuSeconds() - cpu0[i]!) * 1e6) / s.pushes]));
     cpu['load generator'] = (gen.user + gen.system) / s.pushes;
@@ -156,6 +165,7 @@ async function run(s: Scenario): Promise<Row> {
       duplicated: [...seen.values()].reduce((a, c) => a + c - 1, 0),
       non200: load.failed,
       waitedTurn,
+      ...(drainPerSecond === undefined ? {} : { drainPerSecond }),
       rss,
       cpu,
       ...(s.memorySamples ? { memory } : {}),
@@ -204,6 +214,7 @@ async function waitForMessages(simUrl: string, count: number, timeoutMs: number)
 const faults: Faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
 const scenarios: Scenario[] = [
   { name: 'as fast as the gateway answers', pushes: Math.round(20_000 * SCALE) },
+  { name: 'burst: as fast as the gateway answers, im-worker held until the end', pushes: Math.round(20_000 * SCALE), burst: true },
   { name: '500 pushes/s', pushes: Math.round(10_000 * SCALE), rate: 500 },
   { name: '1,000 pushes/s', pushes: Math.round(20_000 * SCALE), rate: 1000 },
   { name: '1,000 pushes/s, 30% IM faults', pushes: Math.round(20_000 * SCALE), rate: 1000, faults },
@@ -247,6 +258,9 @@ const lines = [
   ...perProcessTable('CPU µs per push', (r) => r.cpu),
   '',
   ...perProcessTable('peak RSS (MB)', (r) => r.rss),
+  ...rows
+    .filter((r) => r.drainPerSecond !== undefined)
+    .map((r) => `\n"${r.name}": once let go, the im-worker relayed the backlog at ${Math.round(r.drainPerSecond!)} messages/s.`),
   ...rows
     .filter((r) => r.memory)
     .map((r) => `\nRedis used memory over "${r.name}" (pushes sent → MB): ${r.memory!.map((m) => `${m.sent} → ${m.mb.toFixed(1)}`).join(', ')}`),

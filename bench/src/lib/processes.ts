@@ -9,6 +9,7 @@ export { freePort } from '@wxim/sandbox';
 
 export interface Proc {
   name: string;
+  pid: number | undefined;
   /** Peak resident set size so far, in MB (VmHWM), read from /proc. */
   peakRssMb(): number;
   /** CPU seconds used so far (user + system), read from /proc. */
@@ -21,6 +22,7 @@ function track(name: string, pid: number | undefined, stop: () => Promise<void>)
   let lastPeak = 0;
   return {
     name,
+    pid,
     peakRssMb() {
       try {
         const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);

@@ -247,8 +247,9 @@ export class ImSimulator {
       return { ...ok, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey };
     }
     const msgKey = `${msgSeq}_${msgRandom}_${(++this.msgKeySerial).toString(16)}`;
+    this.recent.delete(key); // a key seen outside the window goes to the end: the map stays in time order
     this.recent.set(key, { at: now, msgKey });
-    if (this.recent.size > 100_000) this.pruneRecent(now);
+    this.pruneRecent(now);
     const message: ReceivedMessage = {
       from,
       to,
@@ -299,6 +300,10 @@ export class ImSimulator {
   }
 
   private pruneRecent(now: number): void {
-    for (const [k, v] of this.recent) if (now - v.at >= this.dedupeWindowMs) this.recent.delete(k);
+    // Oldest first: stop at the first entry still inside the window (amortised O(1) per send).
+    for (const [k, v] of this.recent) {
+      if (now - v.at < this.dedupeWindowMs) return;
+      this.recent.delete(k);
+    }
   }
 }

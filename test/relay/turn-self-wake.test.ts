@@ -1,0 +1,49 @@
+import { fakeOpenId } from '@wxim/sandbox';
+import t from 'tap';
+import { relayForTests, textOf } from '../helpers/relay.js';
+
+const WAIT_MS = 800;
+const relay = await relayForTests(t, { worker: { waitMs: WAIT_MS } });
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('a job waiting its turn wakes by itself when nobody wakes it (its head removed from the dashboard)', async (t) => {
+  const { wechat, im } = relay;
+  const queue = relay.gateway.gateway.queue;
+  const openid = fakeOpenId();
+  // The head keeps failing (IM busy), so it holds its place and retries.
+  im.failNext('openim/sendmsg', 90994, 10_000);
+  const first = wechat.text(openid, 'stuck at the head');
+  const second = wechat.text(openid, 'waits its turn');
+  const idOf = (m: typeof first) => `m-${openid}-${m.kind === 'text' ? m.msgId : ''}`;
+  t.equal((await wechat.push(first)).status, 200);
+  await until('the head has tried once', async () => ((await queue.getJob(idOf(first)))?.attemptsMade ?? 0) >= 1);
+  t.equal((await wechat.push(second)).status, 200);
+  await until('the second has stepped aside', async () => (await queue.getJob(idOf(second)))?.getState().then((s) => s === 'delayed') ?? false);
+
+  // An operator removes the head. No relay finishes it, so nothing wakes the second job: only
+  // its own timer (waitMs) can.
+  await until('the head is removed', async () => {
+    const head = await queue.getJob(idOf(first));
+    return (
+      head === undefined ||
+      (await head.remove().then(
+        () => true,
+        () => false, // active at this moment (locked): try again
+      ))
+    );
+  });
+  im.clearScripted();
+  const removedAt = Date.now();
+  await relay.waitForMessages(1, WAIT_MS + 10_000);
+  const waited = Date.now() - removedAt;
+  t.same(im.messagesBetween(openid).map(textOf), ['waits its turn'], 'relayed once; the removed head never was');
+  t.ok(waited <= WAIT_MS + 5000, `woke by itself within its wait (${waited} ms after the removal; waitMs ${WAIT_MS})`);
+  t.equal(await (await queue.getJob(idOf(second)))?.getState(), 'completed');
+});
