@@ -67,6 +67,8 @@ export interface BenchRedis extends Proc {
   url: string;
   client: Redis;
   usedMemoryMb(): Promise<number>;
+  /** Kills Redis and starts it again on its AOF: how big the AOF was and how long until it answered. */
+  restart(): Promise<{ aofMb: number; seconds: number }>;
 }
 
 /**
@@ -88,6 +90,14 @@ export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWR
     async usedMemoryMb() {
       const info = await client.info('memory');
       return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
+    },
+    async restart() {
+      const info = await client.info('persistence');
+      const aofMb = Number(/aof_current_size:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
+      await local.stop();
+      const started = performance.now();
+      await local.start(); // resolves once Redis answers, i.e. after it has replayed the AOF
+      return { aofMb, seconds: (performance.now() - started) / 1000 };
     },
   };
 }
