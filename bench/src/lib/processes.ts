@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRedis } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
@@ -106,7 +107,10 @@ export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWR
 export async function startNode(name: string, entry: string, env: Record<string, string>, readyUrl: string): Promise<Proc> {
   // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services under load.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, entry], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_STDOUT_DIR keeps each process's standard output (e.g. with --trace-gc) as <dir>/<name>.log.
+  const outDir = process.env['BENCH_STDOUT_DIR'];
+  const stdout = outDir === undefined ? 'ignore' : openSync(join(outDir, `${name}.log`), 'a');
+  const child = spawn(process.execPath, [...nodeArgs, entry], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', stdout, 'pipe'] });
   const proc = trackChild(name, child);
   const deadline = Date.now() + 20_000;
   for (;;) {
