@@ -120,10 +120,14 @@ async function run(s: Scenario): Promise<Row> {
     const gen0 = process.cpuUsage();
     const worker = stack.procs.find((p) => p.name === 'im-worker')!;
     if (s.burst) process.kill(worker.pid!, 'SIGSTOP');
-    const load = await runLoad(stack.gatewayUrl, requests, CONCURRENCY, s.rate);
+    let load: Awaited<ReturnType<typeof runLoad>>;
+    try {
+      load = await runLoad(stack.gatewayUrl, requests, CONCURRENCY, s.rate);
+    } finally {
+      if (s.burst) process.kill(worker.pid!, 'SIGCONT'); // a stopped process would never see SIGTERM
+    }
     clearInterval(sampling);
     const drainStart = performance.now();
-    if (s.burst) process.kill(worker.pid!, 'SIGCONT');
     await waitForMessages(stack.simUrl, 2000 + load.ok, 120_000 + s.pushes * 10);
     const drainPerSecond = s.burst ? load.ok / ((performance.now() - drainStart) / 1000) : undefined;
     const gen = process.cpuUsage(gen0);

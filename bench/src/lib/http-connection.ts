@@ -1,26 +1,29 @@
 import { type Socket, connect } from 'node:net';
 
 /**
- * One keep-alive HTTP/1.1 connection that sends prebuilt requests and reads back only what a
- * load generator needs: the status code and the end of the body. It is the benchmark's own
- * client, kept lean so that the generator takes as little of the shared CPU as it can.
- * Answers must carry Content-Length (Fastify's do); chunked answers are not supported.
+ * One keep-alive HTTP/1.1 connection that sends prebuilt requests, one at a time, and reads back
+ * only what a load generator needs: the status code and the end of the body. It is the
+ * benchmark's own client, kept lean so that the generator takes as little of the shared CPU as
+ * it can. Answers must carry Content-Length (Fastify's do); chunked answers are not supported.
  */
 export class HttpConnection {
   private socket?: Socket;
   private buffered: Buffer = Buffer.alloc(0);
-  private waiting?: { resolve: (status: number) => void; reject: (err: Error) => void };
+  private waiting?: { resolve: (status: number) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
 
   constructor(
     private readonly host: string,
     private readonly port: number,
+    private readonly timeoutMs = 30_000,
   ) {}
 
   /** Resolves with the status code once the whole answer has arrived. */
   send(request: Buffer): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.connected().write(request);
+      const socket = this.connected();
+      const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      this.waiting = { resolve, reject, timer };
+      socket.write(request);
     });
   }
 
@@ -34,11 +37,11 @@ export class HttpConnection {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     const fail = (err: Error) => {
-      if (this.socket === socket) this.socket = undefined;
+      // Only the current socket's end concerns the request in flight ('close' follows 'error').
+      if (this.socket !== socket) return;
+      this.socket = undefined;
       this.buffered = Buffer.alloc(0);
-      const waiting = this.waiting;
-      this.waiting = undefined;
-      waiting?.reject(err);
+      this.settle()?.reject(err);
     };
     socket.on('error', fail);
     socket.on('close', () => fail(new Error('connection closed')));
@@ -46,23 +49,29 @@ export class HttpConnection {
     return socket;
   }
 
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    const headEnd = this.buffered.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = this.buffered.toString('latin1', 0, headEnd);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (length === null) {
-      this.socket?.destroy(new Error('answer without content-length'));
-      return;
-    }
-    const end = headEnd + 4 + Number(length[1]);
-    if (this.buffered.length < end) return;
-    this.buffered = this.buffered.subarray(end);
-    const status = Number(head.slice(9, 12));
+  private settle() {
     const waiting = this.waiting;
     this.waiting = undefined;
-    waiting?.resolve(status);
+    if (waiting !== undefined) clearTimeout(waiting.timer);
+    return waiting;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      const headEnd = this.buffered.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = this.buffered.toString('latin1', 0, headEnd);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (length === null) {
+        this.socket?.destroy(new Error('answer without content-length'));
+        return;
+      }
+      const end = headEnd + 4 + Number(length[1]);
+      if (this.buffered.length < end) return;
+      this.buffered = this.buffered.subarray(end);
+      this.settle()?.resolve(Number(head.slice(9, 12)));
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRedis } from '@wxim/sandbox';
@@ -97,7 +97,7 @@ export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWR
       const aofMb = Number(/aof_current_size:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
       await local.stop();
       const started = performance.now();
-      await local.start(); // resolves once Redis answers, i.e. after it has replayed the AOF
+      await local.start(300_000); // resolves once Redis answers, i.e. after it has replayed the AOF
       return { aofMb, seconds: (performance.now() - started) / 1000 };
     },
   };
@@ -109,6 +109,7 @@ export async function startNode(name: string, entry: string, env: Record<string,
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   // BENCH_STDOUT_DIR keeps each process's standard output (e.g. with --trace-gc) as <dir>/<name>.log.
   const outDir = process.env['BENCH_STDOUT_DIR'];
+  if (outDir !== undefined) mkdirSync(outDir, { recursive: true });
   const stdout = outDir === undefined ? 'ignore' : openSync(join(outDir, `${name}.log`), 'a');
   const child = spawn(process.execPath, [...nodeArgs, entry], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', stdout, 'pipe'] });
   const proc = trackChild(name, child);

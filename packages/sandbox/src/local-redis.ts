@@ -70,13 +70,14 @@ export class LocalRedis {
     return redis;
   }
 
-  async start(): Promise<void> {
+  /** `timeoutMs`: how long to wait for it to answer, which includes replaying its AOF. */
+  async start(timeoutMs = 10_000): Promise<void> {
     const { appendonly = false, appendfsync = 'always' } = this.options;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
     if (this.options.aofRewriteMinSize !== undefined) args.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
-    await waitForRedis(this.url, 10_000);
+    await waitForRedis(this.url, timeoutMs);
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,8 @@ import { relayForTests, textOf } from '../helpers/relay.js';
 
 const WAIT_MS = 800;
 const relay = await relayForTests(t, { worker: { waitMs: WAIT_MS } });
+// A job that waits its turn here would sleep a minute unless the job before it wakes it.
+const patient = await relayForTests(t, { worker: { waitMs: 60_000 } });
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,4 +50,21 @@ t.test('a job waiting its turn wakes by itself when nobody wakes it (its head re
   // IM has it; the job completes right after (BullMQ's own round trip).
   await until('the second job completes', async () => (await (await queue.getJob(idOf(second)))?.getState()) === 'completed');
   t.pass('the second job completed');
+});
+
+t.test('the job before it wakes a job waiting its turn as soon as it is relayed', async (t) => {
+  const { wechat, im } = patient;
+  const queue = patient.gateway.gateway.queue;
+  const openid = fakeOpenId();
+  im.failNext('openim/sendmsg', 90994, 5); // the head retries for ~1.5 s (50 ms backoff, doubling)
+  const first = wechat.text(openid, 'first, after a few retries');
+  const second = wechat.text(openid, 'second, woken by the first');
+  t.equal((await wechat.push(first)).status, 200);
+  t.equal((await wechat.push(second)).status, 200);
+  const secondId = `m-${openid}-${second.kind === 'text' ? second.msgId : ''}`;
+  await until('the second has stepped aside', async () => ((await (await queue.getJob(secondId))?.getState()) ?? '') === 'delayed');
+  const started = Date.now();
+  await patient.waitForMessages(2, 10_000);
+  t.same(im.messagesBetween(openid).map(textOf), ['first, after a few retries', 'second, woken by the first'], 'in order, once each');
+  t.ok(Date.now() - started < 10_000, 'woken long before its own one-minute timer');
 });
