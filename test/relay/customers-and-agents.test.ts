@@ -1,5 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
+import { eventually } from '../helpers/eventually.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { AGENTS, startRelay, textOf } from '../helpers/relay.js';
 
@@ -38,7 +39,7 @@ t.test('unfollow deletes the account; a re-follow after IM refuses the old UserI
   await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
   await relay.waitForMessages(3);
   t.match(textOf(im.messagesBetween(openid)[2]!), /unfollowed/, 'the agent is told before the account goes');
-  await waitFor(() => !im.accounts.has(openid));
+  await eventually('the account is deleted', () => !im.accounts.has(openid));
   t.ok(im.deleted.has(openid), 'account_delete, as the seed demo does');
 
   await wechat.push({ ...wechat.follow(openid), createTime: Math.floor(Date.now() / 1000) + 2 });
@@ -62,11 +63,3 @@ t.test('ON_UNSUBSCRIBE=keep keeps the account and history', async (t) => {
   t.ok(im.accounts.has(openid));
   t.notOk(im.deleted.has(openid));
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

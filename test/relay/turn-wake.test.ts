@@ -1,19 +1,12 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
+import { eventually } from '../helpers/eventually.js';
 import { relayForTests, textOf } from '../helpers/relay.js';
 
 const WAIT_MS = 800;
 const relay = await relayForTests(t, { worker: { waitMs: WAIT_MS } });
 // A job that waits its turn here would sleep a minute unless the job before it wakes it.
 const patient = await relayForTests(t, { worker: { waitMs: 60_000 } });
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 t.test('a job waiting its turn wakes by itself when nobody wakes it (its head removed from the dashboard)', async (t) => {
   const { wechat, im } = relay;
@@ -25,13 +18,13 @@ t.test('a job waiting its turn wakes by itself when nobody wakes it (its head re
   const second = wechat.text(openid, 'waits its turn');
   const idOf = (m: typeof first) => `m-${openid}-${m.kind === 'text' ? m.msgId : ''}`;
   t.equal((await wechat.push(first)).status, 200);
-  await until('the head has tried once', async () => ((await queue.getJob(idOf(first)))?.attemptsMade ?? 0) >= 1);
+  await eventually('the head has tried once', async () => ((await queue.getJob(idOf(first)))?.attemptsMade ?? 0) >= 1);
   t.equal((await wechat.push(second)).status, 200);
-  await until('the second has stepped aside', async () => (await queue.getJob(idOf(second)))?.getState().then((s) => s === 'delayed') ?? false);
+  await eventually('the second has stepped aside', async () => (await queue.getJob(idOf(second)))?.getState().then((s) => s === 'delayed') ?? false);
 
   // An operator removes the head. No relay finishes it, so nothing wakes the second job: only
   // its own timer (waitMs) can.
-  await until('the head is removed', async () => {
+  await eventually('the head is removed', async () => {
     const head = await queue.getJob(idOf(first));
     return (
       head === undefined ||
@@ -48,7 +41,7 @@ t.test('a job waiting its turn wakes by itself when nobody wakes it (its head re
   t.same(im.messagesBetween(openid).map(textOf), ['waits its turn'], 'relayed once; the removed head never was');
   t.ok(waited <= WAIT_MS + 5000, `woke by itself within its wait (${waited} ms after the removal; waitMs ${WAIT_MS})`);
   // IM has it; the job completes right after (BullMQ's own round trip).
-  await until('the second job completes', async () => (await (await queue.getJob(idOf(second)))?.getState()) === 'completed');
+  await eventually('the second job completes', async () => (await (await queue.getJob(idOf(second)))?.getState()) === 'completed');
   t.pass('the second job completed');
 });
 
@@ -62,7 +55,7 @@ t.test('the job before it wakes a job waiting its turn as soon as it is relayed'
   t.equal((await wechat.push(first)).status, 200);
   t.equal((await wechat.push(second)).status, 200);
   const secondId = `m-${openid}-${second.kind === 'text' ? second.msgId : ''}`;
-  await until('the second has stepped aside', async () => ((await (await queue.getJob(secondId))?.getState()) ?? '') === 'delayed');
+  await eventually('the second has stepped aside', async () => ((await (await queue.getJob(secondId))?.getState()) ?? '') === 'delayed');
   const started = Date.now();
   await patient.waitForMessages(2, 10_000);
   t.same(im.messagesBetween(openid).map(textOf), ['first, after a few retries', 'second, woken by the first'], 'in order, once each');

@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import t from 'tap';
+import { eventually } from '../../../test/helpers/eventually.js';
 import { startGateway } from '../../../test/helpers/gateway.js';
 import { startTestRedis } from '../../../test/helpers/redis.js';
 
@@ -16,14 +17,6 @@ async function readyStatus(): Promise<number> {
   return res.statusCode;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 t.test('Redis stopped: 503 within the budget, never success; pushes succeed again once it is back', async (t) => {
   t.equal((await wx.push(wx.text('oOutage0000000000000000000001', 'before'))).status, 200);
   await redis.stop();
@@ -35,7 +28,7 @@ t.test('Redis stopped: 503 within the budget, never success; pushes succeed agai
   t.equal(await readyStatus(), 503, 'not ready while Redis is away');
   await redis.start();
   const msg = wx.text('oOutage0000000000000000000001', 'after');
-  await eventually('a push is stored again', async () => (await wx.push(msg)).status === 200);
+  await eventually('a push is stored again', async () => (await wx.push(msg)).status === 200, 15_000, 50);
   t.equal(await readyStatus(), 200);
   const jobs = await gw.gateway.queue.getJobs(['wait']);
   t.same(
@@ -58,7 +51,7 @@ t.test('Redis frozen: 503 after the budget, and the retry WeChat makes is stored
     redis.resume();
   }
   // The add that timed out may still land once Redis thaws; WeChat's retry must not double it.
-  await eventually('the retry is stored', async () => (await wx.push(msg)).status === 200);
+  await eventually('the retry is stored', async () => (await wx.push(msg)).status === 200, 15_000, 50);
   const frozen = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === 'oOutage0000000000000000000002');
   t.equal(frozen.length, 1);
 });
@@ -74,7 +67,7 @@ t.test('a gateway started while Redis is down answers 503, then serves once Redi
   t.equal((await wx2.post(early)).status, 503);
   await late.start();
   const msg = wx2.text('oOutage0000000000000000000003', 'on time');
-  await eventually('the late gateway stores pushes', async () => (await wx2.push(msg)).status === 200);
+  await eventually('the late gateway stores pushes', async () => (await wx2.push(msg)).status === 200, 15_000, 50);
   // The 503'd push may have been stored once Redis came up; WeChat's retry must not double it.
   t.equal((await wx2.post(early)).status, 200);
   const contents = (await gw2.gateway.queue.getJobs(['wait'])).map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')).sort();
