@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { Pool } from 'undici';
 import { ImCredentialError } from './errors/credential-error.js';
 import { classifyImError } from './errors/classify.js';
@@ -47,10 +46,25 @@ const FORBID_CALLBACKS = ['ForbidBeforeSendMsgCallback', 'ForbidAfterSendMsgCall
 export class ImClient {
   private readonly pool: Pool;
   private readonly timeoutMs: number;
+  /** `<path>/v4/`, from the API base. */
+  private readonly v4: string;
+  /** The query up to `random`, rebuilt only when the UserSig changes. */
+  private signed = { userSig: '', query: '' };
 
   constructor(private readonly options: ImClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.pool = new Pool(options.apiBase, { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connectTimeout: this.timeoutMs });
+    this.v4 = `${new URL(options.apiBase).pathname.replace(/\/$/, '')}/v4/`;
+  }
+
+  private query(): string {
+    const userSig = this.options.userSig.get();
+    if (userSig !== this.signed.userSig) {
+      const fixed = new URLSearchParams({ sdkappid: String(this.options.sdkAppId), identifier: this.options.admin, usersig: userSig });
+      this.signed = { userSig, query: fixed.toString() };
+    }
+    // `random` only tells calls apart (IM asks for any uint32 per call): no need for crypto.
+    return `${this.signed.query}&random=${Math.floor(Math.random() * 2 ** 32)}&contenttype=json`;
   }
 
   async call<T extends object = object>(command: string, body: object): Promise<T & ImResponse> {
@@ -67,15 +81,7 @@ export class ImClient {
     await this.options.beforeCall?.(command);
     const started = performance.now();
     const done = (outcome: string) => this.options.afterCall?.(command, outcome, (performance.now() - started) / 1000);
-    const query = new URLSearchParams({
-      sdkappid: String(this.options.sdkAppId),
-      identifier: this.options.admin,
-      usersig: this.options.userSig.get(),
-      random: String(randomInt(0, 2 ** 32 - 1)),
-      contenttype: 'json',
-    });
-    const base = new URL(this.options.apiBase);
-    const path = `${base.pathname.replace(/\/$/, '')}/v4/${command}?${query}`;
+    const path = `${this.v4}${command}?${this.query()}`;
     let status: number;
     let text: string;
     try {
