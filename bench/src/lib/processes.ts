@@ -18,15 +18,17 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-/** Peak RSS and CPU of a process by pid, read from /proc; `stop` ends it. */
-function track(name: string, pid: number | undefined, stop: () => Promise<void>): Proc {
+/** Peak RSS and CPU of a process by pid (which a restart changes), read from /proc; `stop` ends it. */
+function track(name: string, pidOf: () => number | undefined, stop: () => Promise<void>): Proc {
   let lastPeak = 0;
   return {
     name,
-    pid,
+    get pid() {
+      return pidOf();
+    },
     peakRssMb() {
       try {
-        const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+        const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pidOf()}/status`, 'utf8'))?.[1] ?? 0);
         lastPeak = Math.max(lastPeak, kb / 1024);
       } catch {
         // the process has ended: keep the last reading
@@ -35,7 +37,7 @@ function track(name: string, pid: number | undefined, stop: () => Promise<void>)
     },
     cpuSeconds() {
       try {
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        const fields = readFileSync(`/proc/${pidOf()}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return (Number(fields[11]) + Number(fields[12])) / 100;
       } catch {
         return Number.NaN;
@@ -56,12 +58,16 @@ function trackChild(name: string, child: ChildProcess): Proc {
   child.once('exit', (code, signal) => {
     if (code !== 0 && code !== null && signal === null) process.stderr.write(`${name} exited with ${code}: ${stderr}\n`);
   });
-  return track(name, child.pid, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  });
+  return track(
+    name,
+    () => child.pid,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  );
 }
 
 export interface BenchRedis extends Proc {
@@ -80,12 +86,16 @@ export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWR
   const local = await LocalRedis.start({ appendonly: true, appendfsync: 'everysec', aofRewriteMinSize });
   const client = new Redis(local.url);
   client.on('error', () => {});
-  const proc = track('redis', local.pid, async () => {
-    client.disconnect();
-    await local.close();
-  });
-  return {
-    ...proc,
+  const proc = track(
+    'redis',
+    () => local.pid,
+    async () => {
+      client.disconnect();
+      await local.close();
+    },
+  );
+  // Object.assign, not a spread: `pid` is a getter (a restart changes it).
+  return Object.assign(proc, {
     url: local.url,
     client,
     async usedMemoryMb() {
@@ -100,7 +110,7 @@ export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWR
       await local.start(300_000); // resolves once Redis answers, i.e. after it has replayed the AOF
       return { aofMb, seconds: (performance.now() - started) / 1000 };
     },
-  };
+  });
 }
 
 /** Runs a built Node entry point as its own process and waits until `readyUrl` answers 200. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,16 +97,6 @@ export class LocalRedis {
 
   resume(): void {
     this.proc?.kill('SIGCONT');
-  }
-
-  /** CPU seconds the server has used (user + system), from /proc. */
-  cpuSeconds(): number {
-    try {
-      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return Number.NaN;
-    }
   }
 
   async close(): Promise<void> {

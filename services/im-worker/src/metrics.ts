@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { metricsRegistry } from '@wxim/runtime';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export interface ImWorkerMetrics {
   registry: Registry;
@@ -11,8 +12,7 @@ export interface ImWorkerMetrics {
 }
 
 export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}): ImWorkerMetrics {
-  const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registry = metricsRegistry(options);
   const registers = [registry];
   return {
     registry,

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { metricsRegistry } from '@wxim/runtime';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export type Outcome = 'enqueued' | 'welcomed' | 'verified' | 'unauthorized' | 'bad_request' | 'too_large' | 'unavailable' | 'misconfigured' | 'error';
 
@@ -10,8 +11,7 @@ export interface GatewayMetrics {
 
 /** One registry per gateway instance, so that tests and the all-in-one process can hold several. */
 export function createGatewayMetrics(options: { processMetrics?: boolean } = {}): GatewayMetrics {
-  const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registry = metricsRegistry(options);
   return {
     registry,
     requests: new Counter({
