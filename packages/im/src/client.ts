@@ -173,7 +173,13 @@ export class ImClient {
     return false;
   }
 
+  /** Waits for the calls in flight, then closes the connections. */
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  /** Aborts the calls in flight (each fails as a network error) and closes the connections. */
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
   }
 }

@@ -3,7 +3,7 @@ import { ImClient, UserSigCache } from '@wxim/im';
 import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
 import { ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { healthRoutes } from '@wxim/runtime';
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { CustomerRelay } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
@@ -30,6 +30,16 @@ export interface ImWorker {
   im: ImClient;
   start(): void;
   close(): Promise<void>;
+}
+
+/** How long each step of handing jobs back may take: with Redis unreachable, they cannot. */
+const HAND_BACK_MS = 2000;
+
+/** Waits for `promise` to settle, at most `ms`. */
+async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 export function requireImSettings(config: Config): { sdkAppId: number; secretKey: string } {
@@ -69,7 +79,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   const relay = new CustomerRelay(im, new IdentityMap(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
   const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
   let worker: Worker<InboundJob> | undefined;
-  const processor = createProcessor({
+  const relayOne = createProcessor({
     relay,
     turn: new RelayTurn(state, keys, jobKeyPrefix, config.im.agents),
     line: new ConversationLine(state, keys, jobKeyPrefix),
@@ -79,6 +89,16 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     rateLimit: (ms) => worker!.rateLimit(ms),
     ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
   });
+  // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
+  const inFlight = new Map<string, { job: Job<InboundJob>; token: string }>();
+  const processor = async (job: Job<InboundJob>, token?: string) => {
+    if (token !== undefined) inFlight.set(job.id!, { job, token });
+    try {
+      return await relayOne(job, token);
+    } finally {
+      inFlight.delete(job.id!);
+    }
+  };
   const blocking = createRedis({ ...settings, name: 'im-worker-blocking' }, 'worker');
   blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
   worker = new Worker<InboundJob>(QUEUES.wechatInbound, processor, {
@@ -111,11 +131,22 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const timedOut = new Promise<'timeout'>((r) => {
         timer = setTimeout(() => r('timeout'), shutdownTimeoutMs);
       });
-      if ((await Promise.race([worker!.close(), timedOut])) === 'timeout') await worker!.close(true);
+      const closing = worker!.close();
+      if ((await Promise.race([closing, timedOut])) === 'timeout') {
+        app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
+        // No relay step (line, turn) after this, so a handed-back job's place in its line stays as it was.
+        state.disconnect();
+        // Back to the front of the queue, lock released: another worker takes them at once. If
+        // Redis cannot be reached, their locks expire instead and the stalled-job check takes over.
+        await settled(Promise.all([...inFlight.values()].map(({ job, token }) => job.moveToWait(token))), HAND_BACK_MS);
+        // Abort the IM calls still in flight so the processors end now. A call IM did receive
+        // is sent again by the next worker, with the same MsgSeq and MsgRandom: IM drops the repeat.
+        await im.destroy();
+        await settled(closing, HAND_BACK_MS);
+      } else await im.close();
       clearTimeout(timer);
       await app.close();
       await queue.close();
-      await im.close();
       state.disconnect();
       blocking.disconnect();
     },
