@@ -26,10 +26,26 @@ function optionsFor(role: ConnectionRole, name: string | undefined): RedisOption
     : { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 
+/**
+ * A cluster is reached through the node in the URL, then through the nodes it names. ioredis
+ * gives those only host and port: the URL's user, password and TLS (`rediss://`) must be in
+ * the options every node connection is made with.
+ */
+function clusterNode(redisUrl: string): { node: { host: string; port: number }; options: RedisOptions } {
+  const url = new URL(redisUrl);
+  const options: RedisOptions = {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  return { node: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 6379) }, options };
+}
+
 export function createRedis(settings: ConnectionSettings, role: ConnectionRole): RedisClient {
   const options = optionsFor(role, settings.name);
   if (settings.cluster) {
-    return new Cluster([settings.redisUrl], { redisOptions: options, enableOfflineQueue: options.enableOfflineQueue ?? true });
+    const { node, options: auth } = clusterNode(settings.redisUrl);
+    return new Cluster([node], { redisOptions: { ...options, ...auth }, enableOfflineQueue: options.enableOfflineQueue ?? true });
   }
   return new Redis(settings.redisUrl, options);
 }
