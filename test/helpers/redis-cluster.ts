@@ -23,11 +23,9 @@ export async function startTestRedisCluster(password: string, nodes = 3): Promis
   for (let i = 0; i < nodes; i++) ports.push(await freePort());
   const dirs = ports.map(() => mkdtempSync(join(tmpdir(), 'wxim-cluster-')));
   const procs: ChildProcess[] = ports.map((port, i) =>
-    spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dirs[i]!, '--cluster-enabled', 'yes'],
-      { stdio: 'ignore' },
-    ),
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dirs[i]!, '--cluster-enabled', 'yes'], {
+      stdio: 'ignore',
+    }),
   );
   const close = async () => {
     for (const p of procs) p.kill('SIGKILL');

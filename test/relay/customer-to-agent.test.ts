@@ -36,6 +36,19 @@ t.test('a text with emoji, CJK, <&> and newlines arrives byte-identical, with it
   t.ok(im.accounts.has(openid), 'a customer never seen before is imported on first sight');
 });
 
+t.test("messages of one second keep their order in IM's history, which sorts a second by MsgSeq", async (t) => {
+  const openid = fakeOpenId();
+  const texts = Array.from({ length: 8 }, (_, i) => `quick message ${i}`);
+  const before = im.messages.length;
+  for (const text of texts) t.equal((await wechat.push(wechat.text(openid, text))).status, 200);
+  await relay.waitForMessages(before + texts.length);
+  const got = im.messagesBetween(openid);
+  t.same(got.map(textOf), texts, 'in order as they arrived');
+  t.same(im.historyBetween(openid).map(textOf), texts, "in order in IM's history");
+  const seconds = new Set(got.map((m) => Math.floor(m.receivedAt / 1000)));
+  t.ok(seconds.size < texts.length, `several shared a second (${texts.length} messages in ${seconds.size} seconds)`);
+});
+
 t.test('a repeated MsgId arrives once', async (t) => {
   const openid = fakeOpenId();
   const signed = wechat.sign(wechat.text(openid, 'only once'));

@@ -9,7 +9,10 @@ t.test('with 30% of IM calls failing, every message arrives exactly once and in 
   const conversations = await converse(relay.wechat, 20, 15);
   await relay.waitForMessages(300, 60_000);
   relay.im.faults = { rate: 0, kinds: [] };
-  for (const { openid, texts } of conversations) t.same(relay.im.messagesBetween(openid).map(textOf), texts, openid);
+  for (const { openid, texts } of conversations) {
+    t.same(relay.im.messagesBetween(openid).map(textOf), texts, openid);
+    t.same(relay.im.historyBetween(openid).map(textOf), texts, `${openid} in IM's history`);
+  }
   t.equal(relay.im.messages.length, 300, 'nothing else arrived');
   const { faults, duplicatesDropped } = relay.im.stats;
   t.ok(faults.http500 > 0 && faults.busy > 0 && faults.lost > 0, `faults injected: ${JSON.stringify(faults)}`);

@@ -18,6 +18,9 @@ t.test('IM error codes fall into the classes of protocols.md', async (t) => {
     [20004, ImTransientError],
     [90994, ImTransientError],
     [91000, ImTransientError],
+    [40006, ImTransientError],
+    [70202, ImTransientError],
+    [70500, ImTransientError],
     [60007, ImRateLimitedError],
     [70050, ImRateLimitedError],
     [70001, ImCredentialError],
@@ -54,10 +57,12 @@ t.test('the admin UserSig verifies, is reused until half its life, then renewed'
   t.equal(cache.generations, 3, 'renewed on demand (after 70001)');
 });
 
-t.test('MsgSeq and MsgRandom are stable per push and differ between pushes', async (t) => {
-  const a = imMessageIds('m-openid-1');
-  t.same(imMessageIds('m-openid-1'), a);
-  t.notSame(imMessageIds('m-openid-2'), a);
+t.test('MsgSeq and MsgRandom are stable per push, differ between pushes, and MsgSeq follows arrival', async (t) => {
+  const at = Date.UTC(2026, 10, 29, 12, 0, 0, 250);
+  const a = imMessageIds('m-openid-1', at);
+  t.same(imMessageIds('m-openid-1', at), a, 'the same push: the same pair');
+  t.not(imMessageIds('m-openid-2', at).msgRandom, a.msgRandom, 'another push in the same millisecond: another MsgRandom');
+  t.ok(imMessageIds('m-openid-2', at + 1).msgSeq > a.msgSeq, 'a later push of the same second sorts after it in IM');
   for (const v of Object.values(a)) t.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
 });
 

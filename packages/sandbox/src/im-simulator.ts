@@ -102,6 +102,14 @@ export class ImSimulator {
     return this.messages.filter((m) => m.from === from && (to === undefined || m.to === to));
   }
 
+  /**
+   * The same messages as IM's history shows them: by the second IM stored each, then by MsgSeq
+   * within a second (the sender chooses MsgSeq; IM does not make it follow arrival).
+   */
+  historyBetween(from: string, to?: string): ReceivedMessage[] {
+    return this.messagesBetween(from, to).sort(historyOrder);
+  }
+
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     await this.app.listen({ port, host });
     const address = this.app.server.address() as { port: number };
@@ -276,6 +284,7 @@ export class ImSimulator {
     const maxCnt = Math.min(Number(body['MaxCnt']) || 100, 100);
     let list = this.messages
       .filter((m) => ((m.from === a && m.to === b) || (m.from === b && m.to === a)) && m.receivedAt / 1000 >= min && m.receivedAt / 1000 <= max + 1)
+      .sort(historyOrder)
       .reverse();
     const after = body['LastMsgKey'];
     if (typeof after === 'string') list = list.slice(list.findIndex((m) => m.msgKey === after) + 1);
@@ -306,4 +315,9 @@ export class ImSimulator {
       this.recent.delete(k);
     }
   }
+}
+
+/** IM's order of a one-to-one history: by time in seconds, then by MsgSeq within a second. */
+function historyOrder(a: ReceivedMessage, b: ReceivedMessage): number {
+  return Math.floor(a.receivedAt / 1000) - Math.floor(b.receivedAt / 1000) || a.msgSeq - b.msgSeq;
 }

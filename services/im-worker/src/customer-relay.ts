@@ -3,6 +3,14 @@ import { type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 
+/** What identifies a push to IM: its dedupe id (the job id) and when the gateway received it. */
+export interface PushIds {
+  dedupeId: string;
+  receivedAt: number;
+}
+
+type MessageIds = ReturnType<typeof imMessageIds>;
+
 export interface RelayResult {
   outcome: 'relayed' | 'skipped';
   userId?: string;
@@ -36,21 +44,23 @@ export class CustomerRelay {
    * `customer`: the identity map's record, with the agent assigned; `firstAttemptAt`: when this
    * message first tried to relay (see RelayTurn).
    */
-  async relay(message: WechatMessage, dedupeId: string, customer: Customer, firstAttemptAt = Date.now()): Promise<RelayResult> {
+  async relay(message: WechatMessage, push: PushIds, customer: Customer, firstAttemptAt = Date.now()): Promise<RelayResult> {
     const body = toImBody(message);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
-    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, dedupeId, customer, firstAttemptAt);
+    const ids = imMessageIds(push.dedupeId, push.receivedAt);
+    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, ids, customer, firstAttemptAt);
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');
-    const userId = customer.imported && message.kind !== 'subscribe' ? customer.userId : await this.importAs(openid, customer.userId);
-    const send = () => this.send({ from: userId, to: agent, ...imMessageIds(dedupeId), body, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
+    let userId = customer.imported && message.kind !== 'subscribe' ? customer.userId : await this.importAs(openid, customer.userId);
+    const send = () => this.send({ from: userId, to: agent, ...ids, body, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
     try {
       await send();
     } catch (err) {
       if (!(err instanceof ImNotImportedError)) throw err;
-      // IM lost the account (deleted in the console, or our record is stale): import, resend once.
-      await this.importAs(openid, userId);
+      // IM lost the account (deleted in the console, or our record is stale): import (under a
+      // new UserID if IM refuses the old one), resend once.
+      userId = await this.importAs(openid, userId);
       await send();
     }
     return { outcome: 'relayed', userId, agent };
@@ -82,17 +92,11 @@ export class CustomerRelay {
     await this.im.sendC2C(msg);
   }
 
-  private async unfollow(openid: string, message: WechatMessage, dedupeId: string, customer: Customer, firstAttemptAt: number): Promise<RelayResult> {
+  private async unfollow(openid: string, message: WechatMessage, ids: MessageIds, customer: Customer, firstAttemptAt: number): Promise<RelayResult> {
     const agent = customer.agent;
     if (!customer.imported || agent === undefined) return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
     try {
-      await this.im.sendC2C({
-        from: customer.userId,
-        to: agent,
-        ...imMessageIds(dedupeId),
-        body: toImBody(message)!,
-        cloudCustomData: cloudCustomData(message),
-      });
+      await this.send({ from: customer.userId, to: agent, ...ids, body: toImBody(message)!, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
     } catch (err) {
       // On a retry the account may already be gone (our own earlier attempt deleted it).
       if (!(err instanceof ImNotImportedError)) throw err;

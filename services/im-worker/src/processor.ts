@@ -70,7 +70,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
     try {
-      const result = await relay.relay(message, job.id!, begun.customer, begun.firstAttemptAt);
+      const result = await relay.relay(message, { dedupeId: job.id!, receivedAt }, begun.customer, begun.firstAttemptAt);
       await wake(await line.finish(openid, job.id!));
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
