@@ -2,6 +2,8 @@ import { fakeOpenId } from '@wxim/sandbox';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
+import { createImWorker } from '@wxim/im-worker';
+import { eventually } from '../helpers/eventually.js';
 import { IM_KEY, relayForTests, textOf } from '../helpers/relay.js';
 
 let logs = '';
@@ -65,6 +67,25 @@ t.test('rate-limited: the queue slows down without spending attempts', async (t)
   t.equal(await job.getState(), 'completed');
   t.equal(job.attemptsMade, 1, 'only the attempt that delivered counts');
   t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'while limited']);
+});
+
+t.test('rate-limited: every worker of the fleet holds back, not only the one IM answered', async (t) => {
+  const other = await createImWorker(relay.gateway.config, { backoffBaseMs: 50, waitMs: 2000, imTimeoutMs: 1000 });
+  other.start();
+  t.teardown(() => other.close());
+  const customers = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
+  for (const openid of customers) await settled((await relayedJob(openid, 'warm up')).id);
+  im.failNext('openim/sendmsg', 60007, 1); // hold the queue 1 s
+  const calls = im.stats.calls;
+  const limitedAfter = Date.now();
+  const limited = await relayedJob(customers[0]!, 'limited');
+  await eventually('IM has answered "too many requests"', () => im.stats.calls > calls);
+  const later = await Promise.all(customers.slice(1).map((openid) => relayedJob(openid, 'sent while the queue holds back')));
+  for (const { id } of [limited, ...later]) t.equal(await (await settled(id)).getState(), 'completed');
+  for (const openid of customers) {
+    const [last] = im.messagesBetween(openid).slice(-1);
+    t.ok(last!.receivedAt - limitedAfter >= 900, `${openid}: relayed ${last!.receivedAt - limitedAfter} ms after the hold began`);
+  }
 });
 
 t.test('credential: an expired UserSig is renewed and the call made once more', async (t) => {

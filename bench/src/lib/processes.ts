@@ -79,11 +79,13 @@ export interface BenchRedis extends Proc {
 }
 
 /**
- * A redis-server of the benchmark's own, configured as the README asks for production (AOF
- * everysec, rewrite from 512 MB); `aofRewriteMinSize` overrides the rewrite threshold.
+ * A redis-server of the benchmark's own, configured as the README asks for production (AOF,
+ * rewrite from 512 MB). BENCH_APPENDFSYNC (`always` or `everysec`, the default) and
+ * BENCH_AOF_REWRITE_MIN_SIZE override them.
  */
 export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWRITE_MIN_SIZE'] ?? '512mb'): Promise<BenchRedis> {
-  const local = await LocalRedis.start({ appendonly: true, appendfsync: 'everysec', aofRewriteMinSize });
+  const appendfsync = process.env['BENCH_APPENDFSYNC'] === 'always' ? 'always' : 'everysec';
+  const local = await LocalRedis.start({ appendonly: true, appendfsync, aofRewriteMinSize });
   const client = new Redis(local.url);
   client.on('error', () => {});
   const proc = track(

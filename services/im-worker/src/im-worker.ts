@@ -109,6 +109,10 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     stalledInterval: config.worker.stallMs,
     // A job can be caught in several crashes in a row; it is failed (visibly) only after 10.
     maxStalledCount: 10,
+    // No real limit (RateGate keeps the fleet under IM's), but BullMQ honours the hold that
+    // worker.rateLimit() puts on the queue only where a limiter is set: with it, every worker
+    // of the fleet holds back after IM says "too many requests", not just the one that heard it.
+    limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
     autorun: false,
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string) =>
