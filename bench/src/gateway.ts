@@ -2,10 +2,10 @@ import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SANDBOX, WechatPlatform, type PushMode, fakeOpenId } from '@wxim/sandbox';
 import { type LoadRequest, runLoad } from './lib/load.js';
-import { freePort, startNode, startRedis } from './lib/processes.js';
+import { APPENDFSYNC, freePort, startNode, startRedis } from './lib/processes.js';
 
 /**
- * Gateway benchmark: the gateway as its own process with its own Redis (AOF everysec), signed
+ * Gateway benchmark: the gateway as its own process with its own Redis (AOF, see startRedis), signed
  * text pushes at concurrency 32 from this process, against the ceiling of a bare Fastify route.
  */
 const N = Number(process.env['BENCH_PUSHES'] ?? 40_000);
@@ -77,7 +77,7 @@ for (const mode of ['plain', 'safe'] as const) {
 const ceilingRate = rows[0]!.perSecond;
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
-  `Gateway benchmark: ${N} signed text pushes per row after ${WARMUP} warm-up, concurrency ${CONCURRENCY}, ${CUSTOMERS} customers.`,
+  `Gateway benchmark: ${N} signed text pushes per row after ${WARMUP} warm-up, concurrency ${CONCURRENCY}, ${CUSTOMERS} customers; Redis with appendfsync ${APPENDFSYNC}.`,
   `Machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}; load generator, server and Redis share the cores.`,
   '',
   '| target | pushes/s | ack p50 (ms) | ack p99 (ms) | ratio to ceiling | non-200 | stored jobs | peak RSS (MB) | CPU µs/push: server, Redis, load generator |',

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type Faults, SANDBOX, WechatPlatform, fakeOpenId, sandboxEnv } from '@wxim/sandbox';
 import { request } from 'undici';
 import { type LoadRequest, percentile, runLoad } from './lib/load.js';
-import { type BenchRedis, type Proc, freePort, startNode, startRedis } from './lib/processes.js';
+import { APPENDFSYNC, type BenchRedis, type Proc, freePort, startNode, startRedis } from './lib/processes.js';
 
 /**
  * Relay benchmark: Redis, the IM simulator, wechat-gateway and im-worker as separate processes;
@@ -253,7 +253,7 @@ function perProcessTable(title: string, figures: (r: Row) => Record<string, numb
 
 const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
 const lines = [
-  `Relay benchmark: ${CUSTOMERS} customers, concurrency ${CONCURRENCY}, safe-mode pushes; each row on a fresh Redis (AOF ${process.env['BENCH_APPENDFSYNC'] === 'always' ? 'always' : 'everysec'}), IM simulator, gateway and im-worker, each its own process.`,
+  `Relay benchmark: ${CUSTOMERS} customers, concurrency ${CONCURRENCY}, safe-mode pushes; each row on a fresh Redis (appendfsync ${APPENDFSYNC}), IM simulator, gateway and im-worker, each its own process.`,
   `Machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; every process and the load generator share the cores.`,
   '',
   '| run | pushes | pushes/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | lost | duplicated | non-200 | waited their turn (%) |',

@@ -25,6 +25,19 @@ t.test('new customers spread over the agents; each stays with their agent', asyn
       [agentOf.get(c), agentOf.get(c)],
       'sticky',
     );
+  // Both of the first agent's customers unfollow: that agent now has the fewest, and gets the next.
+  const leaving = customers.filter((c) => agentOf.get(c) === AGENTS[0]);
+  for (const c of leaving) await wechat.push({ ...wechat.unfollow(c), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await relay.waitForMessages(14);
+  const queue = relay.gateway.gateway.queue;
+  await eventually(
+    'both unfollows are done',
+    async () => leaving.every((c) => im.deleted.has(c)) && (await queue.getActiveCount()) + (await queue.getWaitingCount()) === 0,
+  );
+  const newcomer = fakeOpenId();
+  await wechat.push(wechat.text(newcomer, 'new here'));
+  await relay.waitForMessages(15);
+  t.equal(im.messagesBetween(newcomer)[0]!.to, AGENTS[0], 'customers who unfollowed no longer count towards their agent');
 });
 
 t.test('unfollow deletes the account; a re-follow after IM refuses the old UserID gets a new one', async (t) => {

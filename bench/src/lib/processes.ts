@@ -78,13 +78,16 @@ export interface BenchRedis extends Proc {
   restart(): Promise<{ aofMb: number; seconds: number }>;
 }
 
+/** `appendfsync` of the benchmark's Redis: `always`, as the README asks, unless BENCH_APPENDFSYNC=everysec. */
+export const APPENDFSYNC = process.env['BENCH_APPENDFSYNC'] === 'everysec' ? 'everysec' : 'always';
+
 /**
- * A redis-server of the benchmark's own, configured as the README asks for production (AOF,
- * rewrite from 512 MB). BENCH_APPENDFSYNC (`always` or `everysec`, the default) and
+ * A redis-server of the benchmark's own, configured as the README asks for production (AOF
+ * fsynced before every answer, rewrite from 512 MB). BENCH_APPENDFSYNC and
  * BENCH_AOF_REWRITE_MIN_SIZE override them.
  */
 export async function startRedis(aofRewriteMinSize = process.env['BENCH_AOF_REWRITE_MIN_SIZE'] ?? '512mb'): Promise<BenchRedis> {
-  const appendfsync = process.env['BENCH_APPENDFSYNC'] === 'always' ? 'always' : 'everysec';
+  const appendfsync = APPENDFSYNC;
   const local = await LocalRedis.start({ appendonly: true, appendfsync, aofRewriteMinSize });
   const client = new Redis(local.url);
   client.on('error', () => {});

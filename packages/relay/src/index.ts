@@ -1,3 +1,4 @@
+export { AgentLoad } from './agent-assignment.js';
 export { ConversationLine, type Turn } from './conversation-line.js';
 export { type Customer, IdentityMap, userIdFor } from './identity-map.js';
 export { type StateKeys, stateKeys } from './keys.js';

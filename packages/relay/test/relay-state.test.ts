@@ -1,4 +1,4 @@
-import { ConversationLine, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
+import { AgentLoad, ConversationLine, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '../../../test/helpers/redis.js';
@@ -44,6 +44,26 @@ t.test('new customers go to the agent with the fewest; a removed agent’s custo
   t.equal(await agentOf('c2'), 'agent_b', 'sticky');
   t.equal(await agentOf('c2', ['agent_a', 'agent_c']), 'agent_c', 'agent_b left: the least-loaded remaining agent takes over');
   t.same(await redis.zrange(keys.agentLoad, 0, -1, 'WITHSCORES'), ['agent_b', '0', 'agent_c', '1', 'agent_a', '2']);
+});
+
+t.test('an unfollow releases the customer from their agent’s load, once; a returning follower counts again', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a', 'agent_b']);
+  const load = new AgentLoad(redis, keys);
+  const agentOf = async (openid: string) => {
+    await job(`${openid}-1`);
+    await line.append(openid, `${openid}-1`);
+    const begun = await turn().begin(openid, `${openid}-1`, true);
+    await line.finish(openid, `${openid}-1`);
+    return begun.turn === 'head' ? begun.customer.agent : undefined;
+  };
+  const score = async (agent: string) => Number(await redis.zscore(keys.agentLoad, agent));
+  t.same([await agentOf('u1'), await agentOf('u2')], ['agent_a', 'agent_b']);
+  await load.release('u1');
+  await load.release('u1'); // a retried unfollow
+  t.same([await score('agent_a'), await score('agent_b')], [0, 1], 'u1 left agent_a, counted once');
+  t.equal(await agentOf('u3'), 'agent_a', 'the next new customer goes to the agent who now has fewer');
+  t.equal(await agentOf('u1'), 'agent_a', 'u1 comes back to their agent');
+  t.same([await score('agent_a'), await score('agent_b')], [2, 1], 'and counts again');
 });
 
 t.test('the first-attempt time is kept across attempts and cleared when the job finishes', async (t) => {

@@ -1,5 +1,5 @@
 import { type C2CMessage, type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
-import { type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
+import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 
@@ -33,6 +33,7 @@ export class CustomerRelay {
   constructor(
     private readonly im: ImClient,
     private readonly identities: IdentityMap,
+    private readonly agentLoad: AgentLoad,
     private readonly onUnsubscribe: 'delete' | 'keep',
     /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) for 120 s. */
     imDuplicateWindowMs = 120_000,
@@ -94,7 +95,10 @@ export class CustomerRelay {
 
   private async unfollow(openid: string, message: WechatMessage, ids: MessageIds, customer: Customer, firstAttemptAt: number): Promise<RelayResult> {
     const agent = customer.agent;
-    if (!customer.imported || agent === undefined) return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
+    if (!customer.imported || agent === undefined) {
+      await this.agentLoad.release(openid);
+      return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
+    }
     try {
       await this.send({ from: customer.userId, to: agent, ...ids, body: toImBody(message)!, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
     } catch (err) {
@@ -105,6 +109,8 @@ export class CustomerRelay {
       await this.im.deleteAccounts([customer.userId]);
       await this.identities.markDeleted(openid);
     }
+    // No longer one of the agent's customers; should they follow again, they come back to them.
+    await this.agentLoad.release(openid);
     return { outcome: 'relayed', userId: customer.userId, agent };
   }
 }

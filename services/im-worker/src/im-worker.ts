@@ -1,7 +1,7 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { ImClient, UserSigCache } from '@wxim/im';
 import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
-import { ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
+import { AgentLoad, ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { healthRoutes } from '@wxim/runtime';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -76,7 +76,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   });
   const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const relay = new CustomerRelay(im, new IdentityMap(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
+  const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
   const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
   let worker: Worker<InboundJob> | undefined;
   const relayOne = createProcessor({
