@@ -5,7 +5,7 @@ import { AgentLoad, ConversationLine, IdentityMap, RateGate, RelayTurn, stateKey
 import { healthRoutes } from '@wxim/runtime';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { CustomerRelay } from './customer-relay.js';
+import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 
@@ -28,6 +28,8 @@ export interface ImWorker {
   /** /healthz, /readyz and /metrics; listen on it to expose them. */
   app: FastifyInstance;
   im: ImClient;
+  /** What the worker runs for each job it takes (with its lock token): tools and tests can run a job by hand. */
+  runJob(job: Job<InboundJob>, token?: string): Promise<RelayResult>;
   start(): void;
   close(): Promise<void>;
 }
@@ -94,7 +96,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   const processor = async (job: Job<InboundJob>, token?: string) => {
     if (token !== undefined) inFlight.set(job.id!, { job, token });
     try {
-      return await relayOne(job, token);
+      return await relayOne.process(job, token);
     } finally {
       inFlight.delete(job.id!);
     }
@@ -120,12 +122,22 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     },
   });
   worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
+  // Each completed job leaves its line and wakes the next; close() waits for these.
+  const leaving = new Set<Promise<void>>();
+  worker.on('completed', (job) => {
+    const done = relayOne
+      .completed(job)
+      .catch((err: Error) => app.log.warn({ jobId: job.id, reason: err.message }, 'could not wake the next job in line; it wakes by itself'))
+      .finally(() => leaving.delete(done));
+    leaving.add(done);
+  });
   await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker!.isRunning() });
   const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;
   return {
     worker,
     app,
     im,
+    runJob: processor,
     start() {
       void worker!.run().catch((err: Error) => app.log.error({ reason: err.message }, 'worker stopped'));
     },
@@ -149,6 +161,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         await settled(closing, HAND_BACK_MS);
       } else await im.close();
       clearTimeout(timer);
+      await settled(Promise.all(leaving), HAND_BACK_MS);
       await app.close();
       await queue.close();
       state.disconnect();

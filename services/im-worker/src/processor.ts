@@ -60,7 +60,19 @@ export function createProcessor(deps: ProcessorDeps) {
     return undefined;
   }
 
-  return async function process(job: Job<InboundJob>, token?: string): Promise<RelayResult> {
+  /**
+   * After BullMQ has recorded the job as completed: leave the line and wake the next job. Not
+   * before: a worker that died between the two would otherwise run the job again from the back
+   * of its line, behind later messages and perhaps past IM's duplicate window. A completed job
+   * still at the head of its line is passed over (see ConversationLine), so if this step is lost
+   * the next job goes on when it next looks (at most `waitMs`).
+   */
+  async function completed(job: Job<InboundJob>): Promise<void> {
+    const { message } = job.data;
+    if (takesTurn(message)) await wake(await line.finish(message.fromUserName, job.id!));
+  }
+
+  async function process(job: Job<InboundJob>, token?: string): Promise<RelayResult> {
     const { message, receivedAt } = job.data;
     const openid = message.fromUserName;
     if (!takesTurn(message)) {
@@ -71,7 +83,6 @@ export function createProcessor(deps: ProcessorDeps) {
     if (begun?.turn !== 'head') throw new DelayedError();
     try {
       const result = await relay.relay(message, { dedupeId: job.id!, receivedAt }, begun.customer, begun.firstAttemptAt);
-      await wake(await line.finish(openid, job.id!));
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
       return result;
@@ -94,5 +105,7 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       throw errorFor(decision, err);
     }
-  };
+  }
+
+  return { process, completed };
 }
