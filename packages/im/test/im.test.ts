@@ -35,6 +35,8 @@ t.test('IM error codes fall into the classes of protocols.md', async (t) => {
   ];
   for (const [code, cls] of cases) t.type(classifyImError('openim/sendmsg', code, 'x'), cls as never, String(code));
   t.equal((classifyImError('c', 70050, '') as ImRateLimitedError).retryAfterMs, 60_000, '70050 waits a minute');
+  const long = classifyImError('openim/sendmsg', 90001, 'x'.repeat(5000));
+  t.ok(long.message.length < 260, `IM's ErrorInfo is cut for logs and the dashboard (${long.message.length} characters)`);
   t.ok((classifyImError('c', 70001, '') as ImCredentialError).renewable);
   t.notOk((classifyImError('c', 70013, '') as ImCredentialError).renewable, 'a configuration error is not mended by renewal');
   t.equal(classifyImError('openim/sendmsg', 80001, 'content security').message, 'IM openim/sendmsg failed: 80001 content security');
