@@ -20,12 +20,36 @@ export interface TestRedisCluster {
  */
 export async function startTestRedisCluster(password: string, nodes = 3): Promise<TestRedisCluster> {
   const ports: number[] = [];
-  for (let i = 0; i < nodes; i++) ports.push(await freePort());
+  const busPorts: number[] = []; // given explicitly: port + 10000 may be taken, or past 65535
+  while (ports.length + busPorts.length < 2 * nodes) {
+    const port = await freePort(); // free now, and not one already picked (none is bound yet)
+    if (ports.includes(port) || busPorts.includes(port)) continue;
+    (ports.length < nodes ? ports : busPorts).push(port);
+  }
   const dirs = ports.map(() => mkdtempSync(join(tmpdir(), 'wxim-cluster-')));
   const procs: ChildProcess[] = ports.map((port, i) =>
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dirs[i]!, '--cluster-enabled', 'yes'], {
-      stdio: 'ignore',
-    }),
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dirs[i]!,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPorts[i]),
+      ],
+      {
+        stdio: 'ignore',
+      },
+    ),
   );
   const close = async () => {
     for (const p of procs) p.kill('SIGKILL');

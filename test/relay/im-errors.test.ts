@@ -1,5 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
 import { createImWorker } from '@wxim/im-worker';
@@ -76,10 +77,11 @@ t.test('rate-limited: every worker of the fleet holds back, not only the one IM 
   const customers = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
   for (const openid of customers) await settled((await relayedJob(openid, 'warm up')).id);
   im.failNext('openim/sendmsg', 60007, 1); // hold the queue 1 s
-  const calls = im.stats.calls;
   const limitedAfter = Date.now();
   const limited = await relayedJob(customers[0]!, 'limited');
-  await eventually('IM has answered "too many requests"', () => im.stats.calls > calls);
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  await eventually('the queue is held', async () => (await redis.pttl(queue.keys.limiter!)) > 500);
   const later = await Promise.all(customers.slice(1).map((openid) => relayedJob(openid, 'sent while the queue holds back')));
   for (const { id } of [limited, ...later]) t.equal(await (await settled(id)).getState(), 'completed');
   for (const openid of customers) {
@@ -115,7 +117,9 @@ t.test('the worker reports IM outcomes, retries and latency on /metrics', async 
   t.match(text, /wxim_im_relayed_total\{kind="text",outcome="relayed"\} \d+/);
   t.match(text, /wxim_im_relayed_total\{kind="text",outcome="failed"\} 1/);
   t.match(text, /wxim_im_retries_total\{class="transient"\} 3/);
-  t.match(text, /wxim_im_retries_total\{class="rate_limited"\} 2/);
+  // Two from the rate-limited test; the fleet test's one may have been heard by the other worker.
+  const rateLimited = Number(/wxim_im_retries_total\{class="rate_limited"\} (\d+)/.exec(text)?.[1]);
+  t.ok(rateLimited === 2 || rateLimited === 3, `rate-limited retries counted: ${rateLimited}`);
   t.match(text, /wxim_im_calls_total\{command="openim\/sendmsg",outcome="80001"\} 1/);
   t.match(text, /wxim_im_relay_seconds_bucket\{le="0.1",kind="text"\} \d+/);
   const ready = await request(`http://127.0.0.1:${port}/readyz`);

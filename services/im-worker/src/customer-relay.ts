@@ -3,10 +3,10 @@ import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 
-/** What identifies a push to IM: its dedupe id (the job id) and when the gateway received it. */
+/** What identifies a push to IM: its dedupe id (the job id) and its place in the store order (see RelayTurn). */
 export interface PushIds {
   dedupeId: string;
-  receivedAt: number;
+  place: number;
 }
 
 type MessageIds = ReturnType<typeof imMessageIds>;
@@ -49,7 +49,7 @@ export class CustomerRelay {
     const body = toImBody(message);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
-    const ids = imMessageIds(push.dedupeId, push.receivedAt);
+    const ids = imMessageIds(push.dedupeId, push.place);
     if (message.kind === 'unsubscribe') return this.unfollow(openid, message, ids, customer, firstAttemptAt);
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
+import { HOLD_MARK, queueHold } from './queue-hold.js';
 
 export interface ImWorkerOverrides {
   /** First retry delay; doubles per attempt up to 10 minutes. */
@@ -88,7 +89,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     queue,
     metrics,
     log: app.log,
-    rateLimit: (ms) => worker!.rateLimit(ms),
+    rateLimit: queueHold(state, queue.keys.limiter!),
     ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
   });
   // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
@@ -111,10 +112,10 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     stalledInterval: config.worker.stallMs,
     // A job can be caught in several crashes in a row; it is failed (visibly) only after 10.
     maxStalledCount: 10,
-    // No real limit (RateGate keeps the fleet under IM's), but BullMQ honours the hold that
-    // worker.rateLimit() puts on the queue only where a limiter is set: with it, every worker
-    // of the fleet holds back after IM says "too many requests", not just the one that heard it.
-    limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
+    // No real limit (RateGate keeps the fleet under IM's), but BullMQ honours a hold on the
+    // queue (queueHold) only where a limiter is set: with it, every worker of the fleet holds
+    // back after IM says "too many requests", not just the one that heard it.
+    limiter: { max: HOLD_MARK, duration: 1000 },
     autorun: false,
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string) =>
@@ -122,14 +123,19 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     },
   });
   worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
-  // Each completed job leaves its line and wakes the next; close() waits for these.
+  // A job done for good (completed, or failed with no attempt left) leaves its line and wakes
+  // the next; close() waits for these.
   const leaving = new Set<Promise<void>>();
-  worker.on('completed', (job) => {
-    const done = relayOne
-      .completed(job)
+  const leave = (job: Job<InboundJob>) => {
+    const left = relayOne
+      .done(job)
       .catch((err: Error) => app.log.warn({ jobId: job.id, reason: err.message }, 'could not wake the next job in line; it wakes by itself'))
-      .finally(() => leaving.delete(done));
-    leaving.add(done);
+      .finally(() => leaving.delete(left));
+    leaving.add(left);
+  };
+  worker.on('completed', leave);
+  worker.on('failed', (job) => {
+    if (job?.finishedOn) leave(job); // not when it will be retried
   });
   await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker!.isRunning() });
   const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;
@@ -150,11 +156,13 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const closing = worker!.close();
       if ((await Promise.race([closing, timedOut])) === 'timeout') {
         app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
-        // No relay step (line, turn) after this, so a handed-back job's place in its line stays as it was.
+        // Jobs that finished meanwhile leave their lines first; then no relay step (line, turn)
+        // runs any more, so a handed-back job's place in its line stays as it was.
+        await settled(Promise.all(leaving), HAND_BACK_MS);
         state.disconnect();
         // Back to the front of the queue, lock released: another worker takes them at once. If
         // Redis cannot be reached, their locks expire instead and the stalled-job check takes over.
-        await settled(Promise.all([...inFlight.values()].map(({ job, token }) => job.moveToWait(token))), HAND_BACK_MS);
+        await settled(Promise.allSettled([...inFlight.values()].map(({ job, token }) => job.moveToWait(token))), HAND_BACK_MS);
         // Abort the IM calls still in flight so the processors end now. A call IM did receive
         // is sent again by the next worker, with the same MsgSeq and MsgRandom: IM drops the repeat.
         await im.destroy();

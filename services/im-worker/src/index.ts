@@ -4,3 +4,4 @@ export { type ImWorker, type ImWorkerOverrides, createImWorker } from './im-work
 export { cloudCustomData, toImBody } from './message-mapping.js';
 export { type ImWorkerMetrics, createImWorkerMetrics } from './metrics.js';
 export { createProcessor } from './processor.js';
+export { HOLD_MARK, queueHold } from './queue-hold.js';

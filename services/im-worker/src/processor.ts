@@ -61,13 +61,13 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * After BullMQ has recorded the job as completed: leave the line and wake the next job. Not
-   * before: a worker that died between the two would otherwise run the job again from the back
-   * of its line, behind later messages and perhaps past IM's duplicate window. A completed job
-   * still at the head of its line is passed over (see ConversationLine), so if this step is lost
-   * the next job goes on when it next looks (at most `waitMs`).
+   * After BullMQ has recorded the job as completed or failed for good: leave the line and wake
+   * the next job. Not before: a worker that died between the two would otherwise run the job
+   * again from the back of its line, behind later messages and perhaps past IM's duplicate
+   * window. A finished job still at the head of its line is passed over (see ConversationLine),
+   * so if this step is lost the next job goes on when it next looks (at most `waitMs`).
    */
-  async function completed(job: Job<InboundJob>): Promise<void> {
+  async function done(job: Job<InboundJob>): Promise<void> {
     const { message } = job.data;
     if (takesTurn(message)) await wake(await line.finish(message.fromUserName, job.id!));
   }
@@ -82,7 +82,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
     try {
-      const result = await relay.relay(message, { dedupeId: job.id!, receivedAt }, begun.customer, begun.firstAttemptAt);
+      const result = await relay.relay(message, { dedupeId: job.id!, place: begun.place }, begun.customer, begun.firstAttemptAt);
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
       return result;
@@ -91,8 +91,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const attempts = job.opts.attempts ?? 1;
       const last = decision.action === 'fail' || (decision.action === 'retry' && job.attemptsMade + 1 >= attempts);
       if (last) {
-        // Failing for good: leave the line so the customer's later messages go on.
-        await wake(await line.finish(openid, job.id!));
+        // Failing for good: once BullMQ has recorded it (see `done`), the job leaves its line so
+        // the customer's later messages go on.
         metrics.relayed.inc({ kind: message.kind, outcome: 'failed' });
         log.error({ jobId: job.id, kind: message.kind, reason: (err as Error).message }, 'relay failed for good');
       } else {
@@ -107,5 +107,5 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return { process, completed };
+  return { process, done };
 }
