@@ -40,6 +40,8 @@ export interface LocalRedisOptions {
   appendfsync?: 'always' | 'everysec';
   /** `auto-aof-rewrite-min-size`, e.g. '512mb'; Redis's own default (64mb) when absent. */
   aofRewriteMinSize?: string;
+  /** More redis-server arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: readonly string[];
 }
 
 /**
@@ -76,6 +78,7 @@ export class LocalRedis {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
     if (this.options.aofRewriteMinSize !== undefined) args.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
+    args.push(...(this.options.args ?? []));
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForRedis(this.url, timeoutMs);
   }

@@ -167,9 +167,11 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         // is sent again by the next worker, with the same MsgSeq and MsgRandom: IM drops the repeat.
         await im.destroy();
         await settled(closing, HAND_BACK_MS);
-      } else await im.close();
+      } else {
+        await settled(Promise.all(leaving), HAND_BACK_MS);
+        await im.close();
+      }
       clearTimeout(timer);
-      await settled(Promise.all(leaving), HAND_BACK_MS);
       await app.close();
       await queue.close();
       state.disconnect();
