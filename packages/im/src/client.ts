@@ -14,7 +14,7 @@ export interface ImClientOptions {
   /** Per call, connect to last byte. */
   timeoutMs?: number;
   connections?: number;
-  /** Called before every call, e.g. to keep the fleet under IM's rate limit. */
+  /** Called before every call, e.g. to wait for the call's turn under IM's rate limit. */
   beforeCall?: (command: string) => Promise<void>;
   /** Called after every call with its outcome (`ok` or the error code), for metrics. */
   afterCall?: (command: string, outcome: string, seconds: number) => void;
@@ -33,6 +33,16 @@ export interface C2CMessage {
   msgRandom: number;
   body: MsgElement[];
   cloudCustomData?: string;
+}
+
+/** What one call may be given besides its body. */
+export interface CallOptions {
+  /**
+   * Runs right before the request leaves (after `beforeCall`), e.g. to check that the job the call
+   * is made for is still this worker's. Resolving false skips the call (its method resolves to
+   * undefined); throwing cancels it.
+   */
+  beforeSend?: (command: string) => Promise<boolean>;
 }
 
 /** Our own sends must not come back to us through the C2C callbacks. */
@@ -67,18 +77,20 @@ export class ImClient {
     return `${this.signed.query}&random=${Math.floor(Math.random() * 2 ** 32)}&contenttype=json`;
   }
 
-  async call<T extends object = object>(command: string, body: object): Promise<T & ImResponse> {
+  /** Resolves to IM's answer, or undefined when `beforeSend` skipped the call. */
+  async call<T extends object = object>(command: string, body: object, options: CallOptions = {}): Promise<(T & ImResponse) | undefined> {
     try {
-      return await this.callOnce<T>(command, body);
+      return await this.callOnce<T>(command, body, options);
     } catch (err) {
       if (!(err instanceof ImCredentialError) || !err.renewable) throw err;
       this.options.userSig.renew();
-      return this.callOnce<T>(command, body);
+      return this.callOnce<T>(command, body, options);
     }
   }
 
-  private async callOnce<T extends object>(command: string, body: object): Promise<T & ImResponse> {
+  private async callOnce<T extends object>(command: string, body: object, options: CallOptions): Promise<(T & ImResponse) | undefined> {
     await this.options.beforeCall?.(command);
+    if (options.beforeSend !== undefined && !(await options.beforeSend(command))) return undefined;
     const started = performance.now();
     const done = (outcome: string) => this.options.afterCall?.(command, outcome, (performance.now() - started) / 1000);
     const path = `${this.v4}${command}?${this.query()}`;
@@ -120,26 +132,30 @@ export class ImClient {
   }
 
   /** Idempotent: importing an existing account succeeds. */
-  async importAccount(userId: string, nick?: string): Promise<void> {
-    await this.call('im_open_login_svc/account_import', { UserID: userId, ...(nick ? { Nick: nick } : {}) });
+  async importAccount(userId: string, options: CallOptions = {}): Promise<void> {
+    await this.call('im_open_login_svc/account_import', { UserID: userId }, options);
   }
 
-  async deleteAccounts(userIds: string[]): Promise<void> {
-    await this.call('im_open_login_svc/account_delete', { DeleteItem: userIds.map((UserID) => ({ UserID })) });
+  async deleteAccounts(userIds: string[], options: CallOptions = {}): Promise<void> {
+    await this.call('im_open_login_svc/account_delete', { DeleteItem: userIds.map((UserID) => ({ UserID })) }, options);
   }
 
-  /** One-to-one message from `from` (any imported account) to `to`, as the admin. */
-  async sendC2C(msg: C2CMessage): Promise<{ MsgTime: number; MsgKey: string }> {
-    return this.call<{ MsgTime: number; MsgKey: string }>('openim/sendmsg', {
-      SyncOtherMachine: 1,
-      From_Account: msg.from,
-      To_Account: msg.to,
-      MsgSeq: msg.msgSeq,
-      MsgRandom: msg.msgRandom,
-      MsgBody: msg.body,
-      ...(msg.cloudCustomData === undefined ? {} : { CloudCustomData: msg.cloudCustomData }),
-      ForbidCallbackControl: FORBID_CALLBACKS,
-    });
+  /** One-to-one message from `from` (any imported account) to `to`, as the admin; undefined when `beforeSend` skipped it. */
+  async sendC2C(msg: C2CMessage, options: CallOptions = {}): Promise<{ MsgTime: number; MsgKey: string } | undefined> {
+    return this.call<{ MsgTime: number; MsgKey: string }>(
+      'openim/sendmsg',
+      {
+        SyncOtherMachine: 1,
+        From_Account: msg.from,
+        To_Account: msg.to,
+        MsgSeq: msg.msgSeq,
+        MsgRandom: msg.msgRandom,
+        MsgBody: msg.body,
+        ...(msg.cloudCustomData === undefined ? {} : { CloudCustomData: msg.cloudCustomData }),
+        ForbidCallbackControl: FORBID_CALLBACKS,
+      },
+      options,
+    );
   }
 
   /**
@@ -148,7 +164,15 @@ export class ImClient {
    * complete. Used before resending a message whose earlier attempt may have been delivered
    * longer ago than IM's 120-second duplicate window.
    */
-  async hasC2CMessage(from: string, to: string, msgSeq: number, msgRandom: number, minTime: number, maxTime: number): Promise<boolean> {
+  async hasC2CMessage(
+    from: string,
+    to: string,
+    msgSeq: number,
+    msgRandom: number,
+    minTime: number,
+    maxTime: number,
+    options: CallOptions = {},
+  ): Promise<boolean> {
     let lastMsgKey: string | undefined;
     let upTo = maxTime;
     for (let page = 0; page < 100; page++) {
@@ -157,14 +181,19 @@ export class ImClient {
         LastMsgTime?: number;
         LastMsgKey?: string;
         MsgList?: { From_Account: string; MsgSeq: number; MsgRandom: number }[];
-      }>('openim/admin_getroammsg', {
-        Operator_Account: from,
-        Peer_Account: to,
-        MaxCnt: 100,
-        MinTime: minTime,
-        MaxTime: upTo,
-        ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}),
-      });
+      }>(
+        'openim/admin_getroammsg',
+        {
+          Operator_Account: from,
+          Peer_Account: to,
+          MaxCnt: 100,
+          MinTime: minTime,
+          MaxTime: upTo,
+          ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}),
+        },
+        options,
+      );
+      if (res === undefined) throw new Error('the history look-up was cancelled');
       if ((res.MsgList ?? []).some((m) => m.From_Account === from && m.MsgSeq === msgSeq && m.MsgRandom === msgRandom)) return true;
       if (res.Complete === 1 || !res.LastMsgKey || (res.MsgList ?? []).length === 0) return false;
       lastMsgKey = res.LastMsgKey;

@@ -4,10 +4,12 @@ export type RedisClient = Redis | Cluster;
 
 /**
  * `queue`: connections that answer a caller who is waiting (the gateway's ack): commands fail
- * at once while Redis is away instead of piling up. `worker`: blocking connections of BullMQ
- * workers, which wait for Redis for as long as it takes (BullMQ requires maxRetriesPerRequest null).
+ * at once while Redis is away instead of piling up. `state`: a worker's own commands (its turn,
+ * the rate cap, the lock checks), which wait for Redis to come back. `worker`: the connections
+ * BullMQ workers are given (BullMQ requires maxRetriesPerRequest null), whose blocking commands
+ * wait up to 10 s for a job.
  */
-export type ConnectionRole = 'queue' | 'worker';
+export type ConnectionRole = 'queue' | 'state' | 'worker';
 
 export interface ConnectionSettings {
   redisUrl: string;
@@ -16,10 +18,22 @@ export interface ConnectionSettings {
   name?: string;
 }
 
+/**
+ * Nothing waits forever on a dead connection (a peer gone without closing it, a network cut):
+ * TCP keep-alive probes idle connections, a connection that owes a reply and hears nothing for
+ * `timeoutMs` is dropped and made again, and a command without its reply after that long fails.
+ * The timeout outlasts what a command may legitimately wait: a BullMQ worker's blocking fetch
+ * (at most 10 s), the gateway's WAIT for replicas (within its 4 s budget).
+ */
+const TIMEOUT_MS: Record<ConnectionRole, number> = { queue: 10_000, state: 10_000, worker: 30_000 };
+
 function optionsFor(role: ConnectionRole, name: string | undefined): RedisOptions {
   const common: RedisOptions = {
     ...(name === undefined ? {} : { connectionName: name }),
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    keepAlive: 10_000,
+    socketTimeout: TIMEOUT_MS[role],
+    commandTimeout: TIMEOUT_MS[role],
   };
   return role === 'queue'
     ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }

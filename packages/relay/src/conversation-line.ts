@@ -37,11 +37,12 @@ if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 'waiting' end
 return 'absent'
 `;
 
-// KEYS: line zset, the job's first-attempt key. ARGV: job key prefix, job id. Removes the job
-// and returns the next to run.
+// KEYS: line zset, the job's relay ids. ARGV: job key prefix, job id, keep the ids (1/0).
+// Removes the job and returns the next to run. A failed job keeps its ids: retried by hand, it
+// is relayed with them again (see RelayTurn).
 const FINISH = `${LIVE_HEAD_LUA}
 redis.call('ZREM', KEYS[1], ARGV[2])
-redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
 return liveHead(KEYS[1], ARGV[1])
 `;
 
@@ -50,7 +51,7 @@ export type Turn = 'head' | 'waiting' | 'absent';
 type LineCommands = {
   wximLineAppend(line: string, seq: string, jobId: string, ttl: number): Promise<number>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<Turn>;
-  wximLineFinish(line: string, firstAttempt: string, jobPrefix: string, jobId: string): Promise<string | null>;
+  wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
 };
 
 /**
@@ -96,8 +97,11 @@ export class ConversationLine {
     return this.redis.wximLineTurn(this.keys.line(openid), this.jobKeyPrefix, jobId);
   }
 
-  /** Removes a job from its line; resolves to the job now at the head, if any. */
-  async finish(openid: string, jobId: string): Promise<string | undefined> {
-    return (await this.redis.wximLineFinish(this.keys.line(openid), this.keys.firstAttempt(jobId), this.jobKeyPrefix, jobId)) ?? undefined;
+  /**
+   * Removes a job from its line; resolves to the job now at the head, if any. `failed`: the job
+   * failed for good and keeps its relay ids for a retry by hand.
+   */
+  async finish(openid: string, jobId: string, failed = false): Promise<string | undefined> {
+    return (await this.redis.wximLineFinish(this.keys.line(openid), this.keys.relayIds(jobId), this.jobKeyPrefix, jobId, failed ? '1' : '0')) ?? undefined;
   }
 }

@@ -1,34 +1,82 @@
-import type { Redis, Cluster } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 
 export interface Customer {
-  /** The customer's IM UserID: the openid, or openid_<n> after IM refused to re-import it. */
-  userId: string;
+  /** The customer's IM UserID, once the relay has chosen one (see IdentityMap.claim). */
+  userId?: string;
   /** Whether the relay has imported the UserID into IM (and not deleted it since). */
   imported: boolean;
   agent?: string;
 }
 
-/** IM UserIDs are at most 32 bytes of [A-Za-z0-9_-]; an openid (28) fits, with room for a suffix. */
+/** What IM accepts in a UserID and the relay keeps to: at most 32 of [A-Za-z0-9_-]. */
+const VALID_USER_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+function digest(text: string): string {
+  // 30 characters of base64url: 180 bits, and only characters a UserID may hold.
+  return `h_${createHash('sha256').update(text).digest('base64url').slice(0, 30)}`;
+}
+
+/**
+ * The UserID an openid asks for first, in its `generation` (1, then 2, 3, … each time IM refuses to
+ * re-import a deleted one). An openid that is a valid UserID stays itself (a real openid is 28 of
+ * [A-Za-z0-9_-]); any other becomes a digest of itself, never a lossy rewrite that two openids
+ * could share. Later generations add `_<n>` (base 36).
+ */
 export function userIdFor(openid: string, generation: number): string {
-  const base = openid.replace(/[^A-Za-z0-9_-]/g, '_');
-  if (generation <= 1) return base.slice(0, 32);
+  const base = VALID_USER_ID.test(openid) ? openid : digest(openid);
+  if (generation <= 1) return base;
   const suffix = `_${generation.toString(36)}`;
   return `${base.slice(0, 32 - suffix.length)}${suffix}`;
 }
 
+// KEYS: customer hash, reverse map (UserID → openid). ARGV: openid, candidate UserIDs in order.
+// The first candidate no other openid owns becomes the customer's: one IM account per openid.
+const CLAIM = `
+for i = 2, #ARGV do
+  local owner = redis.call('HGET', KEYS[2], ARGV[i])
+  if not owner or owner == ARGV[1] then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[1])
+    redis.call('HSET', KEYS[1], 'userId', ARGV[i], 'imported', '0')
+    return ARGV[i]
+  end
+end
+return false
+`;
+
+type ClaimCommand = { wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null> };
+
 /**
  * openid ⇄ IM UserID in Redis: a hash per customer (UserID, generation, imported flag, agent)
- * and one reverse hash UserID → openid, which agent replies need to find the customer.
+ * and one reverse hash UserID → openid, which agent replies need to find the customer, and which
+ * keeps a UserID to one openid.
  */
 export class IdentityMap {
+  private readonly commands: ClaimCommand;
+
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
-  ) {}
+  ) {
+    if (!('wximClaimUserId' in redis)) redis.defineCommand('wximClaimUserId', { numberOfKeys: 2, lua: CLAIM });
+    this.commands = redis as unknown as ClaimCommand;
+  }
 
-  async markImported(openid: string, userId: string): Promise<void> {
-    await this.redis.multi().hset(this.keys.customer(openid), 'userId', userId, 'imported', '1').hset(this.keys.openidOf, userId, openid).exec();
+  /**
+   * Chooses the customer's UserID for `generation` and records it, atomically: `userIdFor`, or
+   * when another openid holds that already (an openid that happens to equal another's digest),
+   * a digest of the openid and the generation.
+   */
+  async claim(openid: string, generation = 1): Promise<string> {
+    const candidates = [userIdFor(openid, generation), ...[1, 2, 3].map((k) => digest(`${openid}\n${generation}\n${k}`))];
+    const userId = await this.commands.wximClaimUserId(this.keys.customer(openid), this.keys.openidOf, openid, ...candidates);
+    if (userId === null) throw new Error('no free IM UserID for this customer');
+    return userId;
+  }
+
+  async markImported(openid: string): Promise<void> {
+    await this.redis.hset(this.keys.customer(openid), 'imported', '1');
   }
 
   async markDeleted(openid: string): Promise<void> {
@@ -38,9 +86,7 @@ export class IdentityMap {
   /** After IM refused to re-import a deleted UserID: the next generation's UserID, recorded. */
   async nextUserId(openid: string): Promise<string> {
     const generation = await this.redis.hincrby(this.keys.customer(openid), 'generation', 1);
-    const userId = userIdFor(openid, Math.max(2, generation + 1));
-    await this.redis.multi().hset(this.keys.customer(openid), 'userId', userId, 'imported', '0').hset(this.keys.openidOf, userId, openid).exec();
-    return userId;
+    return this.claim(openid, Math.max(2, generation + 1));
   }
 
   async openidOf(userId: string): Promise<string | undefined> {

@@ -4,5 +4,6 @@ export { type Customer, IdentityMap, userIdFor } from './identity-map.js';
 export { type StateKeys, stateKeys } from './keys.js';
 export { imMessageIds } from './message-ids.js';
 export { takesTurn } from './ordering.js';
-export { RateGate } from './rate-gate.js';
-export { type Begun, RelayTurn } from './relay-turn.js';
+export { type Lease, RateGate, paceCap } from './rate-gate.js';
+export { LockLostError } from './lock-lost-error.js';
+export { type Begun, RELAY_IDS_TTL_S, RelayTurn } from './relay-turn.js';

@@ -6,9 +6,16 @@ export function stateKeys(prefix: string) {
     agentLoad: `${prefix}:agent-load`,
     line: (openid: string) => `${prefix}:line:${openid}`,
     lineSeq: `${prefix}:line-seq`,
-    /** When the job first tried to relay (ms): after IM's duplicate window, resends look first. */
-    firstAttempt: (jobId: string) => `${prefix}:first-attempt:${jobId}`,
-    imRate: (scope: string, second: number) => `${prefix}:im-rate:${scope}:${second}`,
+    /**
+     * What a job was first relayed with, kept for every later attempt, a retry by hand included:
+     * when it first tried (Redis ms; past IM's duplicate window resends look first) and its place
+     * in the store order (its MsgSeq).
+     */
+    relayIds: (jobId: string) => `${prefix}:relay-ids:${jobId}`,
+    /** The fleet's pace of calls to one platform command (RateGate), e.g. `im:openim/sendmsg`. */
+    pace: (scope: string) => `${prefix}:pace:${scope}`,
+    /** The calls of that scope started in the last second (RateGate.start). */
+    paceWindow: (scope: string) => `${prefix}:pace-window:${scope}`,
   };
 }
 

@@ -2,12 +2,16 @@ import type { Cluster, Redis } from 'ioredis';
 import { ASSIGN_AGENT_LUA } from './agent-assignment.js';
 import { LIVE_HEAD_LUA } from './conversation-line.js';
 import type { Customer } from './identity-map.js';
-import { userIdFor } from './identity-map.js';
 import type { StateKeys } from './keys.js';
 
-// KEYS: line, customer hash, agent-load, first-attempt. ARGV: job key prefix, job id, now (ms),
-// assign (1/0), agents... One round trip for what every relay needs first: its turn, and at the
-// head, the customer's UserID, import state and (sticky) agent, when it first tried, and its place.
+/** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
+export const RELAY_IDS_TTL_S = 8 * 24 * 3600;
+
+// KEYS: line, customer hash, agent-load, relay ids. ARGV: job key prefix, job id, assign (1/0),
+// agents... One round trip for what every relay needs first: its turn, and at the head, the
+// customer's UserID, import state and (sticky) agent, and the ids the job was first relayed with
+// (kept from its first attempt on, also when the job is retried by hand and joins its line again):
+// when it first tried, on Redis's clock, and its place in the store order.
 const BEGIN = `${LIVE_HEAD_LUA}
 ${ASSIGN_AGENT_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
@@ -17,9 +21,13 @@ if head ~= ARGV[2] then
 end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
-if ARGV[4] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 5)}) end
-redis.call('SET', KEYS[4], ARGV[3], 'NX', 'EX', 7 * 86400)
-return {'head', c[1] or false, c[2] or false, agent, redis.call('GET', KEYS[4]), redis.call('ZSCORE', KEYS[1], head)}
+if ARGV[3] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 4)}) end
+local t = redis.call('TIME')
+redis.call('HSETNX', KEYS[4], 'first', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
+redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
+local ids = redis.call('HMGET', KEYS[4], 'first', 'place')
+return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2]}
 `;
 
 export type Begun =
@@ -27,13 +35,14 @@ export type Begun =
   | {
       turn: 'head';
       customer: Customer;
+      /** When the job first tried to relay, ms on Redis's clock. */
       firstAttemptAt: number;
-      /** The job's place in the store order of every line (a Redis-side sequence, see ConversationLine). */
+      /** The job's place in the store order of every line when it first tried (a Redis-side sequence, see ConversationLine). */
       place: number;
     };
 
 type BeginCommand = {
-  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string | null, string | null]>;
+  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
 };
 
 /** The start of a relay: whether it is the job's turn and, if so, who the customer is and who serves them. */
@@ -53,23 +62,21 @@ export class RelayTurn {
 
   /** `assign`: whether to give the customer an agent if they have none (not for an unfollow). */
   async begin(openid: string, jobId: string, assign: boolean): Promise<Begun> {
-    const now = Date.now();
     const [turn, userId, imported, agent, first, place] = await this.redis.wximRelayBegin(
       this.keys.line(openid),
       this.keys.customer(openid),
       this.keys.agentLoad,
-      this.keys.firstAttempt(jobId),
+      this.keys.relayIds(jobId),
       this.jobKeyPrefix,
       jobId,
-      String(now),
       assign ? '1' : '0',
       ...this.agents,
     );
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };
     return {
       turn,
-      customer: { userId: userId ?? userIdFor(openid, 1), imported: imported === '1', ...(agent ? { agent } : {}) },
-      firstAttemptAt: Number(first ?? now),
+      customer: { ...(userId ? { userId } : {}), imported: imported === '1', ...(agent ? { agent } : {}) },
+      firstAttemptAt: Number(first),
       place: Number(place),
     };
   }

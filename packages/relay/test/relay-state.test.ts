@@ -1,4 +1,4 @@
-import { AgentLoad, ConversationLine, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
+import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, paceCap, stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '../../../test/helpers/redis.js';
@@ -25,7 +25,8 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   t.equal((await turn().begin('o1', 'j2', true)).turn, 'waiting');
   t.equal((await turn().begin('o1', 'j9', true)).turn, 'absent');
   const head = await turn().begin('o1', 'j1', true);
-  t.match(head, { turn: 'head', customer: { userId: 'o1', imported: false, agent: 'agent_a' } });
+  t.match(head, { turn: 'head', customer: { imported: false, agent: 'agent_a' } });
+  t.equal(head.turn === 'head' ? head.customer.userId : 'x', undefined, 'no UserID chosen yet for a customer never seen');
   await redis.hset(`${jobs}j2`, 'finishedOn', '1'); // j2 finished elsewhere (e.g. retried from the dashboard)
   t.equal(await line.finish('o1', 'j1'), 'j3', 'the finished j2 is dropped on the way');
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
@@ -66,34 +67,74 @@ t.test('an unfollow releases the customer from their agent’s load, once; a ret
   t.same([await score('agent_a'), await score('agent_b')], [2, 1], 'and counts again');
 });
 
-t.test('the first-attempt time is kept across attempts and cleared when the job finishes', async (t) => {
+t.test('the ids a job is first relayed with are kept across attempts; dropped when it completes, kept when it failed', async (t) => {
   const { job, line, turn, keys } = setup(['agent_a']);
   await job('j1');
+  await job('j2');
   await line.append('o2', 'j1');
+  await line.append('o2', 'j2');
   const first = await turn().begin('o2', 'j1', true);
   await new Promise((r) => setTimeout(r, 20));
   const again = await turn().begin('o2', 'j1', true);
-  t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt);
+  t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt && again.place === first.place, 'the same ids');
+  t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is on Redis's clock");
   await line.finish('o2', 'j1');
-  t.equal(await redis.exists(keys.firstAttempt('j1')), 0);
+  t.equal(await redis.exists(keys.relayIds('j1')), 0, 'completed: gone');
+  const failed = await turn().begin('o2', 'j2', true);
+  await line.finish('o2', 'j2', true);
+  t.ok((await redis.ttl(keys.relayIds('j2'))) > 7 * 24 * 3600, 'failed: kept longer than the failed job itself');
+  // Retried by hand: the job joins the back of its line again, and is relayed with its first ids.
+  await new Promise((r) => setTimeout(r, 20));
+  await line.append('o2', 'j2');
+  const retried = await turn().begin('o2', 'j2', true);
+  t.ok(failed.turn === 'head' && retried.turn === 'head', 'at the head');
+  t.ok(
+    failed.turn === 'head' && retried.turn === 'head' && retried.place === failed.place && retried.firstAttemptAt === failed.firstAttemptAt,
+    'with its first place and first attempt time',
+  );
 });
 
-t.test('the rate gate holds several workers together under the cap of each one-second window', async (t) => {
+t.test('the rate gate spaces the calls of several workers evenly and never starts more than its cap in a second', async (t) => {
   const { keys } = setup([]);
-  const cap = 10;
-  const workers = [new RateGate(redis, keys, cap), new RateGate(redis, keys, cap), new RateGate(redis, keys, cap)];
-  const seconds: number[] = [];
+  const limit = 50;
+  const cap = paceCap(limit);
+  const gates = [1, 2, 3].map(() => new RateGate(redis, keys, () => limit));
+  const starts: number[] = [];
+  const until = Date.now() + 2500;
   await Promise.all(
-    workers.map(async (gate) => {
-      for (let i = 0; i < 8; i++) {
-        await gate.acquire('openim/sendmsg');
-        seconds.push(Math.floor(Date.now() / 1000));
-      }
-    }),
+    gates.flatMap((gate) =>
+      Array.from({ length: 8 }, async () => {
+        while (Date.now() < until) {
+          await gate.reserve('im:openim/sendmsg');
+          starts.push(await gate.start('im:openim/sendmsg'));
+        }
+      }),
+    ),
   );
-  const perSecond = new Map<number, number>();
-  for (const s of seconds) perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
-  t.equal(seconds.length, 24, 'every call went through');
-  t.ok(Math.max(...perSecond.values()) <= cap, `at most ${cap} per second: ${JSON.stringify([...perSecond.values()])}`);
-  t.ok(perSecond.size >= 3, 'the calls over the cap waited for the next windows');
+  starts.sort((a, b) => a - b);
+  let maxInSecond = 0;
+  for (let i = 0, j = 0; i < starts.length; i++) {
+    while (starts[i]! - starts[j]! >= 1000) j++;
+    maxInSecond = Math.max(maxInSecond, i - j + 1);
+  }
+  t.ok(maxInSecond <= cap, `at most ${cap} starts in any second of Redis's clock: ${maxInSecond}`);
+  const span = (starts.at(-1)! - starts[0]!) / 1000;
+  t.ok(starts.length / span >= 0.95 * cap, `the budget is used: ${(starts.length / span).toFixed(1)} calls/s of ${cap}`);
+  const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+  const bunched = gaps.filter((g) => g < 500 / cap).length;
+  t.ok(bunched <= gaps.length * 0.1, `spread over the second, not in bursts: ${bunched} of ${gaps.length} gaps under half the interval`);
+});
+
+t.test('the rate gate refuses a call whose job is no longer ours, and renews a lock running short', async (t) => {
+  const { keys } = setup([]);
+  const gate = new RateGate(redis, keys, () => 100);
+  const lockKey = `${testPrefix()}:job:lock`;
+  await redis.set(lockKey, 'ours', 'PX', 400);
+  const now = await gate.start('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 });
+  t.ok(Math.abs(now - Number((await redis.time())[0]) * 1000) < 2000, "resolves to Redis's time");
+  t.ok((await redis.pttl(lockKey)) > 20_000, 'the lock, short of half its duration, was renewed');
+  await redis.set(lockKey, 'another worker', 'PX', 30_000);
+  await t.rejects(gate.start('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError);
+  await redis.del(lockKey);
+  await t.rejects(gate.start('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError, 'an expired lock is lost too');
 });

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { type UserSigDocument, verifyUserSig } from '@wxim/im';
+import { IM_COMMAND_LIMITS, IM_DEFAULT_LIMIT, type UserSigDocument, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
@@ -15,6 +15,12 @@ export interface ImSimulatorOptions {
   refuseReimport?: boolean;
   /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) within this window. */
   dedupeWindowMs?: number;
+  /**
+   * IM's frequency limit: calls per second of a command IM allows 200 of (others in proportion,
+   * e.g. account_delete half), answered 60007 above it within any one-second window. IM's own 200
+   * by default; `false` lifts it (label such a run).
+   */
+  rateLimit?: number | false;
 }
 
 export interface Faults {
@@ -40,6 +46,8 @@ export interface ReceivedMessage {
 
 export interface SimulatorStats {
   calls: number;
+  /** Calls answered 60007 because they came over the frequency limit. */
+  rateLimited: number;
   faults: Record<FaultKind, number>;
   duplicatesDropped: number;
   messages: number;
@@ -57,13 +65,17 @@ export class ImSimulator {
   readonly accounts = new Map<string, { nick?: string }>();
   readonly deleted = new Map<string, number>();
   readonly messages: ReceivedMessage[] = [];
-  readonly stats: SimulatorStats = { calls: 0, faults: { http500: 0, busy: 0, lost: 0, slow: 0 }, duplicatesDropped: 0, messages: 0 };
+  readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: { http500: 0, busy: 0, lost: 0, slow: 0 }, duplicatesDropped: 0, messages: 0 };
+  /** The limit's state and record: per command, when its latest calls were let through, and how many in each second. */
+  private readonly limiter = new FrequencyLimiter();
   faults: Faults = { rate: 0, kinds: [] };
   private readonly scripted: { command: string; code: number | 'lost'; info: string }[] = [];
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
   private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
   private readonly dedupeWindowMs: number;
+  /** See ImSimulatorOptions.rateLimit; may be changed while running. */
+  rateLimit: number | false;
   private listeners: ((m: ReceivedMessage) => void)[] = [];
   /** Makes MsgKeys unique; a counter, not random bytes, which cost a getpid per call in OpenSSL. */
   private msgKeySerial = 0;
@@ -71,6 +83,7 @@ export class ImSimulator {
   constructor(readonly options: ImSimulatorOptions) {
     this.admin = options.admin ?? 'administrator';
     this.dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    this.rateLimit = options.rateLimit ?? IM_DEFAULT_LIMIT;
     for (const agent of options.agents ?? []) this.accounts.set(agent, {});
     this.accounts.set(this.admin, {});
     this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
@@ -126,6 +139,10 @@ export class ImSimulator {
       const command = `${req.params.service}/${req.params.command}`;
       const auth = this.authenticate(req.query);
       if (auth !== undefined) return this.fail(reply, auth.code, auth.info);
+      if (!this.limiter.admit(command, this.limitOf(command), Date.now())) {
+        this.stats.rateLimited++;
+        return this.fail(reply, 60007, 'request frequency over the limit');
+      }
       const scriptedAt = this.scripted.findIndex((s) => s.command === command);
       const scripted = scriptedAt >= 0 ? this.scripted.splice(scriptedAt, 1)[0] : undefined;
       if (scripted !== undefined && scripted.code !== 'lost') return this.fail(reply, scripted.code, scripted.info);
@@ -153,11 +170,26 @@ export class ImSimulator {
     );
     this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
     this.app.get('/sim/stats', async () => this.stats);
+    this.app.get('/sim/pace', async () => this.callsPerSecond());
+    this.app.put<{ Body: { rateLimit: number | false } }>('/sim/rate-limit', async (req) => {
+      this.rateLimit = req.body.rateLimit;
+      return { rateLimit: this.rateLimit };
+    });
     this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {
       this.faults = req.body;
       return this.faults;
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
+  }
+
+  /** Calls let through per second (epoch seconds), per command: what IM's limit saw. */
+  callsPerSecond(): Record<string, [number, number][]> {
+    return this.limiter.perSecond();
+  }
+
+  private limitOf(command: string): number | undefined {
+    if (this.rateLimit === false) return undefined;
+    return Math.max(1, Math.floor((this.rateLimit * (IM_COMMAND_LIMITS[command] ?? IM_DEFAULT_LIMIT)) / IM_DEFAULT_LIMIT));
   }
 
   private authenticate(q: Record<string, string>): { code: number; info: string } | undefined {
@@ -320,4 +352,38 @@ export class ImSimulator {
 /** IM's order of a one-to-one history: by time in seconds, then by MsgSeq within a second. */
 function historyOrder(a: ReceivedMessage, b: ReceivedMessage): number {
   return Math.floor(a.receivedAt / 1000) - Math.floor(b.receivedAt / 1000) || a.msgSeq - b.msgSeq;
+}
+
+/**
+ * IM's frequency limit as the simulator keeps it: at most `limit` calls of a command in any
+ * window of one second (a sliding window: stricter than counting per calendar second), and a
+ * count of the calls let through in each second, for tests and benchmarks to read.
+ */
+class FrequencyLimiter {
+  private readonly recent = new Map<string, { times: number[]; next: number }>();
+  private readonly seconds = new Map<string, Map<number, number>>();
+
+  admit(command: string, limit: number | undefined, now: number): boolean {
+    if (limit !== undefined) {
+      let ring = this.recent.get(command);
+      if (ring === undefined || ring.times.length !== limit) {
+        ring = { times: new Array<number>(limit).fill(-Infinity), next: 0 };
+        this.recent.set(command, ring);
+      }
+      // The oldest of the last `limit` calls let through: within the second, this one is one too many.
+      if (now - ring.times[ring.next]! < 1000) return false;
+      ring.times[ring.next] = now;
+      ring.next = (ring.next + 1) % limit;
+    }
+    let counts = this.seconds.get(command);
+    if (counts === undefined) this.seconds.set(command, (counts = new Map()));
+    const second = Math.floor(now / 1000);
+    counts.set(second, (counts.get(second) ?? 0) + 1);
+    if (counts.size > 3600) counts.delete(counts.keys().next().value!);
+    return true;
+  }
+
+  perSecond(): Record<string, [number, number][]> {
+    return Object.fromEntries([...this.seconds].map(([command, counts]) => [command, [...counts]]));
+  }
 }

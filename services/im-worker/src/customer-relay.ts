@@ -1,15 +1,24 @@
-import { type C2CMessage, type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
+import { type C2CMessage, type CallOptions, type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
 import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 
-/** What identifies a push to IM: its dedupe id (the job id) and its place in the store order (see RelayTurn). */
-export interface PushIds {
+/** One job's relay: what identifies its push to IM, who the customer is, and the check before each call. */
+export interface RelayJob {
+  /** The push's dedupe id (the job id): MsgRandom comes from it. */
   dedupeId: string;
+  /** The job's place in the store order when it first tried (see RelayTurn): its MsgSeq. */
   place: number;
+  /** When the job first tried to relay, ms on Redis's clock. */
+  firstAttemptAt: number;
+  /** The identity map's record, with the agent assigned. */
+  customer: Customer;
+  /**
+   * Right before each IM call: confirms the job is still this worker's (throws LockLostError when
+   * another worker has taken it over) and resolves to Redis's time (ms).
+   */
+  confirm(command: string): Promise<number>;
 }
-
-type MessageIds = ReturnType<typeof imMessageIds>;
 
 export interface RelayResult {
   outcome: 'relayed' | 'skipped';
@@ -20,11 +29,21 @@ export interface RelayResult {
 
 const REIMPORT_REFUSED = 70399;
 
+/** Call options that confirm the job is still ours right before the call leaves. */
+function guardedBy(job: RelayJob): CallOptions {
+  return {
+    beforeSend: async (command) => {
+      await job.confirm(command);
+      return true;
+    },
+  };
+}
+
 /**
  * One customer's push to their agent in IM: the customer's IM account (imported on follow and on
  * first sight — a follow imports again even when we think it is there — and a new UserID when IM
- * refuses to re-import a deleted one), and
- * the one-to-one message with MsgSeq/MsgRandom derived from the push so that IM absorbs a resend.
+ * refuses to re-import a deleted one), and the one-to-one message with MsgSeq/MsgRandom fixed per
+ * push so that IM absorbs a resend.
  */
 export class CustomerRelay {
   /** Past this since a message's first attempt, IM may no longer drop a resend as a duplicate. */
@@ -41,76 +60,83 @@ export class CustomerRelay {
     this.lookFirstAfterMs = imDuplicateWindowMs * 0.8;
   }
 
-  /**
-   * `customer`: the identity map's record, with the agent assigned; `firstAttemptAt`: when this
-   * message first tried to relay (see RelayTurn).
-   */
-  async relay(message: WechatMessage, push: PushIds, customer: Customer, firstAttemptAt = Date.now()): Promise<RelayResult> {
+  async relay(message: WechatMessage, job: RelayJob): Promise<RelayResult> {
     const body = toImBody(message);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
-    const ids = imMessageIds(push.dedupeId, push.place);
-    if (message.kind === 'unsubscribe') return this.unfollow(openid, message, ids, customer, firstAttemptAt);
+    const guarded = guardedBy(job);
+    const { msgSeq, msgRandom } = imMessageIds(job.dedupeId, job.place);
+    const { customer } = job;
+    if (message.kind === 'unsubscribe') {
+      if (!customer.imported || customer.userId === undefined || customer.agent === undefined) {
+        await this.agentLoad.release(openid);
+        return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
+      }
+      const msg = { from: customer.userId, to: customer.agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) };
+      return this.unfollow(openid, msg, customer.userId, job, guarded);
+    }
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');
-    let userId = customer.imported && message.kind !== 'subscribe' ? customer.userId : await this.importAs(openid, customer.userId);
-    const send = () => this.send({ from: userId, to: agent, ...ids, body, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
+    let userId = customer.userId ?? (await this.identities.claim(openid));
+    if (!customer.imported || message.kind === 'subscribe') userId = await this.importAs(openid, userId, guarded);
+    const send = () => this.send({ from: userId, to: agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) }, job);
     try {
       await send();
     } catch (err) {
       if (!(err instanceof ImNotImportedError)) throw err;
       // IM lost the account (deleted in the console, or our record is stale): import (under a
       // new UserID if IM refuses the old one), resend once.
-      userId = await this.importAs(openid, userId);
+      userId = await this.importAs(openid, userId, guarded);
       await send();
     }
     return { outcome: 'relayed', userId, agent };
   }
 
-  private async importAs(openid: string, userId: string): Promise<string> {
+  private async importAs(openid: string, userId: string, guarded: CallOptions): Promise<string> {
     try {
-      await this.im.importAccount(userId);
+      await this.im.importAccount(userId, guarded);
     } catch (err) {
       if (!(err instanceof ImPermanentError) || err.code !== REIMPORT_REFUSED) throw err;
       // Pro editions refuse a deleted UserID for 3 months: the returning follower gets a new one.
       userId = await this.identities.nextUserId(openid);
-      await this.im.importAccount(userId);
+      await this.im.importAccount(userId, guarded);
     }
-    await this.identities.markImported(openid, userId);
+    await this.identities.markImported(openid);
     return userId;
   }
 
   /**
    * Sends once. A resend within IM's duplicate window is absorbed by IM; past it, an earlier
-   * attempt whose answer was lost may have been delivered, so the history is looked up first.
+   * attempt whose answer was lost may have been delivered, so the history is looked up first. The
+   * look-up is decided at the last moment, once the call's turn under the rate cap has come, on
+   * Redis's clock.
    */
-  private async send(msg: C2CMessage, firstAttemptAt: number): Promise<void> {
-    const now = Date.now();
-    if (now - firstAttemptAt > this.lookFirstAfterMs) {
-      const minTime = Math.floor(firstAttemptAt / 1000) - 60;
-      if (await this.im.hasC2CMessage(msg.from, msg.to, msg.msgSeq, msg.msgRandom, minTime, Math.ceil(now / 1000) + 60)) return;
-    }
-    await this.im.sendC2C(msg);
+  private async send(msg: C2CMessage, job: RelayJob): Promise<void> {
+    await this.im.sendC2C(msg, {
+      beforeSend: async (command) => {
+        const now = await job.confirm(command);
+        if (now - job.firstAttemptAt <= this.lookFirstAfterMs) return true;
+        // A minute of margin each side: IM's clock is not Redis's.
+        const minTime = Math.floor(job.firstAttemptAt / 1000) - 60;
+        const found = await this.im.hasC2CMessage(msg.from, msg.to, msg.msgSeq, msg.msgRandom, minTime, Math.ceil(now / 1000) + 60, guardedBy(job));
+        return !found;
+      },
+    });
   }
 
-  private async unfollow(openid: string, message: WechatMessage, ids: MessageIds, customer: Customer, firstAttemptAt: number): Promise<RelayResult> {
-    const agent = customer.agent;
-    if (!customer.imported || agent === undefined) {
-      await this.agentLoad.release(openid);
-      return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
-    }
+  private async unfollow(openid: string, msg: C2CMessage, userId: string, job: RelayJob, guarded: CallOptions): Promise<RelayResult> {
     try {
-      await this.send({ from: customer.userId, to: agent, ...ids, body: toImBody(message)!, cloudCustomData: cloudCustomData(message) }, firstAttemptAt);
+      await this.send(msg, job);
     } catch (err) {
       // On a retry the account may already be gone (our own earlier attempt deleted it).
       if (!(err instanceof ImNotImportedError)) throw err;
     }
     if (this.onUnsubscribe === 'delete') {
-      await this.im.deleteAccounts([customer.userId]);
+      await this.im.deleteAccounts([userId], guarded);
       await this.identities.markDeleted(openid);
     }
     // No longer one of the agent's customers; should they follow again, they come back to them.
     await this.agentLoad.release(openid);
-    return { outcome: 'relayed', userId: customer.userId, agent };
+    return { outcome: 'relayed', userId, agent: msg.to };
   }
 }

@@ -1,4 +1,5 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
+import { LockLostError } from '@wxim/relay';
 import { RateLimitError, UnrecoverableError } from 'bullmq';
 
 export type Decision =
@@ -7,7 +8,9 @@ export type Decision =
   /** Hold the whole queue back for a while; the job goes back to wait without spending an attempt. */
   | { action: 'slow_down'; class: string; ms: number }
   /** Fail the job now; its reason shows on the dashboard. */
-  | { action: 'fail'; class: string; reason: string };
+  | { action: 'fail'; class: string; reason: string }
+  /** The job is another worker's now: touch nothing (BullMQ refuses to finish a job whose lock is gone). */
+  | { action: 'give_up'; class: 'lock_lost' };
 
 /**
  * Every error of a relay, turned into what BullMQ should do, in one place. IM's own classes map
@@ -16,6 +19,7 @@ export type Decision =
  * retried as transient.
  */
 export function decide(err: unknown): Decision {
+  if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
   if (err instanceof ImRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
   if (err instanceof ImCredentialError) return { action: 'retry', class: err.renewable ? 'credential' : 'configuration' };

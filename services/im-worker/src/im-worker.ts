@@ -1,5 +1,5 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { ImClient, UserSigCache } from '@wxim/im';
+import { ImClient, UserSigCache, paceFor } from '@wxim/im';
 import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
 import { AgentLoad, ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { healthRoutes } from '@wxim/runtime';
@@ -9,6 +9,7 @@ import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 import { HOLD_MARK, queueHold } from './queue-hold.js';
+import { wakeToFront } from './wake-to-front.js';
 
 export interface ImWorkerOverrides {
   /** First retry delay; doubles per attempt up to 10 minutes. */
@@ -57,13 +58,14 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   const { sdkAppId, secretKey } = requireImSettings(config);
   const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
   const settings = { redisUrl: config.redisUrl, cluster: config.redisCluster };
-  const state = createRedis({ ...settings, name: 'im-worker' }, 'worker');
+  const state = createRedis({ ...settings, name: 'im-worker' }, 'state');
   state.on('error', () => {});
   const logger = { ...loggerOptions(config.logLevel, 'im-worker'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
   const keys = stateKeys(prefix);
-  const gate = new RateGate(state, keys, config.worker.imRateLimit);
+  // IM's budget, per command (scoped `im:`: WeChat's API budget is another gate).
+  const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
   const im = new ImClient({
     sdkAppId,
     admin: config.im.admin,
@@ -71,7 +73,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     apiBase: config.im.apiBase,
     timeoutMs: overrides.imTimeoutMs ?? 5000,
     connections: Math.min(64, config.worker.concurrency),
-    beforeCall: (command) => gate.acquire(command),
+    beforeCall: (command) => gate.reserve(`im:${command}`),
     afterCall: (command, outcome, seconds) => {
       metrics.imCalls.inc({ command, outcome });
       metrics.imCallSeconds.observe({ command }, seconds);
@@ -86,10 +88,13 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     relay,
     turn: new RelayTurn(state, keys, jobKeyPrefix, config.im.agents),
     line: new ConversationLine(state, keys, jobKeyPrefix),
-    queue,
+    wake: wakeToFront(state, queue),
     metrics,
     log: app.log,
     rateLimit: queueHold(state, queue.keys.limiter!),
+    gate,
+    jobKeyPrefix,
+    lockMs: config.worker.stallMs,
     ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
   });
   // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
@@ -126,16 +131,16 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   // A job done for good (completed, or failed with no attempt left) leaves its line and wakes
   // the next; close() waits for these.
   const leaving = new Set<Promise<void>>();
-  const leave = (job: Job<InboundJob>) => {
+  const leave = (job: Job<InboundJob>, failed: boolean) => {
     const left = relayOne
-      .done(job)
+      .done(job, failed)
       .catch((err: Error) => app.log.warn({ jobId: job.id, reason: err.message }, 'could not wake the next job in line; it wakes by itself'))
       .finally(() => leaving.delete(left));
     leaving.add(left);
   };
-  worker.on('completed', leave);
+  worker.on('completed', (job) => leave(job, false));
   worker.on('failed', (job) => {
-    if (job?.finishedOn) leave(job); // not when it will be retried
+    if (job?.finishedOn) leave(job, true); // not when it will be retried
   });
   await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker!.isRunning() });
   const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;

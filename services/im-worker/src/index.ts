@@ -5,3 +5,4 @@ export { cloudCustomData, toImBody } from './message-mapping.js';
 export { type ImWorkerMetrics, createImWorkerMetrics } from './metrics.js';
 export { createProcessor } from './processor.js';
 export { HOLD_MARK, queueHold } from './queue-hold.js';
+export { wakeToFront } from './wake-to-front.js';

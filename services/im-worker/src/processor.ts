@@ -1,6 +1,6 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type ConversationLine, type RelayTurn, takesTurn } from '@wxim/relay';
-import { DelayedError, Job, type Queue } from 'bullmq';
+import { type Begun, type ConversationLine, type Lease, type RateGate, type RelayTurn, takesTurn } from '@wxim/relay';
+import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
 import type { ImWorkerMetrics } from './metrics.js';
@@ -14,12 +14,17 @@ export interface ProcessorDeps {
   relay: CustomerRelay;
   turn: RelayTurn;
   line: ConversationLine;
-  /** The inbound queue, to wake the next job of a line. */
-  queue: Queue<InboundJob>;
+  /** Wakes a job that stepped aside (see wakeToFront); false if it was not delayed. */
+  wake: (jobId: string) => Promise<boolean>;
   metrics: ImWorkerMetrics;
   log: Log;
   /** Holds the whole queue back after IM says "too many requests". */
   rateLimit: (ms: number) => Promise<void>;
+  /** IM's rate cap, whose `start` also confirms the job's lock right before each call. */
+  gate: RateGate;
+  /** The key prefix of the queue's jobs (their locks are `<prefix><id>:lock`) and the lock duration. */
+  jobKeyPrefix: string;
+  lockMs: number;
   /** How long a job waiting for its turn sleeps before looking again, if nobody wakes it. */
   waitMs?: number;
 }
@@ -32,14 +37,13 @@ const WAIT_MS = 30_000;
  * when that one is done; see ConversationLine.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { relay, turn: relayTurn, line, queue, metrics, log } = deps;
+  const { relay, turn: relayTurn, line, metrics, log } = deps;
   const waitMs = deps.waitMs ?? WAIT_MS;
 
   async function wake(jobId: string | undefined): Promise<void> {
-    if (jobId === undefined) return;
-    // Promoting needs only the id: no need to read the job first. A job that is not delayed
-    // (still waiting to be picked, or active and about to see its turn) is refused: nothing to do.
-    await new Job<InboundJob>(queue, 'wake', {} as InboundJob, {}, jobId).promote().catch(() => undefined);
+    // A job that is not delayed (still waiting to be picked, or active and about to see its
+    // turn) is left as it is: nothing to do.
+    if (jobId !== undefined) await deps.wake(jobId);
   }
 
   /** The job's turn when it may relay now; otherwise it has been set aside and this is undefined. */
@@ -56,7 +60,7 @@ export function createProcessor(deps: ProcessorDeps) {
     metrics.parked.inc();
     await job.moveToDelayed(Date.now() + waitMs, token);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
-    if ((await line.turn(openid, job.id!)) === 'head') await job.promote().catch(() => undefined);
+    if ((await line.turn(openid, job.id!)) === 'head') await wake(job.id!);
     return undefined;
   }
 
@@ -67,9 +71,9 @@ export function createProcessor(deps: ProcessorDeps) {
    * window. A finished job still at the head of its line is passed over (see ConversationLine),
    * so if this step is lost the next job goes on when it next looks (at most `waitMs`).
    */
-  async function done(job: Job<InboundJob>): Promise<void> {
+  async function done(job: Job<InboundJob>, failed: boolean): Promise<void> {
     const { message } = job.data;
-    if (takesTurn(message)) await wake(await line.finish(message.fromUserName, job.id!));
+    if (takesTurn(message)) await wake(await line.finish(message.fromUserName, job.id!, failed));
   }
 
   async function process(job: Job<InboundJob>, token?: string): Promise<RelayResult> {
@@ -81,13 +85,26 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
+    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
-      const result = await relay.relay(message, { dedupeId: job.id!, place: begun.place }, begun.customer, begun.firstAttemptAt);
+      const result = await relay.relay(message, {
+        dedupeId: job.id!,
+        place: begun.place,
+        firstAttemptAt: begun.firstAttemptAt,
+        customer: begun.customer,
+        confirm: (command) => deps.gate.start(`im:${command}`, lease),
+      });
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
       return result;
     } catch (err) {
       const decision = decide(err);
+      if (decision.action === 'give_up') {
+        // Paused or cut off past its lock: another worker has the job; this one makes no more calls for it.
+        metrics.retries.inc({ class: decision.class });
+        log.warn({ jobId: job.id, kind: message.kind, reason: (err as Error).message }, 'gave the job up: its lock is lost');
+        throw err;
+      }
       const attempts = job.opts.attempts ?? 1;
       const last = decision.action === 'fail' || (decision.action === 'retry' && job.attemptsMade + 1 >= attempts);
       if (last) {

@@ -1,0 +1,23 @@
+/**
+ * IM's documented frequency limit of each REST command the relay calls, per app and second
+ * (docs/tencent-im.md). Above it IM answers 60007 instead of doing the call.
+ */
+export const IM_COMMAND_LIMITS: Readonly<Record<string, number>> = {
+  'openim/sendmsg': 200,
+  'openim/admin_getroammsg': 200,
+  'im_open_login_svc/account_import': 200,
+  'im_open_login_svc/account_delete': 100,
+  'im_open_login_svc/account_check': 100,
+};
+
+/** The limit of commands not in the table: IM's usual REST limit. */
+export const IM_DEFAULT_LIMIT = 200;
+
+/**
+ * The relay's own pace for a command: `perSecond` (IM_RATE_LIMIT, set against IM's usual 200/s)
+ * scaled to the command's limit, so a command IM allows half as often gets half the pace.
+ */
+export function paceFor(command: string, perSecond: number): number {
+  const limit = IM_COMMAND_LIMITS[command] ?? IM_DEFAULT_LIMIT;
+  return Math.max(1, Math.floor((perSecond * limit) / IM_DEFAULT_LIMIT));
+}

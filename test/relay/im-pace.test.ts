@@ -1,0 +1,132 @@
+import type { ReceivedMessage } from '@wxim/sandbox';
+import { fakeOpenId } from '@wxim/sandbox';
+import t, { type Test } from 'tap';
+import { eventually } from '../helpers/eventually.js';
+import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { type ImProcess, startImProcess } from '../helpers/im-process.js';
+import { type Conversation, pushAtRate } from '../helpers/load.js';
+import { paceOf } from '../helpers/pace.js';
+import { startTestRedis, testPrefix } from '../helpers/redis.js';
+import { AGENTS, IM_APP_ID, IM_KEY, textOf } from '../helpers/relay.js';
+import { type WorkerProcess, startWorkerProcess } from '../helpers/worker-process.js';
+
+// IM's real limit (the simulator's default: 200 calls/s per command, 60007 above it in any
+// one-second window) and the relay's default configuration (IM_RATE_LIMIT 180, WORKER_CONCURRENCY
+// 32). Every part in its own process, as deployed: the simulator's record of when calls arrived
+// is not held up by the test's own work.
+const CAP = 180;
+const redis = await startTestRedis();
+t.teardown(() => redis.close());
+
+interface Stack {
+  gateway: RunningGateway;
+  im: ImProcess;
+  env: Record<string, string>;
+  workers: WorkerProcess[];
+  /** Waits until IM has `count` messages, and returns them. */
+  messages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
+}
+
+async function stack(t: Test): Promise<Stack> {
+  const im = await startImProcess();
+  const env = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: testPrefix(),
+    IM_SDK_APP_ID: String(IM_APP_ID),
+    IM_SECRET_KEY: IM_KEY,
+    IM_AGENTS: AGENTS.join(','),
+    IM_API_BASE: im.url,
+  };
+  const gateway = await startGateway(redis.url, env);
+  const s: Stack = {
+    gateway,
+    im,
+    env,
+    workers: [],
+    async messages(count, timeoutMs = 30_000) {
+      await eventually(`IM has ${count} messages`, async () => (await im.stats()).messages >= count, timeoutMs, 100);
+      return im.messages();
+    },
+  };
+  t.teardown(async () => {
+    await Promise.all(s.workers.map((w) => w.stop()));
+    await gateway.close();
+    await im.close();
+  });
+  return s;
+}
+
+/** Customers IM knows already (each has written once), so what is measured is their messages alone. */
+async function knownCustomers(s: Stack, count: number): Promise<string[]> {
+  const wechat = s.gateway.platform('safe');
+  const customers = Array.from({ length: count }, fakeOpenId);
+  const statuses = await Promise.all(customers.map(async (openid) => (await wechat.push(wechat.text(openid, 'hello'))).status));
+  t.same(new Set(statuses), new Set([200]), `${count} customers wrote once`);
+  await s.messages(count);
+  return customers;
+}
+
+async function assertPace(t: Test, s: Stack, what: string, sinceMs: number) {
+  const pace = paceOf(await s.im.callsPerSecond(), 'openim/sendmsg', sinceMs);
+  t.ok(pace.seconds.length >= 3, `${what}: ${pace.seconds.length} whole seconds of work measured`);
+  t.ok(pace.max <= CAP, `${what}: never over IM_RATE_LIMIT (${CAP}) in a second: ${pace.seconds.join(', ')}`);
+  t.ok(pace.mean >= 0.95 * CAP, `${what}: ${pace.mean.toFixed(1)} sendmsg/s on average, at least 95% of ${CAP}`);
+  t.equal((await s.im.stats()).rateLimited, 0, `${what}: IM never answered 60007`);
+}
+
+function assertInOrder(t: Test, messages: ReceivedMessage[], conversations: Conversation[]) {
+  const relayed = new Map<string, string[]>();
+  for (const m of messages) if (textOf(m) !== 'hello') relayed.set(m.from, [...(relayed.get(m.from) ?? []), textOf(m)]);
+  const wrong = conversations.filter(({ openid, texts }) => JSON.stringify(relayed.get(openid) ?? []) !== JSON.stringify(texts));
+  t.same(
+    wrong.map((c) => c.openid),
+    [],
+    `every customer's messages arrived once each, in order (${conversations.length} customers)`,
+  );
+  t.equal(
+    [...relayed.values()].flat().length,
+    conversations.reduce((n, c) => n + c.texts.length, 0),
+    'nothing else arrived',
+  );
+}
+
+for (const workers of [1, 3]) {
+  t.test(`${workers === 1 ? 'one worker' : 'three workers'} under more load than IM allows: the whole budget is used, and no more`, async (t) => {
+    const s = await stack(t);
+    for (let i = 0; i < workers; i++) s.workers.push(await startWorkerProcess(s.env));
+    const customers = await knownCustomers(s, 100);
+    // 200 pushes/s for 6 s: more than the budget, so after the first second there is always work.
+    const since = Date.now() + 1000;
+    const conversations = await pushAtRate(s.gateway.platform('safe'), customers, 1200, 200);
+    const messages = await s.messages(1300);
+    await assertPace(t, s, `${workers} worker${workers === 1 ? '' : 's'}`, since);
+    assertInOrder(t, messages, conversations);
+  });
+}
+
+t.test('a backlog of 3,000 messages from 100 customers drains at the full pace, in order, none twice', async (t) => {
+  const s = await stack(t);
+  s.workers.push(await startWorkerProcess(s.env));
+  const customers = await knownCustomers(s, 100);
+  // The worker stops; the backlog builds up; a worker starts again.
+  await s.workers.pop()!.stop();
+  const wechat = s.gateway.platform('safe');
+  const conversations = customers.map((openid) => ({ openid, texts: Array.from({ length: 30 }, (_, i) => `${openid} message ${i}`) }));
+  const statuses = await Promise.all(
+    conversations.map(async ({ openid, texts }) => {
+      const answered: number[] = [];
+      for (const text of texts) answered.push((await wechat.push(wechat.text(openid, text))).status);
+      return answered;
+    }),
+  );
+  t.same(new Set(statuses.flat()), new Set([200]), 'every push of the backlog was answered 200');
+  t.equal(await s.gateway.gateway.queue.getWaitingCount(), 3000, 'the backlog is stored');
+  const started = Date.now();
+  s.workers.push(await startWorkerProcess(s.env, { noWait: true }));
+  const messages = await s.messages(3100, 60_000);
+  const backlog = messages.filter((m) => m.receivedAt >= started);
+  const seconds = (backlog.at(-1)!.receivedAt - backlog[0]!.receivedAt) / 1000;
+  t.ok(3000 / seconds >= 0.95 * CAP, `drained in ${seconds.toFixed(1)} s from its first message to its last: ${(3000 / seconds).toFixed(1)} messages/s`);
+  await assertPace(t, s, 'backlog', backlog[0]!.receivedAt);
+  assertInOrder(t, messages, conversations);
+});
