@@ -20,10 +20,12 @@ export interface ConnectionSettings {
 
 /**
  * Nothing waits forever on a dead connection (a peer gone without closing it, a network cut):
- * TCP keep-alive probes idle connections, a connection that owes a reply and hears nothing for
- * `timeoutMs` is dropped and made again, and a command without its reply after that long fails.
+ * TCP keep-alive probes idle connections, a command without its reply after `TIMEOUT_MS` fails,
+ * and a connection that owes a reply and hears nothing for that long is dropped and made again.
  * The timeout outlasts what a command may legitimately wait: a BullMQ worker's blocking fetch
- * (at most 10 s), the gateway's WAIT for replicas (within its 4 s budget).
+ * (at most 10 s), the gateway's WAIT for replicas (within its 4 s budget). BullMQ's connections
+ * (`worker`) have no socket timeout: their blocking fetch is always waiting for a reply, and
+ * BullMQ watches it itself, making the connection again when it is stuck.
  */
 const TIMEOUT_MS: Record<ConnectionRole, number> = { queue: 10_000, state: 10_000, worker: 30_000 };
 
@@ -32,8 +34,8 @@ function optionsFor(role: ConnectionRole, name: string | undefined): RedisOption
     ...(name === undefined ? {} : { connectionName: name }),
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     keepAlive: 10_000,
-    socketTimeout: TIMEOUT_MS[role],
     commandTimeout: TIMEOUT_MS[role],
+    ...(role === 'worker' ? {} : { socketTimeout: TIMEOUT_MS[role] }),
   };
   return role === 'queue'
     ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }

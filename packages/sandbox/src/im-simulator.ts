@@ -69,7 +69,7 @@ export class ImSimulator {
   /** The limit's state and record: per command, when its latest calls were let through, and how many in each second. */
   private readonly limiter = new FrequencyLimiter();
   faults: Faults = { rate: 0, kinds: [] };
-  private readonly scripted: { command: string; code: number | 'lost'; info: string }[] = [];
+  private readonly scripted: { command: string; code: number | 'lost' | 'slow'; info: string; ms?: number }[] = [];
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
   private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
@@ -96,6 +96,11 @@ export class ImSimulator {
    */
   failNext(command: string, code: number | 'lost', times = 1, info = 'scripted failure'): void {
     for (let i = 0; i < times; i++) this.scripted.push({ command, code, info });
+  }
+
+  /** The next `times` calls of `command` are done at once and answered `ms` later. */
+  answerLate(command: string, ms: number, times = 1): void {
+    for (let i = 0; i < times; i++) this.scripted.push({ command, code: 'slow', info: '', ms });
   }
 
   /** Forgets scripted failures not met yet. */
@@ -145,8 +150,8 @@ export class ImSimulator {
       }
       const scriptedAt = this.scripted.findIndex((s) => s.command === command);
       const scripted = scriptedAt >= 0 ? this.scripted.splice(scriptedAt, 1)[0] : undefined;
-      if (scripted !== undefined && scripted.code !== 'lost') return this.fail(reply, scripted.code, scripted.info);
-      const fault = scripted?.code === 'lost' ? 'lost' : this.drawFault();
+      if (typeof scripted?.code === 'number') return this.fail(reply, scripted.code, scripted.info);
+      const fault = scripted === undefined ? this.drawFault() : (scripted.code as 'lost' | 'slow');
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -156,7 +161,7 @@ export class ImSimulator {
         req.raw.socket.destroy();
         return reply.hijack();
       }
-      if (fault === 'slow') await new Promise((r) => setTimeout(r, this.faults.slowMs ?? 300));
+      if (fault === 'slow') await new Promise((r) => setTimeout(r, scripted?.ms ?? this.faults.slowMs ?? 300));
       return reply.send(answer);
     });
     this.app.get('/sim/messages', async () => this.messages);

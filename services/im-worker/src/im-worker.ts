@@ -101,10 +101,12 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   const inFlight = new Map<string, { job: Job<InboundJob>; token: string }>();
   const processor = async (job: Job<InboundJob>, token?: string) => {
     if (token !== undefined) inFlight.set(job.id!, { job, token });
+    metrics.inFlight.inc();
     try {
       return await relayOne.process(job, token);
     } finally {
       inFlight.delete(job.id!);
+      metrics.inFlight.dec();
     }
   };
   const blocking = createRedis({ ...settings, name: 'im-worker-blocking' }, 'worker');

@@ -1,5 +1,5 @@
 import { metricsRegistry } from '@wxim/runtime';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ImWorkerMetrics {
   registry: Registry;
@@ -9,6 +9,7 @@ export interface ImWorkerMetrics {
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
   parked: Counter;
+  inFlight: Gauge;
 }
 
 export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}): ImWorkerMetrics {
@@ -48,5 +49,6 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
       help: 'Jobs set aside because an earlier message of the same customer is still in flight',
       registers,
     }),
+    inFlight: new Gauge({ name: 'wxim_im_jobs_in_flight', help: 'Jobs this worker is processing now', registers }),
   };
 }

@@ -1,0 +1,30 @@
+import type { Queue } from 'bullmq';
+
+/**
+ * Retries the failed jobs of a queue (all, or those with the given ids) as a retry by hand should:
+ * each goes back to wait with its attempts reset, so it has its full number of tries again. The
+ * job keeps its id and data, and the relay sends it with the message ids it was first relayed
+ * with, looking in the platform's history first when that was long ago. Resolves to how many
+ * jobs were retried.
+ */
+export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Promise<number> {
+  let retried = 0;
+  const retry = async (id: string) => {
+    const job = await queue.getJob(id);
+    if (job === undefined || (await job.getState()) !== 'failed') return;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    retried++;
+  };
+  if (ids !== undefined) {
+    for (const id of ids) await retry(id);
+    return retried;
+  }
+  // Page from the end: each retried job leaves the failed set, so the pages shift under us.
+  for (;;) {
+    const page = await queue.getFailed(0, 99);
+    if (page.length === 0) return retried;
+    const before = retried;
+    for (const job of page) await retry(job.id!);
+    if (retried === before) return retried; // the page holds only jobs that could not be retried
+  }
+}
