@@ -1,7 +1,7 @@
 import { type Config, isSandbox, loadConfig, requireSettings, startOrExit } from '@wxim/config';
 import { createImWorker } from '@wxim/im-worker';
 import { closeOnSignal } from '@wxim/runtime';
-import { ImSimulator, SANDBOX, sandboxEnv } from '@wxim/sandbox';
+import { ImSimulator, SANDBOX, sandboxEnv, sandboxPrefix } from '@wxim/sandbox';
 import { createGateway } from '@wxim/wechat-gateway';
 
 /**
@@ -18,7 +18,8 @@ await startOrExit('relay', async () => {
     // All interfaces, so that `docker compose up` can publish it; it holds nothing secret.
     await simulator.listen(config.ports.sandbox, '0.0.0.0');
     const imApiBase = `http://127.0.0.1:${config.ports.sandbox}`;
-    config = loadConfig({ ...process.env, ...sandboxEnv(imApiBase) });
+    // Keys of their own: a sandbox pointed at a real deployment's Redis must not drain its queue into the simulator.
+    config = loadConfig({ ...process.env, ...sandboxEnv(imApiBase), QUEUE_PREFIX: sandboxPrefix(config.queuePrefix) });
   }
   requireSettings(config, ['WECHAT_TOKEN', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']);
 
@@ -45,7 +46,7 @@ await startOrExit('relay', async () => {
         `  wechat-gateway  http://127.0.0.1:${config.ports.gateway}/wechat      (/healthz, /readyz, /metrics)`,
         `  im-worker       http://127.0.0.1:${config.ports.imWorker}/metrics     (/healthz, /readyz)`,
         `  IM simulator    ${config.im.apiBase}/sim/messages  (what the agents ${SANDBOX.imAgents.join(' and ')} received)`,
-        `  Redis           ${config.redisUrl}`,
+        `  Redis           ${redactedUrl(config.redisUrl)}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,
         '',
         'Send a test message as a simulated WeChat customer, from another terminal:',
         '  npm run sandbox:push -- "hello from WeChat"',
@@ -54,3 +55,10 @@ await startOrExit('relay', async () => {
     );
   }
 });
+
+/** A Redis URL as it may be shown: without its password. */
+function redactedUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
+}

@@ -1,4 +1,5 @@
 import { fakeOpenId } from '@wxim/sandbox';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { AGENTS, relayForTests, textOf } from '../helpers/relay.js';
 
@@ -59,4 +60,20 @@ t.test('a repeated MsgId arrives once', async (t) => {
   await wechat.push(marker);
   await relay.waitForMessages(before + 2);
   t.same(im.messagesBetween(openid).map(textOf), ['only once', 'after']);
+});
+
+t.test('two openids that differ only where IM allows no character write from two IM accounts', async (t) => {
+  const slash = 'oCollide/x0000000000000000000';
+  const underscore = 'oCollide_x0000000000000000000';
+  const before = im.messages.length;
+  t.equal((await wechat.push(wechat.text(slash, 'from the one with a slash'))).status, 200);
+  t.equal((await wechat.push(wechat.text(underscore, 'from the one with an underscore'))).status, 200);
+  const [a, b] = (await relay.waitForMessages(before + 2)).slice(before);
+  t.equal(b!.from, underscore, 'an openid that is a valid UserID stays itself');
+  t.not(a!.from, b!.from, 'two accounts');
+  t.match(a!.from, /^[A-Za-z0-9_-]{1,32}$/);
+  t.same(JSON.parse(a!.cloudCustomData!).openid, slash, "the agent's tools still see the openid");
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  t.equal(await redis.hget(`${relay.env['QUEUE_PREFIX']}:openid-of`, a!.from), slash, 'and the relay maps the account back to it');
 });

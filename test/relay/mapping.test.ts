@@ -54,3 +54,30 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
     'LOCATION completed as skipped',
   );
 });
+
+t.test("the platform's reports on the business's own sends are stored and skipped: no IM account, no IM call", async (t) => {
+  const openid = fakeOpenId();
+  const calls = im.stats.calls;
+  const common = `<ToUserName><![CDATA[${wechat.accountId}]]></ToUserName><FromUserName><![CDATA[${openid}]]></FromUserName><CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[event]]></MsgType>`;
+  const reports = [
+    `<xml>${common}<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[success]]></Status></xml>`,
+    // A mass send's report carries elements within elements.
+    `<xml>${common}<Event><![CDATA[MASSSENDJOBFINISH]]></Event><MsgID>1000000003</MsgID><Status><![CDATA[send success]]></Status><TotalCount>4</TotalCount>` +
+      `<CopyrightCheckResult><Count>0</Count><ResultList></ResultList><CheckState>0</CheckState></CopyrightCheckResult>` +
+      `<ArticleUrlResult><Count>1</Count><ResultList><item><ArticleIdx>1</ArticleIdx><ArticleUrl><![CDATA[http://mp.weixin.qq.com/s/x]]></ArticleUrl></item></ResultList></ArticleUrlResult></xml>`,
+  ];
+  for (const xml of reports) t.equal((await wechat.post(wechat.signXml(xml, openid))).status, 200, 'answered 200');
+  const queue = relay.gateway.gateway.queue;
+  let jobs: Awaited<ReturnType<typeof queue.getJobs>> = [];
+  for (let i = 0; i < 200; i++) {
+    jobs = (await queue.getJobs(['completed'])).filter((j) => j.data.message.fromUserName === openid);
+    if (jobs.length === 2) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.same(jobs.map((j) => [j.data.message.kind, j.returnvalue?.outcome]).sort(), [
+    ['report', 'skipped'],
+    ['report', 'skipped'],
+  ]);
+  t.equal(im.stats.calls, calls, 'IM was not called');
+  t.notOk(im.accounts.has(openid), 'no account was imported for them');
+});

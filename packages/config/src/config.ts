@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { type Env, flag, integer, list, matching, oneOf, port, raw, required, url } from './readers.js';
+import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -11,6 +11,8 @@ export interface WechatConfig {
   appId?: string;
   appSecret?: string;
   encodingAesKey?: string;
+  /** WECHAT_REQUIRE_ENCRYPTION: take only encrypted pushes (needs the EncodingAESKey). */
+  requireEncryption: boolean;
   apiBase: string;
 }
 
@@ -26,6 +28,8 @@ export interface ImConfig {
 export interface Config {
   redisUrl: string;
   redisCluster: boolean;
+  /** REDIS_WAIT_REPLICAS: a push is acknowledged only once this many replicas have it (0: the primary's word). */
+  redisWaitReplicas: number;
   queuePrefix: string;
   wechat: WechatConfig;
   im: ImConfig;
@@ -60,24 +64,34 @@ export function loadConfig(env: Env = process.env): Config {
   const sandboxSetting = raw(env, 'SANDBOX')?.toLowerCase();
   const sandbox = sandboxSetting === undefined || sandboxSetting === 'auto' ? undefined : flag(env, 'SANDBOX', false);
   const welcomeText = env['WELCOME_TEXT'] ?? DEFAULT_WELCOME_TEXT;
+  const requireEncryption = flag(env, 'WECHAT_REQUIRE_ENCRYPTION', false);
+  if (requireEncryption && encodingAesKey === undefined) {
+    throw new ConfigError(
+      'WECHAT_REQUIRE_ENCRYPTION',
+      'is set without WECHAT_ENCODING_AES_KEY',
+      'set the EncodingAESKey too (safe mode), or 0 to take plain pushes',
+    );
+  }
   // A passive text reply is capped at 2048 bytes by WeChat.
   if (Buffer.byteLength(welcomeText) > 2048) throw new ConfigError('WELCOME_TEXT', 'is too long', 'at most 2048 bytes (empty disables the welcome reply)');
   return {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     redisCluster: flag(env, 'REDIS_CLUSTER', false),
+    redisWaitReplicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 16, 0),
     queuePrefix: matching(env, 'QUEUE_PREFIX', /^[A-Za-z0-9_.-]{1,32}$/, 'up to 32 letters, digits, "_", "-" or "."') ?? 'wxim',
     wechat: {
       token: matching(env, 'WECHAT_TOKEN', /^[A-Za-z0-9]{3,32}$/, '3 to 32 letters and digits, the Token of the Official Account basic configuration'),
       appId: matching(env, 'WECHAT_APP_ID', /^wx[A-Za-z0-9]{16}$/, 'the AppID of the Official Account, "wx" and 16 letters or digits'),
       appSecret: matching(env, 'WECHAT_APP_SECRET', /^[A-Za-z0-9]{32}$/, 'the AppSecret of the Official Account, 32 letters and digits'),
       encodingAesKey,
-      apiBase: url(env, 'WECHAT_API_BASE', ['https:', 'http:'], 'https://api.weixin.qq.com'),
+      requireEncryption,
+      apiBase: origin(env, 'WECHAT_API_BASE', 'https://api.weixin.qq.com'),
     },
     im: {
       sdkAppId: sdkAppId === undefined ? undefined : Number(sdkAppId),
       secretKey: matching(env, 'IM_SECRET_KEY', /^[A-Za-z0-9]{16,128}$/, 'the secret key of the IM app (letters and digits, from the IM console)'),
       admin: matching(env, 'IM_ADMIN', IM_USER_ID, 'an IM app administrator UserID (letters, digits, _ - @ .)') ?? 'administrator',
-      apiBase: url(env, 'IM_API_BASE', ['https:', 'http:'], 'https://console.tim.qq.com'),
+      apiBase: origin(env, 'IM_API_BASE', 'https://console.tim.qq.com'),
       agents: list(env, 'IM_AGENTS', IM_USER_ID, 'comma-separated IM UserIDs of the agents, e.g. agent1,agent2'),
       callbackToken: matching(env, 'IM_CALLBACK_TOKEN', /^[\x21-\x7e]{1,128}$/, 'the callback authentication token from the IM console'),
     },

@@ -72,3 +72,27 @@ export function list(env: Env, name: string, item: RegExp, expected: string): st
   if (items.length === 0 || items.some((s) => !item.test(s))) throw new ConfigError(name, 'is malformed', expected);
   return [...new Set(items)];
 }
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * A platform's API origin: `https://host[:port]` and nothing more (no path, query or
+ * credentials), or `http:` for a loopback host (a simulator). Secrets travel in its requests (the
+ * IM admin's UserSig, WeChat's access_token), so never in clear over a network.
+ */
+export function origin(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  const expected = `a bare https:// origin such as ${fallback}, with no path, query or credentials (http:// only for a loopback host)`;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'is malformed', expected);
+  }
+  const secure = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopback(parsed.hostname));
+  const bare = parsed.username === '' && parsed.password === '' && parsed.pathname === '/' && parsed.search === '' && parsed.hash === '' && !/[?#]/.test(value);
+  if (!secure || !bare) throw new ConfigError(name, 'is malformed', expected);
+  return parsed.origin;
+}

@@ -57,6 +57,8 @@ t.test('a malformed value names the variable and what a valid one looks like, in
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL is malformed/],
     [{ REDIS_CLUSTER: 'maybe' }, /^REDIS_CLUSTER is malformed: 1 or 0/],
     [{ WELCOME_TEXT: 'x'.repeat(3000) }, /^WELCOME_TEXT is too long/],
+    [{ REDIS_WAIT_REPLICAS: '-1' }, /^REDIS_WAIT_REPLICAS is malformed: a whole number from 0 to 16/],
+    [{ WECHAT_REQUIRE_ENCRYPTION: '1' }, /^WECHAT_REQUIRE_ENCRYPTION is set without WECHAT_ENCODING_AES_KEY/],
   ];
   for (const [env, expected] of cases) {
     const message = errorOf(() => loadConfig(env));
@@ -78,6 +80,40 @@ t.test('a service names what it cannot run without', async (t) => {
     errorOf(() => requireSettings(loadConfig(good), ['WECHAT_TOKEN', 'IM_AGENTS', 'IM_SDK_APP_ID'])),
     'no error',
   );
+});
+
+t.test('API origins are bare https origins (http only on loopback): the admin UserSig and access_token travel in their queries', async (t) => {
+  const refused = [
+    'https://console.tim.qq.com/v4',
+    'https://console.tim.qq.com/?sdkappid=1',
+    'https://console.tim.qq.com#x',
+    'https://user:pass@console.tim.qq.com',
+    'http://console.tim.qq.com',
+    'http://10.0.0.5:3003',
+    'ftp://console.tim.qq.com',
+    'console.tim.qq.com',
+  ];
+  for (const value of refused) {
+    for (const name of ['IM_API_BASE', 'WECHAT_API_BASE']) {
+      t.match(
+        errorOf(() => loadConfig({ [name]: value })),
+        new RegExp(`^${name} is malformed: a bare https:// origin`),
+        `${name}=${value}`,
+      );
+    }
+  }
+  t.equal(loadConfig({ IM_API_BASE: 'https://adminapisgp.im.qcloud.com/' }).im.apiBase, 'https://adminapisgp.im.qcloud.com');
+  t.equal(loadConfig({ IM_API_BASE: 'http://127.0.0.1:3003' }).im.apiBase, 'http://127.0.0.1:3003', 'a simulator on loopback');
+  t.equal(loadConfig({ WECHAT_API_BASE: 'http://localhost:4000' }).wechat.apiBase, 'http://localhost:4000');
+  t.equal(loadConfig({ IM_API_BASE: 'http://[::1]:3003' }).im.apiBase, 'http://[::1]:3003');
+});
+
+t.test('WECHAT_REQUIRE_ENCRYPTION and REDIS_WAIT_REPLICAS', async (t) => {
+  const c = loadConfig({ ...good, WECHAT_REQUIRE_ENCRYPTION: '1', REDIS_WAIT_REPLICAS: '2' });
+  t.equal(c.wechat.requireEncryption, true);
+  t.equal(c.redisWaitReplicas, 2);
+  t.equal(loadConfig({}).wechat.requireEncryption, false, 'off by default');
+  t.equal(loadConfig({}).redisWaitReplicas, 0, 'no replicas waited for by default');
 });
 
 t.test('a malformed value never echoes the value itself', async (t) => {

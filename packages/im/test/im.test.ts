@@ -68,10 +68,15 @@ t.test('MsgSeq and MsgRandom are stable per push, differ between pushes, and Msg
   for (const v of Object.values(a)) t.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
 });
 
-t.test('UserIDs stay within 32 bytes of [A-Za-z0-9_-], with a suffix per generation', async (t) => {
+t.test('UserIDs stay within 32 bytes of [A-Za-z0-9_-]: an openid that is one stays itself, any other becomes a digest, never a lossy rewrite', async (t) => {
   const openid = 'oUaUm5kQh9bPq-_Z0Aq1yTQ2aBcD';
   t.equal(userIdFor(openid, 1), openid);
   t.equal(userIdFor(openid, 2), `${openid}_2`);
   t.equal(userIdFor('o'.repeat(32), 40), `${'o'.repeat(29)}_14`);
-  t.match(userIdFor('has spaces/and:colons', 1), /^[A-Za-z0-9_-]+$/);
+  const odd = ['has spaces/and:colons', 'oCollide/x000000000000000000', 'oCollide+x000000000000000000', 'o'.repeat(33), 'ö'];
+  const ids = odd.map((o) => userIdFor(o, 1));
+  for (const id of ids) t.match(id, /^[A-Za-z0-9_-]{1,32}$/);
+  t.equal(new Set(ids).size, odd.length, 'different openids, different UserIDs');
+  t.not(userIdFor('oCollide/x000000000000000000', 1), 'oCollide_x000000000000000000', 'not the rewrite another openid is');
+  t.equal(userIdFor('oCollide/x000000000000000000', 1), ids[1], 'the same openid, the same UserID');
 });

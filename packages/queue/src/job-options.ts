@@ -1,7 +1,19 @@
+import { MAX_CLOCK_SKEW_SECONDS } from '@wxim/wechat';
 import type { DefaultJobOptions } from 'bullmq';
 
-/** Push ids stay deduplicated this long: four times WeChat's three tries within ~15 s, and short enough that the keys of a busy hour stay few. */
-export const DEDUPE_TTL_MS = 60 * 1000;
+/** WeChat tries a push three times within about 15 s, each try signed anew; a minute covers them. */
+const RETRY_SPAN_S = 60;
+
+/**
+ * How long a push's id stays deduplicated, whatever job retention does: until neither a replay of
+ * the signed request that brought it (accepted while its timestamp is within 5 minutes of our
+ * clock) nor one of WeChat's own retries can pass the gateway's checks any more; at least a
+ * minute. Computed per push from its signed timestamp: the sender's clock may be up to 5 minutes
+ * off ours either way, so a fixed time would have to be twice as long for every push.
+ */
+export function dedupeTtlMs(signedAtSeconds: number, nowMs: number): number {
+  return Math.max(60_000, (signedAtSeconds + MAX_CLOCK_SKEW_SECONDS + RETRY_SPAN_S) * 1000 - nowMs);
+}
 
 export const BACKOFF_TYPE = 'capped-exponential';
 const BASE_DELAY_MS = 1000;

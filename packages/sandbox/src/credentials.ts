@@ -28,3 +28,8 @@ export function sandboxEnv(imApiBase?: string): Record<string, string> {
     WECHAT_ENCODING_AES_KEY: SANDBOX.encodingAesKey,
   };
 }
+
+/** The key prefix of sandbox mode: its own, beside the configured one (QUEUE_PREFIX). */
+export function sandboxPrefix(queuePrefix: string): string {
+  return `${queuePrefix.slice(0, 24)}-sandbox`;
+}

@@ -71,6 +71,11 @@ function specific(msg: WechatMessage): [string, string | number | undefined][] {
         ['Event', 'VIEW'],
         ['EventKey', msg.eventKey],
       ];
+    case 'report':
+      return [
+        ['MsgType', 'event'],
+        ['Event', msg.event],
+      ];
     case 'unknown': {
       const known = new Set(['ToUserName', 'FromUserName', 'CreateTime']);
       return Object.entries(msg.fields).filter(([k]) => !known.has(k));

@@ -58,17 +58,21 @@ export class WechatPlatform {
 
   /** Signs a push the way WeChat does; `timestamp` in seconds may be given to test staleness. */
   sign(msg: WechatMessage, timestamp = Math.floor(Date.now() / 1000)): SignedPush {
-    const plain = pushXml(msg);
+    return this.signXml(pushXml(msg), msg.fromUserName, msg.toUserName, timestamp);
+  }
+
+  /** Signs (and in safe or compatible mode encrypts) a push given as its XML, e.g. one WeChat sends that no message type here describes. */
+  signXml(plain: string, openid: string, toUserName = this.accountId, timestamp = Math.floor(Date.now() / 1000)): SignedPush {
     const ts = String(timestamp);
     const nonce = String(randomInt(1e9));
-    const query = new URLSearchParams({ signature: urlSignature(this.options.token, ts, nonce), timestamp: ts, nonce, openid: msg.fromUserName });
+    const query = new URLSearchParams({ signature: urlSignature(this.options.token, ts, nonce), timestamp: ts, nonce, openid });
     if (this.cipher === undefined) return { path: `/wechat?${query}`, body: plain };
     const encrypt = this.cipher.encrypt(plain);
     query.set('encrypt_type', 'aes');
     query.set('msg_signature', msgSignature(this.options.token, ts, nonce, encrypt));
     const envelope =
       this.mode === 'safe'
-        ? `<xml><ToUserName>${cdata(msg.toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`
+        ? `<xml><ToUserName>${cdata(toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`
         : plain.replace('</xml>', `<Encrypt>${cdata(encrypt)}</Encrypt>\n</xml>`);
     return { path: `/wechat?${query}`, body: envelope };
   }

@@ -10,7 +10,7 @@ import type { WechatMessage } from './messages.js';
 export function dedupeId(msg: WechatMessage): string {
   const from = safe(msg.fromUserName);
   if ('msgId' in msg && msg.msgId !== undefined) return `m-${from}-${msg.msgId}`;
-  const event = msg.kind === 'unknown' ? `${msg.msgType}-${msg.event ?? ''}` : msg.kind;
+  const event = msg.kind === 'unknown' ? `${msg.msgType}-${msg.event ?? ''}` : msg.kind === 'report' ? msg.event : msg.kind;
   const key = 'eventKey' in msg && msg.eventKey !== undefined ? `-${createHash('sha1').update(msg.eventKey).digest('hex').slice(0, 12)}` : '';
   return `e-${from}-${msg.createTime}-${safe(event)}${key}`;
 }

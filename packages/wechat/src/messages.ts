@@ -76,6 +76,25 @@ export interface ViewEvent extends Common {
   eventKey: string;
 }
 
+/**
+ * A report the platform sends about the business's own actions, not a customer's: the result of
+ * each template message (TEMPLATESENDJOBFINISH, sent from the recipient's openid), of a mass send
+ * or of a publication. Not relayed to agents.
+ */
+export interface ReportEvent extends Common {
+  kind: 'report';
+  event: string;
+}
+
+/** The events that are reports (see ReportEvent), in lower case. */
+export const REPORT_EVENTS: ReadonlySet<string> = new Set([
+  'templatesendjobfinish',
+  'masssendjobfinish',
+  'publishjobfinish',
+  'freepublishjobfinish',
+  'subscribe_msg_sent_event',
+]);
+
 /** A type or event this version does not know: kept whole so nothing is silently dropped. */
 export interface UnknownMessage extends Common {
   kind: 'unknown';
@@ -98,6 +117,7 @@ export type WechatMessage =
   | LocationEvent
   | ClickEvent
   | ViewEvent
+  | ReportEvent
   | UnknownMessage;
 
 export type MessageKind = WechatMessage['kind'];

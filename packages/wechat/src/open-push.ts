@@ -19,6 +19,12 @@ export interface PushSecrets {
   token: string;
   /** Present when WECHAT_ENCODING_AES_KEY is configured. */
   cipher?: MessageCipher;
+  /**
+   * WECHAT_REQUIRE_ENCRYPTION: only encrypted pushes (safe or compatible mode, `msg_signature`
+   * over `Encrypt`) are taken. `signature` covers the token, timestamp and nonce, not the body, so
+   * whoever holds one signed URL could post any body for five minutes; `msg_signature` does cover it.
+   */
+  requireEncryption?: boolean;
 }
 
 export interface OpenedPush {
@@ -37,6 +43,17 @@ export class PushRejected extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The query as WeChat sends it: each parameter once. A parameter given twice (`signature=a&signature=b`)
+ * is refused with 400 rather than guessed at.
+ */
+export function singleValuedQuery(query: Readonly<Record<string, unknown>>): PushQuery {
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value !== 'string') throw new PushRejected(400, 'bad_request', `query parameter ${name.slice(0, 40)} is given more than once`);
+  }
+  return query as PushQuery;
 }
 
 /** WeChat's own requests are fresh; a signed request older than this is a replay. */
@@ -63,6 +80,9 @@ export function openPush(query: PushQuery, body: string, secrets: PushSecrets, n
   try {
     const outer = parseFlatXml(body);
     const encrypt = outer['Encrypt'];
+    if (secrets.requireEncryption && (query.encrypt_type !== 'aes' || encrypt === undefined || query.msg_signature === undefined)) {
+      throw new PushRejected(401, 'unauthorized', 'only encrypted pushes are accepted (WECHAT_REQUIRE_ENCRYPTION)');
+    }
     if (query.encrypt_type === 'aes' && encrypt !== undefined) {
       if (secrets.cipher !== undefined) {
         if (!signaturesEqual(msgSignature(secrets.token, query.timestamp!, query.nonce!, encrypt), query.msg_signature)) {

@@ -1,4 +1,4 @@
-import type { WechatMessage } from './messages.js';
+import { REPORT_EVENTS, type WechatMessage } from './messages.js';
 import { XmlError, parseFlatXml } from './xml.js';
 
 export class MessageError extends Error {
@@ -94,6 +94,7 @@ function eventFromFields(f: Record<string, string>, common: { toUserName: string
     case 'view':
       return { kind: 'view', ...common, eventKey: eventKey ?? '' };
     default:
+      if (REPORT_EVENTS.has(event.toLowerCase())) return { kind: 'report', ...common, event };
       return unknown(f, common, 'event', event);
   }
 }

@@ -21,18 +21,33 @@ const parser = new XMLParser({
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 
+/** XML's Char production: what a character reference may name. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
 /** Decodes the five predefined XML entities and character references of text outside CDATA. */
 function decodeText(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|apos|quot);/g, (_, ref: string) => {
-    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
-    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
-    return PREDEFINED[ref] ?? '';
+    if (!ref.startsWith('#')) return PREDEFINED[ref] ?? '';
+    const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (!isXmlChar(code)) throw new XmlError(`character reference &${ref}; names no XML character`);
+    return String.fromCodePoint(code);
   });
 }
 
-function valueOf(node: unknown): string | undefined {
+/** A field's text; undefined for a field that holds elements; null for a repeated field. */
+function valueOf(node: unknown): string | undefined | null {
   if (typeof node === 'string') return decodeText(node);
-  if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+  if (Array.isArray(node)) return null;
+  if (node === null || typeof node !== 'object') return undefined;
   const obj = node as Record<string, unknown>;
   // A value may mix CDATA sections and text; WeChat sends one CDATA section per field.
   const cdata = obj[CDATA];
@@ -44,7 +59,9 @@ function valueOf(node: unknown): string | undefined {
 
 /**
  * Parses a flat `<xml>…</xml>` document (a push, an envelope or a reply) into its fields.
- * Refuses DTDs and entity declarations outright, and anything that is not a flat <xml> element.
+ * Refuses DTDs and entity declarations outright, anything that is not one <xml> element, and a
+ * field given twice. A field that holds elements of its own (the reports of a mass send or a
+ * publication carry such) is left out: no push the relay reads needs one.
  */
 export function parseFlatXml(text: string): Record<string, string> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not accepted');
@@ -60,8 +77,8 @@ export function parseFlatXml(text: string): Record<string, string> {
   for (const [name, node] of Object.entries(root as Record<string, unknown>)) {
     if (name === '#text' || name === CDATA) continue;
     const value = valueOf(node);
-    if (value === undefined) throw new XmlError(`field ${name} is not a simple value`);
-    fields[name] = value;
+    if (value === null) throw new XmlError(`field ${name} is given more than once`);
+    if (value !== undefined) fields[name] = value;
   }
   return fields;
 }

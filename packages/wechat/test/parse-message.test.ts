@@ -62,11 +62,11 @@ t.test('event names are accepted in either case, and unknown types are kept whol
       kind: 'unknown',
       ...common,
       msgType: 'event',
-      event: 'TEMPLATESENDJOBFINISH',
-      fields: { MsgType: 'event', Event: 'TEMPLATESENDJOBFINISH', MsgID: '200163836', Status: 'success' },
+      event: 'kf_create_session',
+      fields: { MsgType: 'event', Event: 'kf_create_session', KfAccount: 'test1@test' },
     }),
   );
-  t.match(event, { kind: 'unknown', msgType: 'event', event: 'TEMPLATESENDJOBFINISH', fields: { Status: 'success' } });
+  t.match(event, { kind: 'unknown', msgType: 'event', event: 'kf_create_session', fields: { KfAccount: 'test1@test' } });
   const type = parseMessage(
     pushXml({ kind: 'unknown', ...common, msgType: 'miniprogrampage', msgId: '77', fields: { MsgType: 'miniprogrampage', Title: 'x', MsgId: '77' } }),
   );
@@ -94,11 +94,27 @@ t.test('malformed documents and missing fields are refused', async (t) => {
   t.throws(() => parseFlatXml('not xml'), XmlError);
   t.throws(() => parseFlatXml('<root><a>1</a></root>'), XmlError);
   t.throws(() => parseFlatXml('<xml><a>1</a><a>2</a></xml>'), XmlError, 'a repeated field');
-  t.throws(() => parseFlatXml('<xml><a><b>1</b></a></xml>'), XmlError, 'a nested field');
+  t.throws(
+    () => parseMessage(pushXml(samples[0]!).replace(/<Content>.*<\/Content>/, '<Content><b>1</b></Content>')),
+    MessageError,
+    'a field the push needs, holding elements',
+  );
   const good = pushXml(samples[0]!);
   t.throws(() => parseMessage(good.replace(/<MsgId>.*<\/MsgId>/, '')), MessageError);
   t.throws(() => parseMessage(good.replace(/<MsgId>.*<\/MsgId>/, '<MsgId>12a</MsgId>')), MessageError);
   t.throws(() => parseMessage(good.replace(/<CreateTime>.*<\/CreateTime>/, '<CreateTime>soon</CreateTime>')), MessageError);
   t.throws(() => parseMessage(good.replace(/<FromUserName>.*<\/FromUserName>/, '')), MessageError);
   t.throws(() => parseMessage(good.replace(/<MsgType>.*<\/MsgType>/, '')), MessageError);
+});
+
+t.test("reports on the business's own sends parse as reports; elements within elements are left out", async (t) => {
+  const head = '<ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1650896441</CreateTime><MsgType>event</MsgType>';
+  for (const event of ['TEMPLATESENDJOBFINISH', 'MASSSENDJOBFINISH', 'PUBLISHJOBFINISH', 'subscribe_msg_sent_event']) {
+    const msg = parseMessage(`<xml>${head}<Event>${event}</Event><PublishEventInfo><publish_id>1</publish_id></PublishEventInfo></xml>`);
+    t.same(msg, { kind: 'report', toUserName: 'gh_1', fromUserName: 'o1', createTime: 1650896441, event }, event);
+  }
+  t.same(parseFlatXml('<xml><A>1</A><B><C>2</C><C>3</C></B></xml>'), { A: '1' }, 'B holds elements: left out');
+  t.throws(() => parseFlatXml('<xml><A>1</A><A>2</A></xml>'), XmlError, 'a field given twice is refused');
+  t.throws(() => parseFlatXml('<xml><A>&#x110000;</A></xml>'), XmlError, 'a character reference past Unicode is refused');
+  t.equal(parseFlatXml('<xml><A>&#x1F600;&#65;&amp;</A></xml>')['A'], '😀A&', 'valid references decode');
 });

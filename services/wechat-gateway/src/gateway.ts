@@ -53,8 +53,9 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   await app.register(gatewayApp, {
     token,
     ...(cipher ? { cipher } : {}),
+    requireEncryption: config.wechat.requireEncryption,
     welcomeText: config.welcomeText,
-    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS),
+    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
     redis,
     metrics: createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false }),
   });

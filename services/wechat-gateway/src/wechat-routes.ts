@@ -1,5 +1,15 @@
 import { randomInt } from 'node:crypto';
-import { type MessageCipher, type PushQuery, PushRejected, type PushSecrets, buildEncryptedReply, buildTextReply, openPush, verifyRequest } from '@wxim/wechat';
+import {
+  type MessageCipher,
+  type PushQuery,
+  PushRejected,
+  type PushSecrets,
+  buildEncryptedReply,
+  buildTextReply,
+  openPush,
+  singleValuedQuery,
+  verifyRequest,
+} from '@wxim/wechat';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InboundEnqueuer } from './inbound-enqueuer.js';
 import type { Outcome } from './metrics.js';
@@ -7,6 +17,8 @@ import type { Outcome } from './metrics.js';
 export interface WechatRouteOptions {
   token: string;
   cipher?: MessageCipher;
+  /** WECHAT_REQUIRE_ENCRYPTION: refuse pushes that are not encrypted. */
+  requireEncryption?: boolean;
   /** Passive reply to a follow; empty: answer `success` as for everything else. */
   welcomeText: string;
   enqueuer: InboundEnqueuer;
@@ -35,31 +47,37 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
 
-  app.get<{ Querystring: PushQuery & { echostr?: string } }>('/wechat', async (req, reply) => {
+  app.get<{ Querystring: Record<string, unknown> }>('/wechat', async (req, reply) => {
+    let echostr: string | undefined;
     try {
-      verifyRequest(req.query, opts.token, Math.floor(Date.now() / 1000));
+      const query = singleValuedQuery(req.query) as PushQuery & { echostr?: string };
+      verifyRequest(query, opts.token, Math.floor(Date.now() / 1000));
+      echostr = query.echostr;
     } catch (err) {
       if (err instanceof PushRejected) return reject(req, reply, err);
       throw err;
     }
-    if (req.query.echostr === undefined) return reject(req, reply, new PushRejected(400, 'bad_request', 'missing echostr'));
+    if (echostr === undefined) return reject(req, reply, new PushRejected(400, 'bad_request', 'missing echostr'));
     req.outcome = 'verified';
-    return reply.type('text/plain').send(req.query.echostr);
+    return reply.type('text/plain').send(echostr);
   });
 
-  const secrets: PushSecrets = { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}) };
-  app.post<{ Querystring: PushQuery; Body: string | undefined }>('/wechat', async (req, reply) => {
+  const secrets: PushSecrets = { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}), requireEncryption: opts.requireEncryption ?? false };
+  app.post<{ Querystring: Record<string, unknown>; Body: string | undefined }>('/wechat', async (req, reply) => {
     const now = Math.floor(Date.now() / 1000);
     let opened;
+    let timestamp: number;
     try {
-      opened = openPush(req.query, req.body ?? '', secrets, now);
+      const query = singleValuedQuery(req.query);
+      opened = openPush(query, req.body ?? '', secrets, now);
+      timestamp = Number(query.timestamp);
     } catch (err) {
       if (err instanceof PushRejected) return reject(req, reply, err);
       throw err;
     }
     const { message, encrypted } = opened;
     try {
-      await opts.enqueuer.enqueue(message);
+      await opts.enqueuer.enqueue(message, timestamp);
     } catch (err) {
       // Never `success` for a push that is not stored: WeChat will try again.
       req.outcome = 'unavailable';

@@ -81,6 +81,33 @@ t.test('the dedupe window outlives the job: a repeat after retention removed it 
   t.equal(await gw.jobCount(), before);
 });
 
+t.test(
+  'a replay inside the timestamp window is stored nowhere, even after retention removed the job: its dedupe key lives as long as the window',
+  async (t) => {
+    const wx = gw.platform('safe');
+    const client = new Redis(redis.url);
+    t.teardown(() => client.quit());
+    const base = `${gw.config.queuePrefix}:wechat-inbound`;
+    const now = Math.floor(Date.now() / 1000);
+    // Signed by a clock 4 minutes ahead of ours (accepted: within 5 minutes), or on time.
+    for (const [skew, openid] of [
+      [240, 'oReplay000000000000000000001'],
+      [0, 'oReplay000000000000000000002'],
+    ] as const) {
+      const signed = wx.sign(wx.text(openid, 'replayed later'), now + skew);
+      t.equal((await wx.post(signed)).status, 200);
+      const [job] = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === openid);
+      const ttl = await client.pttl(`${base}:de:${job!.id}`);
+      const windowLeft = (now + skew + 300) * 1000 - Date.now();
+      t.ok(ttl >= windowLeft, `signed ${skew} s ahead: the dedupe key lives ${Math.round(ttl / 1000)} s, the replay window ${Math.round(windowLeft / 1000)} s`);
+      await client.multi().lrem(`${base}:wait`, 0, job!.id!).del(`${base}:${job!.id}`).exec(); // what retention does
+      const before = await gw.jobCount();
+      t.equal((await wx.post(signed)).status, 200, 'the replay is answered as the original was');
+      t.equal(await gw.jobCount(), before, 'and stores nothing');
+    }
+  },
+);
+
 t.test('a follow gets the welcome text as a passive reply with the names swapped', async (t) => {
   const wx = gw.platform();
   const res = await wx.push(wx.follow('oFollower000000000000000001'));
@@ -107,12 +134,23 @@ t.test('bad pushes get a 4xx and enqueue nothing, and the gateway keeps serving'
     ['entity-laden', good.path, '<!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Content>&e;</Content></xml>', 400],
     ['billion laughs', good.path, `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><xml><Content>&b;</Content></xml>`, 400],
     ['empty', good.path, '', 400],
+    ['repeated signature', `${good.path}&signature=${'0'.repeat(40)}`, good.body, 400],
+    ['repeated timestamp', `${good.path}&timestamp=1`, good.body, 400],
+    ['character reference past Unicode', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', '<Content>&#x110000;</Content>'), 400],
+    ['character reference to a surrogate', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', '<Content>&#xD800;</Content>'), 400],
+    ['character reference to NUL', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', '<Content>&#0;</Content>'), 400],
+    ['huge character reference', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', `<Content>&#${'9'.repeat(400)};</Content>`), 400],
+    ['a field given twice', good.path, good.body.replace('</xml>', '<Content><![CDATA[y]]></Content></xml>'), 400],
   ];
   for (const [what, path, body, status] of cases) {
+    t.not(body === good.body && path === good.path, true, `${what} differs from the good push`);
     const res = await post(path, body);
     t.equal(res.status, status, what);
     t.not(res.body, 'success', what);
   }
+  const verification = await request(`${gw.url}/wechat?${signedQuery()}&echostr=1&echostr=2`);
+  t.equal(verification.statusCode, 400, 'a URL verification with a repeated parameter');
+  await verification.body.dump();
   t.equal((await post(`/wechat?${q}`, good.body, {})).status, 200, 'no content type is read as text too');
   t.equal(await gw.jobCount(), before + 1, 'only the good push was stored');
 });

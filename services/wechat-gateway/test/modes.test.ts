@@ -53,3 +53,39 @@ t.test('without an EncodingAESKey: compatible mode still works, safe mode is ref
   t.not(safe.body, 'success');
   t.equal(await gw.jobCount(), 1);
 });
+
+t.test(
+  'WECHAT_REQUIRE_ENCRYPTION: a push that is not encrypted, or whose msg_signature does not cover its body, is refused with 401 and stored nowhere',
+  async (t) => {
+    const gw = await startGateway(redis.url, { WECHAT_REQUIRE_ENCRYPTION: '1' });
+    t.teardown(() => gw.close());
+    const openid = 'oModes00000000000000000000006';
+    const safe = gw.platform('safe');
+    const compatible = gw.platform('compatible');
+    const plain = gw.platform('plain');
+    t.equal((await safe.push(safe.text(openid, 'safe'))).status, 200, 'safe mode is taken');
+    t.equal((await compatible.push(compatible.text(openid, 'compatible'))).status, 200, 'compatible mode is taken');
+    const refused = await plain.push(plain.text(openid, 'plain'));
+    t.equal(refused.status, 401, 'a plain push is refused');
+    t.match(refused.body, /only encrypted pushes/);
+    // One signed URL (from an access log, say) with a body of the holder's choosing.
+    const signed = safe.sign(safe.text(openid, 'the signed one'));
+    const swapped = await plain.post({ path: signed.path, body: plain.sign(plain.text(openid, 'injected')).body });
+    t.equal(swapped.status, 401, 'a body swapped under a signed safe-mode URL is refused');
+    const stripped = await plain.post({ path: signed.path.replace(/&encrypt_type=aes|&msg_signature=[0-9a-f]+/g, ''), body: signed.body });
+    t.equal(stripped.status, 401, 'so is one with encrypt_type and msg_signature taken off');
+    // Compatible mode carries plaintext beside Encrypt: what is stored is what Encrypt says.
+    const c = compatible.sign(compatible.text(openid, 'what Encrypt says'));
+    t.equal(
+      (
+        await compatible.post({
+          path: c.path,
+          body: c.body.replace(/<Content><!\[CDATA\[what Encrypt says\]\]><\/Content>/, '<Content><![CDATA[forged beside it]]></Content>'),
+        })
+      ).status,
+      200,
+    );
+    const contents = (await gw.gateway.queue.getJobs(['wait'])).map((j) => (j.data.message.kind === 'text' ? j.data.message.content : '')).sort();
+    t.same(contents, ['compatible', 'safe', 'what Encrypt says'], 'only the encrypted pushes, as encrypted');
+  },
+);

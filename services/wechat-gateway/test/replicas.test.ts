@@ -1,0 +1,49 @@
+import { LocalRedis } from '@wxim/sandbox';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { eventually } from '../../../test/helpers/eventually.js';
+import { startGateway } from '../../../test/helpers/gateway.js';
+
+// A real primary and a replica, each a redis-server of its own. The budget for storing a push is
+// cut from 4 s to 1 s to keep the test short.
+const BUDGET_MS = 1000;
+const primary = await LocalRedis.start({ appendonly: true });
+const replica = await LocalRedis.start({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+t.teardown(async () => {
+  await replica.close();
+  await primary.close();
+});
+const replicaClient = new Redis(replica.url);
+t.teardown(() => replicaClient.disconnect());
+await eventually('the replica is in sync', async () => /master_link_status:up/.test(await replicaClient.info('replication')));
+
+t.test('REDIS_WAIT_REPLICAS=1: a push is acknowledged once the replica has it; 503 while the replica does not answer', async (t) => {
+  const gw = await startGateway(primary.url, { REDIS_WAIT_REPLICAS: '1' }, { enqueueTimeoutMs: BUDGET_MS });
+  t.teardown(() => gw.close());
+  const wx = gw.platform('safe');
+  t.equal((await wx.push(wx.text('oReplica00000000000000000001', 'kept twice'))).status, 200);
+  const key = `${gw.config.queuePrefix}:wechat-inbound:m-oReplica00000000000000000001-*`;
+  t.equal((await replicaClient.keys(key)).length, 1, 'the replica has the job when the gateway answers');
+
+  replica.pause();
+  const push = wx.sign(wx.text('oReplica00000000000000000002', 'while the replica is frozen'));
+  const started = Date.now();
+  let res;
+  try {
+    res = await wx.post(push);
+  } finally {
+    replica.resume();
+  }
+  t.equal(res.status, 503, 'not acknowledged: the primary alone has it');
+  t.ok(Date.now() - started < BUDGET_MS + 500, `answered within the budget (${Date.now() - started} ms)`);
+  await eventually("WeChat's retry is acknowledged once the replica is back", async () => (await wx.post(push)).status === 200, 10_000, 100);
+  const stored = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === 'oReplica00000000000000000002');
+  t.equal(stored.length, 1, 'stored once');
+});
+
+t.test('REDIS_WAIT_REPLICAS above the replicas there are: every push is answered 503', async (t) => {
+  const gw = await startGateway(primary.url, { REDIS_WAIT_REPLICAS: '2' }, { enqueueTimeoutMs: BUDGET_MS });
+  t.teardown(() => gw.close());
+  const wx = gw.platform('safe');
+  t.equal((await wx.push(wx.text('oReplica00000000000000000003', 'one replica only'))).status, 503);
+});

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { QUEUES } from '@wxim/queue';
+import { type ReceivedMessage, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { request } from 'undici';
+import { eventually } from '../helpers/eventually.js';
+import { freePort, startTestRedis, testPrefix } from '../helpers/redis.js';
+
+const main = fileURLToPath(new URL('../../launcher/dist/main.js', import.meta.url));
+const redis = await startTestRedis();
+t.teardown(() => redis.close());
+
+t.test("npm start in sandbox mode beside a real deployment's Redis leaves the deployment's queue alone", async (t) => {
+  // A deployment's queue, with a push waiting in it, under the prefix the sandbox is configured with.
+  const prefix = testPrefix();
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const deployment = new Queue(QUEUES.wechatInbound, { connection, prefix });
+  t.teardown(async () => {
+    await deployment.close();
+    connection.disconnect();
+  });
+  await deployment.add('text', { message: { kind: 'text' }, receivedAt: Date.now() }, { jobId: 'm-a-real-customer-1' });
+
+  const [gatewayPort, workerPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(process.execPath, [main], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      GATEWAY_PORT: String(gatewayPort),
+      IM_WORKER_PORT: String(workerPort),
+      SANDBOX_PORT: String(sandboxPort),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  await eventually('the sandbox says it is ready', () => stdout.includes('Send a test message'), 20_000);
+  t.match(stdout, new RegExp(`keys under the prefix ${prefix}-sandbox`), 'it says which prefix it uses');
+
+  const wechat = new WechatPlatform({
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    token: SANDBOX.token,
+    appId: SANDBOX.appId,
+    encodingAesKey: SANDBOX.encodingAesKey,
+    accountId: SANDBOX.accountId,
+    mode: 'safe',
+  });
+  t.equal((await wechat.push(wechat.text(fakeOpenId(), 'hello sandbox'))).status, 200);
+  let messages: ReceivedMessage[] = [];
+  await eventually('the simulated agent has the sandbox message', async () => {
+    messages = (await (await request(`http://127.0.0.1:${sandboxPort}/sim/messages`)).body.json()) as ReceivedMessage[];
+    return messages.length > 0;
+  });
+  t.same(
+    messages.map((m) => m.body[0]?.MsgContent['Text']),
+    ['hello sandbox'],
+    'only the sandbox push reached the simulator',
+  );
+  t.equal(await (await deployment.getJob('m-a-real-customer-1'))?.getState(), 'waiting', "the deployment's push still waits for its own worker");
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'a clean exit');
+});
