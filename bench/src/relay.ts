@@ -139,7 +139,7 @@ async function run(s: Scenario): Promise<Row> {
       const stats = (await stack.redis.client.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
       const parsed = stats.map((l) => {
         const [name, rest] = l.slice(8).split(':');
-        const f = Object.fromEntries(rest!.split(',').map((kv) => kv.split('=')));
+        const f = Object.fromEntries(rest!.split(',').map((kv) => kv.split('=') as [string, string]));
         return { name, perPush: Number(f['calls']) / (s.pushes + 2000), usec: Number(f['usec']) / (s.pushes + 2000) };
       });
       parsed.sort((a, b) => b.usec - a.usec);

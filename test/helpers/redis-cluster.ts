@@ -30,7 +30,7 @@ export async function startTestRedisCluster(password: string, nodes = 3): Promis
     const admin = ports.map((port) => new Redis({ port, host: '127.0.0.1' }));
     try {
       await eventually('the cluster is ok', async () =>
-        (await Promise.all(admin.map((a) => a.cluster('INFO') as Promise<string>))).every((info) => info.includes('cluster_state:ok')),
+        (await Promise.all(admin.map((a) => a.cluster('INFO')))).every((info) => info.includes('cluster_state:ok')),
       );
       // The password comes last, so that forming the cluster needs none.
       for (const a of admin) await a.config('SET', 'requirepass', password);

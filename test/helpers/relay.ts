@@ -1,6 +1,6 @@
 import { loadConfig } from '@wxim/config';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
-import { ImSimulator, type ImSimulatorOptions, type ReceivedMessage, WechatPlatform } from '@wxim/sandbox';
+import { ImSimulator, type ImSimulatorOptions, type ReceivedMessage, type WechatPlatform } from '@wxim/sandbox';
 import { APP_ID, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
 import { startTestRedis, testPrefix } from './redis.js';
 

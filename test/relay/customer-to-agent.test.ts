@@ -72,7 +72,7 @@ t.test('two openids that differ only where IM allows no character write from two
   t.equal(b!.from, underscore, 'an openid that is a valid UserID stays itself');
   t.not(a!.from, b!.from, 'two accounts');
   t.match(a!.from, /^[A-Za-z0-9_-]{1,32}$/);
-  t.same(JSON.parse(a!.cloudCustomData!).openid, slash, "the agent's tools still see the openid");
+  t.same((JSON.parse(a!.cloudCustomData!) as { openid: string }).openid, slash, "the agent's tools still see the openid");
   const redis = new Redis(relay.redisUrl);
   t.teardown(() => redis.disconnect());
   t.equal(await redis.hget(`${relay.env['QUEUE_PREFIX']}:openid-of`, a!.from), slash, 'and the relay maps the account back to it');

@@ -9,7 +9,7 @@ import { IM_KEY, relayForTests, textOf } from '../helpers/relay.js';
 
 let logs = '';
 const logStream = new Writable({
-  write(chunk, _enc, done) {
+  write(chunk: Buffer, _enc, done) {
     logs += chunk.toString();
     done();
   },

@@ -1,5 +1,6 @@
 import type { WechatMessage } from '@wxim/wechat';
 import { fakeOpenId, nextMsgId } from '@wxim/sandbox';
+import type { RelayResult } from '@wxim/im-worker';
 import t from 'tap';
 import { relayForTests, textOf } from '../helpers/relay.js';
 
@@ -50,7 +51,7 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
   t.match(textOf(got[9]!), /miniprogrampage/);
   const skipped = await relay.gateway.gateway.queue.getJobs(['completed']);
   t.ok(
-    skipped.some((j) => j.data.message.kind === 'location_event' && j.returnvalue?.outcome === 'skipped'),
+    skipped.some((j) => j.data.message.kind === 'location_event' && (j.returnvalue as RelayResult | undefined)?.outcome === 'skipped'),
     'LOCATION completed as skipped',
   );
 });
@@ -74,7 +75,7 @@ t.test("the platform's reports on the business's own sends are stored and skippe
     if (jobs.length === 2) break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  t.same(jobs.map((j) => [j.data.message.kind, j.returnvalue?.outcome]).sort(), [
+  t.same(jobs.map((j) => [j.data.message.kind, (j.returnvalue as RelayResult | undefined)?.outcome]).sort(), [
     ['report', 'skipped'],
     ['report', 'skipped'],
   ]);

@@ -47,7 +47,7 @@ async function prefixServedElsewhere(): Promise<string> {
     const slots = await first.cluster('SLOTS');
     for (let i = 0; ; i++) {
       const candidate = `cluster${i}`;
-      const slot = (await first.cluster('KEYSLOT', `{${candidate}}`)) as number;
+      const slot = await first.cluster('KEYSLOT', `{${candidate}}`);
       const owner = slots.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       if (owner !== cluster.ports[0]) return candidate;
     }

@@ -30,12 +30,11 @@ t.test('a worker killed with SIGKILL mid-load loses nothing: its jobs finish on 
   relay.im.faults = { rate: 1, kinds: ['slow'], slowMs: 150 };
   const child = startWorkerProcess(await freePort());
   const exited = new Promise((r) => child.once('exit', r));
-  let killedAt = 0;
   const sending = converse(relay.wechat, 10, 10, () => {});
   while (relay.im.messages.length < 25) await new Promise((r) => setTimeout(r, 10));
   child.kill('SIGKILL');
   await exited;
-  killedAt = relay.im.messages.length;
+  const killedAt = relay.im.messages.length;
   t.ok(killedAt < 100, `killed after ${killedAt} of 100 messages`);
   // Another worker takes over; what the dead one held is found stalled and run again.
   const config = loadConfig({ REDIS_URL: redis.url, WECHAT_TOKEN: TOKEN, WECHAT_APP_ID: APP_ID, WECHAT_ENCODING_AES_KEY: AES_KEY, ...relay.env });

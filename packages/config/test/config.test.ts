@@ -21,7 +21,7 @@ function errorOf(fn: () => unknown): string {
   return 'no error';
 }
 
-t.test('defaults of the design card with an empty environment, which is sandbox mode', async (t) => {
+t.test('the documented defaults with an empty environment, which is sandbox mode', async (t) => {
   const c = loadConfig({});
   t.equal(c.redisUrl, 'redis://127.0.0.1:6379');
   t.equal(c.queuePrefix, 'wxim');

@@ -13,7 +13,7 @@ import t from 'tap';
 
 const KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';
 
-t.test('IM error codes fall into the classes of protocols.md', async (t) => {
+t.test('IM error codes fall into the classes of docs/tencent-im.md', async (t) => {
   const cases: [number, unknown][] = [
     [20004, ImTransientError],
     [90994, ImTransientError],

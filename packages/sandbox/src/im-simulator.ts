@@ -151,7 +151,7 @@ export class ImSimulator {
       const scriptedAt = this.scripted.findIndex((s) => s.command === command);
       const scripted = scriptedAt >= 0 ? this.scripted.splice(scriptedAt, 1)[0] : undefined;
       if (typeof scripted?.code === 'number') return this.fail(reply, scripted.code, scripted.info);
-      const fault = scripted === undefined ? this.drawFault() : (scripted.code as 'lost' | 'slow');
+      const fault = scripted === undefined ? this.drawFault() : scripted.code;
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -280,26 +280,28 @@ export class ImSimulator {
       if (typeof e.MsgType !== 'string' || typeof e.MsgContent !== 'object' || e.MsgContent === null) return err(90001, 'malformed MsgBody element');
       if (e.MsgType === 'TIMTextElem' && typeof (e.MsgContent as { Text?: unknown }).Text !== 'string') return err(90001, 'TIMTextElem needs Text');
     }
+    const seq = msgSeq as number;
+    const rnd = msgRandom as number;
     const content = JSON.stringify(msgBody);
     if (Buffer.byteLength(content) > MAX_BODY_BYTES) return err(93000, 'message body too long');
     if (!this.accounts.has(from)) return err(20003, 'From_Account is not imported');
     if (!this.accounts.has(to)) return err(90012, 'To_Account does not exist');
     const now = Date.now();
-    const key = `${from}|${msgSeq}|${msgRandom}|${crc32(content)}`;
+    const key = `${from}|${seq}|${rnd}|${crc32(content)}`;
     const seen = this.recent.get(key);
     if (seen !== undefined && now - seen.at < this.dedupeWindowMs) {
       this.stats.duplicatesDropped++;
       return { ...ok, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey };
     }
-    const msgKey = `${msgSeq}_${msgRandom}_${(++this.msgKeySerial).toString(16)}`;
+    const msgKey = `${seq}_${rnd}_${(++this.msgKeySerial).toString(16)}`;
     this.recent.delete(key); // a key seen outside the window goes to the end: the map stays in time order
     this.recent.set(key, { at: now, msgKey });
     this.pruneRecent(now);
     const message: ReceivedMessage = {
       from,
       to,
-      msgSeq: msgSeq as number,
-      msgRandom: msgRandom as number,
+      msgSeq: seq,
+      msgRandom: rnd,
       body: msgBody as ReceivedMessage['body'],
       ...(typeof body['CloudCustomData'] === 'string' ? { cloudCustomData: body['CloudCustomData'] } : {}),
       ...(Array.isArray(body['ForbidCallbackControl']) ? { forbidCallbackControl: body['ForbidCallbackControl'] as string[] } : {}),
@@ -381,7 +383,7 @@ class FrequencyLimiter {
       ring.next = (ring.next + 1) % limit;
     }
     let counts = this.seconds.get(command);
-    if (counts === undefined) this.seconds.set(command, (counts = new Map()));
+    if (counts === undefined) this.seconds.set(command, (counts = new Map<number, number>()));
     const second = Math.floor(now / 1000);
     counts.set(second, (counts.get(second) ?? 0) + 1);
     if (counts.size > 3600) counts.delete(counts.keys().next().value!);

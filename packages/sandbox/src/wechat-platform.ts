@@ -66,7 +66,7 @@ export class WechatPlatform {
     const ts = String(timestamp);
     const nonce = String(randomInt(1e9));
     const query = new URLSearchParams({ signature: urlSignature(this.options.token, ts, nonce), timestamp: ts, nonce, openid });
-    if (this.cipher === undefined) return { path: `/wechat?${query}`, body: plain };
+    if (this.cipher === undefined) return { path: `/wechat?${query.toString()}`, body: plain };
     const encrypt = this.cipher.encrypt(plain);
     query.set('encrypt_type', 'aes');
     query.set('msg_signature', msgSignature(this.options.token, ts, nonce, encrypt));
@@ -74,7 +74,7 @@ export class WechatPlatform {
       this.mode === 'safe'
         ? `<xml><ToUserName>${cdata(toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`
         : plain.replace('</xml>', `<Encrypt>${cdata(encrypt)}</Encrypt>\n</xml>`);
-    return { path: `/wechat?${query}`, body: envelope };
+    return { path: `/wechat?${query.toString()}`, body: envelope };
   }
 
   /** Posts a signed push, as WeChat would once (it retries on its own; tests call again). */

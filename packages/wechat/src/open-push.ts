@@ -53,7 +53,7 @@ export function singleValuedQuery(query: Readonly<Record<string, unknown>>): Pus
   for (const [name, value] of Object.entries(query)) {
     if (typeof value !== 'string') throw new PushRejected(400, 'bad_request', `query parameter ${name.slice(0, 40)} is given more than once`);
   }
-  return query as PushQuery;
+  return query;
 }
 
 /** WeChat's own requests are fresh; a signed request older than this is a replay. */

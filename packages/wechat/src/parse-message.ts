@@ -1,5 +1,5 @@
 import { REPORT_EVENTS, type WechatMessage } from './messages.js';
-import { XmlError, parseFlatXml } from './xml.js';
+import { parseFlatXml } from './xml.js';
 
 export class MessageError extends Error {
   override readonly name = 'MessageError';

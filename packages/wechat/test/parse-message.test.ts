@@ -4,7 +4,7 @@ import t from 'tap';
 
 const common = { toUserName: 'gh_abcdef123456', fromUserName: 'oUaUm5kQh9bPq-_Z0Aq1yTQ2aBcD', createTime: 1732867200 };
 
-/** One of every message type and event of protocols.md, as typed values. */
+/** One of every message type and event of docs/wechat.md, as typed values. */
 const samples: WechatMessage[] = [
   { kind: 'text', ...common, msgId: '24601234567890123456', content: 'hello' },
   { kind: 'image', ...common, msgId: '24601234567890123457', picUrl: 'https://mmbiz.qpic.cn/x.jpg', mediaId: 'media_1' },

@@ -83,7 +83,6 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   queue.on('error', () => {});
   const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
   const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
-  let worker: Worker<InboundJob> | undefined;
   const relayOne = createProcessor({
     relay,
     turn: new RelayTurn(state, keys, jobKeyPrefix, config.im.agents),
@@ -111,7 +110,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   };
   const blocking = createRedis({ ...settings, name: 'im-worker-blocking' }, 'worker');
   blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
-  worker = new Worker<InboundJob>(QUEUES.wechatInbound, processor, {
+  const worker = new Worker<InboundJob>(QUEUES.wechatInbound, processor, {
     connection: blocking,
     prefix,
     concurrency: config.worker.concurrency,
@@ -144,7 +143,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   worker.on('failed', (job) => {
     if (job?.finishedOn) leave(job, true); // not when it will be retried
   });
-  await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker!.isRunning() });
+  await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker.isRunning() });
   const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;
   return {
     worker,
@@ -152,7 +151,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     im,
     runJob: processor,
     start() {
-      void worker!.run().catch((err: Error) => app.log.error({ reason: err.message }, 'worker stopped'));
+      void worker.run().catch((err: Error) => app.log.error({ reason: err.message }, 'worker stopped'));
     },
     async close() {
       // Finish what is in flight; past the timeout, hand the rest back (they run again elsewhere).
@@ -160,7 +159,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const timedOut = new Promise<'timeout'>((r) => {
         timer = setTimeout(() => r('timeout'), shutdownTimeoutMs);
       });
-      const closing = worker!.close();
+      const closing = worker.close();
       if ((await Promise.race([closing, timedOut])) === 'timeout') {
         app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
         // Jobs that finished meanwhile leave their lines first; then no relay step (line, turn)

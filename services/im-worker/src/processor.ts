@@ -60,7 +60,7 @@ export function createProcessor(deps: ProcessorDeps) {
     metrics.parked.inc();
     await job.moveToDelayed(Date.now() + waitMs, token);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
-    if ((await line.turn(openid, job.id!)) === 'head') await wake(job.id!);
+    if ((await line.turn(openid, job.id!)) === 'head') await wake(job.id);
     return undefined;
   }
 

@@ -11,7 +11,7 @@ t.teardown(() => redis.close());
 
 let logs = '';
 const logStream = new Writable({
-  write(chunk, _enc, done) {
+  write(chunk: Buffer, _enc, done) {
     logs += chunk.toString();
     done();
   },

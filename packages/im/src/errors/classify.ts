@@ -5,7 +5,7 @@ import { ImPermanentError } from './permanent-error.js';
 import { ImRateLimitedError } from './rate-limited-error.js';
 import { ImTransientError } from './transient-error.js';
 
-// The classes of protocols.md (Tencent IM REST error codes), plus the "internal error, try again
+// The classes of docs/tencent-im.md (Tencent IM REST error codes), plus the "internal error, try again
 // later" codes of the account import pages: 40006, 70202 and 70500.
 const TRANSIENT = new Set([20004, 20005, 40006, 60008, 70169, 70202, 70500, 90992, 90994, 90995, 91000]);
 const RATE_LIMITED = new Set([60007, 60011, 60018, 60019, 70050]);
