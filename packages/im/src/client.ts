@@ -14,8 +14,6 @@ export interface ImClientOptions {
   /** Per call, connect to last byte. */
   timeoutMs?: number;
   connections?: number;
-  /** Called before every call, e.g. to wait for the call's turn under IM's rate limit. */
-  beforeCall?: (command: string) => Promise<void>;
   /** Called after every call with its outcome (`ok` or the error code), for metrics. */
   afterCall?: (command: string, outcome: string, seconds: number) => void;
 }
@@ -38,9 +36,9 @@ export interface C2CMessage {
 /** What one call may be given besides its body. */
 export interface CallOptions {
   /**
-   * Runs right before the request leaves (after `beforeCall`), e.g. to check that the job the call
-   * is made for is still this worker's. Resolving false skips the call (its method resolves to
-   * undefined); throwing cancels it.
+   * Runs right before the request leaves, e.g. to wait for the call's turn under IM's rate limit
+   * and check that the job the call is made for is still this worker's. Resolving false skips the
+   * call (its method resolves to undefined); throwing cancels it.
    */
   beforeSend?: (command: string) => Promise<boolean>;
 }
@@ -89,7 +87,6 @@ export class ImClient {
   }
 
   private async callOnce<T extends object>(command: string, body: object, options: CallOptions): Promise<(T & ImResponse) | undefined> {
-    await this.options.beforeCall?.(command);
     if (options.beforeSend !== undefined && !(await options.beforeSend(command))) return undefined;
     const started = performance.now();
     const done = (outcome: string) => this.options.afterCall?.(command, outcome, (performance.now() - started) / 1000);

@@ -14,8 +14,9 @@ export interface RelayJob {
   /** The identity map's record, with the agent assigned. */
   customer: Customer;
   /**
-   * Right before each IM call: confirms the job is still this worker's (throws LockLostError when
-   * another worker has taken it over) and resolves to Redis's time (ms).
+   * Right before each IM call: waits for the call's turn under IM's rate cap, confirms the job is
+   * still this worker's (throws LockLostError when another worker has taken it over) and resolves
+   * to Redis's time (ms).
    */
   confirm(command: string): Promise<number>;
 }

@@ -73,7 +73,6 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     apiBase: config.im.apiBase,
     timeoutMs: overrides.imTimeoutMs ?? 5000,
     connections: Math.min(64, config.worker.concurrency),
-    beforeCall: (command) => gate.reserve(`im:${command}`),
     afterCall: (command, outcome, seconds) => {
       metrics.imCalls.inc({ command, outcome });
       metrics.imCallSeconds.observe({ command }, seconds);

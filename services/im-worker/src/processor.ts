@@ -20,7 +20,7 @@ export interface ProcessorDeps {
   log: Log;
   /** Holds the whole queue back after IM says "too many requests". */
   rateLimit: (ms: number) => Promise<void>;
-  /** IM's rate cap, whose `start` also confirms the job's lock right before each call. */
+  /** IM's rate cap, which also confirms the job's lock right before each call. */
   gate: RateGate;
   /** The key prefix of the queue's jobs (their locks are `<prefix><id>:lock`) and the lock duration. */
   jobKeyPrefix: string;
@@ -92,7 +92,7 @@ export function createProcessor(deps: ProcessorDeps) {
         place: begun.place,
         firstAttemptAt: begun.firstAttemptAt,
         customer: begun.customer,
-        confirm: (command) => deps.gate.start(`im:${command}`, lease),
+        confirm: (command) => deps.gate.acquire(`im:${command}`, lease),
       });
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
