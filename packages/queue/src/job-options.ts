@@ -1,18 +1,22 @@
 import { MAX_CLOCK_SKEW_SECONDS } from '@wxim/wechat';
 import type { DefaultJobOptions } from 'bullmq';
 
-/** WeChat tries a push three times within about 15 s, each try signed anew; a minute covers them. */
-const RETRY_SPAN_S = 60;
+/**
+ * WeChat tries a push three times within about 15 s, each try signed anew; and another gateway,
+ * whose clock may differ from this one's, may be the one a replay reaches. Two minutes cover both
+ * (gateways' clocks kept within a minute and a half of each other).
+ */
+const MARGIN_S = 120;
 
 /**
  * How long a push's id stays deduplicated, whatever job retention does: until neither a replay of
- * the signed request that brought it (accepted while its timestamp is within 5 minutes of our
- * clock) nor one of WeChat's own retries can pass the gateway's checks any more; at least a
- * minute. Computed per push from its signed timestamp: the sender's clock may be up to 5 minutes
+ * the signed request that brought it (accepted while its timestamp is within 5 minutes of a
+ * gateway's clock) nor one of WeChat's own retries can pass the gateway's checks any more; at
+ * least a minute. Computed per push from its signed timestamp: the sender's clock may be up to 5 minutes
  * off ours either way, so a fixed time would have to be twice as long for every push.
  */
 export function dedupeTtlMs(signedAtSeconds: number, nowMs: number): number {
-  return Math.max(60_000, (signedAtSeconds + MAX_CLOCK_SKEW_SECONDS + RETRY_SPAN_S) * 1000 - nowMs);
+  return Math.max(60_000, (signedAtSeconds + MAX_CLOCK_SKEW_SECONDS + MARGIN_S) * 1000 - nowMs);
 }
 
 export const BACKOFF_TYPE = 'capped-exponential';

@@ -19,7 +19,7 @@ export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Pr
     for (const id of ids) await retry(id);
     return retried;
   }
-  // Page from the end: each retried job leaves the failed set, so the pages shift under us.
+  // Newest first: each retried job leaves the failed set, so the first page is always the next one.
   for (;;) {
     const page = await queue.getFailed(0, 99);
     if (page.length === 0) return retried;

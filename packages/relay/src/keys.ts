@@ -12,6 +12,8 @@ export function stateKeys(prefix: string) {
      * in the store order (its MsgSeq).
      */
     relayIds: (jobId: string) => `${prefix}:relay-ids:${jobId}`,
+    /** Where the release before relay ids kept a job's first attempt; read once, then removed. */
+    earlierFirstAttempt: (jobId: string) => `${prefix}:first-attempt:${jobId}`,
     /** The fleet's pace of calls to one platform command (RateGate), e.g. `im:openim/sendmsg`. */
     pace: (scope: string) => `${prefix}:pace:${scope}`,
     /** The calls of that scope started in the last second (RateGate.start). */

@@ -7,7 +7,8 @@ import type { StateKeys } from './keys.js';
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
 export const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
-// KEYS: line, customer hash, agent-load, relay ids. ARGV: job key prefix, job id, assign (1/0),
+// KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key. ARGV:
+// job key prefix, job id, assign (1/0),
 // agents... One round trip for what every relay needs first: its turn, and at the head, the
 // customer's UserID, import state and (sticky) agent, and the ids the job was first relayed with
 // (kept from its first attempt on, also when the job is retried by hand and joins its line again):
@@ -22,8 +23,14 @@ end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
 if ARGV[3] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 4)}) end
-local t = redis.call('TIME')
-redis.call('HSETNX', KEYS[4], 'first', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+if redis.call('HEXISTS', KEYS[4], 'first') == 0 then
+  -- A job begun by the release before this one kept its first attempt (local clock, ms) in a key
+  -- of its own: carried over once, so a job retrying across the upgrade still looks first.
+  local t = redis.call('TIME')
+  local earlier = redis.call('GET', KEYS[5])
+  redis.call('HSET', KEYS[4], 'first', earlier or (t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))))
+  if earlier then redis.call('DEL', KEYS[5]) end
+end
 redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
 local ids = redis.call('HMGET', KEYS[4], 'first', 'place')
@@ -56,7 +63,7 @@ export class RelayTurn {
     private readonly agents: readonly string[],
   ) {
     if (agents.length === 0) throw new Error('RelayTurn needs at least one agent');
-    if (!('wximRelayBegin' in redis)) redis.defineCommand('wximRelayBegin', { numberOfKeys: 4, lua: BEGIN });
+    if (!('wximRelayBegin' in redis)) redis.defineCommand('wximRelayBegin', { numberOfKeys: 5, lua: BEGIN });
     this.redis = redis as unknown as BeginCommand;
   }
 
@@ -67,6 +74,7 @@ export class RelayTurn {
       this.keys.customer(openid),
       this.keys.agentLoad,
       this.keys.relayIds(jobId),
+      this.keys.earlierFirstAttempt(jobId),
       this.jobKeyPrefix,
       jobId,
       assign ? '1' : '0',

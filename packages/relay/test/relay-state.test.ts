@@ -77,7 +77,7 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
   await new Promise((r) => setTimeout(r, 20));
   const again = await turn().begin('o2', 'j1', true);
   t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt && again.place === first.place, 'the same ids');
-  t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is on Redis's clock");
+  t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is in ms of Redis's clock");
   await line.finish('o2', 'j1');
   t.equal(await redis.exists(keys.relayIds('j1')), 0, 'completed: gone');
   const failed = await turn().begin('o2', 'j2', true);
@@ -92,6 +92,16 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
     failed.turn === 'head' && retried.turn === 'head' && retried.place === failed.place && retried.firstAttemptAt === failed.firstAttemptAt,
     'with its first place and first attempt time',
   );
+});
+
+t.test('a job begun by the release before relay ids keeps the first attempt that release recorded', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a']);
+  await job('j1');
+  await line.append('o3', 'j1');
+  await redis.set(keys.earlierFirstAttempt('j1'), '1700000000000');
+  const begun = await turn().begin('o3', 'j1', true);
+  t.ok(begun.turn === 'head' && begun.firstAttemptAt === 1_700_000_000_000, 'carried over');
+  t.equal(await redis.exists(keys.earlierFirstAttempt('j1')), 0, 'and the old key removed');
 });
 
 t.test('the rate gate spaces the calls of several workers evenly and never starts more than its cap in a second', async (t) => {
@@ -128,7 +138,7 @@ t.test('the rate gate refuses a call whose job is no longer ours, and renews a l
   const lockKey = `${testPrefix()}:job:lock`;
   await redis.set(lockKey, 'ours', 'PX', 400);
   const now = await gate.acquire('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 });
-  t.ok(Math.abs(now - Number((await redis.time())[0]) * 1000) < 2000, "resolves to Redis's time");
+  t.ok(Math.abs(now - Number((await redis.time())[0]) * 1000) < 2000, "resolves to Redis's time, in ms");
   t.ok((await redis.pttl(lockKey)) > 20_000, 'the lock, short of half its duration, was renewed');
   await redis.set(lockKey, 'another worker', 'PX', 30_000);
   await t.rejects(gate.acquire('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError);

@@ -110,7 +110,8 @@ export class CustomerRelay {
    * Sends once. A resend within IM's duplicate window is absorbed by IM; past it, an earlier
    * attempt whose answer was lost may have been delivered, so the history is looked up first. The
    * look-up is decided at the last moment, once the call's turn under the rate cap has come, on
-   * Redis's clock.
+   * Redis's clock; after a look-up (IM round trips, perhaps several pages) the send takes its
+   * turn again, so the lock check and the pace still come right before it leaves.
    */
   private async send(msg: C2CMessage, job: RelayJob): Promise<void> {
     await this.im.sendC2C(msg, {
@@ -120,7 +121,9 @@ export class CustomerRelay {
         // A minute of margin each side: IM's clock is not Redis's.
         const minTime = Math.floor(job.firstAttemptAt / 1000) - 60;
         const found = await this.im.hasC2CMessage(msg.from, msg.to, msg.msgSeq, msg.msgRandom, minTime, Math.ceil(now / 1000) + 60, guardedBy(job));
-        return !found;
+        if (found) return false;
+        await job.confirm(command);
+        return true;
       },
     });
   }

@@ -72,7 +72,9 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     userSig: new UserSigCache(sdkAppId, secretKey, config.im.admin),
     apiBase: config.im.apiBase,
     timeoutMs: overrides.imTimeoutMs ?? 5000,
-    connections: Math.min(64, config.worker.concurrency),
+    // One connection per job in flight: a call that has passed its lock check and its turn under
+    // IM's pace leaves at once, never waits in the pool for a connection.
+    connections: config.worker.concurrency,
     afterCall: (command, outcome, seconds) => {
       metrics.imCalls.inc({ command, outcome });
       metrics.imCallSeconds.observe({ command }, seconds);

@@ -47,3 +47,15 @@ t.test('REDIS_WAIT_REPLICAS above the replicas there are: every push is answered
   const wx = gw.platform('safe');
   t.equal((await wx.push(wx.text('oReplica00000000000000000003', 'one replica only'))).status, 503);
 });
+
+t.test('without REDIS_WAIT_REPLICAS the same frozen replica does not hold pushes back: the primary alone acknowledges', async (t) => {
+  const gw = await startGateway(primary.url, {}, { enqueueTimeoutMs: BUDGET_MS });
+  t.teardown(() => gw.close());
+  const wx = gw.platform('safe');
+  replica.pause();
+  try {
+    t.equal((await wx.push(wx.text('oReplica00000000000000000004', 'the primary has it'))).status, 200);
+  } finally {
+    replica.resume();
+  }
+});
