@@ -6,7 +6,7 @@ import { eventually } from './eventually.js';
 import { freePort } from './redis.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/im-simulator-process.mjs', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../packages/sandbox/dist/im-simulator-main.js', import.meta.url));
 
 /** The IM simulator in its own process, read over its /sim endpoints. */
 export interface ImProcess {
@@ -25,10 +25,10 @@ async function get<T>(url: string): Promise<T> {
 export async function startImProcess(env: Record<string, string> = {}): Promise<ImProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [FIXTURE], {
+  const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env['PATH'] ?? '',
-      PORT: String(port),
+      SIM_PORT: String(port),
       SIM_SDK_APP_ID: String(IM_APP_ID),
       SIM_SECRET_KEY: IM_KEY,
       SIM_AGENTS: AGENTS.join(','),

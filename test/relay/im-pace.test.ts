@@ -1,11 +1,10 @@
 import type { ReceivedMessage } from '@wxim/sandbox';
-import { fakeOpenId } from '@wxim/sandbox';
+import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import t, { type Test } from 'tap';
 import { eventually } from '../helpers/eventually.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { type ImProcess, startImProcess } from '../helpers/im-process.js';
 import { type Conversation, pushAtRate } from '../helpers/load.js';
-import { paceOf } from '../helpers/pace.js';
 import { startTestRedis, testPrefix } from '../helpers/redis.js';
 import { AGENTS, IM_APP_ID, IM_KEY, textOf } from '../helpers/relay.js';
 import { type WorkerProcess, startWorkerProcess } from '../helpers/worker-process.js';
@@ -74,6 +73,25 @@ async function assertPace(t: Test, s: Stack, what: string, sinceMs: number) {
   t.equal((await s.im.stats()).rateLimited, 0, `${what}: IM never answered 60007`);
 }
 
+/**
+ * Spread over the second, not a burst at its start and silence after: no tenth of a second of the
+ * measured span carries more than twice its share of the cap.
+ */
+function assertSpread(t: Test, messages: ReceivedMessage[], sinceMs: number, what: string) {
+  const tenths = new Map<number, number>();
+  const from = Math.ceil(sinceMs / 1000) * 10;
+  const to = Math.floor(Math.max(...messages.map((m) => m.receivedAt)) / 1000) * 10;
+  for (const m of messages) {
+    const tenth = Math.floor(m.receivedAt / 100);
+    if (tenth >= from && tenth < to) tenths.set(tenth, (tenths.get(tenth) ?? 0) + 1);
+  }
+  const busiest = Math.max(0, ...tenths.values());
+  t.ok(
+    tenths.size > 0 && busiest <= (2 * CAP) / 10,
+    `${what}: spread over each second, its busiest tenth of a second ${busiest} calls (a share is ${CAP / 10})`,
+  );
+}
+
 function assertInOrder(t: Test, messages: ReceivedMessage[], conversations: Conversation[]) {
   const relayed = new Map<string, string[]>();
   for (const m of messages) if (textOf(m) !== 'hello') relayed.set(m.from, [...(relayed.get(m.from) ?? []), textOf(m)]);
@@ -100,6 +118,7 @@ for (const workers of [1, 3]) {
     const conversations = await pushAtRate(s.gateway.platform('safe'), customers, 1200, 200);
     const messages = await s.messages(1300);
     await assertPace(t, s, `${workers} worker${workers === 1 ? '' : 's'}`, since);
+    assertSpread(t, messages, since, `${workers} worker${workers === 1 ? '' : 's'}`);
     assertInOrder(t, messages, conversations);
   });
 }
@@ -128,5 +147,6 @@ t.test('a backlog of 3,000 messages from 100 customers drains at the full pace, 
   const seconds = (backlog.at(-1)!.receivedAt - backlog[0]!.receivedAt) / 1000;
   t.ok(3000 / seconds >= 0.95 * CAP, `drained in ${seconds.toFixed(1)} s from its first message to its last: ${(3000 / seconds).toFixed(1)} messages/s`);
   await assertPace(t, s, 'backlog', backlog[0]!.receivedAt);
+  assertSpread(t, backlog, backlog[0]!.receivedAt, 'backlog');
   assertInOrder(t, messages, conversations);
 });

@@ -1,15 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@wxim/config';
 import { createImWorker } from '@wxim/im-worker';
 import t from 'tap';
 import { APP_ID, AES_KEY, TOKEN } from '../helpers/gateway.js';
 import { eventually } from '../helpers/eventually.js';
 import { converse } from '../helpers/load.js';
-import { freePort, startTestRedis } from '../helpers/redis.js';
+import { startTestRedis } from '../helpers/redis.js';
 import { startRelay, textOf } from '../helpers/relay.js';
-
-const main = fileURLToPath(new URL('../../services/im-worker/dist/main.js', import.meta.url));
+import { startWorkerProcess as startWorker } from '../helpers/worker-process.js';
 const redis = await startTestRedis();
 // The in-process worker stays off: a separate im-worker process does the work until it is killed.
 const relay = await startRelay(redis.url, { startWorker: false, env: { WORKER_STALL_MS: '1500' } });
@@ -18,17 +15,15 @@ t.teardown(async () => {
   await redis.close();
 });
 
-function startWorkerProcess(port: number): ChildProcess {
-  return spawn(process.execPath, [main], {
-    env: { PATH: process.env['PATH'] ?? '', REDIS_URL: redis.url, IM_WORKER_PORT: String(port), LOG_LEVEL: 'silent', WORKER_CONCURRENCY: '8', ...relay.env },
-    stdio: 'ignore',
-  });
+/** An im-worker process (the service's own main.js), not waited for. */
+async function startWorkerProcess() {
+  return (await startWorker({ REDIS_URL: redis.url, ...relay.env }, { noWait: true })).child;
 }
 
 t.test('a worker killed with SIGKILL mid-load loses nothing: its jobs finish on another worker', async (t) => {
   // Slow answers keep jobs in flight, some already processed by IM when the worker dies.
   relay.im.faults = { rate: 1, kinds: ['slow'], slowMs: 150 };
-  const child = startWorkerProcess(await freePort());
+  const child = await startWorkerProcess();
   const exited = new Promise((r) => child.once('exit', r));
   const sending = converse(relay.wechat, 10, 10, () => {});
   while (relay.im.messages.length < 25) await new Promise((r) => setTimeout(r, 10));
@@ -50,7 +45,7 @@ t.test('a worker killed with SIGKILL mid-load loses nothing: its jobs finish on 
 t.test('SIGTERM: the worker finishes the jobs in flight, then exits 0', async (t) => {
   relay.im.faults = { rate: 1, kinds: ['slow'], slowMs: 600 };
   const before = relay.im.messages.length;
-  const child = startWorkerProcess(await freePort());
+  const child = await startWorkerProcess();
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const customers = Array.from({ length: 4 }, (_, i) => relay.wechat.text(`oShutdown${i}${'x'.repeat(18)}`, `in flight ${i}`));
   for (const push of customers) t.equal((await relay.wechat.push(push)).status, 200);

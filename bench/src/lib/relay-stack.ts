@@ -29,8 +29,8 @@ export async function startStack(imLimit: 'real' | 'lifted'): Promise<RelayStack
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = await startNode(
     'im-simulator',
-    entry('../im-sim-server.js'),
-    { PORT: String(simPort), ...(imLimit === 'lifted' ? { SIM_RATE_LIMIT: 'off' } : {}) },
+    entry('../../../packages/sandbox/dist/im-simulator-main.js'),
+    { SIM_PORT: String(simPort), ...(imLimit === 'lifted' ? { SIM_RATE_LIMIT: 'off' } : {}) },
     `${simUrl}/healthz`,
   );
   const env = {

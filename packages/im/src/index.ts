@@ -8,4 +8,4 @@ export { classifyImError } from './errors/classify.js';
 export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse } from './client.js';
 export * from './elements.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
-export { IM_COMMAND_LIMITS, IM_DEFAULT_LIMIT, paceFor } from './limits.js';
+export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';

@@ -14,8 +14,8 @@ export const IM_COMMAND_LIMITS: Readonly<Record<string, number>> = {
 export const IM_DEFAULT_LIMIT = 200;
 
 /**
- * The relay's own pace for a command: `perSecond` (IM_RATE_LIMIT, set against IM's usual 200/s)
- * scaled to the command's limit, so a command IM allows half as often gets half the pace.
+ * A per-second figure set against IM's usual 200/s (the relay's IM_RATE_LIMIT, the simulator's
+ * limit) scaled to the command's own limit: a command IM allows half as often gets half.
  */
 export function paceFor(command: string, perSecond: number): number {
   const limit = IM_COMMAND_LIMITS[command] ?? IM_DEFAULT_LIMIT;

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 
 /**
  * Retries the failed jobs of a queue (all, or those with the given ids) as a retry by hand should:
@@ -9,22 +9,24 @@ import type { Queue } from 'bullmq';
  */
 export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Promise<number> {
   let retried = 0;
-  const retry = async (id: string) => {
-    const job = await queue.getJob(id);
-    if (job === undefined || (await job.getState()) !== 'failed') return;
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    retried++;
+  // BullMQ's retry checks the job is failed (and not locked) in the same script that moves it.
+  const retry = async (job: Job | undefined) => {
+    if (job === undefined) return;
+    const moved = await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(
+      () => true,
+      () => false,
+    );
+    if (moved) retried++;
   };
   if (ids !== undefined) {
-    for (const id of ids) await retry(id);
+    for (const id of ids) await retry(await queue.getJob(id));
     return retried;
   }
   // Newest first: each retried job leaves the failed set, so the first page is always the next one.
   for (;;) {
     const page = await queue.getFailed(0, 99);
-    if (page.length === 0) return retried;
     const before = retried;
-    for (const job of page) await retry(job.id!);
-    if (retried === before) return retried; // the page holds only jobs that could not be retried
+    for (const job of page) await retry(job);
+    if (retried === before) return retried; // empty, or only jobs that could not be retried
   }
 }

@@ -6,4 +6,4 @@ export { imMessageIds } from './message-ids.js';
 export { takesTurn } from './ordering.js';
 export { type Lease, RateGate, paceCap } from './rate-gate.js';
 export { LockLostError } from './lock-lost-error.js';
-export { type Begun, RELAY_IDS_TTL_S, RelayTurn } from './relay-turn.js';
+export { type Begun, RelayTurn } from './relay-turn.js';

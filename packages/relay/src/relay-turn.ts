@@ -5,7 +5,7 @@ import type { Customer } from './identity-map.js';
 import type { StateKeys } from './keys.js';
 
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
-export const RELAY_IDS_TTL_S = 8 * 24 * 3600;
+const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
 // KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key. ARGV:
 // job key prefix, job id, assign (1/0),

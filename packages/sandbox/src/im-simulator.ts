@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { IM_COMMAND_LIMITS, IM_DEFAULT_LIMIT, type UserSigDocument, verifyUserSig } from '@wxim/im';
+import { IM_DEFAULT_LIMIT, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
@@ -74,8 +74,7 @@ export class ImSimulator {
   private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
   private readonly dedupeWindowMs: number;
-  /** See ImSimulatorOptions.rateLimit; may be changed while running. */
-  rateLimit: number | false;
+  private readonly rateLimit: number | false;
   private listeners: ((m: ReceivedMessage) => void)[] = [];
   /** Makes MsgKeys unique; a counter, not random bytes, which cost a getpid per call in OpenSSL. */
   private msgKeySerial = 0;
@@ -176,10 +175,6 @@ export class ImSimulator {
     this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
     this.app.get('/sim/stats', async () => this.stats);
     this.app.get('/sim/pace', async () => this.callsPerSecond());
-    this.app.put<{ Body: { rateLimit: number | false } }>('/sim/rate-limit', async (req) => {
-      this.rateLimit = req.body.rateLimit;
-      return { rateLimit: this.rateLimit };
-    });
     this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {
       this.faults = req.body;
       return this.faults;
@@ -192,9 +187,9 @@ export class ImSimulator {
     return this.limiter.perSecond();
   }
 
+  /** IM's limit for the command: the one for IM's usual 200/s, scaled as the relay scales its own pace. */
   private limitOf(command: string): number | undefined {
-    if (this.rateLimit === false) return undefined;
-    return Math.max(1, Math.floor((this.rateLimit * (IM_COMMAND_LIMITS[command] ?? IM_DEFAULT_LIMIT)) / IM_DEFAULT_LIMIT));
+    return this.rateLimit === false ? undefined : paceFor(command, this.rateLimit);
   }
 
   private authenticate(q: Record<string, string>): { code: number; info: string } | undefined {

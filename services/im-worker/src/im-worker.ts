@@ -1,7 +1,7 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { ImClient, UserSigCache, paceFor } from '@wxim/im';
 import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
-import { AgentLoad, ConversationLine, IdentityMap, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
+import { AgentLoad, ConversationLine, IdentityMap, type Lease, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
 import { healthRoutes } from '@wxim/runtime';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -64,8 +64,9 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
   const keys = stateKeys(prefix);
-  // IM's budget, per command (scoped `im:`: WeChat's API budget is another gate).
+  // IM's budget, per command, its scopes named `im:<command>` (WeChat's API budget is another).
   const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
+  const imTurn = (command: string, lease?: Lease) => gate.acquire(`im:${command}`, lease);
   const im = new ImClient({
     sdkAppId,
     admin: config.im.admin,
@@ -92,7 +93,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     metrics,
     log: app.log,
     rateLimit: queueHold(state, queue.keys.limiter!),
-    gate,
+    imTurn,
     jobKeyPrefix,
     lockMs: config.worker.stallMs,
     ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),

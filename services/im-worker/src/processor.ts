@@ -1,5 +1,5 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type ConversationLine, type Lease, type RateGate, type RelayTurn, takesTurn } from '@wxim/relay';
+import { type Begun, type ConversationLine, type Lease, type RelayTurn, takesTurn } from '@wxim/relay';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
@@ -20,8 +20,8 @@ export interface ProcessorDeps {
   log: Log;
   /** Holds the whole queue back after IM says "too many requests". */
   rateLimit: (ms: number) => Promise<void>;
-  /** IM's rate cap, which also confirms the job's lock right before each call. */
-  gate: RateGate;
+  /** An IM call's turn under IM's rate cap, which also confirms the job's lock; resolves to Redis's time (ms). */
+  imTurn: (command: string, lease?: Lease) => Promise<number>;
   /** The key prefix of the queue's jobs (their locks are `<prefix><id>:lock`) and the lock duration. */
   jobKeyPrefix: string;
   lockMs: number;
@@ -92,7 +92,7 @@ export function createProcessor(deps: ProcessorDeps) {
         place: begun.place,
         firstAttemptAt: begun.firstAttemptAt,
         customer: begun.customer,
-        confirm: (command) => deps.gate.acquire(`im:${command}`, lease),
+        confirm: (command) => deps.imTurn(command, lease),
       });
       metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);

@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runService } from '../../../test/helpers/service-process.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const settings = { IM_SDK_APP_ID: '1400000000', IM_SECRET_KEY: 'a'.repeat(64), IM_AGENTS: 'agent1' };
 
 async function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return { code, stderr };
+  const proc = runService(main, env);
+  return { code: await proc.exited, stderr: proc.output().stderr };
 }
 
 t.test('an IM origin with a path, a query or plain http to another host stops start-up with one line, exit 78', async (t) => {

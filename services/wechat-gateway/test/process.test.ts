@@ -1,20 +1,12 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import t from 'tap';
 import { freePort, startTestRedis } from '../../../test/helpers/redis.js';
+import { runService } from '../../../test/helpers/service-process.js';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
-function run(env: Record<string, string>) {
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => ({ stderr, stdout }) };
-}
+const run = (env: Record<string, string>) => runService(main, env);
 
 t.test('start-up without WECHAT_TOKEN fails with one line naming it', async (t) => {
   const proc = run({});
