@@ -7,6 +7,7 @@ COPY packages packages
 COPY services services
 COPY launcher launcher
 COPY bench bench
+COPY testkit testkit
 RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

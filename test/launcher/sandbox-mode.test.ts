@@ -6,8 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
-import { eventually } from '../helpers/eventually.js';
-import { freePort, startTestRedis, testPrefix } from '../helpers/redis.js';
+import { eventually, freePort, startTestRedis, testPrefix } from '@wxim/testkit';
 
 const main = fileURLToPath(new URL('../../launcher/dist/main.js', import.meta.url));
 const redis = await startTestRedis();

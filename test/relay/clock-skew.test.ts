@@ -1,8 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { relayForTests, textOf } from '../helpers/relay.js';
-import { startWorkerProcess } from '../helpers/worker-process.js';
+import { eventually, relayForTests, textOf, startWorkerProcess } from '@wxim/testkit';
 
 // IM's duplicate window shortened from 120 s to 500 ms on both sides.
 const WINDOW_MS = 500;

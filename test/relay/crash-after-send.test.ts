@@ -3,8 +3,7 @@ import { fakeOpenId } from '@wxim/sandbox';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { eventually, relayForTests, textOf } from '@wxim/testkit';
 
 // IM's duplicate window shortened from 120 s to 500 ms on both sides. The worker does not run at
 // first: the test takes a job by hand, as a worker that then dies would.

@@ -1,7 +1,7 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { AGENTS, relayForTests, textOf } from '../helpers/relay.js';
+import { AGENTS, relayForTests, textOf } from '@wxim/testkit';
 
 const relay = await relayForTests(t);
 const { wechat, im } = relay;

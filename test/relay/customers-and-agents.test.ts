@@ -1,8 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { AGENTS, startRelay, textOf } from '../helpers/relay.js';
+import { eventually, startTestRedis, AGENTS, startRelay, textOf } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());

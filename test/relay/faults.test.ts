@@ -1,6 +1,5 @@
 import t from 'tap';
-import { converse } from '../helpers/load.js';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { converse, relayForTests, textOf } from '@wxim/testkit';
 
 const relay = await relayForTests(t, { env: { WORKER_CONCURRENCY: '16' } });
 

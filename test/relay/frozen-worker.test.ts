@@ -1,10 +1,7 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
 import { request } from 'undici';
-import { eventually } from '../helpers/eventually.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
-import { startWorkerProcess } from '../helpers/worker-process.js';
+import { eventually, startTestRedis, startRelay, textOf, startWorkerProcess } from '@wxim/testkit';
 
 // IM's duplicate window shortened from 120 s to 2 s, on both sides, so that a worker frozen past it
 // takes seconds, not minutes. IM_RATE_LIMIT 5 keeps jobs waiting for their turn under the cap

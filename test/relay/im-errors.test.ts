@@ -4,8 +4,7 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
 import { HOLD_MARK, createImWorker } from '@wxim/im-worker';
-import { eventually } from '../helpers/eventually.js';
-import { IM_KEY, relayForTests, textOf } from '../helpers/relay.js';
+import { eventually, IM_KEY, relayForTests, textOf } from '@wxim/testkit';
 
 let logs = '';
 const logStream = new Writable({

@@ -1,13 +1,23 @@
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import t, { type Test } from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { type RunningGateway, startGateway } from '../helpers/gateway.js';
-import { type ImProcess, startImProcess } from '../helpers/im-process.js';
-import { type Conversation, pushAtRate } from '../helpers/load.js';
-import { startTestRedis, testPrefix } from '../helpers/redis.js';
-import { AGENTS, IM_APP_ID, IM_KEY, textOf } from '../helpers/relay.js';
-import { type WorkerProcess, startWorkerProcess } from '../helpers/worker-process.js';
+import {
+  eventually,
+  type RunningGateway,
+  startGateway,
+  type ImProcess,
+  startImProcess,
+  type Conversation,
+  pushAtRate,
+  startTestRedis,
+  testPrefix,
+  AGENTS,
+  IM_APP_ID,
+  IM_KEY,
+  textOf,
+  type WorkerProcess,
+  startWorkerProcess,
+} from '@wxim/testkit';
 
 // IM's real limit (the simulator's default: 200 calls/s per command, 60007 above it in any
 // one-second window) and the relay's default configuration (IM_RATE_LIMIT 180, WORKER_CONCURRENCY

@@ -1,6 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { relayForTests, textOf } from '@wxim/testkit';
 
 // IM's duplicate window shortened from 120 s to 500 ms on both sides, so the test runs in a second.
 const relay = await relayForTests(t, { sim: { dedupeWindowMs: 500 }, worker: { imDuplicateWindowMs: 500 } });

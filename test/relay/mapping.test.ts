@@ -2,7 +2,7 @@ import type { WechatMessage } from '@wxim/wechat';
 import { fakeOpenId, nextMsgId } from '@wxim/sandbox';
 import type { RelayResult } from '@wxim/im-worker';
 import t from 'tap';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { relayForTests, textOf } from '@wxim/testkit';
 
 const relay = await relayForTests(t);
 const { wechat, im } = relay;

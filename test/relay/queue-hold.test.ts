@@ -1,7 +1,7 @@
 import { HOLD_MARK, queueHold } from '@wxim/im-worker';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { startTestRedis, testPrefix } from '../helpers/redis.js';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
 
 const server = await startTestRedis();
 const redis = new Redis(server.url);

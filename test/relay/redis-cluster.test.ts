@@ -1,8 +1,6 @@
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { converse } from '../helpers/load.js';
-import { startTestRedisCluster } from '../helpers/redis-cluster.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { converse, startTestRedisCluster, startRelay, textOf } from '@wxim/testkit';
 
 // REDIS_CLUSTER=1 against a real three-node cluster that requires a password, given in REDIS_URL.
 const password = 'p@ss w/rd:1';

@@ -1,7 +1,5 @@
 import t from 'tap';
-import { converse } from '../helpers/load.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
+import { converse, startTestRedis, startRelay, textOf } from '@wxim/testkit';
 
 // A Redis of our own with AOF (fsync always), which this test kills and starts again.
 const redis = await startTestRedis({ own: true, appendonly: true });

@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { eventually, relayForTests, textOf } from '@wxim/testkit';
 
 // IM's duplicate window shortened from 120 s to 500 ms on both sides.
 const relay = await relayForTests(t, { sim: { dedupeWindowMs: 500 }, worker: { imDuplicateWindowMs: 500 } });

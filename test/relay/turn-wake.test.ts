@@ -1,7 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { eventually } from '../helpers/eventually.js';
-import { relayForTests, textOf } from '../helpers/relay.js';
+import { eventually, relayForTests, textOf } from '@wxim/testkit';
 
 const WAIT_MS = 800;
 const relay = await relayForTests(t, { worker: { waitMs: WAIT_MS } });

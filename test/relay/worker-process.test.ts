@@ -1,12 +1,7 @@
 import { loadConfig } from '@wxim/config';
 import { createImWorker } from '@wxim/im-worker';
 import t from 'tap';
-import { APP_ID, AES_KEY, TOKEN } from '../helpers/gateway.js';
-import { eventually } from '../helpers/eventually.js';
-import { converse } from '../helpers/load.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { startRelay, textOf } from '../helpers/relay.js';
-import { startWorkerProcess as startWorker } from '../helpers/worker-process.js';
+import { APP_ID, AES_KEY, TOKEN, eventually, converse, startTestRedis, startRelay, textOf, startWorkerProcess as startWorker } from '@wxim/testkit';
 const redis = await startTestRedis();
 // The in-process worker stays off: a separate im-worker process does the work until it is killed.
 const relay = await startRelay(redis.url, { startWorker: false, env: { WORKER_STALL_MS: '1500' } });

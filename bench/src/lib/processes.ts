@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalRedis } from '@wxim/sandbox';
+import { LocalRedis } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 
-export { freePort } from '@wxim/sandbox';
+export { freePort } from '@wxim/testkit';
 
 export interface Proc {
   name: string;

@@ -1,7 +1,7 @@
 import { createRedis } from '@wxim/queue';
 import type { Redis } from 'ioredis';
 import t from 'tap';
-import { startTestRedis } from '../../../test/helpers/redis.js';
+import { startTestRedis } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());

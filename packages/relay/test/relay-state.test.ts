@@ -1,7 +1,7 @@
 import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, paceCap, stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { startTestRedis, testPrefix } from '../../../test/helpers/redis.js';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
 
 const server = await startTestRedis();
 const redis = new Redis(server.url);

@@ -3,4 +3,3 @@ export { type PushMode, type PushResult, type SignedPush, WechatPlatform, type W
 export { SANDBOX, sandboxEnv, sandboxPrefix } from './credentials.js';
 export { type FaultKind, type Faults, ImSimulator, type ImSimulatorOptions, type ReceivedMessage, type SimulatorStats } from './im-simulator.js';
 export { type Pace, paceOf } from './pace-record.js';
-export { LocalRedis, type LocalRedisOptions, freePort, waitForRedis } from './local-redis.js';

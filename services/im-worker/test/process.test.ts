@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { runService } from '../../../test/helpers/service-process.js';
+import { runService } from '@wxim/testkit';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const settings = { IM_SDK_APP_ID: '1400000000', IM_SECRET_KEY: 'a'.repeat(64), IM_AGENTS: 'agent1' };

@@ -1,8 +1,7 @@
 import { urlSignature } from '@wxim/wechat';
 import { request } from 'undici';
 import t from 'tap';
-import { TOKEN, startGateway } from '../../../test/helpers/gateway.js';
-import { startTestRedis } from '../../../test/helpers/redis.js';
+import { TOKEN, startGateway, startTestRedis } from '@wxim/testkit';
 
 // Random requests from a fixed seed (the same every run; FUZZ_SEED to try others): what a client
 // sends is answered with a 2xx or a 4xx, never a 5xx, and a push is stored exactly when it is

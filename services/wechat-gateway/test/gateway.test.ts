@@ -3,8 +3,7 @@ import { urlSignature } from '@wxim/wechat';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import t from 'tap';
-import { AES_KEY, APP_SECRET, TOKEN, startGateway } from '../../../test/helpers/gateway.js';
-import { startTestRedis } from '../../../test/helpers/redis.js';
+import { AES_KEY, APP_SECRET, TOKEN, startGateway, startTestRedis } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());

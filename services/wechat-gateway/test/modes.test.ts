@@ -1,7 +1,6 @@
 import { parseFlatXml } from '@wxim/wechat';
 import t from 'tap';
-import { startGateway } from '../../../test/helpers/gateway.js';
-import { startTestRedis } from '../../../test/helpers/redis.js';
+import { startGateway, startTestRedis } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());

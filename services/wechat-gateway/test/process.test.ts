@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import t from 'tap';
-import { freePort, startTestRedis } from '../../../test/helpers/redis.js';
-import { runService } from '../../../test/helpers/service-process.js';
+import { freePort, startTestRedis, runService } from '@wxim/testkit';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 

@@ -1,8 +1,6 @@
 import { request } from 'undici';
 import t from 'tap';
-import { eventually } from '../../../test/helpers/eventually.js';
-import { startGateway } from '../../../test/helpers/gateway.js';
-import { startTestRedis } from '../../../test/helpers/redis.js';
+import { eventually, startGateway, startTestRedis } from '@wxim/testkit';
 
 const BUDGET_MS = 4000;
 const redis = await startTestRedis({ own: true });

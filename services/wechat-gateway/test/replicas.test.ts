@@ -1,8 +1,6 @@
-import { LocalRedis } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { eventually } from '../../../test/helpers/eventually.js';
-import { startGateway } from '../../../test/helpers/gateway.js';
+import { LocalRedis, eventually, startGateway } from '@wxim/testkit';
 
 // A real primary and a replica, each a redis-server of its own. The budget for storing a push is
 // cut from 4 s to 1 s to keep the test short.

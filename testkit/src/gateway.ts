@@ -1,7 +1,7 @@
 import { type Config, loadConfig } from '@wxim/config';
 import { type Gateway, type GatewayOverrides, createGateway } from '@wxim/wechat-gateway';
 import { WechatPlatform, type PushMode } from '@wxim/sandbox';
-import { testPrefix } from './redis.js';
+import { testPrefix } from './test-redis.js';
 
 export const TOKEN = 'sandboxtoken';
 export const APP_ID = 'wx0123456789abcdef';

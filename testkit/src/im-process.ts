@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReceivedMessage, SimulatorStats } from '@wxim/sandbox';
 import { request } from 'undici';
 import { eventually } from './eventually.js';
-import { freePort } from './redis.js';
+import { freePort } from './local-redis.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
 
 const MAIN = fileURLToPath(new URL('../../packages/sandbox/dist/im-simulator-main.js', import.meta.url));

@@ -2,7 +2,7 @@ import { loadConfig } from '@wxim/config';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
 import { ImSimulator, type ImSimulatorOptions, type ReceivedMessage, type WechatPlatform } from '@wxim/sandbox';
 import { APP_ID, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
-import { startTestRedis, testPrefix } from './redis.js';
+import { startTestRedis, testPrefix } from './test-redis.js';
 
 export const IM_APP_ID = 1400000042;
 export const IM_KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { LocalRedis, freePort } from '@wxim/sandbox';
+import { LocalRedis, freePort } from './local-redis.js';
 import { Redis } from 'ioredis';
 import { eventually } from './eventually.js';
 

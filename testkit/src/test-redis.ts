@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
-import { LocalRedis, waitForRedis } from '@wxim/sandbox';
-
-export { freePort } from '@wxim/sandbox';
+import { LocalRedis, waitForRedis } from './local-redis.js';
 
 /**
  * A Redis for one test file: REDIS_URL when set, else a container when a Docker engine answers,

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { eventually } from './eventually.js';
-import { freePort } from './redis.js';
+import { freePort } from './local-redis.js';
 
 const MAIN = fileURLToPath(new URL('../../services/im-worker/dist/main.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/im-worker-process.mjs', import.meta.url));
