@@ -1,8 +1,11 @@
-import { type Config, isSandbox, loadConfig, requireSettings, startOrExit } from '@wxim/config';
-import { createImWorker } from '@wxim/im-worker';
-import { closeOnSignal } from '@wxim/runtime';
+import { type Config, isSandbox, loadConfig, startOrExit } from '@wxim/config';
+import { imWorkerService } from '@wxim/im-worker';
+import { runServices } from '@wxim/runtime';
 import { ImSimulator, SANDBOX, sandboxEnv, sandboxPrefix } from '@wxim/sandbox';
-import { createGateway } from '@wxim/wechat-gateway';
+import { wechatGatewayService } from '@wxim/wechat-gateway';
+
+/** Every service, in the order they start. */
+const SERVICES = [wechatGatewayService, imWorkerService];
 
 /**
  * `npm start`: every service in this one process, each on its own port with its own endpoints.
@@ -21,22 +24,7 @@ await startOrExit('relay', async () => {
     // Keys of their own: a sandbox pointed at a real deployment's Redis must not drain its queue into the simulator.
     config = loadConfig({ ...process.env, ...sandboxEnv(imApiBase), QUEUE_PREFIX: sandboxPrefix(config.queuePrefix) });
   }
-  requireSettings(config, ['WECHAT_TOKEN', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']);
-
-  const gateway = await createGateway(config, { processMetrics: true });
-  const imWorker = await createImWorker(config);
-  closeOnSignal(
-    gateway.app.log,
-    async () => {
-      await gateway.close(); // stop taking pushes first
-      await imWorker.close(); // then finish what is in flight
-      await simulator?.close();
-    },
-    30_000,
-  );
-  await gateway.app.listen({ host: '0.0.0.0', port: config.ports.gateway });
-  await imWorker.app.listen({ host: '0.0.0.0', port: config.ports.imWorker });
-  imWorker.start();
+  await runServices(config, SERVICES, async () => simulator?.close());
 
   if (sandbox) {
     process.stdout.write(

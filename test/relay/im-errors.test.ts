@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
-import { HOLD_MARK, createImWorker } from '@wxim/im-worker';
+import { createImWorker } from '@wxim/im-worker';
+import { HOLD_MARK } from '@wxim/relay';
 import { eventually, IM_KEY, relayForTests, textOf } from '@wxim/testkit';
 
 let logs = '';

@@ -1,4 +1,4 @@
-import { HOLD_MARK, queueHold } from '@wxim/im-worker';
+import { HOLD_MARK, queueHold } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '@wxim/testkit';

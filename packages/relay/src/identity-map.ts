@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
+import { type RelayScripts, relayScripts } from './redis-scripts.js';
 
 export interface Customer {
   /** The customer's IM UserID, once the relay has chosen one (see IdentityMap.claim). */
@@ -31,36 +32,19 @@ export function userIdFor(openid: string, generation: number): string {
   return `${base.slice(0, 32 - suffix.length)}${suffix}`;
 }
 
-// KEYS: customer hash, reverse map (UserID → openid). ARGV: openid, candidate UserIDs in order.
-// The first candidate no other openid owns becomes the customer's: one IM account per openid.
-const CLAIM = `
-for i = 2, #ARGV do
-  local owner = redis.call('HGET', KEYS[2], ARGV[i])
-  if not owner or owner == ARGV[1] then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[1])
-    redis.call('HSET', KEYS[1], 'userId', ARGV[i], 'imported', '0')
-    return ARGV[i]
-  end
-end
-return false
-`;
-
-type ClaimCommand = { wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null> };
-
 /**
  * openid ⇄ IM UserID in Redis: a hash per customer (UserID, generation, imported flag, agent)
  * and one reverse hash UserID → openid, which agent replies need to find the customer, and which
  * keeps a UserID to one openid.
  */
 export class IdentityMap {
-  private readonly commands: ClaimCommand;
+  private readonly commands: RelayScripts;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
   ) {
-    if (!('wximClaimUserId' in redis)) redis.defineCommand('wximClaimUserId', { numberOfKeys: 2, lua: CLAIM });
-    this.commands = redis as unknown as ClaimCommand;
+    this.commands = relayScripts(redis);
   }
 
   /**

@@ -4,7 +4,12 @@ export function stateKeys(prefix: string) {
     customer: (openid: string) => `${prefix}:customer:${openid}`,
     openidOf: `${prefix}:openid-of`,
     agentLoad: `${prefix}:agent-load`,
-    line: (openid: string) => `${prefix}:line:${openid}`,
+    /** The key prefix of a queue's jobs (BullMQ's naming), e.g. `wxim:wechat-inbound:`. */
+    jobs: (queue: string) => `${prefix}:${queue}:`,
+    /** A customer's line in one queue (direction): see ConversationLine. */
+    line: (queue: string, openid: string) => `${prefix}:line:${queue}:${openid}`,
+    /** Where the release before lines were scoped by queue kept a customer's inbound line; carried over on the next append. */
+    legacyLine: (queue: string, openid: string) => (queue === 'wechat-inbound' ? `${prefix}:line:${openid}` : undefined),
     lineSeq: `${prefix}:line-seq`,
     /**
      * What a job was first relayed with, kept for every later attempt, a retry by hand included:

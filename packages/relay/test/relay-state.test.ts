@@ -15,7 +15,13 @@ function setup(agents: string[]) {
   const keys = stateKeys(prefix);
   const jobs = `${prefix}:wechat-inbound:`;
   const job = (id: string) => redis.hset(`${jobs}${id}`, 'name', 'text');
-  return { keys, jobs, job, line: new ConversationLine(redis, keys, jobs), turn: (a: string[] = agents) => new RelayTurn(redis, keys, jobs, a) };
+  return {
+    keys,
+    jobs,
+    job,
+    line: new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds),
+    turn: (a: string[] = agents) => new RelayTurn(redis, keys, 'wechat-inbound', a),
+  };
 }
 
 t.test('a line lets only its head relay, in the order of appends, and skips entries whose job is gone', async (t) => {
@@ -30,6 +36,29 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   await redis.hset(`${jobs}j2`, 'finishedOn', '1'); // j2 finished elsewhere (e.g. retried from the dashboard)
   t.equal(await line.finish('o1', 'j1'), 'j3', 'the finished j2 is dropped on the way');
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
+});
+
+t.test("each queue has lines of its own: a customer's reply line does not wait on their inbound line", async (t) => {
+  const { keys, job, line } = setup(['agent_a']);
+  const replies = new ConversationLine(redis, keys, 'agent-replies', (id) => `${keys.jobs('agent-replies')}${id}:state`);
+  await job('in1');
+  await redis.hset(`${keys.jobs('agent-replies')}r1`, 'name', 'reply');
+  await line.append('o1', 'in1');
+  await replies.append('o1', 'r1');
+  t.equal(await line.turn('o1', 'in1'), 'head');
+  t.equal(await replies.turn('o1', 'r1'), 'head', 'the reply is at the head of its own line while the inbound job is too');
+  t.equal(await line.turn('o1', 'r1'), 'absent', 'the reply is not in the inbound line');
+});
+
+t.test('an inbound line kept by the release before lines were scoped is carried over, in its order, on the next append', async (t) => {
+  const { keys, job, line } = setup(['agent_a']);
+  for (const id of ['old1', 'old2', 'new1']) await job(id);
+  await redis.zadd(keys.legacyLine('wechat-inbound', 'o1')!, 5, 'old1', 6, 'old2');
+  await redis.set(keys.lineSeq, 6);
+  await line.append('o1', 'new1');
+  t.equal(await redis.exists(keys.legacyLine('wechat-inbound', 'o1')!), 0, 'the old key is gone');
+  t.same(await redis.zrange(keys.line('wechat-inbound', 'o1'), 0, -1), ['old1', 'old2', 'new1']);
+  t.equal(await line.turn('o1', 'old1'), 'head');
 });
 
 t.test('new customers go to the agent with the fewest; a removed agent’s customer moves', async (t) => {

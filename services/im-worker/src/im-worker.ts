@@ -1,15 +1,12 @@
-import { type Config, loggerOptions } from '@wxim/config';
+import type { Config } from '@wxim/config';
 import { ImClient, UserSigCache, paceFor } from '@wxim/im';
-import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
-import { AgentLoad, ConversationLine, IdentityMap, type Lease, RateGate, RelayTurn, stateKeys } from '@wxim/relay';
-import { healthRoutes } from '@wxim/runtime';
-import { type Job, Queue, Worker } from 'bullmq';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { type InboundJob, QUEUES } from '@wxim/queue';
+import { AgentLoad, ConversationLine, IdentityMap, type Lease, RateGate, RelayTurn, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
+import { type WorkerHost, createWorkerHost } from '@wxim/runtime';
+import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
-import { HOLD_MARK, queueHold } from './queue-hold.js';
-import { wakeToFront } from './wake-to-front.js';
 
 export interface ImWorkerOverrides {
   /** First retry delay; doubles per attempt up to 10 minutes. */
@@ -25,25 +22,10 @@ export interface ImWorkerOverrides {
   imDuplicateWindowMs?: number;
 }
 
-export interface ImWorker {
-  worker: Worker<InboundJob>;
-  /** /healthz, /readyz and /metrics; listen on it to expose them. */
-  app: FastifyInstance;
+export interface ImWorker extends Omit<WorkerHost<InboundJob>, 'runJob'> {
   im: ImClient;
   /** What the worker runs for each job it takes (with its lock token): tools and tests can run a job by hand. */
-  runJob(job: Job<InboundJob>, token?: string): Promise<RelayResult>;
-  start(): void;
-  close(): Promise<void>;
-}
-
-/** How long each step of handing jobs back may take: with Redis unreachable, they cannot. */
-const HAND_BACK_MS = 2000;
-
-/** Waits for `promise` to settle, at most `ms`. */
-async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  runJob: (job: Job<InboundJob>, token?: string) => Promise<RelayResult>;
 }
 
 export function requireImSettings(config: Config): { sdkAppId: number; secretKey: string } {
@@ -53,26 +35,19 @@ export function requireImSettings(config: Config): { sdkAppId: number; secretKey
   return { sdkAppId, secretKey };
 }
 
-/** The im-worker: a BullMQ worker on wechat-inbound that relays each push to Tencent IM. */
-export async function createImWorker(config: Config, overrides: ImWorkerOverrides = {}): Promise<ImWorker> {
+/** An IM client for a worker: one connection per job in flight, its calls counted in `metrics`. */
+export function createImClient(
+  config: Config,
+  metrics: { imCalls: { inc(labels: { command: string; outcome: string }): void }; imCallSeconds: { observe(labels: { command: string }, v: number): void } },
+  timeoutMs = 5000,
+): ImClient {
   const { sdkAppId, secretKey } = requireImSettings(config);
-  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
-  const settings = { redisUrl: config.redisUrl, cluster: config.redisCluster };
-  const state = createRedis({ ...settings, name: 'im-worker' }, 'state');
-  state.on('error', () => {});
-  const logger = { ...loggerOptions(config.logLevel, 'im-worker'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
-  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
-  const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
-  const keys = stateKeys(prefix);
-  // IM's budget, per command, its scopes named `im:<command>` (WeChat's API budget is another).
-  const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
-  const imTurn = (command: string, lease?: Lease) => gate.acquire(`im:${command}`, lease);
-  const im = new ImClient({
+  return new ImClient({
     sdkAppId,
     admin: config.im.admin,
     userSig: new UserSigCache(sdkAppId, secretKey, config.im.admin),
     apiBase: config.im.apiBase,
-    timeoutMs: overrides.imTimeoutMs ?? 5000,
+    timeoutMs,
     // One connection per job in flight: a call that has passed its lock check and its turn under
     // IM's pace leaves at once, never waits in the pool for a connection.
     connections: config.worker.concurrency,
@@ -81,109 +56,53 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       metrics.imCallSeconds.observe({ command }, seconds);
     },
   });
-  const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
-  queue.on('error', () => {});
-  const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
-  const jobKeyPrefix = `${prefix}:${QUEUES.wechatInbound}:`;
-  const relayOne = createProcessor({
-    relay,
-    turn: new RelayTurn(state, keys, jobKeyPrefix, config.im.agents),
-    line: new ConversationLine(state, keys, jobKeyPrefix),
-    wake: wakeToFront(state, queue),
-    metrics,
-    log: app.log,
-    rateLimit: queueHold(state, queue.keys.limiter!),
-    imTurn,
-    jobKeyPrefix,
-    lockMs: config.worker.stallMs,
-    ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
-  });
-  // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
-  const inFlight = new Map<string, { job: Job<InboundJob>; token: string }>();
-  const processor = async (job: Job<InboundJob>, token?: string) => {
-    if (token !== undefined) inFlight.set(job.id!, { job, token });
-    metrics.inFlight.inc();
-    try {
-      return await relayOne.process(job, token);
-    } finally {
-      inFlight.delete(job.id!);
-      metrics.inFlight.dec();
-    }
-  };
-  const blocking = createRedis({ ...settings, name: 'im-worker-blocking' }, 'worker');
-  blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
-  const worker = new Worker<InboundJob>(QUEUES.wechatInbound, processor, {
-    connection: blocking,
-    prefix,
-    concurrency: config.worker.concurrency,
-    lockDuration: config.worker.stallMs,
-    stalledInterval: config.worker.stallMs,
-    // A job can be caught in several crashes in a row; it is failed (visibly) only after 10.
-    maxStalledCount: 10,
-    // No real limit (RateGate keeps the fleet under IM's), but BullMQ honours a hold on the
-    // queue (queueHold) only where a limiter is set: with it, every worker of the fleet holds
-    // back after IM says "too many requests", not just the one that heard it.
-    limiter: { max: HOLD_MARK, duration: 1000 },
-    autorun: false,
-    settings: {
-      backoffStrategy: (attemptsMade: number, type?: string) =>
-        type === BACKOFF_TYPE ? cappedExponentialBackoff(attemptsMade, Math.random, overrides.backoffBaseMs) : cappedExponentialBackoff(attemptsMade),
-    },
-  });
-  worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
-  // A job done for good (completed, or failed with no attempt left) leaves its line and wakes
-  // the next; close() waits for these.
-  const leaving = new Set<Promise<void>>();
-  const leave = (job: Job<InboundJob>, failed: boolean) => {
-    const left = relayOne
-      .done(job, failed)
-      .catch((err: Error) => app.log.warn({ jobId: job.id, reason: err.message }, 'could not wake the next job in line; it wakes by itself'))
-      .finally(() => leaving.delete(left));
-    leaving.add(left);
-  };
-  worker.on('completed', (job) => leave(job, false));
-  worker.on('failed', (job) => {
-    if (job?.finishedOn) leave(job, true); // not when it will be retried
-  });
-  await app.register(healthRoutes, { redis: state, registry: metrics.registry, ready: () => worker.isRunning() });
-  const shutdownTimeoutMs = overrides.shutdownTimeoutMs ?? 15_000;
-  return {
-    worker,
-    app,
-    im,
-    runJob: processor,
-    start() {
-      void worker.run().catch((err: Error) => app.log.error({ reason: err.message }, 'worker stopped'));
-    },
-    async close() {
-      // Finish what is in flight; past the timeout, hand the rest back (they run again elsewhere).
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => {
-        timer = setTimeout(() => r('timeout'), shutdownTimeoutMs);
+}
+
+/** IM's budget as the whole fleet shares it, per command: scopes named `im:<command>` (WeChat's API budget is another). */
+export function imRateGate(state: ConstructorParameters<typeof RateGate>[0], keys: ReturnType<typeof stateKeys>, config: Config) {
+  const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
+  return (command: string, lease?: Lease) => gate.acquire(`im:${command}`, lease);
+}
+
+/** The im-worker: a BullMQ worker on wechat-inbound that relays each push to Tencent IM. */
+export async function createImWorker(config: Config, overrides: ImWorkerOverrides = {}): Promise<ImWorker> {
+  requireImSettings(config);
+  const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
+  const im = createImClient(config, metrics, overrides.imTimeoutMs);
+  const host = await createWorkerHost<InboundJob>({
+    service: 'im-worker',
+    queue: QUEUES.wechatInbound,
+    config,
+    registry: metrics.registry,
+    inFlight: metrics.inFlight,
+    ...(overrides.backoffBaseMs === undefined ? {} : { backoffBaseMs: overrides.backoffBaseMs }),
+    ...(overrides.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: overrides.shutdownTimeoutMs }),
+    ...(overrides.logStream === undefined ? {} : { logStream: overrides.logStream }),
+    build: ({ state, queue, prefix, log }) => {
+      const keys = stateKeys(prefix);
+      const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
+      const processor = createProcessor({
+        relay,
+        turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents),
+        line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds),
+        wake: wakeToFront(state, queue),
+        metrics,
+        log,
+        rateLimit: queueHold(state, queue.keys.limiter!),
+        imTurn: imRateGate(state, keys, config),
+        jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
+        lockMs: config.worker.stallMs,
+        ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
-      const closing = worker.close();
-      if ((await Promise.race([closing, timedOut])) === 'timeout') {
-        app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
-        // Jobs that finished meanwhile leave their lines first; then no relay step (line, turn)
-        // runs any more, so a handed-back job's place in its line stays as it was.
-        await settled(Promise.all(leaving), HAND_BACK_MS);
-        state.disconnect();
-        // Back to the front of the queue, lock released: another worker takes them at once. If
-        // Redis cannot be reached, their locks expire instead and the stalled-job check takes over.
-        await settled(Promise.allSettled([...inFlight.values()].map(({ job, token }) => job.moveToWait(token))), HAND_BACK_MS);
-        // Abort the IM calls still in flight so the processors end now. A call IM did receive
-        // is sent again by the next worker, with the same MsgSeq and MsgRandom: IM drops the repeat.
-        await im.destroy();
-        await settled(closing, HAND_BACK_MS);
-      } else {
-        await settled(Promise.all(leaving), HAND_BACK_MS);
-        await im.close();
-      }
-      clearTimeout(timer);
-      await app.close();
-      await queue.close();
-      state.disconnect();
-      blocking.disconnect();
+      return {
+        process: (job, token) => processor.process(job, token),
+        done: (job, failed) => processor.done(job, failed),
+        close: () => im.close(),
+        // A call IM did receive is sent again by the next worker, with the same MsgSeq and
+        // MsgRandom: IM drops the repeat.
+        abort: () => im.destroy(),
+      };
     },
-  };
+  });
+  return { ...host, im, runJob: host.runJob as ImWorker['runJob'] };
 }

@@ -1,8 +1,7 @@
 export { CustomerRelay, type RelayResult } from './customer-relay.js';
 export { type Decision, decide, errorFor } from './error-policy.js';
-export { type ImWorker, type ImWorkerOverrides, createImWorker } from './im-worker.js';
+export { type ImWorker, type ImWorkerOverrides, createImClient, createImWorker, imRateGate } from './im-worker.js';
 export { cloudCustomData, toImBody } from './message-mapping.js';
 export { type ImWorkerMetrics, createImWorkerMetrics } from './metrics.js';
 export { createProcessor } from './processor.js';
-export { HOLD_MARK, queueHold } from './queue-hold.js';
-export { wakeToFront } from './wake-to-front.js';
+export { imWorkerService } from './service.js';

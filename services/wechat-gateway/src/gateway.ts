@@ -41,7 +41,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
       : undefined;
   const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
-  const line = new ConversationLine(redis, stateKeys(prefix), `${prefix}:${QUEUES.wechatInbound}:`);
+  const keys = stateKeys(prefix);
+  const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
   const logger = { ...loggerOptions(config.logLevel, 'wechat-gateway'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({
     logger,

@@ -1,11 +1,5 @@
-import { loadConfig, requireSettings, startOrExit } from '@wxim/config';
-import { closeOnSignal } from '@wxim/runtime';
-import { createGateway } from './gateway.js';
+import { loadConfig, startOrExit } from '@wxim/config';
+import { runServices } from '@wxim/runtime';
+import { wechatGatewayService } from './service.js';
 
-await startOrExit('wechat-gateway', async () => {
-  const config = loadConfig();
-  requireSettings(config, ['WECHAT_TOKEN']);
-  const gateway = await createGateway(config, { processMetrics: true });
-  closeOnSignal(gateway.app.log, () => gateway.close(), 10_000);
-  await gateway.app.listen({ host: '0.0.0.0', port: config.ports.gateway });
-});
+await startOrExit(wechatGatewayService.name, () => runServices(loadConfig(), [wechatGatewayService]));

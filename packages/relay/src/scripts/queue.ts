@@ -1,5 +1,4 @@
-import type { Queue } from 'bullmq';
-import type { RedisClient } from '@wxim/queue';
+// Scripts over BullMQ's own keys (pinned to BullMQ 6.7.0: check them on every upgrade).
 
 // KEYS: the queue's delayed, wait, meta, active, marker and events keys. ARGV: job key prefix, job id.
 // BullMQ's promote, but to the front of the wait list instead of the back: the job a finished one
@@ -8,7 +7,7 @@ import type { RedisClient } from '@wxim/queue';
 // Same effects otherwise: the job leaves `delayed`, a marker wakes a blocked worker unless the
 // queue is paused or at its concurrency, a `waiting` event, `delay` reset. 0: woken; -3: the job
 // was not delayed (still waiting, active, or gone), nothing to do.
-const WAKE = `
+export const WAKE_TO_FRONT = `
 if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return -3 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 local meta = redis.call('HMGET', KEYS[3], 'paused', 'concurrency')
@@ -19,12 +18,14 @@ redis.call('HSET', ARGV[1] .. ARGV[2], 'delay', 0)
 return 0
 `;
 
-type WakeCommand = { wximWakeToFront(...args: string[]): Promise<number> };
-
-/** Moves a delayed job of `queue` to the front of its wait list; false if it was not delayed. */
-export function wakeToFront(redis: RedisClient, queue: Queue): (jobId: string) => Promise<boolean> {
-  if (!('wximWakeToFront' in redis)) redis.defineCommand('wximWakeToFront', { numberOfKeys: 6, lua: WAKE });
-  const r = redis as unknown as WakeCommand;
-  const k = queue.keys;
-  return async (jobId) => (await r.wximWakeToFront(k.delayed!, k.wait!, k.meta!, k.active!, k.marker!, k.events!, `${k['']!}`, jobId)) === 0;
-}
+// KEYS: the queue's rate-limiter key. ARGV: hold (ms), the value that marks a hold. BullMQ counts
+// jobs in this key and reads a value at its limiter's max as "held" until the key expires.
+// worker.rateLimit() sets it outright; this only lengthens a hold, so a 1 s "slow down" from one
+// IM call cannot cut short the minute another asked for.
+export const HOLD_QUEUE = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[2]) or redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+end
+return redis.call('PTTL', KEYS[1])
+`;

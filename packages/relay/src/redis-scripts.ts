@@ -1,0 +1,63 @@
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { RELEASE } from './scripts/agents.js';
+import { CLAIM } from './scripts/identity.js';
+import { APPEND, FINISH, TURN } from './scripts/line.js';
+import { PACE } from './scripts/pace.js';
+import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
+import { BEGIN } from './scripts/relay-begin.js';
+
+/**
+ * Every Lua script of the relay, registered in this one place: each connection gets all of them
+ * once (ioredis sends EVALSHA and loads a script Redis does not know yet), under names no other
+ * code uses. The scripts' sources, with what their KEYS and ARGV are, live in ./scripts.
+ */
+const SCRIPTS = {
+  wximLineAppend: { numberOfKeys: 3, lua: APPEND },
+  wximLineTurn: { numberOfKeys: 1, lua: TURN },
+  wximLineFinish: { numberOfKeys: 2, lua: FINISH },
+  wximRelayBegin: { numberOfKeys: 5, lua: BEGIN },
+  wximReleaseAgent: { numberOfKeys: 2, lua: RELEASE },
+  wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
+  wximPace: { numberOfKeys: 3, lua: PACE },
+  wximWakeToFront: { numberOfKeys: 6, lua: WAKE_TO_FRONT },
+  wximHoldQueue: { numberOfKeys: 1, lua: HOLD_QUEUE },
+} as const;
+
+/** The scripts as commands, with the types of what they return. */
+export interface RelayScripts {
+  wximLineAppend(line: string, seq: string, legacyLine: string, jobId: string, ttl: number): Promise<number>;
+  wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
+  wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
+  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
+  wximReleaseAgent(customer: string, load: string): Promise<string | null>;
+  wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
+  wximPace(
+    pace: string,
+    window: string,
+    lock: string,
+    intervalUs: number,
+    cap: number,
+    token: string,
+    lockMs: number,
+    member: string,
+    mode: 'take' | 'start',
+  ): Promise<[number, number]>;
+  wximWakeToFront(...args: string[]): Promise<number>;
+  wximHoldQueue(limiterKey: string, ms: string, mark: string): Promise<number>;
+}
+
+const registered = new WeakSet<object>();
+
+/** The connection with every script of the relay registered (once per connection). */
+export function relayScripts(redis: Redis | Cluster): RelayScripts {
+  if (!registered.has(redis)) {
+    for (const [name, script] of Object.entries(SCRIPTS)) redis.defineCommand(name, script);
+    registered.add(redis);
+  }
+  return redis as unknown as RelayScripts;
+}
+
+/** The scripts on a transaction or pipeline of a connection given to {@link relayScripts}. */
+export function scriptsIn(transaction: ChainableCommander): RelayScripts {
+  return transaction as unknown as RelayScripts;
+}

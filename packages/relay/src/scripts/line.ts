@@ -1,0 +1,47 @@
+// KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
+// queue (the line itself when there is none). ARGV: job id, ttl. Appends once; the score is a
+// Redis-side sequence, so the line keeps the order in which jobs were stored, whichever process
+// stored them. An earlier release's line is carried over once, its order kept (same sequence).
+export const APPEND = `
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MIN')
+  redis.call('DEL', KEYS[3])
+end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], seq, ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`;
+
+// Drops entries whose job no longer waits (removed from the dashboard, finished, or a repeat
+// appended after its job completed) and returns the first job still to run.
+export const LIVE_HEAD_LUA = `
+local function liveHead(line, jobPrefix)
+  for _ = 1, 100 do
+    local head = redis.call('ZRANGE', line, 0, 0)[1]
+    if not head then return false end
+    local job = jobPrefix .. head
+    if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then return head end
+    redis.call('ZREM', line, head)
+  end
+  return false
+end
+`;
+
+// KEYS: line zset. ARGV: job key prefix, job id. The job's place: at the head, waiting, or absent.
+export const TURN = `${LIVE_HEAD_LUA}
+local head = liveHead(KEYS[1], ARGV[1])
+if head == ARGV[2] then return 'head' end
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 'waiting' end
+return 'absent'
+`;
+
+// KEYS: line zset, the job's relay ids. ARGV: job key prefix, job id, keep the ids (1/0).
+// Removes the job and returns the next to run. A failed job keeps its ids: retried by hand, it
+// is relayed with them again (see RelayTurn).
+export const FINISH = `${LIVE_HEAD_LUA}
+redis.call('ZREM', KEYS[1], ARGV[2])
+if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
+return liveHead(KEYS[1], ARGV[1])
+`;

@@ -1,0 +1,34 @@
+import { type Config, requireSettings } from '@wxim/config';
+import { closeOnSignal } from './close-on-signal.js';
+import type { RunningService, ServiceDefinition } from './service-definition.js';
+
+export interface Started {
+  definition: ServiceDefinition;
+  service: RunningService;
+}
+
+/**
+ * Builds, listens and starts the services in this process, and closes them on SIGTERM: the HTTP
+ * services first (no new pushes or callbacks), then the workers (finish what is in flight), then
+ * `after` (e.g. the sandbox's simulators).
+ */
+export async function runServices(config: Config, definitions: readonly ServiceDefinition[], after?: () => Promise<void>): Promise<Started[]> {
+  requireSettings(config, [...new Set(definitions.flatMap((d) => d.requires))]);
+  const started: Started[] = [];
+  for (const [i, definition] of definitions.entries()) {
+    started.push({ definition, service: await definition.build(config, { processMetrics: i === 0 }) });
+  }
+  const log = started[0]!.service.app.log;
+  const ordered = [...started.filter((s) => s.definition.kind === 'http'), ...started.filter((s) => s.definition.kind === 'worker')];
+  closeOnSignal(
+    log,
+    async () => {
+      for (const { service } of ordered) await service.close();
+      await after?.();
+    },
+    definitions.reduce((sum, d) => sum + d.shutdownMs, 0),
+  );
+  for (const { definition, service } of started) await service.app.listen({ host: '0.0.0.0', port: definition.port(config) });
+  for (const { service } of started) service.start?.();
+  return started;
+}

@@ -1,0 +1,31 @@
+import type { Config, Setting } from '@wxim/config';
+import type { FastifyInstance } from 'fastify';
+
+/** A service built from configuration: its Fastify app (routes, or health and metrics) and its lifecycle. */
+export interface RunningService {
+  app: FastifyInstance;
+  /** Starts taking work once listening (workers); HTTP services take it by listening. */
+  start?(): void;
+  /** Stops taking work, finishes or hands back what is in flight, closes connections. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  /** Whether the service reports Node's process metrics (one service per process does). */
+  processMetrics: boolean;
+}
+
+/**
+ * One service, as its own `main.ts` and the all-in-one launcher both run it: its name, the
+ * settings it cannot start without, its port, and how to build it.
+ */
+export interface ServiceDefinition {
+  name: string;
+  /** `http` services take requests from the platforms and stop first on shutdown; `worker`s take jobs. */
+  kind: 'http' | 'worker';
+  requires: readonly Setting[];
+  port(config: Config): number;
+  build(config: Config, options: BuildOptions): Promise<RunningService>;
+  /** How long a shutdown may take before the process exits anyway. */
+  shutdownMs: number;
+}

@@ -1,0 +1,12 @@
+import type { ServiceDefinition } from '@wxim/runtime';
+import { createGateway } from './gateway.js';
+
+/** The wechat-gateway as a service: WeChat's pushes, verified and stored in wechat-inbound. */
+export const wechatGatewayService: ServiceDefinition = {
+  name: 'wechat-gateway',
+  kind: 'http',
+  requires: ['WECHAT_TOKEN'],
+  port: (config) => config.ports.gateway,
+  build: (config, { processMetrics }) => createGateway(config, { processMetrics }),
+  shutdownMs: 10_000,
+};
