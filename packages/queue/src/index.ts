@@ -3,3 +3,4 @@ export type { InboundJob } from './payloads.js';
 export { type ConnectionRole, type ConnectionSettings, type RedisClient, createRedis } from './connection.js';
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
+export { type DurableJob, DurableEnqueuer, EnqueueTimeout, type LineAppender, ReplicasBehind } from './durable-enqueuer.js';
