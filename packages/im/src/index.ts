@@ -9,3 +9,21 @@ export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type
 export * from './elements.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
+export {
+  AFTER_SEND_MSG,
+  type AfterSendMsg,
+  CALLBACK_OK,
+  type CallbackAnswer,
+  CallbackBodyError,
+  type CallbackMsgElement,
+  type CallbackQueryCheck,
+  type CallbackQueryOptions,
+  type CallbackRefusalCode,
+  STATE_CHANGE,
+  type StateChange,
+  callbackError,
+  callbackSign,
+  parseAfterSendMsg,
+  parseStateChange,
+  verifyCallbackQuery,
+} from './callback.js';

@@ -1,7 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { IM_DEFAULT_LIMIT, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
+import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { FrequencyLimiter } from './frequency-limiter.js';
+import { agentRoutes } from './im-agent-routes.js';
+import { type CallbackRecord, type CallbackTarget, ImCallbackSender, afterSendMsgPayload, stateChangePayload } from './im-callback-sender.js';
 
 export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
 
@@ -21,6 +24,8 @@ export interface ImSimulatorOptions {
    * by default; `false` lifts it (label such a run).
    */
   rateLimit?: number | false;
+  /** Where IM posts its third-party callbacks (C2C.CallbackAfterSendMsg, State.StateChange); none without it. */
+  callback?: CallbackTarget;
 }
 
 export interface Faults {
@@ -44,6 +49,15 @@ export interface ReceivedMessage {
   msgKey: string;
 }
 
+/** What an agent's message from the simulated client came to. */
+export interface AgentSendResult {
+  msgKey: string;
+  /** Seconds. */
+  msgTime: number;
+  /** The after-send callback was answered OK within IM's 2 s. */
+  delivered: boolean;
+}
+
 export interface SimulatorStats {
   calls: number;
   /** Calls answered 60007 because they came over the frequency limit. */
@@ -54,11 +68,16 @@ export interface SimulatorStats {
 }
 
 const MAX_BODY_BYTES = 8 * 1024;
+const OK = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' } as const;
+type ImAnswer = { ActionStatus: string; ErrorCode: number; ErrorInfo: string } & Record<string, unknown>;
+const imError = (code: number, info: string): ImAnswer => ({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
 
 /**
  * Tencent IM's REST API as far as the relay uses it: checks the UserSig and app id, keeps
  * accounts, deduplicates sendmsg as IM does, records what it got, and injects faults on demand.
- * Runs in-process (tests) or on its own port (sandbox mode, benchmarks), with `/sim/*` to inspect it.
+ * It also plays the agents' clients: their messages are stored as IM stores them and reported to
+ * the callback URL, as are their logins and logouts. Runs in-process (tests) or on its own port
+ * (sandbox mode, benchmarks), with `/sim/*` to inspect and drive it.
  */
 export class ImSimulator {
   readonly app: FastifyInstance;
@@ -78,6 +97,11 @@ export class ImSimulator {
   private listeners: ((m: ReceivedMessage) => void)[] = [];
   /** Makes MsgKeys unique; a counter, not random bytes, which cost a getpid per call in OpenSSL. */
   private msgKeySerial = 0;
+  private readonly callbackSender: ImCallbackSender;
+  /** Messages stored per recipient: UnreadMsgNum of the after-send callback (nobody reads here). */
+  private readonly unread = new Map<string, number>();
+  /** The MsgSeq the simulated agent clients give their messages. */
+  private agentMsgSeq = 0;
 
   constructor(readonly options: ImSimulatorOptions) {
     this.admin = options.admin ?? 'administrator';
@@ -85,6 +109,7 @@ export class ImSimulator {
     this.rateLimit = options.rateLimit ?? IM_DEFAULT_LIMIT;
     for (const agent of options.agents ?? []) this.accounts.set(agent, {});
     this.accounts.set(this.admin, {});
+    this.callbackSender = new ImCallbackSender(options.sdkAppId, options.callback);
     this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
     this.routes();
   }
@@ -127,6 +152,78 @@ export class ImSimulator {
     return this.messagesBetween(from, to).sort(historyOrder);
   }
 
+  /** Sets (or replaces) where the callbacks go. */
+  setCallback(url: string, token?: string): void {
+    this.callbackSender.setTarget({ url, ...(token === undefined ? {} : { token }) });
+  }
+
+  /** The next `times` callbacks are not sent at all, as if the network were cut; their messages are still stored. */
+  callbackLost(times = 1): void {
+    this.callbackSender.loseNext(times);
+  }
+
+  /** Every callback the simulator sent or lost, in order, with its outcome. */
+  get callbacks(): readonly CallbackRecord[] {
+    return this.callbackSender.records;
+  }
+
+  /** Resolves when every callback so far has its outcome (REST sends call back without waiting). */
+  async callbacksSettled(): Promise<void> {
+    await this.callbackSender.settled();
+  }
+
+  /**
+   * A message from an agent's client (`from`) to `to`: stored as IM stores a sendmsg (its own
+   * MsgSeq, MsgRandom and MsgKey; in the history), then reported to the callback URL once.
+   */
+  async agentSend(
+    from: string,
+    to: string,
+    msgBody: ReceivedMessage['body'],
+    opts: { cloudCustomData?: string; optPlatform?: string; clientIp?: string } = {},
+  ): Promise<AgentSendResult> {
+    const { answer, stored } = this.sendmsg({
+      From_Account: from,
+      To_Account: to,
+      MsgSeq: ++this.agentMsgSeq,
+      MsgRandom: randomInt(0, 2 ** 32),
+      MsgBody: msgBody,
+      ...(opts.cloudCustomData === undefined ? {} : { CloudCustomData: opts.cloudCustomData }),
+    });
+    if (stored === undefined) throw new Error(`IM refused the agent's message: ${answer.ErrorCode} ${answer.ErrorInfo}`);
+    const callback = await this.afterSend(stored, opts.optPlatform ?? 'Web', opts.clientIp ?? '127.0.0.1');
+    return { msgKey: stored.msgKey, msgTime: Math.floor(stored.receivedAt / 1000), delivered: callback?.delivered ?? false };
+  }
+
+  /** The agent's client connects: State.StateChange Login (Register). Resolves to whether the callback was answered OK. */
+  async agentLogin(agent: string): Promise<boolean> {
+    return this.stateChange(agent, 'Login', 'Register');
+  }
+
+  /** The agent logs out: State.StateChange Logout (Unregister). */
+  async agentLogout(agent: string): Promise<boolean> {
+    return this.stateChange(agent, 'Logout', 'Unregister');
+  }
+
+  /** The agent's connection drops: State.StateChange Disconnect (LinkClose, or TimeOut after 400 s without a heartbeat). */
+  async agentDisconnect(agent: string, reason: 'LinkClose' | 'TimeOut' = 'LinkClose'): Promise<boolean> {
+    return this.stateChange(agent, 'Disconnect', reason);
+  }
+
+  private async stateChange(agent: string, action: string, reason: string): Promise<boolean> {
+    if (!this.accounts.has(agent)) throw new Error(`${agent} is not an imported account`);
+    const record = await this.callbackSender.send(STATE_CHANGE, stateChangePayload(agent, action, reason, Date.now()), {
+      optPlatform: 'Web',
+      clientIp: '127.0.0.1',
+    });
+    return record?.delivered ?? false;
+  }
+
+  private afterSend(m: ReceivedMessage, optPlatform: string, clientIp: string): Promise<CallbackRecord | undefined> {
+    const payload = afterSendMsgPayload(m, this.unread.get(m.to) ?? 0, Date.now());
+    return this.callbackSender.send(AFTER_SEND_MSG, payload, { optPlatform, clientIp });
+  }
+
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     await this.app.listen({ port, host });
     const address = this.app.server.address() as { port: number };
@@ -135,6 +232,7 @@ export class ImSimulator {
 
   async close(): Promise<void> {
     await this.app.close();
+    await this.callbackSender.settled();
   }
 
   private routes(): void {
@@ -154,7 +252,7 @@ export class ImSimulator {
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const answer = this.handle(command, body);
+      const answer = this.handle(command, body, req.ip);
       if (fault === 'lost') {
         // Done, but the answer never arrives: the client must retry and IM must absorb it.
         req.raw.socket.destroy();
@@ -179,6 +277,7 @@ export class ImSimulator {
       this.faults = req.body;
       return this.faults;
     });
+    agentRoutes(this.app, this);
     this.app.get('/healthz', async () => ({ status: 'ok' }));
   }
 
@@ -221,29 +320,27 @@ export class ImSimulator {
     return reply.send({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
   }
 
-  private handle(command: string, body: Record<string, unknown>): object {
-    const ok = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' };
-    const err = (code: number, info: string) => ({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: info });
+  private handle(command: string, body: Record<string, unknown>, clientIp: string): object {
     switch (command) {
       case 'im_open_login_svc/account_import': {
         const id = body['UserID'];
-        if (typeof id !== 'string' || !/^[A-Za-z0-9_@.-]{1,32}$/.test(id)) return err(70402, 'invalid UserID');
-        if (this.options.refuseReimport && this.deleted.has(id)) return err(70399, 'UserID was deleted and cannot be imported again for 3 months');
+        if (typeof id !== 'string' || !/^[A-Za-z0-9_@.-]{1,32}$/.test(id)) return imError(70402, 'invalid UserID');
+        if (this.options.refuseReimport && this.deleted.has(id)) return imError(70399, 'UserID was deleted and cannot be imported again for 3 months');
         this.accounts.set(id, { ...(typeof body['Nick'] === 'string' ? { nick: body['Nick'] } : {}) });
-        return ok;
+        return OK;
       }
       case 'im_open_login_svc/account_delete': {
         const items = (body['DeleteItem'] as { UserID: string }[] | undefined) ?? [];
-        if (items.length === 0 || items.length > 100) return err(90001, 'DeleteItem needs 1 to 100 items');
+        if (items.length === 0 || items.length > 100) return imError(90001, 'DeleteItem needs 1 to 100 items');
         for (const { UserID } of items) {
           if (this.accounts.delete(UserID)) this.deleted.set(UserID, Date.now());
         }
-        return { ...ok, ResultItem: items.map(({ UserID }) => ({ ResultCode: 0, ResultInfo: '', UserID })) };
+        return { ...OK, ResultItem: items.map(({ UserID }) => ({ ResultCode: 0, ResultInfo: '', UserID })) };
       }
       case 'im_open_login_svc/account_check': {
         const items = (body['CheckItem'] as { UserID: string }[] | undefined) ?? [];
         return {
-          ...ok,
+          ...OK,
           ResultItem: items.map(({ UserID }) => ({
             UserID,
             ResultCode: 0,
@@ -252,16 +349,22 @@ export class ImSimulator {
           })),
         };
       }
-      case 'openim/sendmsg':
-        return this.sendmsg(body, ok, err);
+      case 'openim/sendmsg': {
+        const { answer, stored } = this.sendmsg(body);
+        // IM calls back for the admin's sends too, unless the call forbids it.
+        if (stored !== undefined && !stored.forbidCallbackControl?.includes('ForbidAfterSendMsgCallback')) void this.afterSend(stored, 'RESTAPI', clientIp);
+        return answer;
+      }
       case 'openim/admin_getroammsg':
-        return this.roamMessages(body, ok);
+        return this.roamMessages(body);
       default:
-        return err(90001, `unknown command ${command}`);
+        return imError(90001, `unknown command ${command}`);
     }
   }
 
-  private sendmsg(body: Record<string, unknown>, ok: object, err: (code: number, info: string) => object): object {
+  /** `stored` is the message when it is new (not refused, not a dropped repeat). */
+  private sendmsg(body: Record<string, unknown>): { answer: ImAnswer; stored?: ReceivedMessage } {
+    const err = (code: number, info: string) => ({ answer: imError(code, info) });
     const from = typeof body['From_Account'] === 'string' ? body['From_Account'] : this.admin;
     const to = body['To_Account'];
     const msgSeq = body['MsgSeq'];
@@ -286,7 +389,7 @@ export class ImSimulator {
     const seen = this.recent.get(key);
     if (seen !== undefined && now - seen.at < this.dedupeWindowMs) {
       this.stats.duplicatesDropped++;
-      return { ...ok, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey };
+      return { answer: { ...OK, MsgTime: Math.floor(seen.at / 1000), MsgKey: seen.msgKey } };
     }
     const msgKey = `${seq}_${rnd}_${(++this.msgKeySerial).toString(16)}`;
     this.recent.delete(key); // a key seen outside the window goes to the end: the map stays in time order
@@ -305,12 +408,13 @@ export class ImSimulator {
     };
     this.messages.push(message);
     this.stats.messages++;
+    this.unread.set(to, (this.unread.get(to) ?? 0) + 1);
     for (const l of this.listeners) l(message);
-    return { ...ok, MsgTime: Math.floor(now / 1000), MsgKey: msgKey };
+    return { answer: { ...OK, MsgTime: Math.floor(now / 1000), MsgKey: msgKey }, stored: message };
   }
 
   /** History between two accounts, newest first, in pages of MaxCnt, as admin_getroammsg does. */
-  private roamMessages(body: Record<string, unknown>, ok: object): object {
+  private roamMessages(body: Record<string, unknown>): object {
     const a = String(body['Operator_Account']);
     const b = String(body['Peer_Account']);
     const min = Number(body['MinTime']);
@@ -325,7 +429,7 @@ export class ImSimulator {
     const page = list.slice(0, maxCnt);
     const last = page.at(-1);
     return {
-      ...ok,
+      ...OK,
       Complete: list.length <= maxCnt ? 1 : 0,
       MsgCnt: page.length,
       LastMsgTime: last ? Math.floor(last.receivedAt / 1000) : 0,
@@ -354,38 +458,4 @@ export class ImSimulator {
 /** IM's order of a one-to-one history: by time in seconds, then by MsgSeq within a second. */
 function historyOrder(a: ReceivedMessage, b: ReceivedMessage): number {
   return Math.floor(a.receivedAt / 1000) - Math.floor(b.receivedAt / 1000) || a.msgSeq - b.msgSeq;
-}
-
-/**
- * IM's frequency limit as the simulator keeps it: at most `limit` calls of a command in any
- * window of one second (a sliding window: stricter than counting per calendar second), and a
- * count of the calls let through in each second, for tests and benchmarks to read.
- */
-class FrequencyLimiter {
-  private readonly recent = new Map<string, { times: number[]; next: number }>();
-  private readonly seconds = new Map<string, Map<number, number>>();
-
-  admit(command: string, limit: number | undefined, now: number): boolean {
-    if (limit !== undefined) {
-      let ring = this.recent.get(command);
-      if (ring === undefined || ring.times.length !== limit) {
-        ring = { times: new Array<number>(limit).fill(-Infinity), next: 0 };
-        this.recent.set(command, ring);
-      }
-      // The oldest of the last `limit` calls let through: within the second, this one is one too many.
-      if (now - ring.times[ring.next]! < 1000) return false;
-      ring.times[ring.next] = now;
-      ring.next = (ring.next + 1) % limit;
-    }
-    let counts = this.seconds.get(command);
-    if (counts === undefined) this.seconds.set(command, (counts = new Map<number, number>()));
-    const second = Math.floor(now / 1000);
-    counts.set(second, (counts.get(second) ?? 0) + 1);
-    if (counts.size > 3600) counts.delete(counts.keys().next().value!);
-    return true;
-  }
-
-  perSecond(): Record<string, [number, number][]> {
-    return Object.fromEntries([...this.seconds].map(([command, counts]) => [command, [...counts]]));
-  }
 }
