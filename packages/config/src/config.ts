@@ -14,6 +14,8 @@ export interface WechatConfig {
   /** WECHAT_REQUIRE_ENCRYPTION: take only encrypted pushes (needs the EncodingAESKey). */
   requireEncryption: boolean;
   apiBase: string;
+  /** WECHAT_TOKEN_API: where the fleet's access_token comes from (stable_token keeps one token until it expires). */
+  tokenApi: 'stable_token' | 'token';
 }
 
 export interface ImConfig {
@@ -43,6 +45,8 @@ export interface Config {
     /** IM REST calls per second across the whole fleet (IM allows 200 sendmsg/s per app). */
     imRateLimit: number;
   };
+  /** CALLBACK_RECOVERY_PERCENT: the share of IM's limit of a command that looking for missed callbacks may use. */
+  callbackRecoveryPercent: number;
   mediaAllowedHosts: string[];
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
   dashboard: { user?: string; password?: string; readOnly: boolean };
@@ -86,6 +90,7 @@ export function loadConfig(env: Env = process.env): Config {
       encodingAesKey,
       requireEncryption,
       apiBase: origin(env, 'WECHAT_API_BASE', 'https://api.weixin.qq.com'),
+      tokenApi: oneOf(env, 'WECHAT_TOKEN_API', ['stable_token', 'token'] as const, 'stable_token'),
     },
     im: {
       sdkAppId: sdkAppId === undefined ? undefined : Number(sdkAppId),
@@ -102,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
       stallMs: integer(env, 'WORKER_STALL_MS', 1000, 600_000, 30_000),
       imRateLimit: integer(env, 'IM_RATE_LIMIT', 1, 100_000, 180),
     },
+    callbackRecoveryPercent: integer(env, 'CALLBACK_RECOVERY_PERCENT', 1, 100, 25),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     ports: {
       gateway: port(env, 'GATEWAY_PORT', 3000),

@@ -33,6 +33,18 @@ export interface C2CMessage {
   cloudCustomData?: string;
 }
 
+/** A message of a one-to-one history (admin_getroammsg). */
+export interface RoamMessage {
+  From_Account: string;
+  To_Account: string;
+  MsgSeq: number;
+  MsgRandom: number;
+  MsgTimeStamp: number;
+  MsgKey: string;
+  MsgBody: { MsgType: string; MsgContent: Record<string, unknown> }[];
+  CloudCustomData?: string;
+}
+
 /** What one call may be given besides its body. */
 export interface CallOptions {
   /**
@@ -156,10 +168,31 @@ export class ImClient {
   }
 
   /**
+   * The one-to-one history between `a` and `b` (both directions) sent between `minTime` and
+   * `maxTime` (seconds), newest first, page by page (admin_getroammsg, 100 a page), until complete.
+   */
+  async *history(a: string, b: string, minTime: number, maxTime: number, options: CallOptions = {}): AsyncGenerator<RoamMessage[]> {
+    let lastMsgKey: string | undefined;
+    let upTo = maxTime;
+    for (let page = 0; page < 1000; page++) {
+      const res = await this.call<{ Complete?: number; LastMsgTime?: number; LastMsgKey?: string; MsgList?: RoamMessage[] }>(
+        'openim/admin_getroammsg',
+        { Operator_Account: a, Peer_Account: b, MaxCnt: 100, MinTime: minTime, MaxTime: upTo, ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}) },
+        options,
+      );
+      if (res === undefined) throw new Error('the history look-up was cancelled');
+      const list = res.MsgList ?? [];
+      if (list.length > 0) yield list;
+      if (res.Complete === 1 || !res.LastMsgKey || list.length === 0) return;
+      lastMsgKey = res.LastMsgKey;
+      upTo = res.LastMsgTime ?? upTo;
+    }
+  }
+
+  /**
    * Whether IM holds a one-to-one message from `from` to `to` with this MsgSeq and MsgRandom, sent
-   * between `minTime` and `maxTime` (seconds): the history (admin_getroammsg) paged through until
-   * complete. Used before resending a message whose earlier attempt may have been delivered
-   * longer ago than IM's 120-second duplicate window.
+   * between `minTime` and `maxTime` (seconds). Used before resending a message whose earlier
+   * attempt may have been delivered longer ago than IM's 120-second duplicate window.
    */
   async hasC2CMessage(
     from: string,
@@ -170,31 +203,8 @@ export class ImClient {
     maxTime: number,
     options: CallOptions = {},
   ): Promise<boolean> {
-    let lastMsgKey: string | undefined;
-    let upTo = maxTime;
-    for (let page = 0; page < 100; page++) {
-      const res = await this.call<{
-        Complete?: number;
-        LastMsgTime?: number;
-        LastMsgKey?: string;
-        MsgList?: { From_Account: string; MsgSeq: number; MsgRandom: number }[];
-      }>(
-        'openim/admin_getroammsg',
-        {
-          Operator_Account: from,
-          Peer_Account: to,
-          MaxCnt: 100,
-          MinTime: minTime,
-          MaxTime: upTo,
-          ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}),
-        },
-        options,
-      );
-      if (res === undefined) throw new Error('the history look-up was cancelled');
-      if ((res.MsgList ?? []).some((m) => m.From_Account === from && m.MsgSeq === msgSeq && m.MsgRandom === msgRandom)) return true;
-      if (res.Complete === 1 || !res.LastMsgKey || (res.MsgList ?? []).length === 0) return false;
-      lastMsgKey = res.LastMsgKey;
-      upTo = res.LastMsgTime ?? upTo;
+    for await (const page of this.history(from, to, minTime, maxTime, options)) {
+      if (page.some((m) => m.From_Account === from && m.MsgSeq === msgSeq && m.MsgRandom === msgRandom)) return true;
     }
     return false;
   }

@@ -6,3 +6,25 @@ export interface InboundJob {
   /** Milliseconds since the epoch when the gateway accepted the push. */
   receivedAt: number;
 }
+
+/** An element of an IM message body, as IM sent it (validated at the callback). */
+export interface ReplyElement {
+  MsgType: string;
+  MsgContent: Record<string, unknown>;
+}
+
+/** One job of `agent-replies`: an agent's one-to-one message to a customer, to deliver through WeChat. */
+export interface ReplyJob {
+  agent: string;
+  /** The customer's IM UserID (the message's To_Account) and their openid. */
+  userId: string;
+  openid: string;
+  msgKey: string;
+  /** Seconds, IM's time of the message. */
+  msgTime: number;
+  body: ReplyElement[];
+  /** Milliseconds since the epoch when the relay stored it. */
+  acceptedAt: number;
+  /** How it reached the relay: IM's callback, or the history after callbacks may have been missed. */
+  via: 'callback' | 'recovery';
+}

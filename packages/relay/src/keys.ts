@@ -11,6 +11,16 @@ export function stateKeys(prefix: string) {
     /** Where the release before lines were scoped by queue kept a customer's inbound line; carried over on the next append. */
     legacyLine: (queue: string, openid: string) => (queue === 'wechat-inbound' ? `${prefix}:line:${openid}` : undefined),
     lineSeq: `${prefix}:line-seq`,
+    /** What an agent reply's job has done so far (parts sent, media uploaded, outcome): see the wechat-pusher. */
+    replyProgress: (jobId: string) => `${prefix}:reply-progress:${jobId}`,
+    /** The agents' latest login state (State.StateChange), for routing. */
+    agentState: `${prefix}:agent-state`,
+    /** When im-callback last showed it was running (Redis ms), written by every instance. */
+    callbackHeartbeat: `${prefix}:im-callback:heartbeat`,
+    /** Time ranges in which IM's callbacks may have been missed, to look up in IM's history. */
+    callbackGaps: `${prefix}:im-callback:gaps`,
+    /** Customers by their latest interaction (ms): whose conversations a recovery looks through. */
+    recentCustomers: `${prefix}:recent-customers`,
     /**
      * What a job was first relayed with, kept for every later attempt, a retry by hand included:
      * when it first tried (Redis ms; past IM's duplicate window resends look first) and its place
@@ -23,6 +33,8 @@ export function stateKeys(prefix: string) {
     pace: (scope: string) => `${prefix}:pace:${scope}`,
     /** The calls of that scope started in the last second (RateGate.start). */
     paceWindow: (scope: string) => `${prefix}:pace-window:${scope}`,
+    /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
+    replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
   };
 }
 

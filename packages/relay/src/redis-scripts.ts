@@ -5,6 +5,8 @@ import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
+import { CONSUME, END, RECORD } from './scripts/reply-window.js';
+import { HEARTBEAT } from './scripts/callback-watch.js';
 
 /**
  * Every Lua script of the relay, registered in this one place: each connection gets all of them
@@ -21,6 +23,10 @@ const SCRIPTS = {
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 6, lua: WAKE_TO_FRONT },
   wximHoldQueue: { numberOfKeys: 1, lua: HOLD_QUEUE },
+  wximReplyRecord: { numberOfKeys: 2, lua: RECORD },
+  wximReplyConsume: { numberOfKeys: 1, lua: CONSUME },
+  wximReplyEnd: { numberOfKeys: 1, lua: END },
+  wximCallbackHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
 } as const;
 
 /** The scripts as commands, with the types of what they return. */
@@ -44,6 +50,19 @@ export interface RelayScripts {
   ): Promise<[number, number]>;
   wximWakeToFront(...args: string[]): Promise<number>;
   wximHoldQueue(limiterKey: string, ms: string, mark: string): Promise<number>;
+  wximReplyRecord(
+    window: string,
+    recent: string,
+    atMs: string,
+    replies: number,
+    periodMs: number,
+    marginMs: number,
+    openid: string,
+    recentMs: number,
+  ): Promise<number>;
+  wximReplyConsume(window: string, nowMs: string): Promise<number>;
+  wximReplyEnd(window: string, field: 'remaining' | 'deadline', lastActionAt: string): Promise<number>;
+  wximCallbackHeartbeat(heartbeat: string, gaps: string, silenceMs: number): Promise<[number, number]>;
 }
 
 const registered = new WeakSet<object>();

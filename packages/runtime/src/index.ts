@@ -4,3 +4,4 @@ export { metricsRegistry } from './metrics-registry.js';
 export { type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
+export { createImClient, imRateGate, requireImSettings } from './im-client.js';

@@ -12,16 +12,19 @@ export const SANDBOX = {
   imSecretKey: 'sandboxsecretkey0000000000000000sandboxsecretkey0000000000000000',
   imAdmin: 'administrator',
   imAgents: ['agent1', 'agent2'],
+  imCallbackToken: 'sandboxcallbacktoken',
 } as const;
 
-/** The environment sandbox mode runs the services with; `imApiBase` is where the IM simulator listens. */
-export function sandboxEnv(imApiBase?: string): Record<string, string> {
+/** The environment sandbox mode runs the services with; the API bases are where the simulators listen. */
+export function sandboxEnv(imApiBase?: string, wechatApiBase?: string): Record<string, string> {
   return {
     IM_SDK_APP_ID: String(SANDBOX.imSdkAppId),
     IM_SECRET_KEY: SANDBOX.imSecretKey,
     IM_ADMIN: SANDBOX.imAdmin,
     IM_AGENTS: SANDBOX.imAgents.join(','),
+    IM_CALLBACK_TOKEN: SANDBOX.imCallbackToken,
     ...(imApiBase === undefined ? {} : { IM_API_BASE: imApiBase }),
+    ...(wechatApiBase === undefined ? {} : { WECHAT_API_BASE: wechatApiBase }),
     WECHAT_TOKEN: SANDBOX.token,
     WECHAT_APP_ID: SANDBOX.appId,
     WECHAT_APP_SECRET: SANDBOX.appSecret,

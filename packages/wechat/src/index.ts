@@ -15,3 +15,18 @@ export {
   singleValuedQuery,
   verifyRequest,
 } from './open-push.js';
+export { WechatApiError, type WechatErrorKind } from './api/errors/wechat-api-error.js';
+export { WechatTransientError } from './api/errors/transient-error.js';
+export { WechatUncertainError } from './api/errors/uncertain-error.js';
+export { WechatCredentialError } from './api/errors/credential-error.js';
+export { WechatRateLimitedError } from './api/errors/rate-limited-error.js';
+export { WechatPermanentError } from './api/errors/permanent-error.js';
+export { classifyWechatError } from './api/errors/classify.js';
+export { reasonOf } from './api/reason.js';
+export { CUSTOM_TEXT_LIMIT_BYTES, type CustomMessage, type CustomMsgType, type TypingCommand } from './api/custom-message.js';
+export { MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from './api/media-limits.js';
+export { splitText } from './api/split-text.js';
+export { type MultipartBody, multipartFile } from './api/multipart.js';
+export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';
+export { AccessTokenStore, type AccessTokenStoreOptions, type StoredToken } from './api/access-token-store.js';
+export { type WechatAnswer, type WechatApiOptions, type WechatCallOptions, type WechatRequest, WechatApi } from './api/wechat-api.js';

@@ -1,8 +1,8 @@
 import type { Config } from '@wxim/config';
-import { ImClient, UserSigCache, paceFor } from '@wxim/im';
+import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES } from '@wxim/queue';
-import { AgentLoad, ConversationLine, IdentityMap, type Lease, RateGate, RelayTurn, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type WorkerHost, createWorkerHost } from '@wxim/runtime';
+import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
+import { type WorkerHost, createImClient, createWorkerHost, imRateGate, requireImSettings } from '@wxim/runtime';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
@@ -26,42 +26,6 @@ export interface ImWorker extends Omit<WorkerHost<InboundJob>, 'runJob'> {
   im: ImClient;
   /** What the worker runs for each job it takes (with its lock token): tools and tests can run a job by hand. */
   runJob: (job: Job<InboundJob>, token?: string) => Promise<RelayResult>;
-}
-
-export function requireImSettings(config: Config): { sdkAppId: number; secretKey: string } {
-  const { sdkAppId, secretKey } = config.im;
-  if (sdkAppId === undefined || secretKey === undefined || config.im.agents.length === 0)
-    throw new Error('createImWorker needs IM_SDK_APP_ID, IM_SECRET_KEY and IM_AGENTS');
-  return { sdkAppId, secretKey };
-}
-
-/** An IM client for a worker: one connection per job in flight, its calls counted in `metrics`. */
-export function createImClient(
-  config: Config,
-  metrics: { imCalls: { inc(labels: { command: string; outcome: string }): void }; imCallSeconds: { observe(labels: { command: string }, v: number): void } },
-  timeoutMs = 5000,
-): ImClient {
-  const { sdkAppId, secretKey } = requireImSettings(config);
-  return new ImClient({
-    sdkAppId,
-    admin: config.im.admin,
-    userSig: new UserSigCache(sdkAppId, secretKey, config.im.admin),
-    apiBase: config.im.apiBase,
-    timeoutMs,
-    // One connection per job in flight: a call that has passed its lock check and its turn under
-    // IM's pace leaves at once, never waits in the pool for a connection.
-    connections: config.worker.concurrency,
-    afterCall: (command, outcome, seconds) => {
-      metrics.imCalls.inc({ command, outcome });
-      metrics.imCallSeconds.observe({ command }, seconds);
-    },
-  });
-}
-
-/** IM's budget as the whole fleet shares it, per command: scopes named `im:<command>` (WeChat's API budget is another). */
-export function imRateGate(state: ConstructorParameters<typeof RateGate>[0], keys: ReturnType<typeof stateKeys>, config: Config) {
-  const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
-  return (command: string, lease?: Lease) => gate.acquire(`im:${command}`, lease);
 }
 
 /** The im-worker: a BullMQ worker on wechat-inbound that relays each push to Tencent IM. */
@@ -92,6 +56,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         imTurn: imRateGate(state, keys, config),
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,
+        window: new ReplyWindow(state, keys),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

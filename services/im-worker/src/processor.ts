@@ -1,5 +1,5 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type ConversationLine, type Lease, type RelayTurn, takesTurn } from '@wxim/relay';
+import { type Begun, type ConversationLine, type CustomerAction, type Lease, type RelayTurn, type ReplyWindow, takesTurn } from '@wxim/relay';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from './error-policy.js';
@@ -27,6 +27,32 @@ export interface ProcessorDeps {
   lockMs: number;
   /** How long a job waiting for its turn sleeps before looking again, if nobody wakes it. */
   waitMs?: number;
+  /** Records the customer's action that opens WeChat's reply window (see ReplyWindow). */
+  window: Pick<ReplyWindow, 'record'>;
+}
+
+/** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
+export function windowAction(message: InboundJob['message']): CustomerAction | undefined {
+  switch (message.kind) {
+    case 'text':
+    case 'image':
+    case 'voice':
+    case 'video':
+    case 'shortvideo':
+    case 'location':
+    case 'link':
+      return 'message';
+    case 'subscribe':
+    case 'scan':
+    case 'click':
+      return 'action';
+    case 'unsubscribe':
+    case 'location_event':
+    case 'view':
+    case 'report':
+    case 'unknown':
+      return undefined;
+  }
 }
 
 const WAIT_MS = 30_000;
@@ -85,6 +111,9 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
+    const action = windowAction(message);
+    // The customer did act, whether or not IM takes the message: the agent may answer through WeChat.
+    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000);
     const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
       const result = await relay.relay(message, {

@@ -1,0 +1,173 @@
+import { Pool } from 'undici';
+import type { AccessTokenStore } from './access-token-store.js';
+import type { CustomMessage, TypingCommand } from './custom-message.js';
+import { classifyWechatError } from './errors/classify.js';
+import { WechatCredentialError } from './errors/credential-error.js';
+import { WechatUncertainError } from './errors/uncertain-error.js';
+import { redact } from './errors/wechat-api-error.js';
+import type { MediaType } from './media-limits.js';
+import { multipartFile } from './multipart.js';
+import { networkFailure } from './network-failure.js';
+
+export interface WechatApiOptions {
+  /** e.g. https://api.weixin.qq.com, or the simulator. */
+  apiBase: string;
+  /** The Official Account the client speaks for (in logs and metrics; the token carries it to WeChat). */
+  appId: string;
+  tokens: AccessTokenStore;
+  /** Per call, connect to last byte. */
+  timeoutMs?: number;
+  connections?: number;
+  /** Called after every call with its outcome (`ok`, the errcode, `network`, `http_<status>`, `bad_json`), for metrics. */
+  afterCall?: (api: string, outcome: string, seconds: number) => void;
+}
+
+/** What one call may be given besides its content. */
+export interface WechatCallOptions {
+  /**
+   * Runs right before the request leaves (again before the one retry with a fresh token), e.g. to
+   * take the call's turn under a rate gate and check that the job is still this worker's.
+   * Resolving false skips the call; throwing cancels it.
+   */
+  beforeSend?: (api: string) => Promise<boolean>;
+}
+
+/** Every answer carries these when something went wrong; `errcode` 0 or absent is success. */
+export interface WechatAnswer {
+  errcode?: number;
+  errmsg?: string;
+}
+
+/** A call's method, query (besides the token), and body. */
+export interface WechatRequest {
+  method: 'GET' | 'POST';
+  query?: Record<string, string>;
+  contentType?: string;
+  body?: string | Buffer;
+}
+
+/**
+ * The WeChat Official Account API the relay calls, over a keep-alive pool. Every call takes the
+ * fleet's token from the store; a token WeChat refuses (40001, 40014, 42001) is dropped and the
+ * call made once more with a fresh one. Every answer's errcode is checked and turned into a typed
+ * error; failures without an answer are told apart by whether the request may have reached WeChat
+ * (uncertain) or not (transient). No URL, token or secret goes into an error.
+ */
+export class WechatApi {
+  private readonly pool: Pool;
+  private readonly timeoutMs: number;
+  private readonly basePath: string;
+
+  constructor(private readonly options: WechatApiOptions) {
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.pool = new Pool(options.apiBase, { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connectTimeout: this.timeoutMs });
+    this.basePath = new URL(options.apiBase).pathname.replace(/\/$/, '');
+  }
+
+  get appId(): string {
+    return this.options.appId;
+  }
+
+  /** Sends a customer-service message: true once WeChat took it, false when `beforeSend` skipped it. Not idempotent. */
+  async sendCustom(message: CustomMessage, options: WechatCallOptions = {}): Promise<boolean> {
+    const answer = await this.call('message/custom/send', { method: 'POST', contentType: 'application/json', body: JSON.stringify(message) }, options);
+    return answer !== undefined;
+  }
+
+  /** Uploads temporary media (kept 3 days): its media_id, or undefined when `beforeSend` skipped the call. */
+  async uploadMedia(type: MediaType, bytes: Buffer, filename: string, contentType: string, options: WechatCallOptions = {}): Promise<string | undefined> {
+    const form = multipartFile('media', bytes, filename, contentType);
+    const answer = await this.call<{ media_id?: unknown }>(
+      'media/upload',
+      { method: 'POST', query: { type }, contentType: form.contentType, body: form.body },
+      options,
+    );
+    if (answer === undefined) return undefined;
+    if (typeof answer.media_id !== 'string' || answer.media_id === '') throw new WechatUncertainError('media/upload', 0, 'answer carries no media_id');
+    return answer.media_id;
+  }
+
+  /** Shows or cancels "typing…" to the customer: true once WeChat took it, false when skipped. */
+  async typing(touser: string, command: TypingCommand, options: WechatCallOptions = {}): Promise<boolean> {
+    const answer = await this.call(
+      'message/custom/typing',
+      { method: 'POST', contentType: 'application/json', body: JSON.stringify({ touser, command }) },
+      options,
+    );
+    return answer !== undefined;
+  }
+
+  /** Resolves to WeChat's answer, or undefined when `beforeSend` skipped the call. */
+  async call<T extends object = object>(api: string, request: WechatRequest, options: WechatCallOptions = {}): Promise<(T & WechatAnswer) | undefined> {
+    const token = await this.options.tokens.get();
+    try {
+      return await this.callOnce<T>(api, token, request, options);
+    } catch (err) {
+      if (!(err instanceof WechatCredentialError) || !err.renewable) throw err;
+      await this.options.tokens.invalidate(token);
+      return this.callOnce<T>(api, await this.options.tokens.get(), request, options);
+    }
+  }
+
+  private async callOnce<T extends object>(
+    api: string,
+    token: string,
+    request: WechatRequest,
+    options: WechatCallOptions,
+  ): Promise<(T & WechatAnswer) | undefined> {
+    if (options.beforeSend !== undefined && !(await options.beforeSend(api))) return undefined;
+    const started = performance.now();
+    const done = (outcome: string) => this.options.afterCall?.(api, outcome, (performance.now() - started) / 1000);
+    const query = new URLSearchParams({ access_token: token, ...request.query });
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        method: request.method,
+        path: `${this.basePath}/cgi-bin/${api}?${query.toString()}`,
+        headers: request.contentType === undefined ? {} : { 'content-type': request.contentType },
+        body: request.body ?? null,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      done('network');
+      throw networkFailure(api, err);
+    }
+    // WeChat answers 200 whatever the outcome; anything else came from a proxy or a fault midway.
+    if (status !== 200) {
+      done(`http_${status}`);
+      throw new WechatUncertainError(api, 0, `HTTP ${status}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null) {
+      done('bad_json');
+      throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
+    }
+    const answer = parsed as T & WechatAnswer;
+    const errcode = Number(answer.errcode ?? 0);
+    if (errcode !== 0) {
+      done(String(errcode));
+      throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(String(answer.errmsg ?? ''), [token]));
+    }
+    done('ok');
+    return answer;
+  }
+
+  /** Waits for the calls in flight, then closes the connections. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** Aborts the calls in flight (each fails as uncertain) and closes the connections. */
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

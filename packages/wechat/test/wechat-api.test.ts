@@ -1,0 +1,211 @@
+import { WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
+import { freePort, startTestRedis, testPrefix } from '@wxim/testkit';
+import {
+  AccessTokenStore,
+  WechatApi,
+  type WechatApiOptions,
+  WechatCredentialError,
+  WechatPermanentError,
+  WechatTransientError,
+  WechatUncertainError,
+  reasonOf,
+  stableToken,
+} from '@wxim/wechat';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+
+const APP_ID = 'wx0123456789abcdef';
+const SECRET = 'sandbox-app-secret-00000000000000';
+/** A few bytes that start like a PNG: the simulator checks the extension and size, not the pixels. */
+const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(512, 7)]);
+
+const redisServer = await startTestRedis();
+const sim = new WechatApiSimulator({ appId: APP_ID, secret: SECRET });
+const apiBase = await sim.listen();
+const redis = new Redis(redisServer.url);
+const fetcher = stableToken({ apiBase, appId: APP_ID, secret: SECRET });
+const tokens = new AccessTokenStore({ redis, key: `${testPrefix()}:wechat:access-token`, fetcher });
+t.teardown(async () => {
+  await fetcher.close();
+  redis.disconnect();
+  await sim.close();
+  await redisServer.close();
+});
+
+/** Every error a test saw, to check at the end that none carries a token or the secret. */
+const thrown: unknown[] = [];
+const issued = new Set<string>();
+
+function client(t: Test, options: Partial<WechatApiOptions> = {}) {
+  const outcomes: string[] = [];
+  const api = new WechatApi({ apiBase, appId: APP_ID, tokens, timeoutMs: 2000, afterCall: (name, outcome) => outcomes.push(`${name} ${outcome}`), ...options });
+  t.teardown(() => api.destroy());
+  return { api, outcomes };
+}
+
+async function failure(t: Test, promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof Error, 'it failed');
+  thrown.push(err);
+  issued.add((await tokens.read())?.token ?? '');
+  return err as Error;
+}
+
+function customer(kind: 'message' | 'event' = 'message', atMs?: number): string {
+  const openid = fakeOpenId();
+  sim.customerActed(openid, kind, atMs);
+  return openid;
+}
+
+t.test('a text reaches the customer', async (t) => {
+  const { api, outcomes } = client(t);
+  const openid = customer();
+  t.equal(await api.sendCustom({ touser: openid, msgtype: 'text', text: { content: '您好，有什么可以帮您？' } }), true);
+  t.same(
+    sim.sentTo(openid).map((m) => [m.msgtype, m.payload]),
+    [['text', { content: '您好，有什么可以帮您？' }]],
+  );
+  t.same(outcomes, ['message/custom/send ok']);
+  issued.add((await tokens.read())!.token);
+});
+
+t.test('an image is uploaded, then sent by its media_id', async (t) => {
+  const { api } = client(t);
+  const openid = customer();
+  const mediaId = await api.uploadMedia('image', PNG, 'photo.png', 'image/png');
+  t.ok(mediaId, `media_id ${mediaId}`);
+  const stored = sim.media.get(mediaId!);
+  t.same(
+    stored && [stored.type, stored.filename, stored.contentType, stored.bytes.equals(PNG)],
+    ['image', 'photo.png', 'image/png', true],
+    'the file arrived whole',
+  );
+  t.equal(await api.sendCustom({ touser: openid, msgtype: 'image', image: { media_id: mediaId! } }), true);
+  t.same(sim.sentTo(openid)[0]?.payload, { media_id: mediaId });
+});
+
+t.test('a lost answer is uncertain: the message was in fact delivered', async (t) => {
+  const { api, outcomes } = client(t);
+  const openid = customer();
+  sim.failNext('message/custom/send', 'lost');
+  const err = await failure(t, api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'lost on the way back' } }));
+  t.type(err, WechatUncertainError);
+  t.notOk((err as WechatUncertainError).idempotent, 'a send must not be repeated blindly');
+  t.equal(sim.sentTo(openid).length, 1, 'WeChat delivered it');
+  t.same(outcomes, ['message/custom/send network']);
+});
+
+t.test('an answer later than the timeout is uncertain', async (t) => {
+  const { api } = client(t, { timeoutMs: 200 });
+  const openid = customer();
+  sim.answerLate('message/custom/send', 1000);
+  t.type(await failure(t, api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'slow' } })), WechatUncertainError);
+});
+
+t.test('HTTP 5xx is uncertain, system busy (-1) transient', async (t) => {
+  const { api } = client(t);
+  const openid = customer();
+  sim.faults = { rate: 1, kinds: ['http500'] };
+  const err = await failure(t, api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'x' } }));
+  sim.faults = { rate: 0, kinds: [] };
+  t.type(err, WechatUncertainError);
+  t.match(err.message, /HTTP 500/);
+  sim.failNext('message/custom/send', -1);
+  t.type(await failure(t, api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'x' } })), WechatTransientError);
+});
+
+t.test('a refused connection is transient: the request never left', async (t) => {
+  const { api, outcomes } = client(t, { apiBase: `http://127.0.0.1:${await freePort()}` });
+  const err = await failure(t, api.sendCustom({ touser: customer(), msgtype: 'text', text: { content: 'nobody listens' } }));
+  t.type(err, WechatTransientError);
+  t.match(err.message, /request not sent: ECONNREFUSED/);
+  t.same(outcomes, ['message/custom/send network']);
+});
+
+t.test("a closed window and a used-up quota are permanent, with the reason in an agent's words", async (t) => {
+  const { api } = client(t);
+  const late = customer('message', Date.now() - 49 * 3_600_000);
+  const closed = await failure(t, api.sendCustom({ touser: late, msgtype: 'text', text: { content: 'too late' } }));
+  t.type(closed, WechatPermanentError);
+  t.equal((closed as WechatPermanentError).code, 45015);
+  t.match(reasonOf((closed as WechatPermanentError).code), /48-hour window has closed/);
+  const chatty = customer();
+  for (let i = 0; i < 5; i++) t.equal(await api.sendCustom({ touser: chatty, msgtype: 'text', text: { content: `reply ${i}` } }), true);
+  const used = await failure(t, api.sendCustom({ touser: chatty, msgtype: 'text', text: { content: 'reply 6' } }));
+  t.type(used, WechatPermanentError);
+  t.equal((used as WechatPermanentError).code, 45047);
+  t.match(reasonOf(45047), /quota for this window is used up/);
+  t.equal(sim.sentTo(chatty).length, 5);
+});
+
+t.test('a token voided behind our back is dropped, renewed, and the call still succeeds', async (t) => {
+  const { api, outcomes } = client(t);
+  const openid = customer();
+  const before = await tokens.get();
+  const fetches = sim.stats.tokenFetches.stable;
+  sim.invalidateTokens();
+  t.equal(await api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'after the token was voided' } }), true);
+  t.same(outcomes, ['message/custom/send 40001', 'message/custom/send ok']);
+  t.equal(sim.stats.tokenFetches.stable - fetches, 1, 'one fetch');
+  const after = (await tokens.read())!.token;
+  t.not(after, before);
+  issued.add(before).add(after);
+});
+
+t.test('a token refused twice running is a renewable credential error after the one retry', async (t) => {
+  const { api } = client(t);
+  sim.failNext('message/custom/send', 40001, 2);
+  let turns = 0;
+  const err = await failure(t, api.sendCustom({ touser: customer(), msgtype: 'text', text: { content: 'x' } }, { beforeSend: async () => (turns++, true) }));
+  t.type(err, WechatCredentialError);
+  t.ok((err as WechatCredentialError).renewable);
+  t.equal(turns, 2, 'beforeSend ran before each attempt');
+});
+
+t.test('beforeSend resolving false skips the call', async (t) => {
+  const { api, outcomes } = client(t);
+  const openid = customer();
+  t.equal(await api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'x' } }, { beforeSend: async () => false }), false);
+  t.equal(await api.uploadMedia('image', PNG, 'a.png', 'image/png', { beforeSend: async () => false }), undefined);
+  t.same(sim.sentTo(openid), []);
+  t.same(outcomes, []);
+});
+
+t.test('typing shows within 30 s of a message, once until it lapses', async (t) => {
+  const { api } = client(t);
+  const openid = customer();
+  t.equal(await api.typing(openid, 'Typing'), true);
+  const again = await failure(t, api.typing(openid, 'Typing'));
+  t.type(again, WechatPermanentError);
+  t.equal((again as WechatPermanentError).code, 45081);
+  t.equal(await api.typing(openid, 'CancelTyping'), true);
+});
+
+t.test('media over its limit or of the wrong format is refused for good', async (t) => {
+  const { api } = client(t);
+  const big = await failure(t, api.uploadMedia('thumb', Buffer.alloc(65 * 1024, 1), 'thumb.jpg', 'image/jpeg'));
+  t.type(big, WechatPermanentError);
+  t.equal((big as WechatPermanentError).code, 40012);
+  const wrong = await failure(t, api.uploadMedia('voice', Buffer.alloc(100, 1), 'voice.wav', 'audio/wav'));
+  t.equal((wrong as WechatPermanentError).code, 40005);
+  t.match(reasonOf(40005), /too large or in a format/);
+  const missing = await failure(t, api.sendCustom({ touser: customer(), msgtype: 'voice', voice: { media_id: 'no-such-media' } }));
+  t.equal((missing as WechatPermanentError).code, 40007);
+});
+
+t.test('no token and no secret in any error thrown above', async (t) => {
+  t.ok(thrown.length >= 10, `${thrown.length} errors`);
+  issued.delete('');
+  t.ok(issued.size >= 2, `${issued.size} tokens issued`);
+  for (const err of thrown) {
+    const e = err as Error;
+    for (const text of [e.message, JSON.stringify(e), String(e.stack)]) {
+      t.notOk(text.includes(SECRET), `${e.name}: no secret`);
+      for (const token of issued) t.notOk(text.includes(token), `${e.name}: no token`);
+      t.notMatch(text, /access_token=/);
+    }
+  }
+});

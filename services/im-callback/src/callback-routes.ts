@@ -1,0 +1,118 @@
+import {
+  AFTER_SEND_MSG,
+  CALLBACK_OK,
+  CallbackBodyError,
+  STATE_CHANGE,
+  callbackError,
+  parseAfterSendMsg,
+  parseStateChange,
+  verifyCallbackQuery,
+} from '@wxim/im';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CallbackWatch } from './callback-watch.js';
+import type { CallbackMetrics, CallbackOutcome } from './metrics.js';
+import type { ReplyStore } from './reply-store.js';
+
+export interface CallbackRouteOptions {
+  sdkAppId: number;
+  /** IM_CALLBACK_TOKEN: when set, every callback must carry a fresh RequestTime and its Sign. */
+  token?: string;
+  store: ReplyStore;
+  watch: CallbackWatch;
+  /** Records an agent's login state (State.StateChange). */
+  recordState: (account: string, state: { action: string; at: number }) => Promise<void>;
+  metrics: CallbackMetrics;
+}
+
+/** How far RequestTime may be from our clock: IM's console says a minute; a little more for clock drift. */
+const MAX_SKEW_SECONDS = 120;
+
+/** IM sends callbacks of a few KB; a reply's body is at most 12 KB. */
+export const CALLBACK_BODY_LIMIT = 64 * 1024;
+
+/** `POST /im/callback`: Tencent IM's callbacks, checked, and agents' replies stored before IM is answered. */
+export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOptions): Promise<void> {
+  const { metrics } = opts;
+  const done = (req: FastifyRequest, reply: FastifyReply, command: string, outcome: CallbackOutcome, status: number, body: object) => {
+    metrics.callbacks.inc({ command, outcome });
+    metrics.answer.observe({ outcome }, (performance.now() - req.startedAt) / 1000);
+    return reply.code(status).send(body);
+  };
+
+  app.addHook('onRequest', async (req) => {
+    req.startedAt = performance.now();
+  });
+
+  // A body that is not JSON, or too large, is answered before the handler, in IM's style.
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ reason: err.message }, 'callback failed');
+    else req.log.warn({ reason: err.message }, 'callback refused');
+    return done(
+      req,
+      reply,
+      'unknown',
+      status === 500 ? 'unavailable' : 'bad_request',
+      status,
+      callbackError(1, status === 500 ? 'internal error' : err.message),
+    );
+  });
+
+  app.post<{ Querystring: Record<string, unknown>; Body: unknown }>('/im/callback', async (req, reply) => {
+    const check = verifyCallbackQuery(req.query, {
+      sdkAppId: opts.sdkAppId,
+      ...(opts.token === undefined ? {} : { token: opts.token }),
+      nowMs: Date.now(),
+      maxSkewSeconds: MAX_SKEW_SECONDS,
+    });
+    if (!check.ok) {
+      req.log.warn({ reason: check.reason }, 'callback refused');
+      return done(req, reply, 'unknown', 'refused', check.status, callbackError(1, check.reason));
+    }
+    const { command } = check;
+    try {
+      if (command === AFTER_SEND_MSG) {
+        const msg = parseAfterSendMsg(req.body);
+        const skip = opts.store.skipOf(msg);
+        if (skip !== undefined) {
+          req.log.debug({ skip, msgKey: msg.msgKey }, 'after-send callback changes nothing');
+          return done(req, reply, command, 'ignored', 200, CALLBACK_OK);
+        }
+        let stored: string | undefined;
+        try {
+          stored = await opts.store.store(msg, 'callback');
+        } catch (err) {
+          // Never OK for a reply that is not stored; IM will not send it again, so the time is
+          // marked for a look through IM's history once Redis answers.
+          opts.watch.failed();
+          req.log.error({ reason: (err as Error).message, msgKey: msg.msgKey }, 'reply not stored, answering an error');
+          return done(req, reply, command, 'unavailable', 503, callbackError(1, 'temporarily unavailable'));
+        }
+        if (stored === undefined) {
+          req.log.debug({ msgKey: msg.msgKey }, 'after-send callback to an account that is not a customer of the relay');
+          return done(req, reply, command, 'ignored', 200, CALLBACK_OK);
+        }
+        return done(req, reply, command, 'stored', 200, CALLBACK_OK);
+      }
+      if (command === STATE_CHANGE) {
+        const state = parseStateChange(req.body);
+        await opts.recordState(state.account, { action: state.action, at: state.eventTime ?? Date.now() });
+        return done(req, reply, command, 'state', 200, CALLBACK_OK);
+      }
+      req.log.debug({ command }, 'callback command the relay does not use');
+      return done(req, reply, command, 'ignored', 200, CALLBACK_OK);
+    } catch (err) {
+      if (err instanceof CallbackBodyError) {
+        req.log.warn({ command, reason: err.message }, 'callback refused');
+        return done(req, reply, command, 'bad_request', 400, callbackError(1, err.message));
+      }
+      throw err;
+    }
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startedAt: number;
+  }
+}

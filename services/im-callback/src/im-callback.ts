@@ -1,0 +1,112 @@
+import { type Config, loggerOptions } from '@wxim/config';
+import { paceFor } from '@wxim/im';
+import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, createRedis, keyPrefix } from '@wxim/queue';
+import { ConversationLine, RateGate, stateKeys } from '@wxim/relay';
+import { createImClient, imRateGate, requireImSettings } from '@wxim/runtime';
+import { Queue } from 'bullmq';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { CALLBACK_BODY_LIMIT } from './callback-routes.js';
+import { callbackApp } from './app.js';
+import { CallbackWatch } from './callback-watch.js';
+import { createCallbackMetrics } from './metrics.js';
+import { CallbackRecovery } from './recovery.js';
+import { ReplyStore } from './reply-store.js';
+
+export interface ImCallback {
+  app: FastifyInstance;
+  queue: Queue<ReplyJob>;
+  recovery: CallbackRecovery;
+  watch: CallbackWatch;
+  /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran). */
+  start(): void;
+  close(): Promise<void>;
+}
+
+export interface ImCallbackOverrides {
+  /** Budget for storing a reply before answering an error (IM waits 2 s in all). */
+  enqueueTimeoutMs?: number;
+  logStream?: NodeJS.WritableStream;
+  processMetrics?: boolean;
+}
+
+export const ENQUEUE_TIMEOUT_MS = 1500;
+
+/** Builds im-callback from configuration: its Redis connection, queue, recovery and Fastify app (not listening). */
+export async function createImCallback(config: Config, overrides: ImCallbackOverrides = {}): Promise<ImCallback> {
+  const { sdkAppId } = requireImSettings(config);
+  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const keys = stateKeys(prefix);
+  const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'im-callback' }, 'queue');
+  redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
+  const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  queue.on('error', () => {});
+  const metrics = createCallbackMetrics({ processMetrics: overrides.processMetrics ?? false });
+  const logger = { ...loggerOptions(config.logLevel, 'im-callback'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
+  const app = Fastify({
+    logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: CALLBACK_BODY_LIMIT,
+    forceCloseConnections: false,
+    return503OnClosing: true,
+  });
+  const agents = new Set(config.im.agents);
+  const store = new ReplyStore(
+    redis,
+    keys,
+    queue,
+    new ConversationLine(redis, keys, QUEUES.agentReplies, keys.replyProgress),
+    agents,
+    overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS,
+    config.redisWaitReplicas,
+  );
+  const im = createImClient(config, { imCalls: { inc: () => {} }, imCallSeconds: { observe: () => {} } });
+  // Recovery's history calls: within its share of IM's limit, and under the fleet's pace of the command.
+  const share = new RateGate(redis, keys, (scope) =>
+    Math.max(1, Math.floor((paceFor(scope.slice('im-recovery:'.length), config.worker.imRateLimit) * config.callbackRecoveryPercent) / 100)),
+  );
+  const imTurn = imRateGate(redis, keys, config);
+  const watch = new CallbackWatch(redis, keys, () => recovery.trigger());
+  const recovery: CallbackRecovery = new CallbackRecovery({
+    redis,
+    keys,
+    im,
+    watch,
+    store,
+    agents,
+    turn: async (command) => {
+      await share.acquire(`im-recovery:${command}`);
+      return imTurn(command);
+    },
+    log: app.log,
+    onRecovered: (n) => metrics.recovered.inc(n),
+  });
+  await app.register(callbackApp, {
+    sdkAppId,
+    ...(config.im.callbackToken === undefined ? {} : { token: config.im.callbackToken }),
+    store,
+    watch,
+    recordState: async (account, state) => {
+      if (agents.has(account)) await redis.hset(keys.agentState, account, JSON.stringify(state));
+    },
+    metrics,
+    redis,
+  });
+  return {
+    app,
+    queue,
+    recovery,
+    watch,
+    start() {
+      watch.start();
+      recovery.trigger(); // gaps left by a recovery that did not finish
+    },
+    async close() {
+      watch.stop();
+      await app.close();
+      await recovery.idle();
+      await im.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { AfterSendMsg } from '@wxim/im';
+import { DurableEnqueuer, type ReplyJob } from '@wxim/queue';
+import type { ConversationLine, StateKeys } from '@wxim/relay';
+import type { Queue } from 'bullmq';
+import type { Redis, Cluster } from 'ioredis';
+
+/**
+ * A reply's id stays deduplicated this long: longer than any history a recovery looks through
+ * (48 h, WeChat's reply window: an older reply could not be delivered anyway), so a reply seen
+ * through its callback and found again in the history is stored once.
+ */
+export const REPLY_DEDUPE_MS = 50 * 3600 * 1000;
+
+/** The job id of an agent's message: its MsgKey (IM's id), as a BullMQ id may be spelt. */
+export function replyJobId(msgKey: string): string {
+  return /^[A-Za-z0-9_-]{1,120}$/.test(msgKey) ? `r_${msgKey}` : `r_h${createHash('sha256').update(msgKey).digest('base64url').slice(0, 32)}`;
+}
+
+/** Why an after-send callback is not a reply to relay: said in the debug line. */
+export type Skip = 'not_delivered' | 'not_from_agent' | 'to_agent' | 'relay_notice' | 'unknown_customer';
+
+/** The relay's own messages say so in CloudCustomData: a customer's words (`wechat`) or a notice (`relay-notice`). */
+function isRelays(cloudCustomData: string | undefined): boolean {
+  if (cloudCustomData === undefined) return false;
+  try {
+    const data = JSON.parse(cloudCustomData) as { source?: unknown } | null;
+    return data?.source === 'wechat' || data?.source === 'relay-notice';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stores agents' replies in `agent-replies`, each once (job id from its MsgKey) and in its
+ * customer's reply line (not their inbound line), before IM's callback is answered.
+ */
+export class ReplyStore {
+  private readonly enqueuer: DurableEnqueuer<ReplyJob>;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly keys: StateKeys,
+    queue: Queue<ReplyJob>,
+    line: ConversationLine,
+    private readonly agents: ReadonlySet<string>,
+    timeoutMs: number,
+    waitReplicas = 0,
+  ) {
+    this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
+  }
+
+  /** Whether the message is an agent's delivered reply to a customer; the reason when not (no Redis needed). */
+  skipOf(msg: AfterSendMsg): Skip | undefined {
+    if (msg.sendMsgResult !== 0) return 'not_delivered';
+    if (!this.agents.has(msg.fromAccount)) return 'not_from_agent';
+    if (this.agents.has(msg.toAccount)) return 'to_agent';
+    if (isRelays(msg.cloudCustomData)) return 'relay_notice';
+    return undefined;
+  }
+
+  /** Stores the reply; resolves to its job id, or undefined when no customer of the relay has this UserID. */
+  async store(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
+    const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
+    if (openid === null) return undefined;
+    const jobId = replyJobId(msg.msgKey);
+    await this.enqueuer.enqueue({
+      name: 'reply',
+      jobId,
+      dedupeTtlMs: REPLY_DEDUPE_MS,
+      lineOf: openid,
+      data: {
+        agent: msg.fromAccount,
+        userId: msg.toAccount,
+        openid,
+        msgKey: msg.msgKey,
+        msgTime: msg.msgTime,
+        body: msg.msgBody,
+        acceptedAt: Date.now(),
+        via,
+      },
+    });
+    return jobId;
+  }
+}

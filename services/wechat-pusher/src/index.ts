@@ -1,0 +1,9 @@
+export { type Decision, decide } from './error-policy.js';
+export { type PusherMetrics, createPusherMetrics } from './metrics.js';
+export { type Undelivered, noticeIds, noticeText, reasonText } from './notice.js';
+export { type PushResult, createPusher } from './processor.js';
+export { type Delivery, deliver } from './reply-delivery.js';
+export { type ReplyPart, planReply, quoteOf } from './reply-plan.js';
+export { MediaError, fetchMedia } from './media-fetch.js';
+export { wechatPusherService } from './service.js';
+export { WECHAT_PACE, type WechatPusher, type WechatPusherOverrides, createWechatPusher } from './wechat-pusher.js';

@@ -1,0 +1,70 @@
+import { metricsRegistry } from '@wxim/runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface PusherMetrics {
+  registry: Registry;
+  replies: Counter<'outcome' | 'via'>;
+  latency: Histogram;
+  retries: Counter<'class'>;
+  wechatCalls: Counter<'api' | 'outcome'>;
+  wechatCallSeconds: Histogram<'api'>;
+  tokenFetches: Counter<'api' | 'outcome'>;
+  imCalls: Counter<'command' | 'outcome'>;
+  imCallSeconds: Histogram<'command'>;
+  inFlight: Gauge;
+}
+
+export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
+  const registry = metricsRegistry(options);
+  const registers = [registry];
+  const callBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  return {
+    registry,
+    replies: new Counter({
+      name: 'wxim_pusher_replies_total',
+      help: 'Agent replies by outcome (delivered, undelivered and noticed, uncertain and noticed, failed) and how they reached the relay',
+      labelNames: ['outcome', 'via'],
+      registers,
+    }),
+    latency: new Histogram({
+      name: 'wxim_pusher_delivery_seconds',
+      help: 'From im-callback storing a reply to WeChat accepting its last part',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),
+    wechatCalls: new Counter({
+      name: 'wxim_wechat_calls_total',
+      help: 'WeChat API calls by API and outcome (ok, an errcode, network, http_<status>)',
+      labelNames: ['api', 'outcome'],
+      registers,
+    }),
+    wechatCallSeconds: new Histogram({
+      name: 'wxim_wechat_call_seconds',
+      help: 'WeChat API call duration',
+      labelNames: ['api'],
+      buckets: callBuckets,
+      registers,
+    }),
+    tokenFetches: new Counter({
+      name: 'wxim_wechat_token_fetches_total',
+      help: 'access_token fetches from WeChat by API and outcome',
+      labelNames: ['api', 'outcome'],
+      registers,
+    }),
+    imCalls: new Counter({
+      name: 'wxim_pusher_im_calls_total',
+      help: 'IM REST calls (notices) by command and outcome',
+      labelNames: ['command', 'outcome'],
+      registers,
+    }),
+    imCallSeconds: new Histogram({
+      name: 'wxim_pusher_im_call_seconds',
+      help: 'IM REST call duration',
+      labelNames: ['command'],
+      buckets: callBuckets,
+      registers,
+    }),
+    inFlight: new Gauge({ name: 'wxim_pusher_jobs_in_flight', help: 'Replies this worker is delivering now', registers }),
+  };
+}

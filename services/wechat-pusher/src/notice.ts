@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { reasonOf } from '@wxim/wechat';
+
+/** Why a reply was not delivered, as the pusher records it. */
+export type Undelivered =
+  | { kind: 'wechat'; code: number }
+  | { kind: 'window'; reason: 'window_closed' | 'quota_used' | 'never' }
+  | { kind: 'uncertain' }
+  | { kind: 'media'; reason: string };
+
+const WINDOW_REASONS = {
+  window_closed: "the customer's 48-hour window has closed (WeChat lets the account reply only after the customer writes)",
+  quota_used: 'the replies this window allows are used up; the customer has to write again first',
+  never: 'the customer has not written yet, so WeChat does not let the account reply',
+} as const;
+
+/** The reason in plain words, for the agent. */
+export function reasonText(why: Undelivered): string {
+  switch (why.kind) {
+    case 'wechat':
+      return reasonOf(why.code);
+    case 'window':
+      return WINDOW_REASONS[why.reason];
+    case 'uncertain':
+      return 'WeChat did not answer in time, so it may or may not have arrived; check with the customer before sending it again';
+    case 'media':
+      return why.reason;
+  }
+}
+
+/**
+ * The text of a relay notice: plainly the relay's, not the customer's words, quoting the start of
+ * the reply and saying why it did not arrive (and which part, when earlier parts did).
+ */
+export function noticeText(quote: string, why: Undelivered, part?: { index: number; of: number }): string {
+  const which = part !== undefined && part.of > 1 ? ` (part ${part.index + 1} of ${part.of}; the parts before it were delivered)` : '';
+  const verb = why.kind === 'uncertain' ? 'may not have been delivered' : 'was not delivered';
+  return `⚠ Relay notice — your reply “${quote}”${which} ${verb}: ${reasonText(why)}.`;
+}
+
+/** A notice's MsgSeq and MsgRandom, fixed per reply so that IM drops a notice sent twice. */
+export function noticeIds(jobId: string): { msgSeq: number; msgRandom: number } {
+  const digest = createHash('sha256').update(`notice:${jobId}`).digest();
+  return { msgSeq: digest.readUInt32BE(0) & 0x7fffffff, msgRandom: digest.readUInt32BE(4) };
+}

@@ -1,0 +1,120 @@
+import { type ImClient, textElem } from '@wxim/im';
+import type { ReplyJob } from '@wxim/queue';
+import type { ConversationLine } from '@wxim/relay';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { Redis, Cluster } from 'ioredis';
+import { decide, errorFor } from './error-policy.js';
+import type { PusherMetrics } from './metrics.js';
+import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
+import { noticeIds, noticeText, reasonText } from './notice.js';
+import { quoteOf } from './reply-plan.js';
+
+interface Log {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface PusherDeps extends Omit<DeliveryDeps, 'turn'> {
+  redis: Redis | Cluster;
+  im: ImClient;
+  line: ConversationLine;
+  wake: (jobId: string) => Promise<boolean>;
+  rateLimit: (ms: number) => Promise<void>;
+  /** A call's turn under its platform's pace, confirming the job's lock (scope `im:<command>` or `wechat:<api>`). */
+  turn: (scope: string, lease?: { lockKey: string; token: string; lockMs: number }) => Promise<number>;
+  jobKeyPrefix: string;
+  lockMs: number;
+  metrics: PusherMetrics;
+  log: Log;
+  waitMs?: number;
+}
+
+export type PushResult = { outcome: 'delivered'; parts: number } | { outcome: 'noticed'; reason: string };
+
+/**
+ * The wechat-pusher's job: one agent reply delivered to its customer through WeChat, in the order
+ * im-callback stored the customer's replies; or, when it cannot be, a notice back to its agent
+ * in the same IM conversation saying why, and the job failed (visible on the dashboard).
+ */
+export function createPusher(deps: PusherDeps) {
+  const { redis, line, metrics, log } = deps;
+  const waitMs = deps.waitMs ?? 30_000;
+
+  async function takeTurn(job: Job<ReplyJob>, token: string | undefined): Promise<boolean> {
+    const openid = job.data.openid;
+    let turn = await line.turn(openid, job.id!);
+    if (turn === 'absent') {
+      await line.append(openid, job.id!);
+      turn = await line.turn(openid, job.id!);
+    }
+    if (turn === 'head') return true;
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    if ((await line.turn(openid, job.id!)) === 'head') await deps.wake(job.id!);
+    return false;
+  }
+
+  async function notify(job: Job<ReplyJob>, failed: Extract<Delivery, { delivered: false }>, lease: Parameters<PusherDeps['turn']>[1]): Promise<void> {
+    const { agent, userId, body, msgKey } = job.data;
+    const text = noticeText(quoteOf(body), failed.why, { index: failed.part, of: failed.of });
+    await deps.im.sendC2C(
+      {
+        from: userId,
+        to: agent,
+        ...noticeIds(job.id!),
+        body: [textElem(text)],
+        cloudCustomData: JSON.stringify({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
+      },
+      { beforeSend: async (command) => (await deps.turn(`im:${command}`, lease)) >= 0 },
+    );
+  }
+
+  async function process(job: Job<ReplyJob>, token?: string): Promise<PushResult> {
+    if (!(await takeTurn(job, token))) throw new DelayedError();
+    const lease = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
+    const key = deps.progressKey(job.id!);
+    try {
+      // A reply whose delivery ended already (an earlier attempt) only needs its notice.
+      const ended = await redis.hget(key, 'undelivered');
+      const result: Delivery = ended
+        ? (JSON.parse(ended) as Delivery)
+        : await deliver({ id: job.id!, data: job.data }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
+      if (result.delivered) {
+        metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
+        metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
+        return { outcome: 'delivered', parts: result.parts };
+      }
+      if (!ended) await redis.hset(key, 'undelivered', JSON.stringify(result));
+      await notify(job, result, lease);
+      const reason = reasonText(result.why);
+      metrics.replies.inc({ outcome: result.why.kind === 'uncertain' ? 'uncertain' : 'undelivered', via: job.data.via });
+      log.warn({ jobId: job.id, agent: job.data.agent, reason }, 'reply not delivered; its agent was told');
+      throw new UnrecoverableError(`not delivered, agent notified: ${reason}`);
+    } catch (err) {
+      if (err instanceof UnrecoverableError || err instanceof DelayedError) throw err;
+      const decision = decide(err);
+      if (decision.action === 'give_up') {
+        metrics.retries.inc({ class: decision.class });
+        log.warn({ jobId: job.id, reason: (err as Error).message }, 'gave the job up: its lock is lost');
+        throw err;
+      }
+      const last = decision.action === 'fail' || (decision.action === 'retry' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      if (last) {
+        metrics.replies.inc({ outcome: 'failed', via: job.data.via });
+        log.error({ jobId: job.id, reason: (err as Error).message }, 'reply failed for good');
+      } else {
+        metrics.retries.inc({ class: decision.class });
+        log.warn({ jobId: job.id, class: decision.class, reason: (err as Error).message, attempt: job.attemptsMade + 1 }, 'reply will be retried');
+        if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
+      }
+      throw errorFor(decision, err);
+    }
+  }
+
+  /** After BullMQ recorded the job's end: leave the line, wake the next reply of the customer. */
+  async function done(job: Job<ReplyJob>, failed: boolean): Promise<void> {
+    const next = await line.finish(job.data.openid, job.id!, failed);
+    if (next !== undefined) await deps.wake(next);
+  }
+
+  return { process, done };
+}

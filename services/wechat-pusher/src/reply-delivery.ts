@@ -1,0 +1,112 @@
+import type { ReplyJob } from '@wxim/queue';
+import type { ReplyWindow } from '@wxim/relay';
+import { type CustomMessage, MEDIA_LIMITS, type MediaType, type WechatApi, WechatPermanentError, WechatUncertainError, splitText } from '@wxim/wechat';
+import type { Redis, Cluster } from 'ioredis';
+import { MediaError, fetchMedia } from './media-fetch.js';
+import type { Undelivered } from './notice.js';
+import { type ReplyPart, planReply } from './reply-plan.js';
+
+export interface DeliveryDeps {
+  redis: Redis | Cluster;
+  wechat: WechatApi;
+  window: ReplyWindow;
+  /** The key of a job's progress hash. */
+  progressKey: (jobId: string) => string;
+  /** A send's turn, which confirms the job is still this worker's (throws LockLostError otherwise). */
+  turn: (api: string) => Promise<number>;
+  allowedHosts: string[];
+  mediaTimeoutMs: number;
+}
+
+export type Delivery = { delivered: true; parts: number } | { delivered: false; why: Undelivered; part: number; of: number };
+
+/** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
+function sendable(parts: ReplyPart[]): ReplyPart[] {
+  return parts.flatMap((p): ReplyPart[] => (p.kind === 'text' ? splitText(p.content).map((content) => ({ kind: 'text' as const, content })) : [p]));
+}
+
+const MEDIA_TYPE = { image: 'image', voice: 'voice', video: 'video' } as const satisfies Record<string, MediaType>;
+
+/**
+ * Delivers a reply's parts in order, recording each in the job's progress hash: `sending` just
+ * before the request leaves, `sent` once WeChat confirmed it. A later attempt (retry, crash,
+ * stall) sends only what is not `sent`, and never sends again a part left `sending`: custom/send is
+ * not idempotent, so a part that may have arrived is reported as uncertain instead.
+ */
+export async function deliver(job: { id: string; data: ReplyJob }, deps: DeliveryDeps): Promise<Delivery> {
+  const { redis, wechat, window } = deps;
+  const key = deps.progressKey(job.id);
+  const progress = await redis.hgetall(key);
+  const parts = sendable(planReply(job.data.body));
+  const touser = job.data.openid;
+  for (const [i, part] of parts.entries()) {
+    const state = progress[`p${i}`];
+    if (state === 'sent') continue;
+    const stop = (why: Undelivered): Delivery => ({ delivered: false, why, part: i, of: parts.length });
+    if (state === 'sending' || state === 'uncertain') return stop({ kind: 'uncertain' });
+    const open = await window.check(touser, Date.now());
+    if (!open.open) return stop({ kind: 'window', reason: open.reason });
+    let message: CustomMessage;
+    if (part.kind === 'text') message = { touser, msgtype: 'text', text: { content: part.content } };
+    else {
+      let mediaId = progress[`m${i}`];
+      if (mediaId === undefined) {
+        try {
+          mediaId = await upload(part, deps);
+        } catch (err) {
+          if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
+          if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
+          throw err;
+        }
+        await redis.hset(key, `m${i}`, mediaId);
+      }
+      message =
+        part.kind === 'image'
+          ? { touser, msgtype: 'image', image: { media_id: mediaId } }
+          : part.kind === 'voice'
+            ? { touser, msgtype: 'voice', voice: { media_id: mediaId } }
+            : { touser, msgtype: 'video', video: { media_id: mediaId } };
+    }
+    try {
+      await wechat.sendCustom(message, {
+        beforeSend: async (api) => {
+          await deps.turn(api);
+          // Marked after the lock check: a worker that lost the job leaves no mark.
+          await redis.hset(key, `p${i}`, 'sending');
+          return true;
+        },
+      });
+    } catch (err) {
+      if (err instanceof WechatUncertainError) {
+        await redis.hset(key, `p${i}`, 'uncertain');
+        return stop({ kind: 'uncertain' });
+      }
+      // WeChat answered, or the request never left: it was not delivered.
+      await redis.hdel(key, `p${i}`);
+      if (err instanceof WechatPermanentError) {
+        if (err.code === 45047) await window.exhaust(touser, open.lastActionAt);
+        if (err.code === 45015) await window.close(touser, open.lastActionAt);
+        return stop({ kind: 'wechat', code: err.code });
+      }
+      throw err;
+    }
+    await redis.hset(key, `p${i}`, 'sent');
+    await window.consume(touser, Date.now());
+  }
+  return { delivered: true, parts: parts.length };
+}
+
+/** Fetches a media part within WeChat's limits and uploads it as temporary media: its media_id. */
+async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: DeliveryDeps): Promise<string> {
+  const type = MEDIA_TYPE[part.kind];
+  const limit = MEDIA_LIMITS[type];
+  const media = await fetchMedia(part.url, {
+    maxBytes: limit.maxBytes,
+    timeoutMs: deps.mediaTimeoutMs,
+    allowedHosts: deps.allowedHosts,
+    acceptTypes: [`${type === 'voice' ? 'audio' : type}/`, 'application/octet-stream'],
+  });
+  const mediaId = await deps.wechat.uploadMedia(type, media.bytes, media.filename, media.contentType);
+  if (mediaId === undefined) throw new Error('the upload was skipped');
+  return mediaId;
+}

@@ -1,0 +1,112 @@
+import type { Config } from '@wxim/config';
+import { paceFor } from '@wxim/im';
+import { QUEUES, type ReplyJob } from '@wxim/queue';
+import { ConversationLine, RateGate, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
+import { type WorkerHost, createImClient, createWorkerHost } from '@wxim/runtime';
+import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
+import { createPusherMetrics } from './metrics.js';
+import { createPusher } from './processor.js';
+
+export interface WechatPusherOverrides {
+  backoffBaseMs?: number;
+  waitMs?: number;
+  wechatTimeoutMs?: number;
+  mediaTimeoutMs?: number;
+  logStream?: NodeJS.WritableStream;
+  processMetrics?: boolean;
+  shutdownTimeoutMs?: number;
+}
+
+export interface WechatPusher extends WorkerHost<ReplyJob> {
+  wechat: WechatApi;
+  tokens: AccessTokenStore;
+}
+
+/**
+ * WeChat documents no per-second limit for custom/send (a daily quota instead): the fleet's
+ * WeChat calls go through a gate of their own all the same, which checks each job's lock right
+ * before its send and keeps the fleet under this pace.
+ */
+export const WECHAT_PACE = 1000;
+
+export function requireWechatSettings(config: Config): { appId: string; appSecret: string } {
+  const { appId, appSecret } = config.wechat;
+  if (appId === undefined || appSecret === undefined) throw new Error('the wechat-pusher needs WECHAT_APP_ID and WECHAT_APP_SECRET');
+  return { appId, appSecret };
+}
+
+/** The wechat-pusher: a BullMQ worker on agent-replies that delivers each reply through WeChat's customer-service API. */
+export async function createWechatPusher(config: Config, overrides: WechatPusherOverrides = {}): Promise<WechatPusher> {
+  const { appId, appSecret } = requireWechatSettings(config);
+  const metrics = createPusherMetrics({ processMetrics: overrides.processMetrics ?? false });
+  const im = createImClient(config, metrics);
+  let wechat: WechatApi | undefined;
+  let tokens: AccessTokenStore | undefined;
+  const fetcherOptions = { apiBase: config.wechat.apiBase, appId, secret: appSecret };
+  const fetcher = config.wechat.tokenApi === 'token' ? clientCredentialToken(fetcherOptions) : stableToken(fetcherOptions);
+  const host = await createWorkerHost<ReplyJob>({
+    service: 'wechat-pusher',
+    queue: QUEUES.agentReplies,
+    config,
+    registry: metrics.registry,
+    inFlight: metrics.inFlight,
+    ...(overrides.backoffBaseMs === undefined ? {} : { backoffBaseMs: overrides.backoffBaseMs }),
+    ...(overrides.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: overrides.shutdownTimeoutMs }),
+    ...(overrides.logStream === undefined ? {} : { logStream: overrides.logStream }),
+    build: ({ state, queue, prefix, log }) => {
+      const keys = stateKeys(prefix);
+      tokens = new AccessTokenStore({
+        redis: state,
+        key: `${prefix}:wechat:access-token`,
+        fetcher,
+        onFetch: (api, outcome) => metrics.tokenFetches.inc({ api, outcome }),
+      });
+      wechat = new WechatApi({
+        apiBase: config.wechat.apiBase,
+        appId,
+        tokens,
+        timeoutMs: overrides.wechatTimeoutMs ?? 10_000,
+        connections: config.worker.concurrency,
+        afterCall: (api, outcome, seconds) => {
+          metrics.wechatCalls.inc({ api, outcome });
+          metrics.wechatCallSeconds.observe({ api }, seconds);
+        },
+      });
+      // Each platform's budget apart: IM's per command (shared with the im-worker), WeChat's own.
+      const gate = new RateGate(state, keys, (scope) =>
+        scope.startsWith('im:') ? paceFor(scope.slice('im:'.length), config.worker.imRateLimit) : WECHAT_PACE,
+      );
+      const pusher = createPusher({
+        redis: state,
+        wechat,
+        im,
+        window: new ReplyWindow(state, keys),
+        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
+        progressKey: keys.replyProgress,
+        wake: wakeToFront(state, queue),
+        rateLimit: queueHold(state, queue.keys.limiter!),
+        turn: (scope, lease) => gate.acquire(scope, lease),
+        jobKeyPrefix: keys.jobs(QUEUES.agentReplies),
+        lockMs: config.worker.stallMs,
+        allowedHosts: config.mediaAllowedHosts,
+        mediaTimeoutMs: overrides.mediaTimeoutMs ?? 15_000,
+        metrics,
+        log,
+        ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
+      });
+      return {
+        process: (job, token) => pusher.process(job, token),
+        done: (job, failed) => pusher.done(job, failed),
+        close: async () => {
+          await Promise.all([wechat!.close(), im.close(), fetcher.close()]);
+        },
+        // A send cut here is left `sending` in its progress: the next attempt reports it as
+        // uncertain instead of sending it again (custom/send is not idempotent).
+        abort: async () => {
+          await Promise.all([wechat!.destroy(), im.destroy(), fetcher.close()]);
+        },
+      };
+    },
+  });
+  return { ...host, wechat: wechat!, tokens: tokens! };
+}
