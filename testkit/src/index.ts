@@ -9,3 +9,4 @@ export * from './relay.js';
 export * from './service-process.js';
 export * from './test-redis.js';
 export * from './worker-process.js';
+export * from './two-way.js';

@@ -15,6 +15,11 @@ export interface WechatPlatformOptions {
   mode?: PushMode;
   /** The Official Account's original id. */
   accountId?: string;
+  /**
+   * The WeChat API simulator's origin: each push first tells it what the customer did, as WeChat
+   * itself knows, so that its customer-service window and quota follow the customer.
+   */
+  apiSimulatorUrl?: string;
 }
 
 export interface SignedPush {
@@ -79,7 +84,26 @@ export class WechatPlatform {
 
   /** Posts a signed push, as WeChat would once (it retries on its own; tests call again). */
   async push(msg: WechatMessage, timestamp?: number): Promise<PushResult> {
+    if (this.options.apiSimulatorUrl !== undefined) await this.tellApiSimulator(msg);
     return this.post(this.sign(msg, timestamp));
+  }
+
+  private async tellApiSimulator(msg: WechatMessage): Promise<void> {
+    const kind = ['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link'].includes(msg.kind)
+      ? 'message'
+      : ['subscribe', 'scan', 'click'].includes(msg.kind)
+        ? 'event'
+        : msg.kind === 'unsubscribe'
+          ? 'unfollowed'
+          : undefined;
+    if (kind === undefined) return;
+    const path = kind === 'unfollowed' ? '/sim/customer-unfollowed' : '/sim/customer-acted';
+    const res = await request(`${this.options.apiSimulatorUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ openid: msg.fromUserName, ...(kind === 'unfollowed' ? {} : { kind, at: msg.createTime * 1000 }) }),
+    });
+    await res.body.dump();
   }
 
   async post(signed: SignedPush): Promise<PushResult> {
