@@ -22,6 +22,8 @@ export class CallbackWatch {
   private timer: NodeJS.Timeout | undefined;
   /** When this instance first answered an error since it last stored a gap. */
   private failingSince: number | undefined;
+  /** Until the first beat: gaps a recovery that did not finish left behind are looked at then. */
+  private first = true;
 
   private readonly scripts: RelayScripts;
 
@@ -51,7 +53,8 @@ export class CallbackWatch {
 
   async beat(): Promise<void> {
     const [, last] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, SILENCE_MS);
-    let found = last > 0;
+    let found = last > 0 || this.first;
+    this.first = false;
     if (this.failingSince !== undefined) {
       // A second either side: the failed callbacks' messages were sent a little before they reached us.
       const from = this.failingSince - 1000;

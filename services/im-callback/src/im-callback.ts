@@ -97,8 +97,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     recovery,
     watch,
     start() {
-      watch.start();
-      recovery.trigger(); // gaps left by a recovery that did not finish
+      watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
     },
     async close() {
       watch.stop();

@@ -104,7 +104,7 @@ async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: Delivery
     maxBytes: limit.maxBytes,
     timeoutMs: deps.mediaTimeoutMs,
     allowedHosts: deps.allowedHosts,
-    acceptTypes: [`${type === 'voice' ? 'audio' : type}/`, 'application/octet-stream'],
+    acceptTypes: [`${type === 'voice' ? 'audio' : type}/*`, 'application/octet-stream'],
   });
   const mediaId = await deps.wechat.uploadMedia(type, media.bytes, media.filename, media.contentType);
   if (mediaId === undefined) throw new Error('the upload was skipped');

@@ -1,0 +1,92 @@
+import { createServer } from 'node:http';
+import { textElem, imageElem } from '@wxim/im';
+import { type ReceivedMessage, fakeOpenId } from '@wxim/sandbox';
+import { eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// A PNG served from loopback, which MEDIA_ALLOWED_HOSTS lets the pusher fetch.
+const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(2048, 7)]);
+const media = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+  res.end(png);
+});
+await new Promise<void>((r) => media.listen(0, '127.0.0.1', r));
+const mediaPort = (media.address() as { port: number }).port;
+t.teardown(() => media.close());
+
+const relay = await twoWayForTests(t, { env: { MEDIA_ALLOWED_HOSTS: `127.0.0.1:${mediaPort}`, LOG_LEVEL: process.env['DBG'] ? 'debug' : 'silent' } });
+const { im, wechatApi } = relay;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const prefix = relay.env['QUEUE_PREFIX']!;
+
+async function conversation() {
+  const openid = fakeOpenId();
+  const agent = await relay.customerWrites(openid, 'hello');
+  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
+  return { openid, agent, userId };
+}
+
+function noticesTo(agent: string, userId: string): ReceivedMessage[] {
+  return im.messages.filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice'));
+}
+
+async function noticeText(agent: string, userId: string): Promise<string> {
+  await eventually('a notice reaches the agent', () => noticesTo(agent, userId).length > 0);
+  return String(noticesTo(agent, userId)[0]!.body[0]!.MsgContent['Text']);
+}
+
+t.test("a reply after the customer's 48-hour window comes back to its agent as a notice quoting it", async (t) => {
+  const { openid, agent, userId } = await conversation();
+  await redis.hset(`${prefix}:reply-window:${openid}`, 'deadline', String(Date.now() - 1000)); // 48 hours later
+  await im.agentSend(agent, userId, [textElem('Sorry for the wait, here is your answer')]);
+  const text = await noticeText(agent, userId);
+  t.match(text, /^⚠ Relay notice/, 'plainly the relay’s, not the customer’s words');
+  t.match(text, /Sorry for the wait/, 'quotes the reply');
+  t.match(text, /48-hour window has closed/, 'says why');
+  t.equal(wechatApi.sentTo(openid).length, 0, 'nothing was sent to WeChat');
+  const notice = noticesTo(agent, userId)[0]!;
+  t.same(notice.forbidCallbackControl, ['ForbidBeforeSendMsgCallback', 'ForbidAfterSendMsgCallback'], 'notices trigger no callback');
+  const failed = await relay.pusher.queue.getFailed();
+  t.ok(
+    failed.some((j) => j.failedReason.includes('window has closed')),
+    'the reply is visible as failed, with its reason',
+  );
+});
+
+t.test('a reply past the quota comes back as a notice; the five before it arrive', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  for (let i = 1; i <= 6; i++) await im.agentSend(agent, userId, [textElem(`reply number ${i}`)]);
+  const text = await noticeText(agent, userId);
+  t.match(text, /reply number 6/);
+  t.match(text, /used up/);
+  t.same(
+    wechatApi.sentTo(openid).map((m) => m.payload['content']),
+    ['reply number 1', 'reply number 2', 'reply number 3', 'reply number 4', 'reply number 5'],
+  );
+});
+
+t.test('WeChat refusing a reply (the customer unfollowed) comes back as a notice', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  wechatApi.customerUnfollowed(openid);
+  await im.agentSend(agent, userId, [textElem('are you still there?')]);
+  t.match(await noticeText(agent, userId), /are you still there\?.*unfollowed/);
+});
+
+t.test('an image is downloaded, uploaded as temporary media and sent as an image', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  await im.agentSend(agent, userId, [textElem('here is the photo'), imageElem('uuid-1', `http://127.0.0.1:${mediaPort}/photo.png`)]);
+  const sent = await relay.waitForSent(openid, 2);
+  t.match(sent[0], { msgtype: 'text', payload: { content: 'here is the photo' } });
+  t.match(sent[1], { msgtype: 'image' });
+  const mediaId = String(sent[1]!.payload['media_id']);
+  t.same(wechatApi.media.get(mediaId)?.bytes, png, 'the uploaded bytes are the image');
+});
+
+t.test('a media URL on a private address is refused and the agent told', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  await im.agentSend(agent, userId, [imageElem('uuid-2', 'http://10.1.2.3/internal.png')]);
+  t.match(await noticeText(agent, userId), /image could not be used/);
+  t.equal(wechatApi.sentTo(openid).length, 0);
+});
