@@ -3,8 +3,7 @@ import type { Redis, Cluster } from 'ioredis';
 
 /** How often each instance says it is running. */
 export const HEARTBEAT_MS = 5000;
-/** A heartbeat older than this means no instance was running: callbacks may have been missed. */
-export const SILENCE_MS = 3 * HEARTBEAT_MS;
+/** A heartbeat older than three beats means no instance was running: callbacks may have been missed. */
 
 export interface Gap {
   from: number;
@@ -31,6 +30,8 @@ export class CallbackWatch {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly onGap: () => void,
+    /** How often this instance beats; a silence of three beats is a gap. */
+    private readonly heartbeatMs = HEARTBEAT_MS,
   ) {
     this.scripts = relayScripts(redis);
   }
@@ -38,7 +39,7 @@ export class CallbackWatch {
   start(): void {
     const tick = () => void this.beat().catch(() => undefined);
     tick();
-    this.timer = setInterval(tick, HEARTBEAT_MS);
+    this.timer = setInterval(tick, this.heartbeatMs);
     this.timer.unref();
   }
 
@@ -52,7 +53,7 @@ export class CallbackWatch {
   }
 
   async beat(): Promise<void> {
-    const [, last] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, SILENCE_MS);
+    const [, last] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, 3 * this.heartbeatMs);
     let found = last > 0 || this.first;
     this.first = false;
     if (this.failingSince !== undefined) {

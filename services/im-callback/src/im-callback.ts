@@ -27,6 +27,8 @@ export interface ImCallbackOverrides {
   enqueueTimeoutMs?: number;
   logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
+  /** How often the heartbeat is written (5 s); tests shorten it. */
+  heartbeatMs?: number;
 }
 
 export const ENQUEUE_TIMEOUT_MS = 1500;
@@ -65,7 +67,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     Math.max(1, Math.floor((paceFor(scope.slice('im-recovery:'.length), config.worker.imRateLimit) * config.callbackRecoveryPercent) / 100)),
   );
   const imTurn = imRateGate(redis, keys, config);
-  const watch = new CallbackWatch(redis, keys, () => recovery.trigger());
+  const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs);
   const recovery: CallbackRecovery = new CallbackRecovery({
     redis,
     keys,
@@ -91,6 +93,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     metrics,
     redis,
   });
+  let closing: Promise<void> | undefined;
   return {
     app,
     queue,
@@ -99,13 +102,16 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     start() {
       watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
     },
-    async close() {
-      watch.stop();
-      await app.close();
-      await recovery.idle();
-      await im.close();
-      await queue.close();
-      redis.disconnect();
+    close() {
+      closing ??= (async () => {
+        watch.stop();
+        await app.close();
+        await recovery.idle();
+        await im.close();
+        await queue.close();
+        redis.disconnect();
+      })();
+      return closing;
     },
   };
 }

@@ -1,5 +1,5 @@
 export { type CallbackAppOptions, callbackApp } from './app.js';
-export { CallbackWatch, type Gap, HEARTBEAT_MS, SILENCE_MS } from './callback-watch.js';
+export { CallbackWatch, type Gap, HEARTBEAT_MS } from './callback-watch.js';
 export { ENQUEUE_TIMEOUT_MS, type ImCallback, type ImCallbackOverrides, createImCallback } from './im-callback.js';
 export { type CallbackMetrics, createCallbackMetrics } from './metrics.js';
 export { CallbackRecovery } from './recovery.js';

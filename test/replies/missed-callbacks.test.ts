@@ -1,0 +1,37 @@
+import { loadConfig } from '@wxim/config';
+import { createImCallback } from '@wxim/im-callback';
+import { textElem } from '@wxim/im';
+import { fakeOpenId } from '@wxim/sandbox';
+import { eventually, twoWayForTests } from '@wxim/testkit';
+import t from 'tap';
+
+const HEARTBEAT_MS = 100;
+const relay = await twoWayForTests(t, { callback: { heartbeatMs: HEARTBEAT_MS } });
+const { im, wechatApi } = relay;
+
+t.test('im-callback stopped, an agent replies, im-callback started again: the customer gets the reply, once', async (t) => {
+  const openid = fakeOpenId();
+  const agent = await relay.customerWrites(openid, 'hello');
+  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
+  await im.agentSend(agent, userId, [textElem('before the outage')]);
+  await relay.waitForSent(openid, 1);
+
+  await relay.callback.close();
+  const lost = await im.agentSend(agent, userId, [textElem('while im-callback was down')]);
+  t.notOk(lost.delivered, 'IM could not call back, and will not try again');
+  await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS)); // longer than three beats: a gap
+
+  const restarted = await createImCallback(loadConfig(relay.env), { heartbeatMs: HEARTBEAT_MS });
+  t.teardown(() => restarted.close());
+  await restarted.app.listen({ host: '127.0.0.1', port: 0 });
+  restarted.start();
+  const sent = await relay.waitForSent(openid, 2);
+  t.same(
+    sent.map((m) => m.payload['content']),
+    ['before the outage', 'while im-callback was down'],
+    "found in IM's history and relayed; the reply seen before is not sent again",
+  );
+  await eventually('the gap is resolved', async () => (await restarted.watch.gaps()).length === 0);
+  await restarted.recovery.idle();
+  t.equal(wechatApi.sentTo(openid).length, 2, 'nothing doubled');
+});
