@@ -15,6 +15,8 @@ const wechat = new WechatPlatform({
   encodingAesKey: SANDBOX.encodingAesKey,
   accountId: SANDBOX.accountId,
   mode: 'safe',
+  // WeChat knows the customer wrote: its customer-service window opens for the agent's replies.
+  apiSimulatorUrl: `http://127.0.0.1:${config.ports.sandbox + 1}`,
 });
 const push = wechat.text(openid, text);
 const res = await wechat.push(push);

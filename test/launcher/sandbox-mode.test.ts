@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
-import { eventually, freePort, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, freePort, freePortPair, startTestRedis, testPrefix } from '@wxim/testkit';
 
 const main = fileURLToPath(new URL('../../launcher/dist/main.js', import.meta.url));
 const redis = await startTestRedis();
@@ -23,7 +23,13 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   });
   await deployment.add('text', { message: { kind: 'text' }, receivedAt: Date.now() }, { jobId: 'm-a-real-customer-1' });
 
-  const [gatewayPort, workerPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
+  const [gatewayPort, callbackPort, workerPort, pusherPort, sandboxPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePortPair(),
+  ];
   const child = spawn(process.execPath, [main], {
     env: {
       PATH: process.env['PATH'] ?? '',
@@ -31,6 +37,8 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
       QUEUE_PREFIX: prefix,
       GATEWAY_PORT: String(gatewayPort),
       IM_WORKER_PORT: String(workerPort),
+      CALLBACK_PORT: String(callbackPort),
+      PUSHER_PORT: String(pusherPort),
       SANDBOX_PORT: String(sandboxPort),
       LOG_LEVEL: 'warn',
     },
@@ -52,6 +60,7 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
     encodingAesKey: SANDBOX.encodingAesKey,
     accountId: SANDBOX.accountId,
     mode: 'safe',
+    apiSimulatorUrl: `http://127.0.0.1:${sandboxPort + 1}`,
   });
   t.equal((await wechat.push(wechat.text(fakeOpenId(), 'hello sandbox'))).status, 200);
   let messages: ReceivedMessage[] = [];
@@ -65,6 +74,23 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
     'only the sandbox push reached the simulator',
   );
   t.equal(await (await deployment.getJob('m-a-real-customer-1'))?.getState(), 'waiting', "the deployment's push still waits for its own worker");
+
+  // The agent answers (as `npm run sandbox:reply` does): the reply reaches the customer through the simulated WeChat API.
+  const answer = await request(`http://127.0.0.1:${sandboxPort}/sim/agent-send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      From_Account: messages[0]!.to,
+      To_Account: messages[0]!.from,
+      MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'hello customer' } }],
+    }),
+  });
+  t.equal(answer.statusCode, 200);
+  await answer.body.dump();
+  await eventually('the reply reaches the customer', async () => {
+    const sent = (await (await request(`http://127.0.0.1:${sandboxPort + 1}/sim/sent`)).body.json()) as { payload: { content?: string } }[];
+    return sent.some((m) => m.payload.content === 'hello customer');
+  });
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'a clean exit');
 });

@@ -17,6 +17,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A TCP port that, with the one after it, was free a moment ago (sandbox mode listens on SANDBOX_PORT and the next). */
+export async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    const next = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port + 1, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (next) return port;
+  }
+}
+
 /** Resolves once a Redis at `url` answers PING, retrying until `timeoutMs`. */
 export async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,57 @@
+import { loadConfig } from '@wxim/config';
+import type { DeliveredMessage, ReceivedMessage } from '@wxim/sandbox';
+import { request } from 'undici';
+
+/**
+ * `npm run sandbox:reply -- "text" [openid]`: the simulated agent who serves the customer (the
+ * latest one to write, or `openid`) answers in IM; the IM simulator calls im-callback back as IM
+ * does, and this waits to see the reply reach the customer through the simulated WeChat API, or a
+ * relay notice come back to the agent.
+ */
+const [text = 'hello from the agent', openid] = process.argv.slice(2);
+const config = loadConfig();
+const im = `http://127.0.0.1:${config.ports.sandbox}`;
+const wechatApi = `http://127.0.0.1:${config.ports.sandbox + 1}`;
+
+const json = async <T>(url: string, body?: object): Promise<T> => {
+  const res = await request(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await res.body.json()) as T;
+};
+const fromCustomers = (await json<ReceivedMessage[]>(`${im}/sim/messages`)).filter(
+  (m) => m.cloudCustomData?.includes('"source":"wechat"') && (openid === undefined || m.cloudCustomData.includes(openid)),
+);
+const last = fromCustomers.at(-1);
+if (last === undefined) {
+  process.stdout.write('no customer has written yet: send one first with npm run sandbox:push -- "hello"\n');
+  process.exit(1);
+}
+const customer = (JSON.parse(last.cloudCustomData!) as { openid: string }).openid;
+const sent = await json<{ delivered?: boolean; error?: string }>(`${im}/sim/agent-send`, {
+  From_Account: last.to,
+  To_Account: last.from,
+  MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: text } }],
+});
+if (sent.error !== undefined) {
+  process.stdout.write(`the IM simulator refused the send: ${sent.error}\n`);
+  process.exit(1);
+}
+process.stdout.write(`agent ${last.to} answered customer ${customer} in IM: "${text}" (im-callback ${sent.delivered ? 'took it' : 'did not answer'})\n`);
+
+const deadline = Date.now() + 5000;
+while (Date.now() < deadline) {
+  const arrived = (await json<DeliveredMessage[]>(`${wechatApi}/sim/sent`)).find((m) => m.openid === customer && m.payload['content'] === text);
+  if (arrived) {
+    process.stdout.write(`customer ${customer} received it in WeChat (customer-service message, ${arrived.msgtype})\n`);
+    process.exit(0);
+  }
+  const notice = (await json<ReceivedMessage[]>(`${im}/sim/messages`)).find(
+    (m) => m.to === last.to && m.cloudCustomData?.includes('relay-notice') && JSON.stringify(m.body).includes(text.slice(0, 20)),
+  );
+  if (notice) {
+    process.stdout.write(`the relay told the agent it was not delivered: ${String(notice.body[0]?.MsgContent['Text'])}\n`);
+    process.exit(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+process.stdout.write('it has not reached the customer within 5 s: see the relay logs and /metrics\n');
+process.exit(1);
