@@ -62,7 +62,7 @@ export async function startStack(imLimit: 'real' | 'lifted'): Promise<RelayStack
   };
 }
 
-export async function getJson<T>(url: string, method: 'GET' | 'PUT' = 'GET', body?: unknown): Promise<T> {
+export async function getJson<T>(url: string, method: 'GET' | 'PUT' | 'POST' = 'GET', body?: unknown): Promise<T> {
   const res = await request(url, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   return (await res.body.json()) as T;
 }

@@ -59,6 +59,7 @@ export interface RelayScripts {
     marginMs: number,
     openid: string,
     recentMs: number,
+    actionId: string,
   ): Promise<number>;
   wximReplyConsume(window: string, nowMs: string): Promise<number>;
   wximReplyEnd(window: string, field: 'remaining' | 'deadline', lastActionAt: string): Promise<number>;

@@ -43,9 +43,10 @@ export class ReplyWindow {
 
   /**
    * Records the customer's action at `atMs`: a message, or a follow, QR code scan or menu click
-   * ('action'). Returns false when an action as new or newer is already recorded.
+   * ('action'). `actionId` (the push's job id) tells two actions of the same second apart from
+   * one action recorded twice. Returns false when a newer action, or this one, is already recorded.
    */
-  async record(openid: string, kind: CustomerAction, atMs: number): Promise<boolean> {
+  async record(openid: string, kind: CustomerAction, atMs: number, actionId = String(atMs)): Promise<boolean> {
     const grant = REPLY_GRANTS[kind];
     return (
       (await this.commands.wximReplyRecord(
@@ -57,6 +58,7 @@ export class ReplyWindow {
         KEY_MARGIN_MS,
         openid,
         REPLY_GRANTS.message.ms,
+        actionId.replaceAll(',', '_'),
       )) === 1
     );
   }

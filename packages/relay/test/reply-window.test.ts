@@ -113,3 +113,15 @@ t.test('WeChat’s 45047 exhausts the window and 45015 closes it, until the cust
   await window.close('o9');
   t.equal(await redis.exists(keys.replyWindow('o9')), 0, 'no window is made up for a customer never seen');
 });
+
+t.test('a second message in the same second opens the quota again; the same message recorded twice does not', async (t) => {
+  const { window } = setup();
+  const at = 1_700_000_000_000;
+  await window.record('o1', 'message', at, 'm1');
+  for (let i = 0; i < 5; i++) await window.consume('o1', at + 10);
+  t.match(await window.check('o1', at + 20), { open: false, reason: 'quota_used' });
+  t.equal(await window.record('o1', 'message', at, 'm1'), false, 'a retried push gives nothing back');
+  t.match(await window.check('o1', at + 20), { open: false, reason: 'quota_used' });
+  t.equal(await window.record('o1', 'message', at, 'm2'), true, 'another message of that second');
+  t.match(await window.check('o1', at + 20), { open: true, remaining: 5 });
+});

@@ -2,14 +2,20 @@
 //
 // RECORD. KEYS: the customer's window, the recent customers (a sorted set by their latest action).
 // ARGV: the action's time, the replies and the time it grants, the key's margin, the openid, how
-// long a customer counts as recent. An action no newer than the last one recorded changes nothing (a retried push
-// must not give back replies already sent). Quotas do not add up: while a window is open, the
+// long a customer counts as recent, the action's id. An action older than the last one recorded,
+// or one already recorded (its id, among the actions of that same time), changes nothing: a
+// retried push must not give back replies already sent; a second message in the same second does. Quotas do not add up: while a window is open, the
 // count and the deadline each become the larger of what the action grants and what was left.
 // WeChat documents this for Mini Programs only; we assume the same for Official Accounts.
 export const RECORD = `
 local at = tonumber(ARGV[1])
-local last = redis.call('HMGET', KEYS[1], 'at', 'remaining', 'deadline')
-if last[1] and tonumber(last[1]) >= at then return 0 end
+local last = redis.call('HMGET', KEYS[1], 'at', 'remaining', 'deadline', 'ids')
+local ids = ARGV[7]
+if last[1] and tonumber(last[1]) > at then return 0 end
+if last[1] and tonumber(last[1]) == at then
+  if string.find(',' .. (last[4] or '') .. ',', ',' .. ARGV[7] .. ',', 1, true) then return 0 end
+  ids = (last[4] or '') .. ',' .. ARGV[7]
+end
 local remaining = tonumber(ARGV[2])
 local deadline = at + tonumber(ARGV[3])
 local leftUntil = tonumber(last[3]) or 0
@@ -17,7 +23,7 @@ if leftUntil > at then
   remaining = math.max(remaining, tonumber(last[2]) or 0)
   deadline = math.max(deadline, leftUntil)
 end
-redis.call('HSET', KEYS[1], 'at', string.format('%.0f', at), 'remaining', remaining, 'deadline', string.format('%.0f', deadline))
+redis.call('HSET', KEYS[1], 'at', string.format('%.0f', at), 'remaining', remaining, 'deadline', string.format('%.0f', deadline), 'ids', ids)
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', deadline - at + tonumber(ARGV[4])))
 redis.call('ZADD', KEYS[2], 'GT', string.format('%.0f', at), ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', at - tonumber(ARGV[6])))
