@@ -90,3 +90,23 @@ t.test('a media URL on a private address is refused and the agent told', async (
   t.match(await noticeText(agent, userId), /image could not be used/);
   t.equal(wechatApi.sentTo(openid).length, 0);
 });
+
+t.test('a send whose answer was lost is not sent again: its agent is told it may not have arrived', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  wechatApi.failNext('message/custom/send', 'lost');
+  await im.agentSend(agent, userId, [textElem('did this one arrive?')]);
+  t.match(await noticeText(agent, userId), /did this one arrive\?.*may not have been delivered/);
+  t.equal(wechatApi.sentTo(openid).length, 1, 'WeChat has it once (the answer was lost, not the message); it was not sent twice');
+});
+
+t.test("a reply being retried keeps the customer's later replies behind it", async (t) => {
+  const { openid, agent, userId } = await conversation();
+  wechatApi.failNext('message/custom/send', -1, 3); // system busy, three times
+  for (const text of ['first', 'second', 'third']) await im.agentSend(agent, userId, [textElem(text)]);
+  const sent = await relay.waitForSent(openid, 3);
+  t.same(
+    sent.map((m) => m.payload['content']),
+    ['first', 'second', 'third'],
+  );
+  t.equal(noticesTo(agent, userId).length, 0);
+});

@@ -51,7 +51,10 @@ t.test('a pusher killed mid-burst loses nothing and sends nothing WeChat confirm
     second.child.kill('SIGTERM');
   });
   const notices = () => im.messages.filter((m) => m.cloudCustomData?.includes('relay-notice'));
-  const settled = () => replies.every((r) => wechatApi.sent.some((m) => m.payload['content'] === r.text) || notices().some((n) => JSON.stringify(n.body).includes(r.text.slice(0, 20))));
+  const settled = () =>
+    replies.every(
+      (r) => wechatApi.sent.some((m) => m.payload['content'] === r.text) || notices().some((n) => JSON.stringify(n.body).includes(r.text.slice(0, 20))),
+    );
   await eventually('every reply is delivered or its agent told', settled, 30_000);
 
   const texts = wechatApi.sent.map((m) => String(m.payload['content']));
@@ -64,6 +67,10 @@ t.test('a pusher killed mid-burst loses nothing and sends nothing WeChat confirm
   for (const { openid } of customers) {
     const mine = replies.filter((r) => r.openid === openid).map((r) => r.text);
     const got = wechatApi.sentTo(openid).map((m) => String(m.payload['content']));
-    t.same(got, mine.filter((x) => got.includes(x)), 'in order');
+    t.same(
+      got,
+      mine.filter((x) => got.includes(x)),
+      'in order',
+    );
   }
 });

@@ -1,11 +1,29 @@
+import { fileURLToPath } from 'node:url';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { twoWayForTests } from '@wxim/testkit';
+import { eventually, freePort, runService, twoWayForTests } from '@wxim/testkit';
 import t from 'tap';
 
 const relay = await twoWayForTests(t);
 const { im, wechatApi } = relay;
-const second = await relay.startPusher();
+// A second pusher of the fleet in a process of its own, as deployed.
+const port = await freePort();
+const second = runService(fileURLToPath(new URL('../../services/wechat-pusher/dist/main.js', import.meta.url)), { ...relay.env, PUSHER_PORT: String(port) });
+t.teardown(() => {
+  second.child.kill('SIGTERM');
+});
+const metric = async (name: string) => {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  } catch {
+    return -1;
+  }
+};
+await eventually('the second pusher is ready', async () => (await metric('wxim_pusher_jobs_in_flight')) >= 0);
 
 async function conversation() {
   const openid = fakeOpenId();
@@ -13,14 +31,14 @@ async function conversation() {
   return { openid, agent, userId: im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from };
 }
 
-t.test('one token serves two pushers of the fleet: fetched once, used by both', async (t) => {
-  const conversations = await Promise.all(Array.from({ length: 6 }, conversation));
-  for (const { agent, userId } of conversations) for (let i = 0; i < 3; i++) await im.agentSend(agent, userId, [textElem(`reply ${i}`)]);
-  for (const { openid } of conversations) t.equal((await relay.waitForSent(openid, 3)).length, 3);
+t.test('one token serves two pusher processes: fetched once, used by both', async (t) => {
+  const conversations = await Promise.all(Array.from({ length: 8 }, conversation));
+  for (const { agent, userId } of conversations) for (let i = 0; i < 4; i++) await im.agentSend(agent, userId, [textElem(`reply ${i}`)]);
+  for (const { openid } of conversations) t.equal((await relay.waitForSent(openid, 4)).length, 4);
   const fetches = wechatApi.stats.tokenFetches;
   t.equal(fetches.stable + fetches.token + fetches.forced, 1, 'one fetch for the whole fleet');
-  const [a, b] = [await relay.pusher.tokens.read(), await second.tokens.read()];
-  t.ok(a !== undefined && a.token === b?.token, 'both read the same stored token');
+  const byProcess = await metric('wxim_pusher_replies_total');
+  t.ok(byProcess > 0 && byProcess < 32, `both pushers delivered replies (the second process ${byProcess} of 32)`);
 });
 
 t.test('a token voided behind our back is refreshed once and the reply still arrives', async (t) => {
