@@ -113,7 +113,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (begun?.turn !== 'head') throw new DelayedError();
     const action = windowAction(message);
     // The customer did act, whether or not IM takes the message: the agent may answer through WeChat.
-    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id!);
+    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
     const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
       const result = await relay.relay(message, {
