@@ -5,3 +5,4 @@ export { type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOp
 export type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
 export { createImClient, imRateGate, requireImSettings } from './im-client.js';
+export { type Decision, decide, errorFor } from './error-policy.js';

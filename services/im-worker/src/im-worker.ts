@@ -39,9 +39,9 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     config,
     registry: metrics.registry,
     inFlight: metrics.inFlight,
-    ...(overrides.backoffBaseMs === undefined ? {} : { backoffBaseMs: overrides.backoffBaseMs }),
-    ...(overrides.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: overrides.shutdownTimeoutMs }),
-    ...(overrides.logStream === undefined ? {} : { logStream: overrides.logStream }),
+    backoffBaseMs: overrides.backoffBaseMs,
+    shutdownTimeoutMs: overrides.shutdownTimeoutMs,
+    logStream: overrides.logStream,
     build: ({ state, queue, prefix, log }) => {
       const keys = stateKeys(prefix);
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);

@@ -1,5 +1,4 @@
 export { CustomerRelay, type RelayResult } from './customer-relay.js';
-export { type Decision, decide, errorFor } from './error-policy.js';
 export { type ImWorker, type ImWorkerOverrides, createImWorker } from './im-worker.js';
 export { cloudCustomData, toImBody } from './message-mapping.js';
 export { type ImWorkerMetrics, createImWorkerMetrics } from './metrics.js';

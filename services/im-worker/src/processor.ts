@@ -2,7 +2,7 @@ import type { InboundJob } from '@wxim/queue';
 import { type Begun, type ConversationLine, type CustomerAction, type Lease, type RelayTurn, type ReplyWindow, takesTurn } from '@wxim/relay';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
-import { decide, errorFor } from './error-policy.js';
+import { decide, errorFor } from '@wxim/runtime';
 import type { ImWorkerMetrics } from './metrics.js';
 
 interface Log {

@@ -1,4 +1,3 @@
-export { type Decision, decide } from './error-policy.js';
 export { type PusherMetrics, createPusherMetrics } from './metrics.js';
 export { type Undelivered, noticeIds, noticeText, reasonText } from './notice.js';
 export { type PushResult, createPusher } from './processor.js';

@@ -3,7 +3,7 @@ import type { ReplyJob } from '@wxim/queue';
 import type { ConversationLine } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
-import { decide, errorFor } from './error-policy.js';
+import { decide, errorFor } from '@wxim/runtime';
 import type { PusherMetrics } from './metrics.js';
 import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
 import { noticeIds, noticeText, reasonText } from './notice.js';

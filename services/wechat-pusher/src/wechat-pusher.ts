@@ -50,9 +50,9 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     config,
     registry: metrics.registry,
     inFlight: metrics.inFlight,
-    ...(overrides.backoffBaseMs === undefined ? {} : { backoffBaseMs: overrides.backoffBaseMs }),
-    ...(overrides.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: overrides.shutdownTimeoutMs }),
-    ...(overrides.logStream === undefined ? {} : { logStream: overrides.logStream }),
+    backoffBaseMs: overrides.backoffBaseMs,
+    shutdownTimeoutMs: overrides.shutdownTimeoutMs,
+    logStream: overrides.logStream,
     build: ({ state, queue, prefix, log }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({

@@ -1,5 +1,6 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
 import { LockLostError } from '@wxim/relay';
+import { WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
 import { RateLimitError, UnrecoverableError } from 'bullmq';
 
 export type Decision =
@@ -13,21 +14,24 @@ export type Decision =
   | { action: 'give_up'; class: 'lock_lost' };
 
 /**
- * Every error of a relay, turned into what BullMQ should do, in one place. IM's own classes map
- * directly; configuration errors (a wrong key, admin or app id) keep retrying with backoff so the
- * backlog flows again once an operator fixes the configuration; anything else (Redis, a bug) is
- * retried as transient.
+ * Every error a worker's job meets, turned into what BullMQ should do, in one place for every
+ * worker. The platforms' own classes map directly: "too many requests" holds the queue, IM's
+ * permanent refusals fail the job, the rest retries with backoff — configuration errors too (a
+ * wrong key, secret, admin or app id), so the backlog flows again once an operator fixes the
+ * configuration; anything else (Redis, a bug) is retried as internal. What WeChat refuses for good
+ * never reaches here: the pusher turns it into a notice to the agent.
  */
 export function decide(err: unknown): Decision {
   if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
-  if (err instanceof ImRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
+  if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
-  if (err instanceof ImCredentialError) return { action: 'retry', class: err.renewable ? 'credential' : 'configuration' };
-  if (err instanceof ImError) return { action: 'retry', class: err.kind };
+  if (err instanceof ImCredentialError || err instanceof WechatCredentialError)
+    return { action: 'retry', class: err.renewable ? 'credential' : 'configuration' };
+  if (err instanceof ImError || err instanceof WechatApiError) return { action: 'retry', class: err.kind };
   return { action: 'retry', class: 'internal' };
 }
 
-/** The error to throw from the processor for a decision: BullMQ's own classes where they apply. */
+/** The error to throw from a processor for a decision: BullMQ's own classes where they apply. */
 export function errorFor(decision: Decision, err: unknown): Error {
   if (decision.action === 'fail') return new UnrecoverableError(decision.reason);
   if (decision.action === 'slow_down') return new RateLimitError();
