@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts } from './redis-scripts.js';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 /** The agents' loads: a customer who unfollows no longer counts towards their agent's. */
 export class AgentLoad {

@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts, scriptsIn } from './redis-scripts.js';
+import { type RelayScripts, relayScripts, scriptsIn } from '@wxim/redis-scripts';
 
 /** A line lives this long after its last append: bounded memory for customers who went quiet. */
 const LINE_TTL_S = 7 * 24 * 3600;

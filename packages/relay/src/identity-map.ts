@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts } from './redis-scripts.js';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 export interface Customer {
   /** The customer's IM UserID, once the relay has chosen one (see IdentityMap.claim). */

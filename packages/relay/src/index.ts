@@ -8,6 +8,5 @@ export { type Lease, RateGate, paceCap } from './rate-gate.js';
 export { LockLostError } from './lock-lost-error.js';
 export { type Begun, RelayTurn } from './relay-turn.js';
 export { type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState } from './reply-window.js';
-export { type RelayScripts, relayScripts } from './redis-scripts.js';
 export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { type QueueKeys, wakeToFront } from './wake-to-front.js';

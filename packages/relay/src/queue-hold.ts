@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { relayScripts } from './redis-scripts.js';
+import { relayScripts } from '@wxim/redis-scripts';
 
 /** The value that holds a queue: the `limiter.max` its workers are given (see the worker host). */
 export const HOLD_MARK = Number.MAX_SAFE_INTEGER;

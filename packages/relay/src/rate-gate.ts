@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 import { LockLostError } from './lock-lost-error.js';
-import { type RelayScripts, relayScripts } from './redis-scripts.js';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 /** The lock of the job a call is made for: the call goes only while the job is still ours. */
 export interface Lease {

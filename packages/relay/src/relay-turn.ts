@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Customer } from './identity-map.js';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts } from './redis-scripts.js';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 export type Begun =
   | { turn: 'waiting' | 'absent' }

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts } from './redis-scripts.js';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 /**
  * What a customer's action lets the Official Account send through the customer-service API

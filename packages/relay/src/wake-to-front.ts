@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { relayScripts } from './redis-scripts.js';
+import { relayScripts } from '@wxim/redis-scripts';
 
 /** A BullMQ queue's keys by type (Queue#keys), e.g. `delayed`, `wait`, and '' for the job key prefix. */
 export interface QueueKeys {

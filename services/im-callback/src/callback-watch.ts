@@ -1,4 +1,5 @@
-import { type RelayScripts, type StateKeys, relayScripts } from '@wxim/relay';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
+import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 
 /** How often each instance says it is running. */

@@ -1,23 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import { WechatApiError } from './errors/wechat-api-error.js';
 import { WechatTransientError } from './errors/transient-error.js';
 import type { FetchedToken, TokenApi, TokenFetcher } from './token-fetcher.js';
-
-// Every script touches one key, so the store works on a Redis Cluster whatever the key's slot.
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-const DROP_IF_STORED = `local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ok, doc = pcall(cjson.decode, v)
-if ok and type(doc) == 'table' and doc.token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-type StoreCommands = {
-  wximTokenReleaseLock(lock: string, owner: string): Promise<number>;
-  wximTokenDropIfStored(key: string, token: string): Promise<number>;
-};
 
 export interface StoredToken {
   token: string;
@@ -57,7 +44,7 @@ function digest(token: string): string {
  * (40001), WeChat's most reported trouble.
  */
 export class AccessTokenStore {
-  private readonly redis: (Redis | Cluster) & StoreCommands;
+  private readonly redis: (Redis | Cluster) & RelayScripts;
   private readonly lockKey: string;
   private readonly failedKey: string;
   private readonly forcedKey: string;
@@ -67,12 +54,8 @@ export class AccessTokenStore {
   private readonly lockMs: number;
 
   constructor(private readonly options: AccessTokenStoreOptions) {
-    const redis = options.redis;
-    if (!('wximTokenReleaseLock' in redis)) {
-      redis.defineCommand('wximTokenReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
-      redis.defineCommand('wximTokenDropIfStored', { numberOfKeys: 1, lua: DROP_IF_STORED });
-    }
-    this.redis = redis as (Redis | Cluster) & StoreCommands;
+    relayScripts(options.redis);
+    this.redis = options.redis as (Redis | Cluster) & RelayScripts;
     this.lockKey = `${options.key}:lock`;
     this.failedKey = `${options.key}:failed`;
     this.forcedKey = `${options.key}:forced`;

@@ -7,9 +7,11 @@ import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
+import { TOKEN_DROP_IF_STORED, TOKEN_RELEASE_LOCK } from './scripts/access-token.js';
 
 /**
- * Every Lua script of the relay, registered in this one place: each connection gets all of them
+ * Every Lua script of the relay, registered in this one place (the services' state, the queues'
+ * holds, the WeChat token): each connection gets all of them
  * once (ioredis sends EVALSHA and loads a script Redis does not know yet), under names no other
  * code uses. The scripts' sources, with what their KEYS and ARGV are, live in ./scripts.
  */
@@ -27,6 +29,8 @@ const SCRIPTS = {
   wximReplyConsume: { numberOfKeys: 1, lua: CONSUME },
   wximReplyEnd: { numberOfKeys: 1, lua: END },
   wximCallbackHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
+  wximTokenReleaseLock: { numberOfKeys: 1, lua: TOKEN_RELEASE_LOCK },
+  wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
 } as const;
 
 /** The scripts as commands, with the types of what they return. */
@@ -64,6 +68,8 @@ export interface RelayScripts {
   wximReplyConsume(window: string, nowMs: string): Promise<number>;
   wximReplyEnd(window: string, field: 'remaining' | 'deadline', lastActionAt: string): Promise<number>;
   wximCallbackHeartbeat(heartbeat: string, gaps: string, silenceMs: number): Promise<[number, number]>;
+  wximTokenReleaseLock(lock: string, owner: string): Promise<number>;
+  wximTokenDropIfStored(key: string, token: string): Promise<number>;
 }
 
 const registered = new WeakSet<object>();
