@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AfterSendMsg } from '@wxim/im';
-import { DurableEnqueuer, type ReplyJob } from '@wxim/queue';
+import { DurableEnqueuer, EnqueueTimeout, type ReplyJob } from '@wxim/queue';
 import type { ConversationLine, StateKeys } from '@wxim/relay';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -44,7 +44,8 @@ export class ReplyStore {
     queue: Queue<ReplyJob>,
     line: ConversationLine,
     private readonly agents: ReadonlySet<string>,
-    timeoutMs: number,
+    /** IM waits 2 s: past this the reply counts as not stored, and an error is answered. */
+    private readonly timeoutMs: number,
     waitReplicas = 0,
   ) {
     this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
@@ -59,8 +60,24 @@ export class ReplyStore {
     return undefined;
   }
 
-  /** Stores the reply; resolves to its job id, or undefined when no customer of the relay has this UserID. */
+  /**
+   * Stores the reply; resolves to its job id, or undefined when no customer of the relay has this
+   * UserID. Throws when Redis did not answer within the budget, the customer's look-up included (a
+   * reply stored after that is stored once all the same: the caller marks the time for a recovery).
+   */
   async store(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the reply within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.storeNow(msg, via), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async storeNow(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
     const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
     if (openid === null) return undefined;
     const jobId = replyJobId(msg.msgKey);
