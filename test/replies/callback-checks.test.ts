@@ -87,6 +87,11 @@ t.test('callbacks that are not an agent reply are answered OK and change nothing
   t.match(await post(afterSend(customer, otherCustomer, key())), { status: 200, body: { ActionStatus: 'OK' } }, 'customer to customer');
   t.match(await post(afterSend(agent, 'agent_b', key())), { status: 200 }, 'agent to agent');
   t.match(await post(afterSend(customer, agent, key(), { CloudCustomData: JSON.stringify({ source: 'wechat' }) })), { status: 200 }, 'our own send');
+  t.match(
+    await post(afterSend(agent, customer, key(), { CloudCustomData: JSON.stringify({ source: 'relay-notice' }) })),
+    { status: 200 },
+    "a relay notice, even one in an agent's name",
+  );
   t.match(await post(afterSend(agent, customer, key(), { SendMsgResult: 80001 })), { status: 200 }, 'a send IM did not deliver');
   t.match(await post(afterSend(agent, 'nobody', key())), { status: 200 }, 'to an account that is no customer');
   t.match(await post({ CallbackCommand: 'Group.CallbackAfterSendMsg' }, { CallbackCommand: 'Group.CallbackAfterSendMsg' }), { status: 200 }, 'another command');

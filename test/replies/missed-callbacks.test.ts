@@ -2,7 +2,7 @@ import { loadConfig } from '@wxim/config';
 import { createImCallback } from '@wxim/im-callback';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { eventually, twoWayForTests } from '@wxim/testkit';
+import { CALLBACK_TOKEN, eventually, twoWayForTests } from '@wxim/testkit';
 import t from 'tap';
 
 const HEARTBEAT_MS = 100;
@@ -21,7 +21,7 @@ t.test('im-callback stopped, an agent replies, im-callback started again: the cu
   t.notOk(lost.delivered, 'IM could not call back, and will not try again');
   await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS)); // longer than three beats: a gap
 
-  const restarted = await createImCallback(loadConfig(relay.env), { heartbeatMs: HEARTBEAT_MS });
+  const restarted = await createImCallback(loadConfig({ ...relay.env, LOG_LEVEL: process.env['DBG'] ? 'info' : 'silent' }), { heartbeatMs: HEARTBEAT_MS });
   t.teardown(() => restarted.close());
   await restarted.app.listen({ host: '127.0.0.1', port: 0 });
   restarted.start();
@@ -34,4 +34,17 @@ t.test('im-callback stopped, an agent replies, im-callback started again: the cu
   await eventually('the gap is resolved', async () => (await restarted.watch.gaps()).length === 0);
   await restarted.recovery.idle();
   t.equal(wechatApi.sentTo(openid).length, 2, 'nothing doubled');
+
+  // Another instance shuts down while IM still sends it a callback; the one still running recovers it.
+  const draining = await createImCallback(loadConfig(relay.env), { heartbeatMs: HEARTBEAT_MS });
+  await draining.app.listen({ host: '127.0.0.1', port: 0 });
+  draining.start();
+  im.setCallback(`http://127.0.0.1:${(draining.app.server.address() as { port: number }).port}/im/callback`, CALLBACK_TOKEN);
+  draining.watch.closingNow();
+  const refused = await im.agentSend(agent, userId, [textElem('while an instance was shutting down')]);
+  t.notOk(refused.delivered, 'refused while shutting down');
+  t.match(im.callbacks.at(-1), { status: 503 });
+  await draining.close();
+  const after = await relay.waitForSent(openid, 3);
+  t.equal(after.at(-1)?.payload['content'], 'while an instance was shutting down', 'recovered by the instance still running');
 });

@@ -135,6 +135,10 @@ const SETTINGS = {
   IM_SDK_APP_ID: [(c: Config) => c.im.sdkAppId, 'the SDKAppID number of the IM app, e.g. 1400000000'],
   IM_SECRET_KEY: [(c: Config) => c.im.secretKey, 'the secret key of the IM app, from the IM console'],
   IM_AGENTS: [(c: Config) => (c.im.agents.length > 0 ? c.im.agents : undefined), 'comma-separated IM UserIDs of the agents, e.g. agent1,agent2'],
+  IM_CALLBACK_TOKEN: [
+    (c: Config) => c.im.callbackToken,
+    "the callback authentication token set in the IM console (without it anyone who finds the callback URL could send replies in an agent's name)",
+  ],
 } as const;
 
 export type Setting = keyof typeof SETTINGS;

@@ -67,7 +67,7 @@ export interface RelayScripts {
   ): Promise<number>;
   wximReplyConsume(window: string, nowMs: string): Promise<number>;
   wximReplyEnd(window: string, field: 'remaining' | 'deadline', lastActionAt: string): Promise<number>;
-  wximCallbackHeartbeat(heartbeat: string, gaps: string, silenceMs: number): Promise<[number, number]>;
+  wximCallbackHeartbeat(heartbeat: string, gaps: string, silenceMs: number): Promise<[number, number, number]>;
   wximTokenReleaseLock(lock: string, owner: string): Promise<number>;
   wximTokenDropIfStored(key: string, token: string): Promise<number>;
 }

@@ -59,6 +59,12 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
   });
 
   app.post<{ Querystring: Record<string, unknown>; Body: unknown }>('/im/callback', async (req, reply) => {
+    if (opts.watch.isClosing) {
+      // Shutting down: IM will not send it again, so its time is looked up in IM's history later.
+      opts.watch.failed();
+      reply.header('connection', 'close');
+      return done(req, reply, 'unknown', 'unavailable', 503, callbackError(1, 'shutting down'));
+    }
     const check = verifyCallbackQuery(req.query, {
       sdkAppId: opts.sdkAppId,
       ...(opts.token === undefined ? {} : { token: opts.token }),

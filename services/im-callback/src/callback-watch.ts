@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 
-/** How often each instance says it is running. */
-export const HEARTBEAT_MS = 5000;
-/** A heartbeat older than three beats means no instance was running: callbacks may have been missed. */
+/**
+ * How often each instance says it is running. A heartbeat older than three beats (one, when an
+ * instance starts) means no instance was running: callbacks may have been missed.
+ */
+export const HEARTBEAT_MS = 2000;
 
 export interface Gap {
   from: number;
@@ -14,16 +17,19 @@ export interface Gap {
 
 /**
  * Knows when IM's callbacks may have been missed, which IM never sends again: while no instance
- * of im-callback was running (a heartbeat in Redis, kept by every instance), and while an
- * instance answered errors (Redis could not store). Each such time range becomes a gap, kept in
- * Redis until a recovery has looked through IM's history for it.
+ * of im-callback was running (a heartbeat in Redis, kept by every instance), while an instance
+ * answered errors (Redis could not store), and while one was shutting down and refused
+ * callbacks a load balancer still sent it. Each such time range becomes a gap, kept in Redis
+ * until a recovery has looked through IM's history for it; every beat of every instance looks
+ * whether one is waiting.
  */
 export class CallbackWatch {
   private timer: NodeJS.Timeout | undefined;
   /** When this instance first answered an error since it last stored a gap. */
   private failingSince: number | undefined;
-  /** Until the first beat: gaps a recovery that did not finish left behind are looked at then. */
+  /** Until the first beat: a silence of one beat is a gap then (this instance was not running either). */
   private first = true;
+  private closing = false;
 
   private readonly scripts: RelayScripts;
 
@@ -44,8 +50,26 @@ export class CallbackWatch {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Shutting down: the callbacks this instance still gets are refused (and their time becomes a gap at `stop`). */
+  closingNow(): void {
+    this.closing = true;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Stops beating; the time since callbacks failed, if any did, is stored as a gap if Redis answers. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    // The last chance to store the gap: a connection between two states is given a few tries.
+    for (let tries = 0; tries < 20; tries++) {
+      try {
+        return await this.beat();
+      } catch {
+        await sleep(100);
+      }
+    }
   }
 
   /** A callback this instance could not store: the time it failed is a gap once Redis answers again. */
@@ -54,9 +78,10 @@ export class CallbackWatch {
   }
 
   async beat(): Promise<void> {
-    const [, last] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, 3 * this.heartbeatMs);
-    let found = last > 0 || this.first;
+    const silence = (this.first ? 1 : 3) * this.heartbeatMs;
+    const [, , waiting] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, silence);
     this.first = false;
+    let found = waiting > 0;
     if (this.failingSince !== undefined) {
       // A second either side: the failed callbacks' messages were sent a little before they reached us.
       const from = this.failingSince - 1000;
@@ -65,7 +90,8 @@ export class CallbackWatch {
       this.failingSince = undefined;
       found = true;
     }
-    if (found) this.onGap();
+    // A closing instance leaves its gap to the others, or to the next start.
+    if (found && !this.closing) this.onGap();
   }
 
   async gaps(): Promise<Gap[]> {

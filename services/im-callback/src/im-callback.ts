@@ -49,7 +49,8 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: CALLBACK_BODY_LIMIT,
     forceCloseConnections: false,
-    return503OnClosing: true,
+    // Refused by the routes instead, so that a callback refused while closing is marked as missed.
+    return503OnClosing: false,
   });
   const agents = new Set(config.im.agents);
   const store = new ReplyStore(
@@ -104,8 +105,9 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     },
     close() {
       closing ??= (async () => {
-        watch.stop();
+        watch.closingNow();
         await app.close();
+        await watch.stop();
         await recovery.idle();
         await im.close();
         await queue.close();

@@ -30,7 +30,7 @@ export function createCallbackMetrics(options: { processMetrics?: boolean } = {}
     }),
     recovered: new Counter({
       name: 'wxim_callback_recovered_total',
-      help: "Agent replies found in IM's history after callbacks may have been missed, and stored",
+      help: "Agent replies found in IM's history after callbacks may have been missed, and stored (or found stored already)",
       registers,
     }),
   };

@@ -66,7 +66,10 @@ export class CallbackRecovery {
     if ((await redis.set(lock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return;
     try {
       for (const gap of await watch.gaps()) {
-        const n = await this.recover(gap);
+        const n = await this.recover(gap, async () => {
+          // Still ours: kept for as long as the recovery runs, however many conversations it reads.
+          if ((await redis.get(lock)) === token) await redis.pexpire(lock, LOCK_MS);
+        });
         await watch.resolved(gap);
         this.deps.onRecovered(n);
         this.deps.log.info(
@@ -79,7 +82,7 @@ export class CallbackRecovery {
     }
   }
 
-  private async recover(gap: Gap): Promise<number> {
+  private async recover(gap: Gap, stillOurs: () => Promise<void>): Promise<number> {
     const { redis, keys, im, store, agents } = this.deps;
     const now = Date.now();
     const from = Math.max(gap.from - MARGIN_MS, now - HORIZON_MS);
@@ -88,6 +91,7 @@ export class CallbackRecovery {
     const customers = await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf');
     let stored = 0;
     for (const openid of customers) {
+      await stillOurs();
       const [userId, agent] = await redis.hmget(keys.customer(openid), 'userId', 'agent');
       if (!userId || !agent) continue;
       const found: RoamMessage[] = [];

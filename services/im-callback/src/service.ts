@@ -5,7 +5,7 @@ import { createImCallback } from './im-callback.js';
 export const imCallbackService: ServiceDefinition = {
   name: 'im-callback',
   kind: 'http',
-  requires: ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS'],
+  requires: ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN'],
   port: (config) => config.ports.callback,
   build: (config, { processMetrics }) => createImCallback(config, { processMetrics }),
   shutdownMs: 10_000,

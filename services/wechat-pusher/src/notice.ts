@@ -6,7 +6,9 @@ export type Undelivered =
   | { kind: 'wechat'; code: number }
   | { kind: 'window'; reason: 'window_closed' | 'quota_used' | 'never' }
   | { kind: 'uncertain' }
-  | { kind: 'media'; reason: string };
+  | { kind: 'media'; reason: string }
+  /** Retried until its attempts ran out (WeChat unreachable, the account misconfigured, …). */
+  | { kind: 'gave_up'; reason: string };
 
 const WINDOW_REASONS = {
   window_closed: "the customer's 48-hour window has closed (WeChat lets the account reply only after the customer writes)",
@@ -24,6 +26,7 @@ export function reasonText(why: Undelivered): string {
     case 'uncertain':
       return 'WeChat did not answer in time, so it may or may not have arrived; check with the customer before sending it again';
     case 'media':
+    case 'gave_up':
       return why.reason;
   }
 }

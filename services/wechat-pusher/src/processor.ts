@@ -37,7 +37,7 @@ export type PushResult = { outcome: 'delivered'; parts: number } | { outcome: 'n
  * in the same IM conversation saying why, and the job failed (visible on the dashboard).
  */
 export function createPusher(deps: PusherDeps) {
-  const { redis, line, metrics, log } = deps;
+  const { line, metrics, log } = deps;
   const waitMs = deps.waitMs ?? 30_000;
 
   async function takeTurn(job: Job<ReplyJob>, token: string | undefined): Promise<boolean> {
@@ -71,19 +71,15 @@ export function createPusher(deps: PusherDeps) {
   async function process(job: Job<ReplyJob>, token?: string): Promise<PushResult> {
     if (!(await takeTurn(job, token))) throw new DelayedError();
     const lease = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
-    const key = deps.progressKey(job.id!);
     try {
-      // A reply whose delivery ended already (an earlier attempt) only needs its notice.
-      const ended = await redis.hget(key, 'undelivered');
-      const result: Delivery = ended
-        ? (JSON.parse(ended) as Delivery)
-        : await deliver({ id: job.id!, data: job.data }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
+      // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
+      // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
+      const result = await deliver({ id: job.id!, data: job.data }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
         return { outcome: 'delivered', parts: result.parts };
       }
-      if (!ended) await redis.hset(key, 'undelivered', JSON.stringify(result));
       await notify(job, result, lease);
       const reason = reasonText(result.why);
       metrics.replies.inc({ outcome: result.why.kind === 'uncertain' ? 'uncertain' : 'undelivered', via: job.data.via });
@@ -101,12 +97,23 @@ export function createPusher(deps: PusherDeps) {
       if (last) {
         metrics.replies.inc({ outcome: 'failed', via: job.data.via });
         log.error({ jobId: job.id, reason: (err as Error).message }, 'reply failed for good');
+        await lastWord(job, err as Error, lease);
       } else {
         metrics.retries.inc({ class: decision.class });
         log.warn({ jobId: job.id, class: decision.class, reason: (err as Error).message, attempt: job.attemptsMade + 1 }, 'reply will be retried');
         if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
       }
       throw errorFor(decision, err);
+    }
+  }
+
+  /** A reply that failed for good after its retries: its agent is told too, if IM can be reached. */
+  async function lastWord(job: Job<ReplyJob>, err: Error, lease: Parameters<PusherDeps['turn']>[1]): Promise<void> {
+    const why = { kind: 'gave_up' as const, reason: `it could not be delivered after ${job.attemptsMade + 1} attempts (${err.message})` };
+    try {
+      await notify(job, { delivered: false, why, part: 0, of: 1 }, lease);
+    } catch (notified) {
+      log.error({ jobId: job.id, reason: (notified as Error).message }, 'the agent could not be told either; the failed job shows it');
     }
   }
 

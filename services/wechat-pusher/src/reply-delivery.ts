@@ -1,6 +1,16 @@
 import type { ReplyJob } from '@wxim/queue';
 import type { ReplyWindow } from '@wxim/relay';
-import { type CustomMessage, MEDIA_LIMITS, type MediaType, type WechatApi, WechatPermanentError, WechatUncertainError, splitText } from '@wxim/wechat';
+import { LockLostError } from '@wxim/relay';
+import {
+  type CustomMessage,
+  MEDIA_LIMITS,
+  type MediaType,
+  type WechatApi,
+  WechatPermanentError,
+  WechatRateLimitedError,
+  WechatUncertainError,
+  splitText,
+} from '@wxim/wechat';
 import type { Redis, Cluster } from 'ioredis';
 import { MediaError, fetchMedia } from './media-fetch.js';
 import type { Undelivered } from './notice.js';
@@ -20,6 +30,9 @@ export interface DeliveryDeps {
 
 export type Delivery = { delivered: true; parts: number } | { delivered: false; why: Undelivered; part: number; of: number };
 
+/** A reply's progress outlives a failed job's retention (a week), then goes. */
+const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
+
 /** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
 function sendable(parts: ReplyPart[]): ReplyPart[] {
   return parts.flatMap((p): ReplyPart[] => (p.kind === 'text' ? splitText(p.content).map((content) => ({ kind: 'text' as const, content })) : [p]));
@@ -37,6 +50,9 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   const { redis, wechat, window } = deps;
   const key = deps.progressKey(job.id);
   const progress = await redis.hgetall(key);
+  const mark = async (field: string, value: string) => {
+    await redis.multi().hset(key, field, value).pexpire(key, PROGRESS_TTL_MS).exec();
+  };
   const parts = sendable(planReply(job.data.body));
   const touser = job.data.openid;
   for (const [i, part] of parts.entries()) {
@@ -45,7 +61,9 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     const stop = (why: Undelivered): Delivery => ({ delivered: false, why, part: i, of: parts.length });
     if (state === 'sending' || state === 'uncertain') return stop({ kind: 'uncertain' });
     const open = await window.check(touser, Date.now());
-    if (!open.open) return stop({ kind: 'window', reason: open.reason });
+    // No record ('never': a customer who wrote before the relay kept windows) is left to WeChat.
+    if (!open.open && open.reason !== 'never') return stop({ kind: 'window', reason: open.reason });
+    const lastActionAt = open.open ? open.lastActionAt : undefined;
     let message: CustomMessage;
     if (part.kind === 'text') message = { touser, msgtype: 'text', text: { content: part.content } };
     else {
@@ -56,41 +74,49 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         } catch (err) {
           if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
           if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
-          throw err;
+          // Uploads over their daily quota: the link goes instead, rather than every reply waiting for the next day.
+          if (err instanceof WechatRateLimitedError) mediaId = '';
+          else throw err;
         }
-        await redis.hset(key, `m${i}`, mediaId);
+        if (mediaId !== '') await mark(`m${i}`, mediaId);
       }
       message =
-        part.kind === 'image'
-          ? { touser, msgtype: 'image', image: { media_id: mediaId } }
-          : part.kind === 'voice'
-            ? { touser, msgtype: 'voice', voice: { media_id: mediaId } }
-            : { touser, msgtype: 'video', video: { media_id: mediaId } };
+        mediaId === ''
+          ? { touser, msgtype: 'text', text: { content: part.fallback } }
+          : part.kind === 'image'
+            ? { touser, msgtype: 'image', image: { media_id: mediaId } }
+            : part.kind === 'voice'
+              ? { touser, msgtype: 'voice', voice: { media_id: mediaId } }
+              : { touser, msgtype: 'video', video: { media_id: mediaId } };
     }
+    let marked = false;
     try {
       await wechat.sendCustom(message, {
         beforeSend: async (api) => {
           await deps.turn(api);
           // Marked after the lock check: a worker that lost the job leaves no mark.
-          await redis.hset(key, `p${i}`, 'sending');
+          await mark(`p${i}`, 'sending');
+          marked = true;
           return true;
         },
       });
     } catch (err) {
+      // The job is another worker's now: its progress is theirs to write.
+      if (err instanceof LockLostError || !marked) throw err;
       if (err instanceof WechatUncertainError) {
-        await redis.hset(key, `p${i}`, 'uncertain');
+        await mark(`p${i}`, 'uncertain');
         return stop({ kind: 'uncertain' });
       }
       // WeChat answered, or the request never left: it was not delivered.
       await redis.hdel(key, `p${i}`);
       if (err instanceof WechatPermanentError) {
-        if (err.code === 45047) await window.exhaust(touser, open.lastActionAt);
-        if (err.code === 45015) await window.close(touser, open.lastActionAt);
+        if (err.code === 45047) await window.exhaust(touser, lastActionAt);
+        if (err.code === 45015) await window.close(touser, lastActionAt);
         return stop({ kind: 'wechat', code: err.code });
       }
       throw err;
     }
-    await redis.hset(key, `p${i}`, 'sent');
+    await mark(`p${i}`, 'sent');
     await window.consume(touser, Date.now());
   }
   return { delivered: true, parts: parts.length };

@@ -1,0 +1,42 @@
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { AGENTS, APP_ID, IM_APP_ID, IM_KEY, eventually, freePort, runService, startTestRedis, testPrefix } from '@wxim/testkit';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const im = { IM_SDK_APP_ID: String(IM_APP_ID), IM_SECRET_KEY: IM_KEY, IM_AGENTS: AGENTS.join(',') };
+
+t.test('start-up without WECHAT_APP_SECRET fails with one line naming it', async (t) => {
+  const proc = runService(main, { ...im, WECHAT_APP_ID: APP_ID });
+  t.equal(await proc.exited, 78);
+  const lines = proc.output().stderr.trim().split('\n');
+  t.equal(lines.length, 1);
+  t.match(lines[0], /^wechat-pusher: configuration error: WECHAT_APP_SECRET is missing: /);
+});
+
+t.test('the wechat-pusher runs alone, becomes ready, and exits cleanly on SIGTERM', async (t) => {
+  const redis = await startTestRedis();
+  t.teardown(() => redis.close());
+  const port = await freePort();
+  const env = {
+    ...im,
+    WECHAT_APP_ID: APP_ID,
+    WECHAT_APP_SECRET: '0123456789abcdef0123456789abcdef',
+    REDIS_URL: redis.url,
+    PUSHER_PORT: String(port),
+    QUEUE_PREFIX: testPrefix(),
+  };
+  const proc = runService(main, env);
+  await eventually(
+    'ready',
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+  );
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+});
