@@ -50,8 +50,12 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   const { redis, wechat, window } = deps;
   const key = deps.progressKey(job.id);
   const progress = await redis.hgetall(key);
+  // The hash's lifetime is set with its first mark of this attempt; later marks keep it.
+  let lifetimeSet = false;
   const mark = async (field: string, value: string) => {
-    await redis.multi().hset(key, field, value).pexpire(key, PROGRESS_TTL_MS).exec();
+    if (lifetimeSet) await redis.hset(key, field, value);
+    else await redis.multi().hset(key, field, value).pexpire(key, PROGRESS_TTL_MS).exec();
+    lifetimeSet = true;
   };
   const parts = sendable(planReply(job.data.body));
   const touser = job.data.openid;
