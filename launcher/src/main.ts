@@ -1,4 +1,5 @@
 import { type Config, isSandbox, loadConfig, startOrExit } from '@wxim/config';
+import { dashboardService } from '@wxim/dashboard';
 import { imCallbackService } from '@wxim/im-callback';
 import { imWorkerService } from '@wxim/im-worker';
 import { runServices } from '@wxim/runtime';
@@ -7,7 +8,7 @@ import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
 
 /** Every service, in the order they start. */
-const SERVICES = [wechatGatewayService, imCallbackService, imWorkerService, wechatPusherService];
+const SERVICES = [wechatGatewayService, imCallbackService, dashboardService, imWorkerService, wechatPusherService];
 
 /**
  * `npm start`: every service in this one process, each on its own port with its own endpoints.
@@ -51,6 +52,7 @@ await startOrExit('relay', async () => {
         `  im-callback     http://127.0.0.1:${config.ports.callback}/im/callback (/healthz, /readyz, /metrics)`,
         `  im-worker       http://127.0.0.1:${config.ports.imWorker}/metrics     (/healthz, /readyz)`,
         `  wechat-pusher   http://127.0.0.1:${config.ports.pusher}/metrics     (/healthz, /readyz)`,
+        `  dashboard       http://127.0.0.1:${config.ports.dashboard}/             (the queues; /metrics has their depth)`,
         `  IM simulator    ${config.im.apiBase}/sim/messages  (what the agents ${SANDBOX.imAgents.join(' and ')} received)`,
         `  WeChat API sim  ${config.wechat.apiBase}/sim/sent      (what customers received from agents)`,
         `  Redis           ${redactedUrl(config.redisUrl)}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,

@@ -23,7 +23,8 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   });
   await deployment.add('text', { message: { kind: 'text' }, receivedAt: Date.now() }, { jobId: 'm-a-real-customer-1' });
 
-  const [gatewayPort, callbackPort, workerPort, pusherPort, sandboxPort] = [
+  const [gatewayPort, callbackPort, dashboardPort, workerPort, pusherPort, sandboxPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -38,6 +39,7 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
       GATEWAY_PORT: String(gatewayPort),
       IM_WORKER_PORT: String(workerPort),
       CALLBACK_PORT: String(callbackPort),
+      DASHBOARD_PORT: String(dashboardPort),
       PUSHER_PORT: String(pusherPort),
       SANDBOX_PORT: String(sandboxPort),
       LOG_LEVEL: 'warn',
@@ -52,6 +54,9 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   });
   await eventually('the sandbox says it is ready', () => stdout.includes('Send a test message'), 20_000);
   t.match(stdout, new RegExp(`keys under the prefix ${prefix}-sandbox`), 'it says which prefix it uses');
+  const board = await request(`http://127.0.0.1:${dashboardPort}/api/queues`);
+  t.equal(board.statusCode, 200, 'the dashboard runs too, open on loopback without a password');
+  await board.body.dump();
 
   const wechat = new WechatPlatform({
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,

@@ -28,7 +28,7 @@ export async function runServices(config: Config, definitions: readonly ServiceD
     },
     definitions.reduce((sum, d) => sum + d.shutdownMs, 0),
   );
-  for (const { definition, service } of started) await service.app.listen({ host: '0.0.0.0', port: definition.port(config) });
+  for (const { definition, service } of started) await service.app.listen({ host: definition.host?.(config) ?? '0.0.0.0', port: definition.port(config) });
   for (const { service } of started) service.start?.();
   return started;
 }

@@ -25,6 +25,8 @@ export interface ServiceDefinition {
   kind: 'http' | 'worker';
   requires: readonly Setting[];
   port(config: Config): number;
+  /** The interface to listen on: all by default. */
+  host?(config: Config): string;
   build(config: Config, options: BuildOptions): Promise<RunningService>;
   /** How long a shutdown may take before the process exits anyway. */
   shutdownMs: number;

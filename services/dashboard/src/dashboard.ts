@@ -1,0 +1,67 @@
+import { createBullBoard } from '@bull-board/api';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { type Config, loggerOptions } from '@wxim/config';
+import { QUEUES, createRedis, keyPrefix } from '@wxim/queue';
+import { healthRoutes, metricsRegistry } from '@wxim/runtime';
+import { Queue } from 'bullmq';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { basicAuth } from './basic-auth.js';
+import { describeJob } from './job-description.js';
+import { registerQueueMetrics } from './queue-metrics.js';
+import { RelayQueueAdapter } from './retry-as-by-hand.js';
+
+export interface Dashboard {
+  app: FastifyInstance;
+  queues: Queue[];
+  close(): Promise<void>;
+}
+
+export interface DashboardOverrides {
+  logStream?: NodeJS.WritableStream;
+  processMetrics?: boolean;
+}
+
+/** The paths anyone who reaches the board's port may read: for probes and Prometheus. */
+const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
+
+/**
+ * The queue dashboard: bull-board over every queue of the relay, behind basic authentication,
+ * read-only with DASHBOARD_READ_ONLY; and the queues' depth and age as Prometheus metrics.
+ */
+export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
+  const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
+  redis.on('error', () => {}); // reported through /readyz
+  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
+  for (const q of queues) q.on('error', () => {});
+  const registry = metricsRegistry({ processMetrics: overrides.processMetrics ?? false });
+  registerQueueMetrics(registry, queues);
+
+  const logger = { ...loggerOptions(config.logLevel, 'dashboard'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
+  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
+  const { user, password, readOnly } = config.dashboard;
+  if (password !== undefined) app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
+  await app.register(healthRoutes, { redis, registry });
+
+  const board = new FastifyAdapter();
+  createBullBoard({
+    queues: queues.map((q) => {
+      const adapter = new RelayQueueAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description: `prefix ${prefix}` });
+      adapter.setFormatter('name', (job) => describeJob(job as Parameters<typeof describeJob>[0]));
+      return adapter;
+    }),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'WeChat ⇄ IM relay' } },
+  });
+  board.setBasePath('/');
+  await app.register(board.registerPlugin(), { prefix: '/' });
+  return {
+    app,
+    queues,
+    async close() {
+      await app.close();
+      await Promise.all(queues.map((q) => q.close()));
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export { type Dashboard, type DashboardOverrides, createDashboard } from './dashboard.js';
+export { describeJob } from './job-description.js';
+export { registerQueueMetrics } from './queue-metrics.js';
+export { RelayQueueAdapter } from './retry-as-by-hand.js';
+export { dashboardService } from './service.js';

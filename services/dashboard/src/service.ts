@@ -1,0 +1,21 @@
+import type { ServiceDefinition } from '@wxim/runtime';
+import { createDashboard } from './dashboard.js';
+
+/** The dashboard as a service: bull-board over every queue, and the queues' metrics. */
+export const dashboardService: ServiceDefinition = {
+  name: 'dashboard',
+  kind: 'http',
+  requires: [],
+  port: (config) => config.ports.dashboard,
+  // Without a password the board is for this machine only.
+  host: (config) => (config.dashboard.password === undefined ? '127.0.0.1' : '0.0.0.0'),
+  build: async (config, { processMetrics }) => {
+    const dashboard = await createDashboard(config, { processMetrics });
+    if (config.dashboard.password === undefined)
+      dashboard.app.log.warn(
+        'no DASHBOARD_PASSWORD: the dashboard listens on 127.0.0.1 only; set DASHBOARD_USER and DASHBOARD_PASSWORD to reach it from elsewhere',
+      );
+    return dashboard;
+  },
+  shutdownMs: 10_000,
+};

@@ -1,0 +1,88 @@
+import { loadConfig } from '@wxim/config';
+import { createDashboard, dashboardService } from '@wxim/dashboard';
+import { fakeOpenId } from '@wxim/sandbox';
+import { eventually, relayForTests } from '@wxim/testkit';
+import t from 'tap';
+import { request } from 'undici';
+
+const relay = await relayForTests(t);
+const { im, wechat } = relay;
+
+async function board(env: Record<string, string>) {
+  const dashboard = await createDashboard(loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
+  await dashboard.app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => dashboard.close());
+  const base = `http://127.0.0.1:${(dashboard.app.server.address() as { port: number }).port}`;
+  const auth = { authorization: `Basic ${Buffer.from('ops:s3cret-pass').toString('base64')}` };
+  const call = async (method: 'GET' | 'PUT', path: string, headers: Record<string, string> = auth) => {
+    const res = await request(`${base}${path}`, { method, headers });
+    const text = await res.body.text();
+    return { status: res.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
+  };
+  return { dashboard, call };
+}
+
+// A message IM refuses for good (80001: content security), failed visibly in wechat-inbound.
+const openid = fakeOpenId();
+const push = wechat.text(openid, 'a message IM refuses once');
+const jobId = `m-${openid}-${push.kind === 'text' ? push.msgId : ''}`;
+t.before(async () => {
+  im.failNext('openim/sendmsg', 80001, 1, 'content security check failed');
+  if ((await wechat.push(push)).status !== 200) throw new Error('the push was not stored');
+  await eventually('the relay failed for good', async () => (await relay.worker.queue.getFailed()).some((j) => j.id === jobId));
+});
+
+t.test('the board is behind basic authentication; health and metrics are not', async (t) => {
+  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  t.equal((await call('GET', '/api/queues', {})).status, 401, 'no credentials');
+  const wrong = { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` };
+  t.equal((await call('GET', '/api/queues', wrong)).status, 401, 'a wrong password');
+  t.equal((await call('GET', '/', {})).status, 401, 'the page too');
+  t.equal((await call('GET', '/healthz', {})).status, 200);
+  t.equal((await call('GET', '/metrics', {})).status, 200);
+  t.equal((await call('GET', '/', undefined)).status, 200, 'the page, signed in');
+});
+
+t.test("a failed relay shows IM's code and reason, and whose message it was", async (t) => {
+  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  const res = await call('GET', '/api/queues?activeQueue=wechat-inbound&status=failed&page=1&jobsPerPage=50');
+  t.equal(res.status, 200);
+  const queues = res.json()['queues'] as { name: string; counts: Record<string, number>; jobs: { id: string; name: string; failedReason: string }[] }[];
+  t.same(queues.map((q) => q.name).sort(), ['agent-replies', 'wechat-inbound'], 'every queue of the relay');
+  const job = queues.find((q) => q.name === 'wechat-inbound')!.jobs.find((j) => j.id === jobId)!;
+  t.match(job.failedReason, /80001 content security check failed/, "IM's code and reason");
+  t.equal(job.name, `text from customer ${openid}`, 'whose message it was');
+});
+
+t.test('queue depth, failures and the oldest waiting job are exported as metrics', async (t) => {
+  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  const text = (await call('GET', '/metrics', {})).text;
+  t.match(text, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
+  t.match(text, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
+  t.match(text, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
+});
+
+t.test('a read-only board shows but cannot retry', async (t) => {
+  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass', DASHBOARD_READ_ONLY: '1' });
+  t.equal((await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`)).status, 405);
+  t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
+});
+
+t.test('retrying from the board relays the message once, with its first ids, and a full set of attempts', async (t) => {
+  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  const res = await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`);
+  t.equal(res.status, 204);
+  await eventually('the message reaches IM', () => im.messages.some((m) => m.cloudCustomData?.includes(openid)));
+  const job = (await relay.worker.queue.getJob(jobId))!;
+  await eventually('the job completes', async () => (await job.getState()) === 'completed');
+  const completed = (await relay.worker.queue.getJob(jobId))!;
+  t.equal(completed.attemptsMade, 1, 'attempts were reset: only the retry counts');
+  const sent = im.messages.filter((m) => m.cloudCustomData?.includes(openid));
+  t.equal(sent.length, 1, 'once');
+});
+
+t.test('without a password the board listens on loopback only', async (t) => {
+  const open = loadConfig({ ...relay.env });
+  t.equal(dashboardService.host?.(open), '127.0.0.1');
+  t.equal(dashboardService.host?.(loadConfig({ ...relay.env, DASHBOARD_PASSWORD: 'x' })), '0.0.0.0');
+});
