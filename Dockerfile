@@ -1,19 +1,41 @@
-# One image for every service: pick the service with the command, e.g.
+# One image for every service; the command picks it, e.g.
 #   docker run IMAGE services/wechat-gateway/dist/main.js
-FROM node:20-bookworm-slim AS build
+# Services: wechat-gateway, im-callback, dashboard, im-worker, wechat-pusher (services/<name>/dist/main.js),
+# or launcher/dist/main.js for all of them in one process (and sandbox mode).
+# Node 24, a maintained LTS; the code also runs on Node 20 (what CI tests).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Build: every workspace, with the dev dependencies TypeScript needs.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY packages packages
 COPY services services
 COPY launcher launcher
-COPY bench bench
 COPY testkit testkit
-RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
+COPY bench bench
+RUN npm ci --no-audit --no-fund && npm run build
 
-FROM node:20-bookworm-slim
+# Production dependencies of the services and the launcher only: no test tooling (testkit), no
+# benchmarks, no TypeScript toolchain (sandbox mode's simulators stay: npm start needs them).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=build /app/packages packages
+COPY --from=build /app/services services
+COPY --from=build /app/launcher launcher
+RUN rm -rf packages/*/node_modules services/*/node_modules launcher/node_modules \
+ && npm ci --omit=dev --no-audit --no-fund \
+      -w launcher -w services/wechat-gateway -w services/im-callback -w services/dashboard \
+      -w services/im-worker -w services/wechat-pusher \
+ && find packages services launcher -name '*.tsbuildinfo' -delete \
+ && rm -rf packages/*/src packages/*/test services/*/src services/*/test launcher/src
+
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app /app
+COPY --from=deps --chown=root:root /app /app
+# The image's own unprivileged user; nothing under /app is writable by it.
 USER node
 EXPOSE 3000 3001 3002 9101 9102
 ENTRYPOINT ["node"]
