@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { eventually, freePort, runService, twoWayForTests } from '@wxim/testkit';
+import { eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
 import t from 'tap';
 
 const PUSHER = fileURLToPath(new URL('../../services/wechat-pusher/dist/main.js', import.meta.url));
@@ -11,13 +11,7 @@ const { im, wechatApi } = relay;
 async function pusherProcess() {
   const port = await freePort();
   const proc = runService(PUSHER, { ...relay.env, PUSHER_PORT: String(port), WORKER_STALL_MS: '1000' });
-  await eventually('the pusher is ready', async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-    } catch {
-      return false;
-    }
-  });
+  await whenReady(port, proc.child);
   return proc;
 }
 

@@ -2,7 +2,7 @@ import { loadConfig } from '@wxim/config';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
 import { ImSimulator, type ImSimulatorOptions, type ReceivedMessage, type WechatPlatform } from '@wxim/sandbox';
 import { APP_ID, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
-import { startTestRedis, testPrefix } from './test-redis.js';
+import { onTestRedis, testPrefix } from './test-redis.js';
 
 export const IM_APP_ID = 1400000042;
 export const IM_KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';
@@ -74,11 +74,5 @@ export async function relayForTests(
   t: { teardown(fn: () => Promise<void>): void },
   options: Parameters<typeof startRelay>[1] = {},
 ): Promise<RunningRelay & { redisUrl: string }> {
-  const redis = await startTestRedis();
-  const relay = await startRelay(redis.url, options);
-  t.teardown(async () => {
-    await relay.close();
-    await redis.close();
-  });
-  return { ...relay, redisUrl: redis.url };
+  return onTestRedis(t, (url) => startRelay(url, options));
 }

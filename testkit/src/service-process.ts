@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'undici';
+import { eventually } from './eventually.js';
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -15,4 +17,19 @@ export function runService(entry: string, env: Record<string, string>): ServiceP
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, output: () => ({ stderr, stdout }) };
+}
+
+/** Resolves once a service on `port` answers /readyz with 200; throws if `child` exits first. */
+export async function whenReady(port: number, child?: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  await eventually(
+    `the service on port ${port} is ready`,
+    async () => {
+      if (child !== undefined && child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+      const res = await request(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      await res?.body.dump();
+      return res?.statusCode === 200;
+    },
+    timeoutMs,
+    50,
+  );
 }

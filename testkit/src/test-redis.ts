@@ -85,3 +85,20 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
 export function testPrefix(): string {
   return `t${Math.random().toString(36).slice(2, 10)}`;
 }
+
+/**
+ * A Redis and what `start` builds on it, for one test file: both ended, in that order, when the
+ * file's tests are done.
+ */
+export async function onTestRedis<R extends { close(): Promise<void> }>(
+  t: { teardown(fn: () => Promise<void>): void },
+  start: (redisUrl: string) => Promise<R>,
+): Promise<R & { redisUrl: string }> {
+  const redis = await startTestRedis();
+  const started = await start(redis.url);
+  t.teardown(async () => {
+    await started.close();
+    await redis.close();
+  });
+  return Object.assign(started, { redisUrl: redis.url });
+}

@@ -5,7 +5,7 @@ import { type DeliveredMessage, ImSimulator, WechatApiSimulator, WechatPlatform 
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
 import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
-import { startTestRedis, testPrefix } from './test-redis.js';
+import { onTestRedis, testPrefix } from './test-redis.js';
 
 export const CALLBACK_TOKEN = 'testcallbacktoken';
 
@@ -132,11 +132,5 @@ export async function twoWayForTests(
   t: { teardown(fn: () => Promise<void>): void },
   options: Parameters<typeof startTwoWay>[1] = {},
 ): Promise<TwoWayRelay & { redisUrl: string }> {
-  const redis = await startTestRedis();
-  const relay = await startTwoWay(redis.url, options);
-  t.teardown(async () => {
-    await relay.close();
-    await redis.close();
-  });
-  return { ...relay, redisUrl: redis.url };
+  return onTestRedis(t, (url) => startTwoWay(url, options));
 }

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { eventually } from './eventually.js';
+import { whenReady } from './service-process.js';
 import { freePort } from './local-redis.js';
 
 const MAIN = fileURLToPath(new URL('../../services/im-worker/dist/main.js', import.meta.url));
@@ -54,18 +53,6 @@ export async function startWorkerProcess(env: Record<string, string>, options: W
       return exited;
     },
   };
-  if (!options.noWait) {
-    await eventually(
-      'the worker process is ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`the worker process exited with ${child.exitCode}`);
-        const res = await request(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-        await res?.body.dump();
-        return res?.statusCode === 200;
-      },
-      20_000,
-      50,
-    );
-  }
+  if (!options.noWait) await whenReady(port, child);
   return handle;
 }

@@ -24,7 +24,7 @@ export { WechatPermanentError } from './api/errors/permanent-error.js';
 export { classifyWechatError } from './api/errors/classify.js';
 export { reasonOf } from './api/reason.js';
 export { CUSTOM_TEXT_LIMIT_BYTES, type CustomMessage, type CustomMsgType, type TypingCommand } from './api/custom-message.js';
-export { MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from './api/media-limits.js';
+export { IMAGE_PREFERRED_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType, VOICE_MAX_SECONDS } from './api/media-limits.js';
 export { splitText } from './api/split-text.js';
 export { type MultipartBody, multipartFile } from './api/multipart.js';
 export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';

@@ -62,7 +62,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS,
     config.redisWaitReplicas,
   );
-  const im = createImClient(config, { imCalls: { inc: () => {} }, imCallSeconds: { observe: () => {} } });
+  const im = createImClient(config, metrics);
   // Recovery's history calls: within its share of IM's limit, and under the fleet's pace of the command.
   const share = new RateGate(redis, keys, (scope) =>
     Math.max(1, Math.floor((paceFor(scope.slice('im-recovery:'.length), config.worker.imRateLimit) * config.callbackRecoveryPercent) / 100)),

@@ -8,6 +8,8 @@ export interface CallbackMetrics {
   callbacks: Counter<'command' | 'outcome'>;
   answer: Histogram<'outcome'>;
   recovered: Counter;
+  imCalls: Counter<'command' | 'outcome'>;
+  imCallSeconds: Histogram<'command'>;
 }
 
 export function createCallbackMetrics(options: { processMetrics?: boolean } = {}): CallbackMetrics {
@@ -31,6 +33,19 @@ export function createCallbackMetrics(options: { processMetrics?: boolean } = {}
     recovered: new Counter({
       name: 'wxim_callback_recovered_total',
       help: "Agent replies found in IM's history after callbacks may have been missed, and stored (or found stored already)",
+      registers,
+    }),
+    imCalls: new Counter({
+      name: 'wxim_callback_im_calls_total',
+      help: 'IM REST calls of the missed-callback recovery (history look-ups) by command and outcome',
+      labelNames: ['command', 'outcome'],
+      registers,
+    }),
+    imCallSeconds: new Histogram({
+      name: 'wxim_callback_im_call_seconds',
+      help: 'IM REST call duration (recovery)',
+      labelNames: ['command'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
   };

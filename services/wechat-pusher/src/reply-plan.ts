@@ -1,23 +1,10 @@
+import { IMAGE_PREFERRED_BYTES, MEDIA_LIMITS, VOICE_MAX_SECONDS } from '@wxim/wechat';
+
 /**
  * An agent's reply (an IM MsgBody) as the WeChat customer-service sends that carry it, in order.
  * Pure: no I/O. The body comes from an IM callback, so every field is checked here; nothing in it
  * makes this throw.
  */
-
-/** WeChat's temporary-media limits (media/upload) that decide whether a file goes as media or as a link. */
-export const WECHAT_MEDIA_LIMITS = {
-  /**
-   * The media/upload page states both 2 MB (its notes) and 10 MB (its list) for images: an image
-   * within 2 MB is preferred, a larger one up to 10 MB is still tried (its fallback covers a refusal).
-   */
-  imagePreferredBytes: 2 * 1024 * 1024,
-  imageBytes: 10 * 1024 * 1024,
-  voiceBytes: 2 * 1024 * 1024,
-  voiceSeconds: 60,
-  videoBytes: 10 * 1024 * 1024,
-  /** A video's thumb_media_id: type thumb, JPG, at most 64 KB. */
-  thumbBytes: 64 * 1024,
-} as const;
 
 export type ImageFormat = 'jpg' | 'png' | 'gif' | 'unknown';
 
@@ -128,7 +115,7 @@ function pickImage(infos: ImageInfo[]): ImageInfo | undefined {
   const full = infos.filter((i) => i.type !== 3);
   const candidates = (full.length > 0 ? full : infos).sort((a, b) => a.type - b.type);
   const within = (limit: number) => candidates.find((i) => i.bytes <= limit); // 0 (unknown) fits: the fetch checks
-  return within(WECHAT_MEDIA_LIMITS.imagePreferredBytes) ?? within(WECHAT_MEDIA_LIMITS.imageBytes);
+  return within(IMAGE_PREFERRED_BYTES) ?? within(MEDIA_LIMITS.image.maxBytes);
 }
 
 function mapImage(content: Fields): Mapped {
@@ -159,7 +146,7 @@ function mapSound(content: Fields): Mapped {
   const fallback = `🔊 Voice message${length}: ${url}`;
   const ext = extensionOf(url);
   // IM's apps record AAC (m4a), which WeChat does not take: only AMR and MP3 go as voice.
-  const fits = (ext === 'amr' || ext === 'mp3') && seconds <= WECHAT_MEDIA_LIMITS.voiceSeconds && bytes <= WECHAT_MEDIA_LIMITS.voiceBytes;
+  const fits = (ext === 'amr' || ext === 'mp3') && seconds <= VOICE_MAX_SECONDS && bytes <= MEDIA_LIMITS.voice.maxBytes;
   if (!fits) return block(fallback);
   return { kind: 'voice', url, format: ext, seconds, bytes, fallback };
 }
@@ -172,7 +159,7 @@ function mapVideo(content: Fields): Mapped {
   if (url === undefined) return block(`[video${length}]`);
   const fallback = `🎬 Video${length}: ${url}`;
   const format = (str(content, 'VideoFormat') || extensionOf(url)).toLowerCase();
-  if (format !== 'mp4' || bytes > WECHAT_MEDIA_LIMITS.videoBytes) return block(fallback);
+  if (format !== 'mp4' || bytes > MEDIA_LIMITS.video.maxBytes) return block(fallback);
   const thumbUrl = webUrl(str(content, 'ThumbUrl'));
   return { kind: 'video', url, format, seconds, bytes, ...(thumbUrl !== undefined ? { thumbUrl } : {}), fallback };
 }

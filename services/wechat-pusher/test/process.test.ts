@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { AGENTS, APP_ID, IM_APP_ID, IM_KEY, eventually, freePort, runService, startTestRedis, testPrefix } from '@wxim/testkit';
+import { AGENTS, APP_ID, IM_APP_ID, IM_KEY, freePort, runService, startTestRedis, testPrefix, whenReady } from '@wxim/testkit';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const im = { IM_SDK_APP_ID: String(IM_APP_ID), IM_SECRET_KEY: IM_KEY, IM_AGENTS: AGENTS.join(',') };
@@ -26,17 +26,7 @@ t.test('the wechat-pusher runs alone, becomes ready, and exits cleanly on SIGTER
     QUEUE_PREFIX: testPrefix(),
   };
   const proc = runService(main, env);
-  await eventually(
-    'ready',
-    async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-      } catch {
-        return false;
-      }
-    },
-    15_000,
-  );
+  await whenReady(port, proc.child);
   proc.child.kill('SIGTERM');
   t.equal(await proc.exited, 0);
 });

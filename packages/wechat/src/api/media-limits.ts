@@ -24,3 +24,9 @@ export const MEDIA_LIMITS: Readonly<Record<MediaType, MediaLimit>> = {
 
 /** Temporary media lasts 3 days from its upload. */
 export const MEDIA_LIFETIME_MS = 3 * 24 * 3_600_000;
+
+/** The image size WeChat's page states in its notes (2 MB): an image within it is preferred, a larger one up to its list's 10 MB still tried. */
+export const IMAGE_PREFERRED_BYTES = 2 * MB;
+
+/** A voice message's longest recording, which only WeChat can check. */
+export const VOICE_MAX_SECONDS = 60;
