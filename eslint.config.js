@@ -25,4 +25,12 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The sandbox page's script runs in the browser.
+    files: ['packages/sandbox/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', fetch: 'readonly', location: 'readonly', localStorage: 'readonly', Option: 'readonly', setInterval: 'readonly' },
+    },
+  },
 );

@@ -1,4 +1,4 @@
-import { loadConfig } from '@wxim/config';
+import { loadConfig, sandboxPorts } from '@wxim/config';
 import type { DeliveredMessage, ReceivedMessage } from '@wxim/sandbox';
 import { request } from 'undici';
 
@@ -10,8 +10,9 @@ import { request } from 'undici';
  */
 const [text = 'hello from the agent', openid] = process.argv.slice(2);
 const config = loadConfig();
-const im = `http://127.0.0.1:${config.ports.sandbox}`;
-const wechatApi = `http://127.0.0.1:${config.ports.sandbox + 1}`;
+const ports = sandboxPorts(config);
+const im = `http://127.0.0.1:${ports.im}`;
+const wechatApi = `http://127.0.0.1:${ports.wechatApi}`;
 
 const json = async <T>(url: string, body?: object): Promise<T> => {
   const res = await request(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

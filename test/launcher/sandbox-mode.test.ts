@@ -1,14 +1,11 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { QUEUES } from '@wxim/queue';
 import { type ReceivedMessage, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
-import { eventually, freePort, freePortPair, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, launchRelay, startTestRedis, testPrefix } from '@wxim/testkit';
 
-const main = fileURLToPath(new URL('../../launcher/dist/main.js', import.meta.url));
 const redis = await startTestRedis();
 t.teardown(() => redis.close());
 
@@ -23,36 +20,12 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   });
   await deployment.add('text', { message: { kind: 'text' }, receivedAt: Date.now() }, { jobId: 'm-a-real-customer-1' });
 
-  const [gatewayPort, callbackPort, dashboardPort, workerPort, pusherPort, sandboxPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePortPair(),
-  ];
-  const child = spawn(process.execPath, [main], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: prefix,
-      GATEWAY_PORT: String(gatewayPort),
-      IM_WORKER_PORT: String(workerPort),
-      CALLBACK_PORT: String(callbackPort),
-      DASHBOARD_PORT: String(dashboardPort),
-      PUSHER_PORT: String(pusherPort),
-      SANDBOX_PORT: String(sandboxPort),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix });
   t.teardown(() => {
-    child.kill('SIGKILL');
+    relay.child.kill('SIGKILL');
   });
-  await eventually('the sandbox says it is ready', () => stdout.includes('Send a test message'), 20_000);
+  const { gateway: gatewayPort, dashboard: dashboardPort, sandbox: sandboxPort } = relay.ports;
+  const stdout = relay.output().stdout;
   t.match(stdout, new RegExp(`keys under the prefix ${prefix}-sandbox`), 'it says which prefix it uses');
   const board = await request(`http://127.0.0.1:${dashboardPort}/api/queues`);
   t.equal(board.statusCode, 200, 'the dashboard runs too, open on loopback without a password');
@@ -65,12 +38,12 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
     encodingAesKey: SANDBOX.encodingAesKey,
     accountId: SANDBOX.accountId,
     mode: 'safe',
-    apiSimulatorUrl: `http://127.0.0.1:${sandboxPort + 1}`,
+    apiSimulatorUrl: `http://127.0.0.1:${sandboxPort + 2}`,
   });
   t.equal((await wechat.push(wechat.text(fakeOpenId(), 'hello sandbox'))).status, 200);
   let messages: ReceivedMessage[] = [];
   await eventually('the simulated agent has the sandbox message', async () => {
-    messages = (await (await request(`http://127.0.0.1:${sandboxPort}/sim/messages`)).body.json()) as ReceivedMessage[];
+    messages = (await (await request(`http://127.0.0.1:${sandboxPort + 1}/sim/messages`)).body.json()) as ReceivedMessage[];
     return messages.length > 0;
   });
   t.same(
@@ -81,7 +54,7 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   t.equal(await (await deployment.getJob('m-a-real-customer-1'))?.getState(), 'waiting', "the deployment's push still waits for its own worker");
 
   // The agent answers (as `npm run sandbox:reply` does): the reply reaches the customer through the simulated WeChat API.
-  const answer = await request(`http://127.0.0.1:${sandboxPort}/sim/agent-send`, {
+  const answer = await request(`http://127.0.0.1:${sandboxPort + 1}/sim/agent-send`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -93,9 +66,9 @@ t.test("npm start in sandbox mode beside a real deployment's Redis leaves the de
   t.equal(answer.statusCode, 200);
   await answer.body.dump();
   await eventually('the reply reaches the customer', async () => {
-    const sent = (await (await request(`http://127.0.0.1:${sandboxPort + 1}/sim/sent`)).body.json()) as { payload: { content?: string } }[];
+    const sent = (await (await request(`http://127.0.0.1:${sandboxPort + 2}/sim/sent`)).body.json()) as { payload: { content?: string } }[];
     return sent.some((m) => m.payload.content === 'hello customer');
   });
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'a clean exit');
+  relay.child.kill('SIGTERM');
+  t.equal(await relay.exited, 0, 'a clean exit');
 });

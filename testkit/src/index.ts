@@ -10,3 +10,4 @@ export * from './service-process.js';
 export * from './test-redis.js';
 export * from './worker-process.js';
 export * from './two-way.js';
+export * from './launcher-process.js';

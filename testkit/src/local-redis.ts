@@ -17,16 +17,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A TCP port that, with the one after it, was free a moment ago (sandbox mode listens on SANDBOX_PORT and the next). */
-export async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    const next = await new Promise<boolean>((resolve) => {
+/** A TCP port that, with the `count - 1` after it, was free a moment ago (sandbox mode listens on SANDBOX_PORT and the two after it). */
+export async function freePortRun(count: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once('error', () => resolve(false));
-      srv.listen(port + 1, '127.0.0.1', () => srv.close(() => resolve(true)));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-    if (next) return port;
+  for (;;) {
+    const port = await freePort();
+    let all = port + count <= 65536;
+    for (let i = 1; all && i < count; i++) all = await free(port + i);
+    if (all) return port;
   }
 }
 

@@ -49,13 +49,25 @@ export interface Config {
   callbackRecoveryPercent: number;
   mediaAllowedHosts: string[];
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
+  /**
+   * LOCAL_BIND: the interface that what has no password listens on (the sandbox page and its
+   * simulators, a dashboard without DASHBOARD_PASSWORD). This machine only by default; a container
+   * sets 0.0.0.0 and publishes those ports on its host's loopback only.
+   */
+  localBind: string;
+  /** Where sandbox mode's parts find each other (SANDBOX_HOST, SANDBOX_GATEWAY_URL, SANDBOX_CALLBACK_URL). */
+  sandboxLinks: { host: string; gatewayUrl: string; callbackUrl: string };
   dashboard: { user?: string; password?: string; readOnly: boolean };
   /** `undefined` means auto: sandbox when no WeChat or IM credential is configured. */
   sandbox: boolean | undefined;
+  /** Set once sandbox mode's credentials and simulator addresses are filled in (see `withSandbox`). */
+  sandboxed?: true;
   logLevel: LogLevel;
 }
 
 const IM_USER_ID = /^[A-Za-z0-9_@.-]{1,32}$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
 
 /**
  * Reads and validates the whole environment once. Every value that is set is checked, so a typo
@@ -117,6 +129,8 @@ export function loadConfig(env: Env = process.env): Config {
       pusher: port(env, 'PUSHER_PORT', 9102),
       sandbox: port(env, 'SANDBOX_PORT', 3003),
     },
+    localBind: matching(env, 'LOCAL_BIND', HOST, 'an interface address such as 127.0.0.1 (this machine only) or 0.0.0.0 (in a container)') ?? '127.0.0.1',
+    sandboxLinks: sandboxLinks(env, port(env, 'GATEWAY_PORT', 3000), port(env, 'CALLBACK_PORT', 3001)),
     dashboard: {
       user: raw(env, 'DASHBOARD_USER'),
       password: raw(env, 'DASHBOARD_PASSWORD'),
@@ -124,6 +138,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sandbox,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+function sandboxLinks(env: Env, gatewayPort: number, callbackPort: number): Config['sandboxLinks'] {
+  return {
+    host: matching(env, 'SANDBOX_HOST', HOST, 'the host name of the sandbox (its simulators), e.g. 127.0.0.1 or sandbox') ?? '127.0.0.1',
+    gatewayUrl: url(env, 'SANDBOX_GATEWAY_URL', ['http:', 'https:'], `http://127.0.0.1:${gatewayPort}`),
+    callbackUrl: url(env, 'SANDBOX_CALLBACK_URL', ['http:', 'https:'], `http://127.0.0.1:${callbackPort}/im/callback`),
   };
 }
 
@@ -152,11 +174,4 @@ export function requireSettings(config: Config, names: readonly Setting[]): void
   if (config.wechat.encodingAesKey !== undefined && names.includes('WECHAT_TOKEN')) {
     required('WECHAT_APP_ID', config.wechat.appId, 'the AppID of the Official Account; it is needed with WECHAT_ENCODING_AES_KEY');
   }
-}
-
-/** Sandbox mode: asked for, or by default when no platform credential at all is configured. */
-export function isSandbox(config: Config): boolean {
-  if (config.sandbox !== undefined) return config.sandbox;
-  const { wechat, im } = config;
-  return [wechat.token, wechat.appId, wechat.appSecret, wechat.encodingAesKey, im.sdkAppId, im.secretKey].every((v) => v === undefined);
 }

@@ -7,10 +7,10 @@ export {
   type WechatConfig,
   DEFAULT_WELCOME_TEXT,
   LOG_LEVELS,
-  isSandbox,
   loadConfig,
   requireSettings,
 } from './config.js';
 export type { Env } from './readers.js';
 export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';
+export { SANDBOX, isSandbox, sandboxPorts, sandboxPrefix, withSandbox } from './sandbox-mode.js';

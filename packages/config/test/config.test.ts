@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_WELCOME_TEXT, isSandbox, loadConfig, requireSettings } from '@wxim/config';
+import { ConfigError, DEFAULT_WELCOME_TEXT, SANDBOX, isSandbox, loadConfig, requireSettings, withSandbox } from '@wxim/config';
 import t from 'tap';
 
 const good = {
@@ -119,4 +119,65 @@ t.test('WECHAT_REQUIRE_ENCRYPTION and REDIS_WAIT_REPLICAS', async (t) => {
 t.test('a malformed value never echoes the value itself', async (t) => {
   const message = errorOf(() => loadConfig({ WECHAT_APP_SECRET: 'TopSecretValue!' }));
   t.notMatch(message, /TopSecretValue/);
+});
+
+t.test('sandbox mode fills in its credentials and points the services at the sandbox, once', async (t) => {
+  const c = withSandbox(loadConfig({ QUEUE_PREFIX: 'shop', SANDBOX_PORT: '4000' }));
+  t.equal(c.sandboxed, true);
+  t.equal(c.queuePrefix, 'shop-sandbox', 'keys of its own');
+  t.equal(c.wechat.token, SANDBOX.token);
+  t.equal(c.im.sdkAppId, SANDBOX.imSdkAppId);
+  t.equal(c.im.callbackToken, SANDBOX.imCallbackToken);
+  t.same(c.im.agents, SANDBOX.imAgents);
+  t.equal(c.im.apiBase, 'http://127.0.0.1:4001', 'the IM simulator: the port after the page');
+  t.equal(c.wechat.apiBase, 'http://127.0.0.1:4002', 'the WeChat API simulator: the one after that');
+  t.same(c.mediaAllowedHosts, ['127.0.0.1:4000'], "agents' photos come from the sandbox page");
+  t.doesNotThrow(() => requireSettings(c, ['WECHAT_TOKEN', 'WECHAT_APP_SECRET', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN']));
+  t.equal(withSandbox(c), c, 'applying it again changes nothing');
+  t.equal(withSandbox(withSandbox(loadConfig({ SANDBOX: '1' }))).queuePrefix, 'wxim-sandbox', 'SANDBOX=1 too: one suffix');
+
+  const apart = withSandbox(loadConfig({ SANDBOX_HOST: 'sandbox' }));
+  t.equal(apart.im.apiBase, 'http://sandbox:3004', 'services in containers of their own reach the sandbox by name');
+  t.equal(apart.wechat.apiBase, 'http://sandbox:3005');
+
+  const live = loadConfig(good);
+  t.equal(withSandbox(live), live, 'with credentials nothing changes');
+  const off = loadConfig({ SANDBOX: '0' });
+  t.equal(withSandbox(off), off, 'SANDBOX=0: nothing changes, so a missing credential is named');
+  t.match(
+    errorOf(() => requireSettings(withSandbox(off), ['WECHAT_TOKEN'])),
+    /^WECHAT_TOKEN is missing/,
+  );
+});
+
+t.test('where the sandbox and the password-less pages listen', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.localBind, '127.0.0.1', 'this machine only by default');
+  t.same(c.sandboxLinks, { host: '127.0.0.1', gatewayUrl: 'http://127.0.0.1:3000', callbackUrl: 'http://127.0.0.1:3001/im/callback' });
+  const moved = loadConfig({ GATEWAY_PORT: '8000', CALLBACK_PORT: '8001' });
+  t.same(
+    moved.sandboxLinks,
+    { host: '127.0.0.1', gatewayUrl: 'http://127.0.0.1:8000', callbackUrl: 'http://127.0.0.1:8001/im/callback' },
+    'the ports followed',
+  );
+  const compose = loadConfig({
+    LOCAL_BIND: '0.0.0.0',
+    SANDBOX_HOST: 'sandbox',
+    SANDBOX_GATEWAY_URL: 'http://wechat-gateway:3000',
+    SANDBOX_CALLBACK_URL: 'http://im-callback:3001/im/callback',
+  });
+  t.equal(compose.localBind, '0.0.0.0');
+  t.same(compose.sandboxLinks, { host: 'sandbox', gatewayUrl: 'http://wechat-gateway:3000', callbackUrl: 'http://im-callback:3001/im/callback' });
+  t.match(
+    errorOf(() => loadConfig({ LOCAL_BIND: 'every where' })),
+    /^LOCAL_BIND is malformed: an interface address/,
+  );
+  t.match(
+    errorOf(() => loadConfig({ SANDBOX_HOST: 'http://sandbox' })),
+    /^SANDBOX_HOST is malformed/,
+  );
+  t.match(
+    errorOf(() => loadConfig({ SANDBOX_GATEWAY_URL: 'ftp://x' })),
+    /^SANDBOX_GATEWAY_URL is malformed/,
+  );
 });

@@ -1,4 +1,4 @@
-import { type Config, requireSettings } from '@wxim/config';
+import { type Config, requireSettings, withSandbox } from '@wxim/config';
 import { closeOnSignal } from './close-on-signal.js';
 import type { RunningService, ServiceDefinition } from './service-definition.js';
 
@@ -10,15 +10,21 @@ export interface Started {
 /**
  * Builds, listens and starts the services in this process, and closes them on SIGTERM: the HTTP
  * services first (no new pushes or callbacks), then the workers (finish what is in flight), then
- * `after` (e.g. the sandbox's simulators).
+ * `after` (e.g. the sandbox's simulators). In sandbox mode they run against the sandbox (see
+ * `withSandbox`).
  */
-export async function runServices(config: Config, definitions: readonly ServiceDefinition[], after?: () => Promise<void>): Promise<Started[]> {
+export async function runServices(configured: Config, definitions: readonly ServiceDefinition[], after?: () => Promise<void>): Promise<Started[]> {
+  const config = withSandbox(configured);
   requireSettings(config, [...new Set(definitions.flatMap((d) => d.requires))]);
   const started: Started[] = [];
   for (const [i, definition] of definitions.entries()) {
     started.push({ definition, service: await definition.build(config, { processMetrics: i === 0 }) });
   }
   const log = started[0]!.service.app.log;
+  if (config.sandboxed)
+    log.warn(
+      `sandbox mode (SANDBOX=1, or no WeChat or IM credential configured): the platforms are the sandbox's simulators at ${config.im.apiBase} and ${config.wechat.apiBase}, keys under ${config.queuePrefix}; set SANDBOX=0 to require real credentials`,
+    );
   const ordered = [...started.filter((s) => s.definition.kind === 'http'), ...started.filter((s) => s.definition.kind === 'worker')];
   closeOnSignal(
     log,

@@ -1,21 +1,8 @@
-/**
- * The credentials of sandbox mode: a made-up Official Account and IM app that exist only in the
- * simulators. Nothing here is a secret; they let `npm start` run with no configuration at all.
- */
-export const SANDBOX = {
-  token: 'sandboxtoken',
-  appId: 'wxsandbox000000000',
-  appSecret: 'sandboxsecret0000000000000000000',
-  encodingAesKey: 'SandboxEncodingAesKey0000000000000000000000',
-  accountId: 'gh_sandbox000001',
-  imSdkAppId: 1400000001,
-  imSecretKey: 'sandboxsecretkey0000000000000000sandboxsecretkey0000000000000000',
-  imAdmin: 'administrator',
-  imAgents: ['agent1', 'agent2'],
-  imCallbackToken: 'sandboxcallbacktoken',
-} as const;
+import { SANDBOX } from '@wxim/config';
 
-/** The environment sandbox mode runs the services with; the API bases are where the simulators listen. */
+export { SANDBOX, sandboxPrefix } from '@wxim/config';
+
+/** The environment a test or benchmark runs the services with to use the sandbox's credentials; the API bases are where its simulators listen. */
 export function sandboxEnv(imApiBase?: string, wechatApiBase?: string): Record<string, string> {
   return {
     IM_SDK_APP_ID: String(SANDBOX.imSdkAppId),
@@ -30,9 +17,4 @@ export function sandboxEnv(imApiBase?: string, wechatApiBase?: string): Record<s
     WECHAT_APP_SECRET: SANDBOX.appSecret,
     WECHAT_ENCODING_AES_KEY: SANDBOX.encodingAesKey,
   };
-}
-
-/** The key prefix of sandbox mode: its own, beside the configured one (QUEUE_PREFIX). */
-export function sandboxPrefix(queuePrefix: string): string {
-  return `${queuePrefix.slice(0, 24)}-sandbox`;
 }

@@ -42,6 +42,14 @@ export class CustomerWindows {
     this.customers.set(openid, s);
   }
 
+  /** The window ends now, as it does 48 hours after the customer's last message (the sandbox page's toggle). */
+  close(openid: string, at: number): void {
+    const s = this.customers.get(openid);
+    if (s === undefined) return;
+    s.deadline = Math.min(s.deadline, at);
+    s.remaining = 0;
+  }
+
   unfollowed(openid: string): void {
     const s = this.customers.get(openid) ?? { deadline: 0, remaining: 0, lastMessageAt: -Infinity, typingUntil: 0, unfollowed: true };
     s.unfollowed = true;

@@ -113,6 +113,11 @@ export class WechatApiSimulator {
     this.windows.acted(openid, kind, atMs);
   }
 
+  /** Ends the customer's window now, as if their last message were 48 hours old. */
+  closeWindow(openid: string, atMs: number = Date.now()): void {
+    this.windows.close(openid, atMs);
+  }
+
   customerUnfollowed(openid: string): void {
     this.windows.unfollowed(openid);
   }

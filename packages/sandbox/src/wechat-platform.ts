@@ -129,6 +129,26 @@ export class WechatPlatform {
     return { kind: 'text', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, content };
   }
 
+  /** A photo the customer sent: WeChat's copy at `picUrl`, and its media id. */
+  image(openid: string, picUrl: string, mediaId: string, msgId = nextMsgId()): WechatMessage {
+    return { kind: 'image', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, picUrl, mediaId };
+  }
+
+  /** A location the customer shared from the map. */
+  location(openid: string, latitude: number, longitude: number, label: string, msgId = nextMsgId()): WechatMessage {
+    return {
+      kind: 'location',
+      toUserName: this.accountId,
+      fromUserName: openid,
+      createTime: Math.floor(Date.now() / 1000),
+      msgId,
+      latitude,
+      longitude,
+      scale: 15,
+      label,
+    };
+  }
+
   follow(openid: string): WechatMessage {
     return { kind: 'subscribe', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000) };
   }

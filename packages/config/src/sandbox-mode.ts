@@ -1,0 +1,77 @@
+import type { Config } from './config.js';
+
+/**
+ * The credentials of sandbox mode: a made-up Official Account and IM app that exist only in the
+ * simulators. Nothing here is a secret; they let `npm start` and `docker compose up` run with no
+ * configuration at all.
+ */
+export const SANDBOX = {
+  token: 'sandboxtoken',
+  appId: 'wxsandbox000000000',
+  appSecret: 'sandboxsecret0000000000000000000',
+  encodingAesKey: 'SandboxEncodingAesKey0000000000000000000000',
+  accountId: 'gh_sandbox000001',
+  imSdkAppId: 1400000001,
+  imSecretKey: 'sandboxsecretkey0000000000000000sandboxsecretkey0000000000000000',
+  imAdmin: 'administrator',
+  imAgents: ['agent1', 'agent2'],
+  imCallbackToken: 'sandboxcallbacktoken',
+} as const;
+
+/** Sandbox mode: asked for, or by default when no platform credential at all is configured. */
+export function isSandbox(config: Config): boolean {
+  if (config.sandboxed) return true;
+  if (config.sandbox !== undefined) return config.sandbox;
+  const { wechat, im } = config;
+  return [wechat.token, wechat.appId, wechat.appSecret, wechat.encodingAesKey, im.sdkAppId, im.secretKey].every((v) => v === undefined);
+}
+
+/** The key prefix of sandbox mode: its own, beside the configured one (QUEUE_PREFIX). */
+export function sandboxPrefix(queuePrefix: string): string {
+  return `${queuePrefix.slice(0, 24)}-sandbox`;
+}
+
+/**
+ * Where the sandbox's parts listen, from SANDBOX_PORT: the page on it, the IM simulator on the
+ * next port and the WeChat API simulator on the one after.
+ */
+export function sandboxPorts(config: Config): { page: number; im: number; wechatApi: number } {
+  const page = config.ports.sandbox;
+  return { page, im: page + 1, wechatApi: page + 2 };
+}
+
+/**
+ * The configuration a service runs with: as configured, or in sandbox mode the sandbox's
+ * credentials, the simulators at SANDBOX_HOST as the platforms, keys of their own (a sandbox
+ * pointed at a deployment's Redis must not drain its queues into a simulator), and the sandbox page
+ * as the one host agents' media may come from. The simulators speak plain HTTP: only these made-up
+ * credentials travel to them. Applying it twice changes nothing.
+ */
+export function withSandbox(config: Config): Config {
+  if (config.sandboxed || !isSandbox(config)) return config;
+  const host = config.sandboxLinks.host.includes(':') && !config.sandboxLinks.host.startsWith('[') ? `[${config.sandboxLinks.host}]` : config.sandboxLinks.host;
+  const ports = sandboxPorts(config);
+  return {
+    ...config,
+    sandboxed: true,
+    queuePrefix: sandboxPrefix(config.queuePrefix),
+    wechat: {
+      ...config.wechat,
+      token: SANDBOX.token,
+      appId: SANDBOX.appId,
+      appSecret: SANDBOX.appSecret,
+      encodingAesKey: SANDBOX.encodingAesKey,
+      apiBase: `http://${host}:${ports.wechatApi}`,
+    },
+    im: {
+      ...config.im,
+      sdkAppId: SANDBOX.imSdkAppId,
+      secretKey: SANDBOX.imSecretKey,
+      admin: SANDBOX.imAdmin,
+      agents: [...SANDBOX.imAgents],
+      callbackToken: SANDBOX.imCallbackToken,
+      apiBase: `http://${host}:${ports.im}`,
+    },
+    mediaAllowedHosts: [`${host}:${ports.page}`],
+  };
+}

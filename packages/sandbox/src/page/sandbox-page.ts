@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { ImSimulator } from '../im-simulator.js';
+import type { WechatApiSimulator } from '../wechat-api-simulator.js';
+import { type WechatPlatform, fakeOpenId } from '../wechat-platform.js';
+import { type CustomerAct, agentConversation, arrivals, customerPane } from './chat-view.js';
+import { stripesPng } from './png.js';
+
+export interface SandboxPageOptions {
+  im: ImSimulator;
+  wechatApi: WechatApiSimulator;
+  /** Signs and posts the customer's pushes to the gateway, as WeChat does (the page tells `wechatApi` itself). */
+  wechat: WechatPlatform;
+  agents: readonly string[];
+  /** The page's own origin as the relay's services reach it (SANDBOX_HOST): photos are fetched from here. */
+  selfUrl: string;
+  dashboardPort: number;
+}
+
+const OPENID = /^[A-Za-z0-9_-]{28}$/;
+const MEDIA_NAME = /^[a-z]+-[A-Za-z0-9]{1,32}\.png$/;
+const ASSETS = new URL('../../public/', import.meta.url);
+const ACTIONS = ['follow', 'unfollow', 'text', 'photo', 'location'] as const;
+type Action = (typeof ACTIONS)[number];
+/** What the page's "IM fails" control offers: the share of IM calls answered with a fault. */
+const FAILURE_PERCENTS = [0, 25, 50, 100];
+/** The sandbox remembers this many of the page's customer actions. */
+const MAX_ACTS = 2000;
+
+/**
+ * The sandbox page (SANDBOX_PORT): a customer in a WeChat-like chat and an agent in an IM-like
+ * chat, both through the real gateway, queues, workers and callback. The customer's acts are
+ * signed pushes to the gateway; the agent's replies are IM client sends that IM calls im-callback
+ * about; what each side sees is read back from the two simulators.
+ */
+export class SandboxPage {
+  readonly app: FastifyInstance;
+  private readonly acts: CustomerAct[] = [];
+  private serial = 0;
+
+  constructor(private readonly options: SandboxPageOptions) {
+    this.app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+    this.assets();
+    this.routes();
+  }
+
+  async listen(port: number, host: string): Promise<void> {
+    await this.app.listen({ port, host });
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+
+  private assets(): void {
+    const files: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
+    const types: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+    for (const [path, file] of Object.entries(files)) {
+      const body = readFileSync(new URL(file, ASSETS));
+      const type = types[file.split('.').pop()!]!;
+      this.app.get(path, (_req, reply) => reply.type(type).header('cache-control', 'no-store').send(body));
+    }
+  }
+
+  private routes(): void {
+    const { im, wechatApi, agents } = this.options;
+    const refuse = (reply: FastifyReply, code: number, error: string) => reply.code(code).send({ error });
+
+    this.app.get('/api/setup', async () => ({ agents, dashboardPort: this.options.dashboardPort, failurePercents: FAILURE_PERCENTS }));
+    this.app.post('/api/customers', async () => ({ openid: fakeOpenId() }));
+
+    this.app.get<{ Querystring: { openid?: string; agent?: string } }>('/api/view', async (req, reply) => {
+      const { openid, agent } = req.query;
+      if (typeof openid !== 'string' || !OPENID.test(openid)) return refuse(reply, 400, 'openid: a 28-character openid');
+      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
+      const window = wechatApi.windowOf(openid);
+      const now = Date.now();
+      return {
+        customer: customerPane(this.acts, wechatApi.sent, openid, arrivals(im.messages), (id) => `/api/wechat-media/${encodeURIComponent(id)}`),
+        agent: agentConversation(im.messages, agent, openid),
+        window: window === undefined || window.deadline <= now ? { open: false } : { open: true, remaining: window.remaining, deadline: window.deadline },
+        imFailPercent: Math.round(im.faults.rate * 100),
+        // Calls IM answered with a fault so far: each is retried by the relay.
+        imFailures: Object.values(im.stats.faults).reduce((a, b) => a + b, 0),
+      };
+    });
+
+    this.app.post<{ Params: { action: string }; Body: { openid?: unknown; text?: unknown } | undefined }>('/api/customer/:action', async (req, reply) => {
+      const action = req.params.action as Action;
+      const { openid, text } = req.body ?? {};
+      if (!ACTIONS.includes(action)) return refuse(reply, 404, `no such customer action; one of ${ACTIONS.join(', ')}`);
+      if (typeof openid !== 'string' || !OPENID.test(openid)) return refuse(reply, 400, 'openid: a 28-character openid');
+      if (action === 'text' && (typeof text !== 'string' || text.trim() === '' || Buffer.byteLength(text) > 2048))
+        return refuse(reply, 400, 'text: 1 to 2048 bytes of text');
+      return this.customerAct(openid, action, typeof text === 'string' ? text : '');
+    });
+
+    this.app.post<{ Body: { agent?: unknown; openid?: unknown; text?: unknown; photo?: unknown } | undefined }>('/api/agent/reply', async (req, reply) => {
+      const { agent, openid, text, photo } = req.body ?? {};
+      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
+      if (typeof openid !== 'string' || !OPENID.test(openid)) return refuse(reply, 400, 'openid: a 28-character openid');
+      if (photo !== true && (typeof text !== 'string' || text.trim() === '' || text.length > 4096))
+        return refuse(reply, 400, 'text: 1 to 4096 characters, or photo: true');
+      const { customerAccount } = agentConversation(im.messages, agent, openid);
+      if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet: there is no conversation to answer in');
+      const url = `${this.options.selfUrl}/media/agent-${this.nextName()}.png`;
+      const body =
+        photo === true
+          ? [
+              {
+                MsgType: 'TIMImageElem',
+                MsgContent: {
+                  UUID: `sandbox-${this.nextName()}`,
+                  ImageFormat: 3,
+                  ImageInfoArray: [1, 2, 3].map((Type) => ({ Type, Size: 0, Width: 96, Height: 96, URL: url })),
+                },
+              },
+            ]
+          : [{ MsgType: 'TIMTextElem', MsgContent: { Text: text as string } }];
+      const sent = await im.agentSend(agent, customerAccount, body);
+      return { msgKey: sent.msgKey, delivered: sent.delivered };
+    });
+
+    this.app.put<{ Body: { openid?: unknown; closed?: unknown } | undefined }>('/api/window', async (req, reply) => {
+      const { openid, closed } = req.body ?? {};
+      if (typeof openid !== 'string' || !OPENID.test(openid) || typeof closed !== 'boolean') return refuse(reply, 400, 'openid and closed (true or false)');
+      // Closing ends it now; opening again is what the customer writing does.
+      if (closed) wechatApi.closeWindow(openid);
+      else wechatApi.customerActed(openid, 'message');
+      return { closed };
+    });
+
+    this.app.put<{ Body: { percent?: unknown } | undefined }>('/api/im-failures', async (req, reply) => {
+      const percent = req.body?.percent;
+      if (typeof percent !== 'number' || !FAILURE_PERCENTS.includes(percent)) return refuse(reply, 400, `percent: one of ${FAILURE_PERCENTS.join(', ')}`);
+      // Faults IM really answers with, which the relay retries: busy (90994) and HTTP 500.
+      im.faults = { rate: percent / 100, kinds: ['busy', 'http500'] };
+      return { percent };
+    });
+
+    this.app.get<{ Params: { name: string } }>('/media/:name', async (req, reply) => {
+      if (!MEDIA_NAME.test(req.params.name)) return refuse(reply, 404, 'no such photo');
+      return reply.type('image/png').header('cache-control', 'public, max-age=86400').send(stripesPng(req.params.name));
+    });
+    this.app.get<{ Params: { id: string } }>('/api/wechat-media/:id', async (req, reply) => {
+      const media = wechatApi.media.get(req.params.id);
+      if (media === undefined) return refuse(reply, 404, 'no such media');
+      return reply.type(media.contentType).send(media.bytes);
+    });
+    this.app.get('/healthz', async () => ({ status: 'ok' }));
+  }
+
+  private async customerAct(openid: string, action: Action, text: string): Promise<ChatResult> {
+    const { wechat } = this.options;
+    const photoUrl = `${this.options.selfUrl}/media/customer-${this.nextName()}.png`;
+    const [message, shown] = {
+      follow: () => [wechat.follow(openid), '[followed the Official Account]'] as const,
+      unfollow: () => [wechat.unfollow(openid), '[unfollowed the Official Account]'] as const,
+      text: () => [wechat.text(openid, text), text] as const,
+      photo: () => [wechat.image(openid, photoUrl, `sandbox-${this.nextName()}`), '[photo]'] as const,
+      location: () => [wechat.location(openid, 22.5431, 114.0579, 'Shenzhen Bay Park'), '[location] Shenzhen Bay Park (22.5431, 114.0579)'] as const,
+    }[action]();
+    const at = Date.now();
+    const item: CustomerAct = {
+      id: `c${++this.serial}`,
+      openid,
+      at,
+      from: 'customer',
+      text: shown,
+      ...('msgId' in message && message.msgId !== undefined ? { msgId: message.msgId } : {}),
+      ...(action === 'photo' ? { image: photoUrl } : {}),
+    };
+    this.remember(item);
+    // WeChat knows what the customer did: a message opens the 48-hour window, a follow a short one.
+    if (action === 'unfollow') this.options.wechatApi.customerUnfollowed(openid);
+    else this.options.wechatApi.customerActed(openid, action === 'follow' ? 'event' : 'message', at);
+    try {
+      const res = await wechat.push(message);
+      item.note = res.status === 200 ? 'the gateway took it' : `the gateway answered ${res.status}`;
+      if (res.reply !== undefined)
+        this.remember({ id: `c${++this.serial}`, openid, at: at + 1, from: 'business', text: passiveText(res.reply), note: 'passive reply' });
+      return { status: res.status };
+    } catch (err) {
+      item.note = `the gateway could not be reached: ${err instanceof Error ? err.message : String(err)}`;
+      return { status: 0 };
+    }
+  }
+
+  private remember(act: CustomerAct): void {
+    this.acts.push(act);
+    if (this.acts.length > MAX_ACTS) this.acts.splice(0, this.acts.length - MAX_ACTS);
+  }
+
+  private nextName(): string {
+    return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  }
+}
+
+interface ChatResult {
+  status: number;
+}
+
+/** The text of a passive reply's XML, e.g. the welcome text. */
+function passiveText(xml: string): string {
+  return /<Content><!\[CDATA\[([\s\S]*?)\]\]><\/Content>/.exec(xml)?.[1] ?? xml;
+}

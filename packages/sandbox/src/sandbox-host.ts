@@ -1,0 +1,67 @@
+import { type Config, SANDBOX, sandboxPorts } from '@wxim/config';
+import { ImSimulator } from './im-simulator.js';
+import { SandboxPage } from './page/sandbox-page.js';
+import { WechatApiSimulator } from './wechat-api-simulator.js';
+import { WechatPlatform } from './wechat-platform.js';
+
+export interface SandboxHost {
+  im: ImSimulator;
+  wechatApi: WechatApiSimulator;
+  page: SandboxPage;
+  /** Where each part listens, as this machine reaches it. */
+  urls: { page: string; im: string; wechatApi: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Sandbox mode's stand-ins for the platforms, all in this process: the sandbox page on
+ * SANDBOX_PORT, the IM simulator on the next port and the WeChat API simulator on the one after,
+ * on LOCAL_BIND. The IM simulator calls im-callback at SANDBOX_CALLBACK_URL; the page pushes to the
+ * gateway at SANDBOX_GATEWAY_URL.
+ */
+export async function startSandboxHost(config: Config): Promise<SandboxHost> {
+  const ports = sandboxPorts(config);
+  const { host, gatewayUrl, callbackUrl } = config.sandboxLinks;
+  const im = new ImSimulator({
+    sdkAppId: SANDBOX.imSdkAppId,
+    secretKey: SANDBOX.imSecretKey,
+    admin: SANDBOX.imAdmin,
+    agents: SANDBOX.imAgents,
+    callback: { url: callbackUrl, token: SANDBOX.imCallbackToken },
+  });
+  const wechatApi = new WechatApiSimulator({ appId: SANDBOX.appId, secret: SANDBOX.appSecret });
+  const wechat = new WechatPlatform({
+    gatewayUrl,
+    token: SANDBOX.token,
+    appId: SANDBOX.appId,
+    encodingAesKey: SANDBOX.encodingAesKey,
+    accountId: SANDBOX.accountId,
+    mode: 'safe',
+  });
+  const shownHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const page = new SandboxPage({
+    im,
+    wechatApi,
+    wechat,
+    agents: SANDBOX.imAgents,
+    selfUrl: `http://${shownHost}:${ports.page}`,
+    dashboardPort: config.ports.dashboard,
+  });
+  const started: { close(): Promise<void> }[] = [];
+  const close = async () => {
+    for (const part of started.reverse()) await part.close();
+  };
+  try {
+    await im.listen(ports.im, config.localBind);
+    started.push(im);
+    await wechatApi.listen(ports.wechatApi, config.localBind);
+    started.push(wechatApi);
+    await page.listen(ports.page, config.localBind);
+    started.push(page);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const local = (port: number) => `http://127.0.0.1:${port}`;
+  return { im, wechatApi, page, urls: { page: local(ports.page), im: local(ports.im), wechatApi: local(ports.wechatApi) }, close };
+}
