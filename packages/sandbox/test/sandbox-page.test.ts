@@ -42,13 +42,13 @@ t.test('bad input is answered 4xx with what is expected, and changes nothing', a
   for (const [method, url, payload, status, error] of cases) {
     const res = await app.inject({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload }) });
     t.equal(res.statusCode, status, `${method} ${url} ${JSON.stringify(payload ?? '')}`);
-    t.match((res.json() as { error: string }).error, error);
+    t.match(res.json<{ error: string }>().error, error);
   }
-  const view = (await app.inject({ url: `/api/view?openid=${openid}&agent=agent1` })).json() as {
+  const view = (await app.inject({ url: `/api/view?openid=${openid}&agent=agent1` })).json<{
     customer: unknown[];
     window: { open: boolean };
     imFailPercent: number;
-  };
+  }>();
   t.same(view.customer, [], 'nothing recorded for the customer');
   t.same(view.window, { open: false });
   t.equal(view.imFailPercent, 0, "IM's faults untouched");
@@ -61,7 +61,7 @@ t.test('a gateway that cannot be reached is shown on the message, not lost silen
   const openid = fakeOpenId();
   const res = await app.inject({ method: 'POST', url: '/api/customer/text', payload: { openid, text: 'anyone there?' } });
   t.same(res.json(), { status: 0 });
-  const view = (await app.inject({ url: `/api/view?openid=${openid}&agent=agent1` })).json() as { customer: { text: string; note: string }[] };
+  const view = (await app.inject({ url: `/api/view?openid=${openid}&agent=agent1` })).json<{ customer: { text: string; note: string }[] }>();
   t.equal(view.customer[0]?.text, 'anyone there?');
   t.match(view.customer[0]?.note, /^the gateway could not be reached/);
 });
