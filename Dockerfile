@@ -1,7 +1,8 @@
 # One image for every service; the command picks it, e.g.
 #   docker run IMAGE services/wechat-gateway/dist/main.js
 # Services: wechat-gateway, im-callback, dashboard, im-worker, wechat-pusher (services/<name>/dist/main.js),
-# or launcher/dist/main.js for all of them in one process (and sandbox mode).
+# or launcher/dist/main.js for all of them in one process (and sandbox mode), or
+# launcher/dist/sandbox.js for the sandbox alone (page and simulators) beside services run apart.
 # Node 24, a maintained LTS; the code also runs on Node 20 (what CI tests).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -37,6 +38,6 @@ WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
 # The image's own unprivileged user; nothing under /app is writable by it.
 USER node
-EXPOSE 3000 3001 3002 9101 9102
+EXPOSE 3000 3001 3002 3003 3004 3005 9101 9102
 ENTRYPOINT ["node"]
 CMD ["launcher/dist/main.js"]

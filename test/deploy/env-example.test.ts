@@ -45,7 +45,7 @@ t.test('.env.example as it is starts the relay in sandbox mode: empty values cou
 });
 
 t.test('docker-compose.yml sets only variables the services read', async (t) => {
-  const compose = parse(read('docker-compose.yml')) as { services: Record<string, { environment?: Record<string, string> }> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
   const set = Object.values(compose.services).flatMap((service) => Object.keys(service.environment ?? {}));
   t.ok(set.length > 0, 'it sets some');
   const known = variablesRead();
