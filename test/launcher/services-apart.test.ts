@@ -1,0 +1,100 @@
+import { fileURLToPath } from 'node:url';
+import type { DeliveredMessage } from '@wxim/sandbox';
+import t from 'tap';
+import { request } from 'undici';
+import { type ServiceProcess, eventually, freePort, freePortRun, runService, startTestRedis, testPrefix, whenReady } from '@wxim/testkit';
+
+const entry = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const SERVICES = ['wechat-gateway', 'im-callback', 'dashboard', 'im-worker', 'wechat-pusher'] as const;
+
+interface View {
+  customer: { from: string; text: string; note?: string }[];
+  agent: { items: { from: string; text: string }[]; servedBy?: string };
+}
+
+/**
+ * What `docker compose up` with an empty .env runs, as processes: the sandbox alone
+ * (launcher/dist/sandbox.js) and each of the five services in a process of its own with no
+ * credential at all, every one given the same environment, as compose gives each container .env.
+ */
+t.test('sandbox mode with every service apart: the page reaches an agent and the reply reaches the customer', async (t) => {
+  const redis = await startTestRedis();
+  t.teardown(() => redis.close());
+  const ports = {
+    GATEWAY_PORT: await freePort(),
+    CALLBACK_PORT: await freePort(),
+    DASHBOARD_PORT: await freePort(),
+    IM_WORKER_PORT: await freePort(),
+    PUSHER_PORT: await freePort(),
+    SANDBOX_PORT: await freePortRun(3),
+  };
+  const env = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: testPrefix(),
+    LOG_LEVEL: 'warn',
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  };
+  const procs: ServiceProcess[] = [];
+  t.teardown(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
+  const sandbox = runService(entry('launcher/dist/sandbox.js'), env);
+  procs.push(sandbox);
+  for (const name of SERVICES) procs.push(runService(entry(`services/${name}/dist/main.js`), env));
+  const portOf = {
+    'wechat-gateway': ports.GATEWAY_PORT,
+    'im-callback': ports.CALLBACK_PORT,
+    dashboard: ports.DASHBOARD_PORT,
+    'im-worker': ports.IM_WORKER_PORT,
+    'wechat-pusher': ports.PUSHER_PORT,
+  };
+  for (const [i, name] of SERVICES.entries()) await whenReady(portOf[name], procs[i + 1]!.child);
+  await eventually('the sandbox page answers', async () => {
+    const res = await request(`http://127.0.0.1:${ports.SANDBOX_PORT}/healthz`).catch(() => undefined);
+    await res?.body.dump();
+    return res?.statusCode === 200;
+  });
+  for (const [i, name] of SERVICES.entries())
+    t.match(procs[i + 1]!.output().stdout, /sandbox mode \(SANDBOX=1, or no WeChat or IM credential configured\)/, `${name} says it runs in sandbox mode`);
+
+  const page = `http://127.0.0.1:${ports.SANDBOX_PORT}`;
+  const post = async (path: string, body: object) => {
+    const res = await request(`${page}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  };
+  const { openid } = (await post('/api/customers', {})).body as { openid: string };
+  t.same((await post('/api/customer/text', { openid, text: 'hello from apart' })).body, { status: 200 }, 'the gateway took the push');
+  let view: View = { customer: [], agent: { items: [] } };
+  const look = async (agent: string) => (view = (await (await request(`${page}/api/view?openid=${openid}&agent=${agent}`)).body.json()) as View);
+  await eventually('the message reaches an agent', async () => (await look('agent1')).agent.servedBy !== undefined);
+  const agent = view.agent.servedBy!;
+  await look(agent);
+  t.same(
+    view.agent.items.map((i) => [i.from, i.text]),
+    [['customer', 'hello from apart']],
+    `${agent} has it`,
+  );
+
+  const reply = await post('/api/agent/reply', { agent, openid, photo: true });
+  t.equal(reply.body['delivered'], true, 'im-callback took the callback');
+  await post('/api/agent/reply', { agent, openid, text: 'hello back' });
+  await eventually('the photo and the reply reach the customer', async () => (await look(agent)).customer.filter((i) => i.from === 'business').length === 2);
+  const sent = (await (await request(`http://127.0.0.1:${ports.SANDBOX_PORT + 2}/sim/sent`)).body.json()) as DeliveredMessage[];
+  t.same(
+    sent.map((m) => m.msgtype),
+    ['image', 'text'],
+    'in order, each once: the pusher fetched the photo from the sandbox and uploaded it',
+  );
+  const board = await request(`http://127.0.0.1:${ports.DASHBOARD_PORT}/api/queues`);
+  t.equal(board.statusCode, 200, 'the dashboard shows the sandbox queues');
+  await board.body.dump();
+
+  for (const p of procs) p.child.kill('SIGTERM');
+  t.same(await Promise.all(procs.map((p) => p.exited)), [0, 0, 0, 0, 0, 0], 'each exits cleanly');
+});
+
+t.test('with credentials configured the sandbox alone says there is no sandbox and exits 0', async (t) => {
+  const proc = runService(entry('launcher/dist/sandbox.js'), { WECHAT_TOKEN: 'tokentoken', IM_SDK_APP_ID: '1400000000' });
+  t.equal(await proc.exited, 0);
+  t.match(proc.output().stdout, /credentials are configured, so there is no sandbox/);
+});
