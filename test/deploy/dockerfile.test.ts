@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import t from 'tap';
 
 const root = new URL('../../', import.meta.url);
@@ -45,4 +45,14 @@ t.test('the final image holds production dependencies of the services and launch
   );
   const copied = deps!.lines.filter((l) => l.startsWith('COPY')).join('\n');
   t.notMatch(copied, /testkit|bench/, 'neither is copied into it');
+});
+
+t.test("the image keeps the sandbox page's files: sandbox mode serves them", async (t) => {
+  const deps = stages().find((s) => s.name === 'deps')!;
+  const removed = deps.lines.filter((l) => l.includes('rm -rf')).join(' ');
+  t.notMatch(removed, /public/, 'public/ is not removed');
+  t.match(removed, /packages\/\*\/src/, 'sources are');
+  for (const file of ['index.html', 'app.js', 'style.css'])
+    t.ok(existsSync(new URL(`packages/sandbox/public/${file}`, root)), `packages/sandbox/public/${file}`);
+  t.match(dockerfile, /^EXPOSE .*\b3003\b/m, 'the page port is exposed');
 });

@@ -128,3 +128,17 @@ t.test("the agent's view: the customer's messages, the agent's replies and the r
   t.same(agentConversation(messages, 'agent1', openid).items, [], 'another agent sees none of it');
   t.same(agentConversation(messages, 'agent2', fakeOpenId()), { items: [] }, 'a customer who has not written has no conversation');
 });
+
+t.test('an agent reply IM refuses (the customer unfollowed and their account is gone) is answered 409 with why', async (t) => {
+  const { im, app } = page();
+  const openid = fakeOpenId();
+  im.accounts.set('cust9', {});
+  await im.agentSend('cust9', 'agent1', [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'hi' } }], {
+    cloudCustomData: JSON.stringify({ source: 'wechat', openid, msgId: '7' }),
+  });
+  im.accounts.delete('cust9');
+  const res = await app.inject({ method: 'POST', url: '/api/agent/reply', payload: { agent: 'agent1', openid, text: 'still there?' } });
+  t.equal(res.statusCode, 409);
+  t.match(res.json<{ error: string }>().error, /To_Account does not exist/);
+  t.equal(im.messages.length, 1, 'nothing more stored in IM');
+});

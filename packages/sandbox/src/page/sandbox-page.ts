@@ -118,8 +118,13 @@ export class SandboxPage {
               },
             ]
           : [{ MsgType: 'TIMTextElem', MsgContent: { Text: text as string } }];
-      const sent = await im.agentSend(agent, customerAccount, body);
-      return { msgKey: sent.msgKey, delivered: sent.delivered };
+      try {
+        const sent = await im.agentSend(agent, customerAccount, body);
+        return { msgKey: sent.msgKey, delivered: sent.delivered };
+      } catch (err) {
+        // IM refuses, e.g. a customer whose account was deleted when they unfollowed.
+        return refuse(reply, 409, err instanceof Error ? err.message : String(err));
+      }
     });
 
     this.app.put<{ Body: { openid?: unknown; closed?: unknown } | undefined }>('/api/window', async (req, reply) => {
