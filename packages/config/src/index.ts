@@ -13,4 +13,4 @@ export {
 export type { Env } from './readers.js';
 export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';
-export { SANDBOX, isSandbox, sandboxPorts, sandboxPrefix, withSandbox } from './sandbox-mode.js';
+export { SANDBOX, isSandbox, sandboxPorts, sandboxPrefix, sandboxUrl, withSandbox } from './sandbox-mode.js';

@@ -40,6 +40,12 @@ export function sandboxPorts(config: Config): { page: number; im: number; wechat
   return { page, im: page + 1, wechatApi: page + 2 };
 }
 
+/** The sandbox's address on `port` as the services reach it (SANDBOX_HOST; an IPv6 address in brackets). */
+export function sandboxUrl(config: Config, port: number): string {
+  const { host } = config.sandboxLinks;
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
 /**
  * The configuration a service runs with: as configured, or in sandbox mode the sandbox's
  * credentials, the simulators at SANDBOX_HOST as the platforms, keys of their own (a sandbox
@@ -49,7 +55,6 @@ export function sandboxPorts(config: Config): { page: number; im: number; wechat
  */
 export function withSandbox(config: Config): Config {
   if (config.sandboxed || !isSandbox(config)) return config;
-  const host = config.sandboxLinks.host.includes(':') && !config.sandboxLinks.host.startsWith('[') ? `[${config.sandboxLinks.host}]` : config.sandboxLinks.host;
   const ports = sandboxPorts(config);
   return {
     ...config,
@@ -61,7 +66,7 @@ export function withSandbox(config: Config): Config {
       appId: SANDBOX.appId,
       appSecret: SANDBOX.appSecret,
       encodingAesKey: SANDBOX.encodingAesKey,
-      apiBase: `http://${host}:${ports.wechatApi}`,
+      apiBase: sandboxUrl(config, ports.wechatApi),
     },
     im: {
       ...config.im,
@@ -70,8 +75,8 @@ export function withSandbox(config: Config): Config {
       admin: SANDBOX.imAdmin,
       agents: [...SANDBOX.imAgents],
       callbackToken: SANDBOX.imCallbackToken,
-      apiBase: `http://${host}:${ports.im}`,
+      apiBase: sandboxUrl(config, ports.im),
     },
-    mediaAllowedHosts: [`${host}:${ports.page}`],
+    mediaAllowedHosts: [new URL(sandboxUrl(config, ports.page)).host],
   };
 }

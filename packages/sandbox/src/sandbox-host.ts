@@ -1,4 +1,4 @@
-import { type Config, SANDBOX, sandboxPorts } from '@wxim/config';
+import { type Config, SANDBOX, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
@@ -21,7 +21,7 @@ export interface SandboxHost {
  */
 export async function startSandboxHost(config: Config): Promise<SandboxHost> {
   const ports = sandboxPorts(config);
-  const { host, gatewayUrl, callbackUrl } = config.sandboxLinks;
+  const { gatewayUrl, callbackUrl } = config.sandboxLinks;
   const im = new ImSimulator({
     sdkAppId: SANDBOX.imSdkAppId,
     secretKey: SANDBOX.imSecretKey,
@@ -38,13 +38,12 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     accountId: SANDBOX.accountId,
     mode: 'safe',
   });
-  const shownHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const page = new SandboxPage({
     im,
     wechatApi,
     wechat,
     agents: SANDBOX.imAgents,
-    selfUrl: `http://${shownHost}:${ports.page}`,
+    selfUrl: sandboxUrl(config, ports.page),
     dashboardPort: config.ports.dashboard,
   });
   const started: { close(): Promise<void> }[] = [];
