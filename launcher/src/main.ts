@@ -1,4 +1,4 @@
-import { SANDBOX, isSandbox, loadConfig, startOrExit, withSandbox } from '@wxim/config';
+import { SANDBOX, isSandbox, loadConfig, requirePortsApart, startOrExit, withSandbox } from '@wxim/config';
 import { dashboardService } from '@wxim/dashboard';
 import { imCallbackService } from '@wxim/im-callback';
 import { imWorkerService } from '@wxim/im-worker';
@@ -17,8 +17,8 @@ const SERVICES = [wechatGatewayService, imCallbackService, dashboardService, imW
  * SANDBOX_PORT, with simulators of Tencent IM and WeChat's API standing in for the platforms.
  */
 await startOrExit('relay', async () => {
-  const configured = loadConfig();
-  const config = withSandbox(configured);
+  const config = withSandbox(loadConfig());
+  requirePortsApart(config, isSandbox(config));
   const sandbox: SandboxHost | undefined = isSandbox(config) ? await startSandboxHost(config) : undefined;
   try {
     await runServices(config, SERVICES, async () => sandbox?.close());

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { loadConfig } from '@wxim/config';
 import { parse } from 'yaml';
@@ -6,10 +6,14 @@ import { parse } from 'yaml';
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
-/** Every variable the services read: the config readers' names, and WELCOME_TEXT, read as it is. */
+/** Every variable the services read: the config readers' names (in any of @wxim/config's files), and WELCOME_TEXT, read as it is. */
 function variablesRead(): Set<string> {
-  const source = read('packages/config/src/config.ts');
-  const names = [...source.matchAll(/env, '([A-Z_]+)'/g), ...source.matchAll(/env\['([A-Z_]+)'\]/g)].map((m) => m[1]!);
+  const dir = new URL('packages/config/src/', root);
+  const source = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(new URL(f, dir), 'utf8'))
+    .join('\n');
+  const names = [...source.matchAll(/\(env, '([A-Z_]+)'/g), ...source.matchAll(/env\['([A-Z_]+)'\]/g)].map((m) => m[1]!);
   return new Set(names);
 }
 

@@ -47,6 +47,16 @@ t.test('the sandbox page: a customer message reaches the agent, the reply reache
   t.match(await page.locator('#served-by').textContent(), /Serving customer/, `the agent pane follows the agent who serves the customer (${servedBy})`);
   await customerChat.locator('.from-customer', { hasText: `reached ${servedBy} in IM` }).waitFor();
 
+  // Markup is shown as the text it is, in both panes, never as markup.
+  const markup = '<img src=x onerror="document.title=1"><b>bold?</b>';
+  await page.getByLabel('Customer message').fill(markup);
+  await page.getByLabel('Customer message').press('Enter');
+  const shown = agentChat.locator('.from-customer', { hasText: 'bold?</b>' });
+  await shown.waitFor();
+  t.equal(await shown.locator('.text').textContent(), markup, 'the agent sees the text as typed');
+  t.equal(await page.locator('.chat b, .chat img[src="x"]').count(), 0, 'no element made of it');
+  t.not(await page.title(), '1', 'no script of it ran');
+
   // The agent answers with the Send button; IM calls im-callback, the pusher sends it through WeChat.
   await page.getByLabel('Agent reply').fill('It arrives tomorrow.');
   await page.locator('#agent-form').getByRole('button', { name: 'Send' }).click();
@@ -91,11 +101,12 @@ t.test('the sandbox page: a customer message reaches the agent, the reply reache
   await eventually(
     'IM has failed a call of the relay',
     async () => Object.values((await json<SimulatorStats>(`http://127.0.0.1:${sandbox + 1}/sim/stats`)).faults).some((n) => n > 0),
-    15_000,
+    45_000,
   );
   await page.locator('#im-failure-count', { hasText: 'retried by the relay' }).waitFor();
   await page.getByLabel('Share of IM calls that fail').selectOption('0');
-  await agentChat.locator('.from-customer', { hasText: 'Hello again' }).waitFor({ timeout: 15_000 });
+  // The retry comes after a backoff of about 1 s, then 2 s, 4 s…: room for a busy machine.
+  await agentChat.locator('.from-customer', { hasText: 'Hello again' }).waitFor({ timeout: 45_000 });
   t.notOk(await page.getByLabel("Customer's 48 h window closed").isChecked(), "the customer's message opened the window again");
 
   t.equal(await page.getByRole('link', { name: /Queue dashboard/ }).getAttribute('href'), `http://127.0.0.1:${dashboard}/`, 'the dashboard link');

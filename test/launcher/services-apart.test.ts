@@ -28,10 +28,18 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
     PUSHER_PORT: await freePort(),
     SANDBOX_PORT: await freePortRun(3),
   };
+  // As docker-compose.yml sets them: the sandbox by name, listening on every interface, and where it finds the services.
+  const links = {
+    SANDBOX_HOST: 'localhost',
+    LOCAL_BIND: '0.0.0.0',
+    SANDBOX_GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
+    SANDBOX_CALLBACK_URL: `http://localhost:${ports.CALLBACK_PORT}/im/callback`,
+  };
   const env = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: testPrefix(),
     LOG_LEVEL: 'warn',
+    ...links,
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
   };
   const procs: ServiceProcess[] = [];
@@ -48,7 +56,10 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
     'im-worker': ports.IM_WORKER_PORT,
     'wechat-pusher': ports.PUSHER_PORT,
   };
-  for (const [i, name] of SERVICES.entries()) await whenReady(portOf[name], procs[i + 1]!.child);
+  for (const [i, name] of SERVICES.entries())
+    await whenReady(portOf[name], procs[i + 1]!.child).catch((err: unknown) => {
+      throw new Error(`${name}: ${String(err)} ${procs[i + 1]!.output().stderr}`);
+    });
   await eventually('the sandbox page answers', async () => {
     const res = await request(`http://127.0.0.1:${ports.SANDBOX_PORT}/healthz`).catch(() => undefined);
     await res?.body.dump();
@@ -85,6 +96,10 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
     ['image', 'text'],
     'in order, each once: the pusher fetched the photo from the sandbox and uploaded it',
   );
+  const health = (...args: string[]) => runService(entry('launcher/dist/healthcheck.js'), {}, args).exited;
+  t.equal(await health(String(ports.GATEWAY_PORT)), 0, "the containers' health check: the gateway is ready");
+  t.equal(await health(String(ports.SANDBOX_PORT), '/healthz'), 0, 'the sandbox is up');
+  t.equal(await health(String(await freePort())), 1, 'nothing listening: unhealthy');
   const board = await request(`http://127.0.0.1:${ports.DASHBOARD_PORT}/api/queues`);
   t.equal(board.statusCode, 200, 'the dashboard shows the sandbox queues');
   await board.body.dump();
@@ -93,8 +108,20 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
   t.same(await Promise.all(procs.map((p) => p.exited)), [0, 0, 0, 0, 0, 0], 'each exits cleanly');
 });
 
-t.test('with credentials configured the sandbox alone says there is no sandbox and exits 0', async (t) => {
-  const proc = runService(entry('launcher/dist/sandbox.js'), { WECHAT_TOKEN: 'tokentoken', IM_SDK_APP_ID: '1400000000' });
-  t.equal(await proc.exited, 0);
-  t.match(proc.output().stdout, /credentials are configured, so there is no sandbox/);
+t.test('with sandbox mode off the sandbox alone says why there is no sandbox and exits 0', async (t) => {
+  const configured = runService(entry('launcher/dist/sandbox.js'), { WECHAT_TOKEN: 'tokentoken', IM_SDK_APP_ID: '1400000000' });
+  t.equal(await configured.exited, 0);
+  t.match(configured.output().stdout, /Sandbox mode is off \(WeChat or IM credentials are configured\)/);
+  const off = runService(entry('launcher/dist/sandbox.js'), { SANDBOX: '0' });
+  t.equal(await off.exited, 0);
+  t.match(off.output().stdout, /Sandbox mode is off \(SANDBOX=0\)/);
 });
+
+t.test(
+  'a service alone with no credential and no SANDBOX_HOST stops, naming what is missing: a deployment whose secrets did not arrive never serves the sandbox',
+  async (t) => {
+    const proc = runService(entry('services/wechat-gateway/dist/main.js'), {});
+    t.equal(await proc.exited, 78);
+    t.match(proc.output().stderr, /^wechat-gateway: configuration error: WECHAT_TOKEN is missing/);
+  },
+);

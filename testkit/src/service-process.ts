@@ -8,9 +8,9 @@ export interface ServiceProcess {
   output(): { stdout: string; stderr: string };
 }
 
-/** A service's built entry point as its own process, with only `env` (and PATH), its output kept. */
-export function runService(entry: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [entry], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A service's built entry point as its own process, with only `env` (and PATH) and `args`, its output kept. */
+export function runService(entry: string, env: Record<string, string>, args: readonly string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [entry, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

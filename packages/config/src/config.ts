@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
+import { type SandboxLinks, localBind, sandboxLinks } from './sandbox-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -56,7 +57,7 @@ export interface Config {
    */
   localBind: string;
   /** Where sandbox mode's parts find each other (SANDBOX_HOST, SANDBOX_GATEWAY_URL, SANDBOX_CALLBACK_URL). */
-  sandboxLinks: { host: string; gatewayUrl: string; callbackUrl: string };
+  sandboxLinks: SandboxLinks;
   dashboard: { user?: string; password?: string; readOnly: boolean };
   /** `undefined` means auto: sandbox when no WeChat or IM credential is configured. */
   sandbox: boolean | undefined;
@@ -66,8 +67,6 @@ export interface Config {
 }
 
 const IM_USER_ID = /^[A-Za-z0-9_@.-]{1,32}$/;
-const HOST =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
 
 /**
  * Reads and validates the whole environment once. Every value that is set is checked, so a typo
@@ -127,9 +126,10 @@ export function loadConfig(env: Env = process.env): Config {
       dashboard: port(env, 'DASHBOARD_PORT', 3002),
       imWorker: port(env, 'IM_WORKER_PORT', 9101),
       pusher: port(env, 'PUSHER_PORT', 9102),
-      sandbox: port(env, 'SANDBOX_PORT', 3003),
+      // The sandbox page; the two simulators take the next two ports.
+      sandbox: integer(env, 'SANDBOX_PORT', 1, 65533, 3003),
     },
-    localBind: matching(env, 'LOCAL_BIND', HOST, 'an interface address such as 127.0.0.1 (this machine only) or 0.0.0.0 (in a container)') ?? '127.0.0.1',
+    localBind: localBind(env),
     sandboxLinks: sandboxLinks(env, port(env, 'GATEWAY_PORT', 3000), port(env, 'CALLBACK_PORT', 3001)),
     dashboard: {
       user: raw(env, 'DASHBOARD_USER'),
@@ -138,14 +138,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sandbox,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-  };
-}
-
-function sandboxLinks(env: Env, gatewayPort: number, callbackPort: number): Config['sandboxLinks'] {
-  return {
-    host: matching(env, 'SANDBOX_HOST', HOST, 'the host name of the sandbox (its simulators), e.g. 127.0.0.1 or sandbox') ?? '127.0.0.1',
-    gatewayUrl: url(env, 'SANDBOX_GATEWAY_URL', ['http:', 'https:'], `http://127.0.0.1:${gatewayPort}`),
-    callbackUrl: url(env, 'SANDBOX_CALLBACK_URL', ['http:', 'https:'], `http://127.0.0.1:${callbackPort}/im/callback`),
   };
 }
 

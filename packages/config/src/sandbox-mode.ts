@@ -40,10 +40,26 @@ export function sandboxPorts(config: Config): { page: number; im: number; wechat
   return { page, im: page + 1, wechatApi: page + 2 };
 }
 
-/** The sandbox's address on `port` as the services reach it (SANDBOX_HOST; an IPv6 address in brackets). */
+/** The host the services reach the sandbox at: SANDBOX_HOST, else the address it listens on (LOCAL_BIND), 127.0.0.1 for all interfaces. */
+export function sandboxHost(config: Config): string {
+  const bind = config.localBind;
+  return config.sandboxLinks.host ?? (bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind);
+}
+
+/** The sandbox's address on `port` as the services reach it (an IPv6 address in brackets). */
 export function sandboxUrl(config: Config, port: number): string {
-  const { host } = config.sandboxLinks;
-  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  const host = sandboxHost(config);
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Whether a service started on its own (not by `npm start`) takes sandbox mode: only when asked
+ * (SANDBOX=1), or with no credential at all and pointed at a sandbox (SANDBOX_HOST, as
+ * docker-compose.yml does). A deployment whose credentials failed to arrive must stop with the
+ * missing one named, not take pushes signed with the sandbox's published tokens.
+ */
+export function sandboxForService(config: Config): boolean {
+  return config.sandboxed === true || config.sandbox === true || (config.sandboxLinks.host !== undefined && isSandbox(config));
 }
 
 /**

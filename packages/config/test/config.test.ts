@@ -1,4 +1,14 @@
-import { ConfigError, DEFAULT_WELCOME_TEXT, SANDBOX, isSandbox, loadConfig, requireSettings, withSandbox } from '@wxim/config';
+import {
+  ConfigError,
+  DEFAULT_WELCOME_TEXT,
+  SANDBOX,
+  isSandbox,
+  loadConfig,
+  requirePortsApart,
+  requireSettings,
+  sandboxForService,
+  withSandbox,
+} from '@wxim/config';
 import t from 'tap';
 
 const good = {
@@ -153,13 +163,13 @@ t.test('sandbox mode fills in its credentials and points the services at the san
 t.test('where the sandbox and the password-less pages listen', async (t) => {
   const c = loadConfig({});
   t.equal(c.localBind, '127.0.0.1', 'this machine only by default');
-  t.same(c.sandboxLinks, { host: '127.0.0.1', gatewayUrl: 'http://127.0.0.1:3000', callbackUrl: 'http://127.0.0.1:3001/im/callback' });
+  t.same(c.sandboxLinks, { gatewayUrl: 'http://127.0.0.1:3000', callbackUrl: 'http://127.0.0.1:3001/im/callback' }, 'no SANDBOX_HOST given');
   const moved = loadConfig({ GATEWAY_PORT: '8000', CALLBACK_PORT: '8001' });
-  t.same(
-    moved.sandboxLinks,
-    { host: '127.0.0.1', gatewayUrl: 'http://127.0.0.1:8000', callbackUrl: 'http://127.0.0.1:8001/im/callback' },
-    'the ports followed',
-  );
+  t.same(moved.sandboxLinks, { gatewayUrl: 'http://127.0.0.1:8000', callbackUrl: 'http://127.0.0.1:8001/im/callback' }, 'the ports followed');
+  t.equal(withSandbox(loadConfig({ LOCAL_BIND: '192.168.1.5' })).im.apiBase, 'http://192.168.1.5:3004', 'a sandbox on one address is reached there');
+  t.equal(withSandbox(loadConfig({ LOCAL_BIND: '0.0.0.0' })).im.apiBase, 'http://127.0.0.1:3004', 'on every interface: through loopback');
+  t.equal(withSandbox(loadConfig({ LOCAL_BIND: '::1' })).im.apiBase, 'http://[::1]:3004', 'IPv6 in brackets');
+  t.equal(withSandbox(loadConfig({ SANDBOX_HOST: '[fd00::5]' })).wechat.apiBase, 'http://[fd00::5]:3005');
   const compose = loadConfig({
     LOCAL_BIND: '0.0.0.0',
     SANDBOX_HOST: 'sandbox',
@@ -168,16 +178,48 @@ t.test('where the sandbox and the password-less pages listen', async (t) => {
   });
   t.equal(compose.localBind, '0.0.0.0');
   t.same(compose.sandboxLinks, { host: 'sandbox', gatewayUrl: 'http://wechat-gateway:3000', callbackUrl: 'http://im-callback:3001/im/callback' });
+  for (const bind of ['every where', '[::1]', 'example.com', '300.1.1.1'])
+    t.match(
+      errorOf(() => loadConfig({ LOCAL_BIND: bind })),
+      /^LOCAL_BIND is malformed: an interface address/,
+      bind,
+    );
+  for (const host of ['http://sandbox', 'cafe:3003', 'sand box', '-sandbox'])
+    t.match(
+      errorOf(() => loadConfig({ SANDBOX_HOST: host })),
+      /^SANDBOX_HOST is malformed/,
+      host,
+    );
   t.match(
-    errorOf(() => loadConfig({ LOCAL_BIND: 'every where' })),
-    /^LOCAL_BIND is malformed: an interface address/,
-  );
-  t.match(
-    errorOf(() => loadConfig({ SANDBOX_HOST: 'http://sandbox' })),
-    /^SANDBOX_HOST is malformed/,
+    errorOf(() => loadConfig({ SANDBOX_PORT: '65534' })),
+    /^SANDBOX_PORT is malformed: a whole number from 1 to 65533/,
+    'room for the two simulators',
   );
   t.match(
     errorOf(() => loadConfig({ SANDBOX_GATEWAY_URL: 'ftp://x' })),
     /^SANDBOX_GATEWAY_URL is malformed/,
   );
+});
+
+t.test('a service on its own takes sandbox mode only when asked or pointed at a sandbox', async (t) => {
+  t.notOk(sandboxForService(loadConfig({})), 'no credential and no SANDBOX_HOST: a deployment whose secrets did not arrive, not a sandbox');
+  t.ok(sandboxForService(loadConfig({ SANDBOX_HOST: 'sandbox' })), 'pointed at a sandbox (docker-compose.yml)');
+  t.ok(sandboxForService(loadConfig({ SANDBOX: '1' })), 'asked');
+  t.notOk(sandboxForService(loadConfig({ ...good, SANDBOX_HOST: 'sandbox' })), 'credentials win');
+  t.notOk(sandboxForService(loadConfig({ SANDBOX: '0', SANDBOX_HOST: 'sandbox' })), 'SANDBOX=0 wins');
+  t.ok(sandboxForService(withSandbox(loadConfig({}))), 'npm start decided it already');
+});
+
+t.test('npm start needs a port of its own for each service and the sandbox', async (t) => {
+  t.doesNotThrow(() => requirePortsApart(loadConfig({}), true));
+  t.match(
+    errorOf(() => requirePortsApart(loadConfig({ DASHBOARD_PORT: '3004' }), true)),
+    /^SANDBOX_PORT \+ 1 \(the IM simulator\) is the same port as DASHBOARD_PORT \(3004\)/,
+  );
+  t.doesNotThrow(() => requirePortsApart(loadConfig({ DASHBOARD_PORT: '3004' }), false), 'without the sandbox 3004 is free');
+  t.match(
+    errorOf(() => requirePortsApart(loadConfig({ PUSHER_PORT: '3000' }), false)),
+    /^PUSHER_PORT is the same port as GATEWAY_PORT \(3000\)/,
+  );
+  t.doesNotThrow(() => requirePortsApart(loadConfig({ GATEWAY_PORT: '0', CALLBACK_PORT: '0' }), false), 'port 0 (any free one) may repeat');
 });

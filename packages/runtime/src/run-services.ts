@@ -1,4 +1,4 @@
-import { type Config, requireSettings, withSandbox } from '@wxim/config';
+import { type Config, requireSettings, sandboxForService, withSandbox } from '@wxim/config';
 import { closeOnSignal } from './close-on-signal.js';
 import type { RunningService, ServiceDefinition } from './service-definition.js';
 
@@ -10,11 +10,11 @@ export interface Started {
 /**
  * Builds, listens and starts the services in this process, and closes them on SIGTERM: the HTTP
  * services first (no new pushes or callbacks), then the workers (finish what is in flight), then
- * `after` (e.g. the sandbox's simulators). In sandbox mode they run against the sandbox (see
- * `withSandbox`).
+ * `after` (e.g. the sandbox's simulators). In sandbox mode (`npm start` decides it; a service on
+ * its own only when asked, see `sandboxForService`) they run against the sandbox.
  */
 export async function runServices(configured: Config, definitions: readonly ServiceDefinition[], after?: () => Promise<void>): Promise<Started[]> {
-  const config = withSandbox(configured);
+  const config = sandboxForService(configured) ? withSandbox(configured) : configured;
   requireSettings(config, [...new Set(definitions.flatMap((d) => d.requires))]);
   const started: Started[] = [];
   for (const [i, definition] of definitions.entries()) {

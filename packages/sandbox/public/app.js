@@ -25,11 +25,11 @@ async function attempt(action) {
   }
 }
 
-/** An image address as this browser reaches it: the sandbox's own photos by their path. */
+/** An image address as this browser reaches it: the sandbox's own photos by their path; nothing else is loaded. */
 function shownImage(url) {
   try {
-    const parsed = new URL(url, location.href);
-    return parsed.pathname.startsWith('/media/') || parsed.pathname.startsWith('/api/wechat-media/') ? parsed.pathname : parsed.href;
+    const { pathname } = new URL(url, location.href);
+    return pathname.startsWith('/media/') || pathname.startsWith('/api/wechat-media/') ? pathname : '';
   } catch {
     return '';
   }
@@ -46,7 +46,7 @@ function render(list, items) {
       text.className = 'text';
       text.textContent = item.text;
       li.append(text);
-      if (item.image) {
+      if (item.image && shownImage(item.image)) {
         const img = document.createElement('img');
         img.src = shownImage(item.image);
         img.alt = 'photo';
@@ -64,13 +64,26 @@ function render(list, items) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
+let refreshing = false;
+
+/** Redraws both panes from the sandbox's state; one at a time, so an older answer never overwrites a newer one. */
 async function refresh() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    await redraw();
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function redraw() {
   const view = await api('GET', `/api/view?openid=${encodeURIComponent(state.openid)}&agent=${encodeURIComponent(state.agent)}`);
   const served = view.agent.servedBy;
   if (served && !state.agentChosen && served !== state.agent) {
     state.agent = served;
     $('agent').value = served;
-    return refresh();
+    return redraw();
   }
   const key = JSON.stringify(view);
   if (key === state.last) return;

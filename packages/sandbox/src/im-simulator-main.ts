@@ -4,7 +4,7 @@ import { ImSimulator } from './im-simulator.js';
 /**
  * The IM simulator as a process of its own, as the platform is: what it records (arrival times,
  * calls per second) is not held up by anyone else's work. For benchmarks and tests. Its own
- * settings, all optional: SIM_PORT (3003), SIM_SDK_APP_ID, SIM_SECRET_KEY and SIM_AGENTS
+ * settings, all optional: SIM_PORT (3004, where sandbox mode has it), SIM_SDK_APP_ID, SIM_SECRET_KEY and SIM_AGENTS
  * (comma-separated; the sandbox's app by default), SIM_RATE_LIMIT (IM's own unless a number, or
  * `off` for a run that needs more than IM allows, labelled so), SIM_DEDUPE_WINDOW_MS, and
  * SIM_CALLBACK_URL with SIM_CALLBACK_TOKEN (where IM's callbacks go, and their authentication token).
@@ -21,5 +21,5 @@ const sim = new ImSimulator({
     ? { callback: { url: env['SIM_CALLBACK_URL'], ...(env['SIM_CALLBACK_TOKEN'] ? { token: env['SIM_CALLBACK_TOKEN'] } : {}) } }
     : {}),
 });
-await sim.listen(Number(env['SIM_PORT'] ?? 3003), '127.0.0.1');
+await sim.listen(Number(env['SIM_PORT'] ?? 3004), '127.0.0.1');
 process.on('SIGTERM', () => void sim.close().then(() => process.exit(0)));

@@ -1,4 +1,4 @@
-import { type Config, SANDBOX, sandboxPorts, sandboxUrl } from '@wxim/config';
+import { type Config, SANDBOX, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
@@ -45,10 +45,12 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     agents: SANDBOX.imAgents,
     selfUrl: sandboxUrl(config, ports.page),
     dashboardPort: config.ports.dashboard,
+    // The names the page answers to: this machine's, and the ones the services and LOCAL_BIND give it.
+    hosts: ['127.0.0.1', 'localhost', '::1', sandboxHost(config), config.localBind],
   });
   const started: { close(): Promise<void> }[] = [];
   const close = async () => {
-    for (const part of started.reverse()) await part.close();
+    while (started.length > 0) await started.pop()!.close();
   };
   try {
     await im.listen(ports.im, config.localBind);
@@ -61,6 +63,9 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     await close();
     throw err;
   }
-  const local = (port: number) => `http://127.0.0.1:${port}`;
+  // As a person on this machine opens them: LOCAL_BIND's address, or 127.0.0.1 for all interfaces.
+  const bind = config.localBind;
+  const shown = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
+  const local = (port: number) => `http://${shown}:${port}`;
   return { im, wechatApi, page, urls: { page: local(ports.page), im: local(ports.im), wechatApi: local(ports.wechatApi) }, close };
 }

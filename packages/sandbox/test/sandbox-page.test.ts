@@ -17,7 +17,15 @@ function page() {
   const im = new ImSimulator({ sdkAppId: SANDBOX.imSdkAppId, secretKey: SANDBOX.imSecretKey, agents: SANDBOX.imAgents });
   const wechatApi = new WechatApiSimulator({ appId: SANDBOX.appId, secret: SANDBOX.appSecret });
   const wechat = new WechatPlatform({ gatewayUrl: 'http://127.0.0.1:9', token: SANDBOX.token, appId: SANDBOX.appId });
-  const sandbox = new SandboxPage({ im, wechatApi, wechat, agents: SANDBOX.imAgents, selfUrl: 'http://127.0.0.1:3003', dashboardPort: 3002 });
+  const sandbox = new SandboxPage({
+    im,
+    wechatApi,
+    wechat,
+    agents: SANDBOX.imAgents,
+    selfUrl: 'http://127.0.0.1:3003',
+    dashboardPort: 3002,
+    hosts: ['127.0.0.1', 'localhost', '::1', 'sandbox'],
+  });
   return { im, wechatApi, app: sandbox.app };
 }
 
@@ -141,4 +149,17 @@ t.test('an agent reply IM refuses (the customer unfollowed and their account is 
   t.equal(res.statusCode, 409);
   t.match(res.json<{ error: string }>().error, /To_Account does not exist/);
   t.equal(im.messages.length, 1, 'nothing more stored in IM');
+});
+
+t.test('the page answers only to the names it was given: a rebinding name is refused 421 before anything happens', async (t) => {
+  const { im, app } = page();
+  for (const host of ['localhost:3003', '127.0.0.1:3003', '[::1]:3003', 'sandbox:3003', 'SANDBOX']) {
+    t.equal((await app.inject({ url: '/healthz', headers: { host } })).statusCode, 200, host);
+  }
+  for (const host of ['evil.example:3003', '127.0.0.1.nip.io', 'localhost.evil.example']) {
+    const res = await app.inject({ method: 'PUT', url: '/api/im-failures', headers: { host }, payload: { percent: 100 } });
+    t.equal(res.statusCode, 421, JSON.stringify(host));
+    t.match(res.json<{ error: string }>().error, /answers only to 127\.0\.0\.1, localhost/);
+  }
+  t.equal(im.faults.rate, 0, 'IM faults untouched');
 });

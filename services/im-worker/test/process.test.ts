@@ -19,8 +19,8 @@ t.test('an IM origin with a path, a query or plain http to another host stops st
   }
 });
 
-t.test('without its IM settings (sandbox mode off) the worker names the first one missing', async (t) => {
-  const { code, stderr } = await run({ SANDBOX: '0' });
+t.test('without its IM settings the worker names the first one missing', async (t) => {
+  const { code, stderr } = await run({});
   t.equal(code, 78);
   t.match(stderr, /^im-worker: configuration error: IM_SDK_APP_ID is missing/);
 });

@@ -7,8 +7,8 @@ const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 const run = (env: Record<string, string>) => runService(main, env);
 
-t.test('start-up without WECHAT_TOKEN (sandbox mode off) fails with one line naming it', async (t) => {
-  const proc = run({ SANDBOX: '0' });
+t.test('start-up without WECHAT_TOKEN fails with one line naming it', async (t) => {
+  const proc = run({});
   t.equal(await proc.exited, 78);
   const lines = proc.output().stderr.trim().split('\n');
   t.equal(lines.length, 1);

@@ -1,10 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ImSimulator } from '../im-simulator.js';
 import type { WechatApiSimulator } from '../wechat-api-simulator.js';
 import { type WechatPlatform, fakeOpenId } from '../wechat-platform.js';
-import { type CustomerAct, agentConversation, arrivals, customerPane } from './chat-view.js';
+import { agentConversation, arrivals, customerPane } from './chat-view.js';
+import { CUSTOMER_ACTIONS, type CustomerAction, CustomerActs } from './customer-acts.js';
+import { onlyKnownHosts } from './known-hosts.js';
+import { PHOTO_NAME, photoName, uniqueId } from './photo-names.js';
 import { stripesPng } from './png.js';
 
 export interface SandboxPageOptions {
@@ -16,17 +18,14 @@ export interface SandboxPageOptions {
   /** The page's own origin as the relay's services reach it (SANDBOX_HOST): photos are fetched from here. */
   selfUrl: string;
   dashboardPort: number;
+  /** Host names (or addresses) the page answers to; any other Host header is refused (DNS rebinding). */
+  hosts: readonly string[];
 }
 
 const OPENID = /^[A-Za-z0-9_-]{28}$/;
-const MEDIA_NAME = /^[a-z]+-[A-Za-z0-9]{1,32}\.png$/;
 const ASSETS = new URL('../../public/', import.meta.url);
-const ACTIONS = ['follow', 'unfollow', 'text', 'photo', 'location'] as const;
-type Action = (typeof ACTIONS)[number];
 /** What the page's "IM fails" control offers: the share of IM calls answered with a fault. */
 const FAILURE_PERCENTS = [0, 25, 50, 100];
-/** The sandbox remembers this many of the page's customer actions. */
-const MAX_ACTS = 2000;
 
 /**
  * The sandbox page (SANDBOX_PORT): a customer in a WeChat-like chat and an agent in an IM-like
@@ -36,11 +35,12 @@ const MAX_ACTS = 2000;
  */
 export class SandboxPage {
   readonly app: FastifyInstance;
-  private readonly acts: CustomerAct[] = [];
-  private serial = 0;
+  private readonly customers: CustomerActs;
 
   constructor(private readonly options: SandboxPageOptions) {
+    this.customers = new CustomerActs(options.wechat, options.wechatApi, options.selfUrl);
     this.app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+    onlyKnownHosts(this.app, options.hosts);
     this.assets();
     this.routes();
   }
@@ -77,7 +77,7 @@ export class SandboxPage {
       const window = wechatApi.windowOf(openid);
       const now = Date.now();
       return {
-        customer: customerPane(this.acts, wechatApi.sent, openid, arrivals(im.messages), (id) => `/api/wechat-media/${encodeURIComponent(id)}`),
+        customer: customerPane(this.customers.acts, wechatApi.sent, openid, arrivals(im.messages), (id) => `/api/wechat-media/${encodeURIComponent(id)}`),
         agent: agentConversation(im.messages, agent, openid),
         window: window === undefined || window.deadline <= now ? { open: false } : { open: true, remaining: window.remaining, deadline: window.deadline },
         imFailPercent: Math.round(im.faults.rate * 100),
@@ -87,13 +87,13 @@ export class SandboxPage {
     });
 
     this.app.post<{ Params: { action: string }; Body: { openid?: unknown; text?: unknown } | undefined }>('/api/customer/:action', async (req, reply) => {
-      const action = req.params.action as Action;
+      const action = req.params.action as CustomerAction;
       const { openid, text } = req.body ?? {};
-      if (!ACTIONS.includes(action)) return refuse(reply, 404, `no such customer action; one of ${ACTIONS.join(', ')}`);
+      if (!CUSTOMER_ACTIONS.includes(action)) return refuse(reply, 404, `no such customer action; one of ${CUSTOMER_ACTIONS.join(', ')}`);
       if (typeof openid !== 'string' || !OPENID.test(openid)) return refuse(reply, 400, 'openid: a 28-character openid');
       if (action === 'text' && (typeof text !== 'string' || text.trim() === '' || Buffer.byteLength(text) > 2048))
         return refuse(reply, 400, 'text: 1 to 2048 bytes of text');
-      return this.customerAct(openid, action, typeof text === 'string' ? text : '');
+      return { status: await this.customers.act(openid, action, typeof text === 'string' ? text : '') };
     });
 
     this.app.post<{ Body: { agent?: unknown; openid?: unknown; text?: unknown; photo?: unknown } | undefined }>('/api/agent/reply', async (req, reply) => {
@@ -104,14 +104,14 @@ export class SandboxPage {
         return refuse(reply, 400, 'text: 1 to 4096 characters, or photo: true');
       const { customerAccount } = agentConversation(im.messages, agent, openid);
       if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet: there is no conversation to answer in');
-      const url = `${this.options.selfUrl}/media/agent-${this.nextName()}.png`;
+      const url = `${this.options.selfUrl}/media/${photoName('agent')}`;
       const body =
         photo === true
           ? [
               {
                 MsgType: 'TIMImageElem',
                 MsgContent: {
-                  UUID: `sandbox-${this.nextName()}`,
+                  UUID: `sandbox-${uniqueId()}`,
                   ImageFormat: 3,
                   ImageInfoArray: [1, 2, 3].map((Type) => ({ Type, Size: 0, Width: 96, Height: 96, URL: url })),
                 },
@@ -145,7 +145,7 @@ export class SandboxPage {
     });
 
     this.app.get<{ Params: { name: string } }>('/media/:name', async (req, reply) => {
-      if (!MEDIA_NAME.test(req.params.name)) return refuse(reply, 404, 'no such photo');
+      if (!PHOTO_NAME.test(req.params.name)) return refuse(reply, 404, 'no such photo');
       return reply.type('image/png').header('cache-control', 'public, max-age=86400').send(stripesPng(req.params.name));
     });
     this.app.get<{ Params: { id: string } }>('/api/wechat-media/:id', async (req, reply) => {
@@ -155,58 +155,4 @@ export class SandboxPage {
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
   }
-
-  private async customerAct(openid: string, action: Action, text: string): Promise<ChatResult> {
-    const { wechat } = this.options;
-    const photoUrl = `${this.options.selfUrl}/media/customer-${this.nextName()}.png`;
-    const [message, shown] = {
-      follow: () => [wechat.follow(openid), '[followed the Official Account]'] as const,
-      unfollow: () => [wechat.unfollow(openid), '[unfollowed the Official Account]'] as const,
-      text: () => [wechat.text(openid, text), text] as const,
-      photo: () => [wechat.image(openid, photoUrl, `sandbox-${this.nextName()}`), '[photo]'] as const,
-      location: () => [wechat.location(openid, 22.5431, 114.0579, 'Shenzhen Bay Park'), '[location] Shenzhen Bay Park (22.5431, 114.0579)'] as const,
-    }[action]();
-    const at = Date.now();
-    const item: CustomerAct = {
-      id: `c${++this.serial}`,
-      openid,
-      at,
-      from: 'customer',
-      text: shown,
-      ...('msgId' in message && message.msgId !== undefined ? { msgId: message.msgId } : {}),
-      ...(action === 'photo' ? { image: photoUrl } : {}),
-    };
-    this.remember(item);
-    // WeChat knows what the customer did: a message opens the 48-hour window, a follow a short one.
-    if (action === 'unfollow') this.options.wechatApi.customerUnfollowed(openid);
-    else this.options.wechatApi.customerActed(openid, action === 'follow' ? 'event' : 'message', at);
-    try {
-      const res = await wechat.push(message);
-      item.note = res.status === 200 ? 'the gateway took it' : `the gateway answered ${res.status}`;
-      if (res.reply !== undefined)
-        this.remember({ id: `c${++this.serial}`, openid, at: at + 1, from: 'business', text: passiveText(res.reply), note: 'passive reply' });
-      return { status: res.status };
-    } catch (err) {
-      item.note = `the gateway could not be reached: ${err instanceof Error ? err.message : String(err)}`;
-      return { status: 0 };
-    }
-  }
-
-  private remember(act: CustomerAct): void {
-    this.acts.push(act);
-    if (this.acts.length > MAX_ACTS) this.acts.splice(0, this.acts.length - MAX_ACTS);
-  }
-
-  private nextName(): string {
-    return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  }
-}
-
-interface ChatResult {
-  status: number;
-}
-
-/** The text of a passive reply's XML, e.g. the welcome text. */
-function passiveText(xml: string): string {
-  return /<Content><!\[CDATA\[([\s\S]*?)\]\]><\/Content>/.exec(xml)?.[1] ?? xml;
 }
