@@ -2,11 +2,12 @@ import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { type FaultKind, FaultPlan, type Faults } from './fault-plan.js';
 import { FrequencyLimiter } from './frequency-limiter.js';
 import { agentRoutes } from './im-agent-routes.js';
 import { type CallbackRecord, type CallbackTarget, ImCallbackSender, afterSendMsgPayload, stateChangePayload } from './im-callback-sender.js';
 
-export type FaultKind = 'http500' | 'busy' | 'lost' | 'slow';
+export type { FaultKind, Faults } from './fault-plan.js';
 
 export interface ImSimulatorOptions {
   sdkAppId: number;
@@ -26,14 +27,6 @@ export interface ImSimulatorOptions {
   rateLimit?: number | false;
   /** Where IM posts its third-party callbacks (C2C.CallbackAfterSendMsg, State.StateChange); none without it. */
   callback?: CallbackTarget;
-}
-
-export interface Faults {
-  /** Share of calls that meet a fault, 0..1. */
-  rate: number;
-  kinds: FaultKind[];
-  /** How long a `slow` answer takes. */
-  slowMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -84,11 +77,11 @@ export class ImSimulator {
   readonly accounts = new Map<string, { nick?: string }>();
   readonly deleted = new Map<string, number>();
   readonly messages: ReceivedMessage[] = [];
-  readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: { http500: 0, busy: 0, lost: 0, slow: 0 }, duplicatesDropped: 0, messages: 0 };
+  /** Scripted and random faults; `faults` sets the random ones. */
+  private readonly plan = new FaultPlan();
+  readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: this.plan.counts, duplicatesDropped: 0, messages: 0 };
   /** The limit's state and record: per command, when its latest calls were let through, and how many in each second. */
   private readonly limiter = new FrequencyLimiter();
-  faults: Faults = { rate: 0, kinds: [] };
-  private readonly scripted: { command: string; code: number | 'lost' | 'slow'; info: string; ms?: number }[] = [];
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
   private readonly verifiedSigs = new Map<string, UserSigDocument>();
   private readonly admin: string;
@@ -119,17 +112,26 @@ export class ImSimulator {
    * do it and lose the answer.
    */
   failNext(command: string, code: number | 'lost', times = 1, info = 'scripted failure'): void {
-    for (let i = 0; i < times; i++) this.scripted.push({ command, code, info });
+    this.plan.failNext(command, code, times, info);
   }
 
   /** The next `times` calls of `command` are done at once and answered `ms` later. */
   answerLate(command: string, ms: number, times = 1): void {
-    for (let i = 0; i < times; i++) this.scripted.push({ command, code: 'slow', info: '', ms });
+    this.plan.answerLate(command, ms, times);
   }
 
   /** Forgets scripted failures not met yet. */
   clearScripted(): void {
-    this.scripted.length = 0;
+    this.plan.clear();
+  }
+
+  /** The random faults: a share of calls that meet one of the kinds. */
+  get faults(): Faults {
+    return this.plan.random;
+  }
+
+  set faults(faults: Faults) {
+    this.plan.random = faults;
   }
 
   /** Resolves when `count` messages to `to` (or in all) have been received. */
@@ -245,10 +247,9 @@ export class ImSimulator {
         this.stats.rateLimited++;
         return this.fail(reply, 60007, 'request frequency over the limit');
       }
-      const scriptedAt = this.scripted.findIndex((s) => s.command === command);
-      const scripted = scriptedAt >= 0 ? this.scripted.splice(scriptedAt, 1)[0] : undefined;
-      if (typeof scripted?.code === 'number') return this.fail(reply, scripted.code, scripted.info);
-      const fault = scripted === undefined ? this.drawFault() : scripted.code;
+      const met = this.plan.next(command);
+      if (met !== undefined && 'code' in met) return this.fail(reply, met.code, met.info);
+      const fault = met?.kind;
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -258,7 +259,7 @@ export class ImSimulator {
         req.raw.socket.destroy();
         return reply.hijack();
       }
-      if (fault === 'slow') await new Promise((r) => setTimeout(r, scripted?.ms ?? this.faults.slowMs ?? 300));
+      if (fault === 'slow') await new Promise((r) => setTimeout(r, met!.ms));
       return reply.send(answer);
     });
     this.app.get('/sim/messages', async () => this.messages);
@@ -306,14 +307,6 @@ export class ImSimulator {
     if (doc.identifier !== this.admin) return { code: 70009, info: 'identifier is not an app admin' };
     if (doc.time + doc.expire < Date.now() / 1000) return { code: 70001, info: 'usersig expired' };
     return undefined;
-  }
-
-  private drawFault(): FaultKind | undefined {
-    const { rate, kinds } = this.faults;
-    if (rate <= 0 || kinds.length === 0 || Math.random() >= rate) return undefined;
-    const kind = kinds[randomInt(kinds.length)]!;
-    this.stats.faults[kind]++;
-    return kind;
   }
 
   private fail(reply: FastifyReply, code: number, info: string) {

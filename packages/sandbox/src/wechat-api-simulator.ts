@@ -1,22 +1,16 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from '@wxim/wechat';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type FaultKind, FaultPlan, type Faults } from './fault-plan.js';
 import { parseFormData } from './wechat-api-simulator-multipart.js';
 import { SimTokens } from './wechat-api-simulator-tokens.js';
 import { type CustomerAction, type CustomerWindow, CustomerWindows } from './wechat-api-simulator-windows.js';
 
 export type { CustomerAction, CustomerWindow } from './wechat-api-simulator-windows.js';
 
-export type WechatFaultKind = 'http500' | 'busy' | 'lost' | 'slow';
-
-export interface WechatFaults {
-  /** Share of calls that meet a fault, 0..1. */
-  rate: number;
-  kinds: WechatFaultKind[];
-  /** How long a `slow` answer takes. */
-  slowMs?: number;
-}
+/** The WeChat API's faults: the same kinds as IM's (a busy answer is errcode -1, system error). */
+export type { FaultKind as WechatFaultKind, Faults as WechatFaults } from './fault-plan.js';
 
 export interface WechatApiSimulatorOptions {
   appId: string;
@@ -58,7 +52,7 @@ export interface WechatSimulatorStats {
   calls: Record<string, number>;
   tokenFetches: { token: number; stable: number; forced: number };
   sent: number;
-  faults: Record<WechatFaultKind, number>;
+  faults: Record<FaultKind, number>;
   /** Answers with a non-zero errcode, per errcode. */
   errors: Record<string, number>;
 }
@@ -81,18 +75,18 @@ export class WechatApiSimulator {
   readonly app: FastifyInstance;
   readonly sent: DeliveredMessage[] = [];
   readonly media = new Map<string, StoredMedia>();
+  /** Scripted and random faults; `faults` sets the random ones. */
+  private readonly plan = new FaultPlan();
   readonly stats: WechatSimulatorStats = {
     calls: {},
     tokenFetches: { token: 0, stable: 0, forced: 0 },
     sent: 0,
-    faults: { http500: 0, busy: 0, lost: 0, slow: 0 },
+    faults: this.plan.counts,
     errors: {},
   };
-  faults: WechatFaults = { rate: 0, kinds: [] };
   private readonly tokens: SimTokens;
   private readonly windows: CustomerWindows;
   private readonly limits: Record<MediaType, MediaLimit>;
-  private readonly scripted: { api: string; fault: number | 'lost' | 'slow'; info: string; ms?: number }[] = [];
   private listeners: ((m: DeliveredMessage) => void)[] = [];
 
   constructor(readonly options: WechatApiSimulatorOptions) {
@@ -141,16 +135,25 @@ export class WechatApiSimulator {
    * before the answer; with `'slow'` they do it and answer late.
    */
   failNext(api: string, fault: number | 'lost' | 'slow', times = 1, info = 'scripted failure'): void {
-    for (let i = 0; i < times; i++) this.scripted.push({ api, fault, info });
+    this.plan.failNext(api, fault, times, info);
   }
 
   /** The next `times` calls of `api` are done at once and answered `ms` later. */
   answerLate(api: string, ms: number, times = 1): void {
-    for (let i = 0; i < times; i++) this.scripted.push({ api, fault: 'slow', info: '', ms });
+    this.plan.answerLate(api, ms, times);
   }
 
   clearScripted(): void {
-    this.scripted.length = 0;
+    this.plan.clear();
+  }
+
+  /** The random faults: a share of calls that meet one of the kinds. */
+  get faults(): Faults {
+    return this.plan.random;
+  }
+
+  set faults(faults: Faults) {
+    this.plan.random = faults;
   }
 
   onSent(listener: (m: DeliveredMessage) => void): () => void {
@@ -184,7 +187,7 @@ export class WechatApiSimulator {
 
     this.app.get('/sim/sent', async () => this.sent);
     this.app.get('/sim/stats', async () => this.stats);
-    this.app.put<{ Body: WechatFaults }>('/sim/faults', async (req) => {
+    this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {
       this.faults = req.body;
       return this.faults;
     });
@@ -214,11 +217,9 @@ export class WechatApiSimulator {
       url: `/cgi-bin/${api}`,
       handler: async (req, reply) => {
         this.stats.calls[api] = (this.stats.calls[api] ?? 0) + 1;
-        const at = this.scripted.findIndex((s) => s.api === api);
-        const scripted = at >= 0 ? this.scripted.splice(at, 1)[0] : undefined;
-        if (typeof scripted?.fault === 'number') return this.answer(reply, err(scripted.fault, scripted.info));
-        const fault = scripted === undefined ? this.drawFault() : scripted.fault;
-        if (fault !== undefined) this.stats.faults[fault]++;
+        const met = this.plan.next(api);
+        if (met !== undefined && 'code' in met) return this.answer(reply, err(met.code, met.info));
+        const fault = met?.kind;
         if (fault === 'http500') return reply.code(500).send('Internal Server Error');
         if (fault === 'busy') return this.answer(reply, err(-1, 'system error'));
         const answer = handle(req);
@@ -227,7 +228,7 @@ export class WechatApiSimulator {
           req.raw.socket.destroy();
           return reply.hijack();
         }
-        if (fault === 'slow') await sleep(scripted?.ms ?? this.faults.slowMs ?? 300);
+        if (fault === 'slow') await sleep(met!.ms);
         return this.answer(reply, answer);
       },
     });
@@ -243,12 +244,6 @@ export class WechatApiSimulator {
     const code = Number(answer['errcode'] ?? 0);
     if (code !== 0) this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
     return reply.send(answer);
-  }
-
-  private drawFault(): WechatFaultKind | undefined {
-    const { rate, kinds } = this.faults;
-    if (rate <= 0 || kinds.length === 0 || Math.random() >= rate) return undefined;
-    return kinds[randomInt(kinds.length)]!;
   }
 
   private credentials(appid: unknown, secret: unknown, grantType: unknown): Json | undefined {
