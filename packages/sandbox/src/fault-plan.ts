@@ -55,3 +55,41 @@ export class FaultPlan {
     return kinds[randomInt(kinds.length)]!;
   }
 }
+
+/**
+ * What a simulator offers tests and the sandbox to make calls go wrong: `failNext`, `answerLate`,
+ * `clearScripted` and the random `faults`. A call is named by its IM command (`openim/sendmsg`) or
+ * WeChat API (`message/custom/send`).
+ */
+export abstract class FaultInjecting {
+  /** Scripted and random faults; `faults` sets the random ones. */
+  protected readonly plan = new FaultPlan();
+
+  /**
+   * The next `times` calls of `name` answer the error code `fault` without doing anything; with
+   * `'lost'` they do it and the connection is destroyed before the answer; with `'slow'` they do
+   * it and answer late.
+   */
+  failNext(name: string, fault: number | 'lost' | 'slow', times = 1, info = 'scripted failure'): void {
+    this.plan.failNext(name, fault, times, info);
+  }
+
+  /** The next `times` calls of `name` are done at once and answered `ms` later. */
+  answerLate(name: string, ms: number, times = 1): void {
+    this.plan.answerLate(name, ms, times);
+  }
+
+  /** Forgets scripted faults not met yet. */
+  clearScripted(): void {
+    this.plan.clear();
+  }
+
+  /** The random faults: a share of calls that meet one of the kinds. */
+  get faults(): Faults {
+    return this.plan.random;
+  }
+
+  set faults(faults: Faults) {
+    this.plan.random = faults;
+  }
+}

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { type FaultKind, FaultPlan, type Faults } from './fault-plan.js';
+import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { FrequencyLimiter } from './frequency-limiter.js';
 import { agentRoutes } from './im-agent-routes.js';
 import { type CallbackRecord, type CallbackTarget, ImCallbackSender, afterSendMsgPayload, stateChangePayload } from './im-callback-sender.js';
@@ -72,13 +72,11 @@ const imError = (code: number, info: string): ImAnswer => ({ ActionStatus: 'FAIL
  * the callback URL, as are their logins and logouts. Runs in-process (tests) or on its own port
  * (sandbox mode, benchmarks), with `/sim/*` to inspect and drive it.
  */
-export class ImSimulator {
+export class ImSimulator extends FaultInjecting {
   readonly app: FastifyInstance;
   readonly accounts = new Map<string, { nick?: string }>();
   readonly deleted = new Map<string, number>();
   readonly messages: ReceivedMessage[] = [];
-  /** Scripted and random faults; `faults` sets the random ones. */
-  private readonly plan = new FaultPlan();
   readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: this.plan.counts, duplicatesDropped: 0, messages: 0 };
   /** The limit's state and record: per command, when its latest calls were let through, and how many in each second. */
   private readonly limiter = new FrequencyLimiter();
@@ -97,6 +95,7 @@ export class ImSimulator {
   private agentMsgSeq = 0;
 
   constructor(readonly options: ImSimulatorOptions) {
+    super();
     this.admin = options.admin ?? 'administrator';
     this.dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.rateLimit = options.rateLimit ?? IM_DEFAULT_LIMIT;
@@ -105,33 +104,6 @@ export class ImSimulator {
     this.callbackSender = new ImCallbackSender(options.sdkAppId, options.callback);
     this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
     this.routes();
-  }
-
-  /**
-   * The next `times` calls of `command` answer `code` without doing anything — or, with `'lost'`,
-   * do it and lose the answer.
-   */
-  failNext(command: string, code: number | 'lost', times = 1, info = 'scripted failure'): void {
-    this.plan.failNext(command, code, times, info);
-  }
-
-  /** The next `times` calls of `command` are done at once and answered `ms` later. */
-  answerLate(command: string, ms: number, times = 1): void {
-    this.plan.answerLate(command, ms, times);
-  }
-
-  /** Forgets scripted failures not met yet. */
-  clearScripted(): void {
-    this.plan.clear();
-  }
-
-  /** The random faults: a share of calls that meet one of the kinds. */
-  get faults(): Faults {
-    return this.plan.random;
-  }
-
-  set faults(faults: Faults) {
-    this.plan.random = faults;
   }
 
   /** Resolves when `count` messages to `to` (or in all) have been received. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from '@wxim/wechat';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type FaultKind, FaultPlan, type Faults } from './fault-plan.js';
+import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { parseFormData } from './wechat-api-simulator-multipart.js';
 import { SimTokens } from './wechat-api-simulator-tokens.js';
 import { type CustomerAction, type CustomerWindow, CustomerWindows } from './wechat-api-simulator-windows.js';
@@ -71,12 +71,10 @@ const err = (errcode: number, errmsg: string): Json => ({ errcode, errmsg });
  * demand. Runs in-process (tests) or on its own port (sandbox mode), with `/sim/*` to drive and
  * inspect it.
  */
-export class WechatApiSimulator {
+export class WechatApiSimulator extends FaultInjecting {
   readonly app: FastifyInstance;
   readonly sent: DeliveredMessage[] = [];
   readonly media = new Map<string, StoredMedia>();
-  /** Scripted and random faults; `faults` sets the random ones. */
-  private readonly plan = new FaultPlan();
   readonly stats: WechatSimulatorStats = {
     calls: {},
     tokenFetches: { token: 0, stable: 0, forced: 0 },
@@ -90,6 +88,7 @@ export class WechatApiSimulator {
   private listeners: ((m: DeliveredMessage) => void)[] = [];
 
   constructor(readonly options: WechatApiSimulatorOptions) {
+    super();
     this.tokens = new SimTokens({
       ttlMs: (options.tokenTtlSeconds ?? 7200) * 1000,
       graceMs: options.tokenGraceMs ?? 300_000,
@@ -127,33 +126,6 @@ export class WechatApiSimulator {
    */
   invalidateTokens(options: { stableStaysStale?: boolean } = {}): void {
     this.tokens.revokeAll(Date.now(), options.stableStaysStale ?? false);
-  }
-
-  /**
-   * The next `times` calls of `api` (`message/custom/send`, `stable_token`, …) answer errcode
-   * `fault` without doing anything; with `'lost'` they do it and the connection is destroyed
-   * before the answer; with `'slow'` they do it and answer late.
-   */
-  failNext(api: string, fault: number | 'lost' | 'slow', times = 1, info = 'scripted failure'): void {
-    this.plan.failNext(api, fault, times, info);
-  }
-
-  /** The next `times` calls of `api` are done at once and answered `ms` later. */
-  answerLate(api: string, ms: number, times = 1): void {
-    this.plan.answerLate(api, ms, times);
-  }
-
-  clearScripted(): void {
-    this.plan.clear();
-  }
-
-  /** The random faults: a share of calls that meet one of the kinds. */
-  get faults(): Faults {
-    return this.plan.random;
-  }
-
-  set faults(faults: Faults) {
-    this.plan.random = faults;
   }
 
   onSent(listener: (m: DeliveredMessage) => void): () => void {
