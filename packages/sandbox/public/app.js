@@ -93,7 +93,9 @@ async function redraw() {
   $('window-closed').checked = !view.window.open;
   $('window-status').textContent = view.window.open
     ? `Customer-service window open until ${new Date(view.window.deadline).toLocaleString()}, ${view.window.remaining} replies left`
-    : 'Customer-service window closed: agents cannot reply until the customer writes';
+    : view.window.unfollowed
+      ? 'The customer unfollowed: agents cannot reply until they follow again'
+      : 'Customer-service window closed: agents cannot reply until the customer writes';
   $('im-failures').value = String(view.imFailPercent);
   $('im-failure-count').textContent = view.imFailures > 0 ? `(${view.imFailures} failed so far, each retried by the relay)` : '';
   $('served-by').textContent = served

@@ -56,6 +56,11 @@ export class CustomerWindows {
     this.customers.set(openid, s);
   }
 
+  /** Whether the customer follows the account, as far as the simulator knows (not after an unfollow until they act again). */
+  follows(openid: string): boolean {
+    return this.customers.get(openid)?.unfollowed !== true;
+  }
+
   window(openid: string): CustomerWindow | undefined {
     const s = this.customers.get(openid);
     return s === undefined ? undefined : { deadline: s.deadline, remaining: s.remaining };

@@ -115,6 +115,11 @@ export class WechatApiSimulator extends FaultInjecting {
     this.windows.unfollowed(openid);
   }
 
+  /** Whether the customer follows the account: after an unfollow WeChat refuses every send until they act again. */
+  follows(openid: string): boolean {
+    return this.windows.follows(openid);
+  }
+
   /** The customer's window as it stands: its deadline (ms) and the sends left. */
   windowOf(openid: string): CustomerWindow | undefined {
     return this.windows.window(openid);

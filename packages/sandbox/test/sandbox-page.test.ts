@@ -82,6 +82,9 @@ t.test('the toggles reach the simulators: the window closes, IM fails the share 
   t.ok(wechatApi.windowOf(openid)!.deadline <= Date.now(), 'closed now');
   await app.inject({ method: 'PUT', url: '/api/window', payload: { openid, closed: false } });
   t.ok(wechatApi.windowOf(openid)!.deadline > Date.now() + 47 * 3_600_000, 'opened again as a customer message does');
+  wechatApi.customerUnfollowed(openid);
+  const view = (await app.inject({ url: `/api/view?openid=${openid}&agent=agent1` })).json<{ window: object }>();
+  t.same(view.window, { open: false, unfollowed: true }, 'after an unfollow the window shows closed, and why');
   await app.inject({ method: 'PUT', url: '/api/im-failures', payload: { percent: 25 } });
   t.same(im.faults, { rate: 0.25, kinds: ['busy', 'http500'] });
 });

@@ -79,7 +79,11 @@ export class SandboxPage {
       return {
         customer: customerPane(this.customers.acts, wechatApi.sent, openid, arrivals(im.messages), (id) => `/api/wechat-media/${encodeURIComponent(id)}`),
         agent: agentConversation(im.messages, agent, openid),
-        window: window === undefined || window.deadline <= now ? { open: false } : { open: true, remaining: window.remaining, deadline: window.deadline },
+        window: !wechatApi.follows(openid)
+          ? { open: false, unfollowed: true }
+          : window === undefined || window.deadline <= now
+            ? { open: false }
+            : { open: true, remaining: window.remaining, deadline: window.deadline },
         imFailPercent: Math.round(im.faults.rate * 100),
         // Calls IM answered with a fault so far: each is retried by the relay.
         imFailures: Object.values(im.stats.faults).reduce((a, b) => a + b, 0),
