@@ -8,6 +8,18 @@ export const APP_ID = 'wx0123456789abcdef';
 export const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 export const APP_SECRET = '0123456789abcdef0123456789abcdef';
 
+/** A test's WeChat settings against Redis at `redisUrl`, under a key prefix of its own. */
+export function wechatTestEnv(redisUrl: string): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: testPrefix(),
+    WECHAT_TOKEN: TOKEN,
+    WECHAT_APP_ID: APP_ID,
+    WECHAT_APP_SECRET: APP_SECRET,
+    WECHAT_ENCODING_AES_KEY: AES_KEY,
+  };
+}
+
 export interface RunningGateway {
   url: string;
   gateway: Gateway;
@@ -21,12 +33,7 @@ export interface RunningGateway {
 /** The real gateway over real HTTP on a free port, with a key prefix of its own. */
 export async function startGateway(redisUrl: string, env: Record<string, string> = {}, overrides: GatewayOverrides = {}): Promise<RunningGateway> {
   const config = loadConfig({
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: testPrefix(),
-    WECHAT_TOKEN: TOKEN,
-    WECHAT_APP_ID: APP_ID,
-    WECHAT_APP_SECRET: APP_SECRET,
-    WECHAT_ENCODING_AES_KEY: AES_KEY,
+    ...wechatTestEnv(redisUrl),
     LOG_LEVEL: 'warn',
     ...env,
   });

@@ -3,9 +3,9 @@ import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wx
 import { type ImWorker, createImWorker } from '@wxim/im-worker';
 import { type DeliveredMessage, ImSimulator, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
-import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway } from './gateway.js';
+import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway, wechatTestEnv } from './gateway.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
-import { onTestRedis, testPrefix } from './test-redis.js';
+import { onTestRedis } from './test-redis.js';
 
 export const CALLBACK_TOKEN = 'testcallbacktoken';
 
@@ -51,12 +51,7 @@ export async function startTwoWay(
   const wechatApi = new WechatApiSimulator({ appId: APP_ID, secret: APP_SECRET });
   const wechatApiUrl = await wechatApi.listen();
   const env = {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: testPrefix(),
-    WECHAT_TOKEN: TOKEN,
-    WECHAT_APP_ID: APP_ID,
-    WECHAT_APP_SECRET: APP_SECRET,
-    WECHAT_ENCODING_AES_KEY: AES_KEY,
+    ...wechatTestEnv(redisUrl),
     WECHAT_API_BASE: wechatApiUrl,
     IM_SDK_APP_ID: String(IM_APP_ID),
     IM_SECRET_KEY: IM_KEY,

@@ -13,6 +13,17 @@ export {
 export type { Env } from './readers.js';
 export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';
-export { SANDBOX, isSandbox, sandboxForService, sandboxHost, sandboxPorts, sandboxPrefix, sandboxUrl, withSandbox } from './sandbox-mode.js';
+export {
+  SANDBOX,
+  httpOrigin,
+  isSandbox,
+  localAddress,
+  sandboxForService,
+  sandboxHost,
+  sandboxPorts,
+  sandboxPrefix,
+  sandboxUrl,
+  withSandbox,
+} from './sandbox-mode.js';
 export type { SandboxLinks } from './sandbox-settings.js';
 export { requirePortsApart } from './ports-apart.js';

@@ -40,16 +40,25 @@ export function sandboxPorts(config: Config): { page: number; im: number; wechat
   return { page, im: page + 1, wechatApi: page + 2 };
 }
 
-/** The host the services reach the sandbox at: SANDBOX_HOST, else the address it listens on (LOCAL_BIND), 127.0.0.1 for all interfaces. */
-export function sandboxHost(config: Config): string {
+/** The address this machine reaches what listens on LOCAL_BIND at: 127.0.0.1 for all interfaces. */
+export function localAddress(config: Config): string {
   const bind = config.localBind;
-  return config.sandboxLinks.host ?? (bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind);
+  return bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
 }
 
-/** The sandbox's address on `port` as the services reach it (an IPv6 address in brackets). */
-export function sandboxUrl(config: Config, port: number): string {
-  const host = sandboxHost(config);
+/** The host the services reach the sandbox at: SANDBOX_HOST, else where it listens (`localAddress`). */
+export function sandboxHost(config: Config): string {
+  return config.sandboxLinks.host ?? localAddress(config);
+}
+
+/** `http://host:port`, an IPv6 address in brackets. */
+export function httpOrigin(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The sandbox's address on `port` as the services reach it. */
+export function sandboxUrl(config: Config, port: number): string {
+  return httpOrigin(sandboxHost(config), port);
 }
 
 /**

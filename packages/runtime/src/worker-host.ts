@@ -37,6 +37,12 @@ export interface WorkerHostOptions<T> {
   /** Jobs in flight in this process. */
   inFlight?: Gauge;
   build(context: WorkerContext<T>): JobHandler<T> | Promise<JobHandler<T>>;
+  /** What tests and tools change; a service's own overrides extend these and are passed whole. */
+  overrides?: HostOverrides;
+}
+
+/** The host settings a worker's overrides may carry (tests shorten them). */
+export interface HostOverrides {
   /** First retry delay; doubles per attempt up to 10 minutes. */
   backoffBaseMs?: number;
   /** How long SIGTERM waits for jobs in flight before handing them back. */
@@ -78,7 +84,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   const settings = { redisUrl: config.redisUrl, cluster: config.redisCluster };
   const state = createRedis({ ...settings, name: service }, 'state');
   state.on('error', () => {}); // reported through /readyz and the jobs' retries; ioredis reconnects by itself
-  const logger = { ...loggerOptions(config.logLevel, service), ...(options.logStream ? { stream: options.logStream } : {}) };
+  const logger = { ...loggerOptions(config.logLevel, service), ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const queue = new Queue<T>(options.queue, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
@@ -113,7 +119,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
     autorun: false,
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string) =>
-        type === BACKOFF_TYPE ? cappedExponentialBackoff(attemptsMade, Math.random, options.backoffBaseMs) : cappedExponentialBackoff(attemptsMade),
+        type === BACKOFF_TYPE ? cappedExponentialBackoff(attemptsMade, Math.random, options.overrides?.backoffBaseMs) : cappedExponentialBackoff(attemptsMade),
     },
   });
   worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
@@ -132,7 +138,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
     if (job?.finishedOn) leave(job, true); // not when it will be retried
   });
   await app.register(healthRoutes, { redis: state, registry: options.registry, ready: () => worker.isRunning() });
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 15_000;
+  const shutdownTimeoutMs = options.overrides?.shutdownTimeoutMs ?? 15_000;
   return {
     worker,
     queue,

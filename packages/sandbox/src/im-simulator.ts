@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
+import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { FrequencyLimiter } from './frequency-limiter.js';
@@ -199,9 +200,7 @@ export class ImSimulator extends FaultInjecting {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    await this.app.listen({ port, host });
-    const address = this.app.server.address() as { port: number };
-    return `http://${host}:${address.port}`;
+    return listenAt(this.app, port, host);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { type Config, SANDBOX, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
+import { type Config, SANDBOX, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
@@ -63,9 +63,7 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     await close();
     throw err;
   }
-  // As a person on this machine opens them: LOCAL_BIND's address, or 127.0.0.1 for all interfaces.
-  const bind = config.localBind;
-  const shown = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
-  const local = (port: number) => `http://${shown}:${port}`;
+  // As a person on this machine opens them.
+  const local = (port: number) => httpOrigin(localAddress(config), port);
   return { im, wechatApi, page, urls: { page: local(ports.page), im: local(ports.im), wechatApi: local(ports.wechatApi) }, close };
 }

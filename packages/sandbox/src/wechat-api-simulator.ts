@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from '@wxim/wechat';
+import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { parseFormData } from './wechat-api-simulator-multipart.js';
@@ -145,9 +146,7 @@ export class WechatApiSimulator extends FaultInjecting {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    await this.app.listen({ port, host });
-    const address = this.app.server.address() as { port: number };
-    return `http://${host}:${address.port}`;
+    return listenAt(this.app, port, host);
   }
 
   async close(): Promise<void> {

@@ -2,22 +2,17 @@ import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES } from '@wxim/queue';
 import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type WorkerHost, createImClient, createWorkerHost, imRateGate, requireImSettings } from '@wxim/runtime';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, imRateGate, requireImSettings } from '@wxim/runtime';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 
-export interface ImWorkerOverrides {
-  /** First retry delay; doubles per attempt up to 10 minutes. */
-  backoffBaseMs?: number;
+export interface ImWorkerOverrides extends HostOverrides {
   /** How long a job waiting for its turn sleeps if nobody wakes it. */
   waitMs?: number;
   imTimeoutMs?: number;
-  logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
-  /** How long SIGTERM waits for jobs in flight before handing them back. */
-  shutdownTimeoutMs?: number;
   /** IM's duplicate window (120 s); tests shorten it together with the simulator's. */
   imDuplicateWindowMs?: number;
 }
@@ -39,9 +34,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     config,
     registry: metrics.registry,
     inFlight: metrics.inFlight,
-    backoffBaseMs: overrides.backoffBaseMs,
-    shutdownTimeoutMs: overrides.shutdownTimeoutMs,
-    logStream: overrides.logStream,
+    overrides,
     build: ({ state, queue, prefix, log }) => {
       const keys = stateKeys(prefix);
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);

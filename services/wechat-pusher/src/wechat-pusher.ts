@@ -2,19 +2,16 @@ import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
 import { QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, RateGate, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type WorkerHost, createImClient, createWorkerHost } from '@wxim/runtime';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost } from '@wxim/runtime';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
 
-export interface WechatPusherOverrides {
-  backoffBaseMs?: number;
+export interface WechatPusherOverrides extends HostOverrides {
   waitMs?: number;
   wechatTimeoutMs?: number;
   mediaTimeoutMs?: number;
-  logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
-  shutdownTimeoutMs?: number;
 }
 
 export interface WechatPusher extends WorkerHost<ReplyJob> {
@@ -50,9 +47,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     config,
     registry: metrics.registry,
     inFlight: metrics.inFlight,
-    backoffBaseMs: overrides.backoffBaseMs,
-    shutdownTimeoutMs: overrides.shutdownTimeoutMs,
-    logStream: overrides.logStream,
+    overrides,
     build: ({ state, queue, prefix, log }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({

@@ -1,0 +1,9 @@
+import { httpOrigin } from '@wxim/config';
+import type { FastifyInstance } from 'fastify';
+
+/** Listens on `port` (0: any free one) of `host` and resolves to the origin, e.g. http://127.0.0.1:43121. */
+export async function listenAt(app: FastifyInstance, port: number, host: string): Promise<string> {
+  await app.listen({ port, host });
+  const address = app.server.address() as { port: number };
+  return httpOrigin(host, address.port);
+}
