@@ -2,7 +2,10 @@ import { loadConfig } from '@wxim/config';
 import { createImCallback } from '@wxim/im-callback';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { CALLBACK_TOKEN, eventually, twoWayForTests } from '@wxim/testkit';
+import { CALLBACK_TOKEN, IM_APP_ID, eventually, twoWayForTests } from '@wxim/testkit';
+import { request } from 'undici';
+import { Redis } from 'ioredis';
+import { stateKeys } from '@wxim/relay';
 import t from 'tap';
 
 const HEARTBEAT_MS = 100;
@@ -47,4 +50,31 @@ t.test('im-callback stopped, an agent replies, im-callback started again: the cu
   await draining.close();
   const after = await relay.waitForSent(openid, 3);
   t.equal(after.at(-1)?.payload['content'], 'while an instance was shutting down', 'recovered by the instance still running');
+});
+
+t.test("a request that is not IM's, sent to an instance shutting down, is refused as such and marks no gap", async (t) => {
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const gaps = () => redis.zrange(stateKeys(relay.env['QUEUE_PREFIX']!).callbackGaps, 0, -1);
+  await eventually('no gap waits', async () => (await gaps()).length === 0);
+  const draining = await createImCallback(loadConfig(relay.env), { heartbeatMs: HEARTBEAT_MS });
+  await draining.app.listen({ host: '127.0.0.1', port: 0 });
+  draining.start();
+  await eventually('the instance is known to the fleet', () => draining.watch.known);
+  draining.watch.closingNow();
+  const query = new URLSearchParams({
+    SdkAppid: String(IM_APP_ID),
+    CallbackCommand: 'C2C.CallbackAfterSendMsg',
+    RequestTime: String(Math.floor(Date.now() / 1000)),
+    Sign: '0'.repeat(64),
+  });
+  const res = await request(`http://127.0.0.1:${(draining.app.server.address() as { port: number }).port}/im/callback?${query.toString()}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  t.equal(res.statusCode, 401, 'refused for its signature, not answered "shutting down"');
+  await res.body.dump();
+  await draining.close();
+  t.same(await gaps(), [], 'no time to look through');
 });

@@ -1,7 +1,7 @@
 import { loadConfig } from '@wxim/config';
 import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wxim/im-callback';
 import { type ImWorker, createImWorker } from '@wxim/im-worker';
-import { type DeliveredMessage, ImSimulator, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
+import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
 import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway, wechatTestEnv } from './gateway.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
@@ -44,9 +44,15 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
  */
 export async function startTwoWay(
   redisUrl: string,
-  options: { env?: Record<string, string>; pusher?: WechatPusherOverrides; callback?: ImCallbackOverrides; startPusher?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    pusher?: WechatPusherOverrides;
+    callback?: ImCallbackOverrides;
+    startPusher?: boolean;
+    sim?: Partial<ImSimulatorOptions>;
+  } = {},
 ): Promise<TwoWayRelay> {
-  const im = new ImSimulator({ sdkAppId: IM_APP_ID, secretKey: IM_KEY, agents: AGENTS });
+  const im = new ImSimulator({ sdkAppId: IM_APP_ID, secretKey: IM_KEY, agents: AGENTS, ...options.sim });
   const imUrl = await im.listen();
   const wechatApi = new WechatApiSimulator({ appId: APP_ID, secret: APP_SECRET });
   const wechatApiUrl = await wechatApi.listen();
@@ -74,12 +80,23 @@ export async function startTwoWay(
   callback.start();
   const pushers: WechatPusher[] = [];
   const startPusher = async (overrides: WechatPusherOverrides = {}) => {
-    const pusher = await createWechatPusher(config, { backoffBaseMs: 50, waitMs: 2000, wechatTimeoutMs: 1000, ...options.pusher, ...overrides });
+    // A reply not in IM's history is looked for again for about a second (five in production).
+    const pusher = await createWechatPusher(config, {
+      backoffBaseMs: 50,
+      waitMs: 2000,
+      wechatTimeoutMs: 1000,
+      confirmLooksAgainAfterMs: [100, 200, 300, 400],
+      ...options.pusher,
+      ...overrides,
+    });
     pusher.start();
     pushers.push(pusher);
     return pusher;
   };
-  const pusher = options.startPusher === false ? await createWechatPusher(config, { backoffBaseMs: 50, ...options.pusher }) : await startPusher();
+  const pusher =
+    options.startPusher === false
+      ? await createWechatPusher(config, { backoffBaseMs: 50, confirmLooksAgainAfterMs: [100, 200, 300, 400], ...options.pusher })
+      : await startPusher();
   if (options.startPusher === false) pushers.push(pusher);
   const wechat = new WechatPlatform({
     gatewayUrl: gateway.url,

@@ -46,8 +46,15 @@ export interface Config {
     /** IM REST calls per second across the whole fleet (IM allows 200 sendmsg/s per app). */
     imRateLimit: number;
   };
-  /** CALLBACK_RECOVERY_PERCENT: the share of IM's limit of a command that looking for missed callbacks may use. */
+  /**
+   * CALLBACK_RECOVERY_PERCENT: the share of IM's limit of the history command that looking for
+   * missed callbacks (gaps and sweeps) may use; confirming replies in the history has the rest.
+   */
   callbackRecoveryPercent: number;
+  /** CALLBACK_SWEEP_MS: how often the fleet looks through IM's history of active conversations for replies whose callbacks never came (0: never). */
+  callbackSweepMs: number;
+  /** CALLBACK_VERIFY: `history` delivers a reply only once IM's own history shows its agent sent it; `off` trusts the signed callback alone. */
+  callbackVerify: 'history' | 'off';
   mediaAllowedHosts: string[];
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
   /**
@@ -67,6 +74,13 @@ export interface Config {
 }
 
 const IM_USER_ID = /^[A-Za-z0-9_@.-]{1,32}$/;
+
+/** CALLBACK_SWEEP_MS: 0 (off), or at least a second, at most a day. */
+function sweepPeriod(env: Env): number {
+  const ms = integer(env, 'CALLBACK_SWEEP_MS', 0, 86_400_000, 300_000);
+  if (ms > 0 && ms < 1000) throw new ConfigError('CALLBACK_SWEEP_MS', 'is malformed', '0 (no sweeps) or a period in ms from 1000 to 86400000');
+  return ms;
+}
 
 /**
  * Reads and validates the whole environment once. Every value that is set is checked, so a typo
@@ -118,7 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
       stallMs: integer(env, 'WORKER_STALL_MS', 1000, 600_000, 30_000),
       imRateLimit: integer(env, 'IM_RATE_LIMIT', 1, 100_000, 180),
     },
-    callbackRecoveryPercent: integer(env, 'CALLBACK_RECOVERY_PERCENT', 1, 100, 25),
+    // Confirmations take the rest of the history command's budget: at least a tenth is left to them.
+    callbackRecoveryPercent: integer(env, 'CALLBACK_RECOVERY_PERCENT', 1, 90, 25),
+    callbackSweepMs: sweepPeriod(env),
+    callbackVerify: oneOf(env, 'CALLBACK_VERIFY', ['history', 'off'] as const, 'history'),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     ports: {
       gateway: port(env, 'GATEWAY_PORT', 3000),

@@ -69,6 +69,10 @@ t.test('a malformed value names the variable and what a valid one looks like, in
     [{ WELCOME_TEXT: 'x'.repeat(3000) }, /^WELCOME_TEXT is too long/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, /^REDIS_WAIT_REPLICAS is malformed: a whole number from 0 to 16/],
     [{ WECHAT_REQUIRE_ENCRYPTION: '1' }, /^WECHAT_REQUIRE_ENCRYPTION is set without WECHAT_ENCODING_AES_KEY/],
+    [{ CALLBACK_SWEEP_MS: '500' }, /^CALLBACK_SWEEP_MS is malformed: 0 \(no sweeps\) or a period in ms from 1000/],
+    [{ CALLBACK_SWEEP_MS: '5m' }, /^CALLBACK_SWEEP_MS is malformed/],
+    [{ CALLBACK_VERIFY: 'maybe' }, /^CALLBACK_VERIFY is malformed: one of history, off/],
+    [{ CALLBACK_RECOVERY_PERCENT: '100' }, /^CALLBACK_RECOVERY_PERCENT is malformed: a whole number from 1 to 90/],
   ];
   for (const [env, expected] of cases) {
     const message = errorOf(() => loadConfig(env));
@@ -124,6 +128,9 @@ t.test('WECHAT_REQUIRE_ENCRYPTION and REDIS_WAIT_REPLICAS', async (t) => {
   t.equal(c.redisWaitReplicas, 2);
   t.equal(loadConfig({}).wechat.requireEncryption, false, 'off by default');
   t.equal(loadConfig({}).redisWaitReplicas, 0, 'no replicas waited for by default');
+  t.equal(loadConfig({}).callbackVerify, 'history', "replies are confirmed in IM's history by default");
+  t.equal(loadConfig({}).callbackSweepMs, 300_000, 'the fleet sweeps every five minutes by default');
+  t.equal(loadConfig({ CALLBACK_SWEEP_MS: '0' }).callbackSweepMs, 0, '0 turns sweeps off');
 });
 
 t.test('a malformed value never echoes the value itself', async (t) => {

@@ -7,6 +7,7 @@ export { ImPermanentError } from './errors/permanent-error.js';
 export { classifyImError } from './errors/classify.js';
 export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse, type RoamMessage } from './client.js';
 export * from './elements.js';
+export { afterSendFromHistory, sentOrder } from './roam-message.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
 export {

@@ -22,9 +22,16 @@ export interface ReplyJob {
   msgKey: string;
   /** Seconds, IM's time of the message. */
   msgTime: number;
+  /** The sender's numbering of the message (absent in jobs stored by the release before). */
+  msgSeq?: number;
+  msgRandom?: number;
   body: ReplyElement[];
   /** Milliseconds since the epoch when the relay stored it. */
   acceptedAt: number;
-  /** How it reached the relay: IM's callback, or the history after callbacks may have been missed. */
-  via: 'callback' | 'recovery';
+  /**
+   * How it reached the relay: IM's callback (confirmed in IM's history before it is delivered),
+   * or IM's history itself — after a gap in which callbacks may have been missed (`recovery`), or
+   * by the periodic sweep (`sweep`).
+   */
+  via: 'callback' | 'recovery' | 'sweep';
 }

@@ -7,7 +7,8 @@ import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
-import { TOKEN_DROP_IF_STORED, TOKEN_RELEASE_LOCK } from './scripts/access-token.js';
+import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
+import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'
@@ -28,8 +29,9 @@ const SCRIPTS = {
   wximReplyRecord: { numberOfKeys: 2, lua: RECORD },
   wximReplyConsume: { numberOfKeys: 1, lua: CONSUME },
   wximReplyEnd: { numberOfKeys: 1, lua: END },
-  wximCallbackHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
-  wximTokenReleaseLock: { numberOfKeys: 1, lua: TOKEN_RELEASE_LOCK },
+  wximCallbackHeartbeat: { numberOfKeys: 3, lua: HEARTBEAT },
+  wximLockRelease: { numberOfKeys: 1, lua: LOCK_RELEASE },
+  wximLockRenew: { numberOfKeys: 1, lua: LOCK_RENEW },
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
 } as const;
 
@@ -67,8 +69,17 @@ export interface RelayScripts {
   ): Promise<number>;
   wximReplyConsume(window: string, nowMs: string): Promise<number>;
   wximReplyEnd(window: string, field: 'remaining' | 'deadline', lastActionAt: string): Promise<number>;
-  wximCallbackHeartbeat(heartbeat: string, gaps: string, silenceMs: number): Promise<[number, number, number]>;
-  wximTokenReleaseLock(lock: string, owner: string): Promise<number>;
+  wximCallbackHeartbeat(
+    heartbeat: string,
+    gaps: string,
+    instances: string,
+    fleetSilenceMs: number,
+    instance: string,
+    instanceSilenceMs: number,
+    mode: 'beat' | 'stop',
+  ): Promise<[number, number, number, string[]]>;
+  wximLockRelease(lock: string, owner: string): Promise<number>;
+  wximLockRenew(lock: string, owner: string, ms: number): Promise<number>;
   wximTokenDropIfStored(key: string, token: string): Promise<number>;
 }
 

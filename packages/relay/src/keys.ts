@@ -17,10 +17,18 @@ export function stateKeys(prefix: string) {
     agentState: `${prefix}:agent-state`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */
     callbackHeartbeat: `${prefix}:im-callback:heartbeat`,
+    /** Each running im-callback instance's latest beat (Redis ms), by instance id; removed on a clean stop. */
+    callbackInstances: `${prefix}:im-callback:instances`,
     /** Time ranges in which IM's callbacks may have been missed, to look up in IM's history. */
     callbackGaps: `${prefix}:im-callback:gaps`,
     /** Customers by their latest interaction (ms): whose conversations a recovery looks through. */
     recentCustomers: `${prefix}:recent-customers`,
+    /** Customers by when an agent's reply to them was last stored (ms): conversations a sweep looks through besides the recent customers'. */
+    repliedCustomers: `${prefix}:replied-customers`,
+    /** The sweep of IM's history: how far it has looked (`cursor`, ms) and its last run. */
+    callbackSweep: `${prefix}:im-callback:sweep`,
+    /** The replies IM's history showed, per customer (MsgKey → what the history holds), for confirming their callbacks. */
+    replyConfirmations: (openid: string) => `${prefix}:reply-confirmations:${openid}`,
     /**
      * What a job was first relayed with, kept for every later attempt, a retry by hand included:
      * when it first tried (Redis ms; past IM's duplicate window resends look first) and its place

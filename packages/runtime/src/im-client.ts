@@ -38,3 +38,26 @@ export function imRateGate(state: RedisClient, keys: StateKeys, config: Config):
   const gate = new RateGate(state, keys, (scope) => paceFor(scope.slice('im:'.length), config.worker.imRateLimit));
   return (command: string, lease?: Lease) => gate.acquire(`im:${command}`, lease);
 }
+
+/**
+ * What IM's history command (admin_getroammsg) is used for, each within its own share of the
+ * fleet's pace: looking for replies whose callbacks were missed (gaps, sweeps) takes
+ * CALLBACK_RECOVERY_PERCENT, confirming replies before they are delivered takes the rest.
+ */
+export type HistoryUse = 'recovery' | 'confirm';
+
+/**
+ * The turn of one IM call made for `use`: first under the use's share of the command's pace
+ * (scopes `im-recovery:<command>`, `im-confirm:<command>`), then under the fleet's pace of the
+ * command, which every caller shares.
+ */
+export function imShareGate(state: RedisClient, keys: StateKeys, config: Config, use: HistoryUse): (command: string, lease?: Lease) => Promise<number> {
+  const percent = use === 'recovery' ? config.callbackRecoveryPercent : 100 - config.callbackRecoveryPercent;
+  const prefix = `im-${use}:`;
+  const share = new RateGate(state, keys, (scope) => Math.max(1, Math.floor((paceFor(scope.slice(prefix.length), config.worker.imRateLimit) * percent) / 100)));
+  const fleet = imRateGate(state, keys, config);
+  return async (command, lease) => {
+    await share.acquire(`${prefix}${command}`, lease);
+    return fleet(command, lease);
+  };
+}

@@ -6,7 +6,8 @@ import { ImSimulator } from './im-simulator.js';
  * calls per second) is not held up by anyone else's work. For benchmarks and tests. Its own
  * settings, all optional: SIM_PORT (3004, where sandbox mode has it), SIM_SDK_APP_ID, SIM_SECRET_KEY and SIM_AGENTS
  * (comma-separated; the sandbox's app by default), SIM_RATE_LIMIT (IM's own unless a number, or
- * `off` for a run that needs more than IM allows, labelled so), SIM_DEDUPE_WINDOW_MS, and
+ * `off` for a run that needs more than IM allows, labelled so), SIM_DEDUPE_WINDOW_MS, SIM_LATENCY_MS
+ * (every answer's delay), SIM_HISTORY_LAG_MS (how long a message takes to show in the history), and
  * SIM_CALLBACK_URL with SIM_CALLBACK_TOKEN (where IM's callbacks go, and their authentication token).
  */
 const env = process.env;
@@ -17,6 +18,8 @@ const sim = new ImSimulator({
   agents: env['SIM_AGENTS'] === undefined ? SANDBOX.imAgents : env['SIM_AGENTS'].split(',').filter(Boolean),
   ...(env['SIM_RATE_LIMIT'] ? { rateLimit: env['SIM_RATE_LIMIT'] === 'off' ? false : Number(env['SIM_RATE_LIMIT']) } : {}),
   ...(env['SIM_DEDUPE_WINDOW_MS'] ? { dedupeWindowMs: Number(env['SIM_DEDUPE_WINDOW_MS']) } : {}),
+  ...(env['SIM_LATENCY_MS'] ? { latencyMs: Number(env['SIM_LATENCY_MS']) } : {}),
+  ...(env['SIM_HISTORY_LAG_MS'] ? { historyLagMs: Number(env['SIM_HISTORY_LAG_MS']) } : {}),
   ...(env['SIM_CALLBACK_URL']
     ? { callback: { url: env['SIM_CALLBACK_URL'], ...(env['SIM_CALLBACK_TOKEN'] ? { token: env['SIM_CALLBACK_TOKEN'] } : {}) } }
     : {}),

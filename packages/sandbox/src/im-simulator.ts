@@ -28,6 +28,10 @@ export interface ImSimulatorOptions {
   rateLimit?: number | false;
   /** Where IM posts its third-party callbacks (C2C.CallbackAfterSendMsg, State.StateChange); none without it. */
   callback?: CallbackTarget;
+  /** How long a message takes to show in the history (admin_getroammsg) after it was sent: IM's may trail its callback. 0 by default. */
+  historyLagMs?: number;
+  /** Every REST answer waits this long, as IM's does from a distant region (0 by default). */
+  latencyMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -94,12 +98,15 @@ export class ImSimulator extends FaultInjecting {
   private readonly unread = new Map<string, number>();
   /** The MsgSeq the simulated agent clients give their messages. */
   private agentMsgSeq = 0;
+  /** See ImSimulatorOptions.historyLagMs; tests change it as they go. */
+  historyLagMs: number;
 
   constructor(readonly options: ImSimulatorOptions) {
     super();
     this.admin = options.admin ?? 'administrator';
     this.dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.rateLimit = options.rateLimit ?? IM_DEFAULT_LIMIT;
+    this.historyLagMs = options.historyLagMs ?? 0;
     for (const agent of options.agents ?? []) this.accounts.set(agent, {});
     this.accounts.set(this.admin, {});
     this.callbackSender = new ImCallbackSender(options.sdkAppId, options.callback);
@@ -224,6 +231,7 @@ export class ImSimulator extends FaultInjecting {
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');
       const body = (req.body ?? {}) as Record<string, unknown>;
+      if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
       const answer = this.handle(command, body, req.ip);
       if (fault === 'lost') {
         // Done, but the answer never arrives: the client must retry and IM must absorb it.
@@ -384,8 +392,15 @@ export class ImSimulator extends FaultInjecting {
     const min = Number(body['MinTime']);
     const max = Number(body['MaxTime']);
     const maxCnt = Math.min(Number(body['MaxCnt']) || 100, 100);
+    const shownUpTo = Date.now() - this.historyLagMs;
     let list = this.messages
-      .filter((m) => ((m.from === a && m.to === b) || (m.from === b && m.to === a)) && m.receivedAt / 1000 >= min && m.receivedAt / 1000 <= max + 1)
+      .filter(
+        (m) =>
+          ((m.from === a && m.to === b) || (m.from === b && m.to === a)) &&
+          m.receivedAt / 1000 >= min &&
+          m.receivedAt / 1000 <= max + 1 &&
+          m.receivedAt <= shownUpTo,
+      )
       .sort(historyOrder)
       .reverse();
     const after = body['LastMsgKey'];
@@ -406,6 +421,7 @@ export class ImSimulator extends FaultInjecting {
         MsgTimeStamp: Math.floor(m.receivedAt / 1000),
         MsgKey: m.msgKey,
         MsgBody: m.body,
+        ...(m.cloudCustomData === undefined ? {} : { CloudCustomData: m.cloudCustomData }),
       })),
     };
   }

@@ -9,6 +9,7 @@ export interface CallbackAppOptions extends CallbackRouteOptions {
 
 /** im-callback as a Fastify plugin: routes and metrics, no process concerns. */
 export async function callbackApp(app: FastifyInstance, opts: CallbackAppOptions): Promise<void> {
-  await app.register(healthRoutes, { redis: opts.redis, registry: opts.metrics.registry });
+  // Ready once the fleet knows this instance: a callback it takes is then never lost unseen.
+  await app.register(healthRoutes, { redis: opts.redis, registry: opts.metrics.registry, ready: () => opts.watch.known });
   await app.register(callbackRoutes, opts);
 }

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 
 /**
- * How often each instance says it is running. A heartbeat older than three beats (one, when an
- * instance starts) means no instance was running: callbacks may have been missed.
+ * How often each instance says it is running. An instance silent for three beats without a clean
+ * stop died; the fleet silent for three beats (one, when an instance starts) means none ran.
  */
 export const HEARTBEAT_MS = 2000;
 
@@ -15,15 +17,25 @@ export interface Gap {
   member: string;
 }
 
+interface Log {
+  warn(o: object, m: string): void;
+}
+
 /**
- * Knows when IM's callbacks may have been missed, which IM never sends again: while no instance
- * of im-callback was running (a heartbeat in Redis, kept by every instance), while an instance
- * answered errors (Redis could not store), and while one was shutting down and refused
- * callbacks a load balancer still sent it. Each such time range becomes a gap, kept in Redis
- * until a recovery has looked through IM's history for it; every beat of every instance looks
- * whether one is waiting.
+ * Knows when IM's callbacks may have been missed, which IM never sends again. Each instance beats
+ * under its own id and removes it when it stops cleanly, so a gap is left
+ * - for an instance whose beats stopped without a clean stop (killed, out of memory, its node
+ *   lost): from its last beat to when another instance, or the next start, found it — the
+ *   callbacks it was answering are lost whatever the other replicas did;
+ * - while no instance ran at all (the fleet's heartbeat went quiet);
+ * - while this instance answered errors (Redis could not store), and while it was shutting down
+ *   and refused callbacks a load balancer still sent it.
+ * Each gap is kept in Redis until a recovery has looked through IM's history for it; every beat
+ * of every instance looks whether one is waiting.
  */
 export class CallbackWatch {
+  /** This instance, in the fleet's list of beats and in logs. */
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private timer: NodeJS.Timeout | undefined;
   /** When this instance first answered an error since it last stored a gap. */
   private failingSince: number | undefined;
@@ -39,15 +51,33 @@ export class CallbackWatch {
     private readonly onGap: () => void,
     /** How often this instance beats; a silence of three beats is a gap. */
     private readonly heartbeatMs = HEARTBEAT_MS,
+    private readonly log?: Log,
   ) {
     this.scripts = relayScripts(redis);
   }
 
   start(): void {
-    const tick = () => void this.beat().catch(() => undefined);
-    tick();
+    let failing = false;
+    const tick = () =>
+      void this.beat().then(
+        () => (failing = false),
+        (err: Error) => {
+          // Said once a streak: without Redis every beat fails, and /readyz says so already.
+          if (!failing) this.log?.warn({ reason: err.message }, 'the heartbeat could not be written; it is tried again every beat');
+          failing = true;
+        },
+      );
+    // The first beat as soon as Redis is connected (commands are not queued before): until then
+    // the fleet does not know this instance, so it is not ready for callbacks (see `known`).
+    if (this.redis.status === 'ready') tick();
+    else this.redis.once('ready', tick);
     this.timer = setInterval(tick, this.heartbeatMs);
     this.timer.unref();
+  }
+
+  /** Whether the fleet knows this instance (it has beaten once): were it to die, its time would be looked through. */
+  get known(): boolean {
+    return !this.first;
   }
 
   /** Shutting down: the callbacks this instance still gets are refused (and their time becomes a gap at `stop`). */
@@ -59,13 +89,17 @@ export class CallbackWatch {
     return this.closing;
   }
 
-  /** Stops beating; the time since callbacks failed, if any did, is stored as a gap if Redis answers. */
+  /**
+   * Stops beating and marks the stop as clean; the time since callbacks failed, if any did, is
+   * stored as a gap. Without Redis the stop cannot be marked: the others (or the next start)
+   * then take the silence for a death and look through its time, which costs a look, never a reply.
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     // The last chance to store the gap: a connection between two states is given a few tries.
     for (let tries = 0; tries < 20; tries++) {
       try {
-        return await this.beat();
+        return await this.beat('stop');
       } catch {
         await sleep(100);
       }
@@ -77,11 +111,20 @@ export class CallbackWatch {
     this.failingSince ??= at;
   }
 
-  async beat(): Promise<void> {
-    const silence = (this.first ? 1 : 3) * this.heartbeatMs;
-    const [, , waiting] = await this.scripts.wximCallbackHeartbeat(this.keys.callbackHeartbeat, this.keys.callbackGaps, silence);
+  async beat(mode: 'beat' | 'stop' = 'beat'): Promise<void> {
+    const fleetSilence = (this.first ? 1 : 3) * this.heartbeatMs;
+    const [, left, waiting, dead] = await this.scripts.wximCallbackHeartbeat(
+      this.keys.callbackHeartbeat,
+      this.keys.callbackGaps,
+      this.keys.callbackInstances,
+      fleetSilence,
+      this.id,
+      3 * this.heartbeatMs,
+      mode,
+    );
     this.first = false;
-    let found = waiting > 0;
+    for (const instance of dead) this.log?.warn({ instance }, 'an im-callback instance stopped without a clean stop: its time is looked through in IM history');
+    let found = left > 0 || waiting > 0;
     if (this.failingSince !== undefined) {
       // A second either side: the failed callbacks' messages were sent a little before they reached us.
       const from = this.failingSince - 1000;

@@ -1,13 +1,14 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { paceFor } from '@wxim/im';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, createRedis, keyPrefix } from '@wxim/queue';
-import { ConversationLine, RateGate, stateKeys } from '@wxim/relay';
-import { createImClient, imRateGate, requireImSettings } from '@wxim/runtime';
+import { ConversationLine, stateKeys } from '@wxim/relay';
+import { createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { CALLBACK_BODY_LIMIT } from './callback-routes.js';
 import { callbackApp } from './app.js';
+import { CallbackSweep } from './callback-sweep.js';
 import { CallbackWatch } from './callback-watch.js';
+import { HistoryScan } from './history-scan.js';
 import { createCallbackMetrics } from './metrics.js';
 import { CallbackRecovery } from './recovery.js';
 import { ReplyStore } from './reply-store.js';
@@ -17,7 +18,8 @@ export interface ImCallback {
   queue: Queue<ReplyJob>;
   recovery: CallbackRecovery;
   watch: CallbackWatch;
-  /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran). */
+  sweep: CallbackSweep;
+  /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran) and the sweeps. */
   start(): void;
   close(): Promise<void>;
 }
@@ -27,8 +29,10 @@ export interface ImCallbackOverrides {
   enqueueTimeoutMs?: number;
   logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
-  /** How often the heartbeat is written (5 s); tests shorten it. */
+  /** How often the heartbeat is written (2 s); tests shorten it. */
   heartbeatMs?: number;
+  /** How long ago a sweep looks up to (30 s); tests shorten it. */
+  sweepSettleMs?: number;
 }
 
 export const ENQUEUE_TIMEOUT_MS = 1500;
@@ -42,7 +46,18 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
   redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const metrics = createCallbackMetrics({ processMetrics: overrides.processMetrics ?? false });
+  const metrics = createCallbackMetrics({
+    processMetrics: overrides.processMetrics ?? false,
+    recovery: {
+      sweepPeriodMs: config.callbackSweepMs,
+      // Read at scrape time, once everything below is built.
+      sweep: () => sweep.state(),
+      gaps: async () => {
+        const [waiting, oldest] = await Promise.all([redis.zcard(keys.callbackGaps), redis.zrange(keys.callbackGaps, 0, 0, 'WITHSCORES')]);
+        return { waiting, ...(oldest[1] === undefined ? {} : { oldestFrom: Number(oldest[1]) }) };
+      },
+    },
+  });
   const logger = { ...loggerOptions(config.logLevel, 'im-callback'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({
     logger,
@@ -63,25 +78,28 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     config.redisWaitReplicas,
   );
   const im = createImClient(config, metrics);
-  // Recovery's history calls: within its share of IM's limit, and under the fleet's pace of the command.
-  const share = new RateGate(redis, keys, (scope) =>
-    Math.max(1, Math.floor((paceFor(scope.slice('im-recovery:'.length), config.worker.imRateLimit) * config.callbackRecoveryPercent) / 100)),
-  );
-  const imTurn = imRateGate(redis, keys, config);
-  const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs);
+  const scan = new HistoryScan({ redis, keys, im, store, agents, turn: imShareGate(redis, keys, config, 'recovery'), log: app.log });
+  const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, app.log);
   const recovery: CallbackRecovery = new CallbackRecovery({
     redis,
     keys,
-    im,
     watch,
-    store,
-    agents,
-    turn: async (command) => {
-      await share.acquire(`im-recovery:${command}`);
-      return imTurn(command);
-    },
+    scan,
     log: app.log,
-    onRecovered: (n) => metrics.recovered.inc(n),
+    onRecovered: (n) => metrics.recovered.inc({ via: 'gap' }, n),
+  });
+  const sweep = new CallbackSweep({
+    redis,
+    keys,
+    scan,
+    periodMs: config.callbackSweepMs,
+    ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
+    log: app.log,
+    onSweep: (outcome, seconds, _conversations, found) => {
+      metrics.sweeps.inc({ outcome });
+      metrics.sweepSeconds.observe(seconds);
+      if (found > 0) metrics.recovered.inc({ via: 'sweep' }, found);
+    },
   });
   await app.register(callbackApp, {
     sdkAppId,
@@ -100,14 +118,17 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     queue,
     recovery,
     watch,
+    sweep,
     start() {
       watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
+      sweep.start();
     },
     close() {
       closing ??= (async () => {
         watch.closingNow();
         await app.close();
         await watch.stop();
+        await sweep.stop();
         await recovery.idle();
         await im.close();
         await queue.close();

@@ -41,7 +41,7 @@ export class ReplyStore {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
-    queue: Queue<ReplyJob>,
+    private readonly queue: Queue<ReplyJob>,
     line: ConversationLine,
     private readonly agents: ReadonlySet<string>,
     /** IM waits 2 s: past this the reply counts as not stored, and an error is answered. */
@@ -77,10 +77,18 @@ export class ReplyStore {
     }
   }
 
+  /** Whether a reply with this MsgKey was stored in the last {@link REPLY_DEDUPE_MS} (its id's deduplication key is there). */
+  async isStored(msgKey: string): Promise<boolean> {
+    return (await this.queue.getDeduplicationJobId(replyJobId(msgKey))) !== null;
+  }
+
   private async storeNow(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
     const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
     if (openid === null) return undefined;
     const jobId = replyJobId(msg.msgKey);
+    // The agent is at work in this conversation: the next sweep looks through it, for replies
+    // beside this one whose callbacks never came. Only a hint: a failure changes nothing else.
+    if (via === 'callback') void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
     await this.enqueuer.enqueue({
       name: 'reply',
       jobId,
@@ -92,6 +100,8 @@ export class ReplyStore {
         openid,
         msgKey: msg.msgKey,
         msgTime: msg.msgTime,
+        msgSeq: msg.msgSeq,
+        msgRandom: msg.msgRandom,
         body: msg.msgBody,
         acceptedAt: Date.now(),
         via,

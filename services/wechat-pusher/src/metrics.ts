@@ -22,7 +22,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
     registry,
     replies: new Counter({
       name: 'wxim_pusher_replies_total',
-      help: 'Agent replies by outcome (delivered, undelivered and noticed, uncertain and noticed, failed) and how they reached the relay',
+      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed) and how they reached the relay (callback, recovery, sweep)",
       labelNames: ['outcome', 'via'],
       registers,
     }),
@@ -54,7 +54,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
     }),
     imCalls: new Counter({
       name: 'wxim_pusher_im_calls_total',
-      help: 'IM REST calls (notices) by command and outcome',
+      help: 'IM REST calls (notices, and history look-ups confirming replies) by command and outcome',
       labelNames: ['command', 'outcome'],
       registers,
     }),

@@ -1,5 +1,5 @@
 import { type ImClient, textElem } from '@wxim/im';
-import type { ReplyJob } from '@wxim/queue';
+import type { ReplyElement, ReplyJob } from '@wxim/queue';
 import type { ConversationLine } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -7,6 +7,7 @@ import { decide, errorFor } from '@wxim/runtime';
 import type { PusherMetrics } from './metrics.js';
 import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
 import { noticeIds, noticeText, reasonText } from './notice.js';
+import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import { quoteOf } from './reply-plan.js';
 
 interface Log {
@@ -15,6 +16,8 @@ interface Log {
 }
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn'> {
+  /** Confirms a reply that came through a callback in IM's history first (CALLBACK_VERIFY=history); none when off. */
+  confirmation?: ReplyConfirmation;
   redis: Redis | Cluster;
   im: ImClient;
   line: ConversationLine;
@@ -68,13 +71,27 @@ export function createPusher(deps: PusherDeps) {
     );
   }
 
+  /**
+   * What to deliver: a reply that came through a callback only once IM's history shows its agent
+   * sent it, and as the history holds it (the callback's signature covers nothing of its body).
+   * Replies found in the history itself need no second look.
+   */
+  async function bodyToDeliver(job: Job<ReplyJob>, lease: Parameters<PusherDeps['turn']>[1]): Promise<ReplyElement[]> {
+    if (deps.confirmation === undefined || job.data.via !== 'callback') return job.data.body;
+    const body = await deps.confirmation.confirm({ id: job.id!, data: job.data }, lease);
+    if (JSON.stringify(body) !== JSON.stringify(job.data.body))
+      log.warn({ jobId: job.id, agent: job.data.agent }, "the callback's body is not what IM's history holds: the history's is delivered");
+    return body;
+  }
+
   async function process(job: Job<ReplyJob>, token?: string): Promise<PushResult> {
     if (!(await takeTurn(job, token))) throw new DelayedError();
     const lease = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
+      const body = await bodyToDeliver(job, lease);
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
-      const result = await deliver({ id: job.id!, data: job.data }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
+      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
@@ -87,6 +104,12 @@ export function createPusher(deps: PusherDeps) {
       throw new UnrecoverableError(`not delivered, agent notified: ${reason}`);
     } catch (err) {
       if (err instanceof UnrecoverableError || err instanceof DelayedError) throw err;
+      if (err instanceof NotConfirmed) {
+        // Not its agent's: nobody to tell in IM (the agent named never wrote it); the failed job and the warning show it.
+        metrics.replies.inc({ outcome: 'unconfirmed', via: job.data.via });
+        log.warn({ jobId: job.id, agent: job.data.agent, userId: job.data.userId, reason: err.message }, 'reply not delivered: not confirmed in IM history');
+        throw new UnrecoverableError(`not delivered, not confirmed in IM's history: ${err.message}`);
+      }
       const decision = decide(err);
       if (decision.action === 'give_up') {
         metrics.retries.inc({ class: decision.class });

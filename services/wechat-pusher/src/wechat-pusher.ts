@@ -2,16 +2,19 @@ import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
 import { QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, RateGate, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost } from '@wxim/runtime';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, imShareGate } from '@wxim/runtime';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
+import { ReplyConfirmation } from './reply-confirmation.js';
 
 export interface WechatPusherOverrides extends HostOverrides {
   waitMs?: number;
   wechatTimeoutMs?: number;
   mediaTimeoutMs?: number;
   processMetrics?: boolean;
+  /** When a reply not yet in IM's history is looked for again (about 5 s in all); tests shorten it. */
+  confirmLooksAgainAfterMs?: readonly number[];
 }
 
 export interface WechatPusher extends WorkerHost<ReplyJob> {
@@ -71,7 +74,23 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       const gate = new RateGate(state, keys, (scope) =>
         scope.startsWith('im:') ? paceFor(scope.slice('im:'.length), config.worker.imRateLimit) : WECHAT_PACE,
       );
+      if (config.callbackVerify === 'off')
+        log.warn(
+          "CALLBACK_VERIFY=off: replies are delivered on the callback's word alone; anyone who captures a callback URL can reply in an agent's name for a minute",
+        );
+      const confirmation =
+        config.callbackVerify === 'history'
+          ? new ReplyConfirmation({
+              redis: state,
+              keys,
+              im,
+              progressKey: keys.replyProgress,
+              turn: imShareGate(state, keys, config, 'confirm'),
+              ...(overrides.confirmLooksAgainAfterMs === undefined ? {} : { looksAgainAfterMs: overrides.confirmLooksAgainAfterMs }),
+            })
+          : undefined;
       const pusher = createPusher({
+        ...(confirmation === undefined ? {} : { confirmation }),
         redis: state,
         wechat,
         im,

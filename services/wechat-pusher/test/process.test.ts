@@ -29,4 +29,17 @@ t.test('the wechat-pusher runs alone, becomes ready, and exits cleanly on SIGTER
   await whenReady(port, proc.child);
   proc.child.kill('SIGTERM');
   t.equal(await proc.exited, 0);
+  t.notMatch(proc.output().stdout, /CALLBACK_VERIFY=off/, "replies are confirmed in IM's history: nothing to warn of");
+
+  t.test('CALLBACK_VERIFY=off is taken only by choice, and said at start', async (t) => {
+    const off = runService(main, { ...env, CALLBACK_VERIFY: 'off' });
+    await whenReady(port, off.child);
+    off.child.kill('SIGTERM');
+    t.equal(await off.exited, 0);
+    const warning = off
+      .output()
+      .stdout.split('\n')
+      .find((l) => l.includes('CALLBACK_VERIFY=off'));
+    t.match(JSON.parse(warning ?? '{}'), { level: 40, msg: /delivered on the callback's word alone/ });
+  });
 });

@@ -76,7 +76,7 @@ export class AccessTokenStore {
         try {
           return await this.renew();
         } finally {
-          await this.redis.wximTokenReleaseLock(this.lockKey, owner);
+          await this.redis.wximLockRelease(this.lockKey, owner);
         }
       }
       // Another process is fetching: the old token serves while it lasts, else its result is awaited.

@@ -1,0 +1,133 @@
+import { FleetLock, type StateKeys } from '@wxim/relay';
+import type { Redis, Cluster } from 'ioredis';
+import type { HistoryScan } from './history-scan.js';
+import { HORIZON_MS, MARGIN_MS } from './recovery.js';
+
+/**
+ * A sweep looks only this long ago and before: the callbacks of later replies may still be on
+ * their way (IM calls back within its 2 s budget), and a reply whose callback comes late is not
+ * a missed one. The next sweep takes it up.
+ */
+export const SETTLE_MS = 30_000;
+/** One sweep at a time across the fleet; renewed at every conversation while it runs. */
+const LOCK_MS = 60 * 1000;
+
+export interface SweepDeps {
+  redis: Redis | Cluster;
+  keys: StateKeys;
+  scan: HistoryScan;
+  /** CALLBACK_SWEEP_MS: how often the fleet sweeps. */
+  periodMs: number;
+  /** Overridden by tests: how long after it the history is looked at (SETTLE_MS), how often an instance looks whether a sweep is due. */
+  settleMs?: number;
+  checkEveryMs?: number;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  /** Each sweep that ran: its outcome, its duration, the conversations it looked through and the replies it stored that had not been. */
+  onSweep: (outcome: 'ok' | 'failed', seconds: number, conversations: number, found: number) => void;
+}
+
+/** What the last sweep left in Redis: how far the history was looked through, and when it last succeeded (ms). */
+export interface SweepState {
+  cursor?: number;
+  lastSuccessAt?: number;
+  conversations?: number;
+}
+
+/**
+ * The sweep catches what no gap can show: callbacks IM could not deliver at all (an ingress 502,
+ * a cut network, IM's own error) while every instance was running. Every `periodMs` one instance
+ * of the fleet looks through IM's history of the conversations active since the last sweep —
+ * customers who wrote (their agents were assigned then), and customers an agent's reply was
+ * stored for — from where the last sweep stopped (less a margin for IM's clock) up to a little
+ * ago, and stores the agents' replies the relay never saw. A sweep that fails leaves the cursor
+ * where it was: the next one looks through the same time again, and more.
+ */
+export class CallbackSweep {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly lock: FleetLock;
+  private readonly settleMs: number;
+
+  constructor(private readonly deps: SweepDeps) {
+    this.lock = new FleetLock(deps.redis, `${deps.keys.callbackSweep}:lock`, LOCK_MS);
+    this.settleMs = deps.settleMs ?? SETTLE_MS;
+  }
+
+  start(): void {
+    if (this.deps.periodMs === 0) return;
+    const every = this.deps.checkEveryMs ?? Math.min(15_000, Math.max(250, Math.floor(this.deps.periodMs / 4)));
+    this.timer = setInterval(() => {
+      this.running ??= this.runIfDue()
+        .catch(() => undefined)
+        .finally(() => (this.running = undefined));
+    }, every);
+    this.timer.unref();
+  }
+
+  /** Stops looking whether a sweep is due; resolves when the sweep running here, if any, has ended. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  async state(): Promise<SweepState> {
+    const fields = ['cursor', 'lastSuccessAt', 'conversations'] as const;
+    const values = await this.deps.redis.hmget(this.deps.keys.callbackSweep, ...fields);
+    return Object.fromEntries(fields.flatMap((f, i) => (values[i] == null ? [] : [[f, Number(values[i])]])));
+  }
+
+  /**
+   * Sweeps if one is due and no other instance is sweeping: resolves to the replies it stored that
+   * had not been, or undefined when it did not sweep. Throws when the sweep failed.
+   */
+  async runIfDue(now = Date.now()): Promise<number | undefined> {
+    const held = await this.lock.take();
+    if (held === undefined) return undefined;
+    try {
+      const upTo = now - this.settleMs;
+      const { cursor } = await this.state();
+      if (cursor === undefined) {
+        // A fleet's first start: sweeps look from here on (a gap covers what came before).
+        await this.deps.redis.hset(this.deps.keys.callbackSweep, 'cursor', upTo);
+        return undefined;
+      }
+      // After a failure the next sweep starts where the last success stopped.
+      if (upTo - cursor < this.deps.periodMs) return undefined;
+      return await this.sweep({ from: cursor - MARGIN_MS, to: upTo }, async () => {
+        if (!(await held.renew())) throw new Error('the sweep lock was lost');
+      });
+    } finally {
+      await held.release();
+    }
+  }
+
+  private async sweep(range: { from: number; to: number }, keepGoing: () => Promise<void>): Promise<number> {
+    const { redis, keys } = this.deps;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let conversations = 0;
+    try {
+      const [wrote, replied] = await Promise.all([
+        redis.zrangebyscore(keys.recentCustomers, range.from, '+inf'),
+        redis.zrangebyscore(keys.repliedCustomers, range.from, '+inf'),
+      ]);
+      const customers = new Set([...wrote, ...replied]);
+      conversations = customers.size;
+      const found = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
+      await redis
+        .multi()
+        .hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found)
+        .zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS)
+        .exec();
+      this.deps.onSweep('ok', seconds(), conversations, found);
+      const log = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), conversations, found, seconds: seconds() };
+      if (found > 0) this.deps.log.warn(log, "the sweep found agents' replies whose callbacks never came; they are on their way to the customers now");
+      else this.deps.log.info(log, "swept IM's history of active conversations: no callback was missed");
+      return found;
+    } catch (err) {
+      this.deps.onSweep('failed', seconds(), conversations, 0);
+      this.deps.log.warn({ reason: (err as Error).message }, 'the sweep stopped; the next one looks through the same time again');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ImClient, RoamMessage } from '@wxim/im';
+import type { ReplyElement, ReplyJob } from '@wxim/queue';
+import type { Lease, StateKeys } from '@wxim/relay';
+import type { Redis, Cluster } from 'ioredis';
+
+/** A reply IM's history does not show its agent sent: never delivered. */
+export class NotConfirmed extends Error {
+  override readonly name = 'NotConfirmed';
+}
+
+export interface ConfirmDeps {
+  redis: Redis | Cluster;
+  keys: StateKeys;
+  im: ImClient;
+  /** The key of a job's progress hash, where a confirmed reply's body is kept for its later attempts. */
+  progressKey: (jobId: string) => string;
+  /** One history call's turn: the confirmations' share of IM's pace, then the fleet's; checks the job's lock. */
+  turn: (command: string, lease?: Lease) => Promise<number>;
+  /** How long to wait before each further look: IM's history may trail its callback by a moment. */
+  looksAgainAfterMs?: readonly number[];
+}
+
+/** What the history showed of one agent's message to the customer, kept per customer for a while. */
+interface Shown {
+  from: string;
+  to: string;
+  seq: number;
+  random: number;
+  time: number;
+  body: ReplyElement[];
+}
+
+/** Five more looks over about five seconds. */
+const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
+/** A callback comes within seconds of its message: a MsgTime further than this from its arrival is not IM's. */
+const MAX_CALLBACK_DELAY_MS = 5 * 60 * 1000;
+/** What one look showed stays this long for the customer's other replies waiting behind it. */
+const SHOWN_TTL_MS = 10 * 60 * 1000;
+/** A confirmed body outlives a failed job's retention (a week), as the job's progress does. */
+const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
+/** History pages one look may read from the reply's time to now before it asks for the reply's second alone. */
+const MAX_PAGES = 5;
+
+/**
+ * IM signs a callback with its token and the request time only, so anyone who captured one
+ * callback URL could post any reply in any agent's name for a minute. A reply is therefore
+ * delivered only once IM's own history — read with the app admin's credentials — shows its agent
+ * sent it to that customer: same From, To, MsgKey, MsgTime (and MsgSeq, MsgRandom), and what is
+ * delivered is the body the history holds. One look reads the conversation from the reply's time
+ * to now, so the customer's later replies waiting behind it are confirmed by the same call.
+ */
+export class ReplyConfirmation {
+  private readonly looksAgainAfterMs: readonly number[];
+
+  constructor(private readonly deps: ConfirmDeps) {
+    this.looksAgainAfterMs = deps.looksAgainAfterMs ?? LOOKS_AGAIN_AFTER_MS;
+  }
+
+  /** The reply's body as IM's history holds it; throws NotConfirmed when the history does not show it. */
+  async confirm(job: { id: string; data: ReplyJob }, lease?: Lease): Promise<ReplyElement[]> {
+    const { redis } = this.deps;
+    const { data } = job;
+    const progress = this.deps.progressKey(job.id);
+    const earlier = await redis.hget(progress, 'confirmed');
+    if (earlier !== null) return JSON.parse(earlier) as ReplyElement[];
+    if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_CALLBACK_DELAY_MS) {
+      throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
+    }
+    for (let look = 0; ; look++) {
+      const shown = await this.shown(data, lease);
+      if (shown !== undefined) {
+        const body = this.matching(data, shown);
+        await redis.multi().hset(progress, 'confirmed', JSON.stringify(body)).pexpire(progress, PROGRESS_TTL_MS).exec();
+        return body;
+      }
+      const wait = this.looksAgainAfterMs[look];
+      if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);
+      await sleep(wait);
+    }
+  }
+
+  /** The body, once what the history shows under the reply's MsgKey is the same message. */
+  private matching(data: ReplyJob, shown: Shown): ReplyElement[] {
+    const same =
+      shown.from === data.agent &&
+      shown.to === data.userId &&
+      shown.time === data.msgTime &&
+      (data.msgSeq === undefined || shown.seq === data.msgSeq) &&
+      (data.msgRandom === undefined || shown.random === data.msgRandom);
+    if (!same) throw new NotConfirmed("IM's history holds another message under its MsgKey");
+    return shown.body;
+  }
+
+  /** The reply as the history shows it: from what an earlier look kept, or from a new look. */
+  private async shown(data: ReplyJob, lease?: Lease): Promise<Shown | undefined> {
+    const key = this.deps.keys.replyConfirmations(data.openid);
+    const kept = await this.deps.redis.hget(key, data.msgKey);
+    if (kept !== null) return JSON.parse(kept) as Shown;
+    const found = await this.look(data, lease);
+    if (found.size > 0) {
+      await this.deps.redis
+        .multi()
+        .hset(key, Object.fromEntries([...found].map(([msgKey, m]) => [msgKey, JSON.stringify(m)])))
+        .pexpire(key, SHOWN_TTL_MS)
+        .exec();
+    }
+    return found.get(data.msgKey);
+  }
+
+  /** The messages to the customer the history shows from the reply's second to now (or in its second alone, past MAX_PAGES). */
+  private async look(data: ReplyJob, lease?: Lease): Promise<Map<string, Shown>> {
+    const found = new Map<string, Shown>();
+    const options = { beforeSend: async (command: string) => (await this.deps.turn(command, lease), true) };
+    const read = async (from: number, to: number, maxPages: number) => {
+      let pages = 0;
+      for await (const page of this.deps.im.history(data.agent, data.userId, from, to, options)) {
+        for (const m of page) if (m.To_Account === data.userId) found.set(m.MsgKey, shownOf(m));
+        if (++pages >= maxPages) return false;
+      }
+      return true;
+    };
+    const complete = await read(data.msgTime - 1, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
+    // Newest first: a long conversation since the reply leaves the reply itself on a later page.
+    if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
+    return found;
+  }
+}
+
+function shownOf(m: RoamMessage): Shown {
+  return { from: m.From_Account, to: m.To_Account, seq: m.MsgSeq, random: m.MsgRandom, time: m.MsgTimeStamp, body: m.MsgBody };
+}

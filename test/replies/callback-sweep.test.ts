@@ -1,0 +1,65 @@
+import { textElem } from '@wxim/im';
+import { fakeOpenId } from '@wxim/sandbox';
+import { eventually, twoWayForTests } from '@wxim/testkit';
+import t from 'tap';
+
+// Sweeps every second, up to 300 ms ago (every five minutes, up to 30 s ago, by default).
+const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300 } });
+const { im, wechatApi } = relay;
+
+async function customer(): Promise<{ openid: string; userId: string; agent: string }> {
+  const openid = fakeOpenId();
+  const agent = await relay.customerWrites(openid, 'hello');
+  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
+  return { openid, userId, agent };
+}
+
+const texts = (openid: string) => wechatApi.sentTo(openid).map((m) => m.payload['content']);
+async function metric(name: string): Promise<number | undefined> {
+  const line = (await relay.callback.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+t.test("callbacks IM could not deliver while every instance ran are found by the sweep: once each, in the agent's order, after those delivered", async (t) => {
+  const c = await customer();
+  await im.agentSend(c.agent, c.userId, [textElem('r1')]);
+  await relay.waitForSent(c.openid, 1);
+  im.callbackLost(2); // an ingress 502, a cut network: IM gave up on them at once
+  await im.agentSend(c.agent, c.userId, [textElem('r2')]);
+  await im.agentSend(c.agent, c.userId, [textElem('r3')]);
+  await im.agentSend(c.agent, c.userId, [textElem('r4')]);
+  t.same(
+    im.callbacks.slice(-3).map((cb) => cb.outcome),
+    ['lost', 'lost', 'ok'],
+  );
+  t.same(await relay.callback.watch.gaps(), [], 'no instance stopped or failed: no gap shows them');
+
+  await relay.waitForSent(c.openid, 4, 15_000);
+  t.same(texts(c.openid), ['r1', 'r4', 'r2', 'r3']);
+  t.equal(await metric('wxim_callback_recovered_total{via="sweep"}'), 2, 'counted as found by the sweep');
+  t.equal(await metric('wxim_callback_recovered_total{via="gap"}'), 0);
+  t.ok((await metric('wxim_callback_sweeps_total{outcome="ok"}'))! >= 1);
+  t.equal(await metric('wxim_callback_sweep_period_seconds'), 1);
+  t.ok(Math.abs((await metric('wxim_callback_sweep_last_success_timestamp_seconds'))! - Date.now() / 1000) < 10, "the fleet's last success, from Redis");
+  t.ok((await metric('wxim_callback_sweep_lag_seconds'))! < 5, 'not behind');
+  t.ok((await metric('wxim_callback_sweep_conversations'))! >= 1, 'the conversation looked through');
+
+  // Later sweeps see them again in the margin, and store nothing twice.
+  const swept = (await metric('wxim_callback_sweeps_total{outcome="ok"}'))!;
+  await eventually('two more sweeps', async () => (await metric('wxim_callback_sweeps_total{outcome="ok"}'))! >= swept + 2, 10_000, 100);
+  t.equal(texts(c.openid).length, 4, 'nothing doubled');
+  t.equal(await metric('wxim_callback_recovered_total{via="sweep"}'), 2);
+});
+
+t.test('a sweep IM fails is counted, and the next looks through the same time again', async (t) => {
+  const c = await customer();
+  const failedBefore = (await metric('wxim_callback_sweeps_total{outcome="failed"}'))!;
+  im.callbackLost(1);
+  await im.agentSend(c.agent, c.userId, [textElem('found after IM came back')]);
+  im.faults = { rate: 1, kinds: ['busy'] }; // IM answers every call "busy" for a while
+  await eventually('a sweep fails', async () => (await metric('wxim_callback_sweeps_total{outcome="failed"}'))! > failedBefore, 15_000, 100);
+  t.same(texts(c.openid), [], 'nothing found while IM fails');
+  im.faults = { rate: 0, kinds: [] };
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['found after IM came back']);
+});
