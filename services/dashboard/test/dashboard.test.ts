@@ -1,31 +1,21 @@
 import { loadConfig } from '@wxim/config';
-import { createDashboard, dashboardService } from '@wxim/dashboard';
+import { dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import t from 'tap';
-import { request } from 'undici';
+import { LOGIN, boardOnLoopback } from './board-client.js';
 
 const relay = await relayForTests(t);
 const { im, wechat } = relay;
 
-async function board(env: Record<string, string>) {
-  const dashboard = await createDashboard(loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
-  await dashboard.app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(() => dashboard.close());
-  const base = `http://127.0.0.1:${(dashboard.app.server.address() as { port: number }).port}`;
-  const auth = { authorization: `Basic ${Buffer.from('ops:s3cret-pass').toString('base64')}` };
-  const call = async (method: 'GET' | 'PUT', path: string, headers: Record<string, string> = auth) => {
-    const res = await request(`${base}${path}`, { method, headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
-  };
-  return { dashboard, call };
-}
+const board = (env: Record<string, string>) => boardOnLoopback(t, loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
 
 // A message IM refuses for good (80001: content security), failed visibly in wechat-inbound.
 const openid = fakeOpenId();
-const push = wechat.text(openid, 'a message IM refuses once');
+const text = 'a message IM refuses once';
+const push = wechat.text(openid, text);
 const jobId = `m-${openid}-${push.kind === 'text' ? push.msgId : ''}`;
+const failedJobs = '/api/queues?activeQueue=wechat-inbound&status=failed&page=1&jobsPerPage=50';
 t.before(async () => {
   im.failNext('openim/sendmsg', 80001, 1, 'content security check failed');
   if ((await wechat.push(push)).status !== 200) throw new Error('the push was not stored');
@@ -33,21 +23,21 @@ t.before(async () => {
 });
 
 t.test('the board is behind basic authentication; health and metrics are not', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  t.equal((await call('GET', '/api/queues', {})).status, 401, 'no credentials');
+  const { call } = await board(LOGIN);
+  t.equal((await call('GET', '/api/queues', { headers: {} })).status, 401, 'no credentials');
   const wrong = { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` };
-  t.equal((await call('GET', '/api/queues', wrong)).status, 401, 'a wrong password');
-  t.equal((await call('GET', '/', {})).status, 401, 'the page too');
-  t.equal((await call('GET', '/healthz', {})).status, 200);
-  t.equal((await call('GET', '/metrics', {})).status, 200);
-  t.equal((await call('GET', '/', undefined)).status, 200, 'the page, signed in');
+  t.equal((await call('GET', '/api/queues', { headers: wrong })).status, 401, 'a wrong password');
+  t.equal((await call('GET', '/', { headers: {} })).status, 401, 'the page too');
+  t.equal((await call('GET', '/healthz', { headers: {} })).status, 200);
+  t.equal((await call('GET', '/metrics', { headers: {} })).status, 200);
+  t.equal((await call('GET', '/')).status, 200, 'the page, signed in');
 });
 
 t.test("a failed relay shows IM's code and reason, and whose message it was", async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  const res = await call('GET', '/api/queues?activeQueue=wechat-inbound&status=failed&page=1&jobsPerPage=50');
+  const { call } = await board(LOGIN);
+  const res = await call('GET', failedJobs);
   t.equal(res.status, 200);
-  const queues = res.json()['queues'] as { name: string; counts: Record<string, number>; jobs: { id: string; name: string; failedReason: string }[] }[];
+  const queues = res.json<{ queues: { name: string; jobs: { id: string; name: string; failedReason: string }[] }[] }>().queues;
   t.same(queues.map((q) => q.name).sort(), ['agent-replies', 'wechat-inbound'], 'every queue of the relay');
   const job = queues.find((q) => q.name === 'wechat-inbound')!.jobs.find((j) => j.id === jobId)!;
   t.match(job.failedReason, /80001 content security check failed/, "IM's code and reason");
@@ -55,21 +45,21 @@ t.test("a failed relay shows IM's code and reason, and whose message it was", as
 });
 
 t.test('queue depth, failures and the oldest waiting job are exported as metrics', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  const text = (await call('GET', '/metrics', {})).text;
-  t.match(text, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
-  t.match(text, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
-  t.match(text, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
+  const { call } = await board(LOGIN);
+  const metrics = (await call('GET', '/metrics', { headers: {} })).text;
+  t.match(metrics, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
+  t.match(metrics, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
+  t.match(metrics, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
 });
 
 t.test('a read-only board shows but cannot retry', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass', DASHBOARD_READ_ONLY: '1' });
+  const { call } = await board({ ...LOGIN, DASHBOARD_READ_ONLY: '1' });
   t.equal((await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`)).status, 405);
   t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
 });
 
 t.test('retrying from the board relays the message once, with its first ids, and a full set of attempts', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  const { call } = await board(LOGIN);
   const res = await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`);
   t.equal(res.status, 204);
   await eventually('the message reaches IM', () => im.messages.some((m) => m.cloudCustomData?.includes(openid)));
