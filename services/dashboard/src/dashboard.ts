@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggerOptions } from '@wxim/config';
 import { QUEUES, createRedis, keyPrefix } from '@wxim/queue';
-import { healthRoutes, metricsRegistry } from '@wxim/runtime';
+import { healthRoutes, localHosts, metricsRegistry, onlyKnownHosts } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { basicAuth } from './basic-auth.js';
@@ -27,6 +27,7 @@ const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
 /**
  * The queue dashboard: bull-board over every queue of the relay, behind basic authentication,
  * read-only with DASHBOARD_READ_ONLY; and the queues' depth and age as Prometheus metrics.
+ * Without a password it answers only to this machine's names.
  */
 export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
   const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
@@ -40,7 +41,13 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   const logger = { ...loggerOptions(config.logLevel, 'dashboard'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const { user, password, readOnly } = config.dashboard;
-  if (password !== undefined) app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
+  // With a password any Host may ask: the browser keeps the login for the board's own name, so a
+  // rebinding page gets 401; an ingress or port-forward may use any name.
+  if (password === undefined) {
+    onlyKnownHosts(app, localHosts(config), { open: OPEN_PATHS });
+  } else {
+    app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
+  }
   await app.register(healthRoutes, { redis, registry });
 
   const board = new FastifyAdapter();

@@ -3,7 +3,7 @@ import { dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import t from 'tap';
-import { LOGIN, boardOnLoopback } from './board-client.js';
+import { LOGIN, SIGNED_IN, boardOnLoopback } from './board-client.js';
 
 const relay = await relayForTests(t);
 const { im, wechat } = relay;
@@ -50,6 +50,39 @@ t.test('queue depth, failures and the oldest waiting job are exported as metrics
   t.match(metrics, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
   t.match(metrics, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
   t.match(metrics, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
+});
+
+t.test('without a password, a page elsewhere cannot read the board through a name of its own (DNS rebinding): 421', async (t) => {
+  const { call } = await board({});
+  t.match((await call('GET', failedJobs, { headers: {} })).text, openid, 'this machine reads the job, whose it is and what it says');
+  for (const host of ['attacker.example', 'attacker.example:3002', '127.0.0.1.nip.io', 'localhost.attacker.example', 'dashboard:3002', '10.1.2.3:3002']) {
+    const res = await call('GET', failedJobs, { headers: { host } });
+    t.equal(res.status, 421, host);
+    t.match(res.json<{ error: string }>().error, /answers only to 127\.0\.0\.1, localhost, ::1/);
+    t.notOk(res.text.includes(openid) || res.text.includes(text), 'neither the openid nor the text');
+    t.equal((await call('GET', '/', { headers: { host } })).status, 421, `${host}: the page neither`);
+  }
+});
+
+t.test("without a password the board answers to this machine's names: the loopback names and LOCAL_BIND's address", async (t) => {
+  const { call } = await board({ LOCAL_BIND: '192.168.7.7' });
+  for (const host of ['127.0.0.1:3002', 'localhost:3002', 'LOCALHOST', '[::1]:3002', '192.168.7.7:3002']) {
+    t.equal((await call('GET', failedJobs, { headers: { host } })).status, 200, host);
+  }
+});
+
+t.test('probes and Prometheus are answered whatever the Host: they name a pod by its IP or a Service', async (t) => {
+  for (const env of [{}, LOGIN]) {
+    const { call } = await board(env);
+    for (const host of ['10.1.2.3:3002', 'dashboard:3002', 'attacker.example'])
+      for (const path of ['/healthz', '/readyz', '/metrics']) t.equal((await call('GET', path, { headers: { host } })).status, 200, `${host}${path}`);
+  }
+});
+
+t.test('with a password any Host may ask (an ingress, a port-forward), and reads nothing without the login', async (t) => {
+  const { call } = await board(LOGIN);
+  t.equal((await call('GET', failedJobs, { headers: { host: 'dashboard.ops.example' } })).status, 401, 'no credentials');
+  t.equal((await call('GET', failedJobs, { headers: { host: 'dashboard.ops.example', ...SIGNED_IN } })).status, 200, 'signed in');
 });
 
 t.test('a read-only board shows but cannot retry', async (t) => {
