@@ -6,6 +6,7 @@ import { healthRoutes, localHosts, metricsRegistry, onlyKnownHosts } from '@wxim
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { basicAuth } from './basic-auth.js';
+import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
@@ -25,9 +26,10 @@ export interface DashboardOverrides {
 const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 /**
- * The queue dashboard: bull-board over every queue of the relay, behind basic authentication,
- * read-only with DASHBOARD_READ_ONLY; and the queues' depth and age as Prometheus metrics.
- * Without a password it answers only to this machine's names.
+ * The queue dashboard: bull-board over every queue of the relay; and the queues' depth and age as
+ * Prometheus metrics. With DASHBOARD_PASSWORD the board is behind basic authentication and may
+ * retry, remove, promote, pause, resume and clean, unless DASHBOARD_READ_ONLY. Without one it is
+ * read-only and answers only to this machine's names.
  */
 export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
   const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
@@ -40,7 +42,8 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
 
   const logger = { ...loggerOptions(config.logLevel, 'dashboard'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
-  const { user, password, readOnly } = config.dashboard;
+  const { user, password } = config.dashboard;
+  const readOnly = password === undefined || config.dashboard.readOnly;
   // With a password any Host may ask: the browser keeps the login for the board's own name, so a
   // rebinding page gets 401; an ingress or port-forward may use any name.
   if (password === undefined) {
@@ -48,6 +51,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   } else {
     app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
   }
+  app.addHook('onRequest', boardActions(!readOnly));
   await app.register(healthRoutes, { redis, registry });
 
   const board = new FastifyAdapter();

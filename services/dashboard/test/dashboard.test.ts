@@ -1,5 +1,6 @@
+import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { loadConfig } from '@wxim/config';
-import { dashboardService } from '@wxim/dashboard';
+import { BOARD_ACTIONS, dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import t from 'tap';
@@ -21,6 +22,17 @@ t.before(async () => {
   if ((await wechat.push(push)).status !== 200) throw new Error('the push was not stored');
   await eventually('the relay failed for good', async () => (await relay.worker.queue.getFailed()).some((j) => j.id === jobId));
 });
+
+/** Every route bull-board serves that changes something, as `METHOD /pattern`. */
+const changingRoutes = appRoutes.api
+  .flatMap((r) => [r.method].flat().flatMap((m) => [r.route].flat().map((route) => `${m.toUpperCase()} ${route}`)))
+  .filter((r) => !r.startsWith('GET '));
+
+/** A route pattern with its parameters filled in. */
+function pathOf(pattern: string, queueName: string, id = jobId): string {
+  const params: Record<string, string> = { queueName, jobId: encodeURIComponent(id), queueStatus: 'failed', schedulerId: 'no-such-scheduler' };
+  return pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? 'x');
+}
 
 t.test('the board is behind basic authentication; health and metrics are not', async (t) => {
   const { call } = await board(LOGIN);
@@ -85,10 +97,89 @@ t.test('with a password any Host may ask (an ingress, a port-forward), and reads
   t.equal((await call('GET', failedJobs, { headers: { host: 'dashboard.ops.example', ...SIGNED_IN } })).status, 200, 'signed in');
 });
 
-t.test('a read-only board shows but cannot retry', async (t) => {
-  const { call } = await board({ ...LOGIN, DASHBOARD_READ_ONLY: '1' });
-  t.equal((await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`)).status, 405);
-  t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
+t.test("signed in, no one can add a job, edit a job's data, empty or obliterate a queue: any text could go to any customer", async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  const replies = dashboard.queues.find((q) => q.name === 'agent-replies')!;
+  const countsBefore = await replies.getJobCounts();
+  const reply = {
+    name: 'reply',
+    data: {
+      agent: 'agent_a',
+      userId: 'someone',
+      openid: fakeOpenId(),
+      msgKey: 'k',
+      msgTime: 1,
+      body: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'anything' } }],
+    },
+  };
+  const json = { ...SIGNED_IN, 'content-type': 'application/json' };
+  const attempts: ['POST' | 'PATCH' | 'PUT', string, object][] = [
+    ['POST', '/api/queues/agent-replies/add', { ...reply, options: {} }],
+    [
+      'PATCH',
+      `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/update-data`,
+      { data: { message: { fromUserName: fakeOpenId(), content: 'anything' } } },
+    ],
+    ['PUT', '/api/queues/wechat-inbound/empty', {}],
+    ['PUT', '/api/queues/agent-replies/obliterate', { force: true }],
+  ];
+  for (const [method, path, body] of attempts) {
+    const res = await call(method, path, { headers: json, body: JSON.stringify(body) });
+    t.equal(res.status, 405, `${method} ${path}`);
+    t.match(res.json<{ error: string }>().error, /only retries, removes, promotes, pauses, resumes and cleans/);
+  }
+  t.same(await replies.getJobCounts(), countsBefore, 'no reply added, none removed');
+  const job = (await relay.worker.queue.getJob(jobId))!;
+  t.equal(await job.getState(), 'failed', 'the failed push is still there');
+  t.equal((job.data as { message: { fromUserName: string } }).message.fromUserName, openid, 'as it was pushed');
+});
+
+t.test('every route by which bull-board changes something is one the board allows or refused 405: a new or renamed one fails here', async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  for (const route of changingRoutes) {
+    const [method, url] = route.split(' ') as [string, string];
+    t.ok(dashboard.app.hasRoute({ method, url }), `${route}: served as bull-board names it`);
+  }
+  for (const action of BOARD_ACTIONS) t.ok(changingRoutes.includes(action), `${action}: still a route of bull-board's`);
+  for (const route of changingRoutes) {
+    const [method, pattern] = route.split(' ') as ['PUT', string];
+    if (BOARD_ACTIONS.includes(route)) {
+      if (!pattern.includes(':queueName')) continue; // every queue paused or resumed: the next test
+      t.equal((await call(method, pathOf(pattern, 'no-such-queue'))).status, 404, `${route}: let through, to a queue bull-board does not know`);
+    } else {
+      const res = await call(method, pathOf(pattern, 'wechat-inbound'));
+      t.equal(res.status, 405, `${route}: refused`);
+      t.match(res.json<{ error: string }>().error, /only retries, removes/, `${route}: by the board's guard`);
+    }
+  }
+  t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'the failed push is untouched');
+});
+
+t.test('signed in, the board pauses and resumes every queue', async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  t.equal((await call('PUT', '/api/queues/pause')).status, 200);
+  t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [true, true], 'paused');
+  t.equal((await call('PUT', '/api/queues/resume')).status, 200);
+  t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [false, false], 'resumed');
+});
+
+t.test('a read-only board (no password, or DASHBOARD_READ_ONLY) shows read-only and refuses every change 405', async (t) => {
+  for (const env of [{}, { ...LOGIN, DASHBOARD_READ_ONLY: '1' }]) {
+    const { dashboard, call } = await board(env);
+    const shown = (await call('GET', '/api/queues')).json<{ queues: { readOnlyMode: boolean; allowRetries: boolean }[] }>().queues;
+    t.ok(
+      shown.every((q) => q.readOnlyMode && !q.allowRetries),
+      'the page shows every queue read-only',
+    );
+    for (const route of changingRoutes) {
+      const [method, pattern] = route.split(' ') as ['PUT', string];
+      const res = await call(method, pathOf(pattern, 'wechat-inbound'));
+      t.equal(res.status, 405, route);
+      t.match(res.json<{ error: string }>().error, /read-only/, `${route}: by the board's guard`);
+    }
+    t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [false, false], 'no queue paused');
+    t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
+  }
 });
 
 t.test('retrying from the board relays the message once, with its first ids, and a full set of attempts', async (t) => {
