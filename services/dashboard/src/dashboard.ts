@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { basicAuth } from './basic-auth.js';
 import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
+import { LoginThrottle } from './login-throttle.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
 
@@ -20,6 +21,8 @@ export interface Dashboard {
 export interface DashboardOverrides {
   logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
+  /** The clock failed logins are timed by. */
+  now?: () => number;
 }
 
 /** The paths anyone who reaches the board's port may read: for probes and Prometheus. */
@@ -27,9 +30,9 @@ const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 /**
  * The queue dashboard: bull-board over every queue of the relay; and the queues' depth and age as
- * Prometheus metrics. With DASHBOARD_PASSWORD the board is behind basic authentication and may
- * retry, remove, promote, pause, resume and clean, unless DASHBOARD_READ_ONLY. Without one it is
- * read-only and answers only to this machine's names.
+ * Prometheus metrics. With DASHBOARD_PASSWORD the board is behind basic authentication (failed
+ * logins throttled) and may retry, remove, promote, pause, resume and clean, unless
+ * DASHBOARD_READ_ONLY. Without one it is read-only and answers only to this machine's names.
  */
 export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
   const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
@@ -45,11 +48,12 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   const { user, password } = config.dashboard;
   const readOnly = password === undefined || config.dashboard.readOnly;
   // With a password any Host may ask: the browser keeps the login for the board's own name, so a
-  // rebinding page gets 401; an ingress or port-forward may use any name.
+  // rebinding page gets 401 (and its guesses 429); an ingress or port-forward may use any name.
   if (password === undefined) {
     onlyKnownHosts(app, localHosts(config), { open: OPEN_PATHS });
   } else {
-    app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
+    const throttle = new LoginThrottle(overrides.now ? { now: overrides.now } : {});
+    app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS, throttle));
   }
   app.addHook('onRequest', boardActions(!readOnly));
   await app.register(healthRoutes, { redis, registry });
