@@ -1,5 +1,6 @@
 export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
 export { closeOnSignal } from './close-on-signal.js';
+export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
 export { metricsRegistry } from './metrics-registry.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';

@@ -1,4 +1,5 @@
 import { type Config, SANDBOX, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
+import { localHosts } from '@wxim/runtime';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
@@ -46,7 +47,7 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     selfUrl: sandboxUrl(config, ports.page),
     dashboardPort: config.ports.dashboard,
     // The names the page answers to: this machine's, and the ones the services and LOCAL_BIND give it.
-    hosts: ['127.0.0.1', 'localhost', '::1', sandboxHost(config), config.localBind],
+    hosts: [...localHosts(config), sandboxHost(config)],
   });
   const started: { close(): Promise<void> }[] = [];
   const close = async () => {

@@ -2,11 +2,13 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggerOptions } from '@wxim/config';
 import { QUEUES, createRedis, keyPrefix } from '@wxim/queue';
-import { healthRoutes, metricsRegistry } from '@wxim/runtime';
+import { healthRoutes, localHosts, metricsRegistry, onlyKnownHosts } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { basicAuth } from './basic-auth.js';
+import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
+import { LoginThrottle } from './login-throttle.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
 
@@ -19,14 +21,18 @@ export interface Dashboard {
 export interface DashboardOverrides {
   logStream?: NodeJS.WritableStream;
   processMetrics?: boolean;
+  /** The clock failed logins are timed by. */
+  now?: () => number;
 }
 
 /** The paths anyone who reaches the board's port may read: for probes and Prometheus. */
 const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 /**
- * The queue dashboard: bull-board over every queue of the relay, behind basic authentication,
- * read-only with DASHBOARD_READ_ONLY; and the queues' depth and age as Prometheus metrics.
+ * The queue dashboard: bull-board over every queue of the relay; and the queues' depth and age as
+ * Prometheus metrics. With DASHBOARD_PASSWORD the board is behind basic authentication (failed
+ * logins throttled) and may retry, remove, promote, pause, resume and clean, unless
+ * DASHBOARD_READ_ONLY. Without one it is read-only and answers only to this machine's names.
  */
 export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
   const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
@@ -39,8 +45,17 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
 
   const logger = { ...loggerOptions(config.logLevel, 'dashboard'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
-  const { user, password, readOnly } = config.dashboard;
-  if (password !== undefined) app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS));
+  const { user, password } = config.dashboard;
+  const readOnly = password === undefined || config.dashboard.readOnly;
+  // With a password any Host may ask: the browser keeps the login for the board's own name, so a
+  // rebinding page gets 401 (and its guesses 429); an ingress or port-forward may use any name.
+  if (password === undefined) {
+    onlyKnownHosts(app, localHosts(config), { open: OPEN_PATHS });
+  } else {
+    const throttle = new LoginThrottle(overrides.now ? { now: overrides.now } : {});
+    app.addHook('onRequest', basicAuth(user ?? 'admin', password, OPEN_PATHS, throttle));
+  }
+  app.addHook('onRequest', boardActions(!readOnly));
   await app.register(healthRoutes, { redis, registry });
 
   const board = new FastifyAdapter();

@@ -7,13 +7,13 @@ export const dashboardService: ServiceDefinition = {
   kind: 'http',
   requires: [],
   port: (config) => config.ports.dashboard,
-  // Without a password the board is for this machine only (LOCAL_BIND, 127.0.0.1 by default).
+  // Without a password the board is for this machine only (LOCAL_BIND, 127.0.0.1 by default), and read-only.
   host: (config) => (config.dashboard.password === undefined ? config.localBind : '0.0.0.0'),
   build: async (config, { processMetrics }) => {
     const dashboard = await createDashboard(config, { processMetrics });
     if (config.dashboard.password === undefined)
       dashboard.app.log.warn(
-        `no DASHBOARD_PASSWORD: the dashboard listens on ${config.localBind} only (LOCAL_BIND); set DASHBOARD_USER and DASHBOARD_PASSWORD to reach it from elsewhere`,
+        `no DASHBOARD_PASSWORD: the dashboard is read-only and listens on ${config.localBind} only (LOCAL_BIND), answering to this machine's names; set DASHBOARD_USER and DASHBOARD_PASSWORD to act on jobs or reach it from elsewhere`,
       );
     return dashboard;
   },

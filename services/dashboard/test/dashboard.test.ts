@@ -1,53 +1,55 @@
+import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { loadConfig } from '@wxim/config';
-import { createDashboard, dashboardService } from '@wxim/dashboard';
+import { BOARD_ACTIONS, dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import t from 'tap';
-import { request } from 'undici';
+import { LOGIN, SIGNED_IN, boardOnLoopback } from './board-client.js';
 
 const relay = await relayForTests(t);
 const { im, wechat } = relay;
 
-async function board(env: Record<string, string>) {
-  const dashboard = await createDashboard(loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
-  await dashboard.app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(() => dashboard.close());
-  const base = `http://127.0.0.1:${(dashboard.app.server.address() as { port: number }).port}`;
-  const auth = { authorization: `Basic ${Buffer.from('ops:s3cret-pass').toString('base64')}` };
-  const call = async (method: 'GET' | 'PUT', path: string, headers: Record<string, string> = auth) => {
-    const res = await request(`${base}${path}`, { method, headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, json: () => JSON.parse(text) as Record<string, unknown> };
-  };
-  return { dashboard, call };
-}
+const board = (env: Record<string, string>) => boardOnLoopback(t, loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
 
 // A message IM refuses for good (80001: content security), failed visibly in wechat-inbound.
 const openid = fakeOpenId();
-const push = wechat.text(openid, 'a message IM refuses once');
+const text = 'a message IM refuses once';
+const push = wechat.text(openid, text);
 const jobId = `m-${openid}-${push.kind === 'text' ? push.msgId : ''}`;
+const failedJobs = '/api/queues?activeQueue=wechat-inbound&status=failed&page=1&jobsPerPage=50';
 t.before(async () => {
   im.failNext('openim/sendmsg', 80001, 1, 'content security check failed');
   if ((await wechat.push(push)).status !== 200) throw new Error('the push was not stored');
   await eventually('the relay failed for good', async () => (await relay.worker.queue.getFailed()).some((j) => j.id === jobId));
 });
 
+/** Every route bull-board serves that changes something, as `METHOD /pattern`. */
+const changingRoutes = appRoutes.api
+  .flatMap((r) => [r.method].flat().flatMap((m) => [r.route].flat().map((route) => `${m.toUpperCase()} ${route}`)))
+  .filter((r) => !r.startsWith('GET '));
+
+/** A route pattern with its parameters filled in. */
+function pathOf(pattern: string, queueName: string, id = jobId): string {
+  const params: Record<string, string> = { queueName, jobId: encodeURIComponent(id), queueStatus: 'failed', schedulerId: 'no-such-scheduler' };
+  return pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? 'x');
+}
+
 t.test('the board is behind basic authentication; health and metrics are not', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  t.equal((await call('GET', '/api/queues', {})).status, 401, 'no credentials');
+  const { call } = await board(LOGIN);
+  t.equal((await call('GET', '/api/queues', { headers: {} })).status, 401, 'no credentials');
   const wrong = { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` };
-  t.equal((await call('GET', '/api/queues', wrong)).status, 401, 'a wrong password');
-  t.equal((await call('GET', '/', {})).status, 401, 'the page too');
-  t.equal((await call('GET', '/healthz', {})).status, 200);
-  t.equal((await call('GET', '/metrics', {})).status, 200);
-  t.equal((await call('GET', '/', undefined)).status, 200, 'the page, signed in');
+  t.equal((await call('GET', '/api/queues', { headers: wrong })).status, 401, 'a wrong password');
+  t.equal((await call('GET', '/', { headers: {} })).status, 401, 'the page too');
+  t.equal((await call('GET', '/healthz', { headers: {} })).status, 200);
+  t.equal((await call('GET', '/metrics', { headers: {} })).status, 200);
+  t.equal((await call('GET', '/')).status, 200, 'the page, signed in');
 });
 
 t.test("a failed relay shows IM's code and reason, and whose message it was", async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  const res = await call('GET', '/api/queues?activeQueue=wechat-inbound&status=failed&page=1&jobsPerPage=50');
+  const { call } = await board(LOGIN);
+  const res = await call('GET', failedJobs);
   t.equal(res.status, 200);
-  const queues = res.json()['queues'] as { name: string; counts: Record<string, number>; jobs: { id: string; name: string; failedReason: string }[] }[];
+  const queues = res.json<{ queues: { name: string; jobs: { id: string; name: string; failedReason: string }[] }[] }>().queues;
   t.same(queues.map((q) => q.name).sort(), ['agent-replies', 'wechat-inbound'], 'every queue of the relay');
   const job = queues.find((q) => q.name === 'wechat-inbound')!.jobs.find((j) => j.id === jobId)!;
   t.match(job.failedReason, /80001 content security check failed/, "IM's code and reason");
@@ -55,21 +57,133 @@ t.test("a failed relay shows IM's code and reason, and whose message it was", as
 });
 
 t.test('queue depth, failures and the oldest waiting job are exported as metrics', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
-  const text = (await call('GET', '/metrics', {})).text;
-  t.match(text, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
-  t.match(text, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
-  t.match(text, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
+  const { call } = await board(LOGIN);
+  const metrics = (await call('GET', '/metrics', { headers: {} })).text;
+  t.match(metrics, /wxim_queue_jobs\{queue="wechat-inbound",state="failed"\} 1\n/);
+  t.match(metrics, /wxim_queue_jobs\{queue="agent-replies",state="waiting"\} 0\n/);
+  t.match(metrics, /wxim_queue_oldest_waiting_seconds\{queue="wechat-inbound"\} 0\n/);
 });
 
-t.test('a read-only board shows but cannot retry', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass', DASHBOARD_READ_ONLY: '1' });
-  t.equal((await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`)).status, 405);
-  t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
+t.test('without a password, a page elsewhere cannot read the board through a name of its own (DNS rebinding): 421', async (t) => {
+  const { call } = await board({});
+  t.match((await call('GET', failedJobs, { headers: {} })).text, openid, 'this machine reads the job, whose it is and what it says');
+  for (const host of ['attacker.example', 'attacker.example:3002', '127.0.0.1.nip.io', 'localhost.attacker.example', 'dashboard:3002', '10.1.2.3:3002']) {
+    const res = await call('GET', failedJobs, { headers: { host } });
+    t.equal(res.status, 421, host);
+    t.match(res.json<{ error: string }>().error, /answers only to 127\.0\.0\.1, localhost, ::1/);
+    t.notOk(res.text.includes(openid) || res.text.includes(text), 'neither the openid nor the text');
+    t.equal((await call('GET', '/', { headers: { host } })).status, 421, `${host}: the page neither`);
+  }
+});
+
+t.test("without a password the board answers to this machine's names: the loopback names and LOCAL_BIND's address", async (t) => {
+  const { call } = await board({ LOCAL_BIND: '192.168.7.7' });
+  for (const host of ['127.0.0.1:3002', 'localhost:3002', 'LOCALHOST', '[::1]:3002', '192.168.7.7:3002']) {
+    t.equal((await call('GET', failedJobs, { headers: { host } })).status, 200, host);
+  }
+});
+
+t.test('probes and Prometheus are answered whatever the Host: they name a pod by its IP or a Service', async (t) => {
+  for (const env of [{}, LOGIN]) {
+    const { call } = await board(env);
+    for (const host of ['10.1.2.3:3002', 'dashboard:3002', 'attacker.example'])
+      for (const path of ['/healthz', '/readyz', '/metrics']) t.equal((await call('GET', path, { headers: { host } })).status, 200, `${host}${path}`);
+  }
+});
+
+t.test('with a password any Host may ask (an ingress, a port-forward), and reads nothing without the login', async (t) => {
+  const { call } = await board(LOGIN);
+  t.equal((await call('GET', failedJobs, { headers: { host: 'dashboard.ops.example' } })).status, 401, 'no credentials');
+  t.equal((await call('GET', failedJobs, { headers: { host: 'dashboard.ops.example', ...SIGNED_IN } })).status, 200, 'signed in');
+});
+
+t.test("signed in, no one can add a job, edit a job's data, empty or obliterate a queue: any text could go to any customer", async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  const replies = dashboard.queues.find((q) => q.name === 'agent-replies')!;
+  const countsBefore = await replies.getJobCounts();
+  const reply = {
+    name: 'reply',
+    data: {
+      agent: 'agent_a',
+      userId: 'someone',
+      openid: fakeOpenId(),
+      msgKey: 'k',
+      msgTime: 1,
+      body: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'anything' } }],
+    },
+  };
+  const json = { ...SIGNED_IN, 'content-type': 'application/json' };
+  const attempts: ['POST' | 'PATCH' | 'PUT', string, object][] = [
+    ['POST', '/api/queues/agent-replies/add', { ...reply, options: {} }],
+    [
+      'PATCH',
+      `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/update-data`,
+      { data: { message: { fromUserName: fakeOpenId(), content: 'anything' } } },
+    ],
+    ['PUT', '/api/queues/wechat-inbound/empty', {}],
+    ['PUT', '/api/queues/agent-replies/obliterate', { force: true }],
+  ];
+  for (const [method, path, body] of attempts) {
+    const res = await call(method, path, { headers: json, body: JSON.stringify(body) });
+    t.equal(res.status, 405, `${method} ${path}`);
+    t.match(res.json<{ error: string }>().error, /only retries, removes, promotes, pauses, resumes and cleans/);
+  }
+  t.same(await replies.getJobCounts(), countsBefore, 'no reply added, none removed');
+  const job = (await relay.worker.queue.getJob(jobId))!;
+  t.equal(await job.getState(), 'failed', 'the failed push is still there');
+  t.equal((job.data as { message: { fromUserName: string } }).message.fromUserName, openid, 'as it was pushed');
+});
+
+t.test('every route by which bull-board changes something is one the board allows or refused 405: a new or renamed one fails here', async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  for (const route of changingRoutes) {
+    const [method, url] = route.split(' ') as [string, string];
+    t.ok(dashboard.app.hasRoute({ method, url }), `${route}: served as bull-board names it`);
+  }
+  for (const action of BOARD_ACTIONS) t.ok(changingRoutes.includes(action), `${action}: still a route of bull-board's`);
+  for (const route of changingRoutes) {
+    const [method, pattern] = route.split(' ') as ['PUT', string];
+    if (BOARD_ACTIONS.includes(route)) {
+      if (!pattern.includes(':queueName')) continue; // every queue paused or resumed: the next test
+      t.equal((await call(method, pathOf(pattern, 'no-such-queue'))).status, 404, `${route}: let through, to a queue bull-board does not know`);
+    } else {
+      const res = await call(method, pathOf(pattern, 'wechat-inbound'));
+      t.equal(res.status, 405, `${route}: refused`);
+      t.match(res.json<{ error: string }>().error, /only retries, removes/, `${route}: by the board's guard`);
+    }
+  }
+  t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'the failed push is untouched');
+});
+
+t.test('signed in, the board pauses and resumes every queue', async (t) => {
+  const { dashboard, call } = await board(LOGIN);
+  t.equal((await call('PUT', '/api/queues/pause')).status, 200);
+  t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [true, true], 'paused');
+  t.equal((await call('PUT', '/api/queues/resume')).status, 200);
+  t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [false, false], 'resumed');
+});
+
+t.test('a read-only board (no password, or DASHBOARD_READ_ONLY) shows read-only and refuses every change 405', async (t) => {
+  for (const env of [{}, { ...LOGIN, DASHBOARD_READ_ONLY: '1' }]) {
+    const { dashboard, call } = await board(env);
+    const shown = (await call('GET', '/api/queues')).json<{ queues: { readOnlyMode: boolean; allowRetries: boolean }[] }>().queues;
+    t.ok(
+      shown.every((q) => q.readOnlyMode && !q.allowRetries),
+      'the page shows every queue read-only',
+    );
+    for (const route of changingRoutes) {
+      const [method, pattern] = route.split(' ') as ['PUT', string];
+      const res = await call(method, pathOf(pattern, 'wechat-inbound'));
+      t.equal(res.status, 405, route);
+      t.match(res.json<{ error: string }>().error, /read-only/, `${route}: by the board's guard`);
+    }
+    t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [false, false], 'no queue paused');
+    t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
+  }
 });
 
 t.test('retrying from the board relays the message once, with its first ids, and a full set of attempts', async (t) => {
-  const { call } = await board({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret-pass' });
+  const { call } = await board(LOGIN);
   const res = await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`);
   t.equal(res.status, 204);
   await eventually('the message reaches IM', () => im.messages.some((m) => m.cloudCustomData?.includes(openid)));

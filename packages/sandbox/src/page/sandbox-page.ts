@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { onlyKnownHosts } from '@wxim/runtime';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ImSimulator } from '../im-simulator.js';
 import type { WechatApiSimulator } from '../wechat-api-simulator.js';
 import { type WechatPlatform, fakeOpenId } from '../wechat-platform.js';
 import { agentConversation, arrivals, customerPane } from './chat-view.js';
 import { CUSTOMER_ACTIONS, type CustomerAction, CustomerActs } from './customer-acts.js';
-import { onlyKnownHosts } from './known-hosts.js';
 import { PHOTO_NAME, photoName, uniqueId } from './photo-names.js';
 import { stripesPng } from './png.js';
 
