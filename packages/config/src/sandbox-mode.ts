@@ -102,6 +102,7 @@ export function withSandbox(config: Config): Config {
       callbackToken: SANDBOX.imCallbackToken,
       apiBase: sandboxUrl(config, ports.im),
     },
-    mediaAllowedHosts: [new URL(sandboxUrl(config, ports.page)).host],
+    // host:port, the port named even when it is 80: only an exact entry may be on a loopback address.
+    mediaAllowedHosts: [`${new URL(sandboxUrl(config, ports.page)).hostname}:${ports.page}`],
   };
 }

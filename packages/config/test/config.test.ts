@@ -142,6 +142,8 @@ t.test('sandbox mode fills in its credentials and points the services at the san
   t.equal(c.im.apiBase, 'http://127.0.0.1:4001', 'the IM simulator: the port after the page');
   t.equal(c.wechat.apiBase, 'http://127.0.0.1:4002', 'the WeChat API simulator: the one after that');
   t.same(c.mediaAllowedHosts, ['127.0.0.1:4000'], "agents' photos come from the sandbox page");
+  t.same(withSandbox(loadConfig({ SANDBOX_PORT: '80' })).mediaAllowedHosts, ['127.0.0.1:80'], 'its port named even when it is the default one');
+  t.same(withSandbox(loadConfig({ LOCAL_BIND: '::1' })).mediaAllowedHosts, ['[::1]:3003']);
   t.doesNotThrow(() => requireSettings(c, ['WECHAT_TOKEN', 'WECHAT_APP_SECRET', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN']));
   t.equal(withSandbox(c), c, 'applying it again changes nothing');
   t.equal(withSandbox(withSandbox(loadConfig({ SANDBOX: '1' }))).queuePrefix, 'wxim-sandbox', 'SANDBOX=1 too: one suffix');
