@@ -2,7 +2,7 @@ export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
 export { closeOnSignal } from './close-on-signal.js';
 export { metricsRegistry } from './metrics-registry.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
-export type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
+export { type BuildOptions, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
 export { createImClient, imRateGate, requireImSettings } from './im-client.js';
 export { type Decision, decide, errorFor } from './error-policy.js';
