@@ -1,8 +1,8 @@
-import { SANDBOX, isSandbox, loadConfig, requirePortsApart, startOrExit, withSandbox } from '@wxim/config';
+import { SANDBOX, addressOfBind, httpOrigin, isSandbox, loadConfig, requirePortsApart, startOrExit, withSandbox } from '@wxim/config';
 import { dashboardService } from '@wxim/dashboard';
 import { imCallbackService } from '@wxim/im-callback';
 import { imWorkerService } from '@wxim/im-worker';
-import { runServices } from '@wxim/runtime';
+import { type ServiceDefinition, listenHost, runServices } from '@wxim/runtime';
 import { type SandboxHost, startSandboxHost } from '@wxim/sandbox';
 import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
@@ -27,15 +27,17 @@ await startOrExit('relay', async () => {
     throw err;
   }
   if (sandbox !== undefined) {
+    // As a person on this machine opens them: where each listens (in sandbox mode the gateway and im-callback on LOCAL_BIND).
+    const at = (service: ServiceDefinition) => httpOrigin(addressOfBind(listenHost(service, config)), service.port(config));
     process.stdout.write(
       [
         '',
         sandboxGuide(config, sandbox),
-        `  wechat-gateway  http://127.0.0.1:${config.ports.gateway}/wechat      (/healthz, /readyz, /metrics)`,
-        `  im-callback     http://127.0.0.1:${config.ports.callback}/im/callback (/healthz, /readyz, /metrics)`,
-        `  im-worker       http://127.0.0.1:${config.ports.imWorker}/metrics     (/healthz, /readyz)`,
-        `  wechat-pusher   http://127.0.0.1:${config.ports.pusher}/metrics     (/healthz, /readyz)`,
-        `  dashboard       http://127.0.0.1:${config.ports.dashboard}/             (the queues; /metrics has their depth)`,
+        `  wechat-gateway  ${at(wechatGatewayService)}/wechat      (/healthz, /readyz, /metrics)`,
+        `  im-callback     ${at(imCallbackService)}/im/callback (/healthz, /readyz, /metrics)`,
+        `  im-worker       ${at(imWorkerService)}/metrics     (/healthz, /readyz)`,
+        `  wechat-pusher   ${at(wechatPusherService)}/metrics     (/healthz, /readyz)`,
+        `  dashboard       ${at(dashboardService)}/             (the queues; /metrics has their depth)`,
         `  Redis           ${redactedUrl(config.redisUrl)}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,
         '',
         'Or from another terminal, as a customer and then as the agent who serves them:',

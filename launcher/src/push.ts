@@ -1,4 +1,4 @@
-import { loadConfig, sandboxPorts } from '@wxim/config';
+import { httpOrigin, loadConfig, localAddress, sandboxPorts } from '@wxim/config';
 import { type ReceivedMessage, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { request } from 'undici';
 
@@ -9,15 +9,17 @@ import { request } from 'undici';
 const [text = 'hello from the sandbox', openid = fakeOpenId()] = process.argv.slice(2);
 const config = loadConfig();
 const ports = sandboxPorts(config);
+// Where the sandbox's parts, and in sandbox mode the gateway, listen: LOCAL_BIND.
+const local = (port: number) => httpOrigin(localAddress(config), port);
 const wechat = new WechatPlatform({
-  gatewayUrl: `http://127.0.0.1:${config.ports.gateway}`,
+  gatewayUrl: local(config.ports.gateway),
   token: SANDBOX.token,
   appId: SANDBOX.appId,
   encodingAesKey: SANDBOX.encodingAesKey,
   accountId: SANDBOX.accountId,
   mode: 'safe',
   // WeChat knows the customer wrote: its customer-service window opens for the agent's replies.
-  apiSimulatorUrl: `http://127.0.0.1:${ports.wechatApi}`,
+  apiSimulatorUrl: local(ports.wechatApi),
 });
 const push = wechat.text(openid, text);
 const res = await wechat.push(push);
@@ -27,7 +29,7 @@ if (res.status !== 200) process.exit(1);
 const msgId = push.kind === 'text' ? push.msgId : '';
 const deadline = Date.now() + 5000;
 while (Date.now() < deadline) {
-  const sim = await request(`http://127.0.0.1:${ports.im}/sim/messages`);
+  const sim = await request(`${local(ports.im)}/sim/messages`);
   const messages = (await sim.body.json()) as ReceivedMessage[];
   const arrived = messages.find((m) => m.cloudCustomData?.includes(`"msgId":"${msgId}"`));
   if (arrived) {

@@ -1,4 +1,4 @@
-import { loadConfig, sandboxPorts } from '@wxim/config';
+import { httpOrigin, loadConfig, localAddress, sandboxPorts } from '@wxim/config';
 import type { DeliveredMessage, ReceivedMessage } from '@wxim/sandbox';
 import { request } from 'undici';
 
@@ -11,8 +11,9 @@ import { request } from 'undici';
 const [text = 'hello from the agent', openid] = process.argv.slice(2);
 const config = loadConfig();
 const ports = sandboxPorts(config);
-const im = `http://127.0.0.1:${ports.im}`;
-const wechatApi = `http://127.0.0.1:${ports.wechatApi}`;
+// The simulators listen on LOCAL_BIND.
+const im = httpOrigin(localAddress(config), ports.im);
+const wechatApi = httpOrigin(localAddress(config), ports.wechatApi);
 
 const json = async <T>(url: string, body?: object): Promise<T> => {
   const res = await request(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -44,6 +44,8 @@ t.test('each of the five services runs in a container of its own from the one im
     t.equal(service.depends_on?.['redis']?.condition, 'service_healthy', `${name}: starts once Redis is healthy`);
     t.equal(service.environment?.['REDIS_URL'], 'redis://redis:6379', `${name}: the compose Redis`);
     t.equal(service.environment?.['SANDBOX_HOST'], 'sandbox', `${name}: finds the sandbox by name in sandbox mode`);
+    // In sandbox mode the gateway and im-callback listen on LOCAL_BIND: on a container's loopback the sandbox could not reach them.
+    t.equal(service.environment?.['LOCAL_BIND'], '0.0.0.0', `${name}: listens on the container network whatever binds LOCAL_BIND`);
     t.same(service.env_file, [{ path: '.env', required: false }], `${name}: reads .env when there is one`);
     t.equal(service.restart, 'unless-stopped', `${name}: restarted when it stops`);
     t.ok(

@@ -147,7 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
       sandbox: integer(env, 'SANDBOX_PORT', 1, 65533, 3003),
     },
     localBind: localBind(env),
-    sandboxLinks: sandboxLinks(env, port(env, 'GATEWAY_PORT', 3000), port(env, 'CALLBACK_PORT', 3001)),
+    sandboxLinks: sandboxLinks(env, port(env, 'GATEWAY_PORT', 3000), port(env, 'CALLBACK_PORT', 3001), localBind(env)),
     dashboard: {
       user: raw(env, 'DASHBOARD_USER'),
       password: raw(env, 'DASHBOARD_PASSWORD'),

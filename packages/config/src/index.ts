@@ -15,9 +15,11 @@ export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';
 export {
   SANDBOX,
+  addressOfBind,
   httpOrigin,
   isSandbox,
   localAddress,
+  platformBind,
   sandboxForService,
   sandboxHost,
   sandboxPorts,

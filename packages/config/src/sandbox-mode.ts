@@ -40,10 +40,23 @@ export function sandboxPorts(config: Config): { page: number; im: number; wechat
   return { page, im: page + 1, wechatApi: page + 2 };
 }
 
+/** The address this machine reaches what listens on `bind` at: 127.0.0.1 for all interfaces. */
+export function addressOfBind(bind: string): string {
+  return bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+}
+
 /** The address this machine reaches what listens on LOCAL_BIND at: 127.0.0.1 for all interfaces. */
 export function localAddress(config: Config): string {
-  const bind = config.localBind;
-  return bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  return addressOfBind(config.localBind);
+}
+
+/**
+ * Where the services the platforms call (wechat-gateway, im-callback) listen: every interface, but
+ * in sandbox mode LOCAL_BIND only, since anyone who can reach them there can sign pushes and
+ * callbacks with the sandbox's published tokens.
+ */
+export function platformBind(config: Config): string {
+  return config.sandboxed ? config.localBind : '0.0.0.0';
 }
 
 /** The host the services reach the sandbox at: SANDBOX_HOST, else where it listens (`localAddress`). */
@@ -102,6 +115,7 @@ export function withSandbox(config: Config): Config {
       callbackToken: SANDBOX.imCallbackToken,
       apiBase: sandboxUrl(config, ports.im),
     },
-    mediaAllowedHosts: [new URL(sandboxUrl(config, ports.page)).host],
+    // host:port, the port named even when it is 80: only an exact entry may be on a loopback address.
+    mediaAllowedHosts: [`${new URL(sandboxUrl(config, ports.page)).hostname}:${ports.page}`],
   };
 }

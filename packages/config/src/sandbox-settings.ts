@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './config-error.js';
 import { type Env, raw, url } from './readers.js';
+import { addressOfBind, httpOrigin } from './sandbox-mode.js';
 
 export interface SandboxLinks {
   /** SANDBOX_HOST: where the services reach the sandbox; unset, LOCAL_BIND's address (127.0.0.1 for 0.0.0.0). */
@@ -20,14 +21,15 @@ export function localBind(env: Env): string {
   return value;
 }
 
-export function sandboxLinks(env: Env, gatewayPort: number, callbackPort: number): SandboxLinks {
+/** `bind`: LOCAL_BIND, where the gateway and im-callback listen in sandbox mode (see platformBind). */
+export function sandboxLinks(env: Env, gatewayPort: number, callbackPort: number, bind: string): SandboxLinks {
   const host = raw(env, 'SANDBOX_HOST');
   const bare = host?.replace(/^\[(.*)\]$/, '$1');
   if (host !== undefined && !HOST_NAME.test(host) && isIP(bare!) === 0)
     throw new ConfigError('SANDBOX_HOST', 'is malformed', 'the host name or address of the sandbox (its simulators), e.g. sandbox or 127.0.0.1');
   return {
     ...(bare === undefined ? {} : { host: bare }),
-    gatewayUrl: url(env, 'SANDBOX_GATEWAY_URL', ['http:', 'https:'], `http://127.0.0.1:${gatewayPort}`),
-    callbackUrl: url(env, 'SANDBOX_CALLBACK_URL', ['http:', 'https:'], `http://127.0.0.1:${callbackPort}/im/callback`),
+    gatewayUrl: url(env, 'SANDBOX_GATEWAY_URL', ['http:', 'https:'], httpOrigin(addressOfBind(bind), gatewayPort)),
+    callbackUrl: url(env, 'SANDBOX_CALLBACK_URL', ['http:', 'https:'], `${httpOrigin(addressOfBind(bind), callbackPort)}/im/callback`),
   };
 }

@@ -4,6 +4,7 @@ import {
   SANDBOX,
   isSandbox,
   loadConfig,
+  platformBind,
   requirePortsApart,
   requireSettings,
   sandboxForService,
@@ -149,6 +150,8 @@ t.test('sandbox mode fills in its credentials and points the services at the san
   t.equal(c.im.apiBase, 'http://127.0.0.1:4001', 'the IM simulator: the port after the page');
   t.equal(c.wechat.apiBase, 'http://127.0.0.1:4002', 'the WeChat API simulator: the one after that');
   t.same(c.mediaAllowedHosts, ['127.0.0.1:4000'], "agents' photos come from the sandbox page");
+  t.same(withSandbox(loadConfig({ SANDBOX_PORT: '80' })).mediaAllowedHosts, ['127.0.0.1:80'], 'its port named even when it is the default one');
+  t.same(withSandbox(loadConfig({ LOCAL_BIND: '::1' })).mediaAllowedHosts, ['[::1]:3003']);
   t.doesNotThrow(() => requireSettings(c, ['WECHAT_TOKEN', 'WECHAT_APP_SECRET', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN']));
   t.equal(withSandbox(c), c, 'applying it again changes nothing');
   t.equal(withSandbox(withSandbox(loadConfig({ SANDBOX: '1' }))).queuePrefix, 'wxim-sandbox', 'SANDBOX=1 too: one suffix');
@@ -177,6 +180,17 @@ t.test('where the sandbox and the password-less pages listen', async (t) => {
   t.equal(withSandbox(loadConfig({ LOCAL_BIND: '0.0.0.0' })).im.apiBase, 'http://127.0.0.1:3004', 'on every interface: through loopback');
   t.equal(withSandbox(loadConfig({ LOCAL_BIND: '::1' })).im.apiBase, 'http://[::1]:3004', 'IPv6 in brackets');
   t.equal(withSandbox(loadConfig({ SANDBOX_HOST: '[fd00::5]' })).wechat.apiBase, 'http://[fd00::5]:3005');
+  // In sandbox mode the gateway and im-callback listen on LOCAL_BIND: the sandbox sends to them there.
+  t.same(
+    loadConfig({ LOCAL_BIND: '192.168.1.5' }).sandboxLinks,
+    { gatewayUrl: 'http://192.168.1.5:3000', callbackUrl: 'http://192.168.1.5:3001/im/callback' },
+    'the sandbox finds the gateway and im-callback on LOCAL_BIND',
+  );
+  t.equal(loadConfig({ LOCAL_BIND: '::1' }).sandboxLinks.gatewayUrl, 'http://[::1]:3000');
+  t.equal(loadConfig({ LOCAL_BIND: '0.0.0.0' }).sandboxLinks.gatewayUrl, 'http://127.0.0.1:3000', 'on every interface: through loopback');
+  t.equal(platformBind(withSandbox(loadConfig({}))), '127.0.0.1', 'sandbox mode: the gateway and im-callback on LOCAL_BIND');
+  t.equal(platformBind(withSandbox(loadConfig({ LOCAL_BIND: '0.0.0.0' }))), '0.0.0.0');
+  t.equal(platformBind(loadConfig(good)), '0.0.0.0', 'with credentials: every interface, WeChat and IM call from outside');
   const compose = loadConfig({
     LOCAL_BIND: '0.0.0.0',
     SANDBOX_HOST: 'sandbox',

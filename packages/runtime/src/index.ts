@@ -3,7 +3,7 @@ export { closeOnSignal } from './close-on-signal.js';
 export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
 export { metricsRegistry } from './metrics-registry.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
-export type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
+export { type BuildOptions, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
 export { type HistoryUse, createImClient, imRateGate, imShareGate, requireImSettings } from './im-client.js';
 export { type Decision, decide, errorFor } from './error-policy.js';

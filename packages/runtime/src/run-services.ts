@@ -1,6 +1,6 @@
 import { type Config, requireSettings, sandboxForService, withSandbox } from '@wxim/config';
 import { closeOnSignal } from './close-on-signal.js';
-import type { RunningService, ServiceDefinition } from './service-definition.js';
+import { type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 
 export interface Started {
   definition: ServiceDefinition;
@@ -34,7 +34,7 @@ export async function runServices(configured: Config, definitions: readonly Serv
     },
     definitions.reduce((sum, d) => sum + d.shutdownMs, 0),
   );
-  for (const { definition, service } of started) await service.app.listen({ host: definition.host?.(config) ?? '0.0.0.0', port: definition.port(config) });
+  for (const { definition, service } of started) await service.app.listen({ host: listenHost(definition, config), port: definition.port(config) });
   for (const { service } of started) service.start?.();
   return started;
 }

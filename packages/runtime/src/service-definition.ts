@@ -31,3 +31,8 @@ export interface ServiceDefinition {
   /** How long a shutdown may take before the process exits anyway. */
   shutdownMs: number;
 }
+
+/** The interface `definition` listens on: its own choice, else every one. */
+export function listenHost(definition: ServiceDefinition, config: Config): string {
+  return definition.host?.(config) ?? '0.0.0.0';
+}

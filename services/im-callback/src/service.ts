@@ -1,3 +1,4 @@
+import { platformBind } from '@wxim/config';
 import type { ServiceDefinition } from '@wxim/runtime';
 import { createImCallback } from './im-callback.js';
 
@@ -7,6 +8,7 @@ export const imCallbackService: ServiceDefinition = {
   kind: 'http',
   requires: ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN'],
   port: (config) => config.ports.callback,
+  host: platformBind,
   build: (config, { processMetrics }) => createImCallback(config, { processMetrics }),
   shutdownMs: 10_000,
 };

@@ -1,3 +1,4 @@
+import { platformBind } from '@wxim/config';
 import type { ServiceDefinition } from '@wxim/runtime';
 import { createGateway } from './gateway.js';
 
@@ -7,6 +8,7 @@ export const wechatGatewayService: ServiceDefinition = {
   kind: 'http',
   requires: ['WECHAT_TOKEN'],
   port: (config) => config.ports.gateway,
+  host: platformBind,
   build: (config, { processMetrics }) => createGateway(config, { processMetrics }),
   shutdownMs: 10_000,
 };

@@ -6,8 +6,8 @@ import { type LookupFunction, isIP } from 'node:net';
 /**
  * Downloads a file an agent's reply links to (IM's storage, or anywhere an agent tool put it), so
  * that it can be uploaded to WeChat — without letting a link reach the relay's own network: every
- * host, redirects included, must resolve to public addresses only (or be named in
- * MEDIA_ALLOWED_HOSTS), and the connection goes to the address that was checked.
+ * host, redirects included, must resolve to public addresses only (unless an exact `host:port`
+ * entry of MEDIA_ALLOWED_HOSTS names it), and the connection goes to the address that was checked.
  */
 
 export type MediaErrorReason = 'not_allowed' | 'too_large' | 'timeout' | 'bad_type' | 'http_status' | 'network';
@@ -33,9 +33,10 @@ export interface FetchMediaOptions {
   /** For the whole fetch: look-ups, redirects and the body. */
   timeoutMs: number;
   /**
-   * MEDIA_ALLOWED_HOSTS: `host`, `host:port`, `[v6]:port` or `*.suffix` (its subdomains). A host on
-   * it may resolve to any address (e.g. a storage server on the private network); when the list is
-   * not empty, hosts not on it are refused.
+   * MEDIA_ALLOWED_HOSTS: `host`, `host:port`, `[v6]:port` or `*.suffix` (its subdomains). When the
+   * list is not empty, hosts not on it are refused. Only an exact `host:port` entry lets its host
+   * resolve to any address (e.g. a storage server on the private network); the others still need
+   * public addresses.
    */
   allowedHosts: string[];
   /** Media types taken, e.g. `image/jpeg` or `image/*`; any when absent or empty. */
@@ -156,21 +157,45 @@ function defaultPort(url: URL): string {
   return url.port || (url.protocol === 'https:' ? '443' : '80');
 }
 
-/** Whether `url`'s host (and port) is on the MEDIA_ALLOWED_HOSTS list. */
-export function isAllowedHost(allowedHosts: string[], url: URL): boolean {
+/** A MEDIA_ALLOWED_HOSTS entry: its host (or `*.suffix`), and its port when it names one. */
+interface AllowedEntry {
+  host: string;
+  port: string | undefined;
+}
+
+function entryOf(raw: string): AllowedEntry | undefined {
+  const entry = raw.trim().toLowerCase();
+  if (entry === '') return undefined;
+  // `[v6]:port`, `host:port`; a bare IPv6 address has several colons and no port.
+  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? (entry.split(':').length === 2 ? /^([^:]+):(\d+)$/.exec(entry) : null);
+  return { host: match?.[1] ?? entry, port: match?.[2] };
+}
+
+/** The entries of `allowedHosts` that name `url`'s host (and port). */
+function entriesFor(allowedHosts: string[], url: URL): AllowedEntry[] {
   const host = canonicalHost(url.hostname);
   const port = defaultPort(url);
-  return allowedHosts.some((raw) => {
-    const entry = raw.trim().toLowerCase();
-    if (entry === '') return false;
-    // `[v6]:port`, `host:port`; a bare IPv6 address has several colons and no port.
-    const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? (entry.split(':').length === 2 ? /^([^:]+):(\d+)$/.exec(entry) : null);
-    const entryHost = match?.[1] ?? entry;
-    const entryPort = match?.[2];
-    if (entryPort !== undefined && entryPort !== port) return false;
-    if (entryHost.startsWith('*.')) return host.endsWith(entryHost.slice(1)) && host.length > entryHost.length - 1;
-    return canonicalHost(entryHost) === host;
+  return allowedHosts.flatMap((raw) => {
+    const entry = entryOf(raw);
+    if (entry === undefined || (entry.port !== undefined && entry.port !== port)) return [];
+    const named = entry.host.startsWith('*.') ? host.endsWith(entry.host.slice(1)) && host.length > entry.host.length - 1 : canonicalHost(entry.host) === host;
+    return named ? [entry] : [];
   });
+}
+
+/** Whether `url`'s host (and port) is on the MEDIA_ALLOWED_HOSTS list. */
+export function isAllowedHost(allowedHosts: string[], url: URL): boolean {
+  return entriesFor(allowedHosts, url).length > 0;
+}
+
+/**
+ * Whether `url` may lead to a loopback, private or otherwise non-public address: only when an
+ * exact `host:port` entry names it. A wildcard hands the choice of address to whoever runs any
+ * subdomain's DNS, and a host without a port opens every port of it (Redis, an admin page), so
+ * those only narrow which hosts are fetched.
+ */
+export function mayBeInternal(allowedHosts: string[], url: URL): boolean {
+  return entriesFor(allowedHosts, url).some((entry) => entry.port !== undefined && !entry.host.startsWith('*.'));
 }
 
 // --- fetching --------------------------------------------------------------------------------
@@ -194,8 +219,7 @@ async function checkedAddress(url: URL, options: FetchMediaOptions, signal: Abor
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new MediaError('not_allowed', `only http and https links are fetched, not ${url.protocol}`);
   }
-  const allowed = isAllowedHost(options.allowedHosts, url);
-  if (!allowed && options.allowedHosts.some((h) => h.trim() !== '')) {
+  if (!isAllowedHost(options.allowedHosts, url) && options.allowedHosts.some((h) => h.trim() !== '')) {
     throw new MediaError('not_allowed', `${shown(url)}: ${url.host} is not in MEDIA_ALLOWED_HOSTS`);
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -212,12 +236,11 @@ async function checkedAddress(url: URL, options: FetchMediaOptions, signal: Abor
   }
   const first = addresses[0];
   if (first === undefined) throw new MediaError('network', `${shown(url)}: the host name has no address`);
-  if (!allowed) {
-    // Every address, not only the first: a name with one public and one private address is refused.
-    for (const { address } of addresses) {
-      const kind = addressKind(address);
-      if (kind !== 'public') throw new MediaError('not_allowed', `${shown(url)} leads to ${address}, a ${kind} address`);
-    }
+  // Every address, not only the first: a name with one public and one private address is refused.
+  // The message names neither the address nor its kind: it reaches the agent, the logs and the
+  // failed job, and would otherwise map the relay's network for whoever sends links.
+  if (!mayBeInternal(options.allowedHosts, url) && addresses.some(({ address }) => addressKind(address) !== 'public')) {
+    throw new MediaError('not_allowed', `${shown(url)}: not a public address`);
   }
   return first;
 }
@@ -350,8 +373,8 @@ async function fetchWithin(start: URL, options: FetchMediaOptions, signal: Abort
 }
 
 /**
- * Downloads `url` under the limits given: http(s) only, public addresses only (unless allowed by
- * name), at most 3 redirects each checked again, at most `maxBytes`, within `timeoutMs` in all.
+ * Downloads `url` under the limits given: http(s) only, public addresses only (unless an exact
+ * `host:port` entry of MEDIA_ALLOWED_HOSTS names it), at most 3 redirects each checked again, at most `maxBytes`, within `timeoutMs` in all.
  * Throws MediaError.
  */
 export async function fetchMedia(url: string, options: FetchMediaOptions): Promise<FetchedMedia> {

@@ -1,11 +1,16 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { MediaError, type MediaErrorReason, addressKind, fetchMedia, isAllowedHost } from '../src/media-fetch.js';
+import { MediaError, type MediaErrorReason, addressKind, fetchMedia, isAllowedHost, mayBeInternal } from '../src/media-fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** A file server on 127.0.0.1 answering by path; `seen` lists the paths it was asked for. */
+const limits = { maxBytes: 1024 * 1024, timeoutMs: 2000 };
+
+/**
+ * A file server on 127.0.0.1 answering by path; `seen` lists the paths it was asked for, and
+ * `local` is fetch options that allow it by its exact host:port (a loopback address needs that).
+ */
 async function serve(routes: Record<string, Handler>) {
   const seen: string[] = [];
   const server = createServer((req, res) => {
@@ -26,7 +31,8 @@ async function serve(routes: Record<string, Handler>) {
         server.close(() => resolve());
       }),
   );
-  return { port, base: `http://127.0.0.1:${port}`, seen };
+  const local = { ...limits, allowedHosts: [`127.0.0.1:${port}`] };
+  return { port, base: `http://127.0.0.1:${port}`, seen, local };
 }
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
@@ -43,8 +49,6 @@ const redirect =
     res.setHeader('location', location);
     res.end();
   };
-
-const local = { maxBytes: 1024 * 1024, timeoutMs: 2000, allowedHosts: ['127.0.0.1'] };
 
 async function refusal(t: Test, work: Promise<unknown>, reason: MediaErrorReason): Promise<MediaError | undefined> {
   try {
@@ -113,11 +117,49 @@ t.test('MEDIA_ALLOWED_HOSTS entries: exact host, host with port, *.suffix, IPv6'
   t.notOk(allowed([], 'http://127.0.0.1/a'));
 });
 
+t.test('only an exact host:port entry lets its host be on a loopback or private address', async (t) => {
+  const internal = (entries: string[], url: string) => mayBeInternal(entries, new URL(url));
+  t.ok(internal(['files.corp:8080'], 'http://files.corp:8080/a'));
+  t.ok(internal(['files.corp:443'], 'https://files.corp/a'), 'the default port, named');
+  t.ok(internal(['[fd00::5]:9000'], 'http://[fd00::5]:9000/a'));
+  t.notOk(internal(['files.corp:8080'], 'http://files.corp:8081/a'), 'another port');
+  t.notOk(internal(['files.corp'], 'http://files.corp:8080/a'), 'a host without a port');
+  t.notOk(internal(['10.0.0.5'], 'http://10.0.0.5/a'), 'an address without a port');
+  t.notOk(internal(['*.corp'], 'http://files.corp/a'), 'a wildcard');
+  t.notOk(internal(['*.corp:8080'], 'http://files.corp:8080/a'), 'a wildcard, even with a port');
+  t.notOk(internal([], 'http://127.0.0.1/a'));
+});
+
+t.test('a wildcard or a host without a port only narrows which hosts are fetched: every address must still be public, redirects included', async (t) => {
+  const { base, port, seen } = await serve({
+    '/a.png': file('image/png'),
+    '/away': (req, res) => redirect(`http://inside.example.test:${req.headers.host?.split(':')[1]}/inside.png`)(req, res),
+    '/inside.png': file('image/png'),
+  });
+  // Whoever runs a listed name's DNS points it at the relay's own machine.
+  const toLoopback = async () => [{ address: '127.0.0.1', family: 4 }];
+  const url = `http://files.example.test:${port}/a.png`;
+  for (const entry of ['*.example.test', 'files.example.test', `*.example.test:${port}`]) {
+    const error = await refusal(t, fetchMedia(url, { ...limits, allowedHosts: [entry], resolve: toLoopback }), 'not_allowed');
+    t.equal(error?.message, `${url}: not a public address`, entry);
+  }
+  await refusal(t, fetchMedia(`${base}/a.png`, { ...limits, allowedHosts: ['127.0.0.1'] }), 'not_allowed');
+  t.same(seen, [], 'none of them was asked');
+  const named = await fetchMedia(url, { ...limits, allowedHosts: [`files.example.test:${port}`], resolve: toLoopback });
+  t.same(named.bytes, png, 'named with its port, it is fetched');
+  const hop = await refusal(
+    t,
+    fetchMedia(`${base}/away`, { ...limits, allowedHosts: [`127.0.0.1:${port}`, '*.example.test'], resolve: toLoopback }),
+    'not_allowed',
+  );
+  t.equal(hop?.message, `http://inside.example.test:${port}/inside.png: not a public address`);
+  t.same(seen, ['/a.png', '/away'], "the redirect's target was not asked");
+});
+
 t.test('a loopback address is refused by default, before any connection', async (t) => {
   const { base, seen } = await serve({ '/a.png': file('image/png') });
-  const error = await refusal(t, fetchMedia(`${base}/a.png?sign=SECRET`, { ...local, allowedHosts: [] }), 'not_allowed');
-  t.match(error?.message, /loopback/);
-  t.notMatch(error?.message, /SECRET/, 'no query string in the message');
+  const error = await refusal(t, fetchMedia(`${base}/a.png?sign=SECRET`, { ...limits, allowedHosts: [] }), 'not_allowed');
+  t.equal(error?.message, `${base}/a.png: not a public address`, 'no query string in the message');
   t.same(seen, []);
 });
 
@@ -128,7 +170,7 @@ t.test('a host on MEDIA_ALLOWED_HOSTS is fetched; with a list, hosts off it are 
       res.setHeader('content-disposition', disposition);
       file('image/jpeg')(req, res);
     };
-  const { base, port } = await serve({
+  const { base, port, local } = await serve({
     '/a.png': file('image/png'),
     '/abcd/f7c6ad': file('image/png; charset=binary'),
     '/d1': named('attachment; filename="../../etc/photo.jpg"'),
@@ -136,7 +178,7 @@ t.test('a host on MEDIA_ALLOWED_HOSTS is fetched; with a list, hosts off it are 
   });
   const got = await fetchMedia(`${base}/a.png`, local);
   t.same(got, { bytes: png, contentType: 'image/png', filename: 'a.png' });
-  const cos = await fetchMedia(`${base}/abcd/f7c6ad`, { ...local, allowedHosts: [`127.0.0.1:${port}`] });
+  const cos = await fetchMedia(`${base}/abcd/f7c6ad`, local);
   t.equal(cos.filename, 'f7c6ad.png', 'a name without extension gets one from its type: WeChat judges files by name');
   t.equal((await fetchMedia(`${base}/d1`, local)).filename, 'photo.jpg', "the server's name, without its path");
   t.equal((await fetchMedia(`${base}/d2`, local)).filename, '图片.jpg');
@@ -145,27 +187,34 @@ t.test('a host on MEDIA_ALLOWED_HOSTS is fetched; with a list, hosts off it are 
 });
 
 t.test('the connection goes to the address that was checked, not to a second look-up', async (t) => {
-  const { port } = await serve({ '/x.png': (req, res) => file('image/png', req.headers.host ?? '')(req, res) });
+  const { port, local } = await serve({ '/x.png': (req, res) => file('image/png', req.headers.host ?? '')(req, res) });
   let lookups = 0;
   const resolve = async () => {
     lookups++;
     return [{ address: '127.0.0.1', family: 4 }];
   };
   // media.test resolves nowhere but through `resolve`: a second look-up by the socket would fail.
-  const got = await fetchMedia(`http://media.test:${port}/x.png`, { ...local, allowedHosts: ['media.test'], resolve });
+  const got = await fetchMedia(`http://media.test:${port}/x.png`, { ...local, allowedHosts: [`media.test:${port}`], resolve });
   t.equal(got.bytes.toString(), `media.test:${port}`, 'the Host header names the host');
   t.equal(lookups, 1);
   const mixed = async () => [
     { address: '93.184.215.14', family: 4 },
     { address: '10.0.0.7', family: 4 },
   ];
-  const error = await refusal(t, fetchMedia('http://two-faced.test/x.png', { ...local, allowedHosts: [], resolve: mixed }), 'not_allowed');
-  t.match(error?.message, /10\.0\.0\.7, a private address/, 'every address is checked, not only the first');
+  const error = await refusal(t, fetchMedia('http://two-faced.test/x.png', { ...limits, allowedHosts: [], resolve: mixed }), 'not_allowed');
+  t.equal(error?.message, 'http://two-faced.test/x.png: not a public address', 'every address is checked, not only the first');
+});
+
+t.test('a refused address is not named: the message says "not a public address", never the address a name led to or its kind', async (t) => {
+  const intranet = async () => [{ address: '10.0.0.5', family: 4 }];
+  const error = await refusal(t, fetchMedia('http://intranet.test/payroll.png', { ...limits, allowedHosts: [], resolve: intranet }), 'not_allowed');
+  t.equal(error?.message, 'http://intranet.test/payroll.png: not a public address');
+  t.notMatch(error?.message, /10\.0\.0\.5|private/);
 });
 
 t.test('a file past maxBytes is cut off: by its stated length, or while it streams', async (t) => {
   const big = Buffer.alloc(300_000, 1);
-  const { base } = await serve({
+  const { base, local } = await serve({
     '/stated.png': file('image/png', big),
     '/streamed.png': (_req, res) => {
       res.setHeader('content-type', 'image/png');
@@ -183,7 +232,7 @@ t.test('a file past maxBytes is cut off: by its stated length, or while it strea
 });
 
 t.test('a slow server is given up on after timeoutMs, whether it never answers, never finishes or never resolves', async (t) => {
-  const { base } = await serve({
+  const { base, local } = await serve({
     '/silent.png': () => {},
     '/dribble.png': (_req, res) => {
       res.setHeader('content-type', 'image/png');
@@ -196,11 +245,11 @@ t.test('a slow server is given up on after timeoutMs, whether it never answers, 
     t.ok(Date.now() - started < 1500, `${path} stopped near the limit`);
   }
   const hanging = () => new Promise<never>(() => {});
-  await refusal(t, fetchMedia('http://slow-dns.test/a.png', { ...local, allowedHosts: [], timeoutMs: 300, resolve: hanging }), 'timeout');
+  await refusal(t, fetchMedia('http://slow-dns.test/a.png', { ...limits, allowedHosts: [], timeoutMs: 300, resolve: hanging }), 'timeout');
 });
 
 t.test('redirects are followed up to three times, each hop checked again', async (t) => {
-  const { base } = await serve({
+  const { base, local } = await serve({
     '/a.png': file('image/png'),
     '/r1': redirect('/r2'),
     '/r2': redirect('/r3', 301),
@@ -225,7 +274,7 @@ t.test('redirects are followed up to three times, each hop checked again', async
 });
 
 t.test('a file of a type not accepted is refused before its body is read', async (t) => {
-  const { base } = await serve({ '/page': file('text/html; charset=utf-8', '<html>'), '/a.png': file('image/png'), '/untyped': file('') });
+  const { base, local } = await serve({ '/page': file('text/html; charset=utf-8', '<html>'), '/a.png': file('image/png'), '/untyped': file('') });
   await refusal(t, fetchMedia(`${base}/page`, { ...local, acceptTypes: ['image/jpeg', 'image/png'] }), 'bad_type');
   await refusal(t, fetchMedia(`${base}/untyped`, { ...local, acceptTypes: ['image/*'] }), 'bad_type');
   t.equal((await fetchMedia(`${base}/a.png`, { ...local, acceptTypes: ['image/*'] })).contentType, 'image/png');
@@ -233,12 +282,12 @@ t.test('a file of a type not accepted is refused before its body is read', async
 
 t.test('only http and https: file:, ftp: and other schemes are refused', async (t) => {
   for (const url of ['file:///etc/passwd', 'ftp://127.0.0.1/a.png', 'gopher://127.0.0.1:70/_x', 'data:image/png;base64,iVBORw0KGgo=', 'not a url']) {
-    await refusal(t, fetchMedia(url, local), 'not_allowed');
+    await refusal(t, fetchMedia(url, { ...limits, allowedHosts: [] }), 'not_allowed');
   }
 });
 
 t.test('a failing server: its HTTP status, or a network error', async (t) => {
-  const { base } = await serve({});
+  const { base, local } = await serve({});
   t.equal((await refusal(t, fetchMedia(`${base}/missing.png`, local), 'http_status'))?.status, 404);
-  await refusal(t, fetchMedia('http://127.0.0.1:1/a.png', local), 'network');
+  await refusal(t, fetchMedia('http://127.0.0.1:1/a.png', { ...limits, allowedHosts: ['127.0.0.1:1'] }), 'network');
 });
