@@ -1,6 +1,8 @@
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, twoWayForTests } from '@wxim/testkit';
+import { stateKeys } from '@wxim/relay';
+import { Redis } from 'ioredis';
 import t from 'tap';
 
 // Sweeps every second, up to 300 ms ago (every five minutes, up to 30 s ago, by default).
@@ -49,6 +51,29 @@ t.test("callbacks IM could not deliver while every instance ran are found by the
   await eventually('two more sweeps', async () => (await metric('wxim_callback_sweeps_total{outcome="ok"}'))! >= swept + 2, 10_000, 100);
   t.equal(texts(c.openid).length, 4, 'nothing doubled');
   t.equal(await metric('wxim_callback_recovered_total{via="sweep"}'), 2);
+});
+
+t.test('replies found in several conversations in one sweep are each counted', async (t) => {
+  const several = [await customer(), await customer(), await customer()];
+  const before = (await metric('wxim_callback_recovered_total{via="sweep"}'))!;
+  im.callbackLost(several.length);
+  for (const c of several) await im.agentSend(c.agent, c.userId, [textElem(`missed for ${c.openid}`)]);
+  for (const c of several) await relay.waitForSent(c.openid, 1, 15_000);
+  t.equal(await metric('wxim_callback_recovered_total{via="sweep"}'), before + several.length);
+});
+
+t.test("a reply only its agent wrote, long after the customer, whose callback never came, is found through the agent's conversation list", async (t) => {
+  const c = await customer();
+  // The customer wrote ten minutes ago, as far as the relay knows: not active for a sweep by that.
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  await redis.zadd(keys.recentCustomers, Date.now() - 10 * 60_000, c.openid);
+  im.callbackLost(1);
+  await im.agentSend(c.agent, c.userId, [textElem('are you still there?')]);
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['are you still there?']);
+  t.ok((im.callsPerSecond()['recentcontact/get_list'] ?? []).length > 0, "the agents' conversation lists were read");
 });
 
 t.test('a sweep IM fails is counted, and the next looks through the same time again', async (t) => {

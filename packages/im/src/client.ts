@@ -45,6 +45,13 @@ export interface RoamMessage {
   CloudCustomData?: string;
 }
 
+/** A one-to-one conversation in an account's conversation list. */
+export interface RecentContact {
+  peer: string;
+  /** Seconds: when its latest message was sent. */
+  msgTime: number;
+}
+
 /** What one call may be given besides its body. */
 export interface CallOptions {
   /**
@@ -186,6 +193,31 @@ export class ImClient {
       if (res.Complete === 1 || !res.LastMsgKey || list.length === 0) return;
       lastMsgKey = res.LastMsgKey;
       upTo = res.LastMsgTime ?? upTo;
+    }
+  }
+
+  /**
+   * An account's conversation list (recentcontact/get_list), page by page until complete: each
+   * one-to-one conversation's peer and the time of its latest message (seconds). Pinned
+   * conversations come with the others.
+   */
+  async *recentContacts(account: string, options: CallOptions = {}): AsyncGenerator<RecentContact[]> {
+    let cursor = { TimeStamp: 0, StartIndex: 0, TopTimeStamp: 0, TopStartIndex: 0 };
+    for (let page = 0; page < 100; page++) {
+      const res = await this.call<{
+        SessionItem?: { Type: number; To_Account?: string; MsgTime?: number }[];
+        CompleteFlag?: number;
+        TimeStamp?: number;
+        StartIndex?: number;
+        TopTimeStamp?: number;
+        TopStartIndex?: number;
+      }>('recentcontact/get_list', { From_Account: account, ...cursor, AssistFlags: 7 }, options);
+      if (res === undefined) throw new Error('the conversation list look-up was cancelled');
+      const items = res.SessionItem ?? [];
+      const contacts = items.flatMap((i) => (i.Type === 1 && i.To_Account !== undefined ? [{ peer: i.To_Account, msgTime: i.MsgTime ?? 0 }] : []));
+      if (contacts.length > 0) yield contacts;
+      if (res.CompleteFlag === 1 || items.length === 0) return;
+      cursor = { TimeStamp: res.TimeStamp ?? 0, StartIndex: res.StartIndex ?? 0, TopTimeStamp: res.TopTimeStamp ?? 0, TopStartIndex: res.TopStartIndex ?? 0 };
     }
   }
 

@@ -5,7 +5,7 @@ export { ImCredentialError } from './errors/credential-error.js';
 export { ImNotImportedError } from './errors/not-imported-error.js';
 export { ImPermanentError } from './errors/permanent-error.js';
 export { classifyImError } from './errors/classify.js';
-export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse, type RoamMessage } from './client.js';
+export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse, type RecentContact, type RoamMessage } from './client.js';
 export * from './elements.js';
 export { afterSendFromHistory, sentOrder } from './roam-message.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';

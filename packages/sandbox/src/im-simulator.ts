@@ -32,6 +32,8 @@ export interface ImSimulatorOptions {
   historyLagMs?: number;
   /** Every REST answer waits this long, as IM's does from a distant region (0 by default). */
   latencyMs?: number;
+  /** How many of an account's latest conversations its conversation list keeps (IM's default edition: 100). */
+  conversationListCap?: number;
 }
 
 export interface ReceivedMessage {
@@ -329,6 +331,8 @@ export class ImSimulator extends FaultInjecting {
       }
       case 'openim/admin_getroammsg':
         return this.roamMessages(body);
+      case 'recentcontact/get_list':
+        return this.conversationList(body);
       default:
         return imError(90001, `unknown command ${command}`);
     }
@@ -423,6 +427,31 @@ export class ImSimulator extends FaultInjecting {
         MsgBody: m.body,
         ...(m.cloudCustomData === undefined ? {} : { CloudCustomData: m.cloudCustomData }),
       })),
+    };
+  }
+
+  /**
+   * An account's one-to-one conversations, latest message first, as recentcontact/get_list pages
+   * them (50 a page, by StartIndex), kept to the latest `conversationListCap`.
+   */
+  private conversationList(body: Record<string, unknown>): object {
+    const account = String(body['From_Account']);
+    const latest = new Map<string, number>();
+    for (const m of this.messages) {
+      const peer = m.from === account ? m.to : m.to === account ? m.from : undefined;
+      if (peer !== undefined) latest.set(peer, Math.max(latest.get(peer) ?? 0, m.receivedAt));
+    }
+    const sessions = [...latest].sort((a, b) => b[1] - a[1]).slice(0, this.options.conversationListCap ?? 100);
+    const start = Math.max(0, Number(body['StartIndex']) || 0);
+    const page = sessions.slice(start, start + 50);
+    return {
+      ...OK,
+      SessionItem: page.map(([peer, at]) => ({ Type: 1, To_Account: peer, MsgTime: Math.floor(at / 1000), TopFlag: 0 })),
+      CompleteFlag: start + page.length >= sessions.length ? 1 : 0,
+      TimeStamp: Math.floor(Date.now() / 1000),
+      StartIndex: start + page.length,
+      TopTimeStamp: 0,
+      TopStartIndex: 0,
     };
   }
 

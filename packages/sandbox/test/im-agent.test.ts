@@ -256,3 +256,30 @@ t.test("an agent's login and logout are reported as State.StateChange", async (t
   t.ok(changes.every((c) => typeof c.eventTime === 'number'));
   await t.rejects(sim.agentLogin('nobody'), /not an imported account/);
 });
+
+t.test("an agent's conversation list holds each peer once, latest first, page by page, up to IM's cap", async (t) => {
+  const { sim, client } = await setup(t);
+  const customers = Array.from({ length: 120 }, (_, i) => `customer_${String(i).padStart(3, '0')}`);
+  for (const c of customers) await client.importAccount(c);
+  for (const c of customers) await sim.agentSend('agent1', c, [textElem(`hello ${c}`)]);
+  await sim.agentSend('agent1', customers[0]!, [textElem('again')]); // the first is now the latest
+  const pages = [];
+  for await (const page of client.recentContacts('agent1')) pages.push(page);
+  const peers = pages.flat().map((c) => c.peer);
+  t.equal(pages.length, 2, 'paged, 50 at a time');
+  t.equal(peers.length, 100, "IM's default edition keeps an account's latest 100");
+  t.equal(new Set(peers).size, 100, 'each once');
+  t.equal(peers[0], customers[0], 'latest first');
+  t.notOk(peers.includes(customers[1]!), 'the oldest drop out');
+  t.ok(
+    pages.flat().every((c) => Math.abs(c.msgTime - Date.now() / 1000) < 10),
+    'with the time of their latest message, in seconds',
+  );
+  const forCustomer = [];
+  for await (const page of client.recentContacts(customers[0]!)) forCustomer.push(...page);
+  t.same(
+    forCustomer.map((c) => c.peer),
+    ['agent1'],
+    "and the customer's list has the agent",
+  );
+});

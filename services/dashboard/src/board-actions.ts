@@ -35,5 +35,8 @@ export function boardActions(writable: boolean) {
     if (!writable) return reply.code(405).send({ error: 'the board is read-only: it changes nothing without DASHBOARD_PASSWORD, or with DASHBOARD_READ_ONLY' });
     if (!allowed.has(`${req.method} ${req.routeOptions.url ?? ''}`))
       return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
+    // Delivered already: a retry would deliver again (one completed job is refused by the adapter).
+    if ((req.params as { queueStatus?: string }).queueStatus === 'completed' && req.routeOptions.url?.includes('/retry/'))
+      return reply.code(405).send({ error: 'completed jobs are not retried: their messages were delivered' });
   };
 }

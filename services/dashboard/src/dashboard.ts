@@ -61,7 +61,9 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   const board = new FastifyAdapter();
   createBullBoard({
     queues: queues.map((q) => {
-      const adapter = new RelayQueueAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description: `prefix ${prefix}` });
+      // allowCompletedRetries is read by bull-board's adapter but missing from its types: no retry button on completed jobs.
+      const options = { readOnlyMode: readOnly, allowRetries: !readOnly, allowCompletedRetries: false, description: `prefix ${prefix}` };
+      const adapter = new RelayQueueAdapter(q, options);
       adapter.setFormatter('name', (job) => describeJob(job as Parameters<typeof describeJob>[0]));
       return adapter;
     }),

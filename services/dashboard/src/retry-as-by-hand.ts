@@ -10,9 +10,21 @@ import type { Job } from 'bullmq';
 function retryingAsByHand<T extends Job | undefined>(job: T): T {
   if (job !== undefined) {
     const retry = job.retry.bind(job);
-    job.retry = (state, opts = {}) => retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true, ...opts });
+    job.retry = async (state, opts = {}) => {
+      // What completed was delivered, and its progress is gone: a retry would send it again.
+      if (state === 'completed') throw new CompletedNotRetried();
+      return retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true, ...opts });
+    };
   }
   return job;
+}
+
+/** A completed job retried from the board: refused, its message reached its recipient already. */
+export class CompletedNotRetried extends Error {
+  override readonly name = 'CompletedNotRetried';
+  constructor() {
+    super('a completed job is not retried: its message was delivered, and a retry would deliver it again');
+  }
 }
 
 /** bull-board's BullMQ adapter, its retries (one job, or all) made as retries by hand. */

@@ -193,6 +193,21 @@ t.test('retrying from the board relays the message once, with its first ids, and
   t.equal(completed.attemptsMade, 1, 'attempts were reset: only the retry counts');
   const sent = im.messages.filter((m) => m.cloudCustomData?.includes(openid));
   t.equal(sent.length, 1, 'once');
+
+  t.test('a completed job is not retried from the board, one or all: it was delivered, and would be again', async (t) => {
+    const one = await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`);
+    t.not(one.status, 204, `refused (${one.status})`);
+    const all = await call('PUT', '/api/queues/wechat-inbound/retry/completed');
+    t.equal(all.status, 405);
+    t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'completed', 'still completed');
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(im.messages.filter((m) => m.cloudCustomData?.includes(openid)).length, 1, 'not relayed again');
+    const shown = (await call('GET', '/api/queues')).json<{ queues: { allowCompletedRetries: boolean }[] }>().queues;
+    t.ok(
+      shown.every((q) => !q.allowCompletedRetries),
+      'the page offers no retry of completed jobs',
+    );
+  });
 });
 
 t.test('without a password the board listens on loopback only', async (t) => {

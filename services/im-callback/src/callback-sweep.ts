@@ -1,5 +1,6 @@
 import { FleetLock, type StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
+import type { ActiveConversations } from './active-conversations.js';
 import type { HistoryScan } from './history-scan.js';
 import { HORIZON_MS, MARGIN_MS } from './recovery.js';
 
@@ -16,6 +17,7 @@ export interface SweepDeps {
   redis: Redis | Cluster;
   keys: StateKeys;
   scan: HistoryScan;
+  active: ActiveConversations;
   /** CALLBACK_SWEEP_MS: how often the fleet sweeps. */
   periodMs: number;
   /** Overridden by tests: how long after it the history is looked at (SETTLE_MS), how often an instance looks whether a sweep is due. */
@@ -36,9 +38,8 @@ export interface SweepState {
 /**
  * The sweep catches what no gap can show: callbacks IM could not deliver at all (an ingress 502,
  * a cut network, IM's own error) while every instance was running. Every `periodMs` one instance
- * of the fleet looks through IM's history of the conversations active since the last sweep —
- * customers who wrote (their agents were assigned then), and customers an agent's reply was
- * stored for — from where the last sweep stopped (less a margin for IM's clock) up to a little
+ * of the fleet looks through IM's history of the conversations active since the last sweep (see
+ * ActiveConversations) from where the last sweep stopped (less a margin for IM's clock) up to a little
  * ago, and stores the agents' replies the relay never saw. A sweep that fails leaves the cursor
  * where it was: the next one looks through the same time again, and more.
  */
@@ -107,11 +108,7 @@ export class CallbackSweep {
     const seconds = () => (performance.now() - started) / 1000;
     let conversations = 0;
     try {
-      const [wrote, replied] = await Promise.all([
-        redis.zrangebyscore(keys.recentCustomers, range.from, '+inf'),
-        redis.zrangebyscore(keys.repliedCustomers, range.from, '+inf'),
-      ]);
-      const customers = new Set([...wrote, ...replied]);
+      const customers = await this.deps.active.since(range.from);
       conversations = customers.size;
       const found = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       await redis

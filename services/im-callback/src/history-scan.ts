@@ -51,7 +51,8 @@ export class HistoryScan {
       for (let it = next.next(); !it.done && failure === undefined; it = next.next()) {
         try {
           await keepGoing();
-          found += await this.conversation(it.value, range, via);
+          const n = await this.conversation(it.value, range, via);
+          found += n; // after the await: `found += await …` would add to a stale total
         } catch (err) {
           failure ??= { err };
         }

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { CALLBACK_BODY_LIMIT } from './callback-routes.js';
 import { callbackApp } from './app.js';
+import { ActiveConversations } from './active-conversations.js';
 import { CallbackSweep } from './callback-sweep.js';
 import { CallbackWatch } from './callback-watch.js';
 import { HistoryScan } from './history-scan.js';
@@ -78,7 +79,8 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     config.redisWaitReplicas,
   );
   const im = createImClient(config, metrics);
-  const scan = new HistoryScan({ redis, keys, im, store, agents, turn: imShareGate(redis, keys, config, 'recovery'), log: app.log });
+  const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
+  const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log: app.log });
   const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, app.log);
   const recovery: CallbackRecovery = new CallbackRecovery({
     redis,
@@ -92,6 +94,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     redis,
     keys,
     scan,
+    active: new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log: app.log }),
     periodMs: config.callbackSweepMs,
     ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
     log: app.log,
