@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { CALLBACK_TOKEN, type ServiceProcess, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
+import { stateKeys } from '@wxim/relay';
+import { CALLBACK_TOKEN, type ServiceProcess, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
+import { Redis } from 'ioredis';
 import t from 'tap';
 
 const MAIN = fileURLToPath(new URL('../../services/im-callback/dist/main.js', import.meta.url));
@@ -58,6 +60,12 @@ t.test('the only instance is killed and started again within a beat: the replies
   await im.agentSend(c.agent, c.userId, [textElem('before the crash')]);
   await relay.waitForSent(c.openid, 1);
 
+  // Killed right after a beat, as the restart comes within the next: the fleet's heartbeat never looks stale.
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const heartbeat = stateKeys(relay.env['QUEUE_PREFIX']!).callbackHeartbeat;
+  const beat = await redis.get(heartbeat);
+  await eventually('a beat', async () => (await redis.get(heartbeat)) !== beat, 5000, 5);
   first.child.kill('SIGKILL');
   await first.exited;
   await im.agentSend(c.agent, c.userId, [textElem('while it was down 1')]);

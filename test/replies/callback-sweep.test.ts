@@ -1,6 +1,6 @@
 import { textElem } from '@wxim/im';
-import { fakeOpenId } from '@wxim/sandbox';
-import { eventually, twoWayForTests } from '@wxim/testkit';
+import { fakeOpenId, paceOf } from '@wxim/sandbox';
+import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
 import { stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -14,6 +14,23 @@ async function customer(): Promise<{ openid: string; userId: string; agent: stri
   const agent = await relay.customerWrites(openid, 'hello');
   const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
   return { openid, userId, agent };
+}
+
+// The sweep's share of IM's history command: CALLBACK_RECOVERY_PERCENT 25 of IM_RATE_LIMIT 180
+// (of which the relay starts 44 in any second, keeping one for the way to IM).
+const SWEEP_SHARE = 45;
+
+/** Customers who wrote a moment ago, as the im-worker leaves them (no message needed: the sweep only looks). */
+async function seedCustomers(count: number): Promise<void> {
+  const redis = new Redis(relay.redisUrl);
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  for (let i = 0; i < count; i++) {
+    const openid = fakeOpenId();
+    await redis.hset(keys.openidOf, openid, openid);
+    await redis.hset(keys.customer(openid), 'userId', openid, 'imported', '1', 'agent', AGENTS[i % AGENTS.length]!);
+    await redis.zadd(keys.recentCustomers, Date.now(), openid);
+  }
+  redis.disconnect();
 }
 
 const texts = (openid: string) => wechatApi.sentTo(openid).map((m) => m.payload['content']);
@@ -76,6 +93,15 @@ t.test("a reply only its agent wrote, long after the customer, whose callback ne
   t.ok((im.callsPerSecond()['recentcontact/get_list'] ?? []).length > 0, "the agents' conversation lists were read");
 });
 
+t.test("another agent's reply to a customer, whose callback never came, is found through that agent's conversation list", async (t) => {
+  const c = await customer();
+  const other = AGENTS.find((a) => a !== c.agent)!;
+  im.callbackLost(1);
+  await im.agentSend(other, c.userId, [textElem('a colleague here: I can help too')]);
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['a colleague here: I can help too']);
+});
+
 t.test('a sweep IM fails is counted, and the next looks through the same time again', async (t) => {
   const c = await customer();
   const failedBefore = (await metric('wxim_callback_sweeps_total{outcome="failed"}'))!;
@@ -87,4 +113,22 @@ t.test('a sweep IM fails is counted, and the next looks through the same time ag
   im.faults = { rate: 0, kinds: [] };
   await relay.waitForSent(c.openid, 1, 15_000);
   t.same(texts(c.openid), ['found after IM came back']);
+});
+
+t.test("a sweep looks through the history within its share of IM's budget, and uses it", async (t) => {
+  await seedCustomers(200);
+  const started = Date.now();
+  // A sweep of over 200 conversations: about five seconds at 44 a second.
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  await eventually('a sweep of 200 conversations', async () => Number(await redis.hget(keys.callbackSweep, 'conversations')) >= 200, 30_000, 100);
+  const lastSuccess = Number(await redis.hget(keys.callbackSweep, 'lastSuccessAt'));
+  const record = im.callsPerSecond();
+  // From the second the sweep's calls began (it starts at the next look whether one is due).
+  const firstBusy = Math.min(...(record['openim/admin_getroammsg'] ?? []).filter(([s, n]) => s * 1000 >= started && n > 0).map(([s]) => s));
+  const pace = paceOf(record, 'openim/admin_getroammsg', firstBusy * 1000, lastSuccess);
+  t.ok(pace.seconds.length >= 3, `the sweep took several seconds (${pace.seconds.length} whole)`);
+  t.ok(pace.max <= SWEEP_SHARE, `never over the share (${SWEEP_SHARE}) in a second: ${pace.seconds.join(', ')}`);
+  t.ok(pace.mean >= 0.95 * SWEEP_SHARE, `its share used: ${pace.mean.toFixed(1)} a second on average`);
 });

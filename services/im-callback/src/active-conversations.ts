@@ -1,6 +1,7 @@
 import { type ImClient, ImPermanentError } from '@wxim/im';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
+import type { Customer } from './history-scan.js';
 
 export interface ActiveDeps {
   redis: Redis | Cluster;
@@ -28,31 +29,40 @@ export class ActiveConversations {
 
   constructor(private readonly deps: ActiveDeps) {}
 
-  async since(since: number): Promise<Set<string>> {
+  /** The customers (openids), each with the agents whose conversation lists showed them. */
+  async since(since: number): Promise<Customer[]> {
     const { redis, keys } = this.deps;
     const [wrote, replied, peers] = await Promise.all([
       redis.zrangebyscore(keys.recentCustomers, since, '+inf'),
       redis.zrangebyscore(keys.repliedCustomers, since, '+inf'),
       this.listedPeers(since),
     ]);
-    const customers = new Set([...wrote, ...replied]);
-    const ids = [...peers];
+    const customers = new Map<string, Set<string>>([...wrote, ...replied].map((openid) => [openid, new Set()]));
+    const ids = [...peers.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       const openids = await redis.hmget(keys.openidOf, ...ids.slice(i, i + 500));
-      for (const openid of openids) if (openid !== null) customers.add(openid);
+      openids.forEach((openid, j) => {
+        if (openid === null) return;
+        const agents = customers.get(openid) ?? new Set();
+        for (const agent of peers.get(ids[i + j]!) ?? []) agents.add(agent);
+        customers.set(openid, agents);
+      });
     }
-    return customers;
+    return [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents }));
   }
 
-  /** The IM accounts agents exchanged a message with since `since`, from their conversation lists. */
-  private async listedPeers(since: number): Promise<Set<string>> {
-    const peers = new Set<string>();
+  /** The IM accounts agents exchanged a message with since `since`, from their conversation lists: account → those agents. */
+  private async listedPeers(since: number): Promise<Map<string, Set<string>>> {
+    const peers = new Map<string, Set<string>>();
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
     for (const agent of this.deps.agents) {
       try {
         for await (const page of this.deps.im.recentContacts(agent, options)) {
           // IM's clock counts seconds: a second of margin.
-          for (const c of page) if (c.msgTime * 1000 >= since - 1000 && !this.deps.agents.includes(c.peer)) peers.add(c.peer);
+          for (const c of page) {
+            if (c.msgTime * 1000 < since - 1000 || this.deps.agents.includes(c.peer)) continue;
+            peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
+          }
         }
       } catch (err) {
         if (!(err instanceof ImPermanentError)) throw err;

@@ -109,7 +109,7 @@ export class CallbackSweep {
     let conversations = 0;
     try {
       const customers = await this.deps.active.since(range.from);
-      conversations = customers.size;
+      conversations = customers.length;
       const found = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       await redis
         .multi()

@@ -16,6 +16,12 @@ export interface ScanDeps {
   log: { warn(o: object, m: string): void };
 }
 
+/** A customer whose conversation is looked through: with their agent, and with other agents known to have written to them. */
+export interface Customer {
+  openid: string;
+  otherAgents?: Iterable<string>;
+}
+
 /** A time range, ms. */
 export interface Range {
   from: number;
@@ -38,12 +44,13 @@ export class HistoryScan {
   constructor(private readonly deps: ScanDeps) {}
 
   /**
-   * Looks through each customer's conversation with their agent; `keepGoing` runs before each
-   * (e.g. to renew a lock; it throws to stop). Resolves to the replies stored that had not been.
+   * Looks through each customer's conversation with their agent (and with the other agents given
+   * for them); `keepGoing` runs before each (e.g. to renew a lock; it throws to stop). Resolves to
+   * the replies stored that had not been.
    */
-  async conversations(openids: Iterable<string>, range: Range, via: ReplyJob['via'], keepGoing: () => Promise<void>): Promise<number> {
+  async conversations(customers: Iterable<Customer>, range: Range, via: ReplyJob['via'], keepGoing: () => Promise<void>): Promise<number> {
     let found = 0;
-    const next = openids[Symbol.iterator]();
+    const next = customers[Symbol.iterator]();
     // A few conversations at a time: IM's round trip (tens of ms from afar) must not keep the
     // look-ups below their share of IM's pace; each conversation's replies are still stored in order.
     let failure: { err: unknown } | undefined;
@@ -64,13 +71,13 @@ export class HistoryScan {
     return found;
   }
 
-  private async conversation(openid: string, range: Range, via: ReplyJob['via']): Promise<number> {
+  private async conversation({ openid, otherAgents = [] }: Customer, range: Range, via: ReplyJob['via']): Promise<number> {
     const { redis, keys, store } = this.deps;
     const [userId, agent] = await redis.hmget(keys.customer(openid), 'userId', 'agent');
-    if (!userId || !agent) return 0;
-    let replies: AfterSendMsg[];
+    if (!userId) return 0;
+    const replies: AfterSendMsg[] = [];
     try {
-      replies = await this.repliesIn(agent, userId, range);
+      for (const a of new Set([...(agent ? [agent] : []), ...otherAgents])) replies.push(...(await this.repliesIn(a, userId, range)));
     } catch (err) {
       // The account is gone (unfollowed and deleted) or IM refuses the pair: nothing to find there.
       if (err instanceof ImPermanentError || err instanceof ImNotImportedError) {

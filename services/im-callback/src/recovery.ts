@@ -79,9 +79,14 @@ export class CallbackRecovery {
       const now = Date.now();
       for (const { range, gaps } of rangesOf(await watch.gaps(), now)) {
         const customers = range.from < range.to ? await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf') : [];
-        const found = await scan.conversations(customers, range, 'recovery', async () => {
-          if (!(await held.renew())) throw new Error('the recovery lock was lost');
-        });
+        const found = await scan.conversations(
+          customers.map((openid) => ({ openid })),
+          range,
+          'recovery',
+          async () => {
+            if (!(await held.renew())) throw new Error('the recovery lock was lost');
+          },
+        );
         for (const gap of gaps) await watch.resolved(gap);
         this.deps.onRecovered(found);
         this.deps.log.info(

@@ -62,13 +62,15 @@ export class ReplyConfirmation {
     const { redis } = this.deps;
     const { data } = job;
     const progress = this.deps.progressKey(job.id);
-    const earlier = await redis.hget(progress, 'confirmed');
+    const shared = this.deps.keys.replyConfirmations(data.openid);
+    // An earlier attempt's confirmation, or what a look for an earlier reply of the customer kept.
+    const [earlier, kept] = await Promise.all([redis.hget(progress, 'confirmed'), redis.hget(shared, data.msgKey)]);
     if (earlier !== null) return JSON.parse(earlier) as ReplyElement[];
     if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_CALLBACK_DELAY_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
     }
     for (let look = 0; ; look++) {
-      const shown = await this.shown(data, lease);
+      const shown = look === 0 && kept !== null ? (JSON.parse(kept) as Shown) : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         await redis.multi().hset(progress, 'confirmed', JSON.stringify(body)).pexpire(progress, PROGRESS_TTL_MS).exec();
@@ -92,24 +94,23 @@ export class ReplyConfirmation {
     return shown.body;
   }
 
-  /** The reply as the history shows it: from what an earlier look kept, or from a new look. */
-  private async shown(data: ReplyJob, lease?: Lease): Promise<Shown | undefined> {
-    const key = this.deps.keys.replyConfirmations(data.openid);
-    const kept = await this.deps.redis.hget(key, data.msgKey);
-    if (kept !== null) return JSON.parse(kept) as Shown;
-    const found = await this.look(data, lease);
-    if (found.size > 0) {
+  /** One look at the history: the reply as it shows it; the customer's other messages it shows are kept for their own confirmations. */
+  private async look(data: ReplyJob, lease?: Lease): Promise<Shown | undefined> {
+    const found = await this.read(data, lease);
+    const others = [...found].filter(([msgKey]) => msgKey !== data.msgKey);
+    if (others.length > 0) {
+      const shared = this.deps.keys.replyConfirmations(data.openid);
       await this.deps.redis
         .multi()
-        .hset(key, Object.fromEntries([...found].map(([msgKey, m]) => [msgKey, JSON.stringify(m)])))
-        .pexpire(key, SHOWN_TTL_MS)
+        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify(m)])))
+        .pexpire(shared, SHOWN_TTL_MS)
         .exec();
     }
     return found.get(data.msgKey);
   }
 
   /** The messages to the customer the history shows from the reply's second to now (or in its second alone, past MAX_PAGES). */
-  private async look(data: ReplyJob, lease?: Lease): Promise<Map<string, Shown>> {
+  private async read(data: ReplyJob, lease?: Lease): Promise<Map<string, Shown>> {
     const found = new Map<string, Shown>();
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command, lease), true) };
     const read = async (from: number, to: number, maxPages: number) => {
