@@ -1,4 +1,5 @@
 import { textElem } from '@wxim/im';
+import { replyJobId } from '@wxim/im-callback';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
 import { stateKeys } from '@wxim/relay';
@@ -115,6 +116,47 @@ t.test('a sweep IM fails is counted, and the next looks through the same time ag
   t.same(texts(c.openid), ['found after IM came back']);
 });
 
+t.test('a conversation IM keeps failing for holds back no other, and is looked through again until IM shows it', async (t) => {
+  const stuck = await customer();
+  const other = await customer();
+  im.historyRefused.set(stuck.userId, 90994); // server busy, for this conversation only
+  t.teardown(() => im.historyRefused.clear());
+  const failedBefore = (await metric('wxim_callback_sweeps_total{outcome="failed"}'))!;
+  im.callbackLost(2);
+  await im.agentSend(stuck.agent, stuck.userId, [textElem('for the stuck one')]);
+  await im.agentSend(other.agent, other.userId, [textElem('for the other')]);
+  await relay.waitForSent(other.openid, 1, 15_000);
+  t.same(texts(stuck.openid), [], 'not yet: IM fails for its conversation');
+  await eventually('the sweep counted as failed', async () => (await metric('wxim_callback_sweeps_total{outcome="failed"}'))! > failedBefore, 15_000, 100);
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  t.ok((await redis.zscore(keys.callbackOwed, stuck.openid)) !== null, 'owed a look');
+  t.ok((await metric('wxim_callback_sweep_lag_seconds'))! >= 1, 'the sweep counts as behind while a look is owed');
+  im.historyRefused.clear();
+  await relay.waitForSent(stuck.openid, 1, 15_000);
+  t.same(texts(stuck.openid), ['for the stuck one']);
+  await eventually('nothing owed', async () => (await redis.zcard(keys.callbackOwed)) === 0);
+});
+
+t.test("a reply IM's history showed too late to be confirmed is delivered once a sweep sees it there", async (t) => {
+  const c = await customer();
+  im.historyLagMs = 3000; // longer than the pusher looks for it (about a second in these tests)
+  t.teardown(() => {
+    im.historyLagMs = 0;
+  });
+  const sent = await im.agentSend(c.agent, c.userId, [textElem('history was slow today')]);
+  t.ok(sent.delivered, 'the callback came');
+  await eventually(
+    'refused as unconfirmed',
+    async () => (await relay.callback.queue.getJob(replyJobId(sent.msgKey)))?.failedReason?.includes('not confirmed') === true,
+    10_000,
+  );
+  t.same(texts(c.openid), []);
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['history was slow today'], 'once the history shows it, once');
+});
+
 t.test("a sweep looks through the history within its share of IM's budget, and uses it", async (t) => {
   await seedCustomers(200);
   const started = Date.now();
@@ -131,4 +173,27 @@ t.test("a sweep looks through the history within its share of IM's budget, and u
   t.ok(pace.seconds.length >= 3, `the sweep took several seconds (${pace.seconds.length} whole)`);
   t.ok(pace.max <= SWEEP_SHARE, `never over the share (${SWEEP_SHARE}) in a second: ${pace.seconds.join(', ')}`);
   t.ok(pace.mean >= 0.95 * SWEEP_SHARE, `its share used: ${pace.mean.toFixed(1)} a second on average`);
+});
+
+t.test('a sweep far behind looks back 48 hours at most: an older reply is never delivered', async (t) => {
+  const c = await customer();
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  // A reply sent 60 hours ago that no callback brought; its customer wrote again just now.
+  const old = Date.now() - 60 * 3600_000;
+  im.messages.push({
+    from: c.agent,
+    to: c.userId,
+    msgSeq: 9,
+    msgRandom: 9,
+    body: [textElem('sixty hours ago')],
+    receivedAt: old,
+    msgKey: `old_${old}`,
+  });
+  // This instance's timed sweeps stop; one is run by hand, from 72 hours back.
+  await relay.callback.sweep.stop();
+  await redis.hset(keys.callbackSweep, 'cursor', Date.now() - 72 * 3600_000);
+  t.equal(await relay.callback.sweep.runIfDue(), 0, 'swept, nothing found');
+  t.same(await relay.callback.queue.getJob(replyJobId(`old_${old}`)), undefined, 'not stored');
 });

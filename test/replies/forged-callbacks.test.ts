@@ -46,10 +46,13 @@ t.test('a captured callback URL cannot speak for an agent: another body under it
   t.same(noticesTo(c.agent, c.userId), [], 'no notice to an agent who never wrote it');
   t.match(await metric(/^wxim_pusher_replies_total\{outcome="unconfirmed",via="callback"\}/), / 1$/);
 
-  // Later replies of the customer are not held behind it.
+  // A later reply of the customer, stored behind another forged one, goes once that one has failed.
+  const again = { ...genuine.payload, MsgKey: `forged-again-${Date.now()}`, MsgBody: [textElem('and again')] };
+  await postWith(genuine.query, again);
   await im.agentSend(c.agent, c.userId, [textElem('and another')]);
   await relay.waitForSent(c.openid, 2);
   t.same(texts(c.openid), ['the real reply', 'and another']);
+  t.equal(await relay.callback.queue.getJobState(replyJobId(again.MsgKey)), 'failed', 'the forged one ahead of it failed');
 });
 
 t.test("a callback whose body was changed on its way delivers what IM's history holds, not the change", async (t) => {
@@ -102,6 +105,18 @@ t.test('IM unreachable while a reply is confirmed: it waits and retries, and nev
   t.same(texts(c.openid), ['after IM is back']);
   const history = im.callsPerSecond()['openim/admin_getroammsg'] ?? [];
   t.ok(history.reduce((n, [, calls]) => n + calls, 0) >= 5, 'looked again after each failure, not delivered before');
+});
+
+t.test('a callback whose MsgTime is minutes from now is refused at the door, and nothing is stored', async (t) => {
+  const c = await customer();
+  await im.agentSend(c.agent, c.userId, [textElem('now')]);
+  await relay.waitForSent(c.openid, 1);
+  const genuine = im.callbacks.at(-1)!;
+  const stale = { ...genuine.payload, MsgKey: `stale-${Date.now()}`, MsgTime: Math.floor(Date.now() / 1000) - 3600 };
+  const answered = await postWith(genuine.query, stale);
+  t.equal(answered.status, 400);
+  t.match(answered.answer, { ActionStatus: 'FAIL', ErrorInfo: /MsgTime/ });
+  t.equal(await relay.callback.queue.getJob(replyJobId(stale.MsgKey)), undefined);
 });
 
 t.test('a RequestTime more than a minute off is refused', async (t) => {

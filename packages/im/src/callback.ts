@@ -79,6 +79,12 @@ export function verifyCallbackQuery(query: Readonly<Record<string, unknown>>, op
   };
 }
 
+/**
+ * IM calls back within seconds of a message: an after-send callback whose MsgTime is further than
+ * this from now (RequestTime is within a minute of it) does not describe a message just sent.
+ */
+export const MAX_MSG_TIME_SKEW_MS = 5 * 60 * 1000;
+
 /** A callback body that is not what IM documents for its command. */
 export class CallbackBodyError extends Error {
   override readonly name = 'CallbackBodyError';

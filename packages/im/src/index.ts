@@ -16,6 +16,7 @@ export {
   CALLBACK_OK,
   type CallbackAnswer,
   CallbackBodyError,
+  MAX_MSG_TIME_SKEW_MS,
   type CallbackMsgElement,
   type CallbackQueryCheck,
   type CallbackQueryOptions,

@@ -35,3 +35,10 @@ export interface ReplyJob {
    */
   via: 'callback' | 'recovery' | 'sweep';
 }
+
+/**
+ * The start of the failure reason of a reply the wechat-pusher refused because IM's history did
+ * not show its agent sent it (written by the pusher, read by im-callback: a later look that finds
+ * the very message in the history gives the reply another try).
+ */
+export const UNCONFIRMED_REASON = "not delivered, not confirmed in IM's history";

@@ -27,6 +27,10 @@ export function stateKeys(prefix: string) {
     repliedCustomers: `${prefix}:replied-customers`,
     /** The sweep of IM's history: how far it has looked (`cursor`, ms) and its last run. */
     callbackSweep: `${prefix}:im-callback:sweep`,
+    /** Customers whose conversation a look at IM's history failed for, by the time (ms) they are owed a look from. */
+    callbackOwed: `${prefix}:im-callback:owed`,
+    /** Held by the one instance looking through IM's history (a gap's recovery or a sweep): one at a time, so a customer's found replies keep their order. */
+    historyLock: `${prefix}:im-callback:history-lock`,
     /** The replies IM's history showed, per customer (MsgKey → what the history holds), for confirming their callbacks. */
     replyConfirmations: (openid: string) => `${prefix}:reply-confirmations:${openid}`,
     /**

@@ -102,6 +102,8 @@ export class ImSimulator extends FaultInjecting {
   private agentMsgSeq = 0;
   /** See ImSimulatorOptions.historyLagMs; tests change it as they go. */
   historyLagMs: number;
+  /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
+  readonly historyRefused = new Map<string, number>();
 
   constructor(readonly options: ImSimulatorOptions) {
     super();
@@ -393,6 +395,8 @@ export class ImSimulator extends FaultInjecting {
   private roamMessages(body: Record<string, unknown>): object {
     const a = String(body['Operator_Account']);
     const b = String(body['Peer_Account']);
+    const refused = this.historyRefused.get(a) ?? this.historyRefused.get(b);
+    if (refused !== undefined) return imError(refused, 'scripted failure of this conversation');
     const min = Number(body['MinTime']);
     const max = Number(body['MaxTime']);
     const maxCnt = Math.min(Number(body['MaxCnt']) || 100, 100);
@@ -401,8 +405,8 @@ export class ImSimulator extends FaultInjecting {
       .filter(
         (m) =>
           ((m.from === a && m.to === b) || (m.from === b && m.to === a)) &&
-          m.receivedAt / 1000 >= min &&
-          m.receivedAt / 1000 <= max + 1 &&
+          Math.floor(m.receivedAt / 1000) >= min &&
+          Math.floor(m.receivedAt / 1000) <= max &&
           m.receivedAt <= shownUpTo,
       )
       .sort(historyOrder)

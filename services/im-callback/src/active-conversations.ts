@@ -1,4 +1,5 @@
-import { type ImClient, ImPermanentError } from '@wxim/im';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ImClient, ImNotImportedError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 import type { Customer } from './history-scan.js';
@@ -13,68 +14,100 @@ export interface ActiveDeps {
   log: { warn(o: object, m: string): void };
 }
 
+export interface Active {
+  customers: Customer[];
+  /**
+   * Whether every agent's conversation list reached back past `since`: then it holds every
+   * conversation with a message since. A list whose every entry is newer may have lost older ones
+   * to IM's cap (the latest 100 on the default edition), or could not be read.
+   */
+  complete: boolean;
+}
+
+/** A conversation list IM answered with a transient error is asked for this many times. */
+const TRIES = 3;
+
 /**
- * The customers whose conversations had something happen since a time: the sweep looks through
- * their history. Three sources, each catching what the others may not:
+ * The customers whose conversations had something happen since a time. Three sources, each
+ * catching what the others may not:
  * - customers who wrote (their agent was assigned then): the relay recorded it;
  * - customers an agent's reply was stored for (the agent is at work there): the relay recorded it;
  * - every conversation in each agent's conversation list (IM's recentcontact/get_list) whose latest
- *   message is that recent: the one source that shows a conversation where only the agent wrote,
- *   and whose callback never came. IM keeps an account's latest conversations only (100 on the
- *   default edition), which an agent does not outrun within one sweep period.
+ *   message is that recent: the one source that shows a conversation where only an agent wrote,
+ *   and whose callback never came — the customer's own agent or another.
  */
 export class ActiveConversations {
-  /** Said once: an app whose IM edition refuses conversation lists is swept without them. */
+  /** Said once: an app whose IM edition refuses conversation lists is looked through without them. */
   private listsRefused = false;
 
   constructor(private readonly deps: ActiveDeps) {}
 
-  /** The customers (openids), each with the agents whose conversation lists showed them. */
-  async since(since: number): Promise<Customer[]> {
+  /** The customers (openids), each with the other agents whose lists showed them; `keepGoing` runs before each agent's list. */
+  async since(since: number, keepGoing: () => Promise<void> = async () => {}): Promise<Active> {
     const { redis, keys } = this.deps;
-    const [wrote, replied, peers] = await Promise.all([
+    const [wrote, replied, listed] = await Promise.all([
       redis.zrangebyscore(keys.recentCustomers, since, '+inf'),
       redis.zrangebyscore(keys.repliedCustomers, since, '+inf'),
-      this.listedPeers(since),
+      this.listedPeers(since, keepGoing),
     ]);
     const customers = new Map<string, Set<string>>([...wrote, ...replied].map((openid) => [openid, new Set()]));
-    const ids = [...peers.keys()];
+    const ids = [...listed.peers.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       const openids = await redis.hmget(keys.openidOf, ...ids.slice(i, i + 500));
       openids.forEach((openid, j) => {
         if (openid === null) return;
         const agents = customers.get(openid) ?? new Set();
-        for (const agent of peers.get(ids[i + j]!) ?? []) agents.add(agent);
+        for (const agent of listed.peers.get(ids[i + j]!) ?? []) agents.add(agent);
         customers.set(openid, agents);
       });
     }
-    return [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents }));
+    return { customers: [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents })), complete: listed.complete };
   }
 
   /** The IM accounts agents exchanged a message with since `since`, from their conversation lists: account → those agents. */
-  private async listedPeers(since: number): Promise<Map<string, Set<string>>> {
+  private async listedPeers(since: number, keepGoing: () => Promise<void>): Promise<{ peers: Map<string, Set<string>>; complete: boolean }> {
     const peers = new Map<string, Set<string>>();
-    const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
+    let complete = true;
     for (const agent of this.deps.agents) {
+      await keepGoing();
+      const list = await this.listOf(agent);
+      if (list === undefined) {
+        complete = false;
+        continue;
+      }
+      // IM's clock counts seconds: a second of margin.
+      const recent = list.filter((c) => c.msgTime * 1000 >= since - 1000);
+      if (recent.length === list.length && list.length > 0) complete = false;
+      for (const c of recent) if (!this.deps.agents.includes(c.peer)) peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
+    }
+    return { peers, complete };
+  }
+
+  /** One agent's list; undefined when IM would not give it (each agent apart: one refusal does not hide the others). */
+  private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | undefined> {
+    const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
+    for (let attempt = 1; ; attempt++) {
       try {
-        for await (const page of this.deps.im.recentContacts(agent, options)) {
-          // IM's clock counts seconds: a second of margin.
-          for (const c of page) {
-            if (c.msgTime * 1000 < since - 1000 || this.deps.agents.includes(c.peer)) continue;
-            peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
-          }
-        }
+        const list: { peer: string; msgTime: number }[] = [];
+        for await (const page of this.deps.im.recentContacts(agent, options)) list.push(...page);
+        return list;
       } catch (err) {
-        if (!(err instanceof ImPermanentError)) throw err;
-        if (!this.listsRefused)
-          this.deps.log.warn(
-            { code: err.code, reason: err.message },
-            "IM refuses agents' conversation lists: sweeps look only at conversations the relay saw active",
-          );
-        this.listsRefused = true;
-        return peers;
+        if (err instanceof ImNotImportedError) {
+          this.deps.log.warn({ agent }, 'an agent of IM_AGENTS is not an IM account: its conversation list is skipped');
+          return undefined;
+        }
+        if (err instanceof ImPermanentError) {
+          if (!this.listsRefused)
+            this.deps.log.warn(
+              { code: err.code, reason: err.message },
+              "IM refuses agents' conversation lists: only conversations the relay saw active are looked through",
+            );
+          this.listsRefused = true;
+          return undefined;
+        }
+        if (attempt >= TRIES) throw err;
+        await sleep(err instanceof ImRateLimitedError ? err.retryAfterMs : 500 * 2 ** (attempt - 1));
       }
     }
-    return peers;
   }
 }

@@ -2,6 +2,7 @@ import {
   AFTER_SEND_MSG,
   CALLBACK_OK,
   CallbackBodyError,
+  MAX_MSG_TIME_SKEW_MS,
   STATE_CHANGE,
   callbackError,
   parseAfterSendMsg,
@@ -83,6 +84,8 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
     try {
       if (command === AFTER_SEND_MSG) {
         const msg = parseAfterSendMsg(req.body);
+        // A replayed or made-up message: IM calls back within seconds of a send.
+        if (Math.abs(msg.msgTime * 1000 - Date.now()) > MAX_MSG_TIME_SKEW_MS) throw new CallbackBodyError('MsgTime is not within 5 minutes of now');
         const skip = opts.store.skipOf(msg);
         if (skip !== undefined) {
           req.log.debug({ skip, msgKey: msg.msgKey }, 'after-send callback changes nothing');

@@ -1,8 +1,8 @@
-import { FleetLock, type StateKeys } from '@wxim/relay';
+import type { FleetLock, StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 import type { ActiveConversations } from './active-conversations.js';
-import type { HistoryScan } from './history-scan.js';
-import { HORIZON_MS, MARGIN_MS } from './recovery.js';
+import { HORIZON_MS, type HistoryScan, MARGIN_MS } from './history-scan.js';
+import { type OwedLooks, merged } from './owed-looks.js';
 
 /**
  * A sweep looks only this long ago and before: the callbacks of later replies may still be on
@@ -10,14 +10,15 @@ import { HORIZON_MS, MARGIN_MS } from './recovery.js';
  * a missed one. The next sweep takes it up.
  */
 export const SETTLE_MS = 30_000;
-/** One sweep at a time across the fleet; renewed at every conversation while it runs. */
-const LOCK_MS = 60 * 1000;
 
 export interface SweepDeps {
   redis: Redis | Cluster;
   keys: StateKeys;
   scan: HistoryScan;
   active: ActiveConversations;
+  owed: OwedLooks;
+  /** The fleet's one look through IM's history at a time (shared with gaps' recoveries). */
+  lock: FleetLock;
   /** CALLBACK_SWEEP_MS: how often the fleet sweeps. */
   periodMs: number;
   /** Overridden by tests: how long after it the history is looked at (SETTLE_MS), how often an instance looks whether a sweep is due. */
@@ -33,6 +34,8 @@ export interface SweepState {
   cursor?: number;
   lastSuccessAt?: number;
   conversations?: number;
+  /** Since when the oldest look owed to a conversation IM failed for is (ms). */
+  owedFrom?: number;
 }
 
 /**
@@ -46,11 +49,9 @@ export interface SweepState {
 export class CallbackSweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
-  private readonly lock: FleetLock;
   private readonly settleMs: number;
 
   constructor(private readonly deps: SweepDeps) {
-    this.lock = new FleetLock(deps.redis, `${deps.keys.callbackSweep}:lock`, LOCK_MS);
     this.settleMs = deps.settleMs ?? SETTLE_MS;
   }
 
@@ -73,16 +74,20 @@ export class CallbackSweep {
 
   async state(): Promise<SweepState> {
     const fields = ['cursor', 'lastSuccessAt', 'conversations'] as const;
-    const values = await this.deps.redis.hmget(this.deps.keys.callbackSweep, ...fields);
-    return Object.fromEntries(fields.flatMap((f, i) => (values[i] == null ? [] : [[f, Number(values[i])]])));
+    const [values, owedFrom] = await Promise.all([this.deps.redis.hmget(this.deps.keys.callbackSweep, ...fields), this.deps.owed.oldest()]);
+    return {
+      ...Object.fromEntries(fields.flatMap((f, i) => (values[i] == null ? [] : [[f, Number(values[i])]]))),
+      ...(owedFrom === undefined ? {} : { owedFrom }),
+    };
   }
 
   /**
-   * Sweeps if one is due and no other instance is sweeping: resolves to the replies it stored that
-   * had not been, or undefined when it did not sweep. Throws when the sweep failed.
+   * Sweeps if one is due and no other instance is looking through IM's history: resolves to the
+   * replies it stored that had not been, or undefined when it did not sweep. Throws when the sweep
+   * failed as a whole (Redis, the lock, IM failing for every conversation's list).
    */
   async runIfDue(now = Date.now()): Promise<number | undefined> {
-    const held = await this.lock.take();
+    const held = await this.deps.lock.take();
     if (held === undefined) return undefined;
     try {
       const upTo = now - this.settleMs;
@@ -94,8 +99,14 @@ export class CallbackSweep {
       }
       // After a failure the next sweep starts where the last success stopped.
       if (upTo - cursor < this.deps.periodMs) return undefined;
-      return await this.sweep({ from: cursor - MARGIN_MS, to: upTo }, async () => {
-        if (!(await held.renew())) throw new Error('the sweep lock was lost');
+      const from = Math.max(cursor - MARGIN_MS, now - HORIZON_MS);
+      if (from > cursor - MARGIN_MS)
+        this.deps.log.warn(
+          { since: new Date(cursor).toISOString() },
+          'the sweep was over 48 hours behind: older replies could not be delivered any more and are not looked for',
+        );
+      return await this.sweep({ from, to: upTo }, async () => {
+        if (!(await held.renew())) throw new Error('the history lock was lost');
       });
     } finally {
       await held.release();
@@ -103,23 +114,39 @@ export class CallbackSweep {
   }
 
   private async sweep(range: { from: number; to: number }, keepGoing: () => Promise<void>): Promise<number> {
-    const { redis, keys } = this.deps;
+    const { redis, keys, owed } = this.deps;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     let conversations = 0;
     try {
-      const customers = await this.deps.active.since(range.from);
+      const active = await this.deps.active.since(range.from, keepGoing);
+      if (!active.complete)
+        this.deps.log.warn(
+          { since: new Date(range.from).toISOString() },
+          "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap): conversations in which only an agent wrote may be missed; sweep more often",
+        );
+      const taken = await owed.all();
+      const customers = merged(active.customers, taken);
       conversations = customers.length;
-      const found = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
+      const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
+      await owed.settle(taken, failed);
       await redis
         .multi()
         .hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found)
         .zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS)
         .exec();
-      this.deps.onSweep('ok', seconds(), conversations, found);
-      const log = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), conversations, found, seconds: seconds() };
+      this.deps.onSweep(failed.length > 0 ? 'failed' : 'ok', seconds(), conversations, found);
+      const log = {
+        from: new Date(range.from).toISOString(),
+        to: new Date(range.to).toISOString(),
+        conversations,
+        found,
+        owed: failed.length,
+        seconds: seconds(),
+      };
+      if (failed.length > 0) this.deps.log.warn(log, 'IM kept failing for some conversations: they are looked through again at the next sweep');
       if (found > 0) this.deps.log.warn(log, "the sweep found agents' replies whose callbacks never came; they are on their way to the customers now");
-      else this.deps.log.info(log, "swept IM's history of active conversations: no callback was missed");
+      else if (failed.length === 0) this.deps.log.info(log, "swept IM's history of active conversations: no callback was missed");
       return found;
     } catch (err) {
       this.deps.onSweep('failed', seconds(), conversations, 0);

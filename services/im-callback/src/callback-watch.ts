@@ -108,7 +108,7 @@ export class CallbackWatch {
 
   /** A callback this instance could not store: the time it failed is a gap once Redis answers again. */
   failed(at = Date.now()): void {
-    this.failingSince ??= at;
+    this.failingSince = Math.min(this.failingSince ?? at, at);
   }
 
   async beat(mode: 'beat' | 'stop' = 'beat'): Promise<void> {
@@ -125,12 +125,19 @@ export class CallbackWatch {
     this.first = false;
     for (const instance of dead) this.log?.warn({ instance }, 'an im-callback instance stopped without a clean stop: its time is looked through in IM history');
     let found = left > 0 || waiting > 0;
-    if (this.failingSince !== undefined) {
-      // A second either side: the failed callbacks' messages were sent a little before they reached us.
-      const from = this.failingSince - 1000;
-      const to = Date.now() + 1000;
-      await this.redis.zadd(this.keys.callbackGaps, from, `${from}-${to}`);
+    const failingSince = this.failingSince;
+    if (failingSince !== undefined) {
+      // Taken before the write: a callback failing meanwhile starts the next gap, not lost in this one.
       this.failingSince = undefined;
+      // A second either side: the failed callbacks' messages were sent a little before they reached us.
+      const from = failingSince - 1000;
+      const to = Date.now() + 1000;
+      try {
+        await this.redis.zadd(this.keys.callbackGaps, from, `${from}-${to}`);
+      } catch (err) {
+        this.failed(failingSince);
+        throw err;
+      }
       found = true;
     }
     // A closing instance leaves its gap to the others, or to the next start.

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AfterSendMsg, type ImClient, ImNotImportedError, ImPermanentError, ImRateLimitedError, afterSendFromHistory, sentOrder } from '@wxim/im';
+import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, ImRateLimitedError, afterSendFromHistory, sentOrder } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
@@ -13,13 +13,18 @@ export interface ScanDeps {
   agents: ReadonlySet<string>;
   /** Waits for one history call's turn: IM's fleet-wide pace, within the share looking for missed callbacks may use. */
   turn: (command: string) => Promise<unknown>;
-  log: { warn(o: object, m: string): void };
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
-/** A customer whose conversation is looked through: with their agent, and with other agents known to have written to them. */
+/**
+ * A customer whose conversation is looked through: with their agent, and with other agents known
+ * to have written to them; from `from` (ms) when that is earlier than the scan's range (a look
+ * owed since an earlier scan failed for this conversation).
+ */
 export interface Customer {
   openid: string;
   otherAgents?: Iterable<string>;
+  from?: number;
 }
 
 /** A time range, ms. */
@@ -28,47 +33,63 @@ export interface Range {
   to: number;
 }
 
+export interface ScanResult {
+  /** Replies stored that had not been: their callbacks never reached the relay. */
+  found: number;
+  /** Conversations IM could not show (after a few tries), each with the time it is owed a look from. */
+  failed: { openid: string; from: number }[];
+}
+
+/** WeChat's longest reply window: a reply older than this could not be delivered, so is not looked for. */
+export const HORIZON_MS = 48 * 3600 * 1000;
+/** Messages are looked for a little either side of a time range: they were sent a moment before their callback, on IM's clock. */
+export const MARGIN_MS = 2 * 60 * 1000;
+
 /** Conversations looked through at once. */
 const AT_ONCE = 8;
-/** A history call IM answered with a transient error is tried this many times in all before the scan stops. */
+/** A history call IM answered with a transient error is tried this many times in all before the conversation is left for later. */
 const TRIES = 4;
 
 /**
  * Looks through IM's history of conversations for agents' replies sent in a time range, and
  * stores each the relay never stored, in the order its agent sent them (by time, then MsgSeq),
- * behind the replies of that customer already stored. A reply seen through its callback is stored
- * once all the same (its job id comes from its MsgKey). Used after a gap (GapRecovery) and by the
- * periodic sweep (CallbackSweep).
+ * behind the replies of that customer already stored. A reply stored before (through its
+ * callback, or an earlier look) is left as it is. Used after a gap (CallbackRecovery) and by the
+ * periodic sweep (CallbackSweep). A conversation IM keeps failing for does not stop the others:
+ * it is handed back as failed, owed a look later.
  */
 export class HistoryScan {
   constructor(private readonly deps: ScanDeps) {}
 
   /**
-   * Looks through each customer's conversation with their agent (and with the other agents given
-   * for them); `keepGoing` runs before each (e.g. to renew a lock; it throws to stop). Resolves to
-   * the replies stored that had not been.
+   * Looks through each customer's conversations; `keepGoing` runs before each (e.g. to renew a
+   * lock; it throws to stop). Throws on what no conversation can get past (Redis, a lost lock).
    */
-  async conversations(customers: Iterable<Customer>, range: Range, via: ReplyJob['via'], keepGoing: () => Promise<void>): Promise<number> {
-    let found = 0;
+  async conversations(customers: Iterable<Customer>, range: Range, via: ReplyJob['via'], keepGoing: () => Promise<void>): Promise<ScanResult> {
+    const result: ScanResult = { found: 0, failed: [] };
     const next = customers[Symbol.iterator]();
     // A few conversations at a time: IM's round trip (tens of ms from afar) must not keep the
     // look-ups below their share of IM's pace; each conversation's replies are still stored in order.
     let failure: { err: unknown } | undefined;
     const lookers = Array.from({ length: AT_ONCE }, async () => {
       for (let it = next.next(); !it.done && failure === undefined; it = next.next()) {
+        const customer = it.value;
+        // Never past the horizon: older replies could not be delivered, and their ids' deduplication is gone.
+        const from = Math.max(Math.min(range.from, customer.from ?? range.from), Date.now() - HORIZON_MS);
         try {
           await keepGoing();
-          const n = await this.conversation(it.value, range, via);
-          found += n; // after the await: `found += await …` would add to a stale total
+          const n = await this.conversation(customer, { from, to: range.to }, via);
+          result.found += n; // after the await: `found += await …` would add to a stale total
         } catch (err) {
-          failure ??= { err };
+          if (err instanceof ImError) result.failed.push({ openid: customer.openid, from });
+          else failure ??= { err };
         }
       }
     });
     // Every looker has stopped before the scan ends: none goes on calling IM once it has failed.
     await Promise.all(lookers);
     if (failure !== undefined) throw failure.err;
-    return found;
+    return result;
   }
 
   private async conversation({ openid, otherAgents = [] }: Customer, range: Range, via: ReplyJob['via']): Promise<number> {
@@ -89,13 +110,18 @@ export class HistoryScan {
     let found = 0;
     for (const msg of replies.sort(sentOrder)) {
       if (store.skipOf(msg) !== undefined) continue;
-      const seen = await store.isStored(msg.msgKey);
-      if ((await store.store(msg, via)) !== undefined && !seen) found++;
+      if (await store.isStored(msg.msgKey)) {
+        // Refused earlier because the history did not show it then (it trailed): it does now.
+        if (await store.reviveUnconfirmed(msg))
+          this.deps.log.info({ openid, msgKey: msg.msgKey }, "a reply IM's history did not show in time is shown now: delivered after all");
+        continue;
+      }
+      if ((await store.store(msg, via)) !== undefined) found++;
     }
     return found;
   }
 
-  /** The agents' replies to `userId` in the range, as their callbacks would have told them. */
+  /** The agent's replies to `userId` in the range, as their callbacks would have told them. */
   private async repliesIn(agent: string, userId: string, range: Range): Promise<AfterSendMsg[]> {
     const { im, agents } = this.deps;
     for (let attempt = 1; ; attempt++) {

@@ -1,6 +1,6 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, createRedis, keyPrefix } from '@wxim/queue';
-import { ConversationLine, stateKeys } from '@wxim/relay';
+import { ConversationLine, FleetLock, stateKeys } from '@wxim/relay';
 import { createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -10,6 +10,7 @@ import { ActiveConversations } from './active-conversations.js';
 import { CallbackSweep } from './callback-sweep.js';
 import { CallbackWatch } from './callback-watch.js';
 import { HistoryScan } from './history-scan.js';
+import { OwedLooks } from './owed-looks.js';
 import { createCallbackMetrics } from './metrics.js';
 import { CallbackRecovery } from './recovery.js';
 import { ReplyStore } from './reply-store.js';
@@ -77,16 +78,24 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     agents,
     overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS,
     config.redisWaitReplicas,
+    config.callbackSweepMs > 0,
   );
   const im = createImClient(config, metrics);
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
   const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log: app.log });
+  const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log: app.log });
+  const owed = new OwedLooks(redis, keys);
+  // One look through IM's history at a time in the fleet, renewed as it goes: a customer's found replies keep their order.
+  const lock = new FleetLock(redis, keys.historyLock, 60_000);
   const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, app.log);
   const recovery: CallbackRecovery = new CallbackRecovery({
     redis,
     keys,
     watch,
     scan,
+    active,
+    owed,
+    lock,
     log: app.log,
     onRecovered: (n) => metrics.recovered.inc({ via: 'gap' }, n),
   });
@@ -94,7 +103,9 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     redis,
     keys,
     scan,
-    active: new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log: app.log }),
+    active,
+    owed,
+    lock,
     periodMs: config.callbackSweepMs,
     ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
     log: app.log,

@@ -17,7 +17,7 @@ export interface CallbackMetrics {
 /** The fleet's recovery as Redis holds it, read when Prometheus scrapes: any instance may have swept or looked through a gap. */
 export interface RecoveryView {
   sweepPeriodMs: number;
-  sweep(): Promise<{ cursor?: number; lastSuccessAt?: number; conversations?: number }>;
+  sweep(): Promise<{ cursor?: number; lastSuccessAt?: number; conversations?: number; owedFrom?: number }>;
   /** The gaps waiting to be looked through, and when the oldest began (ms). */
   gaps(): Promise<{ waiting: number; oldestFrom?: number }>;
 }
@@ -103,11 +103,12 @@ function registerRecoveryGauges(registry: Registry, view: RecoveryView): void {
   });
   new Gauge({
     name: 'wxim_callback_sweep_lag_seconds',
-    help: "How far behind now the fleet's sweeps have looked through IM's history (grows when sweeps fail or take longer than their period)",
+    help: "How far behind now the fleet's sweeps have looked through IM's history, looks owed to conversations IM failed for included (grows when sweeps fail or take longer than their period)",
     registers,
     async collect() {
       const s = await sweep();
-      if (s?.cursor !== undefined) this.set(Math.max(0, (Date.now() - s.cursor) / 1000));
+      // Looks owed to conversations IM failed for count as not looked through yet.
+      if (s?.cursor !== undefined) this.set(Math.max(0, (Date.now() - Math.min(s.cursor, s.owedFrom ?? s.cursor)) / 1000));
     },
   });
   new Gauge({

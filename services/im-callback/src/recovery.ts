@@ -1,20 +1,19 @@
-import { FleetLock, type StateKeys } from '@wxim/relay';
+import type { FleetLock, StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
+import type { ActiveConversations } from './active-conversations.js';
 import type { CallbackWatch, Gap } from './callback-watch.js';
-import type { HistoryScan, Range } from './history-scan.js';
-
-/** WeChat's longest reply window: a reply older than this could not be delivered, so is not looked for. */
-export const HORIZON_MS = 48 * 3600 * 1000;
-/** Messages are looked for a little either side of a gap: they were sent a moment before their callback, on IM's clock. */
-export const MARGIN_MS = 2 * 60 * 1000;
-/** One recovery at a time across the fleet; renewed while it runs. */
-const LOCK_MS = 60 * 1000;
+import { HORIZON_MS, type HistoryScan, MARGIN_MS, type Range } from './history-scan.js';
+import { type OwedLooks, merged } from './owed-looks.js';
 
 export interface RecoveryDeps {
   redis: Redis | Cluster;
   keys: StateKeys;
   watch: CallbackWatch;
   scan: HistoryScan;
+  active: ActiveConversations;
+  owed: OwedLooks;
+  /** The fleet's one look through IM's history at a time (shared with the sweep). */
+  lock: FleetLock;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   /** Replies stored that had not been (their callbacks were missed). */
   onRecovered: (n: number) => void;
@@ -36,18 +35,17 @@ export function rangesOf(gaps: readonly Gap[], now: number): { range: Range; gap
 
 /**
  * After a gap in which IM's callbacks may have been missed (see CallbackWatch), looks through
- * IM's history of every conversation that could have had replies in it — customers who acted in
- * the last 48 hours, with their agent — and stores each agent reply in the gap the relay never
- * stored, oldest first. A gap is resolved only once every conversation was looked through.
+ * IM's history of the conversations that had a message since the gap began (ActiveConversations;
+ * when an agent's conversation list may have lost some to IM's cap, every customer who acted in
+ * the last 48 hours), with the looks owed from earlier failures, and stores each agent reply in
+ * the gap the relay never stored, oldest first. A gap is resolved once every conversation was
+ * looked through or, where IM kept failing for one, owed a look later.
  */
 export class CallbackRecovery {
   private running: Promise<void> | undefined;
   private again = false;
-  private readonly lock: FleetLock;
 
-  constructor(private readonly deps: RecoveryDeps) {
-    this.lock = new FleetLock(deps.redis, `${deps.keys.callbackGaps}:lock`, LOCK_MS);
-  }
+  constructor(private readonly deps: RecoveryDeps) {}
 
   /** Runs a recovery now, or once more after the one running. */
   trigger(): void {
@@ -72,25 +70,32 @@ export class CallbackRecovery {
   }
 
   private async runAll(): Promise<void> {
-    const { redis, keys, watch, scan } = this.deps;
-    const held = await this.lock.take();
-    if (held === undefined) return; // another instance is at it; a gap it leaves is seen at a later beat
+    const { redis, keys, watch, scan, owed } = this.deps;
+    const held = await this.deps.lock.take();
+    if (held === undefined) return; // a sweep or another recovery is looking; the gap waits for a later beat
+    const keepGoing = async () => {
+      if (!(await held.renew())) throw new Error('the history lock was lost');
+    };
     try {
       const now = Date.now();
       for (const { range, gaps } of rangesOf(await watch.gaps(), now)) {
-        const customers = range.from < range.to ? await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf') : [];
-        const found = await scan.conversations(
-          customers.map((openid) => ({ openid })),
-          range,
-          'recovery',
-          async () => {
-            if (!(await held.renew())) throw new Error('the recovery lock was lost');
-          },
-        );
+        const active = await this.deps.active.since(range.from, keepGoing);
+        // A list that may have lost conversations to IM's cap: everyone who could have had a reply then.
+        const everyone = active.complete ? [] : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid }));
+        const taken = await owed.all();
+        const customers = merged(active.customers, everyone, taken);
+        const result = await scan.conversations(customers, range, 'recovery', keepGoing);
+        await owed.settle(taken, result.failed);
         for (const gap of gaps) await watch.resolved(gap);
-        this.deps.onRecovered(found);
+        this.deps.onRecovered(result.found);
         this.deps.log.info(
-          { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), conversations: customers.length, recovered: found },
+          {
+            from: new Date(range.from).toISOString(),
+            to: new Date(range.to).toISOString(),
+            conversations: customers.length,
+            recovered: result.found,
+            owed: result.failed.length,
+          },
           'looked through IM history for replies whose callbacks may have been missed',
         );
       }

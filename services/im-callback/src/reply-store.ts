@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AfterSendMsg } from '@wxim/im';
-import { DurableEnqueuer, EnqueueTimeout, type ReplyJob } from '@wxim/queue';
+import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
 import type { ConversationLine, StateKeys } from '@wxim/relay';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -47,6 +47,8 @@ export class ReplyStore {
     /** IM waits 2 s: past this the reply counts as not stored, and an error is answered. */
     private readonly timeoutMs: number,
     waitReplicas = 0,
+    /** Whether sweeps run (CALLBACK_SWEEP_MS): they read, and trim, whom replies were stored for. */
+    private readonly trackReplies = true,
   ) {
     this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
   }
@@ -77,6 +79,26 @@ export class ReplyStore {
     }
   }
 
+  /**
+   * A reply the wechat-pusher refused because IM's history did not show it in time (it trailed its
+   * callback), found now in the history as the very message the job holds: tried again, from the
+   * end of its customer's line. Resolves true when it was.
+   */
+  async reviveUnconfirmed(msg: AfterSendMsg): Promise<boolean> {
+    const job = await this.queue.getJob(replyJobId(msg.msgKey));
+    if (job === undefined || !job.failedReason?.startsWith(UNCONFIRMED_REASON)) return false;
+    const d = job.data;
+    const same =
+      d.agent === msg.fromAccount &&
+      d.userId === msg.toAccount &&
+      d.msgTime === msg.msgTime &&
+      (d.msgSeq ?? msg.msgSeq) === msg.msgSeq &&
+      (d.msgRandom ?? msg.msgRandom) === msg.msgRandom;
+    if (!same || (await job.getState()) !== 'failed') return false;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  }
+
   /** Whether a reply with this MsgKey was stored in the last {@link REPLY_DEDUPE_MS} (its id's deduplication key is there). */
   async isStored(msgKey: string): Promise<boolean> {
     return (await this.queue.getDeduplicationJobId(replyJobId(msgKey))) !== null;
@@ -88,7 +110,7 @@ export class ReplyStore {
     const jobId = replyJobId(msg.msgKey);
     // The agent is at work in this conversation: the next sweep looks through it, for replies
     // beside this one whose callbacks never came. Only a hint: a failure changes nothing else.
-    if (via === 'callback') void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
+    if (via === 'callback' && this.trackReplies) void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
     await this.enqueuer.enqueue({
       name: 'reply',
       jobId,

@@ -76,6 +76,25 @@ t.test('the whole fleet stopped cleanly and started again after a while: the tim
   t.equal((await gaps()).length, 1);
 });
 
+t.test('the only instance stopped cleanly and one started at once: the moment nothing ran is a gap, however short', async (t) => {
+  const { keys, a, gaps } = fleet();
+  await a.beat();
+  await a.stop();
+  const next = new CallbackWatch(redis, keys, () => {}, BEAT);
+  await next.beat();
+  t.equal((await gaps()).length, 1, 'callbacks sent between the two were answered by nobody');
+});
+
+t.test('an instance that stops cleanly while another runs leaves no gap, the next start after it neither', async (t) => {
+  const { keys, a, b, gaps } = fleet();
+  await a.beat();
+  await b.beat();
+  await a.stop();
+  const next = new CallbackWatch(redis, keys, () => {}, BEAT);
+  await next.beat();
+  t.same(await gaps(), []);
+});
+
 t.test('a gap is looked through with a margin either side; gaps that overlap are looked through once', async (t) => {
   const now = Date.now();
   const ranges = rangesOf(

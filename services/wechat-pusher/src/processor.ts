@@ -1,5 +1,5 @@
 import { type ImClient, textElem } from '@wxim/im';
-import type { ReplyElement, ReplyJob } from '@wxim/queue';
+import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
 import type { ConversationLine } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -56,8 +56,14 @@ export function createPusher(deps: PusherDeps) {
     return false;
   }
 
-  async function notify(job: Job<ReplyJob>, failed: Extract<Delivery, { delivered: false }>, lease: Parameters<PusherDeps['turn']>[1]): Promise<void> {
-    const { agent, userId, body, msgKey } = job.data;
+  /** Tells the agent, quoting the reply as IM's history holds it (`body`). */
+  async function notify(
+    job: Job<ReplyJob>,
+    body: ReplyElement[],
+    failed: Extract<Delivery, { delivered: false }>,
+    lease: Parameters<PusherDeps['turn']>[1],
+  ): Promise<void> {
+    const { agent, userId, msgKey } = job.data;
     const text = noticeText(quoteOf(body), failed.why, { index: failed.part, of: failed.of });
     await deps.im.sendC2C(
       {
@@ -87,8 +93,10 @@ export function createPusher(deps: PusherDeps) {
   async function process(job: Job<ReplyJob>, token?: string): Promise<PushResult> {
     if (!(await takeTurn(job, token))) throw new DelayedError();
     const lease = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
+    // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent.
+    let body: ReplyElement[] | undefined;
     try {
-      const body = await bodyToDeliver(job, lease);
+      body = await bodyToDeliver(job, lease);
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
       const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
@@ -97,7 +105,7 @@ export function createPusher(deps: PusherDeps) {
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
         return { outcome: 'delivered', parts: result.parts };
       }
-      await notify(job, result, lease);
+      await notify(job, body, result, lease);
       const reason = reasonText(result.why);
       metrics.replies.inc({ outcome: result.why.kind === 'uncertain' ? 'uncertain' : 'undelivered', via: job.data.via });
       log.warn({ jobId: job.id, agent: job.data.agent, reason }, 'reply not delivered; its agent was told');
@@ -108,7 +116,7 @@ export function createPusher(deps: PusherDeps) {
         // Not its agent's: nobody to tell in IM (the agent named never wrote it); the failed job and the warning show it.
         metrics.replies.inc({ outcome: 'unconfirmed', via: job.data.via });
         log.warn({ jobId: job.id, agent: job.data.agent, userId: job.data.userId, reason: err.message }, 'reply not delivered: not confirmed in IM history');
-        throw new UnrecoverableError(`not delivered, not confirmed in IM's history: ${err.message}`);
+        throw new UnrecoverableError(`${UNCONFIRMED_REASON}: ${err.message}`);
       }
       const decision = decide(err);
       if (decision.action === 'give_up') {
@@ -120,7 +128,7 @@ export function createPusher(deps: PusherDeps) {
       if (last) {
         metrics.replies.inc({ outcome: 'failed', via: job.data.via });
         log.error({ jobId: job.id, reason: (err as Error).message }, 'reply failed for good');
-        await lastWord(job, err as Error, lease);
+        await lastWord(job, err as Error, lease, body);
       } else {
         metrics.retries.inc({ class: decision.class });
         log.warn({ jobId: job.id, class: decision.class, reason: (err as Error).message, attempt: job.attemptsMade + 1 }, 'reply will be retried');
@@ -131,10 +139,15 @@ export function createPusher(deps: PusherDeps) {
   }
 
   /** A reply that failed for good after its retries: its agent is told too, if IM can be reached. */
-  async function lastWord(job: Job<ReplyJob>, err: Error, lease: Parameters<PusherDeps['turn']>[1]): Promise<void> {
+  async function lastWord(job: Job<ReplyJob>, err: Error, lease: Parameters<PusherDeps['turn']>[1], body: ReplyElement[] | undefined): Promise<void> {
+    if (body === undefined) {
+      // Never confirmed (IM unreachable all along): its agent may never have written it.
+      log.warn({ jobId: job.id, agent: job.data.agent }, "a reply that was never confirmed in IM's history failed for good: nobody is told in IM");
+      return;
+    }
     const why = { kind: 'gave_up' as const, reason: `it could not be delivered after ${job.attemptsMade + 1} attempts (${err.message})` };
     try {
-      await notify(job, { delivered: false, why, part: 0, of: 1 }, lease);
+      await notify(job, body, { delivered: false, why, part: 0, of: 1 }, lease);
     } catch (notified) {
       log.error({ jobId: job.id, reason: (notified as Error).message }, 'the agent could not be told either; the failed job shows it');
     }

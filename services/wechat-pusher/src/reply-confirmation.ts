@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ImClient, RoamMessage } from '@wxim/im';
+import { type ImClient, MAX_MSG_TIME_SKEW_MS, type RoamMessage } from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
@@ -33,8 +33,6 @@ interface Shown {
 
 /** Five more looks over about five seconds. */
 const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
-/** A callback comes within seconds of its message: a MsgTime further than this from its arrival is not IM's. */
-const MAX_CALLBACK_DELAY_MS = 5 * 60 * 1000;
 /** What one look showed stays this long for the customer's other replies waiting behind it. */
 const SHOWN_TTL_MS = 10 * 60 * 1000;
 /** A confirmed body outlives a failed job's retention (a week), as the job's progress does. */
@@ -66,7 +64,7 @@ export class ReplyConfirmation {
     // An earlier attempt's confirmation, or what a look for an earlier reply of the customer kept.
     const [earlier, kept] = await Promise.all([redis.hget(progress, 'confirmed'), redis.hget(shared, data.msgKey)]);
     if (earlier !== null) return JSON.parse(earlier) as ReplyElement[];
-    if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_CALLBACK_DELAY_MS) {
+    if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_MSG_TIME_SKEW_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
     }
     for (let look = 0; ; look++) {

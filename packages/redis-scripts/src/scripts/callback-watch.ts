@@ -4,7 +4,8 @@
 // Records Redis's time as the fleet's latest beat and as this instance's (or, on `stop`, removes
 // this instance: a clean stop). A gap — a time range in which IM's callbacks may have been
 // missed, member `<from>-<to>` scored by its start — is left
-// - when the fleet's previous beat is older than the fleet's silence: no instance was running;
+// - when the fleet's previous beat is older than the fleet's silence, or the last instance stopped
+//   cleanly (the heartbeat then reads `stopped:<ms>`): no instance was running since;
 // - for every other instance whose last beat is older than an instance's silence: it stopped
 //   without a clean stop (killed, its node lost), and the callbacks it was answering may be lost,
 //   from its last beat to now, whatever the other instances did meanwhile. It is removed at once,
@@ -17,9 +18,14 @@ local function gap(from)
   redis.call('ZADD', KEYS[2], string.format('%.0f', from), string.format('%.0f-%.0f', from, now))
 end
 local found = 0
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local heartbeat = redis.call('GET', KEYS[1]) or '0'
+local stopped = tonumber(string.match(heartbeat, '^stopped:(%d+)$'))
+local last = tonumber(heartbeat) or 0
 redis.call('SET', KEYS[1], string.format('%.0f', now))
-if last > 0 and now - last > tonumber(ARGV[1]) then
+if stopped then
+  gap(stopped)
+  found = found + 1
+elseif last > 0 and now - last > tonumber(ARGV[1]) then
   gap(last)
   found = found + 1
 end
@@ -36,6 +42,8 @@ for i = 1, #beats, 2 do
 end
 if ARGV[4] == 'stop' then
   redis.call('HDEL', KEYS[3], ARGV[2])
+  -- The last instance: until one starts, nothing takes callbacks, however short the time.
+  if redis.call('HLEN', KEYS[3]) == 0 then redis.call('SET', KEYS[1], 'stopped:' .. string.format('%.0f', now)) end
 else
   redis.call('HSET', KEYS[3], ARGV[2], string.format('%.0f', now))
 end
