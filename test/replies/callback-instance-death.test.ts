@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
 import { textElem } from '@wxim/im';
-import { fakeOpenId } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/relay';
 import { CALLBACK_TOKEN, type ServiceProcess, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
 import { Redis } from 'ioredis';
@@ -8,34 +7,33 @@ import t from 'tap';
 
 const MAIN = fileURLToPath(new URL('../../services/im-callback/dist/main.js', import.meta.url));
 const relay = await twoWayForTests(t);
-const { im, wechatApi } = relay;
+const { im } = relay;
 
-/** im-callback as deployed: its own process, its default heartbeat (2 s), on `port`. */
+/** im-callback as deployed: its own process, its default heartbeat (2 s), on `port`, and IM calling it back there. */
 async function instance(port: number): Promise<ServiceProcess> {
   const proc = runService(MAIN, { ...relay.env, CALLBACK_PORT: String(port), LOG_LEVEL: 'silent' });
   t.teardown(() => {
     proc.child.kill('SIGKILL');
   });
   await whenReady(port, proc.child);
+  im.setCallback(`http://127.0.0.1:${port}/im/callback`, CALLBACK_TOKEN);
   return proc;
 }
 
-async function customer(): Promise<{ openid: string; userId: string; agent: string }> {
-  const openid = fakeOpenId();
-  const agent = await relay.customerWrites(openid, 'hello');
-  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
-  return { openid, userId, agent };
+/** A new customer whose agent's first reply (`text`) reached them through the instance IM calls now. */
+async function answered(text: string): Promise<{ openid: string; userId: string; agent: string }> {
+  const c = await relay.newCustomer();
+  await im.agentSend(c.agent, c.userId, [textElem(text)]);
+  await relay.waitForSent(c.openid, 1);
+  return c;
 }
 
-const texts = (openid: string) => wechatApi.sentTo(openid).map((m) => m.payload['content']);
+const texts = relay.textsTo;
 
 t.test('one replica of two is killed: the callbacks it was answering are found while the other keeps the fleet alive', async (t) => {
   const port = await freePort();
   const doomed = await instance(port);
-  im.setCallback(`http://127.0.0.1:${port}/im/callback`, CALLBACK_TOKEN);
-  const c = await customer();
-  await im.agentSend(c.agent, c.userId, [textElem('answered by the doomed replica')]);
-  await relay.waitForSent(c.openid, 1);
+  const c = await answered('answered by the doomed replica');
 
   doomed.child.kill('SIGKILL'); // out of memory, its node lost: no clean stop
   await doomed.exited;
@@ -55,10 +53,7 @@ t.test('the only instance is killed and started again within a beat: the replies
   await relay.callback.close(); // one instance, as in a small deployment
   const port = await freePort();
   const first = await instance(port);
-  im.setCallback(`http://127.0.0.1:${port}/im/callback`, CALLBACK_TOKEN);
-  const c = await customer();
-  await im.agentSend(c.agent, c.userId, [textElem('before the crash')]);
-  await relay.waitForSent(c.openid, 1);
+  const c = await answered('before the crash');
 
   // Killed right after a beat, as the restart comes within the next: the fleet's heartbeat never looks stale.
   const redis = new Redis(relay.redisUrl);

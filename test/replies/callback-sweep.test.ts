@@ -8,14 +8,7 @@ import t from 'tap';
 
 // Sweeps every second, up to 300 ms ago (every five minutes, up to 30 s ago, by default).
 const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300 } });
-const { im, wechatApi } = relay;
-
-async function customer(): Promise<{ openid: string; userId: string; agent: string }> {
-  const openid = fakeOpenId();
-  const agent = await relay.customerWrites(openid, 'hello');
-  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
-  return { openid, userId, agent };
-}
+const { im } = relay;
 
 // The sweep's share of IM's history command: CALLBACK_RECOVERY_PERCENT 25 of IM_RATE_LIMIT 180
 // (of which the relay starts 44 in any second, keeping one for the way to IM).
@@ -34,7 +27,8 @@ async function seedCustomers(count: number): Promise<void> {
   redis.disconnect();
 }
 
-const texts = (openid: string) => wechatApi.sentTo(openid).map((m) => m.payload['content']);
+const texts = relay.textsTo;
+const customer = () => relay.newCustomer();
 async function metric(name: string): Promise<number | undefined> {
   const line = (await relay.callback.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
@@ -59,6 +53,7 @@ t.test("callbacks IM could not deliver while every instance ran are found by the
   t.equal(await metric('wxim_callback_recovered_total{via="sweep"}'), 2, 'counted as found by the sweep');
   t.equal(await metric('wxim_callback_recovered_total{via="gap"}'), 0);
   t.ok((await metric('wxim_callback_sweeps_total{outcome="ok"}'))! >= 1);
+  t.ok((await metric('wxim_callback_sweep_duration_seconds_count'))! >= 1, 'each sweep timed');
   t.equal(await metric('wxim_callback_sweep_period_seconds'), 1);
   t.ok(Math.abs((await metric('wxim_callback_sweep_last_success_timestamp_seconds'))! - Date.now() / 1000) < 10, "the fleet's last success, from Redis");
   t.ok((await metric('wxim_callback_sweep_lag_seconds'))! < 5, 'not behind');

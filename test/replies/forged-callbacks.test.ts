@@ -1,19 +1,11 @@
 import { callbackSign, textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/im-callback';
-import { fakeOpenId } from '@wxim/sandbox';
 import { CALLBACK_TOKEN, eventually, twoWayForTests } from '@wxim/testkit';
 import t from 'tap';
 import { request } from 'undici';
 
 const relay = await twoWayForTests(t);
-const { im, wechatApi } = relay;
-
-async function customer(): Promise<{ openid: string; userId: string; agent: string }> {
-  const openid = fakeOpenId();
-  const agent = await relay.customerWrites(openid, 'hello');
-  const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
-  return { openid, userId, agent };
-}
+const { im } = relay;
 
 /** Posts `body` to im-callback with a query as IM sent it (a captured callback URL). */
 async function postWith(query: Record<string, string>, body: unknown): Promise<{ status: number; answer: unknown }> {
@@ -25,7 +17,8 @@ async function postWith(query: Record<string, string>, body: unknown): Promise<{
   return { status: res.statusCode, answer: await res.body.json() };
 }
 
-const texts = (openid: string) => wechatApi.sentTo(openid).map((m) => m.payload['content']);
+const texts = relay.textsTo;
+const customer = () => relay.newCustomer();
 const metric = async (pattern: RegExp) => (await relay.pusher.app.inject({ url: '/metrics' })).body.split('\n').find((l) => pattern.test(l));
 const noticesTo = (agent: string, userId: string) => im.messagesBetween(userId, agent).filter((m) => m.cloudCustomData?.includes('relay-notice'));
 

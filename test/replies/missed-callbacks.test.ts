@@ -78,3 +78,31 @@ t.test("a request that is not IM's, sent to an instance shutting down, is refuse
   await draining.close();
   t.same(await gaps(), [], 'no time to look through');
 });
+
+t.test('a gap the recovery cannot look through yet shows as waiting, with its age, until IM answers again', async (t) => {
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  const running = await createImCallback(loadConfig(relay.env), { heartbeatMs: HEARTBEAT_MS });
+  t.teardown(() => running.close());
+  running.start();
+  await eventually('the instance is known to the fleet', () => running.watch.known);
+  const gauge = async (name: string) => {
+    const line = (await running.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
+    return Number(line?.split(' ')[1]);
+  };
+  // Its own start after a quiet fleet is a gap too: looked through first.
+  await eventually('no gap waits', async () => (await gauge('wxim_callback_gaps_waiting')) === 0, 15_000, 50);
+  t.equal(await gauge('wxim_callback_gap_oldest_seconds'), 0, 'and none is old');
+  im.faults = { rate: 1, kinds: ['busy'] }; // IM answers every call "busy"
+  t.teardown(() => {
+    im.faults = { rate: 0, kinds: [] };
+  });
+  // What a replica killed ten seconds ago leaves: its last beat, and no clean stop.
+  await redis.hset(keys.callbackInstances, 'killed-replica', String(Date.now() - 10_000));
+  await eventually('the gap waits', async () => (await gauge('wxim_callback_gaps_waiting')) === 1, 5000);
+  t.ok((await gauge('wxim_callback_gap_oldest_seconds')) >= 10, "as old as the dead replica's last beat");
+  im.faults = { rate: 0, kinds: [] };
+  await eventually('the gap is looked through', async () => (await gauge('wxim_callback_gaps_waiting')) === 0, 15_000, 50);
+  t.equal(await gauge('wxim_callback_gap_oldest_seconds'), 0);
+});

@@ -1,7 +1,7 @@
 import { loadConfig } from '@wxim/config';
 import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wxim/im-callback';
 import { type ImWorker, createImWorker } from '@wxim/im-worker';
-import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
+import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
 import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway, wechatTestEnv } from './gateway.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
@@ -22,6 +22,10 @@ export interface TwoWayRelay {
   env: Record<string, string>;
   /** A customer writes and their message reaches an agent: resolves to that agent. */
   customerWrites(openid: string, text: string): Promise<string>;
+  /** A new customer who wrote: their openid, their IM UserID and the agent they reached. */
+  newCustomer(): Promise<{ openid: string; userId: string; agent: string }>;
+  /** The texts custom/send delivered to `openid` so far, in order. */
+  textsTo: (openid: string) => unknown[];
   /** Waits until `count` messages reached `openid` through custom/send. */
   waitForSent(openid: string, count: number, timeoutMs?: number): Promise<DeliveredMessage[]>;
   /** Pusher options for another pusher of the same fleet. */
@@ -106,6 +110,13 @@ export async function startTwoWay(
     mode: 'safe',
     apiSimulatorUrl: wechatApiUrl,
   });
+  const customerWrites = async (openid: string, text: string): Promise<string> => {
+    const before = im.messages.length;
+    const res = await wechat.push(wechat.text(openid, text));
+    if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
+    await until('the customer message reaches an agent', () => im.messages.slice(before).some((m) => m.cloudCustomData?.includes(openid)), 10_000);
+    return im.messages.slice(before).find((m) => m.cloudCustomData?.includes(openid))!.to;
+  };
   return {
     gateway,
     worker,
@@ -116,13 +127,14 @@ export async function startTwoWay(
     wechatApi,
     wechat,
     env,
-    async customerWrites(openid, text) {
-      const before = im.messages.length;
-      const res = await wechat.push(wechat.text(openid, text));
-      if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
-      await until('the customer message reaches an agent', () => im.messages.slice(before).some((m) => m.cloudCustomData?.includes(openid)), 10_000);
-      return im.messages.slice(before).find((m) => m.cloudCustomData?.includes(openid))!.to;
+    customerWrites,
+    async newCustomer() {
+      const openid = fakeOpenId();
+      const agent = await customerWrites(openid, 'hello');
+      const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
+      return { openid, userId, agent };
     },
+    textsTo: (openid) => wechatApi.sentTo(openid).map((m) => m.payload['content']),
     async waitForSent(openid, count, timeoutMs = 15_000) {
       await until(`${count} messages reach ${openid}`, () => wechatApi.sentTo(openid).length >= count, timeoutMs);
       return wechatApi.sentTo(openid);

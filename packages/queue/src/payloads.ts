@@ -1,3 +1,4 @@
+import type { AfterSendMsg } from '@wxim/im';
 import type { WechatMessage } from '@wxim/wechat';
 
 /** One job of `wechat-inbound`: a verified, decrypted WeChat push. */
@@ -42,3 +43,19 @@ export interface ReplyJob {
  * the very message in the history gives the reply another try).
  */
 export const UNCONFIRMED_REASON = "not delivered, not confirmed in IM's history";
+
+/**
+ * Whether a message of IM's history is the very reply a job holds: same sender, customer, time
+ * and MsgKey's numbering (MsgSeq and MsgRandom, when the job has them: the release before did
+ * not keep them).
+ */
+export function isSameReply(job: ReplyJob, msg: AfterSendMsg): boolean {
+  return (
+    job.msgKey === msg.msgKey &&
+    job.agent === msg.fromAccount &&
+    job.userId === msg.toAccount &&
+    job.msgTime === msg.msgTime &&
+    (job.msgSeq ?? msg.msgSeq) === msg.msgSeq &&
+    (job.msgRandom ?? msg.msgRandom) === msg.msgRandom
+  );
+}

@@ -139,14 +139,20 @@ async function start() {
     $('agent-input').value = '';
     void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, text }));
   });
-  $('agent-photo').addEventListener('click', () => void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, photo: true })));
+  $('agent-photo').addEventListener(
+    'click',
+    () => void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, photo: true })),
+  );
   $('agent').addEventListener('change', () => {
     state.agent = $('agent').value;
     state.agentChosen = true;
     state.last = '';
     void attempt(async () => {});
   });
-  $('window-closed').addEventListener('change', () => void attempt(() => api('PUT', '/api/window', { openid: state.openid, closed: $('window-closed').checked })));
+  $('window-closed').addEventListener(
+    'change',
+    () => void attempt(() => api('PUT', '/api/window', { openid: state.openid, closed: $('window-closed').checked })),
+  );
   $('im-failures').addEventListener('change', () => void attempt(() => api('PUT', '/api/im-failures', { percent: Number($('im-failures').value) })));
   $('new-customer').addEventListener('click', () => void attempt(async () => newCustomer((await api('POST', '/api/customers')).openid)));
 

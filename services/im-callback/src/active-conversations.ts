@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type ImClient, ImNotImportedError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
+import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 import type { Customer } from './history-scan.js';
+import { withTries } from './im-tries.js';
 
 export interface ActiveDeps {
   redis: Redis | Cluster;
@@ -86,28 +86,25 @@ export class ActiveConversations {
   /** One agent's list; undefined when IM would not give it (each agent apart: one refusal does not hide the others). */
   private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | undefined> {
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
-    for (let attempt = 1; ; attempt++) {
-      try {
+    try {
+      return await withTries(TRIES, async () => {
         const list: { peer: string; msgTime: number }[] = [];
         for await (const page of this.deps.im.recentContacts(agent, options)) list.push(...page);
         return list;
-      } catch (err) {
-        if (err instanceof ImNotImportedError) {
-          this.deps.log.warn({ agent }, 'an agent of IM_AGENTS is not an IM account: its conversation list is skipped');
-          return undefined;
-        }
-        if (err instanceof ImPermanentError) {
-          if (!this.listsRefused)
-            this.deps.log.warn(
-              { code: err.code, reason: err.message },
-              "IM refuses agents' conversation lists: only conversations the relay saw active are looked through",
-            );
-          this.listsRefused = true;
-          return undefined;
-        }
-        if (attempt >= TRIES) throw err;
-        await sleep(err instanceof ImRateLimitedError ? err.retryAfterMs : 500 * 2 ** (attempt - 1));
+      });
+    } catch (err) {
+      if (err instanceof ImNotImportedError) {
+        this.deps.log.warn({ agent }, 'an agent of IM_AGENTS is not an IM account: its conversation list is skipped');
+        return undefined;
       }
+      if (!(err instanceof ImPermanentError)) throw err;
+      if (!this.listsRefused)
+        this.deps.log.warn(
+          { code: err.code, reason: err.message },
+          "IM refuses agents' conversation lists: only conversations the relay saw active are looked through",
+        );
+      this.listsRefused = true;
+      return undefined;
     }
   }
 }

@@ -21,12 +21,11 @@ export interface SweepDeps {
   lock: FleetLock;
   /** CALLBACK_SWEEP_MS: how often the fleet sweeps. */
   periodMs: number;
-  /** Overridden by tests: how long after it the history is looked at (SETTLE_MS), how often an instance looks whether a sweep is due. */
+  /** How long ago a sweep looks up to (SETTLE_MS); tests shorten it. */
   settleMs?: number;
-  checkEveryMs?: number;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
-  /** Each sweep that ran: its outcome, its duration, the conversations it looked through and the replies it stored that had not been. */
-  onSweep: (outcome: 'ok' | 'failed', seconds: number, conversations: number, found: number) => void;
+  /** Each sweep that ran: its outcome, its duration and the replies it stored that had not been. */
+  onSweep: (outcome: 'ok' | 'failed', seconds: number, found: number) => void;
 }
 
 /** What the last sweep left in Redis: how far the history was looked through, and when it last succeeded (ms). */
@@ -57,7 +56,7 @@ export class CallbackSweep {
 
   start(): void {
     if (this.deps.periodMs === 0) return;
-    const every = this.deps.checkEveryMs ?? Math.min(15_000, Math.max(250, Math.floor(this.deps.periodMs / 4)));
+    const every = Math.min(15_000, Math.max(250, Math.floor(this.deps.periodMs / 4)));
     this.timer = setInterval(() => {
       this.running ??= this.runIfDue()
         .catch(() => undefined)
@@ -105,9 +104,7 @@ export class CallbackSweep {
           { since: new Date(cursor).toISOString() },
           'the sweep was over 48 hours behind: older replies could not be delivered any more and are not looked for',
         );
-      return await this.sweep({ from, to: upTo }, async () => {
-        if (!(await held.renew())) throw new Error('the history lock was lost');
-      });
+      return await this.sweep({ from, to: upTo }, held.keep);
     } finally {
       await held.release();
     }
@@ -117,7 +114,6 @@ export class CallbackSweep {
     const { redis, keys, owed } = this.deps;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
-    let conversations = 0;
     try {
       const active = await this.deps.active.since(range.from, keepGoing);
       if (!active.complete)
@@ -127,7 +123,7 @@ export class CallbackSweep {
         );
       const taken = await owed.all();
       const customers = merged(active.customers, taken);
-      conversations = customers.length;
+      const conversations = customers.length;
       const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       await owed.settle(taken, failed);
       await redis
@@ -135,7 +131,7 @@ export class CallbackSweep {
         .hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found)
         .zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS)
         .exec();
-      this.deps.onSweep(failed.length > 0 ? 'failed' : 'ok', seconds(), conversations, found);
+      this.deps.onSweep(failed.length > 0 ? 'failed' : 'ok', seconds(), found);
       const log = {
         from: new Date(range.from).toISOString(),
         to: new Date(range.to).toISOString(),
@@ -149,7 +145,7 @@ export class CallbackSweep {
       else if (failed.length === 0) this.deps.log.info(log, "swept IM's history of active conversations: no callback was missed");
       return found;
     } catch (err) {
-      this.deps.onSweep('failed', seconds(), conversations, 0);
+      this.deps.onSweep('failed', seconds(), 0);
       this.deps.log.warn({ reason: (err as Error).message }, 'the sweep stopped; the next one looks through the same time again');
       throw err;
     }

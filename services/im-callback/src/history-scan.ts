@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, ImRateLimitedError, afterSendFromHistory, sentOrder } from '@wxim/im';
+import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, afterSendFromHistory, sentOrder } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import type { StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
+import { withTries } from './im-tries.js';
 import type { ReplyStore } from './reply-store.js';
 
 export interface ScanDeps {
@@ -124,19 +124,13 @@ export class HistoryScan {
   /** The agent's replies to `userId` in the range, as their callbacks would have told them. */
   private async repliesIn(agent: string, userId: string, range: Range): Promise<AfterSendMsg[]> {
     const { im, agents } = this.deps;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const found: AfterSendMsg[] = [];
-        const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
-        for await (const page of im.history(agent, userId, Math.floor(range.from / 1000), Math.ceil(range.to / 1000), options)) {
-          for (const m of page) if (agents.has(m.From_Account) && m.To_Account === userId) found.push(afterSendFromHistory(m));
-        }
-        return found;
-      } catch (err) {
-        if (err instanceof ImPermanentError || err instanceof ImNotImportedError || attempt >= TRIES) throw err;
-        // Over IM's limit (another caller of the app's budget): wait as IM asks; else back off a little.
-        await sleep(err instanceof ImRateLimitedError ? err.retryAfterMs : 500 * 2 ** (attempt - 1));
+    const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
+    return withTries(TRIES, async () => {
+      const found: AfterSendMsg[] = [];
+      for await (const page of im.history(agent, userId, Math.floor(range.from / 1000), Math.ceil(range.to / 1000), options)) {
+        for (const m of page) if (agents.has(m.From_Account) && m.To_Account === userId) found.push(afterSendFromHistory(m));
       }
-    }
+      return found;
+    });
   }
 }

@@ -109,7 +109,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     periodMs: config.callbackSweepMs,
     ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
     log: app.log,
-    onSweep: (outcome, seconds, _conversations, found) => {
+    onSweep: (outcome, seconds, found) => {
       metrics.sweeps.inc({ outcome });
       metrics.sweepSeconds.observe(seconds);
       if (found > 0) metrics.recovered.inc({ via: 'sweep' }, found);

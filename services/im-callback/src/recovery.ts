@@ -73,18 +73,15 @@ export class CallbackRecovery {
     const { redis, keys, watch, scan, owed } = this.deps;
     const held = await this.deps.lock.take();
     if (held === undefined) return; // a sweep or another recovery is looking; the gap waits for a later beat
-    const keepGoing = async () => {
-      if (!(await held.renew())) throw new Error('the history lock was lost');
-    };
     try {
       const now = Date.now();
       for (const { range, gaps } of rangesOf(await watch.gaps(), now)) {
-        const active = await this.deps.active.since(range.from, keepGoing);
+        const active = await this.deps.active.since(range.from, held.keep);
         // A list that may have lost conversations to IM's cap: everyone who could have had a reply then.
         const everyone = active.complete ? [] : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid }));
         const taken = await owed.all();
         const customers = merged(active.customers, everyone, taken);
-        const result = await scan.conversations(customers, range, 'recovery', keepGoing);
+        const result = await scan.conversations(customers, range, 'recovery', held.keep);
         await owed.settle(taken, result.failed);
         for (const gap of gaps) await watch.resolved(gap);
         this.deps.onRecovered(result.found);

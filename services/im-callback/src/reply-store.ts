@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AfterSendMsg } from '@wxim/im';
-import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
+import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from '@wxim/queue';
 import type { ConversationLine, StateKeys } from '@wxim/relay';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -87,14 +87,7 @@ export class ReplyStore {
   async reviveUnconfirmed(msg: AfterSendMsg): Promise<boolean> {
     const job = await this.queue.getJob(replyJobId(msg.msgKey));
     if (job === undefined || !job.failedReason?.startsWith(UNCONFIRMED_REASON)) return false;
-    const d = job.data;
-    const same =
-      d.agent === msg.fromAccount &&
-      d.userId === msg.toAccount &&
-      d.msgTime === msg.msgTime &&
-      (d.msgSeq ?? msg.msgSeq) === msg.msgSeq &&
-      (d.msgRandom ?? msg.msgRandom) === msg.msgRandom;
-    if (!same || (await job.getState()) !== 'failed') return false;
+    if (!isSameReply(job.data, msg) || (await job.getState()) !== 'failed') return false;
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return true;
   }

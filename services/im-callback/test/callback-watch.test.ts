@@ -20,6 +20,14 @@ function fleet() {
 }
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Four beats of `watch`, a beat apart: more than the three of silence that make another instance dead. */
+async function beatsPass(watch: CallbackWatch): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    await pause(BEAT);
+    await watch.beat();
+  }
+}
+
 t.test('an instance that stops beating without a clean stop leaves a gap from its last beat, found by another that kept beating', async (t) => {
   const { a, b, gapsSeen, gaps } = fleet();
   t.not(a.id, b.id, 'each instance beats under its own id');
@@ -27,10 +35,7 @@ t.test('an instance that stops beating without a clean stop leaves a gap from it
   await b.beat();
   const lastOfA = Date.now();
   // a is killed: b keeps the fleet's heartbeat alive, beat after beat.
-  for (let i = 0; i < 4; i++) {
-    await pause(BEAT);
-    await b.beat();
-  }
+  await beatsPass(b);
   const found = await gaps();
   t.equal(found.length, 1, 'one gap, for the instance that died');
   t.ok(Math.abs(found[0]!.from - lastOfA) < BEAT, "from the dead instance's last beat");
@@ -45,10 +50,7 @@ t.test('an instance that stops cleanly leaves no gap while another keeps running
   await a.beat();
   await b.beat();
   await a.stop();
-  for (let i = 0; i < 4; i++) {
-    await pause(BEAT);
-    await b.beat();
-  }
+  await beatsPass(b);
   t.same(await gaps(), []);
 });
 
@@ -59,10 +61,7 @@ t.test('an instance killed and started again within a beat: the next start finds
   const next = new CallbackWatch(redis, keys, () => {}, BEAT);
   await next.beat();
   t.same(await gaps(), [], 'not yet: the instance before may still be running');
-  for (let i = 0; i < 4; i++) {
-    await pause(BEAT);
-    await next.beat();
-  }
+  await beatsPass(next);
   t.equal((await gaps()).length, 1, 'its silence is a gap once three beats have passed');
 });
 

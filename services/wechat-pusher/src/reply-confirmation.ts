@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ImClient, MAX_MSG_TIME_SKEW_MS, type RoamMessage } from '@wxim/im';
-import type { ReplyElement, ReplyJob } from '@wxim/queue';
+import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHistory } from '@wxim/im';
+import { type ReplyElement, type ReplyJob, isSameReply } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/relay';
 import type { Redis, Cluster } from 'ioredis';
 
@@ -19,16 +19,6 @@ export interface ConfirmDeps {
   turn: (command: string, lease?: Lease) => Promise<number>;
   /** How long to wait before each further look: IM's history may trail its callback by a moment. */
   looksAgainAfterMs?: readonly number[];
-}
-
-/** What the history showed of one agent's message to the customer, kept per customer for a while. */
-interface Shown {
-  from: string;
-  to: string;
-  seq: number;
-  random: number;
-  time: number;
-  body: ReplyElement[];
 }
 
 /** Five more looks over about five seconds. */
@@ -68,7 +58,7 @@ export class ReplyConfirmation {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
     }
     for (let look = 0; ; look++) {
-      const shown = look === 0 && kept !== null ? (JSON.parse(kept) as Shown) : await this.look(data, lease);
+      const shown = look === 0 && kept !== null ? (JSON.parse(kept) as AfterSendMsg) : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         await redis.multi().hset(progress, 'confirmed', JSON.stringify(body)).pexpire(progress, PROGRESS_TTL_MS).exec();
@@ -81,19 +71,13 @@ export class ReplyConfirmation {
   }
 
   /** The body, once what the history shows under the reply's MsgKey is the same message. */
-  private matching(data: ReplyJob, shown: Shown): ReplyElement[] {
-    const same =
-      shown.from === data.agent &&
-      shown.to === data.userId &&
-      shown.time === data.msgTime &&
-      (data.msgSeq === undefined || shown.seq === data.msgSeq) &&
-      (data.msgRandom === undefined || shown.random === data.msgRandom);
-    if (!same) throw new NotConfirmed("IM's history holds another message under its MsgKey");
-    return shown.body;
+  private matching(data: ReplyJob, shown: AfterSendMsg): ReplyElement[] {
+    if (!isSameReply(data, shown)) throw new NotConfirmed("IM's history holds another message under its MsgKey");
+    return shown.msgBody;
   }
 
   /** One look at the history: the reply as it shows it; the customer's other messages it shows are kept for their own confirmations. */
-  private async look(data: ReplyJob, lease?: Lease): Promise<Shown | undefined> {
+  private async look(data: ReplyJob, lease?: Lease): Promise<AfterSendMsg | undefined> {
     const found = await this.read(data, lease);
     const others = [...found].filter(([msgKey]) => msgKey !== data.msgKey);
     if (others.length > 0) {
@@ -108,13 +92,13 @@ export class ReplyConfirmation {
   }
 
   /** The messages to the customer the history shows from the reply's second to now (or in its second alone, past MAX_PAGES). */
-  private async read(data: ReplyJob, lease?: Lease): Promise<Map<string, Shown>> {
-    const found = new Map<string, Shown>();
+  private async read(data: ReplyJob, lease?: Lease): Promise<Map<string, AfterSendMsg>> {
+    const found = new Map<string, AfterSendMsg>();
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command, lease), true) };
     const read = async (from: number, to: number, maxPages: number) => {
       let pages = 0;
       for await (const page of this.deps.im.history(data.agent, data.userId, from, to, options)) {
-        for (const m of page) if (m.To_Account === data.userId) found.set(m.MsgKey, shownOf(m));
+        for (const m of page) if (m.To_Account === data.userId) found.set(m.MsgKey, afterSendFromHistory(m));
         if (++pages >= maxPages) return false;
       }
       return true;
@@ -124,8 +108,4 @@ export class ReplyConfirmation {
     if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
     return found;
   }
-}
-
-function shownOf(m: RoamMessage): Shown {
-  return { from: m.From_Account, to: m.To_Account, seq: m.MsgSeq, random: m.MsgRandom, time: m.MsgTimeStamp, body: m.MsgBody };
 }
