@@ -10,6 +10,7 @@ import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
 import { LoginThrottle } from './login-throttle.js';
 import { registerQueueMetrics } from './queue-metrics.js';
+import { registerRedisMemoryMetrics } from './redis-memory-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
 
 export interface Dashboard {
@@ -42,6 +43,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   for (const q of queues) q.on('error', () => {});
   const registry = metricsRegistry({ processMetrics: overrides.processMetrics ?? false });
   registerQueueMetrics(registry, queues);
+  registerRedisMemoryMetrics(registry, redis);
 
   const logger = { ...loggerOptions(config.logLevel, 'dashboard'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });

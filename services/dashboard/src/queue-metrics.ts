@@ -1,46 +1,87 @@
 import type { RedisClient } from '@wxim/queue';
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
+import { withinScrape } from './scrape-deadline.js';
 
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+/** How many delayed jobs, due first, are looked at for the oldest: a bounded cost per scrape. */
+export const DELAYED_LOOKED_AT = 10_000;
 
 /**
- * Every queue's depth by state and the age of its oldest waiting job, read from Redis when
- * Prometheus scrapes: the one place the fleet's queues are measured, whatever runs the workers.
+ * Every queue's depth by state and the age of its oldest waiting and oldest delayed job, read
+ * from Redis when Prometheus scrapes: the one place the fleet's queues are measured, whatever runs
+ * the workers. When Redis does not answer within `deadlineMs` the series are left out (and
+ * `wxim_redis_up` says why).
  */
-export function registerQueueMetrics(registry: Registry, queues: readonly Queue[]): void {
+export function registerQueueMetrics(registry: Registry, queues: readonly Queue[], deadlineMs = 2000): void {
   new Gauge({
     name: 'wxim_queue_jobs',
     help: 'Jobs in each queue by state (waiting includes prioritized)',
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      for (const queue of queues) {
-        const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
-        for (const state of STATES) {
-          const n = state === 'waiting' ? (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0) : (counts[state] ?? 0);
-          this.set({ queue: queue.name, state }, n);
+      try {
+        const all = await withinScrape(
+          Promise.all(queues.map((queue) => queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'))),
+          deadlineMs,
+        );
+        for (const [i, counts] of all.entries()) {
+          for (const state of STATES) {
+            const n = state === 'waiting' ? (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0) : (counts[state] ?? 0);
+            this.set({ queue: queues[i]!.name, state }, n);
+          }
         }
+      } catch {
+        this.reset();
       }
     },
   });
-  new Gauge({
-    name: 'wxim_queue_oldest_waiting_seconds',
-    help: 'Age of the job that has waited longest to be taken (0 when none waits), by queue',
-    labelNames: ['queue'],
-    registers: [registry],
-    async collect() {
-      for (const queue of queues) this.set({ queue: queue.name }, await oldestWaitingSeconds(queue));
-    },
-  });
+  const ages = (name: string, help: string, oldest: (queue: Queue) => Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers: [registry],
+      async collect() {
+        try {
+          const all = await withinScrape(Promise.all(queues.map(oldest)), deadlineMs);
+          for (const [i, seconds] of all.entries()) this.set({ queue: queues[i]!.name }, seconds);
+        } catch {
+          this.reset();
+        }
+      },
+    });
+  ages('wxim_queue_oldest_waiting_seconds', 'Age of the job that has waited longest to be taken (0 when none waits), by queue', oldestWaitingSeconds);
+  ages(
+    'wxim_queue_oldest_delayed_seconds',
+    `Age (since it was stored) of the oldest delayed job: retried with backoff, or waiting its turn behind its conversation's earlier one (0 when none; among the ${DELAYED_LOOKED_AT} due first), by queue`,
+    oldestDelayedSeconds,
+  );
 }
+
+// BullMQ's Redis client, the one the queue was given.
+const clientOf = (queue: Queue) => (queue.backend as unknown as { client: Promise<RedisClient> }).client;
+
+const ageOf = (timestamp: number) => (Number.isFinite(timestamp) && timestamp > 0 ? Math.max(0, (Date.now() - timestamp) / 1000) : 0);
 
 /** The wait list is taken from its right end: the job there has waited longest. */
 async function oldestWaitingSeconds(queue: Queue): Promise<number> {
-  // BullMQ's Redis client, the one the queue was given.
-  const client = await (queue.backend as unknown as { client: Promise<RedisClient> }).client;
+  const client = await clientOf(queue);
   const id = await client.lindex(queue.keys.wait!, -1);
   if (id === null) return 0;
-  const timestamp = Number(await client.hget(`${queue.keys['']!}${id}`, 'timestamp'));
-  return Number.isFinite(timestamp) && timestamp > 0 ? Math.max(0, (Date.now() - timestamp) / 1000) : 0;
+  return ageOf(Number(await client.hget(`${queue.keys['']!}${id}`, 'timestamp')));
+}
+
+/**
+ * Delayed jobs are ordered by when they are due, not by age: a job retried for an hour is due no
+ * sooner than one retried once. So the creation times of the first DELAYED_LOOKED_AT are read.
+ */
+async function oldestDelayedSeconds(queue: Queue): Promise<number> {
+  const client = await clientOf(queue);
+  const ids = await client.zrange(queue.keys.delayed!, 0, DELAYED_LOOKED_AT - 1);
+  if (ids.length === 0) return 0;
+  const pipeline = client.pipeline();
+  for (const id of ids) pipeline.hget(`${queue.keys['']!}${id}`, 'timestamp');
+  const stamps = ((await pipeline.exec()) ?? []).map(([, value]) => Number(value)).filter((n) => Number.isFinite(n) && n > 0);
+  return stamps.length === 0 ? 0 : ageOf(Math.min(...stamps));
 }
