@@ -25,9 +25,11 @@ interface RuleTest {
 
 const groups = (parse(read('deploy/prometheus/alerts.yml')) as { groups: { name: string; rules: Rule[] }[] }).groups;
 const rules = groups.flatMap((g) => g.rules);
-const unitTests = (parse(read('deploy/prometheus/alerts.test.yml')) as { tests: { alert_rule_test?: RuleTest[] }[] }).tests.flatMap(
-  (test) => test.alert_rule_test ?? [],
+const TEST_FILES = ['alerts.test.yml', 'alerts.week.test.yml'];
+const unitTests = TEST_FILES.flatMap((file) =>
+  (parse(read(`deploy/prometheus/${file}`)) as { tests: { alert_rule_test?: RuleTest[] }[] }).tests.flatMap((test) => test.alert_rule_test ?? []),
 );
+const RUNBOOK_BASE = 'https://github.com/your-org/wechat-im-relay/blob/main/README.md';
 
 // ---- promtool -------------------------------------------------------------------------------------
 
@@ -59,8 +61,8 @@ t.test('promtool check rules: alerts.yml is valid', async (t) => {
   t.match(run.output, `SUCCESS: ${rules.length} rules found`, 'every rule was read');
 });
 
-t.test('promtool test rules: alerts.test.yml passes', async (t) => {
-  const run = await promtool('test', 'rules', 'alerts.test.yml');
+t.test('promtool test rules: alerts.test.yml and alerts.week.test.yml pass', async (t) => {
+  const run = await promtool('test', 'rules', ...TEST_FILES);
   if (run.missing) return t.fail(PROMTOOL_MISSING);
   t.ok(run.ok, 'exits 0', { output: run.output });
   t.match(run.output, /SUCCESS/);
@@ -69,7 +71,7 @@ t.test('promtool test rules: alerts.test.yml passes', async (t) => {
 
 // ---- the rules themselves -------------------------------------------------------------------------
 
-t.test('one group of alerts, each with a severity, a summary, a description and the runbook', async (t) => {
+t.test('one group of alerts, each with a severity, a summary, a description and its runbook section', async (t) => {
   t.same(
     groups.map((g) => g.name),
     ['wechat-im-relay'],
@@ -80,12 +82,12 @@ t.test('one group of alerts, each with a severity, a summary, a description and 
     t.match(rule.labels?.severity, /^(page|ticket)$/, `${rule.alert}: severity page or ticket`);
     t.ok(rule.annotations?.summary, `${rule.alert}: summary`);
     t.ok(rule.annotations?.description, `${rule.alert}: description`);
-    t.equal(rule.annotations?.runbook, 'README.md#runbook', `${rule.alert}: runbook`);
+    t.equal(rule.annotations?.runbook_url, `${RUNBOOK_BASE}#${rule.alert!.toLowerCase()}`, `${rule.alert}: runbook_url`);
   }
   t.equal(new Set(alerts.map((r) => r.alert)).size, alerts.length, 'each name once');
 });
 
-t.test('alerts.test.yml shows every alert firing, and some not firing', async (t) => {
+t.test('the unit tests show every alert firing, and some not firing', async (t) => {
   const fired = new Set(unitTests.filter((c) => (c.exp_alerts ?? []).length > 0).map((c) => c.alertname));
   t.same(
     rules.map((r) => r.alert!).filter((name) => !fired.has(name)),
@@ -166,4 +168,60 @@ t.test('every metric alerts.yml uses is exported by the relay', async (t) => {
       for (const m of text.matchAll(/\bwxim_[A-Za-z0-9_]+/g)) if (!documented.has(m[0])) missing.add(`${m[0]} (${rule.alert} annotations)`);
   }
   t.same([...missing], [], `no metric in alerts.yml that nothing in services/*/src or packages/*/src exports: ${[...missing].join(', ') || 'none'}`);
+});
+
+// ---- rendered from one source, with the settings in one place -------------------------------------
+
+t.test('alerts.yml and the PrometheusRule are what render.mjs makes of alerts.src.yml', async (t) => {
+  // Without the ALERTS_* variables an operator may set to render for a deployment of their own.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ALERTS_')));
+  try {
+    await promisify(execFile)(process.execPath, [`${rulesDir}render.mjs`, '--check'], { env, timeout: 30_000 });
+    t.pass('npm run alerts -- --check exits 0');
+  } catch (err) {
+    t.fail(`run npm run alerts: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+  }
+});
+
+t.test('the Kubernetes PrometheusRule holds exactly alerts.yml groups', async (t) => {
+  const rule = parse(read('deploy/k8s/components/monitoring/prometheus-rule.yaml')) as {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: { groups: unknown };
+  };
+  t.equal(rule.apiVersion, 'monitoring.coreos.com/v1');
+  t.equal(rule.kind, 'PrometheusRule');
+  t.equal(rule.metadata.name, 'wxim-alerts');
+  t.same(rule.spec.groups, groups);
+});
+
+t.test('the scrape job of each service is matched however it is named', async (t) => {
+  const up = rules.find((r) => r.alert === 'WximTargetDown')!.expr;
+  const regex = new RegExp(`^(?:${/job=~"([^"]+)"/.exec(up)![1]!})$`);
+  for (const job of ['wechat-gateway', 'wxim-im-worker', 'wxim/im-callback', 'relay/wechat-pusher', 'dashboard', 'wechat-im-relay']) t.match(job, regex, job);
+  for (const job of ['node-exporter', 'wechat-pusher-exporter', 'kube-state-metrics']) t.notMatch(job, regex, job);
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces to `-`, repeats numbered. */
+function anchors(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const m of markdown.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    const base = m[1]!
+      .replace(/`/g, '')
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+t.test("every alert's runbook_url names a section of README.md", async (t) => {
+  const headings = anchors(read('README.md'));
+  const missing = rules.map((r) => r.annotations?.runbook_url?.split('#')[1] ?? `${r.alert}: no anchor`).filter((anchor) => !headings.has(anchor));
+  t.same(missing, [], `README.md sections missing: ${missing.join(', ') || 'none'}`);
 });

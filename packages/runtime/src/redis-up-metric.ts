@@ -1,17 +1,15 @@
 import { Gauge, type Registry } from 'prom-client';
 import { type Pingable, redisAnswers } from './redis-ping.js';
 
-export const REDIS_UP = 'wxim_redis_up';
-
 /**
  * `wxim_redis_up`: 1 when this service's Redis answers the readiness check's PING, 0 when not,
  * asked at each scrape. An unready pod leaves its Service but Prometheus still scrapes it by its
  * own address, so this keeps saying "Redis is down" for as long as it is.
  */
 export function registerRedisUp(registry: Registry, redis: Pingable, timeoutMs: number): void {
-  if (registry.getSingleMetric(REDIS_UP) !== undefined) return;
+  if (registry.getSingleMetric('wxim_redis_up') !== undefined) return;
   new Gauge({
-    name: REDIS_UP,
+    name: 'wxim_redis_up',
     help: "1 when this service's Redis answers a PING within a second, 0 when it does not (asked at each scrape)",
     registers: [registry],
     async collect() {

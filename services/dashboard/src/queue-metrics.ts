@@ -36,7 +36,7 @@ export function registerQueueMetrics(registry: Registry, queues: readonly Queue[
       }
     },
   });
-  const ages = (name: string, help: string, oldest: (queue: Queue) => Promise<number>) =>
+  const ages = ({ name, help, oldest }: { name: string; help: string; oldest: (queue: Queue) => Promise<number> }) =>
     new Gauge({
       name,
       help,
@@ -51,12 +51,16 @@ export function registerQueueMetrics(registry: Registry, queues: readonly Queue[
         }
       },
     });
-  ages('wxim_queue_oldest_waiting_seconds', 'Age of the job that has waited longest to be taken (0 when none waits), by queue', oldestWaitingSeconds);
-  ages(
-    'wxim_queue_oldest_delayed_seconds',
-    `Age (since it was stored) of the oldest delayed job: retried with backoff, or waiting its turn behind its conversation's earlier one (0 when none; among the ${DELAYED_LOOKED_AT} due first), by queue`,
-    oldestDelayedSeconds,
-  );
+  ages({
+    name: 'wxim_queue_oldest_waiting_seconds',
+    help: 'Age of the job that has waited longest to be taken (0 when none waits), by queue',
+    oldest: oldestWaitingSeconds,
+  });
+  ages({
+    name: 'wxim_queue_oldest_delayed_seconds',
+    help: `Age (since it was stored) of the oldest delayed job: retried with backoff, or waiting its turn behind its conversation's earlier one (0 when none; among the ${DELAYED_LOOKED_AT} due first), by queue`,
+    oldest: oldestDelayedSeconds,
+  });
 }
 
 // BullMQ's Redis client, the one the queue was given.

@@ -30,7 +30,7 @@ export function registerRedisMemoryMetrics(registry: Registry, redis: RedisClien
   let reading: Promise<Memory> | undefined;
   // Both gauges come from one INFO per scrape.
   const read = () => (reading ??= withinScrape(readMemory(redis), deadlineMs).finally(() => setImmediate(() => (reading = undefined))));
-  const gauge = (name: string, help: string, pick: (m: Memory) => number) =>
+  const gauge = ({ name, help, pick }: { name: string; help: string; pick: (m: Memory) => number }) =>
     new Gauge({
       name,
       help,
@@ -44,6 +44,6 @@ export function registerRedisMemoryMetrics(registry: Registry, redis: RedisClien
         }
       },
     });
-  gauge('wxim_redis_used_memory_bytes', "Redis's used_memory (on a Cluster, the fullest primary's)", (m) => m.used);
-  gauge('wxim_redis_maxmemory_bytes', "Redis's maxmemory (0: no limit set; on a Cluster, the fullest primary's)", (m) => m.max);
+  gauge({ name: 'wxim_redis_used_memory_bytes', help: "Redis's used_memory (on a Cluster, the fullest primary's)", pick: (m) => m.used });
+  gauge({ name: 'wxim_redis_maxmemory_bytes', help: "Redis's maxmemory (0: no limit set; on a Cluster, the fullest primary's)", pick: (m) => m.max });
 }
