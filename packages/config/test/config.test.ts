@@ -256,8 +256,16 @@ t.test("the example settings' placeholders stop start-up outside sandbox mode, e
     t.match(message, expected, Object.keys(env)[0]!);
     t.notMatch(message, /\n/);
   }
-  t.equal(errorOf(() => requireSettings(loadConfig({ ...good, IM_AGENTS: 'agent1' }), ['IM_AGENTS'])), 'no error', 'one of them alone is a name like any other');
+  t.equal(
+    errorOf(() => requireSettings(loadConfig({ ...good, IM_AGENTS: 'agent1' }), ['IM_AGENTS'])),
+    'no error',
+    'one of them alone is a name like any other',
+  );
   const sandboxed = withSandbox(loadConfig({ SANDBOX: '1' }));
   t.same(sandboxed.im.agents, ['agent1', 'agent2']);
-  t.equal(errorOf(() => requireSettings(sandboxed, ['IM_AGENTS'])), 'no error', "sandbox mode's own agents are agent1 and agent2");
+  t.equal(
+    errorOf(() => requireSettings(sandboxed, ['IM_AGENTS'])),
+    'no error',
+    "sandbox mode's own agents are agent1 and agent2",
+  );
 });
