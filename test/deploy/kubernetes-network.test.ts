@@ -94,7 +94,6 @@ const pods: Peer[] = deployments.map((d) => ({
   labels: d.spec?.template.metadata?.labels ?? {},
   ports: Object.fromEntries((d.spec?.template.spec?.containers[0]?.ports ?? []).map((p) => [p.name ?? '', p.containerPort])),
 }));
-const pod = (name: string) => pods.find((p) => p.name === name)!;
 const portOf = (p: Peer) => Object.values(p.ports ?? {})[0]!;
 
 const ingressController: Peer = { name: 'ingress controller', namespace: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' } };
