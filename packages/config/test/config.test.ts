@@ -268,4 +268,10 @@ t.test("the example settings' placeholders stop start-up outside sandbox mode, e
     'no error',
     "sandbox mode's own agents are agent1 and agent2",
   );
+  const spelt = loadConfig({ ...good, IM_SDK_APP_ID: String(SANDBOX.imSdkAppId), IM_AGENTS: SANDBOX.imAgents.join(',') });
+  t.equal(
+    errorOf(() => requireSettings(spelt, ['IM_AGENTS'])),
+    'no error',
+    "and so with the sandbox's IM app spelt out (a benchmark against the simulators)",
+  );
 });
