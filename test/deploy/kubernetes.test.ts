@@ -785,3 +785,15 @@ t.test('the monitoring component: a PodMonitor on every service’s metrics port
   const alerts = parse(await readFile(join(root, 'deploy/prometheus/alerts.yml'), 'utf8')) as { groups: unknown[] };
   t.same(rules[0]?.spec.groups, alerts.groups, 'the same groups and rules as deploy/prometheus/alerts.yml');
 });
+
+t.test("the pusher's memory limit is the measured peak (bench:pusher-memory) with its margin, at least", async (t) => {
+  const manifest = await readFile(join(root, 'deploy/k8s/wechat-pusher.yaml'), 'utf8');
+  const recorded = /# pusher-memory: peak (\d+) MiB, margin ([\d.]+)/.exec(manifest);
+  t.ok(recorded, 'wechat-pusher.yaml records the measured peak and the margin');
+  const [peakMiB, margin] = [Number(recorded?.[1]), Number(recorded?.[2])];
+  t.ok(margin >= 1.25, `a margin of at least a quarter (${margin})`);
+  const limit = String(container(deployment('wechat-pusher')).resources?.limits?.['memory']);
+  const m = /^(\d+)(Mi|Gi)$/.exec(limit);
+  const limitMiB = Number(m?.[1]) * (m?.[2] === 'Gi' ? 1024 : 1);
+  t.ok(limitMiB >= peakMiB * margin, `limit ${limit} ≥ ${peakMiB} MiB × ${margin}`);
+});
