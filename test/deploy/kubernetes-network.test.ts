@@ -8,8 +8,9 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
-import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
 import { type K8sObject, renderBase } from './kubernetes-render.js';
+
+type ILabelSelector = NonNullable<INetworkPolicy['spec']>['podSelector'];
 
 const NAMESPACE = 'wxim';
 const objects = await renderBase();
