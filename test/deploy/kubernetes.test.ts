@@ -1,18 +1,17 @@
-// The Kubernetes manifests (deploy/k8s), as `kubectl kustomize` renders them: every core object
+// The Kubernetes manifests (deploy/k8s, with the example overlay deploy/k8s-example that adds the
+// Secrets and the monitoring component), as `kubectl kustomize` renders them: every core object
 // valid against the Kubernetes schemas (kubernetes-models, offline), KEDA's objects against a
 // schema of our own, and the properties a deployment of the relay depends on. What the services
 // are — their kind, port, shutdown time and the variables they read — is read from the sources,
 // so the test stays true as they change.
-import { execFile } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import t from 'tap';
-import { parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { type IIngress, Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { type IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -20,8 +19,7 @@ import { type ISecret, Secret } from 'kubernetes-models/v1/Secret';
 import { type IService, Service } from 'kubernetes-models/v1/Service';
 import { loadConfig } from '@wxim/config';
 import { QUEUES, keyPrefix } from '@wxim/queue';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { type K8sObject, renderBase, renderExampleOverlay, root } from './kubernetes-render.js';
 const NAMESPACE = 'wxim';
 const PART_OF = 'wechat-im-relay';
 const IMAGE = /(^|\/)wechat-im-relay:[\w][\w.-]*$/;
@@ -46,6 +44,22 @@ const SECRET_KEYS = [
   'DASHBOARD_PASSWORD',
 ];
 
+/**
+ * Which services read each secret setting (their definitions, and the clients they build: the
+ * gateway verifies and decrypts pushes; im-worker, im-callback and wechat-pusher call IM; the pusher
+ * calls WeChat; the dashboard signs its users in). Each service's Secret holds its keys and no other.
+ */
+const SECRET_READERS: Record<string, string[]> = {
+  REDIS_URL: ['wechat-gateway', 'im-callback', 'im-worker', 'wechat-pusher', 'dashboard'],
+  WECHAT_TOKEN: ['wechat-gateway'],
+  WECHAT_ENCODING_AES_KEY: ['wechat-gateway'],
+  WECHAT_APP_SECRET: ['wechat-pusher'],
+  IM_SECRET_KEY: ['im-worker', 'im-callback', 'wechat-pusher'],
+  IM_CALLBACK_TOKEN: ['im-callback'],
+  DASHBOARD_USER: ['dashboard'],
+  DASHBOARD_PASSWORD: ['dashboard'],
+};
+
 // ---- what the sources say -------------------------------------------------------------------
 
 const configSource = await readFile(join(root, 'packages/config/src/config.ts'), 'utf8');
@@ -67,6 +81,8 @@ interface ServiceSpec {
   port: number;
   portVariable: string;
   shutdownS: number;
+  /** The settings it cannot start without (its definition's `requires`). */
+  requires: string[];
 }
 
 async function serviceSpecs(): Promise<ServiceSpec[]> {
@@ -84,7 +100,8 @@ async function serviceSpecs(): Promise<ServiceSpec[]> {
     const port = portKey === undefined ? undefined : portSettings.get(portKey);
     if ((kind !== 'http' && kind !== 'worker') || port === undefined || shutdownMs === undefined)
       throw new Error(`services/${name}: cannot read its definition`);
-    specs.push({ name, kind, port: port.port, portVariable: port.variable, shutdownS: Number(shutdownMs.replaceAll('_', '')) / 1000 });
+    const requires = [...(/requires: \[([^\]]*)\]/.exec(source)?.[1] ?? '').matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]!);
+    specs.push({ name, kind, port: port.port, portVariable: port.variable, shutdownS: Number(shutdownMs.replaceAll('_', '')) / 1000, requires });
   }
   return specs;
 }
@@ -95,26 +112,10 @@ const workers = services.filter((s) => s.kind === 'worker');
 
 // ---- the rendered manifests -----------------------------------------------------------------
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-}
-
-function isK8sObject(value: unknown): value is K8sObject {
-  if (typeof value !== 'object' || value === null) return false;
-  const { apiVersion, kind, metadata } = value as Record<string, unknown>;
-  return typeof apiVersion === 'string' && typeof kind === 'string' && typeof metadata === 'object' && metadata !== null && 'name' in metadata;
-}
-
-const rendered = await promisify(execFile)('kubectl', ['kustomize', join(root, 'deploy/k8s')], { maxBuffer: 16 * 1024 * 1024 });
-const objects: K8sObject[] = parseAllDocuments(rendered.stdout).flatMap((doc) => {
-  if (!('errors' in doc) || doc.errors.length > 0) throw new Error(`kubectl kustomize printed YAML that does not parse: ${String(doc)}`);
-  const value: unknown = doc.toJS();
-  if (value === null) return [];
-  if (!isK8sObject(value)) throw new Error(`not a Kubernetes object: ${JSON.stringify(value)}`);
-  return [value];
-});
+/** The base, as `kubectl apply -k deploy/k8s` applies it. */
+const baseObjects = await renderBase();
+/** The example overlay: the base, its Secrets and the monitoring component. Most checks look at this. */
+const objects = await renderExampleOverlay();
 
 const ofKind = <T>(kind: string) => objects.filter((o) => o.kind === kind) as unknown as (T & K8sObject)[];
 const deployments = ofKind<IDeployment>('Deployment');
@@ -252,7 +253,13 @@ const validateScaledObject = ajv.compile<ScaledObject>({
         cooldownPeriod: { type: 'integer', minimum: 0 },
         initialCooldownPeriod: { type: 'integer', minimum: 0 },
         idleReplicaCount: { type: 'integer', minimum: 0 },
-        fallback: { type: 'object' },
+        // Needs the triggers' metricType AverageValue (their default); both fields are required by KEDA.
+        fallback: {
+          type: 'object',
+          required: ['failureThreshold', 'replicas'],
+          additionalProperties: false,
+          properties: { failureThreshold: { type: 'integer', minimum: 1 }, replicas: { type: 'integer', minimum: 1 } },
+        },
         advanced: { type: 'object' },
         triggers: { type: 'array', minItems: 1, items: triggerSchema },
       },
@@ -291,6 +298,71 @@ const validateTriggerAuthentication = ajv.compile<TriggerAuthentication>({
   },
 });
 
+// ---- the Prometheus Operator's objects (the monitoring component): a schema of our own too ------
+
+interface PodMonitor extends K8sObject {
+  spec: {
+    jobLabel?: string;
+    selector: { matchLabels?: Record<string, string> };
+    namespaceSelector?: unknown;
+    podMetricsEndpoints: { port: string; path?: string; interval?: string }[];
+  };
+}
+
+interface PrometheusRule extends K8sObject {
+  spec: { groups: unknown[] };
+}
+
+const validatePodMonitor = ajv.compile<PodMonitor>({
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'monitoring.coreos.com/v1' },
+    kind: { const: 'PodMonitor' },
+    metadata: kedaMetadata,
+    spec: {
+      type: 'object',
+      required: ['selector', 'podMetricsEndpoints'],
+      additionalProperties: false,
+      properties: {
+        jobLabel: { type: 'string' },
+        selector: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { matchLabels: { type: 'object', additionalProperties: { type: 'string' } } },
+        },
+        namespaceSelector: { type: 'object' },
+        podMetricsEndpoints: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            required: ['port'],
+            additionalProperties: false,
+            properties: { port: { type: 'string' }, path: { type: 'string' }, interval: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' } },
+          },
+        },
+      },
+    },
+  },
+});
+
+const validatePrometheusRule = ajv.compile<PrometheusRule>({
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'monitoring.coreos.com/v1' },
+    kind: { const: 'PrometheusRule' },
+    metadata: kedaMetadata,
+    spec: {
+      type: 'object',
+      required: ['groups'],
+      additionalProperties: false,
+      properties: { groups: { type: 'array', minItems: 1, items: { type: 'object', required: ['name', 'rules'] } } },
+    },
+  },
+});
+
 const scaledObjects = objects.filter((o) => o.kind === 'ScaledObject') as ScaledObject[];
 const triggerAuthentications = objects.filter((o) => o.kind === 'TriggerAuthentication') as TriggerAuthentication[];
 
@@ -298,11 +370,16 @@ const triggerAuthentications = objects.filter((o) => o.kind === 'TriggerAuthenti
 
 const MODELS: Record<string, (o: K8sObject) => { validate(): void }> = {
   'v1/ConfigMap': (o) => new ConfigMap(o),
-  'v1/Secret': (o) => new Secret(o),
+  // kustomize folds long base64 values over lines, which the API server's decoder skips.
+  'v1/Secret': (o) => {
+    const data = Object.fromEntries(Object.entries((o as ISecret).data ?? {}).map(([k, v]) => [k, v.replace(/\s+/g, '')]));
+    return new Secret({ ...o, data });
+  },
   'v1/Service': (o) => new Service(o),
   'apps/v1/Deployment': (o) => new Deployment(o),
   'networking.k8s.io/v1/Ingress': (o) => new Ingress(o),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o),
+  'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o),
 };
 
 t.test('every core object is valid against the Kubernetes schema; KEDA objects against ours; no other kinds', async (t) => {
@@ -315,6 +392,10 @@ t.test('every core object is valid against the Kubernetes schema; KEDA objects a
       t.ok(validateScaledObject(o), `ScaledObject ${o.metadata.name}`, { errors: validateScaledObject.errors });
     } else if (key === 'keda.sh/v1alpha1/TriggerAuthentication') {
       t.ok(validateTriggerAuthentication(o), `TriggerAuthentication ${o.metadata.name}`, { errors: validateTriggerAuthentication.errors });
+    } else if (key === 'monitoring.coreos.com/v1/PodMonitor') {
+      t.ok(validatePodMonitor(o), `PodMonitor ${o.metadata.name}`, { errors: validatePodMonitor.errors });
+    } else if (key === 'monitoring.coreos.com/v1/PrometheusRule') {
+      t.ok(validatePrometheusRule(o), `PrometheusRule ${o.metadata.name}`, { errors: validatePrometheusRule.errors });
     } else t.fail(`unexpected ${key} ${o.metadata.name}`);
   }
   // The validators do refuse what is wrong.
@@ -473,7 +554,7 @@ t.test('Secrets hold placeholders only', async (t) => {
   for (const s of secrets) {
     const values = secretValues(s);
     t.ok(values.size > 0, `Secret ${s.metadata.name} has values`);
-    for (const [key, value] of values) t.match(value, /change-me|example/, `Secret ${s.metadata.name}: ${key} is a placeholder`);
+    for (const [key, value] of values) if (key !== 'address') t.match(value, /change-me/, `Secret ${s.metadata.name}: ${key} is a placeholder`); // address: a host name, no secret
   }
 });
 
@@ -600,4 +681,119 @@ t.test('Prometheus scrape hints on every pod: its port, /metrics', async (t) => 
     t.equal(annotations['prometheus.io/port'], String(s.port), `${s.name}: port`);
     t.equal(annotations['prometheus.io/path'], '/metrics', `${s.name}: path`);
   }
+});
+
+t.test('the base holds no Secret: applying it never overwrites the real ones', async (t) => {
+  t.ok(baseObjects.length >= 20, `the base rendered (${baseObjects.length} objects)`);
+  t.same(
+    baseObjects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name),
+    [],
+    'no Secret in deploy/k8s',
+  );
+  const withoutSecrets = (list: K8sObject[]) => list.filter((o) => o.kind !== 'Secret');
+  const names = (list: K8sObject[]) => list.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  const added = objects.filter((o) => !baseObjects.some((b) => b.kind === o.kind && b.metadata.name === o.metadata.name));
+  t.same(
+    [...new Set(added.map((o) => o.kind))].sort(),
+    ['PodMonitor', 'PrometheusRule', 'Secret'],
+    'the example overlay adds the Secrets and the monitoring component, nothing else',
+  );
+  t.same(names(withoutSecrets(baseObjects)), names(withoutSecrets(objects).filter((o) => !added.includes(o))), 'and keeps every object of the base');
+});
+
+t.test('one Secret per service, with only the keys it reads: the gateway holds no AppSecret or IM key, the dashboard only its login and Redis', async (t) => {
+  t.equal(deployments.length, services.length);
+  const refs = new Map<string, string>();
+  for (const s of services) {
+    const c = container(deployment(s.name));
+    const own = (c.envFrom ?? []).flatMap((e) => (e.secretRef === undefined ? [] : [e.secretRef.name]));
+    t.equal(own.length, 1, `${s.name}: one Secret`);
+    t.notOk(
+      c.env?.some((e) => e.valueFrom?.secretKeyRef !== undefined),
+      `${s.name}: no key taken from another Secret`,
+    );
+    refs.set(s.name, own[0]!);
+    const secret = secrets.find((x) => x.metadata.name === own[0]);
+    t.ok(secret, `${s.name}: its Secret ${own[0]} exists in the example`);
+    const keys = new Set(secret === undefined ? [] : secretValues(secret).keys());
+    for (const key of keys) t.ok(SECRET_READERS[key]?.includes(s.name), `${s.name}'s Secret: ${key} is read by ${s.name}`);
+    for (const [key, readers] of Object.entries(SECRET_READERS))
+      if (readers.includes(s.name)) t.ok(keys.has(key), `${s.name}'s Secret: the example lists ${key}`);
+    for (const setting of s.requires.filter((r) => r in SECRET_READERS))
+      t.ok(SECRET_READERS[setting]!.includes(s.name), `${s.name} requires ${setting}: the table says it reads it`);
+  }
+  t.equal(new Set(refs.values()).size, services.length, 'no two services share a Secret');
+  const keysOf = (service: string) => [...secretValues(secrets.find((x) => x.metadata.name === refs.get(service))!).keys()].sort();
+  for (const key of ['WECHAT_APP_SECRET', 'IM_SECRET_KEY', 'IM_CALLBACK_TOKEN', 'DASHBOARD_PASSWORD'])
+    t.notOk(keysOf('wechat-gateway').includes(key), `the internet-facing gateway does not hold ${key}`);
+  t.same(keysOf('dashboard'), ['DASHBOARD_PASSWORD', 'DASHBOARD_USER', 'REDIS_URL'], 'the dashboard: its login and Redis');
+});
+
+t.test('KEDA: a fallback on each ScaledObject, for when it cannot read the queue', async (t) => {
+  t.ok(workers.length >= 2);
+  for (const w of workers) {
+    const so = scaledObjects.find((x) => x.spec.scaleTargetRef.name === w.name);
+    const fallback = (so?.spec as { fallback?: { failureThreshold: number; replicas: number } } | undefined)?.fallback;
+    t.ok(fallback, `${w.name}: a fallback`);
+    t.ok((fallback?.failureThreshold ?? 0) >= 1, `${w.name}: after ${fallback?.failureThreshold} failed reads`);
+    t.ok(
+      (fallback?.replicas ?? 0) > (so?.spec.minReplicaCount ?? Infinity) && (fallback?.replicas ?? Infinity) <= (so?.spec.maxReplicaCount ?? 0),
+      `${w.name}: ${fallback?.replicas} replicas, above the minimum and within the maximum`,
+    );
+    // KEDA applies a fallback to AverageValue metrics only (the default for these triggers).
+    for (const trigger of so?.spec.triggers ?? [])
+      t.equal((trigger as { metricType?: string }).metricType ?? 'AverageValue', 'AverageValue', `${w.name}: metricType AverageValue`);
+  }
+});
+
+t.test('every Deployment spreads over nodes and over zones, without refusing to schedule', async (t) => {
+  t.equal(deployments.length, services.length);
+  for (const d of deployments) {
+    const constraints = d.spec?.template.spec?.topologySpreadConstraints ?? [];
+    for (const key of ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']) {
+      const c = constraints.find((x) => x.topologyKey === key);
+      t.ok(c, `${d.metadata.name}: spread over ${key}`);
+      t.equal(c?.whenUnsatisfiable, 'ScheduleAnyway', `${d.metadata.name}: ${key} ScheduleAnyway (one zone or one node still runs it)`);
+      t.ok(selects(c?.labelSelector?.matchLabels, podLabels(d)), `${d.metadata.name}: ${key} counts its own pods`);
+    }
+  }
+});
+
+t.test('the monitoring component: a PodMonitor on every service’s metrics port, and the alerts as a PrometheusRule identical to alerts.yml', async (t) => {
+  const component = parse(await readFile(join(root, 'deploy/k8s/components/monitoring/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
+  t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component'], 'a Kustomize Component');
+  t.notOk(
+    baseObjects.some((o) => o.apiVersion.startsWith('monitoring.coreos.com/')),
+    'optional: the base holds none of its objects',
+  );
+  const monitors = objects.filter((o) => o.kind === 'PodMonitor') as PodMonitor[];
+  t.equal(monitors.length, 1, 'one PodMonitor');
+  const monitor = monitors[0]!;
+  t.equal(monitor.spec.jobLabel, 'app.kubernetes.io/name', 'jobs named after the services');
+  for (const s of services) {
+    const d = deployment(s.name);
+    t.ok(selects(monitor.spec.selector.matchLabels, podLabels(d)), `${s.name}: its pods are selected`);
+    const endpoint = monitor.spec.podMetricsEndpoints.find((e) => containerPort(container(d), e.port) === s.port);
+    t.ok(endpoint, `${s.name}: scraped on its port ${s.port}, by name`);
+    t.equal(endpoint?.path ?? '/metrics', '/metrics', `${s.name}: /metrics`);
+  }
+  const rules = objects.filter((o) => o.kind === 'PrometheusRule') as PrometheusRule[];
+  t.same(
+    rules.map((r) => r.metadata.name),
+    ['wxim-alerts'],
+  );
+  const alerts = parse(await readFile(join(root, 'deploy/prometheus/alerts.yml'), 'utf8')) as { groups: unknown[] };
+  t.same(rules[0]?.spec.groups, alerts.groups, 'the same groups and rules as deploy/prometheus/alerts.yml');
+});
+
+t.test("the pusher's memory limit is the measured peak (bench:pusher-memory) with its margin, at least", async (t) => {
+  const manifest = await readFile(join(root, 'deploy/k8s/wechat-pusher.yaml'), 'utf8');
+  const recorded = /# pusher-memory: peak (\d+) MiB, margin ([\d.]+)/.exec(manifest);
+  t.ok(recorded, 'wechat-pusher.yaml records the measured peak and the margin');
+  const [peakMiB, margin] = [Number(recorded?.[1]), Number(recorded?.[2])];
+  t.ok(margin >= 1.25, `a margin of at least a quarter (${margin})`);
+  const limit = String(container(deployment('wechat-pusher')).resources?.limits?.['memory']);
+  const m = /^(\d+)(Mi|Gi)$/.exec(limit);
+  const limitMiB = Number(m?.[1]) * (m?.[2] === 'Gi' ? 1024 : 1);
+  t.ok(limitMiB >= peakMiB * margin, `limit ${limit} ≥ ${peakMiB} MiB × ${margin}`);
 });

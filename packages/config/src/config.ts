@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
+import { refusePlaceholders } from './placeholders.js';
 import { type SandboxLinks, localBind, sandboxLinks } from './sandbox-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -175,6 +176,7 @@ const SETTINGS = {
 export type Setting = keyof typeof SETTINGS;
 
 export function requireSettings(config: Config, names: readonly Setting[]): void {
+  refusePlaceholders(config);
   for (const name of names) {
     const [read, expected] = SETTINGS[name];
     required(name, read(config), expected);

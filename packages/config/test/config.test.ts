@@ -17,9 +17,9 @@ const good = {
   WECHAT_APP_ID: 'wx0123456789abcdef',
   WECHAT_APP_SECRET: '0123456789abcdef0123456789abcdef',
   WECHAT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-  IM_SDK_APP_ID: '1400000000',
+  IM_SDK_APP_ID: '1400000042',
   IM_SECRET_KEY: 'a'.repeat(64),
-  IM_AGENTS: 'agent1, agent2,agent1',
+  IM_AGENTS: 'agent1, agent7,agent1',
 };
 
 function errorOf(fn: () => unknown): string {
@@ -48,8 +48,8 @@ t.test('the documented defaults with an empty environment, which is sandbox mode
 
 t.test('a full environment parses, agents trimmed and deduplicated', async (t) => {
   const c = loadConfig(good);
-  t.equal(c.im.sdkAppId, 1400000000);
-  t.same(c.im.agents, ['agent1', 'agent2']);
+  t.equal(c.im.sdkAppId, 1400000042);
+  t.same(c.im.agents, ['agent1', 'agent7']);
   t.notOk(isSandbox(c));
   t.ok(isSandbox(loadConfig({ ...good, SANDBOX: '1' })), 'SANDBOX=1 forces it');
   t.equal(loadConfig({ WELCOME_TEXT: '' }).welcomeText, '', 'an empty welcome disables it');
@@ -243,4 +243,35 @@ t.test('npm start needs a port of its own for each service and the sandbox', asy
     /^PUSHER_PORT is the same port as GATEWAY_PORT \(3000\)/,
   );
   t.doesNotThrow(() => requirePortsApart(loadConfig({ GATEWAY_PORT: '0', CALLBACK_PORT: '0' }), false), 'port 0 (any free one) may repeat');
+});
+
+t.test("the example settings' placeholders stop start-up outside sandbox mode, each named", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ WECHAT_APP_ID: 'wxchangeme00000000' }, /^WECHAT_APP_ID is still the example placeholder: the AppID of your Official Account/],
+    [{ IM_SDK_APP_ID: '1400000000' }, /^IM_SDK_APP_ID is still the example placeholder: the SDKAppID of your IM app/],
+    [{ IM_AGENTS: 'agent2, agent1' }, /^IM_AGENTS is still the example placeholder/],
+  ];
+  for (const [env, expected] of cases) {
+    const message = errorOf(() => requireSettings(loadConfig({ ...good, ...env }), ['WECHAT_TOKEN']));
+    t.match(message, expected, Object.keys(env)[0]!);
+    t.notMatch(message, /\n/);
+  }
+  t.equal(
+    errorOf(() => requireSettings(loadConfig({ ...good, IM_AGENTS: 'agent1' }), ['IM_AGENTS'])),
+    'no error',
+    'one of them alone is a name like any other',
+  );
+  const sandboxed = withSandbox(loadConfig({ SANDBOX: '1' }));
+  t.same(sandboxed.im.agents, ['agent1', 'agent2']);
+  t.equal(
+    errorOf(() => requireSettings(sandboxed, ['IM_AGENTS'])),
+    'no error',
+    "sandbox mode's own agents are agent1 and agent2",
+  );
+  const spelt = loadConfig({ ...good, IM_SDK_APP_ID: String(SANDBOX.imSdkAppId), IM_AGENTS: SANDBOX.imAgents.join(',') });
+  t.equal(
+    errorOf(() => requireSettings(spelt, ['IM_AGENTS'])),
+    'no error',
+    "and so with the sandbox's IM app spelt out (a benchmark against the simulators)",
+  );
 });

@@ -1,0 +1,51 @@
+// The Kubernetes manifests as `kubectl kustomize` renders them (offline): the base (deploy/k8s), and
+// the example overlay (deploy/k8s-example: the base, the monitoring component and the Secrets made
+// from its *.env.example files, as an operator makes them from their filled-in copies).
+import { execFile } from 'node:child_process';
+import { copyFile, cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+}
+
+function isK8sObject(value: unknown): value is K8sObject {
+  if (typeof value !== 'object' || value === null) return false;
+  const { apiVersion, kind, metadata } = value as Record<string, unknown>;
+  return typeof apiVersion === 'string' && typeof kind === 'string' && typeof metadata === 'object' && metadata !== null && 'name' in metadata;
+}
+
+export async function kustomize(dir: string): Promise<K8sObject[]> {
+  const rendered = await promisify(execFile)('kubectl', ['kustomize', dir], { maxBuffer: 16 * 1024 * 1024 });
+  return parseAllDocuments(rendered.stdout).flatMap((doc) => {
+    if (!('errors' in doc) || doc.errors.length > 0) throw new Error(`kubectl kustomize printed YAML that does not parse: ${String(doc)}`);
+    const value: unknown = doc.toJS();
+    if (value === null) return [];
+    if (!isK8sObject(value)) throw new Error(`not a Kubernetes object: ${JSON.stringify(value)}`);
+    return [value];
+  });
+}
+
+export const renderBase = (): Promise<K8sObject[]> => kustomize(join(root, 'deploy/k8s'));
+
+/** The example overlay, rendered from a copy whose <name>.env files are its <name>.env.example files. */
+export async function renderExampleOverlay(): Promise<K8sObject[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'wxim-k8s-'));
+  try {
+    await cp(join(root, 'deploy/k8s'), join(dir, 'k8s'), { recursive: true });
+    await cp(join(root, 'deploy/k8s-example'), join(dir, 'k8s-example'), { recursive: true });
+    for (const file of await readdir(join(dir, 'k8s-example')))
+      if (file.endsWith('.env.example')) await copyFile(join(dir, 'k8s-example', file), join(dir, 'k8s-example', file.replace(/\.example$/, '')));
+    return await kustomize(join(dir, 'k8s-example'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
