@@ -1,25 +1,19 @@
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { dashboardService } from '@wxim/dashboard';
+import { imCallbackService } from '@wxim/im-callback';
+import { imWorkerService } from '@wxim/im-worker';
+import { wechatGatewayService } from '@wxim/wechat-gateway';
+import { wechatPusherService } from '@wxim/wechat-pusher';
+import { Ajv } from 'ajv';
 import t from 'tap';
-import { parse } from 'yaml';
+import { durationMs, readCompose } from './compose-file.js';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
-interface ComposeService {
-  image?: string;
-  build?: string;
-  command?: string[];
-  environment?: Record<string, string>;
-  ports?: string[];
-  volumes?: string[];
-  depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test: string[] };
-  restart?: string;
-  env_file?: { path: string; required: boolean }[];
-}
-
-/** The compose file as Compose sees it: YAML anchors and merge keys resolved. */
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+const compose = readCompose();
 const FIVE = { 'wechat-gateway': 3000, 'im-callback': 3001, dashboard: 3002, 'im-worker': 9101, 'wechat-pusher': 9102 } as const;
 
 t.test('Redis keeps every acknowledged push: AOF fsync always, noeviction, a volume, a health check', async (t) => {
@@ -91,4 +85,44 @@ t.test('.env.example is tracked and empty of values, so `cp .env.example .env` k
     values.filter((v) => v !== ''),
     [],
   );
+});
+
+/** The Compose Specification's JSON schema, as the dclint package ships it (its exports hide the file). */
+function composeSchema(): Record<string, unknown> {
+  const pkg = createRequire(import.meta.url).resolve('dclint/package.json');
+  const schema = JSON.parse(readFileSync(join(dirname(pkg), 'schemas/compose.schema.json'), 'utf8')) as Record<string, unknown>;
+  // Ajv knows draft-07 by its http:// name only; the schema itself is plain draft-07.
+  delete schema['$schema'];
+  return schema;
+}
+
+t.test("docker-compose.yml is valid against the Compose Specification's JSON schema", async (t) => {
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(composeSchema());
+  t.ok(validate(compose), `valid: ${JSON.stringify(validate.errors ?? [])}`);
+  // The schema does reject what Compose would: a grace period as a bare number, a key of no service.
+  const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
+  broken.services['im-worker']!['stop_grace_period'] = 40;
+  broken.services['redis']!['restart_policy'] = 'always';
+  t.notOk(validate(broken), 'a broken copy is refused');
+  t.same((validate.errors ?? []).map((e) => e.instancePath).sort(), ['/services/im-worker/stop_grace_period', '/services/redis'], 'naming both faults');
+});
+
+t.test("Docker waits longer than each service's own shutdown before it kills it: a worker's hand-back is never cut", async (t) => {
+  const definitions = [wechatGatewayService, imCallbackService, dashboardService, imWorkerService, wechatPusherService];
+  t.same(definitions.map((d) => d.name).sort(), Object.keys(FIVE).sort(), 'the five services');
+  for (const definition of definitions) {
+    const grace = compose.services[definition.name]?.stop_grace_period;
+    t.ok(grace !== undefined, `${definition.name}: a stop_grace_period`);
+    // Room for the exit itself after the timed shutdown: a second at least.
+    t.ok(durationMs(grace) >= definition.shutdownMs + 1000, `${definition.name}: ${grace} is above its shutdown time of ${definition.shutdownMs / 1000} s`);
+  }
+});
+
+t.test('Redis in compose has a memory limit and refuses writes when full rather than evicting jobs', async (t) => {
+  const args = compose.services['redis']!.command!;
+  const at = args.indexOf('--maxmemory');
+  t.ok(at >= 0, '--maxmemory is set');
+  const size = /^(\d+)(kb|mb|gb)$/i.exec(args[at + 1] ?? '');
+  t.ok(size !== null && Number(size[1]) > 0, `a size Redis reads (${args[at + 1]})`);
+  t.equal(args[args.indexOf('--maxmemory-policy') + 1], 'noeviction');
 });

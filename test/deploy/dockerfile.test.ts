@@ -56,3 +56,13 @@ t.test("the image keeps the sandbox page's files: sandbox mode serves them", asy
     t.ok(existsSync(new URL(`packages/sandbox/public/${file}`, root)), `packages/sandbox/public/${file}`);
   t.match(dockerfile, /^EXPOSE .*\b3003\b/m, 'the page port is exposed');
 });
+
+t.test("npm in the build trusts the machine's CA through a BuildKit secret, which no layer keeps", async (t) => {
+  const npmSteps = stages().flatMap((s) => s.lines.filter((l) => l.startsWith('RUN') && l.includes('npm ci')));
+  t.equal(npmSteps.length, 2, 'the build and the production dependencies');
+  for (const step of npmSteps) {
+    t.match(step, /^RUN --mount=type=secret,id=ca\b/, 'the CA mounted for this step only');
+    t.match(step, /NODE_EXTRA_CA_CERTS=\/run\/secrets\/ca/, 'and given to npm');
+  }
+  t.notMatch(dockerfile, /^(COPY|ADD)\b.*\.(crt|pem)\b/im, 'no certificate copied into any stage');
+});
