@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { LocalRedis, waitForRedis } from './local-redis.js';
 
 /**
- * A Redis for one test file: REDIS_URL when set, else a container when a Docker engine answers,
- * else a redis-server spawned on a free port. Tests that stop, freeze and restart Redis ask for
+ * A Redis for one test file: REDIS_URL when set, else a redis-server spawned on a free port when
+ * one is on PATH, else a container when a Docker engine answers (the image compose names). Tests that stop, freeze and restart Redis ask for
  * `own`, which always spawns one they control.
  */
 export interface TestRedis {
@@ -31,11 +32,15 @@ function notOwn(what: string): () => never {
   };
 }
 
+function redisServerOnPath(): boolean {
+  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'redis-server')));
+}
+
 async function fromContainer(): Promise<TestRedis | undefined> {
   if (process.env['DOCKER_HOST'] === undefined && !existsSync('/var/run/docker.sock')) return undefined;
   try {
     const { GenericContainer, Wait } = await import('testcontainers');
-    const container = await new GenericContainer('redis:7-alpine')
+    const container = await new GenericContainer('redis:7-bookworm')
       .withCommand(['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'])
       .withExposedPorts(6379)
       .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
@@ -66,7 +71,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       const refuse = notOwn('REDIS_URL');
       return { url: envUrl, source: 'env', stop: async () => refuse(), start: async () => {}, pause: refuse, resume: () => {}, close: async () => {} };
     }
-    const container = await fromContainer();
+    const container = redisServerOnPath() ? undefined : await fromContainer();
     if (container !== undefined) return container;
   }
   const local = await LocalRedis.start({ appendonly: options.appendonly ?? false, appendfsync: 'always' });
