@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createDashboard } from '@wxim/dashboard';
+import { fakeOpenId } from '@wxim/sandbox';
 import { LocalRedis, converse, eventually, startTwoWay } from '@wxim/testkit';
 import t from 'tap';
 import { stringify } from 'yaml';
@@ -60,7 +61,11 @@ const isAge = (series: string) => /^wxim_\w*oldest\w*_seconds\{/.test(series);
  * Promtool input series, one sample a minute: `healthy` minutes at the rates measured between
  * `a` and `b`, then `faulty` minutes at those measured between `b` and `c`. Targets are up all along.
  */
-function extrapolate(a: Scrape, b: Scrape, c: Scrape, faulty: number, targets: readonly Target[]) {
+/**
+ * `once`: the fault was a moment, not a state: what changed between `b` and `c` happens once, at
+ * the fault's first minute, and the healthy rates go on after it.
+ */
+function extrapolate(a: Scrape, b: Scrape, c: Scrape, faulty: number, targets: readonly Target[], once = false) {
   const names = new Set([...a.series.keys(), ...b.series.keys(), ...c.series.keys()]);
   const input = [...names].map((series) => {
     const values: number[] = [];
@@ -75,6 +80,12 @@ function extrapolate(a: Scrape, b: Scrape, c: Scrape, faulty: number, targets: r
       if (isCounter(series)) value += healthyRate * 60;
     }
     for (let m = 0; m <= faulty; m++) {
+      if (once && isCounter(series)) {
+        if (m === 1) value += vc - vb;
+        values.push(value);
+        value += healthyRate * 60;
+        continue;
+      }
       if (isCounter(series)) values.push(value);
       // An age grows with the clock while something is there to be old (0: nothing is).
       else if (isAge(series) && vc > 0) values.push(vc + 60 * m);
@@ -209,4 +220,58 @@ t.test('Redis down for 20 minutes pages, and the page stays while it is down', a
   t.same([...pages.get(HEALTHY_MINUTES - 1)!], [], 'no page while healthy');
   t.ok(pages.get(HEALTHY_MINUTES + 5)!.has('WximRedisDown'), `paged within 5 minutes: ${[...pages.get(HEALTHY_MINUTES + 5)!].join(', ')}`);
   t.ok(pages.get(HEALTHY_MINUTES + 20)!.has('WximRedisDown'), 'still paging after 20 minutes');
+});
+
+t.test('a single 503 while Redis blinks pages nobody', async (t) => {
+  const { relay, targets } = await startRecordedRelay(t);
+  const { a, b } = await healthyPhase(relay, targets);
+  await redis.stop();
+  let answered: number;
+  try {
+    answered = (await relay.wechat.push(relay.wechat.text(fakeOpenId(), 'during the blink'))).status;
+  } finally {
+    await redis.start();
+  }
+  t.equal(answered, 503, 'the gateway answered 503 while Redis was down');
+  await eventually(
+    'Redis is back for the services',
+    async () => [...(await scrape(targets)).series].every(([k, v]) => !k.startsWith('wxim_redis_up{') || v === 1),
+    30_000,
+    200,
+  );
+  const c = await scrape(targets);
+  t.ok(
+    [...c.series].some(([k, v]) => k.startsWith('wxim_gateway_requests_total{') && k.includes('outcome="unavailable"') && v === 1),
+    'the gateway counted one unavailable push',
+  );
+  const pages = await pagesAt(extrapolate(a, b, c, 30, targets, true), [HEALTHY_MINUTES + 1, HEALTHY_MINUTES + 5, HEALTHY_MINUTES + 15]);
+  for (const [minute, fired] of pages) t.same([...fired], [], `no page at minute ${minute}`);
+});
+
+t.test('relays failing for good page from the counters, even with the failed-jobs gauge at its cap', async (t) => {
+  const { relay, targets } = await startRecordedRelay(t);
+  const { a, b } = await healthyPhase(relay, targets);
+  // 80001: IM refuses the content; a permanent error, so each job fails at once.
+  relay.im.failNext('openim/sendmsg', 80001, 1000, 'content refused');
+  await converse(relay.wechat, 3, 2);
+  await eventually(
+    'the relays failed',
+    async () => [...(await scrape(targets)).series].some(([k, v]) => k.startsWith('wxim_im_relayed_total{') && k.includes('outcome="failed"') && v >= 6),
+    30_000,
+    200,
+  );
+  const c = await scrape(targets);
+  relay.im.clearScripted();
+  // Past the retention cap the failed-jobs gauge no longer moves: the series keep it as read.
+  const input = extrapolate(a, b, c, 30, targets);
+  const failedGauge = input.filter(
+    (s) => s.series.startsWith('wxim_queue_jobs{') && s.series.includes('state="failed"') && s.series.includes('queue="wechat-inbound"'),
+  );
+  t.ok(
+    failedGauge.length > 0 && failedGauge.every((s) => new Set(s.values.split(' ').slice(HEALTHY_MINUTES)).size === 1),
+    'the failed-jobs gauge stands still',
+  );
+  const pages = await pagesAt(input, [HEALTHY_MINUTES - 1, HEALTHY_MINUTES + 15]);
+  t.same([...pages.get(HEALTHY_MINUTES - 1)!], [], 'no page while healthy');
+  t.ok(pages.get(HEALTHY_MINUTES + 15)!.has('WximInboundRelaysFailed'), `paged: ${[...pages.get(HEALTHY_MINUTES + 15)!].join(', ')}`);
 });
