@@ -15,7 +15,8 @@ const SENTINEL_PORT = 26379;
 // A host name, an IPv4 address or a bracketed IPv6 address, then an optional port.
 const ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?))(?::(\d{1,5}))?$/;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const ADDRESSES_EXPECTED = 'comma-separated host:port of the sentinels, e.g. redis-sentinel-0:26379,redis-sentinel-1:26379,redis-sentinel-2:26379 (the port is 26379 when left out)';
+const ADDRESSES_EXPECTED =
+  'comma-separated host:port of the sentinels, e.g. redis-sentinel-0:26379,redis-sentinel-1:26379,redis-sentinel-2:26379 (the port is 26379 when left out)';
 const NAME_EXPECTED = 'the name the sentinels monitor the primary under (sentinel monitor <name> …), e.g. mymaster: up to 64 of A-Z a-z 0-9 _ . -';
 
 function address(item: string): { host: string; port: number } {
@@ -38,7 +39,12 @@ export function redisSentinel(env: Env, cluster: boolean): SentinelConfig | unde
     if (password !== undefined) throw new ConfigError('REDIS_SENTINEL_PASSWORD', 'is set without REDIS_SENTINELS', 'set the sentinels too, or leave it empty');
     return undefined;
   }
-  if (cluster) throw new ConfigError('REDIS_SENTINELS', 'is set with REDIS_CLUSTER=1', 'one or the other: a Redis Cluster fails over by itself, Sentinel watches a primary and its replicas');
+  if (cluster)
+    throw new ConfigError(
+      'REDIS_SENTINELS',
+      'is set with REDIS_CLUSTER=1',
+      'one or the other: a Redis Cluster fails over by itself, Sentinel watches a primary and its replicas',
+    );
   const items = list.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new ConfigError('REDIS_SENTINELS', 'is malformed', ADDRESSES_EXPECTED);
   const sentinels = items.map(address);

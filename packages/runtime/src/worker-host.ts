@@ -1,5 +1,14 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type QueueName, type RedisClient, cappedExponentialBackoff, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import {
+  BACKOFF_TYPE,
+  DEFAULT_JOB_OPTIONS,
+  type QueueName,
+  type RedisClient,
+  cappedExponentialBackoff,
+  connectionSettings,
+  createRedis,
+  keyPrefix,
+} from '@wxim/queue';
 import { HOLD_MARK } from '@wxim/relay';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
