@@ -108,3 +108,15 @@ t.test('retry-failed goes through the sentinels too', async (t) => {
   t.equal(await proc.exited, 0, proc.output().stderr);
   t.match(proc.output().stdout, /^retried 0 failed jobs of wechat-inbound$/m);
 });
+
+t.test('sentinels without the primary name stop a service at start with one line naming it, exit 78', async (t) => {
+  const main = fileURLToPath(new URL('../../services/im-worker/dist/main.js', import.meta.url));
+  const env: Record<string, string> = { ...relay.env, ...redis.env };
+  delete env['REDIS_SENTINEL_NAME'];
+  const proc = runService(main, env);
+  t.equal(await proc.exited, 78);
+  const lines = proc.output().stderr.trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /^im-worker: configuration error: REDIS_SENTINEL_NAME is missing: .*needed with REDIS_SENTINELS$/);
+  t.notOk(proc.output().stderr.includes('sentinel:pass'), 'no password in it');
+});

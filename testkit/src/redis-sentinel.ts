@@ -111,8 +111,15 @@ export class TestRedisSentinels {
     );
   }
 
-  /** A failover as an operator starts one (SENTINEL FAILOVER): the primary stays up and is made a replica. */
-  async failover(): Promise<void> {
+  /**
+   * A failover by hand, as the README's procedure makes one: writes paused on the primary
+   * (`CLIENT PAUSE … WRITE`), so that none lands there once the replica is promoted, then
+   * SENTINEL FAILOVER. The primary stays up and is made a replica.
+   */
+  async failover(pauseMs = 5000): Promise<void> {
+    const port = await this.primaryPort();
+    if (port === undefined) throw new Error('the sentinels do not agree on a primary');
+    await this.admin(port).call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE');
     await this.sentinels[0]!.ask('failover', this.name);
   }
 
