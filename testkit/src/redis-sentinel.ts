@@ -90,25 +90,43 @@ export class TestRedisSentinels {
    */
   async settled(port: number, timeoutMs = 60_000): Promise<void> {
     const replica = this.servers.find((s) => s.port !== port)!;
-    await eventually(
-      `the sentinels agree on the primary on port ${port}, with its replica on ${replica.port} in sync`,
-      async () => {
-        if ((await this.primaryPort()) !== port) return false;
-        const info = await this.admin(port)
-          .info('replication')
-          .catch(() => '');
-        if (!/role:master/.test(info) || !new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${replica.port},state=online`).test(info)) return false;
-        for (const s of this.sentinels) {
-          const master = flat(await s.ask('master', this.name));
-          if (/failover_in_progress|o_down|s_down/.test(master['flags'] ?? '') || master['num-other-sentinels'] !== '2') return false;
-          const replicas = ((await s.ask('replicas', this.name)) as string[][]).map(flat);
-          if (!replicas.some((r) => r['port'] === String(replica.port) && r['flags'] === 'slave' && r['master-link-status'] === 'ok')) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-      100,
-    );
+    let missing = '';
+    const not = (what: string) => ((missing = what), false);
+    try {
+      await eventually(
+        `the sentinels agree on the primary on port ${port}, with its replica on ${replica.port} in sync`,
+        async () => {
+          if ((await this.primaryPort()) !== port) return not('the sentinels do not all name it');
+          const info = await this.admin(port)
+            .info('replication')
+            .catch(() => '');
+          if (!/role:master/.test(info)) return not('it is not a primary');
+          if (!new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${replica.port},state=online`).test(info)) {
+            const role = /role:\w+/.exec(
+              await this.admin(replica.port)
+                .info('replication')
+                .catch(() => ''),
+            )?.[0];
+            return not(`the replica is not online on it (the other server says ${role})`);
+          }
+          for (const s of this.sentinels) {
+            const master = flat(await s.ask('master', this.name));
+            if (/failover_in_progress|o_down|s_down/.test(master['flags'] ?? '')) return not(`sentinel ${s.port} flags ${master['flags']}`);
+            if (master['num-other-sentinels'] !== '2') return not(`sentinel ${s.port} knows ${master['num-other-sentinels']} others`);
+            const replicas = ((await s.ask('replicas', this.name)) as string[][]).map(flat);
+            const known = replicas.find((r) => r['port'] === String(replica.port));
+            if (known?.['flags'] !== 'slave' || known['master-link-status'] !== 'ok') {
+              return not(`sentinel ${s.port} sees the replica as ${known?.['flags']}, link ${known?.['master-link-status']}`);
+            }
+          }
+          return true;
+        },
+        timeoutMs,
+        100,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${missing}`, { cause: err });
+    }
   }
 
   /**
