@@ -1,5 +1,5 @@
 import { loadConfig, startOrExit } from '@wxim/config';
-import { QUEUES, createRedis, keyPrefix, retryFailedJobs } from '@wxim/queue';
+import { QUEUES, connectionSettings, createRedis, keyPrefix, retryFailedJobs } from '@wxim/queue';
 import { Queue } from 'bullmq';
 
 /**
@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 await startOrExit('retry-failed', async () => {
   const config = loadConfig();
   const ids = process.argv.slice(2);
-  const connection = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'retry-failed' }, 'state');
+  const connection = createRedis(connectionSettings(config, 'retry-failed'), 'state');
   const queue = new Queue(QUEUES.wechatInbound, { connection, prefix: keyPrefix(config.queuePrefix, config.redisCluster) });
   try {
     const retried = await retryFailedJobs(queue, ids.length > 0 ? ids : undefined);

@@ -5,6 +5,7 @@ export * from './im-process.js';
 export * from './load.js';
 export * from './local-redis.js';
 export * from './redis-cluster.js';
+export * from './redis-sentinel.js';
 export * from './relay.js';
 export * from './service-process.js';
 export * from './test-redis.js';

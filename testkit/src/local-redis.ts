@@ -56,6 +56,8 @@ export interface LocalRedisOptions {
   appendfsync?: 'always' | 'everysec';
   /** `auto-aof-rewrite-min-size`, e.g. '512mb'; Redis's own default (64mb) when absent. */
   aofRewriteMinSize?: string;
+  /** `requirepass` (and `masterauth`, for a replica of a server with the same password); the URL carries it. */
+  password?: string;
   /** More redis-server arguments, e.g. `['--cluster-enabled', 'yes']`. */
   args?: readonly string[];
 }
@@ -75,7 +77,8 @@ export class LocalRedis {
   ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const password = this.options.password;
+    return `redis://${password === undefined ? '' : `default:${encodeURIComponent(password)}@`}127.0.0.1:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -93,6 +96,7 @@ export class LocalRedis {
     const { appendonly = false, appendfsync = 'always' } = this.options;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
+    if (this.options.password !== undefined) args.push('--requirepass', this.options.password, '--masterauth', this.options.password);
     if (this.options.aofRewriteMinSize !== undefined) args.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
     args.push(...(this.options.args ?? []));
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });

@@ -1,6 +1,7 @@
 import { ConfigError } from './config-error.js';
 import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
 import { refusePlaceholders } from './placeholders.js';
+import { type SentinelConfig, redisSentinel } from './redis-sentinel.js';
 import { type SandboxLinks, localBind, sandboxLinks } from './sandbox-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -32,6 +33,8 @@ export interface ImConfig {
 export interface Config {
   redisUrl: string;
   redisCluster: boolean;
+  /** REDIS_SENTINELS, REDIS_SENTINEL_NAME (and REDIS_SENTINEL_PASSWORD): the primary is whichever the sentinels name; REDIS_URL gives its user, password, database and TLS. */
+  redisSentinel?: SentinelConfig;
   /** REDIS_WAIT_REPLICAS: a push is acknowledged only once this many replicas have it (0: the primary's word). */
   redisWaitReplicas: number;
   queuePrefix: string;
@@ -107,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     redisCluster: flag(env, 'REDIS_CLUSTER', false),
+    redisSentinel: redisSentinel(env, flag(env, 'REDIS_CLUSTER', false)),
     redisWaitReplicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 16, 0),
     queuePrefix: matching(env, 'QUEUE_PREFIX', /^[A-Za-z0-9_.-]{1,32}$/, 'up to 32 letters, digits, "_", "-" or "."') ?? 'wxim',
     wechat: {

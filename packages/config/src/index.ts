@@ -11,6 +11,7 @@ export {
   requireSettings,
 } from './config.js';
 export type { Env } from './readers.js';
+export type { SentinelConfig } from './redis-sentinel.js';
 export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggerOptions } from './logging.js';
 export {

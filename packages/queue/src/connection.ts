@@ -11,9 +11,18 @@ export type RedisClient = Redis | Cluster;
  */
 export type ConnectionRole = 'queue' | 'state' | 'worker';
 
+/** The sentinels to ask where the primary is, the name they know it by, and their own password if any. */
+export interface SentinelSettings {
+  sentinels: { host: string; port: number }[];
+  name: string;
+  password?: string;
+}
+
 export interface ConnectionSettings {
   redisUrl: string;
   cluster?: boolean;
+  /** Through Sentinel: the URL's host and port are not used; its user, password, database and TLS are the primary's. */
+  sentinel?: SentinelSettings;
   /** Shown in CLIENT LIST, which helps an operator tell the services apart. */
   name?: string;
 }
@@ -57,8 +66,41 @@ function clusterNode(redisUrl: string): { node: { host: string; port: number }; 
   return { node: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 6379) }, options };
 }
 
+/**
+ * ioredis asks the sentinels for the primary each time it connects. Three things make sure it
+ * asks again after a failover rather than writing to a server that is no longer the primary: the
+ * failover detector (a subscription to the sentinels' `+switch-master`) drops the connection the
+ * moment they switch; a connection that reaches a replica (the old primary, demoted) is dropped by
+ * ioredis's role check; a command answered READONLY (a connection made just before the switch)
+ * fails and the connection is made again. The failed command is not sent again: its caller
+ * decides (the gateway answers 503 and WeChat retries; BullMQ retries its own).
+ */
+function throughSentinels(redisUrl: string, sentinel: SentinelSettings): RedisOptions {
+  const tls = new URL(redisUrl).protocol === 'rediss:';
+  return {
+    sentinels: sentinel.sentinels,
+    name: sentinel.name,
+    ...(sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }),
+    // rediss://: TLS to the primary and to the sentinels alike.
+    ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    // A sentinel that takes the connection but never answers must not hold the connection up.
+    sentinelCommandTimeout: 2000,
+    failoverDetector: true,
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+}
+
+/** A service's connection settings from its configuration, named `name` in CLIENT LIST. */
+export function connectionSettings(
+  config: { redisUrl: string; redisCluster: boolean; redisSentinel?: SentinelSettings | undefined },
+  name: string,
+): ConnectionSettings {
+  return { redisUrl: config.redisUrl, cluster: config.redisCluster, ...(config.redisSentinel ? { sentinel: config.redisSentinel } : {}), name };
+}
+
 export function createRedis(settings: ConnectionSettings, role: ConnectionRole): RedisClient {
   const options = optionsFor(role, settings.name);
+  if (settings.sentinel) return new Redis(settings.redisUrl, { ...options, ...throughSentinels(settings.redisUrl, settings.sentinel) });
   if (settings.cluster) {
     const { node, options: auth } = clusterNode(settings.redisUrl);
     return new Cluster([node], { redisOptions: { ...options, ...auth }, enableOfflineQueue: options.enableOfflineQueue ?? true });

@@ -1,5 +1,14 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, type QueueName, type RedisClient, cappedExponentialBackoff, createRedis, keyPrefix } from '@wxim/queue';
+import {
+  BACKOFF_TYPE,
+  DEFAULT_JOB_OPTIONS,
+  type QueueName,
+  type RedisClient,
+  cappedExponentialBackoff,
+  connectionSettings,
+  createRedis,
+  keyPrefix,
+} from '@wxim/queue';
 import { HOLD_MARK } from '@wxim/relay';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -81,8 +90,7 @@ async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
 export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promise<WorkerHost<T>> {
   const { config, service } = options;
   const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
-  const settings = { redisUrl: config.redisUrl, cluster: config.redisCluster };
-  const state = createRedis({ ...settings, name: service }, 'state');
+  const state = createRedis(connectionSettings(config, service), 'state');
   state.on('error', () => {}); // reported through /readyz and the jobs' retries; ioredis reconnects by itself
   const logger = { ...loggerOptions(config.logLevel, service), ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
@@ -102,7 +110,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
       options.inFlight?.dec();
     }
   };
-  const blocking = createRedis({ ...settings, name: `${service}-blocking` }, 'worker');
+  const blocking = createRedis(connectionSettings(config, `${service}-blocking`), 'worker');
   blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
   const worker = new Worker<T>(options.queue, runJob, {
     connection: blocking,

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggerOptions } from '@wxim/config';
-import { QUEUES, createRedis, keyPrefix } from '@wxim/queue';
+import { QUEUES, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
 import { healthRoutes, localHosts, metricsRegistry, onlyKnownHosts } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -36,7 +36,7 @@ const OPEN_PATHS = ['/healthz', '/readyz', '/metrics'];
  * DASHBOARD_READ_ONLY. Without one it is read-only and answers only to this machine's names.
  */
 export async function createDashboard(config: Config, overrides: DashboardOverrides = {}): Promise<Dashboard> {
-  const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'dashboard' }, 'state');
+  const redis = createRedis(connectionSettings(config, 'dashboard'), 'state');
   redis.on('error', () => {}); // reported through /readyz
   const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));

@@ -1,5 +1,5 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, createRedis, keyPrefix } from '@wxim/queue';
+import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
 import { ConversationLine, FleetLock, stateKeys } from '@wxim/relay';
 import { createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
 import { Queue } from 'bullmq';
@@ -44,7 +44,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
   const { sdkAppId } = requireImSettings(config);
   const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
   const keys = stateKeys(prefix);
-  const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'im-callback' }, 'queue');
+  const redis = createRedis(connectionSettings(config, 'im-callback'), 'queue');
   redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});

@@ -1,5 +1,5 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, createRedis, keyPrefix } from '@wxim/queue';
+import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
 import { ConversationLine, stateKeys } from '@wxim/relay';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
@@ -28,7 +28,7 @@ export const ENQUEUE_TIMEOUT_MS = 4000;
 export async function createGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const token = config.wechat.token;
   if (token === undefined) throw new Error('createGateway needs WECHAT_TOKEN');
-  const redis = createRedis({ redisUrl: config.redisUrl, cluster: config.redisCluster, name: 'wechat-gateway' }, 'queue');
+  const redis = createRedis(connectionSettings(config, 'wechat-gateway'), 'queue');
   redis.on('error', () => {}); // reported through /readyz and 503s; ioredis reconnects by itself
   const queue = new Queue<InboundJob>(QUEUES.wechatInbound, {
     connection: redis,
