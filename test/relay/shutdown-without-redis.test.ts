@@ -27,6 +27,14 @@ interface Running {
   proc: ServiceProcess;
 }
 
+/** `proc`'s exit code, or `'running'` if it has not exited within `ms`. */
+async function exitWithin(proc: ServiceProcess, ms: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([proc.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), ms)))]);
+  clearTimeout(timer);
+  return code;
+}
+
 const readyz = async (port: number) => {
   const res = await request(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
   await res?.body.dump();
@@ -94,7 +102,7 @@ t.test('SIGTERM while Redis is unreachable ends each service at once, cleanly', 
   const stops = running.map(async ({ definition, proc }) => {
     const from = Date.now();
     proc.child.kill('SIGTERM');
-    const code = await Promise.race([proc.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), definition.shutdownMs + 5000))]);
+    const code = await exitWithin(proc, definition.shutdownMs + 5000);
     return { definition, code, ms: Date.now() - from };
   });
   for (const { definition, code, ms } of await Promise.all(stops)) {
@@ -115,7 +123,7 @@ t.test('SIGTERM to npm start while Redis is unreachable ends it at once, cleanly
   const from = Date.now();
   relay.child.kill('SIGTERM');
   const longest = Math.max(...SERVICES.map((s) => s.shutdownMs));
-  const code = await Promise.race([relay.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 2 * longest))]);
+  const code = await exitWithin(relay, 2 * longest);
   const ms = Date.now() - from;
   t.equal(code, 0, 'it exits cleanly');
   t.ok(ms < 2 * PROMPT_MS, `without waiting for Redis (${ms} ms)`);
