@@ -112,7 +112,10 @@ t.test('npm start with no Redis and no redis-server says how to get one and exit
   });
   symlinkSync(process.execPath, join(bin, 'node'));
   const relay = freshMachine(data, bin);
-  const code = await relay.exited;
+  t.teardown(() => relay.child.kill('SIGKILL'));
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([relay.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 30_000)))]);
+  clearTimeout(timer);
   const { stdout, stderr } = relay.output();
   t.equal(code, 78, 'a configuration error (EX_CONFIG)');
   t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`);
