@@ -59,10 +59,12 @@ async function startEach(redis: LocalRedis): Promise<Running[]> {
   return running;
 }
 
-const lines = (proc: ServiceProcess, msg: RegExp) =>
+/** `proc`'s log lines that match `msg`, from the `from`th character of its output on. */
+const lines = (proc: ServiceProcess, msg: RegExp, from = 0) =>
   proc
     .output()
-    .stdout.split('\n')
+    .stdout.slice(from)
+    .split('\n')
     .filter((l) => msg.test(l));
 
 t.test('a Redis outage is logged once by each worker, and once when Redis is back', async (t) => {
