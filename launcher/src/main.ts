@@ -6,6 +6,7 @@ import { type ServiceDefinition, listenHost, runServices } from '@wxim/runtime';
 import { type SandboxHost, startSandboxHost } from '@wxim/sandbox';
 import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
+import { ownRedisIfNone } from './own-redis.js';
 import { redactedUrl, sandboxGuide } from './sandbox-guide.js';
 
 /** Every service, in the order they start. */
@@ -19,11 +20,18 @@ const SERVICES = [wechatGatewayService, imCallbackService, dashboardService, imW
 await startOrExit('relay', async () => {
   const config = withSandbox(loadConfig());
   requirePortsApart(config, isSandbox(config));
-  const sandbox: SandboxHost | undefined = isSandbox(config) ? await startSandboxHost(config) : undefined;
-  try {
-    await runServices(config, SERVICES, async () => sandbox?.close());
-  } catch (err) {
+  const redis = await ownRedisIfNone(config);
+  let sandbox: SandboxHost | undefined;
+  // Redis stops last: the services hand their jobs back to it first.
+  const after = async () => {
     await sandbox?.close();
+    await redis?.stop();
+  };
+  try {
+    sandbox = isSandbox(config) ? await startSandboxHost(config) : undefined;
+    await runServices(config, SERVICES, after);
+  } catch (err) {
+    await after();
     throw err;
   }
   if (sandbox !== undefined) {
@@ -38,7 +46,7 @@ await startOrExit('relay', async () => {
         `  im-worker       ${at(imWorkerService)}/metrics     (/healthz, /readyz)`,
         `  wechat-pusher   ${at(wechatPusherService)}/metrics     (/healthz, /readyz)`,
         `  dashboard       ${at(dashboardService)}/             (the queues; /metrics has their depth)`,
-        `  Redis           ${redactedUrl(config.redisUrl)}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,
+        `  Redis           ${redactedUrl(config.redisUrl)}${redis ? ` (the relay's own, data in ${redis.dir})` : ''}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,
         '',
         'Or from another terminal, as a customer and then as the agent who serves them:',
         '  npm run sandbox:push -- "hello from WeChat"',

@@ -14,6 +14,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
 import { healthRoutes } from './health-routes.js';
+import { RedisOutageLog } from './redis-outage-log.js';
 
 /** What a worker service does with its queue's jobs; the host runs the rest. */
 export interface JobHandler<T> {
@@ -81,6 +82,15 @@ async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Resolves `'unreachable'` once `holds()` (looked at every 100 ms), unless `until` aborts first. */
+async function whenUnreachable(holds: () => boolean, until: AbortSignal): Promise<'unreachable' | undefined> {
+  while (!until.aborted) {
+    if (holds()) return 'unreachable';
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
 /**
  * A BullMQ worker service, written once for every worker: its connections (state and blocking),
  * its queue, the jobs in flight, the `done` step after BullMQ records a job's end, readiness and
@@ -130,7 +140,11 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
         type === BACKOFF_TYPE ? cappedExponentialBackoff(attemptsMade, Math.random, options.overrides?.backoffBaseMs) : cappedExponentialBackoff(attemptsMade),
     },
   });
-  worker.on('error', (err) => app.log.warn({ reason: err.message }, 'worker connection error'));
+  // While Redis is away BullMQ reports each failed fetch (about one a second): say it once, and when it is back.
+  const outage = new RedisOutageLog(app.log);
+  const redisReady = () => state.status === 'ready' && blocking.status === 'ready';
+  worker.on('error', (err) => (redisReady() ? app.log.warn({ reason: err.message }, 'worker error') : outage.failed(err.message)));
+  blocking.on('ready', () => outage.recovered());
   // A job done for good (completed, or failed with no attempt left) runs `done`; close() waits for these.
   const leaving = new Set<Promise<void>>();
   const leave = (job: Job<T>, failed: boolean) => {
@@ -163,7 +177,17 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
         timer = setTimeout(() => r('timeout'), shutdownTimeoutMs);
       });
       const closing = worker.close();
-      if ((await Promise.race([closing, timedOut])) === 'timeout') {
+      const raced = new AbortController();
+      const outcome = await Promise.race([closing, timedOut, whenUnreachable(() => inFlight.size === 0 && !redisReady(), raced.signal)]);
+      raced.abort();
+      if (outcome === 'unreachable') {
+        // BullMQ's close waits for its fetch of the next job, which waits for Redis: with no job in
+        // flight there is nothing to finish or hand back, so there is nothing to wait for.
+        app.log.info('Redis unreachable and no job in flight: nothing to hand back');
+        state.disconnect();
+        blocking.disconnect();
+        await handler.close();
+      } else if (outcome === 'timeout') {
         app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
         // Jobs that finished meanwhile leave their lines first; then no relay step (line, turn)
         // runs any more, so a handed-back job's place in its line stays as it was.
