@@ -58,13 +58,22 @@ const SECRET_READERS: Record<string, string[]> = {
   IM_CALLBACK_TOKEN: ['im-callback'],
   DASHBOARD_USER: ['dashboard'],
   DASHBOARD_PASSWORD: ['dashboard'],
+  REDIS_SENTINEL_PASSWORD: ['wechat-gateway', 'im-callback', 'im-worker', 'wechat-pusher', 'dashboard'],
 };
+
+/** Secret settings a deployment may not use (Redis through Sentinel): each example lists them commented out. */
+const OPTIONAL_SECRETS = new Set(['REDIS_SENTINEL_PASSWORD']);
 
 // ---- what the sources say -------------------------------------------------------------------
 
-const configSource = await readFile(join(root, 'packages/config/src/config.ts'), 'utf8');
-/** Every variable loadConfig reads: `raw(env, 'X')`, `port(env, 'X', …)`, `env['X']`. */
-const knownVariables = new Set([...configSource.matchAll(/\benv(?:,\s*|\[)'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
+const configDir = join(root, 'packages/config/src');
+const configSource = await readFile(join(configDir, 'config.ts'), 'utf8');
+/** Every variable loadConfig reads, in any of the config package's files: `raw(env, 'X')`, `port(env, 'X', …)`, `env['X']`. */
+const knownVariables = new Set<string>();
+for (const file of (await readdir(configDir)).filter((f) => f.endsWith('.ts'))) {
+  const source = await readFile(join(configDir, file), 'utf8');
+  for (const m of source.matchAll(/\benv(?:,\s*|\[)'([A-Z0-9_]+)'/g)) knownVariables.add(m[1]!);
+}
 /** `gateway: port(env, 'GATEWAY_PORT', 3000)` → gateway → { variable, port }. */
 const portSettings = new Map(
   [...configSource.matchAll(/(\w+): port\(env, '([A-Z0-9_]+)', (\d+)\)/g)].map((m) => [m[1]!, { variable: m[2]!, port: Number(m[3]) }]),
@@ -529,6 +538,8 @@ t.test('environment: the ConfigMap and Secret, no service links, the listen port
 t.test('ConfigMap and Secret keys are variables the services read; secrets only in Secrets', async (t) => {
   t.ok(knownVariables.size >= 30, `config.ts read: ${knownVariables.size} variables`);
   t.ok(knownVariables.has('REDIS_URL') && knownVariables.has('WELCOME_TEXT'), 'both ways of reading a variable are seen');
+  for (const name of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'])
+    t.ok(knownVariables.has(name), `${name}, read in a file of its own, is known`);
   t.ok(configMaps.length > 0 && secrets.length > 0);
   const used = new Set(deployments.flatMap((d) => (container(d).envFrom ?? []).map((e) => e.configMapRef?.name ?? e.secretRef?.name)));
   const envSources = [...configMaps, ...secrets].filter((o) => used.has(o.metadata.name));
@@ -717,8 +728,12 @@ t.test('one Secret per service, with only the keys it reads: the gateway holds n
     t.ok(secret, `${s.name}: its Secret ${own[0]} exists in the example`);
     const keys = new Set(secret === undefined ? [] : secretValues(secret).keys());
     for (const key of keys) t.ok(SECRET_READERS[key]?.includes(s.name), `${s.name}'s Secret: ${key} is read by ${s.name}`);
-    for (const [key, readers] of Object.entries(SECRET_READERS))
-      if (readers.includes(s.name)) t.ok(keys.has(key), `${s.name}'s Secret: the example lists ${key}`);
+    const example = await readFile(join(root, `deploy/k8s-example/${s.name}.env.example`), 'utf8');
+    for (const [key, readers] of Object.entries(SECRET_READERS)) {
+      if (!readers.includes(s.name)) continue;
+      if (OPTIONAL_SECRETS.has(key)) t.match(example, new RegExp(`^# ${key}=`, 'm'), `${s.name}'s example lists ${key}, commented out`);
+      else t.ok(keys.has(key), `${s.name}'s Secret: the example lists ${key}`);
+    }
     for (const setting of s.requires.filter((r) => r in SECRET_READERS))
       t.ok(SECRET_READERS[setting]!.includes(s.name), `${s.name} requires ${setting}: the table says it reads it`);
   }

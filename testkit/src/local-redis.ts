@@ -91,15 +91,15 @@ export class LocalRedis {
     return redis;
   }
 
-  /** `timeoutMs`: how long to wait for it to answer, which includes replaying its AOF. */
-  async start(timeoutMs = 10_000): Promise<void> {
+  /** `timeoutMs`: how long to wait for it to answer, which includes replaying its AOF; `args`: for this start only. */
+  async start(timeoutMs = 10_000, args: readonly string[] = []): Promise<void> {
     const { appendonly = false, appendfsync = 'always' } = this.options;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
-    args.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
-    if (this.options.password !== undefined) args.push('--requirepass', this.options.password, '--masterauth', this.options.password);
-    if (this.options.aofRewriteMinSize !== undefined) args.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
-    args.push(...(this.options.args ?? []));
-    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const all = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'];
+    all.push('--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync);
+    if (this.options.password !== undefined) all.push('--requirepass', this.options.password, '--masterauth', this.options.password);
+    if (this.options.aofRewriteMinSize !== undefined) all.push('--auto-aof-rewrite-min-size', this.options.aofRewriteMinSize);
+    all.push(...(this.options.args ?? []), ...args);
+    this.proc = spawn('redis-server', all, { stdio: 'ignore' });
     await waitForRedis(this.url, timeoutMs);
   }
 

@@ -45,6 +45,8 @@ export function stateKeys(prefix: string) {
     pace: (scope: string) => `${prefix}:pace:${scope}`,
     /** The calls of that scope started in the last second (RateGate.start). */
     paceWindow: (scope: string) => `${prefix}:pace-window:${scope}`,
+    /** Written before a replica check when a job has no lock to renew (a job run by hand): see ReplicaCheck. */
+    replicaMark: `${prefix}:replica-mark`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
   };

@@ -34,8 +34,23 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   t.match(head, { turn: 'head', customer: { imported: false, agent: 'agent_a' } });
   t.equal(head.turn === 'head' ? head.customer.userId : 'x', undefined, 'no UserID chosen yet for a customer never seen');
   await redis.hset(`${jobs}j2`, 'finishedOn', '1'); // j2 finished elsewhere (e.g. retried from the dashboard)
+  await redis.hset(`${jobs}j1`, 'finishedOn', '2'); // as BullMQ records it before the worker leaves the line
   t.equal(await line.finish('o1', 'j1'), 'j3', 'the finished j2 is dropped on the way');
+  await redis.del(`${jobs}j3`); // removed by retention: gone counts as finished
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
+});
+
+t.test('a job this server does not hold as finished keeps its place and its ids (a completion lost with a failed-over primary)', async (t) => {
+  const { job, jobs, line, turn, keys } = setup(['agent_a']);
+  for (const id of ['k1', 'k2']) await job(id);
+  for (const id of ['k1', 'k2']) await line.append('o3', id);
+  const first = await turn().begin('o3', 'k1', true);
+  t.equal(await line.finish('o3', 'k1'), 'k1', 'still the head: it runs again from its place');
+  t.equal(await redis.exists(keys.relayIds('k1')), 1, 'with the ids it was first relayed with');
+  const again = await turn().begin('o3', 'k1', true);
+  t.ok(first.turn === 'head' && again.turn === 'head' && again.place === first.place, 'the same place (MsgSeq): IM drops the repeat');
+  await redis.hset(`${jobs}k1`, 'finishedOn', '1');
+  t.equal(await line.finish('o3', 'k1'), 'k2', 'once finished here, it leaves');
 });
 
 t.test("each queue has lines of its own: a customer's reply line does not wait on their inbound line", async (t) => {
@@ -107,13 +122,16 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
   const again = await turn().begin('o2', 'j1', true);
   t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt && again.place === first.place, 'the same ids');
   t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is in ms of Redis's clock");
+  await redis.hset(`${keys.jobs('wechat-inbound')}j1`, 'finishedOn', '1');
   await line.finish('o2', 'j1');
   t.equal(await redis.exists(keys.relayIds('j1')), 0, 'completed: gone');
   const failed = await turn().begin('o2', 'j2', true);
+  await redis.hset(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn', '1');
   await line.finish('o2', 'j2', true);
   t.ok((await redis.ttl(keys.relayIds('j2'))) > 7 * 24 * 3600, 'failed: kept longer than the failed job itself');
   // Retried by hand: the job joins the back of its line again, and is relayed with its first ids.
   await new Promise((r) => setTimeout(r, 20));
+  await redis.hdel(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn');
   await line.append('o2', 'j2');
   const retried = await turn().begin('o2', 'j2', true);
   t.ok(failed.turn === 'head' && retried.turn === 'head', 'at the head');

@@ -1,5 +1,5 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
-import { LockLostError } from '@wxim/relay';
+import { LockLostError, NotOnReplicas } from '@wxim/relay';
 import { WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
 import { RateLimitError, UnrecoverableError } from 'bullmq';
 
@@ -23,6 +23,8 @@ export type Decision =
  */
 export function decide(err: unknown): Decision {
   if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
+  // Not sent: the replicas do not hold the job yet (a failover, a replica behind). Tried again later.
+  if (err instanceof NotOnReplicas) return { action: 'retry', class: 'replicas' };
   if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)

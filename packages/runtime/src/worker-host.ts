@@ -9,7 +9,7 @@ import {
   createRedis,
   keyPrefix,
 } from '@wxim/queue';
-import { HOLD_MARK } from '@wxim/relay';
+import { HOLD_MARK, ReplicaCheck, stateKeys } from '@wxim/relay';
 import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
@@ -36,6 +36,8 @@ export interface WorkerContext<T> {
   /** The (hash-tagged) key prefix of every queue and key. */
   prefix: string;
   log: FastifyBaseLogger;
+  /** With REDIS_WAIT_REPLICAS: confirms a job is on the replicas before anything is sent for it (none when 0). */
+  replicas?: ReplicaCheck;
 }
 
 export interface WorkerHostOptions<T> {
@@ -106,7 +108,8 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const queue = new Queue<T>(options.queue, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const handler = await options.build({ state, queue, prefix, log: app.log });
+  const replicas = config.redisWaitReplicas > 0 ? new ReplicaCheck(state, stateKeys(prefix).replicaMark, config.redisWaitReplicas) : undefined;
+  const handler = await options.build({ state, queue, prefix, log: app.log, ...(replicas === undefined ? {} : { replicas }) });
 
   // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
   const inFlight = new Map<string, { job: Job<T>; token: string }>();

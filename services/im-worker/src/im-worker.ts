@@ -35,7 +35,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log }) => {
+    build: ({ state, queue, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
       const processor = createProcessor({
@@ -50,6 +50,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,
         window: new ReplyWindow(state, keys),
+        ...(replicas === undefined ? {} : { replicas }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

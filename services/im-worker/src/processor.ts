@@ -1,5 +1,14 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type ConversationLine, type CustomerAction, type Lease, type RelayTurn, type ReplyWindow, takesTurn } from '@wxim/relay';
+import {
+  type Begun,
+  type ConversationLine,
+  type CustomerAction,
+  type Lease,
+  type RelayTurn,
+  type ReplicaCheck,
+  type ReplyWindow,
+  takesTurn,
+} from '@wxim/relay';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from '@wxim/runtime';
@@ -29,6 +38,8 @@ export interface ProcessorDeps {
   waitMs?: number;
   /** Records the customer's action that opens WeChat's reply window (see ReplyWindow). */
   window: Pick<ReplyWindow, 'record'>;
+  /** REDIS_WAIT_REPLICAS: the job confirmed on the replicas before anything is sent for it; none when 0. */
+  replicas?: Pick<ReplicaCheck, 'job'>;
 }
 
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
@@ -111,11 +122,15 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
-    const action = windowAction(message);
-    // The customer did act, whether or not IM takes the message: the agent may answer through WeChat.
-    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
     const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
+      // After the turn, whose writes (the job's relay ids) the same confirmation covers: a job
+      // only a primary being replaced holds would vanish with it, and WeChat's retry of the push,
+      // stored on the new primary under the same id, would be relayed again (another MsgSeq).
+      await deps.replicas?.job(lease);
+      const action = windowAction(message);
+      // The customer did act, whether or not IM takes the message: the agent may answer through WeChat.
+      if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
       const result = await relay.relay(message, {
         dedupeId: job.id!,
         place: begun.place,

@@ -1,6 +1,6 @@
 import { type ImClient, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { ConversationLine } from '@wxim/relay';
+import type { ConversationLine, ReplicaCheck } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { decide, errorFor } from '@wxim/runtime';
@@ -15,7 +15,9 @@ interface Log {
   error(obj: object, msg: string): void;
 }
 
-export interface PusherDeps extends Omit<DeliveryDeps, 'turn'> {
+export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'> {
+  /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
+  replicas?: Pick<ReplicaCheck, 'job' | 'confirm'>;
   /** Confirms a reply that came through a callback in IM's history first (CALLBACK_VERIFY=history); none when off. */
   confirmation?: ReplyConfirmation;
   redis: Redis | Cluster;
@@ -96,6 +98,9 @@ export function createPusher(deps: PusherDeps) {
     // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent.
     let body: ReplyElement[] | undefined;
     try {
+      // A reply only a primary being replaced holds would vanish with it, and be found again on
+      // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
+      await deps.replicas?.job(lease);
       body = await bodyToDeliver(job, lease);
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.

@@ -1,6 +1,6 @@
 import type { ReplyJob } from '@wxim/queue';
-import type { ReplyWindow } from '@wxim/relay';
-import { LockLostError } from '@wxim/relay';
+import type { ReplicaCheck, ReplyWindow } from '@wxim/relay';
+import { LockLostError, NotOnReplicas } from '@wxim/relay';
 import {
   type CustomMessage,
   MEDIA_LIMITS,
@@ -26,6 +26,8 @@ export interface DeliveryDeps {
   turn: (api: string) => Promise<number>;
   allowedHosts: string[];
   mediaTimeoutMs: number;
+  /** REDIS_WAIT_REPLICAS: a part's `sending` mark confirmed on the replicas before it is sent; none when 0. */
+  replicas?: Pick<ReplicaCheck, 'confirm'>;
 }
 
 export type Delivery = { delivered: true; parts: number } | { delivered: false; why: Undelivered; part: number; of: number };
@@ -55,6 +57,19 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   const mark = async (field: string, value: string) => {
     if (lifetimeSet) await redis.hset(key, field, value);
     else await redis.multi().hset(key, field, value).pexpire(key, PROGRESS_TTL_MS).exec();
+    lifetimeSet = true;
+  };
+  // The mark that keeps a part from being sent twice must outlive a failover: on the replicas
+  // before the send, or a new primary without it would let a later attempt send the part again.
+  const markSending = async (field: string) => {
+    if (deps.replicas === undefined) return mark(field, 'sending');
+    try {
+      await deps.replicas.confirm((p) => void p.hset(key, field, 'sending').pexpire(key, PROGRESS_TTL_MS));
+    } catch (err) {
+      // Not sent: the mark goes, so the next attempt sends the part rather than report it uncertain.
+      if (err instanceof NotOnReplicas) await redis.hdel(key, field).catch(() => undefined);
+      throw err;
+    }
     lifetimeSet = true;
   };
   const parts = sendable(planReply(job.data.body));
@@ -99,7 +114,7 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         beforeSend: async (api) => {
           await deps.turn(api);
           // Marked after the lock check: a worker that lost the job leaves no mark.
-          await mark(`p${i}`, 'sending');
+          await markSending(`p${i}`);
           marked = true;
           return true;
         },

@@ -51,7 +51,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log }) => {
+    build: ({ state, queue, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
@@ -106,6 +106,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         mediaTimeoutMs: overrides.mediaTimeoutMs ?? 15_000,
         metrics,
         log,
+        ...(replicas === undefined ? {} : { replicas }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

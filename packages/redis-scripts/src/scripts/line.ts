@@ -40,8 +40,14 @@ return 'absent'
 // KEYS: line zset, the job's relay ids. ARGV: job key prefix, job id, keep the ids (1/0).
 // Removes the job and returns the next to run. A failed job keeps its ids: retried by hand, it
 // is relayed with them again (see RelayTurn).
+// Only a job this server holds as finished (or holds no more) leaves: after a failover the new
+// primary may lack the completion the worker saw on the old one, and runs the job again; it must
+// do so from its place, with its ids (so IM drops the repeat), not from the back of its line.
 export const FINISH = `${LIVE_HEAD_LUA}
-redis.call('ZREM', KEYS[1], ARGV[2])
-if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
+local job = ARGV[1] .. ARGV[2]
+if redis.call('EXISTS', job) == 0 or redis.call('HEXISTS', job, 'finishedOn') == 1 then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
+end
 return liveHead(KEYS[1], ARGV[1])
 `;
