@@ -1,5 +1,6 @@
 import type { Config } from '@wxim/config';
-import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
+import { ConfigError } from '@wxim/config';
+import { type PrivateRedis, WAYS_TO_GET_ONE, startPrivateRedis } from './private-redis.js';
 import { probeRedis } from './redis-probe.js';
 
 const unset = (name: string) => (process.env[name] ?? '').trim() === '';
@@ -15,7 +16,12 @@ export async function ownRedisIfNone(config: Config): Promise<PrivateRedis | und
   const address = new URL(config.redisUrl);
   const host = address.hostname;
   const port = Number(address.port || 6379);
-  if ((await probeRedis(host, port)) !== 'absent') return undefined;
+  const found = await probeRedis(host, port);
+  if (found === 'noauth')
+    throw new ConfigError('REDIS_URL', `is not set, and the Redis at ${host}:${port} wants a password`, 'set REDIS_URL with it (redis://:password@host:port)');
+  if (found === 'other')
+    throw new ConfigError('REDIS_URL', `is not set, and what listens at ${host}:${port} is not a Redis that answers PING`, WAYS_TO_GET_ONE);
+  if (found !== 'absent') return undefined;
   const redis = await startPrivateRedis(host, port);
   process.stdout.write(
     `relay: REDIS_URL is not set and nothing answered at ${host}:${port}: started a Redis of its own there (redis-server, AOF fsynced on every write) with its data in ${redis.dir}, kept between runs; it stops with the relay. To use your own Redis, set REDIS_URL.\n`,

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@wxim/config';
-import { onPath, probeRedis } from './redis-probe.js';
+import { onPath, probeRedis, redisDir } from './redis-probe.js';
 
 /** Where `npm start` keeps its own Redis's data: `.data/redis` at the project's root (git ignores `.data`). */
 export const PRIVATE_REDIS_DIR = fileURLToPath(new URL('../../.data/redis', import.meta.url));
@@ -12,7 +12,7 @@ const START_MS = 60_000;
 /** How long it may take to write its AOF and exit once the relay has stopped. */
 const STOP_MS = 5000;
 
-const WAYS_TO_GET_ONE =
+export const WAYS_TO_GET_ONE =
   'set REDIS_URL to a Redis, or install redis-server (apt-get install redis-server, brew install redis) and npm start runs one of its own, or run the relay with docker compose up';
 
 /**
@@ -51,7 +51,8 @@ export async function startPrivateRedis(host: string, port: number, dir = PRIVAT
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const failed = () => new ConfigError('REDIS_URL', `is not set and the relay's own Redis did not start (see ${dir}/redis.log)`, WAYS_TO_GET_ONE);
   const deadline = Date.now() + START_MS;
-  while ((await probeRedis(host, port)) !== 'pong') {
+  // Ours once a Redis with our data folder answers: another that took the port meanwhile is not.
+  while ((await probeRedis(host, port)) !== 'pong' || (await redisDir(host, port)) !== realpathSync(dir)) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       kill(child);
       throw failed();

@@ -18,10 +18,10 @@ const run = promisify(execFile);
  * mount namespace where the project's `.data` folder is a temporary one (a developer's own private
  * Redis data is never touched). Unprivileged: a user namespace maps the test's user to root.
  */
-function freshMachine(dataDir: string, path = process.env['PATH'] ?? ''): ServiceProcess {
+function freshMachine(dataDir: string, path = process.env['PATH'] ?? '', before = ''): ServiceProcess {
   mkdirSync(join(ROOT, '.data'), { recursive: true }); // the mount point; git ignores it
-  // The launcher (and what it starts) gets `path` as its PATH.
-  const script = `ip link set lo up && mount --bind "$1" "$2" && exec env PATH="$3" "$4" "$5"`;
+  // The launcher (and what it starts) gets `path` as its PATH; `before` runs first, in the namespaces.
+  const script = `ip link set lo up && mount --bind "$1" "$2" && ${before} exec env PATH="$3" "$4" "$5"`;
   const child = spawn(
     'unshare',
     ['--user', '--map-root-user', '--net', '--mount', 'sh', '-c', script, 'sh', dataDir, join(ROOT, '.data'), path, process.execPath, LAUNCHER],
@@ -124,4 +124,22 @@ t.test('npm start with no Redis and no redis-server says how to get one and exit
     t.match(stderr, way, `it names a way: ${way}`);
   t.equal(stdout, '', 'nothing else');
   t.same(readdirSync(data), [], 'and it made no data folder');
+});
+
+t.test('npm start with something that is not Redis at the default address says so and exits 78', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'wxim-fresh-'));
+  t.teardown(() => rmSync(data, { recursive: true, force: true }));
+  // A web server where Redis would be: it answers, but not as Redis does. It ends with the relay
+  // (its parent, once the shell execs the launcher).
+  const listener = `"${process.execPath}" -e "require('net').createServer((s) => s.end('HTTP/1.1 400 Bad Request\\r\\n\\r\\n')).listen(6379, '127.0.0.1'); const p = process.ppid; setInterval(() => { try { process.kill(p, 0) } catch { process.exit() } }, 100)" >/dev/null 2>&1 & until [ -n "$(ss -ltnH 'sport = 6379')" ]; do sleep 0.05; done;`;
+  const relay = freshMachine(data, process.env['PATH'] ?? '', listener);
+  t.teardown(() => relay.child.kill('SIGKILL'));
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([relay.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 30_000)))]);
+  clearTimeout(timer);
+  const { stderr } = relay.output();
+  t.equal(code, 78, 'a configuration error (EX_CONFIG)');
+  t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`);
+  t.match(stderr, /^relay: configuration error: REDIS_URL is not set, and what listens at 127\.0\.0\.1:6379 is not a Redis that answers PING/);
+  t.same(readdirSync(data), [], 'and it started no Redis of its own');
 });

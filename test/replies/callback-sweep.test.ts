@@ -1,7 +1,7 @@
 import { textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/im-callback';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
-import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
+import { AGENTS, CALLBACK_TOKEN, eventually, twoWayForTests } from '@wxim/testkit';
 import { stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -96,6 +96,22 @@ t.test("another agent's reply to a customer, whose callback never came, is found
   await im.agentSend(other, c.userId, [textElem('a colleague here: I can help too')]);
   await relay.waitForSent(c.openid, 1, 15_000);
   t.same(texts(c.openid), ['a colleague here: I can help too']);
+});
+
+t.test('a reply in a callback im-callback refused (a token IM and the relay disagree on) is found by the sweep once they agree', async (t) => {
+  const c = await customer();
+  im.setCallback(relay.callbackUrl, 'nottherelaystoken');
+  let msgKey: string;
+  try {
+    const refused = await im.agentSend(c.agent, c.userId, [textElem('sent while the tokens differ')]);
+    t.notOk(refused.delivered, 'im-callback refused the callback');
+    msgKey = refused.msgKey;
+  } finally {
+    im.setCallback(relay.callbackUrl, CALLBACK_TOKEN);
+  }
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['sent while the tokens differ']);
+  t.equal((await relay.callback.queue.getJob(replyJobId(msgKey)))?.data.via, 'sweep', 'found by the sweep');
 });
 
 t.test('a sweep IM fails is counted, and the next looks through the same time again', async (t) => {

@@ -108,7 +108,12 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const queue = new Queue<T>(options.queue, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const replicas = config.redisWaitReplicas > 0 ? new ReplicaCheck(state, stateKeys(prefix).replicaMark, config.redisWaitReplicas) : undefined;
+  // WAIT holds its connection until the replicas answer (up to a second each while one lags): a
+  // connection of its own, so the turns, the rate gate and the readiness PING on `state` never
+  // wait behind it. Its own write (the lock renewal) is what WAIT covers: the guarantee is the same.
+  const waiting = config.redisWaitReplicas > 0 ? createRedis(connectionSettings(config, `${service}-replicas`), 'state') : undefined;
+  waiting?.on('error', () => {}); // a failed check is the job's retry
+  const replicas = waiting === undefined ? undefined : new ReplicaCheck(waiting, stateKeys(prefix).replicaMark, config.redisWaitReplicas);
   const handler = await options.build({ state, queue, prefix, log: app.log, ...(replicas === undefined ? {} : { replicas }) });
 
   // The jobs being processed, with their lock tokens, to hand back on a shutdown that times out.
@@ -189,6 +194,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
         app.log.info('Redis unreachable and no job in flight: nothing to hand back');
         state.disconnect();
         blocking.disconnect();
+        waiting?.disconnect();
         await handler.close();
       } else if (outcome === 'timeout') {
         app.log.warn({ jobs: inFlight.size, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: handing the jobs in flight back to the queue');
@@ -212,6 +218,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
       await queue.close();
       state.disconnect();
       blocking.disconnect();
+      waiting?.disconnect();
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { MessageKind } from '@wxim/wechat';
 import { metricsRegistry } from '@wxim/runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -12,7 +13,34 @@ export interface ImWorkerMetrics {
   inFlight: Gauge;
 }
 
+/** Every kind of push, checked against MessageKind: each one's failed count is exported from the start. */
+const KINDS: Record<MessageKind, true> = {
+  text: true,
+  image: true,
+  voice: true,
+  video: true,
+  shortvideo: true,
+  location: true,
+  link: true,
+  subscribe: true,
+  unsubscribe: true,
+  scan: true,
+  location_event: true,
+  click: true,
+  view: true,
+  report: true,
+  unknown: true,
+};
+
 export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}): ImWorkerMetrics {
+  const metrics = buildMetrics(options);
+  // A counter's first sample is its baseline: a series born at 1 shows no increase, and a pod's
+  // first failure would page nobody (WximInboundRelaysFailed). So the failed series start at 0.
+  for (const kind of Object.keys(KINDS)) metrics.relayed.inc({ kind, outcome: 'failed' }, 0);
+  return metrics;
+}
+
+function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
   const registry = metricsRegistry(options);
   const registers = [registry];
   return {

@@ -1,3 +1,4 @@
+import type { ReplyJob } from '@wxim/queue';
 import { metricsRegistry } from '@wxim/runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -15,6 +16,15 @@ export interface PusherMetrics {
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
+  const metrics = buildMetrics(options);
+  // A counter's first sample is its baseline: a series born at 1 shows no increase, and a pod's
+  // first failed or unconfirmed reply would page nobody. So those series start at 0.
+  for (const outcome of ['failed', 'unconfirmed'])
+    for (const via of ['callback', 'recovery', 'sweep'] satisfies ReplyJob['via'][]) metrics.replies.inc({ outcome, via }, 0);
+  return metrics;
+}
+
+function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
   const registry = metricsRegistry(options);
   const registers = [registry];
   const callBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
