@@ -6,7 +6,7 @@ import { ImClient, UserSigCache } from '@wxim/im';
 import { ReplyWindow, stateKeys } from '@wxim/relay';
 import { type DeliveredMessage, SANDBOX, fakeOpenId, sandboxEnv } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
-import { type Proc, freePort, startNode, startRedis } from './lib/processes.js';
+import { type Proc, freePort, startImSimulator, startNode, startRedis, startWechatApiSimulator } from './lib/processes.js';
 import { getJson } from './lib/relay-stack.js';
 
 /**
@@ -82,21 +82,9 @@ async function main() {
   const procs: Proc[] = [redis];
   try {
     procs.push(
-      await startNode(
-        'im-simulator',
-        entry('../../packages/sandbox/dist/im-simulator-main.js'),
-        { SIM_PORT: String(imPort), SIM_CALLBACK_URL: `http://127.0.0.1:${callbackPort}/im/callback`, SIM_CALLBACK_TOKEN: SANDBOX.imCallbackToken },
-        `${imUrl}/healthz`,
-      ),
+      await startImSimulator(imPort, { SIM_CALLBACK_URL: `http://127.0.0.1:${callbackPort}/im/callback`, SIM_CALLBACK_TOKEN: SANDBOX.imCallbackToken }),
     );
-    procs.push(
-      await startNode(
-        'wechat-api-simulator',
-        entry('../../packages/sandbox/dist/wechat-api-simulator-main.js'),
-        { SIM_PORT: String(wxPort) },
-        `${wxUrl}/sim/stats`,
-      ),
-    );
+    procs.push(await startWechatApiSimulator(wxPort));
     const env = {
       REDIS_URL: redis.url,
       QUEUE_PREFIX: 'wximbench',

@@ -7,7 +7,7 @@ import { type CallbackRecord, type DeliveredMessage, SANDBOX, fakeOpenId, sandbo
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { percentile } from './lib/load.js';
-import { APPENDFSYNC, type Proc, freePort, startNode, startRedis } from './lib/processes.js';
+import { APPENDFSYNC, type Proc, freePort, startImSimulator, startNode, startRedis, startWechatApiSimulator } from './lib/processes.js';
 import { getJson } from './lib/relay-stack.js';
 
 /**
@@ -50,18 +50,8 @@ async function stack() {
   const [imPort, wxPort, callbackPort, pusherPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const imUrl = `http://127.0.0.1:${imPort}`;
   const wxUrl = `http://127.0.0.1:${wxPort}`;
-  const im = await startNode(
-    'im-simulator',
-    entry('../../packages/sandbox/dist/im-simulator-main.js'),
-    { SIM_PORT: String(imPort), SIM_CALLBACK_URL: `http://127.0.0.1:${callbackPort}/im/callback`, SIM_CALLBACK_TOKEN: SANDBOX.imCallbackToken },
-    `${imUrl}/healthz`,
-  );
-  const wx = await startNode(
-    'wechat-api-simulator',
-    entry('../../packages/sandbox/dist/wechat-api-simulator-main.js'),
-    { SIM_PORT: String(wxPort) },
-    `${wxUrl}/sim/stats`,
-  );
+  const im = await startImSimulator(imPort, { SIM_CALLBACK_URL: `http://127.0.0.1:${callbackPort}/im/callback`, SIM_CALLBACK_TOKEN: SANDBOX.imCallbackToken });
+  const wx = await startWechatApiSimulator(wxPort);
   const env = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,

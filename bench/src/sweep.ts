@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { ImClient, UserSigCache } from '@wxim/im';
@@ -6,7 +5,7 @@ import { createImCallback } from '@wxim/im-callback';
 import { stateKeys } from '@wxim/relay';
 import { SANDBOX, fakeOpenId, sandboxEnv } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
-import { type Proc, freePort, startNode, startRedis } from './lib/processes.js';
+import { type Proc, freePort, startImSimulator, startRedis } from './lib/processes.js';
 import { getJson } from './lib/relay-stack.js';
 
 /**
@@ -19,7 +18,6 @@ import { getJson } from './lib/relay-stack.js';
 const CONVERSATIONS = Number(process.env['BENCH_SWEEP_CONVERSATIONS'] ?? 10_000);
 const LATENCIES = (process.env['BENCH_SWEEP_LATENCIES'] ?? '0,50').split(',').map(Number);
 const MISSED = 20;
-const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 interface Row {
   latencyMs: number;
@@ -37,14 +35,7 @@ async function run(latencyMs: number): Promise<Row> {
   const imUrl = `http://127.0.0.1:${imPort}`;
   const procs: Proc[] = [redisProc];
   try {
-    procs.push(
-      await startNode(
-        'im-simulator',
-        entry('../../packages/sandbox/dist/im-simulator-main.js'),
-        { SIM_PORT: String(imPort), SIM_LATENCY_MS: String(latencyMs) },
-        `${imUrl}/healthz`,
-      ),
-    );
+    procs.push(await startImSimulator(imPort, { SIM_LATENCY_MS: String(latencyMs) }));
     const env = { REDIS_URL: redisProc.url, QUEUE_PREFIX: 'wximbench', ...sandboxEnv(imUrl, 'http://127.0.0.1:1'), LOG_LEVEL: 'silent' };
     const config = loadConfig(env);
     const keys = stateKeys(config.queuePrefix);

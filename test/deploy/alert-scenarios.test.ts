@@ -54,6 +54,16 @@ async function scrape(targets: readonly Target[]): Promise<Scrape> {
   return { at: Date.now(), series };
 }
 
+/** The values `scrape` read of `metric`'s series that carry `label` (e.g. 'class="transient"'). */
+function valuesOf(scraped: Scrape, metric: string, label = ''): number[] {
+  return [...scraped.series].filter(([k]) => k.startsWith(`${metric}{`) && k.includes(label)).map(([, v]) => v);
+}
+
+/** Whether some series of `metric` with `label` has reached `min`, scraped now. */
+async function reached(targets: readonly Target[], metric: string, label: string, min: number): Promise<boolean> {
+  return valuesOf(await scrape(targets), metric, label).some((v) => v >= min);
+}
+
 const isCounter = (series: string) => /^wxim_\w+(_total|_bucket|_count|_sum)\{/.test(series);
 const isAge = (series: string) => /^wxim_\w*oldest\w*_seconds\{/.test(series);
 
@@ -166,12 +176,7 @@ t.test('IM answering 500 for two hours while customers write pages within 15 min
   const { a, b } = await healthyPhase(relay, targets);
   relay.im.faults = { rate: 1, kinds: ['http500'] };
   await converse(relay.wechat, 5, 4);
-  await eventually(
-    'the worker retries',
-    async () => [...(await scrape(targets)).series].some(([k, v]) => k.startsWith('wxim_im_retries_total{') && k.includes('class="transient"') && v >= 10),
-    30_000,
-    200,
-  );
+  await eventually('the worker retries', () => reached(targets, 'wxim_im_retries_total', 'class="transient"', 10), 30_000, 200);
   const c = await scrape(targets);
   relay.im.faults = { rate: 0, kinds: [] };
   const pages = await pagesAt(extrapolate(a, b, c, 120, targets), [HEALTHY_MINUTES - 1, HEALTHY_MINUTES + 15, HEALTHY_MINUTES + 120]);
@@ -189,12 +194,7 @@ t.test('a wrong IM key (70003) pages at once', async (t) => {
   const { a, b } = await healthyPhase(relay, targets);
   relay.im.failNext('openim/sendmsg', 70003, 1000, 'wrong key');
   await converse(relay.wechat, 3, 2);
-  await eventually(
-    'the worker meets the configuration error',
-    async () => [...(await scrape(targets)).series].some(([k, v]) => k.startsWith('wxim_im_retries_total{') && k.includes('class="configuration"') && v >= 3),
-    30_000,
-    200,
-  );
+  await eventually('the worker meets the configuration error', () => reached(targets, 'wxim_im_retries_total', 'class="configuration"', 3), 30_000, 200);
   const c = await scrape(targets);
   relay.im.clearScripted();
   const pages = await pagesAt(extrapolate(a, b, c, 30, targets), [HEALTHY_MINUTES - 1, HEALTHY_MINUTES + 2]);
@@ -213,7 +213,7 @@ t.test('Redis down for 20 minutes pages, and the page stays while it is down', a
     await redis.start();
   }
   t.ok(
-    [...c.series].some(([k, v]) => k.startsWith('wxim_redis_up{') && v === 0),
+    valuesOf(c, 'wxim_redis_up').some((v) => v === 0),
     'the services said Redis was down',
   );
   const pages = await pagesAt(extrapolate(a, b, c, 20, targets), [HEALTHY_MINUTES - 1, HEALTHY_MINUTES + 5, HEALTHY_MINUTES + 20]);
@@ -233,15 +233,10 @@ t.test('a single 503 while Redis blinks pages nobody', async (t) => {
     await redis.start();
   }
   t.equal(answered, 503, 'the gateway answered 503 while Redis was down');
-  await eventually(
-    'Redis is back for the services',
-    async () => [...(await scrape(targets)).series].every(([k, v]) => !k.startsWith('wxim_redis_up{') || v === 1),
-    30_000,
-    200,
-  );
+  await eventually('Redis is back for the services', async () => valuesOf(await scrape(targets), 'wxim_redis_up').every((v) => v === 1), 30_000, 200);
   const c = await scrape(targets);
   t.ok(
-    [...c.series].some(([k, v]) => k.startsWith('wxim_gateway_requests_total{') && k.includes('outcome="unavailable"') && v === 1),
+    valuesOf(c, 'wxim_gateway_requests_total', 'outcome="unavailable"').some((v) => v === 1),
     'the gateway counted one unavailable push',
   );
   const pages = await pagesAt(extrapolate(a, b, c, 30, targets, true), [HEALTHY_MINUTES + 1, HEALTHY_MINUTES + 5, HEALTHY_MINUTES + 15]);
@@ -254,12 +249,7 @@ t.test('relays failing for good page from the counters, even with the failed-job
   // 80001: IM refuses the content; a permanent error, so each job fails at once.
   relay.im.failNext('openim/sendmsg', 80001, 1000, 'content refused');
   await converse(relay.wechat, 3, 2);
-  await eventually(
-    'the relays failed',
-    async () => [...(await scrape(targets)).series].some(([k, v]) => k.startsWith('wxim_im_relayed_total{') && k.includes('outcome="failed"') && v >= 6),
-    30_000,
-    200,
-  );
+  await eventually('the relays failed', () => reached(targets, 'wxim_im_relayed_total', 'outcome="failed"', 6), 30_000, 200);
   const c = await scrape(targets);
   relay.im.clearScripted();
   // Past the retention cap the failed-jobs gauge no longer moves: the series keep it as read.

@@ -7,7 +7,7 @@ import t from 'tap';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
-import { freePort, runService, startTestRedis, testPrefix, whenReady } from '@wxim/testkit';
+import { PORT_VARIABLE, freePort, runService, startTestRedis, testPrefix, whenReady } from '@wxim/testkit';
 import { type K8sObject, renderExampleOverlay, root } from './kubernetes-render.js';
 
 const objects = await renderExampleOverlay();
@@ -26,13 +26,6 @@ const REAL: Record<string, string> = {
   DASHBOARD_PASSWORD: 'a long enough password',
 };
 const SETTINGS_REAL = { WECHAT_APP_ID: 'wx0123456789abcdef', IM_SDK_APP_ID: '1400000042', IM_AGENTS: 'agent_a,agent_b' };
-const PORT_VARIABLE: Record<string, string> = {
-  'wechat-gateway': 'GATEWAY_PORT',
-  'im-callback': 'CALLBACK_PORT',
-  dashboard: 'DASHBOARD_PORT',
-  'im-worker': 'IM_WORKER_PORT',
-  'wechat-pusher': 'PUSHER_PORT',
-};
 
 /** What envFrom gives the pod: the ConfigMap's data, then its Secret's (each value decoded). */
 function podEnvironment(d: IDeployment & K8sObject): { settings: Record<string, string>; secret: Record<string, string> } {

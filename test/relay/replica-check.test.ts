@@ -1,21 +1,12 @@
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { fakeOpenId } from '@wxim/sandbox';
-import { LocalRedis, eventually, startRelay, textOf } from '@wxim/testkit';
+import { eventually, startRelay, startReplicaPair, textOf } from '@wxim/testkit';
 
 // A real primary and a replica. With REDIS_WAIT_REPLICAS=1 the gateway answers 503 to a push the
 // replica does not confirm, but the job is on the primary all the same: a worker must not relay
 // it until the replica holds it. Otherwise a failover (the job gone with the old primary) would
 // let WeChat's retry, stored again on the new primary, reach the agent a second time.
-const primary = await LocalRedis.start({ appendonly: true });
-const replica = await LocalRedis.start({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-const replicaClient = new Redis(replica.url);
-t.teardown(async () => {
-  replicaClient.disconnect();
-  await replica.close();
-  await primary.close();
-});
-await eventually('the replica is in sync', async () => /master_link_status:up/.test(await replicaClient.info('replication')), 20_000);
+const { primary, replica } = await startReplicaPair(t);
 const relay = await startRelay(primary.url, { env: { REDIS_WAIT_REPLICAS: '1' } });
 t.teardown(() => relay.close());
 

@@ -7,16 +7,9 @@ import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
 import t from 'tap';
 import { request } from 'undici';
-import { LocalRedis, type ServiceProcess, eventually, freePort, freePortRun, launchRelay, runService, whenReady } from '@wxim/testkit';
+import { LocalRedis, PORT_VARIABLE, type ServiceProcess, eventually, freePort, freePortRun, launchRelay, runService, whenReady } from '@wxim/testkit';
 
 const entry = (name: string) => fileURLToPath(new URL(`../../services/${name}/dist/main.js`, import.meta.url));
-const PORT_VARIABLE: Record<string, string> = {
-  'wechat-gateway': 'GATEWAY_PORT',
-  'im-callback': 'CALLBACK_PORT',
-  dashboard: 'DASHBOARD_PORT',
-  'im-worker': 'IM_WORKER_PORT',
-  'wechat-pusher': 'PUSHER_PORT',
-};
 const SERVICES: ServiceDefinition[] = [wechatGatewayService, imCallbackService, dashboardService, imWorkerService, wechatPusherService];
 /** With Redis gone and nothing in flight there is nothing to finish or hand back: a stop takes moments, not the grace period. */
 const PROMPT_MS = 5000;

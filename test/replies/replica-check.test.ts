@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { textElem } from '@wxim/im';
-import { LocalRedis, eventually, startTwoWay } from '@wxim/testkit';
+import { eventually, startReplicaPair, startTwoWay } from '@wxim/testkit';
 
 // The reply side of REDIS_WAIT_REPLICAS, with a real primary and a replica. A reply im-callback
 // stored while the replica was frozen is on the primary only: IM is not told it was taken, and
@@ -9,15 +8,7 @@ import { LocalRedis, eventually, startTwoWay } from '@wxim/testkit';
 // gone with the old primary) would let the gap's look through IM's history store it again on the
 // new primary, and the customer would get it twice. (Two checks stand in the way: the job's, and
 // each part's `sending` mark confirmed on the replicas before the part goes.)
-const primary = await LocalRedis.start({ appendonly: true });
-const replica = await LocalRedis.start({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-const replicaClient = new Redis(replica.url);
-t.teardown(async () => {
-  replicaClient.disconnect();
-  await replica.close();
-  await primary.close();
-});
-await eventually('the replica is in sync', async () => /master_link_status:up/.test(await replicaClient.info('replication')), 20_000);
+const { primary, replica } = await startReplicaPair(t);
 const relay = await startTwoWay(primary.url, { env: { REDIS_WAIT_REPLICAS: '1' } });
 t.teardown(() => relay.close());
 

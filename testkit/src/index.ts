@@ -4,6 +4,7 @@ export * from './gateway.js';
 export * from './im-process.js';
 export * from './load.js';
 export * from './local-redis.js';
+export * from './replica-pair.js';
 export * from './redis-cluster.js';
 export * from './redis-sentinel.js';
 export * from './relay.js';

@@ -33,3 +33,12 @@ export async function whenReady(port: number, child?: ChildProcess, timeoutMs = 
     50,
   );
 }
+
+/** The variable that sets each service's listen port, by the service's name. */
+export const PORT_VARIABLE: Readonly<Record<string, string>> = {
+  'wechat-gateway': 'GATEWAY_PORT',
+  'im-callback': 'CALLBACK_PORT',
+  dashboard: 'DASHBOARD_PORT',
+  'im-worker': 'IM_WORKER_PORT',
+  'wechat-pusher': 'PUSHER_PORT',
+};

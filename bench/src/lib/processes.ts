@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRedis } from '@wxim/testkit';
 import { Redis } from 'ioredis';
@@ -141,4 +142,16 @@ export async function startNode(name: string, entry: string, env: Record<string,
     if (Date.now() > deadline) throw new Error(`${name} not ready at ${readyUrl}`);
     await sleep(50);
   }
+}
+
+const sandboxEntry = (name: string) => fileURLToPath(new URL(`../../../packages/sandbox/dist/${name}`, import.meta.url));
+
+/** The IM simulator as its own process on `port` (with `env`: SIM_RATE_LIMIT, SIM_CALLBACK_URL…); resolves once it answers. */
+export function startImSimulator(port: number, env: Record<string, string> = {}): Promise<Proc> {
+  return startNode('im-simulator', sandboxEntry('im-simulator-main.js'), { SIM_PORT: String(port), ...env }, `http://127.0.0.1:${port}/healthz`);
+}
+
+/** The WeChat API simulator as its own process on `port`; resolves once it answers. */
+export function startWechatApiSimulator(port: number): Promise<Proc> {
+  return startNode('wechat-api-simulator', sandboxEntry('wechat-api-simulator-main.js'), { SIM_PORT: String(port) }, `http://127.0.0.1:${port}/sim/stats`);
 }

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { SANDBOX, sandboxEnv } from '@wxim/sandbox';
 import { request } from 'undici';
-import { type BenchRedis, type Proc, freePort, startNode, startRedis } from './processes.js';
+import { type BenchRedis, type Proc, freePort, startImSimulator, startNode, startRedis } from './processes.js';
 
 const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -27,12 +27,7 @@ export async function startStack(imLimit: 'real' | 'lifted'): Promise<RelayStack
   const redis = await startRedis();
   const [simPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
   const simUrl = `http://127.0.0.1:${simPort}`;
-  const sim = await startNode(
-    'im-simulator',
-    entry('../../../packages/sandbox/dist/im-simulator-main.js'),
-    { SIM_PORT: String(simPort), ...(imLimit === 'lifted' ? { SIM_RATE_LIMIT: 'off' } : {}) },
-    `${simUrl}/healthz`,
-  );
+  const sim = await startImSimulator(simPort, imLimit === 'lifted' ? { SIM_RATE_LIMIT: 'off' } : {});
   const env = {
     REDIS_URL: redis.url,
     WECHAT_TOKEN: SANDBOX.token,
