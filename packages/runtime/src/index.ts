@@ -2,6 +2,7 @@ export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
 export { closeOnSignal } from './close-on-signal.js';
 export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
 export { metricsRegistry } from './metrics-registry.js';
+export { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export { type BuildOptions, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';

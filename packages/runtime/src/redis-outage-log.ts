@@ -3,6 +3,19 @@ interface Log {
   info(obj: object, msg: string): void;
 }
 
+/** Socket errors that mean the connection to Redis is gone, whatever state the client shows yet. */
+const CONNECTION_LOST = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether a worker error says Redis is out of reach. The first error of an outage can come before
+ * ioredis marks the connection closed (a write on a socket the server just shut gives EPIPE), so the
+ * client's status alone misses it.
+ */
+export function isConnectionLoss(err: Error & { code?: unknown }): boolean {
+  if (typeof err.code === 'string' && CONNECTION_LOST.has(err.code)) return true;
+  return /^Connection is closed|^(write|read|connect) (EPIPE|ECONNRESET|ECONNREFUSED|ETIMEDOUT)\b/.test(err.message);
+}
+
 /** How often a Redis outage that goes on is mentioned again. */
 const REMINDER_MS = 60_000;
 

@@ -14,7 +14,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
 import { healthRoutes } from './health-routes.js';
-import { RedisOutageLog } from './redis-outage-log.js';
+import { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 
 /** What a worker service does with its queue's jobs; the host runs the rest. */
 export interface JobHandler<T> {
@@ -151,7 +151,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   // While Redis is away BullMQ reports each failed fetch (about one a second): say it once, and when it is back.
   const outage = new RedisOutageLog(app.log);
   const redisReady = () => state.status === 'ready' && blocking.status === 'ready';
-  worker.on('error', (err) => (redisReady() ? app.log.warn({ reason: err.message }, 'worker error') : outage.failed(err.message)));
+  worker.on('error', (err) => (redisReady() && !isConnectionLoss(err) ? app.log.warn({ reason: err.message }, 'worker error') : outage.failed(err.message)));
   blocking.on('ready', () => outage.recovered());
   // A job done for good (completed, or failed with no attempt left) runs `done`; close() waits for these.
   const leaving = new Set<Promise<void>>();
