@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
+import { type DeskSettings, deskSettings } from './desk-settings.js';
 import { refusePlaceholders } from './placeholders.js';
 import { type SentinelConfig, redisSentinel } from './redis-sentinel.js';
 import { type SandboxLinks, localBind, sandboxLinks } from './sandbox-settings.js';
@@ -41,6 +42,8 @@ export interface Config {
   wechat: WechatConfig;
   im: ImConfig;
   welcomeText: string;
+  /** The service desk: presence-based assignment, waiting, business hours, agent commands. */
+  desk: DeskSettings;
   onUnsubscribe: 'delete' | 'keep';
   worker: {
     /** Jobs each worker process runs at once. */
@@ -131,6 +134,7 @@ export function loadConfig(env: Env = process.env): Config {
       callbackToken: matching(env, 'IM_CALLBACK_TOKEN', /^[\x21-\x7e]{1,128}$/, 'the callback authentication token from the IM console'),
     },
     welcomeText,
+    desk: deskSettings(env),
     onUnsubscribe: oneOf(env, 'ON_UNSUBSCRIBE', ['delete', 'keep'] as const, 'delete'),
     worker: {
       concurrency: integer(env, 'WORKER_CONCURRENCY', 1, 1000, 32),

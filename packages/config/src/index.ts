@@ -30,3 +30,5 @@ export {
 } from './sandbox-mode.js';
 export type { SandboxLinks } from './sandbox-settings.js';
 export { requirePortsApart } from './ports-apart.js';
+export { type BusinessHours, isOpen, localTime } from './business-hours.js';
+export { type DeskSettings, DEFAULT_OFF_HOURS_TEXT, DEFAULT_WAITING_TEXT } from './desk-settings.js';
