@@ -15,6 +15,8 @@ export interface DeskSettings {
   waitingText: string;
   /** OFF_HOURS_TEXT: told to a customer who writes outside BUSINESS_HOURS (empty: nothing). */
   offHoursText: string;
+  /** CLOSE_AFTER_IDLE: a conversation without a message from its customer this long closes and frees its agent's place (ms). */
+  closeAfterIdleMs: number;
   /** AUTO_REPLY_EVERY: at most one waiting or off-hours text per customer this often (ms). */
   autoReplyEveryMs: number;
   /** BUSINESS_HOURS, BUSINESS_TZ, HOLIDAYS; undefined: always open. */
@@ -88,6 +90,8 @@ export function deskSettings(env: Env): DeskSettings {
     waitingText: customerText(env, 'WAITING_TEXT', DEFAULT_WAITING_TEXT),
     offHoursText: customerText(env, 'OFF_HOURS_TEXT', DEFAULT_OFF_HOURS_TEXT),
     autoReplyEveryMs: duration(env, 'AUTO_REPLY_EVERY', 12 * 3_600_000),
+    // WeChat lets an agent answer for 48 hours after the customer's last message: past that the conversation holds no place.
+    closeAfterIdleMs: duration(env, 'CLOSE_AFTER_IDLE', 48 * 3_600_000),
     ...(hours === undefined ? {} : { hours }),
     ...(csat === undefined ? {} : { csatText: csat }),
     ...(sla === undefined ? {} : { firstResponseSlaMs: sla }),

@@ -22,6 +22,7 @@ t.test('unset hours mean always open; the defaults are a desk that works', async
   t.ok(isOpen(desk.hours, new Date('2026-12-05T03:00:00Z')), 'open on a Saturday night');
   t.equal(desk.maxOpen, 20);
   t.equal(desk.autoReplyEveryMs, 12 * 3_600_000);
+  t.equal(desk.closeAfterIdleMs, 48 * 3_600_000);
   t.equal(desk.waitingText, DEFAULT_WAITING_TEXT);
   t.equal(desk.cannedReplies.size, 0);
   t.equal(desk.firstResponseSlaMs, undefined);

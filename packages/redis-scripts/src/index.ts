@@ -20,8 +20,8 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 5, lua: BEGIN },
-  wximReleaseAgent: { numberOfKeys: 2, lua: RELEASE },
+  wximRelayBegin: { numberOfKeys: 10, lua: BEGIN },
+  wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 6, lua: WAKE_TO_FRONT },
@@ -41,7 +41,7 @@ export interface RelayScripts {
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
   wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
-  wximReleaseAgent(customer: string, load: string): Promise<string | null>;
+  wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
     pace: string,

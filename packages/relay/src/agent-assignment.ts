@@ -13,8 +13,15 @@ export class AgentLoad {
     this.redis = relayScripts(redis);
   }
 
-  /** The customer stops counting towards their agent's load; they keep the agent should they return. */
+  /** The customer's conversation closes (an unfollow) and they leave the waiting queue; they keep the agent should they return. */
   async release(openid: string): Promise<void> {
-    await this.redis.wximReleaseAgent(this.keys.customer(openid), this.keys.agentLoad);
+    await this.redis.wximReleaseAgent(
+      this.keys.customer(openid),
+      this.keys.agentLoad,
+      this.keys.deskActive,
+      this.keys.deskWaiting,
+      this.keys.deskWaitingSeen,
+      openid,
+    );
   }
 }

@@ -7,7 +7,7 @@ export { takesTurn } from './ordering.js';
 export { type Lease, RateGate, paceCap } from './rate-gate.js';
 export { LockLostError } from './lock-lost-error.js';
 export { FleetLock, type HeldLock } from './fleet-lock.js';
-export { type Begun, RelayTurn } from './relay-turn.js';
+export { type Begun, type DeskPolicy, RelayTurn } from './relay-turn.js';
 export { type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState } from './reply-window.js';
 export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { type QueueKeys, wakeToFront } from './wake-to-front.js';

@@ -15,6 +15,14 @@ export function stateKeys(prefix: string) {
     replyProgress: (jobId: string) => `${prefix}:reply-progress:${jobId}`,
     /** The agents' latest login state (State.StateChange), for routing. */
     agentState: `${prefix}:agent-state`,
+    /** Customers waiting for an agent who is online with room, by when they began to wait (ms). */
+    deskWaiting: `${prefix}:desk:waiting`,
+    /** When each waiting customer's job last looked for an agent (ms): one that stopped looking holds no place. */
+    deskWaitingSeen: `${prefix}:desk:waiting-seen`,
+    /** Customers with an open conversation, by their latest message (ms): idle ones close. */
+    deskActive: `${prefix}:desk:active`,
+    /** When each agent was last given a customer (ms): ties go to the one idle longest. */
+    agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */
     callbackHeartbeat: `${prefix}:im-callback:heartbeat`,
     /** Each running im-callback instance's latest beat (Redis ms), by instance id; removed on a clean stop. */

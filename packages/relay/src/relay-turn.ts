@@ -7,12 +7,23 @@ export type Begun =
   | { turn: 'waiting' | 'absent' }
   | {
       turn: 'head';
+      /** With no `agent`, the customer waits for one (see DeskPolicy) and nothing is relayed yet. */
       customer: Customer;
       /** When the job first tried to relay, ms on Redis's clock. */
       firstAttemptAt: number;
       /** The job's place in the store order of every line when it first tried (a Redis-side sequence, see ConversationLine). */
       place: number;
     };
+
+/** How the desk hands out conversations (AGENT_MAX_OPEN and when conversations close or stop waiting). */
+export interface DeskPolicy {
+  /** Open conversations an agent takes before new customers go to others or wait. */
+  maxOpen: number;
+  /** A conversation without a customer message this long closes (ms). */
+  idleMs: number;
+  /** A waiting customer whose job has not looked for an agent this long no longer holds a place (ms). */
+  staleMs: number;
+}
 
 /** The start of a relay: whether it is the job's turn and, if so, who the customer is and who serves them. */
 export class RelayTurn {
@@ -25,6 +36,7 @@ export class RelayTurn {
     /** The queue of customers' pushes, whose lines these are. */
     private readonly queue: string,
     private readonly agents: readonly string[],
+    private readonly desk: DeskPolicy,
   ) {
     if (agents.length === 0) throw new Error('RelayTurn needs at least one agent');
     this.redis = relayScripts(redis);
@@ -39,9 +51,19 @@ export class RelayTurn {
       this.keys.agentLoad,
       this.keys.relayIds(jobId),
       this.keys.earlierFirstAttempt(jobId),
+      this.keys.agentState,
+      this.keys.deskWaiting,
+      this.keys.deskWaitingSeen,
+      this.keys.deskActive,
+      this.keys.agentLastAssigned,
       this.jobKeyPrefix,
       jobId,
       assign ? '1' : '0',
+      this.keys.customer(''),
+      String(this.desk.maxOpen),
+      String(this.desk.idleMs),
+      String(this.desk.staleMs),
+      openid,
       ...this.agents,
     );
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };

@@ -20,7 +20,7 @@ function setup(agents: string[]) {
     jobs,
     job,
     line: new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds),
-    turn: (a: string[] = agents) => new RelayTurn(redis, keys, 'wechat-inbound', a),
+    turn: (a: string[] = agents) => new RelayTurn(redis, keys, 'wechat-inbound', a, { maxOpen: 20, idleMs: 48 * 3_600_000, staleMs: 120_000 }),
   };
 }
 

@@ -6,6 +6,7 @@ import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, 
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
+import { deskPolicy } from './desk-policy.js';
 import { createProcessor } from './processor.js';
 
 export interface ImWorkerOverrides extends HostOverrides {
@@ -40,7 +41,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
       const processor = createProcessor({
         relay,
-        turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents),
+        turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents, deskPolicy(config, overrides.waitMs)),
         line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds),
         wake: wakeToFront(state, queue),
         metrics,

@@ -122,6 +122,12 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
+    if (message.kind !== 'unsubscribe' && begun.customer.agent === undefined) {
+      // No agent online with room: the conversation waits, its later messages behind it, until an
+      // agent logs in or frees a place (and wakes it), or it looks again after `waitMs`.
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError();
+    }
     const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
     try {
       // After the turn, whose writes (the job's relay ids) the same confirmation covers: a job

@@ -1,17 +1,19 @@
-import { ASSIGN_AGENT_LUA } from './agents.js';
+import { DESK_LUA } from './desk.js';
 import { LIVE_HEAD_LUA } from './line.js';
 
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
 const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
-// KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key. ARGV:
-// job key prefix, job id, assign (1/0),
+// KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, and
+// the desk's: agent state, waiting, waiting-seen, active, last-assigned (see DESK_LUA). ARGV: job
+// key prefix, job id, assign (1/0), customer key prefix, max open, idle ms, stale ms, openid,
 // agents... One round trip for what every relay needs first: its turn, and at the head, the
 // customer's UserID, import state and (sticky) agent, and the ids the job was first relayed with
 // (kept from its first attempt on, also when the job is retried by hand and joins its line again):
+// when the customer must wait for an agent, the agent is false and no ids are taken yet;
 // when it first tried, on Redis's clock, and its place in the store order.
 export const BEGIN = `${LIVE_HEAD_LUA}
-${ASSIGN_AGENT_LUA}
+${DESK_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
 if head ~= ARGV[2] then
   if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {'waiting'} end
@@ -19,7 +21,12 @@ if head ~= ARGV[2] then
 end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
-if ARGV[3] == '1' then agent = assignAgent(KEYS[2], KEYS[3], {unpack(ARGV, 4)}) end
+if ARGV[3] == '1' then
+  local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10],
+    customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
+  agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk, ARGV[8])
+  if not agent then return {'head', c[1] or false, c[2] or false, false, '0', '0'} end
+end
 if redis.call('HEXISTS', KEYS[4], 'first') == 0 then
   -- A job begun by the release before this one kept its first attempt (local clock, ms) in a key
   -- of its own: carried over once, so a job retrying across the upgrade still looks first.

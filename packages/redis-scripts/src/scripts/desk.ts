@@ -1,0 +1,107 @@
+// The service desk's assignment, as Lua functions for RelayTurn's script (one round trip).
+//
+// A conversation is open while its customer counts towards their agent's load (`counted` is not
+// '0'): it stays with that agent, online or not (IM keeps the messages until they log in). It
+// closes on /close, on an unfollow, or after `idleMs` without a message from the customer (WeChat
+// lets the agent answer for 48 hours after one, so an older conversation holds no place).
+//
+// A new conversation goes to the online agent with the fewest open conversations under `maxOpen`
+// (ties: the one assigned longest ago, then the earlier in IM_AGENTS); a returning customer's
+// previous agent first, when online with room. An agent is online unless their latest
+// State.StateChange is a Logout or Disconnect (an agent never heard of counts as online: IM sends
+// the state only when it changes, and the relay may have started after they logged in).
+// With no such agent, or while customers who waited longer are still waiting for the places
+// free, the customer waits (in `waiting`, by when they began to), and their messages with them.
+//
+// desk: { state = agent-state hash, waiting = zset openid -> since (ms), seen = hash openid ->
+//   last look (ms), active = zset openid -> last customer message (ms), last = zset agent -> last
+//   assignment (ms), customerPrefix = customer hash key without the openid, maxOpen, idleMs,
+//   staleMs = a waiting customer whose job has not looked for this long no longer holds a place }
+export const DESK_LUA = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function isOnline(desk, agent)
+  local s = redis.call('HGET', desk.state, agent)
+  if not s then return true end
+  local ok, st = pcall(cjson.decode, s)
+  if not ok or type(st) ~= 'table' then return true end
+  return st.action ~= 'Logout' and st.action ~= 'Disconnect'
+end
+
+local function closeConversation(desk, load, openid)
+  local c = desk.customerPrefix .. openid
+  local agent = redis.call('HGET', c, 'agent')
+  if agent and redis.call('HGET', c, 'counted') ~= '0' then
+    redis.call('ZINCRBY', load, -1, agent)
+    redis.call('HSET', c, 'counted', '0')
+  end
+  redis.call('ZREM', desk.active, openid)
+  return agent
+end
+
+-- Conversations idle past idleMs close; waiting customers whose jobs stopped looking leave the queue.
+local function tidy(desk, load, now)
+  for _, openid in ipairs(redis.call('ZRANGEBYSCORE', desk.active, '-inf', now - desk.idleMs, 'LIMIT', 0, 100)) do
+    closeConversation(desk, load, openid)
+  end
+  for _, openid in ipairs(redis.call('ZRANGE', desk.waiting, 0, 99)) do
+    local seen = tonumber(redis.call('HGET', desk.seen, openid) or '0')
+    if seen < now - desk.staleMs then
+      redis.call('ZREM', desk.waiting, openid)
+      redis.call('HDEL', desk.seen, openid)
+    end
+  end
+end
+
+local function configured(agents, agent)
+  if not agent then return false end
+  for _, a in ipairs(agents) do
+    if a == agent then return true end
+  end
+  return false
+end
+
+-- The agent who serves the customer now, or false: the customer waits.
+local function deskAssign(customer, load, agents, desk, openid)
+  local now = nowMs()
+  tidy(desk, load, now)
+  local current = redis.call('HGET', customer, 'agent')
+  local open = current and redis.call('HGET', customer, 'counted') ~= '0'
+  if open and configured(agents, current) then
+    redis.call('ZADD', desk.active, now, openid)
+    return current
+  end
+  if open then closeConversation(desk, load, openid) end
+  local free, best, bestLoad, bestLast = 0, nil, 0, 0
+  local previous = nil
+  for _, a in ipairs(agents) do
+    if isOnline(desk, a) then
+      local n = tonumber(redis.call('ZSCORE', load, a) or '0')
+      if n < desk.maxOpen then
+        free = free + desk.maxOpen - n
+        local last = tonumber(redis.call('ZSCORE', desk.last, a) or '0')
+        if best == nil or n < bestLoad or (n == bestLoad and last < bestLast) then best, bestLoad, bestLast = a, n, last end
+        if a == current then previous = a end
+      end
+    end
+  end
+  local ahead = redis.call('ZRANK', desk.waiting, openid)
+  if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
+  if best == nil or ahead >= free then
+    redis.call('ZADD', desk.waiting, 'NX', now, openid)
+    redis.call('HSET', desk.seen, openid, now)
+    return false
+  end
+  local agent = previous or best
+  redis.call('ZINCRBY', load, 1, agent)
+  redis.call('HSET', customer, 'agent', agent, 'counted', '1')
+  redis.call('ZADD', desk.last, now, agent)
+  redis.call('ZADD', desk.active, now, openid)
+  redis.call('ZREM', desk.waiting, openid)
+  redis.call('HDEL', desk.seen, openid)
+  return agent
+end
+`;
