@@ -38,7 +38,7 @@ export interface PrivateRedis {
 /**
  * A Redis of the relay's own for `npm start` on a machine with none: redis-server from PATH on
  * `host:port`, with its data in `dir`, kept between runs. It is configured as the relay needs
- * (see "Redis" in the README): AOF fsynced before every answer, since the gateway tells WeChat a
+ * (see docs/redis.md): AOF fsynced before every answer, since the gateway tells WeChat a
  * push is stored once Redis says so, and no eviction.
  */
 export async function startPrivateRedis(host: string, port: number, dir = PRIVATE_REDIS_DIR): Promise<PrivateRedis> {

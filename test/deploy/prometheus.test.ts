@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parse } from 'yaml';
+import { githubAnchors } from './markdown.js';
 
 const root = new URL('../../', import.meta.url);
 const rulesDir = fileURLToPath(new URL('deploy/prometheus/', root));
@@ -29,7 +30,7 @@ const TEST_FILES = ['alerts.test.yml', 'alerts.week.test.yml'];
 const unitTests = TEST_FILES.flatMap((file) =>
   (parse(read(`deploy/prometheus/${file}`)) as { tests: { alert_rule_test?: RuleTest[] }[] }).tests.flatMap((test) => test.alert_rule_test ?? []),
 );
-const RUNBOOK_BASE = 'https://github.com/your-org/wechat-im-relay/blob/main/README.md';
+const RUNBOOK_BASE = 'https://github.com/your-org/wechat-im-relay/blob/main/docs/runbook.md';
 
 // ---- promtool -------------------------------------------------------------------------------------
 
@@ -203,25 +204,8 @@ t.test('the scrape job of each service is matched however it is named', async (t
   for (const job of ['node-exporter', 'wechat-pusher-exporter', 'kube-state-metrics']) t.notMatch(job, regex, job);
 });
 
-/** GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces to `-`, repeats numbered. */
-function anchors(markdown: string): Set<string> {
-  const seen = new Map<string, number>();
-  const out = new Set<string>();
-  for (const m of markdown.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
-    const base = m[1]!
-      .replace(/`/g, '')
-      .toLowerCase()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-      .replace(/\s/g, '-');
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    out.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return out;
-}
-
-t.test("every alert's runbook_url names a section of README.md", async (t) => {
-  const headings = anchors(read('README.md'));
+t.test("every alert's runbook_url names a section of docs/runbook.md", async (t) => {
+  const headings = githubAnchors(read('docs/runbook.md'));
   const missing = rules.map((r) => r.annotations?.runbook_url?.split('#')[1] ?? `${r.alert}: no anchor`).filter((anchor) => !headings.has(anchor));
-  t.same(missing, [], `README.md sections missing: ${missing.join(', ') || 'none'}`);
+  t.same(missing, [], `docs/runbook.md sections missing: ${missing.join(', ') || 'none'}`);
 });

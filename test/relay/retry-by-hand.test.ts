@@ -26,7 +26,7 @@ t.test('a failed job retried by hand after the duplicate window keeps its ids an
   t.same(im.messagesBetween(openid).map(textOf), ['warm up', 'delivered, answer lost, then failed'], 'IM has it already');
   await eventually("IM's duplicate window has passed", () => Date.now() - failedAt > 700, 5000, 50);
 
-  // As the README says: the retry command, which resets the attempts.
+  // As docs/runbook.md says: the retry command, which resets the attempts.
   const { stdout } = await promisify(execFile)(process.execPath, [retryFailed], {
     env: { PATH: process.env['PATH'] ?? '', REDIS_URL: relay.redisUrl, QUEUE_PREFIX: relay.env['QUEUE_PREFIX']! },
   });

@@ -135,7 +135,7 @@ export class TestRedisSentinels {
   /**
    * A failover by hand: SENTINEL FAILOVER on one sentinel, with writes on the primary going on
    * (no `CLIENT PAUSE`): the old primary takes writes until the switch is announced, and is made
-   * a replica. `pauseWritesMs` pauses them first, as the README allows.
+   * a replica. `pauseWritesMs` pauses them first, as docs/redis.md allows.
    */
   async failover(pauseWritesMs = 0): Promise<void> {
     const port = await this.primaryPort();

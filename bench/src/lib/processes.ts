@@ -79,11 +79,11 @@ export interface BenchRedis extends Proc {
   restart(): Promise<{ aofMb: number; seconds: number }>;
 }
 
-/** `appendfsync` of the benchmark's Redis: `always`, as the README asks, unless BENCH_APPENDFSYNC=everysec. */
+/** `appendfsync` of the benchmark's Redis: `always`, as docs/redis.md asks, unless BENCH_APPENDFSYNC=everysec. */
 export const APPENDFSYNC = process.env['BENCH_APPENDFSYNC'] === 'everysec' ? 'everysec' : 'always';
 
 /**
- * A redis-server of the benchmark's own, configured as the README asks for production (AOF
+ * A redis-server of the benchmark's own, configured as docs/redis.md asks for production (AOF
  * fsynced before every answer, rewrite from 512 MB). BENCH_APPENDFSYNC and
  * BENCH_AOF_REWRITE_MIN_SIZE override them.
  */

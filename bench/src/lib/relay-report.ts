@@ -46,7 +46,7 @@ function perProcessTable(rows: Row[], title: string, figures: (r: Row) => Record
   ];
 }
 
-/** The benchmark's tables, as the README carries them. */
+/** The benchmark's tables, as docs/benchmarks.md carries them. */
 export function report(rows: Row[], concurrency: number): string {
   const lines = [
     `Relay benchmark: safe-mode pushes at concurrency ${concurrency}; each row on a fresh Redis (appendfsync ${APPENDFSYNC}), IM simulator, gateway and im-worker, each its own process.`,
