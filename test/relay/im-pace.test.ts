@@ -45,6 +45,7 @@ async function stack(t: Test): Promise<Stack> {
     IM_SECRET_KEY: IM_KEY,
     IM_AGENTS: AGENTS.join(','),
     IM_API_BASE: im.url,
+    AGENT_MAX_OPEN: '10000', // hundreds of customers: the pace is under test, not the desk's cap
   };
   const gateway = await startGateway(redis.url, env);
   const s: Stack = {

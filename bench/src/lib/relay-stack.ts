@@ -37,6 +37,9 @@ export async function startStack(imLimit: 'real' | 'lifted'): Promise<RelayStack
     GATEWAY_PORT: String(gatewayPort),
     IM_WORKER_PORT: String(workerPort),
     ...(imLimit === 'lifted' ? { IM_RATE_LIMIT: '100000' } : {}),
+    // Thousands of customers stand for a desk of many agents: the two sandbox agents' cap of open
+    // conversations (AGENT_MAX_OPEN, 20 each) would make all but 40 wait. Lifted: the relay's pace is measured, not the desk's.
+    AGENT_MAX_OPEN: '10000',
   };
   const workerUrl = `http://127.0.0.1:${workerPort}`;
   const startWorker = () => startNode('im-worker', entry('../../../services/im-worker/dist/main.js'), env, `${workerUrl}/readyz`);

@@ -32,12 +32,16 @@ export function parseCommand(text: string): AgentCommand | undefined {
   switch (word) {
     case 'transfer':
       if (args === '') return { name: 'transfer' };
-      return AGENT.test(args) ? { name: 'transfer', to: args } : { name: 'malformed', command: '/transfer', expected: '/transfer <agent UserID>, or /transfer alone' };
+      return AGENT.test(args)
+        ? { name: 'transfer', to: args }
+        : { name: 'malformed', command: '/transfer', expected: '/transfer <agent UserID>, or /transfer alone' };
     case 'close':
       return args === '' ? { name: 'close' } : { name: 'malformed', command: '/close', expected: '/close alone' };
     case 'r':
       if (args === '') return { name: 'canned' };
-      return CODE.test(args) ? { name: 'canned', code: args.toLowerCase() } : { name: 'malformed', command: '/r', expected: '/r <code> (one word), or /r alone for the list' };
+      return CODE.test(args)
+        ? { name: 'canned', code: args.toLowerCase() }
+        : { name: 'malformed', command: '/r', expected: '/r <code> (one word), or /r alone for the list' };
     case 'help':
       return { name: 'help' };
     default:
