@@ -1,6 +1,6 @@
 import { loadConfig } from '@wxim/config';
 import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wxim/im-callback';
-import { type ImWorker, createImWorker } from '@wxim/im-worker';
+import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
 import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
 import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway, wechatTestEnv } from './gateway.js';
@@ -52,6 +52,7 @@ export async function startTwoWay(
     env?: Record<string, string>;
     pusher?: WechatPusherOverrides;
     callback?: ImCallbackOverrides;
+    worker?: ImWorkerOverrides;
     startPusher?: boolean;
     sim?: Partial<ImSimulatorOptions>;
   } = {},
@@ -77,7 +78,7 @@ export async function startTwoWay(
   };
   const config = loadConfig(env);
   const gateway = await startGateway(redisUrl, env);
-  const worker = await createImWorker(config, { backoffBaseMs: 50, waitMs: 2000, imTimeoutMs: 1000 });
+  const worker = await createImWorker(config, { backoffBaseMs: 50, waitMs: 2000, imTimeoutMs: 1000, ...options.worker });
   worker.start();
   const callback = await createImCallback(config, options.callback);
   await callback.app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { RELEASE } from './scripts/agents.js';
+import { RECORD_STATE, RELEASE } from './scripts/agents.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
@@ -22,6 +22,7 @@ const SCRIPTS = {
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
   wximRelayBegin: { numberOfKeys: 10, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
+  wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 6, lua: WAKE_TO_FRONT },
@@ -42,6 +43,7 @@ export interface RelayScripts {
   wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
   wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
   wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
+  wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
     pace: string,

@@ -1,6 +1,6 @@
 import { type Config, loggerOptions } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
-import { ConversationLine, FleetLock, stateKeys } from '@wxim/relay';
+import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/relay';
 import { createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -48,6 +48,10 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
   redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
+  // The customers' queue, whose waiting conversations an agent's login wakes (nothing is added to it here).
+  const inbound = new Queue(QUEUES.wechatInbound, { connection: redis, prefix });
+  inbound.on('error', () => {});
+  const presence = new DeskPresence(redis, keys, inbound);
   const metrics = createCallbackMetrics({
     processMetrics: overrides.processMetrics ?? false,
     recovery: {
@@ -121,7 +125,12 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     store,
     watch,
     recordState: async (account, state) => {
-      if (agents.has(account)) await redis.hset(keys.agentState, account, JSON.stringify(state));
+      if (!agents.has(account)) return;
+      if (!(await presence.record(account, state)) || state.action !== 'Login') return;
+      // Waiting customers look for an agent at once rather than at their next look (within 30 s).
+      await presence
+        .wakeWaiting(config.desk.maxOpen)
+        .catch((err: Error) => app.log.warn({ reason: err.message }, 'could not wake the waiting conversations; they look again by themselves'));
     },
     metrics,
     redis,
@@ -146,6 +155,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
         await recovery.idle();
         await im.close();
         await queue.close();
+        await inbound.close();
         redis.disconnect();
       })();
       return closing;

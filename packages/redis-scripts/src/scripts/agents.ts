@@ -11,3 +11,16 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
 return closeConversation(desk, KEYS[2], ARGV[1])
 `;
+
+// KEYS: agent-state hash. ARGV: agent, the state (JSON), its event time (ms; '' when IM gave
+// none). IM may deliver a login and the logout before it out of order: an older state never
+// replaces a newer one. Returns 1 when stored.
+export const RECORD_STATE = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and ARGV[3] ~= '' then
+  local ok, st = pcall(cjson.decode, old)
+  if ok and type(st) == 'table' and tonumber(st.eventTime) and tonumber(st.eventTime) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;

@@ -1,0 +1,48 @@
+import type { Cluster, Redis } from 'ioredis';
+import { relayScripts } from '@wxim/redis-scripts';
+import type { StateKeys } from './keys.js';
+import { type QueueKeys, wakeToFront } from './wake-to-front.js';
+
+/** An agent's login state as IM's State.StateChange reports it. */
+export interface AgentState {
+  action: string;
+  /** When IM saw it (ms), if IM said. */
+  eventTime?: number;
+}
+
+/**
+ * The desk's side of presence: agents' login states, and the customers waiting for an agent.
+ * Whoever frees a place (an agent logging in, a conversation closing or moving) wakes the jobs of
+ * the customers waiting longest, so they look for an agent at once rather than at their next look.
+ */
+export class DeskPresence {
+  private readonly wake: (jobId: string) => Promise<boolean>;
+  private readonly inboundName: string;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly keys: StateKeys,
+    /** The customers' push queue (wechat-inbound), whose delayed jobs are woken. */
+    inbound: QueueKeys & { name: string },
+  ) {
+    this.wake = wakeToFront(redis, inbound);
+    this.inboundName = inbound.name;
+  }
+
+  /** Stores an agent's state unless a newer one is stored; resolves true when it was stored. */
+  async record(agent: string, state: AgentState & Record<string, unknown>): Promise<boolean> {
+    const at = state.eventTime === undefined ? '' : String(state.eventTime);
+    return (await relayScripts(this.redis).wximRecordAgentState(this.keys.agentState, agent, JSON.stringify(state), at)) === 1;
+  }
+
+  /** Wakes the first jobs of the `count` customers waiting longest; resolves to how many were asleep. */
+  async wakeWaiting(count: number): Promise<number> {
+    const openids = await this.redis.zrange(this.keys.deskWaiting, 0, count - 1);
+    let woken = 0;
+    for (const openid of openids) {
+      const [head] = await this.redis.zrange(this.keys.line(this.inboundName, openid), 0, 0);
+      if (head !== undefined && (await this.wake(head))) woken++;
+    }
+    return woken;
+  }
+}

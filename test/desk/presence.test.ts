@@ -1,0 +1,63 @@
+import { fakeOpenId } from '@wxim/sandbox';
+import { keyPrefix } from '@wxim/queue';
+import { stateKeys } from '@wxim/relay';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { AGENTS, eventually, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
+
+const redis = await startTestRedis();
+const state = new Redis(redis.url);
+t.teardown(async () => {
+  state.disconnect();
+  await redis.close();
+});
+
+/** Far longer than any wait below: a conversation that goes on before it was woken. */
+const LOOK_AGAIN_MS = 60_000;
+
+t.test('with every agent logged out a conversation waits, in order, and goes to the first agent who logs in', async (t) => {
+  const relay = await startTwoWay(redis.url, { worker: { waitMs: LOOK_AGAIN_MS } });
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  for (const agent of AGENTS) await im.agentLogout(agent);
+  t.same(
+    im.callbacks.filter((c) => c.command === 'State.StateChange').map((c) => c.delivered),
+    [true, true, true],
+    'the logouts reached im-callback',
+    { callbacks: im.callbacks },
+  );
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  const openid = fakeOpenId();
+  for (const text of ['first', 'second', 'third']) t.equal((await wechat.push(wechat.text(openid, text))).status, 200);
+  await eventually('the conversation waits for an agent', async () => (await state.zscore(keys.deskWaiting, openid)) !== null);
+  t.equal(im.messagesBetween(openid).length, 0, 'nothing went to a logged-out agent');
+
+  const loggedIn = Date.now();
+  t.ok(await im.agentLogin(AGENTS[1]!), `${AGENTS[1]} logs in`);
+  await eventually('the three messages reach the agent who logged in', () => im.messagesBetween(openid).length === 3, 10_000);
+  const took = Date.now() - loggedIn;
+  const got = im.messagesBetween(openid);
+  t.same(got.map(textOf), ['first', 'second', 'third'], 'in the order the customer wrote');
+  t.same([...new Set(got.map((m) => m.to))], [AGENTS[1]], 'all to the agent who logged in');
+  t.ok(took < LOOK_AGAIN_MS / 2, `woken by the login (${took} ms), not by the next look`);
+  t.equal(await state.zscore(keys.deskWaiting, openid), null, 'no longer waiting');
+});
+
+t.test('everyone full: a newcomer waits until an agent frees a place, and never goes over AGENT_MAX_OPEN', async (t) => {
+  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: 1000 } });
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  const first = await Promise.all(AGENTS.map(() => relay.newCustomer()));
+  t.same(first.map((c) => c.agent).sort(), [...AGENTS].sort(), 'one customer each');
+  const newcomer = fakeOpenId();
+  await wechat.push(wechat.text(newcomer, 'anyone there?'));
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('the newcomer waits', async () => (await state.zscore(keys.deskWaiting, newcomer)) !== null);
+  await new Promise((r) => setTimeout(r, 2500)); // two looks of the waiting job, with every agent still full
+  t.equal(im.messagesBetween(newcomer).length, 0, 'no agent takes a second conversation');
+  const leaving = first[0]!;
+  await wechat.push({ ...wechat.unfollow(leaving.openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await eventually('the newcomer reaches the agent whose customer left', () => im.messagesBetween(newcomer).length === 1, 10_000);
+  t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
+});
