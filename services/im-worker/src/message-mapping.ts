@@ -1,4 +1,4 @@
-import { type MsgElement, imageElem, locationElem, textElem } from '@wxim/im';
+import { type MsgElement, encodeRelayCustomData, imageElem, locationElem, textElem } from '@wxim/im';
 import type { WechatMessage } from '@wxim/wechat';
 
 /**
@@ -47,9 +47,9 @@ export function toImBody(message: WechatMessage): MsgElement[] | null {
   }
 }
 
-/** The WeChat context agent tools get in CloudCustomData. */
+/** The WeChat context agent tools get in CloudCustomData; it also marks the message as the relay's. */
 export function cloudCustomData(message: WechatMessage): string {
-  return JSON.stringify({
+  return encodeRelayCustomData({
     source: 'wechat',
     openid: message.fromUserName,
     type: message.kind === 'unknown' ? message.msgType : message.kind,
