@@ -1,4 +1,5 @@
 import { httpOrigin, loadConfig, localAddress, sandboxPorts } from '@wxim/config';
+import { decodeRelayCustomData } from '@wxim/im';
 import { type ReceivedMessage, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { request } from 'undici';
 
@@ -31,7 +32,10 @@ const deadline = Date.now() + 5000;
 while (Date.now() < deadline) {
   const sim = await request(`${local(ports.im)}/sim/messages`);
   const messages = (await sim.body.json()) as ReceivedMessage[];
-  const arrived = messages.find((m) => m.cloudCustomData?.includes(`"msgId":"${msgId}"`));
+  const arrived = messages.find((m) => {
+    const data = decodeRelayCustomData(m.cloudCustomData);
+    return data?.source === 'wechat' && data.msgId === msgId;
+  });
   if (arrived) {
     process.stdout.write(`agent ${arrived.to} received it in IM from ${arrived.from}: ${JSON.stringify(arrived.body)}\n`);
     process.exit(0);

@@ -1,4 +1,5 @@
 import { httpOrigin, loadConfig, localAddress, sandboxPorts } from '@wxim/config';
+import { decodeRelayCustomData } from '@wxim/im';
 import type { DeliveredMessage, ReceivedMessage } from '@wxim/sandbox';
 import { request } from 'undici';
 
@@ -19,15 +20,19 @@ const json = async <T>(url: string, body?: object): Promise<T> => {
   const res = await request(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return (await res.body.json()) as T;
 };
-const fromCustomers = (await json<ReceivedMessage[]>(`${im}/sim/messages`)).filter(
-  (m) => m.cloudCustomData?.includes('"source":"wechat"') && (openid === undefined || m.cloudCustomData.includes(openid)),
-);
-const last = fromCustomers.at(-1);
-if (last === undefined) {
+/** The customer a message relays the words of, by the relay's mark on it. */
+const customerOf = (m: ReceivedMessage): string | undefined => {
+  const data = decodeRelayCustomData(m.cloudCustomData);
+  return data?.source === 'wechat' ? data.openid : undefined;
+};
+const last = (await json<ReceivedMessage[]>(`${im}/sim/messages`))
+  .filter((m) => customerOf(m) !== undefined && (openid === undefined || customerOf(m) === openid))
+  .at(-1);
+const customer = last === undefined ? undefined : customerOf(last);
+if (last === undefined || customer === undefined) {
   process.stdout.write('no customer has written yet: send one first with npm run sandbox:push -- "hello"\n');
   process.exit(1);
 }
-const customer = (JSON.parse(last.cloudCustomData!) as { openid: string }).openid;
 const sent = await json<{ delivered?: boolean; error?: string }>(`${im}/sim/agent-send`, {
   From_Account: last.to,
   To_Account: last.from,
@@ -47,7 +52,7 @@ while (Date.now() < deadline) {
     process.exit(0);
   }
   const notice = (await json<ReceivedMessage[]>(`${im}/sim/messages`)).find(
-    (m) => m.to === last.to && m.cloudCustomData?.includes('relay-notice') && JSON.stringify(m.body).includes(text.slice(0, 20)),
+    (m) => m.to === last.to && decodeRelayCustomData(m.cloudCustomData)?.source === 'relay-notice' && JSON.stringify(m.body).includes(text.slice(0, 20)),
   );
   if (notice) {
     process.stdout.write(`the relay told the agent it was not delivered: ${String(notice.body[0]?.MsgContent['Text'])}\n`);

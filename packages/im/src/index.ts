@@ -8,6 +8,14 @@ export { classifyImError } from './errors/classify.js';
 export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse, type RecentContact, type RoamMessage } from './client.js';
 export * from './elements.js';
 export { afterSendFromHistory, sentOrder } from './roam-message.js';
+export {
+  type ReadRelayCustomData,
+  type RelayCustomData,
+  type RelayNotice,
+  type WechatOrigin,
+  decodeRelayCustomData,
+  encodeRelayCustomData,
+} from './relay-custom-data.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
 export {

@@ -1,10 +1,10 @@
-import type { WechatMessage } from '@wxim/wechat';
+import { type WechatMessage, isRelayed } from '@wxim/wechat';
 
 /**
- * Whether a push takes its turn in the customer's line. LOCATION reports (every few seconds),
- * VIEW menu jumps and the platform's reports on the business's own sends are not relayed, so they
- * need no place in the line.
+ * Whether a push takes its turn in the customer's line: the relayed ones do (KIND_RULES). Those
+ * that are not relayed (LOCATION reports every few seconds, VIEW menu jumps, the platform's
+ * reports on the business's own sends) need no place in the line.
  */
 export function takesTurn(message: WechatMessage): boolean {
-  return message.kind !== 'location_event' && message.kind !== 'view' && message.kind !== 'report';
+  return isRelayed(message);
 }

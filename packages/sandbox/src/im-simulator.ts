@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, paceFor, verifyUserSig } from '@wxim/im';
+import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, decodeRelayCustomData, paceFor, verifyUserSig } from '@wxim/im';
 import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
@@ -246,14 +246,8 @@ export class ImSimulator extends FaultInjecting {
       return reply.send(answer);
     });
     this.app.get('/sim/messages', async () => this.messages);
-    // Compact: [from, receivedAt, msgId from CloudCustomData] per message, for benchmarks.
-    this.app.get('/sim/receipts', async () =>
-      this.messages.map((m) => [
-        m.from,
-        m.receivedAt,
-        m.cloudCustomData === undefined ? null : ((JSON.parse(m.cloudCustomData) as { msgId?: string }).msgId ?? null),
-      ]),
-    );
+    // Compact: [from, receivedAt, the relayed push's MsgId from CloudCustomData] per message, for benchmarks.
+    this.app.get('/sim/receipts', async () => this.messages.map((m) => [m.from, m.receivedAt, relayedMsgId(m.cloudCustomData)]));
     this.app.get('/sim/accounts', async () => ({ imported: [...this.accounts.keys()], deleted: [...this.deleted.keys()] }));
     this.app.get('/sim/stats', async () => this.stats);
     this.app.get('/sim/pace', async () => this.callsPerSecond());
@@ -471,4 +465,10 @@ export class ImSimulator extends FaultInjecting {
 /** IM's order of a one-to-one history: by time in seconds, then by MsgSeq within a second. */
 function historyOrder(a: ReceivedMessage, b: ReceivedMessage): number {
   return Math.floor(a.receivedAt / 1000) - Math.floor(b.receivedAt / 1000) || a.msgSeq - b.msgSeq;
+}
+
+/** The MsgId of the push a message relays, when the relay marked it so; null for anything else. */
+function relayedMsgId(cloudCustomData: string | undefined): string | null {
+  const data = decodeRelayCustomData(cloudCustomData);
+  return data?.source === 'wechat' ? (data.msgId ?? null) : null;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AfterSendMsg } from '@wxim/im';
+import { type AfterSendMsg, decodeRelayCustomData } from '@wxim/im';
 import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from '@wxim/queue';
 import type { ConversationLine, StateKeys } from '@wxim/relay';
 import type { Queue } from 'bullmq';
@@ -19,17 +19,6 @@ export function replyJobId(msgKey: string): string {
 
 /** Why an after-send callback is not a reply to relay: said in the debug line. */
 export type Skip = 'not_delivered' | 'not_from_agent' | 'to_agent' | 'relay_notice' | 'unknown_customer';
-
-/** The relay's own messages say so in CloudCustomData: a customer's words (`wechat`) or a notice (`relay-notice`). */
-function isRelays(cloudCustomData: string | undefined): boolean {
-  if (cloudCustomData === undefined) return false;
-  try {
-    const data = JSON.parse(cloudCustomData) as { source?: unknown } | null;
-    return data?.source === 'wechat' || data?.source === 'relay-notice';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Stores agents' replies in `agent-replies`, each once (job id from its MsgKey) and in its
@@ -58,7 +47,8 @@ export class ReplyStore {
     if (msg.sendMsgResult !== 0) return 'not_delivered';
     if (!this.agents.has(msg.fromAccount)) return 'not_from_agent';
     if (this.agents.has(msg.toAccount)) return 'to_agent';
-    if (isRelays(msg.cloudCustomData)) return 'relay_notice';
+    // The relay's own sends (a customer's words, a notice) say so in their CloudCustomData.
+    if (decodeRelayCustomData(msg.cloudCustomData) !== undefined) return 'relay_notice';
     return undefined;
   }
 

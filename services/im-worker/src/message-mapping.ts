@@ -1,13 +1,14 @@
-import { type MsgElement, imageElem, locationElem, textElem } from '@wxim/im';
-import type { WechatMessage } from '@wxim/wechat';
+import { type MsgElement, encodeRelayCustomData, imageElem, locationElem, textElem } from '@wxim/im';
+import { type WechatMessage, isRelayed } from '@wxim/wechat';
 
 /**
  * What an agent sees for each WeChat push: the IM elements to send from the customer, or null for
- * the pushes that are not relayed (LOCATION reports, VIEW menu jumps, reports on the business's
- * own template messages, mass sends and publications). Anything else — including
- * a type this version does not know — reaches the agent, at least as a note naming it.
+ * the pushes that are not relayed (KIND_RULES: LOCATION reports, VIEW menu jumps, reports on the
+ * business's own template messages, mass sends and publications). Anything else — including a
+ * type this version does not know — reaches the agent, at least as a note naming it.
  */
 export function toImBody(message: WechatMessage): MsgElement[] | null {
+  if (!isRelayed(message)) return null;
   switch (message.kind) {
     case 'text':
       return [textElem(message.content)];
@@ -38,18 +39,14 @@ export function toImBody(message: WechatMessage): MsgElement[] | null {
       return [textElem(`[scanned QR code scene ${message.eventKey}]`)];
     case 'click':
       return [textElem(`[tapped menu item ${message.eventKey}]`)];
-    case 'location_event':
-    case 'view':
-    case 'report':
-      return null;
     case 'unknown':
       return [textElem(`[WeChat ${message.msgType}${message.event ? ` event ${message.event}` : ''} message, which the relay does not support yet]`)];
   }
 }
 
-/** The WeChat context agent tools get in CloudCustomData. */
+/** The WeChat context agent tools get in CloudCustomData; it also marks the message as the relay's. */
 export function cloudCustomData(message: WechatMessage): string {
-  return JSON.stringify({
+  return encodeRelayCustomData({
     source: 'wechat',
     openid: message.fromUserName,
     type: message.kind === 'unknown' ? message.msgType : message.kind,

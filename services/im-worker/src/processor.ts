@@ -9,6 +9,7 @@ import {
   type ReplyWindow,
   takesTurn,
 } from '@wxim/relay';
+import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { decide, errorFor } from '@wxim/runtime';
@@ -44,26 +45,7 @@ export interface ProcessorDeps {
 
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
 export function windowAction(message: InboundJob['message']): CustomerAction | undefined {
-  switch (message.kind) {
-    case 'text':
-    case 'image':
-    case 'voice':
-    case 'video':
-    case 'shortvideo':
-    case 'location':
-    case 'link':
-      return 'message';
-    case 'subscribe':
-    case 'scan':
-    case 'click':
-      return 'action';
-    case 'unsubscribe':
-    case 'location_event':
-    case 'view':
-    case 'report':
-    case 'unknown':
-      return undefined;
-  }
+  return KIND_RULES[message.kind].window;
 }
 
 const WAIT_MS = 30_000;

@@ -1,4 +1,4 @@
-import { type ImClient, textElem } from '@wxim/im';
+import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
 import type { ConversationLine, ReplicaCheck } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
@@ -73,7 +73,7 @@ export function createPusher(deps: PusherDeps) {
         to: agent,
         ...noticeIds(job.id!),
         body: [textElem(text)],
-        cloudCustomData: JSON.stringify({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
+        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
       },
       { beforeSend: async (command) => (await deps.turn(`im:${command}`, lease)) >= 0 },
     );

@@ -1,3 +1,4 @@
+import { decodeRelayCustomData } from '@wxim/im';
 import type { ReceivedMessage } from '../im-simulator.js';
 import type { DeliveredMessage } from '../wechat-api-simulator.js';
 
@@ -31,25 +32,9 @@ export interface AgentConversation {
   servedBy?: string;
 }
 
-interface CustomData {
-  source?: string;
-  openid?: string;
-  msgId?: string;
-  replyTo?: string;
-}
-
 /** A field of a message as text: strings and numbers as they are, anything else empty. */
 function str(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
-}
-
-function customData(m: ReceivedMessage): CustomData {
-  if (m.cloudCustomData === undefined) return {};
-  try {
-    return JSON.parse(m.cloudCustomData) as CustomData;
-  } catch {
-    return {};
-  }
 }
 
 /** An IM message body as a line of text, and the address of its image if it has one. */
@@ -79,8 +64,8 @@ export function imBodyText(body: ReceivedMessage['body']): { text: string; image
 export function arrivals(messages: readonly ReceivedMessage[]): Map<string, string> {
   const arrived = new Map<string, string>();
   for (const m of messages) {
-    const { source, msgId } = customData(m);
-    if (source === 'wechat' && msgId !== undefined) arrived.set(msgId, m.to);
+    const data = decodeRelayCustomData(m.cloudCustomData);
+    if (data?.source === 'wechat' && data.msgId !== undefined) arrived.set(data.msgId, m.to);
   }
   return arrived;
 }
@@ -120,8 +105,8 @@ export function agentConversation(messages: readonly ReceivedMessage[], agent: s
   let customerAccount: string | undefined;
   let servedBy: string | undefined;
   for (const m of messages) {
-    const data = customData(m);
-    if (data.source === 'wechat' && data.openid === openid) {
+    const data = decodeRelayCustomData(m.cloudCustomData);
+    if (data?.source === 'wechat' && data.openid === openid) {
       customerAccount = m.from;
       servedBy = m.to;
     }
@@ -130,10 +115,10 @@ export function agentConversation(messages: readonly ReceivedMessage[], agent: s
   const agentKeys = new Set<string>();
   const items: ChatItem[] = [];
   for (const m of messages) {
-    const data = customData(m);
+    const data = decodeRelayCustomData(m.cloudCustomData);
     const item = (from: ChatItem['from']): ChatItem => ({ id: m.msgKey, at: m.receivedAt, from, ...imBodyText(m.body) });
     // A relay notice comes in the customer's conversation (from their account), about a reply of the agent's.
-    if (data.source === 'relay-notice') {
+    if (data?.source === 'relay-notice') {
       if (m.to === agent && (m.from === customerAccount || (data.replyTo !== undefined && agentKeys.has(data.replyTo)))) items.push(item('relay'));
     } else if (m.from === customerAccount && m.to === agent) items.push(item('customer'));
     else if (m.from === agent && m.to === customerAccount) {

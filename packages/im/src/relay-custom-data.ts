@@ -1,0 +1,85 @@
+/**
+ * The relay marks its own IM messages in their CloudCustomData (a JSON string): the im-worker's
+ * sends of a customer's words, and the pusher's notices to an agent. im-callback tells them from
+ * agents' messages by it, and agent tools read the WeChat context in it. IM's history keeps
+ * these strings, so the format below is fixed: same fields, same order, as first written.
+ */
+
+/** A customer's push relayed to an agent: the WeChat context an agent's tools get. */
+export interface WechatOrigin {
+  source: 'wechat';
+  openid: string;
+  /** The push's kind, or WeChat's MsgType for a type the relay does not know. */
+  type: string;
+  /** Only pushes that are messages have one; kept a string (64-bit). */
+  msgId?: string;
+  /** Seconds since the epoch, as WeChat gave it. */
+  createTime: number;
+}
+
+/** A relay notice: the agent's reply `replyTo` (its MsgKey) was not delivered, for `reason`. */
+export interface RelayNotice {
+  source: 'relay-notice';
+  replyTo: string;
+  reason: string;
+}
+
+/** What the relay writes in CloudCustomData. */
+export type RelayCustomData = WechatOrigin | RelayNotice;
+
+/** What a reader gets back: the marker, and each other field only when it is there with its type. */
+export type ReadRelayCustomData = Read<WechatOrigin> | Read<RelayNotice>;
+type Read<T extends RelayCustomData> = Pick<T, 'source'> & Partial<Omit<T, 'source'>>;
+
+/** The JSON the relay has always written: fields in this order, `msgId` left out when there is none. */
+export function encodeRelayCustomData(data: RelayCustomData): string {
+  switch (data.source) {
+    case 'wechat':
+      return JSON.stringify({
+        source: data.source,
+        openid: data.openid,
+        type: data.type,
+        ...(data.msgId === undefined ? {} : { msgId: data.msgId }),
+        createTime: data.createTime,
+      });
+    case 'relay-notice':
+      return JSON.stringify({ source: data.source, replyTo: data.replyTo, reason: data.reason });
+  }
+}
+
+/**
+ * The relay's data in a message's CloudCustomData, or undefined when it is not the relay's (an
+ * agent client's own data, no data, not JSON, not an object). The marker alone makes it ours, as
+ * im-callback has always read it: a message that carries it is never relayed to a customer,
+ * whatever else it holds. Never throws: the string comes from IM, and from agents' clients.
+ */
+export function decodeRelayCustomData(raw: string | undefined): ReadRelayCustomData | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const data = value as Record<string, unknown>;
+  switch (data['source']) {
+    case 'wechat':
+      return {
+        source: 'wechat',
+        ...stringField(data, 'openid'),
+        ...stringField(data, 'type'),
+        ...stringField(data, 'msgId'),
+        ...(typeof data['createTime'] === 'number' ? { createTime: data['createTime'] } : {}),
+      };
+    case 'relay-notice':
+      return { source: 'relay-notice', ...stringField(data, 'replyTo'), ...stringField(data, 'reason') };
+    default:
+      return undefined;
+  }
+}
+
+function stringField<K extends string>(data: Record<string, unknown>, key: K): { [P in K]?: string } {
+  const value = data[key];
+  return (typeof value === 'string' ? { [key]: value } : {}) as { [P in K]?: string };
+}
