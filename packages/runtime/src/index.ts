@@ -8,3 +8,13 @@ export { type BuildOptions, type RunningService, type ServiceDefinition, listenH
 export { type Started, runServices } from './run-services.js';
 export { type HistoryUse, createImClient, imRateGate, imShareGate, requireImSettings } from './im-client.js';
 export { type Decision, decide, errorFor } from './error-policy.js';
+export {
+  type Attempt,
+  type Head,
+  type JobWords,
+  type OrderedJobSpec,
+  type OrderedJobs,
+  type OrderedJobsDeps,
+  type TurnLook,
+  orderedJobs,
+} from './ordered-jobs.js';
