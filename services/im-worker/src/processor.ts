@@ -1,4 +1,4 @@
-import type { InboundJob } from '@wxim/queue';
+import { type InboundJob, jobLockKey } from '@wxim/queue';
 import {
   type Begun,
   type ConversationLine,
@@ -122,7 +122,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const begun = await takeTurn(job, token, openid);
     if (begun?.turn !== 'head') throw new DelayedError();
-    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
+    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
     try {
       // After the turn, whose writes (the job's relay ids) the same confirmation covers: a job
       // only a primary being replaced holds would vanish with it, and WeChat's retry of the push,

@@ -1,5 +1,5 @@
 import { type ImClient, textElem } from '@wxim/im';
-import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
+import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON, jobLockKey } from '@wxim/queue';
 import type { ConversationLine, ReplicaCheck } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -94,7 +94,7 @@ export function createPusher(deps: PusherDeps) {
 
   async function process(job: Job<ReplyJob>, token?: string): Promise<PushResult> {
     if (!(await takeTurn(job, token))) throw new DelayedError();
-    const lease = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
+    const lease = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
     // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent.
     let body: ReplyElement[] | undefined;
     try {
