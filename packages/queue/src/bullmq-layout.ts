@@ -59,7 +59,7 @@ export interface QueueLayout {
   meta: string;
   /** A sorted set a worker blocks on (BZPOPMIN): a member in it wakes a worker to look for a job. */
   marker: string;
-  /** The queue's event stream (XADD): QueueEvents and the dashboard read `waiting`, `active`, … from it. */
+  /** The queue's event stream (XADD): QueueEvents reads `waiting`, `active`, … from it. */
   events: string;
   /**
    * The rate limiter: while a worker has a `limiter`, each job it takes INCRs this key (expiring
