@@ -1,5 +1,6 @@
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { QUEUES, queueLayout } from '@wxim/queue';
 import { SANDBOX, WechatPlatform, type PushMode, fakeOpenId } from '@wxim/sandbox';
 import { type LoadRequest, runLoad } from './lib/load.js';
 import { APPENDFSYNC, freePort, startNode, startRedis } from './lib/processes.js';
@@ -68,7 +69,8 @@ for (const mode of ['plain', 'safe'] as const) {
   const cpu0 = { gw: gateway.cpuSeconds(), redis: redis.cpuSeconds() };
   const row = await measure(`wechat-gateway, ${mode} pushes`, `http://127.0.0.1:${port}`, mode);
   const cpuPerPush = { gateway: ((gateway.cpuSeconds() - cpu0.gw) * 1e6) / (N + WARMUP), redis: ((redis.cpuSeconds() - cpu0.redis) * 1e6) / (N + WARMUP) };
-  const stored = await redis.client.llen('wxim:wechat-inbound:wait');
+  // The gateway's default QUEUE_PREFIX.
+  const stored = await redis.client.llen(queueLayout('wxim', QUEUES.wechatInbound).wait);
   rows.push({ ...row, rss: gateway.peakRssMb(), stored, cpu: cpuPerPush });
   await gateway.stop();
   await redis.stop();

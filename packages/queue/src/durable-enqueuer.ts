@@ -1,5 +1,6 @@
-import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
+import { addJobIn, layoutOf, queueClient } from './bullmq-layout.js';
 import type { RedisClient } from './connection.js';
 
 export class EnqueueTimeout extends Error {
@@ -84,13 +85,17 @@ export class DurableEnqueuer<T> {
     this.pending = [];
     this.scheduled = false;
     try {
-      // BullMQ's Redis client, the one the queue was given: its transactions run BullMQ's scripts.
-      this.client ??= (this.queue.backend as unknown as { client: Promise<RedisClient> }).client;
+      // The queue's own connection: its transactions run BullMQ's scripts.
+      this.client ??= queueClient(this.queue);
       const transaction = (await this.client).multi();
-      const added = batch.map(({ job }) => {
-        const opts: JobsOptions = { ...this.queue.defaultJobOptions, jobId: job.jobId, deduplication: { id: job.jobId, ttl: job.dedupeTtlMs } };
-        return new Job(this.queue, job.name, job.data, opts, job.jobId).addJob(transaction as unknown as Parameters<Job['addJob']>[0]);
-      });
+      const added = batch.map(({ job }) =>
+        addJobIn(transaction, this.queue, {
+          name: job.name,
+          data: job.data,
+          id: job.jobId,
+          opts: { ...this.queue.defaultJobOptions, jobId: job.jobId, deduplication: { id: job.jobId, ttl: job.dedupeTtlMs } },
+        }),
+      );
       this.line?.appendIn(
         transaction,
         batch.flatMap(({ job }) => (job.lineOf === undefined ? [] : [{ openid: job.lineOf, jobId: job.jobId }])),
@@ -113,7 +118,7 @@ export class DurableEnqueuer<T> {
    */
   private async replicated(client: RedisClient, since: number): Promise<void> {
     const leftMs = Math.max(1, this.timeoutMs - (Date.now() - since) - 100);
-    const results = await client.pipeline().exists(this.queue.keys.meta!).wait(this.waitReplicas, leftMs).exec();
+    const results = await client.pipeline().exists(layoutOf(this.queue).meta).wait(this.waitReplicas, leftMs).exec();
     const [err, acked] = results?.[1] ?? [new Error('WAIT was not answered'), 0];
     if (err) throw err;
     if ((acked as number) < this.waitReplicas) {

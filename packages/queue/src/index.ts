@@ -4,3 +4,15 @@ export { type ConnectionRole, type ConnectionSettings, type RedisClient, type Se
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
 export { type DurableJob, DurableEnqueuer, EnqueueTimeout, type LineAppender, ReplicasBehind } from './durable-enqueuer.js';
+export {
+  JOB_FIELDS,
+  type JobToAdd,
+  type QueueLayout,
+  addJobIn,
+  jobKey,
+  jobKeyPrefix,
+  jobLockKey,
+  layoutOf,
+  queueClient,
+  queueLayout,
+} from './bullmq-layout.js';

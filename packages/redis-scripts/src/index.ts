@@ -25,7 +25,7 @@ const SCRIPTS = {
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
-  wximWakeToFront: { numberOfKeys: 6, lua: WAKE_TO_FRONT },
+  wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },
   wximHoldQueue: { numberOfKeys: 1, lua: HOLD_QUEUE },
   wximReplyRecord: { numberOfKeys: 2, lua: RECORD },
   wximReplyConsume: { numberOfKeys: 1, lua: CONSUME },
@@ -56,7 +56,7 @@ export interface RelayScripts {
     member: string,
     mode: 'take' | 'start',
   ): Promise<[number, number]>;
-  wximWakeToFront(...args: string[]): Promise<number>;
+  wximWakeToFront(delayed: string, wait: string, meta: string, active: string, marker: string, events: string, job: string, jobId: string): Promise<number>;
   wximHoldQueue(limiterKey: string, ms: string, mark: string): Promise<number>;
   wximReplyRecord(
     window: string,

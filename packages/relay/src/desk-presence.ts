@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { StateKeys } from './keys.js';
-import { type QueueKeys, wakeToFront } from './wake-to-front.js';
+import { QUEUES, queueLayout } from '@wxim/queue';
+import { wakeToFront } from './wake-to-front.js';
 
 /** An agent's login state as IM's State.StateChange reports it. */
 export interface AgentState {
@@ -17,16 +18,14 @@ export interface AgentState {
  */
 export class DeskPresence {
   private readonly wake: (jobId: string) => Promise<boolean>;
-  private readonly inboundName: string;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
-    /** The customers' push queue (wechat-inbound), whose delayed jobs are woken. */
-    inbound: QueueKeys & { name: string },
+    /** The (hash-tagged) key prefix of the queues: the customers' pushes (wechat-inbound) are woken. */
+    prefix: string,
   ) {
-    this.wake = wakeToFront(redis, inbound);
-    this.inboundName = inbound.name;
+    this.wake = wakeToFront(redis, queueLayout(prefix, QUEUES.wechatInbound));
   }
 
   /** Stores an agent's state unless a newer one is stored; resolves true when it was stored. */
@@ -40,7 +39,7 @@ export class DeskPresence {
     const openids = await this.redis.zrange(this.keys.deskWaiting, 0, count - 1);
     let woken = 0;
     for (const openid of openids) {
-      const [head] = await this.redis.zrange(this.keys.line(this.inboundName, openid), 0, 0);
+      const [head] = await this.redis.zrange(this.keys.line(QUEUES.wechatInbound, openid), 0, 0);
       if (head !== undefined && (await this.wake(head))) woken++;
     }
     return woken;

@@ -10,6 +10,6 @@ export { FleetLock, type HeldLock } from './fleet-lock.js';
 export { type Begun, type DeskPolicy, RelayTurn } from './relay-turn.js';
 export { type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState } from './reply-window.js';
 export { HOLD_MARK, queueHold } from './queue-hold.js';
-export { type QueueKeys, wakeToFront } from './wake-to-front.js';
+export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
 export { type AgentState, DeskPresence } from './desk-presence.js';

@@ -1,3 +1,5 @@
+import { jobKeyPrefix } from '@wxim/queue';
+
 /** Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues. */
 export function stateKeys(prefix: string) {
   return {
@@ -5,7 +7,7 @@ export function stateKeys(prefix: string) {
     openidOf: `${prefix}:openid-of`,
     agentLoad: `${prefix}:agent-load`,
     /** The key prefix of a queue's jobs (BullMQ's naming), e.g. `wxim:wechat-inbound:`. */
-    jobs: (queue: string) => `${prefix}:${queue}:`,
+    jobs: (queue: string) => jobKeyPrefix(prefix, queue),
     /** A customer's line in one queue (direction): see ConversationLine. */
     line: (queue: string, openid: string) => `${prefix}:line:${queue}:${openid}`,
     /** Where the release before lines were scoped by queue kept a customer's inbound line; carried over on the next append. */

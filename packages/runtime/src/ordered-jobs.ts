@@ -1,3 +1,4 @@
+import { jobLockKey } from '@wxim/queue';
 import type { ConversationLine, Lease, Turn } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { decide, errorFor } from './error-policy.js';
@@ -146,7 +147,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     }
     const turn = await takeTurn(job, token, openid);
     if (turn === undefined) throw new DelayedError();
-    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: `${deps.jobKeyPrefix}${job.id}:lock`, token, lockMs: deps.lockMs };
+    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
     const attempt = spec.attempt(job, lease, turn);
     try {
       return await attempt.run();

@@ -1,3 +1,4 @@
+import { queueLayout } from '@wxim/queue';
 import { ImPermanentError } from '@wxim/im';
 import { ConversationLine, type Lease, LockLostError, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
 import { type Attempt, orderedJobs } from '@wxim/runtime';
@@ -38,8 +39,8 @@ async function setup(t: Test, options: { waitMs: number; work?: (job: Job<Task>,
   const jobs = orderedJobs<Task, string>(
     {
       line,
-      wake: wakeToFront(redis, queue),
-      rateLimit: queueHold(redis, queue.keys.limiter!),
+      wake: wakeToFront(redis, queueLayout(prefix, QUEUE)),
+      rateLimit: queueHold(redis, queueLayout(prefix, QUEUE).limiter),
       jobKeyPrefix: keys.jobs(QUEUE),
       lockMs: 30_000,
       waitMs: options.waitMs,

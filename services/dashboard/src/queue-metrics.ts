@@ -1,4 +1,4 @@
-import type { RedisClient } from '@wxim/queue';
+import { JOB_FIELDS, jobKey, layoutOf, queueClient } from '@wxim/queue';
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';
@@ -63,17 +63,15 @@ export function registerQueueMetrics(registry: Registry, queues: readonly Queue[
   });
 }
 
-// BullMQ's Redis client, the one the queue was given.
-const clientOf = (queue: Queue) => (queue.backend as unknown as { client: Promise<RedisClient> }).client;
-
 const ageOf = (timestamp: number) => (Number.isFinite(timestamp) && timestamp > 0 ? Math.max(0, (Date.now() - timestamp) / 1000) : 0);
 
 /** The wait list is taken from its right end: the job there has waited longest. */
 async function oldestWaitingSeconds(queue: Queue): Promise<number> {
-  const client = await clientOf(queue);
-  const id = await client.lindex(queue.keys.wait!, -1);
+  const client = await queueClient(queue);
+  const { wait, jobs } = layoutOf(queue);
+  const id = await client.lindex(wait, -1);
   if (id === null) return 0;
-  return ageOf(Number(await client.hget(`${queue.keys['']!}${id}`, 'timestamp')));
+  return ageOf(Number(await client.hget(jobKey(jobs, id), JOB_FIELDS.created)));
 }
 
 /**
@@ -81,11 +79,12 @@ async function oldestWaitingSeconds(queue: Queue): Promise<number> {
  * sooner than one retried once. So the creation times of the first DELAYED_LOOKED_AT are read.
  */
 async function oldestDelayedSeconds(queue: Queue): Promise<number> {
-  const client = await clientOf(queue);
-  const ids = await client.zrange(queue.keys.delayed!, 0, DELAYED_LOOKED_AT - 1);
+  const client = await queueClient(queue);
+  const { delayed, jobs } = layoutOf(queue);
+  const ids = await client.zrange(delayed, 0, DELAYED_LOOKED_AT - 1);
   if (ids.length === 0) return 0;
   const pipeline = client.pipeline();
-  for (const id of ids) pipeline.hget(`${queue.keys['']!}${id}`, 'timestamp');
+  for (const id of ids) pipeline.hget(jobKey(jobs, id), JOB_FIELDS.created);
   const stamps = ((await pipeline.exec()) ?? []).map(([, value]) => Number(value)).filter((n) => Number.isFinite(n) && n > 0);
   return stamps.length === 0 ? 0 : ageOf(Math.min(...stamps));
 }

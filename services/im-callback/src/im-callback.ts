@@ -48,10 +48,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
   redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  // The customers' queue, whose waiting conversations an agent's login wakes (nothing is added to it here).
-  const inbound = new Queue(QUEUES.wechatInbound, { connection: redis, prefix });
-  inbound.on('error', () => {});
-  const presence = new DeskPresence(redis, keys, inbound);
+  const presence = new DeskPresence(redis, keys, prefix);
   const metrics = createCallbackMetrics({
     processMetrics: overrides.processMetrics ?? false,
     recovery: {
@@ -155,7 +152,6 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
         await recovery.idle();
         await im.close();
         await queue.close();
-        await inbound.close();
         redis.disconnect();
       })();
       return closing;

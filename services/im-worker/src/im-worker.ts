@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
-import { type InboundJob, QUEUES } from '@wxim/queue';
+import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
 import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, imRateGate, requireImSettings } from '@wxim/runtime';
 import type { Job } from 'bullmq';
@@ -36,17 +36,17 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log, replicas }) => {
+    build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
       const processor = createProcessor({
         relay,
         turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents, deskPolicy(config, overrides.waitMs)),
         line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds),
-        wake: wakeToFront(state, queue),
+        wake: wakeToFront(state, queueLayout(prefix, QUEUES.wechatInbound)),
         metrics,
         log,
-        rateLimit: queueHold(state, queue.keys.limiter!),
+        rateLimit: queueHold(state, queueLayout(prefix, QUEUES.wechatInbound).limiter),
         imTurn: imRateGate(state, keys, config),
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,

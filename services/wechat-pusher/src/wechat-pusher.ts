@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
-import { QUEUES, type ReplyJob } from '@wxim/queue';
+import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
 import { ConversationLine, RateGate, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, imShareGate } from '@wxim/runtime';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
@@ -51,7 +51,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log, replicas }) => {
+    build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
@@ -97,8 +97,8 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         window: new ReplyWindow(state, keys),
         line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
         progressKey: keys.replyProgress,
-        wake: wakeToFront(state, queue),
-        rateLimit: queueHold(state, queue.keys.limiter!),
+        wake: wakeToFront(state, queueLayout(prefix, QUEUES.agentReplies)),
+        rateLimit: queueHold(state, queueLayout(prefix, QUEUES.agentReplies).limiter),
         turn: (scope, lease) => gate.acquire(scope, lease),
         jobKeyPrefix: keys.jobs(QUEUES.agentReplies),
         lockMs: config.worker.stallMs,

@@ -15,7 +15,9 @@ return 1
 `;
 
 // Drops entries whose job no longer waits (removed from the dashboard, finished, or a repeat
-// appended after its job completed) and returns the first job still to run.
+// appended after its job completed) and returns the first job still to run. A job is its BullMQ
+// hash, `jobPrefix .. id`, and finished once BullMQ has set its `finishedOn` (both assumptions are
+// written down, and checked, in @wxim/queue's bullmq-layout).
 export const LIVE_HEAD_LUA = `
 local function liveHead(line, jobPrefix)
   for _ = 1, 100 do

@@ -1,6 +1,7 @@
-// Scripts over BullMQ's own keys (pinned to BullMQ 6.7.0: check them on every upgrade).
+// Scripts over BullMQ's own keys (pinned to BullMQ 6.7.0): the keys come from @wxim/queue's
+// bullmq-layout, where what BullMQ does with each is written down and checked by its contract test.
 
-// KEYS: the queue's delayed, wait, meta, active, marker and events keys. ARGV: job key prefix, job id.
+// KEYS: the queue's delayed, wait, meta, active, marker and events keys, the job's hash. ARGV: job id.
 // BullMQ's promote, but to the front of the wait list instead of the back: the job a finished one
 // woke is the next of its customer's line and runs next, not behind the whole backlog (which, for
 // a customer who wrote several messages in a row, would cost a pass through the backlog each).
@@ -8,13 +9,13 @@
 // queue is paused or at its concurrency, a `waiting` event, `delay` reset. 0: woken; -3: the job
 // was not delayed (still waiting, active, or gone), nothing to do.
 export const WAKE_TO_FRONT = `
-if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return -3 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -3 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
 local meta = redis.call('HMGET', KEYS[3], 'paused', 'concurrency')
 local held = meta[1] or (meta[2] and redis.call('LLEN', KEYS[4]) >= tonumber(meta[2]))
 if not held then redis.call('ZADD', KEYS[5], 0, '0') end
-redis.call('XADD', KEYS[6], '*', 'event', 'waiting', 'jobId', ARGV[2], 'prev', 'delayed')
-redis.call('HSET', ARGV[1] .. ARGV[2], 'delay', 0)
+redis.call('XADD', KEYS[6], '*', 'event', 'waiting', 'jobId', ARGV[1], 'prev', 'delayed')
+redis.call('HSET', KEYS[7], 'delay', 0)
 return 0
 `;
 
