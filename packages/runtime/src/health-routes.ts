@@ -10,6 +10,9 @@ export interface HealthRouteOptions {
   ready?: () => boolean;
 }
 
+/** The paths the health routes answer: probes and Prometheus reach them whatever else guards a service. */
+export const HEALTH_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
+
 /**
  * `/healthz` (the process answers), `/readyz` (Redis answers: work can be taken), `/metrics`, with
  * `wxim_redis_up` from the same PING.

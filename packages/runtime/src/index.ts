@@ -1,4 +1,5 @@
-export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
+export { HEALTH_PATHS, type HealthRouteOptions, healthRoutes } from './health-routes.js';
+export { type HttpContext, type HttpHandler, type HttpHost, type HttpHostOptions, type RequestGuard, createHttpHost } from './http-host.js';
 export { closeOnSignal } from './close-on-signal.js';
 export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
 export { metricsRegistry } from './metrics-registry.js';

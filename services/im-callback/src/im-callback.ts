@@ -1,11 +1,10 @@
-import { type Config, loggerOptions } from '@wxim/config';
-import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import type { Config } from '@wxim/config';
+import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/relay';
-import { createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
+import { type HttpContext, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
 import { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { CALLBACK_BODY_LIMIT } from './callback-routes.js';
-import { callbackApp } from './app.js';
+import type { FastifyInstance } from 'fastify';
+import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes } from './callback-routes.js';
 import { ActiveConversations } from './active-conversations.js';
 import { CallbackSweep } from './callback-sweep.js';
 import { CallbackWatch } from './callback-watch.js';
@@ -42,10 +41,33 @@ export const ENQUEUE_TIMEOUT_MS = 1500;
 /** Builds im-callback from configuration: its Redis connection, queue, recovery and Fastify app (not listening). */
 export async function createImCallback(config: Config, overrides: ImCallbackOverrides = {}): Promise<ImCallback> {
   const { sdkAppId } = requireImSettings(config);
-  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const host = await createHttpHost({
+    service: 'im-callback',
+    config,
+    redisRole: 'queue',
+    // Requests while closing are refused by the routes instead, so that a callback refused then is marked as missed.
+    server: { bodyLimit: CALLBACK_BODY_LIMIT, forceCloseConnections: false, return503OnClosing: false },
+    ...(overrides.logStream ? { logStream: overrides.logStream } : {}),
+    build: (context) => callbackParts(config, sdkAppId, context, overrides),
+  });
+  const { queue, recovery, watch, sweep } = host.handler;
+  return {
+    app: host.app,
+    queue,
+    recovery,
+    watch,
+    sweep,
+    start() {
+      watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
+      sweep.start();
+    },
+    close: () => host.close(),
+  };
+}
+
+/** im-callback's own parts on the host's connection: the reply store, the watch on callbacks, recovery and sweeps, its routes. */
+function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }: HttpContext, overrides: ImCallbackOverrides) {
   const keys = stateKeys(prefix);
-  const redis = createRedis(connectionSettings(config, 'im-callback'), 'queue');
-  redis.on('error', () => {}); // reported through /readyz and error answers; ioredis reconnects by itself
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
   const presence = new DeskPresence(redis, keys, prefix);
@@ -61,15 +83,6 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
       },
     },
   });
-  const logger = { ...loggerOptions(config.logLevel, 'im-callback'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
-  const app = Fastify({
-    logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: CALLBACK_BODY_LIMIT,
-    forceCloseConnections: false,
-    // Refused by the routes instead, so that a callback refused while closing is marked as missed.
-    return503OnClosing: false,
-  });
   const agents = new Set(config.im.agents);
   const store = new ReplyStore(
     redis,
@@ -83,12 +96,12 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
   );
   const im = createImClient(config, metrics);
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
-  const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log: app.log });
-  const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log: app.log });
+  const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log });
+  const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log });
   const owed = new OwedLooks(redis, keys);
   // One look through IM's history at a time in the fleet, renewed as it goes: a customer's found replies keep their order.
   const lock = new FleetLock(redis, keys.historyLock, 60_000);
-  const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, app.log);
+  const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, log);
   const recovery: CallbackRecovery = new CallbackRecovery({
     redis,
     keys,
@@ -97,7 +110,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     active,
     owed,
     lock,
-    log: app.log,
+    log,
     onRecovered: (n) => metrics.recovered.inc({ via: 'gap' }, n),
   });
   const sweep = new CallbackSweep({
@@ -109,14 +122,14 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     lock,
     periodMs: config.callbackSweepMs,
     ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
-    log: app.log,
+    log,
     onSweep: (outcome, seconds, found) => {
       metrics.sweeps.inc({ outcome });
       metrics.sweepSeconds.observe(seconds);
       if (found > 0) metrics.recovered.inc({ via: 'sweep' }, found);
     },
   });
-  await app.register(callbackApp, {
+  const routes: CallbackRouteOptions = {
     sdkAppId,
     ...(config.im.callbackToken === undefined ? {} : { token: config.im.callbackToken }),
     store,
@@ -127,34 +140,26 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
       // Waiting customers look for an agent at once rather than at their next look (within 30 s).
       await presence
         .wakeWaiting(config.desk.maxOpen)
-        .catch((err: Error) => app.log.warn({ reason: err.message }, 'could not wake the waiting conversations; they look again by themselves'));
+        .catch((err: Error) => log.warn({ reason: err.message }, 'could not wake the waiting conversations; they look again by themselves'));
     },
     metrics,
-    redis,
-  });
-  let closing: Promise<void> | undefined;
+  };
   return {
-    app,
     queue,
     recovery,
     watch,
     sweep,
-    start() {
-      watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
-      sweep.start();
-    },
-    close() {
-      closing ??= (async () => {
-        watch.closingNow();
-        await app.close();
-        await watch.stop();
-        await sweep.stop();
-        await recovery.idle();
-        await im.close();
-        await queue.close();
-        redis.disconnect();
-      })();
-      return closing;
+    registry: metrics.registry,
+    routes: (app: FastifyInstance) => callbackRoutes(app, routes),
+    // Ready once the fleet knows this instance: a callback it takes is then never lost unseen.
+    ready: () => watch.known,
+    closing: () => watch.closingNow(),
+    async close() {
+      await watch.stop();
+      await sweep.stop();
+      await recovery.idle();
+      await im.close();
+      await queue.close();
     },
   };
 }

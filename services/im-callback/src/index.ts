@@ -1,4 +1,4 @@
-export { type CallbackAppOptions, callbackApp } from './app.js';
+export { type CallbackRouteOptions, callbackRoutes } from './callback-routes.js';
 export { CallbackWatch, type Gap, HEARTBEAT_MS } from './callback-watch.js';
 export { ENQUEUE_TIMEOUT_MS, type ImCallback, type ImCallbackOverrides, createImCallback } from './im-callback.js';
 export { type CallbackMetrics, createCallbackMetrics } from './metrics.js';

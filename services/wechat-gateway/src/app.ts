@@ -1,11 +1,8 @@
-import type { RedisClient } from '@wxim/queue';
 import type { FastifyInstance } from 'fastify';
-import { healthRoutes } from '@wxim/runtime';
 import type { GatewayMetrics } from './metrics.js';
 import { type WechatRouteOptions, wechatRoutes } from './wechat-routes.js';
 
 export interface GatewayAppOptions extends WechatRouteOptions {
-  redis: RedisClient;
   metrics: GatewayMetrics;
 }
 
@@ -19,6 +16,5 @@ export async function gatewayApp(app: FastifyInstance, opts: GatewayAppOptions):
     metrics.requests.inc({ method: req.method, outcome });
     if (req.method === 'POST') metrics.ack.observe({ outcome }, reply.elapsedTime / 1000);
   });
-  await app.register(healthRoutes, { redis: opts.redis, registry: metrics.registry });
   await app.register(wechatRoutes, opts);
 }

@@ -1,11 +1,13 @@
-import { type Config, loggerOptions } from '@wxim/config';
-import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import type { Config } from '@wxim/config';
+import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
 import { ConversationLine, stateKeys } from '@wxim/relay';
+import { createHttpHost } from '@wxim/runtime';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { gatewayApp } from './app.js';
+import type { FastifyInstance } from 'fastify';
+import { type GatewayAppOptions, gatewayApp } from './app.js';
 import { InboundEnqueuer } from './inbound-enqueuer.js';
+import { PUSH_BODY_LIMIT } from './wechat-routes.js';
 import { createGatewayMetrics } from './metrics.js';
 
 export interface Gateway {
@@ -28,45 +30,32 @@ export const ENQUEUE_TIMEOUT_MS = 4000;
 export async function createGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const token = config.wechat.token;
   if (token === undefined) throw new Error('createGateway needs WECHAT_TOKEN');
-  const redis = createRedis(connectionSettings(config, 'wechat-gateway'), 'queue');
-  redis.on('error', () => {}); // reported through /readyz and 503s; ioredis reconnects by itself
-  const queue = new Queue<InboundJob>(QUEUES.wechatInbound, {
-    connection: redis,
-    prefix: keyPrefix(config.queuePrefix, config.redisCluster),
-    defaultJobOptions: DEFAULT_JOB_OPTIONS,
-  });
-  queue.on('error', () => {});
-  const cipher =
-    config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined
-      ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
-      : undefined;
-  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
-  const keys = stateKeys(prefix);
-  const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
-  const logger = { ...loggerOptions(config.logLevel, 'wechat-gateway'), ...(overrides.logStream ? { stream: overrides.logStream } : {}) };
-  const app = Fastify({
-    logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
-    forceCloseConnections: false,
-    return503OnClosing: true,
-  });
-  await app.register(gatewayApp, {
-    token,
-    ...(cipher ? { cipher } : {}),
-    requireEncryption: config.wechat.requireEncryption,
-    welcomeText: config.welcomeText,
-    enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
-    redis,
-    metrics: createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false }),
-  });
-  return {
-    app,
-    queue,
-    async close() {
-      await app.close();
-      await queue.close();
-      redis.disconnect();
+  const host = await createHttpHost({
+    service: 'wechat-gateway',
+    config,
+    redisRole: 'queue',
+    server: { bodyLimit: PUSH_BODY_LIMIT, forceCloseConnections: false, return503OnClosing: true },
+    ...(overrides.logStream ? { logStream: overrides.logStream } : {}),
+    build: ({ redis, prefix }) => {
+      const queue = new Queue<InboundJob>(QUEUES.wechatInbound, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue.on('error', () => {});
+      const cipher =
+        config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined
+          ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
+          : undefined;
+      const keys = stateKeys(prefix);
+      const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
+      const metrics = createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false });
+      const options: GatewayAppOptions = {
+        token,
+        ...(cipher ? { cipher } : {}),
+        requireEncryption: config.wechat.requireEncryption,
+        welcomeText: config.welcomeText,
+        enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
+        metrics,
+      };
+      return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: () => queue.close() };
     },
-  };
+  });
+  return { app: host.app, queue: host.handler.queue, close: () => host.close() };
 }

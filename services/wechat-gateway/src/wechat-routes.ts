@@ -30,7 +30,8 @@ declare module 'fastify' {
   }
 }
 
-const BODY_LIMIT = 64 * 1024;
+/** WeChat's pushes are a few KB: a larger body is answered 413 before the XML parser sees it. */
+export const PUSH_BODY_LIMIT = 64 * 1024;
 
 function reject(req: FastifyRequest, reply: FastifyReply, err: PushRejected): FastifyReply {
   req.outcome = err.outcome;
@@ -45,7 +46,7 @@ function reject(req: FastifyRequest, reply: FastifyReply, err: PushRejected): Fa
 export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOptions): Promise<void> {
   // Pushes are read as text whatever their content type; the XML parser sees nothing over 64 KB.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: PUSH_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.get<{ Querystring: Record<string, unknown> }>('/wechat', async (req, reply) => {
     let echostr: string | undefined;
