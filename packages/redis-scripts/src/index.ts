@@ -1,5 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { RECORD_STATE, RELEASE } from './scripts/agents.js';
+import { CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
@@ -23,6 +24,8 @@ const SCRIPTS = {
   wximRelayBegin: { numberOfKeys: 10, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
+  wximDeskTransfer: { numberOfKeys: 6, lua: TRANSFER },
+  wximDeskClose: { numberOfKeys: 3, lua: CLOSE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },
@@ -44,6 +47,8 @@ export interface RelayScripts {
   wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
   wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
+  wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
+  wximDeskClose(customer: string, load: string, active: string, openid: string, agent: string): Promise<[string, string?]>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
     pace: string,

@@ -105,3 +105,48 @@ local function deskAssign(customer, load, agents, desk, openid)
   return agent
 end
 `;
+
+// KEYS: customer hash, agent-load, agent state, active, last-assigned, the command's progress
+// hash. ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
+// online with room), max open, agents... Hands an open conversation to another agent. Only its
+// own agent may hand it on. Done once per command: a retried command reads what it did.
+// Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'}.
+export const TRANSFER = `${DESK_LUA}
+local done = redis.call('HGET', KEYS[6], 'transferred')
+if done then return {'moved', done} end
+local current = redis.call('HGET', KEYS[1], 'agent')
+if current ~= ARGV[2] then return {'not_yours', current or ''} end
+local to = ARGV[3]
+if to == current then return {'same'} end
+local desk = { state = KEYS[3] }
+if to == '' then
+  local best, bestLoad = nil, 0
+  for _, a in ipairs({unpack(ARGV, 5)}) do
+    if a ~= current and isOnline(desk, a) then
+      local n = tonumber(redis.call('ZSCORE', KEYS[2], a) or '0')
+      if n < tonumber(ARGV[4]) and (best == nil or n < bestLoad) then best, bestLoad = a, n end
+    end
+  end
+  if best == nil then return {'none'} end
+  to = best
+end
+local now = nowMs()
+if redis.call('HGET', KEYS[1], 'counted') ~= '0' then redis.call('ZINCRBY', KEYS[2], -1, current) end
+redis.call('ZINCRBY', KEYS[2], 1, to)
+redis.call('HSET', KEYS[1], 'agent', to, 'counted', '1')
+redis.call('ZADD', KEYS[5], now, to)
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('HSET', KEYS[6], 'transferred', to)
+return {'moved', to}
+`;
+
+// KEYS: customer hash, agent-load, active. ARGV: openid, the agent who asked. Ends an open
+// conversation: the customer's next message is routed anew (their agent first, when free).
+// Returns {'closed'} (also when it was closed already) | {'not_yours', current or ''}.
+export const CLOSE = `${DESK_LUA}
+local current = redis.call('HGET', KEYS[1], 'agent')
+if current ~= ARGV[2] then return {'not_yours', current or ''} end
+local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) }
+closeConversation(desk, KEYS[2], ARGV[1])
+return {'closed'}
+`;
