@@ -1,3 +1,5 @@
+import { type RateScope, scopeName } from './rate-scope.js';
+
 /** Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues. */
 export function stateKeys(prefix: string) {
   return {
@@ -41,10 +43,10 @@ export function stateKeys(prefix: string) {
     relayIds: (jobId: string) => `${prefix}:relay-ids:${jobId}`,
     /** Where the release before relay ids kept a job's first attempt; read once, then removed. */
     earlierFirstAttempt: (jobId: string) => `${prefix}:first-attempt:${jobId}`,
-    /** The fleet's pace of calls to one platform command (RateGate), e.g. `im:openim/sendmsg`. */
-    pace: (scope: string) => `${prefix}:pace:${scope}`,
-    /** The calls of that scope started in the last second (RateGate.start). */
-    paceWindow: (scope: string) => `${prefix}:pace-window:${scope}`,
+    /** The fleet's pace of calls to one platform command (RateGate), e.g. `<prefix>:pace:im:openim/sendmsg`. */
+    pace: (scope: RateScope) => `${prefix}:pace:${scopeName(scope)}`,
+    /** The calls of that scope started in the last second (RateGate). */
+    paceWindow: (scope: RateScope) => `${prefix}:pace-window:${scopeName(scope)}`,
     /** Written before a replica check when a job has no lock to renew (a job run by hand): see ReplicaCheck. */
     replicaMark: `${prefix}:replica-mark`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */

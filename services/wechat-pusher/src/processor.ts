@@ -1,6 +1,6 @@
 import { type ImClient, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { ConversationLine, ReplicaCheck } from '@wxim/relay';
+import type { ConversationLine, RateScope, ReplicaCheck } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { decide, errorFor } from '@wxim/runtime';
@@ -25,8 +25,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'> {
   line: ConversationLine;
   wake: (jobId: string) => Promise<boolean>;
   rateLimit: (ms: number) => Promise<void>;
-  /** A call's turn under its platform's pace, confirming the job's lock (scope `im:<command>` or `wechat:<api>`). */
-  turn: (scope: string, lease?: { lockKey: string; token: string; lockMs: number }) => Promise<number>;
+  /** A call's turn under its platform's pace, confirming the job's lock. */
+  turn: (scope: RateScope, lease?: { lockKey: string; token: string; lockMs: number }) => Promise<number>;
   jobKeyPrefix: string;
   lockMs: number;
   metrics: PusherMetrics;
@@ -75,7 +75,7 @@ export function createPusher(deps: PusherDeps) {
         body: [textElem(text)],
         cloudCustomData: JSON.stringify({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
       },
-      { beforeSend: async (command) => (await deps.turn(`im:${command}`, lease)) >= 0 },
+      { beforeSend: async (command) => (await deps.turn({ platform: 'im', command }, lease)) >= 0 },
     );
   }
 
@@ -104,7 +104,7 @@ export function createPusher(deps: PusherDeps) {
       body = await bodyToDeliver(job, lease);
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
-      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
+      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) });
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
