@@ -1,7 +1,9 @@
+import type { AccessTokenKeys } from '@wxim/wechat';
 import { type RateScope, scopeName } from './rate-scope.js';
 
 /** Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues. */
 export function stateKeys(prefix: string) {
+  const accessToken = `${prefix}:wechat:access-token`;
   return {
     customer: (openid: string) => `${prefix}:customer:${openid}`,
     openidOf: `${prefix}:openid-of`,
@@ -51,6 +53,16 @@ export function stateKeys(prefix: string) {
     replicaMark: `${prefix}:replica-mark`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
+    /** The fleet's one WeChat access_token and the keys of its renewal (AccessTokenStore). */
+    accessToken: {
+      token: accessToken,
+      /** Held by the one process fetching the next token. */
+      lock: `${accessToken}:lock`,
+      /** A digest of the token WeChat last refused. */
+      failed: `${accessToken}:failed`,
+      /** Set for 30 s after a forced refresh: WeChat takes one per 30 s. */
+      forced: `${accessToken}:forced`,
+    } satisfies AccessTokenKeys,
   };
 }
 

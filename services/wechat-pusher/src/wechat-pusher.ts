@@ -47,7 +47,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
-        key: `${prefix}:wechat:access-token`,
+        keys: keys.accessToken,
         fetcher,
         onFetch: (api, outcome) => metrics.tokenFetches.inc({ api, outcome }),
       });
