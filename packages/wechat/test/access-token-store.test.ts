@@ -1,5 +1,5 @@
 import { WechatApiSimulator } from '@wxim/sandbox';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { betweenCommands, startTestRedis, testPrefix } from '@wxim/testkit';
 import {
   type AccessTokenKeys,
   AccessTokenStore,
@@ -100,6 +100,29 @@ t.test('a process that gets no lock and finds no token waits a bounded time, the
   const waited = Date.now() - started;
   t.ok(waited >= 300 && waited < 2000, `waited ${waited} ms`);
   t.same(a.fetches, [], 'it did not fetch on its own');
+});
+
+t.test('a process whose fetch outlasted its lock leaves alone the lock another process took meanwhile', async (t) => {
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys, { lockMs: 100 });
+  sim.answerLate('stable_token', 400);
+  const fetched = a.store.get();
+  await new Promise((r) => setTimeout(r, 250));
+  t.equal(await a.redis.set(keys.lock, 'another process', 'PX', 5000, 'NX'), 'OK', "another process takes the expired lock while the first's fetch goes on");
+  t.ok((await fetched).length > 0);
+  t.equal(await a.redis.get(keys.lock), 'another process', "the first's release left the other's lock");
+});
+
+t.test("a lock taken by another process between its holder looking at it and releasing it stays the other's", async (t) => {
+  const keys = stateKeys(testPrefix()).accessToken;
+  const redis = betweenCommands(redisServer.url, keys.lock, async () => {
+    await a.redis.del(keys.lock); // as if it expired here
+    await a.redis.set(keys.lock, 'another process', 'PX', 5000, 'NX');
+  });
+  t.teardown(() => redis.disconnect());
+  const a = fleetProcess(t, keys, { redis });
+  t.ok((await a.store.get()).length > 0);
+  t.equal(await a.redis.get(keys.lock), 'another process', "the other's lock is still held");
 });
 
 t.test('stable_token handing back the very token that failed is followed by one forced refresh', async (t) => {
