@@ -13,3 +13,4 @@ export * from './test-redis.js';
 export * from './worker-process.js';
 export * from './two-way.js';
 export * from './launcher-process.js';
+export * from './between-commands.js';

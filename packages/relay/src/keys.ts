@@ -1,7 +1,10 @@
 import { jobKeyPrefix } from '@wxim/queue';
+import type { AccessTokenKeys } from '@wxim/wechat';
+import { type RateScope, scopeName } from './rate-scope.js';
 
 /** Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues. */
 export function stateKeys(prefix: string) {
+  const accessToken = `${prefix}:wechat:access-token`;
   return {
     customer: (openid: string) => `${prefix}:customer:${openid}`,
     openidOf: `${prefix}:openid-of`,
@@ -51,14 +54,24 @@ export function stateKeys(prefix: string) {
     relayIds: (jobId: string) => `${prefix}:relay-ids:${jobId}`,
     /** Where the release before relay ids kept a job's first attempt; read once, then removed. */
     earlierFirstAttempt: (jobId: string) => `${prefix}:first-attempt:${jobId}`,
-    /** The fleet's pace of calls to one platform command (RateGate), e.g. `im:openim/sendmsg`. */
-    pace: (scope: string) => `${prefix}:pace:${scope}`,
-    /** The calls of that scope started in the last second (RateGate.start). */
-    paceWindow: (scope: string) => `${prefix}:pace-window:${scope}`,
+    /** The fleet's pace of calls to one platform command (RateGate), e.g. `<prefix>:pace:im:openim/sendmsg`. */
+    pace: (scope: RateScope) => `${prefix}:pace:${scopeName(scope)}`,
+    /** The calls of that scope started in the last second (RateGate). */
+    paceWindow: (scope: RateScope) => `${prefix}:pace-window:${scopeName(scope)}`,
     /** Written before a replica check when a job has no lock to renew (a job run by hand): see ReplicaCheck. */
     replicaMark: `${prefix}:replica-mark`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
+    /** The fleet's one WeChat access_token and the keys of its renewal (AccessTokenStore). */
+    accessToken: {
+      token: accessToken,
+      /** Held by the one process fetching the next token. */
+      lock: `${accessToken}:lock`,
+      /** A digest of the token WeChat last refused. */
+      failed: `${accessToken}:failed`,
+      /** Set for 30 s after a forced refresh: WeChat takes one per 30 s. */
+      forced: `${accessToken}:forced`,
+    } satisfies AccessTokenKeys,
   };
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 import { LockLostError } from './lock-lost-error.js';
+import { type RateScope, scopeName } from './rate-scope.js';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 /** The lock of the job a call is made for: the call goes only while the job is still ours. */
@@ -23,7 +24,7 @@ export function paceCap(perSecond: number): number {
 }
 
 /**
- * A fleet-wide cap on calls per second, per scope (e.g. one IM command), shared through Redis by
+ * A fleet-wide cap on calls per second, per scope (e.g. one IM command: RateScope), shared through Redis by
  * every process of the fleet: calls are spaced evenly (no burst at the start of a second and
  * silence after), no second of Redis's clock carries more than the cap, and a call below the cap
  * goes at once, in one round trip. The same round trip checks that the job the call is made for
@@ -36,7 +37,7 @@ export class RateGate {
     redis: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The limit of a scope, calls per second: see paceCap. */
-    private readonly perSecond: (scope: string) => number,
+    private readonly perSecond: (scope: RateScope) => number,
   ) {
     this.redis = relayScripts(redis);
   }
@@ -45,7 +46,7 @@ export class RateGate {
    * Resolves with Redis's time (ms) once the call may start; throws LockLostError when the job's
    * lock is no longer ours (another worker has the job).
    */
-  async acquire(scope: string, lease?: Lease): Promise<number> {
+  async acquire(scope: RateScope, lease?: Lease): Promise<number> {
     const cap = paceCap(this.perSecond(scope));
     const intervalUs = Math.ceil(1_000_000 / cap);
     const member = randomBytes(8).toString('base64url');
@@ -62,7 +63,7 @@ export class RateGate {
         member,
         mode,
       );
-      if (waitUs < 0) throw new LockLostError(`the job's lock is no longer ours: not calling ${scope}`);
+      if (waitUs < 0) throw new LockLostError(`the job's lock is no longer ours: not calling ${scopeName(scope)}`);
       if (waitUs === 0) return Math.floor(nowUs / 1000);
       // Round up: a timer's delay is cut to whole milliseconds, which could make it early.
       await sleep(Math.ceil(waitUs / 1000));

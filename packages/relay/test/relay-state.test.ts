@@ -161,7 +161,7 @@ t.test('the rate gate spaces the calls of several workers evenly and never start
   await Promise.all(
     gates.flatMap((gate) =>
       Array.from({ length: 8 }, async () => {
-        while (Date.now() < until) starts.push(await gate.acquire('im:openim/sendmsg'));
+        while (Date.now() < until) starts.push(await gate.acquire({ platform: 'im', command: 'openim/sendmsg' }));
       }),
     ),
   );
@@ -184,11 +184,15 @@ t.test('the rate gate refuses a call whose job is no longer ours, and renews a l
   const gate = new RateGate(redis, keys, () => 100);
   const lockKey = `${testPrefix()}:job:lock`;
   await redis.set(lockKey, 'ours', 'PX', 400);
-  const now = await gate.acquire('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 });
+  const now = await gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 });
   t.ok(Math.abs(now - Number((await redis.time())[0]) * 1000) < 2000, "resolves to Redis's time, in ms");
   t.ok((await redis.pttl(lockKey)) > 20_000, 'the lock, short of half its duration, was renewed');
   await redis.set(lockKey, 'another worker', 'PX', 30_000);
-  await t.rejects(gate.acquire('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError);
+  await t.rejects(gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError);
   await redis.del(lockKey);
-  await t.rejects(gate.acquire('im:openim/sendmsg', { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError, 'an expired lock is lost too');
+  await t.rejects(
+    gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 }),
+    LockLostError,
+    'an expired lock is lost too',
+  );
 });

@@ -7,7 +7,8 @@ export { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export { type BuildOptions, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
-export { type HistoryUse, createImClient, imRateGate, imShareGate, requireImSettings } from './im-client.js';
+export { createImClient, requireImSettings } from './im-client.js';
+export { WECHAT_PACE, fleetPace, fleetRateGate, imRateGate, imShareGate } from './rate-gates.js';
 export { type Decision, decide, errorFor } from './error-policy.js';
 export {
   type Attempt,

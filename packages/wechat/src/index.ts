@@ -29,5 +29,5 @@ export { IMAGE_PREFERRED_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit
 export { splitText } from './api/split-text.js';
 export { type MultipartBody, multipartFile } from './api/multipart.js';
 export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';
-export { AccessTokenStore, type AccessTokenStoreOptions, type StoredToken } from './api/access-token-store.js';
+export { type AccessTokenKeys, AccessTokenStore, type AccessTokenStoreOptions, type StoredToken } from './api/access-token-store.js';
 export { type WechatAnswer, type WechatApiOptions, type WechatCallOptions, type WechatRequest, WechatApi } from './api/wechat-api.js';

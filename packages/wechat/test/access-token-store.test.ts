@@ -1,6 +1,15 @@
 import { WechatApiSimulator } from '@wxim/sandbox';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
-import { AccessTokenStore, type AccessTokenStoreOptions, WechatCredentialError, WechatTransientError, clientCredentialToken, stableToken } from '@wxim/wechat';
+import { betweenCommands, startTestRedis, testPrefix } from '@wxim/testkit';
+import {
+  type AccessTokenKeys,
+  AccessTokenStore,
+  type AccessTokenStoreOptions,
+  WechatCredentialError,
+  WechatTransientError,
+  clientCredentialToken,
+  stableToken,
+} from '@wxim/wechat';
+import { stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 
@@ -15,15 +24,15 @@ t.teardown(async () => {
   await redisServer.close();
 });
 
-/** A process of the fleet: its own Redis connection and fetcher, the shared key. */
-function fleetProcess(t: Test, key: string, options: Partial<AccessTokenStoreOptions> & { secret?: string; kind?: 'stable' | 'cgi' } = {}) {
+/** A process of the fleet: its own Redis connection and fetcher, the shared keys. */
+function fleetProcess(t: Test, keys: AccessTokenKeys, options: Partial<AccessTokenStoreOptions> & { secret?: string; kind?: 'stable' | 'cgi' } = {}) {
   const redis = new Redis(redisServer.url);
   const credentials = { apiBase, appId: APP_ID, secret: options.secret ?? SECRET };
   const fetcher = options.kind === 'cgi' ? clientCredentialToken(credentials) : stableToken(credentials);
   const fetches: string[] = [];
   const store = new AccessTokenStore({
     redis,
-    key,
+    keys,
     fetcher,
     onFetch: (api, outcome, forced) => fetches.push(`${api} ${outcome}${forced ? ' forced' : ''}`),
     ...options,
@@ -36,9 +45,9 @@ function fleetProcess(t: Test, key: string, options: Partial<AccessTokenStoreOpt
 }
 
 t.test('two processes asking at once cause exactly one fetch, and all get the same token', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key);
-  const b = fleetProcess(t, key);
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys);
+  const b = fleetProcess(t, keys);
   const before = sim.stats.tokenFetches.stable;
   sim.answerLate('stable_token', 300); // the fetch takes a while: the others must wait for it, not fetch
   const tokens = await Promise.all([...Array.from({ length: 10 }, () => a.store.get()), ...Array.from({ length: 10 }, () => b.store.get())]);
@@ -48,19 +57,19 @@ t.test('two processes asking at once cause exactly one fetch, and all get the sa
   const stored = await a.store.read();
   t.equal(stored?.token, tokens[0]);
   t.ok(stored!.expiresAt > Date.now() + 7000_000, 'kept for its two hours');
-  const ttl = await a.redis.pttl(key);
+  const ttl = await a.redis.pttl(keys.token);
   t.ok(ttl > 7000_000 && ttl <= 7200_000, `Redis drops it when it expires (${ttl} ms)`);
   t.equal(await b.store.get(), tokens[0], 'later calls read the store');
   t.equal(sim.stats.tokenFetches.stable - before, 1);
 });
 
 t.test('a token within the renewal margin is renewed by one process; the others use it meanwhile', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key);
-  const b = fleetProcess(t, key);
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys);
+  const b = fleetProcess(t, keys);
   const old = await a.store.get();
   // As if it were near its end: 4 minutes left, under the 5-minute margin.
-  await a.redis.set(key, JSON.stringify({ token: old, expiresAt: Date.now() + 240_000 }), 'PX', 240_000);
+  await a.redis.set(keys.token, JSON.stringify({ token: old, expiresAt: Date.now() + 240_000 }), 'PX', 240_000);
   sim.answerLate('stable_token', 300);
   const [fromA, fromB] = await Promise.all([a.store.get(), (async () => (await new Promise((r) => setTimeout(r, 50)), b.store.get()))()]);
   t.equal(fromB, old, 'the process without the lock goes on with the old token, which still works');
@@ -70,8 +79,8 @@ t.test('a token within the renewal margin is renewed by one process; the others 
 });
 
 t.test('invalidate() of a token that is no longer the stored one changes nothing', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key);
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys);
   const token = await a.store.get();
   const stored = await a.store.read();
   t.equal(await a.store.invalidate('an-older-token-another-process-used'), false, 'not dropped');
@@ -83,9 +92,9 @@ t.test('invalidate() of a token that is no longer the stored one changes nothing
 });
 
 t.test('a process that gets no lock and finds no token waits a bounded time, then fails as transient', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key, { waitMs: 300, pollMs: 50 });
-  await a.redis.set(`${key}:lock`, 'a process that died while fetching', 'PX', 5000);
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys, { waitMs: 300, pollMs: 50 });
+  await a.redis.set(keys.lock, 'a process that died while fetching', 'PX', 5000);
   const started = Date.now();
   await t.rejects(a.store.get(), WechatTransientError);
   const waited = Date.now() - started;
@@ -93,9 +102,32 @@ t.test('a process that gets no lock and finds no token waits a bounded time, the
   t.same(a.fetches, [], 'it did not fetch on its own');
 });
 
+t.test('a process whose fetch outlasted its lock leaves alone the lock another process took meanwhile', async (t) => {
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys, { lockMs: 100 });
+  sim.answerLate('stable_token', 400);
+  const fetched = a.store.get();
+  await new Promise((r) => setTimeout(r, 250));
+  t.equal(await a.redis.set(keys.lock, 'another process', 'PX', 5000, 'NX'), 'OK', "another process takes the expired lock while the first's fetch goes on");
+  t.ok((await fetched).length > 0);
+  t.equal(await a.redis.get(keys.lock), 'another process', "the first's release left the other's lock");
+});
+
+t.test("a lock taken by another process between its holder looking at it and releasing it stays the other's", async (t) => {
+  const keys = stateKeys(testPrefix()).accessToken;
+  const redis = betweenCommands(redisServer.url, keys.lock, async () => {
+    await a.redis.del(keys.lock); // as if it expired here
+    await a.redis.set(keys.lock, 'another process', 'PX', 5000, 'NX');
+  });
+  t.teardown(() => redis.disconnect());
+  const a = fleetProcess(t, keys, { redis });
+  t.ok((await a.store.get()).length > 0);
+  t.equal(await a.redis.get(keys.lock), 'another process', "the other's lock is still held");
+});
+
 t.test('stable_token handing back the very token that failed is followed by one forced refresh', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key);
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys);
   const failed = await a.store.get();
   sim.invalidateTokens({ stableStaysStale: true });
   t.equal(await a.store.invalidate(failed), true);
@@ -111,13 +143,13 @@ t.test('stable_token handing back the very token that failed is followed by one 
 });
 
 t.test('cgi-bin/token works the same way, and a wrong AppSecret never shows in the error', async (t) => {
-  const key = `${testPrefix()}:wechat:access-token`;
-  const a = fleetProcess(t, key, { kind: 'cgi' });
+  const keys = stateKeys(testPrefix()).accessToken;
+  const a = fleetProcess(t, keys, { kind: 'cgi' });
   const before = sim.stats.tokenFetches.token;
   const [one, two] = await Promise.all([a.store.get(), a.store.get()]);
   t.equal(one, two);
   t.equal(sim.stats.tokenFetches.token - before, 1);
-  const wrong = fleetProcess(t, `${testPrefix()}:wechat:access-token`, { kind: 'cgi', secret: 'a-wrong-secret-that-must-not-leak' });
+  const wrong = fleetProcess(t, stateKeys(testPrefix()).accessToken, { kind: 'cgi', secret: 'a-wrong-secret-that-must-not-leak' });
   const err = await wrong.store.get().catch((e: unknown) => e);
   t.type(err, WechatCredentialError);
   t.equal((err as WechatCredentialError).code, 40125);

@@ -11,6 +11,7 @@ import {
   reasonOf,
   stableToken,
 } from '@wxim/wechat';
+import { stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 
@@ -24,7 +25,7 @@ const sim = new WechatApiSimulator({ appId: APP_ID, secret: SECRET });
 const apiBase = await sim.listen();
 const redis = new Redis(redisServer.url);
 const fetcher = stableToken({ apiBase, appId: APP_ID, secret: SECRET });
-const tokens = new AccessTokenStore({ redis, key: `${testPrefix()}:wechat:access-token`, fetcher });
+const tokens = new AccessTokenStore({ redis, keys: stateKeys(testPrefix()).accessToken, fetcher });
 t.teardown(async () => {
   await fetcher.close();
   redis.disconnect();

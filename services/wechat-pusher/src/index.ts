@@ -5,4 +5,4 @@ export { type Delivery, deliver } from './reply-delivery.js';
 export { type ReplyPart, planReply, quoteOf } from './reply-plan.js';
 export { MediaError, fetchMedia } from './media-fetch.js';
 export { wechatPusherService } from './service.js';
-export { WECHAT_PACE, type WechatPusher, type WechatPusherOverrides, createWechatPusher } from './wechat-pusher.js';
+export { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from './wechat-pusher.js';

@@ -1,6 +1,6 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, ReplicaCheck } from '@wxim/relay';
+import type { Lease, RateScope, ReplicaCheck } from '@wxim/relay';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/runtime';
@@ -17,8 +17,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   confirmation?: ReplyConfirmation;
   redis: Redis | Cluster;
   im: ImClient;
-  /** A call's turn under its platform's pace, confirming the job's lock (scope `im:<command>` or `wechat:<api>`). */
-  turn: (scope: string, lease?: Lease) => Promise<number>;
+  /** A call's turn under its platform's pace, confirming the job's lock. */
+  turn: (scope: RateScope, lease?: Lease) => Promise<number>;
   metrics: PusherMetrics;
 }
 
@@ -44,7 +44,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         body: [textElem(text)],
         cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
       },
-      { beforeSend: async (command) => (await deps.turn(`im:${command}`, lease)) >= 0 },
+      { beforeSend: async (command) => (await deps.turn({ platform: 'im', command }, lease)) >= 0 },
     );
   }
 
@@ -72,7 +72,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       body = await bodyToDeliver(job, lease);
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
-      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn(`wechat:${api}`, lease) });
+      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) });
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);

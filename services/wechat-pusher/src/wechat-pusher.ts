@@ -1,8 +1,7 @@
 import type { Config } from '@wxim/config';
-import { paceFor } from '@wxim/im';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, RateGate, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, imShareGate } from '@wxim/runtime';
+import { ConversationLine, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/runtime';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
@@ -21,13 +20,6 @@ export interface WechatPusher extends WorkerHost<ReplyJob> {
   wechat: WechatApi;
   tokens: AccessTokenStore;
 }
-
-/**
- * WeChat documents no per-second limit for custom/send (a daily quota instead): the fleet's
- * WeChat calls go through a gate of their own all the same, which checks each job's lock right
- * before its send and keeps the fleet under this pace.
- */
-export const WECHAT_PACE = 1000;
 
 export function requireWechatSettings(config: Config): { appId: string; appSecret: string } {
   const { appId, appSecret } = config.wechat;
@@ -55,7 +47,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
-        key: `${prefix}:wechat:access-token`,
+        keys: keys.accessToken,
         fetcher,
         onFetch: (api, outcome) => metrics.tokenFetches.inc({ api, outcome }),
       });
@@ -71,9 +63,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         },
       });
       // Each platform's budget apart: IM's per command (shared with the im-worker), WeChat's own.
-      const gate = new RateGate(state, keys, (scope) =>
-        scope.startsWith('im:') ? paceFor(scope.slice('im:'.length), config.worker.imRateLimit) : WECHAT_PACE,
-      );
+      const gate = fleetRateGate(state, keys, config);
       if (config.callbackVerify === 'off')
         log.warn(
           "CALLBACK_VERIFY=off: replies are delivered on the callback's word alone; anyone who captures a callback URL can reply in an agent's name for a minute",

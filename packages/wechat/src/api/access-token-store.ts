@@ -12,10 +12,21 @@ export interface StoredToken {
   expiresAt: number;
 }
 
+/** Where the fleet's token and its renewal live in Redis: the relay's state keys build them. */
+export interface AccessTokenKeys {
+  /** The fleet's one token. */
+  token: string;
+  /** Held by the one process fetching the next token. */
+  lock: string;
+  /** A digest of the token WeChat last refused. */
+  failed: string;
+  /** Set while a forced refresh would be too soon. */
+  forced: string;
+}
+
 export interface AccessTokenStoreOptions {
   redis: Redis | Cluster;
-  /** Where the fleet's one token lives, e.g. `<prefix>:wechat:access-token`; `:lock`, `:failed` and `:forced` are added to it. */
-  key: string;
+  keys: AccessTokenKeys;
   fetcher: TokenFetcher;
   /** A token with less than this left is renewed (default 5 minutes: stable_token renews within its last 5). */
   renewalMarginMs?: number;
@@ -45,9 +56,7 @@ function digest(token: string): string {
  */
 export class AccessTokenStore {
   private readonly redis: (Redis | Cluster) & RelayScripts;
-  private readonly lockKey: string;
-  private readonly failedKey: string;
-  private readonly forcedKey: string;
+  private readonly keys: AccessTokenKeys;
   private readonly marginMs: number;
   private readonly waitMs: number;
   private readonly pollMs: number;
@@ -56,9 +65,7 @@ export class AccessTokenStore {
   constructor(private readonly options: AccessTokenStoreOptions) {
     relayScripts(options.redis);
     this.redis = options.redis as (Redis | Cluster) & RelayScripts;
-    this.lockKey = `${options.key}:lock`;
-    this.failedKey = `${options.key}:failed`;
-    this.forcedKey = `${options.key}:forced`;
+    this.keys = options.keys;
     this.marginMs = options.renewalMarginMs ?? 300_000;
     this.waitMs = options.waitMs ?? 10_000;
     this.pollMs = options.pollMs ?? 100;
@@ -72,11 +79,11 @@ export class AccessTokenStore {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       const owner = randomBytes(12).toString('base64url');
-      if ((await this.redis.set(this.lockKey, owner, 'PX', this.lockMs, 'NX')) === 'OK') {
+      if ((await this.redis.set(this.keys.lock, owner, 'PX', this.lockMs, 'NX')) === 'OK') {
         try {
           return await this.renew();
         } finally {
-          await this.redis.wximLockRelease(this.lockKey, owner);
+          await this.redis.wximLockRelease(this.keys.lock, owner);
         }
       }
       // Another process is fetching: the old token serves while it lasts, else its result is awaited.
@@ -94,13 +101,13 @@ export class AccessTokenStore {
    * handing it back is followed by a forced refresh. Resolves whether it was dropped.
    */
   async invalidate(failedToken: string): Promise<boolean> {
-    await this.redis.set(this.failedKey, digest(failedToken), 'PX', FAILED_MARK_MS);
-    return (await this.redis.wximTokenDropIfStored(this.options.key, failedToken)) === 1;
+    await this.redis.set(this.keys.failed, digest(failedToken), 'PX', FAILED_MARK_MS);
+    return (await this.redis.wximTokenDropIfStored(this.keys.token, failedToken)) === 1;
   }
 
   /** The stored token, if any. */
   async read(): Promise<StoredToken | undefined> {
-    const raw = await this.redis.get(this.options.key);
+    const raw = await this.redis.get(this.keys.token);
     if (raw === null) return undefined;
     try {
       const doc = JSON.parse(raw) as Partial<StoredToken>;
@@ -120,15 +127,15 @@ export class AccessTokenStore {
     if (stored !== undefined && this.fresh(stored)) return stored.token;
     const startedAt = Date.now();
     let fetched = await this.fetch(false);
-    if (this.options.fetcher.api === 'stable_token' && (await this.redis.get(this.failedKey)) === digest(fetched.token)) {
+    if (this.options.fetcher.api === 'stable_token' && (await this.redis.get(this.keys.failed)) === digest(fetched.token)) {
       // stable_token handed back the very token WeChat just refused: only a forced refresh replaces
       // it, and WeChat takes one per 30 s (20 a day), so the fleet asks for one at most that often.
-      if ((await this.redis.set(this.forcedKey, '1', 'PX', FORCE_INTERVAL_MS, 'NX')) !== 'OK')
+      if ((await this.redis.set(this.keys.forced, '1', 'PX', FORCE_INTERVAL_MS, 'NX')) !== 'OK')
         throw new WechatTransientError('stable_token', 0, 'the refused token came back and a forced refresh was made less than 30 s ago');
       fetched = await this.fetch(true);
     }
     const lifeMs = Math.floor(fetched.expiresInSeconds * 1000);
-    await this.redis.set(this.options.key, JSON.stringify({ token: fetched.token, expiresAt: startedAt + lifeMs } satisfies StoredToken), 'PX', lifeMs);
+    await this.redis.set(this.keys.token, JSON.stringify({ token: fetched.token, expiresAt: startedAt + lifeMs } satisfies StoredToken), 'PX', lifeMs);
     return fetched.token;
   }
 
