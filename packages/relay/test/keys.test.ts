@@ -16,6 +16,10 @@ t.test('every key of the relay keeps its name', async (t) => {
       lineSeq: keys.lineSeq,
       replyProgress: keys.replyProgress('r_1'),
       agentState: keys.agentState,
+      deskWaiting: keys.deskWaiting,
+      deskWaitingSeen: keys.deskWaitingSeen,
+      deskActive: keys.deskActive,
+      agentLastAssigned: keys.agentLastAssigned,
       callbackHeartbeat: keys.callbackHeartbeat,
       callbackInstances: keys.callbackInstances,
       callbackGaps: keys.callbackGaps,
@@ -43,6 +47,10 @@ t.test('every key of the relay keeps its name', async (t) => {
       lineSeq: '{wxim}:line-seq',
       replyProgress: '{wxim}:reply-progress:r_1',
       agentState: '{wxim}:agent-state',
+      deskWaiting: '{wxim}:desk:waiting',
+      deskWaitingSeen: '{wxim}:desk:waiting-seen',
+      deskActive: '{wxim}:desk:active',
+      agentLastAssigned: '{wxim}:desk:last-assigned',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
       callbackInstances: '{wxim}:im-callback:instances',
       callbackGaps: '{wxim}:im-callback:gaps',
@@ -66,5 +74,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 25, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 29, 'a key added here is added to this list too');
 });

@@ -13,6 +13,7 @@ export interface PusherMetrics {
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
   inFlight: Gauge;
+  deskCommands: Counter<'command' | 'outcome'>;
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
@@ -32,7 +33,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     registry,
     replies: new Counter({
       name: 'wxim_pusher_replies_total',
-      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed) and how they reached the relay (callback, recovery, sweep)",
+      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed; command: a desk command, run; not_theirs: from an agent who no longer serves the customer) and how they reached the relay (callback, recovery, sweep)",
       labelNames: ['outcome', 'via'],
       registers,
     }),
@@ -40,6 +41,12 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_pusher_delivery_seconds',
       help: 'From im-callback storing a reply to WeChat accepting its last part',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    deskCommands: new Counter({
+      name: 'wxim_desk_commands_total',
+      help: 'Agent commands (transfer, close, canned, help, malformed) by outcome (done; refused: not their customer, nobody free, an unknown code or agent)',
+      labelNames: ['command', 'outcome'],
       registers,
     }),
     retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),

@@ -9,6 +9,7 @@ import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
 import { noticeIds, noticeText, reasonText } from './notice.js';
 import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import { quoteOf } from './reply-plan.js';
+import type { DeskCommands } from './desk-commands.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -20,9 +21,17 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   /** A call's turn under its platform's pace, confirming the job's lock. */
   turn: (scope: RateScope, lease?: Lease) => Promise<number>;
   metrics: PusherMetrics;
+  /** The desk's commands, and who serves each customer now. */
+  desk: DeskCommands;
 }
 
-export type PushResult = { outcome: 'delivered'; parts: number } | { outcome: 'noticed'; reason: string };
+export type PushResult =
+  | { outcome: 'delivered'; parts: number }
+  | { outcome: 'noticed'; reason: string }
+  /** An agent's command, run and answered to them; nothing went to the customer. */
+  | { outcome: 'command'; command: string }
+  /** A reply from an agent who no longer serves the customer: not delivered, the agent told who does. */
+  | { outcome: 'not_theirs'; agent: string };
 
 /**
  * The wechat-pusher's job: one agent reply delivered to its customer through WeChat, in the order
@@ -70,9 +79,25 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
       await deps.replicas?.job(lease);
       body = await bodyToDeliver(job, lease);
+      const handled = await deps.desk.handle(job, body, lease);
+      if ('handled' in handled) {
+        metrics.replies.inc({ outcome: 'command', via: job.data.via });
+        return { outcome: 'command', command: handled.handled };
+      }
+      // After a /transfer the customer's replies come from their new agent: the old agent's are not delivered.
+      const serving = await deps.desk.agentOf(job.data.openid);
+      if (serving !== undefined && serving !== job.data.agent) {
+        const text = `⚠ Relay notice — your reply “${quoteOf(body)}” was not delivered: this customer is now with ${serving}.`;
+        await deps.desk.tell(job, job.data.agent, 'not-theirs', text, lease);
+        metrics.replies.inc({ outcome: 'not_theirs', via: job.data.via });
+        return { outcome: 'not_theirs', agent: serving };
+      }
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
-      const result = await deliver({ id: job.id!, data: { ...job.data, body } }, { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) });
+      const result = await deliver(
+        { id: job.id!, data: { ...job.data, body: handled.deliver } },
+        { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) },
+      );
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);

@@ -1,10 +1,11 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
+import { ConversationLine, DeskPresence, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/runtime';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
+import { DeskCommands } from './desk-commands.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
 
 export interface WechatPusherOverrides extends HostOverrides {
@@ -79,7 +80,19 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               ...(overrides.confirmLooksAgainAfterMs === undefined ? {} : { looksAgainAfterMs: overrides.confirmLooksAgainAfterMs }),
             })
           : undefined;
+      const desk = new DeskCommands({
+        redis: state,
+        keys,
+        im,
+        agents: config.im.agents,
+        maxOpen: config.desk.maxOpen,
+        cannedReplies: config.desk.cannedReplies,
+        presence: new DeskPresence(state, keys, prefix),
+        turn: (scope, lease) => gate.acquire(scope, lease),
+        commands: metrics.deskCommands,
+      });
       const pusher = createPusher({
+        desk,
         ...(confirmation === undefined ? {} : { confirmation }),
         redis: state,
         wechat,

@@ -1,0 +1,217 @@
+import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, textElem } from '@wxim/im';
+import type { ReplyElement, ReplyJob } from '@wxim/queue';
+import type { DeskPresence, Lease, RateScope, StateKeys } from '@wxim/relay';
+import { relayScripts } from '@wxim/redis-scripts';
+import type { Job } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import type { Counter } from 'prom-client';
+import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
+import { noticeIds } from './notice.js';
+
+/** How much of the conversation the agent taking it over is shown. */
+const HISTORY_MESSAGES = 10;
+const HISTORY_LOOKBACK_S = 48 * 3600;
+
+export interface DeskCommandDeps {
+  redis: Redis | Cluster;
+  keys: StateKeys;
+  im: ImClient;
+  /** IM_AGENTS. */
+  agents: readonly string[];
+  /** AGENT_MAX_OPEN. */
+  maxOpen: number;
+  /** CANNED_REPLIES, by code. */
+  cannedReplies: ReadonlyMap<string, string>;
+  /** Wakes the customers waiting longest when a place frees. */
+  presence: Pick<DeskPresence, 'wakeWaiting'>;
+  /** An IM call's turn under the fleet's pace, confirming the job's lock. */
+  turn: (scope: RateScope, lease?: Lease) => Promise<number>;
+  /** Commands run, by command and outcome (done; refused: not the agent's customer, nobody free, a bad argument). */
+  commands: Counter<'command' | 'outcome'>;
+}
+
+/** What a reply becomes: delivered as it is (maybe unescaped or replaced by a canned text), or handled here and not delivered. */
+export type Handled = { deliver: ReplyElement[] } | { handled: string };
+
+/** The text of a reply made of one text element, if it is. */
+function soleText(body: readonly ReplyElement[]): string | undefined {
+  const [only, ...rest] = body;
+  if (only === undefined || rest.length > 0 || only.MsgType !== 'TIMTextElem') return undefined;
+  const text = only.MsgContent['Text'];
+  return typeof text === 'string' ? text : undefined;
+}
+
+/** Whether a message of the history is an agent's command. */
+function isCommand(m: RoamMessage): boolean {
+  const text = soleText(m.MsgBody);
+  return text !== undefined && parseCommand(text) !== undefined;
+}
+
+/** One message of the history as the agent taking over reads it. */
+function historyLine(m: RoamMessage, customer: string): string {
+  const who = m.From_Account === customer ? 'Customer' : m.From_Account;
+  const parts = m.MsgBody.map((e) =>
+    e.MsgType === 'TIMTextElem' && typeof e.MsgContent['Text'] === 'string' ? e.MsgContent['Text'] : `[${e.MsgType.replace(/^TIM|Elem$/g, '').toLowerCase()}]`,
+  );
+  const text = parts.join(' ');
+  return `${who}: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
+}
+
+/**
+ * The desk's commands, typed by agents in the IM client and never delivered to the customer (see
+ * AgentCommand): each is answered to the agent with a relay notice in the conversation. Run in the
+ * customer's reply line, so a command acts after the replies the agent sent before it.
+ */
+export class DeskCommands {
+  constructor(private readonly deps: DeskCommandDeps) {}
+
+  /** What becomes of a reply: a command is run (or a canned reply looked up); any other reply is delivered. */
+  async handle(job: Job<ReplyJob>, body: ReplyElement[], lease: Lease | undefined): Promise<Handled> {
+    const text = soleText(body);
+    if (text === undefined) return { deliver: body };
+    const command = parseCommand(text);
+    if (command === undefined) return text.startsWith('//') ? { deliver: [textElem(unescapeReply(text))] } : { deliver: body };
+    return this.run(job, command, lease);
+  }
+
+  /** The agent serving the customer now, if any: a reply from another agent is not theirs to send. */
+  async agentOf(openid: string): Promise<string | undefined> {
+    return (await this.deps.redis.hget(this.deps.keys.customer(openid), 'agent')) ?? undefined;
+  }
+
+  /** Tells `agent`, in the customer's conversation, as a relay notice (`purpose` keeps each notice of a job apart, so IM drops one sent twice). */
+  async tell(job: Job<ReplyJob>, agent: string, purpose: string, text: string, lease: Lease | undefined): Promise<void> {
+    await this.deps.im.sendC2C(
+      {
+        from: job.data.userId,
+        to: agent,
+        ...noticeIds(`${job.id}:${purpose}`),
+        body: [textElem(text)],
+        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: job.data.msgKey, reason: purpose }),
+      },
+      { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 },
+    );
+  }
+
+  private async run(job: Job<ReplyJob>, command: AgentCommand, lease: Lease | undefined): Promise<Handled> {
+    const { agent } = job.data;
+    const count = (outcome: 'done' | 'refused') => this.deps.commands.inc({ command: command.name, outcome });
+    switch (command.name) {
+      case 'help':
+        await this.tell(job, agent, 'help', `ℹ Relay commands:\n${COMMAND_HELP}`, lease);
+        count('done');
+        return { handled: 'help' };
+      case 'malformed':
+        await this.tell(
+          job,
+          agent,
+          'malformed',
+          `⚠ Relay notice — ${command.command} was not understood: expected ${command.expected}. Nothing was sent to the customer. /help lists the commands.`,
+          lease,
+        );
+        count('refused');
+        return { handled: 'malformed' };
+      case 'canned':
+        return this.canned(job, command.code, lease, count);
+      case 'close':
+        return this.close(job, lease, count);
+      case 'transfer':
+        return this.transfer(job, command.to, lease, count);
+    }
+  }
+
+  private async canned(job: Job<ReplyJob>, code: string | undefined, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
+    const { cannedReplies } = this.deps;
+    const reply = code === undefined ? undefined : cannedReplies.get(code);
+    if (reply !== undefined) {
+      count('done');
+      return { deliver: [textElem(reply)] };
+    }
+    const list =
+      cannedReplies.size === 0
+        ? 'none are set up (CANNED_REPLIES)'
+        : [...cannedReplies].map(([c, t]) => `${c}: ${t.length > 60 ? `${t.slice(0, 60)}…` : t}`).join('\n');
+    const head = code === undefined ? 'ℹ Canned replies (/r <code>):' : `⚠ Relay notice — there is no canned reply "${code}"; nothing was sent. The codes:`;
+    await this.tell(job, job.data.agent, 'canned', `${head}\n${list}`, lease);
+    count(code === undefined ? 'done' : 'refused');
+    return { handled: 'canned' };
+  }
+
+  private async close(job: Job<ReplyJob>, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
+    const { keys } = this.deps;
+    const { openid, agent } = job.data;
+    const [outcome, current] = await relayScripts(this.deps.redis).wximDeskClose(keys.customer(openid), keys.agentLoad, keys.deskActive, openid, agent);
+    if (outcome !== 'closed') return this.notYours(job, 'close', current, lease, count);
+    await this.deps.presence.wakeWaiting(1);
+    await this.tell(job, agent, 'close', '✓ Conversation closed. The customer’s next message starts a new one.', lease);
+    count('done');
+    return { handled: 'close' };
+  }
+
+  private async transfer(job: Job<ReplyJob>, to: string | undefined, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
+    const { keys, agents } = this.deps;
+    const { openid, agent } = job.data;
+    if (to !== undefined && !agents.includes(to)) {
+      await this.tell(job, agent, 'transfer', `⚠ Relay notice — ${to} is not one of the agents (${agents.join(', ')}); the customer stays with you.`, lease);
+      count('refused');
+      return { handled: 'transfer' };
+    }
+    const [outcome, other] = await relayScripts(this.deps.redis).wximDeskTransfer(
+      keys.customer(openid),
+      keys.agentLoad,
+      keys.agentState,
+      keys.deskActive,
+      keys.agentLastAssigned,
+      keys.replyProgress(job.id!),
+      openid,
+      agent,
+      to ?? '',
+      String(this.deps.maxOpen),
+      ...agents,
+    );
+    if (outcome === 'not_yours') return this.notYours(job, 'transfer', other, lease, count);
+    if (outcome === 'same' || outcome === 'none') {
+      const why = outcome === 'same' ? 'they are already yours' : 'no other agent is online with room for another conversation';
+      await this.tell(job, agent, 'transfer', `⚠ Relay notice — not handed on: ${why}. The customer stays with you.`, lease);
+      count('refused');
+      return { handled: 'transfer' };
+    }
+    const next = other!;
+    // The new agent first reads where the conversation stands; then the old one is told.
+    const history = await this.recentHistory(job.data.userId, agent, lease);
+    const intro = `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
+    await this.tell(job, next, 'transfer-to', intro, lease);
+    await this.tell(job, agent, 'transfer', `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`, lease);
+    count('done');
+    return { handled: 'transfer' };
+  }
+
+  private async notYours(
+    job: Job<ReplyJob>,
+    what: string,
+    current: string | undefined,
+    lease: Lease | undefined,
+    count: (o: 'done' | 'refused') => void,
+  ): Promise<Handled> {
+    const who = current === undefined || current === '' ? 'no agent' : current;
+    await this.tell(job, job.data.agent, what, `⚠ Relay notice — /${what} was not done: this customer is with ${who}, not you.`, lease);
+    count('refused');
+    return { handled: what };
+  }
+
+  /** The last messages both ways between the customer and the agent handing them on, oldest first. */
+  private async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
+    const now = Math.floor(Date.now() / 1000);
+    const options = { beforeSend: async (command: string) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 };
+    for await (const page of this.deps.im.history(userId, agent, now - HISTORY_LOOKBACK_S, now, options)) {
+      // Newest first: the first page holds the latest.
+      // The relay's notices and the agents' commands were never part of the conversation.
+      const said = page.filter((m) => decodeRelayCustomData(m.CloudCustomData)?.source !== 'relay-notice' && !isCommand(m));
+      return said
+        .slice(0, HISTORY_MESSAGES)
+        .reverse()
+        .map((m) => historyLine(m, userId));
+    }
+    return [];
+  }
+}
