@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { textElem } from '@wxim/im';
 import { keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/relay';
-import { fakeOpenId } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { eventually, textOf, twoWayForTests } from '@wxim/testkit';
