@@ -21,10 +21,6 @@ export interface DeskSettings {
   autoReplyEveryMs: number;
   /** BUSINESS_HOURS, BUSINESS_TZ, HOLIDAYS; undefined: always open. */
   hours?: BusinessHours;
-  /** CSAT_TEXT: the rating question a customer gets when an agent closes the conversation (unset: none). */
-  csatText?: string;
-  /** FIRST_RESPONSE_SLA_S: a customer unanswered this long (ms) moves to another online agent (unset: never). */
-  firstResponseSlaMs?: number;
   /** CANNED_REPLIES: the canned replies by code (`/r <code>`), read from the file at start. */
   cannedReplies: ReadonlyMap<string, string>;
 }
@@ -81,10 +77,6 @@ function cannedReplies(env: Env): Map<string, string> {
 
 export function deskSettings(env: Env): DeskSettings {
   const hours = businessHours(env);
-  const csat = raw(env, 'CSAT_TEXT');
-  const sla = raw(env, 'FIRST_RESPONSE_SLA_S') === undefined ? undefined : integer(env, 'FIRST_RESPONSE_SLA_S', 10, 86_400, 0) * 1000;
-  if (csat !== undefined && Buffer.byteLength(csat) > 1024)
-    throw new ConfigError('CSAT_TEXT', 'is too long', 'at most 1024 bytes: it heads a WeChat menu message');
   return {
     maxOpen: integer(env, 'AGENT_MAX_OPEN', 1, 10_000, 20),
     waitingText: customerText(env, 'WAITING_TEXT', DEFAULT_WAITING_TEXT),
@@ -93,8 +85,6 @@ export function deskSettings(env: Env): DeskSettings {
     // WeChat lets an agent answer for 48 hours after the customer's last message: past that the conversation holds no place.
     closeAfterIdleMs: duration(env, 'CLOSE_AFTER_IDLE', 48 * 3_600_000),
     ...(hours === undefined ? {} : { hours }),
-    ...(csat === undefined ? {} : { csatText: csat }),
-    ...(sla === undefined ? {} : { firstResponseSlaMs: sla }),
     cannedReplies: cannedReplies(env),
   };
 }

@@ -25,7 +25,6 @@ t.test('unset hours mean always open; the defaults are a desk that works', async
   t.equal(desk.closeAfterIdleMs, 48 * 3_600_000);
   t.equal(desk.waitingText, DEFAULT_WAITING_TEXT);
   t.equal(desk.cannedReplies.size, 0);
-  t.equal(desk.firstResponseSlaMs, undefined);
 });
 
 t.test('opening hours are read in the business time zone, Asia/Shanghai by default', async (t) => {
@@ -78,7 +77,6 @@ t.test('bad hours, zones, holidays and texts stop start-up with one clear line',
     [{ AUTO_REPLY_EVERY: '10s' }, /^AUTO_REPLY_EVERY is malformed/],
     [{ AGENT_MAX_OPEN: '0' }, /^AGENT_MAX_OPEN is malformed: a whole number from 1/],
     [{ WAITING_TEXT: 'x'.repeat(2049) }, /^WAITING_TEXT is too long/],
-    [{ FIRST_RESPONSE_SLA_S: '5' }, /^FIRST_RESPONSE_SLA_S is malformed: a whole number from 10/],
   ];
   for (const [env, line] of cases) t.match(refusal(env), line, JSON.stringify(env).slice(0, 60));
   t.equal(loadConfig({ AUTO_REPLY_EVERY: '30m' }).desk.autoReplyEveryMs, 1_800_000);

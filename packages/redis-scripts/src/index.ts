@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { RECORD_STATE, RELEASE } from './scripts/agents.js';
-import { CLOSE, TRANSFER } from './scripts/desk.js';
+import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
@@ -26,6 +26,7 @@ const SCRIPTS = {
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximDeskTransfer: { numberOfKeys: 6, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 3, lua: CLOSE },
+  wximDeskAutoReply: { numberOfKeys: 7, lua: AUTO_REPLY },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },
@@ -49,6 +50,7 @@ export interface RelayScripts {
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
   wximDeskClose(customer: string, load: string, active: string, openid: string, agent: string): Promise<[string, string?]>;
+  wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
     pace: string,

@@ -26,6 +26,8 @@ export function stateKeys(prefix: string) {
     deskWaitingSeen: `${prefix}:desk:waiting-seen`,
     /** Customers with an open conversation, by their latest message (ms): idle ones close. */
     deskActive: `${prefix}:desk:active`,
+    /** Set while a customer was lately told nobody can answer yet (AUTO_REPLY_EVERY): the text is not repeated. */
+    autoReplied: (openid: string) => `${prefix}:desk:auto-replied:${openid}`,
     /** When each agent was last given a customer (ms): ties go to the one idle longest. */
     agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */

@@ -19,6 +19,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskWaiting: keys.deskWaiting,
       deskWaitingSeen: keys.deskWaitingSeen,
       deskActive: keys.deskActive,
+      autoReplied: keys.autoReplied('o1'),
       agentLastAssigned: keys.agentLastAssigned,
       callbackHeartbeat: keys.callbackHeartbeat,
       callbackInstances: keys.callbackInstances,
@@ -50,6 +51,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskWaiting: '{wxim}:desk:waiting',
       deskWaitingSeen: '{wxim}:desk:waiting-seen',
       deskActive: '{wxim}:desk:active',
+      autoReplied: '{wxim}:desk:auto-replied:o1',
       agentLastAssigned: '{wxim}:desk:last-assigned',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
       callbackInstances: '{wxim}:im-callback:instances',
@@ -74,5 +76,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 29, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 30, 'a key added here is added to this list too');
 });

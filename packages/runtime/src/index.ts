@@ -20,3 +20,4 @@ export {
   type TurnLook,
   orderedJobs,
 } from './ordered-jobs.js';
+export { LOOK_AGAIN_MS, deskPolicy } from './desk-policy.js';

@@ -1,6 +1,7 @@
 import { jobLockKey } from '@wxim/queue';
 import type { ConversationLine, Lease, Turn } from '@wxim/relay';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { LOOK_AGAIN_MS } from './desk-policy.js';
 import { decide, errorFor } from './error-policy.js';
 
 /** A look at a job's place in its line; at the head it may carry what its turn began with (RelayTurn's customer). */
@@ -78,8 +79,6 @@ export interface OrderedJobs<T, R> {
   done(job: Job<T>, failed: boolean): Promise<void>;
 }
 
-const WAIT_MS = 30_000;
-
 /**
  * Per-customer order for a queue's jobs, written once for every worker: a job runs only at the
  * head of its customer's line (see ConversationLine); one behind steps aside (delayed, no attempt
@@ -90,7 +89,7 @@ const WAIT_MS = 30_000;
 export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJobsDeps, spec: OrderedJobSpec<T, R, B>): OrderedJobs<T, R> {
   const { line, log } = deps;
   const { words } = spec;
-  const waitMs = deps.waitMs ?? WAIT_MS;
+  const waitMs = deps.waitMs ?? LOOK_AGAIN_MS;
   const begin = async (openid: string, job: Job<T>): Promise<B> =>
     spec.begin === undefined ? ({ turn: await line.turn(openid, job.id!) } as B) : spec.begin(openid, job);
 

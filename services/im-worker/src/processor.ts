@@ -2,9 +2,8 @@ import type { InboundJob } from '@wxim/queue';
 import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, takesTurn } from '@wxim/relay';
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
-import { LOOK_AGAIN_MS } from './desk-policy.js';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
-import { type Head, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/runtime';
+import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/runtime';
 import type { ImWorkerMetrics } from './metrics.js';
 
 export interface ProcessorDeps extends OrderedJobsDeps {

@@ -6,6 +6,7 @@ import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { type GatewayAppOptions, gatewayApp } from './app.js';
+import { AutoReply } from './auto-reply.js';
 import { InboundEnqueuer } from './inbound-enqueuer.js';
 import { PUSH_BODY_LIMIT } from './wechat-routes.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -51,6 +52,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         ...(cipher ? { cipher } : {}),
         requireEncryption: config.wechat.requireEncryption,
         welcomeText: config.welcomeText,
+        autoReply: new AutoReply(redis, keys, config),
         enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
         metrics,
       };

@@ -1,7 +1,8 @@
 import { metricsRegistry } from '@wxim/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type Outcome = 'enqueued' | 'welcomed' | 'verified' | 'unauthorized' | 'bad_request' | 'too_large' | 'unavailable' | 'misconfigured' | 'error';
+export type Outcome =
+  'enqueued' | 'welcomed' | 'auto_replied' | 'verified' | 'unauthorized' | 'bad_request' | 'too_large' | 'unavailable' | 'misconfigured' | 'error';
 
 export interface GatewayMetrics {
   registry: Registry;

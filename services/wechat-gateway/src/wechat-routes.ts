@@ -11,6 +11,7 @@ import {
   verifyRequest,
 } from '@wxim/wechat';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AutoReply } from './auto-reply.js';
 import type { InboundEnqueuer } from './inbound-enqueuer.js';
 import type { Outcome } from './metrics.js';
 
@@ -22,6 +23,8 @@ export interface WechatRouteOptions {
   /** Passive reply to a follow; empty: answer `success` as for everything else. */
   welcomeText: string;
   enqueuer: InboundEnqueuer;
+  /** What a customer is told while nobody can answer (off hours, waiting); none: nothing. */
+  autoReply?: Pick<AutoReply, 'replyTo'>;
 }
 
 declare module 'fastify' {
@@ -85,12 +88,26 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
       req.log.error({ reason: (err as Error).message, kind: message.kind }, 'push not stored, answering 503');
       return reply.code(503).type('text/plain').send('temporarily unavailable');
     }
-    if (message.kind !== 'subscribe' || opts.welcomeText === '') {
+    let text: string | undefined;
+    if (message.kind === 'subscribe' && opts.welcomeText !== '') {
+      text = opts.welcomeText;
+      req.outcome = 'welcomed';
+    } else if (opts.autoReply !== undefined) {
+      // The push is stored: a failed look only costs the customer the notice, never the message.
+      const auto = await opts.autoReply.replyTo(message, Date.now()).catch((err: Error) => {
+        req.log.warn({ reason: err.message }, 'could not tell whether the customer waits: answered without a notice');
+        return undefined;
+      });
+      if (auto !== undefined) {
+        text = auto.text;
+        req.outcome = 'auto_replied';
+      }
+    }
+    if (text === undefined) {
       req.outcome = 'enqueued';
       return reply.type('text/plain').send('success');
     }
-    req.outcome = 'welcomed';
-    const xml = buildTextReply({ toUserName: message.fromUserName, fromUserName: message.toUserName, content: opts.welcomeText, createTime: now });
+    const xml = buildTextReply({ toUserName: message.fromUserName, fromUserName: message.toUserName, content: text, createTime: now });
     if (!encrypted || opts.cipher === undefined) return reply.type('application/xml').send(xml);
     return reply.type('application/xml').send(buildEncryptedReply(opts.cipher, opts.token, xml, String(now), String(randomInt(1e9))));
   });

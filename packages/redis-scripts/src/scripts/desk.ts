@@ -150,3 +150,36 @@ local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1
 closeConversation(desk, KEYS[2], ARGV[1])
 return {'closed'}
 `;
+
+// KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
+// auto-reply mark. ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
+// (ms), customer key prefix, agents... What the customer is told while nobody can answer them, at
+// most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait
+// for an agent (no open conversation, and no place for them among the agents online); else false.
+export const AUTO_REPLY = `${DESK_LUA}
+local desk = { state = KEYS[3], waiting = KEYS[4], seen = KEYS[5], active = KEYS[6], customerPrefix = ARGV[7],
+  maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]) }
+local agents = {unpack(ARGV, 8)}
+local kind = false
+if ARGV[5] == '1' then
+  kind = 'off_hours'
+else
+  tidy(desk, KEYS[2], nowMs())
+  local current = redis.call('HGET', KEYS[1], 'agent')
+  local open = current and redis.call('HGET', KEYS[1], 'counted') ~= '0' and configured(agents, current)
+  if not open then
+    local free = 0
+    for _, a in ipairs(agents) do
+      if isOnline(desk, a) then
+        local n = tonumber(redis.call('ZSCORE', KEYS[2], a) or '0')
+        if n < desk.maxOpen then free = free + desk.maxOpen - n end
+      end
+    end
+    local ahead = redis.call('ZRANK', desk.waiting, ARGV[1])
+    if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
+    if ahead >= free then kind = 'waiting' end
+  end
+end
+if kind and redis.call('SET', KEYS[7], kind, 'NX', 'PX', ARGV[6]) then return kind end
+return false
+`;
