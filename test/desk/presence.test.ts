@@ -1,4 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
+import { loadConfig } from '@wxim/config';
+import { createDashboard } from '@wxim/dashboard';
 import { keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/relay';
 import { Redis } from 'ioredis';
@@ -32,6 +34,17 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   for (const text of ['first', 'second', 'third']) t.equal((await wechat.push(wechat.text(openid, text))).status, 200);
   await eventually('the conversation waits for an agent', async () => (await state.zscore(keys.deskWaiting, openid)) !== null);
   t.equal(im.messagesBetween(openid).length, 0, 'nothing went to a logged-out agent');
+
+  // What the dashboard shows meanwhile: one conversation waiting, nobody online, and its jobs not "stuck".
+  const dashboard = await createDashboard(loadConfig({ ...relay.env, SANDBOX: '0' }));
+  t.teardown(() => dashboard.close());
+  await new Promise((r) => setTimeout(r, 1100));
+  const metrics = (await dashboard.app.inject('/metrics')).body;
+  const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  t.equal(value('wxim_desk_waiting_conversations'), 1, 'one conversation waits');
+  t.ok(value('wxim_desk_longest_wait_seconds') >= 1, `the longest wait is counted (${value('wxim_desk_longest_wait_seconds')} s)`);
+  t.equal(value('wxim_desk_agents_online'), 0, 'nobody online');
+  t.equal(value('wxim_queue_oldest_delayed_seconds{queue="wechat-inbound"}'), 0, 'a conversation waiting for an agent is not a delayed job stuck');
 
   const loggedIn = Date.now();
   t.ok(await im.agentLogin(AGENTS[1]!), `${AGENTS[1]} logs in`);

@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Config } from '@wxim/config';
 import { QUEUES } from '@wxim/queue';
+import { stateKeys } from '@wxim/relay';
 import { HEALTH_PATHS, createHttpHost, metricsRegistry } from '@wxim/runtime';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +10,7 @@ import { basicAuth } from './basic-auth.js';
 import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
 import { LoginThrottle } from './login-throttle.js';
+import { registerDeskMetrics, waitingJobIds } from './desk-metrics.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { registerRedisMemoryMetrics } from './redis-memory-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
@@ -47,7 +49,9 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
       for (const q of queues) q.on('error', () => {});
       const registry = metricsRegistry({ processMetrics: overrides.processMetrics ?? false });
-      registerQueueMetrics(registry, queues);
+      const keys = stateKeys(prefix);
+      registerQueueMetrics(registry, queues, undefined, () => waitingJobIds(redis, keys));
+      registerDeskMetrics(registry, redis, keys, config.im.agents);
       registerRedisMemoryMetrics(registry, redis);
       const login =
         password === undefined ? [] : [basicAuth(user ?? 'admin', password, HEALTH_PATHS, new LoginThrottle(overrides.now ? { now: overrides.now } : {}))];

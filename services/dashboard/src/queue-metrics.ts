@@ -1,4 +1,4 @@
-import { JOB_FIELDS, jobKey, layoutOf, queueClient } from '@wxim/queue';
+import { JOB_FIELDS, QUEUES, jobKey, layoutOf, queueClient } from '@wxim/queue';
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';
@@ -13,7 +13,13 @@ export const DELAYED_LOOKED_AT = 10_000;
  * the workers. When Redis does not answer within `deadlineMs` the series are left out (and
  * `wxim_redis_up` says why).
  */
-export function registerQueueMetrics(registry: Registry, queues: readonly Queue[], deadlineMs = 2000): void {
+export function registerQueueMetrics(
+  registry: Registry,
+  queues: readonly Queue[],
+  deadlineMs = 2000,
+  /** Delayed jobs that are meant to wait (the conversations waiting for an agent), left out of the oldest's age. */
+  meantToWait: () => Promise<Set<string>> = async () => new Set(),
+): void {
   new Gauge({
     name: 'wxim_queue_jobs',
     help: 'Jobs in each queue by state (waiting includes prioritized)',
@@ -58,8 +64,8 @@ export function registerQueueMetrics(registry: Registry, queues: readonly Queue[
   });
   ages({
     name: 'wxim_queue_oldest_delayed_seconds',
-    help: `Age (since it was stored) of the oldest delayed job: retried with backoff, or waiting its turn behind its conversation's earlier one (0 when none; among the ${DELAYED_LOOKED_AT} due first), by queue`,
-    oldest: oldestDelayedSeconds,
+    help: `Age (since it was stored) of the oldest delayed job: retried with backoff, or waiting its turn behind its conversation's earlier one (0 when none; among the ${DELAYED_LOOKED_AT} due first; a conversation waiting for an agent is left out: see wxim_desk_longest_wait_seconds), by queue`,
+    oldest: async (queue) => oldestDelayedSeconds(queue, queue.name === QUEUES.wechatInbound ? await meantToWait() : new Set()),
   });
 }
 
@@ -78,10 +84,10 @@ async function oldestWaitingSeconds(queue: Queue): Promise<number> {
  * Delayed jobs are ordered by when they are due, not by age: a job retried for an hour is due no
  * sooner than one retried once. So the creation times of the first DELAYED_LOOKED_AT are read.
  */
-async function oldestDelayedSeconds(queue: Queue): Promise<number> {
+async function oldestDelayedSeconds(queue: Queue, leftOut: ReadonlySet<string>): Promise<number> {
   const client = await queueClient(queue);
   const { delayed, jobs } = layoutOf(queue);
-  const ids = await client.zrange(delayed, 0, DELAYED_LOOKED_AT - 1);
+  const ids = (await client.zrange(delayed, 0, DELAYED_LOOKED_AT - 1)).filter((id) => !leftOut.has(id));
   if (ids.length === 0) return 0;
   const pipeline = client.pipeline();
   for (const id of ids) pipeline.hget(jobKey(jobs, id), JOB_FIELDS.created);
