@@ -1,8 +1,8 @@
 # One image for every service; the command picks it, e.g.
 #   docker run IMAGE services/wechat-gateway/dist/main.js
 # Services: wechat-gateway, im-callback, dashboard, im-worker, wechat-pusher (services/<name>/dist/main.js),
-# or launcher/dist/main.js for all of them in one process (and sandbox mode), or
-# launcher/dist/sandbox.js for the sandbox alone (page and simulators) beside services run apart.
+# or cli/dist/main.js for all of them in one process (and sandbox mode), or
+# cli/dist/sandbox.js for the sandbox alone (page and simulators) beside services run apart.
 # Node 24, a maintained LTS; the code also runs on Node 20 (what CI tests).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -12,7 +12,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY packages packages
 COPY services services
-COPY launcher launcher
+COPY cli cli
 COPY testkit testkit
 COPY bench bench
 # Behind a proxy with a certificate authority of its own, npm needs it: BuildKit's
@@ -31,15 +31,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=build /app/packages packages
 COPY --from=build /app/services services
-COPY --from=build /app/launcher launcher
+COPY --from=build /app/cli cli
 RUN --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
- && rm -rf packages/*/node_modules services/*/node_modules launcher/node_modules \
+ && rm -rf packages/*/node_modules services/*/node_modules cli/node_modules \
  && npm ci --omit=dev --omit=optional --no-audit --no-fund --no-update-notifier \
-      -w launcher -w services/wechat-gateway -w services/im-callback -w services/dashboard \
+      -w cli -w services/wechat-gateway -w services/im-callback -w services/dashboard \
       -w services/im-worker -w services/wechat-pusher \
- && find packages services launcher -name '*.tsbuildinfo' -delete \
- && rm -rf packages/*/src packages/*/test services/*/src services/*/test launcher/src
+ && find packages services cli -name '*.tsbuildinfo' -delete \
+ && rm -rf packages/*/src packages/*/test services/*/src services/*/test cli/src
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
@@ -49,4 +49,4 @@ COPY --from=deps --chown=root:root /app /app
 USER node
 EXPOSE 3000 3001 3002 3003 3004 3005 9101 9102
 ENTRYPOINT ["node"]
-CMD ["launcher/dist/main.js"]
+CMD ["cli/dist/main.js"]

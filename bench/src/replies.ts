@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { ImClient, UserSigCache } from '@wxim/im';
-import { ReplyWindow, stateKeys } from '@wxim/relay';
+import { ReplyWindow, stateKeys } from '@wxim/state';
 import { type CallbackRecord, type DeliveredMessage, SANDBOX, fakeOpenId, sandboxEnv } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';

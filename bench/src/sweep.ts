@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { ImClient, UserSigCache } from '@wxim/im';
 import { createImCallback } from '@wxim/im-callback';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { SANDBOX, fakeOpenId, sandboxEnv } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import { type Proc, freePort, startImSimulator, startRedis } from './lib/processes.js';

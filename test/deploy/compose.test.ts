@@ -34,7 +34,7 @@ t.test('each of the five services runs in a container of its own from the one im
     t.equal(service.image, 'wechat-im-relay', `${name}: the one image`);
     t.same(service.command, [`services/${name}/dist/main.js`], `${name}: the command picks it`);
     t.ok(existsSync(new URL(`services/${name}/src/main.ts`, root)), `${name}: that entry point exists`);
-    t.same(service.healthcheck?.test, ['CMD', 'node', 'launcher/dist/healthcheck.js', String(port)], `${name}: healthy when /readyz on its port says so`);
+    t.same(service.healthcheck?.test, ['CMD', 'node', 'cli/dist/healthcheck.js', String(port)], `${name}: healthy when /readyz on its port says so`);
     t.equal(service.depends_on?.['redis']?.condition, 'service_healthy', `${name}: starts once Redis is healthy`);
     t.equal(service.environment?.['REDIS_URL'], 'redis://redis:6379', `${name}: the compose Redis`);
     t.equal(service.environment?.['SANDBOX_HOST'], 'sandbox', `${name}: finds the sandbox by name in sandbox mode`);
@@ -48,21 +48,21 @@ t.test('each of the five services runs in a container of its own from the one im
     );
   }
   const commands = Object.values(compose.services).map((s) => s.command?.join(' '));
-  t.notOk(commands.includes('launcher/dist/main.js'), 'no all-in-one container');
+  t.notOk(commands.includes('cli/dist/main.js'), 'no all-in-one container');
 });
 
 t.test('with an empty .env the sandbox container plays both platforms and serves the page on the host loopback', async (t) => {
   const sandbox = compose.services['sandbox']!;
-  t.same(sandbox.command, ['launcher/dist/sandbox.js']);
-  t.ok(existsSync(new URL('launcher/src/sandbox.ts', root)), 'that entry point exists');
+  t.same(sandbox.command, ['cli/dist/sandbox.js']);
+  t.ok(existsSync(new URL('cli/src/sandbox.ts', root)), 'that entry point exists');
   t.equal(sandbox.image, 'wechat-im-relay');
   t.same(sandbox.ports, ['127.0.0.1:3003:3003'], 'the page, on the host loopback only (no password)');
   t.equal(sandbox.environment?.['LOCAL_BIND'], '0.0.0.0', 'listening on the container network so the services and the host can reach it');
   t.equal(sandbox.environment?.['SANDBOX_GATEWAY_URL'], 'http://wechat-gateway:3000');
   t.equal(sandbox.environment?.['SANDBOX_CALLBACK_URL'], 'http://im-callback:3001/im/callback');
   t.equal(sandbox.restart, 'no', 'with credentials it exits 0: nothing to restart');
-  t.same(sandbox.healthcheck?.test, ['CMD', 'node', 'launcher/dist/healthcheck.js', '3003', '/healthz']);
-  t.ok(existsSync(new URL('launcher/src/healthcheck.ts', root)), 'the health check script exists');
+  t.same(sandbox.healthcheck?.test, ['CMD', 'node', 'cli/dist/healthcheck.js', '3003', '/healthz']);
+  t.ok(existsSync(new URL('cli/src/healthcheck.ts', root)), 'the health check script exists');
 });
 
 t.test('every port is published on the host loopback only: the platforms come through a TLS proxy on 80 or 443', async (t) => {

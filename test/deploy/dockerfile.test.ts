@@ -30,7 +30,7 @@ t.test('the image is multi-stage on a maintained Node LTS, and runs as a non-roo
   t.match(final.lines.join('\n'), /ENTRYPOINT \["node"\]/, 'the command picks the service');
 });
 
-t.test('the final image holds production dependencies of the services and launcher only', async (t) => {
+t.test('the final image holds production dependencies of the services and the CLI only', async (t) => {
   const deps = stages().find((s) => s.name === 'deps');
   t.ok(deps, 'a dependencies stage');
   const install = deps!.lines.find((l) => l.includes('npm ci'))!;
@@ -38,7 +38,7 @@ t.test('the final image holds production dependencies of the services and launch
   const installed = [...install.matchAll(/-w (\S+)/g)].map((m) => m[1]!);
   const services = workspaces.filter((w) => w.startsWith('services/'));
   t.same(installed.filter((w) => w.startsWith('services/')).sort(), services.sort(), 'every service');
-  t.ok(installed.includes('launcher'), 'the launcher (npm start, sandbox mode)');
+  t.ok(installed.includes('cli'), 'the CLI (npm start, sandbox mode, the tools)');
   t.notOk(
     installed.some((w) => w === 'testkit' || w === 'bench'),
     'no test tooling or benchmarks',

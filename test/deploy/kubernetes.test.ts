@@ -80,8 +80,8 @@ const portSettings = new Map(
 );
 
 /** How long a worker lets its jobs in flight finish on SIGTERM before it hands them back. */
-const handBack = /shutdownTimeoutMs \?\? ([\d_]+)/.exec(await readFile(join(root, 'packages/runtime/src/worker-host.ts'), 'utf8'))?.[1];
-if (handBack === undefined) throw new Error('packages/runtime/src/worker-host.ts: cannot read the hand-back timeout');
+const handBack = /shutdownTimeoutMs \?\? ([\d_]+)/.exec(await readFile(join(root, 'packages/host/src/worker-host.ts'), 'utf8'))?.[1];
+if (handBack === undefined) throw new Error('packages/host/src/worker-host.ts: cannot read the hand-back timeout');
 const HAND_BACK_S = Number(handBack.replaceAll('_', '')) / 1000;
 
 interface ServiceSpec {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { textElem } from '@wxim/im';
 import { keyPrefix } from '@wxim/queue';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { eventually, textOf, twoWayForTests } from '@wxim/testkit';

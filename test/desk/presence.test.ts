@@ -2,7 +2,7 @@ import { fakeOpenId } from '@wxim/sandbox';
 import { loadConfig } from '@wxim/config';
 import { createDashboard } from '@wxim/dashboard';
 import { keyPrefix } from '@wxim/queue';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { AGENTS, eventually, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';

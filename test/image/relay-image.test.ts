@@ -74,7 +74,7 @@ t.test("the image's node_modules holds the services' production dependencies and
      console.log(JSON.stringify([...new Set(found)]));`,
   ]);
   const held = new Set(JSON.parse(listing) as string[]);
-  const workspaces = ['launcher', ...SERVICES.filter((s) => s !== 'sandbox').map((s) => `services/${s}`)];
+  const workspaces = ['cli', ...SERVICES.filter((s) => s !== 'sandbox').map((s) => `services/${s}`)];
   const { required, allowed } = productionPackages(workspaces);
   t.same(
     [...held].filter((p) => !allowed.has(p)),

@@ -8,8 +8,8 @@ import t from 'tap';
 import { type ServiceProcess, eventually } from '@wxim/testkit';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LAUNCHER = join(ROOT, 'launcher/dist/main.js');
-const PUSH = join(ROOT, 'launcher/dist/push.js');
+const LAUNCHER = join(ROOT, 'cli/dist/main.js');
+const PUSH = join(ROOT, 'cli/dist/push.js');
 const run = promisify(execFile);
 
 /**

@@ -14,7 +14,7 @@ interface View {
 
 /**
  * What `docker compose up` with an empty .env runs, as processes: the sandbox alone
- * (launcher/dist/sandbox.js) and each of the five services in a process of its own with no
+ * (cli/dist/sandbox.js) and each of the five services in a process of its own with no
  * credential at all, every one given the same environment, as compose gives each container .env.
  */
 t.test('sandbox mode with every service apart: the page reaches an agent and the reply reaches the customer', async (t) => {
@@ -46,7 +46,7 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
   t.teardown(() => {
     for (const p of procs) p.child.kill('SIGKILL');
   });
-  const sandbox = runService(entry('launcher/dist/sandbox.js'), env);
+  const sandbox = runService(entry('cli/dist/sandbox.js'), env);
   procs.push(sandbox);
   for (const name of SERVICES) procs.push(runService(entry(`services/${name}/dist/main.js`), env));
   const portOf = {
@@ -96,7 +96,7 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
     ['image', 'text'],
     'in order, each once: the pusher fetched the photo from the sandbox and uploaded it',
   );
-  const health = (...args: string[]) => runService(entry('launcher/dist/healthcheck.js'), {}, args).exited;
+  const health = (...args: string[]) => runService(entry('cli/dist/healthcheck.js'), {}, args).exited;
   t.equal(await health(String(ports.GATEWAY_PORT)), 0, "the containers' health check: the gateway is ready");
   t.equal(await health(String(ports.SANDBOX_PORT), '/healthz'), 0, 'the sandbox is up');
   t.equal(await health(String(await freePort())), 1, 'nothing listening: unhealthy');
@@ -109,10 +109,10 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
 });
 
 t.test('with sandbox mode off the sandbox alone says why there is no sandbox and exits 0', async (t) => {
-  const configured = runService(entry('launcher/dist/sandbox.js'), { WECHAT_TOKEN: 'tokentoken', IM_SDK_APP_ID: '1400000000' });
+  const configured = runService(entry('cli/dist/sandbox.js'), { WECHAT_TOKEN: 'tokentoken', IM_SDK_APP_ID: '1400000000' });
   t.equal(await configured.exited, 0);
   t.match(configured.output().stdout, /Sandbox mode is off \(WeChat or IM credentials are configured\)/);
-  const off = runService(entry('launcher/dist/sandbox.js'), { SANDBOX: '0' });
+  const off = runService(entry('cli/dist/sandbox.js'), { SANDBOX: '0' });
   t.equal(await off.exited, 0);
   t.match(off.output().stdout, /Sandbox mode is off \(SANDBOX=0\)/);
 });

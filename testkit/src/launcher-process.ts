@@ -3,7 +3,7 @@ import { eventually } from './eventually.js';
 import { freePort, freePortRun } from './local-redis.js';
 import { type ServiceProcess, runService } from './service-process.js';
 
-const LAUNCHER = fileURLToPath(new URL('../../launcher/dist/main.js', import.meta.url));
+const LAUNCHER = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 export interface LauncherPorts {
   gateway: number;
@@ -20,7 +20,7 @@ export interface LaunchedRelay extends ServiceProcess {
 }
 
 /**
- * `npm start` as a user runs it (launcher/dist/main.js) on free ports, in sandbox mode unless `env`
+ * `npm start` as a user runs it (cli/dist/main.js) on free ports, in sandbox mode unless `env`
  * says otherwise; resolves once it has printed its guide.
  */
 export async function launchRelay(env: Record<string, string>): Promise<LaunchedRelay> {

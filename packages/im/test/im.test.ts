@@ -8,7 +8,7 @@ import {
   classifyImError,
   verifyUserSig,
 } from '@wxim/im';
-import { imMessageIds, userIdFor } from '@wxim/relay';
+import { imMessageIds, userIdFor } from '@wxim/state';
 import t from 'tap';
 
 const KEY = 'testsecretkey000000000000000000000000000000000000000000000000000';

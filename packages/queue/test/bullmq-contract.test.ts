@@ -1,7 +1,7 @@
 // What the relay assumes of BullMQ's internals (src/bullmq-layout.ts), checked against the pinned
 // BullMQ on a real Redis: a BullMQ upgrade that changes one of them fails here first.
 import { DEFAULT_JOB_OPTIONS, DurableEnqueuer, JOB_FIELDS, type QueueLayout, jobKey, jobLockKey, layoutOf, queueLayout } from '@wxim/queue';
-import { HOLD_MARK, queueHold, wakeToFront } from '@wxim/relay';
+import { HOLD_MARK, queueHold, wakeToFront } from '@wxim/state';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { DelayedError, type Job, type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';

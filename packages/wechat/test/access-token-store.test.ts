@@ -9,7 +9,7 @@ import {
   clientCredentialToken,
   stableToken,
 } from '@wxim/wechat';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 

@@ -11,7 +11,7 @@ import {
   reasonOf,
   stableToken,
 } from '@wxim/wechat';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 

@@ -1,5 +1,5 @@
 import { QUEUES } from '@wxim/queue';
-import type { StateKeys } from '@wxim/relay';
+import type { StateKeys } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';

@@ -1,5 +1,5 @@
 import { loadConfig, startOrExit } from '@wxim/config';
-import { runServices } from '@wxim/runtime';
+import { runServices } from '@wxim/host';
 import { requirePasswordInKubernetes } from './kubernetes-password.js';
 import { dashboardService } from './service.js';
 

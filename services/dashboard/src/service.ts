@@ -1,4 +1,4 @@
-import type { ServiceDefinition } from '@wxim/runtime';
+import type { ServiceDefinition } from '@wxim/host';
 import { createDashboard } from './dashboard.js';
 
 /** The dashboard as a service: bull-board over every queue, and the queues' metrics. */

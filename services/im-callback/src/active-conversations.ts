@@ -1,5 +1,5 @@
 import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
-import type { StateKeys } from '@wxim/relay';
+import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { Customer } from './history-scan.js';
 import { withTries } from './im-tries.js';

@@ -1,4 +1,4 @@
-import type { FleetLock, StateKeys } from '@wxim/relay';
+import type { FleetLock, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { ActiveConversations } from './active-conversations.js';
 import { HORIZON_MS, type HistoryScan, MARGIN_MS } from './history-scan.js';

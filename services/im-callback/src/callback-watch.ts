@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
-import type { StateKeys } from '@wxim/relay';
+import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 
 /**

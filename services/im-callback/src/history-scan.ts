@@ -1,6 +1,6 @@
 import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, afterSendFromHistory, sentOrder } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
-import type { StateKeys } from '@wxim/relay';
+import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import { withTries } from './im-tries.js';
 import type { ReplyStore } from './reply-store.js';

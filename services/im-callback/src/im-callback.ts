@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/relay';
-import { type HttpContext, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/runtime';
+import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/state';
+import { type HttpContext, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes } from './callback-routes.js';

@@ -1,4 +1,4 @@
-import { metricsRegistry } from '@wxim/runtime';
+import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type CallbackOutcome = 'stored' | 'ignored' | 'state' | 'refused' | 'bad_request' | 'unavailable';

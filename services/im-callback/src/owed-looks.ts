@@ -1,4 +1,4 @@
-import type { StateKeys } from '@wxim/relay';
+import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { Customer } from './history-scan.js';
 

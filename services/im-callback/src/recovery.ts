@@ -1,4 +1,4 @@
-import type { FleetLock, StateKeys } from '@wxim/relay';
+import type { FleetLock, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { ActiveConversations } from './active-conversations.js';
 import type { CallbackWatch, Gap } from './callback-watch.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AfterSendMsg, decodeRelayCustomData } from '@wxim/im';
 import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from '@wxim/queue';
-import type { ConversationLine, StateKeys } from '@wxim/relay';
+import type { ConversationLine, StateKeys } from '@wxim/state';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 

@@ -1,5 +1,5 @@
 import { platformBind } from '@wxim/config';
-import type { ServiceDefinition } from '@wxim/runtime';
+import type { ServiceDefinition } from '@wxim/host';
 import { createImCallback } from './im-callback.js';
 
 /** im-callback as a service: IM's callbacks, agents' replies stored in agent-replies. */

@@ -1,5 +1,5 @@
 import { CallbackWatch, MARGIN_MS, rangesOf } from '@wxim/im-callback';
-import { stateKeys } from '@wxim/relay';
+import { stateKeys } from '@wxim/state';
 import { onTestRedis, testPrefix } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';

@@ -1,5 +1,5 @@
 import { type C2CMessage, type CallOptions, type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
-import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/relay';
+import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/state';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
 

@@ -1,5 +1,5 @@
 import type { MessageKind } from '@wxim/wechat';
-import { metricsRegistry } from '@wxim/runtime';
+import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ImWorkerMetrics {

@@ -1,9 +1,9 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, takesTurn } from '@wxim/relay';
+import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, takesTurn } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
-import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/runtime';
+import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { ImWorkerMetrics } from './metrics.js';
 
 export interface ProcessorDeps extends OrderedJobsDeps {

@@ -1,4 +1,4 @@
-import type { ServiceDefinition } from '@wxim/runtime';
+import type { ServiceDefinition } from '@wxim/host';
 import { createImWorker } from './im-worker.js';
 
 /** The im-worker as a service: WeChat pushes from wechat-inbound to Tencent IM. */

@@ -1,7 +1,7 @@
 import { type Config, isOpen } from '@wxim/config';
 import { relayScripts } from '@wxim/redis-scripts';
-import type { StateKeys } from '@wxim/relay';
-import { deskPolicy } from '@wxim/runtime';
+import type { StateKeys } from '@wxim/state';
+import { deskPolicy } from '@wxim/host';
 import { KIND_RULES, type WechatMessage } from '@wxim/wechat';
 import type { Cluster, Redis } from 'ioredis';
 

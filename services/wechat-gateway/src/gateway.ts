@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
-import { ConversationLine, stateKeys } from '@wxim/relay';
-import { createHttpHost } from '@wxim/runtime';
+import { ConversationLine, stateKeys } from '@wxim/state';
+import { createHttpHost } from '@wxim/host';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';

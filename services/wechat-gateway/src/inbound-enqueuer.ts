@@ -1,5 +1,5 @@
 import { DurableEnqueuer, type InboundJob, type LineAppender, dedupeTtlMs } from '@wxim/queue';
-import { takesTurn } from '@wxim/relay';
+import { takesTurn } from '@wxim/state';
 import { type WechatMessage, dedupeId } from '@wxim/wechat';
 import type { Queue } from 'bullmq';
 

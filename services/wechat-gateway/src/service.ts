@@ -1,5 +1,5 @@
 import { platformBind } from '@wxim/config';
-import type { ServiceDefinition } from '@wxim/runtime';
+import type { ServiceDefinition } from '@wxim/host';
 import { createGateway } from './gateway.js';
 
 /** The wechat-gateway as a service: WeChat's pushes, verified and stored in wechat-inbound. */

@@ -1,5 +1,5 @@
 import { QUEUES, keyPrefix } from '@wxim/queue';
-import { ConversationLine, stateKeys } from '@wxim/relay';
+import { ConversationLine, stateKeys } from '@wxim/state';
 import { fakeOpenId } from '@wxim/sandbox';
 import { startGateway, startTestRedis } from '@wxim/testkit';
 import { type WechatMessage, dedupeId } from '@wxim/wechat';

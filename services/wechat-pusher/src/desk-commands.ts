@@ -1,6 +1,6 @@
 import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, textElem } from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
-import type { DeskPresence, Lease, RateScope, StateKeys } from '@wxim/relay';
+import type { DeskPresence, Lease, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';

@@ -1,5 +1,5 @@
 import type { ReplyJob } from '@wxim/queue';
-import { metricsRegistry } from '@wxim/runtime';
+import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface PusherMetrics {

@@ -1,9 +1,9 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, RateScope, ReplicaCheck } from '@wxim/relay';
+import type { Lease, RateScope, ReplicaCheck } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
-import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/runtime';
+import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { PusherMetrics } from './metrics.js';
 import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
 import { noticeIds, noticeText, reasonText } from './notice.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHistory } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, isSameReply } from '@wxim/queue';
-import type { Lease, StateKeys } from '@wxim/relay';
+import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 
 /** A reply IM's history does not show its agent sent: never delivered. */

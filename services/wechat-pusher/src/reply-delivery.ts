@@ -1,6 +1,6 @@
 import type { ReplyJob } from '@wxim/queue';
-import type { ReplicaCheck, ReplyWindow } from '@wxim/relay';
-import { LockLostError, NotOnReplicas } from '@wxim/relay';
+import type { ReplicaCheck, ReplyWindow } from '@wxim/state';
+import { LockLostError, NotOnReplicas } from '@wxim/state';
 import {
   type CustomMessage,
   MEDIA_LIMITS,

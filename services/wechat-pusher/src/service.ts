@@ -1,4 +1,4 @@
-import type { ServiceDefinition } from '@wxim/runtime';
+import type { ServiceDefinition } from '@wxim/host';
 import { createWechatPusher } from './wechat-pusher.js';
 
 /** The wechat-pusher as a service: agent replies from agent-replies to WeChat customers. */

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, DeskPresence, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/relay';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/runtime';
+import { ConversationLine, DeskPresence, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';

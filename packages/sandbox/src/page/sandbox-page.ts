@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { onlyKnownHosts } from '@wxim/runtime';
+import { onlyKnownHosts } from '@wxim/host';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ImSimulator } from '../im-simulator.js';
 import type { WechatApiSimulator } from '../wechat-api-simulator.js';

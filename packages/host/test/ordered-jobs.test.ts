@@ -1,0 +1,195 @@
+import { queueLayout } from '@wxim/queue';
+import { ImPermanentError } from '@wxim/im';
+import { ConversationLine, type Lease, LockLostError, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { type Attempt, orderedJobs } from '@wxim/host';
+import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
+import { type Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+
+const server = await startTestRedis();
+t.teardown(() => server.close());
+
+interface Task {
+  openid: string;
+  /** What the work does: resolve, or throw this error. */
+  fails?: 'internal' | 'lock_lost' | 'permanent';
+}
+
+const QUEUE = 'ordered-test';
+
+/** What a run saw and said: the jobs it ran, with their leases, and the worker's words. */
+interface Seen {
+  runs: { id: string; lease: Lease | undefined }[];
+  retried: string[];
+  failed: string[];
+  steppedAside: string[];
+  lastWords: { id: string; reason: string }[];
+  logs: { level: 'warn' | 'error'; msg: string; obj: object }[];
+}
+
+/** A queue and a worker of its own, with the protocol wired as the worker host wires a handler. */
+async function setup(t: Test, options: { waitMs: number; work?: (job: Job<Task>, line: ConversationLine) => Promise<void> }) {
+  const prefix = testPrefix();
+  const keys = stateKeys(prefix);
+  const redis = new Redis(server.url, { maxRetriesPerRequest: null });
+  const queue = new Queue<Task>(QUEUE, { connection: redis, prefix });
+  const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`);
+  const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [] };
+  const jobs = orderedJobs<Task, string>(
+    {
+      line,
+      wake: wakeToFront(redis, queueLayout(prefix, QUEUE)),
+      rateLimit: queueHold(redis, queueLayout(prefix, QUEUE).limiter),
+      jobKeyPrefix: keys.jobs(QUEUE),
+      lockMs: 30_000,
+      waitMs: options.waitMs,
+      log: {
+        warn: (obj, msg) => seen.logs.push({ level: 'warn', msg, obj }),
+        error: (obj, msg) => seen.logs.push({ level: 'error', msg, obj }),
+      },
+    },
+    {
+      lineOf: (job) => job.data.openid,
+      attempt: (job, lease): Attempt<string> => ({
+        run: async () => {
+          seen.runs.push({ id: job.id!, lease });
+          await options.work?.(job, line);
+          if (job.data.fails === 'internal') throw new Error('something broke');
+          if (job.data.fails === 'lock_lost') throw new LockLostError('the lock is gone');
+          if (job.data.fails === 'permanent') throw new ImPermanentError('openim/sendmsg', 20001, 'refused for good');
+          return `ran ${job.id}`;
+        },
+        failedForGood: async (err) => {
+          seen.lastWords.push({ id: job.id!, reason: err.message });
+        },
+      }),
+      words: {
+        fields: (job) => ({ openid: job.data.openid }),
+        willRetry: 'task will be retried',
+        failedForGood: 'task failed for good',
+        retried: (decisionClass) => seen.retried.push(decisionClass),
+        failed: (job) => seen.failed.push(job.id!),
+        steppedAside: (job) => seen.steppedAside.push(job.id!),
+      },
+    },
+  );
+  const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
+  const worker = new Worker<Task>(QUEUE, (job, token) => jobs.process(job, token), { connection: blocking, prefix, concurrency: 4, autorun: false });
+  // As the worker host does: a job done for good leaves its line.
+  worker.on('completed', (job) => void jobs.done(job, false));
+  worker.on('failed', (job) => {
+    if (job?.finishedOn) void jobs.done(job, true);
+  });
+  t.teardown(async () => {
+    await worker.close(true);
+    await queue.close();
+    blocking.disconnect();
+    redis.disconnect();
+  });
+  /** Stores a job and puts it in its customer's line, as the service that stores jobs does. */
+  const store = async (id: string, task: Task, attempts = 1) => {
+    await queue.add('task', task, { jobId: id, attempts, backoff: { type: 'fixed', delay: 20 } });
+    await line.append(task.openid, id);
+  };
+  /** Starts the worker, once the test has stored what it starts with. */
+  const start = () => void worker.run();
+  return { redis, queue, line, keys, seen, store, start };
+}
+
+t.test('a job behind another steps aside without spending an attempt and is woken when the first is done', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  // Nobody looks again on their own for a minute: only the wake can move the second job.
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000, work: (job) => (job.id === 'first' ? held : Promise.resolve()) });
+  await store('first', { openid: 'o1' });
+  await store('second', { openid: 'o1' });
+  start();
+  await eventually('the second job stepped aside', async () => (await queue.getJobState('second')) === 'delayed');
+  t.same(
+    seen.runs.map((r) => r.id),
+    ['first'],
+    'only the head ran',
+  );
+  t.same(seen.steppedAside, ['second']);
+  t.equal((await queue.getJob('second'))!.attemptsMade, 0, 'stepping aside spent no attempt');
+  const stoodAside = Date.now();
+  release();
+  await eventually('the second job completed', async () => (await queue.getJobState('second')) === 'completed');
+  t.ok(Date.now() - stoodAside < 10_000, 'woken when the first was done, not by its own look a minute later');
+  t.same(
+    seen.runs.map((r) => r.id),
+    ['first', 'second'],
+    'in the order of the line',
+  );
+  t.equal((await queue.getJob('second'))!.attemptsMade, 1, 'one attempt in all: the one that ran');
+  t.equal((await queue.getJob('second'))!.returnvalue, 'ran second');
+});
+
+t.test('a job whose turn is absent is appended and runs under its lease', async (t) => {
+  let turnWhileRunning: string | undefined;
+  const { redis, queue, line, keys, seen, start } = await setup(t, {
+    waitMs: 60_000,
+    work: async (job, line) => {
+      turnWhileRunning = await line.turn(job.data.openid, job.id!);
+    },
+  });
+  await queue.add('task', { openid: 'o2' }, { jobId: 'stray' });
+  t.equal(await line.turn('o2', 'stray'), 'absent', 'stored without a place in line');
+  start();
+  await eventually('the job completed', async () => (await queue.getJobState('stray')) === 'completed');
+  await eventually('the job left its line', async () => (await redis.zcard(keys.line(QUEUE, 'o2'))) === 0);
+  t.equal(turnWhileRunning, 'head', 'it took its place in line and ran at its head');
+  const lease = seen.runs[0]!.lease!;
+  t.equal(lease.lockKey, `${keys.jobs(QUEUE)}stray:lock`, "the lease names BullMQ's lock of the job");
+  t.equal(lease.lockMs, 30_000);
+  t.ok(lease.token.length > 0, "with the worker's lock token");
+});
+
+t.test('an attempt that fails with attempts left is retried; the last runs the failed-for-good hook once', async (t) => {
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  await store('flaky', { openid: 'o3', fails: 'internal' }, 3);
+  await store('after', { openid: 'o3' });
+  start();
+  await eventually('the job failed for good', async () => (await queue.getJobState('flaky')) === 'failed');
+  t.same(seen.retried, ['internal', 'internal'], 'two retries counted by class');
+  t.same(seen.failed, ['flaky'], 'the failure counted once');
+  t.same(seen.lastWords, [{ id: 'flaky', reason: 'something broke' }], 'the hook ran once, with the error');
+  t.same(
+    seen.logs.map((l) => [l.level, l.msg]),
+    [
+      ['warn', 'task will be retried'],
+      ['warn', 'task will be retried'],
+      ['error', 'task failed for good'],
+    ],
+  );
+  t.same(seen.logs[1]!.obj, { jobId: 'flaky', openid: 'o3', class: 'internal', reason: 'something broke', attempt: 2 }, "the worker's fields in the log");
+  t.equal((await queue.getJob('flaky'))!.failedReason, 'something broke', 'the error itself is what BullMQ records');
+  await eventually('the job behind it went on', async () => (await queue.getJobState('after')) === 'completed');
+});
+
+t.test('an error the platform means for good fails the job at once, and says its last word', async (t) => {
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  await store('refused', { openid: 'o4', fails: 'permanent' }, 5);
+  start();
+  await eventually('the job failed', async () => (await queue.getJobState('refused')) === 'failed');
+  t.equal((await queue.getJob('refused'))!.attemptsMade, 1, 'no attempt left to spend');
+  t.same(seen.retried, []);
+  t.same(seen.failed, ['refused']);
+  t.equal(seen.lastWords.length, 1);
+});
+
+t.test('a job whose lock is lost is given up: no failure counted, no last word', async (t) => {
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  // A single attempt: were the lost lock taken for a failure, this one would be the last.
+  await store('lost', { openid: 'o5', fails: 'lock_lost' });
+  start();
+  await eventually('the job ended', async () => (await queue.getJobState('lost')) === 'failed');
+  t.same(seen.retried, ['lock_lost'], 'counted with the retries, by its class');
+  t.same(seen.failed, []);
+  t.same(seen.lastWords, [], 'the hook did not run');
+  t.same(
+    seen.logs.map((l) => [l.level, l.msg, l.obj]),
+    [['warn', 'gave the job up: its lock is lost', { jobId: 'lost', openid: 'o5', reason: 'the lock is gone' }]],
+  );
+});

@@ -1,0 +1,116 @@
+import { AgentLoad, ConversationLine, RelayTurn, stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
+
+const server = await startTestRedis();
+const redis = new Redis(server.url);
+t.teardown(async () => {
+  redis.disconnect();
+  await server.close();
+});
+
+const HOUR = 3_600_000;
+
+/** A desk of `agents` under its own prefix; `begin(openid)` runs a one-job conversation's turn and says who serves it. */
+function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {}) {
+  const keys = stateKeys(testPrefix());
+  const jobs = keys.jobs('wechat-inbound');
+  const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds);
+  const turn = new RelayTurn(redis, keys, 'wechat-inbound', agents, { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000, ...policy });
+  let n = 0;
+  return {
+    keys,
+    load: new AgentLoad(redis, keys),
+    /** The agent the customer's next message goes to, or undefined: they wait. */
+    async begin(openid: string): Promise<string | undefined> {
+      const id = `j${++n}`;
+      await redis.hset(`${jobs}${id}`, 'name', 'text');
+      await line.append(openid, id);
+      const begun = await turn.begin(openid, id, true);
+      await redis.hset(`${jobs}${id}`, 'finishedOn', '1');
+      await line.finish(openid, id);
+      if (begun.turn !== 'head') throw new Error(`not at the head: ${begun.turn}`);
+      return begun.customer.agent;
+    },
+    state: (agent: string, action: string) => redis.hset(keys.agentState, agent, JSON.stringify({ account: agent, action })),
+    waiting: () => redis.zrange(keys.deskWaiting, 0, -1),
+  };
+}
+
+t.test('new customers go to the online agent with the fewest open conversations, ties to the one idle longest', async (t) => {
+  const d = desk(['a1', 'a2', 'a3']);
+  await d.state('a2', 'Logout');
+  t.equal(await d.begin('c1'), 'a1', 'a1: never heard of, counts as online; first in IM_AGENTS');
+  t.equal(await d.begin('c2'), 'a3', 'a3 has none; a2 is logged out');
+  t.equal(await d.begin('c3'), 'a1', 'a1 and a3 have one each: a1 was given one longest ago');
+  t.equal(await d.begin('c1'), 'a1', 'an open conversation stays with its agent');
+  await d.state('a2', 'Login');
+  t.equal(await d.begin('c4'), 'a2', 'a2 logged in with none');
+  await d.state('a1', 'Disconnect');
+  t.equal(await d.begin('c3'), 'a1', 'an open conversation stays with its agent while they are away');
+  t.equal(await d.begin('c5'), 'a3', 'a disconnected agent gets no new customer');
+});
+
+t.test('nobody online, or everyone full: the customer waits, in the order they came, and goes first when a place frees', async (t) => {
+  const d = desk(['a1'], { maxOpen: 2 });
+  t.equal(await d.begin('c1'), 'a1');
+  t.equal(await d.begin('c2'), 'a1');
+  t.equal(await d.begin('c3'), undefined, 'a1 is full: c3 waits');
+  t.equal(await d.begin('c4'), undefined, 'c4 waits behind c3');
+  t.same(await d.waiting(), ['c3', 'c4']);
+  t.equal(await d.begin('c3'), undefined, 'still full: c3 keeps its place');
+  await d.load.release('c1'); // c1 unfollows: a place frees
+  t.equal(await d.begin('c4'), undefined, 'c4 may not take the place c3 waits for');
+  t.equal(await d.begin('c5'), undefined, 'nor may a newcomer');
+  t.equal(await d.begin('c3'), 'a1', 'c3, first in the queue, gets it');
+  t.same(await d.waiting(), ['c4', 'c5']);
+  await d.state('a1', 'Logout');
+  await d.load.release('c2');
+  t.equal(await d.begin('c4'), undefined, 'a place, but its agent logged out: c4 waits on');
+  await d.state('a1', 'Login');
+  t.equal(await d.begin('c4'), 'a1', 'a1 back: c4 gets the place');
+  t.same(await d.waiting(), ['c5']);
+});
+
+t.test('a waiting customer whose job stopped looking holds no place; an unfollow leaves the queue', async (t) => {
+  const d = desk(['a1'], { maxOpen: 1, staleMs: 1000 });
+  t.equal(await d.begin('c1'), 'a1');
+  t.equal(await d.begin('c2'), undefined);
+  t.equal(await d.begin('c3'), undefined);
+  await d.load.release('c3');
+  t.same(await d.waiting(), ['c2'], 'the unfollow left the queue');
+  await redis.hset(d.keys.deskWaitingSeen, 'c2', String(Date.now() - 5000)); // c2's job was removed by hand
+  await d.load.release('c1');
+  t.equal(await d.begin('c4'), 'a1', 'c2 no longer looks: c4 takes the place');
+  t.same(await d.waiting(), []);
+});
+
+t.test('a conversation idle past CLOSE_AFTER_IDLE frees its place; a returning customer gets their agent back first', async (t) => {
+  const d = desk(['a1', 'a2'], { maxOpen: 1 });
+  t.equal(await d.begin('c1'), 'a1');
+  t.equal(await d.begin('c2'), 'a2');
+  t.equal(await d.begin('c3'), undefined, 'both full');
+  await redis.zadd(d.keys.deskActive, String(Date.now() - 49 * HOUR), 'c1'); // c1 last wrote 49 hours ago
+  t.equal(await d.begin('c3'), 'a1', 'c1’s conversation closed: c3 takes a1');
+  t.equal(Number(await redis.zscore(d.keys.agentLoad, 'a1')), 1, 'a1 counts c3 only');
+  t.equal(await d.begin('c1'), undefined, 'c1 writes again: a new conversation, and both are full');
+  await d.load.release('c2');
+  t.equal(await d.begin('c1'), 'a2', 'c1 gets the free place');
+  await d.load.release('c1');
+  await d.load.release('c3');
+  t.equal(await d.begin('c1'), 'a2', 'with both free, c1 goes back to a2, their agent before');
+});
+
+t.test('a customer whose agent left IM_AGENTS goes to another, and the old agent’s load drops', async (t) => {
+  const d = desk(['a1', 'a2']);
+  t.equal(await d.begin('c1'), 'a1');
+  // The same prefix with a1 gone from the configuration.
+  const moved = new RelayTurn(redis, d.keys, 'wechat-inbound', ['a2'], { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000 });
+  const id = 'moved1';
+  await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'name', 'text');
+  await new ConversationLine(redis, d.keys, 'wechat-inbound', d.keys.relayIds).append('c1', id);
+  const begun = await moved.begin('c1', id, true);
+  t.equal(begun.turn === 'head' ? begun.customer.agent : 'x', 'a2');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
+});

@@ -1,0 +1,198 @@
+import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, paceCap, stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
+
+const server = await startTestRedis();
+const redis = new Redis(server.url);
+t.teardown(async () => {
+  redis.disconnect();
+  await server.close();
+});
+
+function setup(agents: string[]) {
+  const prefix = testPrefix();
+  const keys = stateKeys(prefix);
+  const jobs = `${prefix}:wechat-inbound:`;
+  const job = (id: string) => redis.hset(`${jobs}${id}`, 'name', 'text');
+  return {
+    keys,
+    jobs,
+    job,
+    line: new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds),
+    turn: (a: string[] = agents) => new RelayTurn(redis, keys, 'wechat-inbound', a, { maxOpen: 20, idleMs: 48 * 3_600_000, staleMs: 120_000 }),
+  };
+}
+
+t.test('a line lets only its head relay, in the order of appends, and skips entries whose job is gone', async (t) => {
+  const { job, jobs, line, turn } = setup(['agent_a']);
+  for (const id of ['j1', 'j2', 'j3']) await job(id);
+  for (const id of ['j1', 'j2', 'j3', 'j1']) await line.append('o1', id);
+  t.equal((await turn().begin('o1', 'j2', true)).turn, 'waiting');
+  t.equal((await turn().begin('o1', 'j9', true)).turn, 'absent');
+  const head = await turn().begin('o1', 'j1', true);
+  t.match(head, { turn: 'head', customer: { imported: false, agent: 'agent_a' } });
+  t.equal(head.turn === 'head' ? head.customer.userId : 'x', undefined, 'no UserID chosen yet for a customer never seen');
+  await redis.hset(`${jobs}j2`, 'finishedOn', '1'); // j2 finished elsewhere (e.g. retried from the dashboard)
+  await redis.hset(`${jobs}j1`, 'finishedOn', '2'); // as BullMQ records it before the worker leaves the line
+  t.equal(await line.finish('o1', 'j1'), 'j3', 'the finished j2 is dropped on the way');
+  await redis.del(`${jobs}j3`); // removed by retention: gone counts as finished
+  t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
+});
+
+t.test('a job this server does not hold as finished keeps its place and its ids (a completion lost with a failed-over primary)', async (t) => {
+  const { job, jobs, line, turn, keys } = setup(['agent_a']);
+  for (const id of ['k1', 'k2']) await job(id);
+  for (const id of ['k1', 'k2']) await line.append('o3', id);
+  const first = await turn().begin('o3', 'k1', true);
+  t.equal(await line.finish('o3', 'k1'), 'k1', 'still the head: it runs again from its place');
+  t.equal(await redis.exists(keys.relayIds('k1')), 1, 'with the ids it was first relayed with');
+  const again = await turn().begin('o3', 'k1', true);
+  t.ok(first.turn === 'head' && again.turn === 'head' && again.place === first.place, 'the same place (MsgSeq): IM drops the repeat');
+  await redis.hset(`${jobs}k1`, 'finishedOn', '1');
+  t.equal(await line.finish('o3', 'k1'), 'k2', 'once finished here, it leaves');
+});
+
+t.test("each queue has lines of its own: a customer's reply line does not wait on their inbound line", async (t) => {
+  const { keys, job, line } = setup(['agent_a']);
+  const replies = new ConversationLine(redis, keys, 'agent-replies', (id) => `${keys.jobs('agent-replies')}${id}:state`);
+  await job('in1');
+  await redis.hset(`${keys.jobs('agent-replies')}r1`, 'name', 'reply');
+  await line.append('o1', 'in1');
+  await replies.append('o1', 'r1');
+  t.equal(await line.turn('o1', 'in1'), 'head');
+  t.equal(await replies.turn('o1', 'r1'), 'head', 'the reply is at the head of its own line while the inbound job is too');
+  t.equal(await line.turn('o1', 'r1'), 'absent', 'the reply is not in the inbound line');
+});
+
+t.test('an inbound line kept by the release before lines were scoped is carried over, in its order, on the next append', async (t) => {
+  const { keys, job, line } = setup(['agent_a']);
+  for (const id of ['old1', 'old2', 'new1']) await job(id);
+  await redis.zadd(keys.legacyLine('wechat-inbound', 'o1')!, 5, 'old1', 6, 'old2');
+  await redis.set(keys.lineSeq, 6);
+  await line.append('o1', 'new1');
+  t.equal(await redis.exists(keys.legacyLine('wechat-inbound', 'o1')!), 0, 'the old key is gone');
+  t.same(await redis.zrange(keys.line('wechat-inbound', 'o1'), 0, -1), ['old1', 'old2', 'new1']);
+  t.equal(await line.turn('o1', 'old1'), 'head');
+});
+
+t.test('new customers go to the agent with the fewest; a removed agent’s customer moves', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a', 'agent_b']);
+  const agentOf = async (openid: string, agents?: string[]) => {
+    await job(`${openid}-1`);
+    await line.append(openid, `${openid}-1`);
+    const begun = await turn(agents).begin(openid, `${openid}-1`, true);
+    await line.finish(openid, `${openid}-1`);
+    return begun.turn === 'head' ? begun.customer.agent : undefined;
+  };
+  t.same([await agentOf('c1'), await agentOf('c2'), await agentOf('c3')], ['agent_a', 'agent_b', 'agent_a']);
+  t.equal(await agentOf('c2'), 'agent_b', 'sticky');
+  t.equal(await agentOf('c2', ['agent_a', 'agent_c']), 'agent_c', 'agent_b left: the least-loaded remaining agent takes over');
+  t.same(await redis.zrange(keys.agentLoad, 0, -1, 'WITHSCORES'), ['agent_b', '0', 'agent_c', '1', 'agent_a', '2']);
+});
+
+t.test('an unfollow releases the customer from their agent’s load, once; a returning follower counts again', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a', 'agent_b']);
+  const load = new AgentLoad(redis, keys);
+  const agentOf = async (openid: string) => {
+    await job(`${openid}-1`);
+    await line.append(openid, `${openid}-1`);
+    const begun = await turn().begin(openid, `${openid}-1`, true);
+    await line.finish(openid, `${openid}-1`);
+    return begun.turn === 'head' ? begun.customer.agent : undefined;
+  };
+  const score = async (agent: string) => Number(await redis.zscore(keys.agentLoad, agent));
+  t.same([await agentOf('u1'), await agentOf('u2')], ['agent_a', 'agent_b']);
+  await load.release('u1');
+  await load.release('u1'); // a retried unfollow
+  t.same([await score('agent_a'), await score('agent_b')], [0, 1], 'u1 left agent_a, counted once');
+  t.equal(await agentOf('u3'), 'agent_a', 'the next new customer goes to the agent who now has fewer');
+  t.equal(await agentOf('u1'), 'agent_a', 'u1 comes back to their agent');
+  t.same([await score('agent_a'), await score('agent_b')], [2, 1], 'and counts again');
+});
+
+t.test('the ids a job is first relayed with are kept across attempts; dropped when it completes, kept when it failed', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a']);
+  await job('j1');
+  await job('j2');
+  await line.append('o2', 'j1');
+  await line.append('o2', 'j2');
+  const first = await turn().begin('o2', 'j1', true);
+  await new Promise((r) => setTimeout(r, 20));
+  const again = await turn().begin('o2', 'j1', true);
+  t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt && again.place === first.place, 'the same ids');
+  t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is in ms of Redis's clock");
+  await redis.hset(`${keys.jobs('wechat-inbound')}j1`, 'finishedOn', '1');
+  await line.finish('o2', 'j1');
+  t.equal(await redis.exists(keys.relayIds('j1')), 0, 'completed: gone');
+  const failed = await turn().begin('o2', 'j2', true);
+  await redis.hset(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn', '1');
+  await line.finish('o2', 'j2', true);
+  t.ok((await redis.ttl(keys.relayIds('j2'))) > 7 * 24 * 3600, 'failed: kept longer than the failed job itself');
+  // Retried by hand: the job joins the back of its line again, and is relayed with its first ids.
+  await new Promise((r) => setTimeout(r, 20));
+  await redis.hdel(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn');
+  await line.append('o2', 'j2');
+  const retried = await turn().begin('o2', 'j2', true);
+  t.ok(failed.turn === 'head' && retried.turn === 'head', 'at the head');
+  t.ok(
+    failed.turn === 'head' && retried.turn === 'head' && retried.place === failed.place && retried.firstAttemptAt === failed.firstAttemptAt,
+    'with its first place and first attempt time',
+  );
+});
+
+t.test('a job begun by the release before relay ids keeps the first attempt that release recorded', async (t) => {
+  const { job, line, turn, keys } = setup(['agent_a']);
+  await job('j1');
+  await line.append('o3', 'j1');
+  await redis.set(keys.earlierFirstAttempt('j1'), '1700000000000');
+  const begun = await turn().begin('o3', 'j1', true);
+  t.ok(begun.turn === 'head' && begun.firstAttemptAt === 1_700_000_000_000, 'carried over');
+  t.equal(await redis.exists(keys.earlierFirstAttempt('j1')), 0, 'and the old key removed');
+});
+
+t.test('the rate gate spaces the calls of several workers evenly and never starts more than its cap in a second', async (t) => {
+  const { keys } = setup([]);
+  const limit = 50;
+  const cap = paceCap(limit);
+  const gates = [1, 2, 3].map(() => new RateGate(redis, keys, () => limit));
+  const starts: number[] = [];
+  const until = Date.now() + 2500;
+  await Promise.all(
+    gates.flatMap((gate) =>
+      Array.from({ length: 8 }, async () => {
+        while (Date.now() < until) starts.push(await gate.acquire({ platform: 'im', command: 'openim/sendmsg' }));
+      }),
+    ),
+  );
+  starts.sort((a, b) => a - b);
+  let maxInSecond = 0;
+  for (let i = 0, j = 0; i < starts.length; i++) {
+    while (starts[i]! - starts[j]! >= 1000) j++;
+    maxInSecond = Math.max(maxInSecond, i - j + 1);
+  }
+  t.ok(maxInSecond <= cap, `at most ${cap} starts in any second of Redis's clock: ${maxInSecond}`);
+  const span = (starts.at(-1)! - starts[0]!) / 1000;
+  t.ok(starts.length / span >= 0.95 * cap, `the budget is used: ${(starts.length / span).toFixed(1)} calls/s of ${cap}`);
+  const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+  const bunched = gaps.filter((g) => g < 500 / cap).length;
+  t.ok(bunched <= gaps.length * 0.1, `spread over the second, not in bursts: ${bunched} of ${gaps.length} gaps under half the interval`);
+});
+
+t.test('the rate gate refuses a call whose job is no longer ours, and renews a lock running short', async (t) => {
+  const { keys } = setup([]);
+  const gate = new RateGate(redis, keys, () => 100);
+  const lockKey = `${testPrefix()}:job:lock`;
+  await redis.set(lockKey, 'ours', 'PX', 400);
+  const now = await gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 });
+  t.ok(Math.abs(now - Number((await redis.time())[0]) * 1000) < 2000, "resolves to Redis's time, in ms");
+  t.ok((await redis.pttl(lockKey)) > 20_000, 'the lock, short of half its duration, was renewed');
+  await redis.set(lockKey, 'another worker', 'PX', 30_000);
+  await t.rejects(gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 }), LockLostError);
+  await redis.del(lockKey);
+  await t.rejects(
+    gate.acquire({ platform: 'im', command: 'openim/sendmsg' }, { lockKey, token: 'ours', lockMs: 30_000 }),
+    LockLostError,
+    'an expired lock is lost too',
+  );
+});

@@ -1,0 +1,127 @@
+import { ReplyWindow, stateKeys } from '@wxim/state';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+const server = await startTestRedis();
+const redis = new Redis(server.url);
+t.teardown(async () => {
+  redis.disconnect();
+  await server.close();
+});
+
+const HOUR = 60 * 60 * 1000;
+const t0 = Date.now();
+
+function setup() {
+  const keys = stateKeys(testPrefix());
+  return { keys, window: new ReplyWindow(redis, keys) };
+}
+
+async function sendAll(window: ReplyWindow, openid: string, nowMs: number): Promise<number> {
+  let sent = 0;
+  while ((await window.check(openid, nowMs)).open) {
+    await window.consume(openid, nowMs);
+    sent++;
+  }
+  return sent;
+}
+
+t.test('a customer never seen has no window', async (t) => {
+  const { window } = setup();
+  t.same(await window.check('o1', t0), { open: false, reason: 'never' });
+  t.equal(await window.consume('o1', t0), 0);
+});
+
+t.test('a message allows 5 replies, then the quota is used', async (t) => {
+  const { window } = setup();
+  t.equal(await window.record('o1', 'message', t0), true);
+  t.same(await window.check('o1', t0 + 1000), { open: true, remaining: 5, deadline: t0 + 48 * HOUR, lastActionAt: t0 });
+  t.equal(await sendAll(window, 'o1', t0 + 1000), 5);
+  t.same(await window.check('o1', t0 + 2000), { open: false, reason: 'quota_used' });
+  t.equal(await window.consume('o1', t0 + 2000), 0, 'never below 0');
+});
+
+t.test('a follow allows 3 replies within a minute', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'action', t0);
+  t.equal(await sendAll(window, 'o1', t0 + 30_000), 3);
+  t.same(await window.check('o1', t0 + 30_000), { open: false, reason: 'quota_used' });
+  await window.record('o2', 'action', t0);
+  t.match(await window.check('o2', t0 + 59_999), { open: true, remaining: 3 });
+  t.same(await window.check('o2', t0 + 60_000), { open: false, reason: 'window_closed' });
+});
+
+t.test('a message window closes after 48 hours, replies left or not', async (t) => {
+  const { window, keys } = setup();
+  await window.record('o1', 'message', t0);
+  await window.consume('o1', t0 + HOUR);
+  t.match(await window.check('o1', t0 + 48 * HOUR - 1), { open: true, remaining: 4 });
+  t.same(await window.check('o1', t0 + 48 * HOUR), { open: false, reason: 'window_closed' });
+  t.equal(await window.consume('o1', t0 + 48 * HOUR), 0, 'nothing to consume in a closed window');
+  const ttl = await redis.pttl(keys.replyWindow('o1'));
+  t.ok(ttl > 48 * HOUR && ttl <= 48 * HOUR + 60_000, 'the key lives just past the deadline');
+});
+
+t.test('a follow after a message does not shorten the 48 h window', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'message', t0);
+  for (let i = 0; i < 4; i++) await window.consume('o1', t0 + HOUR);
+  await window.record('o1', 'action', t0 + 2 * HOUR);
+  t.same(await window.check('o1', t0 + 2 * HOUR), { open: true, remaining: 3, deadline: t0 + 48 * HOUR, lastActionAt: t0 + 2 * HOUR }, 'the larger of each');
+  t.match(await window.check('o1', t0 + 40 * HOUR), { open: true, remaining: 3 }, 'still open long after the follow’s minute');
+});
+
+t.test('a message after a follow raises the quota to 5 for 48 hours', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'action', t0);
+  await window.consume('o1', t0 + 1000);
+  t.match(await window.check('o1', t0 + 1000), { remaining: 2 });
+  await window.record('o1', 'message', t0 + 10_000);
+  t.same(await window.check('o1', t0 + 20_000), { open: true, remaining: 5, deadline: t0 + 10_000 + 48 * HOUR, lastActionAt: t0 + 10_000 });
+});
+
+t.test('an action no newer than the last recorded changes nothing: a retried push gives no replies back', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'message', t0);
+  t.equal(await sendAll(window, 'o1', t0 + 1000), 5);
+  t.equal(await window.record('o1', 'message', t0), false, 'the same message again');
+  t.equal(await window.record('o1', 'action', t0 - 5000), false, 'an older follow arriving late');
+  t.same(await window.check('o1', t0 + 2000), { open: false, reason: 'quota_used' });
+  t.equal(await window.record('o1', 'message', t0 + 3000), true, 'a new message');
+  t.match(await window.check('o1', t0 + 3000), { open: true, remaining: 5 });
+});
+
+t.test('WeChat’s 45047 exhausts the window and 45015 closes it, until the customer acts again', async (t) => {
+  const { window, keys } = setup();
+  await window.record('o1', 'message', t0);
+  await window.exhaust('o1');
+  t.same(await window.check('o1', t0 + 1000), { open: false, reason: 'quota_used' });
+  await window.record('o1', 'message', t0 + 2000);
+  await window.close('o1');
+  t.same(await window.check('o1', t0 + 3000), { open: false, reason: 'window_closed' });
+  await window.record('o1', 'action', t0 + 4000);
+  t.match(await window.check('o1', t0 + 5000), { open: true, remaining: 3, deadline: t0 + 64_000 }, 'a closed window leaves nothing to carry over');
+
+  const seen = await window.check('o1', t0 + 5000);
+  await window.record('o1', 'message', t0 + 6000); // the customer wrote while the send was failing
+  await window.exhaust('o1', seen.open ? seen.lastActionAt : undefined);
+  await window.close('o1', seen.open ? seen.lastActionAt : undefined);
+  t.match(await window.check('o1', t0 + 7000), { open: true, remaining: 5 }, 'a refusal of the earlier window leaves the newer one alone');
+
+  await window.exhaust('o9');
+  await window.close('o9');
+  t.equal(await redis.exists(keys.replyWindow('o9')), 0, 'no window is made up for a customer never seen');
+});
+
+t.test('a second message in the same second opens the quota again; the same message recorded twice does not', async (t) => {
+  const { window } = setup();
+  const at = 1_700_000_000_000;
+  await window.record('o1', 'message', at, 'm1');
+  for (let i = 0; i < 5; i++) await window.consume('o1', at + 10);
+  t.match(await window.check('o1', at + 20), { open: false, reason: 'quota_used' });
+  t.equal(await window.record('o1', 'message', at, 'm1'), false, 'a retried push gives nothing back');
+  t.match(await window.check('o1', at + 20), { open: false, reason: 'quota_used' });
+  t.equal(await window.record('o1', 'message', at, 'm2'), true, 'another message of that second');
+  t.match(await window.check('o1', at + 20), { open: true, remaining: 5 });
+});

@@ -1,0 +1,69 @@
+import { loadConfig } from '@wxim/config';
+import { textElem } from '@wxim/im';
+import { ReplyWindow, stateKeys } from '@wxim/state';
+import { fakeOpenId, paceOf } from '@wxim/sandbox';
+import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// IM's real limit (200/s per command) and the relay's defaults: IM_RATE_LIMIT 180 (177 started
+// in any second), CALLBACK_RECOVERY_PERCENT 25. Confirming replies may use 75% of the history
+// command's pace, 135/s (of which the relay starts 133 in any second, keeping 2 for the way to IM;
+// looking for missed callbacks has the rest: see callback-sweep.test.ts). The share is used, never
+// passed. No sweeps here: they would share the count.
+const FLEET = 180;
+const CONFIRM = 135;
+const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', WORKER_CONCURRENCY: '32' } });
+const { im, wechatApi } = relay;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(loadConfig(relay.env).queuePrefix);
+
+/** Customers who wrote a moment ago, as the gateway and im-worker leave them: IM accounts, identities, open windows. */
+async function customers(count: number): Promise<{ openid: string; agent: string }[]> {
+  const window = new ReplyWindow(redis, keys);
+  const list = Array.from({ length: count }, (_, i) => ({ openid: fakeOpenId(), agent: AGENTS[i % AGENTS.length]! }));
+  for (const c of list) {
+    im.accounts.set(c.openid, {});
+    await redis.hset(keys.openidOf, c.openid, c.openid);
+    await redis.hset(keys.customer(c.openid), 'userId', c.openid, 'imported', '1', 'agent', c.agent);
+    await window.record(c.openid, 'message', Date.now());
+    wechatApi.customerActed(c.openid, 'message');
+  }
+  return list;
+}
+
+t.test("replies are confirmed within their share of IM's history budget, and use it", async (t) => {
+  const list = await customers(500);
+  // 500 replies of 500 customers waiting at once: one look each, 133 a second at most. They are
+  // stored first, so the seconds measured are the pusher's alone, not the callbacks' too.
+  await relay.pusher.worker.pause();
+  await Promise.all(list.map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
+  await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= list.length, 30_000, 50);
+  const since = Date.now();
+  await relay.pusher.worker.resume();
+  await eventually('every reply delivered', () => list.every((c) => wechatApi.sentTo(c.openid).length === 1), 30_000, 50);
+  const pace = paceOf(im.callsPerSecond(), 'openim/admin_getroammsg', since, Date.now());
+  t.ok(pace.max <= FLEET, `never over the fleet's pace in a second: ${pace.seconds.join(', ')}`);
+  const full = pace.seconds.slice(0, -1); // the last second is partly idle
+  // The share bounds the calls started in any second (133); a second as IM counts arrivals may
+  // also hold a few started at the end of the one before, delayed in a burst. IM's own limit, far
+  // above, is never approached (the fleet's pace, above).
+  t.ok(Math.max(...full) <= CONFIRM * 1.05, `never over the confirmations' share (${CONFIRM}, 5% for calls in flight) in a second: ${full.join(', ')}`);
+  t.ok(Math.max(...full) >= 0.95 * CONFIRM, `a full second uses the share: ${Math.max(...full)} of ${CONFIRM}`);
+});
+
+t.test("a customer's replies waiting together are confirmed by one look at the history", async (t) => {
+  const [c] = await customers(1);
+  await relay.pusher.worker.pause(); // the replies pile up, as behind a slow one
+  for (let i = 1; i <= 5; i++) await im.agentSend(c!.agent, c!.openid, [textElem(`part ${i}`)]);
+  const calls = () => (im.callsPerSecond()['openim/admin_getroammsg'] ?? []).reduce((n, [, k]) => n + k, 0);
+  const before = calls();
+  await relay.pusher.worker.resume();
+  await eventually('all five delivered', () => wechatApi.sentTo(c!.openid).length === 5, 15_000);
+  t.same(
+    wechatApi.sentTo(c!.openid).map((m) => m.payload['content']),
+    ['part 1', 'part 2', 'part 3', 'part 4', 'part 5'],
+  );
+  t.equal(calls() - before, 1, 'one history call for the five');
+});
