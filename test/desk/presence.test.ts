@@ -74,3 +74,20 @@ t.test('everyone full: a newcomer waits until an agent frees a place, and never 
   await eventually('the newcomer reaches the agent whose customer left', () => im.messagesBetween(newcomer).length === 1, 10_000);
   t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
 });
+
+t.test('a place freed by an unfollow wakes the customer waiting longest at once', async (t) => {
+  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  const first = await Promise.all(AGENTS.map(() => relay.newCustomer()));
+  const newcomer = fakeOpenId();
+  await wechat.push(wechat.text(newcomer, 'anyone there?'));
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('the newcomer waits', async () => (await state.zscore(keys.deskWaiting, newcomer)) !== null);
+  const leaving = first[1]!;
+  const freed = Date.now();
+  await wechat.push({ ...wechat.unfollow(leaving.openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await eventually('the newcomer reaches the agent whose customer left', () => im.messagesBetween(newcomer).length === 1, 20_000);
+  t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
+  t.ok(Date.now() - freed < LOOK_AGAIN_MS / 2, `woken by the freed place (${Date.now() - freed} ms), not by its next look`);
+});

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
-import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, imRateGate, requireImSettings } from '@wxim/host';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -37,7 +37,13 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     overrides,
     build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
-      const relay = new CustomerRelay(im, new IdentityMap(state, keys), new AgentLoad(state, keys), config.onUnsubscribe, overrides.imDuplicateWindowMs);
+      const relay = new CustomerRelay(
+        im,
+        new IdentityMap(state, keys),
+        new AgentLoad(state, keys, new DeskPresence(state, keys, prefix)),
+        config.onUnsubscribe,
+        overrides.imDuplicateWindowMs,
+      );
       const processor = createProcessor({
         relay,
         turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents, deskPolicy(config, overrides.waitMs)),
