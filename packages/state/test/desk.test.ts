@@ -114,3 +114,13 @@ t.test('a customer whose agent left IM_AGENTS goes to another, and the old agent
   t.equal(begun.turn === 'head' ? begun.customer.agent : 'x', 'a2');
   t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
 });
+
+t.test('a customer whose conversation went idle past CLOSE_AFTER_IDLE starts a new one when they write again', async (t) => {
+  const d = desk(['a1', 'a2']);
+  t.equal(await d.begin('c1'), 'a1');
+  await d.state('a1', 'Logout');
+  t.equal(await d.begin('c1'), 'a1', 'open: it stays with a1 while a1 is away');
+  await redis.zadd(d.keys.deskActive, String(Date.now() - 49 * HOUR), 'c1');
+  t.equal(await d.begin('c1'), 'a2', 'idle for 49 hours: a new conversation, with an agent online');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
+});

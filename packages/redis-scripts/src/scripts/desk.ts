@@ -67,14 +67,18 @@ end
 -- The agent who serves the customer now, or false: the customer waits.
 local function deskAssign(customer, load, agents, desk, openid)
   local now = nowMs()
-  tidy(desk, load, now)
   local current = redis.call('HGET', customer, 'agent')
   local open = current and redis.call('HGET', customer, 'counted') ~= '0'
-  if open and configured(agents, current) then
-    redis.call('ZADD', desk.active, now, openid)
-    return current
+  if open then
+    local last = tonumber(redis.call('ZSCORE', desk.active, openid) or now)
+    if configured(agents, current) and last > now - desk.idleMs then
+      -- The common case, one message of an open conversation: no look at anyone else's.
+      redis.call('ZADD', desk.active, now, openid)
+      return current
+    end
+    closeConversation(desk, load, openid)
   end
-  if open then closeConversation(desk, load, openid) end
+  tidy(desk, load, now)
   local free, best, bestLoad, bestLast = 0, nil, 0, 0
   local previous = nil
   for _, a in ipairs(agents) do
