@@ -45,6 +45,21 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.ok(value('wxim_desk_longest_wait_seconds') >= 1, `the longest wait is counted (${value('wxim_desk_longest_wait_seconds')} s)`);
   t.equal(value('wxim_desk_agents_online'), 0, 'nobody online');
   t.equal(value('wxim_queue_oldest_delayed_seconds{queue="wechat-inbound"}'), 0, 'a conversation waiting for an agent is not a delayed job stuck');
+  const desk = (await dashboard.app.inject('/desk.json')).json() as {
+    agents: { agent: string; online: boolean; open: number }[];
+    waiting: { openid: string }[];
+  };
+  t.same(
+    desk.agents.map((a) => [a.agent, a.online]),
+    AGENTS.map((a) => [a, false]),
+    'the desk page lists every agent, logged out',
+  );
+  t.same(
+    desk.waiting.map((w) => w.openid),
+    [openid],
+    'and the customer waiting',
+  );
+  t.match((await dashboard.app.inject('/desk')).body, new RegExp(`<td>${openid}</td>`), 'on the page too');
 
   const loggedIn = Date.now();
   t.ok(await im.agentLogin(AGENTS[1]!), `${AGENTS[1]} logs in`);

@@ -11,6 +11,7 @@ import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
 import { LoginThrottle } from './login-throttle.js';
 import { registerDeskMetrics, waitingJobIds } from './desk-metrics.js';
+import { deskRoutes, readDesk } from './desk-page.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { registerRedisMemoryMetrics } from './redis-memory-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
@@ -59,7 +60,10 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
         queues,
         registry,
         guards: [...login, boardActions(!readOnly)],
-        routes: (app: FastifyInstance) => boardRoutes(app, queues, prefix, readOnly),
+        routes: async (app: FastifyInstance) => {
+          deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
+          await boardRoutes(app, queues, prefix, readOnly);
+        },
         close: async () => {
           await Promise.all(queues.map((q) => q.close()));
         },
