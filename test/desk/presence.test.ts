@@ -45,10 +45,7 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.ok(value('wxim_desk_longest_wait_seconds') >= 1, `the longest wait is counted (${value('wxim_desk_longest_wait_seconds')} s)`);
   t.equal(value('wxim_desk_agents_online'), 0, 'nobody online');
   t.equal(value('wxim_queue_oldest_delayed_seconds{queue="wechat-inbound"}'), 0, 'a conversation waiting for an agent is not a delayed job stuck');
-  const desk = (await dashboard.app.inject('/desk.json')).json() as {
-    agents: { agent: string; online: boolean; open: number }[];
-    waiting: { openid: string }[];
-  };
+  const desk = (await dashboard.app.inject('/desk.json')).json<{ agents: { agent: string; online: boolean; open: number }[]; waiting: { openid: string }[] }>();
   t.same(
     desk.agents.map((a) => [a.agent, a.online]),
     AGENTS.map((a) => [a, false]),
