@@ -1,7 +1,8 @@
 // The sandbox page's script: sends as the customer or the agent through the sandbox's API, and
-// shows both chats as the simulators hold them (polled; every message is shown as text).
+// shows both chats as the simulators hold them (polled; every message is shown as text), and the
+// service desk (agents' login states, open conversations, customers waiting) as the relay keeps it.
 const $ = (id) => document.getElementById(id);
-const state = { openid: '', agent: '', agentChosen: false, last: '' };
+const state = { openid: '', agent: '', agentChosen: false, last: '', switching: new Set() };
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -64,6 +65,78 @@ function render(list, items) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
+/** An agent's state in words, as the desk routes by it. */
+function agentStateText({ action, online, open }) {
+  const words = { Login: 'logged in', Logout: 'logged out', Disconnect: 'disconnected' };
+  const shown = action === undefined ? 'online (IM has sent no state yet)' : (words[action] ?? `${action}${online ? '' : ' (offline)'}`);
+  return `${shown} · ${open} open conversation${open === 1 ? '' : 's'}`;
+}
+
+/** Each agent's switch and state, and the customers waiting, as the relay's desk holds them. */
+function renderDesk(desk) {
+  if (desk.unavailable) {
+    $('waiting-count').textContent = `not shown: ${desk.unavailable}`;
+    $('waiting').replaceChildren();
+    for (const li of $('agents').children) {
+      // Their state is not known here: neither on nor off.
+      li.querySelector('input').indeterminate = true;
+      li.querySelector('.agent-state').textContent = '';
+    }
+    return;
+  }
+  for (const agent of desk.agents) {
+    const li = [...$('agents').children].find((el) => el.dataset.agent === agent.agent);
+    if (!li) continue;
+    // A switch being flipped keeps its new position until the relay has recorded it.
+    const box = li.querySelector('input');
+    box.indeterminate = false;
+    if (!state.switching.has(agent.agent)) box.checked = agent.online;
+    li.querySelector('.agent-state').textContent = agentStateText(agent);
+  }
+  const more = desk.waitingCount - desk.waiting.length;
+  $('waiting-count').textContent = desk.waitingCount === 0 ? 'nobody' : `${desk.waitingCount}${more > 0 ? ` (the first ${desk.waiting.length} shown)` : ''}`;
+  $('waiting').replaceChildren(
+    ...desk.waiting.map(({ openid, since }) => {
+      const li = document.createElement('li');
+      li.dataset.openid = openid;
+      const who = document.createElement('span');
+      who.textContent = `${openid.slice(0, 10)}…${openid === state.openid ? ' (this customer)' : ''}`;
+      if (openid === state.openid) who.className = 'this-customer';
+      const when = document.createElement('span');
+      when.className = 'since';
+      when.textContent = ` since ${new Date(since).toLocaleTimeString()}`;
+      li.append(who, when);
+      return li;
+    }),
+  );
+}
+
+/** Logs an agent in or out as their IM client would: IM tells im-callback, which records it for the desk. */
+function agentSwitch(agent) {
+  const li = document.createElement('li');
+  li.dataset.agent = agent;
+  const label = document.createElement('label');
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.addEventListener('change', () => {
+    state.switching.add(agent);
+    void attempt(async () => {
+      try {
+        await api('PUT', '/api/agent/login', { agent, loggedIn: box.checked });
+      } finally {
+        // Redrawn from the relay's record either way: a refused switch goes back.
+        state.switching.delete(agent);
+        state.last = '';
+      }
+    });
+  });
+  const stateText = document.createElement('span');
+  stateText.className = 'agent-state';
+  label.append(box, ` ${agent} logged in `);
+  li.append(label, stateText);
+  return li;
+}
+
 let refreshing = false;
 
 /** Redraws both panes from the sandbox's state; one at a time, so an older answer never overwrites a newer one. */
@@ -90,6 +163,7 @@ async function redraw() {
   state.last = key;
   render($('customer-chat'), view.customer);
   render($('agent-chat'), view.agent.items);
+  renderDesk(view.desk);
   $('window-closed').checked = !view.window.open;
   $('window-status').textContent = view.window.open
     ? `Customer-service window open until ${new Date(view.window.deadline).toLocaleString()}, ${view.window.remaining} replies left`
@@ -116,6 +190,7 @@ function newCustomer(openid) {
 async function start() {
   const setup = await api('GET', '/api/setup');
   for (const agent of setup.agents) $('agent').append(new Option(agent, agent));
+  $('agents').replaceChildren(...setup.agents.map(agentSwitch));
   for (const p of setup.failurePercents) $('im-failures').append(new Option(`${p}%`, String(p)));
   state.agent = setup.agents[0];
   $('dashboard').href = `${location.protocol}//${location.hostname}:${setup.dashboardPort}/`;

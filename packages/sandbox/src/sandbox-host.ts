@@ -1,5 +1,8 @@
 import { type Config, SANDBOX, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { localHosts } from '@wxim/host';
+import { connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
+import { DeskView } from './page/desk-view.js';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
@@ -18,7 +21,8 @@ export interface SandboxHost {
  * Sandbox mode's stand-ins for the platforms, all in this process: the sandbox page on
  * SANDBOX_PORT, the IM simulator on the next port and the WeChat API simulator on the one after,
  * on LOCAL_BIND. The IM simulator calls im-callback at SANDBOX_CALLBACK_URL; the page pushes to the
- * gateway at SANDBOX_GATEWAY_URL.
+ * gateway at SANDBOX_GATEWAY_URL, and reads the service desk from the relay's Redis (REDIS_URL, under
+ * sandbox mode's prefix).
  */
 export async function startSandboxHost(config: Config): Promise<SandboxHost> {
   const ports = sandboxPorts(config);
@@ -39,6 +43,10 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     accountId: SANDBOX.accountId,
     mode: 'safe',
   });
+  // `queue`: a look that fails at once while Redis is away, so the page says so instead of hanging.
+  const redis = createRedis(connectionSettings(config, 'sandbox'), 'queue');
+  redis.on('error', () => {}); // the page shows the desk as unavailable; ioredis reconnects by itself
+  const desk = new DeskView(redis, stateKeys(keyPrefix(config.queuePrefix, config.redisCluster)), SANDBOX.imAgents);
   const page = new SandboxPage({
     im,
     wechatApi,
@@ -48,8 +56,9 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     dashboardPort: config.ports.dashboard,
     // The names the page answers to: this machine's, and the ones the services and LOCAL_BIND give it.
     hosts: [...localHosts(config), sandboxHost(config)],
+    desk,
   });
-  const started: { close(): Promise<void> }[] = [];
+  const started: { close(): Promise<void> }[] = [{ close: async () => redis.disconnect() }];
   const close = async () => {
     while (started.length > 0) await started.pop()!.close();
   };

@@ -42,6 +42,8 @@ t.test('bad input is answered 4xx with what is expected, and changes nothing', a
     ['POST', '/api/agent/reply', { agent: 'agent1', openid, text: 'hello' }, 409, /has not written yet/],
     ['PUT', '/api/window', { openid, closed: 'yes' }, 400, /closed \(true or false\)/],
     ['PUT', '/api/im-failures', { percent: 33 }, 400, /one of 0, 25, 50, 100/],
+    ['PUT', '/api/agent/login', { agent: 'agent9', loggedIn: true }, 400, /agent: one of agent1, agent2/],
+    ['PUT', '/api/agent/login', { agent: 'agent1', loggedIn: 'yes' }, 400, /loggedIn: true or false/],
     ['GET', '/api/view?openid=x&agent=agent1', undefined, 400, /openid/],
     ['GET', `/api/view?openid=${openid}&agent=root`, undefined, 400, /agent/],
     ['GET', '/media/..%2Fsecret', undefined, 404, /no such photo/],
@@ -62,6 +64,17 @@ t.test('bad input is answered 4xx with what is expected, and changes nothing', a
   t.equal(view.imFailPercent, 0, "IM's faults untouched");
   t.equal(im.messages.length, 0, 'nothing sent in IM');
   t.equal(wechatApi.windowOf(openid), undefined, 'no window opened');
+});
+
+t.test("without the relay's Redis the view says why the desk is not shown; a login im-callback did not take is answered 502", async (t) => {
+  const { im, app } = page();
+  const view = (await app.inject({ url: `/api/view?openid=${fakeOpenId()}&agent=agent1` })).json<{ desk: { unavailable?: string } }>();
+  t.match(view.desk.unavailable, /not connected to the relay's Redis/);
+  // This IM simulator has no callback URL: the state change reaches no im-callback.
+  const res = await app.inject({ method: 'PUT', url: '/api/agent/login', payload: { agent: 'agent1', loggedIn: false } });
+  t.equal(res.statusCode, 502);
+  t.match(res.json<{ error: string }>().error, /im-callback did not take agent1's logout/);
+  t.same(im.callbacks, [], 'nothing was delivered');
 });
 
 t.test('a gateway that cannot be reached is shown on the message, not lost silently', async (t) => {

@@ -45,3 +45,24 @@ export class DeskPresence {
     return woken;
   }
 }
+
+/** An agent's state as im-callback stored it (JSON in `agentState`); nothing, or something unreadable, is no state. */
+export function storedAgentState(stored: string | null | undefined): AgentState | undefined {
+  if (stored === null || stored === undefined) return undefined;
+  try {
+    const state = JSON.parse(stored) as Partial<AgentState> | null;
+    return typeof state?.action === 'string'
+      ? { action: state.action, ...(typeof state.eventTime === 'number' ? { eventTime: state.eventTime } : {}) }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether an agent's latest state leaves them online, as the desk routes by it: an agent never
+ * heard of counts as online (IM sends the state only when it changes).
+ */
+export function isOnline(state: AgentState | undefined): boolean {
+  return state === undefined || (state.action !== 'Logout' && state.action !== 'Disconnect');
+}

@@ -13,4 +13,4 @@ export { type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState }
 export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
-export { type AgentState, DeskPresence } from './desk-presence.js';
+export { type AgentState, DeskPresence, isOnline, storedAgentState } from './desk-presence.js';

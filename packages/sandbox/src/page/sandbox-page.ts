@@ -5,6 +5,7 @@ import type { ImSimulator } from '../im-simulator.js';
 import type { WechatApiSimulator } from '../wechat-api-simulator.js';
 import { type WechatPlatform, fakeOpenId } from '../wechat-platform.js';
 import { agentConversation, arrivals, customerPane } from './chat-view.js';
+import type { Desk, DeskView } from './desk-view.js';
 import { CUSTOMER_ACTIONS, type CustomerAction, CustomerActs } from './customer-acts.js';
 import { PHOTO_NAME, photoName, uniqueId } from './photo-names.js';
 import { stripesPng } from './png.js';
@@ -20,6 +21,8 @@ export interface SandboxPageOptions {
   dashboardPort: number;
   /** Host names (or addresses) the page answers to; any other Host header is refused (DNS rebinding). */
   hosts: readonly string[];
+  /** The service desk as the relay keeps it (agents' states and loads, customers waiting); without it the page shows no desk. */
+  desk?: DeskView;
 }
 
 const OPENID = /^[A-Za-z0-9_-]{28}$/;
@@ -63,6 +66,16 @@ export class SandboxPage {
     }
   }
 
+  /** The desk for the page, or why it cannot be shown: a Redis away must not stop the chats from showing. */
+  private async readDesk(): Promise<Desk | { unavailable: string }> {
+    if (this.options.desk === undefined) return { unavailable: "this page is not connected to the relay's Redis" };
+    try {
+      return await this.options.desk.read();
+    } catch (err) {
+      return { unavailable: `the relay's Redis did not answer (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+
   private routes(): void {
     const { im, wechatApi, agents } = this.options;
     const refuse = (reply: FastifyReply, code: number, error: string) => reply.code(code).send({ error });
@@ -87,7 +100,18 @@ export class SandboxPage {
         imFailPercent: Math.round(im.faults.rate * 100),
         // Calls IM answered with a fault so far: each is retried by the relay.
         imFailures: Object.values(im.stats.faults).reduce((a, b) => a + b, 0),
+        desk: await this.readDesk(),
       };
+    });
+
+    this.app.put<{ Body: { agent?: unknown; loggedIn?: unknown } | undefined }>('/api/agent/login', async (req, reply) => {
+      const { agent, loggedIn } = req.body ?? {};
+      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
+      if (typeof loggedIn !== 'boolean') return refuse(reply, 400, 'loggedIn: true or false');
+      // As the agent's IM client does: IM tells im-callback (State.StateChange), which records it for the desk.
+      const delivered = await (loggedIn ? im.agentLogin(agent) : im.agentLogout(agent));
+      if (!delivered) return refuse(reply, 502, `im-callback did not take ${agent}'s ${loggedIn ? 'login' : 'logout'}: the desk still has their earlier state`);
+      return { agent, loggedIn };
     });
 
     this.app.post<{ Params: { action: string }; Body: { openid?: unknown; text?: unknown } | undefined }>('/api/customer/:action', async (req, reply) => {
