@@ -1,5 +1,5 @@
 import { QUEUES } from '@wxim/queue';
-import type { StateKeys } from '@wxim/state';
+import { type StateKeys, isOnline, storedAgentState } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';
@@ -18,17 +18,6 @@ export async function waitingJobIds(redis: Redis | Cluster, keys: StateKeys): Pr
   for (const openid of openids) pipeline.zrange(keys.line(QUEUES.wechatInbound, openid), 0, -1);
   const lines = ((await pipeline.exec()) ?? []).flatMap(([, ids]) => (Array.isArray(ids) ? (ids as string[]) : []));
   return new Set(lines);
-}
-
-/** Whether an agent's latest state (as im-callback keeps it) leaves them online; never heard of counts as online. */
-function isOnline(state: string | undefined): boolean {
-  if (state === undefined) return true;
-  try {
-    const action = (JSON.parse(state) as { action?: unknown }).action;
-    return action !== 'Logout' && action !== 'Disconnect';
-  } catch {
-    return true;
-  }
 }
 
 /**
@@ -71,7 +60,7 @@ export function registerDeskMetrics(registry: Registry, redis: Redis | Cluster, 
     read: async () => {
       if (agents.length === 0) return 0;
       const states = await redis.hmget(keys.agentState, ...agents);
-      return states.filter((s) => isOnline(s ?? undefined)).length;
+      return states.filter((s) => isOnline(storedAgentState(s))).length;
     },
   });
   new Gauge({

@@ -1,4 +1,4 @@
-import type { StateKeys } from '@wxim/state';
+import { type StateKeys, isOnline, storedAgentState } from '@wxim/state';
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -21,15 +21,6 @@ export async function readDesk(redis: Redis | Cluster, keys: StateKeys, agents: 
   const now = Number(seconds) * 1000 + Math.floor(Number(micro) / 1000);
   const open = new Map<string, number>();
   for (let i = 0; i + 1 < loads.length; i += 2) open.set(loads[i]!, Math.max(0, Number(loads[i + 1])));
-  const actionOf = (raw: string | null): string | undefined => {
-    if (raw === null) return undefined;
-    try {
-      const action = (JSON.parse(raw) as { action?: unknown }).action;
-      return typeof action === 'string' ? action : undefined;
-    } catch {
-      return undefined;
-    }
-  };
   const list: DeskView['waiting'] = [];
   for (let i = 0; i + 1 < waiting.length; i += 2) {
     const since = Number(waiting[i + 1]);
@@ -37,8 +28,8 @@ export async function readDesk(redis: Redis | Cluster, keys: StateKeys, agents: 
   }
   return {
     agents: agents.map((agent, i) => {
-      const state = actionOf(states[i] ?? null);
-      return { agent, online: state !== 'Logout' && state !== 'Disconnect', ...(state === undefined ? {} : { state }), open: open.get(agent) ?? 0 };
+      const state = storedAgentState(states[i]);
+      return { agent, online: isOnline(state), ...(state === undefined ? {} : { state: state.action }), open: open.get(agent) ?? 0 };
     }),
     waiting: list,
   };
