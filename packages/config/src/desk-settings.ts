@@ -23,6 +23,8 @@ export interface DeskSettings {
   hours?: BusinessHours;
   /** CANNED_REPLIES: the canned replies by code (`/r <code>`), read from the file at start. */
   cannedReplies: ReadonlyMap<string, string>;
+  /** CSAT_TEXT: the rating question sent to the customer after an agent's /close; undefined: none is asked. */
+  csatText?: string;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -42,6 +44,19 @@ function customerText(env: Env, name: string, fallback: string): string {
   const text = env[name] ?? fallback;
   if (Buffer.byteLength(text) > 2048) throw new ConfigError(name, 'is too long', 'at most 2048 bytes (empty sends nothing)');
   return text.trim();
+}
+
+/**
+ * CSAT_TEXT: the question above the scores 1 to 5 of the rating menu. WeChat gives no limit for a
+ * menu's text on its Official Account pages; WeCom's customer-service API, which sends the same
+ * menu, allows 1024 bytes.
+ */
+function csatText(env: Env): string | undefined {
+  const text = raw(env, 'CSAT_TEXT');
+  if (text === undefined) return undefined;
+  if (Buffer.byteLength(text) > 1024)
+    throw new ConfigError('CSAT_TEXT', 'is too long', 'at most 1024 bytes, e.g. How did we do? Tap a score from 1 (poor) to 5 (great).');
+  return text;
 }
 
 const CODE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -77,6 +92,7 @@ function cannedReplies(env: Env): Map<string, string> {
 
 export function deskSettings(env: Env): DeskSettings {
   const hours = businessHours(env);
+  const csat = csatText(env);
   return {
     maxOpen: integer(env, 'AGENT_MAX_OPEN', 1, 10_000, 20),
     waitingText: customerText(env, 'WAITING_TEXT', DEFAULT_WAITING_TEXT),
@@ -86,5 +102,6 @@ export function deskSettings(env: Env): DeskSettings {
     closeAfterIdleMs: duration(env, 'CLOSE_AFTER_IDLE', 48 * 3_600_000),
     ...(hours === undefined ? {} : { hours }),
     cannedReplies: cannedReplies(env),
+    ...(csat === undefined ? {} : { csatText: csat }),
   };
 }

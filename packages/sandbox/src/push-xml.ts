@@ -1,4 +1,4 @@
-import { type WechatMessage, cdata } from '@wxim/wechat';
+import { type WechatMessage, cdata, ratingOptionId } from '@wxim/wechat';
 
 /** Builds the XML WeChat pushes for a message: the inverse of `parseMessage`, for simulators and tests. */
 export function pushXml(msg: WechatMessage): string {
@@ -20,7 +20,10 @@ function specific(msg: WechatMessage): [string, string | number | undefined][] {
   const id = (): [string, string | number | undefined] => ['MsgId', 'msgId' in msg ? msg.msgId : undefined];
   switch (msg.kind) {
     case 'text':
-      return [['MsgType', 'text'], ['Content', msg.content], id()];
+      return [['MsgType', 'text'], ['Content', msg.content], id(), ['bizmsgmenuid', msg.menuId]];
+    case 'rating':
+      // A tap on a menu option: a text of the option's content, its id in bizmsgmenuid.
+      return [['MsgType', 'text'], ['Content', msg.content], id(), ['bizmsgmenuid', ratingOptionId(msg.close, msg.score)]];
     case 'image':
       return [['MsgType', 'image'], ['PicUrl', msg.picUrl], ['MediaId', msg.mediaId], id()];
     case 'voice':

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType } from '@wxim/wechat';
+import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, MENU_HEAD_LIMIT_BYTES, type MediaLimit, type MediaType } from '@wxim/wechat';
 import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
@@ -292,6 +292,8 @@ export class WechatApiSimulator extends FaultInjecting {
           ? err(40007, 'invalid media_id')
           : undefined;
       }
+      case 'msgmenu':
+        return checkMenu(payload);
       default:
         return err(40008, 'invalid message type');
     }
@@ -335,6 +337,21 @@ export class WechatApiSimulator extends FaultInjecting {
     // A video comes as a link to it, the other types as the file itself.
     return media.type === 'video' ? { video_url: `http://wechat-simulator.invalid/media/${String(mediaId)}` } : media;
   }
+}
+
+/** A menu message: a head text within its limit and options each with an id and a text. */
+function checkMenu(payload: Json): Json | undefined {
+  const head = payload['head_content'];
+  const list = payload['list'];
+  const tail = payload['tail_content'];
+  if (typeof head !== 'string' || (tail !== undefined && typeof tail !== 'string')) return err(40035, 'invalid args');
+  if (Buffer.byteLength(head) > MENU_HEAD_LIMIT_BYTES || Buffer.byteLength(tail ?? '') > MENU_HEAD_LIMIT_BYTES) return err(45002, 'content size out of limit');
+  const options = Array.isArray(list) ? (list as unknown[]) : [];
+  const valid = (o: unknown) => {
+    const { id, content } = (o ?? {}) as Json;
+    return typeof id === 'string' && id !== '' && typeof content === 'string' && content !== '';
+  };
+  return options.length === 0 || !options.every(valid) ? err(40035, 'invalid args') : undefined;
 }
 
 function isMedia(answer: Answer): answer is StoredMedia {

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { MessageCipher, type WechatMessage, cdata, msgSignature, urlSignature } from '@wxim/wechat';
+import { MessageCipher, type WechatMessage, cdata, msgSignature, readRatingOption, urlSignature } from '@wxim/wechat';
 import { request } from 'undici';
 import { pushXml } from './push-xml.js';
 
@@ -89,9 +89,10 @@ export class WechatPlatform {
   }
 
   private async tellApiSimulator(msg: WechatMessage): Promise<void> {
+    // A tap on a rating question's option (a menu message) counts as a menu click for the quota.
     const kind = ['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link'].includes(msg.kind)
       ? 'message'
-      : ['subscribe', 'scan', 'click'].includes(msg.kind)
+      : ['subscribe', 'scan', 'click', 'rating'].includes(msg.kind)
         ? 'event'
         : msg.kind === 'unsubscribe'
           ? 'unfollowed'
@@ -127,6 +128,16 @@ export class WechatPlatform {
   /** A message from a customer, with the account filled in. */
   text(openid: string, content: string, msgId = nextMsgId()): WechatMessage {
     return { kind: 'text', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, content };
+  }
+
+  /**
+   * The customer's tap on an option of a menu message (msgmenu): WeChat pushes a text of the
+   * option's content with its id in `bizmsgmenuid`, parsed as a rating answer when the id is one.
+   */
+  menuTap(openid: string, optionId: string, content: string, msgId = nextMsgId()): WechatMessage {
+    const text = { toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, content };
+    const rating = readRatingOption(optionId);
+    return rating === undefined ? { kind: 'text', ...text, menuId: optionId } : { kind: 'rating', ...text, ...rating };
   }
 
   /** A photo the customer sent: WeChat's copy at `picUrl`, and its media id. */

@@ -28,6 +28,10 @@ export function stateKeys(prefix: string) {
     deskActive: `${prefix}:desk:active`,
     /** Set while a customer was lately told nobody can answer yet (AUTO_REPLY_EVERY): the text is not repeated. */
     autoReplied: (openid: string) => `${prefix}:desk:auto-replied:${openid}`,
+    /** Counts the closes a rating question was asked for: each close's number in the question's option ids. */
+    csatSeq: `${prefix}:desk:csat-seq`,
+    /** One close's rating (CSAT): the customer, the agent, when it closed, and once answered the score and when. */
+    csat: (close: string) => `${prefix}:desk:csat:${close}`,
     /** When each agent was last given a customer (ms): ties go to the one idle longest. */
     agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */

@@ -24,7 +24,24 @@ export { WechatRateLimitedError } from './api/errors/rate-limited-error.js';
 export { WechatPermanentError } from './api/errors/permanent-error.js';
 export { classifyWechatError } from './api/errors/classify.js';
 export { reasonOf } from './api/reason.js';
-export { CUSTOM_TEXT_LIMIT_BYTES, type CustomMessage, type CustomMsgType, type TypingCommand } from './api/custom-message.js';
+export {
+  CUSTOM_TEXT_LIMIT_BYTES,
+  type CustomMessage,
+  type CustomMsgType,
+  MENU_HEAD_LIMIT_BYTES,
+  type MenuOption,
+  type TypingCommand,
+} from './api/custom-message.js';
+export {
+  RATING_CLOSES,
+  RATING_SCORES,
+  type RatingOption,
+  type RatingScore,
+  closeNumber,
+  ratingOptionId,
+  ratingQuestion,
+  readRatingOption,
+} from './rating-menu.js';
 export { IMAGE_PREFERRED_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType, VOICE_MAX_SECONDS } from './api/media-limits.js';
 export { splitText } from './api/split-text.js';
 export { type MultipartBody, multipartFile } from './api/multipart.js';

@@ -18,12 +18,15 @@ export interface KindRule {
  * What the relay does with each kind of push, in one place: a new kind does not compile until
  * it has a row here (and, when relayed, a mapping to IM). Not relayed: LOCATION reports (every few
  * seconds while the customer lets the account see where they are), VIEW menu jumps (the customer
- * left for a web page) and the platform's reports on the business's own sends. A kind this
+ * left for a web page), the platform's reports on the business's own sends and the customer's
+ * answers to the relay's rating question (recorded, not a conversation). A kind this
  * version does not know is relayed, so nothing is dropped silently, but opens no window: WeChat's
  * rules name only the kinds above.
  */
 export const KIND_RULES = {
   text: { relayed: true, window: 'message' },
+  // A tap on a menu message counts, for the customer-service quota, as a click on a menu item.
+  rating: { relayed: false, window: 'action' },
   image: { relayed: true, window: 'message' },
   voice: { relayed: true, window: 'message' },
   video: { relayed: true, window: 'message' },

@@ -1,3 +1,5 @@
+import type { RatingScore } from './rating-menu.js';
+
 /** Typed WeChat pushes. Field names follow WeChat's, in camelCase; `msgId` stays a string (64-bit). */
 interface Common {
   /** The Official Account's original id (gh_…). */
@@ -12,6 +14,23 @@ export interface TextMessage extends Common {
   kind: 'text';
   msgId: string;
   content: string;
+  /** `bizmsgmenuid`: the option tapped in a menu (a msgmenu, or a `weixin://bizmsgmenu` link) that is not a rating option; the text is the option's. */
+  menuId?: string;
+}
+
+/**
+ * A tap on an option of one of the relay's rating questions (the msgmenu sent after an agent's
+ * /close). WeChat pushes it as a text, the option's id in `bizmsgmenuid` (see readRatingOption);
+ * it answers the question and is no message for an agent.
+ */
+export interface RatingAnswer extends Common {
+  kind: 'rating';
+  msgId: string;
+  /** The option's text, as the customer saw it. */
+  content: string;
+  /** Which close the question was asked for: 8 digits (see ratingOptionId). */
+  close: string;
+  score: RatingScore;
 }
 export interface ImageMessage extends Common {
   kind: 'image';
@@ -106,6 +125,7 @@ export interface UnknownMessage extends Common {
 
 export type WechatMessage =
   | TextMessage
+  | RatingAnswer
   | ImageMessage
   | VoiceMessage
   | VideoMessage

@@ -1,4 +1,5 @@
 import { REPORT_EVENTS, type WechatMessage } from './messages.js';
+import { readRatingOption } from './rating-menu.js';
 import { parseFlatXml } from './xml.js';
 
 export class MessageError extends Error {
@@ -38,8 +39,14 @@ export function messageFromFields(f: Record<string, string>): WechatMessage {
   if (common.fromUserName === '' || common.toUserName === '') throw new MessageError('empty FromUserName or ToUserName');
   const msgType = field(f, 'MsgType');
   switch (msgType) {
-    case 'text':
-      return { kind: 'text', ...common, msgId: msgId(f), content: field(f, 'Content') };
+    case 'text': {
+      const text = { ...common, msgId: msgId(f), content: field(f, 'Content') };
+      // A tap on a menu option comes as a text carrying the option's id.
+      const menuId = optional(f, 'bizmsgmenuid')?.trim();
+      if (menuId === undefined || menuId === '') return { kind: 'text', ...text };
+      const rating = readRatingOption(menuId);
+      return rating === undefined ? { kind: 'text', ...text, menuId } : { kind: 'rating', ...text, ...rating };
+    }
     case 'image':
       return { kind: 'image', ...common, msgId: msgId(f), picUrl: field(f, 'PicUrl'), mediaId: field(f, 'MediaId') };
     case 'voice': {

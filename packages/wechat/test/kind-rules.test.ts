@@ -3,6 +3,7 @@ import t from 'tap';
 
 const ALL_KINDS: MessageKind[] = [
   'text',
+  'rating',
   'image',
   'voice',
   'video',
@@ -23,15 +24,16 @@ t.test('every kind of push has its rule, and nothing else does', async (t) => {
   t.same(Object.keys(KIND_RULES).sort(), [...ALL_KINDS].sort());
 });
 
-t.test('LOCATION reports, VIEW jumps and reports on the business’s own sends are not relayed; everything else is', async (t) => {
+t.test('LOCATION reports, VIEW jumps, reports on the business’s own sends and rating answers are not relayed; everything else is', async (t) => {
   const notRelayed = ALL_KINDS.filter((kind) => !KIND_RULES[kind].relayed);
-  t.same(notRelayed, ['location_event', 'view', 'report']);
+  t.same(notRelayed, ['rating', 'location_event', 'view', 'report']);
 });
 
-t.test('a message opens the 48-hour window, a follow, scan or menu click the 1-minute one, anything else none', async (t) => {
+t.test('a message opens the 48-hour window, a follow, scan, menu click or rating tap the 1-minute one, anything else none', async (t) => {
   const windows = Object.fromEntries(ALL_KINDS.map((kind) => [kind, KIND_RULES[kind].window ?? 'none']));
   t.same(windows, {
     text: 'message',
+    rating: 'action',
     image: 'message',
     voice: 'message',
     video: 'message',

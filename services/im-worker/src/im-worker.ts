@@ -7,6 +7,7 @@ import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
+import { CsatAnswers } from './csat-answer.js';
 
 export interface ImWorkerOverrides extends HostOverrides {
   /** How long a job waiting for its turn sleeps if nobody wakes it. */
@@ -56,6 +57,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,
         window: new ReplyWindow(state, keys),
+        csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });

@@ -1,4 +1,4 @@
-import type { MessageKind } from '@wxim/wechat';
+import { type MessageKind, RATING_SCORES } from '@wxim/wechat';
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -11,11 +11,13 @@ export interface ImWorkerMetrics {
   imCallSeconds: Histogram<'command'>;
   parked: Counter;
   inFlight: Gauge;
+  csatAnswers: Counter<'score'>;
 }
 
 /** Every kind of push, checked against MessageKind: each one's failed count is exported from the start. */
 const KINDS: Record<MessageKind, true> = {
   text: true,
+  rating: true,
   image: true,
   voice: true,
   video: true,
@@ -37,6 +39,7 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
   // A counter's first sample is its baseline: a series born at 1 shows no increase, and a pod's
   // first failure would page nobody (WximInboundRelaysFailed). So the failed series start at 0.
   for (const kind of Object.keys(KINDS)) metrics.relayed.inc({ kind, outcome: 'failed' }, 0);
+  for (const score of RATING_SCORES) metrics.csatAnswers.inc({ score: String(score) }, 0);
   return metrics;
 }
 
@@ -78,5 +81,11 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
       registers,
     }),
     inFlight: new Gauge({ name: 'wxim_im_jobs_in_flight', help: 'Jobs this worker is processing now', registers }),
+    csatAnswers: new Counter({
+      name: 'wxim_desk_csat_answers_total',
+      help: "Customers' answers to the rating question after /close, by score (1 to 5); each close counts once",
+      labelNames: ['score'],
+      registers,
+    }),
   };
 }

@@ -5,6 +5,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
 import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { ImWorkerMetrics } from './metrics.js';
+import type { CsatAnswers } from './csat-answer.js';
 
 export interface ProcessorDeps extends OrderedJobsDeps {
   relay: CustomerRelay;
@@ -16,6 +17,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   window: Pick<ReplyWindow, 'record'>;
   /** REDIS_WAIT_REPLICAS: the job confirmed on the replicas before anything is sent for it; none when 0. */
   replicas?: Pick<ReplicaCheck, 'job'>;
+  /** Records the customers' answers to the rating question. */
+  csat: Pick<CsatAnswers, 'record'>;
 }
 
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
@@ -60,9 +63,14 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
 
   return orderedJobs<InboundJob, RelayResult, Begun>(deps, {
     lineOf: (job) => (takesTurn(job.data.message) ? job.data.message.fromUserName : undefined),
-    outOfLine: async ({ data: { message } }) => {
+    outOfLine: async (job) => {
+      const { message } = job.data;
+      // Not relayed, yet some still let the account answer (a tap on a rating question is a menu click).
+      const action = windowAction(message);
+      if (action !== undefined) await deps.window.record(message.fromUserName, action, message.createTime * 1000, job.id);
+      const reason = message.kind === 'rating' ? `rating answer, ${await deps.csat.record(message)}` : `${message.kind} is not relayed`;
       metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
-      return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
+      return { outcome: 'skipped', reason };
     },
     begin: (openid, job) => relayTurn.begin(openid, job.id!, job.data.message.kind !== 'unsubscribe'),
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),

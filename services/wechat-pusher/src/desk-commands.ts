@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
+import { type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds } from './notice.js';
 
 /** How much of the conversation the agent taking it over is shown. */
@@ -28,6 +29,8 @@ export interface DeskCommandDeps {
   turn: (scope: RateScope, lease?: Lease) => Promise<number>;
   /** Commands run, by command and outcome (done; refused: not the agent's customer, nobody free, a bad argument). */
   commands: Counter<'command' | 'outcome'>;
+  /** The rating question after /close (CSAT_TEXT); none when unset. */
+  csat?: CsatQuestion;
 }
 
 /** What a reply becomes: delivered as it is (maybe unescaped or replaced by a canned text), or handled here and not delivered. */
@@ -143,7 +146,8 @@ export class DeskCommands {
     const [outcome, current] = await relayScripts(this.deps.redis).wximDeskClose(keys.customer(openid), keys.agentLoad, keys.deskActive, openid, agent);
     if (outcome !== 'closed') return this.notYours(job, 'close', current, lease, count);
     await this.deps.presence.wakeWaiting(1);
-    await this.tell(job, agent, 'close', '✓ Conversation closed. The customer’s next message starts a new one.', lease);
+    const rating = await this.deps.csat?.ask(openid, agent, lease);
+    await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
     count('done');
     return { handled: 'close' };
   }

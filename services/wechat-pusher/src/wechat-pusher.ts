@@ -6,6 +6,7 @@ import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from 
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
+import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
 
 export interface WechatPusherOverrides extends HostOverrides {
@@ -80,6 +81,20 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               ...(overrides.confirmLooksAgainAfterMs === undefined ? {} : { looksAgainAfterMs: overrides.confirmLooksAgainAfterMs }),
             })
           : undefined;
+      const window = new ReplyWindow(state, keys);
+      const csatText = config.desk.csatText;
+      const csat =
+        csatText === undefined
+          ? undefined
+          : new CsatQuestion({
+              redis: state,
+              keys,
+              wechat,
+              window,
+              text: csatText,
+              turn: (api, lease) => gate.acquire({ platform: 'wechat', api }, lease),
+              log,
+            });
       const desk = new DeskCommands({
         redis: state,
         keys,
@@ -90,6 +105,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         presence: new DeskPresence(state, keys, prefix),
         turn: (scope, lease) => gate.acquire(scope, lease),
         commands: metrics.deskCommands,
+        ...(csat === undefined ? {} : { csat }),
       });
       const pusher = createPusher({
         desk,
@@ -97,7 +113,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         redis: state,
         wechat,
         im,
-        window: new ReplyWindow(state, keys),
+        window,
         line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
         progressKey: keys.replyProgress,
         wake: wakeToFront(state, queueLayout(prefix, QUEUES.agentReplies)),

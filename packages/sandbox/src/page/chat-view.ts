@@ -95,6 +95,7 @@ export function customerPane(
       if (m.msgtype === 'text') return { id: `wx${i}`, at: m.receivedAt, from: 'business', text: str(m.payload['content']) };
       if (m.msgtype === 'image' && typeof mediaId === 'string')
         return { id: `wx${i}`, at: m.receivedAt, from: 'business', text: '[photo]', image: mediaPath(mediaId) };
+      if (m.msgtype === 'msgmenu') return { id: `wx${i}`, at: m.receivedAt, from: 'business', text: menuText(m.payload) };
       return { id: `wx${i}`, at: m.receivedAt, from: 'business', text: `[${m.msgtype}]` };
     });
   return [...own, ...received].sort((a, b) => a.at - b.at);
@@ -127,4 +128,11 @@ export function agentConversation(messages: readonly ReceivedMessage[], agent: s
     }
   }
   return { items, customerAccount, ...(servedBy === undefined ? {} : { servedBy }) };
+}
+
+/** A menu message as the customer reads it: its text, then its options (the page shows them; tapping is for the tests' WechatPlatform). */
+function menuText(payload: Record<string, unknown>): string {
+  const list = Array.isArray(payload['list']) ? (payload['list'] as unknown[]) : [];
+  const options = list.map((o) => str((o as Record<string, unknown> | null)?.['content'])).filter((c) => c !== '');
+  return [str(payload['head_content']), options.map((o) => `[${o}]`).join(' '), str(payload['tail_content'])].filter((l) => l !== '').join('\n');
 }

@@ -10,6 +10,7 @@ const REASONS = new Map<number, string>([
   [43019, 'the customer has blocked the account'],
   [48001, 'this account is not allowed to send customer-service messages'],
   [45002, 'the message is too long'],
+  [40200, 'this account may not send menu messages (only a verified service account may)'],
   [40007, 'the media has expired or does not exist (uploads last 3 days)'],
   [40004, MEDIA],
   [40005, MEDIA],
