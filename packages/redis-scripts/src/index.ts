@@ -25,7 +25,7 @@ const SCRIPTS = {
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximDeskTransfer: { numberOfKeys: 6, lua: TRANSFER },
-  wximDeskClose: { numberOfKeys: 3, lua: CLOSE },
+  wximDeskClose: { numberOfKeys: 4, lua: CLOSE },
   wximDeskAutoReply: { numberOfKeys: 7, lua: AUTO_REPLY },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
@@ -49,7 +49,7 @@ export interface RelayScripts {
   wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
-  wximDeskClose(customer: string, load: string, active: string, openid: string, agent: string): Promise<[string, string?]>;
+  wximDeskClose(customer: string, load: string, active: string, progress: string, openid: string, agent: string): Promise<[string, string?]>;
   wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(

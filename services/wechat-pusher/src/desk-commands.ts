@@ -143,10 +143,18 @@ export class DeskCommands {
   private async close(job: Job<ReplyJob>, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
     const { keys } = this.deps;
     const { openid, agent } = job.data;
-    const [outcome, current] = await relayScripts(this.deps.redis).wximDeskClose(keys.customer(openid), keys.agentLoad, keys.deskActive, openid, agent);
-    if (outcome !== 'closed') return this.notYours(job, 'close', current, lease, count);
+    const [outcome, before] = await relayScripts(this.deps.redis).wximDeskClose(
+      keys.customer(openid),
+      keys.agentLoad,
+      keys.deskActive,
+      keys.replyProgress(job.id!),
+      openid,
+      agent,
+    );
+    if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
     await this.deps.presence.wakeWaiting(1);
-    const rating = await this.deps.csat?.ask(openid, agent, lease);
+    // Asked once: a /close retried after it closed (a crash before its notice) does not ask again.
+    const rating = before === 'before' ? undefined : await this.deps.csat?.ask(openid, agent, lease);
     await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
     count('done');
     return { handled: 'close' };

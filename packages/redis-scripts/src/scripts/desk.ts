@@ -144,14 +144,18 @@ redis.call('HSET', KEYS[6], 'transferred', to)
 return {'moved', to}
 `;
 
-// KEYS: customer hash, agent-load, active. ARGV: openid, the agent who asked. Ends an open
-// conversation: the customer's next message is routed anew (their agent first, when free).
-// Returns {'closed'} (also when it was closed already) | {'not_yours', current or ''}.
+// KEYS: customer hash, agent-load, active, the command's progress hash. ARGV: openid, the agent
+// who asked. Ends an open conversation: the customer's next message is routed anew (their agent
+// first, when free). Done once per command: a retried command reads what it did.
+// Returns {'closed'} | {'closed', 'before'} (this command closed it on an earlier attempt) |
+// {'not_yours', current or ''}.
 export const CLOSE = `${DESK_LUA}
+if redis.call('HGET', KEYS[4], 'closed') then return {'closed', 'before'} end
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
 local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) }
 closeConversation(desk, KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[4], 'closed', '1')
 return {'closed'}
 `;
 
