@@ -23,6 +23,11 @@ export interface DeskSettings {
   hours?: BusinessHours;
   /** CANNED_REPLIES: the canned replies by code (`/r <code>`), read from the file at start. */
   cannedReplies: ReadonlyMap<string, string>;
+  /**
+   * FIRST_RESPONSE_SLA_S: a customer's message unanswered by their agent this long (ms) moves the
+   * conversation to another agent online with room; undefined: off.
+   */
+  firstResponseSlaMs?: number;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -75,8 +80,15 @@ function cannedReplies(env: Env): Map<string, string> {
   return replies;
 }
 
+/** FIRST_RESPONSE_SLA_S, in ms; unset or empty: off. */
+function firstResponseSla(env: Env): number | undefined {
+  if (raw(env, 'FIRST_RESPONSE_SLA_S') === undefined) return undefined;
+  return integer(env, 'FIRST_RESPONSE_SLA_S', 10, 86_400, 0) * 1000;
+}
+
 export function deskSettings(env: Env): DeskSettings {
   const hours = businessHours(env);
+  const firstResponseSlaMs = firstResponseSla(env);
   return {
     maxOpen: integer(env, 'AGENT_MAX_OPEN', 1, 10_000, 20),
     waitingText: customerText(env, 'WAITING_TEXT', DEFAULT_WAITING_TEXT),
@@ -86,5 +98,6 @@ export function deskSettings(env: Env): DeskSettings {
     closeAfterIdleMs: duration(env, 'CLOSE_AFTER_IDLE', 48 * 3_600_000),
     ...(hours === undefined ? {} : { hours }),
     cannedReplies: cannedReplies(env),
+    ...(firstResponseSlaMs === undefined ? {} : { firstResponseSlaMs }),
   };
 }
