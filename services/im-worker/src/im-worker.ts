@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
-import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { AgentLoad, ConversationLine, IdentityMap, RelayTurn, ReplyWindow, Unanswered, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, imRateGate, requireImSettings } from '@wxim/host';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -51,6 +51,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         lockMs: config.worker.stallMs,
         window: new ReplyWindow(state, keys),
         ...(replicas === undefined ? {} : { replicas }),
+        ...(config.desk.firstResponseSlaMs === undefined ? {} : { unanswered: new Unanswered(state, keys) }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

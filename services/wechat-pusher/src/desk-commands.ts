@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
 import { noticeIds } from './notice.js';
+import type { ServiceLevels } from './service-levels.js';
 
 /** How much of the conversation the agent taking it over is shown. */
 const HISTORY_MESSAGES = 10;
@@ -28,6 +29,8 @@ export interface DeskCommandDeps {
   turn: (scope: RateScope, lease?: Lease) => Promise<number>;
   /** Commands run, by command and outcome (done; refused: not the agent's customer, nobody free, a bad argument). */
   commands: Counter<'command' | 'outcome'>;
+  /** First-response and resolution times, and hand-overs by cause. */
+  levels: ServiceLevels;
 }
 
 /** What a reply becomes: delivered as it is (maybe unescaped or replaced by a canned text), or handled here and not delivered. */
@@ -142,6 +145,7 @@ export class DeskCommands {
     const { openid, agent } = job.data;
     const [outcome, current] = await relayScripts(this.deps.redis).wximDeskClose(keys.customer(openid), keys.agentLoad, keys.deskActive, openid, agent);
     if (outcome !== 'closed') return this.notYours(job, 'close', current, lease, count);
+    await this.deps.levels.closed(openid);
     await this.deps.presence.wakeWaiting(1);
     await this.tell(job, agent, 'close', '✓ Conversation closed. The customer’s next message starts a new one.', lease);
     count('done');
@@ -183,6 +187,7 @@ export class DeskCommands {
     await this.tell(job, next, 'transfer-to', intro, lease);
     await this.tell(job, agent, 'transfer', `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`, lease);
     count('done');
+    this.deps.levels.transferred('command');
     return { handled: 'transfer' };
   }
 
@@ -200,7 +205,7 @@ export class DeskCommands {
   }
 
   /** The last messages both ways between the customer and the agent handing them on, oldest first. */
-  private async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
+  async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000);
     const options = { beforeSend: async (command: string) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 };
     for await (const page of this.deps.im.history(userId, agent, now - HISTORY_LOOKBACK_S, now, options)) {
