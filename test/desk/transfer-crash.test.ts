@@ -38,9 +38,10 @@ const customerWords = (userId: string, agent: string) =>
 const load = async (agent: string) => Number(await redis.zscore(keys.agentLoad, agent));
 
 t.test('a pusher killed after /transfer moved the customer, before the notices: once each, and nothing lost or misdirected', async (t) => {
-  let pusher = await pusherProcess();
+  const dying = await pusherProcess();
   const c = await relay.newCustomer();
   const next = AGENTS.find((a) => a !== c.agent)!;
+  // IM's history orders one second's messages by each sender's MsgSeq, not across senders: the reply comes a second later.
   await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
   await im.agentSend(c.agent, c.userId, [textElem('Let me check that for you.')]);
   await relay.waitForSent(c.openid, 1);
@@ -51,12 +52,12 @@ t.test('a pusher killed after /transfer moved the customer, before the notices: 
   im.answerLate('openim/admin_getroammsg', 3000, 20);
   await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
   await eventually('the transfer is recorded', async () => (await redis.hget(keys.customer(c.openid), 'agent')) === next);
-  pusher.child.kill('SIGKILL');
-  await pusher.exited;
+  dying.child.kill('SIGKILL');
+  await dying.exited;
   t.same([notices(c.userId, next), notices(c.userId, c.agent)], [[], []], 'killed before either notice');
   im.clearScripted();
 
-  pusher = await pusherProcess();
+  await pusherProcess();
   await eventually('the new agent is told', () => notices(c.userId, next).length > 0, 15_000);
   await eventually('the old agent is told', () => notices(c.userId, c.agent).length > 0, 15_000);
   // The new agent's reply comes after the command in the customer's reply line: once it is
