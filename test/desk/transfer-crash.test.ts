@@ -86,7 +86,7 @@ t.test('an im-worker killed while relaying a message right after a transfer: it 
   const c = await relay.newCustomer();
   const next = AGENTS.find((a) => a !== c.agent)!;
   await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
-  await eventually('the new agent is told', () => notices(c.userId, next).length === 1);
+  await eventually('both agents are told', () => notices(c.userId, next).length === 1 && notices(c.userId, c.agent).length === 1);
 
   // From here the customer's messages are relayed by im-worker processes of their own.
   await relay.worker.worker.pause(true);
