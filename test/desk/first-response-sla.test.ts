@@ -95,8 +95,16 @@ t.test('a move whose notices failed is made once, and its notices follow at the 
   im.failNext('openim/sendmsg', 90001, 1);
   await eventually('the conversation moves', async () => (await agentOf(c.openid)) !== c.agent, OVERDUE_MS);
   const next = (await agentOf(c.openid))!;
-  await eventually('both agents are told all the same', () => notices(c.userId, next).length === 1 && notices(c.userId, c.agent).length === 1);
+  // Well before the new agent's own time runs out (the next move): the owed notices, from this move.
+  await eventually(
+    'both agents are told all the same',
+    () =>
+      notices(c.userId, next).some((n) => /so the relay handed them to you/.test(n)) &&
+      notices(c.userId, c.agent).some((n) => n.includes(`so the relay handed them to ${next}.`)),
+    5000,
+  );
   await eventually('no notice is owed', async () => (await redis.zcard(keys.deskSlaMovesOwed)) === 0);
+  t.same([notices(c.userId, next).length, notices(c.userId, c.agent).length], [1, 1], 'each told once');
   t.same(await redis.hgetall(keys.deskSlaMove(`${c.openid}:${since}`)), { to: next, from: c.agent, openid: c.openid }, 'the move as made');
   t.equal(await metric('wxim_desk_transfers_total{cause="sla"}'), moves + 1, 'counted once');
 });
