@@ -25,6 +25,11 @@ export interface DeskSettings {
   cannedReplies: ReadonlyMap<string, string>;
   /** CSAT_TEXT: the rating question sent to the customer after an agent's /close; undefined: none is asked. */
   csatText?: string;
+  /**
+   * FIRST_RESPONSE_SLA_S: a customer's message unanswered by their agent this long (ms) moves the
+   * conversation to another agent online with room; undefined: off.
+   */
+  firstResponseSlaMs?: number;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -90,9 +95,16 @@ function cannedReplies(env: Env): Map<string, string> {
   return replies;
 }
 
+/** FIRST_RESPONSE_SLA_S, in ms; unset or empty: off. */
+function firstResponseSla(env: Env): number | undefined {
+  if (raw(env, 'FIRST_RESPONSE_SLA_S') === undefined) return undefined;
+  return integer(env, 'FIRST_RESPONSE_SLA_S', 10, 86_400, 0) * 1000;
+}
+
 export function deskSettings(env: Env): DeskSettings {
   const hours = businessHours(env);
   const csat = csatText(env);
+  const firstResponseSlaMs = firstResponseSla(env);
   return {
     maxOpen: integer(env, 'AGENT_MAX_OPEN', 1, 10_000, 20),
     waitingText: customerText(env, 'WAITING_TEXT', DEFAULT_WAITING_TEXT),
@@ -103,5 +115,6 @@ export function deskSettings(env: Env): DeskSettings {
     ...(hours === undefined ? {} : { hours }),
     cannedReplies: cannedReplies(env),
     ...(csat === undefined ? {} : { csatText: csat }),
+    ...(firstResponseSlaMs === undefined ? {} : { firstResponseSlaMs }),
   };
 }

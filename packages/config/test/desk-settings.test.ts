@@ -105,3 +105,11 @@ t.test('canned replies come from a JSON or YAML file, checked at start', async (
   t.match(refusal({ CANNED_REPLIES: file('code.yaml', 'two words: hi\n') }), /^CANNED_REPLIES has a code "two words"/);
   t.match(refusal({ CANNED_REPLIES: file('empty.yaml', 'hours: ""\n') }), /^CANNED_REPLIES has no text for "hours"/);
 });
+
+t.test('FIRST_RESPONSE_SLA_S is off unless set, and refused with one line outside 10 s to a day', async (t) => {
+  t.equal(loadConfig({}).desk.firstResponseSlaMs, undefined, 'off by default');
+  t.equal(loadConfig({ FIRST_RESPONSE_SLA_S: '' }).desk.firstResponseSlaMs, undefined, 'empty is unset');
+  t.equal(loadConfig({ FIRST_RESPONSE_SLA_S: '300' }).desk.firstResponseSlaMs, 300_000);
+  for (const value of ['9', '86401', '5m', '-1', '1.5'])
+    t.match(refusal({ FIRST_RESPONSE_SLA_S: value }), /^FIRST_RESPONSE_SLA_S is malformed: a whole number from 10 to 86400/, value);
+});

@@ -6,6 +6,7 @@ import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
+import { ANSWERED, CLOSED, MARK_UNANSWERED, SLA_MOVE } from './scripts/service-levels.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
@@ -27,6 +28,10 @@ const SCRIPTS = {
   wximDeskTransfer: { numberOfKeys: 6, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 4, lua: CLOSE },
   wximDeskAutoReply: { numberOfKeys: 7, lua: AUTO_REPLY },
+  wximDeskMarkUnanswered: { numberOfKeys: 1, lua: MARK_UNANSWERED },
+  wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
+  wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
+  wximDeskSlaMove: { numberOfKeys: 8, lua: SLA_MOVE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },
@@ -51,6 +56,10 @@ export interface RelayScripts {
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
   wximDeskClose(customer: string, load: string, active: string, progress: string, openid: string, agent: string): Promise<[string, string?]>;
   wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
+  wximDeskMarkUnanswered(unanswered: string, openid: string): Promise<number>;
+  wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
+  wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;
+  wximDeskSlaMove(...args: string[]): Promise<[string, string?, string?, string?]>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
     pace: string,

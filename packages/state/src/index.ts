@@ -14,3 +14,4 @@ export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
 export { type AgentState, DeskPresence, isOnline, storedAgentState } from './desk-presence.js';
+export { Unanswered } from './unanswered.js';

@@ -32,6 +32,14 @@ export function stateKeys(prefix: string) {
     csatSeq: `${prefix}:desk:csat-seq`,
     /** One close's rating (CSAT): the customer, the agent, when it closed, and once answered the score and when. */
     csat: (close: string) => `${prefix}:desk:csat:${close}`,
+    /** Customers whose latest message awaits its agent's answer, by since when (Redis ms): FIRST_RESPONSE_SLA_S. */
+    deskUnanswered: `${prefix}:desk:unanswered`,
+    /** Conversations moved for a first answer overdue whose notices may not be sent yet, by move id. */
+    deskSlaMovesOwed: `${prefix}:desk:sla-moves-owed`,
+    /** What one such move did (to, from, openid), so that a repeated move does nothing more. */
+    deskSlaMove: (moveId: string) => `${prefix}:desk:sla-move:${moveId}`,
+    /** Held by the one instance checking for first answers overdue. */
+    deskSlaLock: `${prefix}:desk:sla-lock`,
     /** When each agent was last given a customer (ms): ties go to the one idle longest. */
     agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */

@@ -21,6 +21,10 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskActive: keys.deskActive,
       autoReplied: keys.autoReplied('o1'),
       agentLastAssigned: keys.agentLastAssigned,
+      deskUnanswered: keys.deskUnanswered,
+      deskSlaMovesOwed: keys.deskSlaMovesOwed,
+      deskSlaMove: keys.deskSlaMove('o1:1'),
+      deskSlaLock: keys.deskSlaLock,
       callbackHeartbeat: keys.callbackHeartbeat,
       callbackInstances: keys.callbackInstances,
       callbackGaps: keys.callbackGaps,
@@ -53,6 +57,10 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskActive: '{wxim}:desk:active',
       autoReplied: '{wxim}:desk:auto-replied:o1',
       agentLastAssigned: '{wxim}:desk:last-assigned',
+      deskUnanswered: '{wxim}:desk:unanswered',
+      deskSlaMovesOwed: '{wxim}:desk:sla-moves-owed',
+      deskSlaMove: '{wxim}:desk:sla-move:o1:1',
+      deskSlaLock: '{wxim}:desk:sla-lock',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
       callbackInstances: '{wxim}:im-callback:instances',
       callbackGaps: '{wxim}:im-callback:gaps',
@@ -76,5 +84,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 30, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 34, 'a key added here is added to this list too');
 });

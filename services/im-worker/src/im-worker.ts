@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
-import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, RelayTurn, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, RelayTurn, ReplyWindow, Unanswered, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, imRateGate, requireImSettings } from '@wxim/host';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -59,6 +59,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         window: new ReplyWindow(state, keys),
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
+        ...(config.desk.firstResponseSlaMs === undefined ? {} : { unanswered: new Unanswered(state, keys) }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

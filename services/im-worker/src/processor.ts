@@ -1,5 +1,5 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, takesTurn } from '@wxim/state';
+import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, type Unanswered, takesTurn } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
@@ -19,6 +19,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   replicas?: Pick<ReplicaCheck, 'job'>;
   /** Records the customers' answers to the rating question. */
   csat: Pick<CsatAnswers, 'record'>;
+  /** FIRST_RESPONSE_SLA_S: a customer's message relayed waits for its agent's answer from then; none when off. */
+  unanswered?: Pick<Unanswered, 'mark'>;
 }
 
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
@@ -56,6 +58,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       customer: begun.customer,
       confirm: (command) => deps.imTurn(command, lease),
     });
+    // A message, not a follow or a menu click, is what asks for an answer.
+    if (result.outcome === 'relayed' && action === 'message') await deps.unanswered?.mark(openid);
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
     if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
     return result;

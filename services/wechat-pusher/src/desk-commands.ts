@@ -8,6 +8,7 @@ import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
 import { type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds } from './notice.js';
+import type { ServiceLevels } from './service-levels.js';
 
 /** How much of the conversation the agent taking it over is shown. */
 const HISTORY_MESSAGES = 10;
@@ -31,6 +32,8 @@ export interface DeskCommandDeps {
   commands: Counter<'command' | 'outcome'>;
   /** The rating question after /close (CSAT_TEXT); none when unset. */
   csat?: CsatQuestion;
+  /** First-response and resolution times, and hand-overs by cause. */
+  levels: ServiceLevels;
 }
 
 /** What a reply becomes: delivered as it is (maybe unescaped or replaced by a canned text), or handled here and not delivered. */
@@ -152,6 +155,8 @@ export class DeskCommands {
       agent,
     );
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
+    // Once however often it runs (a retried /close): the time from the conversation's start.
+    await this.deps.levels.closed(openid);
     await this.deps.presence.wakeWaiting(1);
     // Asked once: a /close retried after it closed (a crash before its notice) does not ask again.
     const rating = before === 'before' ? undefined : await this.deps.csat?.ask(openid, agent, lease);
@@ -195,6 +200,7 @@ export class DeskCommands {
     await this.tell(job, next, 'transfer-to', intro, lease);
     await this.tell(job, agent, 'transfer', `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`, lease);
     count('done');
+    this.deps.levels.transferred('command');
     return { handled: 'transfer' };
   }
 
@@ -212,7 +218,7 @@ export class DeskCommands {
   }
 
   /** The last messages both ways between the customer and the agent handing them on, oldest first. */
-  private async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
+  async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000);
     const options = { beforeSend: async (command: string) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 };
     for await (const page of this.deps.im.history(userId, agent, now - HISTORY_LOOKBACK_S, now, options)) {

@@ -1,6 +1,7 @@
 import type { ReplyJob } from '@wxim/queue';
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { TransferCause } from './service-levels.js';
 
 export interface PusherMetrics {
   registry: Registry;
@@ -14,6 +15,9 @@ export interface PusherMetrics {
   imCallSeconds: Histogram<'command'>;
   inFlight: Gauge;
   deskCommands: Counter<'command' | 'outcome'>;
+  firstResponse: Histogram;
+  resolution: Histogram;
+  transfers: Counter<'cause'>;
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
@@ -22,6 +26,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
   // first failed or unconfirmed reply would page nobody. So those series start at 0.
   for (const outcome of ['failed', 'unconfirmed'])
     for (const via of ['callback', 'recovery', 'sweep'] satisfies ReplyJob['via'][]) metrics.replies.inc({ outcome, via }, 0);
+  for (const cause of ['command', 'sla'] satisfies TransferCause[]) metrics.transfers.inc({ cause }, 0);
   return metrics;
 }
 
@@ -47,6 +52,25 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_desk_commands_total',
       help: 'Agent commands (transfer, close, canned, help, malformed) by outcome (done; refused: not their customer, nobody free, an unknown code or agent)',
       labelNames: ['command', 'outcome'],
+      registers,
+    }),
+    // Minutes to days: a first answer within the minute, a conversation over days (CLOSE_AFTER_IDLE up to 30 d).
+    firstResponse: new Histogram({
+      name: 'wxim_desk_first_response_seconds',
+      help: "From a conversation's first customer message to the first reply delivered from its agent",
+      buckets: [10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600],
+      registers,
+    }),
+    resolution: new Histogram({
+      name: 'wxim_desk_resolution_seconds',
+      help: "From a conversation's first customer message to its agent's /close",
+      buckets: [60, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600],
+      registers,
+    }),
+    transfers: new Counter({
+      name: 'wxim_desk_transfers_total',
+      help: "Conversations handed to another agent, by cause (command: an agent's /transfer; sla: unanswered past FIRST_RESPONSE_SLA_S)",
+      labelNames: ['cause'],
       registers,
     }),
     retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),

@@ -10,6 +10,7 @@ import { noticeIds, noticeText, reasonText } from './notice.js';
 import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import { quoteOf } from './reply-plan.js';
 import type { DeskCommands } from './desk-commands.js';
+import type { ServiceLevels } from './service-levels.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -23,6 +24,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   metrics: PusherMetrics;
   /** The desk's commands, and who serves each customer now. */
   desk: DeskCommands;
+  /** A delivered reply answers its customer: first-response time, and no first answer overdue. */
+  levels: Pick<ServiceLevels, 'answered'>;
 }
 
 export type PushResult =
@@ -101,6 +104,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
+        await deps.levels.answered(job.data.openid, job.data.agent);
         return { outcome: 'delivered', parts: result.parts };
       }
       await notify(job, body, result, lease);

@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, DeskPresence, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { ConversationLine, DeskPresence, FleetLock, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
@@ -8,6 +8,8 @@ import { createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
+import { ServiceLevels } from './service-levels.js';
+import { FirstResponseCheck } from './first-response-check.js';
 
 export interface WechatPusherOverrides extends HostOverrides {
   waitMs?: number;
@@ -16,6 +18,8 @@ export interface WechatPusherOverrides extends HostOverrides {
   processMetrics?: boolean;
   /** When a reply not yet in IM's history is looked for again (about 5 s in all); tests shorten it. */
   confirmLooksAgainAfterMs?: readonly number[];
+  /** How often an instance looks whether a first answer is overdue (FIRST_RESPONSE_SLA_S); tests shorten it. */
+  firstResponseCheckEveryMs?: number;
 }
 
 export interface WechatPusher extends WorkerHost<ReplyJob> {
@@ -36,6 +40,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
   const im = createImClient(config, metrics);
   let wechat: WechatApi | undefined;
   let tokens: AccessTokenStore | undefined;
+  let check: FirstResponseCheck | undefined;
   const fetcherOptions = { apiBase: config.wechat.apiBase, appId, secret: appSecret };
   const fetcher = config.wechat.tokenApi === 'token' ? clientCredentialToken(fetcherOptions) : stableToken(fetcherOptions);
   const host = await createWorkerHost<ReplyJob>({
@@ -95,6 +100,13 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               turn: (api, lease) => gate.acquire({ platform: 'wechat', api }, lease),
               log,
             });
+      const levels = new ServiceLevels({
+        redis: state,
+        keys,
+        firstResponse: metrics.firstResponse,
+        resolution: metrics.resolution,
+        transfers: metrics.transfers,
+      });
       const desk = new DeskCommands({
         redis: state,
         keys,
@@ -106,9 +118,29 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         turn: (scope, lease) => gate.acquire(scope, lease),
         commands: metrics.deskCommands,
         ...(csat === undefined ? {} : { csat }),
+        levels,
       });
+      const slaMs = config.desk.firstResponseSlaMs;
+      // The pusher checks, not the im-worker: it has the IM client for the agents' notices and the
+      // conversation's history, as /transfer does; one instance of the fleet at a time (the lock).
+      if (slaMs !== undefined)
+        check = new FirstResponseCheck({
+          redis: state,
+          keys,
+          im,
+          agents: config.im.agents,
+          maxOpen: config.desk.maxOpen,
+          slaMs,
+          everyMs: overrides.firstResponseCheckEveryMs ?? Math.min(15_000, Math.max(1000, Math.floor(slaMs / 10))),
+          lock: new FleetLock(state, keys.deskSlaLock, 60_000),
+          history: (userId, agent) => desk.recentHistory(userId, agent, undefined),
+          turn: (scope) => gate.acquire(scope),
+          levels,
+          log,
+        });
       const pusher = createPusher({
         desk,
+        levels,
         ...(confirmation === undefined ? {} : { confirmation }),
         redis: state,
         wechat,
@@ -142,5 +174,17 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       };
     },
   });
-  return { ...host, wechat: wechat!, tokens: tokens! };
+  return {
+    ...host,
+    start() {
+      host.start();
+      check?.start();
+    },
+    async close() {
+      await check?.stop();
+      await host.close();
+    },
+    wechat: wechat!,
+    tokens: tokens!,
+  };
 }

@@ -13,6 +13,9 @@
 // With no such agent, or while customers who waited longer are still waiting for the places
 // free, the customer waits (in `waiting`, by when they began to), and their messages with them.
 //
+// The customer hash keeps the conversation's times (ms) for its service levels: `openedAt` (its
+// first customer message), `assignedAt` (its agent took it), `answeredAt` (its first answer).
+//
 // desk: { state = agent-state hash, waiting = zset openid -> since (ms), seen = hash openid ->
 //   last look (ms), active = zset openid -> last customer message (ms), last = zset agent -> last
 //   assignment (ms), customerPrefix = customer hash key without the openid, maxOpen, idleMs,
@@ -100,13 +103,39 @@ local function deskAssign(customer, load, agents, desk, openid)
     return false
   end
   local agent = previous or best
+  -- The conversation began with the customer's first message: when they began to wait, if they did.
+  local openedAt = redis.call('ZSCORE', desk.waiting, openid) or now
   redis.call('ZINCRBY', load, 1, agent)
-  redis.call('HSET', customer, 'agent', agent, 'counted', '1')
+  redis.call('HSET', customer, 'agent', agent, 'counted', '1', 'openedAt', openedAt, 'assignedAt', now)
+  redis.call('HDEL', customer, 'answeredAt')
   redis.call('ZADD', desk.last, now, agent)
   redis.call('ZADD', desk.active, now, openid)
   redis.call('ZREM', desk.waiting, openid)
   redis.call('HDEL', desk.seen, openid)
   return agent
+end
+
+-- The least busy agent online with room other than current, or nil.
+local function leastBusyOther(desk, load, agents, current, maxOpen)
+  local best, bestLoad = nil, 0
+  for _, a in ipairs(agents) do
+    if a ~= current and isOnline(desk, a) then
+      local n = tonumber(redis.call('ZSCORE', load, a) or '0')
+      if n < maxOpen and (best == nil or n < bestLoad) then best, bestLoad = a, n end
+    end
+  end
+  return best
+end
+
+-- Hands the customer's conversation from its agent to another (a /transfer, or a first answer
+-- overdue). assignedAt: the new agent's time to a first answer counts from now.
+local function handOn(desk, customer, load, openid, current, to)
+  local now = nowMs()
+  if redis.call('HGET', customer, 'counted') ~= '0' then redis.call('ZINCRBY', load, -1, current) end
+  redis.call('ZINCRBY', load, 1, to)
+  redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
+  redis.call('ZADD', desk.last, now, to)
+  redis.call('ZADD', desk.active, now, openid)
 end
 `;
 
@@ -122,24 +151,12 @@ local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
 local to = ARGV[3]
 if to == current then return {'same'} end
-local desk = { state = KEYS[3] }
+local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 if to == '' then
-  local best, bestLoad = nil, 0
-  for _, a in ipairs({unpack(ARGV, 5)}) do
-    if a ~= current and isOnline(desk, a) then
-      local n = tonumber(redis.call('ZSCORE', KEYS[2], a) or '0')
-      if n < tonumber(ARGV[4]) and (best == nil or n < bestLoad) then best, bestLoad = a, n end
-    end
-  end
-  if best == nil then return {'none'} end
-  to = best
+  to = leastBusyOther(desk, KEYS[2], {unpack(ARGV, 5)}, current, tonumber(ARGV[4]))
+  if to == nil then return {'none'} end
 end
-local now = nowMs()
-if redis.call('HGET', KEYS[1], 'counted') ~= '0' then redis.call('ZINCRBY', KEYS[2], -1, current) end
-redis.call('ZINCRBY', KEYS[2], 1, to)
-redis.call('HSET', KEYS[1], 'agent', to, 'counted', '1')
-redis.call('ZADD', KEYS[5], now, to)
-redis.call('ZADD', KEYS[4], now, ARGV[1])
+handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
 redis.call('HSET', KEYS[6], 'transferred', to)
 return {'moved', to}
 `;

@@ -1,0 +1,71 @@
+import { DESK_LUA } from './desk.js';
+
+/** A first answer overdue's move is remembered this long (its notices are sent within moments). */
+const MOVE_TTL_S = 7 * 24 * 3600;
+
+// KEYS: unanswered. ARGV: openid. A customer's message reached their agent: unless one was already
+// waiting for an answer, the agent's time to answer counts from now (Redis's clock, as every check's).
+export const MARK_UNANSWERED = `
+local t = redis.call('TIME')
+return redis.call('ZADD', KEYS[1], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+`;
+
+// KEYS: customer hash, unanswered. ARGV: openid, the agent whose reply was delivered. A reply from
+// the agent serving an open conversation answers the customer; the conversation's first answer
+// returns its first-response time (ms), once; else -1.
+export const ANSWERED = `${DESK_LUA}
+local c = redis.call('HMGET', KEYS[1], 'agent', 'counted', 'openedAt')
+if c[1] ~= ARGV[2] or c[2] == '0' then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+local now = nowMs()
+if not c[3] or redis.call('HSETNX', KEYS[1], 'answeredAt', now) == 0 then return -1 end
+return now - tonumber(c[3])
+`;
+
+// KEYS: customer hash, unanswered. ARGV: openid. A conversation closed by its agent: nothing more is
+// owed an answer, and its resolution time (ms) is returned, once (a retried /close gets -1).
+export const CLOSED = `${DESK_LUA}
+redis.call('ZREM', KEYS[2], ARGV[1])
+local opened = redis.call('HGET', KEYS[1], 'openedAt')
+if not opened then return -1 end
+redis.call('HDEL', KEYS[1], 'openedAt')
+return nowMs() - tonumber(opened)
+`;
+
+// KEYS: customer hash, agent-load, agent state, active, last-assigned, unanswered, moves owed
+// their notices, the move's record. ARGV: openid, since (ms, the customer's score in unanswered
+// when read), the move's id, SLA (ms), max open, agents... Moves a conversation whose customer has
+// waited past the SLA for an answer from its agent to the least busy other agent online with room.
+// Done once per move id (openid and since): a repeated call reads what it did. A moved conversation
+// is owed its notices until the caller has sent them (a crash in between leaves it owed).
+// Returns {'moved', to, from, 'new' | 'again'} | {'none'} (nobody else free: tried again later)
+// | {'later'} (not overdue: answered, or the agent took it later) | {'closed'}.
+export const SLA_MOVE = `${DESK_LUA}
+local done = redis.call('HMGET', KEYS[8], 'to', 'from')
+if done[1] then return {'moved', done[1], done[2], 'again'} end
+local since = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[1]) or '-1')
+if since ~= tonumber(ARGV[2]) then return {'later'} end
+local agents = {unpack(ARGV, 6)}
+local current = redis.call('HGET', KEYS[1], 'agent')
+if not current or redis.call('HGET', KEYS[1], 'counted') == '0' or not configured(agents, current) then
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  return {'closed'}
+end
+-- An agent given the conversation after the message (a /transfer) has their own time to answer.
+local assigned = tonumber(redis.call('HGET', KEYS[1], 'assignedAt') or '0')
+if assigned > since then
+  redis.call('ZADD', KEYS[6], assigned, ARGV[1])
+  return {'later'}
+end
+local now = nowMs()
+if since > now - tonumber(ARGV[4]) then return {'later'} end
+local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
+local to = leastBusyOther(desk, KEYS[2], agents, current, tonumber(ARGV[5]))
+if to == nil then return {'none'} end
+handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
+redis.call('ZADD', KEYS[6], now, ARGV[1])
+redis.call('HSET', KEYS[8], 'to', to, 'from', current, 'openid', ARGV[1])
+redis.call('EXPIRE', KEYS[8], ${MOVE_TTL_S})
+redis.call('ZADD', KEYS[7], now, ARGV[3])
+return {'moved', to, current, 'new'}
+`;

@@ -1,0 +1,149 @@
+import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
+import type { FleetLock, RateScope, StateKeys } from '@wxim/state';
+import { relayScripts } from '@wxim/redis-scripts';
+import type { Cluster, Redis } from 'ioredis';
+import { noticeIds } from './notice.js';
+import type { ServiceLevels } from './service-levels.js';
+
+/** How many overdue conversations one check takes up: the rest wait for the next. */
+const BATCH = 100;
+
+export interface FirstResponseCheckDeps {
+  redis: Redis | Cluster;
+  keys: StateKeys;
+  im: ImClient;
+  /** IM_AGENTS. */
+  agents: readonly string[];
+  /** AGENT_MAX_OPEN: an agent at it takes no moved conversation. */
+  maxOpen: number;
+  /** FIRST_RESPONSE_SLA_S, in ms. */
+  slaMs: number;
+  /** How often an instance looks whether a check is due. */
+  everyMs: number;
+  /** The fleet's one check at a time. */
+  lock: FleetLock;
+  /** The conversation so far between the customer's IM account and an agent, for the agent taking over. */
+  history: (userId: string, agent: string) => Promise<string[]>;
+  /** An IM call's turn under the fleet's pace. */
+  turn: (scope: RateScope) => Promise<number>;
+  levels: Pick<ServiceLevels, 'transferred'>;
+  log: { warn(o: object, m: string): void };
+}
+
+/**
+ * FIRST_RESPONSE_SLA_S: a customer whose message has waited that long for an answer from their
+ * agent is handed to the least busy other agent online with room, as `/transfer` alone would, and
+ * both agents are told. The im-worker records when a customer's message became unanswered, the
+ * pusher clears it when it delivers a reply from the serving agent; here one instance of the fleet
+ * at a time looks for the overdue ones. The move is one script per move id (the customer and since
+ * when they wait), so a move happens once; its notices are owed until sent, so a crash between
+ * the move and the notices leaves them to the next check (IM drops a notice sent twice). With
+ * nobody else free nothing moves and nobody is told: the next check tries again.
+ */
+export class FirstResponseCheck {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly deps: FirstResponseCheckDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.runOnce()
+        .catch((err: Error) => this.deps.log.warn({ reason: err.message }, 'the first-response check stopped; the next one looks again'))
+        .finally(() => (this.running = undefined));
+    }, this.deps.everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops checking; resolves when the check running here, if any, has ended. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One check, unless another instance is checking: resolves to the conversations moved now, or undefined. */
+  async runOnce(): Promise<number | undefined> {
+    const held = await this.deps.lock.take();
+    if (held === undefined) return undefined;
+    try {
+      const { redis, keys } = this.deps;
+      // Moves made before a crash cut their notices first: the agents have not heard of them.
+      for (const moveId of await redis.zrange(keys.deskSlaMovesOwed, 0, BATCH - 1)) {
+        await held.keep();
+        await this.tell(moveId);
+      }
+      const due = await redis.zrangebyscore(keys.deskUnanswered, '-inf', Date.now() - this.deps.slaMs, 'WITHSCORES', 'LIMIT', 0, BATCH);
+      let moved = 0;
+      for (let i = 0; i < due.length; i += 2) {
+        await held.keep();
+        if (await this.move(due[i]!, due[i + 1]!)) moved++;
+      }
+      return moved;
+    } finally {
+      await held.release();
+    }
+  }
+
+  /** Moves the customer's conversation if their message is still unanswered past the SLA: whether it moved. */
+  private async move(openid: string, since: string): Promise<boolean> {
+    const { redis, keys, agents } = this.deps;
+    const moveId = `${openid}:${since}`;
+    const [outcome, , , fresh] = await relayScripts(redis).wximDeskSlaMove(
+      keys.customer(openid),
+      keys.agentLoad,
+      keys.agentState,
+      keys.deskActive,
+      keys.agentLastAssigned,
+      keys.deskUnanswered,
+      keys.deskSlaMovesOwed,
+      keys.deskSlaMove(moveId),
+      openid,
+      since,
+      moveId,
+      String(this.deps.slaMs),
+      String(this.deps.maxOpen),
+      ...agents,
+    );
+    if (outcome !== 'moved') return false;
+    if (fresh === 'new') this.deps.levels.transferred('sla');
+    await this.tell(moveId);
+    return true;
+  }
+
+  /** Tells both agents of a move (the new one with the conversation so far), then owes it no more. */
+  private async tell(moveId: string): Promise<void> {
+    const { redis, keys } = this.deps;
+    const { to, from, openid } = await redis.hgetall(keys.deskSlaMove(moveId));
+    const userId = openid === undefined ? null : await redis.hget(keys.customer(openid), 'userId');
+    if (to !== undefined && from !== undefined && userId !== null) {
+      const waited = `waited over ${Math.round(this.deps.slaMs / 1000)} s for an answer`;
+      const history = await this.deps.history(userId, from);
+      const intro = `↪ Relay notice — this customer ${waited} from ${from}, so the relay handed them to you.${
+        history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''
+      }`;
+      await this.notice(moveId, 'sla-to', userId, to, intro);
+      await this.notice(
+        moveId,
+        'sla-from',
+        userId,
+        from,
+        `⏱ Relay notice — this customer ${waited}, so the relay handed them to ${to}. Your replies to this customer from now on are not delivered.`,
+      );
+    }
+    await redis.zrem(keys.deskSlaMovesOwed, moveId);
+  }
+
+  private async notice(moveId: string, purpose: string, userId: string, agent: string, text: string): Promise<void> {
+    await this.deps.im.sendC2C(
+      {
+        from: userId,
+        to: agent,
+        // Fixed per move and purpose: a notice sent again after a crash is dropped by IM.
+        ...noticeIds(`${moveId}:${purpose}`),
+        body: [textElem(text)],
+        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: '', reason: purpose }),
+      },
+      { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command })) >= 0 },
+    );
+  }
+}

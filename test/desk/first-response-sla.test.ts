@@ -1,0 +1,110 @@
+import { textElem } from '@wxim/im';
+import { keyPrefix } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { AGENTS, eventually, textOf, twoWayForTests } from '@wxim/testkit';
+
+const SLA_S = 10;
+const relay = await twoWayForTests(t, { env: { FIRST_RESPONSE_SLA_S: String(SLA_S) }, pusher: { firstResponseCheckEveryMs: 200 } });
+const { im } = relay;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+const OVERDUE_MS = SLA_S * 1000 + 5000;
+
+/** The relay's notices to `agent` in the conversation of the customer `userId`. */
+const notices = (userId: string, agent: string) =>
+  im
+    .messagesBetween(userId, agent)
+    .filter((m) => m.cloudCustomData?.includes('relay-notice'))
+    .map(textOf);
+const agentOf = (openid: string) => redis.hget(keys.customer(openid), 'agent');
+
+/** The pusher's samples of a metric, by its series' text (e.g. `wxim_desk_transfers_total{cause="sla"}`). */
+async function metric(series: string): Promise<number> {
+  const text = (await relay.pusher.app.inject('/metrics')).body;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+t.test('a message unanswered past FIRST_RESPONSE_SLA_S moves the conversation to another agent, once; an answered one stays', async (t) => {
+  const [late, answered] = [await relay.newCustomer(), await relay.newCustomer()];
+  await im.agentSend(answered.agent, answered.userId, [textElem('Hello, how can I help?')]);
+  await relay.waitForSent(answered.openid, 1);
+  await eventually('the answer clears the wait', async () => (await redis.zscore(keys.deskUnanswered, answered.openid)) === null);
+
+  await eventually('the unanswered conversation moves', async () => (await agentOf(late.openid)) !== late.agent, OVERDUE_MS);
+  const next = (await agentOf(late.openid))!;
+  t.ok(AGENTS.includes(next), `handed to ${next}, another agent`);
+  await eventually('both agents are told', () => notices(late.userId, next).length > 0 && notices(late.userId, late.agent).length > 0);
+  t.match(notices(late.userId, next), [
+    new RegExp(`waited over ${SLA_S} s for an answer from ${late.agent}, so the relay handed them to you\\. The conversation so far:\\nCustomer: hello$`),
+  ]);
+  t.match(notices(late.userId, late.agent), [new RegExp(`handed them to ${next}\\. Your replies to this customer from now on are not delivered`)]);
+  t.equal(await agentOf(answered.openid), answered.agent, 'the answered customer stays with their agent');
+  t.equal(await metric('wxim_desk_transfers_total{cause="sla"}'), 1);
+  t.equal(await metric('wxim_desk_transfers_total{cause="command"}'), 0);
+
+  const before = im.messagesBetween(late.userId, next).length;
+  await relay.wechat.push(relay.wechat.text(late.openid, 'anyone?'));
+  await eventually('the customer’s next message reaches the new agent', () => im.messagesBetween(late.userId, next).length > before);
+  t.same(
+    im
+      .messagesBetween(late.userId, late.agent)
+      .filter((m) => !m.cloudCustomData?.includes('relay-notice'))
+      .map(textOf),
+    ['hello'],
+    'nothing more to the old agent',
+  );
+  await im.agentSend(next, late.userId, [textElem('Sorry for the wait.')]);
+  await relay.waitForSent(late.openid, 1);
+  await eventually('the new agent’s answer clears the wait', async () => (await redis.zscore(keys.deskUnanswered, late.openid)) === null);
+  t.equal(notices(late.userId, next).length, 1, 'one notice to the new agent');
+  t.equal(notices(late.userId, late.agent).length, 1, 'one notice to the old agent');
+
+  t.equal(await metric('wxim_desk_first_response_seconds_count'), 2, 'two first answers');
+  await im.agentSend(answered.agent, answered.userId, [textElem('/close')]);
+  await eventually('the close is counted', async () => (await metric('wxim_desk_resolution_seconds_count')) === 1);
+});
+
+t.test('with nobody else free nothing moves and nobody is told, until an agent is free', async (t) => {
+  const c = await relay.newCustomer();
+  const others = AGENTS.filter((a) => a !== c.agent);
+  for (const a of others) await im.agentLogout(a);
+  const since = Number(await redis.zscore(keys.deskUnanswered, c.openid));
+  t.ok(since > 0, 'the customer waits for an answer');
+  // Past the SLA and several checks: still theirs, nobody told.
+  await eventually('the wait is overdue', async () => Number((await redis.time())[0]) * 1000 > since + SLA_S * 1000 + 1000, OVERDUE_MS);
+  t.equal(await agentOf(c.openid), c.agent, 'not moved');
+  t.same(notices(c.userId, c.agent), [], 'nobody told');
+
+  await im.agentLogin(others[0]!);
+  await eventually('it moves once an agent is free', async () => (await agentOf(c.openid)) === others[0]);
+  await eventually('both told', () => notices(c.userId, others[0]!).length === 1 && notices(c.userId, c.agent).length === 1);
+  for (const a of others) await im.agentLogin(a);
+  await im.agentSend(others[0]!, c.userId, [textElem('Here now.')]);
+  await relay.waitForSent(c.openid, 1);
+});
+
+t.test('a move whose notices failed is made once, and its notices follow at the next check', async (t) => {
+  const c = await relay.newCustomer();
+  const since = await redis.zscore(keys.deskUnanswered, c.openid);
+  const moves = await metric('wxim_desk_transfers_total{cause="sla"}');
+  // The first notice of the move fails for good: the move is done, the notices owed.
+  im.failNext('openim/sendmsg', 90001, 1);
+  await eventually('the conversation moves', async () => (await agentOf(c.openid)) !== c.agent, OVERDUE_MS);
+  const next = (await agentOf(c.openid))!;
+  // Well before the new agent's own time runs out (the next move): the owed notices, from this move.
+  await eventually(
+    'both agents are told all the same',
+    () =>
+      notices(c.userId, next).some((n) => /so the relay handed them to you/.test(n)) &&
+      notices(c.userId, c.agent).some((n) => n.includes(`so the relay handed them to ${next}.`)),
+    5000,
+  );
+  await eventually('no notice is owed', async () => (await redis.zcard(keys.deskSlaMovesOwed)) === 0);
+  t.same([notices(c.userId, next).length, notices(c.userId, c.agent).length], [1, 1], 'each told once');
+  t.same(await redis.hgetall(keys.deskSlaMove(`${c.openid}:${since}`)), { to: next, from: c.agent, openid: c.openid }, 'the move as made');
+  t.equal(await metric('wxim_desk_transfers_total{cause="sla"}'), moves + 1, 'counted once');
+});
