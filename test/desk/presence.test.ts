@@ -103,3 +103,18 @@ t.test('a place freed by an unfollow wakes the customer waiting longest at once'
   t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
   t.ok(Date.now() - freed < LOOK_AGAIN_MS / 2, `woken by the freed place (${Date.now() - freed} ms), not by its next look`);
 });
+
+t.test('a Logout IM delivers after a newer Login does not log the agent out', async (t) => {
+  const relay = await startTwoWay(redis.url);
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
+  const loggedOutAt = Date.now();
+  await im.agentLogin(AGENTS[0]!);
+  t.ok(await im.agentLogout(AGENTS[0]!, loggedOutAt - 1000), 'the late Logout is answered OK');
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hello'));
+  await eventually('the message reaches the agent still logged in', () => im.messagesBetween(openid).length === 1, 10_000);
+  t.equal(im.messagesBetween(openid)[0]!.to, AGENTS[0]);
+});

@@ -187,8 +187,8 @@ export class ImSimulator extends FaultInjecting {
   }
 
   /** The agent logs out: State.StateChange Logout (Unregister). */
-  async agentLogout(agent: string): Promise<boolean> {
-    return this.stateChange(agent, 'Logout', 'Unregister');
+  async agentLogout(agent: string, eventTime?: number): Promise<boolean> {
+    return this.stateChange(agent, 'Logout', 'Unregister', eventTime);
   }
 
   /** The agent's connection drops: State.StateChange Disconnect (LinkClose, or TimeOut after 400 s without a heartbeat). */
@@ -196,9 +196,10 @@ export class ImSimulator extends FaultInjecting {
     return this.stateChange(agent, 'Disconnect', reason);
   }
 
-  private async stateChange(agent: string, action: string, reason: string): Promise<boolean> {
+  /** `eventTime`: when IM saw it (ms), now by default; an earlier one stands for a callback IM delivers late. */
+  private async stateChange(agent: string, action: string, reason: string, eventTime = Date.now()): Promise<boolean> {
     if (!this.accounts.has(agent)) throw new Error(`${agent} is not an imported account`);
-    const record = await this.callbackSender.send(STATE_CHANGE, stateChangePayload(agent, action, reason, Date.now()), {
+    const record = await this.callbackSender.send(STATE_CHANGE, stateChangePayload(agent, action, reason, eventTime), {
       optPlatform: 'Web',
       clientIp: '127.0.0.1',
     });

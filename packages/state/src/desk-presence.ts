@@ -29,7 +29,7 @@ export class DeskPresence {
   }
 
   /** Stores an agent's state unless a newer one is stored; resolves true when it was stored. */
-  async record(agent: string, state: AgentState & Record<string, unknown>): Promise<boolean> {
+  async record(agent: string, state: AgentState): Promise<boolean> {
     const at = state.eventTime === undefined ? '' : String(state.eventTime);
     return (await relayScripts(this.redis).wximRecordAgentState(this.keys.agentState, agent, JSON.stringify(state), at)) === 1;
   }

@@ -40,6 +40,8 @@ export function stateKeys(prefix: string) {
     deskSlaMove: (moveId: string) => `${prefix}:desk:sla-move:${moveId}`,
     /** Held by the one instance checking for first answers overdue. */
     deskSlaLock: `${prefix}:desk:sla-lock`,
+    /** Set once the agents' loads count the desk's open conversations (see RESET_LOADS). */
+    deskLoadsOwn: `${prefix}:desk:loads-own`,
     /** When each agent was last given a customer (ms): ties go to the one idle longest. */
     agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */

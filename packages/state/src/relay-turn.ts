@@ -15,6 +15,9 @@ export type Begun =
       place: number;
     };
 
+/** What a job's turn does about the customer's agent (see RelayTurn.begin). */
+export type AssignMode = 'open' | 'attach' | 'none';
+
 /** How the desk hands out conversations (AGENT_MAX_OPEN and when conversations close or stop waiting). */
 export interface DeskPolicy {
   /** Open conversations an agent takes before new customers go to others or wait. */
@@ -43,8 +46,11 @@ export class RelayTurn {
     this.jobKeyPrefix = keys.jobs(queue);
   }
 
-  /** `assign`: whether to give the customer an agent if they have none (not for an unfollow). */
-  async begin(openid: string, jobId: string, assign: boolean): Promise<Begun> {
+  /**
+   * `assign`: `open` for a customer's message (it opens or continues a conversation, or waits);
+   * `attach` for an event (to an agent, opening no conversation, never waiting); `none` for an unfollow.
+   */
+  async begin(openid: string, jobId: string, assign: AssignMode): Promise<Begun> {
     const [turn, userId, imported, agent, first, place] = await this.redis.wximRelayBegin(
       this.keys.line(this.queue, openid),
       this.keys.customer(openid),
@@ -56,9 +62,10 @@ export class RelayTurn {
       this.keys.deskWaitingSeen,
       this.keys.deskActive,
       this.keys.agentLastAssigned,
+      this.keys.deskLoadsOwn,
       this.jobKeyPrefix,
       jobId,
-      assign ? '1' : '0',
+      assign,
       this.keys.customer(''),
       String(this.desk.maxOpen),
       String(this.desk.idleMs),

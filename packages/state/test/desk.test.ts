@@ -1,4 +1,5 @@
 import { AgentLoad, ConversationLine, RelayTurn, stateKeys } from '@wxim/state';
+import { relayScripts } from '@wxim/redis-scripts';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
@@ -27,7 +28,7 @@ function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: numbe
       const id = `j${++n}`;
       await redis.hset(`${jobs}${id}`, 'name', 'text');
       await line.append(openid, id);
-      const begun = await turn.begin(openid, id, true);
+      const begun = await turn.begin(openid, id, 'open');
       await redis.hset(`${jobs}${id}`, 'finishedOn', '1');
       await line.finish(openid, id);
       if (begun.turn !== 'head') throw new Error(`not at the head: ${begun.turn}`);
@@ -110,7 +111,7 @@ t.test('a customer whose agent left IM_AGENTS goes to another, and the old agent
   const id = 'moved1';
   await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'name', 'text');
   await new ConversationLine(redis, d.keys, 'wechat-inbound', d.keys.relayIds).append('c1', id);
-  const begun = await moved.begin('c1', id, true);
+  const begun = await moved.begin('c1', id, 'open');
   t.equal(begun.turn === 'head' ? begun.customer.agent : 'x', 'a2');
   t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
 });
@@ -123,4 +124,64 @@ t.test('a customer whose conversation went idle past CLOSE_AFTER_IDLE starts a n
   await redis.zadd(d.keys.deskActive, String(Date.now() - 49 * HOUR), 'c1');
   t.equal(await d.begin('c1'), 'a2', 'idle for 49 hours: a new conversation, with an agent online');
   t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
+});
+
+t.test('after the upgrade the old counts of followers are dropped once; an old customer starts a new conversation, their agent first', async (t) => {
+  const d = desk(['a1', 'a2'], { maxOpen: 2 });
+  // What the release before left: every follower counted towards their agent, none in the desk's active set.
+  await redis.zadd(d.keys.agentLoad, '30', 'a1', '25', 'a2');
+  await redis.hset(d.keys.customer('old1'), 'agent', 'a2', 'counted', '1');
+  t.equal(await d.begin('new1'), 'a1', 'a new customer gets an agent: the old counts are gone');
+  t.equal(await d.begin('old1'), 'a2', 'the old customer goes back to their agent, in a new conversation');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '1', 'a2', '1']);
+  await redis.zadd(d.keys.agentLoad, '30', 'a1');
+  t.equal(await d.begin('new2'), 'a2', 'dropped once only: counts the desk made stand');
+});
+
+t.test('an event (a follow, a menu click) goes to an agent without opening a conversation, and never waits', async (t) => {
+  const d = desk(['a1', 'a2'], { maxOpen: 1 });
+  const turnOf = new RelayTurn(redis, d.keys, 'wechat-inbound', ['a1', 'a2'], { maxOpen: 1, idleMs: 48 * HOUR, staleMs: 120_000 });
+  const line = new ConversationLine(redis, d.keys, 'wechat-inbound', d.keys.relayIds);
+  const attach = async (openid: string, id: string) => {
+    await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'name', 'subscribe');
+    await line.append(openid, id);
+    const begun = await turnOf.begin(openid, id, 'attach');
+    await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'finishedOn', '1');
+    await line.finish(openid, id);
+    return begun.turn === 'head' ? begun.customer.agent : 'not at the head';
+  };
+  t.equal(await d.begin('c1'), 'a1');
+  t.equal(await d.begin('c2'), 'a2', 'both full now');
+  t.equal(await attach('f1', 'follow-1'), 'a1', 'a follow reaches an agent even with every agent full');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '1', 'a2', '1'], 'and takes no place');
+  t.same(await d.waiting(), [], 'nor waits');
+  await d.load.release('c1');
+  t.equal(await d.begin('f1'), 'a1', 'the follower’s first message opens a conversation with that agent');
+});
+
+t.test('/transfer and /close act only on an open conversation', async (t) => {
+  const d = desk(['a1', 'a2'], { maxOpen: 1 });
+  t.equal(await d.begin('c1'), 'a1');
+  await d.load.release('c1');
+  const scripts = relayScripts(redis);
+  const k = d.keys;
+  const transfer = await scripts.wximDeskTransfer(
+    k.customer('c1'),
+    k.agentLoad,
+    k.agentState,
+    k.deskActive,
+    k.agentLastAssigned,
+    'progress-1',
+    k.deskLoadsOwn,
+    'c1',
+    'a1',
+    'a2',
+    '1',
+    'a1',
+    'a2',
+  );
+  t.same(transfer, ['not_open'], 'a closed conversation is not handed on');
+  const close = await scripts.wximDeskClose(k.customer('c1'), k.agentLoad, k.deskActive, 'progress-2', 'c1', 'a1');
+  t.same(close, ['not_open'], 'nor closed again');
+  t.same(await redis.zrange(k.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0'], 'loads untouched');
 });

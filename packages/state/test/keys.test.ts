@@ -25,6 +25,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMovesOwed: keys.deskSlaMovesOwed,
       deskSlaMove: keys.deskSlaMove('o1:1'),
       deskSlaLock: keys.deskSlaLock,
+      deskLoadsOwn: keys.deskLoadsOwn,
+      csatSeq: keys.csatSeq,
+      csat: keys.csat('1000000073'),
       callbackHeartbeat: keys.callbackHeartbeat,
       callbackInstances: keys.callbackInstances,
       callbackGaps: keys.callbackGaps,
@@ -61,6 +64,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMovesOwed: '{wxim}:desk:sla-moves-owed',
       deskSlaMove: '{wxim}:desk:sla-move:o1:1',
       deskSlaLock: '{wxim}:desk:sla-lock',
+      deskLoadsOwn: '{wxim}:desk:loads-own',
+      csatSeq: '{wxim}:desk:csat-seq',
+      csat: '{wxim}:desk:csat:1000000073',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
       callbackInstances: '{wxim}:im-callback:instances',
       callbackGaps: '{wxim}:im-callback:gaps',
@@ -84,5 +90,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 34, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 37, 'a key added here is added to this list too');
 });

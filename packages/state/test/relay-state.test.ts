@@ -28,9 +28,9 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   const { job, jobs, line, turn } = setup(['agent_a']);
   for (const id of ['j1', 'j2', 'j3']) await job(id);
   for (const id of ['j1', 'j2', 'j3', 'j1']) await line.append('o1', id);
-  t.equal((await turn().begin('o1', 'j2', true)).turn, 'waiting');
-  t.equal((await turn().begin('o1', 'j9', true)).turn, 'absent');
-  const head = await turn().begin('o1', 'j1', true);
+  t.equal((await turn().begin('o1', 'j2', 'open')).turn, 'waiting');
+  t.equal((await turn().begin('o1', 'j9', 'open')).turn, 'absent');
+  const head = await turn().begin('o1', 'j1', 'open');
   t.match(head, { turn: 'head', customer: { imported: false, agent: 'agent_a' } });
   t.equal(head.turn === 'head' ? head.customer.userId : 'x', undefined, 'no UserID chosen yet for a customer never seen');
   await redis.hset(`${jobs}j2`, 'finishedOn', '1'); // j2 finished elsewhere (e.g. retried from the dashboard)
@@ -44,10 +44,10 @@ t.test('a job this server does not hold as finished keeps its place and its ids 
   const { job, jobs, line, turn, keys } = setup(['agent_a']);
   for (const id of ['k1', 'k2']) await job(id);
   for (const id of ['k1', 'k2']) await line.append('o3', id);
-  const first = await turn().begin('o3', 'k1', true);
+  const first = await turn().begin('o3', 'k1', 'open');
   t.equal(await line.finish('o3', 'k1'), 'k1', 'still the head: it runs again from its place');
   t.equal(await redis.exists(keys.relayIds('k1')), 1, 'with the ids it was first relayed with');
-  const again = await turn().begin('o3', 'k1', true);
+  const again = await turn().begin('o3', 'k1', 'open');
   t.ok(first.turn === 'head' && again.turn === 'head' && again.place === first.place, 'the same place (MsgSeq): IM drops the repeat');
   await redis.hset(`${jobs}k1`, 'finishedOn', '1');
   t.equal(await line.finish('o3', 'k1'), 'k2', 'once finished here, it leaves');
@@ -78,11 +78,15 @@ t.test('an inbound line kept by the release before lines were scoped is carried 
 
 t.test('new customers go to the agent with the fewest; a removed agent’s customer moves', async (t) => {
   const { job, line, turn, keys } = setup(['agent_a', 'agent_b']);
+  let n = 0;
+  // Each call a new message of the customer's (a job begun once keeps its agent on a retry).
   const agentOf = async (openid: string, agents?: string[]) => {
-    await job(`${openid}-1`);
-    await line.append(openid, `${openid}-1`);
-    const begun = await turn(agents).begin(openid, `${openid}-1`, true);
-    await line.finish(openid, `${openid}-1`);
+    const id = `${openid}-${++n}`;
+    await job(id);
+    await line.append(openid, id);
+    const begun = await turn(agents).begin(openid, id, 'open');
+    await redis.hset(`${keys.jobs('wechat-inbound')}${id}`, 'finishedOn', '1');
+    await line.finish(openid, id);
     return begun.turn === 'head' ? begun.customer.agent : undefined;
   };
   t.same([await agentOf('c1'), await agentOf('c2'), await agentOf('c3')], ['agent_a', 'agent_b', 'agent_a']);
@@ -94,11 +98,14 @@ t.test('new customers go to the agent with the fewest; a removed agent’s custo
 t.test('an unfollow releases the customer from their agent’s load, once; a returning follower counts again', async (t) => {
   const { job, line, turn, keys } = setup(['agent_a', 'agent_b']);
   const load = new AgentLoad(redis, keys);
+  let n = 0;
   const agentOf = async (openid: string) => {
-    await job(`${openid}-1`);
-    await line.append(openid, `${openid}-1`);
-    const begun = await turn().begin(openid, `${openid}-1`, true);
-    await line.finish(openid, `${openid}-1`);
+    const id = `${openid}-${++n}`;
+    await job(id);
+    await line.append(openid, id);
+    const begun = await turn().begin(openid, id, 'open');
+    await redis.hset(`${keys.jobs('wechat-inbound')}${id}`, 'finishedOn', '1');
+    await line.finish(openid, id);
     return begun.turn === 'head' ? begun.customer.agent : undefined;
   };
   const score = async (agent: string) => Number(await redis.zscore(keys.agentLoad, agent));
@@ -117,15 +124,15 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
   await job('j2');
   await line.append('o2', 'j1');
   await line.append('o2', 'j2');
-  const first = await turn().begin('o2', 'j1', true);
+  const first = await turn().begin('o2', 'j1', 'open');
   await new Promise((r) => setTimeout(r, 20));
-  const again = await turn().begin('o2', 'j1', true);
+  const again = await turn().begin('o2', 'j1', 'open');
   t.ok(first.turn === 'head' && again.turn === 'head' && again.firstAttemptAt === first.firstAttemptAt && again.place === first.place, 'the same ids');
   t.ok(first.turn === 'head' && Math.abs(first.firstAttemptAt - Number((await redis.time())[0]) * 1000) < 2000, "the first attempt is in ms of Redis's clock");
   await redis.hset(`${keys.jobs('wechat-inbound')}j1`, 'finishedOn', '1');
   await line.finish('o2', 'j1');
   t.equal(await redis.exists(keys.relayIds('j1')), 0, 'completed: gone');
-  const failed = await turn().begin('o2', 'j2', true);
+  const failed = await turn().begin('o2', 'j2', 'open');
   await redis.hset(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn', '1');
   await line.finish('o2', 'j2', true);
   t.ok((await redis.ttl(keys.relayIds('j2'))) > 7 * 24 * 3600, 'failed: kept longer than the failed job itself');
@@ -133,7 +140,7 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
   await new Promise((r) => setTimeout(r, 20));
   await redis.hdel(`${keys.jobs('wechat-inbound')}j2`, 'finishedOn');
   await line.append('o2', 'j2');
-  const retried = await turn().begin('o2', 'j2', true);
+  const retried = await turn().begin('o2', 'j2', 'open');
   t.ok(failed.turn === 'head' && retried.turn === 'head', 'at the head');
   t.ok(
     failed.turn === 'head' && retried.turn === 'head' && retried.place === failed.place && retried.firstAttemptAt === failed.firstAttemptAt,
@@ -146,7 +153,7 @@ t.test('a job begun by the release before relay ids keeps the first attempt that
   await job('j1');
   await line.append('o3', 'j1');
   await redis.set(keys.earlierFirstAttempt('j1'), '1700000000000');
-  const begun = await turn().begin('o3', 'j1', true);
+  const begun = await turn().begin('o3', 'j1', 'open');
   t.ok(begun.turn === 'head' && begun.firstAttemptAt === 1_700_000_000_000, 'carried over');
   t.equal(await redis.exists(keys.earlierFirstAttempt('j1')), 0, 'and the old key removed');
 });

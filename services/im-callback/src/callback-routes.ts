@@ -21,7 +21,7 @@ export interface CallbackRouteOptions {
   store: ReplyStore;
   watch: CallbackWatch;
   /** Records an agent's login state (State.StateChange). */
-  recordState: (account: string, state: { action: string; at: number }) => Promise<void>;
+  recordState: (account: string, state: { action: string; eventTime: number }) => Promise<void>;
   metrics: CallbackMetrics;
 }
 
@@ -109,7 +109,8 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
       }
       if (command === STATE_CHANGE) {
         const state = parseStateChange(req.body);
-        await opts.recordState(state.account, { action: state.action, at: state.eventTime ?? Date.now() });
+        // When IM saw it (its EventTime): a late Logout must not override a newer Login.
+        await opts.recordState(state.account, { action: state.action, eventTime: state.eventTime ?? Date.now() });
         return done(req, reply, command, 'state', 200, CALLBACK_OK);
       }
       req.log.debug({ command }, 'callback command the relay does not use');

@@ -1,5 +1,15 @@
 import type { InboundJob } from '@wxim/queue';
-import { type Begun, type CustomerAction, type Lease, type RelayTurn, type ReplicaCheck, type ReplyWindow, type Unanswered, takesTurn } from '@wxim/state';
+import {
+  type AssignMode,
+  type Begun,
+  type CustomerAction,
+  type Lease,
+  type RelayTurn,
+  type ReplicaCheck,
+  type ReplyWindow,
+  type Unanswered,
+  takesTurn,
+} from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
@@ -23,6 +33,12 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   unanswered?: Pick<Unanswered, 'mark'>;
 }
 
+/** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
+export function assignMode(message: InboundJob['message']): AssignMode {
+  if (message.kind === 'unsubscribe') return 'none';
+  return KIND_RULES[message.kind].window === 'message' ? 'open' : 'attach';
+}
+
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
 export function windowAction(message: InboundJob['message']): CustomerAction | undefined {
   return KIND_RULES[message.kind].window;
@@ -38,19 +54,23 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
   async function relayPush(job: Job<InboundJob>, lease: Lease | undefined, begun: Head<Begun>): Promise<RelayResult> {
     const { message, receivedAt } = job.data;
     const openid = message.fromUserName;
+    const action = windowAction(message);
+    // The customer did act, whether or not IM takes the message (or it waits for an agent): the
+    // agent may answer through WeChat. Recorded once per job, before anything later of theirs is.
+    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
     if (message.kind !== 'unsubscribe' && begun.customer.agent === undefined) {
       // No agent online with room: the conversation waits, its later messages behind it, until an
       // agent logs in or frees a place (and wakes it), or it looks again after `waitMs`. No attempt is spent.
       await job.moveToDelayed(Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease?.token);
+      // A place may have freed while the job was still active, its wake lost: one more look.
+      const again = await relayTurn.begin(openid, job.id!, 'open');
+      if (again.turn === 'head' && again.customer.agent !== undefined) await deps.wake(job.id!);
       throw new DelayedError();
     }
     // After the turn, whose writes (the job's relay ids) the same confirmation covers: a job
     // only a primary being replaced holds would vanish with it, and WeChat's retry of the push,
     // stored on the new primary under the same id, would be relayed again (another MsgSeq).
     await deps.replicas?.job(lease);
-    const action = windowAction(message);
-    // The customer did act, whether or not IM takes the message: the agent may answer through WeChat.
-    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
     const result = await relay.relay(message, {
       dedupeId: job.id!,
       place: begun.place,
@@ -76,7 +96,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
       return { outcome: 'skipped', reason };
     },
-    begin: (openid, job) => relayTurn.begin(openid, job.id!, job.data.message.kind !== 'unsubscribe'),
+    begin: (openid, job) => relayTurn.begin(openid, job.id!, assignMode(job.data.message)),
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),
     words: {
       fields: (job) => ({ kind: job.data.message.kind }),

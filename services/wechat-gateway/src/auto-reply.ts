@@ -42,6 +42,7 @@ export class AutoReply {
       k.deskWaitingSeen,
       k.deskActive,
       k.autoReplied(openid),
+      k.deskLoadsOwn,
       openid,
       String(policy.maxOpen),
       String(policy.idleMs),

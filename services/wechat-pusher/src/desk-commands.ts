@@ -154,10 +154,11 @@ export class DeskCommands {
       openid,
       agent,
     );
+    if (outcome === 'not_open') return this.notOpen(job, 'close', lease, count);
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
     // Once however often it runs (a retried /close): the time from the conversation's start.
     await this.deps.levels.closed(openid);
-    await this.deps.presence.wakeWaiting(1);
+    if (before !== 'before') await this.deps.presence.wakeWaiting(1);
     // Asked once: a /close retried after it closed (a crash before its notice) does not ask again.
     const rating = before === 'before' ? undefined : await this.deps.csat?.ask(openid, agent, lease);
     await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
@@ -180,6 +181,7 @@ export class DeskCommands {
       keys.deskActive,
       keys.agentLastAssigned,
       keys.replyProgress(job.id!),
+      keys.deskLoadsOwn,
       openid,
       agent,
       to ?? '',
@@ -187,6 +189,7 @@ export class DeskCommands {
       ...agents,
     );
     if (outcome === 'not_yours') return this.notYours(job, 'transfer', other, lease, count);
+    if (outcome === 'not_open') return this.notOpen(job, 'transfer', lease, count);
     if (outcome === 'same' || outcome === 'none') {
       const why = outcome === 'same' ? 'they are already yours' : 'no other agent is online with room for another conversation';
       await this.tell(job, agent, 'transfer', `⚠ Relay notice — not handed on: ${why}. The customer stays with you.`, lease);
@@ -194,6 +197,8 @@ export class DeskCommands {
       return { handled: 'transfer' };
     }
     const next = other!;
+    // The old agent's place is free: the customer waiting longest takes it.
+    await this.deps.presence.wakeWaiting(1);
     // The new agent first reads where the conversation stands; then the old one is told.
     const history = await this.recentHistory(job.data.userId, agent, lease);
     const intro = `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
@@ -202,6 +207,14 @@ export class DeskCommands {
     count('done');
     this.deps.levels.transferred('command');
     return { handled: 'transfer' };
+  }
+
+  /** The customer has no open conversation (closed already, or waiting for an agent): nothing to close or hand on. */
+  private async notOpen(job: Job<ReplyJob>, what: string, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
+    const text = `⚠ Relay notice — /${what} was not done: this customer has no open conversation (it was closed, or they wait for an agent).`;
+    await this.tell(job, job.data.agent, what, text, lease);
+    count('refused');
+    return { handled: what };
   }
 
   private async notYours(

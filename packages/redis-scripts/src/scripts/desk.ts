@@ -34,14 +34,25 @@ local function isOnline(desk, agent)
   return st.action ~= 'Logout' and st.action ~= 'Disconnect'
 end
 
+-- The release before counted every follower towards their agent until they unfollowed; the desk
+-- counts open conversations only (those in active). The first script of the desk to run drops
+-- those old counts, once (mark: the desk's key saying loads are its own), so agents are not full
+-- of customers who left long ago.
+local function ownLoads(load, mark)
+  if redis.call('SET', mark, '1', 'NX') then redis.call('DEL', load) end
+end
+
+-- A conversation counts towards its agent's load exactly while it is in active: one the release
+-- before the desk counted (never in active; its counts were dropped once, see RESET_LOADS) closes
+-- without touching the load.
 local function closeConversation(desk, load, openid)
   local c = desk.customerPrefix .. openid
   local agent = redis.call('HGET', c, 'agent')
+  local tracked = redis.call('ZREM', desk.active, openid) == 1
   if agent and redis.call('HGET', c, 'counted') ~= '0' then
-    redis.call('ZINCRBY', load, -1, agent)
+    if tracked then redis.call('ZINCRBY', load, -1, agent) end
     redis.call('HSET', c, 'counted', '0')
   end
-  redis.call('ZREM', desk.active, openid)
   return agent
 end
 
@@ -67,13 +78,32 @@ local function configured(agents, agent)
   return false
 end
 
+-- An event (a follow, a scan, a menu click) goes to an agent but opens no conversation: WeChat
+-- lets the agent answer it for a minute only, so it takes no place and never waits. To the
+-- customer's agent if configured; else the least busy agent online with room, else the least busy.
+local function deskAttach(customer, load, agents, desk)
+  ownLoads(load, desk.mark)
+  local current = redis.call('HGET', customer, 'agent')
+  if configured(agents, current) then return current end
+  local best, bestLoad, online = nil, 0, false
+  for _, a in ipairs(agents) do
+    local on = isOnline(desk, a) and tonumber(redis.call('ZSCORE', load, a) or '0') < desk.maxOpen
+    local n = tonumber(redis.call('ZSCORE', load, a) or '0')
+    if best == nil or (on and not online) or (on == online and n < bestLoad) then best, bestLoad, online = a, n, on end
+  end
+  redis.call('HSET', customer, 'agent', best, 'counted', '0')
+  return best
+end
+
 -- The agent who serves the customer now, or false: the customer waits.
 local function deskAssign(customer, load, agents, desk, openid)
+  ownLoads(load, desk.mark)
   local now = nowMs()
   local current = redis.call('HGET', customer, 'agent')
   local open = current and redis.call('HGET', customer, 'counted') ~= '0'
   if open then
-    local last = tonumber(redis.call('ZSCORE', desk.active, openid) or now)
+    -- Not in active: counted by the release before the desk, so closed here (routed anew, to the same agent first).
+    local last = tonumber(redis.call('ZSCORE', desk.active, openid) or '0')
     if configured(agents, current) and last > now - desk.idleMs then
       -- The common case, one message of an open conversation: no look at anyone else's.
       redis.call('ZADD', desk.active, now, openid)
@@ -131,7 +161,8 @@ end
 -- overdue). assignedAt: the new agent's time to a first answer counts from now.
 local function handOn(desk, customer, load, openid, current, to)
   local now = nowMs()
-  if redis.call('HGET', customer, 'counted') ~= '0' then redis.call('ZINCRBY', load, -1, current) end
+  local tracked = redis.call('ZSCORE', desk.active, openid)
+  if tracked and redis.call('HGET', customer, 'counted') ~= '0' then redis.call('ZINCRBY', load, -1, current) end
   redis.call('ZINCRBY', load, 1, to)
   redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
   redis.call('ZADD', desk.last, now, to)
@@ -140,15 +171,17 @@ end
 `;
 
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, the command's progress
-// hash. ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
+// hash, the desk's loads mark. ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
 // online with room), max open, agents... Hands an open conversation to another agent. Only its
 // own agent may hand it on. Done once per command: a retried command reads what it did.
 // Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'}.
 export const TRANSFER = `${DESK_LUA}
 local done = redis.call('HGET', KEYS[6], 'transferred')
 if done then return {'moved', done} end
+ownLoads(KEYS[2], KEYS[7])
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
+if redis.call('HGET', KEYS[1], 'counted') == '0' then return {'not_open'} end
 local to = ARGV[3]
 if to == current then return {'same'} end
 local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
@@ -165,11 +198,12 @@ return {'moved', to}
 // who asked. Ends an open conversation: the customer's next message is routed anew (their agent
 // first, when free). Done once per command: a retried command reads what it did.
 // Returns {'closed'} | {'closed', 'before'} (this command closed it on an earlier attempt) |
-// {'not_yours', current or ''}.
+// {'not_yours', current or ''} | {'not_open'} (closed already, or the customer waits).
 export const CLOSE = `${DESK_LUA}
 if redis.call('HGET', KEYS[4], 'closed') then return {'closed', 'before'} end
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
+if redis.call('HGET', KEYS[1], 'counted') == '0' then return {'not_open'} end
 local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) }
 closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
@@ -177,7 +211,7 @@ return {'closed'}
 `;
 
 // KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
-// auto-reply mark. ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
+// auto-reply mark, the desk's loads mark. ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
 // (ms), customer key prefix, agents... What the customer is told while nobody can answer them, at
 // most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait
 // for an agent (no open conversation, and no place for them among the agents online); else false.
@@ -185,14 +219,17 @@ export const AUTO_REPLY = `${DESK_LUA}
 local desk = { state = KEYS[3], waiting = KEYS[4], seen = KEYS[5], active = KEYS[6], customerPrefix = ARGV[7],
   maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]) }
 local agents = {unpack(ARGV, 8)}
+ownLoads(KEYS[2], KEYS[8])
 local kind = false
+local current = redis.call('HGET', KEYS[1], 'agent')
+local open = current and redis.call('HGET', KEYS[1], 'counted') ~= '0' and configured(agents, current)
+  and tonumber(redis.call('ZSCORE', desk.active, ARGV[1]) or '0') > nowMs() - desk.idleMs
 if ARGV[5] == '1' then
-  kind = 'off_hours'
+  -- Outside the hours, but in a conversation with an agent who is online: nothing to tell.
+  if not (open and isOnline(desk, current)) then kind = 'off_hours' end
 else
-  tidy(desk, KEYS[2], nowMs())
-  local current = redis.call('HGET', KEYS[1], 'agent')
-  local open = current and redis.call('HGET', KEYS[1], 'counted') ~= '0' and configured(agents, current)
   if not open then
+    tidy(desk, KEYS[2], nowMs())
     local free = 0
     for _, a in ipairs(agents) do
       if isOnline(desk, a) then

@@ -5,8 +5,9 @@ import { LIVE_HEAD_LUA } from './line.js';
 const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
 // KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, and
-// the desk's: agent state, waiting, waiting-seen, active, last-assigned (see DESK_LUA). ARGV: job
-// key prefix, job id, assign (1/0), customer key prefix, max open, idle ms, stale ms, openid,
+// the desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA). ARGV: job
+// key prefix, job id, assign ('open': a message opens or continues a conversation; 'attach': an
+// event goes to an agent without opening one; 'none': an unfollow), customer key prefix, max open, idle ms, stale ms, openid,
 // agents... One round trip for what every relay needs first: its turn, and at the head, the
 // customer's UserID, import state and (sticky) agent, and the ids the job was first relayed with
 // (kept from its first attempt on, also when the job is retried by hand and joins its line again):
@@ -21,10 +22,17 @@ if head ~= ARGV[2] then
 end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
-if ARGV[3] == '1' then
-  local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10],
+-- A job that already began relaying keeps its agent: a retry goes where the first attempt may have
+-- arrived (IM drops the repeat there), even if the conversation closed meanwhile.
+local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and agent
+if ARGV[3] ~= 'none' and not begun then
+  local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11],
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
-  agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk, ARGV[8])
+  if ARGV[3] == 'attach' then
+    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk)
+  else
+    agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk, ARGV[8])
+  end
   if not agent then return {'head', c[1] or false, c[2] or false, false, '0', '0'} end
 end
 if redis.call('HEXISTS', KEYS[4], 'first') == 0 then
