@@ -84,6 +84,10 @@ t.test('/transfer hands the customer on: the new agent reads the conversation so
   await im.agentSend(next, c.userId, [textElem('I have it from here.')]);
   await relay.waitForSent(c.openid, 2);
   t.same(relay.textsTo(c.openid), ['Let me check that for you.', 'I have it from here.'], 'the old agent’s late reply never reached the customer');
+  const colleague = ['agent_a', 'agent_b', 'agent_c'].find((a) => a !== c.agent && a !== next)!;
+  await im.agentSend(colleague, c.userId, [textElem('A colleague here, stepping in.')]);
+  await relay.waitForSent(c.openid, 3);
+  t.same(relay.textsTo(c.openid).slice(-1), ['A colleague here, stepping in.'], 'an agent who never handed them on may still answer');
 
   await c.says('/transfer');
   t.match(await c.notice(/\/transfer was not done: this customer is with/), new RegExp(next), 'only the serving agent may hand them on');

@@ -80,9 +80,15 @@ export class DeskCommands {
     return this.run(job, command, lease);
   }
 
-  /** The agent serving the customer now, if any: a reply from another agent is not theirs to send. */
-  async agentOf(openid: string): Promise<string | undefined> {
-    return (await this.deps.redis.hget(this.deps.keys.customer(openid), 'agent')) ?? undefined;
+  /**
+   * Who serves the customer now, when `agent` handed them on (a /transfer, or a first answer
+   * overdue) and does not serve them again: that agent's replies are not delivered. Undefined
+   * otherwise — any other agent of IM_AGENTS may still answer a customer (a colleague stepping in).
+   */
+  async handedOnBy(openid: string, agent: string): Promise<string | undefined> {
+    const [serving, handed] = await this.deps.redis.hmget(this.deps.keys.customer(openid), 'agent', 'handedOn');
+    if (serving == null || serving === agent || handed == null) return undefined;
+    return handed.split(',').includes(agent) ? serving : undefined;
   }
 
   /** Tells `agent`, in the customer's conversation, as a relay notice (`purpose` keeps each notice of a job apart, so IM drops one sent twice). */

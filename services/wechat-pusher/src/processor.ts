@@ -88,8 +88,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         return { outcome: 'command', command: handled.handled };
       }
       // After a /transfer the customer's replies come from their new agent: the old agent's are not delivered.
-      const serving = await deps.desk.agentOf(job.data.openid);
-      if (serving !== undefined && serving !== job.data.agent) {
+      const serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent);
+      if (serving !== undefined) {
         const text = `⚠ Relay notice — your reply “${quoteOf(body)}” was not delivered: this customer is now with ${serving}.`;
         await deps.desk.tell(job, job.data.agent, 'not-theirs', text, lease);
         metrics.replies.inc({ outcome: 'not_theirs', via: job.data.via });

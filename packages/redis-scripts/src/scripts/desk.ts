@@ -49,6 +49,7 @@ local function closeConversation(desk, load, openid)
   local c = desk.customerPrefix .. openid
   local agent = redis.call('HGET', c, 'agent')
   local tracked = redis.call('ZREM', desk.active, openid) == 1
+  redis.call('HDEL', c, 'handedOn')
   if agent and redis.call('HGET', c, 'counted') ~= '0' then
     if tracked then redis.call('ZINCRBY', load, -1, agent) end
     redis.call('HSET', c, 'counted', '0')
@@ -163,6 +164,9 @@ local function handOn(desk, customer, load, openid, current, to)
   local now = nowMs()
   local tracked = redis.call('ZSCORE', desk.active, openid)
   if tracked and redis.call('HGET', customer, 'counted') ~= '0' then redis.call('ZINCRBY', load, -1, current) end
+  -- The agents who handed this conversation on: their later replies to the customer are not delivered.
+  local handed = redis.call('HGET', customer, 'handedOn')
+  redis.call('HSET', customer, 'handedOn', handed and (handed .. ',' .. current) or current)
   redis.call('ZINCRBY', load, 1, to)
   redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
   redis.call('ZADD', desk.last, now, to)
