@@ -1,27 +1,12 @@
-import { existsSync } from 'node:fs';
 import { decodeRelayCustomData } from '@wxim/im';
 import type { ReceivedMessage } from '@wxim/sandbox';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { openSandboxPage } from './sandbox-browser.js';
 import { request } from 'undici';
-import { launchRelay, startTestRedis, testPrefix } from '@wxim/testkit';
-
-/** Debian's chromium (apt-get install chromium); .ci/run installs it. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 t.test('the sandbox page shows the desk: with every agent logged out a customer waits, and logging one in serves them', async (t) => {
-  t.ok(existsSync(CHROMIUM), `chromium is installed at ${CHROMIUM}`);
-  const redis = await startTestRedis();
-  t.teardown(() => redis.close());
-  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: testPrefix() });
-  t.teardown(() => {
-    relay.child.kill('SIGKILL');
-  });
-  const { sandbox } = relay.ports;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1160, height: 820 } });
-  await page.goto(`http://127.0.0.1:${sandbox}/`);
+  const { page, ports } = await openSandboxPage(t);
+  const { sandbox } = ports;
 
   const agents = page.getByLabel('Agents');
   const waiting = page.getByLabel('Waiting for an agent');

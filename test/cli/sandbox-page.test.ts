@@ -1,33 +1,21 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DeliveredMessage, SimulatorStats } from '@wxim/sandbox';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { openSandboxPage } from './sandbox-browser.js';
 import { request } from 'undici';
-import { eventually, launchRelay, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually } from '@wxim/testkit';
 
-/** Debian's chromium (apt-get install chromium); .ci/run installs it. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 /** Where the screenshot goes; the README's docs/sandbox-page.png is one of these. */
 const SCREENSHOT = process.env['SANDBOX_SCREENSHOT'] ?? join(tmpdir(), `sandbox-page-${process.pid}.png`);
 
 const json = async <T>(url: string): Promise<T> => (await (await request(url)).body.json()) as T;
 
 t.test('the sandbox page: a customer message reaches the agent, the reply reaches the customer, a closed window brings a notice', async (t) => {
-  t.ok(existsSync(CHROMIUM), `chromium is installed at ${CHROMIUM}`);
-  const redis = await startTestRedis();
-  t.teardown(() => redis.close());
-  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: testPrefix() });
-  t.teardown(() => {
-    relay.child.kill('SIGKILL');
-  });
-  const { sandbox, dashboard } = relay.ports;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1160, height: 820 } });
-  await page.goto(`http://127.0.0.1:${sandbox}/`);
+  const { page, ports } = await openSandboxPage(t);
+  const { sandbox, dashboard } = ports;
 
   const customerChat = page.getByLabel('Customer chat');
   const agentChat = page.getByLabel('Agent chat');

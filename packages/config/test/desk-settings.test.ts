@@ -113,3 +113,22 @@ t.test('FIRST_RESPONSE_SLA_S is off unless set, and refused with one line outsid
   for (const value of ['9', '86401', '5m', '-1', '1.5'])
     t.match(refusal({ FIRST_RESPONSE_SLA_S: value }), /^FIRST_RESPONSE_SLA_S is malformed: a whole number from 10 to 86400/, value);
 });
+
+t.test('CSAT_TEXT unset or empty asks no rating question', async (t) => {
+  t.equal(loadConfig({}).desk.csatText, undefined);
+  t.equal(loadConfig({ CSAT_TEXT: '  ' }).desk.csatText, undefined);
+});
+
+t.test('CSAT_TEXT is the question above the scores, trimmed', async (t) => {
+  t.equal(loadConfig({ CSAT_TEXT: ' 您对本次服务满意吗？ ' }).desk.csatText, '您对本次服务满意吗？');
+  t.equal(refusal({ CSAT_TEXT: 'x'.repeat(1024) }), 'accepted', '1024 bytes fit');
+});
+
+t.test('a CSAT_TEXT over 1024 bytes stops start-up with one line naming it, without echoing it', async (t) => {
+  // 342 Chinese characters are 1026 bytes in UTF-8.
+  const message = refusal({ CSAT_TEXT: '满'.repeat(342) });
+  t.match(message, /CSAT_TEXT is too long/);
+  t.match(message, /at most 1024 bytes/);
+  t.notMatch(message, /满/);
+  t.notMatch(message, /\n/);
+});
