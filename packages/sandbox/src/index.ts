@@ -26,5 +26,5 @@ export {
 export { type SandboxHost, startSandboxHost } from './sandbox-host.js';
 export { SandboxPage, type SandboxPageOptions } from './page/sandbox-page.js';
 export { type AgentConversation, type ChatItem, agentConversation, arrivals, customerPane, imBodyText } from './page/chat-view.js';
-export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './page/desk-view.js';
+export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from '@wxim/state';
 export { stripesPng } from './page/png.js';

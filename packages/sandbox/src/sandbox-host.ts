@@ -1,8 +1,7 @@
 import { type Config, SANDBOX, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { localHosts } from '@wxim/host';
 import { connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
-import { stateKeys } from '@wxim/state';
-import { DeskView } from './page/desk-view.js';
+import { DeskView, stateKeys } from '@wxim/state';
 import { ImSimulator } from './im-simulator.js';
 import { SandboxPage } from './page/sandbox-page.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';

@@ -15,3 +15,4 @@ export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
 export { type AgentState, DeskPresence, isOnline, storedAgentState } from './desk-presence.js';
 export { Unanswered } from './unanswered.js';
+export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-view.js';

@@ -1,4 +1,4 @@
-import { type StateKeys, isOnline, storedAgentState } from '@wxim/state';
+import { DeskView as StoredDesk, type StateKeys } from '@wxim/state';
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -10,28 +10,17 @@ export interface DeskView {
   waiting: { openid: string; since: string; waitedS: number }[];
 }
 
-/** The desk as Redis holds it now: each agent's state and open conversations, and who waits (oldest first). */
+/** The desk as Redis holds it now (see DeskView), with each wait's length on Redis's clock. */
 export async function readDesk(redis: Redis | Cluster, keys: StateKeys, agents: readonly string[]): Promise<DeskView> {
-  const [states, loads, waiting, [seconds, micro]] = await Promise.all([
-    agents.length === 0 ? Promise.resolve([] as (string | null)[]) : redis.hmget(keys.agentState, ...agents),
-    redis.zrange(keys.agentLoad, 0, -1, 'WITHSCORES'),
-    redis.zrange(keys.deskWaiting, 0, WAITING_LISTED - 1, 'WITHSCORES'),
-    redis.time(),
-  ]);
+  const [desk, [seconds, micro]] = await Promise.all([new StoredDesk(redis, keys, agents, WAITING_LISTED).read(), redis.time()]);
   const now = Number(seconds) * 1000 + Math.floor(Number(micro) / 1000);
-  const open = new Map<string, number>();
-  for (let i = 0; i + 1 < loads.length; i += 2) open.set(loads[i]!, Math.max(0, Number(loads[i + 1])));
-  const list: DeskView['waiting'] = [];
-  for (let i = 0; i + 1 < waiting.length; i += 2) {
-    const since = Number(waiting[i + 1]);
-    list.push({ openid: waiting[i]!, since: new Date(since).toISOString(), waitedS: Math.max(0, Math.round((now - since) / 1000)) });
-  }
   return {
-    agents: agents.map((agent, i) => {
-      const state = storedAgentState(states[i]);
-      return { agent, online: isOnline(state), ...(state === undefined ? {} : { state: state.action }), open: open.get(agent) ?? 0 };
-    }),
-    waiting: list,
+    agents: desk.agents.map(({ agent, online, action, open }) => ({ agent, online, ...(action === undefined ? {} : { state: action }), open })),
+    waiting: desk.waiting.map(({ openid, since }) => ({
+      openid,
+      since: new Date(since).toISOString(),
+      waitedS: Math.max(0, Math.round((now - since) / 1000)),
+    })),
   };
 }
 

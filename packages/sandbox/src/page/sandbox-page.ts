@@ -5,7 +5,7 @@ import type { ImSimulator } from '../im-simulator.js';
 import type { WechatApiSimulator } from '../wechat-api-simulator.js';
 import { type WechatPlatform, fakeOpenId } from '../wechat-platform.js';
 import { agentConversation, arrivals, customerPane } from './chat-view.js';
-import type { Desk, DeskView } from './desk-view.js';
+import type { Desk, DeskView } from '@wxim/state';
 import { CUSTOMER_ACTIONS, type CustomerAction, CustomerActs } from './customer-acts.js';
 import { PHOTO_NAME, photoName, uniqueId } from './photo-names.js';
 import { stripesPng } from './png.js';

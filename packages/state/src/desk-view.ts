@@ -1,8 +1,6 @@
 import type { RedisClient } from '@wxim/queue';
-import { type StateKeys, isOnline, storedAgentState } from '@wxim/state';
-
-/** How many waiting customers the page lists: the rest are counted, not named. */
-const WAITING_SHOWN = 20;
+import { isOnline, storedAgentState } from './desk-presence.js';
+import type { StateKeys } from './keys.js';
 
 /** One agent as the desk sees them. */
 export interface DeskAgent {
@@ -24,7 +22,7 @@ export interface DeskWaiter {
 
 export interface Desk {
   agents: DeskAgent[];
-  /** The customers waiting longest first, at most WAITING_SHOWN of them. */
+  /** The customers waiting longest first, at most `shown` of them. */
   waiting: DeskWaiter[];
   /** How many wait in all. */
   waitingCount: number;
@@ -32,14 +30,16 @@ export interface Desk {
 
 /**
  * The service desk as the relay keeps it in Redis: each agent's recorded state and open
- * conversations, and the customers waiting. Read from the relay's own keys rather than from what
- * the page asked the IM simulator to do, so the page shows what the desk routes by.
+ * conversations, and the customers waiting — what the desk routes by, for the sandbox page and
+ * the dashboard's desk page.
  */
 export class DeskView {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StateKeys,
     private readonly agents: readonly string[],
+    /** How many waiting customers are named: the rest are counted. */
+    private readonly shown = 20,
   ) {}
 
   async read(): Promise<Desk> {
@@ -47,7 +47,7 @@ export class DeskView {
     const [states, loads, waiting, waitingCount] = await Promise.all([
       agents.length === 0 ? Promise.resolve([]) : this.redis.hmget(keys.agentState, ...agents),
       this.redis.zrange(keys.agentLoad, 0, -1, 'WITHSCORES'),
-      this.redis.zrange(keys.deskWaiting, 0, WAITING_SHOWN - 1, 'WITHSCORES'),
+      this.redis.zrange(keys.deskWaiting, 0, this.shown - 1, 'WITHSCORES'),
       this.redis.zcard(keys.deskWaiting),
     ]);
     const open = new Map(pairs(loads).map(([agent, count]) => [agent, Math.max(0, Number(count))]));
