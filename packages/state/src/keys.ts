@@ -78,6 +78,8 @@ export function stateKeys(prefix: string) {
     replicaMark: `${prefix}:replica-mark`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
+    /** A customer's voice (converted), video link or thumbnail the gateway serves by signed link, until the link expires (MediaStore). */
+    media: (id: string) => `${prefix}:media:${id}`,
     /** The fleet's one WeChat access_token and the keys of its renewal (AccessTokenStore). */
     accessToken: {
       token: accessToken,

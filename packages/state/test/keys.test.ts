@@ -43,6 +43,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       paceWindow: keys.paceWindow({ platform: 'im', command: 'openim/sendmsg' }),
       replicaMark: keys.replicaMark,
       replyWindow: keys.replyWindow('o1'),
+      media: keys.media('m1'),
       accessToken: keys.accessToken,
     },
     {
@@ -82,6 +83,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       paceWindow: '{wxim}:pace-window:im:openim/sendmsg',
       replicaMark: '{wxim}:replica-mark',
       replyWindow: '{wxim}:reply-window:o1',
+      media: '{wxim}:media:m1',
       accessToken: {
         token: '{wxim}:wechat:access-token',
         lock: '{wxim}:wechat:access-token:lock',
@@ -90,5 +92,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 37, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 38, 'a key added here is added to this list too');
 });

@@ -47,4 +47,7 @@ export { splitText } from './api/split-text.js';
 export { type MultipartBody, multipartFile } from './api/multipart.js';
 export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';
 export { type AccessTokenKeys, AccessTokenStore, type AccessTokenStoreOptions, type StoredToken } from './api/access-token-store.js';
-export { type WechatAnswer, type WechatApiOptions, type WechatCallOptions, type WechatRequest, WechatApi } from './api/wechat-api.js';
+export { type DownloadedMedia, type WechatAnswer, type WechatApiOptions, type WechatCallOptions, type WechatRequest, WechatApi } from './api/wechat-api.js';
+export { AMR_FRAME_MS, type AmrInfo, amrInfo } from './media/amr-frames.js';
+export { jpegSize } from './media/jpeg-size.js';
+export { type MediaAnswer, readCapped, readMediaAnswer } from './media/media-answer.js';

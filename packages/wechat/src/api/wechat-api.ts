@@ -8,6 +8,8 @@ import { redact } from './errors/wechat-api-error.js';
 import type { MediaType } from './media-limits.js';
 import { multipartFile } from './multipart.js';
 import { networkFailure } from './network-failure.js';
+import { readCapped, readMediaAnswer } from '../media/media-answer.js';
+import { WechatPermanentError } from './errors/permanent-error.js';
 
 export interface WechatApiOptions {
   /** e.g. https://api.weixin.qq.com, or the simulator. */
@@ -37,6 +39,9 @@ export interface WechatAnswer {
   errcode?: number;
   errmsg?: string;
 }
+
+/** What `media/get` gave for a customer's media: the file, or for a video the link WeChat serves it at. */
+export type DownloadedMedia = { kind: 'file'; bytes: Buffer; contentType: string } | { kind: 'video'; videoUrl: string };
 
 /** A call's method, query (besides the token), and body. */
 export interface WechatRequest {
@@ -95,6 +100,83 @@ export class WechatApi {
       options,
     );
     return answer !== undefined;
+  }
+
+  /**
+   * Downloads what a customer sent (temporary media, kept 3 days): the bytes of a voice, image or
+   * thumbnail, or a video's link (WeChat answers JSON `{video_url}` for videos). A file over
+   * `maxBytes` is refused as permanent without holding more of it; undefined when `beforeSend`
+   * skipped the call. Only reads: safe to repeat.
+   */
+  async getMedia(mediaId: string, maxBytes: number, options: WechatCallOptions = {}): Promise<DownloadedMedia | undefined> {
+    const token = await this.options.tokens.get();
+    try {
+      return await this.getMediaOnce(mediaId, maxBytes, token, options);
+    } catch (err) {
+      if (!(err instanceof WechatCredentialError) || !err.renewable) throw err;
+      await this.options.tokens.invalidate(token);
+      return this.getMediaOnce(mediaId, maxBytes, await this.options.tokens.get(), options);
+    }
+  }
+
+  private async getMediaOnce(mediaId: string, maxBytes: number, token: string, options: WechatCallOptions): Promise<DownloadedMedia | undefined> {
+    const api = 'media/get';
+    if (options.beforeSend !== undefined && !(await options.beforeSend(api))) return undefined;
+    const started = performance.now();
+    const done = (outcome: string) => this.options.afterCall?.(api, outcome, (performance.now() - started) / 1000);
+    const query = new URLSearchParams({ access_token: token, media_id: mediaId });
+    let status: number;
+    let contentType: string | undefined;
+    let bytes: Buffer | undefined;
+    try {
+      const res = await this.pool.request({
+        method: 'GET',
+        path: `${this.basePath}/cgi-bin/${api}?${query.toString()}`,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      status = res.statusCode;
+      const type = res.headers['content-type'];
+      contentType = Array.isArray(type) ? type[0] : type;
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        res.body.destroy();
+        bytes = undefined;
+      } else bytes = await readCapped(res.body, maxBytes);
+    } catch (err) {
+      done('network');
+      // A download changes nothing at WeChat: whatever the failure, trying again is safe.
+      throw networkFailure(api, err);
+    }
+    if (status !== 200) {
+      done(`http_${status}`);
+      throw new WechatUncertainError(api, 0, `HTTP ${status}`);
+    }
+    if (bytes === undefined) {
+      done('too_large');
+      throw new WechatPermanentError(api, 0, `the media is larger than ${maxBytes} bytes`);
+    }
+    const answer = readMediaAnswer(contentType, bytes);
+    if (answer.kind === 'file') {
+      done('ok');
+      return { kind: 'file', bytes: answer.bytes, contentType: answer.contentType };
+    }
+    if (answer.kind === 'bad_json') {
+      done('bad_json');
+      throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
+    }
+    const errcode = Number(answer.answer['errcode'] ?? 0);
+    if (errcode !== 0) {
+      done(String(errcode));
+      throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(String(answer.answer['errmsg'] ?? ''), [token]));
+    }
+    const videoUrl = answer.answer['video_url'];
+    if (typeof videoUrl !== 'string' || !/^https?:\/\//i.test(videoUrl)) {
+      done('bad_json');
+      throw new WechatPermanentError(api, 0, 'answer is neither a file nor a video link');
+    }
+    done('ok');
+    return { kind: 'video', videoUrl };
   }
 
   /** Resolves to WeChat's answer, or undefined when `beforeSend` skipped the call. */
