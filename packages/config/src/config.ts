@@ -4,6 +4,7 @@ import { type DeskSettings, deskSettings } from './desk-settings.js';
 import { refusePlaceholders } from './placeholders.js';
 import { type SentinelConfig, redisSentinel } from './redis-sentinel.js';
 import { type SandboxLinks, localBind, sandboxLinks } from './sandbox-settings.js';
+import { type MediaSettings, mediaSettings } from './media-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -63,6 +64,8 @@ export interface Config {
   /** CALLBACK_VERIFY: `history` delivers a reply only once IM's own history shows its agent sent it; `off` trusts the signed callback alone. */
   callbackVerify: 'history' | 'off';
   mediaAllowedHosts: string[];
+  /** MEDIA_PUBLIC_URL, MEDIA_URL_SECRET: customers' voice and video as signed links to the gateway. */
+  media: MediaSettings;
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
   /**
    * LOCAL_BIND: the interface that what has no password listens on (the sandbox page and its
@@ -146,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     callbackSweepMs: sweepPeriod(env),
     callbackVerify: oneOf(env, 'CALLBACK_VERIFY', ['history', 'off'] as const, 'history'),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
+    media: mediaSettings(env),
     ports: {
       gateway: port(env, 'GATEWAY_PORT', 3000),
       callback: port(env, 'CALLBACK_PORT', 3001),

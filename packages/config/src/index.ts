@@ -32,3 +32,4 @@ export type { SandboxLinks } from './sandbox-settings.js';
 export { requirePortsApart } from './ports-apart.js';
 export { type BusinessHours, isOpen, localTime } from './business-hours.js';
 export { type DeskSettings, DEFAULT_OFF_HOURS_TEXT, DEFAULT_WAITING_TEXT } from './desk-settings.js';
+export { type MediaSettings, SANDBOX_MEDIA_URL_SECRET } from './media-settings.js';

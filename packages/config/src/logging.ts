@@ -13,6 +13,7 @@ export const REDACTED_KEYS = [
   'password',
   'authorization',
   'encodingAesKey',
+  'urlSecret',
 ];
 
 /**
@@ -26,7 +27,8 @@ export function loggerOptions(level: LogLevel, name: string) {
     name,
     redact: { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`), 'req.headers.authorization'], censor: '[redacted]' },
     serializers: {
-      req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?')[0] }),
+      // A media link is a capability for three days: its token is not logged either.
+      req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?')[0]?.replace(/^\/media\/.*/, '/media/…') }),
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { SANDBOX_MEDIA_URL_SECRET } from './media-settings.js';
 
 /**
  * The credentials of sandbox mode: a made-up Official Account and IM app that exist only in the
@@ -117,5 +118,10 @@ export function withSandbox(config: Config): Config {
     },
     // host:port, the port named even when it is 80: only an exact entry may be on a loopback address.
     mediaAllowedHosts: [`${new URL(sandboxUrl(config, ports.page)).hostname}:${ports.page}`],
+    // Customers' voice and video reach the sandbox page's agent through the gateway, where it listens.
+    media: {
+      publicUrl: config.media.publicUrl ?? config.sandboxLinks.gatewayUrl,
+      urlSecret: config.media.urlSecret ?? SANDBOX_MEDIA_URL_SECRET,
+    },
   };
 }

@@ -23,7 +23,68 @@ export interface CustomElem {
   MsgContent: { Data: string; Desc: string; Ext: string; Sound: string };
 }
 
-export type MsgElement = TextElem | LocationElem | ImageElem;
+/** `Download_Flag` 2: the file is downloaded from `Url` as given (not from IM's own storage). */
+export interface SoundElem {
+  MsgType: 'TIMSoundElem';
+  MsgContent: { Url: string; UUID: string; Size: number; Second: number; Download_Flag: 2 };
+}
+export interface VideoFileElem {
+  MsgType: 'TIMVideoFileElem';
+  MsgContent: {
+    VideoUrl: string;
+    VideoUUID: string;
+    VideoSize: number;
+    VideoSecond: number;
+    VideoFormat: string;
+    VideoDownloadFlag: 2;
+    ThumbUrl: string;
+    ThumbUUID: string;
+    ThumbSize: number;
+    ThumbWidth: number;
+    ThumbHeight: number;
+    ThumbFormat: string;
+    ThumbDownloadFlag: 2;
+  };
+}
+
+export type MsgElement = TextElem | LocationElem | ImageElem | SoundElem | VideoFileElem;
+
+/** A recording the client plays from `url` (the relay's own link); `seconds` at least 1, as clients show it. */
+export function soundElem(url: string, uuid: string, size: number, seconds: number): SoundElem {
+  return { MsgType: 'TIMSoundElem', MsgContent: { Url: url, UUID: uuid, Size: size, Second: Math.max(1, Math.round(seconds)), Download_Flag: 2 } };
+}
+
+export interface VideoParts {
+  url: string;
+  uuid: string;
+  /** Bytes and seconds: 0 when unknown (the relay streams the video without reading it first). */
+  size: number;
+  seconds: number;
+  thumb: { url: string; uuid: string; size: number; width: number; height: number; format: string };
+}
+
+/** A video the client streams from `url`, with its thumbnail. */
+export function videoFileElem(video: VideoParts): VideoFileElem {
+  const { thumb } = video;
+  return {
+    MsgType: 'TIMVideoFileElem',
+    MsgContent: {
+      VideoUrl: video.url,
+      VideoUUID: video.uuid,
+      VideoSize: video.size,
+      VideoSecond: video.seconds,
+      VideoFormat: 'mp4',
+      VideoDownloadFlag: 2,
+      ThumbUrl: thumb.url,
+      ThumbUUID: thumb.uuid,
+      ThumbSize: thumb.size,
+      ThumbWidth: thumb.width,
+      ThumbHeight: thumb.height,
+      ThumbFormat: thumb.format,
+      ThumbDownloadFlag: 2,
+    },
+  };
+}
 
 export function textElem(text: string): TextElem {
   return { MsgType: 'TIMTextElem', MsgContent: { Text: text } };

@@ -28,3 +28,4 @@ export { SandboxPage, type SandboxPageOptions } from './page/sandbox-page.js';
 export { type AgentConversation, type ChatItem, agentConversation, arrivals, customerPane, imBodyText } from './page/chat-view.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from '@wxim/state';
 export { stripesPng } from './page/png.js';
+export { CUSTOMER_MEDIA_FILES, type CustomerMediaKind, customerMediaBytes, customerMediaKind } from './customer-media-fixtures.js';

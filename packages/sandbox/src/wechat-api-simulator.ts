@@ -7,6 +7,7 @@ import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { parseFormData } from './wechat-api-simulator-multipart.js';
 import { SimTokens } from './wechat-api-simulator-tokens.js';
 import { type CustomerAction, type CustomerWindow, CustomerWindows } from './wechat-api-simulator-windows.js';
+import { CUSTOMER_MEDIA_FILES, customerMediaBytes, customerMediaKind } from './customer-media-fixtures.js';
 
 export type { CustomerAction, CustomerWindow } from './wechat-api-simulator-windows.js';
 
@@ -159,7 +160,13 @@ export class WechatApiSimulator extends FaultInjecting {
     this.api('POST', 'message/custom/send', (req) => this.authorized(req, () => this.send(req.body)));
     this.api('POST', 'message/custom/typing', (req) => this.authorized(req, () => this.typing(req.body)));
     this.api('POST', 'media/upload', (req) => this.authorized(req, () => this.upload(req)));
-    this.api('GET', 'media/get', (req) => this.authorized(req, () => this.getMedia((req.query as Query)['media_id'])));
+    this.api('GET', 'media/get', (req) => this.authorized(req, () => this.getMedia((req.query as Query)['media_id'], req.headers.host)));
+    // Where a customer's video is downloaded from (the link media/get gives), as WeChat's CDN would.
+    this.app.get<{ Params: { id: string } }>('/sim/video/:id', async (req, reply) => {
+      if (customerMediaKind(req.params.id) !== 'video') return reply.code(404).send();
+      const bytes = customerMediaBytes('video');
+      return reply.type(CUSTOMER_MEDIA_FILES.video.contentType).header('content-length', bytes.length).send(bytes);
+    });
 
     this.app.get('/sim/sent', async () => this.sent);
     this.app.get('/sim/stats', async () => this.stats);
@@ -331,7 +338,15 @@ export class WechatApiSimulator extends FaultInjecting {
     return { type, media_id: mediaId, created_at: Math.floor(createdAt / 1000) };
   }
 
-  private getMedia(mediaId: unknown): Answer {
+  private getMedia(mediaId: unknown, host: string | undefined): Answer {
+    // What the simulated customers sent: the fixtures, a video as a link to this simulator
+    // (by the Host the caller used, which the gateway reaches too).
+    const kind = typeof mediaId === 'string' ? customerMediaKind(mediaId) : undefined;
+    if (kind === 'video') return { video_url: `http://${host ?? '127.0.0.1'}/sim/video/${String(mediaId)}` };
+    if (kind !== undefined) {
+      const { file, contentType } = CUSTOMER_MEDIA_FILES[kind];
+      return { type: kind, bytes: customerMediaBytes(kind), filename: file, contentType, createdAt: Date.now() };
+    }
     const media = this.mediaOf(mediaId);
     if (media === undefined) return err(40007, 'invalid media_id');
     // A video comes as a link to it, the other types as the file itself.

@@ -145,6 +145,37 @@ export class WechatPlatform {
     return { kind: 'image', toUserName: this.accountId, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), msgId, picUrl, mediaId };
   }
 
+  /**
+   * A voice message: its media id names the simulator's 2 s recording (media/get serves it), and
+   * `recognition` is WeChat's transcript where the account has recognition on.
+   */
+  voice(openid: string, options: { recognition?: string; mediaId?: string } = {}, msgId = nextMsgId()): WechatMessage {
+    return {
+      kind: 'voice',
+      toUserName: this.accountId,
+      fromUserName: openid,
+      createTime: Math.floor(Date.now() / 1000),
+      msgId,
+      mediaId: options.mediaId ?? `simvoice-${randomBytes(12).toString('base64url')}`,
+      format: 'amr',
+      ...(options.recognition === undefined ? {} : { recognition: options.recognition }),
+    };
+  }
+
+  /** A video (or short video) message: media/get links the simulator's 1 s clip, and serves its thumbnail. */
+  video(openid: string, kind: 'video' | 'shortvideo' = 'video', msgId = nextMsgId()): WechatMessage {
+    const unique = randomBytes(12).toString('base64url');
+    return {
+      kind,
+      toUserName: this.accountId,
+      fromUserName: openid,
+      createTime: Math.floor(Date.now() / 1000),
+      msgId,
+      mediaId: `simvideo-${unique}`,
+      thumbMediaId: `simthumb-${unique}`,
+    };
+  }
+
   /** A location the customer shared from the map. */
   location(openid: string, latitude: number, longitude: number, label: string, msgId = nextMsgId()): WechatMessage {
     return {

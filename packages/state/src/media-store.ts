@@ -2,13 +2,17 @@ import type { RedisClient } from '@wxim/queue';
 import type { StateKeys } from './keys.js';
 
 /** A customer's media the relay serves: bytes it holds (a converted voice, a thumbnail), or a link it streams from (a video at WeChat). */
-export type MediaEntry = { contentType: string; bytes: Buffer } | { contentType: string; url: string };
+export type MediaEntry = ({ contentType: string; bytes: Buffer } | { contentType: string; url: string }) & {
+  /** What the IM element tells about it (seconds, width, height), kept so that a later attempt builds the same element. */
+  info?: Record<string, number>;
+};
 
 /** What an entry's IM element needs without reading its bytes. */
 export interface MediaMeta {
   contentType: string;
   /** Bytes held (0 for a link). */
   size: number;
+  info: Record<string, number>;
 }
 
 /**
@@ -23,14 +27,18 @@ export class MediaStore {
 
   /** An entry already stored (by an earlier attempt of the same job), so that the element is built from the same bytes. */
   async meta(id: string): Promise<MediaMeta | undefined> {
-    const [contentType, size] = await this.redis.hmget(this.keys.media(id), 'type', 'size');
-    return contentType === null || size === null ? undefined : { contentType, size: Number(size) };
+    const [contentType, size, info] = await this.redis.hmget(this.keys.media(id), 'type', 'size', 'info');
+    return contentType == null || size == null ? undefined : { contentType, size: Number(size), info: JSON.parse(info ?? '{}') as Record<string, number> };
   }
 
   /** Stores the entry until `expiresAtMs`; false when that moment has already passed (nothing stored). */
   async put(id: string, entry: MediaEntry, expiresAtMs: number): Promise<boolean> {
     const key = this.keys.media(id);
-    const fields = 'bytes' in entry ? { type: entry.contentType, size: entry.bytes.length, bytes: entry.bytes } : { type: entry.contentType, size: 0, url: entry.url };
+    const info = JSON.stringify(entry.info ?? {});
+    const fields =
+      'bytes' in entry
+        ? { type: entry.contentType, size: entry.bytes.length, info, bytes: entry.bytes }
+        : { type: entry.contentType, size: 0, info, url: entry.url };
     const [, [, expired]] = (await this.redis.multi().hset(key, fields).pexpireat(key, expiresAtMs).exec()) as [unknown, [unknown, number]];
     // PEXPIREAT with a past time deletes the key at once and still answers 1: check it is there.
     return expired === 1 && (await this.redis.exists(key)) === 1;

@@ -2,6 +2,7 @@ import { type C2CMessage, type CallOptions, type ImClient, ImNotImportedError, I
 import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/state';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
+import type { CustomerMedia } from './customer-media.js';
 
 /** One job's relay: what identifies its push to IM, who the customer is, and the check before each call. */
 export interface RelayJob {
@@ -19,6 +20,8 @@ export interface RelayJob {
    * to Redis's time (ms).
    */
   confirm(command: string): Promise<number>;
+  /** Right before each WeChat call (a voice's or video's download): the fleet's WeChat pace and the lock check. */
+  wechatTurn?(api: string): Promise<unknown>;
 }
 
 export interface RelayResult {
@@ -57,12 +60,15 @@ export class CustomerRelay {
     private readonly onUnsubscribe: 'delete' | 'keep',
     /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) for 120 s. */
     imDuplicateWindowMs = 120_000,
+    /** Customers' voice and video as elements the agent opens (MEDIA_PUBLIC_URL); text notes without. */
+    private readonly media?: CustomerMedia,
   ) {
     this.lookFirstAfterMs = imDuplicateWindowMs * 0.8;
   }
 
   async relay(message: WechatMessage, job: RelayJob): Promise<RelayResult> {
-    const body = toImBody(message);
+    const media = this.media === undefined ? undefined : await this.media.element(message, (api) => job.wechatTurn?.(api) ?? Promise.resolve());
+    const body = toImBody(message, media);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
     const guarded = guardedBy(job);

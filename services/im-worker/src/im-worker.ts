@@ -1,13 +1,28 @@
-import type { Config } from '@wxim/config';
+import { type Config, requireSettings } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
-import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, RelayTurn, ReplyWindow, Unanswered, queueHold, stateKeys, wakeToFront } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, imRateGate, requireImSettings } from '@wxim/host';
+import {
+  AgentLoad,
+  ConversationLine,
+  DeskPresence,
+  IdentityMap,
+  MediaStore,
+  RelayTurn,
+  ReplyWindow,
+  Unanswered,
+  queueHold,
+  stateKeys,
+  wakeToFront,
+} from '@wxim/state';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, fleetRateGate, imRateGate, requireImSettings } from '@wxim/host';
+import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
 import { createImWorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 import { CsatAnswers } from './csat-answer.js';
+import { CustomerMedia } from './customer-media.js';
+import { VoiceTranscoder } from './voice-transcode.js';
 
 export interface ImWorkerOverrides extends HostOverrides {
   /** How long a job waiting for its turn sleeps if nobody wakes it. */
@@ -16,6 +31,8 @@ export interface ImWorkerOverrides extends HostOverrides {
   processMetrics?: boolean;
   /** IM's duplicate window (120 s); tests shorten it together with the simulator's. */
   imDuplicateWindowMs?: number;
+  /** The ffmpeg that converts customers' voice (`ffmpeg` on PATH); tests name a missing one. */
+  ffmpeg?: string;
 }
 
 export interface ImWorker extends Omit<WorkerHost<InboundJob>, 'runJob'> {
@@ -29,6 +46,13 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
   requireImSettings(config);
   const metrics = createImWorkerMetrics({ processMetrics: overrides.processMetrics ?? false });
   const im = createImClient(config, metrics, overrides.imTimeoutMs);
+  // Customers' voice and video are fetched from WeChat only when they can be offered as links.
+  const { publicUrl, urlSecret } = config.media;
+  const mediaOn = publicUrl !== undefined && urlSecret !== undefined;
+  if (mediaOn) requireSettings(config, ['WECHAT_APP_ID', 'WECHAT_APP_SECRET']);
+  const fetcherOptions = { apiBase: config.wechat.apiBase, appId: config.wechat.appId ?? '', secret: config.wechat.appSecret ?? '' };
+  const fetcher = !mediaOn ? undefined : config.wechat.tokenApi === 'token' ? clientCredentialToken(fetcherOptions) : stableToken(fetcherOptions);
+  let wechat: WechatApi | undefined;
   const host = await createWorkerHost<InboundJob>({
     service: 'im-worker',
     queue: QUEUES.wechatInbound,
@@ -38,12 +62,33 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     overrides,
     build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
+      let media: CustomerMedia | undefined;
+      if (fetcher !== undefined) {
+        // The fleet's one access_token, shared with the wechat-pusher (the same keys and fetcher kind).
+        const tokens = new AccessTokenStore({ redis: state, keys: keys.accessToken, fetcher });
+        wechat = new WechatApi({ apiBase: config.wechat.apiBase, appId: config.wechat.appId!, tokens, connections: config.worker.concurrency });
+        const transcoder = new VoiceTranscoder(overrides.ffmpeg === undefined ? {} : { command: overrides.ffmpeg });
+        void transcoder.available().then((ok) => {
+          if (!ok) log.warn("ffmpeg is not installed: customers' voice messages reach agents as text notes (install ffmpeg to relay the recordings)");
+        });
+        media = new CustomerMedia({
+          wechat,
+          store: new MediaStore(state, keys),
+          transcoder,
+          publicUrl: publicUrl!,
+          secret: urlSecret!,
+          allowHttpVideo: config.wechat.apiBase.startsWith('http:'),
+          log,
+        });
+      } else log.info("MEDIA_PUBLIC_URL is not set: customers' voice and video reach agents as text notes");
+      const wechatGate = fleetRateGate(state, keys, config);
       const relay = new CustomerRelay(
         im,
         new IdentityMap(state, keys),
         new AgentLoad(state, keys, new DeskPresence(state, keys, prefix)),
         config.onUnsubscribe,
         overrides.imDuplicateWindowMs,
+        media,
       );
       const processor = createProcessor({
         relay,
@@ -54,6 +99,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         log,
         rateLimit: queueHold(state, queueLayout(prefix, QUEUES.wechatInbound).limiter),
         imTurn: imRateGate(state, keys, config),
+        wechatTurn: (api, lease) => wechatGate.acquire({ platform: 'wechat', api }, lease),
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,
         window: new ReplyWindow(state, keys),
@@ -65,10 +111,14 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       return {
         process: (job, token) => processor.process(job, token),
         done: (job, failed) => processor.done(job, failed),
-        close: () => im.close(),
+        close: async () => {
+          await Promise.all([im.close(), wechat?.close(), fetcher?.close()]);
+        },
         // A call IM did receive is sent again by the next worker, with the same MsgSeq and
-        // MsgRandom: IM drops the repeat.
-        abort: () => im.destroy(),
+        // MsgRandom: IM drops the repeat. A media download only reads.
+        abort: async () => {
+          await Promise.all([im.destroy(), wechat?.destroy(), fetcher?.close()]);
+        },
       };
     },
   });

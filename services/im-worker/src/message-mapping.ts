@@ -5,9 +5,10 @@ import { type WechatMessage, isRelayed } from '@wxim/wechat';
  * What an agent sees for each WeChat push: the IM elements to send from the customer, or null for
  * the pushes that are not relayed (KIND_RULES: LOCATION reports, VIEW menu jumps, reports on the
  * business's own template messages, mass sends and publications). Anything else — including a
- * type this version does not know — reaches the agent, at least as a note naming it.
+ * type this version does not know — reaches the agent, at least as a note naming it. `media` is a
+ * voice's or video's element the agent can open (see CustomerMedia); without it they are notes.
  */
-export function toImBody(message: WechatMessage): MsgElement[] | null {
+export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement[] | null {
   if (!isRelayed(message)) return null;
   switch (message.kind) {
     case 'text':
@@ -19,6 +20,8 @@ export function toImBody(message: WechatMessage): MsgElement[] | null {
     case 'link':
       return [textElem([message.title, message.description, message.url].filter((s) => s !== '').join('\n'))];
     case 'voice':
+      // WeChat's recognition, where the account has it on, beside the recording.
+      if (media !== undefined) return [media, ...(message.recognition !== undefined ? [textElem(`[voice] ${message.recognition}`)] : [])];
       return [
         textElem(
           message.recognition !== undefined
@@ -28,6 +31,7 @@ export function toImBody(message: WechatMessage): MsgElement[] | null {
       ];
     case 'video':
     case 'shortvideo':
+      if (media !== undefined) return [media];
       return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video is not relayed yet]`)];
     case 'subscribe': {
       const scene = message.eventKey?.startsWith('qrscene_') ? ` (QR code scene ${message.eventKey.slice('qrscene_'.length)})` : '';

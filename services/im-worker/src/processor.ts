@@ -23,6 +23,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   metrics: ImWorkerMetrics;
   /** An IM call's turn under IM's rate cap, which also confirms the job's lock; resolves to Redis's time (ms). */
   imTurn: (command: string, lease?: Lease) => Promise<number>;
+  /** A WeChat call's turn under the fleet's WeChat pace (downloading customers' media), which also confirms the lock. */
+  wechatTurn?: (api: string, lease?: Lease) => Promise<number>;
   /** Records the customer's action that opens WeChat's reply window (see ReplyWindow). */
   window: Pick<ReplyWindow, 'record'>;
   /** REDIS_WAIT_REPLICAS: the job confirmed on the replicas before anything is sent for it; none when 0. */
@@ -77,6 +79,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       firstAttemptAt: begun.firstAttemptAt,
       customer: begun.customer,
       confirm: (command) => deps.imTurn(command, lease),
+      ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),
     });
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') await deps.unanswered?.mark(openid);

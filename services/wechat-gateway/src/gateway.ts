@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
-import { ConversationLine, stateKeys } from '@wxim/state';
+import { ConversationLine, MediaStore, stateKeys } from '@wxim/state';
 import { createHttpHost } from '@wxim/host';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
@@ -55,6 +55,9 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         autoReply: new AutoReply(redis, keys, config),
         enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
         metrics,
+        ...(config.media.urlSecret === undefined || config.media.publicUrl === undefined
+          ? {}
+          : { media: { store: new MediaStore(redis, keys), secret: config.media.urlSecret } }),
       };
       return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: () => queue.close() };
     },

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * Customers' voice messages come as AMR-NB (sometimes Speex), which IM clients do not play. ffmpeg
+ * (Debian's build has the AMR and Speex decoders and LAME) turns them into MP3, which every IM
+ * client and browser plays: mono, 16 kHz (MPEG-2, which every MP3 decoder takes; AMR-NB carries
+ * nothing above 4 kHz anyway), 16 kbit/s constant — 2 KB a second, 120 KB a minute. Run as a
+ * child with pipes, a deadline and an output cap; no file is written.
+ */
+export const MP3_BITRATE = 16_000;
+export const MP3_SAMPLE_RATE = 16_000;
+
+export class TranscodeError extends Error {
+  override readonly name = 'TranscodeError';
+}
+
+export interface VoiceTranscoderOptions {
+  /** The ffmpeg to run: `ffmpeg` on PATH by default. */
+  command?: string;
+  timeoutMs?: number;
+  /** More MP3 than this (a recording far past WeChat's 60 s) is refused. */
+  maxOutputBytes?: number;
+}
+
+export class VoiceTranscoder {
+  private readonly command: string;
+  private readonly timeoutMs: number;
+  private readonly maxOutputBytes: number;
+  private availability: Promise<boolean> | undefined;
+
+  constructor(options: VoiceTranscoderOptions = {}) {
+    this.command = options.command ?? 'ffmpeg';
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
+  }
+
+  /** Whether ffmpeg runs here (checked once). */
+  available(): Promise<boolean> {
+    this.availability ??= this.run(['-hide_banner', '-version'], Buffer.alloc(0)).then(
+      () => true,
+      () => false,
+    );
+    return this.availability;
+  }
+
+  /**
+   * The recording as MP3. `-bitexact` and no metadata: the same recording gives the same bytes
+   * every time, so a job run twice builds the same IM element.
+   */
+  toMp3(recording: Buffer): Promise<Buffer> {
+    return this.run(
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-vn', '-map_metadata', '-1'],
+        ...['-ac', '1', '-ar', String(MP3_SAMPLE_RATE), '-c:a', 'libmp3lame', '-b:a', String(MP3_BITRATE)],
+        ...['-fflags', '+bitexact', '-flags:a', '+bitexact', '-id3v2_version', '0', '-write_xing', '0', '-f', 'mp3', 'pipe:1'],
+      ],
+      recording,
+    );
+  }
+
+  private run(args: string[], input: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let size = 0;
+      let stderr = '';
+      let failure: string | undefined;
+      const stop = (why: string) => {
+        failure ??= why;
+        child.kill('SIGKILL');
+      };
+      const timer = setTimeout(() => stop(`ffmpeg took longer than ${this.timeoutMs} ms`), this.timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.maxOutputBytes) stop(`ffmpeg wrote more than ${this.maxOutputBytes} bytes`);
+        else out.push(chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (stderr.length < 2000) stderr += chunk.toString();
+      });
+      // ffmpeg may stop reading early (a bad file): the broken pipe is its answer, not ours.
+      child.stdin.on('error', () => {});
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new TranscodeError(`ffmpeg could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (failure !== undefined) return reject(new TranscodeError(failure));
+        if (code !== 0) return reject(new TranscodeError(`ffmpeg failed (${code}): ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`.slice(0, 300)));
+        resolve(Buffer.concat(out, size));
+      });
+      child.stdin.end(input);
+    });
+  }
+}
