@@ -109,7 +109,7 @@ const privateHost: Peer = { name: 'a private address', ip: '10.1.2.3' };
 const metadata: Peer = { name: 'the cloud metadata address', ip: '169.254.169.254' };
 
 const PUBLIC = ['wechat-gateway', 'im-callback'];
-const CALLING_OUT = ['im-worker', 'wechat-pusher', 'im-callback'];
+const CALLING_OUT = ['im-worker', 'wechat-pusher', 'im-callback', 'wechat-gateway'];
 
 t.test('the rendered policies: deny by default, in and out, for every pod of the namespace', async (t) => {
   t.ok(pods.length >= 5, `${pods.length} Deployments`);
@@ -161,7 +161,7 @@ t.test('every service reaches Redis (6379) and its Sentinels (26379), and DNS', 
   }
 });
 
-t.test('only im-worker, wechat-pusher and im-callback reach out, over HTTPS, to public addresses only', async (t) => {
+t.test('only im-worker, wechat-pusher, im-callback and wechat-gateway (a video from WeChat) reach out, over HTTPS, to public addresses only', async (t) => {
   for (const p of pods) {
     const out = CALLING_OUT.includes(p.name);
     t.equal(allowed(p, internet, 443), out, `${p.name} → ${internet.name}:443: ${out ? 'yes' : 'no'}`);
