@@ -736,7 +736,8 @@ t.test('one Secret per service, with only the keys it reads: the gateway holds n
     const example = await readFile(join(root, `deploy/k8s-example/${s.name}.env.example`), 'utf8');
     for (const [key, readers] of Object.entries(SECRET_READERS)) {
       if (!readers.includes(s.name)) continue;
-      if (OPTIONAL_SECRETS.has(key) || OPTIONAL_FOR[s.name]?.includes(key)) t.match(example, new RegExp(`^# ${key}=`, 'm'), `${s.name}'s example lists ${key}, commented out`);
+      if (OPTIONAL_SECRETS.has(key) || OPTIONAL_FOR[s.name]?.includes(key))
+        t.match(example, new RegExp(`^# ${key}=`, 'm'), `${s.name}'s example lists ${key}, commented out`);
       else t.ok(keys.has(key), `${s.name}'s Secret: the example lists ${key}`);
     }
     for (const setting of s.requires.filter((r) => r in SECRET_READERS))

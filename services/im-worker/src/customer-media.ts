@@ -45,7 +45,9 @@ export class CustomerMedia {
     // WeChat no longer holds it: nothing to fetch, and no link could live.
     if (expiresAt * 1000 <= Date.now()) return undefined;
     try {
-      return message.kind === 'voice' ? await this.voice(message.mediaId, expiresAt, turn) : await this.video(message.mediaId, message.thumbMediaId, expiresAt, turn);
+      return message.kind === 'voice'
+        ? await this.voice(message.mediaId, expiresAt, turn)
+        : await this.video(message.mediaId, message.thumbMediaId, expiresAt, turn);
     } catch (err) {
       if (!(err instanceof WechatPermanentError) && !(err instanceof TranscodeError) && !(err instanceof MediaRefused)) throw err;
       this.options.log.warn({ kind: message.kind, reason: err.message }, "a customer's media could not be relayed; the agent gets a text note");
@@ -103,7 +105,14 @@ export class CustomerMedia {
       uuid: videoId,
       size: 0,
       seconds: 0,
-      thumb: { url: this.link(thumbId, expiresAt), uuid: thumbId, size: thumb.size, width: thumb.info['width'] ?? 0, height: thumb.info['height'] ?? 0, format: 'JPG' },
+      thumb: {
+        url: this.link(thumbId, expiresAt),
+        uuid: thumbId,
+        size: thumb.size,
+        width: thumb.info['width'] ?? 0,
+        height: thumb.info['height'] ?? 0,
+        format: 'JPG',
+      },
     });
   }
 

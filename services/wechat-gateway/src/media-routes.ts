@@ -61,7 +61,10 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
   if ((statusCode !== 200 && statusCode !== 206) || (Number.isFinite(length) && length > maxBytes)) {
     body.destroy();
     // WeChat dropped it (its 3 days are up) or it is past what the relay streams.
-    return reply.code(statusCode === 404 ? 404 : 502).header('cache-control', 'no-store').send();
+    return reply
+      .code(statusCode === 404 ? 404 : 502)
+      .header('cache-control', 'no-store')
+      .send();
   }
   let seen = 0;
   const capped = new Transform({

@@ -168,7 +168,11 @@ export class WechatApi {
     const errcode = Number(answer.answer['errcode'] ?? 0);
     if (errcode !== 0) {
       done(String(errcode));
-      throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(String(answer.answer['errmsg'] ?? ''), [token]));
+      throw classifyWechatError(
+        api,
+        Number.isFinite(errcode) ? errcode : -1,
+        redact(typeof answer.answer['errmsg'] === 'string' ? answer.answer['errmsg'] : '', [token]),
+      );
     }
     const videoUrl = answer.answer['video_url'];
     if (typeof videoUrl !== 'string' || !/^https?:\/\//i.test(videoUrl)) {

@@ -3,10 +3,7 @@
  * a JSON error. WeChat tells them apart only by the Content-Type, so JSON is recognised by it
  * (and, as a guard, by a body that opens with `{` while no file type is named).
  */
-export type MediaAnswer =
-  | { kind: 'file'; bytes: Buffer; contentType: string }
-  | { kind: 'json'; answer: Record<string, unknown> }
-  | { kind: 'bad_json' };
+export type MediaAnswer = { kind: 'file'; bytes: Buffer; contentType: string } | { kind: 'json'; answer: Record<string, unknown> } | { kind: 'bad_json' };
 
 export function readMediaAnswer(contentType: string | undefined, bytes: Buffer): MediaAnswer {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -14,7 +11,9 @@ export function readMediaAnswer(contentType: string | undefined, bytes: Buffer):
   if (!looksJson) return { kind: 'file', bytes, contentType: type === '' ? 'application/octet-stream' : type };
   try {
     const parsed: unknown = JSON.parse(bytes.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? { kind: 'json', answer: parsed as Record<string, unknown> } : { kind: 'bad_json' };
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? { kind: 'json', answer: parsed as Record<string, unknown> }
+      : { kind: 'bad_json' };
   } catch {
     return { kind: 'bad_json' };
   }
