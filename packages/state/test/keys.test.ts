@@ -42,6 +42,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       pace: keys.pace({ platform: 'im', command: 'openim/sendmsg' }),
       paceWindow: keys.paceWindow({ platform: 'im', command: 'openim/sendmsg' }),
       replicaMark: keys.replicaMark,
+      typingShown: keys.typingShown('o1'),
       replyWindow: keys.replyWindow('o1'),
       accessToken: keys.accessToken,
     },
@@ -81,6 +82,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       pace: '{wxim}:pace:im:openim/sendmsg',
       paceWindow: '{wxim}:pace-window:im:openim/sendmsg',
       replicaMark: '{wxim}:replica-mark',
+      typingShown: '{wxim}:typing-shown:o1',
       replyWindow: '{wxim}:reply-window:o1',
       accessToken: {
         token: '{wxim}:wechat:access-token',
@@ -90,5 +92,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 37, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 38, 'a key added here is added to this list too');
 });
