@@ -35,6 +35,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   tryTurn: (api: string) => Promise<boolean>;
   /** The mark that WeChat shows a customer "typing…" (see typing.ts); a sent reply part clears it. */
   typingShownKey: (openid: string) => string;
+  /** How a reply's job ended (its outcome, or `failed`); undefined while it has not. */
+  replyEnded: (jobId: string) => Promise<string | undefined>;
   log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
@@ -179,6 +181,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
               undoMs: deps.undoMs ?? 0,
               wake: deps.wake,
               tell: (...a) => deps.desk.tell(...a),
+              replyEnded: deps.replyEnded,
             })
           : await relayTyping(job, {
               redis: deps.redis,

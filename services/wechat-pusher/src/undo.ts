@@ -5,7 +5,8 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { PROGRESS_TTL_MS } from './reply-delivery.js';
 
-export type RecallOutcome = 'stopped' | 'too_late';
+/** `finished`: the reply had already ended without reaching the customer (its agent was told why then). */
+export type RecallOutcome = 'stopped' | 'too_late' | 'finished';
 
 export interface UndoDeps {
   redis: Redis | Cluster;
@@ -16,6 +17,8 @@ export interface UndoDeps {
   wake: (jobId: string) => Promise<boolean>;
   /** Tells the agent in the customer's conversation (a relay notice, sent once per purpose). */
   tell: (job: Job<ReplyJob>, agent: string, purpose: string, text: string, lease: Lease | undefined) => Promise<void>;
+  /** How a reply's job ended (its outcome, or `failed`); undefined while it has not. */
+  replyEnded: (jobId: string) => Promise<string | undefined>;
 }
 
 /** Whether the reply's agent recalled it in time (its progress hash is marked `withdrawn`). */
@@ -45,7 +48,15 @@ export async function waitForUndo(deps: Pick<UndoDeps, 'undoMs'>, job: Job<Reply
  */
 export async function relayRecall(job: Job<ReplyJob>, deps: UndoDeps): Promise<RecallOutcome> {
   const replyId = replyJobId(job.data.msgKey);
-  const outcome = await relayScripts(deps.redis).wximReplyWithdraw(deps.progressKey(replyId), PROGRESS_TTL_MS, String(Date.now()));
+  let outcome: RecallOutcome = await relayScripts(deps.redis).wximReplyWithdraw(deps.progressKey(replyId), PROGRESS_TTL_MS, String(Date.now()));
+  if (outcome === 'stopped') {
+    // A reply's progress goes once it has ended (see ConversationLine): one that ended before the
+    // recall came was not stopped by it. Ended before the script ran, as the line's finish follows the end.
+    const ended = await deps.replyEnded(replyId);
+    if (ended === 'delivered') outcome = 'too_late';
+    else if (ended !== undefined && ended !== 'withdrawn') outcome = 'finished';
+  }
+  if (outcome === 'finished') return outcome;
   if (outcome === 'stopped') {
     // A reply waiting for its undo time ends now, so the customer's later replies go on.
     await deps.wake(replyId);
