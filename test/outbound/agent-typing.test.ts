@@ -14,7 +14,7 @@ const prefix = relay.env['QUEUE_PREFIX']!;
 async function outcomeOf(msgKey: string, signal: 'typing' | 'typing-stop' = 'typing'): Promise<string> {
   const id = signalJobId(signal, msgKey);
   await eventually(`signal ${id} is done`, async () => (await relay.pusher.queue.getJob(id))?.finishedOn !== undefined);
-  return String((await relay.pusher.queue.getJob(id))!.returnvalue?.result);
+  return String(((await relay.pusher.queue.getJob(id))!.returnvalue as { result?: string } | undefined)?.result);
 }
 
 const typingCalls = (openid: string, command = 'Typing') => wechatApi.typingCalls.filter((c) => c.openid === openid && c.command === command);

@@ -6,7 +6,7 @@ import t from 'tap';
 
 const UNDO_MS = 1500;
 const relay = await twoWayForTests(t, { env: { REPLY_UNDO_MS: String(UNDO_MS), LOG_LEVEL: process.env['DBG'] ? 'debug' : 'silent' } });
-const { im, wechatApi } = relay;
+const { im } = relay;
 
 function noticesTo(agent: string, userId: string): ReceivedMessage[] {
   return im.messages.filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice'));
