@@ -63,6 +63,12 @@ export interface Config {
   callbackSweepMs: number;
   /** CALLBACK_VERIFY: `history` delivers a reply only once IM's own history shows its agent sent it; `off` trusts the signed callback alone. */
   callbackVerify: 'history' | 'off';
+  /**
+   * REPLY_UNDO_MS: each reply waits this long from when the relay accepted it, so that its agent's
+   * recall in IM stops it (0: replies go at once). At most IM's default recall limit, two minutes:
+   * a longer hold could not be undone from the agent's client anyway.
+   */
+  replyUndoMs: number;
   mediaAllowedHosts: string[];
   /** MEDIA_PUBLIC_URL, MEDIA_URL_SECRET: customers' voice and video as signed links to the gateway. */
   media: MediaSettings;
@@ -84,6 +90,9 @@ export interface Config {
 }
 
 const IM_USER_ID = /^[A-Za-z0-9_@.-]{1,32}$/;
+
+/** IM lets a sender recall a message for two minutes by default: a reply held longer could not be undone anyway. */
+export const MAX_REPLY_UNDO_MS = 120_000;
 
 /** CALLBACK_SWEEP_MS: 0 (off), or at least a second, at most a day. */
 function sweepPeriod(env: Env): number {
@@ -148,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     callbackRecoveryPercent: integer(env, 'CALLBACK_RECOVERY_PERCENT', 1, 90, 25),
     callbackSweepMs: sweepPeriod(env),
     callbackVerify: oneOf(env, 'CALLBACK_VERIFY', ['history', 'off'] as const, 'history'),
+    replyUndoMs: integer(env, 'REPLY_UNDO_MS', 0, MAX_REPLY_UNDO_MS, 0),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     media: mediaSettings(env),
     ports: {

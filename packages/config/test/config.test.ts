@@ -73,6 +73,9 @@ t.test('a malformed value names the variable and what a valid one looks like, in
     [{ CALLBACK_SWEEP_MS: '500' }, /^CALLBACK_SWEEP_MS is malformed: 0 \(no sweeps\) or a period in ms from 1000/],
     [{ CALLBACK_SWEEP_MS: '5m' }, /^CALLBACK_SWEEP_MS is malformed/],
     [{ CALLBACK_VERIFY: 'maybe' }, /^CALLBACK_VERIFY is malformed: one of history, off/],
+    [{ REPLY_UNDO_MS: '120001' }, /^REPLY_UNDO_MS is malformed: a whole number from 0 to 120000/],
+    [{ REPLY_UNDO_MS: '1.5' }, /^REPLY_UNDO_MS is malformed/],
+    [{ REPLY_UNDO_MS: '5s' }, /^REPLY_UNDO_MS is malformed/],
     [{ CALLBACK_RECOVERY_PERCENT: '100' }, /^CALLBACK_RECOVERY_PERCENT is malformed: a whole number from 1 to 90/],
   ];
   for (const [env, expected] of cases) {
@@ -132,6 +135,8 @@ t.test('WECHAT_REQUIRE_ENCRYPTION and REDIS_WAIT_REPLICAS', async (t) => {
   t.equal(loadConfig({}).callbackVerify, 'history', "replies are confirmed in IM's history by default");
   t.equal(loadConfig({}).callbackSweepMs, 300_000, 'the fleet sweeps every five minutes by default');
   t.equal(loadConfig({ CALLBACK_SWEEP_MS: '0' }).callbackSweepMs, 0, '0 turns sweeps off');
+  t.equal(loadConfig({}).replyUndoMs, 0, 'replies are not held by default');
+  t.equal(loadConfig({ REPLY_UNDO_MS: '5000' }).replyUndoMs, 5000, 'REPLY_UNDO_MS holds replies that long');
 });
 
 t.test('a malformed value never echoes the value itself', async (t) => {

@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const AFTER_SEND_MSG = 'C2C.CallbackAfterSendMsg';
 export const STATE_CHANGE = 'State.StateChange';
+export const AFTER_MSG_WITHDRAW = 'C2C.CallbackAfterMsgWithDraw';
 
 /** The answer IM waits for; after-event callbacks ignore it, but IM still expects one. */
 export interface CallbackAnswer {
@@ -113,6 +114,8 @@ export interface AfterSendMsg {
   onlineOnlyFlag?: number;
   /** Milliseconds. */
   eventTime?: number;
+  /** Only from IM's history: its sender recalled it (MsgFlagBits). */
+  recalled?: true;
 }
 
 /** State.StateChange: an account's client logged in, logged out or lost its connection. */
@@ -194,6 +197,29 @@ export function parseAfterSendMsg(body: unknown): AfterSendMsg {
     sendMsgResult: integer(b, 'SendMsgResult'),
     ...(errorInfo === undefined ? {} : { errorInfo }),
     ...(onlineOnlyFlag === undefined ? {} : { onlineOnlyFlag }),
+    ...(eventTime === undefined ? {} : { eventTime }),
+  };
+}
+
+/** C2C.CallbackAfterMsgWithDraw: a one-to-one message was recalled (by its sender's client, or admin_msgwithdraw). */
+export interface MsgWithdraw {
+  fromAccount: string;
+  toAccount: string;
+  msgKey: string;
+  /** Milliseconds; IM's documentation shows it on newer callbacks only. */
+  eventTime?: number;
+}
+
+/** Validates and types the body of C2C.CallbackAfterMsgWithDraw; throws CallbackBodyError with a plain reason. */
+export function parseMsgWithdraw(body: unknown): MsgWithdraw {
+  const b = objectOf(body, 'the body');
+  commandIs(b, AFTER_MSG_WITHDRAW);
+  const eventTime = optionalInteger(b, 'EventTime');
+  // UnreadMsgNum (older pages of the documentation) is the recipient's unread count: not needed.
+  return {
+    fromAccount: text(b, 'From_Account'),
+    toAccount: text(b, 'To_Account'),
+    msgKey: text(b, 'MsgKey'),
     ...(eventTime === undefined ? {} : { eventTime }),
   };
 }

@@ -43,6 +43,8 @@ export interface RoamMessage {
   MsgKey: string;
   MsgBody: { MsgType: string; MsgContent: Record<string, unknown> }[];
   CloudCustomData?: string;
+  /** 0: a normal message; 8: recalled by its sender (see isRecalled). */
+  MsgFlagBits?: number;
 }
 
 /** A one-to-one conversation in an account's conversation list. */

@@ -7,7 +7,8 @@ export { ImPermanentError } from './errors/permanent-error.js';
 export { classifyImError } from './errors/classify.js';
 export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type ImResponse, type RecentContact, type RoamMessage } from './client.js';
 export * from './elements.js';
-export { afterSendFromHistory, sentOrder } from './roam-message.js';
+export { RECALLED_FLAG, afterSendFromHistory, isRecalled, sentOrder } from './roam-message.js';
+export { TYPING_BUSINESS_ID, typingData, typingOf } from './typing-message.js';
 export {
   type ReadRelayCustomData,
   type RelayCustomData,
@@ -19,6 +20,7 @@ export {
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
 export {
+  AFTER_MSG_WITHDRAW,
   AFTER_SEND_MSG,
   type AfterSendMsg,
   CALLBACK_OK,
@@ -29,11 +31,13 @@ export {
   type CallbackQueryCheck,
   type CallbackQueryOptions,
   type CallbackRefusalCode,
+  type MsgWithdraw,
   STATE_CHANGE,
   type StateChange,
   callbackError,
   callbackSign,
   parseAfterSendMsg,
+  parseMsgWithdraw,
   parseStateChange,
   verifyCallbackQuery,
 } from './callback.js';

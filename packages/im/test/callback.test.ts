@@ -1,3 +1,4 @@
+import type { RoamMessage } from '@wxim/im';
 import {
   CALLBACK_OK,
   CallbackBodyError,
@@ -210,3 +211,62 @@ function catchError(f: () => unknown): unknown {
   }
   return undefined;
 }
+
+t.test('C2C.CallbackAfterMsgWithDraw: the recalled message, its sender and recipient', async (t) => {
+  const { parseMsgWithdraw } = await import('@wxim/im');
+  t.same(
+    parseMsgWithdraw({
+      CallbackCommand: 'C2C.CallbackAfterMsgWithDraw',
+      From_Account: 'jared',
+      To_Account: 'Jonh',
+      MsgKey: '48374_2837546_1557481126',
+      EventTime: 1670574414123,
+    }),
+    {
+      fromAccount: 'jared',
+      toAccount: 'Jonh',
+      msgKey: '48374_2837546_1557481126',
+      eventTime: 1670574414123,
+    },
+  );
+  t.same(
+    parseMsgWithdraw({ From_Account: 'jared', To_Account: 'Jonh', MsgKey: 'k', UnreadMsgNum: 7 }),
+    { fromAccount: 'jared', toAccount: 'Jonh', msgKey: 'k' },
+    'the older body, UnreadMsgNum and no EventTime',
+  );
+  t.throws(() => parseMsgWithdraw({ From_Account: 'jared', To_Account: 'Jonh' }), /MsgKey is missing/);
+  t.throws(() => parseMsgWithdraw({ From_Account: 'jared', To_Account: 'Jonh', MsgKey: 1 }), /MsgKey is not a string/);
+  t.throws(
+    () => parseMsgWithdraw({ CallbackCommand: 'C2C.CallbackAfterSendMsg', From_Account: 'a', To_Account: 'b', MsgKey: 'k' }),
+    /not C2C.CallbackAfterMsgWithDraw/,
+  );
+  t.throws(() => parseMsgWithdraw([]), /not a JSON object/);
+});
+
+t.test("TUIKit's typing message is told from other custom messages", async (t) => {
+  const { typingOf, typingData } = await import('@wxim/im');
+  const custom = (Data: unknown) => [{ MsgType: 'TIMCustomElem', MsgContent: { Data, Desc: '', Ext: '', Sound: '' } }];
+  t.equal(typingOf(custom(typingData(true))), true);
+  t.equal(typingOf(custom(typingData(false))), false);
+  t.equal(
+    typingOf(custom('{"businessID":"user_typing_status","typingStatus":1,"version":1,"userAction":14,"actionParam":"EIMAMSG_InputStatus_Ing"}')),
+    true,
+    'as TUIKit sends it',
+  );
+  t.equal(typingOf(custom('{"userAction":14,"actionParam":"EIMAMSG_InputStatus_End"}')), false, 'older clients: actionParam only');
+  t.equal(typingOf(custom('{"businessID":"order"}')), undefined, 'another custom message');
+  t.equal(typingOf(custom('not json')), undefined);
+  t.equal(typingOf(custom(42)), undefined);
+  t.equal(typingOf([{ MsgType: 'TIMTextElem', MsgContent: { Text: 'hi' } }]), undefined);
+  t.equal(typingOf([...custom(typingData(true)), { MsgType: 'TIMTextElem', MsgContent: { Text: 'hi' } }]), undefined, 'only a lone element');
+});
+
+t.test("a message IM's history shows recalled (MsgFlagBits 8) says so", async (t) => {
+  const { afterSendFromHistory, isRecalled } = await import('@wxim/im');
+  const m: RoamMessage = { From_Account: 'a', To_Account: 'b', MsgSeq: 1, MsgRandom: 2, MsgTimeStamp: 3, MsgKey: 'k', MsgBody: [] };
+  t.notOk(isRecalled(m));
+  t.notOk(isRecalled({ ...m, MsgFlagBits: 0 }));
+  t.ok(isRecalled({ ...m, MsgFlagBits: 8 }));
+  t.equal(afterSendFromHistory({ ...m, MsgFlagBits: 8 }).recalled, true);
+  t.equal(afterSendFromHistory(m).recalled, undefined);
+});

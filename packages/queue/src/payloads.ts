@@ -14,8 +14,19 @@ export interface ReplyElement {
   MsgContent: Record<string, unknown>;
 }
 
+/**
+ * What an agent did in IM that is not a message to deliver: started or stopped typing to the
+ * customer (TUIKit's online-only typing message), or recalled a message (IM's withdraw callback).
+ */
+export type AgentSignal = 'typing' | 'typing-stop' | 'recall';
+
 /** One job of `agent-replies`: an agent's one-to-one message to a customer, to deliver through WeChat. */
 export interface ReplyJob {
+  /**
+   * Set on a signal (no body to deliver; `msgKey` is the typing message's, or the recalled
+   * message's). A signal takes no turn in the customer's reply line and is never delivered.
+   */
+  signal?: AgentSignal;
   agent: string;
   /** The customer's IM UserID (the message's To_Account) and their openid. */
   userId: string;

@@ -11,6 +11,7 @@ import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
+import { MARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
 
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'
@@ -43,6 +44,8 @@ const SCRIPTS = {
   wximLockRelease: { numberOfKeys: 1, lua: LOCK_RELEASE },
   wximLockRenew: { numberOfKeys: 1, lua: LOCK_RENEW },
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
+  wximReplyWithdraw: { numberOfKeys: 1, lua: WITHDRAW },
+  wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
 } as const;
 
 /** The scripts as commands, with the types of what they return. */
@@ -70,7 +73,7 @@ export interface RelayScripts {
     token: string,
     lockMs: number,
     member: string,
-    mode: 'take' | 'start',
+    mode: 'take' | 'start' | 'try',
   ): Promise<[number, number]>;
   wximWakeToFront(delayed: string, wait: string, meta: string, active: string, marker: string, events: string, job: string, jobId: string): Promise<number>;
   wximHoldQueue(limiterKey: string, ms: string, mark: string): Promise<number>;
@@ -99,6 +102,8 @@ export interface RelayScripts {
   wximLockRelease(lock: string, owner: string): Promise<number>;
   wximLockRenew(lock: string, owner: string, ms: number): Promise<number>;
   wximTokenDropIfStored(key: string, token: string): Promise<number>;
+  wximReplyWithdraw(progress: string, ttlMs: number, atMs: string): Promise<'stopped' | 'too_late'>;
+  wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
 }
 
 const registered = new WeakSet<object>();

@@ -1,4 +1,4 @@
-import { AFTER_SEND_MSG, STATE_CHANGE, callbackSign } from '@wxim/im';
+import { AFTER_MSG_WITHDRAW, AFTER_SEND_MSG, STATE_CHANGE, callbackSign } from '@wxim/im';
 import type { ReceivedMessage } from './im-simulator.js';
 
 /** How long IM waits for a callback's answer. */
@@ -130,7 +130,7 @@ export class ImCallbackSender {
 }
 
 /** The body of C2C.CallbackAfterSendMsg for a message IM stored and delivered. */
-export function afterSendMsgPayload(m: ReceivedMessage, unreadMsgNum: number, eventTime: number): Record<string, unknown> {
+export function afterSendMsgPayload(m: ReceivedMessage, unreadMsgNum: number, eventTime: number, onlineOnly = false): Record<string, unknown> {
   return {
     CallbackCommand: AFTER_SEND_MSG,
     From_Account: m.from,
@@ -139,7 +139,7 @@ export function afterSendMsgPayload(m: ReceivedMessage, unreadMsgNum: number, ev
     MsgRandom: m.msgRandom,
     MsgTime: Math.floor(m.receivedAt / 1000),
     MsgKey: m.msgKey,
-    OnlineOnlyFlag: 0,
+    OnlineOnlyFlag: onlineOnly ? 1 : 0,
     MsgBody: m.body,
     CloudCustomData: m.cloudCustomData ?? '',
     SendMsgResult: 0,
@@ -147,6 +147,11 @@ export function afterSendMsgPayload(m: ReceivedMessage, unreadMsgNum: number, ev
     UnreadMsgNum: unreadMsgNum,
     EventTime: eventTime,
   };
+}
+
+/** The body of C2C.CallbackAfterMsgWithDraw (newer pages of IM's documentation: EventTime, no UnreadMsgNum). */
+export function msgWithdrawPayload(m: Pick<ReceivedMessage, 'from' | 'to' | 'msgKey'>, eventTime: number): Record<string, unknown> {
+  return { CallbackCommand: AFTER_MSG_WITHDRAW, From_Account: m.from, To_Account: m.to, MsgKey: m.msgKey, EventTime: eventTime };
 }
 
 /** The body of State.StateChange. */

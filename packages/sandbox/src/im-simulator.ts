@@ -1,12 +1,30 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { AFTER_SEND_MSG, IM_DEFAULT_LIMIT, STATE_CHANGE, type UserSigDocument, decodeRelayCustomData, paceFor, verifyUserSig } from '@wxim/im';
+import {
+  AFTER_MSG_WITHDRAW,
+  AFTER_SEND_MSG,
+  IM_DEFAULT_LIMIT,
+  RECALLED_FLAG,
+  STATE_CHANGE,
+  typingData,
+  type UserSigDocument,
+  decodeRelayCustomData,
+  paceFor,
+  verifyUserSig,
+} from '@wxim/im';
 import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
 import { FrequencyLimiter } from './frequency-limiter.js';
 import { agentRoutes } from './im-agent-routes.js';
-import { type CallbackRecord, type CallbackTarget, ImCallbackSender, afterSendMsgPayload, stateChangePayload } from './im-callback-sender.js';
+import {
+  type CallbackRecord,
+  type CallbackTarget,
+  ImCallbackSender,
+  afterSendMsgPayload,
+  msgWithdrawPayload,
+  stateChangePayload,
+} from './im-callback-sender.js';
 
 export type { FaultKind, Faults } from './fault-plan.js';
 
@@ -47,6 +65,8 @@ export interface ReceivedMessage {
   /** Milliseconds since the epoch when the simulator accepted it. */
   receivedAt: number;
   msgKey: string;
+  /** Recalled by its sender: IM's history still lists it, flagged (MsgFlagBits 8). */
+  recalled?: true;
 }
 
 /** What an agent's message from the simulated client came to. */
@@ -179,6 +199,41 @@ export class ImSimulator extends FaultInjecting {
     if (stored === undefined) throw new Error(`IM refused the agent's message: ${answer.ErrorCode} ${answer.ErrorInfo}`);
     const callback = await this.afterSend(stored, opts.optPlatform ?? 'Web', opts.clientIp ?? '127.0.0.1');
     return { msgKey: stored.msgKey, msgTime: Math.floor(stored.receivedAt / 1000), delivered: callback?.delivered ?? false };
+  }
+
+  /**
+   * The agent types (or stops) in TUIKit: an online-only custom message (`user_typing_status`),
+   * never stored nor in the history, reported to the after-send callback with OnlineOnlyFlag 1.
+   */
+  async agentTyping(from: string, to: string, typing: boolean): Promise<AgentSendResult> {
+    if (!this.accounts.has(from) || !this.accounts.has(to)) throw new Error('From_Account and To_Account must be imported accounts');
+    const now = Date.now();
+    const m: ReceivedMessage = {
+      from,
+      to,
+      msgSeq: ++this.agentMsgSeq,
+      msgRandom: randomInt(0, 2 ** 32),
+      body: [{ MsgType: 'TIMCustomElem', MsgContent: { Data: typingData(typing), Desc: '', Ext: '', Sound: '' } }],
+      receivedAt: now,
+      msgKey: `${this.agentMsgSeq}_${randomInt(0, 2 ** 32)}_${(++this.msgKeySerial).toString(16)}`,
+    };
+    const callback = await this.callbackSender.send(AFTER_SEND_MSG, afterSendMsgPayload(m, this.unread.get(to) ?? 0, now, true), {
+      optPlatform: 'Web',
+      clientIp: '127.0.0.1',
+    });
+    return { msgKey: m.msgKey, msgTime: Math.floor(now / 1000), delivered: callback?.delivered ?? false };
+  }
+
+  /**
+   * The agent recalls one of their messages (within IM's 2 minutes by default): flagged recalled in
+   * the history, and C2C.CallbackAfterMsgWithDraw sent. Resolves to whether the callback was answered OK.
+   */
+  async agentRecall(from: string, to: string, msgKey: string): Promise<boolean> {
+    const m = this.messages.find((x) => x.from === from && x.to === to && x.msgKey === msgKey);
+    if (m === undefined) throw new Error('no such message from From_Account to To_Account');
+    m.recalled = true;
+    const record = await this.callbackSender.send(AFTER_MSG_WITHDRAW, msgWithdrawPayload(m, Date.now()), { optPlatform: 'Web', clientIp: '127.0.0.1' });
+    return record?.delivered ?? false;
   }
 
   /** The agent's client connects: State.StateChange Login (Register). Resolves to whether the callback was answered OK. */
@@ -425,6 +480,7 @@ export class ImSimulator extends FaultInjecting {
         MsgKey: m.msgKey,
         MsgBody: m.body,
         ...(m.cloudCustomData === undefined ? {} : { CloudCustomData: m.cloudCustomData }),
+        MsgFlagBits: m.recalled ? RECALLED_FLAG : 0,
       })),
     };
   }

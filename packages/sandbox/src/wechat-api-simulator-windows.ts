@@ -84,6 +84,11 @@ export class CustomerWindows {
     return undefined;
   }
 
+  /** Whether the customer sees "typing…" now: shown, not yet cancelled, ended by a message or over (15 s). */
+  isTyping(openid: string, now: number): boolean {
+    return now < (this.customers.get(openid)?.typingUntil ?? 0);
+  }
+
   typing(openid: string, command: string, now: number): { errcode: number; errmsg: string } | undefined {
     if (command !== 'Typing' && command !== 'CancelTyping') return { errcode: 45072, errmsg: 'invalid command' };
     const s = this.customers.get(openid);

@@ -76,6 +76,8 @@ const err = (errcode: number, errmsg: string): Json => ({ errcode, errmsg });
 export class WechatApiSimulator extends FaultInjecting {
   readonly app: FastifyInstance;
   readonly sent: DeliveredMessage[] = [];
+  /** Every custom/typing call, in order, with WeChat's answer (0: taken). */
+  readonly typingCalls: { openid: string; command: string; at: number; errcode: number }[] = [];
   readonly media = new Map<string, StoredMedia>();
   readonly stats: WechatSimulatorStats = {
     calls: {},
@@ -142,6 +144,11 @@ export class WechatApiSimulator extends FaultInjecting {
     };
   }
 
+  /** Whether the customer sees "typing…" now (see custom/typing). */
+  isTyping(openid: string, atMs: number = Date.now()): boolean {
+    return this.windows.isTyping(openid, atMs);
+  }
+
   sentTo(openid: string): DeliveredMessage[] {
     return this.sent.filter((m) => m.openid === openid);
   }
@@ -170,6 +177,11 @@ export class WechatApiSimulator extends FaultInjecting {
 
     this.app.get('/sim/sent', async () => this.sent);
     this.app.get('/sim/stats', async () => this.stats);
+    this.app.get<{ Querystring: { openid?: string } }>('/sim/typing', async (req, reply) => {
+      const openid = req.query.openid;
+      if (typeof openid !== 'string' || openid === '') return reply.code(400).send({ error: 'openid needed' });
+      return { openid, typing: this.isTyping(openid), calls: this.typingCalls.filter((c) => c.openid === openid) };
+    });
     this.app.put<{ Body: Faults }>('/sim/faults', async (req) => {
       this.faults = req.body;
       return this.faults;
@@ -317,7 +329,10 @@ export class WechatApiSimulator extends FaultInjecting {
     const b = (body ?? {}) as Json;
     const openid = b['touser'];
     if (typeof openid !== 'string' || !OPENID.test(openid)) return err(40003, 'invalid openid');
-    return this.windows.typing(openid, String(b['command']), Date.now()) ?? err(0, 'ok');
+    const now = Date.now();
+    const answer = this.windows.typing(openid, String(b['command']), now) ?? err(0, 'ok');
+    this.typingCalls.push({ openid, command: String(b['command']), at: now, errcode: Number(answer['errcode']) });
+    return answer;
   }
 
   private upload(req: FastifyRequest): Answer {

@@ -76,6 +76,8 @@ export function stateKeys(prefix: string) {
     paceWindow: (scope: RateScope) => `${prefix}:pace-window:${scopeName(scope)}`,
     /** Written before a replica check when a job has no lock to renew (a job run by hand): see ReplicaCheck. */
     replicaMark: `${prefix}:replica-mark`,
+    /** Set while WeChat shows the customer "typing…" for an agent (15 s at most; a reply ends it): not asked again meanwhile (45081). */
+    typingShown: (openid: string) => `${prefix}:typing-shown:${openid}`,
     /** The customer's customer-service window (ReplyWindow): replies left, deadline, last action's time. */
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
     /** A customer's voice (converted), video link or thumbnail the gateway serves by signed link, until the link expires (MediaStore). */

@@ -43,6 +43,18 @@ export class RateGate {
   }
 
   /**
+   * A call that is skipped rather than delayed (it takes no job's turn, e.g. a typing indicator):
+   * true when it may start now (and it is counted), false when the scope's pace has no room now.
+   */
+  async tryAcquire(scope: RateScope): Promise<boolean> {
+    const cap = paceCap(this.perSecond(scope));
+    const [pace, window] = [this.keys.pace(scope), this.keys.paceWindow(scope)];
+    const member = randomBytes(8).toString('base64url');
+    const [waitUs] = await this.redis.wximPace(pace, window, window, Math.ceil(1_000_000 / cap), cap, '', 0, member, 'try');
+    return waitUs === 0;
+  }
+
+  /**
    * Resolves with Redis's time (ms) once the call may start; throws LockLostError when the job's
    * lock is no longer ours (another worker has the job).
    */

@@ -42,6 +42,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       pace: keys.pace({ platform: 'im', command: 'openim/sendmsg' }),
       paceWindow: keys.paceWindow({ platform: 'im', command: 'openim/sendmsg' }),
       replicaMark: keys.replicaMark,
+      typingShown: keys.typingShown('o1'),
       replyWindow: keys.replyWindow('o1'),
       media: keys.media('m1'),
       accessToken: keys.accessToken,
@@ -82,6 +83,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       pace: '{wxim}:pace:im:openim/sendmsg',
       paceWindow: '{wxim}:pace-window:im:openim/sendmsg',
       replicaMark: '{wxim}:replica-mark',
+      typingShown: '{wxim}:typing-shown:o1',
       replyWindow: '{wxim}:reply-window:o1',
       media: '{wxim}:media:m1',
       accessToken: {

@@ -1,4 +1,5 @@
 import {
+  AFTER_MSG_WITHDRAW,
   AFTER_SEND_MSG,
   CALLBACK_OK,
   CallbackBodyError,
@@ -6,10 +7,12 @@ import {
   STATE_CHANGE,
   callbackError,
   parseAfterSendMsg,
+  parseMsgWithdraw,
   parseStateChange,
   verifyCallbackQuery,
 } from '@wxim/im';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AgentSignal } from '@wxim/queue';
 import type { CallbackWatch } from './callback-watch.js';
 import type { CallbackMetrics, CallbackOutcome } from './metrics.js';
 import type { ReplyStore } from './reply-store.js';
@@ -62,6 +65,25 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
     );
   });
 
+  /**
+   * Stores an agent's signal before IM is answered, as a reply is. Nothing in IM's history would
+   * bring a lost one back (typing is not kept; a recall shows only as a flag), so no gap is marked.
+   */
+  const signal = async (req: FastifyRequest, reply: FastifyReply, command: string, kind: AgentSignal, msg: Parameters<ReplyStore['storeSignal']>[1]) => {
+    let stored: string | undefined;
+    try {
+      stored = await opts.store.storeSignal(kind, msg);
+    } catch (err) {
+      req.log.error({ reason: (err as Error).message, msgKey: msg.msgKey, signal: kind }, 'signal not stored, answering an error');
+      return done(req, reply, command, 'unavailable', 503, callbackError(1, 'temporarily unavailable'));
+    }
+    if (stored === undefined) {
+      req.log.debug({ msgKey: msg.msgKey, signal: kind }, 'signal not from an agent to a customer of the relay');
+      return done(req, reply, command, 'ignored', 200, CALLBACK_OK);
+    }
+    return done(req, reply, command, 'signal', 200, CALLBACK_OK);
+  };
+
   app.post<{ Querystring: Record<string, unknown>; Body: unknown }>('/im/callback', async (req, reply) => {
     // The signature first: a request that is not IM's changes nothing, not even a gap.
     const check = verifyCallbackQuery(req.query, {
@@ -86,6 +108,13 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
         const msg = parseAfterSendMsg(req.body);
         // A replayed or made-up message: IM calls back within seconds of a send.
         if (Math.abs(msg.msgTime * 1000 - Date.now()) > MAX_MSG_TIME_SKEW_MS) throw new CallbackBodyError('MsgTime is not within 5 minutes of now');
+        if (msg.onlineOnlyFlag === 1) {
+          // Online-only: never delivered to the customer as a message; an agent's typing is shown.
+          const kind = opts.store.signalOf(msg);
+          if (kind === 'typing' || kind === 'typing-stop') return await signal(req, reply, command, kind, msg);
+          req.log.debug({ skip: kind, msgKey: msg.msgKey }, 'online-only message is not relayed');
+          return done(req, reply, command, kind === 'not_typing' ? 'online_only' : 'ignored', 200, CALLBACK_OK);
+        }
         const skip = opts.store.skipOf(msg);
         if (skip !== undefined) {
           req.log.debug({ skip, msgKey: msg.msgKey }, 'after-send callback changes nothing');
@@ -107,6 +136,7 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
         }
         return done(req, reply, command, 'stored', 200, CALLBACK_OK);
       }
+      if (command === AFTER_MSG_WITHDRAW) return await signal(req, reply, command, 'recall', parseMsgWithdraw(req.body));
       if (command === STATE_CHANGE) {
         const state = parseStateChange(req.body);
         // When IM saw it (its EventTime): a late Logout must not override a newer Login.

@@ -1,4 +1,4 @@
-import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, afterSendFromHistory, sentOrder } from '@wxim/im';
+import { type AfterSendMsg, type ImClient, ImError, ImNotImportedError, ImPermanentError, afterSendFromHistory, isRecalled, sentOrder } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
@@ -128,7 +128,8 @@ export class HistoryScan {
     return withTries(TRIES, async () => {
       const found: AfterSendMsg[] = [];
       for await (const page of im.history(agent, userId, Math.floor(range.from / 1000), Math.ceil(range.to / 1000), options)) {
-        for (const m of page) if (agents.has(m.From_Account) && m.To_Account === userId) found.push(afterSendFromHistory(m));
+        // A recalled message is never stored (nor revived): its agent took it back.
+        for (const m of page) if (agents.has(m.From_Account) && m.To_Account === userId && !isRecalled(m)) found.push(afterSendFromHistory(m));
       }
       return found;
     });

@@ -1,7 +1,8 @@
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type CallbackOutcome = 'stored' | 'ignored' | 'state' | 'refused' | 'bad_request' | 'unavailable';
+/** `signal`: an agent's typing or recall, stored; `online_only`: another online-only message, never delivered. */
+export type CallbackOutcome = 'stored' | 'signal' | 'online_only' | 'ignored' | 'state' | 'refused' | 'bad_request' | 'unavailable';
 
 export interface CallbackMetrics {
   registry: Registry;
@@ -30,7 +31,7 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
     registry,
     callbacks: new Counter({
       name: 'wxim_callback_requests_total',
-      help: 'IM callbacks by command and outcome (stored, ignored, state, refused, bad_request, unavailable)',
+      help: "IM callbacks by command and outcome (stored; signal: an agent's typing or recall, stored; online_only: another online-only message, not delivered; ignored, state, refused, bad_request, unavailable)",
       labelNames: ['command', 'outcome'],
       registers,
     }),

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { type AfterSendMsg, decodeRelayCustomData } from '@wxim/im';
-import { DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from '@wxim/queue';
+import { type AfterSendMsg, type MsgWithdraw, decodeRelayCustomData, typingOf } from '@wxim/im';
+import { type AgentSignal, DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply, replyJobId, signalJobId } from '@wxim/queue';
 import type { ConversationLine, StateKeys } from '@wxim/state';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -12,13 +11,19 @@ import type { Redis, Cluster } from 'ioredis';
  */
 export const REPLY_DEDUPE_MS = 50 * 3600 * 1000;
 
-/** The job id of an agent's message: its MsgKey (IM's id), as a BullMQ id may be spelt. */
-export function replyJobId(msgKey: string): string {
-  return /^[A-Za-z0-9_-]{1,120}$/.test(msgKey) ? `r_${msgKey}` : `r_h${createHash('sha256').update(msgKey).digest('base64url').slice(0, 32)}`;
-}
+export { replyJobId } from '@wxim/queue';
+
+/**
+ * A typing signal's id stays deduplicated this long: IM does not send a callback again, and
+ * agents type often, so these keys should not pile up for the replies' 50 hours.
+ */
+export const SIGNAL_DEDUPE_MS = 10 * 60 * 1000;
 
 /** Why an after-send callback is not a reply to relay: said in the debug line. */
 export type Skip = 'not_delivered' | 'not_from_agent' | 'to_agent' | 'relay_notice' | 'unknown_customer';
+
+/** Why an online-only message (OnlineOnlyFlag 1) is not an agent's typing to relay. */
+export type OnlineOnlySkip = 'not_from_agent' | 'to_agent' | 'not_typing';
 
 /**
  * Stores agents' replies in `agent-replies`, each once (job id from its MsgKey) and in its
@@ -53,17 +58,66 @@ export class ReplyStore {
   }
 
   /**
+   * What an online-only message is: an agent's typing to a customer (TUIKit's indicator), or why
+   * it is not relayed. Never a reply: IM keeps no history of it, and the customer is not online
+   * in IM, so its SendMsgResult says nothing about it.
+   */
+  signalOf(msg: AfterSendMsg): 'typing' | 'typing-stop' | OnlineOnlySkip {
+    if (!this.agents.has(msg.fromAccount)) return 'not_from_agent';
+    if (this.agents.has(msg.toAccount)) return 'to_agent';
+    const typing = typingOf(msg.msgBody);
+    if (typing === undefined) return 'not_typing';
+    return typing ? 'typing' : 'typing-stop';
+  }
+
+  /**
+   * Stores an agent's signal (typing, or a recall) out of the customer's reply line; resolves to
+   * its job id, or undefined when it is not from an agent to a customer of the relay. Throws as
+   * `store` does when Redis did not answer within the budget.
+   */
+  async storeSignal(signal: AgentSignal, msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey' | 'eventTime'>): Promise<string | undefined> {
+    return this.withinBudget(async () => {
+      if (!this.agents.has(msg.fromAccount) || this.agents.has(msg.toAccount)) return undefined;
+      const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
+      if (openid === null) return undefined;
+      const jobId = signalJobId(signal, msg.msgKey);
+      const now = Date.now();
+      await this.enqueuer.enqueue({
+        name: signal,
+        jobId,
+        dedupeTtlMs: signal === 'recall' ? REPLY_DEDUPE_MS : SIGNAL_DEDUPE_MS,
+        data: {
+          signal,
+          agent: msg.fromAccount,
+          userId: msg.toAccount,
+          openid,
+          msgKey: msg.msgKey,
+          msgTime: Math.floor((msg.eventTime ?? now) / 1000),
+          body: [],
+          acceptedAt: now,
+          via: 'callback',
+        },
+      });
+      return jobId;
+    });
+  }
+
+  /**
    * Stores the reply; resolves to its job id, or undefined when no customer of the relay has this
    * UserID. Throws when Redis did not answer within the budget, the customer's look-up included (a
    * reply stored after that is stored once all the same: the caller marks the time for a recovery).
    */
   async store(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
+    return this.withinBudget(() => this.storeNow(msg, via));
+  }
+
+  private async withinBudget(work: () => Promise<string | undefined>): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the reply within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      return await Promise.race([this.storeNow(msg, via), timeout]);
+      return await Promise.race([work(), timeout]);
     } finally {
       clearTimeout(timer);
     }

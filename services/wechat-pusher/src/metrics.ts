@@ -18,6 +18,8 @@ export interface PusherMetrics {
   firstResponse: Histogram;
   resolution: Histogram;
   transfers: Counter<'cause'>;
+  /** Agents' typing and recalls: see typing.ts and undo.ts for the outcomes. */
+  signals: Counter<'signal' | 'outcome'>;
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
@@ -38,7 +40,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     registry,
     replies: new Counter({
       name: 'wxim_pusher_replies_total',
-      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed; command: a desk command, run; not_theirs: from an agent who no longer serves the customer) and how they reached the relay (callback, recovery, sweep)",
+      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed; command: a desk command, run; not_theirs: from an agent who no longer serves the customer; withdrawn: recalled by its agent before it went) and how they reached the relay (callback, recovery, sweep)",
       labelNames: ['outcome', 'via'],
       registers,
     }),
@@ -104,6 +106,12 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       help: 'IM REST call duration',
       labelNames: ['command'],
       buckets: callBuckets,
+      registers,
+    }),
+    signals: new Counter({
+      name: 'wxim_pusher_signals_total',
+      help: "Agents' signals by kind (typing, typing-stop, recall) and outcome (typing: shown, cancelled, or skipped as not_shown, window, already_shown, no_room, refused, error; recall: stopped, too_late)",
+      labelNames: ['signal', 'outcome'],
       registers,
     }),
     inFlight: new Gauge({ name: 'wxim_pusher_jobs_in_flight', help: 'Replies this worker is delivering now', registers }),

@@ -1,5 +1,5 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
-import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
+import { type AgentSignal, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
 import type { Lease, RateScope, ReplicaCheck } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -11,6 +11,9 @@ import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import { quoteOf } from './reply-plan.js';
 import type { DeskCommands } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
+import { ReplyWithdrawn } from './reply-withdrawn.js';
+import { relayTyping } from './typing.js';
+import { isWithdrawn, relayRecall, waitForUndo } from './undo.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -26,6 +29,15 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   desk: DeskCommands;
   /** A delivered reply answers its customer: first-response time, and no first answer overdue. */
   levels: Pick<ServiceLevels, 'answered'>;
+  /** REPLY_UNDO_MS: how long each reply waits for its agent's recall (0 or absent: not at all). */
+  undoMs?: number;
+  /** A WeChat call's turn only if the fleet's pace has room now: a typing indicator is skipped rather than delayed. */
+  tryTurn: (api: string) => Promise<boolean>;
+  /** The mark that WeChat shows a customer "typing…" (see typing.ts); a sent reply part clears it. */
+  typingShownKey: (openid: string) => string;
+  /** How a reply's job ended (its outcome, or `failed`); undefined while it has not. */
+  replyEnded: (jobId: string) => Promise<string | undefined>;
+  log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
 export type PushResult =
@@ -34,7 +46,11 @@ export type PushResult =
   /** An agent's command, run and answered to them; nothing went to the customer. */
   | { outcome: 'command'; command: string }
   /** A reply from an agent who no longer serves the customer: not delivered, the agent told who does. */
-  | { outcome: 'not_theirs'; agent: string };
+  | { outcome: 'not_theirs'; agent: string }
+  /** Recalled by its agent before any of it went: not delivered (the recall told the agent). */
+  | { outcome: 'withdrawn' }
+  /** An agent's typing or recall (see typing.ts, undo.ts): never a message to the customer. */
+  | { outcome: 'signal'; signal: AgentSignal; result: string };
 
 /**
  * The wechat-pusher's job: one agent reply delivered to its customer through WeChat, in the order
@@ -78,6 +94,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent.
     let body: ReplyElement[] | undefined;
     async function run(): Promise<PushResult> {
+      if (await isWithdrawn(deps, job.id!)) throw new ReplyWithdrawn('recalled by its agent');
+      await waitForUndo({ undoMs: deps.undoMs ?? 0 }, job, lease);
       // A reply only a primary being replaced holds would vanish with it, and be found again on
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
       await deps.replicas?.job(lease);
@@ -118,6 +136,12 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         try {
           return await run();
         } catch (err) {
+          if (err instanceof ReplyWithdrawn) {
+            // Completes: nothing went, nothing failed. The recall's own job told the agent.
+            metrics.replies.inc({ outcome: 'withdrawn', via: job.data.via });
+            log.info({ jobId: job.id, agent: job.data.agent, reason: err.message }, 'reply not delivered: its agent recalled it');
+            return { outcome: 'withdrawn' };
+          }
           if (!(err instanceof NotConfirmed)) throw err;
           // Not its agent's: nobody to tell in IM (the agent named never wrote it); the failed job and the warning show it.
           metrics.replies.inc({ outcome: 'unconfirmed', via: job.data.via });
@@ -145,7 +169,31 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
   }
 
   return orderedJobs<ReplyJob, PushResult>(deps, {
-    lineOf: (job) => job.data.openid,
+    // A signal takes no turn: it never waits for, holds up or reorders the customer's replies.
+    lineOf: (job) => (job.data.signal === undefined ? job.data.openid : undefined),
+    outOfLine: async (job) => {
+      const signal = job.data.signal!;
+      const result =
+        signal === 'recall'
+          ? await relayRecall(job, {
+              redis: deps.redis,
+              progressKey: deps.progressKey,
+              undoMs: deps.undoMs ?? 0,
+              wake: deps.wake,
+              tell: (...a) => deps.desk.tell(...a),
+              replyEnded: deps.replyEnded,
+            })
+          : await relayTyping(job, {
+              redis: deps.redis,
+              keys: { typingShown: deps.typingShownKey },
+              wechat: deps.wechat,
+              window: deps.window,
+              tryTurn: deps.tryTurn,
+              log,
+            });
+      metrics.signals.inc({ signal, outcome: result });
+      return { outcome: 'signal', signal, result };
+    },
     attempt,
     words: {
       willRetry: 'reply will be retried',

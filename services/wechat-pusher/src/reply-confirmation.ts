@@ -3,6 +3,7 @@ import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHi
 import { type ReplyElement, type ReplyJob, isSameReply } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
+import { ReplyWithdrawn } from './reply-withdrawn.js';
 
 /** A reply IM's history does not show its agent sent: never delivered. */
 export class NotConfirmed extends Error {
@@ -73,6 +74,8 @@ export class ReplyConfirmation {
   /** The body, once what the history shows under the reply's MsgKey is the same message. */
   private matching(data: ReplyJob, shown: AfterSendMsg): ReplyElement[] {
     if (!isSameReply(data, shown)) throw new NotConfirmed("IM's history holds another message under its MsgKey");
+    // Its agent recalled it, and the recall's callback never came (or not yet): it never goes.
+    if (shown.recalled === true) throw new ReplyWithdrawn("IM's history shows its agent recalled it");
     return shown.msgBody;
   }
 

@@ -12,6 +12,8 @@ import {
   splitText,
 } from '@wxim/wechat';
 import type { Redis, Cluster } from 'ioredis';
+import { relayScripts, scriptsIn } from '@wxim/redis-scripts';
+import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { MediaError, fetchMedia } from './media-fetch.js';
 import type { Undelivered } from './notice.js';
 import { type ReplyPart, planReply } from './reply-plan.js';
@@ -28,12 +30,14 @@ export interface DeliveryDeps {
   mediaTimeoutMs: number;
   /** REDIS_WAIT_REPLICAS: a part's `sending` mark confirmed on the replicas before it is sent; none when 0. */
   replicas?: Pick<ReplicaCheck, 'confirm'>;
+  /** The key of the mark that WeChat shows the customer "typing…": a sent part ends it (see typing.ts). */
+  typingShownKey?: (openid: string) => string;
 }
 
 export type Delivery = { delivered: true; parts: number } | { delivered: false; why: Undelivered; part: number; of: number };
 
 /** A reply's progress outlives a failed job's retention (a week), then goes. */
-const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
+export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 
 /** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
 function sendable(parts: ReplyPart[]): ReplyPart[] {
@@ -61,10 +65,17 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   };
   // The mark that keeps a part from being sent twice must outlive a failover: on the replicas
   // before the send, or a new primary without it would let a later attempt send the part again.
+  // Only if its agent has not recalled it (see undo.ts): the recall and this mark are each one
+  // script on the hash, so exactly one of them wins. Throws ReplyWithdrawn when the recall did.
   const markSending = async (field: string) => {
-    if (deps.replicas === undefined) return mark(field, 'sending');
+    if (deps.replicas === undefined) {
+      if ((await relayScripts(redis).wximReplyMarkSending(key, field, PROGRESS_TTL_MS)) !== 1) throw new ReplyWithdrawn('recalled by its agent');
+      lifetimeSet = true;
+      return;
+    }
     try {
-      await deps.replicas.confirm((p) => void p.hset(key, field, 'sending').pexpire(key, PROGRESS_TTL_MS));
+      const [marked] = await deps.replicas.confirm((p) => void scriptsIn(p).wximReplyMarkSending(key, field, PROGRESS_TTL_MS));
+      if (marked !== 1) throw new ReplyWithdrawn('recalled by its agent');
     } catch (err) {
       // Not sent: the mark goes, so the next attempt sends the part rather than report it uncertain.
       if (err instanceof NotOnReplicas) await redis.hdel(key, field).catch(() => undefined);
@@ -137,6 +148,8 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     }
     await mark(`p${i}`, 'sent');
     await window.consume(touser, Date.now());
+    // WeChat ends "typing…" with a message: the agent's next typing may show it again.
+    if (deps.typingShownKey !== undefined) await redis.del(deps.typingShownKey(touser));
   }
   return { delivered: true, parts: parts.length };
 }

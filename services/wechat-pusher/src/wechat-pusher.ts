@@ -4,7 +4,7 @@ import { ConversationLine, DeskPresence, FleetLock, ReplyWindow, queueHold, stat
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
-import { createPusher } from './processor.js';
+import { type PushResult, createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
@@ -50,7 +50,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, prefix, log, replicas }) => {
+    build: ({ state, queue, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
@@ -151,6 +151,14 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         wake: wakeToFront(state, queueLayout(prefix, QUEUES.agentReplies)),
         rateLimit: queueHold(state, queueLayout(prefix, QUEUES.agentReplies).limiter),
         turn: (scope, lease) => gate.acquire(scope, lease),
+        tryTurn: (api) => gate.tryAcquire({ platform: 'wechat', api }),
+        typingShownKey: keys.typingShown,
+        replyEnded: async (jobId) => {
+          const job = await queue.getJob(jobId);
+          if (job?.finishedOn === undefined) return undefined;
+          return (await job.isFailed()) ? 'failed' : (job.returnvalue as PushResult | undefined)?.outcome;
+        },
+        undoMs: config.replyUndoMs,
         jobKeyPrefix: keys.jobs(QUEUES.agentReplies),
         lockMs: config.worker.stallMs,
         allowedHosts: config.mediaAllowedHosts,

@@ -12,7 +12,9 @@
 // GCRA), so calls are spaced one interval apart, never bunched at the start of a second; and the
 // window holds the hard cap, at most `cap` calls started in any second. A call that may start now
 // is recorded and told {0, now}; otherwise it is given the next free slot and told how long to
-// wait ({µs, now}), after which it asks again with 'start'.
+// wait ({µs, now}), after which it asks again with 'start'. A call that would rather not go than
+// wait ('try', e.g. a typing indicator) is recorded only if it may start now; otherwise it is told
+// the wait and reserves nothing.
 //
 // The pace's own keys are not written to the AOF or replicas (REPL_NONE): they matter for a second
 // at most, and with appendfsync always every write makes its reply wait for a disk sync. A lock
@@ -36,6 +38,9 @@ local function advance(from)
   local after = from + interval
   redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 1000)
 end
+if ARGV[6] == 'try' and (nextFree > now or freeAt > now) then
+  return {math.max(nextFree, freeAt) - now, now}
+end
 if ARGV[6] == 'take' and nextFree > now then
   local slot = math.max(nextFree, freeAt)
   advance(slot)
@@ -45,7 +50,7 @@ if freeAt > now then
   if ARGV[6] == 'take' then advance(math.max(nextFree, freeAt)) end
   return {freeAt - now, now}
 end
-if ARGV[6] == 'take' then advance(now) end
+if ARGV[6] ~= 'start' then advance(now) end
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[5])
 redis.call('PEXPIRE', KEYS[2], 2000)
 return {0, now}

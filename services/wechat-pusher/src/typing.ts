@@ -1,0 +1,79 @@
+import type { ReplyJob } from '@wxim/queue';
+import type { ReplyWindow, StateKeys } from '@wxim/state';
+import { WechatApiError, type WechatApi } from '@wxim/wechat';
+import type { Job } from 'bullmq';
+import type { Redis, Cluster } from 'ioredis';
+
+/** WeChat shows "typing…" only within 30 s of the customer's message (45080 otherwise). */
+export const TYPING_AFTER_MS = 30_000;
+/** How long WeChat shows it at most; asked again meanwhile it answers 45081. A message sent ends it. */
+export const TYPING_SHOWN_MS = 15_000;
+
+export type TypingOutcome =
+  | 'shown'
+  | 'cancelled'
+  /** typing-stop while nothing is shown: nothing to cancel. */
+  | 'not_shown'
+  /** The customer's last message is older than 30 s (or the agent typed so long ago the indicator would be over). */
+  | 'window'
+  | 'already_shown'
+  /** The fleet's WeChat pace had no room now: skipped rather than waited for. */
+  | 'no_room'
+  /** WeChat refused it (its errcode logged). */
+  | 'refused'
+  /** No answer from WeChat: not tried again. */
+  | 'error';
+
+export interface TypingDeps {
+  redis: Redis | Cluster;
+  keys: Pick<StateKeys, 'typingShown'>;
+  wechat: Pick<WechatApi, 'typing'>;
+  window: Pick<ReplyWindow, 'check'>;
+  /** A turn under the fleet's WeChat pace only if there is room now (RateGate.tryAcquire). */
+  tryTurn: (api: string) => Promise<boolean>;
+  log: { debug(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+/**
+ * An agent's typing, shown to the customer through WeChat's custom/typing within WeChat's rules:
+ * only within 30 s of the customer's last message, not asked again while shown (a short mark in
+ * Redis, cleared when a reply part is sent, as WeChat ends the indicator then), cancelled on
+ * typing-stop only when shown. One attempt, never retried, never waited for: it is a nicety, and
+ * neither a reply's turn nor WeChat's quota is spent on it (custom/typing is not a message).
+ */
+export async function relayTyping(job: Job<ReplyJob>, deps: TypingDeps): Promise<TypingOutcome> {
+  const { openid, signal, acceptedAt } = job.data;
+  const mark = deps.keys.typingShown(openid);
+  const now = Date.now();
+  if (signal === 'typing-stop') {
+    // Only a shown indicator is cancelled: the mark goes first, so a typing after this shows again.
+    if ((await deps.redis.del(mark)) === 0) return 'not_shown';
+    return call(job, deps, 'CancelTyping', 'cancelled');
+  }
+  // A typing job that waited past the indicator's own life (a backlog) shows nothing useful any more.
+  if (now - acceptedAt > TYPING_SHOWN_MS) return 'window';
+  const window = await deps.window.check(openid, now);
+  if (!window.open || now - window.lastActionAt > TYPING_AFTER_MS) return 'window';
+  if ((await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS, 'NX')) === null) return 'already_shown';
+  const outcome = await call(job, deps, 'Typing', 'shown');
+  // Not shown after all: the next typing may try again (45081 says it is shown: the mark stays).
+  if (outcome !== 'shown' && outcome !== 'already_shown') await deps.redis.del(mark);
+  return outcome;
+}
+
+async function call(job: Job<ReplyJob>, deps: TypingDeps, command: 'Typing' | 'CancelTyping', done: TypingOutcome): Promise<TypingOutcome> {
+  const fields = { jobId: job.id, agent: job.data.agent, command };
+  try {
+    const sent = await deps.wechat.typing(job.data.openid, command, { beforeSend: (api) => deps.tryTurn(api) });
+    return sent ? done : 'no_room';
+  } catch (err) {
+    if (err instanceof WechatApiError && err.code === 45081) return 'already_shown';
+    if (err instanceof WechatApiError && err.code === 45080) return 'window';
+    if (err instanceof WechatApiError && err.code !== 0) {
+      deps.log.info({ ...fields, code: err.code }, 'WeChat refused the typing indicator; not tried again');
+      return 'refused';
+    }
+    deps.log.info({ ...fields, reason: (err as Error).message }, 'the typing indicator did not reach WeChat; not tried again');
+    return 'error';
+  }
+}
