@@ -10,12 +10,12 @@ interface Test {
   teardown(fn: () => unknown): void;
 }
 
-/** `npm start` in sandbox mode on a Redis of its own, and the sandbox page open in chromium; all ended with the test. */
-export async function openSandboxPage(t: Test): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports'] }> {
+/** `npm start` in sandbox mode (with `env` besides) on a Redis of its own, and the sandbox page open in chromium; all ended with the test. */
+export async function openSandboxPage(t: Test, env: Record<string, string> = {}): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports'] }> {
   t.ok(existsSync(CHROMIUM), `chromium is installed at ${CHROMIUM}`);
   const redis = await startTestRedis();
   t.teardown(() => redis.close());
-  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: testPrefix() });
+  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: testPrefix(), ...env });
   t.teardown(() => {
     relay.child.kill('SIGKILL');
   });

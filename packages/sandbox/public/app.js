@@ -36,7 +36,22 @@ function shownImage(url) {
   }
 }
 
-function render(list, items) {
+/** A sound or video address the relay serves (its signed /media/ links, or the sandbox's own): http(s) only. */
+function shownMedia(url) {
+  try {
+    const parsed = new URL(url, location.href);
+    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && (parsed.pathname.startsWith('/media/') || parsed.pathname.startsWith('/api/wechat-media/'))
+      ? parsed.href
+      : '';
+  } catch {
+    return '';
+  }
+}
+
+/** What a delivery mark shows on the agent's own message: ⏳ queued, ✓ delivered, ✗ not delivered (why in the tooltip). */
+const MARKS = { queued: ['⏳', 'queued'], delivered: ['✓', 'delivered'], not_delivered: ['✗', 'not delivered'], withdrawn: ['↩', 'stopped (recalled)'] };
+
+function render(list, items, actions) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren(
     ...items.map((item) => {
@@ -53,6 +68,31 @@ function render(list, items) {
         img.alt = 'photo';
         li.append(img);
       }
+      if (item.sound && shownMedia(item.sound)) {
+        const audio = document.createElement('audio');
+        audio.controls = true;
+        audio.preload = 'metadata';
+        audio.src = shownMedia(item.sound);
+        li.append(audio);
+      }
+      if (item.video && shownMedia(item.video.url)) {
+        const video = document.createElement('video');
+        video.controls = true;
+        video.preload = 'none';
+        video.src = shownMedia(item.video.url);
+        if (item.video.poster && shownMedia(item.video.poster)) video.poster = shownMedia(item.video.poster);
+        li.append(video);
+      }
+      if (item.mark) {
+        const [sign, words] = MARKS[item.mark.state] ?? ['?', item.mark.state];
+        const mark = document.createElement('span');
+        mark.className = `mark mark-${item.mark.state}`;
+        mark.textContent = sign;
+        mark.title = item.mark.reason ? `${words}: ${item.mark.reason}` : words;
+        mark.setAttribute('aria-label', mark.title);
+        li.append(mark);
+      }
+      if (actions) actions(item, li);
       if (item.note) {
         const note = document.createElement('span');
         note.className = 'note';
@@ -137,6 +177,29 @@ function agentSwitch(agent) {
   return li;
 }
 
+/** A Recall button on the agent's own messages, as an IM client offers: IM tells the relay (the recall callback). */
+function recallButton(item, li) {
+  if (item.from !== 'agent' || item.recalled) return;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'recall';
+  button.textContent = 'Recall';
+  button.addEventListener('click', () => void attempt(() => api('POST', '/api/agent/recall', { agent: state.agent, openid: state.openid, msgKey: item.id })));
+  li.append(button);
+}
+
+/** The agent's client says "typing" while there is text in the box (again every few seconds), and "stopped" when it empties. */
+const typing = { shown: false, at: 0 };
+function agentTyping() {
+  const now = Date.now();
+  const typingNow = $('agent-input').value.trim() !== '';
+  if (typingNow === typing.shown && (!typingNow || now - typing.at < 4000)) return;
+  typing.shown = typingNow;
+  typing.at = now;
+  // Only a hint: a refused one is not worth a line under the panes.
+  void api('POST', '/api/agent/typing', { agent: state.agent, openid: state.openid, typing: typingNow }).catch(() => undefined);
+}
+
 let refreshing = false;
 
 /** Redraws both panes from the sandbox's state; one at a time, so an older answer never overwrites a newer one. */
@@ -162,7 +225,9 @@ async function redraw() {
   if (key === state.last) return;
   state.last = key;
   render($('customer-chat'), view.customer);
-  render($('agent-chat'), view.agent.items);
+  render($('agent-chat'), view.agent.items, recallButton);
+  // What WeChat shows the customer while the agent types (custom/typing), as the simulator holds it.
+  $('customer-typing').hidden = !view.typing;
   renderDesk(view.desk);
   $('window-closed').checked = !view.window.open;
   $('window-status').textContent = view.window.open
@@ -212,8 +277,11 @@ async function start() {
     const text = $('agent-input').value;
     if (text.trim() === '') return;
     $('agent-input').value = '';
+    // A sent message ends the typing on WeChat's side; the client's own flag follows.
+    typing.shown = false;
     void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, text }));
   });
+  $('agent-input').addEventListener('input', agentTyping);
   $('agent-photo').addEventListener(
     'click',
     () => void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, photo: true })),

@@ -1,4 +1,4 @@
-import { decodeRelayCustomData } from '@wxim/im';
+import { decodeRelayCustomData, readRelayMark } from '@wxim/im';
 import type { ReceivedMessage } from '../im-simulator.js';
 import type { DeliveredMessage } from '../wechat-api-simulator.js';
 
@@ -12,6 +12,14 @@ export interface ChatItem {
   text: string;
   /** The image's address, for a photo. */
   image?: string;
+  /** A sound the agent can play (a customer's voice message, converted by the relay). */
+  sound?: string;
+  /** A video the agent can play, with its thumbnail. */
+  video?: { url: string; poster?: string };
+  /** On an agent's message: the relay's delivery mark (what WeChat made of the reply). */
+  mark?: { state: string; reason?: string };
+  /** On an agent's message: they recalled it in IM. */
+  recalled?: true;
   /** What became of it so far, e.g. the gateway's answer. */
   note?: string;
 }
@@ -37,9 +45,18 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
 }
 
-/** An IM message body as a line of text, and the address of its image if it has one. */
-export function imBodyText(body: ReceivedMessage['body']): { text: string; image?: string } {
+/** Whole seconds as the page shows a length: `12 s`, `1:05`. */
+function length(seconds: unknown): string {
+  const s = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds) : 0;
+  if (s === 0) return '';
+  return s >= 60 ? `, ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` : `, ${s} s`;
+}
+
+/** An IM message body as a line of text, and the addresses of its image, sound or video if it has one. */
+export function imBodyText(body: ReceivedMessage['body']): Pick<ChatItem, 'text' | 'image' | 'sound' | 'video'> {
   let image: string | undefined;
+  let sound: string | undefined;
+  let video: ChatItem['video'];
   const parts = body.map(({ MsgType: type, MsgContent: content }) => {
     switch (type) {
       case 'TIMTextElem':
@@ -49,6 +66,13 @@ export function imBodyText(body: ReceivedMessage['body']): { text: string; image
         if (typeof info?.URL === 'string') image = info.URL;
         return '[photo]';
       }
+      case 'TIMSoundElem':
+        if (typeof content['Url'] === 'string') sound = content['Url'];
+        return `[voice message${length(content['Second'])}]`;
+      case 'TIMVideoFileElem':
+        if (typeof content['VideoUrl'] === 'string')
+          video = { url: content['VideoUrl'], ...(typeof content['ThumbUrl'] === 'string' ? { poster: content['ThumbUrl'] } : {}) };
+        return `[video${length(content['VideoSecond'])}]`;
       case 'TIMLocationElem':
         return `[location] ${str(content['Desc'])} (${str(content['Latitude'])}, ${str(content['Longitude'])})`;
       case 'TIMCustomElem':
@@ -57,7 +81,12 @@ export function imBodyText(body: ReceivedMessage['body']): { text: string; image
         return `[${type}]`;
     }
   });
-  return { text: parts.join(' '), ...(image === undefined ? {} : { image }) };
+  return {
+    text: parts.join(' '),
+    ...(image === undefined ? {} : { image }),
+    ...(sound === undefined ? {} : { sound }),
+    ...(video === undefined ? {} : { video }),
+  };
 }
 
 /** Which agent each customer message (by MsgId) reached in IM. */
@@ -124,7 +153,12 @@ export function agentConversation(messages: readonly ReceivedMessage[], agent: s
     } else if (m.from === customerAccount && m.to === agent) items.push(item('customer'));
     else if (m.from === agent && m.to === customerAccount) {
       agentKeys.add(m.msgKey);
-      items.push(item('agent'));
+      const mark = readRelayMark(m.cloudCustomData);
+      items.push({
+        ...item('agent'),
+        ...(mark === undefined ? {} : { mark: { state: mark.state, ...(mark.reason === undefined ? {} : { reason: mark.reason }) } }),
+        ...(m.recalled === true ? { recalled: true, note: 'recalled' } : {}),
+      });
     }
   }
   return { items, customerAccount, ...(servedBy === undefined ? {} : { servedBy }) };

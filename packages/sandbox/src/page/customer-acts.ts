@@ -3,7 +3,7 @@ import type { WechatPlatform } from '../wechat-platform.js';
 import type { CustomerAct } from './chat-view.js';
 import { photoName, uniqueId } from './photo-names.js';
 
-export const CUSTOMER_ACTIONS = ['follow', 'unfollow', 'text', 'photo', 'location'] as const;
+export const CUSTOMER_ACTIONS = ['follow', 'unfollow', 'text', 'photo', 'location', 'voice', 'video'] as const;
 export type CustomerAction = (typeof CUSTOMER_ACTIONS)[number];
 
 /** The sandbox remembers this many of the page's customer acts. */
@@ -35,6 +35,9 @@ export class CustomerActs {
       text: () => [wechat.text(openid, text), text] as const,
       photo: () => [wechat.image(openid, photoUrl, `sandbox-${uniqueId()}`), '[photo]'] as const,
       location: () => [wechat.location(openid, 22.5431, 114.0579, 'Shenzhen Bay Park'), '[location] Shenzhen Bay Park (22.5431, 114.0579)'] as const,
+      // The simulator's 2 s recording (a 440 Hz tone), with WeChat's transcript beside it, and its 1 s clip.
+      voice: () => [wechat.voice(openid, { recognition: 'a two-second tone' }), '[voice message, 2 s]'] as const,
+      video: () => [wechat.video(openid), '[video, 1 s]'] as const,
     }[action]();
     const at = Date.now();
     const item: CustomerAct = {

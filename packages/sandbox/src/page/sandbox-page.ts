@@ -97,6 +97,8 @@ export class SandboxPage {
           : window === undefined || window.deadline <= now
             ? { open: false }
             : { open: true, remaining: window.remaining, deadline: window.deadline },
+        // What WeChat shows the customer while the agent types (custom/typing).
+        typing: wechatApi.isTyping(openid),
         imFailPercent: Math.round(im.faults.rate * 100),
         // Calls IM answered with a fault so far: each is retried by the relay.
         imFailures: Object.values(im.stats.faults).reduce((a, b) => a + b, 0),
@@ -152,6 +154,33 @@ export class SandboxPage {
       } catch (err) {
         // IM refuses, e.g. a customer whose account was deleted when they unfollowed.
         return refuse(reply, 409, err instanceof Error ? err.message : String(err));
+      }
+    });
+
+    /** The agent's IM client says the agent is typing (or stopped), as TUIKit does: an online-only message IM reports to im-callback. */
+    this.app.post<{ Body: { agent?: unknown; openid?: unknown; typing?: unknown } | undefined }>('/api/agent/typing', async (req, reply) => {
+      const { agent, openid, typing } = req.body ?? {};
+      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
+      if (typeof openid !== 'string' || !OPENID.test(openid) || typeof typing !== 'boolean') return refuse(reply, 400, 'openid and typing (true or false)');
+      const { customerAccount } = agentConversation(im.messages, agent, openid);
+      if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet: there is no conversation to type in');
+      const sent = await im.agentTyping(agent, customerAccount, typing);
+      return { delivered: sent.delivered };
+    });
+
+    /** The agent recalls one of their messages in IM: IM tells im-callback (C2C.CallbackAfterMsgWithDraw). */
+    this.app.post<{ Body: { agent?: unknown; openid?: unknown; msgKey?: unknown } | undefined }>('/api/agent/recall', async (req, reply) => {
+      const { agent, openid, msgKey } = req.body ?? {};
+      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
+      if (typeof openid !== 'string' || !OPENID.test(openid) || typeof msgKey !== 'string') return refuse(reply, 400, 'openid and msgKey');
+      const { customerAccount } = agentConversation(im.messages, agent, openid);
+      if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet');
+      try {
+        const delivered = await im.agentRecall(agent, customerAccount, msgKey);
+        if (!delivered) return refuse(reply, 502, 'im-callback did not take the recall');
+        return { recalled: msgKey };
+      } catch (err) {
+        return refuse(reply, 404, err instanceof Error ? err.message : String(err));
       }
     });
 
