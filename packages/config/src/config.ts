@@ -62,6 +62,8 @@ export interface Config {
   callbackSweepMs: number;
   /** CALLBACK_VERIFY: `history` delivers a reply only once IM's own history shows its agent sent it; `off` trusts the signed callback alone. */
   callbackVerify: 'history' | 'off';
+  /** DELIVERY_MARKS: `on` marks each agent reply in IM (its CloudCustomData) queued, delivered or not delivered; `off` leaves replies as their agents sent them. */
+  deliveryMarks: 'on' | 'off';
   mediaAllowedHosts: string[];
   ports: { gateway: number; callback: number; dashboard: number; imWorker: number; pusher: number; sandbox: number };
   /**
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     callbackRecoveryPercent: integer(env, 'CALLBACK_RECOVERY_PERCENT', 1, 90, 25),
     callbackSweepMs: sweepPeriod(env),
     callbackVerify: oneOf(env, 'CALLBACK_VERIFY', ['history', 'off'] as const, 'history'),
+    deliveryMarks: oneOf(env, 'DELIVERY_MARKS', ['on', 'off'] as const, 'on'),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     ports: {
       gateway: port(env, 'GATEWAY_PORT', 3000),

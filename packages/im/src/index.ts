@@ -9,12 +9,18 @@ export { type C2CMessage, type CallOptions, ImClient, type ImClientOptions, type
 export * from './elements.js';
 export { afterSendFromHistory, sentOrder } from './roam-message.js';
 export {
+  MAX_MARK_REASON_CHARS,
+  RELAY_MARK_KEY,
   type ReadRelayCustomData,
   type RelayCustomData,
+  type RelayMark,
+  type RelayMarkState,
   type RelayNotice,
   type WechatOrigin,
   decodeRelayCustomData,
   encodeRelayCustomData,
+  readRelayMark,
+  withRelayMark,
 } from './relay-custom-data.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
