@@ -104,6 +104,8 @@ export class ImSimulator extends FaultInjecting {
   private agentMsgSeq = 0;
   /** See ImSimulatorOptions.historyLagMs; tests change it as they go. */
   historyLagMs: number;
+  /** Every modify_c2c_msg IM took, in order: what it wrote into which message (the sandbox page and tests read it). */
+  readonly modifications: { msgKey: string; cloudCustomData?: string; at: number }[] = [];
   /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
   readonly historyRefused = new Map<string, number>();
 
@@ -411,6 +413,7 @@ export class ImSimulator extends FaultInjecting {
     }
     if (typeof data === 'string') message.cloudCustomData = data;
     this.stats.modified++;
+    this.modifications.push({ msgKey, ...(typeof data === 'string' ? { cloudCustomData: data } : {}), at: Date.now() });
     return OK;
   }
 
