@@ -144,7 +144,7 @@ t.test(
     await relay.waitForSent(c.openid, 1);
     const mark = await markedAs(c.agent, c.userId, s.msgKey, 'delivered');
     t.ok(mark.at > 1, 'marked anew');
-    t.equal(JSON.parse((await shown(c.agent, c.userId, s.msgKey))!.CloudCustomData!).forwarded, true);
+    t.equal((JSON.parse((await shown(c.agent, c.userId, s.msgKey))!.CloudCustomData!) as { forwarded?: boolean }).forwarded, true);
     t.equal(noticesTo(c.agent, c.userId).length, 0);
   },
 );

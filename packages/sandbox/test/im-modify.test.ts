@@ -63,5 +63,8 @@ t.test('modify_c2c_msg has IM’s frequency limit of 200 calls a second like eve
   t.ok(limited > 0, `${limited} over the limit answered 60007`);
   t.ok(ok <= 200 * 2, `${ok} let through`);
   const perSecond = sim.callsPerSecond()['openim/modify_c2c_msg'] ?? [];
-  t.ok(perSecond.every(([, n]) => n <= 200), `never over 200 in a second: ${JSON.stringify(perSecond)}`);
+  t.ok(
+    perSecond.every(([, n]) => n <= 200),
+    `never over 200 in a second: ${JSON.stringify(perSecond)}`,
+  );
 });

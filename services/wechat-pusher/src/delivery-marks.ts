@@ -34,7 +34,13 @@ export class DeliveryMarks {
    * Marks the reply `state` (with `reason` for not_delivered). `cloudCustomData` is the message's
    * as IM holds it (the history's once confirmed): every key of it is kept.
    */
-  async mark(job: { id: string; data: ReplyJob }, state: RelayMarkState, cloudCustomData: string | undefined, lease: Lease | undefined, reason?: string): Promise<void> {
+  async mark(
+    job: { id: string; data: ReplyJob },
+    state: RelayMarkState,
+    cloudCustomData: string | undefined,
+    lease: Lease | undefined,
+    reason?: string,
+  ): Promise<void> {
     const { redis, im, marks, log } = this.deps;
     const { agent, userId, msgKey } = job.data;
     const progress = this.deps.progressKey(job.id);
