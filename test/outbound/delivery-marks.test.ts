@@ -139,11 +139,13 @@ t.test(
   async (t) => {
     t.equal(relay.env['CALLBACK_VERIFY'] ?? 'history', 'history', 'confirmation on (the default)');
     const c = await relay.newCustomer();
-    const copied = JSON.stringify({ relayMark: { state: 'delivered', at: 1 }, forwarded: true });
+    // Another state than the one it will get, so that waiting for `delivered` waits for the relay's mark.
+    const copied = JSON.stringify({ relayMark: { state: 'not_delivered', at: 1, reason: 'copied' }, forwarded: true });
     const s = await im.agentSend(c.agent, c.userId, [textElem('forwarded')], { cloudCustomData: copied });
     await relay.waitForSent(c.openid, 1);
     const mark = await markedAs(c.agent, c.userId, s.msgKey, 'delivered');
     t.ok(mark.at > 1, 'marked anew');
+    t.equal(mark.reason, undefined, "the copy's reason is gone");
     t.equal((JSON.parse((await shown(c.agent, c.userId, s.msgKey))!.CloudCustomData!) as { forwarded?: boolean }).forwarded, true);
     t.equal(noticesTo(c.agent, c.userId).length, 0);
   },
