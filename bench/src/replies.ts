@@ -42,6 +42,8 @@ interface Row {
   lost: number;
   doubled: number;
   tokenFetches: number;
+  /** Replies IM's messages were marked (modify_c2c_msg) in the run, warm-up included: DELIVERY_MARKS. */
+  marks: number;
   cpu: Record<string, number>;
 }
 
@@ -160,6 +162,7 @@ async function run(sc: Scenario): Promise<Row> {
     const answers = callbacks.map((c) => c.ms).sort((a, b) => a - b);
     e2e.sort((a, b) => a - b);
     const stats = await getJson<{ tokenFetches: { token: number; stable: number; forced: number } }>(`${s.wxUrl}/sim/stats`);
+    const imStats = await getJson<{ modified?: number }>(`${s.imUrl}/sim/stats`);
     await pool.close();
     return {
       name: sc.name,
@@ -173,6 +176,7 @@ async function run(sc: Scenario): Promise<Row> {
       lost: lost + Math.max(0, sc.replies - callbacks.filter((c) => c.delivered).length),
       doubled,
       tokenFetches: stats.tokenFetches.token + stats.tokenFetches.stable + stats.tokenFetches.forced,
+      marks: imStats.modified ?? 0,
       cpu,
     };
   } finally {
@@ -198,13 +202,13 @@ const scenarios: Scenario[] = [
 const rows: Row[] = [];
 for (const sc of scenarios) rows.push(await run(sc));
 const lines = [
-  `Agent replies, IM and WeChat simulators with their real limits, default configuration, appendfsync ${APPENDFSYNC}; every process on this host.`,
+  `Agent replies, IM and WeChat simulators with their real limits, default configuration, appendfsync ${APPENDFSYNC}, DELIVERY_MARKS=${process.env['DELIVERY_MARKS'] || 'on'}; every process on this host.`,
   '',
-  '| run | replies | callbacks answered/s | delivered/s | callback answer p50 / p99 ms | end-to-end p50 / p99 ms | lost | doubled | token fetches |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| run | replies | callbacks answered/s | delivered/s | callback answer p50 / p99 ms | end-to-end p50 / p99 ms | lost | doubled | token fetches | marks |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.replies} | ${f(r.perSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.answerP50)} / ${f(r.answerP99)} | ${f(r.e2eP50)} / ${f(r.e2eP99)} | ${r.lost} | ${r.doubled} | ${r.tokenFetches} |`,
+      `| ${r.name} | ${r.replies} | ${f(r.perSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.answerP50)} / ${f(r.answerP99)} | ${f(r.e2eP50)} / ${f(r.e2eP99)} | ${r.lost} | ${r.doubled} | ${r.tokenFetches} | ${r.marks} |`,
   ),
   '',
   `| run | CPU µs per reply: ${Object.keys(rows[0]!.cpu).join(', ')} |`,

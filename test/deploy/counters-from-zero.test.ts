@@ -18,3 +18,9 @@ t.test('wechat-pusher exports failed and unconfirmed replies at 0 for each way a
     for (const via of ['callback', 'recovery', 'sweep'])
       t.match(text, new RegExp(`^wxim_pusher_replies_total\\{outcome="${outcome}",via="${via}"\\} 0$`, 'm'), `${outcome} via ${via}`);
 });
+
+t.test('wechat-pusher exports failed delivery marks at 0 for each state', async (t) => {
+  const text = await createPusherMetrics().registry.metrics();
+  for (const state of ['queued', 'delivered', 'not_delivered'])
+    t.match(text, new RegExp(`^wxim_pusher_delivery_marks_total\\{state="${state}",outcome="failed"\\} 0$`, 'm'), state);
+});

@@ -69,6 +69,8 @@ export interface Config {
    * a longer hold could not be undone from the agent's client anyway.
    */
   replyUndoMs: number;
+  /** DELIVERY_MARKS: `on` marks each agent reply in IM (its CloudCustomData) queued, delivered or not delivered; `off` leaves replies as their agents sent them. */
+  deliveryMarks: 'on' | 'off';
   mediaAllowedHosts: string[];
   /** MEDIA_PUBLIC_URL, MEDIA_URL_SECRET: customers' voice and video as signed links to the gateway. */
   media: MediaSettings;
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     callbackSweepMs: sweepPeriod(env),
     callbackVerify: oneOf(env, 'CALLBACK_VERIFY', ['history', 'off'] as const, 'history'),
     replyUndoMs: integer(env, 'REPLY_UNDO_MS', 0, MAX_REPLY_UNDO_MS, 0),
+    deliveryMarks: oneOf(env, 'DELIVERY_MARKS', ['on', 'off'] as const, 'on'),
     mediaAllowedHosts: list(env, 'MEDIA_ALLOWED_HOSTS', /^[A-Za-z0-9.*-]+(:\d+)?$/, 'comma-separated host names, e.g. mmbiz.qpic.cn,*.qq.com'),
     media: mediaSettings(env),
     ports: {

@@ -76,6 +76,7 @@ t.test('a malformed value names the variable and what a valid one looks like, in
     [{ REPLY_UNDO_MS: '120001' }, /^REPLY_UNDO_MS is malformed: a whole number from 0 to 120000/],
     [{ REPLY_UNDO_MS: '1.5' }, /^REPLY_UNDO_MS is malformed/],
     [{ REPLY_UNDO_MS: '5s' }, /^REPLY_UNDO_MS is malformed/],
+    [{ DELIVERY_MARKS: 'yes' }, /^DELIVERY_MARKS is malformed: one of on, off$/],
     [{ CALLBACK_RECOVERY_PERCENT: '100' }, /^CALLBACK_RECOVERY_PERCENT is malformed: a whole number from 1 to 90/],
   ];
   for (const [env, expected] of cases) {
@@ -133,6 +134,8 @@ t.test('WECHAT_REQUIRE_ENCRYPTION and REDIS_WAIT_REPLICAS', async (t) => {
   t.equal(loadConfig({}).wechat.requireEncryption, false, 'off by default');
   t.equal(loadConfig({}).redisWaitReplicas, 0, 'no replicas waited for by default');
   t.equal(loadConfig({}).callbackVerify, 'history', "replies are confirmed in IM's history by default");
+  t.equal(loadConfig({}).deliveryMarks, 'on', 'replies are marked in IM by default');
+  t.equal(loadConfig({ DELIVERY_MARKS: 'off' }).deliveryMarks, 'off', 'off turns the marks off');
   t.equal(loadConfig({}).callbackSweepMs, 300_000, 'the fleet sweeps every five minutes by default');
   t.equal(loadConfig({ CALLBACK_SWEEP_MS: '0' }).callbackSweepMs, 0, '0 turns sweeps off');
   t.equal(loadConfig({}).replyUndoMs, 0, 'replies are not held by default');

@@ -41,6 +41,12 @@ export interface Attempt<R> {
    * the work threw (it decided, and said so, itself). Handles its own errors.
    */
   failedForGood?(err: Error): Promise<void>;
+  /**
+   * The attempt failed and another follows after a wait (already counted and logged), while the
+   * job still holds its lock: e.g. show the person waiting that it is queued. Not on a lost lock.
+   * Handles its own errors; it must not hold the job up for long.
+   */
+  willRetry?(err: Error): Promise<void>;
 }
 
 /** A worker's metric and log words for the outcomes the protocol decides. */
@@ -134,6 +140,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       words.retried(decision.class);
       log.warn({ jobId: job.id, ...fields, class: decision.class, reason, attempt: job.attemptsMade + 1 }, words.willRetry);
       if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
+      await attempt.willRetry?.(err as Error);
     }
     return errorFor(decision, err);
   }

@@ -177,6 +177,20 @@ export class ImClient {
   }
 
   /**
+   * Overwrites the CloudCustomData of a one-to-one message IM holds (openim/modify_c2c_msg), found
+   * by its sender, recipient and MsgKey; its MsgBody is left as it is. IM calls no callback for
+   * an edit. Resolves false when `beforeSend` skipped the call.
+   */
+  async modifyC2CCustomData(msg: { from: string; to: string; msgKey: string; cloudCustomData: string }, options: CallOptions = {}): Promise<boolean> {
+    const res = await this.call(
+      'openim/modify_c2c_msg',
+      { From_Account: msg.from, To_Account: msg.to, MsgKey: msg.msgKey, CloudCustomData: msg.cloudCustomData },
+      options,
+    );
+    return res !== undefined;
+  }
+
+  /**
    * The one-to-one history between `a` and `b` (both directions) sent between `minTime` and
    * `maxTime` (seconds), newest first, page by page (admin_getroammsg, 100 a page), until complete.
    */

@@ -10,12 +10,18 @@ export * from './elements.js';
 export { RECALLED_FLAG, afterSendFromHistory, isRecalled, sentOrder } from './roam-message.js';
 export { TYPING_BUSINESS_ID, typingData, typingOf } from './typing-message.js';
 export {
+  MAX_MARK_REASON_CHARS,
+  RELAY_MARK_KEY,
   type ReadRelayCustomData,
   type RelayCustomData,
+  type RelayMark,
+  type RelayMarkState,
   type RelayNotice,
   type WechatOrigin,
   decodeRelayCustomData,
   encodeRelayCustomData,
+  readRelayMark,
+  withRelayMark,
 } from './relay-custom-data.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
 export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';

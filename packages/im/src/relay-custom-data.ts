@@ -51,7 +51,8 @@ export function encodeRelayCustomData(data: RelayCustomData): string {
  * The relay's data in a message's CloudCustomData, or undefined when it is not the relay's (an
  * agent client's own data, no data, not JSON, not an object). The marker alone makes it ours, as
  * im-callback has always read it: a message that carries it is never relayed to a customer,
- * whatever else it holds. Never throws: the string comes from IM, and from agents' clients.
+ * whatever else it holds. The relay's delivery mark (`relayMark`, below) is not the marker: an agent's
+ * marked reply decodes to undefined, an agent's message as before. Never throws: the string comes from IM, and from agents' clients.
  */
 export function decodeRelayCustomData(raw: string | undefined): ReadRelayCustomData | undefined {
   if (raw === undefined || raw === '') return undefined;
@@ -82,4 +83,67 @@ export function decodeRelayCustomData(raw: string | undefined): ReadRelayCustomD
 function stringField<K extends string>(data: Record<string, unknown>, key: K): { [P in K]?: string } {
   const value = data[key];
   return (typeof value === 'string' ? { [key]: value } : {}) as { [P in K]?: string };
+}
+
+/** Where an agent's reply stands, as the relay marks it on the agent's own message. */
+export type RelayMarkState = 'queued' | 'delivered' | 'not_delivered';
+
+/**
+ * The relay's mark on an agent's reply: one key, `relayMark`, merged into the CloudCustomData the
+ * agent's client wrote. It is not the `source` marker above: a marked message is still the agent's.
+ */
+export interface RelayMark {
+  state: RelayMarkState;
+  /** Milliseconds since the epoch when the relay knew it. */
+  at: number;
+  /** Why it was not delivered, in plain words; only with `not_delivered`. */
+  reason?: string;
+}
+
+export const RELAY_MARK_KEY = 'relayMark';
+/** IM keeps CloudCustomData small (it travels with every copy of the message): a reason is cut to this. */
+export const MAX_MARK_REASON_CHARS = 300;
+const STATES: readonly string[] = ['queued', 'delivered', 'not_delivered'] satisfies RelayMarkState[];
+
+/**
+ * The agent client's CloudCustomData with the mark merged in, every other key kept as the client
+ * wrote it (TUIKit keeps replies and reactions there); a mark already there is replaced. Undefined
+ * when the data is not a JSON object (a client's own string): the relay leaves that alone.
+ */
+export function withRelayMark(raw: string | undefined, mark: RelayMark): string | undefined {
+  let data: Record<string, unknown> = {};
+  if (raw !== undefined && raw !== '') {
+    const value = parseObject(raw);
+    if (value === undefined) return undefined;
+    data = value;
+  }
+  const written: RelayMark = { state: mark.state, at: mark.at };
+  if (mark.reason !== undefined) written.reason = cut(mark.reason, MAX_MARK_REASON_CHARS);
+  return JSON.stringify({ ...data, [RELAY_MARK_KEY]: written });
+}
+
+/** The relay's mark in a message's CloudCustomData, when there is a well-formed one. Never throws. */
+export function readRelayMark(raw: string | undefined): RelayMark | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const mark = parseObject(raw)?.[RELAY_MARK_KEY];
+  if (typeof mark !== 'object' || mark === null || Array.isArray(mark)) return undefined;
+  const { state, at, reason } = mark as Record<string, unknown>;
+  if (typeof state !== 'string' || !STATES.includes(state) || typeof at !== 'number') return undefined;
+  return { state: state as RelayMarkState, at, ...(typeof reason === 'string' ? { reason } : {}) };
+}
+
+function parseObject(raw: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** At most `max` characters (code points: a cut never splits an emoji), with an ellipsis when cut. */
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }

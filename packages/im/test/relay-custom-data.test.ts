@@ -1,4 +1,4 @@
-import { type RelayCustomData, decodeRelayCustomData, encodeRelayCustomData } from '@wxim/im';
+import { MAX_MARK_REASON_CHARS, type RelayCustomData, decodeRelayCustomData, encodeRelayCustomData, readRelayMark, withRelayMark } from '@wxim/im';
 import t from 'tap';
 
 const OPENID = 'oVqWf5xTYcQxq1LhzuFV4Gc_dJ5c';
@@ -73,4 +73,49 @@ t.test("an agent client's own data, no data and garbage are not the relay's, and
     '[{"source":"wechat"}]',
   ];
   for (const raw of notOurs) t.equal(decodeRelayCustomData(raw), undefined, String(raw));
+});
+
+t.test("a delivery mark merges into the agent client's data and keeps every other key", async (t) => {
+  const client = JSON.stringify({ messageReply: { messageID: 'm1', messageAbstract: 'hi' }, messageReact: { '👍': ['a1'] }, version: 1 });
+  const marked = withRelayMark(client, { state: 'delivered', at: 1_700_000_000_123 })!;
+  t.same(JSON.parse(marked), {
+    messageReply: { messageID: 'm1', messageAbstract: 'hi' },
+    messageReact: { '👍': ['a1'] },
+    version: 1,
+    relayMark: { state: 'delivered', at: 1_700_000_000_123 },
+  });
+  t.same(readRelayMark(marked), { state: 'delivered', at: 1_700_000_000_123 });
+  const again = withRelayMark(marked, { state: 'not_delivered', at: 1_700_000_000_456, reason: 'the window has closed' })!;
+  const parsed = JSON.parse(again) as Record<string, unknown>;
+  t.same(parsed['messageReply'], { messageID: 'm1', messageAbstract: 'hi' }, 'a second mark keeps the keys too');
+  t.same(readRelayMark(again), { state: 'not_delivered', at: 1_700_000_000_456, reason: 'the window has closed' }, 'and replaces the first mark');
+  t.equal(Object.keys(parsed).filter((k) => k === 'relayMark').length, 1);
+});
+
+t.test('a message without data gets an object holding the mark alone', async (t) => {
+  t.equal(withRelayMark(undefined, { state: 'queued', at: 5 }), '{"relayMark":{"state":"queued","at":5}}');
+  t.equal(withRelayMark('', { state: 'queued', at: 5 }), '{"relayMark":{"state":"queued","at":5}}');
+});
+
+t.test("a client's data that is not a JSON object is left alone", async (t) => {
+  for (const raw of ['plain words', '[1,2]', '"a string"', '42', 'null', '{"broken":'])
+    t.equal(withRelayMark(raw, { state: 'delivered', at: 1 }), undefined, raw);
+});
+
+t.test("a marked agent message is still an agent's message, not the relay's", async (t) => {
+  for (const raw of [undefined, '', '{"messageReply":{"messageID":"m1"}}'])
+    t.equal(decodeRelayCustomData(withRelayMark(raw, { state: 'delivered', at: 1 })), undefined, String(raw));
+});
+
+t.test('a long reason is cut, never mid-character', async (t) => {
+  const reason = '😀'.repeat(MAX_MARK_REASON_CHARS + 10);
+  const mark = readRelayMark(withRelayMark(undefined, { state: 'not_delivered', at: 1, reason }))!;
+  t.equal([...mark.reason!].length, MAX_MARK_REASON_CHARS);
+  t.ok(mark.reason!.endsWith('…'));
+  t.notOk(mark.reason!.includes('\ufffd'));
+});
+
+t.test('a mark that is not well formed reads as none', async (t) => {
+  for (const raw of [undefined, '', 'x', '{}', '{"relayMark":"delivered"}', '{"relayMark":{"state":"sent","at":1}}', '{"relayMark":{"state":"delivered"}}'])
+    t.equal(readRelayMark(raw), undefined, String(raw));
 });

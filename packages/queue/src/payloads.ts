@@ -38,6 +38,12 @@ export interface ReplyJob {
   msgSeq?: number;
   msgRandom?: number;
   body: ReplyElement[];
+  /**
+   * The message's CloudCustomData as IM gave it (the callback's, or the history's for a reply found
+   * there): the agent client's own data, which a delivery mark is merged into. Absent when none
+   * (and in jobs stored by the release before).
+   */
+  cloudCustomData?: string;
   /** Milliseconds since the epoch when the relay stored it. */
   acceptedAt: number;
   /**

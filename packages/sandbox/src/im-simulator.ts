@@ -85,6 +85,8 @@ export interface SimulatorStats {
   faults: Record<FaultKind, number>;
   duplicatesDropped: number;
   messages: number;
+  /** Stored messages overwritten by modify_c2c_msg. */
+  modified: number;
 }
 
 const MAX_BODY_BYTES = 8 * 1024;
@@ -104,7 +106,7 @@ export class ImSimulator extends FaultInjecting {
   readonly accounts = new Map<string, { nick?: string }>();
   readonly deleted = new Map<string, number>();
   readonly messages: ReceivedMessage[] = [];
-  readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: this.plan.counts, duplicatesDropped: 0, messages: 0 };
+  readonly stats: SimulatorStats = { calls: 0, rateLimited: 0, faults: this.plan.counts, duplicatesDropped: 0, messages: 0, modified: 0 };
   /** The limit's state and record: per command, when its latest calls were let through, and how many in each second. */
   private readonly limiter = new FrequencyLimiter();
   private readonly recent = new Map<string, { at: number; msgKey: string }>();
@@ -122,6 +124,8 @@ export class ImSimulator extends FaultInjecting {
   private agentMsgSeq = 0;
   /** See ImSimulatorOptions.historyLagMs; tests change it as they go. */
   historyLagMs: number;
+  /** Every modify_c2c_msg IM took, in order: what it wrote into which message (the sandbox page and tests read it). */
+  readonly modifications: { msgKey: string; cloudCustomData?: string; at: number }[] = [];
   /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
   readonly historyRefused = new Map<string, number>();
 
@@ -383,6 +387,8 @@ export class ImSimulator extends FaultInjecting {
       }
       case 'openim/admin_getroammsg':
         return this.roamMessages(body);
+      case 'openim/modify_c2c_msg':
+        return this.modifyC2C(body);
       case 'recentcontact/get_list':
         return this.conversationList(body);
       default:
@@ -439,6 +445,31 @@ export class ImSimulator extends FaultInjecting {
     this.unread.set(to, (this.unread.get(to) ?? 0) + 1);
     for (const l of this.listeners) l(message);
     return { answer: { ...OK, MsgTime: Math.floor(now / 1000), MsgKey: msgKey }, stored: message };
+  }
+
+  /**
+   * modify_c2c_msg: overwrites the MsgBody and/or CloudCustomData of the stored message with this
+   * sender, recipient and MsgKey, as admin_getroammsg then shows it. IM calls no callback for an
+   * edit. IM's page names no code of its own for a message it does not hold: 20001 (invalid request).
+   */
+  private modifyC2C(body: Record<string, unknown>): ImAnswer {
+    const { From_Account: from, To_Account: to, MsgKey: msgKey, MsgBody: msgBody, CloudCustomData: data } = body;
+    if (typeof from !== 'string' || typeof to !== 'string' || typeof msgKey !== 'string' || msgKey === '')
+      return imError(90001, 'From_Account, To_Account and MsgKey are required');
+    if (msgBody === undefined && data === undefined) return imError(90001, 'neither MsgBody nor CloudCustomData to modify');
+    if (data !== undefined && typeof data !== 'string') return imError(90001, 'CloudCustomData is not a string');
+    if (msgBody !== undefined && (!Array.isArray(msgBody) || msgBody.length === 0)) return imError(90001, 'MsgBody is empty');
+    if (!this.accounts.has(from) || !this.accounts.has(to)) return imError(20003, 'From_Account or To_Account is not imported');
+    const message = this.messages.find((m) => m.msgKey === msgKey && m.from === from && m.to === to);
+    if (message === undefined) return imError(20001, 'no such message');
+    if (msgBody !== undefined) {
+      if (Buffer.byteLength(JSON.stringify(msgBody)) > MAX_BODY_BYTES) return imError(93000, 'message body too long');
+      message.body = msgBody as ReceivedMessage['body'];
+    }
+    if (typeof data === 'string') message.cloudCustomData = data;
+    this.stats.modified++;
+    this.modifications.push({ msgKey, ...(typeof data === 'string' ? { cloudCustomData: data } : {}), at: Date.now() });
+    return OK;
   }
 
   /** History between two accounts, newest first, in pages of MaxCnt, as admin_getroammsg does. */

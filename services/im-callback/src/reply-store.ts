@@ -162,6 +162,7 @@ export class ReplyStore {
         msgSeq: msg.msgSeq,
         msgRandom: msg.msgRandom,
         body: msg.msgBody,
+        ...(msg.cloudCustomData === undefined ? {} : { cloudCustomData: msg.cloudCustomData }),
         acceptedAt: Date.now(),
         via,
       },

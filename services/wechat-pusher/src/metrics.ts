@@ -1,3 +1,4 @@
+import type { RelayMarkState } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -20,6 +21,7 @@ export interface PusherMetrics {
   transfers: Counter<'cause'>;
   /** Agents' typing and recalls: see typing.ts and undo.ts for the outcomes. */
   signals: Counter<'signal' | 'outcome'>;
+  deliveryMarks: Counter<'state' | 'outcome'>;
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
@@ -29,6 +31,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
   for (const outcome of ['failed', 'unconfirmed'])
     for (const via of ['callback', 'recovery', 'sweep'] satisfies ReplyJob['via'][]) metrics.replies.inc({ outcome, via }, 0);
   for (const cause of ['command', 'sla'] satisfies TransferCause[]) metrics.transfers.inc({ cause }, 0);
+  for (const state of ['queued', 'delivered', 'not_delivered'] satisfies RelayMarkState[]) metrics.deliveryMarks.inc({ state, outcome: 'failed' }, 0);
   return metrics;
 }
 
@@ -73,6 +76,12 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_desk_transfers_total',
       help: "Conversations handed to another agent, by cause (command: an agent's /transfer; sla: unanswered past FIRST_RESPONSE_SLA_S)",
       labelNames: ['cause'],
+      registers,
+    }),
+    deliveryMarks: new Counter({
+      name: 'wxim_pusher_delivery_marks_total',
+      help: "Marks on agents' replies in IM (DELIVERY_MARKS) by state (queued, delivered, not_delivered) and outcome (marked; failed: IM refused or could not be reached, logged; left_alone: the client's CloudCustomData is not a JSON object; lock_lost; repeated: a job run again, already marked so)",
+      labelNames: ['state', 'outcome'],
       registers,
     }),
     retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),

@@ -41,6 +41,12 @@ export function noticeText(quote: string, why: Undelivered, part?: { index: numb
   return `⚠ Relay notice — your reply “${quote}”${which} ${verb}: ${reasonText(why)}.`;
 }
 
+/** The reason a reply's delivery mark gives: the notice's, and which part when earlier parts did arrive. */
+export function markReason(why: Undelivered, part?: { index: number; of: number }): string {
+  const which = part !== undefined && part.of > 1 ? `part ${part.index + 1} of ${part.of} (the parts before it were delivered): ` : '';
+  return `${which}${reasonText(why)}`;
+}
+
 /** A notice's MsgSeq and MsgRandom, fixed per reply so that IM drops a notice sent twice. */
 export function noticeIds(jobId: string): { msgSeq: number; msgRandom: number } {
   const digest = createHash('sha256').update(`notice:${jobId}`).digest();

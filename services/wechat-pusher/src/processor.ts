@@ -6,8 +6,9 @@ import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { PusherMetrics } from './metrics.js';
 import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
-import { noticeIds, noticeText, reasonText } from './notice.js';
-import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
+import { type Undelivered, markReason, noticeIds, noticeText, reasonText } from './notice.js';
+import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
+import type { DeliveryMarks } from './delivery-marks.js';
 import { quoteOf } from './reply-plan.js';
 import type { DeskCommands } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
@@ -38,6 +39,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   /** How a reply's job ended (its outcome, or `failed`); undefined while it has not. */
   replyEnded: (jobId: string) => Promise<string | undefined>;
   log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
+  /** Marks each reply in IM queued, delivered or not delivered (DELIVERY_MARKS); none when off. */
+  marks?: DeliveryMarks;
 }
 
 export type PushResult =
@@ -81,25 +84,33 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
    * sent it, and as the history holds it (the callback's signature covers nothing of its body).
    * Replies found in the history itself need no second look.
    */
-  async function bodyToDeliver(job: Job<ReplyJob>, lease: Lease | undefined): Promise<ReplyElement[]> {
-    if (deps.confirmation === undefined || job.data.via !== 'callback') return job.data.body;
-    const body = await deps.confirmation.confirm({ id: job.id!, data: job.data }, lease);
-    if (JSON.stringify(body) !== JSON.stringify(job.data.body))
+  async function bodyToDeliver(job: Job<ReplyJob>, lease: Lease | undefined): Promise<Confirmed> {
+    const { body, cloudCustomData } = job.data;
+    if (deps.confirmation === undefined || job.data.via !== 'callback') return { body, ...(cloudCustomData === undefined ? {} : { cloudCustomData }) };
+    const confirmed = await deps.confirmation.confirm({ id: job.id!, data: job.data }, lease);
+    if (JSON.stringify(confirmed.body) !== JSON.stringify(body))
       log.warn({ jobId: job.id, agent: job.data.agent }, "the callback's body is not what IM's history holds: the history's is delivered");
-    return body;
+    return confirmed;
   }
 
   /** One attempt at a reply; `body` is kept for its last word once confirmed. */
   function attempt(job: Job<ReplyJob>, lease: Lease | undefined): Attempt<PushResult> {
-    // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent.
+    // Undefined until confirmed: nothing of an unconfirmed callback is ever quoted back to an agent,
+    // nor is its message marked.
     let body: ReplyElement[] | undefined;
+    let customData: string | undefined;
+    // Set once this attempt knows the reply's fate: a failure after that (e.g. the notice) is not "queued".
+    let settled: 'delivered' | 'not_delivered' | undefined;
+    const mark = (state: 'delivered' | 'not_delivered', reason?: string) => deps.marks?.mark({ id: job.id!, data: job.data }, state, customData, lease, reason);
     async function run(): Promise<PushResult> {
       if (await isWithdrawn(deps, job.id!)) throw new ReplyWithdrawn('recalled by its agent');
       await waitForUndo({ undoMs: deps.undoMs ?? 0 }, job, lease);
       // A reply only a primary being replaced holds would vanish with it, and be found again on
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
       await deps.replicas?.job(lease);
-      body = await bodyToDeliver(job, lease);
+      const confirmed = await bodyToDeliver(job, lease);
+      body = confirmed.body;
+      customData = confirmed.cloudCustomData;
       const handled = await deps.desk.handle(job, body, lease);
       if ('handled' in handled) {
         metrics.replies.inc({ outcome: 'command', via: job.data.via });
@@ -108,8 +119,10 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // After a /transfer the customer's replies come from their new agent: the old agent's are not delivered.
       const serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent);
       if (serving !== undefined) {
+        settled = 'not_delivered';
         const text = `⚠ Relay notice — your reply “${quoteOf(body)}” was not delivered: this customer is now with ${serving}.`;
         await deps.desk.tell(job, job.data.agent, 'not-theirs', text, lease);
+        await mark('not_delivered', `this customer is now with ${serving}`);
         metrics.replies.inc({ outcome: 'not_theirs', via: job.data.via });
         return { outcome: 'not_theirs', agent: serving };
       }
@@ -119,13 +132,18 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         { id: job.id!, data: { ...job.data, body: handled.deliver } },
         { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) },
       );
+      settled = result.delivered ? 'delivered' : 'not_delivered';
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
         await deps.levels.answered(job.data.openid, job.data.agent);
+        // After every part went, never before: the mark costs the customer nothing.
+        await mark('delivered');
         return { outcome: 'delivered', parts: result.parts };
       }
+      // The notice first: it is what the agent sees by default; the mark is for clients that show it.
       await notify(job, body, result, lease);
+      await mark('not_delivered', markReason(result.why, { index: result.part, of: result.of }));
       const reason = reasonText(result.why);
       metrics.replies.inc({ outcome: result.why.kind === 'uncertain' ? 'uncertain' : 'undelivered', via: job.data.via });
       log.warn({ jobId: job.id, agent: job.data.agent, reason }, 'reply not delivered; its agent was told');
@@ -149,7 +167,15 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
           throw new UnrecoverableError(`${UNCONFIRMED_REASON}: ${err.message}`);
         }
       },
-      failedForGood: (err) => lastWord(job, err, lease, body),
+      failedForGood: async (err) => {
+        await lastWord(job, err, lease, body);
+        if (body !== undefined && settled !== 'delivered') await mark('not_delivered', markReason(givenUp(job, err)));
+      },
+      // Queued only when a reply cannot go at once — its attempt failed and it waits for the next —
+      // and only a confirmed one: a reply that goes at once costs one mark, not two.
+      willRetry: async () => {
+        if (body !== undefined && settled === undefined) await deps.marks?.mark({ id: job.id!, data: job.data }, 'queued', customData, lease);
+      },
     };
   }
 
@@ -160,12 +186,16 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       log.warn({ jobId: job.id, agent: job.data.agent }, "a reply that was never confirmed in IM's history failed for good: nobody is told in IM");
       return;
     }
-    const why = { kind: 'gave_up' as const, reason: `it could not be delivered after ${job.attemptsMade + 1} attempts (${err.message})` };
+    const why = givenUp(job, err);
     try {
       await notify(job, body, { delivered: false, why, part: 0, of: 1 }, lease);
     } catch (notified) {
       log.error({ jobId: job.id, reason: (notified as Error).message }, 'the agent could not be told either; the failed job shows it');
     }
+  }
+
+  function givenUp(job: Job<ReplyJob>, err: Error): Extract<Undelivered, { kind: 'gave_up' }> {
+    return { kind: 'gave_up', reason: `it could not be delivered after ${job.attemptsMade + 1} attempts (${err.message})` };
   }
 
   return orderedJobs<ReplyJob, PushResult>(deps, {

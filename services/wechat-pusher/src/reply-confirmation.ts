@@ -5,6 +5,12 @@ import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 
+/** A reply as IM's history holds it: what is delivered, and the agent client's data a delivery mark merges into. */
+export interface Confirmed {
+  body: ReplyElement[];
+  cloudCustomData?: string;
+}
+
 /** A reply IM's history does not show its agent sent: never delivered. */
 export class NotConfirmed extends Error {
   override readonly name = 'NotConfirmed';
@@ -46,15 +52,21 @@ export class ReplyConfirmation {
     this.looksAgainAfterMs = deps.looksAgainAfterMs ?? LOOKS_AGAIN_AFTER_MS;
   }
 
-  /** The reply's body as IM's history holds it; throws NotConfirmed when the history does not show it. */
-  async confirm(job: { id: string; data: ReplyJob }, lease?: Lease): Promise<ReplyElement[]> {
+  /**
+   * The reply as IM's history holds it (body and CloudCustomData); throws NotConfirmed when the
+   * history does not show it.
+   */
+  async confirm(job: { id: string; data: ReplyJob }, lease?: Lease): Promise<Confirmed> {
     const { redis } = this.deps;
     const { data } = job;
     const progress = this.deps.progressKey(job.id);
     const shared = this.deps.keys.replyConfirmations(data.openid);
     // An earlier attempt's confirmation, or what a look for an earlier reply of the customer kept.
-    const [earlier, kept] = await Promise.all([redis.hget(progress, 'confirmed'), redis.hget(shared, data.msgKey)]);
-    if (earlier !== null) return JSON.parse(earlier) as ReplyElement[];
+    const [[earlier, earlierData], kept] = await Promise.all([redis.hmget(progress, 'confirmed', 'confirmedData'), redis.hget(shared, data.msgKey)]);
+    if (earlier !== null && earlier !== undefined) {
+      // Kept apart from the body: an attempt of the release before kept the body alone.
+      return { body: JSON.parse(earlier) as ReplyElement[], ...(earlierData ? { cloudCustomData: earlierData } : {}) };
+    }
     if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_MSG_TIME_SKEW_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
     }
@@ -62,8 +74,9 @@ export class ReplyConfirmation {
       const shown = look === 0 && kept !== null ? (JSON.parse(kept) as AfterSendMsg) : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
-        await redis.multi().hset(progress, 'confirmed', JSON.stringify(body)).pexpire(progress, PROGRESS_TTL_MS).exec();
-        return body;
+        const fields = { confirmed: JSON.stringify(body), ...(shown.cloudCustomData === undefined ? {} : { confirmedData: shown.cloudCustomData }) };
+        await redis.multi().hset(progress, fields).pexpire(progress, PROGRESS_TTL_MS).exec();
+        return { body, ...(shown.cloudCustomData === undefined ? {} : { cloudCustomData: shown.cloudCustomData }) };
       }
       const wait = this.looksAgainAfterMs[look];
       if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);

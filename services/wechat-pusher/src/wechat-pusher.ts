@@ -8,6 +8,7 @@ import { type PushResult, createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
+import { DeliveryMarks } from './delivery-marks.js';
 import { ServiceLevels } from './service-levels.js';
 import { FirstResponseCheck } from './first-response-check.js';
 
@@ -138,9 +139,21 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           levels,
           log,
         });
+      const marks =
+        config.deliveryMarks === 'on'
+          ? new DeliveryMarks({
+              redis: state,
+              im,
+              progressKey: keys.replyProgress,
+              turn: (scope, lease) => gate.acquire(scope, lease),
+              marks: metrics.deliveryMarks,
+              log,
+            })
+          : undefined;
       const pusher = createPusher({
         desk,
         levels,
+        ...(marks === undefined ? {} : { marks }),
         ...(confirmation === undefined ? {} : { confirmation }),
         redis: state,
         wechat,

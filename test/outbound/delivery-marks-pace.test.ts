@@ -1,0 +1,57 @@
+import { loadConfig } from '@wxim/config';
+import { readRelayMark, textElem } from '@wxim/im';
+import { ReplyWindow, stateKeys } from '@wxim/state';
+import { fakeOpenId, paceOf } from '@wxim/sandbox';
+import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// IM's real limit (200/s per command) and the relay's default IM_RATE_LIMIT 180 (177 started in
+// any second) for modify_c2c_msg, the marks' own command. Replies are not confirmed in IM's
+// history here (CALLBACK_VERIFY=off), so that deliveries outrun the marks' budget and the marks'
+// pace is what is measured; no sweeps.
+const FLEET = 180;
+const STARTED = 177;
+const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', CALLBACK_VERIFY: 'off', WORKER_CONCURRENCY: '32', LOG_LEVEL: 'silent' } });
+const { im, wechatApi } = relay;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(loadConfig(relay.env).queuePrefix);
+
+/** Customers who wrote a moment ago, as the gateway and im-worker leave them: IM accounts, identities, open windows. */
+async function customers(count: number): Promise<{ openid: string; agent: string }[]> {
+  const window = new ReplyWindow(redis, keys);
+  const list = Array.from({ length: count }, (_, i) => ({ openid: fakeOpenId(), agent: AGENTS[i % AGENTS.length]! }));
+  for (const c of list) {
+    im.accounts.set(c.openid, {});
+    await redis.hset(keys.openidOf, c.openid, c.openid);
+    await redis.hset(keys.customer(c.openid), 'userId', c.openid, 'imported', '1', 'agent', c.agent);
+    await window.record(c.openid, 'message', Date.now());
+    wechatApi.customerActed(c.openid, 'message');
+  }
+  return list;
+}
+
+t.test("a burst of replies is marked within IM's budget for modify_c2c_msg, and uses it", async (t) => {
+  const list = await customers(900);
+  // 900 replies waiting at once, stored first: the seconds measured are the pusher's alone.
+  await relay.pusher.worker.pause();
+  const sent = await Promise.all(list.map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
+  await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= list.length, 30_000, 50);
+  const since = Date.now();
+  await relay.pusher.worker.resume();
+  await eventually('every reply delivered', () => list.every((c) => wechatApi.sentTo(c.openid).length === 1), 60_000, 50);
+  await eventually('every reply marked delivered', () => im.stats.modified >= list.length, 60_000, 50);
+  const marked = new Set(sent.map((s) => s.msgKey));
+  t.equal(
+    im.messages.filter((m) => marked.has(m.msgKey) && readRelayMark(m.cloudCustomData)?.state === 'delivered').length,
+    list.length,
+    'each marked delivered',
+  );
+  t.equal(im.stats.modified, list.length, 'once each');
+  t.equal(im.stats.rateLimited, 0, 'IM never answered 60007');
+  const pace = paceOf(im.callsPerSecond(), 'openim/modify_c2c_msg', since, Date.now());
+  t.ok(pace.max <= FLEET, `never over the fleet's pace in a second: ${pace.seconds.join(', ')}`);
+  const full = pace.seconds.filter((n) => n > 0).slice(0, -1); // the last second is partly idle
+  t.ok(Math.max(...full) >= 0.95 * STARTED, `a full second uses the budget: ${Math.max(...full)} of ${STARTED}`);
+});
