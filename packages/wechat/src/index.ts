@@ -48,3 +48,5 @@ export { type MultipartBody, multipartFile } from './api/multipart.js';
 export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';
 export { type AccessTokenKeys, AccessTokenStore, type AccessTokenStoreOptions, type StoredToken } from './api/access-token-store.js';
 export { type WechatAnswer, type WechatApiOptions, type WechatCallOptions, type WechatRequest, WechatApi } from './api/wechat-api.js';
+export { WECHAT_FACES, type WechatFace } from './emoji-codes.js';
+export { emojiToUnicode } from './emoji-to-unicode.js';
