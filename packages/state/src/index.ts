@@ -16,3 +16,4 @@ export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
 export { type AgentState, DeskPresence, isOnline, storedAgentState } from './desk-presence.js';
 export { Unanswered } from './unanswered.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-view.js';
+export { WATCH_CAP, type WatchedWindow, WindowNotices } from './window-notices.js';

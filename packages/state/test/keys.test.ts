@@ -43,6 +43,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       paceWindow: keys.paceWindow({ platform: 'im', command: 'openim/sendmsg' }),
       replicaMark: keys.replicaMark,
       replyWindow: keys.replyWindow('o1'),
+      windowWatch: keys.windowWatch,
+      windowWarningLock: keys.windowWarningLock,
+      windowNotice: keys.windowNotice('o1', 1700000000000),
       accessToken: keys.accessToken,
     },
     {
@@ -82,6 +85,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       paceWindow: '{wxim}:pace-window:im:openim/sendmsg',
       replicaMark: '{wxim}:replica-mark',
       replyWindow: '{wxim}:reply-window:o1',
+      windowWatch: '{wxim}:window-watch',
+      windowWarningLock: '{wxim}:window-warning-lock',
+      windowNotice: '{wxim}:window-notice:o1:1700000000000',
       accessToken: {
         token: '{wxim}:wechat:access-token',
         lock: '{wxim}:wechat:access-token:lock',
@@ -90,5 +96,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 37, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 40, 'a key added here is added to this list too');
 });

@@ -1,7 +1,19 @@
 import type { Config } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
-import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, RelayTurn, ReplyWindow, Unanswered, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import {
+  AgentLoad,
+  ConversationLine,
+  DeskPresence,
+  IdentityMap,
+  RelayTurn,
+  ReplyWindow,
+  Unanswered,
+  WindowNotices,
+  queueHold,
+  stateKeys,
+  wakeToFront,
+} from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, imRateGate, requireImSettings } from '@wxim/host';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -60,6 +72,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
         ...(config.desk.firstResponseSlaMs === undefined ? {} : { unanswered: new Unanswered(state, keys) }),
+        ...(config.desk.windowWarningMs === 0 ? {} : { windowWatch: new WindowNotices(state, keys) }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

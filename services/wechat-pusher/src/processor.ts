@@ -1,6 +1,6 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, RateScope, ReplicaCheck } from '@wxim/state';
+import type { Lease, RateScope, ReplicaCheck, WindowNotices } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
@@ -11,6 +11,7 @@ import { NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import { quoteOf } from './reply-plan.js';
 import type { DeskCommands } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
+import { replyDelivered } from './window-notices.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -26,6 +27,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   desk: DeskCommands;
   /** A delivered reply answers its customer: first-response time, and no first answer overdue. */
   levels: Pick<ServiceLevels, 'answered'>;
+  /** A delivered reply answers the customer's window; its agent is told when it was the window's last. */
+  windowNotices: Pick<WindowNotices, 'answered' | 'claimLastReply'>;
 }
 
 export type PushResult =
@@ -105,6 +108,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
         await deps.levels.answered(job.data.openid, job.data.agent);
+        await replyDelivered(job, lease, { notices: deps.windowNotices, desk: deps.desk });
         return { outcome: 'delivered', parts: result.parts };
       }
       await notify(job, body, result, lease);
