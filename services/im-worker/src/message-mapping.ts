@@ -1,5 +1,5 @@
 import { type MsgElement, encodeRelayCustomData, imageElem, locationElem, textElem } from '@wxim/im';
-import { type WechatMessage, isRelayed } from '@wxim/wechat';
+import { type WechatMessage, emojiToUnicode, isRelayed } from '@wxim/wechat';
 
 /**
  * What an agent sees for each WeChat push: the IM elements to send from the customer, or null for
@@ -12,7 +12,8 @@ export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement
   if (!isRelayed(message)) return null;
   switch (message.kind) {
     case 'text':
-      return [textElem(message.content)];
+      // WeChat's faces arrive as codes (`/::)`, `[Smile]`): the agent's IM client shows emoji.
+      return [textElem(emojiToUnicode(message.content))];
     case 'image':
       return [imageElem(message.mediaId, message.picUrl)];
     case 'location':
@@ -25,7 +26,7 @@ export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement
       return [
         textElem(
           message.recognition !== undefined
-            ? `[voice] ${message.recognition}`
+            ? `[voice] ${emojiToUnicode(message.recognition)}`
             : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording is not relayed yet]`,
         ),
       ];
