@@ -20,20 +20,22 @@ export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement
       return [locationElem(message.label, message.latitude, message.longitude)];
     case 'link':
       return [textElem([message.title, message.description, message.url].filter((s) => s !== '').join('\n'))];
-    case 'voice':
+    case 'voice': {
       // WeChat's recognition, where the account has it on, beside the recording.
-      if (media !== undefined) return [media, ...(message.recognition !== undefined ? [textElem(`[voice] ${message.recognition}`)] : [])];
+      const heard = message.recognition === undefined ? undefined : `[voice] ${emojiToUnicode(message.recognition)}`;
+      if (media !== undefined) return [media, ...(heard !== undefined ? [textElem(heard)] : [])];
       return [
         textElem(
-          message.recognition !== undefined
-            ? `[voice] ${emojiToUnicode(message.recognition)}`
-            : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording is not relayed yet]`,
+          heard !== undefined
+            ? heard
+            : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording could not be relayed]`,
         ),
       ];
+    }
     case 'video':
     case 'shortvideo':
       if (media !== undefined) return [media];
-      return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video is not relayed yet]`)];
+      return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video could not be relayed]`)];
     case 'subscribe': {
       const scene = message.eventKey?.startsWith('qrscene_') ? ` (QR code scene ${message.eventKey.slice('qrscene_'.length)})` : '';
       return [textElem(`[followed the Official Account${scene}]`)];
