@@ -32,9 +32,11 @@ function noticesTo(agent: string, userId: string): ReceivedMessage[] {
   return im.messages.filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice'));
 }
 
+/** The first notice of a reply not delivered (⚠), leaving aside the reply window's notices (⏳). */
 async function noticeText(agent: string, userId: string): Promise<string> {
-  await eventually('a notice reaches the agent', () => noticesTo(agent, userId).length > 0);
-  return String(noticesTo(agent, userId)[0]!.body[0]!.MsgContent['Text']);
+  const texts = () => noticesTo(agent, userId).map((m) => String(m.body[0]!.MsgContent['Text']));
+  await eventually('a notice reaches the agent', () => texts().some((text) => text.startsWith('⚠')));
+  return texts().find((text) => text.startsWith('⚠'))!;
 }
 
 t.test("a reply after the customer's 48-hour window comes back to its agent as a notice quoting it", async (t) => {

@@ -30,6 +30,11 @@ export interface DeskSettings {
    * conversation to another agent online with room; undefined: off.
    */
   firstResponseSlaMs?: number;
+  /**
+   * WINDOW_WARNING_MS: the agent is told once when the customer's reply window closes within this
+   * (ms) with their last message unanswered; 0: never.
+   */
+  windowWarningMs: number;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -116,5 +121,7 @@ export function deskSettings(env: Env): DeskSettings {
     cannedReplies: cannedReplies(env),
     ...(csat === undefined ? {} : { csatText: csat }),
     ...(firstResponseSlaMs === undefined ? {} : { firstResponseSlaMs }),
+    // Up to the whole of the 48 hours a customer's message opens.
+    windowWarningMs: integer(env, 'WINDOW_WARNING_MS', 0, 48 * 3_600_000, 2 * 3_600_000),
   };
 }

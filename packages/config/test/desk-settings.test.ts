@@ -114,6 +114,15 @@ t.test('FIRST_RESPONSE_SLA_S is off unless set, and refused with one line outsid
     t.match(refusal({ FIRST_RESPONSE_SLA_S: value }), /^FIRST_RESPONSE_SLA_S is malformed: a whole number from 10 to 86400/, value);
 });
 
+t.test('WINDOW_WARNING_MS is 2 hours unless set, 0 turns it off, and a bad value is refused with one line', async (t) => {
+  t.equal(loadConfig({}).desk.windowWarningMs, 7_200_000, 'two hours by default');
+  t.equal(loadConfig({ WINDOW_WARNING_MS: '' }).desk.windowWarningMs, 7_200_000, 'empty is unset');
+  t.equal(loadConfig({ WINDOW_WARNING_MS: '0' }).desk.windowWarningMs, 0, 'off');
+  t.equal(loadConfig({ WINDOW_WARNING_MS: '172800000' }).desk.windowWarningMs, 172_800_000, 'up to the whole window');
+  for (const value of ['172800001', '2h', '-1', '1.5', 'off'])
+    t.match(refusal({ WINDOW_WARNING_MS: value }), /^WINDOW_WARNING_MS is malformed: a whole number from 0 to 172800000/, value);
+});
+
 t.test('CSAT_TEXT unset or empty asks no rating question', async (t) => {
   t.equal(loadConfig({}).desk.csatText, undefined);
   t.equal(loadConfig({ CSAT_TEXT: '  ' }).desk.csatText, undefined);

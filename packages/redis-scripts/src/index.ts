@@ -12,6 +12,7 @@ import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 import { MARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
+import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED, WATCH } from './scripts/window-notices.js';
 
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'
@@ -46,6 +47,11 @@ const SCRIPTS = {
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
   wximReplyWithdraw: { numberOfKeys: 1, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
+  wximWindowWatch: { numberOfKeys: 2, lua: WATCH },
+  wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
+  wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
+  wximWindowWarned: { numberOfKeys: 1, lua: WARNED },
+  wximWindowLastReplyClaim: { numberOfKeys: 2, lua: LAST_REPLY_CLAIM },
 } as const;
 
 /** The scripts as commands, with the types of what they return. */
@@ -104,6 +110,20 @@ export interface RelayScripts {
   wximTokenDropIfStored(key: string, token: string): Promise<number>;
   wximReplyWithdraw(progress: string, ttlMs: number, atMs: string): Promise<'stopped' | 'too_late'>;
   wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
+  wximWindowWatch(window: string, watch: string, openid: string, nowMs: string, cap: number): Promise<number>;
+  wximWindowAnswered(window: string, watch: string, openid: string, nowMs: string): Promise<number>;
+  wximWindowWarnClaim(
+    window: string,
+    watch: string,
+    notice: string,
+    openid: string,
+    deadline: string,
+    nowMs: string,
+    grantMs: number,
+    marginMs: number,
+  ): Promise<number>;
+  wximWindowWarned(watch: string, openid: string, deadline: string): Promise<number>;
+  wximWindowLastReplyClaim(window: string, notice: string, deadline: string, nowMs: string, jobId: string, marginMs: number): Promise<number>;
 }
 
 const registered = new WeakSet<object>();

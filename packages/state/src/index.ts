@@ -18,3 +18,4 @@ export { Unanswered } from './unanswered.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-view.js';
 export { type MediaEntry, type MediaMeta, MediaStore } from './media-store.js';
 export { type MediaTokenCheck, mediaEntryId, signMediaToken, verifyMediaToken } from './media-token.js';
+export { WATCH_CAP, type WatchedWindow, WindowNotices } from './window-notices.js';

@@ -82,6 +82,12 @@ export function stateKeys(prefix: string) {
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
     /** A customer's voice (converted), video link or thumbnail the gateway serves by signed link, until the link expires (MediaStore). */
     media: (id: string) => `${prefix}:media:${id}`,
+    /** Customers whose latest message may still be unanswered, by their window's deadline (ms): WINDOW_WARNING_MS. */
+    windowWatch: `${prefix}:window-watch`,
+    /** Held by the one instance looking for windows closing soon unanswered. */
+    windowWarningLock: `${prefix}:window-warning-lock`,
+    /** Who took the one window notice of a customer's window, told apart by its deadline (ms): see WindowNotices. */
+    windowNotice: (openid: string, deadline: number) => `${prefix}:window-notice:${openid}:${deadline.toFixed(0)}`,
     /** The fleet's one WeChat access_token and the keys of its renewal (AccessTokenStore). */
     accessToken: {
       token: accessToken,

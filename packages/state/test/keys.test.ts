@@ -45,6 +45,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       typingShown: keys.typingShown('o1'),
       replyWindow: keys.replyWindow('o1'),
       media: keys.media('m1'),
+      windowWatch: keys.windowWatch,
+      windowWarningLock: keys.windowWarningLock,
+      windowNotice: keys.windowNotice('o1', 1700000000000),
       accessToken: keys.accessToken,
     },
     {
@@ -86,6 +89,9 @@ t.test('every key of the relay keeps its name', async (t) => {
       typingShown: '{wxim}:typing-shown:o1',
       replyWindow: '{wxim}:reply-window:o1',
       media: '{wxim}:media:m1',
+      windowWatch: '{wxim}:window-watch',
+      windowWarningLock: '{wxim}:window-warning-lock',
+      windowNotice: '{wxim}:window-notice:o1:1700000000000',
       accessToken: {
         token: '{wxim}:wechat:access-token',
         lock: '{wxim}:wechat:access-token:lock',
@@ -94,5 +100,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 39, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 42, 'a key added here is added to this list too');
 });

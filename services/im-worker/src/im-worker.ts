@@ -10,6 +10,7 @@ import {
   RelayTurn,
   ReplyWindow,
   Unanswered,
+  WindowNotices,
   queueHold,
   stateKeys,
   wakeToFront,
@@ -106,6 +107,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
         ...(config.desk.firstResponseSlaMs === undefined ? {} : { unanswered: new Unanswered(state, keys) }),
+        ...(config.desk.windowWarningMs === 0 ? {} : { windowWatch: new WindowNotices(state, keys) }),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

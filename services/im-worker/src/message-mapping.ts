@@ -1,5 +1,5 @@
 import { type MsgElement, encodeRelayCustomData, imageElem, locationElem, textElem } from '@wxim/im';
-import { type WechatMessage, isRelayed } from '@wxim/wechat';
+import { type WechatMessage, emojiToUnicode, isRelayed } from '@wxim/wechat';
 
 /**
  * What an agent sees for each WeChat push: the IM elements to send from the customer, or null for
@@ -12,27 +12,30 @@ export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement
   if (!isRelayed(message)) return null;
   switch (message.kind) {
     case 'text':
-      return [textElem(message.content)];
+      // WeChat's faces arrive as codes (`/::)`, `[Smile]`): the agent's IM client shows emoji.
+      return [textElem(emojiToUnicode(message.content))];
     case 'image':
       return [imageElem(message.mediaId, message.picUrl)];
     case 'location':
       return [locationElem(message.label, message.latitude, message.longitude)];
     case 'link':
       return [textElem([message.title, message.description, message.url].filter((s) => s !== '').join('\n'))];
-    case 'voice':
+    case 'voice': {
       // WeChat's recognition, where the account has it on, beside the recording.
-      if (media !== undefined) return [media, ...(message.recognition !== undefined ? [textElem(`[voice] ${message.recognition}`)] : [])];
+      const heard = message.recognition === undefined ? undefined : `[voice] ${emojiToUnicode(message.recognition)}`;
+      if (media !== undefined) return [media, ...(heard !== undefined ? [textElem(heard)] : [])];
       return [
         textElem(
-          message.recognition !== undefined
-            ? `[voice] ${message.recognition}`
-            : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording is not relayed yet]`,
+          heard !== undefined
+            ? heard
+            : `[voice message: media id ${message.mediaId}${message.format ? `, ${message.format}` : ''}; the recording could not be relayed]`,
         ),
       ];
+    }
     case 'video':
     case 'shortvideo':
       if (media !== undefined) return [media];
-      return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video is not relayed yet]`)];
+      return [textElem(`[${message.kind === 'video' ? 'video' : 'short video'} message: media id ${message.mediaId}; the video could not be relayed]`)];
     case 'subscribe': {
       const scene = message.eventKey?.startsWith('qrscene_') ? ` (QR code scene ${message.eventKey.slice('qrscene_'.length)})` : '';
       return [textElem(`[followed the Official Account${scene}]`)];

@@ -8,6 +8,7 @@ import {
   type ReplicaCheck,
   type ReplyWindow,
   type Unanswered,
+  type WindowNotices,
   takesTurn,
 } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
@@ -33,6 +34,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   csat: Pick<CsatAnswers, 'record'>;
   /** FIRST_RESPONSE_SLA_S: a customer's message relayed waits for its agent's answer from then; none when off. */
   unanswered?: Pick<Unanswered, 'mark'>;
+  /** WINDOW_WARNING_MS: the customer's window watched once their message is relayed, for its agent's warning; none when off. */
+  windowWatch?: Pick<WindowNotices, 'watch'>;
 }
 
 /** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
@@ -82,7 +85,10 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),
     });
     // A message, not a follow or a menu click, is what asks for an answer.
-    if (result.outcome === 'relayed' && action === 'message') await deps.unanswered?.mark(openid);
+    if (result.outcome === 'relayed' && action === 'message') {
+      await deps.unanswered?.mark(openid);
+      await deps.windowWatch?.watch(openid, Date.now());
+    }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
     if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
     return result;

@@ -1,6 +1,6 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type AgentSignal, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, RateScope, ReplicaCheck } from '@wxim/state';
+import type { Lease, RateScope, ReplicaCheck, WindowNotices } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
@@ -15,6 +15,7 @@ import type { ServiceLevels } from './service-levels.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { relayTyping } from './typing.js';
 import { isWithdrawn, relayRecall, waitForUndo } from './undo.js';
+import { replyDelivered } from './window-notices.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -41,6 +42,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
   /** Marks each reply in IM queued, delivered or not delivered (DELIVERY_MARKS); none when off. */
   marks?: DeliveryMarks;
+  /** A delivered reply answers the customer's window; its agent is told when it was the window's last. */
+  windowNotices: Pick<WindowNotices, 'answered' | 'claimLastReply'>;
 }
 
 export type PushResult =
@@ -139,6 +142,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         await deps.levels.answered(job.data.openid, job.data.agent);
         // After every part went, never before: the mark costs the customer nothing.
         await mark('delivered');
+        await replyDelivered(job, lease, { notices: deps.windowNotices, desk: deps.desk });
         return { outcome: 'delivered', parts: result.parts };
       }
       // The notice first: it is what the agent sees by default; the mark is for clients that show it.

@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, ReplyWindow, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { ConversationLine, DeskPresence, FleetLock, ReplyWindow, WindowNotices, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
@@ -11,6 +11,7 @@ import { ReplyConfirmation } from './reply-confirmation.js';
 import { DeliveryMarks } from './delivery-marks.js';
 import { ServiceLevels } from './service-levels.js';
 import { FirstResponseCheck } from './first-response-check.js';
+import { WindowWarningCheck } from './window-warning-check.js';
 
 export interface WechatPusherOverrides extends HostOverrides {
   waitMs?: number;
@@ -21,6 +22,8 @@ export interface WechatPusherOverrides extends HostOverrides {
   confirmLooksAgainAfterMs?: readonly number[];
   /** How often an instance looks whether a first answer is overdue (FIRST_RESPONSE_SLA_S); tests shorten it. */
   firstResponseCheckEveryMs?: number;
+  /** How often an instance looks whether a reply window closes soon unanswered (WINDOW_WARNING_MS); tests shorten it. */
+  windowCheckEveryMs?: number;
 }
 
 export interface WechatPusher extends WorkerHost<ReplyJob> {
@@ -42,6 +45,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
   let wechat: WechatApi | undefined;
   let tokens: AccessTokenStore | undefined;
   let check: FirstResponseCheck | undefined;
+  let windowCheck: WindowWarningCheck | undefined;
   const fetcherOptions = { apiBase: config.wechat.apiBase, appId, secret: appSecret };
   const fetcher = config.wechat.tokenApi === 'token' ? clientCredentialToken(fetcherOptions) : stableToken(fetcherOptions);
   const host = await createWorkerHost<ReplyJob>({
@@ -150,9 +154,26 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               log,
             })
           : undefined;
+      const windowNotices = new WindowNotices(state, keys);
+      const warningMs = config.desk.windowWarningMs;
+      if (warningMs > 0)
+        windowCheck = new WindowWarningCheck({
+          redis: state,
+          keys,
+          im,
+          notices: windowNotices,
+          warningMs,
+          timeZone: config.desk.hours?.timeZone ?? 'Asia/Shanghai',
+          // A minute late at most in production: a warning hours ahead needs no more.
+          everyMs: overrides.windowCheckEveryMs ?? Math.min(60_000, Math.max(1000, Math.floor(warningMs / 20))),
+          lock: new FleetLock(state, keys.windowWarningLock, 60_000),
+          turn: (scope) => gate.acquire(scope),
+          log,
+        });
       const pusher = createPusher({
         desk,
         levels,
+        windowNotices,
         ...(marks === undefined ? {} : { marks }),
         ...(confirmation === undefined ? {} : { confirmation }),
         redis: state,
@@ -200,9 +221,11 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     start() {
       host.start();
       check?.start();
+      windowCheck?.start();
     },
     async close() {
       await check?.stop();
+      await windowCheck?.stop();
       await host.close();
     },
     wechat: wechat!,

@@ -1,0 +1,96 @@
+import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
+import type { FleetLock, RateScope, StateKeys, WatchedWindow, WindowNotices } from '@wxim/state';
+import type { Cluster, Redis } from 'ioredis';
+import { noticeIds } from './notice.js';
+import { WINDOW_NOTICE_REASONS, closingText } from './window-notices.js';
+
+/** How many closing windows one check takes up: the rest wait for the next. */
+const BATCH = 100;
+
+export interface WindowWarningCheckDeps {
+  redis: Redis | Cluster;
+  keys: StateKeys;
+  im: ImClient;
+  notices: WindowNotices;
+  /** WINDOW_WARNING_MS. */
+  warningMs: number;
+  /** Where the agents' clocks are (BUSINESS_TZ), for the time a window closes. */
+  timeZone: string;
+  /** How often an instance looks whether a warning is due. */
+  everyMs: number;
+  /** The fleet's one check at a time. */
+  lock: FleetLock;
+  /** An IM call's turn under the fleet's pace. */
+  turn: (scope: RateScope) => Promise<number>;
+  log: { warn(o: object, m: string): void };
+}
+
+/**
+ * WINDOW_WARNING_MS: the agent serving a customer is told, once, when the customer's reply window
+ * closes within that time and their last message is still unanswered. The im-worker watches each
+ * window whose message it relayed, the pusher unwatches it when it delivers a reply; here one
+ * instance of the fleet at a time looks for the windows closing soon. The warning is claimed
+ * before it is sent and unwatched after: a check that stops between the two leaves it to the next,
+ * which sends it again with the same ids (IM drops the repeat).
+ */
+export class WindowWarningCheck {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly deps: WindowWarningCheckDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.runOnce()
+        .catch((err: Error) => this.deps.log.warn({ reason: err.message }, 'the reply-window check stopped; the next one looks again'))
+        .finally(() => (this.running = undefined));
+    }, this.deps.everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops checking; resolves when the check running here, if any, has ended. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One check, unless another instance is checking: resolves to the agents warned now, or undefined. */
+  async runOnce(): Promise<number | undefined> {
+    const held = await this.deps.lock.take();
+    if (held === undefined) return undefined;
+    try {
+      let warned = 0;
+      for (const w of await this.deps.notices.closingSoon(Date.now(), this.deps.warningMs, BATCH)) {
+        await held.keep();
+        if (await this.warn(w)) warned++;
+      }
+      return warned;
+    } finally {
+      await held.release();
+    }
+  }
+
+  private async warn(w: WatchedWindow): Promise<boolean> {
+    const { redis, keys, notices } = this.deps;
+    const [agent, counted, userId] = await redis.hmget(keys.customer(w.openid), 'agent', 'counted', 'userId');
+    // Nobody serves the customer now (the conversation closed): nobody to tell.
+    if (agent == null || counted === '0' || userId == null) {
+      await notices.warned(w);
+      return false;
+    }
+    if (!(await notices.claimWarning(w, Date.now()))) return false;
+    await this.deps.im.sendC2C(
+      {
+        from: userId,
+        to: agent,
+        // Fixed per window: a warning sent again after a stop is dropped by IM.
+        ...noticeIds(`${WINDOW_NOTICE_REASONS.closing}:${w.openid}:${w.deadline}`),
+        body: [textElem(closingText(w.deadline, this.deps.timeZone))],
+        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: '', reason: WINDOW_NOTICE_REASONS.closing }),
+      },
+      { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command })) >= 0 },
+    );
+    await notices.warned(w);
+    return true;
+  }
+}
