@@ -1,10 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
+import { request } from 'undici';
 import { openSandboxPage } from './sandbox-browser.js';
+
+/** Where the screenshot goes; docs/sandbox-agent-view.png is one of these. */
+const SCREENSHOT = process.env['SANDBOX_SCREENSHOT'] ?? join(tmpdir(), `sandbox-agent-view-${process.pid}.png`);
 
 /** An undo time long enough to press Recall on a busy machine, short enough to wait out. */
 const UNDO_MS = 4000;
 
-t.test("the sandbox page shows the agent the customer's side: voice, video, emoji, typing, delivery marks, undo", async (t) => {
+t.test("the sandbox page shows the agent the customer's side: voice, video, emoji, typing, delivery marks, undo, the window", async (t) => {
   const { page } = await openSandboxPage(t, { REPLY_UNDO_MS: String(UNDO_MS) });
   const customerChat = page.getByLabel('Customer chat');
   const agentChat = page.getByLabel('Agent chat');
@@ -12,7 +19,7 @@ t.test("the sandbox page shows the agent the customer's side: voice, video, emoj
   // WeChat's face codes reach the agent as emoji.
   await page.getByLabel('Customer message').fill('Hello /::) [Facepalm]');
   await page.getByLabel('Customer message').press('Enter');
-  await agentChat.locator('.from-customer', { hasText: 'Hello 😊 🤦' }).waitFor();
+  await agentChat.locator('.from-customer', { hasText: 'Hello 🙂 🤦' }).waitFor();
   t.pass('the face codes are shown as emoji');
 
   // A voice message: converted by the relay, served by the gateway's signed link, played by the browser.
@@ -38,8 +45,21 @@ t.test("the sandbox page shows the agent the customer's side: voice, video, emoj
   await video.waitFor();
   const links = await video.evaluate((v) => ({ src: (v as unknown as { src: string }).src, poster: (v as unknown as { poster: string }).poster }));
   t.match(links, { src: /\/media\//, poster: /\/media\// }, 'the video and its thumbnail are the relay’s signed links');
-  const fetched = await page.evaluate(async (urls) => Promise.all(urls.map(async (u) => (await fetch(u)).status)), [links.src, links.poster]);
-  t.same(fetched, [200, 200], 'both load');
+  const poster = await page.evaluate(
+    (url) =>
+      new Promise<number>((resolve, reject) => {
+        const img = new Image();
+        img.onload = () => resolve(img.naturalWidth);
+        img.onerror = () => reject(new Error('the thumbnail did not load'));
+        img.src = url;
+      }),
+    links.poster,
+  );
+  t.equal(poster, 160, 'the browser shows the thumbnail');
+  const clip = await request(links.src);
+  t.equal(clip.statusCode, 200, 'the video streams from the gateway');
+  t.equal(clip.headers['content-type'], 'video/mp4', 'as MP4');
+  await clip.body.dump();
 
   // The agent types: WeChat shows the customer "typing…"; the reply ends it and is marked delivered.
   await page.getByLabel('Agent reply').fill('Let me check');
@@ -69,5 +89,17 @@ t.test("the sandbox page shows the agent the customer's side: voice, video, emoj
   await agentChat.locator('.from-agent', { hasText: 'Let me check' }).getByRole('button', { name: 'Recall' }).click();
   await agentChat.locator('.from-relay', { hasText: 'WeChat has no recall' }).waitFor();
   t.pass('a recall after delivery brings the notice that the customer already has it');
+  // The window, visible: two replies went since the customer's video; the fifth is the last WeChat allows.
+  for (const text of ['One more thing', 'And another', 'Last one']) {
+    await page.getByLabel('Agent reply').fill(text);
+    await page.getByLabel('Agent reply').press('Enter');
+  }
+  await customerChat.locator('.from-business', { hasText: 'Last one' }).waitFor({ timeout: 3 * UNDO_MS + 20_000 });
+  await agentChat.locator('.from-relay', { hasText: 'that was the last reply WeChat allows until the customer writes again' }).waitFor();
+  await page.locator('#window-status', { hasText: '0 replies left' }).waitFor();
+  t.pass('the agent is told when a reply used the last of the window');
   t.equal(await page.locator('#problem').textContent(), '', 'no error shown');
+
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  t.same([...readFileSync(SCREENSHOT).subarray(1, 4)], [...Buffer.from('PNG')], `a screenshot saved at ${SCREENSHOT}`);
 });

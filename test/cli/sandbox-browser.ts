@@ -11,7 +11,10 @@ interface Test {
 }
 
 /** `npm start` in sandbox mode (with `env` besides) on a Redis of its own, and the sandbox page open in chromium; all ended with the test. */
-export async function openSandboxPage(t: Test, env: Record<string, string> = {}): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports'] }> {
+export async function openSandboxPage(
+  t: Test,
+  env: Record<string, string> = {},
+): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports'] }> {
   t.ok(existsSync(CHROMIUM), `chromium is installed at ${CHROMIUM}`);
   const redis = await startTestRedis();
   t.teardown(() => redis.close());

@@ -40,7 +40,8 @@ function shownImage(url) {
 function shownMedia(url) {
   try {
     const parsed = new URL(url, location.href);
-    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && (parsed.pathname.startsWith('/media/') || parsed.pathname.startsWith('/api/wechat-media/'))
+    return (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      (parsed.pathname.startsWith('/media/') || parsed.pathname.startsWith('/api/wechat-media/'))
       ? parsed.href
       : '';
   } catch {
