@@ -48,7 +48,9 @@ t.test("the sandbox page shows the agent the customer's side: voice, video, emoj
   const poster = await page.evaluate(
     (url) =>
       new Promise<number>((resolve, reject) => {
-        const img = new Image();
+        // Runs in the page (the tests' types have no DOM).
+        type Img = { naturalWidth: number; src: string; onload: () => void; onerror: () => void };
+        const img = new (globalThis as unknown as { Image: new () => Img }).Image();
         img.onload = () => resolve(img.naturalWidth);
         img.onerror = () => reject(new Error('the thumbnail did not load'));
         img.src = url;
