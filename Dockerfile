@@ -46,8 +46,7 @@ ENV NODE_ENV=production
 # ffmpeg: the im-worker turns customers' voice messages (AMR, Speex) into MP3 that IM clients play.
 # Debian's build has the AMR and Speex decoders and LAME. The base images made by
 # scripts/docker/base-images.sh carry it already; Docker Hub's node image gets it here.
-RUN --mount=type=secret,id=ca \
-    command -v ffmpeg >/dev/null 2>&1 \
+RUN command -v ffmpeg >/dev/null 2>&1 \
  || { apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
