@@ -80,7 +80,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     }),
     deliveryMarks: new Counter({
       name: 'wxim_pusher_delivery_marks_total',
-      help: "Marks on agents' replies in IM (DELIVERY_MARKS) by state (queued, delivered, not_delivered) and outcome (marked; failed: IM refused or could not be reached, logged; left_alone: the client's CloudCustomData is not a JSON object; lock_lost; repeated: a job run again, already marked so)",
+      help: "Marks on agents' replies in IM (DELIVERY_MARKS) by state (queued, delivered, not_delivered) and outcome (marked; failed: IM refused or could not be reached, logged; left_alone: the client's CloudCustomData is not a JSON object, or not known; lock_lost; repeated: a job run again, already marked so; superseded: replaced by a later state before it was written; dropped: over the 10,000 final marks a process holds waiting, or the process stopped first)",
       labelNames: ['state', 'outcome'],
       registers,
     }),

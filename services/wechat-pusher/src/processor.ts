@@ -104,7 +104,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     let customData: string | undefined;
     // Set once this attempt knows the reply's fate: a failure after that (e.g. the notice) is not "queued".
     let settled: 'delivered' | 'not_delivered' | undefined;
-    const mark = (state: 'delivered' | 'not_delivered', reason?: string) => deps.marks?.mark({ id: job.id!, data: job.data }, state, customData, lease, reason);
+    // Handed to the mark writer: the reply's line never waits for IM's answer (see DeliveryMarks).
+    const mark = (state: 'delivered' | 'not_delivered', reason?: string) => deps.marks?.final({ id: job.id!, data: job.data }, state, customData, reason);
     async function run(): Promise<PushResult> {
       if (await isWithdrawn(deps, job.id!)) throw new ReplyWithdrawn('recalled by its agent');
       await waitForUndo({ undoMs: deps.undoMs ?? 0 }, job, lease);
@@ -140,7 +141,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
         await deps.levels.answered(job.data.openid, job.data.agent);
-        // After every part went, never before: the mark costs the customer nothing.
+        // After every part went, never before: handing the mark over costs the customer nothing.
         await mark('delivered');
         await replyDelivered(job, lease, { notices: deps.windowNotices, desk: deps.desk });
         return { outcome: 'delivered', parts: result.parts };
@@ -178,7 +179,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // Queued only when a reply cannot go at once — its attempt failed and it waits for the next —
       // and only a confirmed one: a reply that goes at once costs one mark, not two.
       willRetry: async () => {
-        if (body !== undefined && settled === undefined) await deps.marks?.mark({ id: job.id!, data: job.data }, 'queued', customData, lease);
+        if (body !== undefined && settled === undefined) await deps.marks?.queued({ id: job.id!, data: job.data }, customData, lease);
       },
     };
   }

@@ -9,6 +9,7 @@ import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
 import { DeliveryMarks } from './delivery-marks.js';
+import { MarkWriter } from './mark-writer.js';
 import { ServiceLevels } from './service-levels.js';
 import { FirstResponseCheck } from './first-response-check.js';
 import { WindowWarningCheck } from './window-warning-check.js';
@@ -36,6 +37,11 @@ export function requireWechatSettings(config: Config): { appId: string; appSecre
   if (appId === undefined || appSecret === undefined) throw new Error('the wechat-pusher needs WECHAT_APP_ID and WECHAT_APP_SECRET');
   return { appId, appSecret };
 }
+
+/** Final delivery marks waiting at most in one process; more are dropped and counted (a mark is a hint). */
+const MARKS_PENDING = 10_000;
+/** How long a stopping pusher writes the marks still waiting. */
+const MARKS_DRAIN_MS = 2000;
 
 /** The wechat-pusher: a BullMQ worker on agent-replies that delivers each reply through WeChat's customer-service API. */
 export async function createWechatPusher(config: Config, overrides: WechatPusherOverrides = {}): Promise<WechatPusher> {
@@ -143,17 +149,20 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           levels,
           log,
         });
+      // As many marks written at once as replies delivered: enough to use IM's pace for the marks' command.
+      const markWriter = config.deliveryMarks === 'on' ? new MarkWriter({ maxPending: MARKS_PENDING, writers: config.worker.concurrency }) : undefined;
       const marks =
-        config.deliveryMarks === 'on'
-          ? new DeliveryMarks({
+        markWriter === undefined
+          ? undefined
+          : new DeliveryMarks({
               redis: state,
               im,
               progressKey: keys.replyProgress,
               turn: (scope, lease) => gate.acquire(scope, lease),
+              writer: markWriter,
               marks: metrics.deliveryMarks,
               log,
-            })
-          : undefined;
+            });
       const windowNotices = new WindowNotices(state, keys);
       const warningMs = config.desk.windowWarningMs;
       if (warningMs > 0)
@@ -206,11 +215,14 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         process: (job, token) => pusher.process(job, token),
         done: (job, failed) => pusher.done(job, failed),
         close: async () => {
+          // The marks decided by the jobs that finished: a short while for them, then the rest are dropped.
+          await markWriter?.close(MARKS_DRAIN_MS);
           await Promise.all([wechat!.close(), im.close(), fetcher.close()]);
         },
         // A send cut here is left `sending` in its progress: the next attempt reports it as
         // uncertain instead of sending it again (custom/send is not idempotent).
         abort: async () => {
+          markWriter?.abort();
           await Promise.all([wechat!.destroy(), im.destroy(), fetcher.close()]);
         },
       };
