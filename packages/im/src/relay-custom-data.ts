@@ -107,12 +107,14 @@ const STATES: readonly string[] = ['queued', 'delivered', 'not_delivered'] satis
 
 /**
  * The agent client's CloudCustomData with the mark merged in, every other key kept as the client
- * wrote it (TUIKit keeps replies and reactions there); a mark already there is replaced. Undefined
- * when the data is not a JSON object (a client's own string): the relay leaves that alone.
+ * wrote it (TUIKit keeps replies and reactions there); a mark already there is replaced. `raw` is
+ * what IM holds, '' when the message has none: a caller that does not know it must not mark (the
+ * mark alone would erase the client's data). Undefined when the data is not a JSON object (a
+ * client's own string): the relay leaves that alone.
  */
-export function withRelayMark(raw: string | undefined, mark: RelayMark): string | undefined {
+export function withRelayMark(raw: string, mark: RelayMark): string | undefined {
   let data: Record<string, unknown> = {};
-  if (raw !== undefined && raw !== '') {
+  if (raw !== '') {
     const value = parseObject(raw);
     if (value === undefined) return undefined;
     data = value;

@@ -92,8 +92,7 @@ t.test("a delivery mark merges into the agent client's data and keeps every othe
   t.equal(Object.keys(parsed).filter((k) => k === 'relayMark').length, 1);
 });
 
-t.test('a message without data gets an object holding the mark alone', async (t) => {
-  t.equal(withRelayMark(undefined, { state: 'queued', at: 5 }), '{"relayMark":{"state":"queued","at":5}}');
+t.test('a message IM holds without data (an empty string) gets an object holding the mark alone', async (t) => {
   t.equal(withRelayMark('', { state: 'queued', at: 5 }), '{"relayMark":{"state":"queued","at":5}}');
 });
 
@@ -103,13 +102,13 @@ t.test("a client's data that is not a JSON object is left alone", async (t) => {
 });
 
 t.test("a marked agent message is still an agent's message, not the relay's", async (t) => {
-  for (const raw of [undefined, '', '{"messageReply":{"messageID":"m1"}}'])
+  for (const raw of ['', '{"messageReply":{"messageID":"m1"}}'])
     t.equal(decodeRelayCustomData(withRelayMark(raw, { state: 'delivered', at: 1 })), undefined, String(raw));
 });
 
 t.test('a long reason is cut, never mid-character', async (t) => {
   const reason = '😀'.repeat(MAX_MARK_REASON_CHARS + 10);
-  const mark = readRelayMark(withRelayMark(undefined, { state: 'not_delivered', at: 1, reason }))!;
+  const mark = readRelayMark(withRelayMark('', { state: 'not_delivered', at: 1, reason }))!;
   t.equal([...mark.reason!].length, MAX_MARK_REASON_CHARS);
   t.ok(mark.reason!.endsWith('…'));
   t.notOk(mark.reason!.includes('\ufffd'));

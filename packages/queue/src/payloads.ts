@@ -40,8 +40,8 @@ export interface ReplyJob {
   body: ReplyElement[];
   /**
    * The message's CloudCustomData as IM gave it (the callback's, or the history's for a reply found
-   * there): the agent client's own data, which a delivery mark is merged into. Absent when none
-   * (and in jobs stored by the release before).
+   * there): the agent client's own data, which a delivery mark is merged into; '' when it has none.
+   * Absent in jobs stored by a release that did not keep it: not known, so the message is not marked.
    */
   cloudCustomData?: string;
   /** Milliseconds since the epoch when the relay stored it. */

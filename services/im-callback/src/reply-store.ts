@@ -162,7 +162,9 @@ export class ReplyStore {
         msgSeq: msg.msgSeq,
         msgRandom: msg.msgRandom,
         body: msg.msgBody,
-        ...(msg.cloudCustomData === undefined ? {} : { cloudCustomData: msg.cloudCustomData }),
+        // '' when the message has none: a job without it is one of a release that did not keep it,
+        // whose message a delivery mark must leave alone (it could erase the client's data).
+        cloudCustomData: msg.cloudCustomData ?? '',
         acceptedAt: Date.now(),
         via,
       },

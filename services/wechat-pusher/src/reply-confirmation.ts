@@ -8,6 +8,7 @@ import { ReplyWithdrawn } from './reply-withdrawn.js';
 /** A reply as IM's history holds it: what is delivered, and the agent client's data a delivery mark merges into. */
 export interface Confirmed {
   body: ReplyElement[];
+  /** '' when the message has none; absent when not known (kept by an attempt of the release before). */
   cloudCustomData?: string;
 }
 
@@ -65,7 +66,7 @@ export class ReplyConfirmation {
     const [[earlier, earlierData], kept] = await Promise.all([redis.hmget(progress, 'confirmed', 'confirmedData'), redis.hget(shared, data.msgKey)]);
     if (earlier !== null && earlier !== undefined) {
       // Kept apart from the body: an attempt of the release before kept the body alone.
-      return { body: JSON.parse(earlier) as ReplyElement[], ...(earlierData ? { cloudCustomData: earlierData } : {}) };
+      return { body: JSON.parse(earlier) as ReplyElement[], ...(earlierData === null || earlierData === undefined ? {} : { cloudCustomData: earlierData }) };
     }
     if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_MSG_TIME_SKEW_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
@@ -74,9 +75,10 @@ export class ReplyConfirmation {
       const shown = look === 0 && kept !== null ? (JSON.parse(kept) as AfterSendMsg) : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
-        const fields = { confirmed: JSON.stringify(body), ...(shown.cloudCustomData === undefined ? {} : { confirmedData: shown.cloudCustomData }) };
-        await redis.multi().hset(progress, fields).pexpire(progress, PROGRESS_TTL_MS).exec();
-        return { body, ...(shown.cloudCustomData === undefined ? {} : { cloudCustomData: shown.cloudCustomData }) };
+        // '' when the history shows none: known to be empty, so a mark may go there.
+        const cloudCustomData = shown.cloudCustomData ?? '';
+        await redis.multi().hset(progress, { confirmed: JSON.stringify(body), confirmedData: cloudCustomData }).pexpire(progress, PROGRESS_TTL_MS).exec();
+        return { body, cloudCustomData };
       }
       const wait = this.looksAgainAfterMs[look];
       if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);
