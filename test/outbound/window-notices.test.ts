@@ -85,3 +85,23 @@ t.test("a closed conversation's agent is not warned", async (t) => {
   await pastWarningTime();
   t.same(warnings(c), []);
 });
+
+t.test("a warning IM refuses for good (the customer's account deleted) is not tried again, and never holds up another's", async (t) => {
+  const metric = async (outcome: string) => {
+    const line = (await relay.pusher.app.inject({ url: '/metrics' })).body
+      .split('\n')
+      .find((l) => l.startsWith(`wxim_pusher_window_warnings_total{outcome="${outcome}"} `));
+    return line === undefined ? 0 : Number(line.split(' ')[1]);
+  };
+  // The refused one first: its window closes first, so each check meets it before the other.
+  const refused = await relay.newCustomer();
+  const other = await relay.newCustomer();
+  const before = await metric('refused');
+  im.accounts.delete(refused.userId);
+  await eventually("the other customer's agent is warned", () => warnings(other).length === 1, LEAD_MS + 5000);
+  await eventually('the refusal is counted', async () => (await metric('refused')) === before + 1);
+  t.equal(await redis.zscore(keys.windowWatch, refused.openid), null, 'the refused window is no longer watched');
+  await sleep(1000);
+  t.equal(await metric('refused'), before + 1, 'not tried again at the next checks');
+  t.same(warnings(refused), [], 'nothing reached IM for the deleted account');
+});

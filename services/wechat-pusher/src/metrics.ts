@@ -22,6 +22,7 @@ export interface PusherMetrics {
   /** Agents' typing and recalls: see typing.ts and undo.ts for the outcomes. */
   signals: Counter<'signal' | 'outcome'>;
   deliveryMarks: Counter<'state' | 'outcome'>;
+  windowWarnings: Counter<'outcome'>;
 }
 
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
@@ -32,6 +33,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
     for (const via of ['callback', 'recovery', 'sweep'] satisfies ReplyJob['via'][]) metrics.replies.inc({ outcome, via }, 0);
   for (const cause of ['command', 'sla'] satisfies TransferCause[]) metrics.transfers.inc({ cause }, 0);
   for (const state of ['queued', 'delivered', 'not_delivered'] satisfies RelayMarkState[]) metrics.deliveryMarks.inc({ state, outcome: 'failed' }, 0);
+  for (const outcome of ['refused', 'failed']) metrics.windowWarnings.inc({ outcome }, 0);
   return metrics;
 }
 
@@ -82,6 +84,12 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_pusher_delivery_marks_total',
       help: "Marks on agents' replies in IM (DELIVERY_MARKS) by state (queued, delivered, not_delivered) and outcome (marked; failed: IM refused or could not be reached, logged; left_alone: the client's CloudCustomData is not a JSON object, or not known; lock_lost; repeated: a job run again, already marked so; superseded: replaced by a later state before it was written; dropped: over the 10,000 final marks a process holds waiting, or the process stopped first)",
       labelNames: ['state', 'outcome'],
+      registers,
+    }),
+    windowWarnings: new Counter({
+      name: 'wxim_pusher_window_warnings_total',
+      help: "Closing-window warnings to agents (WINDOW_WARNING_MS) by outcome (warned; refused: IM refused it for good, e.g. a deleted account, and it is not tried again; failed: tried again at the next check)",
+      labelNames: ['outcome'],
       registers,
     }),
     retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),

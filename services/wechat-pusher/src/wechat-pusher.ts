@@ -177,6 +177,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           everyMs: overrides.windowCheckEveryMs ?? Math.min(60_000, Math.max(1000, Math.floor(warningMs / 20))),
           lock: new FleetLock(state, keys.windowWarningLock, 60_000),
           turn: (scope) => gate.acquire(scope),
+          warnings: metrics.windowWarnings,
           log,
         });
       const pusher = createPusher({

@@ -1,6 +1,7 @@
-import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
+import { type ImClient, ImNotImportedError, ImPermanentError, encodeRelayCustomData, textElem } from '@wxim/im';
 import type { FleetLock, RateScope, StateKeys, WatchedWindow, WindowNotices } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
+import type { Counter } from 'prom-client';
 import { noticeIds } from './notice.js';
 import { WINDOW_NOTICE_REASONS, closingText } from './window-notices.js';
 
@@ -22,6 +23,8 @@ export interface WindowWarningCheckDeps {
   lock: FleetLock;
   /** An IM call's turn under the fleet's pace. */
   turn: (scope: RateScope) => Promise<number>;
+  /** Warnings by outcome: warned; refused (IM refused it for good: not tried again); failed (tried again next check). */
+  warnings: Counter<'outcome'>;
   log: { warn(o: object, m: string): void };
 }
 
@@ -62,7 +65,12 @@ export class WindowWarningCheck {
       let warned = 0;
       for (const w of await this.deps.notices.closingSoon(Date.now(), this.deps.warningMs, BATCH)) {
         await held.keep();
-        if (await this.warn(w)) warned++;
+        // One window's warning that fails never holds up the others'.
+        try {
+          if (await this.warn(w)) warned++;
+        } catch (err) {
+          await this.failed(w, err);
+        }
       }
       return warned;
     } finally {
@@ -91,6 +99,24 @@ export class WindowWarningCheck {
       { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command })) >= 0 },
     );
     await notices.warned(w);
+    this.deps.warnings.inc({ outcome: 'warned' });
     return true;
+  }
+
+  /**
+   * A warning IM refused for good (the customer's or the agent's account deleted, a message it
+   * will never take) is not tried again: the window is unwatched. Any other failure (IM busy or
+   * unreachable, Redis) leaves it watched, and its claim taken, for the next check to send again.
+   */
+  private async failed(w: WatchedWindow, err: unknown): Promise<void> {
+    const refused = err instanceof ImPermanentError || err instanceof ImNotImportedError;
+    this.deps.warnings.inc({ outcome: refused ? 'refused' : 'failed' });
+    // IM's errors never carry the URL (its UserSig); neither does this line.
+    const code = (err as { code?: unknown }).code;
+    this.deps.log.warn(
+      { openid: w.openid, code, reason: (err as Error).message },
+      refused ? 'IM refused a closing-window warning: it is not sent' : 'a closing-window warning could not be sent; the next check tries again',
+    );
+    if (refused) await this.deps.notices.warned(w).catch(() => undefined);
   }
 }
