@@ -31,13 +31,19 @@ export class WindowNotices {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
+    /** Open windows watched at most (tests set a small one). */
+    private readonly cap = WATCH_CAP,
   ) {
     this.scripts = relayScripts(redis);
   }
 
-  /** The customer's message was relayed: their window is watched until it closes or they are answered. */
-  async watch(openid: string, nowMs: number): Promise<void> {
-    await this.scripts.wximWindowWatch(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(nowMs), WATCH_CAP);
+  /**
+   * The customer's message was relayed: their window is watched until it closes or they are
+   * answered. Resolves to how many windows went unwatched for the cap (those closing last: see the
+   * WATCH script), 0 as a rule; those customers' agents are not warned unless they write again.
+   */
+  async watch(openid: string, nowMs: number): Promise<number> {
+    return this.scripts.wximWindowWatch(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(nowMs), this.cap);
   }
 
   /** A reply reached the customer: their last message is answered. */

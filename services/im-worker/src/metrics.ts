@@ -12,6 +12,7 @@ export interface ImWorkerMetrics {
   parked: Counter;
   inFlight: Gauge;
   csatAnswers: Counter<'score'>;
+  windowsUnwatched: Counter;
 }
 
 /** Every kind of push, checked against MessageKind: each one's failed count is exported from the start. */
@@ -78,6 +79,11 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
     parked: new Counter({
       name: 'wxim_im_waiting_turn_total',
       help: 'Jobs set aside because an earlier message of the same customer is still in flight',
+      registers,
+    }),
+    windowsUnwatched: new Counter({
+      name: 'wxim_im_window_watch_dropped_total',
+      help: 'Open reply windows no longer watched for a closing warning (WINDOW_WARNING_MS) because the watch was full (200,000): those closing last',
       registers,
     }),
     inFlight: new Gauge({ name: 'wxim_im_jobs_in_flight', help: 'Jobs this worker is processing now', registers }),

@@ -87,7 +87,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') {
       await deps.unanswered?.mark(openid);
-      await deps.windowWatch?.watch(openid, Date.now());
+      const unwatched = (await deps.windowWatch?.watch(openid, Date.now())) ?? 0;
+      if (unwatched > 0) metrics.windowsUnwatched.inc(unwatched);
     }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
     if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);

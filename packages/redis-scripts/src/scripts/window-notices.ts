@@ -4,8 +4,10 @@
 // claimed the window's one notice: 'warning' (the check) or a reply's job id (its last reply).
 
 // WATCH. KEYS: the customer's window, the watch (customers by deadline). ARGV: openid, now, the
-// watch's cap. Watches the customer's open window from now on; windows already over go. Over the
-// cap the windows closing last go: they are the furthest from a warning.
+// watch's cap. Watches the customer's open window from now on. Windows already over go first, so
+// the cap counts open windows only; over it, the windows closing last go (the customers who wrote
+// last, this one among them: the furthest from a warning, and watched again when they write
+// again). Returns how many open windows went for the cap.
 export const WATCH = `
 local now = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now))
@@ -13,8 +15,9 @@ local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
 if not deadline or deadline <= now then return 0 end
 redis.call('ZADD', KEYS[2], 'GT', string.format('%.0f', deadline), ARGV[1])
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
-if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], -over, -1) end
-return 1
+if over <= 0 then return 0 end
+redis.call('ZREMRANGEBYRANK', KEYS[2], -over, -1)
+return over
 `;
 
 // ANSWERED. KEYS: the window, the watch. ARGV: openid, now. A reply reached the customer: nothing to
