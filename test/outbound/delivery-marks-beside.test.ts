@@ -1,5 +1,5 @@
 import { readRelayMark, textElem } from '@wxim/im';
-import { type ReplyJob, replyJobId } from '@wxim/queue';
+import { replyJobId } from '@wxim/queue';
 import { eventually, twoWayForTests } from '@wxim/testkit';
 import t from 'tap';
 
@@ -56,8 +56,8 @@ t.test("a reply stored by the release before (no CloudCustomData in its job) is 
   t.equal(job!.data.cloudCustomData, quote, "this release keeps the client's data in the job");
   // As the release before stored it.
   const { cloudCustomData: _, ...old } = job!.data;
-  await job!.updateData(old as ReplyJob);
-  relay.pusher.worker.resume();
+  await job!.updateData(old);
+  await relay.pusher.worker.resume();
   await relay.waitForSent(c.openid, 1);
   await eventually('counted as left alone', async () => (await leftAlone()) === before + 1);
   t.equal(im.messages.find((m) => m.msgKey === s.msgKey)!.cloudCustomData, quote, 'as the client wrote it');
@@ -73,7 +73,7 @@ t.test("a reply whose callback carries no CloudCustomData is stored with '' and 
   await relay.pusher.worker.pause();
   const s = await im.agentSend(c.agent, c.userId, [textElem('plain')]);
   t.equal((await relay.pusher.queue.getJob(replyJobId(s.msgKey)))!.data.cloudCustomData, '', 'known to be empty');
-  relay.pusher.worker.resume();
+  await relay.pusher.worker.resume();
   await eventually('marked delivered', () => stateOf(s.msgKey) === 'delivered');
   t.same(JSON.parse(im.messages.find((m) => m.msgKey === s.msgKey)!.cloudCustomData!), {
     relayMark: { state: 'delivered', at: readRelayMark(im.messages.find((m) => m.msgKey === s.msgKey)!.cloudCustomData)!.at },

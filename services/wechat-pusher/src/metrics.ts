@@ -88,7 +88,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     }),
     windowWarnings: new Counter({
       name: 'wxim_pusher_window_warnings_total',
-      help: "Closing-window warnings to agents (WINDOW_WARNING_MS) by outcome (warned; refused: IM refused it for good, e.g. a deleted account, and it is not tried again; failed: tried again at the next check)",
+      help: 'Closing-window warnings to agents (WINDOW_WARNING_MS) by outcome (warned; refused: IM refused it for good, e.g. a deleted account, and it is not tried again; failed: tried again at the next check)',
       labelNames: ['outcome'],
       registers,
     }),

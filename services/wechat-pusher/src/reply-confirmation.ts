@@ -77,7 +77,11 @@ export class ReplyConfirmation {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
         const cloudCustomData = shown.cloudCustomData ?? '';
-        await redis.multi().hset(progress, { confirmed: JSON.stringify(body), confirmedData: cloudCustomData }).pexpire(progress, PROGRESS_TTL_MS).exec();
+        await redis
+          .multi()
+          .hset(progress, { confirmed: JSON.stringify(body), confirmedData: cloudCustomData })
+          .pexpire(progress, PROGRESS_TTL_MS)
+          .exec();
         return { body, cloudCustomData };
       }
       const wait = this.looksAgainAfterMs[look];
