@@ -216,8 +216,10 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         process: (job, token) => pusher.process(job, token),
         done: (job, failed) => pusher.done(job, failed),
         close: async () => {
-          // The marks decided by the jobs that finished: a short while for them, then the rest are dropped.
-          await markWriter?.close(MARKS_DRAIN_MS);
+          // The marks decided by the jobs that finished: a short while for them, then the rest are
+          // dropped; at once without Redis (no turn under IM's pace could be had).
+          if (state.status === 'ready') await markWriter?.close(MARKS_DRAIN_MS);
+          else markWriter?.abort();
           await Promise.all([wechat!.close(), im.close(), fetcher.close()]);
         },
         // A send cut here is left `sending` in its progress: the next attempt reports it as
