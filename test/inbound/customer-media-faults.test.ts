@@ -143,7 +143,10 @@ t.test('a CreateTime in the future does not lengthen the link or the stored medi
   const sound = m!.body.find((b) => b.MsgType === 'TIMSoundElem')!.MsgContent;
   const [id, expires] = String(sound['Url']).slice(`${PUBLIC_URL}/media/`.length).split('.') as [string, string];
   const after = Math.floor(Date.now() / 1000);
-  t.ok(Number(expires) >= before + THREE_DAYS_S && Number(expires) <= after + THREE_DAYS_S, `the link expires 3 days from the first attempt (${Number(expires) - after} s from now)`);
+  t.ok(
+    Number(expires) >= before + THREE_DAYS_S && Number(expires) <= after + THREE_DAYS_S,
+    `the link expires 3 days from the first attempt (${Number(expires) - after} s from now)`,
+  );
   const ttl = await redis.pttl(stateKeys(prefix).media(id));
   t.ok(ttl > 0 && ttl <= THREE_DAYS_S * 1000, `the stored recording too (${ttl} ms)`);
 });
