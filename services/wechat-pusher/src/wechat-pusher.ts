@@ -4,7 +4,7 @@ import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, Wi
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
-import { type PushResult, createPusher } from './processor.js';
+import { createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
@@ -55,7 +55,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log, replicas }) => {
+    build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
