@@ -59,6 +59,26 @@ t.test('the reply cancels typing, and the next typing shows again', async (t) =>
   );
 });
 
+t.test('a typing the agent gave before a reply that has gone shows nothing when it runs late', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const typedAt = Date.now();
+  await im.agentSend(agent, userId, [textElem('done already')]);
+  await relay.waitForSent(openid, 1);
+  // As if its callback had been stored before the reply and waited behind a backlog of signals.
+  const msgKey = `late-typing-${typedAt}`;
+  await relay.pusher.queue.add(
+    'signal',
+    { agent, userId, openid, msgKey, msgTime: Math.floor(typedAt / 1000), body: [], acceptedAt: typedAt, via: 'callback', signal: 'typing' },
+    { jobId: signalJobId('typing', msgKey) },
+  );
+  t.equal(await outcomeOf(msgKey), 'after_reply');
+  t.equal(typingCalls(openid).length, 0, 'WeChat was not asked');
+  t.notOk(wechatApi.isTyping(openid), 'the customer sees no "typing…" after the answer');
+  // The agent typing again after the reply does show.
+  const again = await im.agentTyping(agent, userId, true);
+  t.equal(await outcomeOf(again.msgKey), 'shown');
+});
+
 t.test('typing is not asked again while it is shown', async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   const first = await im.agentTyping(agent, userId, true);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { textElem } from '@wxim/im';
+import { decodeRelayCustomData, textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
 import t from 'tap';
@@ -44,8 +44,12 @@ t.test('a pusher killed mid-burst loses nothing and sends nothing WeChat confirm
   t.teardown(() => {
     second.child.kill('SIGTERM');
   });
-  // Replies' failure notices; not the window's (a customer's fifth reply delivered brings the last-reply notice).
-  const notices = () => im.messages.filter((m) => m.cloudCustomData?.includes('relay-notice') && !m.cloudCustomData.includes('"reason":"window-'));
+  // Notices about replies; the fifth reply of each customer also brings the reply window's notice.
+  const notices = () =>
+    im.messages.filter((m) => {
+      const data = decodeRelayCustomData(m.cloudCustomData);
+      return data?.source === 'relay-notice' && !data.reason?.startsWith('window-');
+    });
   const settled = () =>
     replies.every(
       (r) => wechatApi.sent.some((m) => m.payload['content'] === r.text) || notices().some((n) => JSON.stringify(n.body).includes(r.text.slice(0, 20))),

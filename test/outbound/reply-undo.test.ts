@@ -1,12 +1,24 @@
-import { textElem } from '@wxim/im';
-import { replyJobId } from '@wxim/queue';
+import { callbackSign, textElem } from '@wxim/im';
+import { type ReplyJob, replyJobId, signalJobId } from '@wxim/queue';
 import type { ReceivedMessage } from '@wxim/sandbox';
-import { eventually, twoWayForTests } from '@wxim/testkit';
-import t from 'tap';
+import { stateKeys } from '@wxim/state';
+import { CALLBACK_TOKEN, IM_APP_ID, eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+import { request } from 'undici';
 
-const UNDO_MS = 1500;
-const relay = await twoWayForTests(t, { env: { REPLY_UNDO_MS: String(UNDO_MS), LOG_LEVEL: process.env['DBG'] ? 'debug' : 'silent' } });
-const { im } = relay;
+// Long enough that a recall sent at once lands well inside it on a busy machine. Retries wait
+// about 2 s (±25%): a reply retried once goes well after a later reply's own undo time is over.
+const UNDO_MS = 4000;
+const relay = await twoWayForTests(t, {
+  env: { REPLY_UNDO_MS: String(UNDO_MS), LOG_LEVEL: process.env['DBG'] ? 'debug' : 'silent' },
+  pusher: { backoffBaseMs: 2000 },
+});
+const { im, wechatApi } = relay;
+const { queue } = relay.pusher;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 
 function noticesTo(agent: string, userId: string): ReceivedMessage[] {
   return im.messages.filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice'));
@@ -17,33 +29,88 @@ async function noticeText(agent: string, userId: string): Promise<string> {
   return String(noticesTo(agent, userId)[0]!.body[0]!.MsgContent['Text']);
 }
 
+/** The reply's job once it has completed: its outcome. */
+async function completedAs(t: Test, msgKey: string): Promise<unknown> {
+  await eventually('the reply completes', async () => (await queue.getJob(replyJobId(msgKey)))?.finishedOn !== undefined, 20_000);
+  const job = await queue.getJob(replyJobId(msgKey));
+  t.ok(await job!.isCompleted(), 'completed, not failed');
+  return job!.returnvalue;
+}
+
+/**
+ * IM's recall callback alone, as IM sends it, without the simulator flagging the message recalled
+ * in its history: as when the relay read the history before the recall (a look for an earlier reply
+ * keeps what it saw of the later ones), so the history cannot stop the reply.
+ */
+async function recallCallback(agent: string, userId: string, msgKey: string): Promise<number> {
+  const requestTime = String(Math.floor(Date.now() / 1000));
+  const command = 'C2C.CallbackAfterMsgWithDraw';
+  const q = new URLSearchParams({ SdkAppid: String(IM_APP_ID), CallbackCommand: command, contenttype: 'json', OptPlatform: 'Web', RequestTime: requestTime });
+  q.set('Sign', callbackSign(CALLBACK_TOKEN, requestTime));
+  const res = await request(`${relay.callbackUrl}?${q.toString()}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ CallbackCommand: command, From_Account: agent, To_Account: userId, MsgKey: msgKey, EventTime: Date.now() }),
+  });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+/** What im-callback decided the recall did, as its stored job carries it. */
+async function recallDecided(msgKey: string): Promise<ReplyJob['recall']> {
+  return (await queue.getJob(signalJobId('recall', msgKey)))?.data.recall;
+}
+
 t.test('a reply recalled within the undo time is not delivered, its agent is told, and the next reply goes after it', async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   const oops = await im.agentSend(agent, userId, [textElem('wrong customer, sorry')]);
   await im.agentSend(agent, userId, [textElem('the right answer')]);
   t.ok(await im.agentRecall(agent, userId, oops.msgKey), 'im-callback took the recall');
+  t.equal(await recallDecided(oops.msgKey), 'stopped', 'decided when the recall came');
   t.match(await noticeText(agent, userId), /stopped: the customer will not get it/);
-  await relay.waitForSent(openid, 1);
+  t.same(await completedAs(t, oops.msgKey), { outcome: 'withdrawn' }, 'completed as withdrawn: it can never be sent now');
+  await relay.waitForSent(openid, 1, 20_000);
   t.same(relay.textsTo(openid), ['the right answer'], 'only the reply sent after it');
-  const job = await relay.pusher.queue.getJob(replyJobId(oops.msgKey));
-  await eventually('the recalled reply completes', async () => (await job!.isCompleted()) === true);
-  t.same((await relay.pusher.queue.getJob(replyJobId(oops.msgKey)))!.returnvalue, { outcome: 'withdrawn' }, 'completed as withdrawn, not failed');
-  await new Promise((r) => setTimeout(r, 200));
-  t.same(relay.textsTo(openid), ['the right answer'], 'still nothing else');
 });
 
-t.test('a reply waiting for its undo time keeps a later reply behind it', async (t) => {
+t.test('a reply waiting for its undo time, and then for a retry, keeps a later reply behind it', async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
+  // The first reply's first send meets "system busy": its retry comes about 2 s after its undo time,
+  // while the second's undo time is over about then. Only the line keeps the second behind it.
+  wechatApi.failNext('message/custom/send', -1, 1);
   const sentAt = Date.now();
   await im.agentSend(agent, userId, [textElem('first')]);
   await im.agentSend(agent, userId, [textElem('second')]);
-  const sent = await relay.waitForSent(openid, 2, 20_000);
+  const sent = await relay.waitForSent(openid, 2, 30_000);
   t.same(
     sent.map((m) => m.payload['content']),
     ['first', 'second'],
     'in the order the agent sent them',
   );
-  t.ok(sent[0]!.receivedAt - sentAt >= UNDO_MS - 100, `the first waited its undo time (${sent[0]!.receivedAt - sentAt} ms)`);
+  t.ok(sent[0]!.receivedAt - sentAt >= UNDO_MS + 1000, `the first waited its undo time and a retry (${sent[0]!.receivedAt - sentAt} ms)`);
+});
+
+t.test('a recall is decided when it comes: a backlog in the queue cannot let the reply go past its undo time', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  // A backlog: nothing is taken while the reply and the recall are stored, then one job at a time,
+  // oldest first — the reply's turn comes, past its undo time, before the recall's.
+  const { worker } = relay.pusher;
+  const concurrency = worker.concurrency;
+  await queue.pause();
+  worker.concurrency = 1;
+  t.teardown(async () => {
+    await queue.resume();
+    worker.concurrency = concurrency;
+  });
+  const reply = await im.agentSend(agent, userId, [textElem('held up in a backlog')]);
+  t.equal(await recallCallback(agent, userId, reply.msgKey), 200, 'im-callback took the recall');
+  t.equal(await recallDecided(reply.msgKey), 'stopped');
+  const acceptedAt = (await queue.getJob(replyJobId(reply.msgKey)))!.data.acceptedAt;
+  await eventually('the undo time is over', () => Date.now() > acceptedAt + UNDO_MS, UNDO_MS + 5000, 100);
+  await queue.resume();
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' }, 'not sent when its turn came after its undo time');
+  t.match(await noticeText(agent, userId), /stopped: the customer will not get it/);
+  t.same(relay.textsTo(openid), [], 'the customer got nothing');
 });
 
 t.test('a recall after the reply went: the customer has it, and the agent is told WeChat has no recall', async (t) => {
@@ -55,4 +122,27 @@ t.test('a recall after the reply went: the customer has it, and the agent is tol
   t.same(relay.textsTo(openid), ['already on its way'], 'the customer got it, once');
   const metrics = (await relay.pusher.app.inject({ url: '/metrics' })).body;
   t.match(metrics, /wxim_pusher_signals_total\{signal="recall",outcome="too_late"\} 1/);
+});
+
+t.test('a recall of a delivered reply whose job is gone (its progress went with its end) is too late, never "stopped"', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const reply = await im.agentSend(agent, userId, [textElem('delivered, then cleared away')]);
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'delivered', parts: 1 });
+  await (await queue.getJob(replyJobId(reply.msgKey)))!.remove(); // as retention would, its deduplication key too
+  t.equal(await redis.exists(keys.replyProgress(replyJobId(reply.msgKey))), 0, 'its progress is gone');
+  await im.agentRecall(agent, userId, reply.msgKey);
+  t.equal(await recallDecided(reply.msgKey), 'too_late');
+  t.match(await noticeText(agent, userId), /WeChat has no recall: they still have it/);
+  t.same(relay.textsTo(openid), ['delivered, then cleared away']);
+});
+
+t.test('a recall of a reply that ended before the relay kept how: the agent hears it may have reached the customer', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const reply = await im.agentSend(agent, userId, [textElem('long ago')]);
+  await completedAs(t, reply.msgKey);
+  await redis.del(keys.replyEnded(replyJobId(reply.msgKey))); // its record expired (a day)
+  await im.agentRecall(agent, userId, reply.msgKey);
+  t.equal(await recallDecided(reply.msgKey), 'unknown');
+  t.match(await noticeText(agent, userId), /may already have reached the customer in WeChat/);
+  t.same(relay.textsTo(openid), ['long ago']);
 });

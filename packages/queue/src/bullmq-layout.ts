@@ -32,6 +32,15 @@ export function jobLockKey(jobKeyPrefix: string, id: string): string {
   return `${jobKey(jobKeyPrefix, id)}:lock`;
 }
 
+/**
+ * The deduplication key of a job stored with `deduplication: { id, ttl }` (see DurableEnqueuer):
+ * `<prefix>:<queue>:de:<id>`, holding the job's id for the ttl. Retention (removeOnComplete,
+ * removeOnFail) leaves it; removing the job by hand deletes it.
+ */
+export function dedupeKey(jobKeyPrefix: string, id: string): string {
+  return `${jobKeyPrefix}de:${id}`;
+}
+
 /** Fields of a job's hash that the relay reads or writes itself. */
 export const JOB_FIELDS = {
   /** When the job was stored (ms): the dashboard's age of a job. */

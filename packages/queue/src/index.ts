@@ -1,5 +1,5 @@
 export { QUEUES, type QueueName, keyPrefix } from './names.js';
-export { type AgentSignal, type InboundJob, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from './payloads.js';
+export { type AgentSignal, type InboundJob, type RecallOutcome, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from './payloads.js';
 export { replyJobId, signalJobId } from './reply-ids.js';
 export { type ConnectionRole, type ConnectionSettings, type RedisClient, type SentinelSettings, connectionSettings, createRedis } from './connection.js';
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
@@ -10,6 +10,7 @@ export {
   type JobToAdd,
   type QueueLayout,
   addJobIn,
+  dedupeKey,
   jobKey,
   jobKeyPrefix,
   jobLockKey,

@@ -20,6 +20,14 @@ export interface ReplyElement {
  */
 export type AgentSignal = 'typing' | 'typing-stop' | 'recall';
 
+/**
+ * What an agent's recall did to the recalled reply, decided when the recall came (im-callback):
+ * `stopped` — none of it went, and it never will (also when it is not stored yet); `too_late` — it
+ * reached the customer (WeChat has no recall); `unknown` — it ended before the relay kept how, so
+ * it may have; `finished` — it had ended without reaching the customer (its agent was told why then).
+ */
+export type RecallOutcome = 'stopped' | 'too_late' | 'unknown' | 'finished';
+
 /** One job of `agent-replies`: an agent's one-to-one message to a customer, to deliver through WeChat. */
 export interface ReplyJob {
   /**
@@ -27,6 +35,8 @@ export interface ReplyJob {
    * message's). A signal takes no turn in the customer's reply line and is never delivered.
    */
   signal?: AgentSignal;
+  /** On a recall: what it did, decided when im-callback took it (absent in jobs stored by the release before). */
+  recall?: RecallOutcome;
   agent: string;
   /** The customer's IM UserID (the message's To_Account) and their openid. */
   userId: string;

@@ -1,6 +1,6 @@
 // What the relay assumes of BullMQ's internals (src/bullmq-layout.ts), checked against the pinned
 // BullMQ on a real Redis: a BullMQ upgrade that changes one of them fails here first.
-import { DEFAULT_JOB_OPTIONS, DurableEnqueuer, JOB_FIELDS, type QueueLayout, jobKey, jobLockKey, layoutOf, queueLayout } from '@wxim/queue';
+import { DEFAULT_JOB_OPTIONS, DurableEnqueuer, JOB_FIELDS, type QueueLayout, dedupeKey, jobKey, jobLockKey, layoutOf, queueLayout } from '@wxim/queue';
 import { HOLD_MARK, queueHold, wakeToFront } from '@wxim/state';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { DelayedError, type Job, type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
@@ -120,6 +120,8 @@ t.test('a job the durable enqueuer stores is one BullMQ reads back with its opti
   const done = await queue.getJob('m-1');
   t.equal(Number(await redis.hget(jobKey(layout.jobs, 'm-1'), JOB_FIELDS.finishedOn)), done!.finishedOn, 'finished: the field the lines read');
   t.match(await counts(queue), { waiting: 0, completed: 1 }, 'the dashboard counts it completed');
+  t.equal(await redis.get(dedupeKey(layout.jobs, 'm-1')), 'm-1', 'its deduplication key holds its id, also once it is done');
+  t.ok((await redis.pttl(dedupeKey(layout.jobs, 'm-1'))) > 0, 'for its ttl');
 });
 
 t.test('a delayed job woken to the front is the next one a worker takes, ahead of the waiting jobs', async (t) => {

@@ -45,7 +45,7 @@ const SCRIPTS = {
   wximLockRelease: { numberOfKeys: 1, lua: LOCK_RELEASE },
   wximLockRenew: { numberOfKeys: 1, lua: LOCK_RENEW },
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
-  wximReplyWithdraw: { numberOfKeys: 1, lua: WITHDRAW },
+  wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
   wximWindowWatch: { numberOfKeys: 2, lua: WATCH },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
@@ -108,7 +108,14 @@ export interface RelayScripts {
   wximLockRelease(lock: string, owner: string): Promise<number>;
   wximLockRenew(lock: string, owner: string, ms: number): Promise<number>;
   wximTokenDropIfStored(key: string, token: string): Promise<number>;
-  wximReplyWithdraw(progress: string, ttlMs: number, atMs: string): Promise<'stopped' | 'too_late'>;
+  wximReplyWithdraw(
+    progress: string,
+    ended: string,
+    job: string,
+    dedupe: string,
+    ttlMs: number,
+    atMs: string,
+  ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
   wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
   wximWindowWatch(window: string, watch: string, openid: string, nowMs: string, cap: number): Promise<number>;
   wximWindowAnswered(window: string, watch: string, openid: string, nowMs: string): Promise<number>;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, MENU_HEAD_LIMIT_BYTES, type MediaLimit, type MediaType } from '@wxim/wechat';
 import { listenAt } from './listen.js';
@@ -57,6 +58,8 @@ export interface WechatSimulatorStats {
   faults: Record<FaultKind, number>;
   /** Answers with a non-zero errcode, per errcode. */
   errors: Record<string, number>;
+  /** Downloads of customers' videos from the link media/get gives: begun, and still connected now. */
+  videoDownloads: { started: number; open: number };
 }
 
 type Json = Record<string, unknown>;
@@ -85,7 +88,10 @@ export class WechatApiSimulator extends FaultInjecting {
     sent: 0,
     faults: this.plan.counts,
     errors: {},
+    videoDownloads: { started: 0, open: 0 },
   };
+  /** Customers' videos are downloaded a 256-byte piece every this many ms; 0: at once. */
+  videoPaceMs = 0;
   private readonly tokens: SimTokens;
   private readonly windows: CustomerWindows;
   private readonly limits: Record<MediaType, MediaLimit>;
@@ -172,7 +178,14 @@ export class WechatApiSimulator extends FaultInjecting {
     this.app.get<{ Params: { id: string } }>('/sim/video/:id', async (req, reply) => {
       if (customerMediaKind(req.params.id) !== 'video') return reply.code(404).send();
       const bytes = customerMediaBytes('video');
-      return reply.type(CUSTOMER_MEDIA_FILES.video.contentType).header('content-length', bytes.length).send(bytes);
+      const downloads = this.stats.videoDownloads;
+      downloads.started++;
+      downloads.open++;
+      reply.raw.once('close', () => downloads.open--);
+      reply.type(CUSTOMER_MEDIA_FILES.video.contentType).header('content-length', bytes.length);
+      if (this.videoPaceMs <= 0) return reply.send(bytes);
+      // A slow line: a piece every `videoPaceMs`, so a test can leave in the middle.
+      return reply.send(Readable.from(pieces(bytes, 256, this.videoPaceMs)));
     });
 
     this.app.get('/sim/sent', async () => this.sent);
@@ -366,6 +379,13 @@ export class WechatApiSimulator extends FaultInjecting {
     if (media === undefined) return err(40007, 'invalid media_id');
     // A video comes as a link to it, the other types as the file itself.
     return media.type === 'video' ? { video_url: `http://wechat-simulator.invalid/media/${String(mediaId)}` } : media;
+  }
+}
+
+async function* pieces(bytes: Buffer, size: number, everyMs: number): AsyncGenerator<Buffer> {
+  for (let at = 0; at < bytes.length; at += size) {
+    if (at > 0) await sleep(everyMs);
+    yield bytes.subarray(at, at + size);
   }
 }
 

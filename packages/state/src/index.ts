@@ -19,3 +19,4 @@ export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-vie
 export { type MediaEntry, type MediaMeta, MediaStore } from './media-store.js';
 export { type MediaTokenCheck, mediaEntryId, signMediaToken, verifyMediaToken } from './media-token.js';
 export { WATCH_CAP, type WatchedWindow, WindowNotices } from './window-notices.js';
+export { REPLY_ENDED_TTL_MS, ReplyRecall, WITHDRAWN_TTL_MS } from './reply-recall.js';

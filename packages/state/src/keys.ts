@@ -18,6 +18,8 @@ export function stateKeys(prefix: string) {
     lineSeq: `${prefix}:line-seq`,
     /** What an agent reply's job has done so far (parts sent, media uploaded, outcome): see the wechat-pusher. */
     replyProgress: (jobId: string) => `${prefix}:reply-progress:${jobId}`,
+    /** How an agent reply's job ended (its outcome), kept a day after its progress went: what a late recall reads (ReplyRecall). */
+    replyEnded: (jobId: string) => `${prefix}:reply-ended:${jobId}`,
     /** The agents' latest login state (State.StateChange), for routing. */
     agentState: `${prefix}:agent-state`,
     /** Customers waiting for an agent who is online with room, by when they began to wait (ms). */

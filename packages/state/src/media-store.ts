@@ -17,7 +17,9 @@ export interface MediaMeta {
 
 /**
  * Customers' media under `media:<id>`, each kept until its link expires (never past WeChat's 3
- * days) and then gone: Redis's own expiry, so nothing has to sweep it.
+ * days) and then gone: Redis's own expiry, so nothing has to sweep it. The same key records a
+ * relay's decision to send the text note instead, so that every attempt of a job builds the same
+ * IM message.
  */
 export class MediaStore {
   constructor(
@@ -29,6 +31,20 @@ export class MediaStore {
   async meta(id: string): Promise<MediaMeta | undefined> {
     const [contentType, size, info] = await this.redis.hmget(this.keys.media(id), 'type', 'size', 'info');
     return contentType == null || size == null ? undefined : { contentType, size: Number(size), info: JSON.parse(info ?? '{}') as Record<string, number> };
+  }
+
+  /** Whether an earlier attempt decided to send the text note for this media (see `putNote`). */
+  async noted(id: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.media(id), 'note')) === 1;
+  }
+
+  /**
+   * Records that the agent is told of this media by the text note, until `expiresAtMs`: later
+   * attempts send the same note even if the media could be fetched or converted by then.
+   */
+  async putNote(id: string, reason: string, expiresAtMs: number): Promise<void> {
+    const key = this.keys.media(id);
+    await this.redis.multi().hset(key, 'note', reason).pexpireat(key, expiresAtMs).exec();
   }
 
   /** Stores the entry until `expiresAtMs`; false when that moment has already passed (nothing stored). */
@@ -47,7 +63,8 @@ export class MediaStore {
   async get(id: string): Promise<MediaEntry | undefined> {
     const fields = await this.redis.hgetallBuffer(this.keys.media(id));
     const type = fields['type']?.toString();
-    if (type === undefined) return undefined;
+    // An entry whose message went as the note was never linked: nothing to serve.
+    if (type === undefined || fields['note'] !== undefined) return undefined;
     if (fields['url'] !== undefined) return { contentType: type, url: fields['url'].toString() };
     return fields['bytes'] === undefined ? undefined : { contentType: type, bytes: fields['bytes'] };
   }

@@ -15,6 +15,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       legacyLine: [keys.legacyLine('wechat-inbound', 'o1'), keys.legacyLine('agent-replies', 'o1')],
       lineSeq: keys.lineSeq,
       replyProgress: keys.replyProgress('r_1'),
+      replyEnded: keys.replyEnded('r_1'),
       agentState: keys.agentState,
       deskWaiting: keys.deskWaiting,
       deskWaitingSeen: keys.deskWaitingSeen,
@@ -59,6 +60,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       legacyLine: ['{wxim}:line:o1', undefined],
       lineSeq: '{wxim}:line-seq',
       replyProgress: '{wxim}:reply-progress:r_1',
+      replyEnded: '{wxim}:reply-ended:r_1',
       agentState: '{wxim}:agent-state',
       deskWaiting: '{wxim}:desk:waiting',
       deskWaitingSeen: '{wxim}:desk:waiting-seen',
@@ -100,5 +102,5 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 42, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 43, 'a key added here is added to this list too');
 });

@@ -1,6 +1,6 @@
 import { type AfterSendMsg, type MsgWithdraw, decodeRelayCustomData, typingOf } from '@wxim/im';
 import { type AgentSignal, DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply, replyJobId, signalJobId } from '@wxim/queue';
-import type { ConversationLine, StateKeys } from '@wxim/state';
+import { type ConversationLine, ReplyRecall, type StateKeys } from '@wxim/state';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 
@@ -31,6 +31,7 @@ export type OnlineOnlySkip = 'not_from_agent' | 'to_agent' | 'not_typing';
  */
 export class ReplyStore {
   private readonly enqueuer: DurableEnqueuer<ReplyJob>;
+  private readonly recall: ReplyRecall;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -45,6 +46,7 @@ export class ReplyStore {
     private readonly trackReplies = true,
   ) {
     this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
+    this.recall = new ReplyRecall(redis, keys);
   }
 
   /** Whether the message is an agent's delivered reply to a customer; the reason when not (no Redis needed). */
@@ -74,6 +76,10 @@ export class ReplyStore {
    * Stores an agent's signal (typing, or a recall) out of the customer's reply line; resolves to
    * its job id, or undefined when it is not from an agent to a customer of the relay. Throws as
    * `store` does when Redis did not answer within the budget.
+   *
+   * A recall is decided here, as it comes (see ReplyRecall), not when its job's turn in the queue
+   * comes: a reply still held for its undo time is stopped however long the queue is. The job
+   * carries the answer, for the pusher to tell the agent; a repeat decides the same again.
    */
   async storeSignal(signal: AgentSignal, msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey' | 'eventTime'>): Promise<string | undefined> {
     return this.withinBudget(async () => {
@@ -82,12 +88,14 @@ export class ReplyStore {
       if (openid === null) return undefined;
       const jobId = signalJobId(signal, msg.msgKey);
       const now = Date.now();
+      const recall = signal === 'recall' ? await this.recall.withdraw(msg.msgKey, now) : undefined;
       await this.enqueuer.enqueue({
         name: signal,
         jobId,
         dedupeTtlMs: signal === 'recall' ? REPLY_DEDUPE_MS : SIGNAL_DEDUPE_MS,
         data: {
           signal,
+          ...(recall === undefined ? {} : { recall }),
           agent: msg.fromAccount,
           userId: msg.toAccount,
           openid,

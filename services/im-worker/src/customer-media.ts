@@ -1,10 +1,27 @@
 import { type MsgElement, soundElem, videoFileElem } from '@wxim/im';
 import { type MediaStore, mediaEntryId, signMediaToken } from '@wxim/state';
-import { MEDIA_LIFETIME_MS, type WechatApi, type WechatMessage, WechatPermanentError, amrInfo, jpegSize } from '@wxim/wechat';
+import {
+  MEDIA_LIFETIME_MS,
+  type WechatApi,
+  WechatCredentialError,
+  type WechatMessage,
+  WechatPermanentError,
+  WechatRateLimitedError,
+  WechatTransientError,
+  WechatUncertainError,
+  amrInfo,
+  jpegSize,
+} from '@wxim/wechat';
 import { MP3_BITRATE, TranscodeError, type VoiceTranscoder } from './voice-transcode.js';
 
-/** What is read from WeChat at most: a voice (WeChat takes 2 MB), a thumbnail (64 KB), a video's JSON link. */
+/** What is read from WeChat at most: a voice (WeChat takes 2 MB), a thumbnail (64 KB), a video's link JSON. */
 export const MEDIA_READ_LIMITS = { voice: 2 * 1024 * 1024, thumb: 256 * 1024, videoLink: 64 * 1024 } as const;
+
+/** A download WeChat answers "busy" (or not at all) is tried on this many attempts of the job; then the note goes. */
+export const MEDIA_ATTEMPTS = 3;
+
+/** Why the agent got the text note instead of the media (a metric label). */
+export type NoteReason = 'expired' | 'refused' | 'unconvertible' | 'no_ffmpeg' | 'rate_limited' | 'configuration' | 'unavailable';
 
 export interface MediaLog {
   warn(fields: object, message: string): void;
@@ -21,58 +38,93 @@ export interface CustomerMediaOptions {
   /** Video links WeChat gives must be https, unless its API itself is reached over http (the simulator). */
   allowHttpVideo: boolean;
   log: MediaLog;
+  /** Counts a note sent instead of the media, by kind and reason. */
+  noted?(kind: string, reason: NoteReason): void;
 }
 
 /** The turn of one WeChat call (the fleet's WeChat pace, the job's lock). */
 export type WechatTurn = (api: string) => Promise<unknown>;
 
+/** What of the job the media decision depends on. */
+export interface MediaJob {
+  /** When the job first tried to relay (ms): with the push's CreateTime, when the links expire. */
+  firstAttemptAt: number;
+  /** This attempt of the job, from 1. */
+  attempt: number;
+  /** The job's attempts in all. */
+  attempts: number;
+  turn: WechatTurn;
+}
+
+/**
+ * When a customer's media and its links expire (seconds): WeChat's 3 days from the push's
+ * CreateTime, counted from the job's first attempt instead when that is earlier — a CreateTime
+ * in the future (a wrong clock, a forged push) must not make a link or a Redis key live longer.
+ * Both are fixed for the job, so every attempt signs the same links.
+ */
+export function mediaExpiresAt(createTime: number, firstAttemptAtMs: number): number {
+  return Math.min(createTime, Math.floor(firstAttemptAtMs / 1000)) + MEDIA_LIFETIME_MS / 1000;
+}
+
 /**
  * A customer's voice or video as an IM element the agent can open: the media fetched from WeChat
  * once, kept in Redis (a voice converted to MP3, a thumbnail) or linked (a video, streamed from
- * WeChat on demand), and offered through signed links to the gateway's /media/. Everything in the
- * element comes from the push and the content — the links expire 3 days after the push's
- * CreateTime, when WeChat drops the media too — so a job run twice sends an identical element and
- * IM drops the repeat. Undefined means "send the text note instead": media too old, too large,
- * refused by WeChat for good, or not convertible (WeChat's transient failures throw, and the job
- * is retried).
+ * WeChat on demand), and offered through signed links to the gateway's /media/. Undefined means
+ * "send the text note instead". Whichever it is, the choice is recorded under the media's entry
+ * id before anything is sent, and every later attempt of the job makes the same one: a job run
+ * twice sends an identical IM message, which IM drops as a duplicate.
+ *
+ * The media never holds up the customer's conversation: WeChat's limits (45009 for the rest of
+ * the day) and setup errors (an IP not on the whitelist) give the note at once — not a hold on the
+ * whole queue — and a download that keeps failing gives it after MEDIA_ATTEMPTS attempts.
  */
 export class CustomerMedia {
   constructor(private readonly options: CustomerMediaOptions) {}
 
-  async element(message: WechatMessage, turn: WechatTurn): Promise<MsgElement | undefined> {
+  async element(message: WechatMessage, job: MediaJob): Promise<MsgElement | undefined> {
     if (message.kind !== 'voice' && message.kind !== 'video' && message.kind !== 'shortvideo') return undefined;
-    const expiresAt = message.createTime + MEDIA_LIFETIME_MS / 1000;
-    // WeChat no longer holds it: nothing to fetch, and no link could live.
-    if (expiresAt * 1000 <= Date.now()) return undefined;
+    const { store } = this.options;
+    const decisionId = mediaEntryId(message.kind === 'voice' ? 'voice' : 'video', message.mediaId);
+    if (await store.noted(decisionId)) return undefined;
+    const expiresAt = mediaExpiresAt(message.createTime, job.firstAttemptAt);
+    // WeChat no longer holds it: nothing to fetch, and no link could live (nor the record, so none is kept).
+    if (expiresAt * 1000 <= Date.now()) return this.note(message.kind, decisionId, 'expired', 'the media has expired', expiresAt);
     try {
       return message.kind === 'voice'
-        ? await this.voice(message.mediaId, expiresAt, turn)
-        : await this.video(message.mediaId, message.thumbMediaId, expiresAt, turn);
+        ? await this.voice(message.mediaId, message.format, expiresAt, job.turn)
+        : await this.video(message.mediaId, message.thumbMediaId, expiresAt, job.turn);
     } catch (err) {
-      if (!(err instanceof WechatPermanentError) && !(err instanceof TranscodeError) && !(err instanceof MediaRefused)) throw err;
-      this.options.log.warn({ kind: message.kind, reason: err.message }, "a customer's media could not be relayed; the agent gets a text note");
-      return undefined;
+      const reason = noteReason(err, job);
+      if (reason === undefined) throw err;
+      return this.note(message.kind, decisionId, reason, (err as Error).message, expiresAt);
     }
+  }
+
+  private async note(kind: string, id: string, reason: NoteReason, detail: string, expiresAt: number): Promise<undefined> {
+    await this.options.store.putNote(id, reason, expiresAt * 1000);
+    this.options.noted?.(kind, reason);
+    this.options.log.warn({ kind, reason, detail }, "a customer's media could not be relayed; the agent gets a text note");
+    return undefined;
   }
 
   private link(id: string, expiresAt: number): string {
     return `${this.options.publicUrl}/media/${signMediaToken(this.options.secret, id, expiresAt)}`;
   }
 
-  private async voice(mediaId: string, expiresAt: number, turn: WechatTurn): Promise<MsgElement | undefined> {
+  private async voice(mediaId: string, format: string, expiresAt: number, turn: WechatTurn): Promise<MsgElement | undefined> {
     const { store } = this.options;
     const id = mediaEntryId('voice', mediaId);
     // An earlier attempt of this job stored it: the same bytes, the same element.
     let meta = await store.meta(id);
     if (meta === undefined) {
-      if (!(await this.options.transcoder.available())) return undefined;
+      if (!(await this.options.transcoder.available())) throw new NoFfmpeg('ffmpeg is not installed');
       const recording = await this.file(mediaId, MEDIA_READ_LIMITS.voice, turn);
-      const mp3 = await this.options.transcoder.toMp3(recording);
+      const mp3 = await this.options.transcoder.toMp3(recording, format);
       // 20 ms AMR frames give the exact length; other formats (Speex) the MP3's constant bitrate.
       const amr = amrInfo(recording);
       const seconds = amr !== undefined ? amr.durationMs / 1000 : (mp3.length * 8) / MP3_BITRATE;
       const info = { seconds: Math.max(1, Math.round(seconds)) };
-      if (!(await store.put(id, { contentType: 'audio/mpeg', bytes: mp3, info }, expiresAt * 1000))) return undefined;
+      if (!(await store.put(id, { contentType: 'audio/mpeg', bytes: mp3, info }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
       meta = { contentType: 'audio/mpeg', size: mp3.length, info };
     }
     return soundElem(this.link(id, expiresAt), id, meta.size, meta.info['seconds'] ?? 1);
@@ -87,7 +139,7 @@ export class CustomerMedia {
       if (got?.kind !== 'video') throw new MediaRefused('media/get gave no video link');
       const protocol = new URL(got.videoUrl).protocol;
       if (protocol !== 'https:' && !(protocol === 'http:' && this.options.allowHttpVideo)) throw new MediaRefused('the video link is not https');
-      if (!(await store.put(videoId, { contentType: 'video/mp4', url: got.videoUrl }, expiresAt * 1000))) return undefined;
+      if (!(await store.put(videoId, { contentType: 'video/mp4', url: got.videoUrl }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
     }
     let thumb = await store.meta(thumbId);
     if (thumb === undefined) {
@@ -95,7 +147,7 @@ export class CustomerMedia {
       const size = jpegSize(bytes);
       if (size === undefined) throw new MediaRefused('the thumbnail is not a JPEG');
       const info = { width: size.width, height: size.height };
-      if (!(await store.put(thumbId, { contentType: 'image/jpeg', bytes, info }, expiresAt * 1000))) return undefined;
+      if (!(await store.put(thumbId, { contentType: 'image/jpeg', bytes, info }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
       thumb = { contentType: 'image/jpeg', size: bytes.length, info };
     }
     // Size and length 0 (unknown): learning them means reading the whole video at relay time
@@ -126,4 +178,32 @@ export class CustomerMedia {
 /** The media is not something the relay can offer (a link where a file was expected, not https, not a JPEG). */
 class MediaRefused extends Error {
   override readonly name = 'MediaRefused';
+}
+
+class NoFfmpeg extends Error {
+  override readonly name = 'NoFfmpeg';
+}
+
+class Expired extends Error {
+  override readonly name = 'Expired';
+}
+
+/**
+ * Whether an error met while getting the media means "send the note", and why; undefined leaves
+ * it to the job's own policy (Redis, a lost lock, a bug). Only WeChat's answers to the download
+ * are caught here, so none of them reaches the queue's policy, where "too many calls" would hold
+ * every customer's messages back.
+ */
+function noteReason(err: unknown, job: MediaJob): NoteReason | undefined {
+  if (err instanceof Expired) return 'expired';
+  if (err instanceof NoFfmpeg) return 'no_ffmpeg';
+  if (err instanceof TranscodeError) return 'unconvertible';
+  if (err instanceof MediaRefused || err instanceof WechatPermanentError) return 'refused';
+  if (err instanceof WechatRateLimitedError) return 'rate_limited';
+  // Renewable token errors were renewed once by the client already: what is left needs an operator.
+  if (err instanceof WechatCredentialError) return 'configuration';
+  // A download only reads, so trying again is safe — a few times, while the customer's next messages wait.
+  if (err instanceof WechatTransientError || err instanceof WechatUncertainError)
+    return job.attempt >= Math.min(MEDIA_ATTEMPTS, job.attempts) ? 'unavailable' : undefined;
+  return undefined;
 }

@@ -12,6 +12,10 @@ export interface RelayJob {
   place: number;
   /** When the job first tried to relay, ms on Redis's clock. */
   firstAttemptAt: number;
+  /** This attempt of the job, from 1 (a step aside for the customer's turn is not an attempt). */
+  attempt: number;
+  /** The job's attempts in all. */
+  attempts: number;
   /** The identity map's record, with the agent assigned. */
   customer: Customer;
   /**
@@ -67,7 +71,15 @@ export class CustomerRelay {
   }
 
   async relay(message: WechatMessage, job: RelayJob): Promise<RelayResult> {
-    const media = this.media === undefined ? undefined : await this.media.element(message, (api) => job.wechatTurn?.(api) ?? Promise.resolve());
+    const media =
+      this.media === undefined
+        ? undefined
+        : await this.media.element(message, {
+            firstAttemptAt: job.firstAttemptAt,
+            attempt: job.attempt,
+            attempts: job.attempts,
+            turn: (api) => job.wechatTurn?.(api) ?? Promise.resolve(),
+          });
     const body = toImBody(message, media);
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;

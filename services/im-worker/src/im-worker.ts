@@ -80,6 +80,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           secret: urlSecret!,
           allowHttpVideo: config.wechat.apiBase.startsWith('http:'),
           log,
+          noted: (kind, reason) => metrics.mediaNotes.inc({ kind, reason }),
         });
       } else log.info("MEDIA_PUBLIC_URL is not set: customers' voice and video reach agents as text notes");
       const wechatGate = fleetRateGate(state, keys, config);

@@ -13,6 +13,7 @@ export interface ImWorkerMetrics {
   inFlight: Gauge;
   csatAnswers: Counter<'score'>;
   windowsUnwatched: Counter;
+  mediaNotes: Counter<'kind' | 'reason'>;
 }
 
 /** Every kind of push, checked against MessageKind: each one's failed count is exported from the start. */
@@ -91,6 +92,12 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
       name: 'wxim_desk_csat_answers_total',
       help: "Customers' answers to the rating question after /close, by score (1 to 5); each close counts once",
       labelNames: ['score'],
+      registers,
+    }),
+    mediaNotes: new Counter({
+      name: 'wxim_im_media_notes_total',
+      help: "Customers' voice and video that reached the agent as a text note instead, by type and reason (expired, refused, unconvertible, no_ffmpeg, rate_limited, configuration, unavailable)",
+      labelNames: ['kind', 'reason'],
       registers,
     }),
   };

@@ -80,6 +80,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       dedupeId: job.id!,
       place: begun.place,
       firstAttemptAt: begun.firstAttemptAt,
+      attempt: job.attemptsMade + 1,
+      attempts: job.opts.attempts ?? 1,
       customer: begun.customer,
       confirm: (command) => deps.imTurn(command, lease),
       ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),

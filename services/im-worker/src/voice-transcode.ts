@@ -10,6 +10,11 @@ import { spawn } from 'node:child_process';
 export const MP3_BITRATE = 16_000;
 export const MP3_SAMPLE_RATE = 16_000;
 
+/** ffmpeg's input options for a recording in `format` (the push's Format): AMR named, anything else probed, pipes only. */
+export function inputArgs(format: string | undefined): string[] {
+  return ['-protocol_whitelist', 'pipe', ...(format?.toLowerCase() === 'amr' ? ['-f', 'amr'] : []), '-i', 'pipe:0'];
+}
+
 export class TranscodeError extends Error {
   override readonly name = 'TranscodeError';
 }
@@ -45,12 +50,14 @@ export class VoiceTranscoder {
 
   /**
    * The recording as MP3. `-bitexact` and no metadata: the same recording gives the same bytes
-   * every time, so a job run twice builds the same IM element.
+   * every time, so a job run twice builds the same IM element. The input is what a customer sent:
+   * read as AMR when the push says so (not as whatever ffmpeg's probe guesses from its first bytes),
+   * and only from the pipe — a playlist or concat file naming other files or URLs is not followed.
    */
-  toMp3(recording: Buffer): Promise<Buffer> {
+  toMp3(recording: Buffer, format?: string): Promise<Buffer> {
     return this.run(
       [
-        ...['-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-vn', '-map_metadata', '-1'],
+        ...['-hide_banner', '-loglevel', 'error', ...inputArgs(format), '-vn', '-map_metadata', '-1'],
         ...['-ac', '1', '-ar', String(MP3_SAMPLE_RATE), '-c:a', 'libmp3lame', '-b:a', String(MP3_BITRATE)],
         ...['-fflags', '+bitexact', '-flags:a', '+bitexact', '-id3v2_version', '0', '-write_xing', '0', '-f', 'mp3', 'pipe:1'],
       ],

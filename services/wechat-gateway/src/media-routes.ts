@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream';
+import { Transform, pipeline } from 'node:stream';
 import { type MediaStore, verifyMediaToken } from '@wxim/state';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { request } from 'undici';
@@ -11,10 +11,18 @@ export interface MediaRouteOptions {
   maxVideoBytes?: number;
   /** For WeChat's answer to start, and between two pieces of the video. */
   videoTimeoutMs?: number;
+  /** A video stream is cut off after this long, however it goes. */
+  videoDeadlineMs?: number;
+  /** Videos streamed at once by this gateway; one more gets 503. */
+  maxVideoStreams?: number;
 }
 
 /** Customers' videos run to tens of MB at most (WeChat compresses what its clients send). */
 export const MAX_VIDEO_BYTES = 50 * 1024 * 1024;
+/** Enough for a few agents' players at once, each holding one connection to WeChat. */
+export const MAX_VIDEO_STREAMS = 32;
+/** A whole video, even over a slow agent's line, streams well within this. */
+export const VIDEO_DEADLINE_MS = 10 * 60_000;
 
 /**
  * `GET /media/<token>`: a customer's voice, video or thumbnail, for the agent's IM client, by the
@@ -22,10 +30,16 @@ export const MAX_VIDEO_BYTES = 50 * 1024 * 1024;
  * gets 403 and an empty body, whatever else it names — so nothing about other entries, keys or
  * paths can be learnt through it. A signed, unexpired token whose entry is gone gets 404: only the
  * holder of a real link can ask, and it tells them the media has left (or never arrived).
+ * `HEAD` answers from what Redis holds, never asking WeChat.
  */
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions): Promise<void> {
-  const maxVideoBytes = opts.maxVideoBytes ?? MAX_VIDEO_BYTES;
-  const timeoutMs = opts.videoTimeoutMs ?? 15_000;
+  const video: VideoLimits = {
+    maxBytes: opts.maxVideoBytes ?? MAX_VIDEO_BYTES,
+    timeoutMs: opts.videoTimeoutMs ?? 15_000,
+    deadlineMs: opts.videoDeadlineMs ?? VIDEO_DEADLINE_MS,
+    maxStreams: opts.maxVideoStreams ?? MAX_VIDEO_STREAMS,
+    open: 0,
+  };
 
   app.get<{ Params: { '*': string } }>('/media/*', async (req, reply) => {
     const checked = verifyMediaToken(opts.secret, req.params['*'], Date.now());
@@ -36,30 +50,60 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
     const maxAge = Math.max(0, Math.floor(checked.expiresAt - Date.now() / 1000));
     reply.header('cache-control', `private, max-age=${maxAge}`).header('x-content-type-options', 'nosniff');
     if ('bytes' in entry) return reply.type(entry.contentType).header('content-length', entry.bytes.length).send(entry.bytes);
-    return streamVideo(reply, entry.url, entry.contentType, req.headers.range, maxVideoBytes, timeoutMs);
+    // Fastify answers HEAD with this handler: a player's probe must not open a download at WeChat.
+    if (req.method === 'HEAD') return reply.type(entry.contentType).header('accept-ranges', 'bytes').send();
+    return streamVideo(reply, entry.url, entry.contentType, req.headers.range, video);
   });
 }
 
+interface VideoLimits {
+  maxBytes: number;
+  timeoutMs: number;
+  deadlineMs: number;
+  maxStreams: number;
+  /** Streams open now. */
+  open: number;
+}
+
 /**
- * The video from WeChat's link, piece by piece (never held whole), cut off past `maxBytes`. A
- * Range request goes on to WeChat, so that players can seek.
+ * The video from WeChat's link, piece by piece (never held whole), cut off past `maxBytes` or the
+ * deadline. A Range request goes on to WeChat, so that players can seek. The connection to WeChat
+ * lives no longer than the agent's: it is closed as soon as the response closes, however it ends
+ * (done, the player gone, cut off).
  */
-async function streamVideo(reply: FastifyReply, url: string, contentType: string, range: string | undefined, maxBytes: number, timeoutMs: number) {
+async function streamVideo(reply: FastifyReply, url: string, contentType: string, range: string | undefined, limits: VideoLimits) {
+  if (limits.open >= limits.maxStreams) return reply.code(503).header('retry-after', '5').header('cache-control', 'no-store').send();
+  limits.open++;
+  const abort = new AbortController();
+  const deadline = setTimeout(() => abort.abort(), limits.deadlineMs);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    limits.open--;
+    clearTimeout(deadline);
+    abort.abort();
+  };
+  // Whatever ends the response (sent, the client gone, an error) ends the upstream request.
+  reply.raw.once('close', release);
   let upstream: Awaited<ReturnType<typeof request>>;
   try {
     upstream = await request(url, {
       method: 'GET',
       headers: range !== undefined && /^bytes=\d*-\d*$/.test(range) ? { range } : {},
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      headersTimeout: limits.timeoutMs,
+      bodyTimeout: limits.timeoutMs,
+      signal: abort.signal,
     });
   } catch {
+    release();
     return reply.code(502).header('cache-control', 'no-store').send();
   }
   const { statusCode, headers, body } = upstream;
   const length = Number(headers['content-length']);
-  if ((statusCode !== 200 && statusCode !== 206) || (Number.isFinite(length) && length > maxBytes)) {
+  if ((statusCode !== 200 && statusCode !== 206) || (Number.isFinite(length) && length > limits.maxBytes)) {
     body.destroy();
+    release();
     // WeChat dropped it (its 3 days are up) or it is past what the relay streams.
     return reply
       .code(statusCode === 404 ? 404 : 502)
@@ -70,15 +114,15 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
   const capped = new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      if (seen > maxBytes) return done(new Error('video larger than the relay streams'));
+      if (seen > limits.maxBytes) return done(new Error('video larger than the relay streams'));
       done(null, chunk);
     },
   });
-  body.on('error', (err) => capped.destroy(err));
-  capped.on('error', () => body.destroy());
+  // Either side failing or closing early destroys the other (the abort above covers the upstream too).
+  pipeline(body, capped, () => {});
   reply.code(statusCode).type(contentType).header('accept-ranges', 'bytes');
   if (Number.isFinite(length)) reply.header('content-length', length);
   const contentRange = headers['content-range'];
   if (statusCode === 206 && typeof contentRange === 'string') reply.header('content-range', contentRange);
-  return reply.send(body.pipe(capped));
+  return reply.send(capped);
 }

@@ -1,6 +1,6 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type AgentSignal, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, RateScope, ReplicaCheck, WindowNotices } from '@wxim/state';
+import type { Lease, RateScope, ReplicaCheck, ReplyRecall, WindowNotices } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
@@ -37,8 +37,8 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   tryTurn: (api: string) => Promise<boolean>;
   /** The mark that WeChat shows a customer "typing…" (see typing.ts); a sent reply part clears it. */
   typingShownKey: (openid: string) => string;
-  /** How a reply's job ended (its outcome, or `failed`); undefined while it has not. */
-  replyEnded: (jobId: string) => Promise<string | undefined>;
+  /** Records how each reply ended, for a later recall; decides a recall stored undecided (see undo.ts). */
+  recall: Pick<ReplyRecall, 'withdraw' | 'ended'>;
   log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
   /** Marks each reply in IM queued, delivered or not delivered (DELIVERY_MARKS); none when off. */
   marks?: DeliveryMarks;
@@ -104,6 +104,10 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     let customData: string | undefined;
     // Set once this attempt knows the reply's fate: a failure after that (e.g. the notice) is not "queued".
     let settled: 'delivered' | 'not_delivered' | undefined;
+    // A failed reply keeps its progress (its parts sent, if any); this tells a recall it ended. Not
+    // recorded, a recall hears the customer may have it: never a false "stopped".
+    const endedFailed = () =>
+      deps.recall.ended(job.id!, 'failed').catch((e: Error) => log.warn({ jobId: job.id, reason: e.message }, "a failed reply's end was not recorded"));
     // Handed to the mark writer: the reply's line never waits for IM's answer (see DeliveryMarks).
     const mark = (state: 'delivered' | 'not_delivered', reason?: string) => deps.marks?.final({ id: job.id!, data: job.data }, state, customData, reason);
     async function run(): Promise<PushResult> {
@@ -156,23 +160,37 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     }
     return {
       run: async () => {
+        let result: PushResult;
         try {
-          return await run();
+          result = await run();
         } catch (err) {
           if (err instanceof ReplyWithdrawn) {
             // Completes: nothing went, nothing failed. The recall's own job told the agent.
             metrics.replies.inc({ outcome: 'withdrawn', via: job.data.via });
             log.info({ jobId: job.id, agent: job.data.agent, reason: err.message }, 'reply not delivered: its agent recalled it');
-            return { outcome: 'withdrawn' };
+            result = { outcome: 'withdrawn' };
+          } else if (err instanceof NotConfirmed) {
+            // Not its agent's: nobody to tell in IM (the agent named never wrote it); the failed job and the warning show it.
+            metrics.replies.inc({ outcome: 'unconfirmed', via: job.data.via });
+            log.warn(
+              { jobId: job.id, agent: job.data.agent, userId: job.data.userId, reason: err.message },
+              'reply not delivered: not confirmed in IM history',
+            );
+            await endedFailed();
+            throw new UnrecoverableError(`${UNCONFIRMED_REASON}: ${err.message}`);
+          } else {
+            // Failing for good without a retry (e.g. not delivered, its agent told): see failedForGood for the rest.
+            if (err instanceof UnrecoverableError) await endedFailed();
+            throw err;
           }
-          if (!(err instanceof NotConfirmed)) throw err;
-          // Not its agent's: nobody to tell in IM (the agent named never wrote it); the failed job and the warning show it.
-          metrics.replies.inc({ outcome: 'unconfirmed', via: job.data.via });
-          log.warn({ jobId: job.id, agent: job.data.agent, userId: job.data.userId, reason: err.message }, 'reply not delivered: not confirmed in IM history');
-          throw new UnrecoverableError(`${UNCONFIRMED_REASON}: ${err.message}`);
         }
+        // Before the job completes and its progress goes: a later recall reads how it ended here,
+        // not in the job, which retention removes. Should this fail, the next attempt sends nothing again.
+        await deps.recall.ended(job.id!, result.outcome);
+        return result;
       },
       failedForGood: async (err) => {
+        await endedFailed();
         await lastWord(job, err, lease, body);
         if (body !== undefined && settled !== 'delivered') await mark('not_delivered', markReason(givenUp(job, err)));
       },
@@ -211,12 +229,9 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       const result =
         signal === 'recall'
           ? await relayRecall(job, {
-              redis: deps.redis,
-              progressKey: deps.progressKey,
-              undoMs: deps.undoMs ?? 0,
+              recall: deps.recall,
               wake: deps.wake,
               tell: (...a) => deps.desk.tell(...a),
-              replyEnded: deps.replyEnded,
             })
           : await relayTyping(job, {
               redis: deps.redis,

@@ -17,6 +17,7 @@ import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { MediaError, fetchMedia } from './media-fetch.js';
 import type { Undelivered } from './notice.js';
 import { type ReplyPart, planReply } from './reply-plan.js';
+import { TYPING_SHOWN_MS, sentMark } from './typing.js';
 
 export interface DeliveryDeps {
   redis: Redis | Cluster;
@@ -148,8 +149,9 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     }
     await mark(`p${i}`, 'sent');
     await window.consume(touser, Date.now());
-    // WeChat ends "typing…" with a message: the agent's next typing may show it again.
-    if (deps.typingShownKey !== undefined) await redis.del(deps.typingShownKey(touser));
+    // WeChat ends "typing…" with a message: the agent's next typing may show it again, and a typing
+    // signal the agent gave before this part (running late, beside the reply's line) shows nothing.
+    if (deps.typingShownKey !== undefined) await redis.set(deps.typingShownKey(touser), sentMark(Date.now()), 'PX', TYPING_SHOWN_MS);
   }
   return { delivered: true, parts: parts.length };
 }

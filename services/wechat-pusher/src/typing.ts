@@ -9,6 +9,18 @@ export const TYPING_AFTER_MS = 30_000;
 /** How long WeChat shows it at most; asked again meanwhile it answers 45081. A message sent ends it. */
 export const TYPING_SHOWN_MS = 15_000;
 
+/**
+ * The typing mark's value after a reply part went (`sent:<ms>`): WeChat shows nothing then, and a
+ * typing signal the agent gave before that moment is stale (see relayTyping). Any other value is
+ * the time an indicator was shown.
+ */
+export const SENT_PREFIX = 'sent:';
+
+/** What the typing mark holds once a reply part went at `atMs` (set by the delivery, for TYPING_SHOWN_MS). */
+export function sentMark(atMs: number): string {
+  return `${SENT_PREFIX}${atMs}`;
+}
+
 export type TypingOutcome =
   | 'shown'
   | 'cancelled'
@@ -17,6 +29,8 @@ export type TypingOutcome =
   /** The customer's last message is older than 30 s (or the agent typed so long ago the indicator would be over). */
   | 'window'
   | 'already_shown'
+  /** The agent typed before a reply that has gone since (the signal ran late): showing it now would outlast the reply. */
+  | 'after_reply'
   /** The fleet's WeChat pace had no room now: skipped rather than waited for. */
   | 'no_room'
   /** WeChat refused it (its errcode logged). */
@@ -45,16 +59,26 @@ export async function relayTyping(job: Job<ReplyJob>, deps: TypingDeps): Promise
   const { openid, signal, acceptedAt } = job.data;
   const mark = deps.keys.typingShown(openid);
   const now = Date.now();
+  const held = await deps.redis.get(mark);
+  const sentAt = held?.startsWith(SENT_PREFIX) ? Number(held.slice(SENT_PREFIX.length)) : undefined;
   if (signal === 'typing-stop') {
     // Only a shown indicator is cancelled: the mark goes first, so a typing after this shows again.
-    if ((await deps.redis.del(mark)) === 0) return 'not_shown';
+    if (held === null || sentAt !== undefined || (await deps.redis.del(mark)) === 0) return 'not_shown';
     return call(job, deps, 'CancelTyping', 'cancelled');
   }
+  // Signals run beside replies, not in their line: a typing that began before the reply that
+  // went since would show "typing…" after the answer, for up to 15 s.
+  if (sentAt !== undefined && acceptedAt <= sentAt) return 'after_reply';
   // A typing job that waited past the indicator's own life (a backlog) shows nothing useful any more.
   if (now - acceptedAt > TYPING_SHOWN_MS) return 'window';
   const window = await deps.window.check(openid, now);
   if (!window.open || now - window.lastActionAt > TYPING_AFTER_MS) return 'window';
-  if ((await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS, 'NX')) === null) return 'already_shown';
+  // Over a reply's mark (the agent typing again after it), else only when nothing is shown.
+  const taken =
+    sentAt !== undefined
+      ? await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS)
+      : await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS, 'NX');
+  if (taken === null) return 'already_shown';
   const outcome = await call(job, deps, 'Typing', 'shown');
   // Not shown after all: the next typing may try again (45081 says it is shown: the mark stays).
   if (outcome !== 'shown' && outcome !== 'already_shown') await deps.redis.del(mark);

@@ -1,10 +1,10 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, ReplyWindow, WindowNotices, queueHold, stateKeys, wakeToFront } from '@wxim/state';
+import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
-import { type PushResult, createPusher } from './processor.js';
+import { createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
 import { ReplyConfirmation } from './reply-confirmation.js';
@@ -61,7 +61,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     registry: metrics.registry,
     inFlight: metrics.inFlight,
     overrides,
-    build: ({ state, queue, prefix, log, replicas }) => {
+    build: ({ state, prefix, log, replicas }) => {
       const keys = stateKeys(prefix);
       tokens = new AccessTokenStore({
         redis: state,
@@ -197,11 +197,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         turn: (scope, lease) => gate.acquire(scope, lease),
         tryTurn: (api) => gate.tryAcquire({ platform: 'wechat', api }),
         typingShownKey: keys.typingShown,
-        replyEnded: async (jobId) => {
-          const job = await queue.getJob(jobId);
-          if (job?.finishedOn === undefined) return undefined;
-          return (await job.isFailed()) ? 'failed' : (job.returnvalue as PushResult | undefined)?.outcome;
-        },
+        recall: new ReplyRecall(state, keys),
         undoMs: config.replyUndoMs,
         jobKeyPrefix: keys.jobs(QUEUES.agentReplies),
         lockMs: config.worker.stallMs,

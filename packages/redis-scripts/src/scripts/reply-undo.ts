@@ -1,19 +1,36 @@
 // A reply's stop-or-sent decision, made on its progress hash (see the wechat-pusher's
 // reply-delivery): a recall and the reply's first send race, and exactly one of them wins.
 //
-// WITHDRAW. KEYS: the reply's progress hash. ARGV: the hash's lifetime (ms), when (ms). A reply
-// with any part marked (`p<i>`: sending, sent or uncertain) has begun to reach the customer:
-// 'too_late'. Otherwise it is marked `withdrawn` — also when the reply is not stored yet (its
-// callback lost, found later): it then never goes — and the answer is 'stopped' (again for a repeat).
+// WITHDRAW. KEYS: the reply's progress hash, its ended record (outcome), its job hash, its job's
+// deduplication key. ARGV: the progress hash's lifetime (ms), when (ms). Run when the recall comes,
+// and again with the same answer (a repeat, or a job of the release before deciding late):
+// - already withdrawn: 'stopped';
+// - a part marked (`p<i>`: sending, sent or uncertain): it has begun to reach the customer, 'too_late';
+// - its job stored and not finished (waiting, or retried by hand after it failed): it is marked
+//   `withdrawn` and never goes, 'stopped';
+// - ended (its record, kept a day): 'too_late' if delivered, 'stopped' if withdrawn, else 'finished';
+// - its job finished, or gone while its id is still deduplicated (stored, ended, record gone): how
+//   it ended is not known any more, 'unknown' — never 'stopped', which it may not have been;
+// - otherwise it is not stored yet (its callback lost, found later): marked, 'stopped'.
 export const WITHDRAW = `
+local function withdraw()
+  redis.call('HSET', KEYS[1], 'withdrawn', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return 'stopped'
+end
 if redis.call('HEXISTS', KEYS[1], 'withdrawn') == 1 then return 'stopped' end
 local fields = redis.call('HKEYS', KEYS[1])
 for _, field in ipairs(fields) do
   if string.match(field, '^p%d+$') then return 'too_late' end
 end
-redis.call('HSET', KEYS[1], 'withdrawn', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 'stopped'
+local stored = redis.call('EXISTS', KEYS[3]) == 1
+if stored and redis.call('HEXISTS', KEYS[3], 'finishedOn') == 0 then return withdraw() end
+local ended = redis.call('GET', KEYS[2])
+if ended == 'delivered' then return 'too_late' end
+if ended == 'withdrawn' then return 'stopped' end
+if ended then return 'finished' end
+if stored or redis.call('EXISTS', KEYS[4]) == 1 then return 'unknown' end
+return withdraw()
 `;
 
 // MARK_SENDING. KEYS: the reply's progress hash. ARGV: the part's field (`p<i>`), the hash's

@@ -1,0 +1,108 @@
+import { APP_ID, APP_SECRET, eventually, startTestRedis, testPrefix } from '@wxim/testkit';
+import { WechatApiSimulator, customerMediaBytes } from '@wxim/sandbox';
+import { MediaStore, mediaEntryId, signMediaToken, stateKeys } from '@wxim/state';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { request } from 'undici';
+import { type MediaRouteOptions, mediaRoutes } from '../src/media-routes.js';
+
+// The gateway's /media/ route over a real Redis, streaming a customer's video from the WeChat
+// simulator's download link, which sends it slowly here (3 KB in 256-byte pieces, 100 ms apart)
+// so that a player can leave in the middle.
+const SECRET = 'media-streaming-test-secret-0123456789abcdef';
+
+const redisServer = await startTestRedis();
+t.teardown(() => redisServer.close());
+const redis = new Redis(redisServer.url);
+t.teardown(() => redis.disconnect());
+const store = new MediaStore(redis, stateKeys(testPrefix()));
+
+const wechat = new WechatApiSimulator({ appId: APP_ID, secret: APP_SECRET });
+const wechatUrl = await wechat.listen();
+t.teardown(() => wechat.close());
+wechat.videoPaceMs = 100;
+
+async function gateway(options: Partial<MediaRouteOptions> = {}): Promise<string> {
+  const app = Fastify({ logger: false });
+  await app.register(mediaRoutes, { store, secret: SECRET, ...options });
+  t.teardown(() => app.close());
+  return app.listen({ host: '127.0.0.1', port: 0 });
+}
+
+/** A video entry as the im-worker stores it, and its signed path. */
+async function storedVideo(name: string): Promise<string> {
+  const id = mediaEntryId('video', name);
+  const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+  await store.put(id, { contentType: 'video/mp4', url: `${wechatUrl}/sim/video/simvideo-${name}` }, expiresAt * 1000);
+  return `/media/${signMediaToken(SECRET, id, expiresAt)}`;
+}
+
+const url = await gateway();
+
+t.test('a whole video streams through, byte for byte', async (t) => {
+  const res = await request(`${url}${await storedVideo('whole')}`);
+  t.equal(res.statusCode, 200);
+  t.same(Buffer.from(await res.body.arrayBuffer()), customerMediaBytes('video'));
+  await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 2000);
+});
+
+t.test("a player that leaves mid-video closes the gateway's download from WeChat at once", async (t) => {
+  const path = await storedVideo('left');
+  const before = wechat.stats.videoDownloads.started;
+  const res = await request(`${url}${path}`);
+  t.equal(res.statusCode, 200);
+  for await (const piece of res.body) {
+    t.ok((piece as Buffer).length < customerMediaBytes('video').length, 'a first piece, not the whole video');
+    break; // leaving the loop destroys the body: the player is gone
+  }
+  t.equal(wechat.stats.videoDownloads.started, before + 1);
+  // The rest would take over a second to send; the download at WeChat ends well before.
+  const left = Date.now();
+  await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 600, 10);
+  t.ok(Date.now() - left < 600, `closed ${Date.now() - left} ms after the player left`);
+});
+
+t.test('HEAD answers without asking WeChat', async (t) => {
+  const path = await storedVideo('head');
+  const before = wechat.stats.videoDownloads.started;
+  const res = await request(`${url}${path}`, { method: 'HEAD' });
+  await res.body.dump();
+  t.equal(res.statusCode, 200);
+  t.equal(res.headers['content-type'], 'video/mp4');
+  // A GET right after does ask WeChat: the count below would have seen a HEAD's download too.
+  const get = await request(`${url}${path}`);
+  await get.body.dump();
+  t.equal(wechat.stats.videoDownloads.started, before + 1, 'only the GET downloaded');
+});
+
+t.test('past the cap on videos streamed at once, a player gets 503; a place frees when one ends', async (t) => {
+  const capped = await gateway({ maxVideoStreams: 1 });
+  const path = await storedVideo('cap');
+  const first = await request(`${capped}${path}`);
+  t.equal(first.statusCode, 200);
+  const second = await request(`${capped}${path}`);
+  await second.body.dump();
+  t.equal(second.statusCode, 503);
+  t.equal(second.headers['retry-after'], '5');
+  await first.body.dump();
+  await eventually('the first stream has ended', () => wechat.stats.videoDownloads.open === 0, 3000);
+  const third = await request(`${capped}${path}`);
+  t.equal(third.statusCode, 200);
+  t.same(Buffer.from(await third.body.arrayBuffer()), customerMediaBytes('video'));
+});
+
+t.test('a stream past its deadline is cut off, and its download with it', async (t) => {
+  const short = await gateway({ videoDeadlineMs: 300 });
+  const res = await request(`${short}${await storedVideo('deadline')}`);
+  t.equal(res.statusCode, 200);
+  const started = Date.now();
+  // Content-Length promised the whole clip: a cut-off body ends in an error.
+  const got = await res.body.arrayBuffer().then(
+    (b) => b.byteLength,
+    () => -1,
+  );
+  t.not(got, customerMediaBytes('video').length, 'the video did not arrive whole');
+  t.ok(Date.now() - started < 1000, `cut off after ${Date.now() - started} ms, before the clip's 1.3 s`);
+  await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 1000, 10);
+});

@@ -1,0 +1,152 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
+import { type ReceivedMessage, WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
+import { HOLD_MARK, stateKeys } from '@wxim/state';
+import { APP_ID, APP_SECRET, eventually, relayForTests, textOf } from '@wxim/testkit';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// What a customer's voice meets at WeChat and in ffmpeg must never hold their conversation (or
+// anyone's) back, and every attempt of a job must build the same IM message.
+const PUBLIC_URL = 'https://relay.example.test';
+const SECRET = 'customer-media-faults-test-secret-0123456789';
+const THREE_DAYS_S = 3 * 86400;
+
+// An ffmpeg that converts only while `on` exists (its version check always answers): the test
+// switches conversion off and on between two attempts of one job.
+const dir = mkdtempSync(join(tmpdir(), 'wxim-ffmpeg-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const on = join(dir, 'on');
+const ffmpeg = join(dir, 'ffmpeg');
+writeFileSync(
+  ffmpeg,
+  `#!/bin/sh\ncase "$*" in *-version*) exec ffmpeg "$@";; esac\n[ -e '${on}' ] && exec ffmpeg "$@"\necho 'conversion is off in this test' >&2\nexit 1\n`,
+);
+chmodSync(ffmpeg, 0o755);
+
+const wechatApi = new WechatApiSimulator({ appId: APP_ID, secret: APP_SECRET });
+const apiUrl = await wechatApi.listen();
+t.teardown(() => wechatApi.close());
+const relay = await relayForTests(t, {
+  startWorker: false,
+  env: { WECHAT_APP_SECRET: APP_SECRET, WECHAT_API_BASE: apiUrl, MEDIA_PUBLIC_URL: PUBLIC_URL, MEDIA_URL_SECRET: SECRET },
+  worker: { ffmpeg },
+});
+const { wechat, im } = relay;
+const prefix = relay.env['QUEUE_PREFIX']!;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+
+/** Whether anything holds the whole inbound queue back (a "too many requests" from a platform). */
+async function queueHeld(): Promise<boolean> {
+  return Number(await redis.get(queueLayout(prefix, QUEUES.wechatInbound).limiter)) >= HOLD_MARK;
+}
+
+function mediaCalls(): number {
+  return wechatApi.stats.calls['media/get'] ?? 0;
+}
+
+async function conversation(openid: string, count: number): Promise<ReceivedMessage[]> {
+  await eventually(`${count} messages of ${openid} reached IM`, () => im.messagesBetween(openid).length >= count, 15_000);
+  return im.messagesBetween(openid);
+}
+
+t.test('a retried job sends the note again, not the sound, once ffmpeg works: one IM message', async (t) => {
+  const openid = fakeOpenId();
+  t.equal((await wechat.push(wechat.voice(openid, { recognition: 'hello' }))).status, 200);
+  const connection = new Redis(relay.redisUrl, { maxRetriesPerRequest: null });
+  const first = new Worker<InboundJob>(QUEUES.wechatInbound, undefined, { connection, prefix, autorun: false });
+  t.teardown(async () => {
+    await first.close();
+    connection.disconnect();
+  });
+  const job = await first.getNextJob('first-token');
+  await relay.worker.runJob(job, 'first-token');
+  const [note] = im.messagesBetween(openid);
+  t.same(
+    note!.body.map((b) => b.MsgType),
+    ['TIMTextElem'],
+    'ffmpeg failed: the note',
+  );
+  t.equal(textOf(note!), '[voice] hello');
+  // As if the worker died before the job was recorded done; by the rerun, ffmpeg works.
+  writeFileSync(on, '');
+  await job.moveToWait('first-token');
+  const dropped = im.stats.duplicatesDropped;
+  relay.worker.start();
+  await eventually('the rerun is done', async () => (await relay.gateway.gateway.queue.getCompletedCount()) === 1);
+  t.equal(im.messagesBetween(openid).length, 1, 'still one message');
+  t.equal(im.stats.duplicatesDropped, dropped + 1, 'the rerun sent the same note, which IM dropped');
+});
+
+t.test("WeChat's daily limit on media/get (45009): the note at once, the customer's next message right after, no queue held", async (t) => {
+  const openid = fakeOpenId();
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 45009, 1, 'reach max api daily quota limit');
+  await wechat.push(wechat.voice(openid, { recognition: 'first' }));
+  await wechat.push(wechat.text(openid, 'and then this'));
+  const [note, next] = await conversation(openid, 2);
+  t.equal(textOf(note!), '[voice] first', 'the note');
+  t.equal(textOf(next!), 'and then this', 'the next message, in order');
+  t.equal(mediaCalls(), calls + 1, 'WeChat was asked once');
+  t.notOk(await queueHeld(), 'the inbound queue is not held');
+});
+
+t.test('a setup error (40164, IP not whitelisted): the note at once', async (t) => {
+  const openid = fakeOpenId();
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 40164, 1, 'invalid ip, not in whitelist');
+  await wechat.push(wechat.video(openid));
+  await wechat.push(wechat.text(openid, 'did you get it?'));
+  const [note, next] = await conversation(openid, 2);
+  t.same(
+    note!.body.map((b) => b.MsgType),
+    ['TIMTextElem'],
+  );
+  t.equal(textOf(next!), 'did you get it?');
+  t.equal(mediaCalls(), calls + 1, 'not retried');
+  t.notOk(await queueHeld());
+});
+
+t.test('media/get busy (-1) every time: three attempts, then the note and the next message', async (t) => {
+  const openid = fakeOpenId();
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', -1, 20, 'system error');
+  t.teardown(() => wechatApi.clearScripted());
+  await wechat.push(wechat.voice(openid, { recognition: 'busy' }));
+  await wechat.push(wechat.text(openid, 'hello?'));
+  const [note, next] = await conversation(openid, 2);
+  t.equal(textOf(note!), '[voice] busy');
+  t.equal(textOf(next!), 'hello?');
+  t.equal(mediaCalls(), calls + 3, 'three attempts at the download');
+  t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
+  t.notOk(await queueHeld());
+});
+
+t.test('media/get busy once: the next attempt relays the sound', async (t) => {
+  const openid = fakeOpenId();
+  wechatApi.failNext('media/get', -1, 1, 'system error');
+  await wechat.push(wechat.voice(openid));
+  const [m] = await conversation(openid, 1);
+  t.equal(m!.body[0]?.MsgType, 'TIMSoundElem');
+});
+
+t.test('a CreateTime in the future does not lengthen the link or the stored media past 3 days from now', async (t) => {
+  const openid = fakeOpenId();
+  const push = { ...wechat.voice(openid), createTime: Math.floor(Date.now() / 1000) + 30 * 86400 };
+  const before = Math.floor(Date.now() / 1000);
+  await wechat.push(push);
+  const [m] = await conversation(openid, 1);
+  const sound = m!.body.find((b) => b.MsgType === 'TIMSoundElem')!.MsgContent;
+  const [id, expires] = String(sound['Url']).slice(`${PUBLIC_URL}/media/`.length).split('.') as [string, string];
+  const after = Math.floor(Date.now() / 1000);
+  t.ok(
+    Number(expires) >= before + THREE_DAYS_S && Number(expires) <= after + THREE_DAYS_S,
+    `the link expires 3 days from the first attempt (${Number(expires) - after} s from now)`,
+  );
+  const ttl = await redis.pttl(stateKeys(prefix).media(id));
+  t.ok(ttl > 0 && ttl <= THREE_DAYS_S * 1000, `the stored recording too (${ttl} ms)`);
+});
