@@ -21,3 +21,4 @@ export {
   orderedJobs,
 } from './ordered-jobs.js';
 export { LOOK_AGAIN_MS, deskPolicy } from './desk-policy.js';
+export { FleetCheck, type FleetCheckOptions } from './fleet-check.js';

@@ -1,7 +1,8 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
-import type { FleetLock, RateScope, StateKeys } from '@wxim/state';
+import type { FleetLock, HeldLock, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
+import { FleetCheck } from '@wxim/host';
 import { noticeIds } from './notice.js';
 import type { ServiceLevels } from './service-levels.js';
 
@@ -40,48 +41,26 @@ export interface FirstResponseCheckDeps {
  * the move and the notices leaves them to the next check (IM drops a notice sent twice). With
  * nobody else free nothing moves and nobody is told: the next check tries again.
  */
-export class FirstResponseCheck {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
-  constructor(private readonly deps: FirstResponseCheckDeps) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce()
-        .catch((err: Error) => this.deps.log.warn({ reason: err.message }, 'the first-response check stopped; the next one looks again'))
-        .finally(() => (this.running = undefined));
-    }, this.deps.everyMs);
-    this.timer.unref();
+export class FirstResponseCheck extends FleetCheck<number> {
+  constructor(private readonly deps: FirstResponseCheckDeps) {
+    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the first-response check', log: deps.log });
   }
 
-  /** Stops checking; resolves when the check running here, if any, has ended. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** One check, unless another instance is checking: resolves to the conversations moved now, or undefined. */
-  async runOnce(): Promise<number | undefined> {
-    const held = await this.deps.lock.take();
-    if (held === undefined) return undefined;
-    try {
-      const { redis, keys } = this.deps;
-      // Moves made before a crash cut their notices first: the agents have not heard of them.
-      for (const moveId of await redis.zrange(keys.deskSlaMovesOwed, 0, BATCH - 1)) {
-        await held.keep();
-        await this.tell(moveId);
-      }
-      const due = await redis.zrangebyscore(keys.deskUnanswered, '-inf', Date.now() - this.deps.slaMs, 'WITHSCORES', 'LIMIT', 0, BATCH);
-      let moved = 0;
-      for (let i = 0; i < due.length; i += 2) {
-        await held.keep();
-        if (await this.move(due[i]!, due[i + 1]!)) moved++;
-      }
-      return moved;
-    } finally {
-      await held.release();
+  /** The conversations moved now. */
+  protected async check(held: HeldLock): Promise<number> {
+    const { redis, keys } = this.deps;
+    // Moves made before a crash cut their notices first: the agents have not heard of them.
+    for (const moveId of await redis.zrange(keys.deskSlaMovesOwed, 0, BATCH - 1)) {
+      await held.keep();
+      await this.tell(moveId);
     }
+    const due = await redis.zrangebyscore(keys.deskUnanswered, '-inf', Date.now() - this.deps.slaMs, 'WITHSCORES', 'LIMIT', 0, BATCH);
+    let moved = 0;
+    for (let i = 0; i < due.length; i += 2) {
+      await held.keep();
+      if (await this.move(due[i]!, due[i + 1]!)) moved++;
+    }
+    return moved;
   }
 
   /** Moves the customer's conversation if their message is still unanswered past the SLA: whether it moved. */

@@ -1,6 +1,7 @@
 import { type ImClient, ImNotImportedError, ImPermanentError, encodeRelayCustomData, textElem } from '@wxim/im';
-import type { FleetLock, RateScope, StateKeys, WatchedWindow, WindowNotices } from '@wxim/state';
+import type { FleetLock, HeldLock, RateScope, StateKeys, WatchedWindow, WindowNotices } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
+import { FleetCheck } from '@wxim/host';
 import type { Counter } from 'prom-client';
 import { noticeIds } from './notice.js';
 import { WINDOW_NOTICE_REASONS, closingText } from './window-notices.js';
@@ -36,46 +37,24 @@ export interface WindowWarningCheckDeps {
  * before it is sent and unwatched after: a check that stops between the two leaves it to the next,
  * which sends it again with the same ids (IM drops the repeat).
  */
-export class WindowWarningCheck {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-
-  constructor(private readonly deps: WindowWarningCheckDeps) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce()
-        .catch((err: Error) => this.deps.log.warn({ reason: err.message }, 'the reply-window check stopped; the next one looks again'))
-        .finally(() => (this.running = undefined));
-    }, this.deps.everyMs);
-    this.timer.unref();
+export class WindowWarningCheck extends FleetCheck<number> {
+  constructor(private readonly deps: WindowWarningCheckDeps) {
+    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the reply-window check', log: deps.log });
   }
 
-  /** Stops checking; resolves when the check running here, if any, has ended. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** One check, unless another instance is checking: resolves to the agents warned now, or undefined. */
-  async runOnce(): Promise<number | undefined> {
-    const held = await this.deps.lock.take();
-    if (held === undefined) return undefined;
-    try {
-      let warned = 0;
-      for (const w of await this.deps.notices.closingSoon(Date.now(), this.deps.warningMs, BATCH)) {
-        await held.keep();
-        // One window's warning that fails never holds up the others'.
-        try {
-          if (await this.warn(w)) warned++;
-        } catch (err) {
-          await this.failed(w, err);
-        }
+  /** The agents warned now. */
+  protected async check(held: HeldLock): Promise<number> {
+    let warned = 0;
+    for (const w of await this.deps.notices.closingSoon(Date.now(), this.deps.warningMs, BATCH)) {
+      await held.keep();
+      // One window's warning that fails never holds up the others'.
+      try {
+        if (await this.warn(w)) warned++;
+      } catch (err) {
+        await this.failed(w, err);
       }
-      return warned;
-    } finally {
-      await held.release();
     }
+    return warned;
   }
 
   private async warn(w: WatchedWindow): Promise<boolean> {

@@ -109,13 +109,21 @@ export class WechatApi {
    * skipped the call. Only reads: safe to repeat.
    */
   async getMedia(mediaId: string, maxBytes: number, options: WechatCallOptions = {}): Promise<DownloadedMedia | undefined> {
+    return this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options));
+  }
+
+  /**
+   * Runs `once` with the fleet's token; on a credential error that a new token may cure (40001,
+   * 42001…), expires that token — only if it is still the one stored — and runs it once more.
+   */
+  private async withToken<R>(once: (token: string) => Promise<R>): Promise<R> {
     const token = await this.options.tokens.get();
     try {
-      return await this.getMediaOnce(mediaId, maxBytes, token, options);
+      return await once(token);
     } catch (err) {
       if (!(err instanceof WechatCredentialError) || !err.renewable) throw err;
       await this.options.tokens.invalidate(token);
-      return this.getMediaOnce(mediaId, maxBytes, await this.options.tokens.get(), options);
+      return once(await this.options.tokens.get());
     }
   }
 
@@ -165,15 +173,7 @@ export class WechatApi {
       done('bad_json');
       throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
     }
-    const errcode = Number(answer.answer['errcode'] ?? 0);
-    if (errcode !== 0) {
-      done(String(errcode));
-      throw classifyWechatError(
-        api,
-        Number.isFinite(errcode) ? errcode : -1,
-        redact(typeof answer.answer['errmsg'] === 'string' ? answer.answer['errmsg'] : '', [token]),
-      );
-    }
+    throwIfError(api, answer.answer, token, done);
     const videoUrl = answer.answer['video_url'];
     if (typeof videoUrl !== 'string' || !/^https?:\/\//i.test(videoUrl)) {
       done('bad_json');
@@ -185,14 +185,7 @@ export class WechatApi {
 
   /** Resolves to WeChat's answer, or undefined when `beforeSend` skipped the call. */
   async call<T extends object = object>(api: string, request: WechatRequest, options: WechatCallOptions = {}): Promise<(T & WechatAnswer) | undefined> {
-    const token = await this.options.tokens.get();
-    try {
-      return await this.callOnce<T>(api, token, request, options);
-    } catch (err) {
-      if (!(err instanceof WechatCredentialError) || !err.renewable) throw err;
-      await this.options.tokens.invalidate(token);
-      return this.callOnce<T>(api, await this.options.tokens.get(), request, options);
-    }
+    return this.withToken((token) => this.callOnce<T>(api, token, request, options));
   }
 
   private async callOnce<T extends object>(
@@ -238,11 +231,7 @@ export class WechatApi {
       throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
     }
     const answer = parsed as T & WechatAnswer;
-    const errcode = Number(answer.errcode ?? 0);
-    if (errcode !== 0) {
-      done(String(errcode));
-      throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(String(answer.errmsg ?? ''), [token]));
-    }
+    throwIfError(api, answer, token, done);
     done('ok');
     return answer;
   }
@@ -256,4 +245,13 @@ export class WechatApi {
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/** WeChat's errcode in an answer, as its classified error (the token redacted from errmsg); nothing when 0. */
+function throwIfError(api: string, answer: { errcode?: unknown; errmsg?: unknown }, token: string, done: (outcome: string) => void): void {
+  const errcode = Number(answer['errcode'] ?? 0);
+  if (errcode === 0) return;
+  done(String(errcode));
+  const errmsg = answer['errmsg'];
+  throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(typeof errmsg === 'string' ? errmsg : String(errmsg ?? ''), [token]));
 }

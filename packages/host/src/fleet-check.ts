@@ -1,0 +1,52 @@
+import type { FleetLock, HeldLock } from '@wxim/state';
+
+export interface FleetCheckOptions {
+  /** How often an instance looks whether a check is due. */
+  everyMs: number;
+  /** The fleet's one check at a time. */
+  lock: FleetLock;
+  /** The check in words, for the warning when one stops, e.g. `the reply-window check`. */
+  what: string;
+  log: { warn(o: object, m: string): void };
+}
+
+/**
+ * A check one instance of the fleet runs at a time, every `everyMs` on each instance: the lock
+ * decides which. Written once for the pusher's periodic checks (first-response SLA, reply-window
+ * warnings); each supplies `check`, which keeps the lock (`held.keep()`) between its steps.
+ */
+export abstract class FleetCheck<T> {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly options: FleetCheckOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      // One at a time here too: a slow check is not overtaken by the next tick.
+      this.running ??= this.runOnce()
+        .catch((err: Error) => this.options.log.warn({ reason: err.message }, `${this.options.what} stopped; the next one looks again`))
+        .finally(() => (this.running = undefined));
+    }, this.options.everyMs);
+    this.timer.unref();
+  }
+
+  /** Stops checking; resolves when the check running here, if any, has ended. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One check, unless another instance is checking: resolves to what `check` found, or undefined. */
+  async runOnce(): Promise<T | undefined> {
+    const held = await this.options.lock.take();
+    if (held === undefined) return undefined;
+    try {
+      return await this.check(held);
+    } finally {
+      await held.release();
+    }
+  }
+
+  protected abstract check(held: HeldLock): Promise<T>;
+}
