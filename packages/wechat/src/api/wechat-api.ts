@@ -253,5 +253,9 @@ function throwIfError(api: string, answer: { errcode?: unknown; errmsg?: unknown
   if (errcode === 0) return;
   done(String(errcode));
   const errmsg = answer['errmsg'];
-  throw classifyWechatError(api, Number.isFinite(errcode) ? errcode : -1, redact(typeof errmsg === 'string' ? errmsg : String(errmsg ?? ''), [token]));
+  throw classifyWechatError(
+    api,
+    Number.isFinite(errcode) ? errcode : -1,
+    redact(typeof errmsg === 'string' ? errmsg : typeof errmsg === 'number' ? String(errmsg) : '', [token]),
+  );
 }
