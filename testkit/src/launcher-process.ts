@@ -24,13 +24,25 @@ export interface LaunchedRelay extends ServiceProcess {
  * says otherwise; resolves once it has printed its guide.
  */
 export async function launchRelay(env: Record<string, string>): Promise<LaunchedRelay> {
+  // Each port free a moment ago is closed again before the next is asked for, so the system may
+  // hand the same one out twice: every port here is distinct.
+  const taken = new Set<number>();
+  const distinct = async (get: () => Promise<number>, span = 1): Promise<number> => {
+    for (;;) {
+      const first = await get();
+      const run = Array.from({ length: span }, (_, i) => first + i);
+      if (run.some((p) => taken.has(p))) continue;
+      for (const p of run) taken.add(p);
+      return first;
+    }
+  };
   const ports: LauncherPorts = {
-    gateway: await freePort(),
-    callback: await freePort(),
-    dashboard: await freePort(),
-    imWorker: await freePort(),
-    pusher: await freePort(),
-    sandbox: await freePortRun(3),
+    gateway: await distinct(freePort),
+    callback: await distinct(freePort),
+    dashboard: await distinct(freePort),
+    imWorker: await distinct(freePort),
+    pusher: await distinct(freePort),
+    sandbox: await distinct(() => freePortRun(3), 3),
   };
   const proc = runService(LAUNCHER, {
     GATEWAY_PORT: String(ports.gateway),
