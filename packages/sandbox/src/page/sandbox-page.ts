@@ -157,26 +157,36 @@ export class SandboxPage {
       }
     });
 
+    /** The agent and the customer's IM account an agent's action names, or why it is refused. */
+    const agentSide = (
+      body: { agent?: unknown; openid?: unknown } | undefined,
+    ): { agent: string; customerAccount: string } | { refused: number; error: string } => {
+      const { agent, openid } = body ?? {};
+      if (typeof agent !== 'string' || !agents.includes(agent)) return { refused: 400, error: `agent: one of ${agents.join(', ')}` };
+      if (typeof openid !== 'string' || !OPENID.test(openid)) return { refused: 400, error: 'openid: a 28-character openid' };
+      const { customerAccount } = agentConversation(im.messages, agent, openid);
+      if (customerAccount === undefined) return { refused: 409, error: 'this customer has not written yet: there is no conversation to act in' };
+      return { agent, customerAccount };
+    };
+
     /** The agent's IM client says the agent is typing (or stopped), as TUIKit does: an online-only message IM reports to im-callback. */
     this.app.post<{ Body: { agent?: unknown; openid?: unknown; typing?: unknown } | undefined }>('/api/agent/typing', async (req, reply) => {
-      const { agent, openid, typing } = req.body ?? {};
-      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
-      if (typeof openid !== 'string' || !OPENID.test(openid) || typeof typing !== 'boolean') return refuse(reply, 400, 'openid and typing (true or false)');
-      const { customerAccount } = agentConversation(im.messages, agent, openid);
-      if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet: there is no conversation to type in');
-      const sent = await im.agentTyping(agent, customerAccount, typing);
+      const { typing } = req.body ?? {};
+      if (typeof typing !== 'boolean') return refuse(reply, 400, 'typing: true or false');
+      const side = agentSide(req.body);
+      if ('refused' in side) return refuse(reply, side.refused, side.error);
+      const sent = await im.agentTyping(side.agent, side.customerAccount, typing);
       return { delivered: sent.delivered };
     });
 
     /** The agent recalls one of their messages in IM: IM tells im-callback (C2C.CallbackAfterMsgWithDraw). */
     this.app.post<{ Body: { agent?: unknown; openid?: unknown; msgKey?: unknown } | undefined }>('/api/agent/recall', async (req, reply) => {
-      const { agent, openid, msgKey } = req.body ?? {};
-      if (typeof agent !== 'string' || !agents.includes(agent)) return refuse(reply, 400, `agent: one of ${agents.join(', ')}`);
-      if (typeof openid !== 'string' || !OPENID.test(openid) || typeof msgKey !== 'string') return refuse(reply, 400, 'openid and msgKey');
-      const { customerAccount } = agentConversation(im.messages, agent, openid);
-      if (customerAccount === undefined) return refuse(reply, 409, 'this customer has not written yet');
+      const { msgKey } = req.body ?? {};
+      if (typeof msgKey !== 'string') return refuse(reply, 400, 'msgKey: the message to recall');
+      const side = agentSide(req.body);
+      if ('refused' in side) return refuse(reply, side.refused, side.error);
       try {
-        const delivered = await im.agentRecall(agent, customerAccount, msgKey);
+        const delivered = await im.agentRecall(side.agent, side.customerAccount, msgKey);
         if (!delivered) return refuse(reply, 502, 'im-callback did not take the recall');
         return { recalled: msgKey };
       } catch (err) {
