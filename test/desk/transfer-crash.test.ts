@@ -8,7 +8,10 @@ import { AGENTS, eventually, freePort, runService, startWorkerProcess, textOf, t
 
 // The pusher runs as its own process, so that it can be killed in the middle of a /transfer.
 const PUSHER = fileURLToPath(new URL('../../services/wechat-pusher/dist/main.js', import.meta.url));
-const relay = await twoWayForTests(t, { startPusher: false });
+// The relay's own workers check for stalled jobs every 2 s: BullMQ lets one worker of a queue check
+// at a time, for its own interval, so a worker at the default 30 s would hold the killed
+// process's job up to 30 s before the fast one may take it over.
+const relay = await twoWayForTests(t, { startPusher: false, env: { WORKER_STALL_MS: '2000' } });
 const { im } = relay;
 const redis = new Redis(relay.redisUrl);
 t.teardown(() => redis.disconnect());
@@ -88,9 +91,10 @@ t.test('an im-worker killed while relaying a message right after a transfer: it 
   await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
   await eventually('both agents are told', () => notices(c.userId, next).length === 1 && notices(c.userId, c.agent).length === 1);
 
-  // From here the customer's messages are relayed by im-worker processes of their own.
-  await relay.worker.worker.pause(true);
-  t.teardown(() => relay.worker.worker.resume());
+  // From here the customer's messages are relayed by im-worker processes of their own. The
+  // relay's worker is closed, not paused: a paused BullMQ worker still takes the job its waiting
+  // fetch brings back, and then no process of ours would be the one killed.
+  await relay.worker.worker.close();
   let worker = await startWorkerProcess({ ...relay.env, ...FAST_TAKEOVER });
   const dropped = im.stats.duplicatesDropped;
   // IM takes the message at once and answers late: the worker dies before it hears IM took it.
