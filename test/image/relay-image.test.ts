@@ -68,9 +68,11 @@ t.test("the image's node_modules holds the services' production dependencies and
        }
      };
      walk('node_modules');
-     for (const w of ['packages', 'services', 'launcher']) if (existsSync(w + '/node_modules')) walk(w + '/node_modules');
-     for (const w of readdirSync('packages')) walk('packages/' + w + '/node_modules');
-     for (const w of readdirSync('services')) walk('services/' + w + '/node_modules');
+     // Every workspace's own node_modules, from the root package.json's list (a "dir/*" entry is each folder in dir).
+     for (const w of JSON.parse(readFileSync('package.json', 'utf8')).workspaces) {
+       const dirs = w.endsWith('/*') ? (existsSync(w.slice(0, -2)) ? readdirSync(w.slice(0, -2)).map((d) => w.slice(0, -1) + d) : []) : [w];
+       for (const dir of dirs) walk(dir + '/node_modules');
+     }
      console.log(JSON.stringify([...new Set(found)]));`,
   ]);
   const held = new Set(JSON.parse(listing) as string[]);
