@@ -1,21 +1,32 @@
 // The NetworkPolicies of deploy/k8s, as rendered, evaluated as Kubernetes defines them: a pod that
-// some policy selects for a direction takes only what one of their rules allows (from or to a peer
-// by pod and namespace labels or by address, on a port by number or by the container port's name);
-// a pod no policy selects takes everything. Who can reach which pod on which port follows.
+// some policy of its namespace selects for a direction takes only what one of their rules allows
+// (from or to a peer by pod and namespace labels or by address, on a port by number or by the
+// container port's name); a pod no policy selects takes everything. Who can reach which pod on which
+// port follows, for the base and with the media component (components/media) enabled.
+import { readFile } from 'node:fs/promises';
 import { BlockList, isIPv4 } from 'node:net';
+import { join } from 'node:path';
 import t from 'tap';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { type INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
-import { type K8sObject, renderBase } from './kubernetes-render.js';
+import { parse } from 'yaml';
+import { type K8sObject, renderBase, renderExampleOverlay, root } from './kubernetes-render.js';
 
 type ILabelSelector = NonNullable<INetworkPolicy['spec']>['podSelector'];
 
+type Policy = INetworkPolicy & K8sObject;
+
 const NAMESPACE = 'wxim';
 const objects = await renderBase();
-const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as (INetworkPolicy & K8sObject)[];
+/** Only a policy in the pods' namespace applies to them. */
+const policiesOf = (list: K8sObject[]) => list.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === NAMESPACE) as unknown as Policy[];
+const policies = policiesOf(objects);
 const deployments = objects.filter((o) => o.kind === 'Deployment') as unknown as (IDeployment & K8sObject)[];
+/** The example overlay as it is (the media component commented out), and with the media component. */
+const example = await renderExampleOverlay();
+const withMedia = await renderExampleOverlay(['media']);
 
 /** Something that sends or receives: a pod (namespace and labels) or an address outside the cluster. */
 interface Peer {
@@ -72,22 +83,26 @@ function portMatches(rule: INetworkPolicyPort, port: number, protocol: string, o
   return number === port || (number !== undefined && rule.endPort !== undefined && port >= number && port <= rule.endPort);
 }
 
-function allowed(from: Peer, to: Peer, port: number, protocol = 'TCP'): boolean {
-  const side = (pod: Peer, direction: 'Ingress' | 'Egress', other: Peer): boolean => {
-    if (pod.namespace !== NAMESPACE) return true; // not ours: its own policies, if any
-    const selecting = policies.filter((p) => matches(p.spec?.podSelector, pod.labels ?? {}) && (p.spec?.policyTypes ?? ['Ingress']).includes(direction));
-    if (selecting.length === 0) return true;
-    return selecting.some((p) =>
-      ((direction === 'Ingress' ? p.spec?.ingress : p.spec?.egress) ?? []).some((rule) => {
-        const peers = 'from' in rule ? rule.from : (rule as { to?: INetworkPolicyPeer[] }).to;
-        const peerOk = peers === undefined || peers.length === 0 || peers.some((r) => peerMatches(r, other));
-        const portOk = rule.ports === undefined || rule.ports.length === 0 || rule.ports.some((r) => portMatches(r, port, protocol, to));
-        return peerOk && portOk;
-      }),
-    );
+/** Whether `from` reaches `to` on `port` under `policies` (the namespace's, all of them). */
+const allowedUnder =
+  (policies: Policy[]) =>
+  (from: Peer, to: Peer, port: number, protocol = 'TCP'): boolean => {
+    const side = (pod: Peer, direction: 'Ingress' | 'Egress', other: Peer): boolean => {
+      if (pod.namespace !== NAMESPACE) return true; // not ours: its own policies, if any
+      const selecting = policies.filter((p) => matches(p.spec?.podSelector, pod.labels ?? {}) && (p.spec?.policyTypes ?? ['Ingress']).includes(direction));
+      if (selecting.length === 0) return true;
+      return selecting.some((p) =>
+        ((direction === 'Ingress' ? p.spec?.ingress : p.spec?.egress) ?? []).some((rule) => {
+          const peers = 'from' in rule ? rule.from : (rule as { to?: INetworkPolicyPeer[] }).to;
+          const peerOk = peers === undefined || peers.length === 0 || peers.some((r) => peerMatches(r, other));
+          const portOk = rule.ports === undefined || rule.ports.length === 0 || rule.ports.some((r) => portMatches(r, port, protocol, to));
+          return peerOk && portOk;
+        }),
+      );
+    };
+    return side(from, 'Egress', to) && side(to, 'Ingress', from);
   };
-  return side(from, 'Egress', to) && side(to, 'Ingress', from);
-}
+const allowed = allowedUnder(policies);
 
 const pods: Peer[] = deployments.map((d) => ({
   name: d.metadata.name,
@@ -109,7 +124,22 @@ const privateHost: Peer = { name: 'a private address', ip: '10.1.2.3' };
 const metadata: Peer = { name: 'the cloud metadata address', ip: '169.254.169.254' };
 
 const PUBLIC = ['wechat-gateway', 'im-callback'];
-const CALLING_OUT = ['im-worker', 'wechat-pusher', 'im-callback', 'wechat-gateway'];
+const CALLING_OUT = ['im-worker', 'wechat-pusher', 'im-callback'];
+const OUTSIDE = [ingressController, prometheus, redis, kubeDns, elsewhere, neighbour, internet, internet6, privateHost, metadata];
+const PORTS = [...new Set([22, 25, 53, 80, 443, 6379, 8080, 8443, 9999, 26379, ...pods.flatMap((p) => Object.values(p.ports ?? {}))])];
+
+/** Every "from → to:port/protocol" that `policies` let through, between the pods and everything else. */
+function reachable(policies: Policy[]): string[] {
+  const allowed = allowedUnder(policies);
+  const found: string[] = [];
+  for (const from of [...pods, ...OUTSIDE])
+    for (const to of [...pods, ...OUTSIDE]) {
+      if (from === to || (pods.every((p) => p !== from) && pods.every((p) => p !== to))) continue;
+      for (const port of PORTS)
+        for (const protocol of ['TCP', 'UDP']) if (allowed(from, to, port, protocol)) found.push(`${from.name} → ${to.name}:${port}/${protocol}`);
+    }
+  return found;
+}
 
 t.test('the rendered policies: deny by default, in and out, for every pod of the namespace', async (t) => {
   t.ok(pods.length >= 5, `${pods.length} Deployments`);
@@ -161,7 +191,7 @@ t.test('every service reaches Redis (6379) and its Sentinels (26379), and DNS', 
   }
 });
 
-t.test('only im-worker, wechat-pusher, im-callback and wechat-gateway (a video from WeChat) reach out, over HTTPS, to public addresses only', async (t) => {
+t.test('only im-worker, wechat-pusher and im-callback reach out, over HTTPS, to public addresses only', async (t) => {
   for (const p of pods) {
     const out = CALLING_OUT.includes(p.name);
     t.equal(allowed(p, internet, 443), out, `${p.name} → ${internet.name}:443: ${out ? 'yes' : 'no'}`);
@@ -174,3 +204,47 @@ t.test('only im-worker, wechat-pusher, im-callback and wechat-gateway (a video f
     t.equal(allowed(p, internet, 80), p.name === 'wechat-pusher', `${p.name} → ${internet.name}:80`);
   }
 });
+
+t.test('wechat-gateway, the internet-facing service, reaches DNS and Redis and nothing else', async (t) => {
+  const gateway = pods.find((p) => p.name === 'wechat-gateway')!;
+  t.same(
+    reachable(policies)
+      .filter((r) => r.startsWith(`${gateway.name} → `))
+      .sort(),
+    [`${redis.name}:6379/TCP`, `${redis.name}:26379/TCP`, `${kubeDns.name}:53/TCP`, `${kubeDns.name}:53/UDP`].map((to) => `${gateway.name} → ${to}`).sort(),
+    'no way out: not WeChat, not any other address or pod',
+  );
+});
+
+t.test(
+  'the media component (components/media, with MEDIA_PUBLIC_URL): the gateway also reaches public addresses on 443, and nothing else changes',
+  async (t) => {
+    const component = parse(await readFile(join(root, 'deploy/k8s/components/media/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
+    t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component'], 'a Kustomize Component');
+    const base = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
+    const added = withMedia.filter((o) => !example.some((e) => e.kind === o.kind && e.metadata.name === o.metadata.name));
+    t.same(
+      added.map((o) => o.kind),
+      ['NetworkPolicy'],
+      'it adds one NetworkPolicy',
+    );
+    for (const o of added) {
+      t.notOk(base.has(`${o.kind}/${o.metadata.name}`), `optional: the base holds no ${o.metadata.name}`);
+      t.equal(o.metadata.namespace, NAMESPACE, "in the Deployments' namespace");
+      t.doesNotThrow(() => new NetworkPolicy(o).validate(), `${o.metadata.name} is valid against the Kubernetes schema`);
+    }
+    t.same(policiesOf(example), policies, "the example overlay leaves it off: the base's policies");
+    const before = new Set(reachable(policiesOf(example)));
+    const after = reachable(policiesOf(withMedia));
+    t.same(
+      [...before].filter((r) => !after.includes(r)),
+      [],
+      'nothing reachable before is cut off',
+    );
+    t.same(
+      after.filter((r) => !before.has(r)),
+      [`wechat-gateway → ${internet.name}:443/TCP`, `wechat-gateway → ${internet6.name}:443/TCP`],
+      'what it opens: the gateway to public addresses over HTTPS (not private, metadata or loopback ones, no other port)',
+    );
+  },
+);

@@ -1,13 +1,14 @@
 // The Kubernetes manifests as `kubectl kustomize` renders them (offline): the base (deploy/k8s), and
 // the example overlay (deploy/k8s-example: the base, the monitoring component and the Secrets made
-// from its *.env.example files, as an operator makes them from their filled-in copies).
+// from its *.env.example files, as an operator makes them from their filled-in copies), optionally
+// with more of deploy/k8s/components enabled.
 import { execFile } from 'node:child_process';
-import { copyFile, cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -36,14 +37,23 @@ export async function kustomize(dir: string): Promise<K8sObject[]> {
 
 export const renderBase = (): Promise<K8sObject[]> => kustomize(join(root, 'deploy/k8s'));
 
-/** The example overlay, rendered from a copy whose <name>.env files are its <name>.env.example files. */
-export async function renderExampleOverlay(): Promise<K8sObject[]> {
+/**
+ * The example overlay, rendered from a copy whose <name>.env files are its <name>.env.example files;
+ * `components` (names under deploy/k8s/components) are added to the copy's, as an operator enables one.
+ */
+export async function renderExampleOverlay(components: readonly string[] = []): Promise<K8sObject[]> {
   const dir = await mkdtemp(join(tmpdir(), 'wxim-k8s-'));
   try {
     await cp(join(root, 'deploy/k8s'), join(dir, 'k8s'), { recursive: true });
     await cp(join(root, 'deploy/k8s-example'), join(dir, 'k8s-example'), { recursive: true });
     for (const file of await readdir(join(dir, 'k8s-example')))
       if (file.endsWith('.env.example')) await copyFile(join(dir, 'k8s-example', file), join(dir, 'k8s-example', file.replace(/\.example$/, '')));
+    if (components.length > 0) {
+      const file = join(dir, 'k8s-example', 'kustomization.yaml');
+      const kustomization = parse(await readFile(file, 'utf8')) as { components?: string[] };
+      kustomization.components = [...(kustomization.components ?? []), ...components.map((c) => `../k8s/components/${c}`)];
+      await writeFile(file, stringify(kustomization));
+    }
     return await kustomize(join(dir, 'k8s-example'));
   } finally {
     await rm(dir, { recursive: true, force: true });
