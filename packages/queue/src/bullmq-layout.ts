@@ -1,5 +1,5 @@
-import { Job, type JobsOptions, type Queue } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
+import { Job, type JobsOptions, type Queue, createIORedisClient } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
 
 // Everything the relay assumes about BullMQ beyond its public API: the names of its keys, what its
@@ -106,6 +106,37 @@ export function queueClient(queue: Queue): Promise<RedisClient> {
   return (queue.backend as unknown as { client: Promise<RedisClient> }).client;
 }
 
+/** BullMQ's scripts that store a job ({@link addJobIn} runs one of them), by their command names (`<script>:<version>`). */
+const ADD_JOB_SCRIPT = /^add(Standard|Delayed|Prioritized)Job:/;
+
+type ScriptSet = Record<string, { lua: string; numberOfKeys: number | null }>;
+
+/**
+ * A connection of its own for transactions that store a queue's jobs ({@link addJobIn}): a
+ * duplicate of the queue's, with BullMQ's add-job scripts copied from the queue's connection (so
+ * they are the installed BullMQ's, under the names it runs them by) and nothing else, until the
+ * caller defines what its transactions also run. ioredis copies every script of a connection onto
+ * each MULTI made from it, and the queue's carries all of BullMQ's and the relay's: some 150 µs of
+ * CPU for each transaction, against a few here. Resolves once connected (or refused). Its MULTI gives BullMQ
+ * the `runCommand` it runs its scripts through (BullMQ's own wrapper of an ioredis connection).
+ */
+export async function storeConnection(queue: Queue): Promise<RedisClient> {
+  const shared = await queueClient(queue);
+  // A cluster's duplicate takes other arguments than a single server's; with none, both copy theirs.
+  const raw = (shared as Redis).duplicate() as RedisClient;
+  const scripts: ScriptSet = shared.scriptsSet;
+  for (const [command, script] of Object.entries(scripts)) {
+    if (ADD_JOB_SCRIPT.test(command))
+      raw.defineCommand(command, { lua: script.lua, ...(script.numberOfKeys === null ? {} : { numberOfKeys: script.numberOfKeys }) });
+  }
+  // Its errors are the transactions' to report; it ends with the queue's connection, whose owner closes it.
+  raw.on('error', () => {});
+  shared.once('end', () => raw.disconnect());
+  // Connected, or refused (a transaction then fails at once, as on the queue's own connection while Redis is away).
+  if (raw.status !== 'ready') await new Promise<void>((resolve) => (raw.once('ready', () => resolve()), raw.once('error', () => resolve())));
+  return createIORedisClient(raw);
+}
+
 /** One job to add: its id is the caller's, not BullMQ's counter. */
 export interface JobToAdd<T> {
   name: string;
@@ -116,7 +147,7 @@ export interface JobToAdd<T> {
 
 /**
  * Queues BullMQ's own add-job script (the one `queue.add` runs: store, deduplicate, put in wait or
- * delayed, wake a worker) on `transaction`, a MULTI of {@link queueClient}'s connection, so the
+ * delayed, wake a worker) on `transaction`, a MULTI of {@link storeConnection}'s connection, so the
  * job is stored with whatever else the transaction writes. Resolves to the job's id once the
  * transaction has run. Not public API (`Job#addJob` with a transaction for its client).
  */

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import { addJobIn, layoutOf, queueClient } from './bullmq-layout.js';
+import { addJobIn, layoutOf, storeConnection } from './bullmq-layout.js';
 import type { RedisClient } from './connection.js';
 
 export class EnqueueTimeout extends Error {
@@ -23,15 +23,32 @@ export interface DurableJob<T> {
   lineOf?: string;
 }
 
+/** What else a store's transactions run: its scripts are defined on the store's connection, once. */
+export interface TransactionPart {
+  defineOn(client: RedisClient): void;
+}
+
 /** Where jobs join their lines, in the same transaction as the store (see ConversationLine.appendIn). */
-export interface LineAppender {
+export interface LineAppender extends TransactionPart {
   appendIn(transaction: ChainableCommander, entries: readonly { openid: string; jobId: string }[]): void;
 }
+
+/** The results of the commands a Besides queued, in order, or the error that stopped the transaction. */
+export type BesidesResults = readonly [Error | null, unknown][] | Error;
+
+/**
+ * Commands queued on the transaction that stores a job, after the store's own (e.g. the gateway's
+ * look at whether the customer waits): they run only if the store does, and their errors are
+ * theirs, never the store's. Queues its commands and says how many, and what to do with their
+ * results (a command on a MULTI answers only QUEUED itself); `settle` is called once.
+ */
+export type Besides = (transaction: ChainableCommander) => { commands: number; settle(results: BesidesResults): void };
 
 interface Pending<T> {
   /** When the job was asked for (ms): its budget runs from then. */
   at: number;
   job: DurableJob<T>;
+  besides: Besides | undefined;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -45,12 +62,13 @@ interface Pending<T> {
  * Storing a job and putting it at the end of its line are one MULTI transaction: a job is never
  * stored out of line, so the order jobs were stored in is the order the workers handle them in.
  * Jobs asked for in the same turn of the event loop share the transaction, one round trip for
- * all; each is still resolved only once its own job is stored.
+ * all; each is still resolved only once its own job is stored. The transactions run on a
+ * connection of the store's own (see storeConnection), which carries only their scripts.
  */
 export class DurableEnqueuer<T> {
   private pending: Pending<T>[] = [];
   private scheduled = false;
-  private client?: Promise<RedisClient>;
+  private readonly client: Promise<RedisClient>;
 
   constructor(
     private readonly queue: Queue<T>,
@@ -59,12 +77,28 @@ export class DurableEnqueuer<T> {
     private readonly timeoutMs: number,
     /** REDIS_WAIT_REPLICAS: how many replicas must confirm a write before it counts as stored. */
     private readonly waitReplicas = 0,
-  ) {}
+    /** What else the transactions run (see Besides), beside the line. */
+    parts: readonly TransactionPart[] = [],
+  ) {
+    // Made now, so that it is connected before the first job comes.
+    this.client = storeConnection(queue).then((client) => {
+      for (const part of [...(line ? [line] : []), ...parts]) part.defineOn(client);
+      return client;
+    });
+    this.client.catch(() => {}); // a flush reports it
+  }
 
-  async enqueue(job: DurableJob<T>): Promise<void> {
+  /** Closes the store's connection (the queue's is its owner's). */
+  async close(): Promise<void> {
+    const client = await this.client.catch(() => undefined);
+    await client?.quit().catch(() => client.disconnect());
+  }
+
+  /** `besides`: commands for the same transaction (see Besides). */
+  async enqueue(job: DurableJob<T>, besides?: Besides): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const stored = new Promise<void>((resolve, reject) => {
-      this.pending.push({ at: Date.now(), job, resolve, reject });
+      this.pending.push({ at: Date.now(), job, besides, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -84,10 +118,10 @@ export class DurableEnqueuer<T> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
+    const sides: ReturnType<Besides>[] = [];
     try {
-      // The queue's own connection: its transactions run BullMQ's scripts.
-      this.client ??= queueClient(this.queue);
-      const transaction = (await this.client).multi();
+      const client = await this.client;
+      const transaction = client.multi();
       const added = batch.map(({ job }) =>
         addJobIn(transaction, this.queue, {
           name: job.name,
@@ -96,17 +130,20 @@ export class DurableEnqueuer<T> {
           opts: { ...this.queue.defaultJobOptions, jobId: job.jobId, deduplication: { id: job.jobId, ttl: job.dedupeTtlMs } },
         }),
       );
-      this.line?.appendIn(
-        transaction,
-        batch.flatMap(({ job }) => (job.lineOf === undefined ? [] : [{ openid: job.lineOf, jobId: job.jobId }])),
-      );
+      const lines = batch.flatMap(({ job }) => (job.lineOf === undefined ? [] : [{ openid: job.lineOf, jobId: job.jobId }]));
+      this.line?.appendIn(transaction, lines);
+      // The store's own commands come first: only their results decide whether the jobs are stored.
+      const own = added.length + (this.line === undefined ? 0 : lines.length);
+      for (const { besides } of batch) if (besides) sides.push(besides(transaction));
       const [results] = await Promise.all([transaction.exec(), ...added.map((a) => a.catch(() => undefined))]);
-      const failed = results?.find(([err]) => err !== null)?.[0];
+      const failed = results?.slice(0, own).find(([err]) => err !== null)?.[0];
       if (results === null || failed) throw failed ?? new Error('transaction discarded');
-      if (this.waitReplicas > 0) await this.replicated(await this.client, Math.min(...batch.map((p) => p.at)));
+      let from = own;
+      for (const side of sides.splice(0)) side.settle(results.slice(from, (from += side.commands)));
+      if (this.waitReplicas > 0) await this.replicated(client, Math.min(...batch.map((p) => p.at)));
       await Promise.all(added.map((a, i) => a.then(batch[i]!.resolve, batch[i]!.reject)));
     } catch (err) {
-      this.client = undefined; // ask the queue again next time, in case its connection was replaced
+      for (const side of sides) side.settle(err as Error);
       for (const p of batch) p.reject(err as Error);
     }
   }

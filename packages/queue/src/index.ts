@@ -4,7 +4,16 @@ export { replyJobId, signalJobId } from './reply-ids.js';
 export { type ConnectionRole, type ConnectionSettings, type RedisClient, type SentinelSettings, connectionSettings, createRedis } from './connection.js';
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
-export { type DurableJob, DurableEnqueuer, EnqueueTimeout, type LineAppender, ReplicasBehind } from './durable-enqueuer.js';
+export {
+  type Besides,
+  type BesidesResults,
+  type DurableJob,
+  DurableEnqueuer,
+  EnqueueTimeout,
+  type LineAppender,
+  ReplicasBehind,
+  type TransactionPart,
+} from './durable-enqueuer.js';
 export {
   JOB_FIELDS,
   type JobToAdd,
@@ -17,4 +26,5 @@ export {
   layoutOf,
   queueClient,
   queueLayout,
+  storeConnection,
 } from './bullmq-layout.js';

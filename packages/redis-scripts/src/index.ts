@@ -133,13 +133,34 @@ export interface RelayScripts {
   wximWindowLastReplyClaim(window: string, notice: string, deadline: string, nowMs: string, jobId: string, marginMs: number): Promise<number>;
 }
 
-const registered = new WeakSet<object>();
+/** The names of the relay's scripts. */
+export type RelayScriptName = keyof typeof SCRIPTS;
+
+/** The scripts defined on each connection so far, and the connections that have all of them. */
+const defined = new WeakMap<object, Set<string>>();
+const complete = new WeakSet<object>();
 
 /** The connection with every script of the relay registered (once per connection). */
 export function relayScripts(redis: Redis | Cluster): RelayScripts {
-  if (!registered.has(redis)) {
-    for (const [name, script] of Object.entries(SCRIPTS)) redis.defineCommand(name, script);
-    registered.add(redis);
+  if (!complete.has(redis)) {
+    relayScriptsOnly(redis, Object.keys(SCRIPTS) as RelayScriptName[]);
+    complete.add(redis);
+  }
+  return redis as unknown as RelayScripts;
+}
+
+/**
+ * The connection with only `names` registered (those it lacks). ioredis copies every script of a
+ * connection onto each MULTI or pipeline made from it, so a connection that makes one per message
+ * (the gateway's store) carries only the few its transactions run.
+ */
+export function relayScriptsOnly(redis: Redis | Cluster, names: readonly RelayScriptName[]): RelayScripts {
+  let has = defined.get(redis);
+  if (has === undefined) defined.set(redis, (has = new Set()));
+  for (const name of names) {
+    if (has.has(name)) continue;
+    redis.defineCommand(name, SCRIPTS[name]);
+    has.add(name);
   }
   return redis as unknown as RelayScripts;
 }

@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts, scriptsIn } from '@wxim/redis-scripts';
+import { type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
 /** A line lives this long after its last append: bounded memory for customers who went quiet. */
 const LINE_TTL_S = 7 * 24 * 3600;
@@ -35,8 +35,14 @@ export class ConversationLine {
     return (await this.redis.wximLineAppend(...this.appendKeys(openid), jobId, LINE_TTL_S)) === 1;
   }
 
+  /** Defines what {@link appendIn} runs on `client`, a store's connection of its own (see DurableEnqueuer). */
+  defineOn(client: Redis | Cluster): void {
+    relayScriptsOnly(client, ['wximLineAppend']);
+  }
+
   /**
-   * Queues appends on a transaction or pipeline of the same client (the caller executes it), so
+   * Queues appends on a transaction or pipeline of a client with the script defined (this line's
+   * own, or one given to {@link defineOn}; the caller executes it), so
    * that storing a job and putting it in line can be one atomic round trip.
    */
   appendIn(transaction: ChainableCommander, entries: readonly { openid: string; jobId: string }[]): void {

@@ -159,6 +159,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
       await sweep.stop();
       await recovery.idle();
       await im.close();
+      await store.close();
       await queue.close();
     },
   };

@@ -49,6 +49,11 @@ export class ReplyStore {
     this.recall = new ReplyRecall(redis, keys);
   }
 
+  /** Closes the store's own connection. */
+  close(): Promise<void> {
+    return this.enqueuer.close();
+  }
+
   /** Whether the message is an agent's delivered reply to a customer; the reason when not (no Redis needed). */
   skipOf(msg: AfterSendMsg): Skip | undefined {
     if (msg.sendMsgResult !== 0) return 'not_delivered';

@@ -1,11 +1,18 @@
 import { type Config, isOpen } from '@wxim/config';
-import { relayScripts } from '@wxim/redis-scripts';
+import type { Besides, BesidesResults, RedisClient, TransactionPart } from '@wxim/queue';
+import { relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 import type { StateKeys } from '@wxim/state';
 import { deskPolicy } from '@wxim/host';
 import { KIND_RULES, type WechatMessage } from '@wxim/wechat';
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 
 export type AutoReplyKind = 'off_hours' | 'waiting';
+
+/** The notice a push is answered with. */
+export interface AutoReplyText {
+  kind: AutoReplyKind;
+  text: string;
+}
 
 /**
  * What a customer is told, as the push's passive reply, while nobody can answer them: outside
@@ -13,20 +20,32 @@ export type AutoReplyKind = 'off_hours' | 'waiting';
  * most once per AUTO_REPLY_EVERY per customer. A passive reply is free: it uses none of the
  * replies WeChat allows the account through its customer-service API in the customer's window,
  * which stay with the agent.
+ *
+ * The look runs in the transaction that stores the push (see DurableEnqueuer's Besides): no
+ * round trip of its own before the answer, and none for a push that is not stored.
  */
-export class AutoReply {
+export class AutoReply implements TransactionPart {
   private readonly texts: Record<AutoReplyKind, string>;
 
   constructor(
-    private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly config: Config,
   ) {
     this.texts = { off_hours: config.desk.offHoursText, waiting: config.desk.waitingText };
   }
 
-  /** The reply to this push, if it is a customer's message and they are to be told; `now` in ms. */
-  async replyTo(message: WechatMessage, now: number): Promise<{ kind: AutoReplyKind; text: string } | undefined> {
+  defineOn(client: RedisClient): void {
+    relayScriptsOnly(client, ['wximDeskAutoReply']);
+  }
+
+  /**
+   * The look for this push, if it is a customer's message who may be told (`now` in ms), for the
+   * store's transaction (see Besides); `notice` resolves to what to answer with, if anything.
+   */
+  lookFor(
+    message: WechatMessage,
+    now: number,
+  ): ((transaction: ChainableCommander) => ReturnType<Besides> & { notice: Promise<AutoReplyText | undefined> }) | undefined {
     if (KIND_RULES[message.kind].window !== 'message') return undefined;
     const { desk, im } = this.config;
     const offHours = !isOpen(desk.hours, new Date(now));
@@ -34,7 +53,7 @@ export class AutoReply {
     const policy = deskPolicy(this.config);
     const openid = message.fromUserName;
     const k = this.keys;
-    const kind = await relayScripts(this.redis).wximDeskAutoReply(
+    const args = [
       k.customer(openid),
       k.agentLoad,
       k.agentState,
@@ -51,7 +70,18 @@ export class AutoReply {
       String(desk.autoReplyEveryMs),
       k.customer(''),
       ...im.agents,
-    );
-    return kind === null ? undefined : { kind, text: this.texts[kind] };
+    ];
+    return (transaction) => {
+      void scriptsIn(transaction).wximDeskAutoReply(...args);
+      let settle!: (results: BesidesResults) => void;
+      const notice = new Promise<AutoReplyText | undefined>((resolve, reject) => {
+        settle = (results) => {
+          const [err, kind] = results instanceof Error ? [results] : (results[0] ?? [new Error('no answer to the look')]);
+          if (err) return reject(err);
+          resolve(kind === null || kind === undefined ? undefined : { kind: kind as AutoReplyKind, text: this.texts[kind as AutoReplyKind] });
+        };
+      });
+      return { commands: 1, settle, notice };
+    };
   }
 }

@@ -47,19 +47,21 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       const keys = stateKeys(prefix);
       const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
       const metrics = createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false });
+      const autoReply = new AutoReply(keys, config);
+      const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply]);
       const options: GatewayAppOptions = {
         token,
         ...(cipher ? { cipher } : {}),
         requireEncryption: config.wechat.requireEncryption,
         welcomeText: config.welcomeText,
-        autoReply: new AutoReply(redis, keys, config),
-        enqueuer: new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas),
+        autoReply,
+        enqueuer,
         metrics,
         ...(config.media.urlSecret === undefined || config.media.publicUrl === undefined
           ? {}
           : { media: { store: new MediaStore(redis, keys), secret: config.media.urlSecret } }),
       };
-      return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: () => queue.close() };
+      return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: async () => (await enqueuer.close(), await queue.close()) };
     },
   });
   return { app: host.app, queue: host.handler.queue, close: () => host.close() };

@@ -1,4 +1,4 @@
-import { DurableEnqueuer, type InboundJob, type LineAppender, dedupeTtlMs } from '@wxim/queue';
+import { type Besides, DurableEnqueuer, type InboundJob, type LineAppender, type TransactionPart, dedupeTtlMs } from '@wxim/queue';
 import { takesTurn } from '@wxim/state';
 import { type WechatMessage, dedupeId } from '@wxim/wechat';
 import type { Queue } from 'bullmq';
@@ -11,21 +11,32 @@ import type { Queue } from 'bullmq';
 export class InboundEnqueuer {
   private readonly store: DurableEnqueuer<InboundJob>;
 
-  constructor(queue: Queue<InboundJob>, line: LineAppender, timeoutMs: number, waitReplicas = 0) {
-    this.store = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
+  /** `parts`: what else the store's transactions may run (see Besides). */
+  constructor(queue: Queue<InboundJob>, line: LineAppender, timeoutMs: number, waitReplicas = 0, parts: readonly TransactionPart[] = []) {
+    this.store = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas, parts);
   }
 
-  /** `signedAt`: the push's signed `timestamp` (seconds), which bounds how long a replay could pass. */
-  async enqueue(message: WechatMessage, signedAt: number): Promise<string> {
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  /**
+   * `signedAt`: the push's signed `timestamp` (seconds), which bounds how long a replay could pass.
+   * `besides`: commands for the transaction that stores it.
+   */
+  async enqueue(message: WechatMessage, signedAt: number, besides?: Besides): Promise<string> {
     const id = dedupeId(message);
     const now = Date.now();
-    await this.store.enqueue({
-      name: message.kind,
-      data: { message, receivedAt: now },
-      jobId: id,
-      dedupeTtlMs: dedupeTtlMs(signedAt, now),
-      ...(takesTurn(message) ? { lineOf: message.fromUserName } : {}),
-    });
+    await this.store.enqueue(
+      {
+        name: message.kind,
+        data: { message, receivedAt: now },
+        jobId: id,
+        dedupeTtlMs: dedupeTtlMs(signedAt, now),
+        ...(takesTurn(message) ? { lineOf: message.fromUserName } : {}),
+      },
+      besides,
+    );
     return id;
   }
 }

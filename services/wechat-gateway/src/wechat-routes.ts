@@ -11,7 +11,7 @@ import {
   verifyRequest,
 } from '@wxim/wechat';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AutoReply } from './auto-reply.js';
+import type { AutoReply, AutoReplyText } from './auto-reply.js';
 import type { InboundEnqueuer } from './inbound-enqueuer.js';
 import type { Outcome } from './metrics.js';
 
@@ -24,7 +24,7 @@ export interface WechatRouteOptions {
   welcomeText: string;
   enqueuer: InboundEnqueuer;
   /** What a customer is told while nobody can answer (off hours, waiting); none: nothing. */
-  autoReply?: Pick<AutoReply, 'replyTo'>;
+  autoReply?: Pick<AutoReply, 'lookFor'>;
 }
 
 declare module 'fastify' {
@@ -80,8 +80,22 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
       throw err;
     }
     const { message, encrypted } = opened;
+    // The look at whether the customer waits runs in the transaction that stores the push. Stored,
+    // a failed look only costs the customer the notice, never the message.
+    const look = opts.autoReply?.lookFor(message, Date.now());
+    let notice: Promise<AutoReplyText | undefined> | undefined;
+    const besides =
+      look &&
+      ((transaction: Parameters<typeof look>[0]) => {
+        const queued = look(transaction);
+        notice = queued.notice.catch((err: Error) => {
+          req.log.warn({ reason: err.message }, 'could not tell whether the customer waits: answered without a notice');
+          return undefined;
+        });
+        return queued;
+      });
     try {
-      await opts.enqueuer.enqueue(message, timestamp);
+      await opts.enqueuer.enqueue(message, timestamp, besides);
     } catch (err) {
       // Never `success` for a push that is not stored: WeChat will try again.
       req.outcome = 'unavailable';
@@ -92,12 +106,8 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     if (message.kind === 'subscribe' && opts.welcomeText !== '') {
       text = opts.welcomeText;
       req.outcome = 'welcomed';
-    } else if (opts.autoReply !== undefined) {
-      // The push is stored: a failed look only costs the customer the notice, never the message.
-      const auto = await opts.autoReply.replyTo(message, Date.now()).catch((err: Error) => {
-        req.log.warn({ reason: err.message }, 'could not tell whether the customer waits: answered without a notice');
-        return undefined;
-      });
+    } else if (notice !== undefined) {
+      const auto = await notice;
       if (auto !== undefined) {
         text = auto.text;
         req.outcome = 'auto_replied';

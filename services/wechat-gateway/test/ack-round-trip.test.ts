@@ -1,0 +1,47 @@
+// A customer's message costs the gateway one round trip to Redis before its answer: the store,
+// the line and the look at whether the customer waits go in one MULTI, on the store's own
+// connection. Watched with MONITOR on a Redis of the test's own.
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { DEFAULT_WAITING_TEXT } from '@wxim/config';
+import { DeskPresence, stateKeys } from '@wxim/state';
+import { AGENTS, startGateway, startTestRedis } from '@wxim/testkit';
+
+const redis = await startTestRedis({ own: true });
+// Agents known and every one logged out: a customer's message is answered with the waiting text.
+const gw = await startGateway(redis.url, { IM_AGENTS: AGENTS.join(',') });
+const state = new Redis(redis.url);
+t.teardown(async () => {
+  state.disconnect();
+  await gw.close();
+  await redis.close();
+});
+const presence = new DeskPresence(state, stateKeys(gw.config.queuePrefix), gw.config.queuePrefix);
+for (const agent of AGENTS) await presence.record(agent, { action: 'Logout', eventTime: Date.now() });
+
+t.test("a customer's message is stored, put in line and looked at in one transaction, the answer carrying the waiting text", async (t) => {
+  const wx = gw.platform();
+  // Warm: the store's connection sends each script once in full (EVAL), then by its digest.
+  await wx.post(wx.sign(wx.text('oWarm00000000000000000000000', 'hello')));
+
+  // MONITOR runs on a connection of its own, made from this one; on once it resolves.
+  const monitor = await state.monitor();
+  t.teardown(() => monitor.disconnect());
+  const seen: { client: string; command: string }[] = [];
+  // What a client sent, not what the scripts it ran did (MONITOR shows those too, from "lua").
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
+  });
+  const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000001', 'anyone there?')));
+  t.equal(res.status, 200);
+  t.match(res.body, DEFAULT_WAITING_TEXT, 'told they wait, in the answer');
+
+  const commands = seen.filter((c) => c.command !== 'ping' && c.command !== 'info');
+  t.same(
+    commands.map((c) => c.command),
+    ['multi', 'evalsha', 'evalsha', 'evalsha', 'exec'],
+    'one MULTI: the job, its place in line and the look; nothing before or after it',
+  );
+  t.equal(new Set(commands.map((c) => c.client)).size, 1, 'on one connection');
+  t.equal(await gw.jobCount(), 2, 'both messages stored');
+});
