@@ -181,6 +181,6 @@ for (const s of scenarios) {
   if (!s.demo) continue;
   process.stderr.write(`running: ${s.name}, the seed's demo\n`);
   const demo = await runDemo({ pushes: s.pushes, customers: row.customers, imLimit: s.imLimit, ...(s.rate === undefined ? {} : { rate: s.rate }) });
-  comparisons.push({ name: s.name, relay: relaySide(row), demo });
+  comparisons.push({ name: s.name, paced: s.rate !== undefined, relay: relaySide(row), demo });
 }
 process.stdout.write(report(rows, CONCURRENCY) + demoReport(comparisons));

@@ -27,6 +27,8 @@ export function relaySide(r: Row): Side {
 
 export interface Comparison {
   name: string;
+  /** Pushed at a fixed rate (CPU per message is the figure to compare), or as fast as answered (how fast pushes are taken). */
+  paced: boolean;
   relay: Side;
   demo: Side;
 }
@@ -41,10 +43,15 @@ const list = (cpu: Record<string, number>, names: string[]) => names.map((n) => 
 function line(name: string, target: 'relay' | 'demo', s: Side): string {
   const [own, cpu] = target === 'relay' ? [RELAY_PROCESSES, relayCpu(s)] : [['demo'], demoCpu(s)];
   return (
-    `| ${name} | ${target} | ${s.pushes} | ${s.ok} | ${s.nonSuccess} | ${Math.round(takenPerSecond(s))} | ${f(s.ackP50)} | ${f(s.ackP99)} | ` +
+    `| ${name} | ${target} | ${s.pushes} | ${s.ok} | ${s.nonSuccess} | ${Math.round(s.pushes / s.seconds)} | ${Math.round(takenPerSecond(s))} | ${f(s.ackP50)} | ${f(s.ackP99)} | ` +
     `${f(s.e2eP50)} | ${f(s.e2eP99)} | ${s.relayed} | ${s.pushes - s.relayed} | ${s.duplicated} | ${s.rateLimited} | ${Math.round(cpu)} | ${list(s.cpu, own)} | ${list(s.cpu, BESIDE)} |`
   );
 }
+
+const cpuRatio = (c: Comparison) =>
+  `CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s)`;
+const takenRatio = (c: Comparison) =>
+  `pushes taken per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} (issue 19: ≥ 2), gateway ack p99 ${f(c.relay.ackP99)} ms (issue 19: ≤ 50)`;
 
 /** The comparison's table, how it was measured, and the two ratios issue 19 sets targets for. */
 export function demoReport(comparisons: Comparison[]): string {
@@ -57,18 +64,15 @@ export function demoReport(comparisons: Comparison[]): string {
     'against a fresh IM simulator process with the same limit.',
     'CPU: user + system time of each process from /proc/<pid>/stat, from the first push until the last message reached IM, divided by the messages that',
     "reached IM. The relay's is wechat-gateway + im-worker + Redis, the demo's its one process; the IM simulator and the load generator are shown apart, in neither.",
-    'taken/s: pushes answered 200 ÷ seconds from the first push sent to the last answered. Ack: push sent (or due) → answered. End-to-end: push sent (or due)',
-    "→ the IM simulator stored it. 60007 answers: calls the simulator refused as over IM's limit, warm-up included.",
+    'answers/s: pushes answered ÷ seconds from the first push sent to the last answered; taken/s: the same for the pushes answered 200. Ack: push sent (or due)',
+    "→ answered. End-to-end: push sent (or due) → the IM simulator stored it. 60007 answers: calls the simulator refused as over IM's limit, warm-up included.",
+    "In the burst rows the relay's CPU counts until its im-worker has relayed the last push at IM's pace; the demo's until it answered the last push.",
     '',
-    '| run | target | pushes | answered 200 | non-success | taken/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | reached IM | lost | duplicated | 60007 answers | CPU µs per relayed message | by process | beside (not counted) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| run | target | pushes | answered 200 | non-success | answers/s | taken/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | reached IM | lost | duplicated | 60007 answers | CPU µs per relayed message | by process | beside (not counted) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...comparisons.flatMap((c) => [line(c.name, 'relay', c.relay), line(c.name, 'demo', c.demo)]),
     '',
-    ...comparisons.map(
-      (c) =>
-        `"${c.name}": CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s); ` +
-        `pushes taken per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} (issue 19: ≥ 2 on a burst of 4,000, gateway ack p99 ≤ 50 ms: ${f(c.relay.ackP99)} ms).`,
-    ),
+    ...comparisons.map((c) => `"${c.name}": ${c.paced ? cpuRatio(c) : `${takenRatio(c)}; ${cpuRatio(c)}`}.`),
   ];
   return `${lines.join('\n')}\n`;
 }
