@@ -36,6 +36,7 @@ export interface Comparison {
 const sum = (cpu: Record<string, number>, names: string[]) => names.reduce((a, n) => a + (cpu[n] ?? 0), 0);
 const relayCpu = (s: Side) => sum(s.cpu, RELAY_PROCESSES);
 const demoCpu = (s: Side) => sum(s.cpu, ['demo']);
+const answersPerSecond = (s: Side) => s.pushes / s.seconds;
 const takenPerSecond = (s: Side) => s.ok / s.seconds;
 const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
 const list = (cpu: Record<string, number>, names: string[]) => names.map((n) => `${n} ${f(cpu[n] ?? Number.NaN)}`).join(' · ');
@@ -43,7 +44,7 @@ const list = (cpu: Record<string, number>, names: string[]) => names.map((n) => 
 function line(name: string, target: 'relay' | 'demo', s: Side): string {
   const [own, cpu] = target === 'relay' ? [RELAY_PROCESSES, relayCpu(s)] : [['demo'], demoCpu(s)];
   return (
-    `| ${name} | ${target} | ${s.pushes} | ${s.ok} | ${s.nonSuccess} | ${Math.round(s.pushes / s.seconds)} | ${Math.round(takenPerSecond(s))} | ${f(s.ackP50)} | ${f(s.ackP99)} | ` +
+    `| ${name} | ${target} | ${s.pushes} | ${s.ok} | ${s.nonSuccess} | ${Math.round(answersPerSecond(s))} | ${Math.round(takenPerSecond(s))} | ${f(s.ackP50)} | ${f(s.ackP99)} | ` +
     `${f(s.e2eP50)} | ${f(s.e2eP99)} | ${s.relayed} | ${s.pushes - s.relayed} | ${s.duplicated} | ${s.rateLimited} | ${Math.round(cpu)} | ${list(s.cpu, own)} | ${list(s.cpu, BESIDE)} |`
   );
 }
@@ -51,7 +52,8 @@ function line(name: string, target: 'relay' | 'demo', s: Side): string {
 const cpuRatio = (c: Comparison) =>
   `CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s)`;
 const takenRatio = (c: Comparison) =>
-  `pushes taken per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} (issue 19: ≥ 2), gateway ack p99 ${f(c.relay.ackP99)} ms (issue 19: ≤ 50)`;
+  `pushes per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} counting the demo's \`success\` answers, ` +
+  `${(takenPerSecond(c.relay) / answersPerSecond(c.demo)).toFixed(2)} counting all its answers (issue 19: ≥ 2), gateway ack p99 ${f(c.relay.ackP99)} ms (issue 19: ≤ 50)`;
 
 /** The comparison's table, how it was measured, and the two ratios issue 19 sets targets for. */
 export function demoReport(comparisons: Comparison[]): string {
