@@ -1,5 +1,8 @@
-import { type Faults, SANDBOX, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
-import { type LoadRequest, percentile, runLoad } from './lib/load.js';
+import { type Faults, fakeOpenId } from '@wxim/sandbox';
+import { type Comparison, demoReport, relaySide } from './lib/demo-report.js';
+import { runDemo } from './lib/demo-run.js';
+import { percentile, runLoad } from './lib/load.js';
+import { CONCURRENCY, arrivalsOf, signedPushes, warmUp } from './lib/pushes.js';
 import { type RelayStack, getJson, startStack, waitForMessages, workerCounter } from './lib/relay-stack.js';
 import { type Row, report } from './lib/relay-report.js';
 
@@ -8,9 +11,10 @@ import { type Row, report } from './lib/relay-report.js';
  * signed pushes from the customers in turn at concurrency 32; end-to-end = push sent (or due, at
  * a fixed rate) → the IM simulator accepted it. Rows at IM's real limit with the default
  * configuration, and rows that need more than IM allows with both limits lifted (labelled).
+ * Rows marked `demo` run the seed's demo (demo-relay.ts) right after, on the same pushes, and
+ * compare the two.
  */
 const SCALE = Number(process.env['BENCH_SCALE'] ?? 1);
-const CONCURRENCY = 32;
 
 interface Scenario {
   name: string;
@@ -28,17 +32,8 @@ interface Scenario {
   burst?: boolean;
   /** Stop the im-worker (SIGTERM), store the pushes, start a new im-worker and time its drain. */
   backlog?: boolean;
-}
-
-function signedPushes(gatewayUrl: string, customers: readonly string[], count: number): { requests: LoadRequest[]; msgIds: string[] } {
-  const wx = new WechatPlatform({ gatewayUrl, token: SANDBOX.token, appId: SANDBOX.appId, encodingAesKey: SANDBOX.encodingAesKey, mode: 'safe' });
-  const msgIds: string[] = [];
-  const requests = Array.from({ length: count }, (_, i) => {
-    const msg = wx.text(customers[i % customers.length]!, `message ${i} 你好 🙂`);
-    msgIds.push(msg.kind === 'text' ? msg.msgId : '');
-    return wx.sign(msg);
-  });
-  return { requests, msgIds };
+  /** Run the seed's demo on the same pushes right after the relay, and compare. */
+  demo?: boolean;
 }
 
 /** Calls of sendmsg IM let through in each whole second from `fromMs` to `toMs`. */
@@ -78,14 +73,8 @@ async function run(s: Scenario): Promise<Row> {
   const stack = await startStack(s.imLimit);
   const customerCount = s.customers ?? 1000;
   try {
-    // Warm up the processes (JIT, connections) outside the measurement. The warm-up's customers
-    // are the run's: each is imported on first sight here, and the run measures known customers.
-    // At IM's pace the warm-up is 10 s at 150/s: a process at this rate takes that long to settle (JIT).
     const customers = Array.from({ length: customerCount }, fakeOpenId);
-    const warmPushes = s.imLimit === 'real' ? 1500 : 2000;
-    const warm = signedPushes(stack.gatewayUrl, customers, warmPushes);
-    await runLoad(stack.gatewayUrl, warm.requests, CONCURRENCY, s.imLimit === 'real' ? 150 : 1000);
-    await waitForMessages(stack.simUrl, warmPushes, 120_000);
+    const warmed = await warmUp(stack.gatewayUrl, stack.simUrl, customers, s.imLimit);
 
     if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
     const { requests, msgIds } = signedPushes(stack.gatewayUrl, customers, s.pushes);
@@ -106,30 +95,17 @@ async function run(s: Scenario): Promise<Row> {
       await stack.startWorker();
       cpu0[3] = 0; // a new process: all of its CPU, start-up included, counts
     }
-    await waitForMessages(stack.simUrl, warmPushes + load.ok, 120_000 + s.pushes * 10);
+    await waitForMessages(stack.simUrl, warmed + load.ok, 120_000 + s.pushes * 10);
     const gen = process.cpuUsage(gen0);
     const cpu: Record<string, number> = Object.fromEntries(stack.procs.map((p, i) => [p.name, ((p.cpuSeconds() - cpu0[i]!) * 1e6) / s.pushes]));
     cpu['load generator'] = (gen.user + gen.system) / s.pushes;
     if (s.memorySamples) memory.samples.push({ sent: s.pushes, mb: await stack.redis.usedMemoryMb() });
-    if (process.env['BENCH_REDIS_STATS']) await redisStats(stack, s.pushes + warmPushes);
+    if (process.env['BENCH_REDIS_STATS']) await redisStats(stack, s.pushes + warmed);
 
-    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog ? s.pushes : s.pushes + warmPushes)) * 100;
+    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog ? s.pushes : s.pushes + warmed)) * 100;
     const receipts = await getJson<[string, number, string | null][]>(`${stack.simUrl}/sim/receipts`);
-    const index = new Map(msgIds.map((id, i) => [id, i]));
-    const seen = new Map<string, number>();
-    const e2e: number[] = [];
-    let first = Infinity;
-    let last = 0;
-    for (const [, receivedAt, msgId] of receipts) {
-      if (msgId === null || !index.has(msgId)) continue;
-      const count = (seen.get(msgId) ?? 0) + 1;
-      seen.set(msgId, count);
-      if (count === 1) e2e.push(receivedAt - load.startedAt[index.get(msgId)!]!);
-      first = Math.min(first, receivedAt);
-      last = Math.max(last, receivedAt);
-    }
-    if (process.env['BENCH_TIMELINE']) printTimeline(receipts, index, load.startedAt);
-    e2e.sort((a, b) => a - b);
+    if (process.env['BENCH_TIMELINE']) printTimeline(receipts, msgIds, load.startedAt);
+    const { e2e, seen, first, last } = arrivalsOf(receipts, msgIds, load.startedAt);
     const drainPerSecond = s.burst || s.backlog ? seen.size / ((last - first) / 1000) : undefined;
     const rss: Record<string, number> = Object.fromEntries(stack.procs.map((p) => [p.name, p.peakRssMb()]));
     const restart = s.memorySamples ? await stack.redis.restart() : undefined;
@@ -162,7 +138,8 @@ async function run(s: Scenario): Promise<Row> {
 }
 
 /** BENCH_TIMELINE=1: end-to-end latency per second of sending, to tell a steady tail from bursts. */
-function printTimeline(receipts: [string, number, string | null][], index: Map<string, number>, startedAt: Float64Array): void {
+function printTimeline(receipts: [string, number, string | null][], msgIds: string[], startedAt: Float64Array): void {
+  const index = new Map(msgIds.map((id, i) => [id, i]));
   const t0 = startedAt[0]!;
   const bySecond: number[][] = [];
   for (const [, receivedAt, msgId] of receipts) {
@@ -180,8 +157,11 @@ function printTimeline(receipts: [string, number, string | null][], index: Map<s
 
 const faults: Faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
 const scenarios: Scenario[] = [
-  { name: 'steady 150/s', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150 },
+  { name: 'steady 150/s', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150, demo: true },
   { name: 'backlog of 3,000 drains', imLimit: 'real', customers: 100, pushes: 3000, backlog: true },
+  { name: 'burst of 4,000: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, demo: true },
+  { name: 'burst of 4,000, im-worker held: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, burst: true, demo: true },
+  { name: "burst of 4,000, IM's limit lifted: relay vs demo", imLimit: 'lifted', customers: 100, pushes: 4000, demo: true },
   { name: 'as fast as the gateway answers', imLimit: 'lifted', pushes: Math.round(20_000 * SCALE) },
   { name: 'burst: as fast as the gateway answers, im-worker held until the end', imLimit: 'lifted', pushes: Math.round(20_000 * SCALE), burst: true },
   { name: '500 pushes/s', imLimit: 'lifted', pushes: Math.round(10_000 * SCALE), rate: 500 },
@@ -191,10 +171,16 @@ const scenarios: Scenario[] = [
 ];
 const only = process.env['BENCH_ONLY'];
 const rows: Row[] = [];
+const comparisons: Comparison[] = [];
 for (const s of scenarios) {
   // BENCH_ONLY: one run by its exact name, or every run whose name contains it.
   if (only !== undefined && s.name !== only && (scenarios.some((x) => x.name === only) || !s.name.includes(only))) continue;
   process.stderr.write(`running: ${s.name}\n`);
-  rows.push(await run(s));
+  const row = await run(s);
+  rows.push(row);
+  if (!s.demo) continue;
+  process.stderr.write(`running: ${s.name}, the seed's demo\n`);
+  const demo = await runDemo({ pushes: s.pushes, customers: row.customers, imLimit: s.imLimit, ...(s.rate === undefined ? {} : { rate: s.rate }) });
+  comparisons.push({ name: s.name, paced: s.rate !== undefined, relay: relaySide(row), demo });
 }
-process.stdout.write(report(rows, CONCURRENCY));
+process.stdout.write(report(rows, CONCURRENCY) + demoReport(comparisons));
