@@ -24,7 +24,7 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 11, lua: BEGIN },
+  wximRelayBegin: { numberOfKeys: 13, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximDeskTransfer: { numberOfKeys: 7, lua: TRANSFER },

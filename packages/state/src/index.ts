@@ -9,7 +9,7 @@ export { type HistoryUse, type RateScope, scopeName } from './rate-scope.js';
 export { LockLostError } from './lock-lost-error.js';
 export { FleetLock, type HeldLock } from './fleet-lock.js';
 export { type AssignMode, type Begun, type DeskPolicy, RelayTurn } from './relay-turn.js';
-export { type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState } from './reply-window.js';
+export { type ActionRecord, type CustomerAction, REPLY_GRANTS, ReplyWindow, type ReplyWindowState } from './reply-window.js';
 export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
