@@ -8,8 +8,7 @@ import {
   type RelayTurn,
   type ReplicaCheck,
   type ReplyWindow,
-  type Unanswered,
-  type WindowNotices,
+  type RelayedMessage,
   takesTurn,
 } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
@@ -33,10 +32,12 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   replicas?: Pick<ReplicaCheck, 'job'>;
   /** Records the customers' answers to the rating question. */
   csat: Pick<CsatAnswers, 'record'>;
-  /** FIRST_RESPONSE_SLA_S: a customer's message relayed waits for its agent's answer from then; none when off. */
-  unanswered?: Pick<Unanswered, 'mark'>;
-  /** WINDOW_WARNING_MS: the customer's window watched once their message is relayed, for its agent's warning; none when off. */
-  windowWatch?: Pick<WindowNotices, 'watch'>;
+  /**
+   * What follows a customer's message relayed, in one round trip: FIRST_RESPONSE_SLA_S, it waits for
+   * its agent's answer from then; WINDOW_WARNING_MS, the customer's window is watched for its
+   * agent's warning. None when both are off.
+   */
+  relayed?: Pick<RelayedMessage, 'relayed'>;
 }
 
 /** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
@@ -95,8 +96,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     });
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') {
-      await deps.unanswered?.mark(openid);
-      const unwatched = (await deps.windowWatch?.watch(openid, Date.now())) ?? 0;
+      const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
       if (unwatched > 0) metrics.windowsUnwatched.inc(unwatched);
     }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
