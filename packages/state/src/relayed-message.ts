@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { relayScripts, scriptsIn } from '@wxim/redis-scripts';
+import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 import type { StateKeys } from './keys.js';
 import { WATCH_CAP } from './window-notices.js';
 
@@ -19,17 +19,18 @@ export interface RelayedOptions {
 }
 
 /**
- * The steps that follow a customer's message relayed to their agent, in one round trip: the
- * unanswered mark and the window watch (the same script as WindowNotices.watch), sent together
- * (one pipeline: with appendfsync always, one disk sync for both, and one reply to wait for).
+ * The steps that follow a customer's message relayed to their agent, in one round trip (one script,
+ * RELAYED): the unanswered mark and the window watch (the same Lua as WindowNotices.watch).
  */
 export class RelayedMessage {
+  private readonly scripts: RelayScripts;
+
   constructor(
-    private readonly redis: Redis | Cluster,
+    redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly options: RelayedOptions,
   ) {
-    relayScripts(redis);
+    this.scripts = relayScripts(redis);
   }
 
   /** Whether any step is on: with none, nothing is sent. */
@@ -43,16 +44,16 @@ export class RelayedMessage {
    */
   async relayed(openid: string, nowMs: number): Promise<number> {
     if (!this.on) return 0;
-    const pipeline = this.redis.pipeline();
-    const scripts = scriptsIn(pipeline);
-    if (this.options.unanswered) void scripts.wximDeskMarkUnanswered(this.keys.deskUnanswered, openid);
-    if (this.options.watch) {
-      const cap = this.options.watchCap ?? WATCH_CAP;
-      void scripts.wximWindowWatch(this.keys.replyWindow(openid), this.keys.windowWatch, openid, Math.floor(nowMs).toFixed(0), cap);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err !== null)?.[0];
-    if (failed) throw failed;
-    return this.options.watch ? Number(results.at(-1)?.[1] ?? 0) : 0;
+    const { keys, options } = this;
+    return this.scripts.wximRelayed(
+      keys.deskUnanswered,
+      keys.replyWindow(openid),
+      keys.windowWatch,
+      openid,
+      Math.floor(nowMs).toFixed(0),
+      options.watchCap ?? WATCH_CAP,
+      options.unanswered ? '1' : '0',
+      options.watch ? '1' : '0',
+    );
   }
 }
