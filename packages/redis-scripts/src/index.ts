@@ -6,7 +6,8 @@ import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
-import { ANSWERED, CLOSED, MARK_UNANSWERED, SLA_MOVE } from './scripts/service-levels.js';
+import { ANSWERED, CLOSED, SLA_MOVE } from './scripts/service-levels.js';
+import { RELAYED } from './scripts/relayed.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
@@ -24,13 +25,12 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 11, lua: BEGIN },
+  wximRelayBegin: { numberOfKeys: 13, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximDeskTransfer: { numberOfKeys: 7, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 4, lua: CLOSE },
   wximDeskAutoReply: { numberOfKeys: 8, lua: AUTO_REPLY },
-  wximDeskMarkUnanswered: { numberOfKeys: 1, lua: MARK_UNANSWERED },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
   wximDeskSlaMove: { numberOfKeys: 8, lua: SLA_MOVE },
@@ -48,6 +48,7 @@ const SCRIPTS = {
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
   wximWindowWatch: { numberOfKeys: 2, lua: WATCH },
+  wximRelayed: { numberOfKeys: 3, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
   wximWindowWarned: { numberOfKeys: 1, lua: WARNED },
@@ -65,7 +66,6 @@ export interface RelayScripts {
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
   wximDeskClose(customer: string, load: string, active: string, progress: string, openid: string, agent: string): Promise<[string, string?]>;
   wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
-  wximDeskMarkUnanswered(unanswered: string, openid: string): Promise<number>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
   wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;
   wximDeskSlaMove(...args: string[]): Promise<[string, string?, string?, string?]>;
@@ -118,6 +118,16 @@ export interface RelayScripts {
   ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
   wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
   wximWindowWatch(window: string, watch: string, openid: string, nowMs: string, cap: number): Promise<number>;
+  wximRelayed(
+    unanswered: string,
+    window: string,
+    watch: string,
+    openid: string,
+    nowMs: string,
+    cap: number,
+    mark: '1' | '0',
+    watchOn: '1' | '0',
+  ): Promise<number>;
   wximWindowAnswered(window: string, watch: string, openid: string, nowMs: string): Promise<number>;
   wximWindowWarnClaim(
     window: string,

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Customer } from './identity-map.js';
 import type { StateKeys } from './keys.js';
+import { type ActionRecord, actionArgs } from './reply-window.js';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
 
 export type Begun =
@@ -49,8 +50,12 @@ export class RelayTurn {
   /**
    * `assign`: `open` for a customer's message (it opens or continues a conversation, or waits);
    * `attach` for an event (to an agent, opening no conversation, never waiting); `none` for an unfollow.
+   * `action`: the customer's action the job carries, recorded in their reply window (as
+   * ReplyWindow.record) in the same step when the job is at the head of its line, before the desk
+   * is asked: the customer did act, whether or not the message can go yet.
    */
-  async begin(openid: string, jobId: string, assign: AssignMode): Promise<Begun> {
+  async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord): Promise<Begun> {
+    const a = action === undefined ? undefined : actionArgs(action);
     const [turn, userId, imported, agent, first, place] = await this.redis.wximRelayBegin(
       this.keys.line(this.queue, openid),
       this.keys.customer(openid),
@@ -63,6 +68,8 @@ export class RelayTurn {
       this.keys.deskActive,
       this.keys.agentLastAssigned,
       this.keys.deskLoadsOwn,
+      this.keys.replyWindow(openid),
+      this.keys.recentCustomers,
       this.jobKeyPrefix,
       jobId,
       assign,
@@ -71,6 +78,12 @@ export class RelayTurn {
       String(this.desk.idleMs),
       String(this.desk.staleMs),
       openid,
+      a?.at ?? '',
+      String(a?.replies ?? ''),
+      String(a?.periodMs ?? ''),
+      String(a?.marginMs ?? ''),
+      String(a?.recentMs ?? ''),
+      a?.id ?? '',
       ...this.agents,
     );
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };

@@ -25,6 +25,27 @@ function ms(value: number): string {
   return Math.floor(value).toFixed(0);
 }
 
+/** A customer's action as the record script takes it: what opens their reply window, and when. */
+export interface ActionRecord {
+  kind: CustomerAction;
+  atMs: number;
+  /** Tells two actions of the same second apart from one action recorded twice (the push's job id). */
+  id: string;
+}
+
+/** The record script's arguments after the keys and the openid's place: see recordAction in the scripts. */
+export function actionArgs(action: ActionRecord): { at: string; replies: number; periodMs: number; marginMs: number; recentMs: number; id: string } {
+  const grant = REPLY_GRANTS[action.kind];
+  return {
+    at: ms(action.atMs),
+    replies: grant.replies,
+    periodMs: grant.ms,
+    marginMs: KEY_MARGIN_MS,
+    recentMs: REPLY_GRANTS.message.ms,
+    id: action.id.replaceAll(',', '_'),
+  };
+}
+
 /**
  * The customer-service window of each customer, in Redis: when the relay may still reply through
  * WeChat's customer-service API and how many replies are left, kept in step with WeChat by the
@@ -47,18 +68,18 @@ export class ReplyWindow {
    * one action recorded twice. Returns false when a newer action, or this one, is already recorded.
    */
   async record(openid: string, kind: CustomerAction, atMs: number, actionId = String(atMs)): Promise<boolean> {
-    const grant = REPLY_GRANTS[kind];
+    const a = actionArgs({ kind, atMs, id: actionId });
     return (
       (await this.commands.wximReplyRecord(
         this.keys.replyWindow(openid),
         this.keys.recentCustomers,
-        ms(atMs),
-        grant.replies,
-        grant.ms,
-        KEY_MARGIN_MS,
+        a.at,
+        a.replies,
+        a.periodMs,
+        a.marginMs,
         openid,
-        REPLY_GRANTS.message.ms,
-        actionId.replaceAll(',', '_'),
+        a.recentMs,
+        a.id,
       )) === 1
     );
   }

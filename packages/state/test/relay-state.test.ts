@@ -1,4 +1,4 @@
-import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, paceCap, stateKeys } from '@wxim/state';
+import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, ReplyWindow, paceCap, stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
@@ -156,6 +156,43 @@ t.test('a job begun by the release before relay ids keeps the first attempt that
   const begun = await turn().begin('o3', 'j1', 'open');
   t.ok(begun.turn === 'head' && begun.firstAttemptAt === 1_700_000_000_000, 'carried over');
   t.equal(await redis.exists(keys.earlierFirstAttempt('j1')), 0, 'and the old key removed');
+});
+
+t.test("the turn records the customer's action in their reply window at the head, once per job, as ReplyWindow.record does", async (t) => {
+  const { keys, job, line, turn } = setup(['agent_a']);
+  const window = new ReplyWindow(redis, keys);
+  const at = Date.now() - 1000;
+  for (const id of ['w1', 'w2']) await job(id);
+  for (const id of ['w1', 'w2']) await line.append('o5', id);
+  t.equal((await turn().begin('o5', 'w2', 'open', { kind: 'message', atMs: at + 500, id: 'w2' })).turn, 'waiting');
+  t.match(await window.check('o5', at), { open: false, reason: 'never' }, 'not at the head: nothing recorded');
+  t.equal((await turn().begin('o5', 'w1', 'open', { kind: 'message', atMs: at, id: 'w1' })).turn, 'head');
+  t.match(await window.check('o5', at), { open: true, remaining: 5, deadline: at + 48 * 3_600_000, lastActionAt: at }, "the head's message opens the window");
+  t.equal(await redis.zscore(keys.recentCustomers, 'o5'), String(at), 'among the recent customers');
+  t.equal(await window.consume('o5', at), 4, 'a reply sent');
+  await turn().begin('o5', 'w1', 'open', { kind: 'message', atMs: at, id: 'w1' });
+  t.match(await window.check('o5', at), { open: true, remaining: 4 }, 'the same job again (a retry, a second look) gives no reply back');
+  t.equal(await window.record('o5', 'message', at, 'w1'), false, 'and ReplyWindow.record sees it as recorded');
+  await redis.hset(`${keys.jobs('wechat-inbound')}w1`, 'finishedOn', '1');
+  await line.finish('o5', 'w1');
+  await turn().begin('o5', 'w2', 'open', { kind: 'message', atMs: at + 500, id: 'w2' });
+  t.match(await window.check('o5', at), { open: true, remaining: 5, lastActionAt: at + 500 }, 'the next message, at its head, opens it again');
+  const none = setup(['agent_a']);
+  await none.job('w3');
+  await none.line.append('o6', 'w3');
+  t.equal((await none.turn().begin('o6', 'w3', 'none')).turn, 'head');
+  t.match(await new ReplyWindow(redis, none.keys).check('o6', at), { open: false, reason: 'never' }, 'a job with no action records nothing');
+});
+
+t.test('a customer who waits for an agent has their action recorded all the same: the agent may answer through WeChat', async (t) => {
+  const { keys, job, line, turn } = setup(['agent_a']);
+  await redis.hset(keys.agentState, 'agent_a', JSON.stringify({ account: 'agent_a', action: 'Logout' }));
+  const at = Date.now();
+  await job('x1');
+  await line.append('o7', 'x1');
+  const begun = await turn().begin('o7', 'x1', 'open', { kind: 'action', atMs: at, id: 'x1' });
+  t.ok(begun.turn === 'head' && begun.customer.agent === undefined, 'no agent online: the customer waits');
+  t.match(await new ReplyWindow(redis, keys).check('o7', at), { open: true, remaining: 3, deadline: at + 60_000 }, 'the follow opened its minute');
 });
 
 t.test('the rate gate spaces the calls of several workers evenly and never starts more than its cap in a second', async (t) => {

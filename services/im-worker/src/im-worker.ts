@@ -8,9 +8,8 @@ import {
   IdentityMap,
   MediaStore,
   RelayTurn,
+  RelayedMessage,
   ReplyWindow,
-  Unanswered,
-  WindowNotices,
   queueHold,
   stateKeys,
   wakeToFront,
@@ -84,6 +83,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         });
       } else log.info("MEDIA_PUBLIC_URL is not set: customers' voice and video reach agents as text notes");
       const wechatGate = fleetRateGate(state, keys, config);
+      const relayed = new RelayedMessage(state, keys, { unanswered: config.desk.firstResponseSlaMs !== undefined, watch: config.desk.windowWarningMs !== 0 });
       const relay = new CustomerRelay(
         im,
         new IdentityMap(state, keys),
@@ -107,8 +107,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         window: new ReplyWindow(state, keys),
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
-        ...(config.desk.firstResponseSlaMs === undefined ? {} : { unanswered: new Unanswered(state, keys) }),
-        ...(config.desk.windowWarningMs === 0 ? {} : { windowWatch: new WindowNotices(state, keys) }),
+        ...(relayed.on ? { relayed } : {}),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

@@ -1,5 +1,6 @@
 import type { InboundJob } from '@wxim/queue';
 import {
+  type ActionRecord,
   type AssignMode,
   type Begun,
   type CustomerAction,
@@ -7,8 +8,7 @@ import {
   type RelayTurn,
   type ReplicaCheck,
   type ReplyWindow,
-  type Unanswered,
-  type WindowNotices,
+  type RelayedMessage,
   takesTurn,
 } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
@@ -26,16 +26,18 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   imTurn: (command: string, lease?: Lease) => Promise<number>;
   /** A WeChat call's turn under the fleet's WeChat pace (downloading customers' media), which also confirms the lock. */
   wechatTurn?: (api: string, lease?: Lease) => Promise<number>;
-  /** Records the customer's action that opens WeChat's reply window (see ReplyWindow). */
+  /** Records the customer's action that opens WeChat's reply window (see ReplyWindow) for a job run out of line; a job in line records it as its turn begins (see RelayTurn). */
   window: Pick<ReplyWindow, 'record'>;
   /** REDIS_WAIT_REPLICAS: the job confirmed on the replicas before anything is sent for it; none when 0. */
   replicas?: Pick<ReplicaCheck, 'job'>;
   /** Records the customers' answers to the rating question. */
   csat: Pick<CsatAnswers, 'record'>;
-  /** FIRST_RESPONSE_SLA_S: a customer's message relayed waits for its agent's answer from then; none when off. */
-  unanswered?: Pick<Unanswered, 'mark'>;
-  /** WINDOW_WARNING_MS: the customer's window watched once their message is relayed, for its agent's warning; none when off. */
-  windowWatch?: Pick<WindowNotices, 'watch'>;
+  /**
+   * What follows a customer's message relayed, in one round trip: FIRST_RESPONSE_SLA_S, it waits for
+   * its agent's answer from then; WINDOW_WARNING_MS, the customer's window is watched for its
+   * agent's warning. None when both are off.
+   */
+  relayed?: Pick<RelayedMessage, 'relayed'>;
 }
 
 /** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
@@ -49,6 +51,13 @@ export function windowAction(message: InboundJob['message']): CustomerAction | u
   return KIND_RULES[message.kind].window;
 }
 
+/** The customer's action a job carries, as its turn records it (see RelayTurn.begin). */
+function actionOf(job: Job<InboundJob>): ActionRecord | undefined {
+  const { message } = job.data;
+  const kind = windowAction(message);
+  return kind === undefined ? undefined : { kind, atMs: message.createTime * 1000, id: job.id! };
+}
+
 /**
  * The im-worker's job: one WeChat push relayed to IM, in its customer's order (see orderedJobs).
  * Its turn begins with RelayTurn, which also gives a customer without one an agent.
@@ -60,9 +69,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     const { message, receivedAt } = job.data;
     const openid = message.fromUserName;
     const action = windowAction(message);
-    // The customer did act, whether or not IM takes the message (or it waits for an agent): the
-    // agent may answer through WeChat. Recorded once per job, before anything later of theirs is.
-    if (action !== undefined) await deps.window.record(openid, action, message.createTime * 1000, job.id);
+    // The customer's action is recorded already: the turn that brought the job to the head of its
+    // line did, before anything later of theirs can be (see RelayTurn.begin).
     if (message.kind !== 'unsubscribe' && begun.customer.agent === undefined) {
       // No agent online with room: the conversation waits, its later messages behind it, until an
       // agent logs in or frees a place (and wakes it), or it looks again after `waitMs`. No attempt is spent.
@@ -88,8 +96,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     });
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') {
-      await deps.unanswered?.mark(openid);
-      const unwatched = (await deps.windowWatch?.watch(openid, Date.now())) ?? 0;
+      const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
       if (unwatched > 0) metrics.windowsUnwatched.inc(unwatched);
     }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
@@ -108,7 +115,10 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       metrics.relayed.inc({ kind: message.kind, outcome: 'skipped' });
       return { outcome: 'skipped', reason };
     },
-    begin: (openid, job) => relayTurn.begin(openid, job.id!, assignMode(job.data.message)),
+    // At the head, the turn also records the customer's action in their reply window: the customer
+    // did act, whether or not IM takes the message (or it waits for an agent), so the agent may
+    // answer through WeChat. Recorded once per job (a second look records nothing new).
+    begin: (openid, job) => relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job)),
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),
     words: {
       fields: (job) => ({ kind: job.data.message.kind }),

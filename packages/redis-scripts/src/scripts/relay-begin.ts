@@ -1,25 +1,33 @@
 import { DESK_LUA } from './desk.js';
 import { LIVE_HEAD_LUA } from './line.js';
+import { RECORD_LUA } from './reply-window.js';
 
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
 const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
-// KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, and
-// the desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA). ARGV: job
-// key prefix, job id, assign ('open': a message opens or continues a conversation; 'attach': an
-// event goes to an agent without opening one; 'none': an unfollow), customer key prefix, max open, idle ms, stale ms, openid,
-// agents... One round trip for what every relay needs first: its turn, and at the head, the
-// customer's UserID, import state and (sticky) agent, and the ids the job was first relayed with
+// KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, the
+// desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), and
+// the customer's reply window and the recent customers (see recordAction). ARGV: job key prefix,
+// job id, assign ('open': a message opens or continues a conversation; 'attach': an event goes to
+// an agent without opening one; 'none': an unfollow), customer key prefix, max open, idle ms,
+// stale ms, openid; the customer's action that opens the reply window: its time ('' for none), the
+// replies and the time it grants, the window key's margin, how long a customer counts as recent,
+// the action's id; then the agents... One round trip for what every relay needs first: its turn,
+// and at the head, the customer's action recorded in their reply window (first thing, before the
+// desk is asked: the customer did act, whether or not the message can go yet), the customer's
+// UserID, import state and (sticky) agent, and the ids the job was first relayed with
 // (kept from its first attempt on, also when the job is retried by hand and joins its line again):
 // when the customer must wait for an agent, the agent is false and no ids are taken yet;
 // when it first tried, on Redis's clock, and its place in the store order.
 export const BEGIN = `${LIVE_HEAD_LUA}
 ${DESK_LUA}
+${RECORD_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
 if head ~= ARGV[2] then
   if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {'waiting'} end
   return {'absent'}
 end
+if ARGV[9] ~= '' then recordAction(KEYS[12], KEYS[13], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[8], ARGV[13], ARGV[14]) end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
 -- A job that already began relaying keeps its agent: a retry goes where the first attempt may have
@@ -29,9 +37,9 @@ if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11],
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
   if ARGV[3] == 'attach' then
-    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk)
+    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 15)}, desk)
   else
-    agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 9)}, desk, ARGV[8])
+    agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 15)}, desk, ARGV[8])
   end
   if not agent then return {'head', c[1] or false, c[2] or false, false, '0', '0'} end
 end

@@ -3,11 +3,14 @@ import { DESK_LUA } from './desk.js';
 /** A first answer overdue's move is remembered this long (its notices are sent within moments). */
 const MOVE_TTL_S = 7 * 24 * 3600;
 
-// KEYS: unanswered. ARGV: openid. A customer's message reached their agent: unless one was already
-// waiting for an answer, the agent's time to answer counts from now (Redis's clock, as every check's).
-export const MARK_UNANSWERED = `
-local t = redis.call('TIME')
-return redis.call('ZADD', KEYS[1], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+// markUnanswered: the unanswered set, the openid. A customer's message reached their agent: unless
+// one was already waiting for an answer, the agent's time to answer counts from now (Redis's clock,
+// as every check's). Run by RELAYED (see relayed.ts).
+export const MARK_LUA = `
+local function markUnanswered(unanswered, openid)
+  local t = redis.call('TIME')
+  return redis.call('ZADD', unanswered, 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), openid)
+end
 `;
 
 // KEYS: customer hash, unanswered. ARGV: openid, the agent whose reply was delivered. A reply from

@@ -3,21 +3,28 @@
 // moves it, so "one notice per window" is one notice per customer message. The notice key holds who
 // claimed the window's one notice: 'warning' (the check) or a reply's job id (its last reply).
 
-// WATCH. KEYS: the customer's window, the watch (customers by deadline). ARGV: openid, now, the
-// watch's cap. Watches the customer's open window from now on. Windows already over go first, so
-// the cap counts open windows only; over it, the windows closing last go (the customers who wrote
-// last, this one among them: the furthest from a warning, and watched again when they write
-// again). Returns how many open windows went for the cap.
-export const WATCH = `
-local now = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now))
-local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
-if not deadline or deadline <= now then return 0 end
-redis.call('ZADD', KEYS[2], 'GT', string.format('%.0f', deadline), ARGV[1])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
-if over <= 0 then return 0 end
-redis.call('ZREMRANGEBYRANK', KEYS[2], -over, -1)
-return over
+// watchWindow: the customer's window, the watch (customers by deadline); openid, now, the watch's
+// cap. Watches the customer's open window from now on. Windows already over go first, so the cap
+// counts open windows only; over it, the windows closing last go (the customers who wrote last,
+// this one among them: the furthest from a warning, and watched again when they write again).
+// Returns how many open windows went for the cap. Run by WATCH and by RELAYED (see relayed.ts).
+export const WATCH_LUA = `
+local function watchWindow(window, watch, openid, nowArg, capArg)
+  local now = tonumber(nowArg)
+  redis.call('ZREMRANGEBYSCORE', watch, '-inf', string.format('%.0f', now))
+  local deadline = tonumber(redis.call('HGET', window, 'deadline'))
+  if not deadline or deadline <= now then return 0 end
+  redis.call('ZADD', watch, 'GT', string.format('%.0f', deadline), openid)
+  local over = redis.call('ZCARD', watch) - tonumber(capArg)
+  if over <= 0 then return 0 end
+  redis.call('ZREMRANGEBYRANK', watch, -over, -1)
+  return over
+end
+`;
+
+// WATCH. KEYS: the customer's window, the watch. ARGV: openid, now, the watch's cap (see watchWindow).
+export const WATCH = `${WATCH_LUA}
+return watchWindow(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `;
 
 // ANSWERED. KEYS: the window, the watch. ARGV: openid, now. A reply reached the customer: nothing to
