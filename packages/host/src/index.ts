@@ -3,7 +3,6 @@ export { type HttpContext, type HttpHandler, type HttpHost, type HttpHostOptions
 export { closeOnSignal } from './close-on-signal.js';
 export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
 export { metricsRegistry } from './metrics-registry.js';
-export { MarkerWorker } from './marker-worker.js';
 export { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export { type BuildOptions, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';

@@ -10,11 +10,10 @@ import {
   keyPrefix,
 } from '@wxim/queue';
 import { HOLD_MARK, ReplicaCheck, stateKeys } from '@wxim/state';
-import { type Job, Queue, type Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
 import { healthRoutes } from './health-routes.js';
-import { MarkerWorker } from './marker-worker.js';
 import { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 
 /** What a worker service does with its queue's jobs; the host runs the rest. */
@@ -131,7 +130,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   };
   const blocking = createRedis(connectionSettings(config, `${service}-blocking`), 'worker');
   blocking.on('error', () => {}); // BullMQ reports through the worker's own 'error' event
-  const worker: Worker<T> = new MarkerWorker<T>(options.queue, runJob, {
+  const worker = new Worker<T>(options.queue, runJob, {
     connection: blocking,
     prefix,
     concurrency: config.worker.concurrency,
