@@ -63,7 +63,10 @@ t.test("a burst of replies is marked within IM's budget for modify_c2c_msg, and 
   t.equal(im.stats.modified, list.length, 'once each');
   t.equal(im.stats.rateLimited, 0, 'IM never answered 60007');
   const pace = paceOf(im.callsPerSecond(), 'openim/modify_c2c_msg', since, Date.now());
-  t.ok(pace.max <= FLEET, `never over the fleet's pace in a second: ${pace.seconds.join(', ')}`);
+  // Counted as the simulator received them: a call started at the end of one second may arrive in
+  // the next, so 5% is left for calls in flight (as in the other pace tests), still under IM's own
+  // 200 — which the 60007 count above holds.
+  t.ok(pace.max <= FLEET * 1.05, `never over the fleet's pace (${FLEET}, 5% for calls in flight) in a second: ${pace.seconds.join(', ')}`);
   const full = pace.seconds.filter((n) => n > 0).slice(0, -1); // the last second is partly idle
   t.ok(Math.max(...full) >= 0.95 * STARTED, `a full second uses the budget: ${Math.max(...full)} of ${STARTED}`);
 });
