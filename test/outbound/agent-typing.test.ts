@@ -1,5 +1,6 @@
 import { textElem } from '@wxim/im';
-import { signalJobId } from '@wxim/queue';
+import { keyPrefix, signalJobId } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
 import { eventually, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -9,6 +10,7 @@ const { im, wechatApi } = relay;
 const redis = new Redis(relay.redisUrl);
 t.teardown(() => redis.disconnect());
 const prefix = relay.env['QUEUE_PREFIX']!;
+const keys = stateKeys(keyPrefix(prefix, false));
 
 /** What the pusher made of a typing signal (shown, already_shown, window, …), once it ran. */
 async function outcomeOf(msgKey: string, signal: 'typing' | 'typing-stop' = 'typing'): Promise<string> {
@@ -64,6 +66,8 @@ t.test('a typing the agent gave before a reply that has gone shows nothing when 
   const typedAt = Date.now();
   await im.agentSend(agent, userId, [textElem('done already')]);
   await relay.waitForSent(openid, 1);
+  // The pusher marks the reply sent a moment after WeChat took it.
+  await eventually('the reply is marked sent', async () => (await redis.get(keys.typingShown(openid)))?.startsWith('sent:') === true);
   // As if its callback had been stored before the reply and waited behind a backlog of signals.
   const msgKey = `late-typing-${typedAt}`;
   await relay.pusher.queue.add(
