@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { LocalRedis, waitForRedis } from './local-redis.js';
+import { Redis } from 'ioredis';
 
 /**
  * A Redis for one test file: REDIS_URL when set, else a redis-server spawned on a free port when
@@ -106,4 +107,15 @@ export async function onTestRedis<R extends { close(): Promise<void> }>(
     await redis.close();
   });
   return Object.assign(started, { redisUrl: redis.url });
+}
+
+/** A Redis for one test file and a connection to it, both ended when the file's tests are done. */
+export async function testRedisConnection(t: { teardown(fn: () => Promise<void>): void }): Promise<{ server: TestRedis; redis: Redis }> {
+  const server = await startTestRedis();
+  const redis = new Redis(server.url);
+  t.teardown(async () => {
+    redis.disconnect();
+    await server.close();
+  });
+  return { server, redis };
 }

@@ -1,14 +1,8 @@
 import { ReplyWindow, stateKeys } from '@wxim/state';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
-import { Redis } from 'ioredis';
+import { testPrefix, testRedisConnection } from '@wxim/testkit';
 import t from 'tap';
 
-const server = await startTestRedis();
-const redis = new Redis(server.url);
-t.teardown(async () => {
-  redis.disconnect();
-  await server.close();
-});
+const { redis } = await testRedisConnection(t);
 
 const HOUR = 60 * 60 * 1000;
 const t0 = Date.now();
