@@ -13,7 +13,7 @@ import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 import { MARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
-import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED, WATCH } from './scripts/window-notices.js';
+import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'
@@ -47,7 +47,6 @@ const SCRIPTS = {
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
-  wximWindowWatch: { numberOfKeys: 2, lua: WATCH },
   wximRelayed: { numberOfKeys: 3, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
@@ -117,7 +116,6 @@ export interface RelayScripts {
     atMs: string,
   ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
   wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
-  wximWindowWatch(window: string, watch: string, openid: string, nowMs: string, cap: number): Promise<number>;
   wximRelayed(
     unanswered: string,
     window: string,

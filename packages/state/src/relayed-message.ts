@@ -12,7 +12,10 @@ export interface RelayedOptions {
    * agent, or on /close; FIRST_RESPONSE_SLA_S moves the conversations overdue.
    */
   unanswered: boolean;
-  /** WINDOW_WARNING_MS: the customer's reply window is watched for their agent's warning (see WindowNotices.watch). */
+  /**
+   * WINDOW_WARNING_MS: the customer's reply window is watched until it closes or they are answered,
+   * for their agent's warning (see WindowNotices).
+   */
   watch: boolean;
   /** Open windows watched at most (tests set a small one). */
   watchCap?: number;
@@ -20,7 +23,7 @@ export interface RelayedOptions {
 
 /**
  * The steps that follow a customer's message relayed to their agent, in one round trip (one script,
- * RELAYED): the unanswered mark and the window watch (the same Lua as WindowNotices.watch).
+ * RELAYED): the unanswered mark and the window watch.
  */
 export class RelayedMessage {
   private readonly scripts: RelayScripts;
@@ -40,7 +43,8 @@ export class RelayedMessage {
 
   /**
    * The customer's message was relayed at `nowMs`. Resolves to how many windows went unwatched
-   * for the watch's cap (see WindowNotices.watch), 0 as a rule.
+   * for the watch's cap (those closing last: see watchWindow in the scripts), 0 as a rule; those
+   * customers' agents are not warned unless they write again.
    */
   async relayed(openid: string, nowMs: number): Promise<number> {
     if (!this.on) return 0;

@@ -22,7 +22,7 @@ const ms = (value: number) => Math.floor(value).toFixed(0);
  * the last one WeChat allows until the customer writes again, or when the window closes soon with
  * the customer's last message unanswered. At most one of these per window (a customer's message
  * opens the next): the first to claim it in Redis (SET NX, in a script) tells. The im-worker
- * watches a customer whose message it relayed, the pusher unwatches one it delivered a reply to,
+ * watches a customer whose message it relayed (RelayedMessage), the pusher unwatches one it delivered a reply to,
  * and one check of the fleet at a time looks for the windows closing soon.
  */
 export class WindowNotices {
@@ -31,19 +31,8 @@ export class WindowNotices {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
-    /** Open windows watched at most (tests set a small one). */
-    private readonly cap = WATCH_CAP,
   ) {
     this.scripts = relayScripts(redis);
-  }
-
-  /**
-   * The customer's message was relayed: their window is watched until it closes or they are
-   * answered. Resolves to how many windows went unwatched for the cap (those closing last: see the
-   * WATCH script), 0 as a rule; those customers' agents are not warned unless they write again.
-   */
-  async watch(openid: string, nowMs: number): Promise<number> {
-    return this.scripts.wximWindowWatch(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(nowMs), this.cap);
   }
 
   /** A reply reached the customer: their last message is answered. */

@@ -1,4 +1,4 @@
-import { ReplyWindow, WindowNotices, stateKeys } from '@wxim/state';
+import { RelayedMessage, ReplyWindow, stateKeys } from '@wxim/state';
 import { testPrefix, testRedisConnection } from '@wxim/testkit';
 import t from 'tap';
 
@@ -10,13 +10,13 @@ const HOUR = 60 * 60 * 1000;
 async function watched(cap: number, wroteAt: Record<string, number>) {
   const keys = stateKeys(testPrefix());
   const windows = new ReplyWindow(redis, keys);
-  const notices = new WindowNotices(redis, keys, cap);
+  const relayed = new RelayedMessage(redis, keys, { unanswered: false, watch: true, watchCap: cap });
   const unwatched: number[] = [];
   for (const [openid, at] of Object.entries(wroteAt)) {
     await windows.record(openid, 'message', at);
-    unwatched.push(await notices.watch(openid, at));
+    unwatched.push(await relayed.relayed(openid, at));
   }
-  return { keys, notices, unwatched, watchedNow: () => redis.zrange(keys.windowWatch, 0, -1) };
+  return { keys, unwatched, watchedNow: () => redis.zrange(keys.windowWatch, 0, -1) };
 }
 
 t.test('windows already closed leave the watch before any open one goes for the cap', async (t) => {

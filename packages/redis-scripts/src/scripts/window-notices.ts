@@ -7,7 +7,7 @@
 // cap. Watches the customer's open window from now on. Windows already over go first, so the cap
 // counts open windows only; over it, the windows closing last go (the customers who wrote last,
 // this one among them: the furthest from a warning, and watched again when they write again).
-// Returns how many open windows went for the cap. Run by WATCH and by RELAYED (see relayed.ts).
+// Returns how many open windows went for the cap. Run by RELAYED (see relayed.ts).
 export const WATCH_LUA = `
 local function watchWindow(window, watch, openid, nowArg, capArg)
   local now = tonumber(nowArg)
@@ -20,11 +20,6 @@ local function watchWindow(window, watch, openid, nowArg, capArg)
   redis.call('ZREMRANGEBYRANK', watch, -over, -1)
   return over
 end
-`;
-
-// WATCH. KEYS: the customer's window, the watch. ARGV: openid, now, the watch's cap (see watchWindow).
-export const WATCH = `${WATCH_LUA}
-return watchWindow(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `;
 
 // ANSWERED. KEYS: the window, the watch. ARGV: openid, now. A reply reached the customer: nothing to
