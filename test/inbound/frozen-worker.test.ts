@@ -32,17 +32,22 @@ t.test('a worker frozen past its locks sends nothing when it wakes: nothing twic
   const customers = Array.from({ length: 10 }, fakeOpenId);
   const texts = (openid: string) => Array.from({ length: 4 }, (_, i) => `${openid.slice(0, 6)} ${i}`);
   for (const openid of customers) for (const text of texts(openid)) t.equal((await wechat.push(wechat.text(openid, text))).status, 200);
-  // Freeze it while it holds jobs waiting for their turn under the cap.
-  await eventually('the worker to freeze has jobs in flight', async () => (await metric(frozen.port, 'wxim_im_jobs_in_flight')) >= 3);
-  const held = await metric(frozen.port, 'wxim_im_jobs_in_flight');
-  frozen.child.kill('SIGSTOP');
+  // Freeze it while it holds jobs waiting for their turn under the cap: stopped at the moment it is
+  // seen holding three or more (read again later, one of them could have gone by then).
+  let held = 0;
+  await eventually('the worker to freeze has jobs in flight', async () => {
+    held = await metric(frozen.port, 'wxim_im_jobs_in_flight');
+    if (held < 3) return false;
+    frozen.child.kill('SIGSTOP');
+    return true;
+  });
   await relay.waitForMessages(40, 60_000);
   const relayedAt = Date.now();
   // Past IM's duplicate window: a late send from the frozen worker would be taken as new.
   await eventually("IM's duplicate window has passed", () => Date.now() - relayedAt > WINDOW_MS + 500, 10_000, 100);
   frozen.child.kill('SIGCONT');
   await eventually('the woken worker has given up every job it held', async () => (await metric(frozen.port, 'wxim_im_jobs_in_flight')) === 0, 15_000);
-  t.ok(held >= 3, `it held ${held} jobs when frozen`);
+  t.comment(`it held ${held} jobs when frozen`);
   t.ok((await metric(frozen.port, 'wxim_im_retries_total{class="lock_lost"}')) >= 1, 'it found their locks lost');
   for (const openid of customers) t.same(im.messagesBetween(openid).map(textOf), texts(openid), `${openid}: once each, in order`);
   t.equal(im.messages.length, 40, 'nothing twice');
