@@ -9,3 +9,11 @@ export class ConfigError extends Error {
     super(`${variable} ${problem}: ${expected}`);
   }
 }
+
+/** Several configuration errors at once (e.g. one per account of ACCOUNTS_FILE): a line each. */
+export class ConfigErrors extends ConfigError {
+  constructor(readonly errors: readonly ConfigError[]) {
+    super(errors[0]!.variable, errors[0]!.problem, errors[0]!.expected);
+    this.message = errors.map((e) => e.message).join('\n');
+  }
+}

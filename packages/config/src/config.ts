@@ -1,4 +1,5 @@
-import { ConfigError } from './config-error.js';
+import { ConfigError, ConfigErrors } from './config-error.js';
+import { type AccountEntry, DEFAULT_ACCOUNT, environmentOf, fieldOf, hasOwnAccount, readAccountsFile } from './accounts.js';
 import { type Env, flag, integer, list, matching, oneOf, origin, port, raw, required, url } from './readers.js';
 import { type DeskSettings, deskSettings } from './desk-settings.js';
 import { refusePlaceholders } from './placeholders.js';
@@ -33,6 +34,17 @@ export interface ImConfig {
 }
 
 export interface Config {
+  /** The Official Account this configuration serves: `default` for the single-account variables, else its id in ACCOUNTS_FILE. */
+  account: string;
+  /**
+   * ACCOUNTS_FILE: every account's own configuration (the `default` one first when the variables
+   * configure it too), each with `accounts` empty; empty without the file (one account, this one).
+   */
+  accounts: readonly Config[];
+  /** Set on an account of ACCOUNTS_FILE (errors name its fields, not variables). */
+  inAccountsFile?: true;
+  /** The account whose keys hold the pace of this account's IM app: the first account with that app (accounts sharing an app share its limit). */
+  imPaceAccount: string;
   redisUrl: string;
   redisCluster: boolean;
   /** REDIS_SENTINELS, REDIS_SENTINEL_NAME (and REDIS_SENTINEL_PASSWORD): the primary is whichever the sentinels name; REDIS_URL gives its user, password, database and TLS. */
@@ -109,6 +121,75 @@ function sweepPeriod(env: Env): number {
  * {@link requireSettings}.
  */
 export function loadConfig(env: Env = process.env): Config {
+  const config = loadAccount(env, DEFAULT_ACCOUNT);
+  const file = raw(env, 'ACCOUNTS_FILE');
+  if (file === undefined) return config;
+  if (config.sandbox === true) throw new ConfigError('SANDBOX', 'is set with ACCOUNTS_FILE', 'unset one of them: the sandbox runs its own made-up accounts');
+  const entries = readAccountsFile(file, env);
+  const own = hasOwnAccount(env);
+  if (own && entries.some((e) => e.id === DEFAULT_ACCOUNT))
+    throw new ConfigError(
+      'ACCOUNTS_FILE',
+      `has an account "${DEFAULT_ACCOUNT}" while WECHAT_* and IM_* variables configure it too`,
+      'give the account another id, or move the variables into the file',
+    );
+  const problems: ConfigError[] = [];
+  const accounts: Config[] = own ? [config] : [];
+  for (const entry of entries) {
+    try {
+      const account = loadAccount(environmentOf(entry, env), entry.id);
+      accounts.push({ ...account, inAccountsFile: true, media: mediaOfAccount(account.media, entry.id) });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(inAccount(entry, err));
+    }
+  }
+  problems.push(...sharedAppProblems(accounts));
+  if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
+  const paced = accounts.map((a) => ({ ...a, imPaceAccount: accounts.find((b) => b.im.sdkAppId === a.im.sdkAppId)!.account }));
+  return { ...config, sandbox: false, accounts: paced };
+}
+
+/** An account's media links go through its own path on the gateway (`/accounts/<account>/media/…`). */
+function mediaOfAccount(media: MediaSettings, account: string): MediaSettings {
+  if (media.publicUrl === undefined || account === DEFAULT_ACCOUNT) return media;
+  return { ...media, publicUrl: `${media.publicUrl.replace(/\/+$/, '')}/accounts/${account}` };
+}
+
+/** An account's error as the file's field it is about, e.g. `ACCOUNTS_FILE account "b" wechat.token is malformed`. */
+function inAccount(entry: AccountEntry, err: ConfigError): ConfigError {
+  return new ConfigError(`ACCOUNTS_FILE account "${entry.id}" ${fieldOf(err.variable) ?? err.variable}`, err.problem, err.expected);
+}
+
+/** Accounts that name the same Official Account, or share an IM app with different keys or callback tokens (an IM app has one of each). */
+function sharedAppProblems(accounts: readonly Config[]): ConfigError[] {
+  const problems: ConfigError[] = [];
+  for (const [i, a] of accounts.entries()) {
+    for (const b of accounts.slice(0, i)) {
+      const where = `ACCOUNTS_FILE account "${a.account}"`;
+      if (a.wechat.appId !== undefined && a.wechat.appId === b.wechat.appId)
+        problems.push(new ConfigError(`${where} wechat.appId`, `is account "${b.account}"'s too`, 'one entry per Official Account'));
+      if (a.im.sdkAppId === undefined || a.im.sdkAppId !== b.im.sdkAppId) continue;
+      if (a.im.secretKey !== b.im.secretKey)
+        problems.push(
+          new ConfigError(`${where} im.secretKey`, `differs from account "${b.account}"'s, which has the same IM app`, "the IM app's one secret key"),
+        );
+      if (a.im.callbackToken !== b.im.callbackToken)
+        problems.push(
+          new ConfigError(`${where} im.callbackToken`, `differs from account "${b.account}"'s, which has the same IM app`, "the IM app's one callback token"),
+        );
+    }
+  }
+  return problems;
+}
+
+/** The accounts this configuration serves: those of ACCOUNTS_FILE, else itself. */
+export function accountsOf(config: Config): readonly Config[] {
+  return config.accounts.length > 0 ? config.accounts : [config];
+}
+
+/** One account's configuration from `env` (the process's, or an account's of ACCOUNTS_FILE). */
+function loadAccount(env: Env, account: string): Config {
   const sdkAppId = matching(env, 'IM_SDK_APP_ID', /^[1-9]\d{0,11}$/, 'the SDKAppID number of the IM app, e.g. 1400000000');
   const encodingAesKey = matching(env, 'WECHAT_ENCODING_AES_KEY', /^[A-Za-z0-9]{43}$/, '43 letters and digits, the EncodingAESKey of the Official Account');
   const sandboxSetting = raw(env, 'SANDBOX')?.toLowerCase();
@@ -125,6 +206,9 @@ export function loadConfig(env: Env = process.env): Config {
   // A passive text reply is capped at 2048 bytes by WeChat.
   if (Buffer.byteLength(welcomeText) > 2048) throw new ConfigError('WELCOME_TEXT', 'is too long', 'at most 2048 bytes (empty disables the welcome reply)');
   return {
+    account,
+    accounts: [],
+    imPaceAccount: account,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     redisCluster: flag(env, 'REDIS_CLUSTER', false),
     redisSentinel: redisSentinel(env, flag(env, 'REDIS_CLUSTER', false)),
@@ -201,6 +285,21 @@ const SETTINGS = {
 export type Setting = keyof typeof SETTINGS;
 
 export function requireSettings(config: Config, names: readonly Setting[]): void {
+  if (config.accounts.length === 0) return requireOf(config, names);
+  const problems: ConfigError[] = [];
+  for (const account of config.accounts) {
+    try {
+      requireOf(account, names);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const field = account.inAccountsFile ? `ACCOUNTS_FILE account "${account.account}" ${fieldOf(err.variable) ?? err.variable}` : err.variable;
+      problems.push(new ConfigError(field, err.problem, err.expected));
+    }
+  }
+  if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
+}
+
+function requireOf(config: Config, names: readonly Setting[]): void {
   refusePlaceholders(config);
   for (const name of names) {
     const [read, expected] = SETTINGS[name];

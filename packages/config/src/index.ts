@@ -1,4 +1,5 @@
-export { ConfigError } from './config-error.js';
+export { ConfigError, ConfigErrors } from './config-error.js';
+export { DEFAULT_ACCOUNT } from './accounts.js';
 export {
   type Config,
   type ImConfig,
@@ -7,6 +8,7 @@ export {
   type WechatConfig,
   DEFAULT_WELCOME_TEXT,
   LOG_LEVELS,
+  accountsOf,
   loadConfig,
   requireSettings,
 } from './config.js';

@@ -28,7 +28,10 @@ export function loggerOptions(level: LogLevel, name: string) {
     redact: { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`), 'req.headers.authorization'], censor: '[redacted]' },
     serializers: {
       // A media link is a capability for three days: its token is not logged either.
-      req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?')[0]?.replace(/^\/media\/.*/, '/media/…') }),
+      req: (req: { method?: string; url?: string }) => ({
+        method: req.method,
+        path: req.url?.split('?')[0]?.replace(/^(\/accounts\/[^/]+)?\/media\/.*/, '$1/media/…'),
+      }),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { type Config, loggerOptions } from '@wxim/config';
-import { type RedisClient, connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import { type RedisClient, accountPrefix, connectionSettings, createRedis } from '@wxim/queue';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -80,7 +80,7 @@ export interface HttpHost<H extends HttpHandler> {
  */
 export async function createHttpHost<H extends HttpHandler>(options: HttpHostOptions<H>): Promise<HttpHost<H>> {
   const { config, service } = options;
-  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const prefix = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
   const redis = createRedis(connectionSettings(config, service), options.redisRole);
   redis.on('error', () => {}); // reported through /readyz and the routes' own answers; ioredis reconnects by itself
   const logger = { ...loggerOptions(config.logLevel, service), ...(options.logStream ? { stream: options.logStream } : {}) };

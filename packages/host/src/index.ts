@@ -22,3 +22,5 @@ export {
 } from './ordered-jobs.js';
 export { LOOK_AGAIN_MS, deskPolicy } from './desk-policy.js';
 export { FleetCheck, type FleetCheckOptions } from './fleet-check.js';
+export { type AccountRoute, type AccountTarget, buildForAccounts } from './account-front.js';
+export { mergeAccountMetrics } from './account-metrics.js';

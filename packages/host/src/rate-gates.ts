@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
-import { type HistoryUse, type Lease, RateGate, type RateScope, type StateKeys } from '@wxim/state';
-import type { RedisClient } from '@wxim/queue';
+import { type HistoryUse, type Lease, RateGate, type RateScope, type StateKeys, stateKeys } from '@wxim/state';
+import { type RedisClient, accountPrefix } from '@wxim/queue';
 
 /**
  * WeChat documents no per-second limit for custom/send (a daily quota instead): the fleet's
@@ -29,9 +29,14 @@ export function fleetPace(config: Config): (scope: RateScope) => number {
   };
 }
 
-/** The fleet's gate over every scope, IM's and WeChat's, each at its {@link fleetPace}. */
+/**
+ * The fleet's gate over every scope, IM's and WeChat's, each at its {@link fleetPace}. IM's limit
+ * is its app's: accounts that share an IM app keep its pace in the keys of the first of them.
+ */
 export function fleetRateGate(state: RedisClient, keys: StateKeys, config: Config): RateGate {
-  return new RateGate(state, keys, fleetPace(config));
+  if (config.imPaceAccount === config.account) return new RateGate(state, keys, fleetPace(config));
+  const imKeys = stateKeys(accountPrefix(config.queuePrefix, config.redisCluster, config.imPaceAccount));
+  return new RateGate(state, (scope) => (scope.platform === 'im' ? imKeys : keys), fleetPace(config));
 }
 
 /** IM's budget as the whole fleet shares it, per command (WeChat's API budget is another). */

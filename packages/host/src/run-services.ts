@@ -1,4 +1,5 @@
 import { type Config, requireSettings, sandboxForService, withSandbox } from '@wxim/config';
+import { buildForAccounts } from './account-front.js';
 import { closeOnSignal } from './close-on-signal.js';
 import { type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 
@@ -18,7 +19,7 @@ export async function runServices(configured: Config, definitions: readonly Serv
   requireSettings(config, [...new Set(definitions.flatMap((d) => d.requires))]);
   const started: Started[] = [];
   for (const [i, definition] of definitions.entries()) {
-    started.push({ definition, service: await definition.build(config, { processMetrics: i === 0 }) });
+    started.push({ definition, service: await buildForAccounts(definition, config, { processMetrics: i === 0 }) });
   }
   const log = started[0]!.service.app.log;
   if (config.sandboxed)

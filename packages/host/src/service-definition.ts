@@ -1,5 +1,6 @@
 import type { Config, Setting } from '@wxim/config';
 import type { FastifyInstance } from 'fastify';
+import type { AccountRoute } from './account-front.js';
 
 /** A service built from configuration: its Fastify app (routes, or health and metrics) and its lifecycle. */
 export interface RunningService {
@@ -30,6 +31,8 @@ export interface ServiceDefinition {
   build(config: Config, options: BuildOptions): Promise<RunningService>;
   /** How long a shutdown may take before the process exits anyway. */
   shutdownMs: number;
+  /** With ACCOUNTS_FILE: the service's own ways of naming the account a request is for (see buildForAccounts). */
+  accountRoute?: AccountRoute;
 }
 
 /** The interface `definition` listens on: its own choice, else every one. */

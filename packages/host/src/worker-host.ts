@@ -7,7 +7,7 @@ import {
   cappedExponentialBackoff,
   connectionSettings,
   createRedis,
-  keyPrefix,
+  accountPrefix,
 } from '@wxim/queue';
 import { HOLD_MARK, ReplicaCheck, stateKeys } from '@wxim/state';
 import { type Job, Queue, Worker } from 'bullmq';
@@ -101,7 +101,7 @@ async function whenUnreachable(holds: () => boolean, until: AbortSignal): Promis
  */
 export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promise<WorkerHost<T>> {
   const { config, service } = options;
-  const prefix = keyPrefix(config.queuePrefix, config.redisCluster);
+  const prefix = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
   const state = createRedis(connectionSettings(config, service), 'state');
   state.on('error', () => {}); // reported through /readyz and the jobs' retries; ioredis reconnects by itself
   const logger = { ...loggerOptions(config.logLevel, service), ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}) };

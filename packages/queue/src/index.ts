@@ -1,4 +1,4 @@
-export { QUEUES, type QueueName, keyPrefix } from './names.js';
+export { QUEUES, type QueueName, accountPrefix, keyPrefix } from './names.js';
 export { type AgentSignal, type InboundJob, type RecallOutcome, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from './payloads.js';
 export { replyJobId, signalJobId } from './reply-ids.js';
 export { type ConnectionRole, type ConnectionSettings, type RedisClient, type SentinelSettings, connectionSettings, createRedis } from './connection.js';

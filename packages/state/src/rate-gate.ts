@@ -33,13 +33,17 @@ export function paceCap(perSecond: number): number {
 export class RateGate {
   private readonly redis: RelayScripts;
 
+  private readonly keysOf: (scope: RateScope) => StateKeys;
+
   constructor(
     redis: Redis | Cluster,
-    private readonly keys: StateKeys,
+    /** Where a scope's pace is kept: one place for every scope, or a place per scope (accounts that share an IM app share its pace). */
+    keys: StateKeys | ((scope: RateScope) => StateKeys),
     /** The limit of a scope, calls per second: see paceCap. */
     private readonly perSecond: (scope: RateScope) => number,
   ) {
     this.redis = relayScripts(redis);
+    this.keysOf = typeof keys === 'function' ? keys : () => keys;
   }
 
   /**
@@ -48,7 +52,8 @@ export class RateGate {
    */
   async tryAcquire(scope: RateScope): Promise<boolean> {
     const cap = paceCap(this.perSecond(scope));
-    const [pace, window] = [this.keys.pace(scope), this.keys.paceWindow(scope)];
+    const keys = this.keysOf(scope);
+    const [pace, window] = [keys.pace(scope), keys.paceWindow(scope)];
     const member = randomBytes(8).toString('base64url');
     const [waitUs] = await this.redis.wximPace(pace, window, window, Math.ceil(1_000_000 / cap), cap, '', 0, member, 'try');
     return waitUs === 0;
@@ -62,7 +67,8 @@ export class RateGate {
     const cap = paceCap(this.perSecond(scope));
     const intervalUs = Math.ceil(1_000_000 / cap);
     const member = randomBytes(8).toString('base64url');
-    const [pace, window] = [this.keys.pace(scope), this.keys.paceWindow(scope)];
+    const keys = this.keysOf(scope);
+    const [pace, window] = [keys.pace(scope), keys.paceWindow(scope)];
     for (let mode: 'take' | 'start' = 'take'; ; mode = 'start') {
       const [waitUs, nowUs] = await this.redis.wximPace(
         pace,

@@ -62,7 +62,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
         guards: [...login, boardActions(!readOnly)],
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
-          await boardRoutes(app, queues, prefix, readOnly);
+          await boardRoutes(app, queues, prefix, readOnly, config.inAccountsFile ? config.account : undefined);
         },
         close: async () => {
           await Promise.all(queues.map((q) => q.close()));
@@ -73,8 +73,11 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
   return { app: host.app, queues: host.handler.queues, close: () => host.close() };
 }
 
-/** bull-board over `queues`, at the root, read-only or not. */
-async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string, readOnly: boolean): Promise<void> {
+/**
+ * bull-board over `queues`, at the root, read-only or not. An account of ACCOUNTS_FILE has its
+ * board at /accounts/<account>/ (where the dashboard's front hands its requests on), named in its title.
+ */
+async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string, readOnly: boolean, account?: string): Promise<void> {
   const board = new FastifyAdapter();
   createBullBoard({
     queues: queues.map((q) => {
@@ -85,8 +88,8 @@ async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string
       return adapter;
     }),
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: 'WeChat ⇄ IM relay' } },
+    options: { uiConfig: { boardTitle: account === undefined ? 'WeChat ⇄ IM relay' : `WeChat ⇄ IM relay · ${account}` } },
   });
-  board.setBasePath('/');
+  board.setBasePath(account === undefined ? '/' : `/accounts/${account}/`);
   await app.register(board.registerPlugin(), { prefix: '/' });
 }

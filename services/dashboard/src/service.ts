@@ -1,3 +1,4 @@
+import { DEFAULT_ACCOUNT } from '@wxim/config';
 import type { ServiceDefinition } from '@wxim/host';
 import { createDashboard } from './dashboard.js';
 
@@ -18,4 +19,7 @@ export const dashboardService: ServiceDefinition = {
     return dashboard;
   },
   shutdownMs: 10_000,
+  // ACCOUNTS_FILE: each account's board at /accounts/<account>/; the root is `default`'s, else the first account's.
+  accountRoute: (url, accounts) =>
+    url.pathname === '/' && !accounts.some((a) => a.account === DEFAULT_ACCOUNT) ? { account: accounts[0]!.account, url: `/${url.search}` } : undefined,
 };

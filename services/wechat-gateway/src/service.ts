@@ -11,4 +11,9 @@ export const wechatGatewayService: ServiceDefinition = {
   host: platformBind,
   build: (config, { processMetrics }) => createGateway(config, { processMetrics }),
   shutdownMs: 10_000,
+  // ACCOUNTS_FILE: each Official Account's pushes at /wechat/<account> (/wechat stays `default`'s).
+  accountRoute: (url) => {
+    const m = /^\/wechat\/([^/]+)$/.exec(url.pathname);
+    return m === null ? undefined : { account: m[1]!, url: `/wechat${url.search}` };
+  },
 };

@@ -1,0 +1,153 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, accountsOf, loadConfig, requireSettings } from '@wxim/config';
+import t from 'tap';
+
+const dir = mkdtempSync(join(tmpdir(), 'wxim-accounts-'));
+let files = 0;
+const file = (text: string) => {
+  const path = join(dir, `accounts-${++files}.yaml`);
+  writeFileSync(path, text);
+  return path;
+};
+
+const brandA = {
+  id: 'brand-a',
+  wechat: { appId: 'wx0123456789aaaaaa', token: 'tokenaaa', aesKey: 'a'.repeat(43), appSecret: 'a'.repeat(32) },
+  im: { sdkAppId: 1400000011, secretKey: 'k'.repeat(64), agents: ['ann', 'al'], callbackToken: 'cb-a' },
+};
+const brandB = {
+  id: 'brand-b',
+  wechat: { appId: 'wx0123456789bbbbbb', token: 'tokenbbb', appSecret: 'b'.repeat(32), encryptionOnly: false },
+  im: { sdkAppId: 1400000022, secretKey: 'q'.repeat(64), agents: 'bea', callbackToken: 'cb-b', apiBase: 'https://adminapisgp.im.qcloud.com' },
+  welcomeText: 'Welcome to B',
+};
+const json = (accounts: unknown[]) => file(JSON.stringify({ accounts }));
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('the configuration was taken');
+}
+
+t.test('without ACCOUNTS_FILE there is one account, `default`, with the keys it always had', async (t) => {
+  const config = loadConfig({ WECHAT_TOKEN: 'tokentoken' });
+  t.equal(config.account, 'default');
+  t.same(config.accounts, []);
+  t.same(
+    accountsOf(config).map((a) => a.account),
+    ['default'],
+  );
+  t.equal(config.imPaceAccount, 'default');
+});
+
+t.test('ACCOUNTS_FILE (JSON or YAML): each account its own credentials, the rest inherited', async (t) => {
+  const env = { ACCOUNTS_FILE: json([brandA, brandB]), WELCOME_TEXT: 'Hello from all', IM_API_BASE: 'https://console.tim.qq.com', DELIVERY_MARKS: 'off' };
+  const config = loadConfig(env);
+  t.equal(config.sandbox, false, 'an accounts file is never the sandbox');
+  const [a, b] = accountsOf(config);
+  t.same([a!.account, b!.account], ['brand-a', 'brand-b']);
+  t.equal(a!.wechat.token, 'tokenaaa');
+  t.equal(a!.im.sdkAppId, 1400000011);
+  t.same(a!.im.agents, ['ann', 'al'], 'a list');
+  t.same(b!.im.agents, ['bea'], 'or a comma-separated string');
+  t.equal(a!.welcomeText, 'Hello from all', 'a text the account does not set is inherited');
+  t.equal(b!.welcomeText, 'Welcome to B', 'its own text');
+  t.equal(a!.im.apiBase, 'https://console.tim.qq.com', 'the API base is inherited');
+  t.equal(b!.im.apiBase, 'https://adminapisgp.im.qcloud.com', "or the account's own (IM's regional domains)");
+  t.equal(b!.deliveryMarks, 'off', 'every other setting is the environment’s');
+  t.equal(b!.wechat.encodingAesKey, undefined, 'no credential is inherited');
+  const yaml = loadConfig({
+    ACCOUNTS_FILE: file('accounts:\n  - id: solo\n    wechat:\n      token: yamltoken\n      appId: wx0123456789cccccc\n    im:\n      sdkAppId: 1400000033\n'),
+  });
+  t.equal(accountsOf(yaml)[0]!.wechat.token, 'yamltoken', 'YAML too');
+});
+
+t.test('the single-account variables are the account `default` beside the file’s', async (t) => {
+  const config = loadConfig({
+    ACCOUNTS_FILE: json([brandB]),
+    WECHAT_TOKEN: 'envtoken',
+    IM_SDK_APP_ID: '1400000022',
+    IM_SECRET_KEY: 'q'.repeat(64),
+    IM_CALLBACK_TOKEN: 'cb-b',
+  });
+  t.same(
+    config.accounts.map((a) => [a.account, a.wechat.token, a.imPaceAccount]),
+    [
+      ['default', 'envtoken', 'default'],
+      ['brand-b', 'tokenbbb', 'default'],
+    ],
+    'the first account with an IM app keeps its pace for every account that shares it',
+  );
+  t.equal(config.accounts[1]!.wechat.token, 'tokenbbb', 'not the environment’s');
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([{ ...brandB, id: 'default' }]), WECHAT_TOKEN: 'envtoken' }),
+    /^ACCOUNTS_FILE has an account "default" while WECHAT_\* and IM_\* variables configure it too/,
+  );
+});
+
+t.test("`${NAME}` takes a value from the environment (an account's secrets from a secret of their own)", async (t) => {
+  const withRef = { ...brandA, wechat: { ...brandA.wechat, appSecret: '${BRAND_A_SECRET}' } };
+  const config = loadConfig({ ACCOUNTS_FILE: json([withRef]), BRAND_A_SECRET: 's'.repeat(32) });
+  t.equal(config.accounts[0]!.wechat.appSecret, 's'.repeat(32));
+  t.equal(
+    refusal({ ACCOUNTS_FILE: json([withRef]) }),
+    'ACCOUNTS_FILE account "brand-a".wechat.appSecret names BRAND_A_SECRET, which is not set: set BRAND_A_SECRET, or write the value itself',
+  );
+});
+
+t.test('each problem is one line naming the account and its field; all of them at once', async (t) => {
+  const badA = { ...brandA, wechat: { ...brandA.wechat, token: 'no!' } };
+  const badB = { ...brandB, im: { ...brandB.im, sdkAppId: 'twelve' } };
+  const lines = refusal({ ACCOUNTS_FILE: json([badA, badB]) }).split('\n');
+  t.same(lines, [
+    'ACCOUNTS_FILE account "brand-a" wechat.token is malformed: 3 to 32 letters and digits, the Token of the Official Account basic configuration',
+    'ACCOUNTS_FILE account "brand-b" im.sdkAppId is malformed: the SDKAppID number of the IM app, e.g. 1400000000',
+  ]);
+  t.match(refusal({ ACCOUNTS_FILE: join(dir, 'missing.yaml') }), /^ACCOUNTS_FILE cannot be read \(ENOENT\)/);
+  t.match(refusal({ ACCOUNTS_FILE: file('accounts: [') }), /^ACCOUNTS_FILE is neither JSON nor YAML/);
+  t.match(refusal({ ACCOUNTS_FILE: file('accounts: []') }), /^ACCOUNTS_FILE has no list "accounts"/);
+  t.match(refusal({ ACCOUNTS_FILE: json([{ ...brandA, id: 'Brand A' }]) }), /^ACCOUNTS_FILE accounts\[0\]\.id is malformed: lowercase letters/);
+  t.match(refusal({ ACCOUNTS_FILE: json([brandA, { ...brandB, id: 'brand-a' }]) }), /^ACCOUNTS_FILE accounts\[1\]\.id repeats "brand-a"/);
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([{ ...brandA, welcome: 'hi' }]) }),
+    /^ACCOUNTS_FILE account "brand-a"\.welcome is not a setting of an account/,
+    'a typo',
+  );
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([{ ...brandA, wechat: { ...brandA.wechat, secret: 'x' } }]) }),
+    /^ACCOUNTS_FILE account "brand-a"\.wechat\.secret is not a setting of an account: one of appId, token/,
+  );
+  t.match(refusal({ ACCOUNTS_FILE: json([brandA]), SANDBOX: '1' }), /^SANDBOX is set with ACCOUNTS_FILE/);
+});
+
+t.test('two accounts cannot be one Official Account, and accounts that share an IM app share its key and callback token', async (t) => {
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([brandA, { ...brandB, wechat: { ...brandB.wechat, appId: brandA.wechat.appId } }]) }),
+    /^ACCOUNTS_FILE account "brand-b" wechat\.appId is account "brand-a"'s too/,
+  );
+  const sharing = { ...brandB, im: { ...brandA.im, secretKey: 'z'.repeat(64) } };
+  t.match(refusal({ ACCOUNTS_FILE: json([brandA, sharing]) }), /^ACCOUNTS_FILE account "brand-b" im\.secretKey differs from account "brand-a"'s/);
+  const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { ...brandB, im: brandA.im }]) });
+  t.same(
+    config.accounts.map((a) => a.imPaceAccount),
+    ['brand-a', 'brand-a'],
+    "one IM app, one pace: kept in the first account's keys",
+  );
+});
+
+t.test("what a service needs is checked in every account, each missing one named with its account's field", async (t) => {
+  const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { id: 'bare', wechat: { token: 'tokenccc' } }]) });
+  t.throws(() => requireSettings(config, ['WECHAT_TOKEN', 'IM_CALLBACK_TOKEN']), { message: /^ACCOUNTS_FILE account "bare" im\.callbackToken is missing/ });
+  t.doesNotThrow(() => requireSettings(config, ['WECHAT_TOKEN']));
+});
+
+t.test("an account's media links go through its own path on the gateway", async (t) => {
+  const config = loadConfig({ ACCOUNTS_FILE: json([brandA]), MEDIA_PUBLIC_URL: 'https://relay.example.com/', MEDIA_URL_SECRET: 'm'.repeat(32) });
+  t.equal(config.accounts[0]!.media.publicUrl, 'https://relay.example.com/accounts/brand-a');
+});

@@ -1,0 +1,86 @@
+import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
+import Fastify, { LogController } from 'fastify';
+import { mergeAccountMetrics } from './account-metrics.js';
+import { HEALTH_PATHS } from './health-routes.js';
+import type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
+
+/** Where a request goes: its account, and the path that account's service knows it by. */
+export interface AccountTarget {
+  account: string;
+  url: string;
+}
+
+/**
+ * A service's own ways of naming an account in a request (e.g. `/wechat/<account>`, or IM's
+ * SdkAppid); `undefined` leaves it to the common `/accounts/<account>/…`.
+ */
+export type AccountRoute = (url: URL, accounts: readonly Config[]) => AccountTarget | undefined;
+
+const ACCOUNTS_PATH = /^\/accounts\/([a-z0-9][a-z0-9_-]{0,31})(\/.*)$/;
+
+/** `/accounts/<account>/<rest>` → `/<rest>` of that account's service. */
+function commonRoute(url: URL): AccountTarget | undefined {
+  const m = ACCOUNTS_PATH.exec(url.pathname);
+  return m === null ? undefined : { account: m[1]!, url: `${m[2]!}${url.search}` };
+}
+
+/**
+ * One service for every account of ACCOUNTS_FILE, in this process: the definition built once per
+ * account (its own Redis connections, queues, clients and workers, under the account's keys), and
+ * in front of them one server on the service's port. The front answers /healthz (this process),
+ * /readyz (every account ready) and /metrics (every account's, with an `account` label), and hands
+ * every other request to its account's service whole, as that service would take it on its own
+ * port: the account the request names (`/accounts/<account>/…`, or the service's own way), else
+ * `default`, which so keeps every path it has without the file. Without ACCOUNTS_FILE the
+ * definition is built as it is.
+ */
+export async function buildForAccounts(definition: ServiceDefinition, config: Config, options: BuildOptions): Promise<RunningService> {
+  if (config.accounts.length === 0) return definition.build(config, options);
+  const built: { account: string; service: RunningService }[] = [];
+  try {
+    for (const [i, account] of accountsOf(config).entries()) {
+      const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0 });
+      built.push({ account: account.account, service });
+      await service.app.ready();
+    }
+  } catch (err) {
+    await Promise.allSettled(built.map((b) => b.service.close()));
+    throw err;
+  }
+  const byAccount = new Map(built.map((b) => [b.account, b.service]));
+  const front = Fastify({ logger: loggerOptions(config.logLevel, definition.name), logController: new LogController({ disableRequestLogging: true }) });
+  front.addHook('onRequest', async (req, reply) => {
+    const url = new URL(req.raw.url ?? '/', 'http://front');
+    if (HEALTH_PATHS.includes(url.pathname)) return;
+    const target = definition.accountRoute?.(url, config.accounts) ?? commonRoute(url) ?? { account: DEFAULT_ACCOUNT, url: req.raw.url ?? '/' };
+    const service = byAccount.get(target.account);
+    if (service === undefined) return reply.code(404).send({ error: 'no such account' });
+    req.raw.url = target.url;
+    reply.hijack();
+    service.app.routing(req.raw, reply.raw);
+  });
+  front.get('/healthz', async () => ({ status: 'ok' }));
+  front.get('/readyz', async (_req, reply) => {
+    const answers = await Promise.all(built.map(async (b) => ({ account: b.account, ok: (await b.service.app.inject('/readyz')).statusCode === 200 })));
+    const down = answers.filter((a) => !a.ok).map((a) => a.account);
+    return reply.code(down.length === 0 ? 200 : 503).send(down.length === 0 ? { status: 'ready' } : { status: 'not ready', accounts: down });
+  });
+  front.get('/metrics', async (_req, reply) => {
+    const parts = await Promise.all(built.map(async (b) => ({ account: b.account, text: (await b.service.app.inject('/metrics')).body })));
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(mergeAccountMetrics(parts));
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    app: front,
+    start() {
+      for (const b of built) b.service.start?.();
+    },
+    close() {
+      closing ??= (async () => {
+        await front.close();
+        await Promise.all(built.map((b) => b.service.close()));
+      })();
+      return closing;
+    },
+  };
+}
