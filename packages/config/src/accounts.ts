@@ -149,5 +149,5 @@ const IDENTITY = ['WECHAT_TOKEN', 'WECHAT_APP_ID', 'WECHAT_APP_SECRET', 'WECHAT_
 
 /** Whether the environment configures an account of its own (the `default` one) beside the file's. */
 export function hasOwnAccount(env: Env): boolean {
-  return IDENTITY.some((name) => env[name] !== undefined && env[name]!.trim() !== '');
+  return IDENTITY.some((name) => env[name] !== undefined && env[name].trim() !== '');
 }
