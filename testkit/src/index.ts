@@ -14,3 +14,4 @@ export * from './worker-process.js';
 export * from './two-way.js';
 export * from './launcher-process.js';
 export * from './between-commands.js';
+export * from './accounts-relay.js';

@@ -9,6 +9,8 @@ export type PushMode = 'plain' | 'compatible' | 'safe';
 export interface WechatPlatformOptions {
   /** Where the gateway listens, e.g. http://127.0.0.1:3000 */
   gatewayUrl: string;
+  /** The path the Official Account's pushes go to: /wechat, or /wechat/<account> with ACCOUNTS_FILE. */
+  pushPath?: string;
   token: string;
   appId: string;
   encodingAesKey?: string;
@@ -71,7 +73,7 @@ export class WechatPlatform {
     const ts = String(timestamp);
     const nonce = String(randomInt(1e9));
     const query = new URLSearchParams({ signature: urlSignature(this.options.token, ts, nonce), timestamp: ts, nonce, openid });
-    if (this.cipher === undefined) return { path: `/wechat?${query.toString()}`, body: plain };
+    if (this.cipher === undefined) return { path: `${this.options.pushPath ?? '/wechat'}?${query.toString()}`, body: plain };
     const encrypt = this.cipher.encrypt(plain);
     query.set('encrypt_type', 'aes');
     query.set('msg_signature', msgSignature(this.options.token, ts, nonce, encrypt));
@@ -79,7 +81,7 @@ export class WechatPlatform {
       this.mode === 'safe'
         ? `<xml><ToUserName>${cdata(toUserName)}</ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`
         : plain.replace('</xml>', `<Encrypt>${cdata(encrypt)}</Encrypt>\n</xml>`);
-    return { path: `/wechat?${query.toString()}`, body: envelope };
+    return { path: `${this.options.pushPath ?? '/wechat'}?${query.toString()}`, body: envelope };
   }
 
   /** Posts a signed push, as WeChat would once (it retries on its own; tests call again). */

@@ -1,0 +1,120 @@
+import { WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { textElem } from '@wxim/im';
+import { QUEUES } from '@wxim/queue';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { request } from 'undici';
+import { type TestAccount, eventually, startAccountsRelay, startTestRedis } from '@wxim/testkit';
+
+// Two Official Accounts on one relay (ACCOUNTS_FILE), each with its own IM app and WeChat API.
+const redis = await startTestRedis();
+const relay = await startAccountsRelay(redis.url, ['brand-a', 'brand-b']);
+const client = new Redis(redis.url);
+t.teardown(async () => {
+  client.disconnect();
+  await relay.close();
+  await redis.close();
+});
+const [a, b] = [relay.account('brand-a'), relay.account('brand-b')];
+
+/** A customer of `account` writes; resolves once an agent of its IM app has the message: their IM UserID and agent. */
+async function customerWrites(account: TestAccount, openid: string, text: string): Promise<{ userId: string; agent: string }> {
+  const res = await account.wechat.push(account.wechat.text(openid, text));
+  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
+  await eventually(`${text} reaches ${account.id}'s agent`, () => account.im.messages.some((m) => m.cloudCustomData?.includes(openid)));
+  const m = account.im.messages.find((m) => m.cloudCustomData?.includes(openid))!;
+  return { userId: m.from, agent: m.to };
+}
+
+const jobsIn = async (account: string) => {
+  const queue = new Queue(QUEUES.wechatInbound, { connection: client, prefix: `${relay.prefix}/${account}` });
+  const counts = await queue.getJobCounts();
+  await queue.close();
+  return Object.values(counts).reduce((sum, n) => sum + n, 0);
+};
+
+t.test("a push signed for one account is refused on another's path, and changes nothing there", async (t) => {
+  const openid = fakeOpenId();
+  const before = await jobsIn('brand-b');
+  const onB = new WechatPlatform({ ...a.wechat.options, pushPath: '/wechat/brand-b' });
+  const refused = await onB.push(onB.text(openid, 'signed for brand-a'));
+  t.equal(refused.status, 401, "brand-b's gateway does not take brand-a's signature");
+  t.equal(await jobsIn('brand-b'), before, 'nothing stored for brand-b');
+  const nobody = await request(`${relay.gatewayUrl}/wechat/brand-z?signature=x&timestamp=1&nonce=1`, { method: 'POST', body: '<xml/>' });
+  t.equal(nobody.statusCode, 404, 'an account not in the file: 404');
+  await nobody.body.dump();
+  const noDefault = await request(`${relay.gatewayUrl}/wechat?signature=x&timestamp=1&nonce=1`, { method: 'POST', body: '<xml/>' });
+  t.equal(noDefault.statusCode, 404, 'no `default` account configured: /wechat is nobody’s');
+  await noDefault.body.dump();
+  // The same push on its own path goes through, to its own IM app only.
+  await customerWrites(a, openid, 'signed for brand-a');
+  t.notOk(
+    b.im.messages.some((m) => m.cloudCustomData?.includes(openid)),
+    "nothing reached brand-b's IM app",
+  );
+});
+
+t.test("a reply from one app's agent never reaches another account's customer", async (t) => {
+  const [openA, openB] = [fakeOpenId(), fakeOpenId()];
+  const custA = await customerWrites(a, openA, 'hello from a customer of brand-a');
+  const custB = await customerWrites(b, openB, 'hello from a customer of brand-b');
+  t.notOk(
+    a.im.messages.some((m) => m.cloudCustomData?.includes(openB)),
+    "brand-b's customer is not in brand-a's IM app",
+  );
+  // brand-b's agent answers its customer: through brand-b's Official Account only.
+  await b.im.agentSend(custB.agent, custB.userId, [textElem('answer from brand-b')]);
+  // brand-b's IM app knows no customer of brand-a: IM itself refuses the send, nothing is called back.
+  await t.rejects(b.im.agentSend(custB.agent, custA.userId, [textElem('crossed over')]));
+  await a.im.agentSend(custA.agent, custA.userId, [textElem('answer from brand-a')]);
+  await eventually('both answers are delivered', () => b.wechatApi.sentTo(openB).length === 1 && a.wechatApi.sentTo(openA).length === 1);
+  t.same(
+    b.wechatApi.sentTo(openB).map((m) => m.payload['content']),
+    ['answer from brand-b'],
+  );
+  t.same(
+    a.wechatApi.sentTo(openA).map((m) => m.payload['content']),
+    ['answer from brand-a'],
+  );
+  t.same(a.wechatApi.sentTo(openB), [], "brand-a's Official Account never sent to brand-b's customer");
+  t.same(b.wechatApi.sentTo(openA), [], "brand-b's Official Account never sent to brand-a's customer");
+});
+
+t.test("every key is one account's, and no customer's key is under another account", async (t) => {
+  const openA = fakeOpenId();
+  const openB = fakeOpenId();
+  await customerWrites(a, openA, 'keys a');
+  await customerWrites(b, openB, 'keys b');
+  const keys = await client.keys(`${relay.prefix}*`);
+  t.ok(keys.length > 10, `${keys.length} keys`);
+  const stray = keys.filter((k) => !k.startsWith(`${relay.prefix}/brand-a:`) && !k.startsWith(`${relay.prefix}/brand-b:`));
+  t.same(stray, [], 'none outside the two accounts');
+  t.ok(
+    keys.some((k) => k.startsWith(`${relay.prefix}/brand-a:`) && k.includes(openA)),
+    "brand-a's customer has keys under brand-a",
+  );
+  t.same(
+    keys.filter((k) => k.includes(openA) && !k.startsWith(`${relay.prefix}/brand-a:`)),
+    [],
+    "brand-a's customer has none elsewhere",
+  );
+  t.same(
+    keys.filter((k) => k.includes(openB) && !k.startsWith(`${relay.prefix}/brand-b:`)),
+    [],
+    "brand-b's customer has none elsewhere",
+  );
+});
+
+t.test('each service answers for every account: readiness, and metrics with an account label', async (t) => {
+  for (const port of Object.values(relay.ports)) {
+    const ready = await request(`http://127.0.0.1:${port}/readyz`);
+    t.equal(ready.statusCode, 200, `port ${port} ready`);
+    await ready.body.dump();
+  }
+  const metrics = await (await request(`http://127.0.0.1:${relay.ports.gateway}/metrics`)).body.text();
+  t.match(metrics, /^wxim_gateway_requests_total\{account="brand-a",[^}]*\} [1-9]/m, "brand-a's pushes");
+  t.match(metrics, /^wxim_gateway_requests_total\{account="brand-b",[^}]*\} [1-9]/m, "brand-b's pushes");
+  t.equal(metrics.match(/^# TYPE wxim_gateway_requests_total /gm)?.length, 1, 'each metric once');
+  t.match(metrics, /^process_cpu_seconds_total \d/m, "the process's own metrics without a label");
+});

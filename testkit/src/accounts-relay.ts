@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@wxim/config';
+import { type Started, runServices } from '@wxim/host';
+import { imCallbackService } from '@wxim/im-callback';
+import { imWorkerService } from '@wxim/im-worker';
+import { ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
+import { wechatGatewayService } from '@wxim/wechat-gateway';
+import { wechatPusherService } from '@wxim/wechat-pusher';
+import { freePort } from './local-redis.js';
+import { testPrefix } from './test-redis.js';
+
+/** One Official Account of an accounts relay, with its own IM app (or the one it shares) and WeChat API. */
+export interface TestAccount {
+  id: string;
+  appId: string;
+  sdkAppId: number;
+  agents: string[];
+  im: ImSimulator;
+  wechatApi: WechatApiSimulator;
+  /** Its customers in WeChat: pushes signed with its token to /wechat/<id>. */
+  wechat: WechatPlatform;
+}
+
+export interface AccountsRelay {
+  accounts: TestAccount[];
+  account(id: string): TestAccount;
+  /** The key prefix of every account (each account's keys are under `<prefix>/<id>`). */
+  prefix: string;
+  ports: { gateway: number; callback: number; imWorker: number; pusher: number };
+  gatewayUrl: string;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const letters = (i: number, length: number) => String.fromCharCode(97 + (i % 26)).repeat(length);
+
+/**
+ * The whole relay (gateway, im-worker, im-callback, wechat-pusher) in this process as `npm start`
+ * runs it, with ACCOUNTS_FILE naming one account per id: each its own Official Account (its WeChat
+ * API simulator) and IM app (its IM simulator calling im-callback back at /im/callback, told apart
+ * by SdkAppid), unless `sharedIm` gives every account the first one's IM app.
+ */
+export async function startAccountsRelay(
+  redisUrl: string,
+  ids: readonly string[],
+  options: { env?: Record<string, string>; sim?: Partial<ImSimulatorOptions>; sharedIm?: boolean } = {},
+): Promise<AccountsRelay> {
+  const ports = { gateway: await freePort(), callback: await freePort(), imWorker: await freePort(), pusher: await freePort() };
+  const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+  const accounts: TestAccount[] = [];
+  const entries: unknown[] = [];
+  const imUrls: string[] = [];
+  for (const [i, id] of ids.entries()) {
+    const appId = `wx0123456789${letters(i, 6)}`;
+    const token = `token${letters(i, 4)}`;
+    const aesKey = letters(i, 43);
+    const secret = letters(i, 32);
+    const shared = options.sharedIm === true && i > 0 ? accounts[0]! : undefined;
+    const sdkAppId = shared?.sdkAppId ?? 1_400_000_100 + i;
+    const imKey = shared === undefined ? `${letters(i, 1)}${'0'.repeat(63)}` : `${letters(0, 1)}${'0'.repeat(63)}`;
+    const agents = shared?.agents ?? [`${id}_agent1`, `${id}_agent2`];
+    const im = shared?.im ?? new ImSimulator({ sdkAppId, secretKey: imKey, agents, ...options.sim });
+    const imUrl = shared === undefined ? await im.listen() : imUrls[0]!;
+    imUrls.push(imUrl);
+    const wechatApi = new WechatApiSimulator({ appId, secret });
+    const wechatApiUrl = await wechatApi.listen();
+    const wechat = new WechatPlatform({
+      gatewayUrl,
+      pushPath: `/wechat/${id}`,
+      token,
+      appId,
+      encodingAesKey: aesKey,
+      mode: 'safe',
+      apiSimulatorUrl: wechatApiUrl,
+    });
+    accounts.push({ id, appId, sdkAppId, agents, im, wechatApi, wechat });
+    entries.push({
+      id,
+      wechat: { appId, token, aesKey, appSecret: secret, apiBase: wechatApiUrl },
+      im: { sdkAppId, secretKey: imKey, agents, callbackToken: shared === undefined ? `cb-${id}` : `cb-${accounts[0]!.id}`, apiBase: imUrl },
+    });
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'wxim-accounts-')), 'accounts.json');
+  writeFileSync(file, JSON.stringify({ accounts: entries }));
+  const prefix = testPrefix();
+  const env = {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    ACCOUNTS_FILE: file,
+    GATEWAY_PORT: String(ports.gateway),
+    CALLBACK_PORT: String(ports.callback),
+    IM_WORKER_PORT: String(ports.imWorker),
+    PUSHER_PORT: String(ports.pusher),
+    AGENT_MAX_OPEN: '10000',
+    WORKER_CONCURRENCY: '8',
+    MEDIA_ALLOWED_HOSTS: '',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  };
+  const started: Started[] = await runServices(loadConfig(env), [wechatGatewayService, imCallbackService, imWorkerService, wechatPusherService]);
+  for (const a of accounts) a.im.setCallback(`http://127.0.0.1:${ports.callback}/im/callback`, `cb-${options.sharedIm === true ? accounts[0]!.id : a.id}`);
+  return {
+    accounts,
+    account: (id) => accounts.find((a) => a.id === id)!,
+    prefix,
+    ports,
+    gatewayUrl,
+    env,
+    async close() {
+      for (const kind of ['http', 'worker'] as const) for (const s of started.filter((s) => s.definition.kind === kind)) await s.service.close();
+      for (const a of new Set(accounts.map((a) => a.im))) await a.close();
+      for (const a of accounts) await a.wechatApi.close();
+    },
+  };
+}
