@@ -5,7 +5,7 @@ import { loadConfig } from '@wxim/config';
 import { type Started, runServices } from '@wxim/host';
 import { imCallbackService } from '@wxim/im-callback';
 import { imWorkerService } from '@wxim/im-worker';
-import { ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform } from '@wxim/sandbox';
+import { ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
 import { freePort } from './local-redis.js';
@@ -114,4 +114,20 @@ export async function startAccountsRelay(
       for (const a of accounts) await a.wechatApi.close();
     },
   };
+}
+
+/** `count` pushes (`backlog <i>`) from `customers` new customers of `account`, `parallel` at a time; throws unless every one was acknowledged. */
+export async function pushBacklog(account: TestAccount, count: number, customers: number, parallel = 50): Promise<string[]> {
+  const openids = Array.from({ length: customers }, fakeOpenId);
+  let next = 0;
+  const statuses = new Set<number>();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        statuses.add((await account.wechat.push(account.wechat.text(openids[i % customers]!, `backlog ${i}`))).status);
+      }
+    }),
+  );
+  if (statuses.size !== 1 || !statuses.has(200)) throw new Error(`the gateway answered ${[...statuses].join(', ')}`);
+  return openids;
 }

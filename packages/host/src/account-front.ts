@@ -4,11 +4,19 @@ import { mergeAccountMetrics } from './account-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 
-/** Where a request goes: its account, and the path that account's service knows it by. */
+/**
+ * Where a request goes: its account, and the path that account's service knows it by. Several
+ * accounts: each is handed the request (e.g. a callback of an IM app that accounts share, which
+ * each account's service takes only if it is about its own customer), and the answer is the first
+ * that is not a success, else the first.
+ */
 export interface AccountTarget {
-  account: string;
+  account: string | readonly string[];
   url: string;
 }
+
+/** A request handed to several accounts is read whole first: at most this much. */
+const FAN_OUT_BODY_LIMIT = 1024 * 1024;
 
 /**
  * A service's own ways of naming an account in a request (e.g. `/wechat/<account>`, or IM's
@@ -53,11 +61,25 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     const url = new URL(req.raw.url ?? '/', 'http://front');
     if (HEALTH_PATHS.includes(url.pathname)) return;
     const target = definition.accountRoute?.(url, config.accounts) ?? commonRoute(url) ?? { account: DEFAULT_ACCOUNT, url: req.raw.url ?? '/' };
-    const service = byAccount.get(target.account);
-    if (service === undefined) return reply.code(404).send({ error: 'no such account' });
-    req.raw.url = target.url;
-    reply.hijack();
-    service.app.routing(req.raw, reply.raw);
+    const accounts = typeof target.account === 'string' ? [target.account] : target.account;
+    const services = accounts.map((a) => byAccount.get(a));
+    if (services.length === 0 || services.includes(undefined)) return reply.code(404).send({ error: 'no such account' });
+    if (services.length === 1) {
+      req.raw.url = target.url;
+      reply.hijack();
+      return services[0]!.app.routing(req.raw, reply.raw);
+    }
+    const body = await readBody(req.raw, FAN_OUT_BODY_LIMIT);
+    if (body === undefined) return reply.code(413).send({ error: 'body too large' });
+    const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = req.headers;
+    const answers = await Promise.all(
+      services.map((service) => service!.app.inject({ method: req.method as 'POST', url: target.url, headers, payload: body })),
+    );
+    const answer = answers.find((a) => a.statusCode >= 300) ?? answers[0]!;
+    return reply
+      .code(answer.statusCode)
+      .header('content-type', answer.headers['content-type'] ?? 'application/json')
+      .send(answer.rawPayload);
   });
   front.get('/healthz', async () => ({ status: 'ok' }));
   front.get('/readyz', async (_req, reply) => {
@@ -83,4 +105,16 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       return closing;
     },
   };
+}
+
+/** The request's body, or undefined past `limit` bytes. */
+async function readBody(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }

@@ -11,13 +11,14 @@ export const imCallbackService: ServiceDefinition = {
   host: platformBind,
   build: (config, { processMetrics }) => createImCallback(config, { processMetrics }),
   shutdownMs: 10_000,
-  // ACCOUNTS_FILE: IM names its app in every callback (SdkAppid); /im/callback/<account> names the account.
+  // ACCOUNTS_FILE: IM names its app in every callback (SdkAppid); /im/callback/<account> names one account.
   accountRoute: (url, accounts) => {
     const m = /^\/im\/callback(?:\/([^/]+))?$/.exec(url.pathname);
     if (m === null) return undefined;
     if (m[1] !== undefined) return { account: m[1], url: `/im/callback${url.search}` };
+    // Accounts that share the app each take the callback: each stores only its own customers' replies.
     const app = Number(url.searchParams.get('SdkAppid'));
-    const account = accounts.find((a) => a.im.sdkAppId === app);
-    return account === undefined ? undefined : { account: account.account, url: `/im/callback${url.search}` };
+    const sharing = accounts.filter((a) => a.im.sdkAppId === app).map((a) => a.account);
+    return sharing.length === 0 ? undefined : { account: sharing, url: `/im/callback${url.search}` };
   },
 };
