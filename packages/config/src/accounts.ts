@@ -63,6 +63,8 @@ export function fieldOf(variable: string): string | undefined {
 export interface AccountEntry {
   id: string;
   env: Record<string, string>;
+  /** Fields whose `${NAME}` is not set in this process, as variable → NAME: unset here (another service may have them). */
+  unset: Record<string, string>;
 }
 
 const SHAPE =
@@ -70,32 +72,42 @@ const SHAPE =
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The NAME of a `${NAME}` value, else undefined. */
+function referenceOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value.trim())?.[1] : undefined;
+}
+
 /**
  * A field's value as its variable's text. `${NAME}` takes the value of the environment variable
- * NAME, so that each account's secrets can come from a secret of its own (e.g. Kubernetes').
+ * NAME, so that the file holds no secret and each service is given only the secrets it reads (as
+ * without the file): a NAME not set in this process leaves the field unset here (undefined).
  */
-function valueText(value: unknown, where: string, env: Env): string {
+function valueText(value: unknown, where: string, env: Env): string | undefined {
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(',');
   if (typeof value === 'boolean') return value ? '1' : '0';
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value !== 'string') throw new ConfigError(`ACCOUNTS_FILE ${where}`, 'is malformed', 'a string, a number, true or false, or a list of strings');
-  const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value.trim());
-  if (ref === null) return value;
-  const fromEnv = env[ref[1]!];
-  if (fromEnv === undefined || fromEnv.trim() === '')
-    throw new ConfigError(`ACCOUNTS_FILE ${where}`, `names ${ref[1]}, which is not set`, `set ${ref[1]}, or write the value itself`);
-  return fromEnv;
+  const ref = referenceOf(value);
+  if (ref === undefined) return value;
+  const fromEnv = env[ref];
+  return fromEnv === undefined || fromEnv.trim() === '' ? undefined : fromEnv;
 }
 
 /** One account's fields as the variables they stand for; unknown fields are refused (a typo would otherwise be a missing setting). */
-function accountEnv(account: Record<string, unknown>, where: string, env: Env): Record<string, string> {
+function accountEnv(account: Record<string, unknown>, where: string, env: Env): Pick<AccountEntry, 'env' | 'unset'> {
   const out: Record<string, string> = {};
+  const unset: Record<string, string> = {};
+  const put = (variable: string, value: unknown, field: string) => {
+    const text = valueText(value, field, env);
+    if (text !== undefined) out[variable] = text;
+    else unset[variable] = referenceOf(value)!;
+  };
   for (const [name, value] of Object.entries(account)) {
     if (name === 'id') continue;
     const field = FIELDS[name];
     if (field === undefined) throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}`, 'is not a setting of an account', SHAPE);
     if (typeof field === 'string') {
-      out[field] = valueText(value, `${where}.${name}`, env);
+      put(field, value, `${where}.${name}`);
       continue;
     }
     if (!isObject(value)) throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}`, 'is malformed', `an object with ${Object.keys(field).join(', ')}`);
@@ -103,10 +115,10 @@ function accountEnv(account: Record<string, unknown>, where: string, env: Env): 
       const variable = field[sub];
       if (variable === undefined)
         throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}.${sub}`, 'is not a setting of an account', `one of ${Object.keys(field).join(', ')}`);
-      out[variable] = valueText(v, `${where}.${name}.${sub}`, env);
+      put(variable, v, `${where}.${name}.${sub}`);
     }
   }
-  return out;
+  return { env: out, unset };
 }
 
 /** The accounts of ACCOUNTS_FILE, read and checked for shape (their values are checked as the variables they stand for). */
@@ -133,7 +145,7 @@ export function readAccountsFile(file: string, env: Env): AccountEntry[] {
       throw new ConfigError(`ACCOUNTS_FILE accounts[${i}].id`, 'is malformed', 'lowercase letters, digits, _ or -, up to 32, e.g. brand-a');
     if (seen.has(id)) throw new ConfigError(`ACCOUNTS_FILE accounts[${i}].id`, `repeats "${id}"`, 'a different id for each account');
     seen.add(id);
-    return { id, env: accountEnv(account, `account "${id}"`, env) };
+    return { id, ...accountEnv(account, `account "${id}"`, env) };
   });
 }
 

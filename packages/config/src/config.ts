@@ -43,6 +43,8 @@ export interface Config {
   accounts: readonly Config[];
   /** Set on an account of ACCOUNTS_FILE (errors name its fields, not variables). */
   inAccountsFile?: true;
+  /** An account of ACCOUNTS_FILE: its fields whose `${NAME}` is not set in this process, variable → NAME. */
+  unsetReferences?: Readonly<Record<string, string>>;
   /** The account whose keys hold the pace of this account's IM app: the first account with that app (accounts sharing an app share its limit). */
   imPaceAccount: string;
   redisUrl: string;
@@ -138,7 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
   for (const entry of entries) {
     try {
       const account = loadAccount(environmentOf(entry, env), entry.id);
-      accounts.push({ ...account, inAccountsFile: true, media: mediaOfAccount(account.media, entry.id) });
+      accounts.push({ ...account, inAccountsFile: true, unsetReferences: entry.unset });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(inAccount(entry, err));
@@ -148,12 +150,6 @@ export function loadConfig(env: Env = process.env): Config {
   if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
   const paced = accounts.map((a) => ({ ...a, imPaceAccount: accounts.find((b) => b.im.sdkAppId === a.im.sdkAppId)!.account }));
   return { ...config, sandbox: false, accounts: paced };
-}
-
-/** An account's media links go through its own path on the gateway (`/accounts/<account>/media/…`). */
-function mediaOfAccount(media: MediaSettings, account: string): MediaSettings {
-  if (media.publicUrl === undefined || account === DEFAULT_ACCOUNT) return media;
-  return { ...media, publicUrl: `${media.publicUrl.replace(/\/+$/, '')}/accounts/${account}` };
 }
 
 /** An account's error as the file's field it is about, e.g. `ACCOUNTS_FILE account "b" wechat.token is malformed`. */
@@ -292,8 +288,13 @@ export function requireSettings(config: Config, names: readonly Setting[]): void
       requireOf(account, names);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      const field = account.inAccountsFile ? `ACCOUNTS_FILE account "${account.account}" ${fieldOf(err.variable) ?? err.variable}` : err.variable;
-      problems.push(new ConfigError(field, err.problem, err.expected));
+      if (!account.inAccountsFile) {
+        problems.push(err);
+        continue;
+      }
+      const ref = account.unsetReferences?.[err.variable];
+      const problem = ref === undefined ? err.problem : `is missing (it names ${ref}, which is not set in this service)`;
+      problems.push(new ConfigError(`ACCOUNTS_FILE account "${account.account}" ${fieldOf(err.variable) ?? err.variable}`, problem, err.expected));
     }
   }
   if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);

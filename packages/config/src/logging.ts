@@ -30,7 +30,7 @@ export function loggerOptions(level: LogLevel, name: string) {
       // A media link is a capability for three days: its token is not logged either.
       req: (req: { method?: string; url?: string }) => ({
         method: req.method,
-        path: req.url?.split('?')[0]?.replace(/^(\/accounts\/[^/]+)?\/media\/.*/, '$1/media/…'),
+        path: req.url?.split('?')[0]?.replace(/^\/media\/.*/, '/media/…'),
       }),
     },
   };

@@ -91,13 +91,21 @@ t.test('the single-account variables are the account `default` beside the fileâ€
   );
 });
 
-t.test("`${NAME}` takes a value from the environment (an account's secrets from a secret of their own)", async (t) => {
+t.test('`${NAME}` takes a value from the environment: the file holds no secret, each service is given the ones it reads', async (t) => {
   const withRef = { ...brandA, wechat: { ...brandA.wechat, appSecret: '${BRAND_A_SECRET}' } };
   const config = loadConfig({ ACCOUNTS_FILE: json([withRef]), BRAND_A_SECRET: 's'.repeat(32) });
   t.equal(config.accounts[0]!.wechat.appSecret, 's'.repeat(32));
-  t.equal(
-    refusal({ ACCOUNTS_FILE: json([withRef]) }),
-    'ACCOUNTS_FILE account "brand-a".wechat.appSecret names BRAND_A_SECRET, which is not set: set BRAND_A_SECRET, or write the value itself',
+  const gateway = loadConfig({ ACCOUNTS_FILE: json([withRef]) });
+  t.equal(gateway.accounts[0]!.wechat.appSecret, undefined, 'not set in this service: unset here');
+  t.doesNotThrow(() => requireSettings(gateway, ['WECHAT_TOKEN']), 'a service that does not read it starts');
+  t.throws(() => requireSettings(gateway, ['WECHAT_APP_SECRET']), {
+    message:
+      'ACCOUNTS_FILE account "brand-a" wechat.appSecret is missing (it names BRAND_A_SECRET, which is not set in this service): the AppSecret of the Official Account, 32 letters and digits',
+  });
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([withRef]), BRAND_A_SECRET: 'short' }),
+    /^ACCOUNTS_FILE account "brand-a" wechat\.appSecret is malformed/,
+    'a value it names is checked as the variable is',
   );
 });
 
@@ -145,9 +153,4 @@ t.test("what a service needs is checked in every account, each missing one named
   const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { id: 'bare', wechat: { token: 'tokenccc' } }]) });
   t.throws(() => requireSettings(config, ['WECHAT_TOKEN', 'IM_CALLBACK_TOKEN']), { message: /^ACCOUNTS_FILE account "bare" im\.callbackToken is missing/ });
   t.doesNotThrow(() => requireSettings(config, ['WECHAT_TOKEN']));
-});
-
-t.test("an account's media links go through its own path on the gateway", async (t) => {
-  const config = loadConfig({ ACCOUNTS_FILE: json([brandA]), MEDIA_PUBLIC_URL: 'https://relay.example.com/', MEDIA_URL_SECRET: 'm'.repeat(32) });
-  t.equal(config.accounts[0]!.media.publicUrl, 'https://relay.example.com/accounts/brand-a');
 });

@@ -33,6 +33,8 @@ export interface CustomerMediaOptions {
   transcoder: VoiceTranscoder;
   /** MEDIA_PUBLIC_URL: where agents' IM clients reach the gateway. */
   publicUrl: string;
+  /** With ACCOUNTS_FILE, an account other than `default`: its links are /media/<account>/<token>, which the gateway hands to it. */
+  account?: string;
   /** MEDIA_URL_SECRET. */
   secret: string;
   /** Video links WeChat gives must be https, unless its API itself is reached over http (the simulator). */
@@ -108,7 +110,8 @@ export class CustomerMedia {
   }
 
   private link(id: string, expiresAt: number): string {
-    return `${this.options.publicUrl}/media/${signMediaToken(this.options.secret, id, expiresAt)}`;
+    const account = this.options.account === undefined ? '' : `${this.options.account}/`;
+    return `${this.options.publicUrl}/media/${account}${signMediaToken(this.options.secret, id, expiresAt)}`;
   }
 
   private async voice(mediaId: string, format: string, expiresAt: number, turn: WechatTurn): Promise<MsgElement | undefined> {

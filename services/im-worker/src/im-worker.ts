@@ -1,4 +1,4 @@
-import { type Config, requireSettings } from '@wxim/config';
+import { type Config, DEFAULT_ACCOUNT, requireSettings } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
 import {
@@ -76,6 +76,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           store: new MediaStore(state, keys),
           transcoder,
           publicUrl: publicUrl!,
+          ...(config.account === DEFAULT_ACCOUNT ? {} : { account: config.account }),
           secret: urlSecret!,
           allowHttpVideo: config.wechat.apiBase.startsWith('http:'),
           log,

@@ -11,9 +11,12 @@ export const wechatGatewayService: ServiceDefinition = {
   host: platformBind,
   build: (config, { processMetrics }) => createGateway(config, { processMetrics }),
   shutdownMs: 10_000,
-  // ACCOUNTS_FILE: each Official Account's pushes at /wechat/<account> (/wechat stays `default`'s).
+  // ACCOUNTS_FILE: each Official Account's pushes at /wechat/<account>, its media links at
+  // /media/<account>/<token> (/wechat and /media/<token> stay `default`'s).
   accountRoute: (url) => {
-    const m = /^\/wechat\/([^/]+)$/.exec(url.pathname);
-    return m === null ? undefined : { account: m[1]!, url: `/wechat${url.search}` };
+    const push = /^\/wechat\/([^/]+)$/.exec(url.pathname);
+    if (push !== null) return { account: push[1]!, url: `/wechat${url.search}` };
+    const media = /^\/media\/([^/]+)(\/[^/]+)$/.exec(url.pathname);
+    return media === null ? undefined : { account: media[1]!, url: `/media${media[2]!}${url.search}` };
   },
 };

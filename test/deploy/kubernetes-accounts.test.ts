@@ -1,0 +1,53 @@
+// The accounts component (deploy/k8s/components/accounts) as `kubectl kustomize` renders it from the
+// example overlay: every Deployment reads the accounts file from the ConfigMap wxim-accounts, the
+// Ingress routes /wechat/<account> to the gateway, and nothing else changes.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { parse } from 'yaml';
+import { type K8sObject, renderExampleOverlay, root } from './kubernetes-render.js';
+
+const example = await renderExampleOverlay();
+const withAccounts = await renderExampleOverlay(['accounts']);
+const deployments = withAccounts.filter((o) => o.kind === 'Deployment') as unknown as (IDeployment & K8sObject)[];
+
+t.test('a Kustomize Component that every Deployment takes: the file mounted read-only, ACCOUNTS_FILE naming it', async (t) => {
+  const component = parse(await readFile(join(root, 'deploy/k8s/components/accounts/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
+  t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component']);
+  t.same(deployments.map((d) => d.metadata.name).sort(), ['dashboard', 'im-callback', 'im-worker', 'wechat-gateway', 'wechat-pusher']);
+  for (const d of deployments) {
+    const pod = d.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    t.same(pod.volumes?.find((v) => v.name === 'accounts')?.configMap, { name: 'wxim-accounts' }, `${d.metadata.name}: the ConfigMap as a volume`);
+    t.same(
+      container.volumeMounts?.find((m) => m.name === 'accounts'),
+      { name: 'accounts', mountPath: '/etc/wxim/accounts', readOnly: true },
+      `${d.metadata.name}: mounted read-only`,
+    );
+    t.same(container.env, [{ name: 'ACCOUNTS_FILE', value: '/etc/wxim/accounts/accounts.yaml' }], `${d.metadata.name}: ACCOUNTS_FILE`);
+    t.ok(
+      container.volumeMounts?.some((m) => m.name === 'tmp'),
+      `${d.metadata.name}: its own mounts kept`,
+    );
+    t.doesNotThrow(() => new Deployment(d).validate(), `${d.metadata.name} is valid against the Kubernetes schema`);
+  }
+});
+
+t.test('the Ingress routes /wechat/<account> to the gateway; nothing else changes', async (t) => {
+  const pathsOf = (list: K8sObject[]) => (list.find((o) => o.kind === 'Ingress') as unknown as IIngress).spec!.rules![0]!.http!.paths;
+  const before = pathsOf(example);
+  const after = pathsOf(withAccounts);
+  t.same(after.slice(0, before.length), before, 'every route kept');
+  t.same(
+    after.slice(before.length),
+    [{ path: '/wechat/', pathType: 'Prefix', backend: { service: { name: 'wechat-gateway', port: { number: 3000 } } } }],
+    'one route added',
+  );
+  const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+  const unchanged = (o: K8sObject) => o.kind !== 'Deployment' && o.kind !== 'Ingress';
+  t.same(withAccounts.filter(unchanged).map(key), example.filter(unchanged).map(key), 'no object added or removed');
+  t.same(withAccounts.filter(unchanged), example.filter(unchanged), 'every other object as it was');
+});
