@@ -15,7 +15,7 @@ export {
 export type { Env } from './readers.js';
 export type { SentinelConfig } from './redis-sentinel.js';
 export { startOrExit } from './start-up.js';
-export { REDACTED_KEYS, loggerOptions } from './logging.js';
+export { REDACTED_KEYS, loggedAccount, loggerOptions } from './logging.js';
 export {
   SANDBOX,
   addressOfBind,

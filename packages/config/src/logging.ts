@@ -21,10 +21,12 @@ export const REDACTED_KEYS = [
  * request URLs logged without their query (it carries signatures, openids and, towards WeChat's
  * API, access tokens).
  */
-export function loggerOptions(level: LogLevel, name: string) {
+export function loggerOptions(level: LogLevel, name: string, account?: string) {
   return {
     level,
     name,
+    // ACCOUNTS_FILE: every line of an account's service names the account.
+    ...(account === undefined ? {} : { mixin: () => ({ account }) }),
     redact: { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`), 'req.headers.authorization'], censor: '[redacted]' },
     serializers: {
       // A media link is a capability for three days: its token is not logged either.
@@ -34,4 +36,9 @@ export function loggerOptions(level: LogLevel, name: string) {
       }),
     },
   };
+}
+
+/** The account a service's log lines name: any but the single-account variables' `default` (whose lines stay as they were). */
+export function loggedAccount(config: { account: string; inAccountsFile?: true }): string | undefined {
+  return config.account === 'default' && config.inAccountsFile !== true ? undefined : config.account;
 }

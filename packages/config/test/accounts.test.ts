@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, accountsOf, loadConfig, requireSettings } from '@wxim/config';
+import { ConfigError, accountsOf, loadConfig, loggedAccount, loggerOptions, requireSettings } from '@wxim/config';
 import t from 'tap';
 
 const dir = mkdtempSync(join(tmpdir(), 'wxim-accounts-'));
@@ -153,4 +153,13 @@ t.test("what a service needs is checked in every account, each missing one named
   const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { id: 'bare', wechat: { token: 'tokenccc' } }]) });
   t.throws(() => requireSettings(config, ['WECHAT_TOKEN', 'IM_CALLBACK_TOKEN']), { message: /^ACCOUNTS_FILE account "bare" im\.callbackToken is missing/ });
   t.doesNotThrow(() => requireSettings(config, ['WECHAT_TOKEN']));
+});
+
+t.test("an account's log lines name it; a single-account deployment's stay as they were", async (t) => {
+  const config = loadConfig({ ACCOUNTS_FILE: json([brandA]), WECHAT_TOKEN: 'envtoken' });
+  const [own, fromFile] = accountsOf(config);
+  t.equal(loggedAccount(fromFile!), 'brand-a');
+  t.same(loggerOptions('info', 'wechat-gateway', loggedAccount(fromFile!)).mixin?.(), { account: 'brand-a' }, 'on every line');
+  t.equal(loggedAccount(own!), undefined, 'the variables’ own account: no field, as without the file');
+  t.equal(loggerOptions('info', 'wechat-gateway', loggedAccount(loadConfig({}))).mixin, undefined);
 });

@@ -1,4 +1,4 @@
-import { type Config, loggerOptions } from '@wxim/config';
+import { type Config, loggedAccount, loggerOptions } from '@wxim/config';
 import { type RedisClient, accountPrefix, connectionSettings, createRedis } from '@wxim/queue';
 import Fastify, {
   type FastifyBaseLogger,
@@ -83,7 +83,7 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
   const prefix = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
   const redis = createRedis(connectionSettings(config, service), options.redisRole);
   redis.on('error', () => {}); // reported through /readyz and the routes' own answers; ioredis reconnects by itself
-  const logger = { ...loggerOptions(config.logLevel, service), ...(options.logStream ? { stream: options.logStream } : {}) };
+  const logger = { ...loggerOptions(config.logLevel, service, loggedAccount(config)), ...(options.logStream ? { stream: options.logStream } : {}) };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }), ...options.server });
   if (options.localOnly) onlyKnownHosts(app, localHosts(config), { open: HEALTH_PATHS });
   let handler: H;

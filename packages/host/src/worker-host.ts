@@ -1,4 +1,4 @@
-import { type Config, loggerOptions } from '@wxim/config';
+import { type Config, loggedAccount, loggerOptions } from '@wxim/config';
 import {
   BACKOFF_TYPE,
   DEFAULT_JOB_OPTIONS,
@@ -104,7 +104,10 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
   const prefix = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
   const state = createRedis(connectionSettings(config, service), 'state');
   state.on('error', () => {}); // reported through /readyz and the jobs' retries; ioredis reconnects by itself
-  const logger = { ...loggerOptions(config.logLevel, service), ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}) };
+  const logger = {
+    ...loggerOptions(config.logLevel, service, loggedAccount(config)),
+    ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}),
+  };
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   const queue = new Queue<T>(options.queue, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
