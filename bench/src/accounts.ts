@@ -1,0 +1,124 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { type LoadRequest, percentile, runLoad } from './lib/load.js';
+import { APPENDFSYNC, type Proc, freePort, startImSimulator, startNode, startRedis } from './lib/processes.js';
+import { CONCURRENCY, arrivalsOf } from './lib/pushes.js';
+import { getJson } from './lib/relay-stack.js';
+
+/**
+ * Many Official Accounts on one relay (ACCOUNTS_FILE): Redis, wechat-gateway and im-worker each a
+ * process, one IM simulator process per account's IM app (IM's real limit on), the relay's default
+ * configuration. Each account's customers push at BENCH_ACCOUNT_RATE (50/s) for BENCH_SECONDS
+ * (30 s), all accounts at once, after a warm-up; end-to-end = push due → its IM app accepted it.
+ * BENCH_ACCOUNTS (10) accounts.
+ */
+const ACCOUNTS = Number(process.env['BENCH_ACCOUNTS'] ?? 10);
+const RATE = Number(process.env['BENCH_ACCOUNT_RATE'] ?? 50);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 30);
+const CUSTOMERS = 20;
+const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const letters = (i: number, n: number) => String.fromCharCode(97 + i).repeat(n);
+
+interface Account {
+  id: string;
+  wechat: WechatPlatform;
+  sim: Proc;
+  simUrl: string;
+  customers: string[];
+}
+
+/** Pushes from every account in turn (a1, b1, …, a2, b2, …): `perAccount` each, every account's customers in turn. */
+function pushes(accounts: Account[], perAccount: number, text: string): { requests: LoadRequest[]; msgIds: string[] } {
+  const requests: LoadRequest[] = [];
+  const msgIds: string[] = [];
+  for (let i = 0; i < perAccount; i++) {
+    for (const a of accounts) {
+      const msg = a.wechat.text(a.customers[i % a.customers.length]!, `${text} ${i} 你好 🙂`);
+      msgIds.push(msg.kind === 'text' ? msg.msgId : '');
+      requests.push(a.wechat.sign(msg));
+    }
+  }
+  return { requests, msgIds };
+}
+
+async function receipts(accounts: Account[]): Promise<[string, number, string | null][]> {
+  return (await Promise.all(accounts.map((a) => getJson<[string, number, string | null][]>(`${a.simUrl}/sim/receipts`)))).flat();
+}
+
+async function waitForAll(accounts: Account[], msgIds: readonly string[], timeoutMs: number): Promise<void> {
+  const wanted = new Set(msgIds);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = new Set((await receipts(accounts)).map((r) => r[2]).filter((id) => id !== null && wanted.has(id)));
+    if (got.size >= wanted.size || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const redis = await startRedis();
+const procs: Proc[] = [redis];
+try {
+  const [gatewayPort, workerPort] = [await freePort(), await freePort()];
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const accounts: Account[] = [];
+  const entries: unknown[] = [];
+  for (let i = 0; i < ACCOUNTS; i++) {
+    const id = `brand-${letters(i, 1)}`;
+    const [appId, token, aesKey, sdkAppId, imKey] = [
+      `wx0123456789${letters(i, 6)}`,
+      `token${letters(i, 4)}`,
+      letters(i, 43),
+      1_400_000_100 + i,
+      letters(i, 64),
+    ];
+    const agents = [`${id}_agent1`, `${id}_agent2`];
+    const simPort = await freePort();
+    const sim = await startImSimulator(simPort, { SIM_SDK_APP_ID: String(sdkAppId), SIM_SECRET_KEY: imKey, SIM_AGENTS: agents.join(',') });
+    procs.push(sim);
+    const simUrl = `http://127.0.0.1:${simPort}`;
+    const wechat = new WechatPlatform({ gatewayUrl, pushPath: `/wechat/${id}`, token, appId, encodingAesKey: aesKey, mode: 'safe' });
+    accounts.push({ id, wechat, sim, simUrl, customers: Array.from({ length: CUSTOMERS }, fakeOpenId) });
+    entries.push({ id, wechat: { appId, token, aesKey }, im: { sdkAppId, secretKey: imKey, agents, apiBase: simUrl } });
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'wxim-bench-accounts-')), 'accounts.json');
+  writeFileSync(file, JSON.stringify({ accounts: entries }));
+  const env = { REDIS_URL: redis.url, ACCOUNTS_FILE: file, GATEWAY_PORT: String(gatewayPort), IM_WORKER_PORT: String(workerPort), AGENT_MAX_OPEN: '10000' };
+  const gateway = await startNode('wechat-gateway', entry('../../services/wechat-gateway/dist/main.js'), env, `${gatewayUrl}/readyz`);
+  const worker = await startNode('im-worker', entry('../../services/im-worker/dist/main.js'), env, `http://127.0.0.1:${workerPort}/readyz`);
+  procs.push(gateway, worker);
+
+  // Warm-up: every customer known to its IM app, the processes' JIT settled (10 s at the run's rate).
+  const warm = pushes(accounts, RATE * 10, 'warm-up');
+  await runLoad(gatewayUrl, warm.requests, CONCURRENCY, RATE * ACCOUNTS);
+  await waitForAll(accounts, warm.msgIds, 120_000);
+
+  const run = pushes(accounts, RATE * SECONDS, 'message');
+  const cpu0 = [gateway, worker, redis].map((p) => p.cpuSeconds());
+  const gen0 = process.cpuUsage();
+  const load = await runLoad(gatewayUrl, run.requests, CONCURRENCY, RATE * ACCOUNTS);
+  await waitForAll(accounts, run.msgIds, 120_000);
+  const cpuUs = [gateway, worker, redis].map((p, i) => ((p.cpuSeconds() - cpu0[i]!) * 1e6) / run.requests.length);
+  const gen = process.cpuUsage(gen0);
+  const { e2e, seen } = arrivalsOf(await receipts(accounts), run.msgIds, load.startedAt);
+  const doubled = [...seen.values()].filter((n) => n > 1).length;
+  const lines = [
+    `## ${ACCOUNTS} accounts at ${RATE} pushes/s each (${RATE * ACCOUNTS}/s in all), ${SECONDS} s`,
+    '',
+    `Machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; Redis (appendfsync ${APPENDFSYNC}), wechat-gateway, im-worker, ${ACCOUNTS} IM simulators and the load generator share the cores.`,
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| pushes sent / acknowledged | ${load.sent} / ${load.ok} (${load.perSecond.toFixed(0)}/s) |`,
+    `| ack p50 / p99 (ms) | ${load.p50.toFixed(0)} / ${load.p99.toFixed(0)} |`,
+    `| end-to-end p50 / p99 (ms) | ${percentile(e2e, 50).toFixed(0)} / ${percentile(e2e, 99).toFixed(0)} |`,
+    `| lost / doubled | ${load.ok - seen.size} / ${doubled} |`,
+    `| CPU per message, µs: gateway / im-worker / Redis = total | ${cpuUs.map((c) => c.toFixed(0)).join(' / ')} = ${cpuUs.reduce((a, b) => a + b, 0).toFixed(0)} |`,
+    `| load generator CPU per message, µs | ${((gen.user + gen.system) / run.requests.length).toFixed(0)} |`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+} finally {
+  for (const p of procs.reverse()) await p.stop();
+}
