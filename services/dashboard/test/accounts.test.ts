@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@wxim/config';
+import { dashboardService } from '@wxim/dashboard';
+import { buildForAccounts } from '@wxim/host';
+import { QUEUES } from '@wxim/queue';
+import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { request } from 'undici';
+import { LOGIN, SIGNED_IN } from './board-client.js';
+
+// The dashboard with ACCOUNTS_FILE: a board per account at /accounts/<account>/, each over its
+// account's queues only; one /metrics with an account label.
+const redis = await startTestRedis();
+const client = new Redis(redis.url);
+const prefix = testPrefix();
+const file = join(mkdtempSync(join(tmpdir(), 'wxim-board-')), 'accounts.yaml');
+writeFileSync(
+  file,
+  ['brand-a', 'brand-b']
+    .map((id, i) => `  - id: ${id}\n    wechat: { token: token${'ab'[i]!.repeat(4)} }\n    im: { sdkAppId: ${1400000100 + i}, agents: [${id}_agent] }\n`)
+    .join('')
+    .replace(/^/, 'accounts:\n'),
+);
+const config = loadConfig({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, ACCOUNTS_FILE: file, LOG_LEVEL: 'silent', ...LOGIN });
+const board = await buildForAccounts(dashboardService, config, { processMetrics: false });
+await board.app.listen({ host: '127.0.0.1', port: 0 });
+const origin = `http://127.0.0.1:${(board.app.server.address() as { port: number }).port}`;
+t.teardown(async () => {
+  await board.close();
+  client.disconnect();
+  await redis.close();
+});
+
+async function get(path: string, headers: Record<string, string> = SIGNED_IN): Promise<{ status: number; text: string }> {
+  const res = await request(`${origin}${path}`, { headers });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+t.test("each account's board, over its own queues, behind the one login", async (t) => {
+  const queue = new Queue(QUEUES.wechatInbound, { connection: client, prefix: `${prefix}/brand-b` });
+  await queue.add('a push', { hello: 'b' }, { jobId: 'only-in-b' });
+  await queue.close();
+  const page = await get('/accounts/brand-b/');
+  t.equal(page.status, 200);
+  t.match(page.text, 'WeChat ⇄ IM relay · brand-b', 'titled with its account');
+  t.match(page.text, '/accounts/brand-b/', 'its links under its own path');
+  const b = JSON.parse((await get('/accounts/brand-b/api/queues')).text) as { queues: { name: string; counts: Record<string, number> }[] };
+  const a = JSON.parse((await get('/accounts/brand-a/api/queues')).text) as { queues: { name: string; counts: Record<string, number> }[] };
+  const waiting = (q: typeof a) => q.queues.find((x) => x.name === QUEUES.wechatInbound)!.counts['waiting'];
+  t.equal(waiting(b), 1, "brand-b's push on brand-b's board");
+  t.equal(waiting(a), 0, "and not on brand-a's");
+  t.equal((await get('/accounts/brand-a/api/queues', {})).status, 401, 'the login still asked');
+  t.equal((await get('/accounts/brand-z/')).status, 404, 'an account not in the file');
+  t.match((await get('/')).text, 'WeChat ⇄ IM relay · brand-a', 'the root: the first account (no `default` here)');
+});
+
+t.test("one /metrics, every account's queues labelled", async (t) => {
+  const metrics = (await get('/metrics', {})).text;
+  t.match(metrics, /^wxim_queue_jobs\{account="brand-b",queue="wechat-inbound",state="waiting"\} 1$/m);
+  t.match(metrics, /^wxim_queue_jobs\{account="brand-a",queue="wechat-inbound",state="waiting"\} 0$/m);
+});
