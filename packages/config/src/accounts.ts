@@ -132,8 +132,11 @@ export function readAccountsFile(file: string, env: Env): AccountEntry[] {
   let parsed: unknown;
   try {
     parsed = parseYaml(text); // YAML is a superset of JSON
-  } catch {
-    throw new ConfigError('ACCOUNTS_FILE', 'is neither JSON nor YAML', SHAPE);
+  } catch (err) {
+    // Where it stopped (the parser's line and column; never the text, which may hold a secret).
+    const at = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const where = at === undefined ? '' : ` (it cannot be read past line ${at.line}, column ${at.col}; a \${NAME} inside { } needs quotes)`;
+    throw new ConfigError('ACCOUNTS_FILE', `is neither JSON nor YAML${where}`, SHAPE);
   }
   const list = isObject(parsed) ? parsed['accounts'] : undefined;
   if (!Array.isArray(list) || list.length === 0) throw new ConfigError('ACCOUNTS_FILE', 'has no list "accounts"', SHAPE);

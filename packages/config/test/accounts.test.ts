@@ -119,6 +119,13 @@ t.test('each problem is one line naming the account and its field; all of them a
   ]);
   t.match(refusal({ ACCOUNTS_FILE: join(dir, 'missing.yaml') }), /^ACCOUNTS_FILE cannot be read \(ENOENT\)/);
   t.match(refusal({ ACCOUNTS_FILE: file('accounts: [') }), /^ACCOUNTS_FILE is neither JSON nor YAML/);
+  const flow = refusal({ ACCOUNTS_FILE: file('accounts:\n  - id: a\n    im: { secretKey: ${A_KEY_SECRET_VALUE} }\n') });
+  t.match(
+    flow,
+    /^ACCOUNTS_FILE is neither JSON nor YAML \(it cannot be read past line 3, column \d+; a \$\{NAME\} inside \{ \} needs quotes\)/,
+    'where it stopped',
+  );
+  t.notMatch(flow, 'A_KEY_SECRET_VALUE', 'never the text');
   t.match(refusal({ ACCOUNTS_FILE: file('accounts: []') }), /^ACCOUNTS_FILE has no list "accounts"/);
   t.match(refusal({ ACCOUNTS_FILE: json([{ ...brandA, id: 'Brand A' }]) }), /^ACCOUNTS_FILE accounts\[0\]\.id is malformed: lowercase letters/);
   t.match(refusal({ ACCOUNTS_FILE: json([brandA, { ...brandB, id: 'brand-a' }]) }), /^ACCOUNTS_FILE accounts\[1\]\.id repeats "brand-a"/);
