@@ -1,4 +1,4 @@
-import { WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { WechatPlatform, customerMediaBytes, fakeOpenId } from '@wxim/sandbox';
 import { textElem } from '@wxim/im';
 import { QUEUES } from '@wxim/queue';
 import { Queue } from 'bullmq';
@@ -9,7 +9,12 @@ import { type TestAccount, eventually, startAccountsRelay, startTestRedis } from
 
 // Two Official Accounts on one relay (ACCOUNTS_FILE), each with its own IM app and WeChat API.
 const redis = await startTestRedis();
-const relay = await startAccountsRelay(redis.url, ['brand-a', 'brand-b']);
+// Media on: the agent's client reaches the gateway at MEDIA_PUBLIC_URL through an ingress; here the
+// test is the ingress, sending each link's path to the gateway.
+const PUBLIC_URL = 'https://relay.example.test';
+const relay = await startAccountsRelay(redis.url, ['brand-a', 'brand-b'], {
+  env: { MEDIA_PUBLIC_URL: PUBLIC_URL, MEDIA_URL_SECRET: 'accounts-media-test-secret-0123456789abcdef' },
+});
 const client = new Redis(redis.url);
 t.teardown(async () => {
   client.disconnect();
@@ -79,6 +84,26 @@ t.test("a reply from one app's agent never reaches another account's customer", 
   );
   t.same(a.wechatApi.sentTo(openB), [], "brand-a's Official Account never sent to brand-b's customer");
   t.same(b.wechatApi.sentTo(openA), [], "brand-b's Official Account never sent to brand-a's customer");
+});
+
+t.test("an account's media links go through its own path, and only it serves them", async (t) => {
+  const openid = fakeOpenId();
+  const before = b.im.messages.length;
+  t.equal((await b.wechat.push(b.wechat.video(openid, 'shortvideo'))).status, 200);
+  await eventually("the video reaches brand-b's agent", () => b.im.messages.length > before);
+  const video = b.im.messages[before]!.body.find((e) => e.MsgType === 'TIMVideoFileElem')!.MsgContent;
+  const thumbUrl = String(video['ThumbUrl']);
+  t.match(thumbUrl, new RegExp(`^${PUBLIC_URL}/media/brand-b/[^/]+$`), 'under /media/brand-b/');
+  const token = thumbUrl.split('/').at(-1)!;
+  const fetchPath = async (path: string) => {
+    const res = await request(`${relay.gatewayUrl}${path}`);
+    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+  };
+  const thumb = await fetchPath(`/media/brand-b/${token}`);
+  t.equal(thumb.status, 200);
+  t.same(thumb.body, customerMediaBytes('thumb'), 'the thumbnail, byte for byte');
+  t.equal((await fetchPath(`/media/brand-a/${token}`)).status, 404, "brand-a's gateway has no such media");
+  t.equal((await fetchPath(`/media/${token}`)).status, 404, 'nor has any `default` account');
 });
 
 t.test("every key is one account's, and no customer's key is under another account", async (t) => {
