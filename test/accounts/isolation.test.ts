@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { WechatPlatform, customerMediaBytes, fakeOpenId } from '@wxim/sandbox';
 import { textElem } from '@wxim/im';
 import { QUEUES } from '@wxim/queue';
@@ -32,6 +33,17 @@ async function customerWrites(account: TestAccount, openid: string, text: string
   return { userId: m.from, agent: m.to };
 }
 
+/** GET `path` as written: a client's URL parser would resolve the dots and backslashes first. */
+function rawStatus(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port: relay.ports.gateway, path }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}
+
 const jobsIn = async (account: string) => {
   const queue = new Queue(QUEUES.wechatInbound, { connection: client, prefix: `${relay.prefix}/${account}` });
   const counts = await queue.getJobCounts();
@@ -52,6 +64,15 @@ t.test("a push signed for one account is refused on another's path, and changes 
   const noDefault = await request(`${relay.gatewayUrl}/wechat?signature=x&timestamp=1&nonce=1`, { method: 'POST', body: '<xml/>' });
   t.equal(noDefault.statusCode, 404, 'no `default` account configured: /wechat is nobody’s');
   await noDefault.body.dump();
+  // A path a proxy in front would read differently (here it would resolve to brand-a's /metrics).
+  for (const path of [
+    '/media/x\\..\\..\\accounts\\brand-a\\metrics',
+    '/media/x/..%2f..%2faccounts/brand-a/metrics',
+    '/wechat/../accounts/brand-a/metrics',
+    '//wechat/brand-a',
+  ]) {
+    t.equal(await rawStatus(path), 400, `${path}: 400`);
+  }
   // The same push on its own path goes through, to its own IM app only.
   await customerWrites(a, openid, 'signed for brand-a');
   t.notOk(

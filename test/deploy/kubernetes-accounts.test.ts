@@ -1,6 +1,6 @@
 // The accounts component (deploy/k8s/components/accounts) as `kubectl kustomize` renders it from the
 // example overlay: every Deployment reads the accounts file from the ConfigMap wxim-accounts, the
-// Ingress routes /wechat/<account> to the gateway, and nothing else changes.
+// Ingress routes /wechat/<account> and /im/callback/<account>, and nothing else changes.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -14,7 +14,16 @@ const example = await renderExampleOverlay();
 const withAccounts = await renderExampleOverlay(['accounts']);
 const deployments = withAccounts.filter((o) => o.kind === 'Deployment') as unknown as (IDeployment & K8sObject)[];
 
+const configOf = (list: K8sObject[]) =>
+  list.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('wxim-config')) as unknown as K8sObject & { data: Record<string, string> };
+const configName = configOf(withAccounts).metadata.name;
+
 t.test('a Kustomize Component that every Deployment takes: the file mounted read-only, ACCOUNTS_FILE naming it', async (t) => {
+  t.same(
+    configOf(withAccounts).data,
+    { ...configOf(example).data, ACCOUNTS_FILE: '/etc/wxim/accounts/accounts.yaml' },
+    'wxim-config: ACCOUNTS_FILE added, the rest kept',
+  );
   const component = parse(await readFile(join(root, 'deploy/k8s/components/accounts/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
   t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component']);
   t.same(deployments.map((d) => d.metadata.name).sort(), ['dashboard', 'im-callback', 'im-worker', 'wechat-gateway', 'wechat-pusher']);
@@ -27,7 +36,10 @@ t.test('a Kustomize Component that every Deployment takes: the file mounted read
       { name: 'accounts', mountPath: '/etc/wxim/accounts', readOnly: true },
       `${d.metadata.name}: mounted read-only`,
     );
-    t.same(container.env, [{ name: 'ACCOUNTS_FILE', value: '/etc/wxim/accounts/accounts.yaml' }], `${d.metadata.name}: ACCOUNTS_FILE`);
+    t.ok(
+      container.envFrom?.some((e) => e.configMapRef?.name === configName),
+      `${d.metadata.name}: reads wxim-config, which sets ACCOUNTS_FILE`,
+    );
     t.ok(
       container.volumeMounts?.some((m) => m.name === 'tmp'),
       `${d.metadata.name}: its own mounts kept`,
@@ -43,11 +55,15 @@ t.test('the Ingress routes /wechat/<account> to the gateway; nothing else change
   t.same(after.slice(0, before.length), before, 'every route kept');
   t.same(
     after.slice(before.length),
-    [{ path: '/wechat/', pathType: 'Prefix', backend: { service: { name: 'wechat-gateway', port: { number: 3000 } } } }],
-    'one route added',
+    [
+      { path: '/wechat/', pathType: 'Prefix', backend: { service: { name: 'wechat-gateway', port: { number: 3000 } } } },
+      { path: '/im/callback/', pathType: 'Prefix', backend: { service: { name: 'im-callback', port: { number: 3001 } } } },
+    ],
+    'the two account paths added',
   );
   const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
-  const unchanged = (o: K8sObject) => o.kind !== 'Deployment' && o.kind !== 'Ingress';
+  // The Deployments (the mount; wxim-config's new name, a hash of its contents) and wxim-config itself change.
+  const unchanged = (o: K8sObject) => o.kind !== 'Deployment' && o.kind !== 'Ingress' && !o.metadata.name.startsWith('wxim-config');
   t.same(withAccounts.filter(unchanged).map(key), example.filter(unchanged).map(key), 'no object added or removed');
   t.same(withAccounts.filter(unchanged), example.filter(unchanged), 'every other object as it was');
 });

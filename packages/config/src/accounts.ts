@@ -40,12 +40,13 @@ const FIELDS: Record<string, Record<string, string> | string> = {
 
 /**
  * The variables that are an account's own: an account of the file never inherits them. The API
- * bases (e.g. IM's regional domains) and the texts are inherited unless the account sets its own.
+ * bases (e.g. IM's regional domains), WECHAT_REQUIRE_ENCRYPTION and the texts are inherited unless
+ * the account sets its own.
  */
 export const ACCOUNT_CREDENTIALS: readonly string[] = [
   ...Object.values(FIELDS.wechat as Record<string, string>),
   ...Object.values(FIELDS.im as Record<string, string>),
-].filter((name) => !name.endsWith('_API_BASE'));
+].filter((name) => !name.endsWith('_API_BASE') && name !== 'WECHAT_REQUIRE_ENCRYPTION');
 
 /** The file's field a variable stands for in an account, e.g. `wechat.token` for WECHAT_TOKEN. */
 export function fieldOf(variable: string): string | undefined {
@@ -88,7 +89,16 @@ function valueText(value: unknown, where: string, env: Env): string | undefined 
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value !== 'string') throw new ConfigError(`ACCOUNTS_FILE ${where}`, 'is malformed', 'a string, a number, true or false, or a list of strings');
   const ref = referenceOf(value);
-  if (ref === undefined) return value;
+  if (ref === undefined) {
+    // A reference written wrong must not become the value itself (e.g. a callback token anyone reading the file knows).
+    if (value.includes('${'))
+      throw new ConfigError(
+        `ACCOUNTS_FILE ${where}`,
+        'is malformed',
+        'a value, or a whole ${NAME} reference (NAME of letters, digits and _, not starting with a digit)',
+      );
+    return value;
+  }
   const fromEnv = env[ref];
   return fromEnv === undefined || fromEnv.trim() === '' ? undefined : fromEnv;
 }
@@ -131,7 +141,9 @@ export function readAccountsFile(file: string, env: Env): AccountEntry[] {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text); // YAML is a superset of JSON
+    // YAML is a superset of JSON. Every value is read as text (the failsafe schema), as a variable
+    // is: a Token such as 012345 must not turn into the number 12345.
+    parsed = parseYaml(text, { schema: 'failsafe' });
   } catch (err) {
     // Where it stopped (the parser's line and column; never the text, which may hold a secret).
     const at = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];

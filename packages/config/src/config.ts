@@ -123,12 +123,14 @@ function sweepPeriod(env: Env): number {
  * {@link requireSettings}.
  */
 export function loadConfig(env: Env = process.env): Config {
-  const config = loadAccount(env, DEFAULT_ACCOUNT);
   const file = raw(env, 'ACCOUNTS_FILE');
+  const own = hasOwnAccount(env);
+  // With the file and no account of the variables' own, WECHAT_REQUIRE_ENCRYPTION is the accounts'
+  // default (each checks it against its own key), not a setting of an account without a key.
+  const config = loadAccount(file !== undefined && !own ? { ...env, WECHAT_REQUIRE_ENCRYPTION: undefined } : env, DEFAULT_ACCOUNT);
   if (file === undefined) return config;
   if (config.sandbox === true) throw new ConfigError('SANDBOX', 'is set with ACCOUNTS_FILE', 'unset one of them: the sandbox runs its own made-up accounts');
   const entries = readAccountsFile(file, env);
-  const own = hasOwnAccount(env);
   if (own && entries.some((e) => e.id === DEFAULT_ACCOUNT))
     throw new ConfigError(
       'ACCOUNTS_FILE',
@@ -139,7 +141,12 @@ export function loadConfig(env: Env = process.env): Config {
   const accounts: Config[] = own ? [config] : [];
   for (const entry of entries) {
     try {
-      const account = loadAccount(environmentOf(entry, env), entry.id);
+      // An AES key given by a ${NAME} this service lacks (only the gateway reads it): its check that
+      // encryption-only has a key is left to the gateway's required settings.
+      const own = environmentOf(entry, env);
+      const keyElsewhere = entry.unset['WECHAT_ENCODING_AES_KEY'] !== undefined;
+      const loaded = loadAccount(keyElsewhere ? { ...own, WECHAT_REQUIRE_ENCRYPTION: undefined } : own, entry.id);
+      const account = keyElsewhere ? { ...loaded, wechat: { ...loaded.wechat, requireEncryption: flag(own, 'WECHAT_REQUIRE_ENCRYPTION', false) } } : loaded;
       accounts.push({ ...account, inAccountsFile: true, unsetReferences: entry.unset });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -165,6 +172,21 @@ function sharedAppProblems(accounts: readonly Config[]): ConfigError[] {
       const where = `ACCOUNTS_FILE account "${a.account}"`;
       if (a.wechat.appId !== undefined && a.wechat.appId === b.wechat.appId)
         problems.push(new ConfigError(`${where} wechat.appId`, `is account "${b.account}"'s too`, 'one entry per Official Account'));
+      // A push's signature is the Token's alone: with one Token, a push for one account would pass on
+      // the other's path. Encryption-only accounts are told apart by their own keys.
+      const encrypted = (c: Config) => c.wechat.requireEncryption && c.wechat.encodingAesKey !== undefined;
+      if (
+        a.wechat.token !== undefined &&
+        a.wechat.token === b.wechat.token &&
+        !(encrypted(a) && encrypted(b) && a.wechat.encodingAesKey !== b.wechat.encodingAesKey)
+      )
+        problems.push(
+          new ConfigError(
+            `${where} wechat.token`,
+            `is account "${b.account}"'s too`,
+            "a Token of each account's own (a push signed for one would pass on the other's path), or both encryptionOnly with keys of their own",
+          ),
+        );
       if (a.im.sdkAppId === undefined || a.im.sdkAppId !== b.im.sdkAppId) continue;
       if (a.im.secretKey !== b.im.secretKey)
         problems.push(
@@ -305,6 +327,9 @@ function requireOf(config: Config, names: readonly Setting[]): void {
   for (const name of names) {
     const [read, expected] = SETTINGS[name];
     required(name, read(config), expected);
+  }
+  if (config.wechat.requireEncryption && names.includes('WECHAT_TOKEN')) {
+    required('WECHAT_ENCODING_AES_KEY', config.wechat.encodingAesKey, 'the EncodingAESKey: encryption-only (WECHAT_REQUIRE_ENCRYPTION) needs it');
   }
   // Safe mode decrypts with the AppID as the trailer check, so a key without an AppID is useless.
   if (config.wechat.encodingAesKey !== undefined && names.includes('WECHAT_TOKEN')) {

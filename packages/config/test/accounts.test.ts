@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, accountsOf, loadConfig, loggedAccount, loggerOptions, requireSettings } from '@wxim/config';
@@ -169,4 +169,71 @@ t.test("an account's log lines name it; a single-account deployment's stay as th
   t.same(loggerOptions('info', 'wechat-gateway', loggedAccount(fromFile!)).mixin?.(), { account: 'brand-a' }, 'on every line');
   t.equal(loggedAccount(own!), undefined, 'the variables’ own account: no field, as without the file');
   t.equal(loggerOptions('info', 'wechat-gateway', loggedAccount(loadConfig({}))).mixin, undefined);
+});
+
+t.test(
+  'two accounts with one Token are refused (a push for one would pass on the other’s path), unless both are encryption-only with keys of their own',
+  async (t) => {
+    const sameToken = { ...brandB, wechat: { ...brandB.wechat, token: brandA.wechat.token } };
+    t.match(refusal({ ACCOUNTS_FILE: json([brandA, sameToken]) }), /^ACCOUNTS_FILE account "brand-b" wechat\.token is account "brand-a"'s too/);
+    t.notMatch(refusal({ ACCOUNTS_FILE: json([brandA, sameToken]) }), brandA.wechat.token, 'never the value');
+    const encrypted = (a: typeof brandA | typeof brandB, key: string) => ({
+      ...a,
+      wechat: { ...a.wechat, token: 'sharedtoken', aesKey: key, encryptionOnly: true },
+    });
+    t.doesNotThrow(() => loadConfig({ ACCOUNTS_FILE: json([encrypted(brandA, 'a'.repeat(43)), encrypted(brandB, 'b'.repeat(43))]) }));
+  },
+);
+
+t.test('encryption-only: inherited from WECHAT_REQUIRE_ENCRYPTION, and with a ${NAME} key only the gateway needs the key', async (t) => {
+  const inherited = loadConfig({ ACCOUNTS_FILE: json([brandA]), WECHAT_REQUIRE_ENCRYPTION: '1' });
+  t.equal(inherited.accounts[0]!.wechat.requireEncryption, true, 'inherited');
+  const withRef = { ...brandA, wechat: { ...brandA.wechat, aesKey: '${BRAND_A_AES_KEY}', encryptionOnly: true } };
+  const worker = loadConfig({ ACCOUNTS_FILE: json([withRef]) });
+  t.equal(worker.accounts[0]!.wechat.requireEncryption, true, 'a service without the key starts');
+  t.doesNotThrow(() => requireSettings(worker, ['IM_SDK_APP_ID']));
+  t.throws(() => requireSettings(worker, ['WECHAT_TOKEN']), {
+    message: /^ACCOUNTS_FILE account "brand-a" wechat\.aesKey is missing \(it names BRAND_A_AES_KEY, which is not set in this service\)/,
+  });
+  const gateway = loadConfig({ ACCOUNTS_FILE: json([withRef]), BRAND_A_AES_KEY: 'k'.repeat(43) });
+  t.doesNotThrow(() => requireSettings(gateway, ['WECHAT_TOKEN']), 'the gateway, given the key');
+});
+
+t.test('every value is text, as a variable is; a reference written wrong is refused, not taken as the value', async (t) => {
+  const config = loadConfig({ ACCOUNTS_FILE: file('accounts:\n  - id: a\n    wechat: { token: 012345 }\n    im: { sdkAppId: 1400000011, agents: [x] }\n') });
+  t.equal(config.accounts[0]!.wechat.token, '012345');
+  t.equal(config.accounts[0]!.im.sdkAppId, 1400000011);
+  for (const bad of ['${BRAND-A-CB}', 'x${A}', '${A']) {
+    t.equal(
+      refusal({ ACCOUNTS_FILE: json([{ ...brandA, im: { ...brandA.im, callbackToken: bad } }]) }),
+      'ACCOUNTS_FILE account "brand-a".im.callbackToken is malformed: a value, or a whole ${NAME} reference (NAME of letters, digits and _, not starting with a digit)',
+      bad,
+    );
+  }
+});
+
+t.test("docs/accounts.md's example, each service given only its own secrets, starts every service", async (t) => {
+  const doc = readFileSync(new URL('../../../docs/accounts.md', import.meta.url), 'utf8');
+  const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  const names = [...new Set([...example.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!))];
+  const value = (name: string) =>
+    /AES_KEY/.test(name)
+      ? 'e'.repeat(43)
+      : /APP_SECRET/.test(name)
+        ? 's'.repeat(32)
+        : /TOKEN$/.test(name) && !/CALLBACK/.test(name)
+          ? `tok${name.length}${name.slice(6, 7)}`
+          : 'v'.repeat(40);
+  const only = (pattern: RegExp) => Object.fromEntries(names.filter((n) => pattern.test(n)).map((n) => [n, value(n)]));
+  const path = file(example);
+  const services: [string, RegExp, Parameters<typeof requireSettings>[1]][] = [
+    ['wechat-gateway', /WECHAT_TOKEN|AES_KEY/, ['WECHAT_TOKEN']],
+    ['im-callback', /IM_KEY|IM_CALLBACK_TOKEN/, ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN']],
+    ['im-worker', /IM_KEY/, ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']],
+    ['wechat-pusher', /APP_SECRET|IM_KEY/, ['WECHAT_APP_ID', 'WECHAT_APP_SECRET', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS']],
+  ];
+  for (const [service, secrets, needs] of services) {
+    const config = loadConfig({ ACCOUNTS_FILE: path, ...only(secrets) });
+    t.doesNotThrow(() => requireSettings(config, needs), service);
+  }
 });

@@ -15,8 +15,16 @@ export interface AccountTarget {
   url: string;
 }
 
-/** A request handed to several accounts is read whole first: at most this much. */
-const FAN_OUT_BODY_LIMIT = 1024 * 1024;
+/** A request handed to several accounts (an IM callback) is read whole first: at most this much, im-callback's own limit. */
+const FAN_OUT_BODY_LIMIT = 64 * 1024;
+
+/**
+ * A path the front would route differently from a proxy before it: a backslash, a dot segment, an
+ * empty segment or an encoded dot or slash (a URL parser resolves `/media/x/..%2f..` where an
+ * ingress saw `/media/…`). Such a request is refused: no account's service is reached by a path
+ * the ingress did not mean to let through.
+ */
+const AMBIGUOUS_PATH = /\\|%2e|%2f|%5c|\/\/|\/\.\.?(\/|$)/i;
 
 /**
  * A service's own ways of naming an account in a request (e.g. `/wechat/<account>`, or IM's
@@ -56,8 +64,17 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     throw err;
   }
   const byAccount = new Map(built.map((b) => [b.account, b.service]));
-  const front = Fastify({ logger: loggerOptions(config.logLevel, definition.name), logController: new LogController({ disableRequestLogging: true }) });
+  // While closing, requests still reach their accounts' services, which answer them as on their own
+  // (im-callback refuses a callback so that it is looked for in IM's history later).
+  const front = Fastify({
+    logger: loggerOptions(config.logLevel, definition.name),
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: false,
+    return503OnClosing: false,
+  });
   front.addHook('onRequest', async (req, reply) => {
+    const rawPath = (req.raw.url ?? '/').split('?')[0]!;
+    if (AMBIGUOUS_PATH.test(rawPath)) return reply.code(400).send({ error: 'malformed path' });
     const url = new URL(req.raw.url ?? '/', 'http://front');
     if (HEALTH_PATHS.includes(url.pathname)) return;
     const target = definition.accountRoute?.(url, config.accounts) ?? commonRoute(url) ?? { account: DEFAULT_ACCOUNT, url: req.raw.url ?? '/' };
@@ -88,8 +105,11 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     return reply.code(down.length === 0 ? 200 : 503).send(down.length === 0 ? { status: 'ready' } : { status: 'not ready', accounts: down });
   });
   front.get('/metrics', async (_req, reply) => {
-    const parts = await Promise.all(built.map(async (b) => ({ account: b.account, text: (await b.service.app.inject('/metrics')).body })));
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(mergeAccountMetrics(parts));
+    const answers = await Promise.all(built.map(async (b) => ({ account: b.account, answer: await b.service.app.inject('/metrics') })));
+    // An account without its metrics fails the scrape (the target shows down), rather than its series going absent.
+    const failed = answers.filter((a) => a.answer.statusCode !== 200).map((a) => a.account);
+    if (failed.length > 0) return reply.code(503).send({ error: 'metrics unavailable', accounts: failed });
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(mergeAccountMetrics(answers.map((a) => ({ account: a.account, text: a.answer.body }))));
   });
   let closing: Promise<void> | undefined;
   return {
@@ -99,6 +119,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     },
     close() {
       closing ??= (async () => {
+        for (const b of built) b.service.closing?.();
         await front.close();
         await Promise.all(built.map((b) => b.service.close()));
       })();

@@ -69,6 +69,8 @@ export interface HttpHost<H extends HttpHandler> {
   prefix: string;
   /** What `build` returned: the service's own parts. */
   handler: H;
+  /** Tells the service it is closing (HttpHandler.closing), before whatever is in front of it stops taking requests. */
+  closing(): void;
   /** Once, however often called: stops taking requests, then closes the service's parts and Redis. */
   close(): Promise<void>;
 }
@@ -102,6 +104,9 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
     redis,
     prefix,
     handler,
+    closing() {
+      handler.closing?.();
+    },
     close() {
       closing ??= (async () => {
         handler.closing?.();

@@ -7,6 +7,8 @@ export interface RunningService {
   app: FastifyInstance;
   /** Starts taking work once listening (workers); HTTP services take it by listening. */
   start?(): void;
+  /** Told before its server stops taking requests (see HttpHandler.closing); close() tells it too. */
+  closing?(): void;
   /** Stops taking work, finishes or hands back what is in flight, closes connections. */
   close(): Promise<void>;
 }

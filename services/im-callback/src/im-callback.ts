@@ -22,6 +22,8 @@ export interface ImCallback {
   sweep: CallbackSweep;
   /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran) and the sweeps. */
   start(): void;
+  /** Told before the server in front of it stops taking requests: callbacks are refused from then on, and looked for in IM's history later. */
+  closing(): void;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     recovery,
     watch,
     sweep,
+    closing: () => host.closing(),
     start() {
       watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
       sweep.start();

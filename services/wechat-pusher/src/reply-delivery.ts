@@ -150,8 +150,10 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     await mark(`p${i}`, 'sent');
     await window.consume(touser, Date.now());
     // WeChat ends "typing…" with a message: the agent's next typing may show it again, and a typing
-    // signal the agent gave before this part (running late, beside the reply's line) shows nothing.
-    if (deps.typingShownKey !== undefined) await redis.set(deps.typingShownKey(touser), sentMark(Date.now()), 'PX', TYPING_SHOWN_MS);
+    // signal the agent gave before this reply (running late, beside the reply's line) shows nothing.
+    // "Before" by when the relay took each from IM, not by when this mark is written: a typing the
+    // agent began once the reply had gone, in the moment before this line runs, is a new one.
+    if (deps.typingShownKey !== undefined) await redis.set(deps.typingShownKey(touser), sentMark(job.data.acceptedAt), 'PX', TYPING_SHOWN_MS);
   }
   return { delivered: true, parts: parts.length };
 }

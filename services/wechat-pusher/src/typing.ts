@@ -16,7 +16,7 @@ export const TYPING_SHOWN_MS = 15_000;
  */
 export const SENT_PREFIX = 'sent:';
 
-/** What the typing mark holds once a reply part went at `atMs` (set by the delivery, for TYPING_SHOWN_MS). */
+/** What the typing mark holds once a reply part went, the relay having taken the reply from IM at `atMs` (set by the delivery, for TYPING_SHOWN_MS). */
 export function sentMark(atMs: number): string {
   return `${SENT_PREFIX}${atMs}`;
 }
