@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
-import { type TestAccount, eventually, startAccountsRelay, startTestRedis } from '@wxim/testkit';
+import { accountCustomerWrites, eventually, startAccountsRelay, startTestRedis } from '@wxim/testkit';
 
 // Two Official Accounts on one relay (ACCOUNTS_FILE), each with its own IM app and WeChat API.
 const redis = await startTestRedis();
@@ -23,15 +23,6 @@ t.teardown(async () => {
   await redis.close();
 });
 const [a, b] = [relay.account('brand-a'), relay.account('brand-b')];
-
-/** A customer of `account` writes; resolves once an agent of its IM app has the message: their IM UserID and agent. */
-async function customerWrites(account: TestAccount, openid: string, text: string): Promise<{ userId: string; agent: string }> {
-  const res = await account.wechat.push(account.wechat.text(openid, text));
-  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
-  await eventually(`${text} reaches ${account.id}'s agent`, () => account.im.messages.some((m) => m.cloudCustomData?.includes(openid)));
-  const m = account.im.messages.find((m) => m.cloudCustomData?.includes(openid))!;
-  return { userId: m.from, agent: m.to };
-}
 
 /** GET `path` as written: a client's URL parser would resolve the dots and backslashes first. */
 function rawStatus(path: string): Promise<number> {
@@ -74,7 +65,7 @@ t.test("a push signed for one account is refused on another's path, and changes 
     t.equal(await rawStatus(path), 400, `${path}: 400`);
   }
   // The same push on its own path goes through, to its own IM app only.
-  await customerWrites(a, openid, 'signed for brand-a');
+  await accountCustomerWrites(a, openid, 'signed for brand-a');
   t.notOk(
     b.im.messages.some((m) => m.cloudCustomData?.includes(openid)),
     "nothing reached brand-b's IM app",
@@ -83,8 +74,8 @@ t.test("a push signed for one account is refused on another's path, and changes 
 
 t.test("a reply from one app's agent never reaches another account's customer", async (t) => {
   const [openA, openB] = [fakeOpenId(), fakeOpenId()];
-  const custA = await customerWrites(a, openA, 'hello from a customer of brand-a');
-  const custB = await customerWrites(b, openB, 'hello from a customer of brand-b');
+  const custA = await accountCustomerWrites(a, openA, 'hello from a customer of brand-a');
+  const custB = await accountCustomerWrites(b, openB, 'hello from a customer of brand-b');
   t.notOk(
     a.im.messages.some((m) => m.cloudCustomData?.includes(openB)),
     "brand-b's customer is not in brand-a's IM app",
@@ -130,8 +121,8 @@ t.test("an account's media links go through its own path, and only it serves the
 t.test("every key is one account's, and no customer's key is under another account", async (t) => {
   const openA = fakeOpenId();
   const openB = fakeOpenId();
-  await customerWrites(a, openA, 'keys a');
-  await customerWrites(b, openB, 'keys b');
+  await accountCustomerWrites(a, openA, 'keys a');
+  await accountCustomerWrites(b, openB, 'keys b');
   const keys = await client.keys(`${relay.prefix}*`);
   t.ok(keys.length > 10, `${keys.length} keys`);
   const stray = keys.filter((k) => !k.startsWith(`${relay.prefix}/brand-a:`) && !k.startsWith(`${relay.prefix}/brand-b:`));

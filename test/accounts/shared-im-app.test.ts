@@ -1,7 +1,7 @@
 import { textElem } from '@wxim/im';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import t from 'tap';
-import { type TestAccount, eventually, pushBacklog, startAccountsRelay, startTestRedis, textOf } from '@wxim/testkit';
+import { accountCustomerWrites, eventually, pushBacklog, startAccountsRelay, startTestRedis, textOf } from '@wxim/testkit';
 
 // Two Official Accounts that share one IM app (its agents answer the customers of both): IM calls
 // the relay back once per reply, at /im/callback with the app's SdkAppid, and each account takes
@@ -17,19 +17,11 @@ const im = one.im;
 
 const relayedOf = (prefix: string) => im.messages.filter((m) => textOf(m).startsWith(prefix)).length;
 
-async function customerWrites(account: TestAccount, openid: string, text: string): Promise<{ userId: string; agent: string }> {
-  const res = await account.wechat.push(account.wechat.text(openid, text));
-  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
-  await eventually(`${text} reaches an agent`, () => im.messages.some((m) => m.cloudCustomData?.includes(openid)));
-  const m = im.messages.find((m) => m.cloudCustomData?.includes(openid))!;
-  return { userId: m.from, agent: m.to };
-}
-
 t.test("the shared app's agents answer both accounts' customers, each through its own Official Account, once", async (t) => {
   t.equal(two.im, im, 'one IM app');
   const [openOne, openTwo] = [fakeOpenId(), fakeOpenId()];
-  const custOne = await customerWrites(one, openOne, 'hello, account one');
-  const custTwo = await customerWrites(two, openTwo, 'hello, account two');
+  const custOne = await accountCustomerWrites(one, openOne, 'hello, account one');
+  const custTwo = await accountCustomerWrites(two, openTwo, 'hello, account two');
   await im.agentSend(custOne.agent, custOne.userId, [textElem('for one 1')]);
   await im.agentSend(custTwo.agent, custTwo.userId, [textElem('for two 1')]);
   await im.agentSend(custOne.agent, custOne.userId, [textElem('for one 2')]);

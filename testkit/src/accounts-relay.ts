@@ -8,6 +8,7 @@ import { imWorkerService } from '@wxim/im-worker';
 import { ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { wechatGatewayService } from '@wxim/wechat-gateway';
 import { wechatPusherService } from '@wxim/wechat-pusher';
+import { eventually } from './eventually.js';
 import { freePort } from './local-redis.js';
 import { testPrefix } from './test-redis.js';
 
@@ -130,4 +131,13 @@ export async function pushBacklog(account: TestAccount, count: number, customers
   );
   if (statuses.size !== 1 || !statuses.has(200)) throw new Error(`the gateway answered ${[...statuses].join(', ')}`);
   return openids;
+}
+
+/** A customer of `account` writes; resolves once an agent of its IM app has the message: the customer's IM UserID and that agent. */
+export async function accountCustomerWrites(account: TestAccount, openid: string, text: string): Promise<{ userId: string; agent: string }> {
+  const res = await account.wechat.push(account.wechat.text(openid, text));
+  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}`);
+  await eventually(`${text} reaches ${account.id}'s agent`, () => account.im.messages.some((m) => m.cloudCustomData?.includes(openid)));
+  const m = account.im.messages.find((m) => m.cloudCustomData?.includes(openid))!;
+  return { userId: m.from, agent: m.to };
 }
