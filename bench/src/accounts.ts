@@ -1,12 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WechatPlatform, fakeOpenId } from '@wxim/sandbox';
 import { type LoadRequest, percentile, runLoad } from './lib/load.js';
 import { APPENDFSYNC, type Proc, freePort, startImSimulator, startNode, startRedis } from './lib/processes.js';
 import { CONCURRENCY, arrivalsOf } from './lib/pushes.js';
 import { getJson } from './lib/relay-stack.js';
+import { testAccountCredentials, writeAccountsFile } from '@wxim/testkit';
 
 /**
  * Many Official Accounts on one relay (ACCOUNTS_FILE): Redis, wechat-gateway and im-worker each a
@@ -21,7 +20,6 @@ const RATE = Number(process.env['BENCH_ACCOUNT_RATE'] ?? 50);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 30);
 const CUSTOMERS = 20;
 const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-const letters = (i: number, n: number) => String.fromCharCode(97 + i).repeat(n);
 
 interface Account {
   id: string;
@@ -81,15 +79,8 @@ async function startAccounts(count: number): Promise<Stack> {
     const accounts: Account[] = [];
     const entries: unknown[] = [];
     for (let i = 0; i < count; i++) {
-      const id = `brand-${letters(i, 1)}`;
-      const [appId, token, aesKey, sdkAppId, imKey] = [
-        `wx0123456789${letters(i, 6)}`,
-        `token${letters(i, 4)}`,
-        letters(i, 43),
-        1_400_000_100 + i,
-        letters(i, 64),
-      ];
-      const agents = [`${id}_agent1`, `${id}_agent2`];
+      const id = `brand-${String.fromCharCode(97 + i)}`;
+      const { appId, token, aesKey, sdkAppId, imKey, agents } = testAccountCredentials(i, id);
       const simPort = await freePort();
       const sim = await startImSimulator(simPort, { SIM_SDK_APP_ID: String(sdkAppId), SIM_SECRET_KEY: imKey, SIM_AGENTS: agents.join(',') });
       procs.push(sim);
@@ -98,8 +89,7 @@ async function startAccounts(count: number): Promise<Stack> {
       accounts.push({ id, wechat, sim, simUrl, customers: Array.from({ length: CUSTOMERS }, fakeOpenId) });
       entries.push({ id, wechat: { appId, token, aesKey }, im: { sdkAppId, secretKey: imKey, agents, apiBase: simUrl } });
     }
-    const file = join(mkdtempSync(join(tmpdir(), 'wxim-bench-accounts-')), 'accounts.json');
-    writeFileSync(file, JSON.stringify({ accounts: entries }));
+    const file = writeAccountsFile(entries);
     const env = { REDIS_URL: redis.url, ACCOUNTS_FILE: file, GATEWAY_PORT: String(gatewayPort), IM_WORKER_PORT: String(workerPort), AGENT_MAX_OPEN: '10000' };
     const gateway = await startNode('wechat-gateway', entry('../../services/wechat-gateway/dist/main.js'), env, `${gatewayUrl}/readyz`);
     procs.push(gateway);

@@ -37,6 +37,26 @@ export interface AccountsRelay {
 
 const letters = (i: number, length: number) => String.fromCharCode(97 + (i % 26)).repeat(length);
 
+/** The made-up credentials of the `i`th test account `id`: an Official Account and an IM app of its own (valid as the variables they stand for). */
+export function testAccountCredentials(i: number, id: string) {
+  return {
+    appId: `wx0123456789${letters(i, 6)}`,
+    token: `token${letters(i, 4)}`,
+    aesKey: letters(i, 43),
+    appSecret: letters(i, 32),
+    sdkAppId: 1_400_000_100 + i,
+    imKey: `${letters(i, 1)}${'0'.repeat(63)}`,
+    agents: [`${id}_agent1`, `${id}_agent2`],
+  };
+}
+
+/** An ACCOUNTS_FILE holding `accounts`, in a directory of its own: its path. */
+export function writeAccountsFile(accounts: readonly unknown[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'wxim-accounts-')), 'accounts.json');
+  writeFileSync(file, JSON.stringify({ accounts }));
+  return file;
+}
+
 /**
  * The whole relay (gateway, im-worker, im-callback, wechat-pusher) in this process as `npm start`
  * runs it, with ACCOUNTS_FILE naming one account per id: each its own Official Account (its WeChat
@@ -54,14 +74,12 @@ export async function startAccountsRelay(
   const entries: unknown[] = [];
   const imUrls: string[] = [];
   for (const [i, id] of ids.entries()) {
-    const appId = `wx0123456789${letters(i, 6)}`;
-    const token = `token${letters(i, 4)}`;
-    const aesKey = letters(i, 43);
-    const secret = letters(i, 32);
+    const own = testAccountCredentials(i, id);
+    const { appId, token, aesKey, appSecret: secret } = own;
     const shared = options.sharedIm === true && i > 0 ? accounts[0]! : undefined;
-    const sdkAppId = shared?.sdkAppId ?? 1_400_000_100 + i;
-    const imKey = shared === undefined ? `${letters(i, 1)}${'0'.repeat(63)}` : `${letters(0, 1)}${'0'.repeat(63)}`;
-    const agents = shared?.agents ?? [`${id}_agent1`, `${id}_agent2`];
+    const sdkAppId = shared?.sdkAppId ?? own.sdkAppId;
+    const imKey = shared === undefined ? own.imKey : testAccountCredentials(0, accounts[0]!.id).imKey;
+    const agents = shared?.agents ?? own.agents;
     const im = shared?.im ?? new ImSimulator({ sdkAppId, secretKey: imKey, agents, ...options.sim });
     const imUrl = shared === undefined ? await im.listen() : imUrls[0]!;
     imUrls.push(imUrl);
@@ -83,8 +101,7 @@ export async function startAccountsRelay(
       im: { sdkAppId, secretKey: imKey, agents, callbackToken: shared === undefined ? `cb-${id}` : `cb-${accounts[0]!.id}`, apiBase: imUrl },
     });
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'wxim-accounts-')), 'accounts.json');
-  writeFileSync(file, JSON.stringify({ accounts: entries }));
+  const file = writeAccountsFile(entries);
   const prefix = testPrefix();
   const env = {
     REDIS_URL: redisUrl,

@@ -1,4 +1,5 @@
 import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
+import { readCapped } from '@wxim/wechat';
 import Fastify, { LogController } from 'fastify';
 import { mergeAccountMetrics } from './account-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
@@ -86,7 +87,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       reply.hijack();
       return services[0]!.app.routing(req.raw, reply.raw);
     }
-    const body = await readBody(req.raw, FAN_OUT_BODY_LIMIT);
+    const body = await readCapped(req.raw, FAN_OUT_BODY_LIMIT);
     if (body === undefined) return reply.code(413).send({ error: 'body too large' });
     const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = req.headers;
     const answers = await Promise.all(
@@ -126,16 +127,4 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       return closing;
     },
   };
-}
-
-/** The request's body, or undefined past `limit` bytes. */
-async function readBody(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
