@@ -11,7 +11,16 @@ export interface RunningService {
   closing?(): void;
   /** Stops taking work, finishes or hands back what is in flight, closes connections. */
   close(): Promise<void>;
+  /**
+   * With ACCOUNTS_FILE: a request for this account that the front answered itself, so the service
+   * never saw it (a fanned-out body over the limit, `too_large`; one the front could not read whole
+   * or hand on, `failed`). A service that must account for every such request does so here, as if
+   * it had answered it (im-callback counts it, and marks a callback it never saw as a gap).
+   */
+  missed?(url: string, why: MissedReason): void;
 }
+
+export type MissedReason = 'too_large' | 'failed';
 
 export interface BuildOptions {
   /** Whether the service reports Node's process metrics (one service per process does). */
