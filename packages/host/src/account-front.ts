@@ -5,7 +5,7 @@ import { mergeAccountMetrics } from './account-metrics.js';
 import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import { metricsRegistry } from './metrics-registry.js';
-import type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
+import type { AccountService, BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 
 /**
  * Where a request goes: its account, and the path that account's service knows it by. Several
@@ -51,16 +51,17 @@ function commonRoute(url: URL): AccountTarget | undefined {
  * count of requests, wxim_front_requests_total), and hands
  * every other request to its account's service whole, as that service would take it on its own
  * port: the account the request names (`/accounts/<account>/…`, or the service's own way), else
- * `default`, which so keeps every path it has without the file. Without ACCOUNTS_FILE the
+ * `default`, which so keeps every path it has without the file. The service may add pages of the
+ * front's own, over every account (ServiceDefinition.frontRoutes). Without ACCOUNTS_FILE the
  * definition is built as it is.
  */
 export async function buildForAccounts(definition: ServiceDefinition, config: Config, options: BuildOptions): Promise<RunningService> {
   if (config.accounts.length === 0) return definition.build(config, options);
-  const built: { account: string; service: RunningService }[] = [];
+  const built: AccountService[] = [];
   try {
     for (const [i, account] of accountsOf(config).entries()) {
       const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0 });
-      built.push({ account: account.account, service });
+      built.push({ account: account.account, config: account, service });
       await service.app.ready();
     }
   } catch (err) {
@@ -85,7 +86,8 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       return reply.code(400).send({ error: 'malformed path' });
     }
     const url = new URL(req.raw.url ?? '/', 'http://front');
-    if (HEALTH_PATHS.includes(url.pathname)) return;
+    // The front's own routes: health, and the service's pages over every account.
+    if (HEALTH_PATHS.includes(url.pathname) || req.routeOptions.url !== undefined) return;
     const target = definition.accountRoute?.(url, config.accounts) ?? commonRoute(url) ?? { account: DEFAULT_ACCOUNT, url: req.raw.url ?? '/' };
     const accounts = typeof target.account === 'string' ? [target.account] : target.account;
     const services = accounts.map((a) => byAccount.get(a));
@@ -115,6 +117,12 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     const merged = mergeAccountMetrics(answers.map((a) => ({ account: a.account, text: a.answer.body })));
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(merged + (await registry.metrics()));
   });
+  try {
+    await definition.frontRoutes?.(front, built);
+  } catch (err) {
+    await Promise.allSettled(built.map((b) => b.service.close()));
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   return {
     app: front,

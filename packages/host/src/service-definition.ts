@@ -44,6 +44,18 @@ export interface ServiceDefinition {
   shutdownMs: number;
   /** With ACCOUNTS_FILE: the service's own ways of naming the account a request is for (see buildForAccounts). */
   accountRoute?: AccountRoute;
+  /**
+   * With ACCOUNTS_FILE: routes the front answers itself, over every account (e.g. the dashboard's
+   * list of accounts). A request one of them matches is not handed to an account.
+   */
+  frontRoutes?(front: FastifyInstance, accounts: readonly AccountService[]): void | Promise<void>;
+}
+
+/** One account's instance of a service, behind the front. */
+export interface AccountService {
+  account: string;
+  config: Config;
+  service: RunningService;
 }
 
 /** The interface `definition` listens on: its own choice, else every one. */
