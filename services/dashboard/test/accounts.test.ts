@@ -9,6 +9,7 @@ import { startTestRedis, testPrefix } from '@wxim/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import { LOGIN, SIGNED_IN } from './board-client.js';
 
@@ -97,6 +98,26 @@ t.test('the list of accounts: each with a link to its board and its queues at a 
   t.equal(anonymous.status, 401, 'the login asked');
   t.notMatch(anonymous.text, 'brand-a', 'and nothing listed without it');
   t.equal((await get('/accounts/brand-a/counts.json')).status, 200, "each account's counts, from its own board");
+});
+
+t.test('in a browser: the list links to each board, which opens over its own queues', async (t) => {
+  const browser = await chromium.launch({ executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ httpCredentials: { username: LOGIN.DASHBOARD_USER, password: LOGIN.DASHBOARD_PASSWORD } });
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  t.equal(await page.locator('h1').textContent(), 'Official Accounts', 'the root lists the accounts');
+  await page.getByRole('link', { name: 'brand-b', exact: true }).click();
+  await page.waitForURL(`${origin}/accounts/brand-b/`);
+  await page.getByText('WeChat ⇄ IM relay · brand-b').first().waitFor({ timeout: 15_000 });
+  t.pass("brand-b's board, titled with its id");
+  await page.goBack();
+  await page
+    .getByRole('row', { name: /brand-a/ })
+    .getByRole('link', { name: 'desk' })
+    .click();
+  await page.waitForURL(`${origin}/accounts/brand-a/desk`);
+  t.equal(await page.locator('h1').textContent(), 'Desk', "and brand-a's desk");
 });
 
 t.test("one /metrics, every account's queues labelled", async (t) => {
