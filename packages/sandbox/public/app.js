@@ -290,7 +290,11 @@ async function start() {
   const setup = await api('GET', '/api/setup');
   state.accounts = setup.accounts;
   state.dashboardPort = setup.dashboardPort;
-  for (const a of setup.accounts) $('account').append(new Option(`${a.id} · ${a.appId} · IM app ${a.sdkAppId}`, a.id));
+  for (const a of setup.accounts) {
+    const option = new Option(`${a.id} · IM app ${a.sdkAppId}`, a.id);
+    option.title = `Official Account ${a.appId}, IM app ${a.sdkAppId}`;
+    $('account').append(option);
+  }
   for (const p of setup.failurePercents) $('im-failures').append(new Option(`${p}%`, String(p)));
   await showAccount(setup.accounts[0].id);
 
