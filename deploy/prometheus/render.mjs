@@ -45,6 +45,9 @@ export function githubAnchor(heading) {
     .replace(/\s/g, '-');
 }
 
+/** Go template: `<account>: ` when the alert has an `account` label, nothing otherwise. */
+const ACCOUNT_PREFIX = '{{ with $labels.account }}{{ . }}: {{ end }}';
+
 function renderGroups() {
   const regexes = jobs();
   const source = readFileSync(new URL('alerts.src.yml', here), 'utf8')
@@ -62,7 +65,11 @@ function renderGroups() {
   for (const group of groups)
     for (const rule of group.rules) {
       // Each alert's section in docs/runbook.md is headed with its name.
-      if (rule.alert) rule.annotations = { ...rule.annotations, runbook_url: `${RUNBOOK_URL}#${githubAnchor(rule.alert)}` };
+      if (!rule.alert) continue;
+      // With ACCOUNTS_FILE the series carry an `account` label, and so does every alert that keeps
+      // it: its summary starts with the account's id. With one account there is no label and no prefix.
+      const summary = rule.annotations?.summary === undefined ? {} : { summary: `${ACCOUNT_PREFIX}${rule.annotations.summary}` };
+      rule.annotations = { ...rule.annotations, ...summary, runbook_url: `${RUNBOOK_URL}#${githubAnchor(rule.alert)}` };
     }
   return groups;
 }

@@ -154,4 +154,8 @@ t.test('each service answers for every account: readiness, and metrics with an a
   t.match(metrics, /^wxim_gateway_requests_total\{account="brand-b",[^}]*\} [1-9]/m, "brand-b's pushes");
   t.equal(metrics.match(/^# TYPE wxim_gateway_requests_total /gm)?.length, 1, 'each metric once');
   t.match(metrics, /^process_cpu_seconds_total \d/m, "the process's own metrics without a label");
+  // The front's own answers above: three paths for no account of the file (two pushes, a media link), four malformed paths.
+  t.match(metrics, /^wxim_front_requests_total\{service="wechat-gateway",outcome="unknown_account"\} 3$/m, 'the 404s, counted by the front');
+  t.match(metrics, /^wxim_front_requests_total\{service="wechat-gateway",outcome="malformed_path"\} 4$/m, 'the 400s');
+  t.match(metrics, /^wxim_front_requests_total\{service="wechat-gateway",outcome="routed"\} [1-9]/m, 'and what it handed on');
 });

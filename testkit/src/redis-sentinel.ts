@@ -13,7 +13,7 @@ export interface SentinelSetOptions {
   sentinelPassword: string;
   /** The name the sentinels monitor the primary under. */
   name?: string;
-  /** How long a server may not answer before a sentinel counts it down; short, so a test fails over in seconds. */
+  /** How long a server may not answer before a sentinel counts it down (2 s): short, so a test fails over in seconds. */
   downAfterMs?: number;
 }
 
@@ -83,6 +83,27 @@ export class TestRedisSentinels {
     return ports.size === 1 && Number.isInteger(port) ? port : undefined;
   }
 
+  /** What each sentinel names as the primary (or why it did not answer) and its last events: why they did not settle. */
+  private async views(): Promise<string> {
+    const views = await Promise.all(
+      this.sentinels.map(async (s) => {
+        const named = await s.ask('get-master-addr-by-name', this.name).then(
+          (a) => (Array.isArray(a) ? `names ${String(a[1])}` : `answers ${String(a)}`),
+          (err: Error) => `does not answer (${err.message})`,
+        );
+        // Events are logged as `+sdown`, `-odown`, `+switch-master`…: the last few say what it did.
+        const events = s
+          .log()
+          .split('\n')
+          .filter((l) => / [+-][a-z-]+ /.test(l))
+          .slice(-6)
+          .map((l) => l.replace(/^\d+:X /, ''));
+        return `sentinel ${s.port} ${named}, its last events: ${events.join(' | ') || 'none'}`;
+      }),
+    );
+    return views.join('; ');
+  }
+
   /**
    * Waits until every sentinel names `port` as the primary, no failover is under way, the primary
    * has its replica in sync, and each sentinel knows the other two and that replica: ready for
@@ -128,7 +149,7 @@ export class TestRedisSentinels {
       // A sentinel in TILT mode (its timer ran late) acts on nothing for 30 s: say so if one was.
       const tilts = this.sentinels.filter((s) => s.log().includes('+tilt')).map((s) => s.port);
       const tilted = tilts.length === 0 ? '' : `; sentinels in TILT mode at some point: ${tilts.join(', ')}`;
-      throw new Error(`${(err as Error).message}: ${missing}${tilted}`, { cause: err });
+      throw new Error(`${(err as Error).message}: ${missing}${tilted}; ${await this.views()}`, { cause: err });
     }
   }
 
@@ -200,7 +221,8 @@ class SentinelProcess {
         `sentinel sentinel-pass ${quoted(options.sentinelPassword)}`,
         `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
         `sentinel auth-pass ${name} ${quoted(options.password)}`,
-        `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+        // 2 s: a primary that a loaded machine stalls for a second (a fork for a replica's sync) is not failed over again.
+        `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 2000}`,
         `sentinel failover-timeout ${name} 10000`,
         `sentinel parallel-syncs ${name} 1`,
         '',

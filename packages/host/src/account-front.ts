@@ -1,9 +1,11 @@
 import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
 import { readCapped } from '@wxim/wechat';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type LightMyRequestResponse, LogController } from 'fastify';
 import { mergeAccountMetrics } from './account-metrics.js';
+import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
-import type { BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
+import { metricsRegistry } from './metrics-registry.js';
+import type { AccountService, BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 
 /**
  * Where a request goes: its account, and the path that account's service knows it by. Several
@@ -45,19 +47,21 @@ function commonRoute(url: URL): AccountTarget | undefined {
  * One service for every account of ACCOUNTS_FILE, in this process: the definition built once per
  * account (its own Redis connections, queues, clients and workers, under the account's keys), and
  * in front of them one server on the service's port. The front answers /healthz (this process),
- * /readyz (every account ready) and /metrics (every account's, with an `account` label), and hands
+ * /readyz (every account ready) and /metrics (every account's, with an `account` label, and its own
+ * count of requests, wxim_front_requests_total), and hands
  * every other request to its account's service whole, as that service would take it on its own
  * port: the account the request names (`/accounts/<account>/…`, or the service's own way), else
- * `default`, which so keeps every path it has without the file. Without ACCOUNTS_FILE the
+ * `default`, which so keeps every path it has without the file. The service may add pages of the
+ * front's own, over every account (ServiceDefinition.frontRoutes). Without ACCOUNTS_FILE the
  * definition is built as it is.
  */
 export async function buildForAccounts(definition: ServiceDefinition, config: Config, options: BuildOptions): Promise<RunningService> {
   if (config.accounts.length === 0) return definition.build(config, options);
-  const built: { account: string; service: RunningService }[] = [];
+  const built: AccountService[] = [];
   try {
     for (const [i, account] of accountsOf(config).entries()) {
       const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0 });
-      built.push({ account: account.account, service });
+      built.push({ account: account.account, config: account, service });
       await service.app.ready();
     }
   } catch (err) {
@@ -73,31 +77,31 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     forceCloseConnections: false,
     return503OnClosing: false,
   });
+  const registry = metricsRegistry();
+  const count = frontRequests(registry, definition.name);
   front.addHook('onRequest', async (req, reply) => {
     const rawPath = (req.raw.url ?? '/').split('?')[0]!;
-    if (AMBIGUOUS_PATH.test(rawPath)) return reply.code(400).send({ error: 'malformed path' });
+    if (AMBIGUOUS_PATH.test(rawPath)) {
+      count('malformed_path');
+      return reply.code(400).send({ error: 'malformed path' });
+    }
     const url = new URL(req.raw.url ?? '/', 'http://front');
-    if (HEALTH_PATHS.includes(url.pathname)) return;
+    // The front's own routes: health, and the service's pages over every account.
+    if (HEALTH_PATHS.includes(url.pathname) || req.routeOptions.url !== undefined) return;
     const target = definition.accountRoute?.(url, config.accounts) ?? commonRoute(url) ?? { account: DEFAULT_ACCOUNT, url: req.raw.url ?? '/' };
     const accounts = typeof target.account === 'string' ? [target.account] : target.account;
     const services = accounts.map((a) => byAccount.get(a));
-    if (services.length === 0 || services.includes(undefined)) return reply.code(404).send({ error: 'no such account' });
+    if (services.length === 0 || services.includes(undefined)) {
+      count('unknown_account');
+      return reply.code(404).send({ error: 'no such account' });
+    }
     if (services.length === 1) {
+      count('routed');
       req.raw.url = target.url;
       reply.hijack();
       return services[0]!.app.routing(req.raw, reply.raw);
     }
-    const body = await readCapped(req.raw, FAN_OUT_BODY_LIMIT);
-    if (body === undefined) return reply.code(413).send({ error: 'body too large' });
-    const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = req.headers;
-    const answers = await Promise.all(
-      services.map((service) => service!.app.inject({ method: req.method as 'POST', url: target.url, headers, payload: body })),
-    );
-    const answer = answers.find((a) => a.statusCode >= 300) ?? answers[0]!;
-    return reply
-      .code(answer.statusCode)
-      .header('content-type', answer.headers['content-type'] ?? 'application/json')
-      .send(answer.rawPayload);
+    return fanOut(req, reply, services as RunningService[], target.url, count, front.log);
   });
   front.get('/healthz', async () => ({ status: 'ok' }));
   front.get('/readyz', async (_req, reply) => {
@@ -110,8 +114,15 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     // An account without its metrics fails the scrape (the target shows down), rather than its series going absent.
     const failed = answers.filter((a) => a.answer.statusCode !== 200).map((a) => a.account);
     if (failed.length > 0) return reply.code(503).send({ error: 'metrics unavailable', accounts: failed });
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(mergeAccountMetrics(answers.map((a) => ({ account: a.account, text: a.answer.body }))));
+    const merged = mergeAccountMetrics(answers.map((a) => ({ account: a.account, text: a.answer.body })));
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(merged + (await registry.metrics()));
   });
+  try {
+    await definition.frontRoutes?.(front, built);
+  } catch (err) {
+    await Promise.allSettled(built.map((b) => b.service.close()));
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   return {
     app: front,
@@ -127,4 +138,53 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       return closing;
     },
   };
+}
+
+/**
+ * A request for every account sharing an IM app: read whole (at most im-callback's own limit),
+ * handed to each, and answered with the first answer that is not a success, else the first. What
+ * the front answers itself, an account's service is told of (RunningService.missed): it never saw
+ * the request, and a callback it never saw must still be looked for in IM's history.
+ */
+async function fanOut(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  services: readonly RunningService[],
+  url: string,
+  count: (outcome: FrontOutcome) => void,
+  log: FastifyBaseLogger,
+): Promise<FastifyReply> {
+  const failed = (missed: readonly RunningService[], err: unknown) => {
+    count('failed');
+    for (const service of missed) service.missed?.(url, 'failed');
+    log.error({ reason: (err as Error).message, accounts: missed.length }, 'a request for several accounts failed before their services saw it');
+    return reply.code(500).send({ error: 'internal error' });
+  };
+  const tooLarge = () => {
+    count('too_large');
+    for (const service of services) service.missed?.(url, 'too_large');
+    return reply.code(413).header('connection', 'close').send({ error: 'body too large' });
+  };
+  // Answered before reading, so that the client reads the 413: a body that runs over the limit
+  // while it is read (no Content-Length) is cut off with its connection.
+  if (Number(req.headers['content-length'] ?? 0) > FAN_OUT_BODY_LIMIT) return tooLarge();
+  let body: Buffer | undefined;
+  try {
+    body = await readCapped(req.raw, FAN_OUT_BODY_LIMIT);
+  } catch (err) {
+    // The client went away, or its body broke off: no account saw the request.
+    return failed(services, err);
+  }
+  if (body === undefined) return tooLarge();
+  const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = req.headers;
+  const settled = await Promise.allSettled(services.map((service) => service.app.inject({ method: req.method as 'POST', url, headers, payload: body })));
+  const lost = services.filter((_s, i) => settled[i]!.status === 'rejected');
+  if (lost.length > 0) return failed(lost, (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason);
+  count('fanned_out');
+  const answers = settled.map((s) => (s as PromiseFulfilledResult<LightMyRequestResponse>).value);
+  const answer = answers.find((a) => a.statusCode >= 300) ?? answers[0]!;
+  return reply
+    .code(answer.statusCode)
+    .header('content-type', answer.headers['content-type'] ?? 'application/json')
+    .send(answer.rawPayload);
 }

@@ -11,7 +11,16 @@ export interface RunningService {
   closing?(): void;
   /** Stops taking work, finishes or hands back what is in flight, closes connections. */
   close(): Promise<void>;
+  /**
+   * With ACCOUNTS_FILE: a request for this account that the front answered itself, so the service
+   * never saw it (a fanned-out body over the limit, `too_large`; one the front could not read whole
+   * or hand on, `failed`). A service that must account for every such request does so here, as if
+   * it had answered it (im-callback counts it, and marks a callback it never saw as a gap).
+   */
+  missed?(url: string, why: MissedReason): void;
 }
+
+export type MissedReason = 'too_large' | 'failed';
 
 export interface BuildOptions {
   /** Whether the service reports Node's process metrics (one service per process does). */
@@ -35,6 +44,18 @@ export interface ServiceDefinition {
   shutdownMs: number;
   /** With ACCOUNTS_FILE: the service's own ways of naming the account a request is for (see buildForAccounts). */
   accountRoute?: AccountRoute;
+  /**
+   * With ACCOUNTS_FILE: routes the front answers itself, over every account (e.g. the dashboard's
+   * list of accounts). A request one of them matches is not handed to an account.
+   */
+  frontRoutes?(front: FastifyInstance, accounts: readonly AccountService[]): void | Promise<void>;
+}
+
+/** One account's instance of a service, behind the front. */
+export interface AccountService {
+  account: string;
+  config: Config;
+  service: RunningService;
 }
 
 /** The interface `definition` listens on: its own choice, else every one. */

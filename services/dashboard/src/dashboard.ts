@@ -6,6 +6,7 @@ import { stateKeys } from '@wxim/state';
 import { HEALTH_PATHS, createHttpHost, metricsRegistry } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import { countsRoute } from './accounts-page.js';
 import { basicAuth } from './basic-auth.js';
 import { boardActions } from './board-actions.js';
 import { describeJob } from './job-description.js';
@@ -62,6 +63,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
         guards: [...login, boardActions(!readOnly)],
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
+          countsRoute(app, queues);
           await boardRoutes(app, queues, prefix, readOnly, loggedAccount(config));
         },
         close: async () => {

@@ -1,5 +1,5 @@
-import { DEFAULT_ACCOUNT } from '@wxim/config';
 import type { ServiceDefinition } from '@wxim/host';
+import { accountsPage } from './accounts-page.js';
 import { createDashboard } from './dashboard.js';
 
 /** The dashboard as a service: bull-board over every queue, and the queues' metrics. */
@@ -19,7 +19,6 @@ export const dashboardService: ServiceDefinition = {
     return dashboard;
   },
   shutdownMs: 10_000,
-  // ACCOUNTS_FILE: each account's board at /accounts/<account>/; the root is `default`'s, else the first account's.
-  accountRoute: (url, accounts) =>
-    url.pathname === '/' && !accounts.some((a) => a.account === DEFAULT_ACCOUNT) ? { account: accounts[0]!.account, url: `/${url.search}` } : undefined,
+  // ACCOUNTS_FILE: each account's board at /accounts/<account>/, the list of them at /accounts/; the root is `default`'s board, else the list.
+  frontRoutes: accountsPage,
 };

@@ -6,9 +6,10 @@ import { dashboardService } from '@wxim/dashboard';
 import { buildForAccounts } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import { LOGIN, SIGNED_IN } from './board-client.js';
 
@@ -55,11 +56,92 @@ t.test("each account's board, over its own queues, behind the one login", async 
   t.equal(waiting(a), 0, "and not on brand-a's");
   t.equal((await get('/accounts/brand-a/api/queues', {})).status, 401, 'the login still asked');
   t.equal((await get('/accounts/brand-z/')).status, 404, 'an account not in the file');
-  t.match((await get('/')).text, 'WeChat ⇄ IM relay · brand-a', 'the root: the first account (no `default` here)');
+});
+
+t.test('the list of accounts: each with a link to its board and its queues at a glance, behind the login', async (t) => {
+  // brand-a: one reply failed for good, one waiting.
+  const connection = { connection: client, prefix: `${prefix}/brand-a` };
+  const replies = new Queue(QUEUES.agentReplies, connection);
+  await replies.add('a reply', { hello: 'a' }, { jobId: 'a-failed-reply', attempts: 1 });
+  const workerRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const worker = new Worker(
+    QUEUES.agentReplies,
+    async () => {
+      throw new Error('refused');
+    },
+    { ...connection, connection: workerRedis },
+  );
+  await new Promise((resolve) => worker.once('failed', resolve));
+  await worker.close();
+  workerRedis.disconnect();
+  await replies.add('a reply', { hello: 'a' }, { jobId: 'a-reply' });
+  await replies.close();
+  const list = await get('/accounts/');
+  t.equal(list.status, 200);
+  const rows = [...list.text.matchAll(/<tr><td><a href="([^"]+)">([^<]+)<\/a><\/td>((?:<td[^>]*>[^<]*<\/td>){4})/g)].map((m) => ({
+    href: m[1],
+    account: m[2],
+    counts: [...m[3]!.matchAll(/>(\d+)</g)].map((c) => Number(c[1])),
+  }));
+  t.same(
+    rows,
+    [
+      // wechat-inbound waiting, failed; agent-replies waiting, failed
+      { href: '/accounts/brand-a/', account: 'brand-a', counts: [0, 0, 1, 1] },
+      { href: '/accounts/brand-b/', account: 'brand-b', counts: [1, 0, 0, 0] },
+    ],
+    "each account's link and its own queues",
+  );
+  t.equal((await get('/accounts')).text, list.text, 'also without the slash');
+  t.equal((await get('/')).text, list.text, 'the root, with no `default` account: the list');
+  const anonymous = await get('/accounts/', {});
+  t.equal(anonymous.status, 401, 'the login asked');
+  t.notMatch(anonymous.text, 'brand-a', 'and nothing listed without it');
+  t.equal((await get('/accounts/brand-a/counts.json')).status, 200, "each account's counts, from its own board");
+});
+
+t.test('in a browser: the list links to each board, which opens over its own queues', async (t) => {
+  const browser = await chromium.launch({ executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ httpCredentials: { username: LOGIN.DASHBOARD_USER, password: LOGIN.DASHBOARD_PASSWORD } });
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  t.equal(await page.locator('h1').textContent(), 'Official Accounts', 'the root lists the accounts');
+  await page.getByRole('link', { name: 'brand-b', exact: true }).click();
+  await page.waitForURL(`${origin}/accounts/brand-b/`);
+  await page.getByText('WeChat ⇄ IM relay · brand-b').first().waitFor({ timeout: 15_000 });
+  t.pass("brand-b's board, titled with its id");
+  await page.goBack();
+  await page
+    .getByRole('row', { name: /brand-a/ })
+    .getByRole('link', { name: 'desk' })
+    .click();
+  await page.waitForURL(`${origin}/accounts/brand-a/desk`);
+  t.equal(await page.locator('h1').textContent(), 'Desk', "and brand-a's desk");
 });
 
 t.test("one /metrics, every account's queues labelled", async (t) => {
   const metrics = (await get('/metrics', {})).text;
   t.match(metrics, /^wxim_queue_jobs\{account="brand-b",queue="wechat-inbound",state="waiting"\} 1$/m);
   t.match(metrics, /^wxim_queue_jobs\{account="brand-a",queue="wechat-inbound",state="waiting"\} 0$/m);
+});
+
+t.test('with a `default` account beside the file: the root stays its board, and the list links it there', async (t) => {
+  const withDefault = loadConfig({
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: prefix,
+    ACCOUNTS_FILE: file,
+    WECHAT_TOKEN: 'tokendflt',
+    IM_SDK_APP_ID: '1400000199',
+    LOG_LEVEL: 'silent',
+    ...LOGIN,
+  });
+  const both = await buildForAccounts(dashboardService, withDefault, { processMetrics: false });
+  t.teardown(() => both.close());
+  const root = await both.app.inject({ url: '/', headers: SIGNED_IN });
+  t.match(root.body, /<title>WeChat ⇄ IM relay<\/title>|"boardTitle":"WeChat ⇄ IM relay"/, "the root: `default`'s board, as without the file");
+  t.notMatch(root.body, 'Official Accounts');
+  const list = await both.app.inject({ url: '/accounts/', headers: SIGNED_IN });
+  t.match(list.body, '<a href="/">default</a>', '`default` listed, linked to the root');
+  t.match(list.body, '<a href="/accounts/brand-b/">brand-b</a>');
 });

@@ -11,6 +11,7 @@ import {
   parseStateChange,
   verifyCallbackQuery,
 } from '@wxim/im';
+import type { MissedReason } from '@wxim/host';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AgentSignal } from '@wxim/queue';
 import type { CallbackWatch } from './callback-watch.js';
@@ -153,6 +154,28 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
       throw err;
     }
   });
+}
+
+/**
+ * A callback for this account that the front of several accounts answered itself, unseen here
+ * (RunningService.missed), counted as this service would have answered it: a body over the limit
+ * as `bad_request` (no gap, as on its own); one the front could not read or hand on, if IM signed
+ * it, as `unavailable`, its time marked as a gap like any callback not stored.
+ */
+export function missedCallback(opts: Pick<CallbackRouteOptions, 'sdkAppId' | 'token' | 'watch' | 'metrics'>): (url: string, why: MissedReason) => void {
+  return (url, why) => {
+    if (why === 'too_large') return opts.metrics.callbacks.inc({ command: 'unknown', outcome: 'bad_request' });
+    const check = verifyCallbackQuery(Object.fromEntries(new URL(url, 'http://front').searchParams), {
+      sdkAppId: opts.sdkAppId,
+      ...(opts.token === undefined ? {} : { token: opts.token }),
+      nowMs: Date.now(),
+      maxSkewSeconds: MAX_SKEW_SECONDS,
+    });
+    // The signature first, as for a callback seen here: a request that is not IM's marks no gap.
+    if (!check.ok) return opts.metrics.callbacks.inc({ command: 'unknown', outcome: 'refused' });
+    opts.watch.failed();
+    opts.metrics.callbacks.inc({ command: check.command, outcome: 'unavailable' });
+  };
 }
 
 declare module 'fastify' {

@@ -1,10 +1,10 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/state';
-import { type HttpContext, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/host';
+import { type HttpContext, type MissedReason, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes } from './callback-routes.js';
+import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes, missedCallback } from './callback-routes.js';
 import { ActiveConversations } from './active-conversations.js';
 import { CallbackSweep } from './callback-sweep.js';
 import { CallbackWatch } from './callback-watch.js';
@@ -24,6 +24,8 @@ export interface ImCallback {
   start(): void;
   /** Told before the server in front of it stops taking requests: callbacks are refused from then on, and looked for in IM's history later. */
   closing(): void;
+  /** A callback the front of several accounts answered itself (RunningService.missed): counted, and a gap if IM signed it. */
+  missed(url: string, why: MissedReason): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     ...(overrides.logStream ? { logStream: overrides.logStream } : {}),
     build: (context) => callbackParts(config, sdkAppId, context, overrides),
   });
-  const { queue, recovery, watch, sweep } = host.handler;
+  const { queue, recovery, watch, sweep, missed } = host.handler;
   return {
     app: host.app,
     queue,
@@ -60,6 +62,7 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     watch,
     sweep,
     closing: () => host.closing(),
+    missed,
     start() {
       watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
       sweep.start();
@@ -154,6 +157,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     sweep,
     registry: metrics.registry,
     routes: (app: FastifyInstance) => callbackRoutes(app, routes),
+    missed: missedCallback(routes),
     // Ready once the fleet knows this instance: a callback it takes is then never lost unseen.
     ready: () => watch.known,
     closing: () => watch.closingNow(),
