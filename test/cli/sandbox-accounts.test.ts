@@ -102,6 +102,9 @@ t.test("a push of second's signed with its token is refused on default's path, a
   const board = await request(`http://127.0.0.1:${ports.dashboard}/accounts/second/`);
   t.equal(board.statusCode, 200, "second's queues have a board of their own on the dashboard");
   t.match(await board.body.text(), /WeChat ⇄ IM relay · second/);
+  const list = await (await request(`http://127.0.0.1:${ports.dashboard}/accounts/`)).body.text();
+  t.match(list, /<a href="\/">default<\/a>/, "the dashboard's list of accounts: default's board at the root");
+  t.match(list, /<a href="\/accounts\/second\/">second<\/a>/, "and second's at its own path");
 });
 
 t.test("the page's account switch: second's customer, agents, chats and board, and back to default's", async (t) => {
