@@ -1,4 +1,15 @@
-import { SANDBOX, addressOfBind, httpOrigin, isSandbox, loadConfig, requirePortsApart, startOrExit, withSandbox } from '@wxim/config';
+import {
+  DEFAULT_ACCOUNT,
+  SANDBOX,
+  SANDBOX_SECOND,
+  addressOfBind,
+  httpOrigin,
+  isSandbox,
+  loadConfig,
+  requirePortsApart,
+  startOrExit,
+  withSandbox,
+} from '@wxim/config';
 import { dashboardService } from '@wxim/dashboard';
 import { imCallbackService } from '@wxim/im-callback';
 import { imWorkerService } from '@wxim/im-worker';
@@ -41,14 +52,14 @@ await startOrExit('relay', async () => {
       [
         '',
         sandboxGuide(config, sandbox),
-        `  wechat-gateway  ${at(wechatGatewayService)}/wechat      (/healthz, /readyz, /metrics)`,
+        `  wechat-gateway  ${at(wechatGatewayService)}/wechat      (${SANDBOX_SECOND.id}'s at /wechat/${SANDBOX_SECOND.id}; /healthz, /readyz, /metrics)`,
         `  im-callback     ${at(imCallbackService)}/im/callback (/healthz, /readyz, /metrics)`,
         `  im-worker       ${at(imWorkerService)}/metrics     (/healthz, /readyz)`,
         `  wechat-pusher   ${at(wechatPusherService)}/metrics     (/healthz, /readyz)`,
-        `  dashboard       ${at(dashboardService)}/             (the queues; /metrics has their depth)`,
+        `  dashboard       ${at(dashboardService)}/             (the queues; ${SANDBOX_SECOND.id}'s at /accounts/${SANDBOX_SECOND.id}/; /metrics has their depth)`,
         `  Redis           ${redactedUrl(config.redisUrl)}${redis ? ` (the relay's own, data in ${redis.dir})` : ''}, keys under the prefix ${config.queuePrefix} (sandbox mode's own: a deployment's queues are not touched)`,
         '',
-        'Or from another terminal, as a customer and then as the agent who serves them:',
+        `Or from another terminal, as a customer of ${DEFAULT_ACCOUNT} and then as the agent who serves them:`,
         '  npm run sandbox:push -- "hello from WeChat"',
         `  npm run sandbox:reply -- "hello from the agent"    (agents: ${SANDBOX.imAgents.join(', ')})`,
         '',

@@ -10,15 +10,16 @@ interface Test {
   teardown(fn: () => unknown): void;
 }
 
-/** `npm start` in sandbox mode (with `env` besides) on a Redis of its own, and the sandbox page open in chromium; all ended with the test. */
+/** `npm start` in sandbox mode (with `env` besides) on a Redis of its own (its URL and the QUEUE_PREFIX given), and the sandbox page open in chromium; all ended with the test. */
 export async function openSandboxPage(
   t: Test,
   env: Record<string, string> = {},
-): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports'] }> {
+): Promise<{ page: Page; ports: Awaited<ReturnType<typeof launchRelay>>['ports']; redisUrl: string; prefix: string }> {
   t.ok(existsSync(CHROMIUM), `chromium is installed at ${CHROMIUM}`);
   const redis = await startTestRedis();
   t.teardown(() => redis.close());
-  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: testPrefix(), ...env });
+  const prefix = testPrefix();
+  const relay = await launchRelay({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, ...env });
   t.teardown(() => {
     relay.child.kill('SIGKILL');
   });
@@ -26,5 +27,5 @@ export async function openSandboxPage(
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1160, height: 820 } });
   await page.goto(`http://127.0.0.1:${relay.ports.sandbox}/`);
-  return { page, ports: relay.ports };
+  return { page, ports: relay.ports, redisUrl: redis.url, prefix };
 }

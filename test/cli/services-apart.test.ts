@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { SANDBOX_SECOND } from '@wxim/config';
 import type { DeliveredMessage } from '@wxim/sandbox';
 import t from 'tap';
 import { request } from 'undici';
@@ -17,7 +18,7 @@ interface View {
  * (cli/dist/sandbox.js) and each of the five services in a process of its own with no
  * credential at all, every one given the same environment, as compose gives each container .env.
  */
-t.test('sandbox mode with every service apart: the page reaches an agent and the reply reaches the customer', async (t) => {
+t.test('sandbox mode with every service apart: the page reaches an agent and the reply reaches the customer, for both accounts', async (t) => {
   const redis = await startTestRedis();
   t.teardown(() => redis.close());
   const ports = {
@@ -96,6 +97,28 @@ t.test('sandbox mode with every service apart: the page reaches an agent and the
     ['image', 'text'],
     'in order, each once: the pusher fetched the photo from the sandbox and uploaded it',
   );
+  // The second account, through the same containers: the gateway takes its pushes at /wechat/second,
+  // its own IM app calls im-callback back (told apart by SdkAppid), and its reply goes out through its own Official Account.
+  const second = (await post('/api/customers', {})).body['openid'] as string;
+  t.same((await post('/api/customer/text?account=second', { openid: second, text: 'hello to second' })).body, { status: 200 });
+  const lookSecond = async (agent: string) =>
+    (view = (await (await request(`${page}/api/view?account=second&openid=${second}&agent=${agent}`)).body.json()) as View);
+  await eventually("second's customer reaches an agent of second's IM app", async () => (await lookSecond('agent3')).agent.servedBy !== undefined);
+  const secondAgent = view.agent.servedBy!;
+  t.ok(['agent3', 'agent4'].includes(secondAgent), `${secondAgent} serves them`);
+  await post('/api/agent/reply?account=second', { agent: secondAgent, openid: second, text: 'hello back from second' });
+  await eventually("the reply reaches second's customer", async () =>
+    (await lookSecond(secondAgent)).customer.some((i) => i.from === 'business' && i.text === 'hello back from second'),
+  );
+  const sentBySecond = (await (
+    await request(`http://127.0.0.1:${ports.SANDBOX_PORT + 2}/sim/sent?appid=${SANDBOX_SECOND.appId}`)
+  ).body.json()) as DeliveredMessage[];
+  t.same(
+    sentBySecond.map((m) => m.openid),
+    [second],
+    "through second's Official Account, to its customer only",
+  );
+
   const health = (...args: string[]) => runService(entry('cli/dist/healthcheck.js'), {}, args).exited;
   t.equal(await health(String(ports.GATEWAY_PORT)), 0, "the containers' health check: the gateway is ready");
   t.equal(await health(String(ports.SANDBOX_PORT), '/healthz'), 0, 'the sandbox is up');

@@ -18,6 +18,9 @@ export { startOrExit } from './start-up.js';
 export { REDACTED_KEYS, loggedAccount, loggerOptions } from './logging.js';
 export {
   SANDBOX,
+  SANDBOX_ACCOUNTS,
+  SANDBOX_SECOND,
+  type SandboxAccount,
   addressOfBind,
   httpOrigin,
   isSandbox,

@@ -1,10 +1,28 @@
+import { DEFAULT_ACCOUNT } from './accounts.js';
 import type { Config } from './config.js';
 import { SANDBOX_MEDIA_URL_SECRET } from './media-settings.js';
+
+/** One of sandbox mode's made-up Official Accounts, with the IM app its agents answer in. */
+export interface SandboxAccount {
+  /** Its account id: in paths (`/wechat/<id>`), keys and metric labels. */
+  id: string;
+  token: string;
+  appId: string;
+  appSecret: string;
+  encodingAesKey: string;
+  /** Its original id (`gh_…`): the ToUserName of its pushes. */
+  accountId: string;
+  imSdkAppId: number;
+  imSecretKey: string;
+  imAdmin: string;
+  imAgents: readonly string[];
+  imCallbackToken: string;
+}
 
 /**
  * The credentials of sandbox mode: a made-up Official Account and IM app that exist only in the
  * simulators. Nothing here is a secret; they let `npm start` and `docker compose up` run with no
- * configuration at all.
+ * configuration at all. This is the account `default`, with the keys and paths of a single account.
  */
 export const SANDBOX = {
   token: 'sandboxtoken',
@@ -18,6 +36,28 @@ export const SANDBOX = {
   imAgents: ['agent1', 'agent2'],
   imCallbackToken: 'sandboxcallbacktoken',
 } as const;
+
+/**
+ * Sandbox mode's second Official Account, `second`, to try several accounts on one relay: a
+ * Token, AppID and key of its own, and an IM app of its own (its own SDKAppID, key, callback token
+ * and agents), so that nothing of it can pass for the first's.
+ */
+export const SANDBOX_SECOND: SandboxAccount = {
+  id: 'second',
+  token: 'sandboxtokensecond',
+  appId: 'wxsandbox000000002',
+  appSecret: 'sandboxsecret0000000000000000002',
+  encodingAesKey: 'SandboxEncodingAesKey0000000000000000000002',
+  accountId: 'gh_sandbox000002',
+  imSdkAppId: 1400000002,
+  imSecretKey: 'sandboxsecretkey0000000000000002sandboxsecretkey0000000000000002',
+  imAdmin: 'administrator',
+  imAgents: ['agent3', 'agent4'],
+  imCallbackToken: 'sandboxcallbacktoken2',
+};
+
+/** Sandbox mode's Official Accounts, `default` first. */
+export const SANDBOX_ACCOUNTS: readonly SandboxAccount[] = [{ id: DEFAULT_ACCOUNT, ...SANDBOX }, SANDBOX_SECOND];
 
 /** Sandbox mode: asked for, or by default when no platform credential at all is configured. */
 export function isSandbox(config: Config): boolean {
@@ -87,35 +127,20 @@ export function sandboxForService(config: Config): boolean {
 
 /**
  * The configuration a service runs with: as configured, or in sandbox mode the sandbox's
- * credentials, the simulators at SANDBOX_HOST as the platforms, keys of their own (a sandbox
- * pointed at a deployment's Redis must not drain its queues into a simulator), and the sandbox page
- * as the one host agents' media may come from. The simulators speak plain HTTP: only these made-up
+ * accounts (`default` and `second`, see SANDBOX_ACCOUNTS) as if ACCOUNTS_FILE listed them, the
+ * simulators at SANDBOX_HOST as the platforms (each simulator plays both accounts' apps on its one
+ * port, as each platform serves every app at one address), keys of their own (a sandbox pointed at
+ * a deployment's Redis must not drain its queues into a simulator), and the sandbox page as the
+ * one host agents' media may come from. The simulators speak plain HTTP: only these made-up
  * credentials travel to them. Applying it twice changes nothing.
  */
 export function withSandbox(config: Config): Config {
   if (config.sandboxed || !isSandbox(config)) return config;
   const ports = sandboxPorts(config);
-  return {
+  const shared: Config = {
     ...config,
     sandboxed: true,
     queuePrefix: sandboxPrefix(config.queuePrefix),
-    wechat: {
-      ...config.wechat,
-      token: SANDBOX.token,
-      appId: SANDBOX.appId,
-      appSecret: SANDBOX.appSecret,
-      encodingAesKey: SANDBOX.encodingAesKey,
-      apiBase: sandboxUrl(config, ports.wechatApi),
-    },
-    im: {
-      ...config.im,
-      sdkAppId: SANDBOX.imSdkAppId,
-      secretKey: SANDBOX.imSecretKey,
-      admin: SANDBOX.imAdmin,
-      agents: [...SANDBOX.imAgents],
-      callbackToken: SANDBOX.imCallbackToken,
-      apiBase: sandboxUrl(config, ports.im),
-    },
     // host:port, the port named even when it is 80: only an exact entry may be on a loopback address.
     mediaAllowedHosts: [`${new URL(sandboxUrl(config, ports.page)).hostname}:${ports.page}`],
     // Customers' voice and video reach the sandbox page's agent through the gateway, where it listens.
@@ -124,4 +149,29 @@ export function withSandbox(config: Config): Config {
       urlSecret: config.media.urlSecret ?? SANDBOX_MEDIA_URL_SECRET,
     },
   };
+  const accounts = SANDBOX_ACCOUNTS.map((a): Config => ({
+    ...shared,
+    account: a.id,
+    accounts: [],
+    // Each has an IM app of its own, and so the whole of IM's limit.
+    imPaceAccount: a.id,
+    wechat: {
+      ...config.wechat,
+      token: a.token,
+      appId: a.appId,
+      appSecret: a.appSecret,
+      encodingAesKey: a.encodingAesKey,
+      apiBase: sandboxUrl(config, ports.wechatApi),
+    },
+    im: {
+      ...config.im,
+      sdkAppId: a.imSdkAppId,
+      secretKey: a.imSecretKey,
+      admin: a.imAdmin,
+      agents: [...a.imAgents],
+      callbackToken: a.imCallbackToken,
+      apiBase: sandboxUrl(config, ports.im),
+    },
+  }));
+  return { ...accounts[0]!, accounts };
 }

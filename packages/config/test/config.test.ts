@@ -2,6 +2,9 @@ import {
   ConfigError,
   DEFAULT_WELCOME_TEXT,
   SANDBOX,
+  SANDBOX_ACCOUNTS,
+  SANDBOX_SECOND,
+  accountsOf,
   isSandbox,
   loadConfig,
   platformBind,
@@ -176,6 +179,68 @@ t.test('sandbox mode fills in its credentials and points the services at the san
     errorOf(() => requireSettings(withSandbox(off), ['WECHAT_TOKEN'])),
     /^WECHAT_TOKEN is missing/,
   );
+});
+
+t.test('sandbox mode runs two made-up accounts: default as before, and second with an Official Account and an IM app of its own', async (t) => {
+  const c = withSandbox(loadConfig({ QUEUE_PREFIX: 'shop', SANDBOX_PORT: '4000' }));
+  t.same(
+    accountsOf(c).map((a) => a.account),
+    ['default', 'second'],
+    'as if ACCOUNTS_FILE listed them, default first',
+  );
+  const [first, second] = accountsOf(c) as [typeof c, typeof c];
+  t.equal(c.account, 'default', 'the configuration itself is default');
+  t.same(
+    [first.wechat.token, first.wechat.appId, first.im.sdkAppId, first.im.callbackToken],
+    [SANDBOX.token, SANDBOX.appId, SANDBOX.imSdkAppId, SANDBOX.imCallbackToken],
+  );
+  t.same(first.im.agents, ['agent1', 'agent2']);
+  t.same(
+    [second.wechat.token, second.wechat.appId, second.wechat.appSecret, second.wechat.encodingAesKey],
+    [SANDBOX_SECOND.token, SANDBOX_SECOND.appId, SANDBOX_SECOND.appSecret, SANDBOX_SECOND.encodingAesKey],
+    'second: an Official Account of its own',
+  );
+  t.same(
+    [second.im.sdkAppId, second.im.secretKey, second.im.callbackToken, second.im.agents],
+    [SANDBOX_SECOND.imSdkAppId, SANDBOX_SECOND.imSecretKey, SANDBOX_SECOND.imCallbackToken, ['agent3', 'agent4']],
+    'and an IM app of its own, with agents of its own',
+  );
+  for (const field of ['token', 'appId', 'appSecret', 'encodingAesKey'] as const) t.not(second.wechat[field], first.wechat[field], `its own ${field}`);
+  for (const field of ['sdkAppId', 'secretKey', 'callbackToken'] as const) t.not(second.im[field], first.im[field], `its own IM ${field}`);
+  t.same(
+    accountsOf(c).map((a) => [a.im.apiBase, a.wechat.apiBase]),
+    [
+      ['http://127.0.0.1:4001', 'http://127.0.0.1:4002'],
+      ['http://127.0.0.1:4001', 'http://127.0.0.1:4002'],
+    ],
+    'both reach the same two simulators, which play both apps: no port of its own',
+  );
+  t.same(
+    accountsOf(c).map((a) => [a.sandboxed, a.queuePrefix, a.imPaceAccount]),
+    [
+      [true, 'shop-sandbox', 'default'],
+      [true, 'shop-sandbox', 'second'],
+    ],
+    "sandbox mode's keys for both (second's under shop-sandbox/second), each with its own IM app's pace",
+  );
+  t.same(second.mediaAllowedHosts, ['127.0.0.1:4000'], "second's agents' photos come from the sandbox page too");
+  t.doesNotThrow(() => requireSettings(c, ['WECHAT_TOKEN', 'WECHAT_APP_SECRET', 'IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS', 'IM_CALLBACK_TOKEN']));
+  t.equal(withSandbox(c), c, 'applying it again changes nothing');
+  for (const a of SANDBOX_ACCOUNTS) {
+    // Made up, but each a valid value of the variable it stands for.
+    const env = {
+      WECHAT_TOKEN: a.token,
+      WECHAT_APP_ID: a.appId,
+      WECHAT_APP_SECRET: a.appSecret,
+      WECHAT_ENCODING_AES_KEY: a.encodingAesKey,
+      IM_SDK_APP_ID: String(a.imSdkAppId),
+      IM_SECRET_KEY: a.imSecretKey,
+      IM_AGENTS: a.imAgents.join(','),
+      IM_CALLBACK_TOKEN: a.imCallbackToken,
+    };
+    t.doesNotThrow(() => loadConfig(env), `${a.id}'s credentials pass the variables' checks`);
+  }
+  t.same(loadConfig({}).accounts, [], 'outside sandbox mode nothing has accounts of its own');
 });
 
 t.test('where the sandbox and the password-less pages listen', async (t) => {

@@ -1,8 +1,15 @@
 // The sandbox page's script: sends as the customer or the agent through the sandbox's API, and
 // shows both chats as the simulators hold them (polled; every message is shown as text), and the
 // service desk (agents' login states, open conversations, customers waiting) as the relay keeps it.
+// The sandbox runs two Official Accounts, each with its own IM app: the switch at the top shows one
+// at a time, and every call names it (`?account=`).
 const $ = (id) => document.getElementById(id);
-const state = { openid: '', agent: '', agentChosen: false, last: '', switching: new Set() };
+const state = { account: 'default', accounts: [], dashboardPort: 0, openid: '', agent: '', agentChosen: false, last: '', switching: new Set() };
+
+/** A path of the sandbox's API about the account shown. */
+function about(path) {
+  return `${path}${path.includes('?') ? '&' : '?'}account=${encodeURIComponent(state.account)}`;
+}
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -163,7 +170,7 @@ function agentSwitch(agent) {
     state.switching.add(agent);
     void attempt(async () => {
       try {
-        await api('PUT', '/api/agent/login', { agent, loggedIn: box.checked });
+        await api('PUT', about('/api/agent/login'), { agent, loggedIn: box.checked });
       } finally {
         // Redrawn from the relay's record either way: a refused switch goes back.
         state.switching.delete(agent);
@@ -185,7 +192,10 @@ function recallButton(item, li) {
   button.type = 'button';
   button.className = 'recall';
   button.textContent = 'Recall';
-  button.addEventListener('click', () => void attempt(() => api('POST', '/api/agent/recall', { agent: state.agent, openid: state.openid, msgKey: item.id })));
+  button.addEventListener(
+    'click',
+    () => void attempt(() => api('POST', about('/api/agent/recall'), { agent: state.agent, openid: state.openid, msgKey: item.id })),
+  );
   li.append(button);
 }
 
@@ -198,7 +208,7 @@ function agentTyping() {
   typing.shown = typingNow;
   typing.at = now;
   // Only a hint: a refused one is not worth a line under the panes.
-  void api('POST', '/api/agent/typing', { agent: state.agent, openid: state.openid, typing: typingNow }).catch(() => undefined);
+  void api('POST', about('/api/agent/typing'), { agent: state.agent, openid: state.openid, typing: typingNow }).catch(() => undefined);
 }
 
 let refreshing = false;
@@ -215,7 +225,10 @@ async function refresh() {
 }
 
 async function redraw() {
-  const view = await api('GET', `/api/view?openid=${encodeURIComponent(state.openid)}&agent=${encodeURIComponent(state.agent)}`);
+  const asked = { account: state.account, openid: state.openid, agent: state.agent };
+  const view = await api('GET', about(`/api/view?openid=${encodeURIComponent(asked.openid)}&agent=${encodeURIComponent(asked.agent)}`));
+  // Switched (account, customer or agent) while it was asked: an answer about what is no longer shown.
+  if (asked.account !== state.account || asked.openid !== state.openid || asked.agent !== state.agent) return;
   const served = view.agent.servedBy;
   if (served && !state.agentChosen && served !== state.agent) {
     state.agent = served;
@@ -245,33 +258,55 @@ async function redraw() {
     : 'No message from this customer yet';
 }
 
+/** Where the account's customer is kept between visits: each account has a customer of its own (an openid is per Official Account). */
+function customerKey(account) {
+  return account === 'default' ? 'sandbox-openid' : `sandbox-openid:${account}`;
+}
+
 function newCustomer(openid) {
   state.openid = openid;
   state.agentChosen = false;
   state.last = '';
-  localStorage.setItem('sandbox-openid', openid);
+  localStorage.setItem(customerKey(state.account), openid);
   $('openid').textContent = `${openid.slice(0, 10)}…`;
+}
+
+/** Shows one account: its customer, its IM app's agents and desk, its board on the dashboard. */
+async function showAccount(id) {
+  const account = state.accounts.find((a) => a.id === id) ?? state.accounts[0];
+  state.account = account.id;
+  $('account').value = account.id;
+  for (const tag of [$('customer-account'), $('agent-account')]) tag.textContent = account.id;
+  $('agent').replaceChildren(...account.agents.map((agent) => new Option(agent, agent)));
+  $('agents').replaceChildren(...account.agents.map(agentSwitch));
+  state.switching.clear();
+  state.agent = account.agents[0];
+  $('dashboard').href = `${location.protocol}//${location.hostname}:${state.dashboardPort}${account.dashboardPath}`;
+  const saved = localStorage.getItem(customerKey(account.id));
+  newCustomer(saved && /^[A-Za-z0-9_-]{28}$/.test(saved) ? saved : (await api('POST', '/api/customers')).openid);
 }
 
 async function start() {
   const setup = await api('GET', '/api/setup');
-  for (const agent of setup.agents) $('agent').append(new Option(agent, agent));
-  $('agents').replaceChildren(...setup.agents.map(agentSwitch));
+  state.accounts = setup.accounts;
+  state.dashboardPort = setup.dashboardPort;
+  for (const a of setup.accounts) {
+    const option = new Option(`${a.id} · IM app ${a.sdkAppId}`, a.id);
+    option.title = `Official Account ${a.appId}, IM app ${a.sdkAppId}`;
+    $('account').append(option);
+  }
   for (const p of setup.failurePercents) $('im-failures').append(new Option(`${p}%`, String(p)));
-  state.agent = setup.agents[0];
-  $('dashboard').href = `${location.protocol}//${location.hostname}:${setup.dashboardPort}/`;
-  const saved = localStorage.getItem('sandbox-openid');
-  newCustomer(saved && /^[A-Za-z0-9_-]{28}$/.test(saved) ? saved : (await api('POST', '/api/customers')).openid);
+  await showAccount(setup.accounts[0].id);
 
   $('customer-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const text = $('customer-input').value;
     if (text.trim() === '') return;
     $('customer-input').value = '';
-    void attempt(() => api('POST', '/api/customer/text', { openid: state.openid, text }));
+    void attempt(() => api('POST', about('/api/customer/text'), { openid: state.openid, text }));
   });
   for (const button of document.querySelectorAll('[data-act]')) {
-    button.addEventListener('click', () => void attempt(() => api('POST', `/api/customer/${button.dataset.act}`, { openid: state.openid })));
+    button.addEventListener('click', () => void attempt(() => api('POST', about(`/api/customer/${button.dataset.act}`), { openid: state.openid })));
   }
   $('agent-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -280,12 +315,12 @@ async function start() {
     $('agent-input').value = '';
     // A sent message ends the typing on WeChat's side; the client's own flag follows.
     typing.shown = false;
-    void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, text }));
+    void attempt(() => api('POST', about('/api/agent/reply'), { agent: state.agent, openid: state.openid, text }));
   });
   $('agent-input').addEventListener('input', agentTyping);
   $('agent-photo').addEventListener(
     'click',
-    () => void attempt(() => api('POST', '/api/agent/reply', { agent: state.agent, openid: state.openid, photo: true })),
+    () => void attempt(() => api('POST', about('/api/agent/reply'), { agent: state.agent, openid: state.openid, photo: true })),
   );
   $('agent').addEventListener('change', () => {
     state.agent = $('agent').value;
@@ -295,9 +330,10 @@ async function start() {
   });
   $('window-closed').addEventListener(
     'change',
-    () => void attempt(() => api('PUT', '/api/window', { openid: state.openid, closed: $('window-closed').checked })),
+    () => void attempt(() => api('PUT', about('/api/window'), { openid: state.openid, closed: $('window-closed').checked })),
   );
-  $('im-failures').addEventListener('change', () => void attempt(() => api('PUT', '/api/im-failures', { percent: Number($('im-failures').value) })));
+  $('im-failures').addEventListener('change', () => void attempt(() => api('PUT', about('/api/im-failures'), { percent: Number($('im-failures').value) })));
+  $('account').addEventListener('change', () => void attempt(() => showAccount($('account').value)));
   $('new-customer').addEventListener('click', () => void attempt(async () => newCustomer((await api('POST', '/api/customers')).openid)));
 
   await refresh();

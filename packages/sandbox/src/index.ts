@@ -23,8 +23,9 @@ export {
   type WechatFaults,
   type WechatSimulatorStats,
 } from './wechat-api-simulator.js';
+export { type AppChoice, PlatformFront, imApps, wechatApiApps } from './platform-front.js';
 export { type SandboxHost, startSandboxHost } from './sandbox-host.js';
-export { SandboxPage, type SandboxPageOptions } from './page/sandbox-page.js';
+export { SandboxPage, type SandboxPageAccount, type SandboxPageOptions } from './page/sandbox-page.js';
 export { type AgentConversation, type ChatItem, agentConversation, arrivals, customerPane, imBodyText } from './page/chat-view.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from '@wxim/state';
 export { stripesPng } from './page/png.js';

@@ -1,15 +1,20 @@
-import { type Config, SANDBOX, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
+import { type Config, DEFAULT_ACCOUNT, SANDBOX_ACCOUNTS, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
 import { localHosts } from '@wxim/host';
-import { connectionSettings, createRedis, keyPrefix } from '@wxim/queue';
+import { accountPrefix, connectionSettings, createRedis } from '@wxim/queue';
 import { DeskView, stateKeys } from '@wxim/state';
 import { ImSimulator } from './im-simulator.js';
-import { SandboxPage } from './page/sandbox-page.js';
+import { type SandboxPageAccount, SandboxPage } from './page/sandbox-page.js';
+import { type PlatformFront, imApps, wechatApiApps } from './platform-front.js';
 import { WechatApiSimulator } from './wechat-api-simulator.js';
 import { WechatPlatform } from './wechat-platform.js';
 
 export interface SandboxHost {
-  im: ImSimulator;
-  wechatApi: WechatApiSimulator;
+  /** Every account's IM app, on the one port (by `sdkappid`). */
+  im: PlatformFront<ImSimulator>;
+  /** Every account's WeChat API, on the one port (by AppID and access_token). */
+  wechatApi: PlatformFront<WechatApiSimulator>;
+  /** Sandbox mode's Official Accounts (`default`, then `second`), each with its IM app, API and customers' pushes. */
+  accounts: readonly SandboxPageAccount[];
   page: SandboxPage;
   /** Where each part listens, as this machine reaches it. */
   urls: { page: string; im: string; wechatApi: string };
@@ -19,43 +24,48 @@ export interface SandboxHost {
 /**
  * Sandbox mode's stand-ins for the platforms, all in this process: the sandbox page on
  * SANDBOX_PORT, the IM simulator on the next port and the WeChat API simulator on the one after,
- * on LOCAL_BIND. The IM simulator calls im-callback at SANDBOX_CALLBACK_URL; the page pushes to the
- * gateway at SANDBOX_GATEWAY_URL, and reads the service desk from the relay's Redis (REDIS_URL, under
- * sandbox mode's prefix).
+ * on LOCAL_BIND. Each simulator plays the apps of both of sandbox mode's accounts (SANDBOX_ACCOUNTS)
+ * on its one port, as each platform serves all of its apps at one address. The IM apps call
+ * im-callback at SANDBOX_CALLBACK_URL, which tells them apart by SdkAppid; the page pushes to the
+ * gateway at SANDBOX_GATEWAY_URL (`/wechat` for `default`, `/wechat/<account>` for another), and
+ * reads each account's service desk from the relay's Redis (REDIS_URL, under sandbox mode's prefix).
  */
 export async function startSandboxHost(config: Config): Promise<SandboxHost> {
   const ports = sandboxPorts(config);
   const { gatewayUrl, callbackUrl } = config.sandboxLinks;
-  const im = new ImSimulator({
-    sdkAppId: SANDBOX.imSdkAppId,
-    secretKey: SANDBOX.imSecretKey,
-    admin: SANDBOX.imAdmin,
-    agents: SANDBOX.imAgents,
-    callback: { url: callbackUrl, token: SANDBOX.imCallbackToken },
-  });
-  const wechatApi = new WechatApiSimulator({ appId: SANDBOX.appId, secret: SANDBOX.appSecret });
-  const wechat = new WechatPlatform({
-    gatewayUrl,
-    token: SANDBOX.token,
-    appId: SANDBOX.appId,
-    encodingAesKey: SANDBOX.encodingAesKey,
-    accountId: SANDBOX.accountId,
-    mode: 'safe',
-  });
   // `queue`: a look that fails at once while Redis is away, so the page says so instead of hanging.
   const redis = createRedis(connectionSettings(config, 'sandbox'), 'queue');
   redis.on('error', () => {}); // the page shows the desk as unavailable; ioredis reconnects by itself
-  const desk = new DeskView(redis, stateKeys(keyPrefix(config.queuePrefix, config.redisCluster)), SANDBOX.imAgents);
+  const accounts = SANDBOX_ACCOUNTS.map((a): SandboxPageAccount => ({
+    id: a.id,
+    agents: a.imAgents,
+    im: new ImSimulator({
+      sdkAppId: a.imSdkAppId,
+      secretKey: a.imSecretKey,
+      admin: a.imAdmin,
+      agents: a.imAgents,
+      callback: { url: callbackUrl, token: a.imCallbackToken },
+    }),
+    wechatApi: new WechatApiSimulator({ appId: a.appId, secret: a.appSecret }),
+    wechat: new WechatPlatform({
+      gatewayUrl,
+      ...(a.id === DEFAULT_ACCOUNT ? {} : { pushPath: `/wechat/${a.id}` }),
+      token: a.token,
+      appId: a.appId,
+      encodingAesKey: a.encodingAesKey,
+      accountId: a.accountId,
+      mode: 'safe',
+    }),
+    desk: new DeskView(redis, stateKeys(accountPrefix(config.queuePrefix, config.redisCluster, a.id)), a.imAgents),
+  }));
+  const im = imApps(accounts.map((a) => a.im));
+  const wechatApi = wechatApiApps(accounts.map((a) => a.wechatApi));
   const page = new SandboxPage({
-    im,
-    wechatApi,
-    wechat,
-    agents: SANDBOX.imAgents,
+    accounts,
     selfUrl: sandboxUrl(config, ports.page),
     dashboardPort: config.ports.dashboard,
     // The names the page answers to: this machine's, and the ones the services and LOCAL_BIND give it.
     hosts: [...localHosts(config), sandboxHost(config)],
-    desk,
   });
   const started: { close(): Promise<void> }[] = [{ close: async () => redis.disconnect() }];
   const close = async () => {
@@ -74,5 +84,5 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
   }
   // As a person on this machine opens them.
   const local = (port: number) => httpOrigin(localAddress(config), port);
-  return { im, wechatApi, page, urls: { page: local(ports.page), im: local(ports.im), wechatApi: local(ports.wechatApi) }, close };
+  return { im, wechatApi, accounts, page, urls: { page: local(ports.page), im: local(ports.im), wechatApi: local(ports.wechatApi) }, close };
 }

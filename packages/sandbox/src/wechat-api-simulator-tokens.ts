@@ -72,6 +72,11 @@ export class SimTokens {
     return now < t.expiresAt && (t.revokedAt === undefined || now < t.revokedAt);
   }
 
+  /** Whether this account issued the token (valid or not). */
+  hasIssued(token: string): boolean {
+    return this.issued.has(token);
+  }
+
   /** Why WeChat would refuse this token, or undefined when it takes it. */
   check(token: string | undefined, now: number): { errcode: number; errmsg: string } | undefined {
     if (token === undefined || token === '') return { errcode: 41001, errmsg: 'access_token missing' };

@@ -143,6 +143,11 @@ export class WechatApiSimulator extends FaultInjecting {
     this.tokens.revokeAll(Date.now(), options.stableStaysStale ?? false);
   }
 
+  /** Whether this Official Account issued the access token: WeChat tells accounts apart by it (see wechatApiApps). */
+  issued(token: string): boolean {
+    return this.tokens.hasIssued(token);
+  }
+
   onSent(listener: (m: DeliveredMessage) => void): () => void {
     this.listeners.push(listener);
     return () => {

@@ -101,7 +101,8 @@ export class WechatPlatform {
           : undefined;
     if (kind === undefined) return;
     const path = kind === 'unfollowed' ? '/sim/customer-unfollowed' : '/sim/customer-acted';
-    const res = await request(`${this.options.apiSimulatorUrl}${path}`, {
+    // Named by AppID: a simulator playing several Official Accounts (sandbox mode's) tells them apart by it.
+    const res = await request(`${this.options.apiSimulatorUrl}${path}?appid=${encodeURIComponent(this.options.appId)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ openid: msg.fromUserName, ...(kind === 'unfollowed' ? {} : { kind, at: msg.createTime * 1000 }) }),

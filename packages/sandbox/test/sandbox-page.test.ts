@@ -1,32 +1,34 @@
 import {
-  SANDBOX,
   type ReceivedMessage,
   ImSimulator,
   SandboxPage,
+  type SandboxPageAccount,
   WechatApiSimulator,
   WechatPlatform,
   agentConversation,
   fakeOpenId,
   stripesPng,
 } from '@wxim/sandbox';
+import { SANDBOX_ACCOUNTS } from '@wxim/config';
 import t from 'tap';
 import { inflateSync } from 'node:zlib';
 
-/** The page with its simulators and no relay behind it: a gateway that is not there. */
+/** The page with its simulators, for sandbox mode's two accounts, and no relay behind it: a gateway that is not there. */
 function page() {
-  const im = new ImSimulator({ sdkAppId: SANDBOX.imSdkAppId, secretKey: SANDBOX.imSecretKey, agents: SANDBOX.imAgents });
-  const wechatApi = new WechatApiSimulator({ appId: SANDBOX.appId, secret: SANDBOX.appSecret });
-  const wechat = new WechatPlatform({ gatewayUrl: 'http://127.0.0.1:9', token: SANDBOX.token, appId: SANDBOX.appId });
+  const [im, second] = SANDBOX_ACCOUNTS.map((a) => ({
+    id: a.id,
+    agents: a.imAgents,
+    im: new ImSimulator({ sdkAppId: a.imSdkAppId, secretKey: a.imSecretKey, agents: a.imAgents }),
+    wechatApi: new WechatApiSimulator({ appId: a.appId, secret: a.appSecret }),
+    wechat: new WechatPlatform({ gatewayUrl: 'http://127.0.0.1:9', token: a.token, appId: a.appId }),
+  })) as [SandboxPageAccount, SandboxPageAccount];
   const sandbox = new SandboxPage({
-    im,
-    wechatApi,
-    wechat,
-    agents: SANDBOX.imAgents,
+    accounts: [im, second],
     selfUrl: 'http://127.0.0.1:3003',
     dashboardPort: 3002,
     hosts: ['127.0.0.1', 'localhost', '::1', 'sandbox'],
   });
-  return { im, wechatApi, app: sandbox.app };
+  return { im: im.im, wechatApi: im.wechatApi, second, app: sandbox.app };
 }
 
 t.test('bad input is answered 4xx with what is expected, and changes nothing', async (t) => {
@@ -100,6 +102,45 @@ t.test('the toggles reach the simulators: the window closes, IM fails the share 
   t.same(view.window, { open: false, unfollowed: true }, 'after an unfollow the window shows closed, and why');
   await app.inject({ method: 'PUT', url: '/api/im-failures', payload: { percent: 25 } });
   t.same(im.faults, { rate: 0.25, kinds: ['busy', 'http500'] });
+});
+
+t.test("every route is about the account it names (default's without one): its customers, its IM app's agents, its switches", async (t) => {
+  const { im, wechatApi, second, app } = page();
+  const setup = (await app.inject({ url: '/api/setup' })).json<{ accounts: { id: string; agents: string[]; dashboardPath: string }[] }>();
+  t.same(
+    setup.accounts.map((a) => [a.id, a.agents, a.dashboardPath]),
+    [
+      ['default', ['agent1', 'agent2'], '/'],
+      ['second', ['agent3', 'agent4'], '/accounts/second/'],
+    ],
+    'both accounts, each with its own agents and board',
+  );
+  const openid = fakeOpenId();
+  const unknown = await app.inject({ url: `/api/view?account=third&openid=${openid}&agent=agent1` });
+  t.equal(unknown.statusCode, 404);
+  t.match(unknown.json<{ error: string }>().error, /account: one of default, second/);
+  const wrongAgent = await app.inject({ url: `/api/view?account=second&openid=${openid}&agent=agent1` });
+  t.equal(wrongAgent.statusCode, 400, "default's agent is no agent of second's IM app");
+  t.match(wrongAgent.json<{ error: string }>().error, /agent: one of agent3, agent4/);
+  t.equal((await app.inject({ url: `/api/view?account=second&openid=${openid}&agent=agent3` })).statusCode, 200);
+
+  await app.inject({ method: 'PUT', url: '/api/im-failures?account=second', payload: { percent: 50 } });
+  t.equal(second.im.faults.rate, 0.5, "second's IM app fails");
+  t.equal(im.faults.rate, 0, "default's does not");
+  second.wechatApi.customerActed(openid, 'message');
+  await app.inject({ method: 'PUT', url: '/api/window?account=second', payload: { openid, closed: true } });
+  t.ok(second.wechatApi.windowOf(openid)!.deadline <= Date.now(), "the window closed in second's Official Account");
+  t.equal(wechatApi.windowOf(openid), undefined, "default's knows nothing of it");
+
+  await app.inject({ method: 'POST', url: '/api/customer/text?account=second', payload: { openid, text: 'for the second' } });
+  const shown = (account: string, agent: string) =>
+    app.inject({ url: `/api/view?account=${account}&openid=${openid}&agent=${agent}` }).then((r) => r.json<{ customer: { text: string }[] }>().customer);
+  t.same(
+    (await shown('second', 'agent3')).map((i) => i.text),
+    ['for the second'],
+    "the customer's act is second's",
+  );
+  t.same(await shown('default', 'agent1'), [], 'and not shown as a customer of default');
 });
 
 t.test('the page and its script are served; photos are real PNGs', async (t) => {

@@ -1,4 +1,4 @@
-import { DEFAULT_ACCOUNT } from '@wxim/config';
+import { DEFAULT_ACCOUNT, loggedAccount } from '@wxim/config';
 import type { AccountService } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import type { Queue } from 'bullmq';
@@ -71,8 +71,8 @@ export function accountsPage(front: FastifyInstance, accounts: readonly AccountS
     const answers = [first, ...(await Promise.all(accounts.slice(1).map(ask)))];
     const rows = accounts.map((a, i): Row => {
       const answer = answers[i]!;
-      // The variables' own `default` keeps its board at the root.
-      const board = a.config.inAccountsFile ? `/accounts/${a.account}/` : '/';
+      // The variables' own `default` (and sandbox mode's) keeps its board at the root.
+      const board = loggedAccount(a.config) === undefined ? '/' : `/accounts/${a.account}/`;
       return { account: a.account, board, ...(answer.statusCode === 200 ? { counts: answer.json<{ queues: QueueCounts[] }>().queues } : {}) };
     });
     return reply.type('text/html; charset=utf-8').send(html(rows));

@@ -1,6 +1,6 @@
 import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Config } from '@wxim/config';
+import { type Config, loggedAccount } from '@wxim/config';
 import { QUEUES } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { HEALTH_PATHS, createHttpHost, metricsRegistry } from '@wxim/host';
@@ -64,7 +64,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
           countsRoute(app, queues);
-          await boardRoutes(app, queues, prefix, readOnly, config.inAccountsFile ? config.account : undefined);
+          await boardRoutes(app, queues, prefix, readOnly, loggedAccount(config));
         },
         close: async () => {
           await Promise.all(queues.map((q) => q.close()));
@@ -76,7 +76,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
 }
 
 /**
- * bull-board over `queues`, at the root, read-only or not. An account of ACCOUNTS_FILE has its
+ * bull-board over `queues`, at the root, read-only or not. An account of ACCOUNTS_FILE (or sandbox mode's `second`) has its
  * board at /accounts/<account>/ (where the dashboard's front hands its requests on), named in its title.
  */
 async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string, readOnly: boolean, account?: string): Promise<void> {
