@@ -147,12 +147,12 @@ t.test('a fanned-out callback the front could not read is counted, and looked fo
   await eventually('the front counts the callback it could not hand on', async () => (await front('failed')) === before.failed + 1);
   t.equal(await callbacks('one', 'unavailable'), before.one + 1, "in account one's unavailable callbacks (WximCallbackUnavailable)");
   t.equal(await callbacks('two', 'unavailable'), before.two + 1, "and account two's");
-  await eventually("account two's recovery finds the reply only account one saw", () => two.wechatApi.sentTo(openTwo).length === 1, 15_000);
+  await eventually("account two's recovery finds the reply only account one saw", () => two.wechatApi.sentTo(openTwo).length === 1, 30_000);
   t.equal(two.wechatApi.sentTo(openTwo)[0]!.payload['content'], 'for two, on the path of one', "through account two's Official Account");
   t.ok((await sample('wxim_callback_recovered_total{account="two",via="gap"}')) >= 1, 'recovered via the gap');
   // Account one's recovery looks through the same minutes: the reply whose callback IM sent to
   // /im/callback/three (the second test) is found too, and nothing is sent twice.
-  await eventually("account one's recovery finds the reply whose callback went astray", () => one.wechatApi.sentTo(openOne).length >= 2, 15_000);
+  await eventually("account one's recovery finds the reply whose callback went astray", () => one.wechatApi.sentTo(openOne).length >= 2, 30_000);
   t.same(
     one.wechatApi.sentTo(openOne).map((m) => m.payload['content']),
     ['for one, by its own path', 'for an account nobody configured'],

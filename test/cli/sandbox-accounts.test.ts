@@ -1,6 +1,10 @@
 import { SANDBOX, SANDBOX_SECOND, type SandboxAccount } from '@wxim/config';
 import { decodeRelayCustomData } from '@wxim/im';
 import { type DeliveredMessage, type ReceivedMessage, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
@@ -12,6 +16,7 @@ import { openSandboxPage } from './sandbox-browser.js';
  * with an IM app of its own; the simulators play both apps on their one port each.
  */
 const { page, ports, redisUrl, prefix } = await openSandboxPage(t);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const gateway = `http://127.0.0.1:${ports.gateway}`;
 const imSim = `http://127.0.0.1:${ports.sandbox + 1}`;
 const wechatSim = `http://127.0.0.1:${ports.sandbox + 2}`;
@@ -155,4 +160,55 @@ t.test("the page's account switch: second's customer, agents, chats and board, a
     "default's Official Account never sent second's reply",
   );
   t.equal(await page.locator('#problem').textContent(), '', 'no error shown');
+});
+
+t.test('npm run sandbox:push and sandbox:reply play second with --account second, and refuse an account sandbox mode does not run', async (t) => {
+  const run = promisify(execFile);
+  // The scripts find the sandbox's parts as npm start placed them: the same ports and Redis.
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    GATEWAY_PORT: String(ports.gateway),
+    SANDBOX_PORT: String(ports.sandbox),
+    DASHBOARD_PORT: String(ports.dashboard),
+    CALLBACK_PORT: String(ports.callback),
+  };
+  const script = (name: string, ...args: string[]) => run(process.execPath, [join(ROOT, `cli/dist/${name}.js`), ...args], { env, timeout: 30_000 });
+  const openid = fakeOpenId();
+
+  const pushed = await script('push', 'hello through the script', openid, '--account', 'second');
+  t.match(
+    pushed.stdout,
+    new RegExp(`customer ${openid} of second sent "hello through the script": the gateway answered 200`),
+    'the push script signed for second and the gateway took it at /wechat/second',
+  );
+  const agent = /agent (agent\d) received it in IM/.exec(pushed.stdout)?.[1];
+  t.ok(agent !== undefined && SANDBOX_SECOND.imAgents.includes(agent), `an agent of second's IM app received it (${agent})`);
+  t.ok(
+    (await inIm(SANDBOX_SECOND.imSdkAppId)).some((m) => customerOf(m) === openid),
+    "it is in second's IM app",
+  );
+  t.notOk(
+    (await inIm(SANDBOX.imSdkAppId)).some((m) => customerOf(m) === openid),
+    "and not in default's",
+  );
+
+  const replied = await script('reply', 'answer through the script', openid, '--account', 'second');
+  t.match(replied.stdout, new RegExp(`customer ${openid} received it in WeChat`), 'the reply script saw it delivered');
+  t.ok(
+    (await sentBy(SANDBOX_SECOND.appId)).some((m) => m.openid === openid && m.payload['content'] === 'answer through the script'),
+    "second's Official Account delivered it",
+  );
+  t.notOk(
+    (await sentBy(SANDBOX.appId)).some((m) => m.payload['content'] === 'answer through the script'),
+    "default's did not",
+  );
+
+  const wrong = await script('push', 'nobody', '--account', 'third').then(
+    () => undefined,
+    (err: { code?: number; stderr?: string }) => err,
+  );
+  t.equal(wrong?.code, 2, 'an account sandbox mode does not run ends the script with 2');
+  t.match(wrong?.stderr, /--account: sandbox mode runs the accounts default and second, not "third"/, 'naming the ones it does');
 });

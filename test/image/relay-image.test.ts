@@ -151,7 +151,9 @@ t.test('the relay runs from the image as compose starts it: page → agent → c
 
   const { openid } = (await post('/api/customers', {})).body as { openid: string };
   t.same((await post('/api/customer/text', { openid, text: 'hello from the image' })).body, { status: 200 }, 'the gateway container took the push');
-  const { agents } = (await (await request(`${page}/api/setup`)).body.json()) as { agents: string[] };
+  // The page plays two accounts; with no ?account= its routes answer for the first (default).
+  const { accounts } = (await (await request(`${page}/api/setup`)).body.json()) as { accounts: { id: string; agents: string[] }[] };
+  const agents = accounts[0]!.agents;
   await eventually('the message reaches an agent', async () => (await look(agents[0]!)).agent.servedBy !== undefined, 60_000, 250);
   const agent = view.agent.servedBy!;
   await look(agent);
