@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { Readable } from 'node:stream';
 import { AFTER_SEND_MSG, callbackSign, textElem } from '@wxim/im';
 import { QUEUES } from '@wxim/queue';
 import { fakeOpenId } from '@wxim/sandbox';
@@ -125,6 +126,25 @@ t.test("a fanned-out callback over im-callback's limit: 413 from the front, coun
   t.equal(await front('too_large'), before.tooLarge + 1, 'counted as the front’s own answer');
   t.equal(await callbacks('one', 'bad_request', 'unknown'), before.one + 1, 'as account one would have counted it on its own');
   t.equal(await callbacks('two', 'bad_request', 'unknown'), before.two + 1, 'and account two');
+});
+
+t.test('a chunked fanned-out callback that runs over the limit while read: 413 as well, not a reset connection', async (t) => {
+  const before = { tooLarge: await front('too_large'), one: await callbacks('one', 'bad_request', 'unknown') };
+  // No Content-Length: the front learns the size only by reading, 8 KB at a time.
+  async function* chunked() {
+    yield Buffer.from(`{"CallbackCommand":"${AFTER_SEND_MSG}","padding":"`);
+    for (let i = 0; i < 10; i++) yield Buffer.from('x'.repeat(8 * 1024));
+    yield Buffer.from('"}');
+  }
+  const res = await request(`${callbackUrl}/im/callback?${signedQuery(AFTER_SEND_MSG)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: Readable.from(chunked()),
+  });
+  t.equal(res.statusCode, 413, '413, read by IM');
+  t.same(await res.body.json(), { error: 'body too large' });
+  t.equal(await front('too_large'), before.tooLarge + 1, 'counted as the front’s own answer');
+  t.equal(await callbacks('one', 'bad_request', 'unknown'), before.one + 1, 'and as the bad request of the account that never saw it');
 });
 
 t.test('a fanned-out callback the front could not read is counted, and looked for in IM’s history as a gap', async (t) => {

@@ -1,10 +1,10 @@
 import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
-import { readCapped } from '@wxim/wechat';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type LightMyRequestResponse, LogController } from 'fastify';
 import { mergeAccountMetrics } from './account-metrics.js';
 import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import { metricsRegistry } from './metrics-registry.js';
+import { readRequestBody } from './request-body.js';
 import type { AccountService, BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 
 /**
@@ -165,12 +165,12 @@ async function fanOut(
     for (const service of services) service.missed?.(url, 'too_large');
     return reply.code(413).header('connection', 'close').send({ error: 'body too large' });
   };
-  // Answered before reading, so that the client reads the 413: a body that runs over the limit
-  // while it is read (no Content-Length) is cut off with its connection.
+  // Answered before reading when Content-Length says so; a body that runs over the limit while it
+  // is read (chunked) is left unread and answered 413 the same way, its connection then closed.
   if (Number(req.headers['content-length'] ?? 0) > FAN_OUT_BODY_LIMIT) return tooLarge();
   let body: Buffer | undefined;
   try {
-    body = await readCapped(req.raw, FAN_OUT_BODY_LIMIT);
+    body = await readRequestBody(req.raw, FAN_OUT_BODY_LIMIT);
   } catch (err) {
     // The client went away, or its body broke off: no account saw the request.
     return failed(services, err);
