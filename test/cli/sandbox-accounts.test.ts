@@ -106,7 +106,13 @@ t.test("a push of second's signed with its token is refused on default's path, a
   t.equal((await other.push(other.text(fakeOpenId(), 'wrong door'))).status, 401);
   const board = await request(`http://127.0.0.1:${ports.dashboard}/accounts/second/`);
   t.equal(board.statusCode, 200, "second's queues have a board of their own on the dashboard");
-  t.match(await board.body.text(), /WeChat ⇄ IM relay · second/);
+  const uiConfig = (html: string) =>
+    JSON.parse(/<script id="__UI_CONFIG__" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as { boardTitle?: string; miscLinks?: unknown };
+  const secondBoard = uiConfig(await board.body.text());
+  t.equal(secondBoard.boardTitle, 'WeChat ⇄ IM relay · second');
+  t.same(secondBoard.miscLinks, [{ text: 'All accounts', url: '/accounts/' }], 'its header links back to the list of accounts');
+  const defaultBoard = uiConfig(await (await request(`http://127.0.0.1:${ports.dashboard}/`)).body.text());
+  t.same(defaultBoard.miscLinks, [{ text: 'All accounts', url: '/accounts/' }], "and so does default's");
   const list = await (await request(`http://127.0.0.1:${ports.dashboard}/accounts/`)).body.text();
   t.match(list, /<a href="\/">default<\/a>/, "the dashboard's list of accounts: default's board at the root");
   t.match(list, /<a href="\/accounts\/second\/">second<\/a>/, "and second's at its own path");

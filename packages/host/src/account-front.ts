@@ -60,7 +60,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
   const built: AccountService[] = [];
   try {
     for (const [i, account] of accountsOf(config).entries()) {
-      const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0 });
+      const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0, behindAccountsFront: true });
       built.push({ account: account.account, config: account, service });
       await service.app.ready();
     }

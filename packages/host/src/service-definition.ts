@@ -25,6 +25,8 @@ export type MissedReason = 'too_large' | 'failed';
 export interface BuildOptions {
   /** Whether the service reports Node's process metrics (one service per process does). */
   processMetrics: boolean;
+  /** Built as one account of several behind the accounts front (ACCOUNTS_FILE, sandbox mode), whose own pages (frontRoutes) list them all. */
+  behindAccountsFront?: true;
 }
 
 /**

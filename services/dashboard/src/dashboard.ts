@@ -28,6 +28,8 @@ export interface DashboardOverrides {
   processMetrics?: boolean;
   /** The clock failed logins are timed by. */
   now?: () => number;
+  /** Where the front lists every account (several accounts): the board links back to it. */
+  accountsList?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
           countsRoute(app, queues);
-          await boardRoutes(app, queues, prefix, readOnly, loggedAccount(config));
+          await boardRoutes(app, queues, prefix, readOnly, loggedAccount(config), overrides.accountsList);
         },
         close: async () => {
           await Promise.all(queues.map((q) => q.close()));
@@ -77,9 +79,10 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
 
 /**
  * bull-board over `queues`, at the root, read-only or not. An account of ACCOUNTS_FILE (or sandbox mode's `second`) has its
- * board at /accounts/<account>/ (where the dashboard's front hands its requests on), named in its title.
+ * board at /accounts/<account>/ (where the dashboard's front hands its requests on), named in its title; with several
+ * accounts each board's header links to their list (`accountsList`).
  */
-async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string, readOnly: boolean, account?: string): Promise<void> {
+async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string, readOnly: boolean, account?: string, accountsList?: string): Promise<void> {
   const board = new FastifyAdapter();
   createBullBoard({
     queues: queues.map((q) => {
@@ -90,7 +93,13 @@ async function boardRoutes(app: FastifyInstance, queues: Queue[], prefix: string
       return adapter;
     }),
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: account === undefined ? 'WeChat ⇄ IM relay' : `WeChat ⇄ IM relay · ${account}` } },
+    options: {
+      uiConfig: {
+        boardTitle: account === undefined ? 'WeChat ⇄ IM relay' : `WeChat ⇄ IM relay · ${account}`,
+        // In the board's header, beside its own links: back to the list of every account's board.
+        ...(accountsList === undefined ? {} : { miscLinks: [{ text: 'All accounts', url: accountsList }] }),
+      },
+    },
   });
   board.setBasePath(account === undefined ? '/' : `/accounts/${account}/`);
   await app.register(board.registerPlugin(), { prefix: '/' });

@@ -10,8 +10,8 @@ export const dashboardService: ServiceDefinition = {
   port: (config) => config.ports.dashboard,
   // Without a password the board is for this machine only (LOCAL_BIND, 127.0.0.1 by default), and read-only.
   host: (config) => (config.dashboard.password === undefined ? config.localBind : '0.0.0.0'),
-  build: async (config, { processMetrics }) => {
-    const dashboard = await createDashboard(config, { processMetrics });
+  build: async (config, { processMetrics, behindAccountsFront }) => {
+    const dashboard = await createDashboard(config, { processMetrics, ...(behindAccountsFront ? { accountsList: '/accounts/' } : {}) });
     if (config.dashboard.password === undefined)
       dashboard.app.log.warn(
         `no DASHBOARD_PASSWORD: the dashboard is read-only and listens on ${config.localBind} only (LOCAL_BIND), answering to this machine's names; set DASHBOARD_USER and DASHBOARD_PASSWORD to act on jobs or reach it from elsewhere`,

@@ -111,7 +111,11 @@ t.test('in a browser: the list links to each board, which opens over its own que
   await page.waitForURL(`${origin}/accounts/brand-b/`);
   await page.getByText('WeChat ⇄ IM relay · brand-b').first().waitFor({ timeout: 15_000 });
   t.pass("brand-b's board, titled with its id");
-  await page.goBack();
+  // The board's header menu leads back to the list.
+  await page.locator('header ul li').last().locator('button').click();
+  await page.getByText('All accounts', { exact: true }).click();
+  await page.waitForURL(`${origin}/accounts/`);
+  t.equal(await page.locator('h1').textContent(), 'Official Accounts', "the board's header menu leads back to the list of accounts");
   await page
     .getByRole('row', { name: /brand-a/ })
     .getByRole('link', { name: 'desk' })

@@ -42,7 +42,10 @@ t.test('the board is behind basic authentication; health and metrics are not', a
   t.equal((await call('GET', '/', { headers: {} })).status, 401, 'the page too');
   t.equal((await call('GET', '/healthz', { headers: {} })).status, 200);
   t.equal((await call('GET', '/metrics', { headers: {} })).status, 200);
-  t.equal((await call('GET', '/')).status, 200, 'the page, signed in');
+  const page = await call('GET', '/');
+  t.equal(page.status, 200, 'the page, signed in');
+  t.match(page.text, '"boardTitle":"WeChat ⇄ IM relay"', 'titled without an account');
+  t.notMatch(page.text, 'All accounts', 'one account: no link to a list of accounts');
 });
 
 t.test("a failed relay shows IM's code and reason, and whose message it was", async (t) => {
