@@ -1,4 +1,4 @@
-import { DEFAULT_ACCOUNT, SANDBOX_ACCOUNTS, type SandboxAccount } from '@wxim/config';
+import { DEFAULT_ACCOUNT, SANDBOX_ACCOUNTS, type SandboxAccount, pushPath } from '@wxim/config';
 
 /** One of sandbox mode's accounts as the terminal scripts play it, and how to reach its apps. */
 export interface ScriptAccount {
@@ -30,7 +30,7 @@ export function scriptAccount(argv: readonly string[]): { args: string[]; accoun
     args,
     account: {
       account,
-      pushPath: isDefault ? '/wechat' : `/wechat/${account.id}`,
+      pushPath: pushPath(account.id),
       imQuery: isDefault ? '' : `?sdkappid=${account.imSdkAppId}`,
       wechatQuery: isDefault ? '' : `?appid=${account.appId}`,
     },

@@ -6,6 +6,11 @@ import type { Env } from './readers.js';
 /** The account the single-account variables (WECHAT_*, IM_*) configure, and whose keys are the relay's own. */
 export const DEFAULT_ACCOUNT = 'default';
 
+/** Where WeChat pushes an account's messages on the gateway: `/wechat` for `default`, `/wechat/<account>` for any other. */
+export function pushPath(account: string): string {
+  return account === DEFAULT_ACCOUNT ? '/wechat' : `/wechat/${account}`;
+}
+
 /** An account's id: in paths (`/wechat/<id>`), keys and metric labels. */
 const ACCOUNT_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 

@@ -1,5 +1,5 @@
 export { ConfigError, ConfigErrors } from './config-error.js';
-export { DEFAULT_ACCOUNT } from './accounts.js';
+export { DEFAULT_ACCOUNT, pushPath } from './accounts.js';
 export {
   type Config,
   type ImConfig,

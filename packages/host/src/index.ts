@@ -24,3 +24,4 @@ export { LOOK_AGAIN_MS, deskPolicy } from './desk-policy.js';
 export { FleetCheck, type FleetCheckOptions } from './fleet-check.js';
 export { type AccountRoute, type AccountTarget, buildForAccounts } from './account-front.js';
 export { mergeAccountMetrics } from './account-metrics.js';
+export { readRequestBody } from './request-body.js';

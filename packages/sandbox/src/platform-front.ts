@@ -1,4 +1,4 @@
-import { readCapped } from '@wxim/wechat';
+import { readRequestBody } from '@wxim/host';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ImSimulator } from './im-simulator.js';
 import { listenAt } from './listen.js';
@@ -41,8 +41,9 @@ export class PlatformFront<T extends SimulatedApp> {
         reply.hijack();
         return target.app.routing(req.raw, reply.raw);
       }
-      const body = await readCapped(req.raw, BODY_LIMIT);
-      if (body === undefined) return reply.code(413).send({ error: 'body too large' });
+      // A body over the limit is answered, not cut off: the client reads the 413, then the connection closes.
+      const body = await readRequestBody(req.raw, BODY_LIMIT);
+      if (body === undefined) return reply.code(413).header('connection', 'close').send({ error: 'body too large' });
       const target = choice.pick(url, jsonObject(body)) ?? apps[0]!;
       const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = req.headers;
       const answer = await target.app.inject({ method: req.method as 'POST', url: req.raw.url ?? '/', headers, payload: body });

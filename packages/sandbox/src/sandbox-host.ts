@@ -1,4 +1,4 @@
-import { type Config, DEFAULT_ACCOUNT, SANDBOX_ACCOUNTS, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl } from '@wxim/config';
+import { type Config, SANDBOX_ACCOUNTS, httpOrigin, localAddress, sandboxHost, sandboxPorts, sandboxUrl, pushPath } from '@wxim/config';
 import { localHosts } from '@wxim/host';
 import { accountPrefix, connectionSettings, createRedis } from '@wxim/queue';
 import { DeskView, stateKeys } from '@wxim/state';
@@ -49,7 +49,7 @@ export async function startSandboxHost(config: Config): Promise<SandboxHost> {
     wechatApi: new WechatApiSimulator({ appId: a.appId, secret: a.appSecret }),
     wechat: new WechatPlatform({
       gatewayUrl,
-      ...(a.id === DEFAULT_ACCOUNT ? {} : { pushPath: `/wechat/${a.id}` }),
+      pushPath: pushPath(a.id),
       token: a.token,
       appId: a.appId,
       encodingAesKey: a.encodingAesKey,

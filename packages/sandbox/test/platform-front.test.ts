@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { ImClient, UserSigCache, textElem } from '@wxim/im';
 import { ImSimulator, SANDBOX, WechatApiSimulator, fakeOpenId, imApps, wechatApiApps } from '@wxim/sandbox';
 import { SANDBOX_SECOND } from '@wxim/config';
@@ -94,4 +95,23 @@ t.test("two Official Accounts' APIs on one port: tokens by AppID, every other ca
 
   t.same(await json(`${apiBase}/sim/sent`), [], '/sim/* without appid: the first account');
   t.equal((await json<unknown[]>(`${apiBase}/sim/sent?appid=${SANDBOX_SECOND.appId}`)).length, 1, 'with appid: that account');
+});
+
+t.test("a token request over the front's limit, chunked, is answered 413 rather than cut off", async (t) => {
+  const front = wechatApiApps([new WechatApiSimulator({ appId: SANDBOX.appId, secret: SANDBOX.appSecret })]);
+  const apiBase = await front.listen();
+  t.teardown(() => front.close());
+  // No Content-Length: the front learns the size only by reading, 4 KB at a time.
+  async function* chunked() {
+    yield Buffer.from('{"grant_type":"client_credential","padding":"');
+    for (let i = 0; i < 5; i++) yield Buffer.from('x'.repeat(4 * 1024));
+    yield Buffer.from('"}');
+  }
+  const res = await request(`${apiBase}/cgi-bin/stable_token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: Readable.from(chunked()),
+  });
+  t.equal(res.statusCode, 413);
+  t.same(await res.body.json(), { error: 'body too large' });
 });

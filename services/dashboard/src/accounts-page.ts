@@ -56,6 +56,9 @@ function html(rows: readonly Row[]): string {
 <tr>${LISTED.map(() => '<th>waiting</th><th>failed</th>').join('')}</tr>${body}</table></body></html>`;
 }
 
+/** Where the front lists every account; each account's board links back to it. */
+export const ACCOUNTS_LIST_PATH = '/accounts/';
+
 /**
  * The list of accounts (ACCOUNTS_FILE), at `/accounts/`, and at `/` when there is no `default`
  * account (whose board `/` stays otherwise): each account's id, a link to its board and desk, and
@@ -77,7 +80,7 @@ export function accountsPage(front: FastifyInstance, accounts: readonly AccountS
     });
     return reply.type('text/html; charset=utf-8').send(html(rows));
   };
-  front.get('/accounts/', page);
+  front.get(ACCOUNTS_LIST_PATH, page);
   front.get('/accounts', page);
   if (!accounts.some((a) => a.account === DEFAULT_ACCOUNT)) front.get('/', page);
 }

@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from '@wxim/host';
-import { accountsPage } from './accounts-page.js';
+import { ACCOUNTS_LIST_PATH, accountsPage } from './accounts-page.js';
 import { createDashboard } from './dashboard.js';
 
 /** The dashboard as a service: bull-board over every queue, and the queues' metrics. */
@@ -11,7 +11,7 @@ export const dashboardService: ServiceDefinition = {
   // Without a password the board is for this machine only (LOCAL_BIND, 127.0.0.1 by default), and read-only.
   host: (config) => (config.dashboard.password === undefined ? config.localBind : '0.0.0.0'),
   build: async (config, { processMetrics, behindAccountsFront }) => {
-    const dashboard = await createDashboard(config, { processMetrics, ...(behindAccountsFront ? { accountsList: '/accounts/' } : {}) });
+    const dashboard = await createDashboard(config, { processMetrics, ...(behindAccountsFront ? { accountsList: ACCOUNTS_LIST_PATH } : {}) });
     if (config.dashboard.password === undefined)
       dashboard.app.log.warn(
         `no DASHBOARD_PASSWORD: the dashboard is read-only and listens on ${config.localBind} only (LOCAL_BIND), answering to this machine's names; set DASHBOARD_USER and DASHBOARD_PASSWORD to act on jobs or reach it from elsewhere`,
