@@ -21,6 +21,13 @@ const notices = (userId: string, agent: string) =>
     .map(textOf);
 const agentOf = (openid: string) => redis.hget(keys.customer(openid), 'agent');
 
+/** When the customer's wait for an answer began: marked a moment after IM has their message. */
+async function waitingSince(openid: string): Promise<string> {
+  let since: string | null = null;
+  await eventually('the customer waits for an answer', async () => (since = await redis.zscore(keys.deskUnanswered, openid)) !== null);
+  return since!;
+}
+
 /** The pusher's samples of a metric, by its series' text (e.g. `wxim_desk_transfers_total{cause="sla"}`). */
 async function metric(series: string): Promise<number> {
   const text = (await relay.pusher.app.inject('/metrics')).body;
@@ -74,7 +81,7 @@ t.test('with nobody else free nothing moves and nobody is told, until an agent i
   const c = await relay.newCustomer();
   const others = AGENTS.filter((a) => a !== c.agent);
   for (const a of others) await im.agentLogout(a);
-  const since = Number(await redis.zscore(keys.deskUnanswered, c.openid));
+  const since = Number(await waitingSince(c.openid));
   t.ok(since > 0, 'the customer waits for an answer');
   // Past the SLA and several checks: still theirs, nobody told.
   await eventually('the wait is overdue', async () => Number((await redis.time())[0]) * 1000 > since + SLA_S * 1000 + 1000, OVERDUE_MS);
@@ -91,7 +98,7 @@ t.test('with nobody else free nothing moves and nobody is told, until an agent i
 
 t.test('a move whose notices failed is made once, and its notices follow at the next check', async (t) => {
   const c = await relay.newCustomer();
-  const since = await redis.zscore(keys.deskUnanswered, c.openid);
+  const since = await waitingSince(c.openid);
   const moves = await metric('wxim_desk_transfers_total{cause="sla"}');
   // The first notice of the move fails for good: the move is done, the notices owed.
   im.failNext('openim/sendmsg', 90001, 1);
