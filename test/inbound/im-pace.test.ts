@@ -1,5 +1,7 @@
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
+import { stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import {
   eventually,
@@ -163,4 +165,44 @@ t.test('a backlog of 3,000 messages from 100 customers drains at the full pace, 
   await assertPace(t, s, 'backlog', backlog[0]!.receivedAt);
   assertSpread(t, backlog, backlog[0]!.receivedAt, 'backlog');
   assertInOrder(t, messages, conversations);
+});
+
+t.test("a known customer's message takes its send's turn with the job's own turn: no round trip of its own for the pace", async (t) => {
+  const s = await stack(t);
+  s.workers.push(await startWorkerProcess(s.env));
+  const keys = stateKeys(s.env['QUEUE_PREFIX']!);
+  const sendPace = keys.pace({ platform: 'im', command: 'openim/sendmsg' });
+  const importPace = keys.pace({ platform: 'im', command: 'im_open_login_svc/account_import' });
+  // Every call to the pace script on its own, by the scope it asks for (its first key).
+  const own = new Map<string, number>();
+  const watcher = new Redis(redis.url);
+  const monitor = await watcher.monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3') own.set(args[3]!, (own.get(args[3]!) ?? 0) + 1);
+  });
+  const state = new Redis(redis.url);
+  t.teardown(() => {
+    monitor.disconnect();
+    watcher.disconnect();
+    state.disconnect();
+  });
+  const wechat = s.gateway.platform('safe');
+  const openid = fakeOpenId();
+  // A customer IM does not know yet: imported first, so the turn takes no call's turn for them.
+  await wechat.push(wechat.text(openid, 'hello'));
+  await s.messages(1);
+  await eventually('the new customer’s calls asked on their own', () => (own.get(importPace) ?? 0) >= 1 && (own.get(sendPace) ?? 0) >= 1);
+  const before = own.get(sendPace)!;
+  for (let i = 1; i <= 10; i++) {
+    // The pace has room (its next slot has come), as at any rate under IM's limit.
+    await eventually('the send pace has room', async () => {
+      const [sec, us] = await state.time();
+      return Number((await state.get(sendPace)) ?? 0) <= Number(sec) * 1_000_000 + Number(us);
+    });
+    await wechat.push(wechat.text(openid, `message ${i}`));
+    await s.messages(1 + i);
+  }
+  t.equal(own.get(sendPace), before, "the 10 sends took their turns with their jobs' turns");
+  t.same((await s.im.messages()).map(textOf), ['hello', ...Array.from({ length: 10 }, (_, i) => `message ${i + 1}`)], 'each message once, in order');
+  t.equal((await s.im.stats()).rateLimited, 0, 'IM never answered 60007');
 });

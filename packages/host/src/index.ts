@@ -8,7 +8,7 @@ export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHos
 export { type AccountService, type BuildOptions, type MissedReason, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
 export { createImClient, requireImSettings } from './im-client.js';
-export { WECHAT_PACE, fleetPace, fleetRateGate, imRateGate, imShareGate } from './rate-gates.js';
+export { WECHAT_PACE, fleetPace, fleetRateGate, imShareGate } from './rate-gates.js';
 export { type Decision, decide, errorFor } from './error-policy.js';
 export {
   type Attempt,

@@ -71,8 +71,8 @@ export interface OrderedJobSpec<T, R, B extends TurnLook = TurnLook> {
   lineOf(job: Job<T>): string | undefined;
   /** A job that takes no turn: run as it comes, with no lease and no retry policy. */
   outOfLine?(job: Job<T>): Promise<R>;
-  /** How a turn begins (e.g. RelayTurn, which also assigns the agent); by default a look at the line. */
-  begin?(line: string, job: Job<T>): Promise<B>;
+  /** How a turn begins (e.g. RelayTurn, which also assigns the agent); by default a look at the line. The lease is the job's (none when run by hand). */
+  begin?(line: string, job: Job<T>, lease: Lease | undefined): Promise<B>;
   /** The attempt of a job at the head of its line, with its lease (none when run by hand) and its turn. */
   attempt(job: Job<T>, lease: Lease | undefined, turn: Head<B>): Attempt<R>;
   words: JobWords<T>;
@@ -96,21 +96,21 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   const { line, log } = deps;
   const { words } = spec;
   const waitMs = deps.waitMs ?? LOOK_AGAIN_MS;
-  const begin = async (openid: string, job: Job<T>): Promise<B> =>
-    spec.begin === undefined ? ({ turn: await line.turn(openid, job.id!) } as B) : spec.begin(openid, job);
+  const begin = async (openid: string, job: Job<T>, lease: Lease | undefined): Promise<B> =>
+    spec.begin === undefined ? ({ turn: await line.turn(openid, job.id!) } as B) : spec.begin(openid, job, lease);
 
   /** The job's turn when it may run now; otherwise it has been set aside and this is undefined. */
-  async function takeTurn(job: Job<T>, token: string | undefined, openid: string): Promise<Head<B> | undefined> {
-    let begun = await begin(openid, job);
+  async function takeTurn(job: Job<T>, lease: Lease | undefined, openid: string): Promise<Head<B> | undefined> {
+    let begun = await begin(openid, job, lease);
     if (begun.turn === 'absent') {
       // The service that stores a job puts it in line in the same step; a job picked up before
       // that, or stored by an older release, takes its place now.
       await line.append(openid, job.id!);
-      begun = await begin(openid, job);
+      begun = await begin(openid, job, lease);
     }
     if (begun.turn === 'head') return begun as Head<B>;
     words.steppedAside?.(job);
-    await job.moveToDelayed(Date.now() + waitMs, token);
+    await job.moveToDelayed(Date.now() + waitMs, lease?.token);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
     if ((await line.turn(openid, job.id!)) === 'head') await deps.wake(job.id!);
     return undefined;
@@ -151,9 +151,9 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       if (spec.outOfLine === undefined) throw new Error(`job ${job.id} stands in no line and its worker runs no job out of line`);
       return spec.outOfLine(job);
     }
-    const turn = await takeTurn(job, token, openid);
-    if (turn === undefined) throw new DelayedError();
     const lease: Lease | undefined = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
+    const turn = await takeTurn(job, lease, openid);
+    if (turn === undefined) throw new DelayedError();
     const attempt = spec.attempt(job, lease, turn);
     try {
       return await attempt.run();

@@ -39,12 +39,6 @@ export function fleetRateGate(state: RedisClient, keys: StateKeys, config: Confi
   return new RateGate(state, (scope) => (scope.platform === 'im' ? imKeys : keys), fleetPace(config));
 }
 
-/** IM's budget as the whole fleet shares it, per command (WeChat's API budget is another). */
-export function imRateGate(state: RedisClient, keys: StateKeys, config: Config): (command: string, lease?: Lease) => Promise<number> {
-  const gate = fleetRateGate(state, keys, config);
-  return (command: string, lease?: Lease) => gate.acquire({ platform: 'im', command }, lease);
-}
-
 /**
  * The turn of one IM call made for `use`: first under the use's share of the command's pace,
  * then under the fleet's pace of the command, which every caller shares.

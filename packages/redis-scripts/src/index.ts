@@ -25,7 +25,7 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 13, lua: BEGIN },
+  wximRelayBegin: { numberOfKeys: 16, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   wximDeskTransfer: { numberOfKeys: 7, lua: TRANSFER },
@@ -59,7 +59,7 @@ export interface RelayScripts {
   wximLineAppend(line: string, seq: string, legacyLine: string, jobId: string, ttl: number): Promise<number>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
-  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string]>;
+  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string, number, number?]>;
   wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;

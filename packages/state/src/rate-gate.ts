@@ -14,6 +14,14 @@ export interface Lease {
   lockMs: number;
 }
 
+/** A call's turn for another script to take along with its own work (see RelayTurn.begin): the pace's keys and arguments. */
+export interface PaceTurn {
+  /** The scope's pace, its window, the job's lock (the window again for a call outside a job). */
+  keys: [string, string, string];
+  /** The interval (µs), the cap, the lock's token and duration, a member unique to the call. */
+  args: [string, string, string, string, string];
+}
+
 /**
  * The calls a fleet may start per second under a limit of `perSecond`: a little is kept back
  * (2%, at least one call) for the time between a call starting here and reaching the platform,
@@ -57,6 +65,20 @@ export class RateGate {
     const member = randomBytes(8).toString('base64url');
     const [waitUs] = await this.redis.wximPace(pace, window, window, Math.ceil(1_000_000 / cap), cap, '', 0, member, 'try');
     return waitUs === 0;
+  }
+
+  /**
+   * The turn of one call in `scope` as another script takes it ('try': taken only if the call may
+   * start now, nothing reserved otherwise), with the same lock check as acquire.
+   */
+  turnOf(scope: RateScope, lease?: Lease): PaceTurn {
+    const cap = paceCap(this.perSecond(scope));
+    const keys = this.keysOf(scope);
+    const window = keys.paceWindow(scope);
+    return {
+      keys: [keys.pace(scope), window, lease?.lockKey ?? window],
+      args: [String(Math.ceil(1_000_000 / cap)), String(cap), lease?.token ?? '', String(lease?.lockMs ?? 0), randomBytes(8).toString('base64url')],
+    };
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Customer } from './identity-map.js';
 import type { StateKeys } from './keys.js';
 import { type ActionRecord, actionArgs } from './reply-window.js';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
+import type { PaceTurn } from './rate-gate.js';
 
 export type Begun =
   | { turn: 'waiting' | 'absent' }
@@ -14,6 +15,13 @@ export type Begun =
       firstAttemptAt: number;
       /** The job's place in the store order of every line when it first tried (a Redis-side sequence, see ConversationLine). */
       place: number;
+      /**
+       * The first IM call's turn, taken in the same step (see RelayTurn.begin): Redis's time (ms) it
+       * was taken at, and this process's clock (performance.now()) when it was asked for: counted
+       * from before the round trip, so that a process frozen meanwhile (its lock perhaps lost
+       * since the check) sees the turn as old and asks again.
+       */
+      firstCall?: { at: number; askedAt: number };
     };
 
 /** What a job's turn does about the customer's agent (see RelayTurn.begin). */
@@ -53,11 +61,16 @@ export class RelayTurn {
    * `action`: the customer's action the job carries, recorded in their reply window (as
    * ReplyWindow.record) in the same step when the job is at the head of its line, before the desk
    * is asked: the customer did act, whether or not the message can go yet.
+   * `firstCall`: the turn of the job's first IM call (RateGate.turnOf), taken in the same step when
+   * the customer is known to IM (so that call is the message, no import first) and the pace lets it
+   * start now; the caller then makes the call at once, without asking again.
    */
-  async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord): Promise<Begun> {
+  async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord, firstCall?: PaceTurn): Promise<Begun> {
     const a = action === undefined ? undefined : actionArgs(action);
-    const [turn, userId, imported, agent, first, place] = await this.redis.wximRelayBegin(
-      this.keys.line(this.queue, openid),
+    const line = this.keys.line(this.queue, openid);
+    const askedAt = performance.now();
+    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs] = await this.redis.wximRelayBegin(
+      line,
       this.keys.customer(openid),
       this.keys.agentLoad,
       this.keys.relayIds(jobId),
@@ -70,6 +83,8 @@ export class RelayTurn {
       this.keys.deskLoadsOwn,
       this.keys.replyWindow(openid),
       this.keys.recentCustomers,
+      // Keys in the line's slot (on a cluster) when no call's turn is taken.
+      ...(firstCall?.keys ?? [line, line, line]),
       this.jobKeyPrefix,
       jobId,
       assign,
@@ -84,6 +99,7 @@ export class RelayTurn {
       String(a?.marginMs ?? ''),
       String(a?.recentMs ?? ''),
       a?.id ?? '',
+      ...(firstCall?.args ?? ['', '', '', '', '']),
       ...this.agents,
     );
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };
@@ -92,6 +108,7 @@ export class RelayTurn {
       customer: { ...(userId ? { userId } : {}), imported: imported === '1', ...(agent ? { agent } : {}) },
       firstAttemptAt: Number(first),
       place: Number(place),
+      ...(callWaitUs === 0 ? { firstCall: { at: Math.floor(Number(nowUs) / 1000), askedAt } } : {}),
     };
   }
 }

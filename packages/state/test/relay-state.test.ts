@@ -240,3 +240,37 @@ t.test('the rate gate refuses a call whose job is no longer ours, and renews a l
     'an expired lock is lost too',
   );
 });
+
+t.test("the turn takes its first call's turn when the customer is known to IM and the pace has room now, else leaves the pace as it was", async (t) => {
+  const { keys, job, line, turn } = setup(['agent_a']);
+  const scope = { platform: 'im', command: 'openim/sendmsg' } as const;
+  const gate = new RateGate(redis, keys, () => 1); // one call a second: a second call finds no room
+  const window = keys.paceWindow(scope);
+  const lease = (id: string) => ({ lockKey: `${keys.jobs('wechat-inbound')}${id}:lock`, token: 'ours', lockMs: 30_000 });
+  for (const [id, openid] of [
+    ['k1', 'known1'],
+    ['k2', 'known2'],
+    ['n1', 'new1'],
+    ['l1', 'lost1'],
+  ] as const) {
+    await job(id);
+    await line.append(openid, id);
+    await redis.set(lease(id).lockKey, id === 'l1' ? 'another worker' : 'ours', 'PX', 30_000);
+    if (openid !== 'new1') await redis.hset(keys.customer(openid), 'userId', `u_${openid}`, 'imported', '1', 'agent', 'agent_a');
+  }
+  const lost = await turn().begin('lost1', 'l1', 'open', undefined, gate.turnOf(scope, lease('l1')));
+  t.match(lost, { turn: 'head' });
+  t.notOk('firstCall' in lost, 'a job whose lock is not ours takes no turn');
+  const fresh = await turn().begin('new1', 'n1', 'open', undefined, gate.turnOf(scope, lease('n1')));
+  t.notOk('firstCall' in fresh, 'a customer IM does not know (imported first) takes no send turn');
+  t.equal(await redis.zcard(window), 0, 'nothing counted yet');
+  const known = await turn().begin('known1', 'k1', 'open', undefined, gate.turnOf(scope, lease('k1')));
+  const [sec] = await redis.time();
+  t.ok(known.turn === 'head' && known.firstCall !== undefined && Math.abs(known.firstCall.at - Number(sec) * 1000) < 2000, "taken, at Redis's time in ms");
+  t.equal(await redis.zcard(window), 1, 'counted as a call started');
+  const nextFree = await redis.get(keys.pace(scope));
+  const full = await turn().begin('known2', 'k2', 'open', undefined, gate.turnOf(scope, lease('k2')));
+  t.notOk('firstCall' in full, 'no room this second: not taken');
+  t.equal(await redis.zcard(window), 1, 'nor counted');
+  t.equal(await redis.get(keys.pace(scope)), nextFree, 'nor any slot reserved');
+});

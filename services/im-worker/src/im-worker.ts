@@ -14,7 +14,7 @@ import {
   stateKeys,
   wakeToFront,
 } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, fleetRateGate, imRateGate, requireImSettings } from '@wxim/host';
+import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, fleetRateGate, requireImSettings } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -83,7 +83,8 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           noted: (kind, reason) => metrics.mediaNotes.inc({ kind, reason }),
         });
       } else log.info("MEDIA_PUBLIC_URL is not set: customers' voice and video reach agents as text notes");
-      const wechatGate = fleetRateGate(state, keys, config);
+      // IM's and WeChat's paces (IM's the app's, shared with accounts on the same app).
+      const gate = fleetRateGate(state, keys, config);
       const relayed = new RelayedMessage(state, keys, { unanswered: config.desk.firstResponseSlaMs !== undefined, watch: config.desk.windowWarningMs !== 0 });
       const relay = new CustomerRelay(
         im,
@@ -101,8 +102,9 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         metrics,
         log,
         rateLimit: queueHold(state, queueLayout(prefix, QUEUES.wechatInbound).limiter),
-        imTurn: imRateGate(state, keys, config),
-        wechatTurn: (api, lease) => wechatGate.acquire({ platform: 'wechat', api }, lease),
+        imTurn: (command, lease) => gate.acquire({ platform: 'im', command }, lease),
+        imFirstTurn: (command, lease) => gate.turnOf({ platform: 'im', command }, lease),
+        wechatTurn: (api, lease) => gate.acquire({ platform: 'wechat', api }, lease),
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,
         window: new ReplyWindow(state, keys),

@@ -5,6 +5,7 @@ import {
   type Begun,
   type CustomerAction,
   type Lease,
+  type PaceTurn,
   type RelayTurn,
   type ReplicaCheck,
   type ReplyWindow,
@@ -24,6 +25,11 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   metrics: ImWorkerMetrics;
   /** An IM call's turn under IM's rate cap, which also confirms the job's lock; resolves to Redis's time (ms). */
   imTurn: (command: string, lease?: Lease) => Promise<number>;
+  /**
+   * The same turn as the job's own turn takes it, in its one round trip (RateGate.turnOf): for a
+   * message whose first IM call is its send (see firstImCall). None: every call asks on its own.
+   */
+  imFirstTurn?: (command: string, lease?: Lease) => PaceTurn;
   /** A WeChat call's turn under the fleet's WeChat pace (downloading customers' media), which also confirms the lock. */
   wechatTurn?: (api: string, lease?: Lease) => Promise<number>;
   /** Records the customer's action that opens WeChat's reply window (see ReplyWindow) for a job run out of line; a job in line records it as its turn begins (see RelayTurn). */
@@ -49,6 +55,26 @@ export function assignMode(message: InboundJob['message']): AssignMode {
 /** What a push tells about the customer's reply window: a message opens 48 h, a follow, scan or menu click 1 minute. */
 export function windowAction(message: InboundJob['message']): CustomerAction | undefined {
   return KIND_RULES[message.kind].window;
+}
+
+const SEND = 'openim/sendmsg';
+
+/**
+ * A first IM call's turn taken with the job's is used only this soon after it was asked for (ms):
+ * its lock check stays right before the call, as when the call asks on its own. Later (a slow round
+ * trip, a process paused), the call asks again, and the turn taken goes unused.
+ */
+export const FIRST_TURN_FRESH_MS = 50;
+
+const FETCHED_OR_IMPORTED_FIRST: ReadonlySet<InboundJob['message']['kind']> = new Set(['subscribe', 'unsubscribe', 'voice', 'video', 'shortvideo']);
+
+/**
+ * The IM call a job makes first when its customer is known to IM: the send, for every message but
+ * a follow (which imports the customer first), an unfollow (which may delete them), and a voice or
+ * video (whose media is fetched first, past the turn's freshness).
+ */
+export function firstImCall(message: InboundJob['message']): string | undefined {
+  return FETCHED_OR_IMPORTED_FIRST.has(message.kind) ? undefined : SEND;
 }
 
 /** The customer's action a job carries, as its turn records it (see RelayTurn.begin). */
@@ -84,6 +110,14 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     // only a primary being replaced holds would vanish with it, and WeChat's retry of the push,
     // stored on the new primary under the same id, would be relayed again (another MsgSeq).
     await deps.replicas?.job(lease);
+    // The first call's turn, if the job's turn took it, is used by that call if it comes at once.
+    let firstCall = begun.firstCall;
+    const confirm = (command: string): Promise<number> => {
+      const taken = firstCall;
+      firstCall = undefined;
+      if (taken !== undefined && command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS) return Promise.resolve(taken.at);
+      return deps.imTurn(command, lease);
+    };
     const result = await relay.relay(message, {
       dedupeId: job.id!,
       place: begun.place,
@@ -91,7 +125,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       attempt: job.attemptsMade + 1,
       attempts: job.opts.attempts ?? 1,
       customer: begun.customer,
-      confirm: (command) => deps.imTurn(command, lease),
+      confirm,
       ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),
     });
     // A message, not a follow or a menu click, is what asks for an answer.
@@ -118,7 +152,12 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     // At the head, the turn also records the customer's action in their reply window: the customer
     // did act, whether or not IM takes the message (or it waits for an agent), so the agent may
     // answer through WeChat. Recorded once per job (a second look records nothing new).
-    begin: (openid, job) => relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job)),
+    // With REDIS_WAIT_REPLICAS the replicas are waited for between the turn and the first call: that call asks on its own.
+    begin: (openid, job, lease) => {
+      const first = deps.replicas === undefined ? firstImCall(job.data.message) : undefined;
+      const firstTurn = first === undefined ? undefined : deps.imFirstTurn?.(first, lease);
+      return relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job), firstTurn);
+    },
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),
     words: {
       fields: (job) => ({ kind: job.data.message.kind }),

@@ -19,39 +19,48 @@
 // The pace's own keys are not written to the AOF or replicas (REPL_NONE): they matter for a second
 // at most, and with appendfsync always every write makes its reply wait for a disk sync. A lock
 // renewal is replicated as usual.
-export const PACE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-if ARGV[3] ~= '' then
-  if redis.call('GET', KEYS[3]) ~= ARGV[3] then return {-1, now} end
-  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) / 2 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+//
+// As a function (paceTurn) for scripts that take a call's turn along with their own work (see
+// BEGIN): it must be their last step, since what follows REPL_NONE is not replicated either.
+export const PACE_LUA = `
+local function paceTurn(paceKey, windowKey, lockKey, intervalUs, capPerS, token, lockMs, member, mode)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if token ~= '' then
+    if redis.call('GET', lockKey) ~= token then return {-1, now} end
+    if redis.call('PTTL', lockKey) < tonumber(lockMs) / 2 then redis.call('PEXPIRE', lockKey, lockMs) end
+  end
+  redis.set_repl(redis.REPL_NONE)
+  local interval = tonumber(intervalUs)
+  redis.call('ZREMRANGEBYSCORE', windowKey, '-inf', string.format('%.0f', now - 1000000))
+  local freeAt = now
+  if redis.call('ZCARD', windowKey) >= tonumber(capPerS) then
+    freeAt = tonumber(redis.call('ZRANGE', windowKey, 0, 0, 'WITHSCORES')[2]) + 1000000
+  end
+  local nextFree = tonumber(redis.call('GET', paceKey) or '0')
+  local function advance(from)
+    local after = from + interval
+    redis.call('SET', paceKey, string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 1000)
+  end
+  if mode == 'try' and (nextFree > now or freeAt > now) then
+    return {math.max(nextFree, freeAt) - now, now}
+  end
+  if mode == 'take' and nextFree > now then
+    local slot = math.max(nextFree, freeAt)
+    advance(slot)
+    return {slot - now, now}
+  end
+  if freeAt > now then
+    if mode == 'take' then advance(math.max(nextFree, freeAt)) end
+    return {freeAt - now, now}
+  end
+  if mode ~= 'start' then advance(now) end
+  redis.call('ZADD', windowKey, string.format('%.0f', now), member)
+  redis.call('PEXPIRE', windowKey, 2000)
+  return {0, now}
 end
-redis.set_repl(redis.REPL_NONE)
-local interval = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - 1000000))
-local freeAt = now
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
-  freeAt = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]) + 1000000
-end
-local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
-local function advance(from)
-  local after = from + interval
-  redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 1000)
-end
-if ARGV[6] == 'try' and (nextFree > now or freeAt > now) then
-  return {math.max(nextFree, freeAt) - now, now}
-end
-if ARGV[6] == 'take' and nextFree > now then
-  local slot = math.max(nextFree, freeAt)
-  advance(slot)
-  return {slot - now, now}
-end
-if freeAt > now then
-  if ARGV[6] == 'take' then advance(math.max(nextFree, freeAt)) end
-  return {freeAt - now, now}
-end
-if ARGV[6] ~= 'start' then advance(now) end
-redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[5])
-redis.call('PEXPIRE', KEYS[2], 2000)
-return {0, now}
+`;
+
+export const PACE = `${PACE_LUA}
+return paceTurn(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 `;

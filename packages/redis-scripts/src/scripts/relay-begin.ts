@@ -1,5 +1,6 @@
 import { DESK_LUA } from './desk.js';
 import { LIVE_HEAD_LUA } from './line.js';
+import { PACE_LUA } from './pace.js';
 import { RECORD_LUA } from './reply-window.js';
 
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
@@ -7,21 +8,28 @@ const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
 // KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, the
 // desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), and
-// the customer's reply window and the recent customers (see recordAction). ARGV: job key prefix,
+// the customer's reply window and the recent customers (see recordAction), and the first IM call's
+// pace, pace window and the job's lock (see PACE_LUA). ARGV: job key prefix,
 // job id, assign ('open': a message opens or continues a conversation; 'attach': an event goes to
 // an agent without opening one; 'none': an unfollow), customer key prefix, max open, idle ms,
 // stale ms, openid; the customer's action that opens the reply window: its time ('' for none), the
 // replies and the time it grants, the window key's margin, how long a customer counts as recent,
-// the action's id; then the agents... One round trip for what every relay needs first: its turn,
+// the action's id; the first IM call's pace (interval µs, '' for none: see below), cap, the lock's
+// token and duration, a member unique to the call; then the agents... One round trip for what every relay needs first: its turn,
 // and at the head, the customer's action recorded in their reply window (first thing, before the
 // desk is asked: the customer did act, whether or not the message can go yet), the customer's
 // UserID, import state and (sticky) agent, and the ids the job was first relayed with
 // (kept from its first attempt on, also when the job is retried by hand and joins its line again):
 // when the customer must wait for an agent, the agent is false and no ids are taken yet;
 // when it first tried, on Redis's clock, and its place in the store order.
+// Last, for a customer IM knows, the turn of the job's first IM call (its message) under IM's pace,
+// taken only if it may start now ('try': otherwise nothing is reserved and the call asks on its
+// own): the call's wait (0: taken) and Redis's time (µs) end the answer, or -1 for none. This is
+// the round trip the call would make just before it leaves, made here instead.
 export const BEGIN = `${LIVE_HEAD_LUA}
 ${DESK_LUA}
 ${RECORD_LUA}
+${PACE_LUA}
 local head = liveHead(KEYS[1], ARGV[1])
 if head ~= ARGV[2] then
   if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {'waiting'} end
@@ -37,9 +45,9 @@ if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11],
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
   if ARGV[3] == 'attach' then
-    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 15)}, desk)
+    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk)
   else
-    agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 15)}, desk, ARGV[8])
+    agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk, ARGV[8])
   end
   if not agent then return {'head', c[1] or false, c[2] or false, false, '0', '0'} end
 end
@@ -54,5 +62,7 @@ end
 redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
 local ids = redis.call('HMGET', KEYS[4], 'first', 'place')
-return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2]}
+if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1} end
+local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'try')
+return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2]}
 `;
