@@ -76,13 +76,20 @@ async function setup(t: Test, options: { waitMs: number; work?: (job: Job<Task>,
   );
   const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
   const worker = new Worker<Task>(QUEUE, (job, token) => jobs.process(job, token), { connection: blocking, prefix, concurrency: 4, autorun: false });
-  // As the worker host does: a job done for good leaves its line.
-  worker.on('completed', (job) => void jobs.done(job, false));
+  // As the worker host does: a job done for good leaves its line. The teardown waits for the
+  // steps still under way (a test may end as soon as it sees the job's end, before its step).
+  const leaving = new Set<Promise<void>>();
+  const leave = (job: Job<Task>, failed: boolean) => {
+    const step = jobs.done(job, failed).finally(() => leaving.delete(step));
+    leaving.add(step);
+  };
+  worker.on('completed', (job) => leave(job, false));
   worker.on('failed', (job) => {
-    if (job?.finishedOn) void jobs.done(job, true);
+    if (job?.finishedOn) leave(job, true);
   });
   t.teardown(async () => {
     await worker.close(true);
+    await Promise.all(leaving);
     await queue.close();
     blocking.disconnect();
     redis.disconnect();

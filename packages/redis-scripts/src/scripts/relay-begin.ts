@@ -7,21 +7,24 @@ import { RECORD_LUA } from './reply-window.js';
 const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
 // KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, the
-// desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), and
-// the customer's reply window and the recent customers (see recordAction), and the first IM call's
-// pace, pace window and the job's lock (see PACE_LUA). ARGV: job key prefix,
-// job id, assign ('open': a message opens or continues a conversation; 'attach': an event goes to
-// an agent without opening one; 'none': an unfollow), customer key prefix, max open, idle ms,
-// stale ms, openid; the customer's action that opens the reply window: its time ('' for none), the
-// replies and the time it grants, the window key's margin, how long a customer counts as recent,
-// the action's id; the first IM call's pace (interval µs, '' for none: see below), cap, the lock's
-// token and duration, a member unique to the call; then the agents... One round trip for what every relay needs first: its turn,
-// and at the head, the customer's action recorded in their reply window (first thing, before the
-// desk is asked: the customer did act, whether or not the message can go yet), the customer's
-// UserID, import state and (sticky) agent, and the ids the job was first relayed with
-// (kept from its first attempt on, also when the job is retried by hand and joins its line again):
-// when the customer must wait for an agent, the agent is false and no ids are taken yet;
-// when it first tried, on Redis's clock, and its place in the store order.
+// desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), the
+// customer's reply window and the recent customers (see recordAction), and the first IM call's
+// pace, pace window and the job's lock (see PACE_LUA). ARGV: job key prefix, job id, assign
+// ('open': a message opens or continues a conversation; 'attach': an event goes to an agent
+// without opening one; 'none': an unfollow), customer key prefix, max open, idle ms, stale ms,
+// openid; the customer's action that opens the reply window: its time ('' for none), the replies
+// and the time it grants, the window key's margin, how long a customer counts as recent, the
+// action's id; the first IM call's pace: interval (µs; '' for none, see below), cap, the lock's
+// token and duration, a member unique to the call; then the agents...
+//
+// One round trip for what every relay needs first: its turn, and at the head, the customer's
+// action recorded in their reply window (first thing, before the desk is asked: the customer did
+// act, whether or not the message can go yet), the customer's UserID, import state and (sticky)
+// agent, and the ids the job was first relayed with (kept from its first attempt on, also when the
+// job is retried by hand and joins its line again): when the customer must wait for an agent, the
+// agent is false and no ids are taken yet; when it first tried, on Redis's clock, and its place in
+// the store order.
+//
 // Last, for a customer IM knows, the turn of the job's first IM call (its message) under IM's pace,
 // taken only if it may start now ('try': otherwise nothing is reserved and the call asks on its
 // own): the call's wait (0: taken) and Redis's time (µs) end the answer, or -1 for none. This is
