@@ -203,6 +203,9 @@ t.test("a known customer's message takes its send's turn with the job's own turn
     await s.messages(1 + i);
   }
   t.equal(own.get(sendPace), before, "the 10 sends took their turns with their jobs' turns");
+  const metrics = await (await fetch(`http://127.0.0.1:${s.workers[0]!.port}/metrics`)).text();
+  t.match(metrics, /^wxim_im_first_turns_total\{outcome="used"\} 10$/m, 'counted as used, each');
+  t.match(metrics, /^wxim_im_first_turns_total\{outcome="unused"\} 0$/m, 'none taken for nothing');
   t.same((await s.im.messages()).map(textOf), ['hello', ...Array.from({ length: 10 }, (_, i) => `message ${i + 1}`)], 'each message once, in order');
   t.equal((await s.im.stats()).rateLimited, 0, 'IM never answered 60007');
 });

@@ -13,6 +13,7 @@ export interface ImWorkerMetrics {
   inFlight: Gauge;
   csatAnswers: Counter<'score'>;
   windowsUnwatched: Counter;
+  firstTurns: Counter<'outcome'>;
   mediaNotes: Counter<'kind' | 'reason'>;
 }
 
@@ -42,6 +43,7 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
   // first failure would page nobody (WximInboundRelaysFailed). So the failed series start at 0.
   for (const kind of Object.keys(KINDS)) metrics.relayed.inc({ kind, outcome: 'failed' }, 0);
   for (const score of RATING_SCORES) metrics.csatAnswers.inc({ score: String(score) }, 0);
+  for (const outcome of ['used', 'unused']) metrics.firstTurns.inc({ outcome }, 0);
   return metrics;
 }
 
@@ -85,6 +87,12 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
     windowsUnwatched: new Counter({
       name: 'wxim_im_window_watch_dropped_total',
       help: 'Open reply windows no longer watched for a closing warning (WINDOW_WARNING_MS) because the watch was full (200,000): those closing last',
+      registers,
+    }),
+    firstTurns: new Counter({
+      name: 'wxim_im_first_turns_total',
+      help: "Sends whose turn under IM's pace came with their job's turn: used, or unused (the send came too late, e.g. a slow or paused worker, and asked again: one slot of IM's budget spent for nothing)",
+      labelNames: ['outcome'],
       registers,
     }),
     inFlight: new Gauge({ name: 'wxim_im_jobs_in_flight', help: 'Jobs this worker is processing now', registers }),

@@ -64,7 +64,7 @@ const SEND = 'openim/sendmsg';
  * its lock check stays right before the call, as when the call asks on its own. Later (a slow round
  * trip, a process paused), the call asks again, and the turn taken goes unused.
  */
-export const FIRST_TURN_FRESH_MS = 50;
+const FIRST_TURN_FRESH_MS = 50;
 
 const FETCHED_OR_IMPORTED_FIRST: ReadonlySet<InboundJob['message']['kind']> = new Set(['subscribe', 'unsubscribe', 'voice', 'video', 'shortvideo']);
 
@@ -73,7 +73,7 @@ const FETCHED_OR_IMPORTED_FIRST: ReadonlySet<InboundJob['message']['kind']> = ne
  * a follow (which imports the customer first), an unfollow (which may delete them), and a voice or
  * video (whose media is fetched first, past the turn's freshness).
  */
-export function firstImCall(message: InboundJob['message']): string | undefined {
+function firstImCall(message: InboundJob['message']): string | undefined {
   return FETCHED_OR_IMPORTED_FIRST.has(message.kind) ? undefined : SEND;
 }
 
@@ -115,19 +115,26 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     const confirm = (command: string): Promise<number> => {
       const taken = firstCall;
       firstCall = undefined;
-      if (taken !== undefined && command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS) return Promise.resolve(taken.at);
-      return deps.imTurn(command, lease);
+      if (taken === undefined) return deps.imTurn(command, lease);
+      const fresh = command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
+      metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
+      return fresh ? Promise.resolve(taken.at) : deps.imTurn(command, lease);
     };
-    const result = await relay.relay(message, {
-      dedupeId: job.id!,
-      place: begun.place,
-      firstAttemptAt: begun.firstAttemptAt,
-      attempt: job.attemptsMade + 1,
-      attempts: job.opts.attempts ?? 1,
-      customer: begun.customer,
-      confirm,
-      ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),
-    });
+    const result = await relay
+      .relay(message, {
+        dedupeId: job.id!,
+        place: begun.place,
+        firstAttemptAt: begun.firstAttemptAt,
+        attempt: job.attemptsMade + 1,
+        attempts: job.opts.attempts ?? 1,
+        customer: begun.customer,
+        confirm,
+        ...(deps.wechatTurn === undefined ? {} : { wechatTurn: (api: string) => deps.wechatTurn!(api, lease) }),
+      })
+      // A relay that failed before its first call leaves its turn unused.
+      .finally(() => {
+        if (firstCall !== undefined) metrics.firstTurns.inc({ outcome: 'unused' });
+      });
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') {
       const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
