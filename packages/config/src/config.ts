@@ -47,6 +47,8 @@ export interface Config {
   unsetReferences?: Readonly<Record<string, string>>;
   /** The account whose keys hold the pace of this account's IM app: the first account with that app (accounts sharing an app share its limit). */
   imPaceAccount: string;
+  /** Every account with this account's IM app, in the file's order, itself included (just itself where the app is its own): they share its agents, whose open conversations they count together. */
+  imAppAccounts: readonly string[];
   redisUrl: string;
   redisCluster: boolean;
   /** REDIS_SENTINELS, REDIS_SENTINEL_NAME (and REDIS_SENTINEL_PASSWORD): the primary is whichever the sentinels name; REDIS_URL gives its user, password, database and TLS. */
@@ -155,7 +157,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   problems.push(...sharedAppProblems(accounts));
   if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
-  const paced = accounts.map((a) => ({ ...a, imPaceAccount: accounts.find((b) => b.im.sdkAppId === a.im.sdkAppId)!.account }));
+  const paced = accounts.map((a) => {
+    const sharing = accounts.filter((b) => b.im.sdkAppId === a.im.sdkAppId).map((b) => b.account);
+    return { ...a, imPaceAccount: sharing[0]!, imAppAccounts: sharing };
+  });
   return { ...config, sandbox: false, accounts: paced };
 }
 
@@ -227,6 +232,7 @@ function loadAccount(env: Env, account: string): Config {
     account,
     accounts: [],
     imPaceAccount: account,
+    imAppAccounts: [account],
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     redisCluster: flag(env, 'REDIS_CLUSTER', false),
     redisSentinel: redisSentinel(env, flag(env, 'REDIS_CLUSTER', false)),

@@ -155,6 +155,7 @@ export function withSandbox(config: Config): Config {
     accounts: [],
     // Each has an IM app of its own, and so the whole of IM's limit.
     imPaceAccount: a.id,
+    imAppAccounts: [a.id],
     wechat: {
       ...config.wechat,
       token: a.token,

@@ -154,6 +154,19 @@ t.test('two accounts cannot be one Official Account, and accounts that share an 
     ['brand-a', 'brand-a'],
     "one IM app, one pace: kept in the first account's keys",
   );
+  t.same(
+    config.accounts.map((a) => a.imAppAccounts),
+    [
+      ['brand-a', 'brand-b'],
+      ['brand-a', 'brand-b'],
+    ],
+    'each knows every account of its IM app (their agents and loads are shared)',
+  );
+  t.same(
+    loadConfig({ ACCOUNTS_FILE: json([brandA, brandB]) }).accounts.map((a) => a.imAppAccounts),
+    [['brand-a'], ['brand-b']],
+    'an app of its own: itself alone',
+  );
 });
 
 t.test("what a service needs is checked in every account, each missing one named with its account's field", async (t) => {

@@ -25,15 +25,15 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 16, lua: BEGIN },
-  wximReleaseAgent: { numberOfKeys: 5, lua: RELEASE },
+  wximRelayBegin: { numberOfKeys: 18, lua: BEGIN },
+  wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
-  wximDeskTransfer: { numberOfKeys: 7, lua: TRANSFER },
-  wximDeskClose: { numberOfKeys: 4, lua: CLOSE },
-  wximDeskAutoReply: { numberOfKeys: 8, lua: AUTO_REPLY },
+  wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
+  wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
+  wximDeskAutoReply: { numberOfKeys: 10, lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
-  wximDeskSlaMove: { numberOfKeys: 8, lua: SLA_MOVE },
+  wximDeskSlaMove: { numberOfKeys: 11, lua: SLA_MOVE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },
@@ -60,10 +60,30 @@ export interface RelayScripts {
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
   wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string, number, number?]>;
-  wximReleaseAgent(customer: string, load: string, active: string, waiting: string, seen: string, openid: string): Promise<string | null>;
+  wximReleaseAgent(
+    customer: string,
+    load: string,
+    active: string,
+    waiting: string,
+    seen: string,
+    mark: string,
+    own: string,
+    ownMark: string,
+    openid: string,
+  ): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
-  wximDeskClose(customer: string, load: string, active: string, progress: string, openid: string, agent: string): Promise<[string, string?]>;
+  wximDeskClose(
+    customer: string,
+    load: string,
+    active: string,
+    progress: string,
+    mark: string,
+    own: string,
+    ownMark: string,
+    openid: string,
+    agent: string,
+  ): Promise<[string, string?]>;
   wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
   wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;

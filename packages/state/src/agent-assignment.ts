@@ -19,7 +19,17 @@ export class AgentLoad {
   /** The customer's conversation closes (an unfollow) and they leave the waiting queue; they keep the agent should they return. */
   async release(openid: string): Promise<void> {
     const k = this.keys;
-    const agent = await this.redis.wximReleaseAgent(k.customer(openid), k.agentLoad, k.deskActive, k.deskWaiting, k.deskWaitingSeen, openid);
+    const agent = await this.redis.wximReleaseAgent(
+      k.customer(openid),
+      k.agentLoad,
+      k.deskActive,
+      k.deskWaiting,
+      k.deskWaitingSeen,
+      k.deskLoadsOwn,
+      k.accountLoad,
+      k.accountLoadsOwn,
+      openid,
+    );
     if (agent !== null) await this.presence?.wakeWaiting(1);
   }
 }

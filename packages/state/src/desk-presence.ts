@@ -11,21 +11,34 @@ export interface AgentState {
   eventTime?: number;
 }
 
+/** An account's desk: its keys and the key prefix of its queues (whose wechat-inbound jobs are woken). */
+export interface AccountDesk {
+  keys: StateKeys;
+  prefix: string;
+}
+
 /**
  * The desk's side of presence: agents' login states, and the customers waiting for an agent.
  * Whoever frees a place (an agent logging in, a conversation closing or moving) wakes the jobs of
  * the customers waiting longest, so they look for an agent at once rather than at their next look.
+ * Accounts that share an IM app share its agents' places: those waiting longest in any of them.
  */
 export class DeskPresence {
-  private readonly wake: (jobId: string) => Promise<boolean>;
+  private readonly desks: { waiting: string; line: (openid: string) => string; wake: (jobId: string) => Promise<boolean> }[];
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The (hash-tagged) key prefix of the queues: the customers' pushes (wechat-inbound) are woken. */
     prefix: string,
+    /** The other accounts that share this account's IM app (ACCOUNTS_FILE), on the same Redis. */
+    others: readonly AccountDesk[] = [],
   ) {
-    this.wake = wakeToFront(redis, queueLayout(prefix, QUEUES.wechatInbound));
+    this.desks = [{ keys, prefix }, ...others].map((d) => ({
+      waiting: d.keys.deskWaiting,
+      line: (openid: string) => d.keys.line(QUEUES.wechatInbound, openid),
+      wake: wakeToFront(redis, queueLayout(d.prefix, QUEUES.wechatInbound)),
+    }));
   }
 
   /** Stores an agent's state unless a newer one is stored; resolves true when it was stored. */
@@ -36,11 +49,19 @@ export class DeskPresence {
 
   /** Wakes the first jobs of the `count` customers waiting longest; resolves to how many were asleep. */
   async wakeWaiting(count: number): Promise<number> {
-    const openids = await this.redis.zrange(this.keys.deskWaiting, 0, count - 1);
+    const waiting = await Promise.all(
+      this.desks.map(async (desk) => {
+        const scored = await this.redis.zrange(desk.waiting, 0, count - 1, 'WITHSCORES');
+        return Array.from({ length: scored.length / 2 }, (_, i) => ({ desk, openid: scored[2 * i]!, since: Number(scored[2 * i + 1]) }));
+      }),
+    );
     let woken = 0;
-    for (const openid of openids) {
-      const [head] = await this.redis.zrange(this.keys.line(QUEUES.wechatInbound, openid), 0, 0);
-      if (head !== undefined && (await this.wake(head))) woken++;
+    for (const { desk, openid } of waiting
+      .flat()
+      .sort((a, b) => a.since - b.since)
+      .slice(0, count)) {
+      const [head] = await this.redis.zrange(desk.line(openid), 0, 0);
+      if (head !== undefined && (await desk.wake(head))) woken++;
     }
     return woken;
   }

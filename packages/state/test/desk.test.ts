@@ -13,9 +13,8 @@ t.teardown(async () => {
 
 const HOUR = 3_600_000;
 
-/** A desk of `agents` under its own prefix; `begin(openid)` runs a one-job conversation's turn and says who serves it. */
-function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {}) {
-  const keys = stateKeys(testPrefix());
+/** A desk of `agents` under its own prefix (or `keys`'); `begin(openid)` runs a one-job conversation's turn and says who serves it. */
+function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {}, keys = stateKeys(testPrefix())) {
   const jobs = keys.jobs('wechat-inbound');
   const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds);
   const turn = new RelayTurn(redis, keys, 'wechat-inbound', agents, { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000, ...policy });
@@ -173,6 +172,8 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     k.agentLastAssigned,
     'progress-1',
     k.deskLoadsOwn,
+    k.accountLoad,
+    k.accountLoadsOwn,
     'c1',
     'a1',
     'a2',
@@ -181,7 +182,49 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     'a2',
   );
   t.same(transfer, ['not_open'], 'a closed conversation is not handed on');
-  const close = await scripts.wximDeskClose(k.customer('c1'), k.agentLoad, k.deskActive, 'progress-2', 'c1', 'a1');
+  const close = await scripts.wximDeskClose(
+    k.customer('c1'),
+    k.agentLoad,
+    k.deskActive,
+    'progress-2',
+    k.deskLoadsOwn,
+    k.accountLoad,
+    k.accountLoadsOwn,
+    'c1',
+    'a1',
+  );
   t.same(close, ['not_open'], 'nor closed again');
   t.same(await redis.zrange(k.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0'], 'loads untouched');
+});
+
+t.test('accounts that share an IM app count its agents’ open conversations together; an account’s own count from before joins once', async (t) => {
+  const app = testPrefix();
+  const [one, two] = [desk(['a1', 'a2'], { maxOpen: 2 }, stateKeys(app)), desk(['a1', 'a2'], { maxOpen: 2 }, stateKeys(`${app}/two`, app))];
+  const loads = () => redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES');
+  t.equal(two.keys.agentLoad, one.keys.agentLoad, 'one load for the app');
+  t.not(two.keys.accountLoad, two.keys.agentLoad, "the second account's own count is apart");
+  // The release before counted each account apart: account two's customer b0 is open with a2.
+  await redis.set(two.keys.accountLoadsOwn, '1');
+  await redis.zadd(two.keys.accountLoad, '1', 'a2');
+  await redis.hset(two.keys.customer('b0'), 'agent', 'a2', 'counted', '1');
+  await redis.zadd(two.keys.deskActive, Date.now(), 'b0');
+  t.equal(await one.begin('c1'), 'a1');
+  t.equal(await one.begin('c2'), 'a2');
+  t.equal(await one.begin('c3'), 'a1', 'account one alone: a2 has room for one more');
+  // Counted apart, account two would see a1 free (0 of 2) and a2 with one.
+  t.equal(await two.begin('b1'), undefined, "with account two's b0 counted in, both agents are full: account two's customer waits");
+  t.same(await loads(), ['a1', '2', 'a2', '2'], "account two's own count joined the app's");
+  t.equal(await redis.exists(two.keys.accountLoad), 0, 'and is gone');
+  await two.load.release('b0');
+  t.equal(await two.begin('b1'), 'a2', 'a place freed in account two');
+  t.equal(await one.begin('c4'), undefined, 'taken by account two: account one’s next customer waits');
+  // A process of the release before, still running while the upgrade rolls out, counted on its own: carried again.
+  await redis.zadd(two.keys.accountLoad, '1', 'a1');
+  await one.load.release('c1');
+  t.equal(await two.begin('b2'), undefined, 'the late count joined: a1 is full again');
+  t.same(await loads(), ['a1', '2', 'a2', '2']);
+  t.equal(await redis.exists(two.keys.accountLoad), 0);
+  await one.load.release('c3');
+  t.equal(await two.begin('b2'), 'a1', "a place freed by account one's close goes to account two's customer who asks");
+  t.same(await loads(), ['a1', '2', 'a2', '2']);
 });

@@ -10,6 +10,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       customer: keys.customer('o1'),
       openidOf: keys.openidOf,
       agentLoad: keys.agentLoad,
+      accountLoad: keys.accountLoad,
       jobs: keys.jobs('agent-replies'),
       line: keys.line('agent-replies', 'o1'),
       legacyLine: [keys.legacyLine('wechat-inbound', 'o1'), keys.legacyLine('agent-replies', 'o1')],
@@ -27,6 +28,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMove: keys.deskSlaMove('o1:1'),
       deskSlaLock: keys.deskSlaLock,
       deskLoadsOwn: keys.deskLoadsOwn,
+      accountLoadsOwn: keys.accountLoadsOwn,
       csatSeq: keys.csatSeq,
       csat: keys.csat('1000000073'),
       callbackHeartbeat: keys.callbackHeartbeat,
@@ -55,6 +57,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       customer: '{wxim}:customer:o1',
       openidOf: '{wxim}:openid-of',
       agentLoad: '{wxim}:agent-load',
+      accountLoad: '{wxim}:agent-load',
       jobs: '{wxim}:agent-replies:',
       line: '{wxim}:line:agent-replies:o1',
       legacyLine: ['{wxim}:line:o1', undefined],
@@ -72,6 +75,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMove: '{wxim}:desk:sla-move:o1:1',
       deskSlaLock: '{wxim}:desk:sla-lock',
       deskLoadsOwn: '{wxim}:desk:loads-own',
+      accountLoadsOwn: '{wxim}:desk:loads-own',
       csatSeq: '{wxim}:desk:csat-seq',
       csat: '{wxim}:desk:csat:1000000073',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
@@ -102,5 +106,13 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 43, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 45, 'a key added here is added to this list too');
+});
+
+t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {
+  const keys = stateKeys('{wxim}/two', '{wxim}');
+  t.same(
+    [keys.agentLoad, keys.deskLoadsOwn, keys.accountLoad, keys.accountLoadsOwn, keys.deskActive],
+    ['{wxim}:agent-load', '{wxim}:desk:loads-own', '{wxim}/two:agent-load', '{wxim}/two:desk:loads-own', '{wxim}/two:desk:active'],
+  );
 });

@@ -2,8 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggedAccount } from '@wxim/config';
 import { QUEUES } from '@wxim/queue';
-import { stateKeys } from '@wxim/state';
-import { HEALTH_PATHS, createHttpHost, metricsRegistry } from '@wxim/host';
+import { HEALTH_PATHS, accountKeys, createHttpHost, metricsRegistry } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { countsRoute } from './accounts-page.js';
@@ -53,7 +52,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
       for (const q of queues) q.on('error', () => {});
       const registry = metricsRegistry({ processMetrics: overrides.processMetrics ?? false });
-      const keys = stateKeys(prefix);
+      const keys = accountKeys(config, prefix);
       registerQueueMetrics(registry, queues, undefined, () => waitingJobIds(redis, keys));
       registerDeskMetrics(registry, redis, keys, config.im.agents);
       registerRedisMemoryMetrics(registry, redis);

@@ -65,7 +65,7 @@ export function registerDeskMetrics(registry: Registry, redis: Redis | Cluster, 
   });
   new Gauge({
     name: 'wxim_desk_open_conversations',
-    help: 'Open conversations per agent',
+    help: "Open conversations per agent (of every account that shares this account's IM app)",
     labelNames: ['agent'],
     registers: [registry],
     async collect() {

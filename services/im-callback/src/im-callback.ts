@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, stateKeys } from '@wxim/state';
-import { type HttpContext, type MissedReason, createHttpHost, createImClient, imShareGate, requireImSettings } from '@wxim/host';
+import { ConversationLine, DeskPresence, FleetLock } from '@wxim/state';
+import { type HttpContext, type MissedReason, accountKeys, createHttpHost, otherAppDesks, createImClient, imShareGate, requireImSettings } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes, missedCallback } from './callback-routes.js';
@@ -73,10 +73,10 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
 
 /** im-callback's own parts on the host's connection: the reply store, the watch on callbacks, recovery and sweeps, its routes. */
 function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }: HttpContext, overrides: ImCallbackOverrides) {
-  const keys = stateKeys(prefix);
+  const keys = accountKeys(config, prefix);
   const queue = new Queue<ReplyJob>(QUEUES.agentReplies, { connection: redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
-  const presence = new DeskPresence(redis, keys, prefix);
+  const presence = new DeskPresence(redis, keys, prefix, otherAppDesks(config));
   const metrics = createCallbackMetrics({
     processMetrics: overrides.processMetrics ?? false,
     recovery: {

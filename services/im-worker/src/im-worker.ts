@@ -11,10 +11,19 @@ import {
   RelayedMessage,
   ReplyWindow,
   queueHold,
-  stateKeys,
   wakeToFront,
 } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, deskPolicy, fleetRateGate, requireImSettings } from '@wxim/host';
+import {
+  type HostOverrides,
+  type WorkerHost,
+  accountKeys,
+  createImClient,
+  otherAppDesks,
+  createWorkerHost,
+  deskPolicy,
+  fleetRateGate,
+  requireImSettings,
+} from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import type { Job } from 'bullmq';
 import { CustomerRelay, type RelayResult } from './customer-relay.js';
@@ -61,7 +70,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
     inFlight: metrics.inFlight,
     overrides,
     build: ({ state, prefix, log, replicas }) => {
-      const keys = stateKeys(prefix);
+      const keys = accountKeys(config, prefix);
       let media: CustomerMedia | undefined;
       if (fetcher !== undefined) {
         // The fleet's one access_token, shared with the wechat-pusher (the same keys and fetcher kind).
@@ -89,7 +98,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const relay = new CustomerRelay(
         im,
         new IdentityMap(state, keys),
-        new AgentLoad(state, keys, new DeskPresence(state, keys, prefix)),
+        new AgentLoad(state, keys, new DeskPresence(state, keys, prefix, otherAppDesks(config))),
         config.onUnsubscribe,
         overrides.imDuplicateWindowMs,
         media,

@@ -62,6 +62,8 @@ export class AutoReply implements TransactionPart {
       k.deskActive,
       k.autoReplied(openid),
       k.deskLoadsOwn,
+      k.accountLoad,
+      k.accountLoadsOwn,
       openid,
       String(policy.maxOpen),
       String(policy.idleMs),

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
-import { ConversationLine, MediaStore, stateKeys } from '@wxim/state';
-import { createHttpHost } from '@wxim/host';
+import { ConversationLine, MediaStore } from '@wxim/state';
+import { accountKeys, createHttpHost } from '@wxim/host';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -44,7 +44,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined
           ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
           : undefined;
-      const keys = stateKeys(prefix);
+      const keys = accountKeys(config, prefix);
       const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
       const metrics = createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false });
       const autoReply = new AutoReply(keys, config);

@@ -157,6 +157,9 @@ export class DeskCommands {
       keys.agentLoad,
       keys.deskActive,
       keys.replyProgress(job.id!),
+      keys.deskLoadsOwn,
+      keys.accountLoad,
+      keys.accountLoadsOwn,
       openid,
       agent,
     );
@@ -188,6 +191,8 @@ export class DeskCommands {
       keys.agentLastAssigned,
       keys.replyProgress(job.id!),
       keys.deskLoadsOwn,
+      keys.accountLoad,
+      keys.accountLoadsOwn,
       openid,
       agent,
       to ?? '',

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, stateKeys, wakeToFront } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, createImClient, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
+import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, wakeToFront } from '@wxim/state';
+import { type HostOverrides, type WorkerHost, accountKeys, createImClient, otherAppDesks, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
@@ -62,7 +62,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     inFlight: metrics.inFlight,
     overrides,
     build: ({ state, prefix, log, replicas }) => {
-      const keys = stateKeys(prefix);
+      const keys = accountKeys(config, prefix);
       tokens = new AccessTokenStore({
         redis: state,
         keys: keys.accessToken,
@@ -125,7 +125,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         agents: config.im.agents,
         maxOpen: config.desk.maxOpen,
         cannedReplies: config.desk.cannedReplies,
-        presence: new DeskPresence(state, keys, prefix),
+        presence: new DeskPresence(state, keys, prefix, otherAppDesks(config)),
         turn: (scope, lease) => gate.acquire(scope, lease),
         commands: metrics.deskCommands,
         ...(csat === undefined ? {} : { csat }),

@@ -1,6 +1,7 @@
 import { DESK_LUA } from './desk.js';
 
-// KEYS: customer hash, agent-load, active, waiting, waiting-seen. ARGV: openid. The customer's
+// KEYS: customer hash, agent-load, active, waiting, waiting-seen, the desk's loads mark, the
+// account's own load and mark (see ownLoads). ARGV: openid. The customer's
 // conversation closes (an unfollow): they stop counting towards their agent's load and leave the
 // waiting queue; they keep the agent, who gets them first should they return. Idempotent: a
 // retried unfollow releases once.
@@ -9,6 +10,7 @@ local customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
 local desk = { active = KEYS[3], customerPrefix = customerPrefix }
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
+ownLoads(KEYS[2], KEYS[6], KEYS[7], KEYS[8])
 return closeConversation(desk, KEYS[2], ARGV[1])
 `;
 

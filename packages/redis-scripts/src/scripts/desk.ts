@@ -38,8 +38,17 @@ end
 -- counts open conversations only (those in active). The first script of the desk to run drops
 -- those old counts, once (mark: the desk's key saying loads are its own), so agents are not full
 -- of customers who left long ago.
-local function ownLoads(load, mark)
+-- Accounts that share an IM app share its agents, and count their open conversations together in
+-- the load of the first of them (load and mark are that account's). An account's own load
+-- (own, ownMark: the same keys where the app is its own) counted apart until then: it joins the
+-- shared load once, and again if a process of that release added to it meanwhile (an upgrade
+-- rolling out); counts its desk never owned are dropped as above. Every script that reads or
+-- changes a load runs this first.
+local function ownLoads(load, mark, own, ownMark)
   if redis.call('SET', mark, '1', 'NX') then redis.call('DEL', load) end
+  if own == load or redis.call('EXISTS', own) == 0 then return end
+  if redis.call('EXISTS', ownMark) == 1 then redis.call('ZUNIONSTORE', load, 2, load, own) end
+  redis.call('DEL', own)
 end
 
 -- A conversation counts towards its agent's load exactly while it is in active: one the release
@@ -83,7 +92,7 @@ end
 -- lets the agent answer it for a minute only, so it takes no place and never waits. To the
 -- customer's agent if configured; else the least busy agent online with room, else the least busy.
 local function deskAttach(customer, load, agents, desk)
-  ownLoads(load, desk.mark)
+  ownLoads(load, desk.mark, desk.own, desk.ownMark)
   local current = redis.call('HGET', customer, 'agent')
   if configured(agents, current) then return current end
   local best, bestLoad, online = nil, 0, false
@@ -98,7 +107,7 @@ end
 
 -- The agent who serves the customer now, or false: the customer waits.
 local function deskAssign(customer, load, agents, desk, openid)
-  ownLoads(load, desk.mark)
+  ownLoads(load, desk.mark, desk.own, desk.ownMark)
   local now = nowMs()
   local current = redis.call('HGET', customer, 'agent')
   local open = current and redis.call('HGET', customer, 'counted') ~= '0'
@@ -175,14 +184,14 @@ end
 `;
 
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, the command's progress
-// hash, the desk's loads mark. ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
+// hash, the desk's loads mark, the account's own load and mark (see ownLoads). ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
 // online with room), max open, agents... Hands an open conversation to another agent. Only its
 // own agent may hand it on. Done once per command: a retried command reads what it did.
 // Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'}.
 export const TRANSFER = `${DESK_LUA}
 local done = redis.call('HGET', KEYS[6], 'transferred')
 if done then return {'moved', done} end
-ownLoads(KEYS[2], KEYS[7])
+ownLoads(KEYS[2], KEYS[7], KEYS[8], KEYS[9])
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
 if redis.call('HGET', KEYS[1], 'counted') == '0' then return {'not_open'} end
@@ -198,7 +207,8 @@ redis.call('HSET', KEYS[6], 'transferred', to)
 return {'moved', to}
 `;
 
-// KEYS: customer hash, agent-load, active, the command's progress hash. ARGV: openid, the agent
+// KEYS: customer hash, agent-load, active, the command's progress hash, the desk's loads mark, the
+// account's own load and mark (see ownLoads). ARGV: openid, the agent
 // who asked. Ends an open conversation: the customer's next message is routed anew (their agent
 // first, when free). Done once per command: a retried command reads what it did.
 // Returns {'closed'} | {'closed', 'before'} (this command closed it on an earlier attempt) |
@@ -209,13 +219,14 @@ local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
 if redis.call('HGET', KEYS[1], 'counted') == '0' then return {'not_open'} end
 local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) }
+ownLoads(KEYS[2], KEYS[5], KEYS[6], KEYS[7])
 closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
 return {'closed'}
 `;
 
 // KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
-// auto-reply mark, the desk's loads mark. ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
+// auto-reply mark, the desk's loads mark, the account's own load and mark (see ownLoads). ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
 // (ms), customer key prefix, agents... What the customer is told while nobody can answer them, at
 // most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait
 // for an agent (no open conversation, and no place for them among the agents online); else false.
@@ -223,7 +234,7 @@ export const AUTO_REPLY = `${DESK_LUA}
 local desk = { state = KEYS[3], waiting = KEYS[4], seen = KEYS[5], active = KEYS[6], customerPrefix = ARGV[7],
   maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]) }
 local agents = {unpack(ARGV, 8)}
-ownLoads(KEYS[2], KEYS[8])
+ownLoads(KEYS[2], KEYS[8], KEYS[9], KEYS[10])
 local kind = false
 local current = redis.call('HGET', KEYS[1], 'agent')
 local open = current and redis.call('HGET', KEYS[1], 'counted') ~= '0' and configured(agents, current)

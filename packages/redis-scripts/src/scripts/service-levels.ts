@@ -36,7 +36,8 @@ return nowMs() - tonumber(opened)
 `;
 
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, unanswered, moves owed
-// their notices, the move's record. ARGV: openid, since (ms, the customer's score in unanswered
+// their notices, the move's record, the desk's loads mark, the account's own load and mark (see
+// ownLoads). ARGV: openid, since (ms, the customer's score in unanswered
 // when read), the move's id, SLA (ms), max open, agents... Moves a conversation whose customer has
 // waited past the SLA for an answer from its agent to the least busy other agent online with room.
 // Done once per move id (openid and since): a repeated call reads what it did. A moved conversation
@@ -63,6 +64,7 @@ end
 local now = nowMs()
 if since > now - tonumber(ARGV[4]) then return {'later'} end
 local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
+ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
 local to = leastBusyOther(desk, KEYS[2], agents, current, tonumber(ARGV[5]))
 if to == nil then return {'none'} end
 handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)

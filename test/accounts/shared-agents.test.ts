@@ -1,0 +1,55 @@
+import { textElem } from '@wxim/im';
+import { fakeOpenId } from '@wxim/sandbox';
+import { stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { accountCustomerWrites, eventually, startAccountsRelay, startTestRedis, textOf } from '@wxim/testkit';
+
+// Two Official Accounts that share one IM app and so its two agents, each agent with room for one
+// open conversation (AGENT_MAX_OPEN 1). An agent's place is the app's: a conversation in one
+// account fills it for the other, and a place freed in one goes to whoever waited longest in
+// either, at once (not at the waiting customer's next look, 30 s later). IM's real limit is on.
+const redis = await startTestRedis();
+t.teardown(() => redis.close());
+const relay = await startAccountsRelay(redis.url, ['one', 'two'], { sharedIm: true, env: { AGENT_MAX_OPEN: '1' } });
+t.teardown(() => relay.close());
+const [one, two] = [relay.account('one'), relay.account('two')];
+const im = one.im;
+const client = new Redis(redis.url);
+t.teardown(() => client.disconnect());
+const keysOf = (account: string) => stateKeys(`${relay.prefix}/${account}`, `${relay.prefix}/one`);
+/** The app's agents' open conversations, by agent. */
+const loads = async () => {
+  const scored = await client.zrange(keysOf('two').agentLoad, 0, -1, 'WITHSCORES');
+  return Object.fromEntries(Array.from({ length: scored.length / 2 }, (_, i) => [scored[2 * i]!, Number(scored[2 * i + 1])]));
+};
+
+t.test("an agent's open conversations count across the accounts that share the IM app", async (t) => {
+  const [openOne, openTwo, openLater] = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
+  const first = await accountCustomerWrites(one, openOne, 'hello from account one');
+  // Counted apart, account two would see both agents free and give its customer the first (the same agent).
+  const second = await accountCustomerWrites(two, openTwo, 'hello from account two');
+  t.not(second.agent, first.agent, "account two's customer goes to the agent with room, the other");
+  t.same(await loads(), { [first.agent]: 1, [second.agent]: 1 }, 'one load for the app: one conversation each');
+
+  const later = await two.wechat.push(two.wechat.text(openLater, 'anyone there?'));
+  t.equal(later.status, 200);
+  await eventually("account two's next customer waits: both agents are full", async () => (await client.zscore(keysOf('two').deskWaiting, openLater)) !== null);
+  t.notOk(
+    im.messages.some((m) => m.cloudCustomData?.includes(openLater)),
+    'and their message waits with them',
+  );
+
+  // The first agent closes account one's conversation: the place goes to account two's customer now.
+  await im.agentSend(first.agent, first.userId, [textElem('/close')]);
+  await eventually(
+    "account two's waiting customer reaches the agent whose place freed in account one, within 10 s (their own next look is 30 s away)",
+    () => im.messages.some((m) => m.cloudCustomData?.includes(openLater) && textOf(m) === 'anyone there?'),
+    10_000,
+  );
+  const m = im.messages.find((m) => m.cloudCustomData?.includes(openLater))!;
+  t.equal(m.to, first.agent, 'to the agent whose place freed');
+  t.same(await loads(), { [first.agent]: 1, [second.agent]: 1 }, "the place account one freed is account two's now");
+  t.equal(await client.zscore(keysOf('two').deskWaiting, openLater), null, 'no longer waiting');
+  t.equal(await client.exists(keysOf('two').accountLoad), 0, 'account two keeps no count of its own');
+});
