@@ -1,22 +1,66 @@
-import { loadConfig, startOrExit } from '@wxim/config';
-import { QUEUES, connectionSettings, createRedis, keyPrefix, retryFailedJobs } from '@wxim/queue';
+import { type Config, ConfigError, accountsOf, loadConfig, startOrExit } from '@wxim/config';
+import { QUEUES, accountPrefix, connectionSettings, createRedis, retryFailedJobs } from '@wxim/queue';
 import { Queue } from 'bullmq';
 
+const QUEUE_NAMES: readonly string[] = Object.values(QUEUES);
+
 /**
- * `npm run retry-failed [-- <job id> …]`: retries the failed relays of `wechat-inbound` (all of
- * them, or the jobs named), attempts reset, against REDIS_URL and QUEUE_PREFIX. Run it once the
- * cause of the failures is mended; each job is relayed once, with the ids it was first sent with.
+ * `npm run retry-failed [-- [--account <id>] [--queue agent-replies] <job id> …]`: retries the
+ * failed jobs of `wechat-inbound` (customers' messages; `--queue agent-replies`: agents' replies),
+ * all of them or the jobs named, attempts reset, against REDIS_URL and QUEUE_PREFIX: with
+ * ACCOUNTS_FILE, every account's (or the account named; job ids need it when there are several, as
+ * each account's queue numbers its own jobs). Run it once the cause of the failures is mended: a
+ * message is relayed once, with the ids it was first sent with; a reply keeps its progress, so no
+ * part WeChat confirmed goes twice.
  */
 await startOrExit('retry-failed', async () => {
   const config = loadConfig();
-  const ids = process.argv.slice(2);
+  const { account, queueName, ids } = parseArgs(process.argv.slice(2));
+  const accounts = chosen(accountsOf(config), account, ids);
   const connection = createRedis(connectionSettings(config, 'retry-failed'), 'state');
-  const queue = new Queue(QUEUES.wechatInbound, { connection, prefix: keyPrefix(config.queuePrefix, config.redisCluster) });
   try {
-    const retried = await retryFailedJobs(queue, ids.length > 0 ? ids : undefined);
-    process.stdout.write(`retried ${retried} failed job${retried === 1 ? '' : 's'} of ${QUEUES.wechatInbound}\n`);
+    for (const a of accounts) {
+      const queue = new Queue(queueName, { connection, prefix: accountPrefix(config.queuePrefix, config.redisCluster, a.account) });
+      try {
+        const retried = await retryFailedJobs(queue, ids.length > 0 ? ids : undefined);
+        const of = accounts.length > 1 || config.accounts.length > 0 ? ` (account ${a.account})` : '';
+        process.stdout.write(`retried ${retried} failed job${retried === 1 ? '' : 's'} of ${queueName}${of}\n`);
+      } finally {
+        await queue.close();
+      }
+    }
   } finally {
-    await queue.close();
     connection.disconnect();
   }
 });
+
+function parseArgs(args: readonly string[]): { account?: string; queueName: string; ids: string[] } {
+  const rest = [...args];
+  /** The value after `--<name>`, taken out of `rest`; undefined when the option is not given. */
+  const option = (name: string, expected: string): string | undefined => {
+    const at = rest.indexOf(`--${name}`);
+    if (at === -1) return undefined;
+    const value = rest[at + 1];
+    if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name}`, 'has no value', expected);
+    rest.splice(at, 2);
+    return value;
+  };
+  const account = option('account', 'an account id of ACCOUNTS_FILE after it');
+  const queueName = option('queue', `one of ${QUEUE_NAMES.join(', ')} after it`) ?? QUEUES.wechatInbound;
+  if (!QUEUE_NAMES.includes(queueName)) throw new ConfigError('--queue', `names no queue of the relay ("${queueName}")`, `one of ${QUEUE_NAMES.join(', ')}`);
+  const unknown = rest.find((a) => a.startsWith('--'));
+  if (unknown !== undefined) throw new ConfigError(unknown, 'is no option of retry-failed', '--account <id>, --queue <name>, then job ids');
+  return { ...(account === undefined ? {} : { account }), queueName, ids: rest };
+}
+
+/** The accounts whose failed jobs to retry: the one named, else every one (job ids need one). */
+function chosen(accounts: readonly Config[], account: string | undefined, ids: readonly string[]): readonly Config[] {
+  const ours = accounts.map((a) => a.account);
+  if (account !== undefined) {
+    const named = accounts.filter((a) => a.account === account);
+    if (named.length === 0) throw new ConfigError('--account', `names no account here ("${account}")`, `one of ${ours.join(', ')}`);
+    return named;
+  }
+  if (ids.length > 0 && accounts.length > 1) throw new ConfigError('job ids', 'name no account', `--account <id> before them, one of ${ours.join(', ')}`);
+  return accounts;
+}
