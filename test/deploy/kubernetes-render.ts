@@ -3,7 +3,7 @@
 // from its *.env.example files, as an operator makes them from their filled-in copies), optionally
 // with more of deploy/k8s/components enabled.
 import { execFile } from 'node:child_process';
-import { copyFile, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,19 +39,24 @@ export const renderBase = (): Promise<K8sObject[]> => kustomize(join(root, 'depl
 
 /**
  * The example overlay, rendered from a copy whose <name>.env files are its <name>.env.example files;
- * `components` (names under deploy/k8s/components) are added to the copy's, as an operator enables one.
+ * `components` (names under deploy/k8s/components) are added to the copy's, as an operator enables
+ * one, and then `own`: components of the overlay's own (a directory name → its kustomization.yaml).
  */
-export async function renderExampleOverlay(components: readonly string[] = []): Promise<K8sObject[]> {
+export async function renderExampleOverlay(components: readonly string[] = [], own: Readonly<Record<string, string>> = {}): Promise<K8sObject[]> {
   const dir = await mkdtemp(join(tmpdir(), 'wxim-k8s-'));
   try {
     await cp(join(root, 'deploy/k8s'), join(dir, 'k8s'), { recursive: true });
     await cp(join(root, 'deploy/k8s-example'), join(dir, 'k8s-example'), { recursive: true });
     for (const file of await readdir(join(dir, 'k8s-example')))
       if (file.endsWith('.env.example')) await copyFile(join(dir, 'k8s-example', file), join(dir, 'k8s-example', file.replace(/\.example$/, '')));
-    if (components.length > 0) {
+    for (const [name, text] of Object.entries(own)) {
+      await mkdir(join(dir, 'k8s-example', name));
+      await writeFile(join(dir, 'k8s-example', name, 'kustomization.yaml'), text);
+    }
+    if (components.length > 0 || Object.keys(own).length > 0) {
       const file = join(dir, 'k8s-example', 'kustomization.yaml');
       const kustomization = parse(await readFile(file, 'utf8')) as { components?: string[] };
-      kustomization.components = [...(kustomization.components ?? []), ...components.map((c) => `../k8s/components/${c}`)];
+      kustomization.components = [...(kustomization.components ?? []), ...components.map((c) => `../k8s/components/${c}`), ...Object.keys(own)];
       await writeFile(file, stringify(kustomization));
     }
     return await kustomize(join(dir, 'k8s-example'));
