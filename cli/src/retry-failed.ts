@@ -43,6 +43,7 @@ function parseArgs(args: readonly string[]): { account?: string; queueName: stri
     const value = rest[at + 1];
     if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name}`, 'has no value', expected);
     rest.splice(at, 2);
+    if (rest.includes(`--${name}`)) throw new ConfigError(`--${name}`, 'is given twice', `once, ${expected}`);
     return value;
   };
   const account = option('account', 'an account id of ACCOUNTS_FILE after it');

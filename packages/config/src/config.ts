@@ -158,7 +158,8 @@ export function loadConfig(env: Env = process.env): Config {
   problems.push(...sharedAppProblems(accounts));
   if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
   const paced = accounts.map((a) => {
-    const sharing = accounts.filter((b) => b.im.sdkAppId === a.im.sdkAppId).map((b) => b.account);
+    // An app this process does not know (a ${NAME} it lacks) is no app shared.
+    const sharing = a.im.sdkAppId === undefined ? [a.account] : accounts.filter((b) => b.im.sdkAppId === a.im.sdkAppId).map((b) => b.account);
     return { ...a, imPaceAccount: sharing[0]!, imAppAccounts: sharing };
   });
   return { ...config, sandbox: false, accounts: paced };

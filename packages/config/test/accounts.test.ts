@@ -167,6 +167,20 @@ t.test('two accounts cannot be one Official Account, and accounts that share an 
     [['brand-a'], ['brand-b']],
     'an app of its own: itself alone',
   );
+  const unknownApps = loadConfig({
+    ACCOUNTS_FILE: json([
+      { ...brandA, im: { ...brandA.im, sdkAppId: '${BRAND_A_APP}' } },
+      { ...brandB, im: { ...brandB.im, sdkAppId: '${BRAND_B_APP}' } },
+    ]),
+  });
+  t.same(
+    unknownApps.accounts.map((a) => [a.imPaceAccount, a.imAppAccounts]),
+    [
+      ['brand-a', ['brand-a']],
+      ['brand-b', ['brand-b']],
+    ],
+    'apps this process does not know (their ${NAME}s unset here) are not taken for one shared app',
+  );
 });
 
 t.test("what a service needs is checked in every account, each missing one named with its account's field", async (t) => {

@@ -1,19 +1,47 @@
 import type { Config } from '@wxim/config';
-import { accountPrefix } from '@wxim/queue';
+import { accountPrefix, keyPrefix } from '@wxim/queue';
 import { type AccountDesk, type StateKeys, stateKeys } from '@wxim/state';
 
 /**
- * The key prefix of the account's IM app: that of the first account that shares it (ACCOUNTS_FILE),
- * the account's own where the app is its own. What the app's accounts share lives under it: IM's
- * pace and the agents' loads.
+ * The key prefix of the account's IM pace: that of the first account that shares its IM app
+ * (ACCOUNTS_FILE), the account's own where the app is its own.
  */
-export function imAppPrefix(config: Config): string {
+export function imPacePrefix(config: Config): string {
   return accountPrefix(config.queuePrefix, config.redisCluster, config.imPaceAccount);
 }
 
-/** The account's state keys (under `prefix`, its own), with what it shares with its IM app's other accounts under theirs. */
+/**
+ * The account's state keys (under `prefix`, its own). Accounts that share an IM app share its
+ * agents, and count their open conversations together under the app's own prefix,
+ * `<QUEUE_PREFIX>:im-app:<SDKAppID>` (named by the app, not by an account, so that it stays put
+ * when accounts are added, removed or reordered), each account's own count carried in; an account
+ * whose app is (or is again) its own counts under its own prefix, carrying the app's back. A
+ * process that does not know the app (IM_SDK_APP_ID unset for it) reads the account's own.
+ */
 export function accountKeys(config: Config, prefix: string): StateKeys {
-  return stateKeys(prefix, imAppPrefix(config));
+  const app = imAppLoadPrefix(config);
+  if (app === undefined) return stateKeys(prefix);
+  return stateKeys(prefix, config.imAppAccounts.length > 1 ? { at: app, from: prefix } : { at: prefix, from: app });
+}
+
+/** Where accounts sharing the IM app count its agents' loads: undefined when this process does not know the app. */
+function imAppLoadPrefix(config: Config): string | undefined {
+  const { sdkAppId } = config.im;
+  return sdkAppId === undefined ? undefined : `${keyPrefix(config.queuePrefix, config.redisCluster)}:im-app:${sdkAppId}`;
+}
+
+/**
+ * Every account of the account's IM app (itself included: see Config.imAppAccounts) with its
+ * keys, and every place their agents' loads may have been counted, shared or not (see AgentLoad.recount).
+ */
+export function appLoadPlaces(config: Config): { accounts: AccountDesk[]; places: string[] } {
+  const accounts = config.imAppAccounts.map((account) => {
+    const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
+    return { prefix, keys: stateKeys(prefix) };
+  });
+  const app = imAppLoadPrefix(config);
+  const places = [...accounts.map((a) => a.keys.agentLoad), ...(app === undefined ? [] : [stateKeys(app).agentLoad])];
+  return { accounts, places };
 }
 
 /** The desks of the other accounts that share the account's IM app: a place one of its agents frees may go to a customer waiting in any of them. */
@@ -22,6 +50,6 @@ export function otherAppDesks(config: Config): AccountDesk[] {
     .filter((account) => account !== config.account)
     .map((account) => {
       const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
-      return { prefix, keys: stateKeys(prefix, imAppPrefix(config)) };
+      return { prefix, keys: stateKeys(prefix) };
     });
 }

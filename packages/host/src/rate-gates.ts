@@ -2,7 +2,7 @@ import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
 import { type HistoryUse, type Lease, RateGate, type RateScope, type StateKeys, stateKeys } from '@wxim/state';
 import type { RedisClient } from '@wxim/queue';
-import { imAppPrefix } from './account-keys.js';
+import { imPacePrefix } from './account-keys.js';
 
 /**
  * WeChat documents no per-second limit for custom/send (a daily quota instead): the fleet's
@@ -36,7 +36,7 @@ export function fleetPace(config: Config): (scope: RateScope) => number {
  */
 export function fleetRateGate(state: RedisClient, keys: StateKeys, config: Config): RateGate {
   if (config.imPaceAccount === config.account) return new RateGate(state, keys, fleetPace(config));
-  const imKeys = stateKeys(imAppPrefix(config));
+  const imKeys = stateKeys(imPacePrefix(config));
   return new RateGate(state, (scope) => (scope.platform === 'im' ? imKeys : keys), fleetPace(config));
 }
 

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { RECORD_STATE, RELEASE } from './scripts/agents.js';
+import { RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
 import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, TURN } from './scripts/line.js';
@@ -28,6 +28,8 @@ const SCRIPTS = {
   wximRelayBegin: { numberOfKeys: 18, lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
+  // As many keys as accounts share the IM app: their number comes first.
+  wximRecountLoads: { lua: RECOUNT },
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
   wximDeskAutoReply: { numberOfKeys: 10, lua: AUTO_REPLY },
@@ -72,6 +74,7 @@ export interface RelayScripts {
     openid: string,
   ): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
+  wximRecountLoads(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
   wximDeskClose(
     customer: string,

@@ -26,10 +26,22 @@ export class AgentLoad {
       k.deskWaiting,
       k.deskWaitingSeen,
       k.deskLoadsOwn,
-      k.accountLoad,
-      k.accountLoadsOwn,
+      k.carriedLoad,
+      k.carriedLoadsOwn,
       openid,
     );
     if (agent !== null) await this.presence?.wakeWaiting(1);
+  }
+
+  /**
+   * Counts the agents' open conversations afresh from the desks of `accounts` (this account and
+   * those that share its IM app), in one step, and drops the counts kept in `dropped` (where they
+   * may have been kept before: see LoadPlaces). Resolves to how many conversations are open.
+   */
+  async recount(accounts: readonly { keys: StateKeys }[], dropped: readonly string[]): Promise<number> {
+    const k = this.keys;
+    const places = [...new Set(dropped)].filter((key) => key !== k.agentLoad);
+    const keys = [k.agentLoad, k.deskLoadsOwn, ...accounts.map((a) => a.keys.deskActive), ...places];
+    return this.redis.wximRecountLoads(keys.length, ...keys, String(accounts.length), ...accounts.map((a) => a.keys.customer('')));
   }
 }

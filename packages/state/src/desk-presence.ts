@@ -11,6 +11,9 @@ export interface AgentState {
   eventTime?: number;
 }
 
+/** How many waiting customers past those a freed place is for a wake looks at, when some of those do not sleep. */
+const LOOK_FURTHER = 10;
+
 /** An account's desk: its keys and the key prefix of its queues (whose wechat-inbound jobs are woken). */
 export interface AccountDesk {
   keys: StateKeys;
@@ -47,19 +50,21 @@ export class DeskPresence {
     return (await relayScripts(this.redis).wximRecordAgentState(this.keys.agentState, agent, JSON.stringify(state), at)) === 1;
   }
 
-  /** Wakes the first jobs of the `count` customers waiting longest; resolves to how many were asleep. */
+  /**
+   * Wakes the first jobs of the `count` customers waiting longest whose jobs sleep (one whose job
+   * is awake looks by itself; one whose job is gone holds no place), looking up to LOOK_FURTHER
+   * customers further; resolves to how many were woken.
+   */
   async wakeWaiting(count: number): Promise<number> {
     const waiting = await Promise.all(
       this.desks.map(async (desk) => {
-        const scored = await this.redis.zrange(desk.waiting, 0, count - 1, 'WITHSCORES');
+        const scored = await this.redis.zrange(desk.waiting, 0, count + LOOK_FURTHER - 1, 'WITHSCORES');
         return Array.from({ length: scored.length / 2 }, (_, i) => ({ desk, openid: scored[2 * i]!, since: Number(scored[2 * i + 1]) }));
       }),
     );
     let woken = 0;
-    for (const { desk, openid } of waiting
-      .flat()
-      .sort((a, b) => a.since - b.since)
-      .slice(0, count)) {
+    for (const { desk, openid } of waiting.flat().sort((a, b) => a.since - b.since)) {
+      if (woken === count) break;
       const [head] = await this.redis.zrange(desk.line(openid), 0, 0);
       if (head !== undefined && (await desk.wake(head))) woken++;
     }

@@ -3,19 +3,27 @@ import type { AccessTokenKeys } from '@wxim/wechat';
 import { type RateScope, scopeName } from './rate-scope.js';
 
 /**
- * Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues.
- * `imAppPrefix`: the prefix of the first account that shares this account's IM app (ACCOUNTS_FILE;
- * the account's own where the app is its own): the agents' loads are the app's, counted together.
+ * Where an account counts its agents' open conversations (`at`), and the other place they may have
+ * been counted before, carried into it once (`from`; the same as `at` for none): see ownLoads.
  */
-export function stateKeys(prefix: string, imAppPrefix: string = prefix) {
+export interface LoadPlaces {
+  at: string;
+  from: string;
+}
+
+/**
+ * Redis keys of the relay's own state, under the same (hash-tagged) prefix as the queues; the
+ * agents' loads under `loads.at` (the IM app's where accounts share it: see accountKeys).
+ */
+export function stateKeys(prefix: string, loads: LoadPlaces = { at: prefix, from: prefix }) {
   const accessToken = `${prefix}:wechat:access-token`;
   return {
     customer: (openid: string) => `${prefix}:customer:${openid}`,
     openidOf: `${prefix}:openid-of`,
-    /** Each agent's open conversations: the IM app's, shared by the accounts that share it (see imAppPrefix). */
-    agentLoad: `${imAppPrefix}:agent-load`,
-    /** The account's own count of agentLoad where accounts that shared an IM app counted apart (the release before): carried into it once (see ownLoads); agentLoad itself where the app is the account's own. */
-    accountLoad: `${prefix}:agent-load`,
+    /** Each agent's open conversations: the IM app's where accounts share it (see LoadPlaces). */
+    agentLoad: `${loads.at}:agent-load`,
+    /** Where the agents' open conversations may have been counted before (see LoadPlaces): carried into agentLoad once. */
+    carriedLoad: `${loads.from}:agent-load`,
     /** The key prefix of a queue's jobs (BullMQ's naming), e.g. `wxim:wechat-inbound:`. */
     jobs: (queue: string) => jobKeyPrefix(prefix, queue),
     /** A customer's line in one queue (direction): see ConversationLine. */
@@ -50,9 +58,9 @@ export function stateKeys(prefix: string, imAppPrefix: string = prefix) {
     /** Held by the one instance checking for first answers overdue. */
     deskSlaLock: `${prefix}:desk:sla-lock`,
     /** Set once the agents' loads count the desk's open conversations (see RESET_LOADS). */
-    deskLoadsOwn: `${imAppPrefix}:desk:loads-own`,
-    /** The account's own deskLoadsOwn where it counted agentLoad apart (see accountLoad). */
-    accountLoadsOwn: `${prefix}:desk:loads-own`,
+    deskLoadsOwn: `${loads.at}:desk:loads-own`,
+    /** carriedLoad's deskLoadsOwn: set if its counts are the desk's own (else they are dropped, not carried). */
+    carriedLoadsOwn: `${loads.from}:desk:loads-own`,
     /** When each agent was last given a customer (ms): ties go to the one idle longest. */
     agentLastAssigned: `${prefix}:desk:last-assigned`,
     /** When im-callback last showed it was running (Redis ms), written by every instance. */

@@ -85,8 +85,8 @@ export class RelayTurn {
       this.keys.recentCustomers,
       // Keys in the line's slot (on a cluster) when no call's turn is taken.
       ...(firstCall?.keys ?? [line, line, line]),
-      this.keys.accountLoad,
-      this.keys.accountLoadsOwn,
+      this.keys.carriedLoad,
+      this.keys.carriedLoadsOwn,
       this.jobKeyPrefix,
       jobId,
       assign,

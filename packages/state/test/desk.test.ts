@@ -12,19 +12,20 @@ t.teardown(async () => {
 });
 
 const HOUR = 3_600_000;
+/** Job ids, unique across desks (two desks may share an account's keys). */
+let jobCount = 0;
 
 /** A desk of `agents` under its own prefix (or `keys`'); `begin(openid)` runs a one-job conversation's turn and says who serves it. */
 function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {}, keys = stateKeys(testPrefix())) {
   const jobs = keys.jobs('wechat-inbound');
   const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds);
   const turn = new RelayTurn(redis, keys, 'wechat-inbound', agents, { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000, ...policy });
-  let n = 0;
   return {
     keys,
     load: new AgentLoad(redis, keys),
     /** The agent the customer's next message goes to, or undefined: they wait. */
     async begin(openid: string): Promise<string | undefined> {
-      const id = `j${++n}`;
+      const id = `j${++jobCount}`;
       await redis.hset(`${jobs}${id}`, 'name', 'text');
       await line.append(openid, id);
       const begun = await turn.begin(openid, id, 'open');
@@ -172,8 +173,8 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     k.agentLastAssigned,
     'progress-1',
     k.deskLoadsOwn,
-    k.accountLoad,
-    k.accountLoadsOwn,
+    k.carriedLoad,
+    k.carriedLoadsOwn,
     'c1',
     'a1',
     'a2',
@@ -188,8 +189,8 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     k.deskActive,
     'progress-2',
     k.deskLoadsOwn,
-    k.accountLoad,
-    k.accountLoadsOwn,
+    k.carriedLoad,
+    k.carriedLoadsOwn,
     'c1',
     'a1',
   );
@@ -197,15 +198,21 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
   t.same(await redis.zrange(k.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0'], 'loads untouched');
 });
 
+/** Account `id`'s keys where accounts share the IM app whose loads are under `app` (as accountKeys makes them). */
+const sharing = (base: string, id: string, app: string) =>
+  stateKeys(id === 'one' ? base : `${base}/${id}`, { at: app, from: id === 'one' ? base : `${base}/${id}` });
+
 t.test('accounts that share an IM app count its agents’ open conversations together; an account’s own count from before joins once', async (t) => {
-  const app = testPrefix();
-  const [one, two] = [desk(['a1', 'a2'], { maxOpen: 2 }, stateKeys(app)), desk(['a1', 'a2'], { maxOpen: 2 }, stateKeys(`${app}/two`, app))];
+  const base = testPrefix();
+  const app = `${base}:im-app:1400000001`;
+  const [one, two] = [desk(['a1', 'a2'], { maxOpen: 2 }, sharing(base, 'one', app)), desk(['a1', 'a2'], { maxOpen: 2 }, sharing(base, 'two', app))];
   const loads = () => redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES');
   t.equal(two.keys.agentLoad, one.keys.agentLoad, 'one load for the app');
-  t.not(two.keys.accountLoad, two.keys.agentLoad, "the second account's own count is apart");
+  t.equal(one.keys.agentLoad, `${app}:agent-load`, "under the app's own prefix");
+  t.not(two.keys.carriedLoad, two.keys.agentLoad, "the second account's own count is apart");
   // The release before counted each account apart: account two's customer b0 is open with a2.
-  await redis.set(two.keys.accountLoadsOwn, '1');
-  await redis.zadd(two.keys.accountLoad, '1', 'a2');
+  await redis.set(two.keys.carriedLoadsOwn, '1');
+  await redis.zadd(two.keys.carriedLoad, '1', 'a2');
   await redis.hset(two.keys.customer('b0'), 'agent', 'a2', 'counted', '1');
   await redis.zadd(two.keys.deskActive, Date.now(), 'b0');
   t.equal(await one.begin('c1'), 'a1');
@@ -214,17 +221,48 @@ t.test('accounts that share an IM app count its agents’ open conversations tog
   // Counted apart, account two would see a1 free (0 of 2) and a2 with one.
   t.equal(await two.begin('b1'), undefined, "with account two's b0 counted in, both agents are full: account two's customer waits");
   t.same(await loads(), ['a1', '2', 'a2', '2'], "account two's own count joined the app's");
-  t.equal(await redis.exists(two.keys.accountLoad), 0, 'and is gone');
+  t.equal(await redis.exists(two.keys.carriedLoad), 0, 'and is gone');
   await two.load.release('b0');
   t.equal(await two.begin('b1'), 'a2', 'a place freed in account two');
   t.equal(await one.begin('c4'), undefined, 'taken by account two: account one’s next customer waits');
   // A process of the release before, still running while the upgrade rolls out, counted on its own: carried again.
-  await redis.zadd(two.keys.accountLoad, '1', 'a1');
+  await redis.zadd(two.keys.carriedLoad, '1', 'a1');
   await one.load.release('c1');
   t.equal(await two.begin('b2'), undefined, 'the late count joined: a1 is full again');
   t.same(await loads(), ['a1', '2', 'a2', '2']);
-  t.equal(await redis.exists(two.keys.accountLoad), 0);
+  t.equal(await redis.exists(two.keys.carriedLoad), 0);
   await one.load.release('c3');
   t.equal(await two.begin('b2'), 'a1', "a place freed by account one's close goes to account two's customer who asks");
   t.same(await loads(), ['a1', '2', 'a2', '2']);
+
+  // Account one leaves the app: account two, alone on it, counts under its own prefix again, the app's count carried back.
+  const alone = desk(['a1', 'a2'], { maxOpen: 2 }, stateKeys(`${base}/two`, { at: `${base}/two`, from: app }));
+  t.equal(await alone.begin('b3'), undefined, 'nothing lost on the way: both agents still full');
+  t.same(await redis.zrange(alone.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '2', 'a2', '2']);
+  t.equal(await redis.exists(`${app}:agent-load`), 0);
+  // Counted afresh (as the im-worker does at start), only account two's own open conversations count: b1 and b2.
+  t.equal(await alone.load.recount([{ keys: stateKeys(`${base}/two`) }], [`${app}:agent-load`, stateKeys(base).agentLoad]), 2);
+  t.same(await redis.zrange(alone.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '1', 'a2', '1'], "account one's conversations no longer count");
+  t.equal(await alone.begin('b3'), 'a2', 'so account two has room again (with the agent idle longest)');
+});
+
+t.test('counting afresh: every open conversation of the accounts of an app, and nothing else, whatever the counts were', async (t) => {
+  const base = testPrefix();
+  const app = `${base}:im-app:1400000002`;
+  const [one, two] = [desk(['a1', 'a2'], { maxOpen: 5 }, sharing(base, 'one', app)), desk(['a1', 'a2'], { maxOpen: 5 }, sharing(base, 'two', app))];
+  for (const c of ['c1', 'c2', 'c3']) await one.begin(c);
+  for (const b of ['b1', 'b2']) await two.begin(b);
+  await one.load.release('c2');
+  const truth = await redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES');
+  t.same(truth, ['a2', '1', 'a1', '3'], 'four open conversations: c1, c3 and b2 with a1, b1 with a2');
+  // Counts gone wrong: a phantom, a lost count, and a count left where an account kept it before.
+  await redis.zadd(one.keys.agentLoad, '9', 'a1', '0', 'a2', '3', 'gone');
+  await redis.zadd(two.keys.carriedLoad, '4', 'a2');
+  await redis.hset(one.keys.customer('never-open'), 'agent', 'a1', 'counted', '1'); // counted by a release before the desk, never in active
+  const accounts = [{ keys: stateKeys(base) }, { keys: stateKeys(`${base}/two`) }];
+  t.equal(await one.load.recount(accounts, [stateKeys(base).agentLoad, stateKeys(`${base}/two`).agentLoad, `${app}:agent-load`]), 4);
+  t.same(await redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES'), truth, 'the true counts');
+  t.equal(await redis.exists(two.keys.carriedLoad), 0, 'the old place dropped, not carried again');
+  t.equal(await redis.get(one.keys.deskLoadsOwn), '1', "the count is the desk's own: not dropped by the next script");
+  t.equal(await two.begin('b3'), 'a2', 'and the desk goes on from it (a2 has the fewest)');
 });

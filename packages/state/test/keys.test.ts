@@ -10,7 +10,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       customer: keys.customer('o1'),
       openidOf: keys.openidOf,
       agentLoad: keys.agentLoad,
-      accountLoad: keys.accountLoad,
+      carriedLoad: keys.carriedLoad,
       jobs: keys.jobs('agent-replies'),
       line: keys.line('agent-replies', 'o1'),
       legacyLine: [keys.legacyLine('wechat-inbound', 'o1'), keys.legacyLine('agent-replies', 'o1')],
@@ -28,7 +28,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMove: keys.deskSlaMove('o1:1'),
       deskSlaLock: keys.deskSlaLock,
       deskLoadsOwn: keys.deskLoadsOwn,
-      accountLoadsOwn: keys.accountLoadsOwn,
+      carriedLoadsOwn: keys.carriedLoadsOwn,
       csatSeq: keys.csatSeq,
       csat: keys.csat('1000000073'),
       callbackHeartbeat: keys.callbackHeartbeat,
@@ -57,7 +57,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       customer: '{wxim}:customer:o1',
       openidOf: '{wxim}:openid-of',
       agentLoad: '{wxim}:agent-load',
-      accountLoad: '{wxim}:agent-load',
+      carriedLoad: '{wxim}:agent-load',
       jobs: '{wxim}:agent-replies:',
       line: '{wxim}:line:agent-replies:o1',
       legacyLine: ['{wxim}:line:o1', undefined],
@@ -75,7 +75,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       deskSlaMove: '{wxim}:desk:sla-move:o1:1',
       deskSlaLock: '{wxim}:desk:sla-lock',
       deskLoadsOwn: '{wxim}:desk:loads-own',
-      accountLoadsOwn: '{wxim}:desk:loads-own',
+      carriedLoadsOwn: '{wxim}:desk:loads-own',
       csatSeq: '{wxim}:desk:csat-seq',
       csat: '{wxim}:desk:csat:1000000073',
       callbackHeartbeat: '{wxim}:im-callback:heartbeat',
@@ -110,9 +110,15 @@ t.test('every key of the relay keeps its name', async (t) => {
 });
 
 t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {
-  const keys = stateKeys('{wxim}/two', '{wxim}');
+  const keys = stateKeys('{wxim}/two', { at: '{wxim}:im-app:1400000001', from: '{wxim}/two' });
   t.same(
-    [keys.agentLoad, keys.deskLoadsOwn, keys.accountLoad, keys.accountLoadsOwn, keys.deskActive],
-    ['{wxim}:agent-load', '{wxim}:desk:loads-own', '{wxim}/two:agent-load', '{wxim}/two:desk:loads-own', '{wxim}/two:desk:active'],
+    [keys.agentLoad, keys.deskLoadsOwn, keys.carriedLoad, keys.carriedLoadsOwn, keys.deskActive],
+    [
+      '{wxim}:im-app:1400000001:agent-load',
+      '{wxim}:im-app:1400000001:desk:loads-own',
+      '{wxim}/two:agent-load',
+      '{wxim}/two:desk:loads-own',
+      '{wxim}/two:desk:active',
+    ],
   );
 });

@@ -17,11 +17,12 @@ import {
   type HostOverrides,
   type WorkerHost,
   accountKeys,
+  appLoadPlaces,
   createImClient,
-  otherAppDesks,
   createWorkerHost,
   deskPolicy,
   fleetRateGate,
+  otherAppDesks,
   requireImSettings,
 } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
@@ -95,14 +96,17 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       // IM's and WeChat's paces (IM's the app's, shared with accounts on the same app).
       const gate = fleetRateGate(state, keys, config);
       const relayed = new RelayedMessage(state, keys, { unanswered: config.desk.firstResponseSlaMs !== undefined, watch: config.desk.windowWarningMs !== 0 });
-      const relay = new CustomerRelay(
-        im,
-        new IdentityMap(state, keys),
-        new AgentLoad(state, keys, new DeskPresence(state, keys, prefix, otherAppDesks(config))),
-        config.onUnsubscribe,
-        overrides.imDuplicateWindowMs,
-        media,
-      );
+      const loads = new AgentLoad(state, keys, new DeskPresence(state, keys, prefix, otherAppDesks(config)));
+      // Each start counts the agents' open conversations afresh (once for accounts that share an
+      // IM app, by the first of them): the file's accounts may have joined or left an app since.
+      if (config.account === config.imPaceAccount) {
+        const { accounts, places } = appLoadPlaces(config);
+        loads.recount(accounts, places).then(
+          (open) => log.info({ open, accounts: accounts.length }, "agents' open conversations counted"),
+          (err: Error) => log.warn({ reason: err.message }, "could not count the agents' open conversations afresh: they stay as counted"),
+        );
+      }
+      const relay = new CustomerRelay(im, new IdentityMap(state, keys), loads, config.onUnsubscribe, overrides.imDuplicateWindowMs, media);
       const processor = createProcessor({
         relay,
         turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents, deskPolicy(config, overrides.waitMs)),

@@ -26,3 +26,35 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
+
+// RECOUNT. KEYS: the agents' load, its mark (see ownLoads), then each account's active set, then
+// the other places its agents' conversations may have been counted (dropped). ARGV: the number
+// of accounts, then each account's customer key prefix. Counts the agents' open conversations
+// afresh from what the desk keeps of them (a conversation counts exactly while it is in its
+// account's active set and counted), over every account that shares the IM app: whatever
+// the counts were (an account added to or removed from the app, a count lost), they are true
+// again. Returns how many open conversations it counted.
+export const RECOUNT = `
+local accounts = tonumber(ARGV[1])
+redis.call('DEL', KEYS[1])
+for i = 3 + accounts, #KEYS do redis.call('DEL', KEYS[i]) end
+local total = 0
+for i = 1, accounts do
+  local customerPrefix = ARGV[1 + i]
+  local from = 0
+  while true do
+    local openids = redis.call('ZRANGE', KEYS[2 + i], from, from + 999)
+    for _, openid in ipairs(openids) do
+      local c = redis.call('HMGET', customerPrefix .. openid, 'agent', 'counted')
+      if c[1] and c[2] ~= '0' then
+        redis.call('ZINCRBY', KEYS[1], 1, c[1])
+        total = total + 1
+      end
+    end
+    if #openids < 1000 then break end
+    from = from + 1000
+  end
+end
+redis.call('SET', KEYS[2], '1')
+return total
+`;
