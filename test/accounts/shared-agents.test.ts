@@ -1,3 +1,4 @@
+import { DEFAULT_WAITING_TEXT } from '@wxim/config';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/state';
@@ -30,8 +31,9 @@ const loads = async () => {
   return Object.fromEntries(Array.from({ length: scored.length / 2 }, (_, i) => [scored[2 * i]!, Number(scored[2 * i + 1])]));
 };
 
+const [openOne, openTwo, openLater] = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
+
 t.test("an agent's open conversations count across the accounts that share the IM app", async (t) => {
-  const [openOne, openTwo, openLater] = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
   const first = await accountCustomerWrites(one, openOne, 'hello from account one');
   t.equal(first.agent, 'one_agent1', 'the agents were counted afresh at start: both free, the first in IM_AGENTS');
   // Counted apart, account two would see both agents free and give its customer the first (the same agent).
@@ -59,4 +61,26 @@ t.test("an agent's open conversations count across the accounts that share the I
   t.same(await loads(), { [first.agent]: 1, [second.agent]: 1 }, "the place account one freed is account two's now");
   t.equal(await client.zscore(keysOf('two').deskWaiting, openLater), null, 'no longer waiting');
   t.equal(await client.exists(keysOf('two').carriedLoad), 0, 'account two keeps no count of its own');
+});
+
+t.test('customers waiting in either account are served in the order they began to wait', async (t) => {
+  // Both agents hold one of account two's conversations (the test before): one ends it, and account one's customer takes the place.
+  const later = im.messages.find((m) => m.cloudCustomData?.includes(openLater))!;
+  await im.agentSend(later.to, later.from, [textElem('/close')]);
+  await eventually('the place is free', async () => (await loads())[later.to] === 0);
+  const [openFive, openWaits, openNew] = [fakeOpenId(), fakeOpenId(), fakeOpenId()];
+  const five = await accountCustomerWrites(one, openFive, 'account one again');
+  t.equal(five.agent, later.to);
+  t.equal((await two.wechat.push(two.wechat.text(openWaits, 'waiting in account two'))).status, 200);
+  await eventually("account two's customer waits", async () => (await client.zscore(keysOf('two').deskWaiting, openWaits)) !== null);
+  // Account one's conversation goes idle past CLOSE_AFTER_IDLE: account one's next look frees its place.
+  await client.zadd(keysOf('one').deskActive, String(Date.now() - 49 * 3_600_000), openFive);
+  const pushed = await one.wechat.push(one.wechat.text(openNew, 'new in account one'));
+  t.equal(pushed.reply?.includes(DEFAULT_WAITING_TEXT), true, "the gateway tells account one's newcomer they wait: account two's customer waited longer");
+  await eventually("account one's newcomer waits", async () => (await client.zscore(keysOf('one').deskWaiting, openNew)) !== null);
+  t.equal((await loads())[later.to], 0, 'though the place is free: it is owed to account two’s customer');
+  t.notOk(
+    im.messages.some((m) => m.cloudCustomData?.includes(openNew)),
+    "account one's newcomer's message waits with them",
+  );
 });

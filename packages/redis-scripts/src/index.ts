@@ -25,14 +25,16 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximRelayBegin: { numberOfKeys: 18, lua: BEGIN },
+  // 18 keys, then two per other account of the IM app: their number comes first.
+  wximRelayBegin: { lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   // As many keys as accounts share the IM app: their number comes first.
   wximRecountLoads: { lua: RECOUNT },
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
-  wximDeskAutoReply: { numberOfKeys: 10, lua: AUTO_REPLY },
+  // 10 keys, then two per other account of the IM app: their number comes first.
+  wximDeskAutoReply: { lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
   wximDeskSlaMove: { numberOfKeys: 11, lua: SLA_MOVE },
@@ -61,7 +63,7 @@ export interface RelayScripts {
   wximLineAppend(line: string, seq: string, legacyLine: string, jobId: string, ttl: number): Promise<number>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
-  wximRelayBegin(...args: string[]): Promise<[string, string | null, string | null, string | null, string, string, number, number?]>;
+  wximRelayBegin(numberOfKeys: number, ...args: string[]): Promise<[string, string | null, string | null, string | null, string, string, number, number?]>;
   wximReleaseAgent(
     customer: string,
     load: string,
@@ -87,7 +89,7 @@ export interface RelayScripts {
     openid: string,
     agent: string,
   ): Promise<[string, string?]>;
-  wximDeskAutoReply(...args: string[]): Promise<'off_hours' | 'waiting' | null>;
+  wximDeskAutoReply(numberOfKeys: number, ...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
   wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;
   wximDeskSlaMove(...args: string[]): Promise<[string, string?, string?, string?]>;

@@ -49,6 +49,8 @@ export class RelayTurn {
     private readonly queue: string,
     private readonly agents: readonly string[],
     private readonly desk: DeskPolicy,
+    /** The keys of the other accounts that share the IM app (and so its agents): their waiting customers go first when they waited longer. */
+    private readonly others: readonly StateKeys[] = [],
   ) {
     if (agents.length === 0) throw new Error('RelayTurn needs at least one agent');
     this.redis = relayScripts(redis);
@@ -70,6 +72,7 @@ export class RelayTurn {
     const line = this.keys.line(this.queue, openid);
     const askedAt = performance.now();
     const [turn, userId, imported, agent, first, place, callWaitUs, nowUs] = await this.redis.wximRelayBegin(
+      18 + 2 * this.others.length,
       line,
       this.keys.customer(openid),
       this.keys.agentLoad,
@@ -87,6 +90,7 @@ export class RelayTurn {
       ...(firstCall?.keys ?? [line, line, line]),
       this.keys.carriedLoad,
       this.keys.carriedLoadsOwn,
+      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen]),
       this.jobKeyPrefix,
       jobId,
       assign,

@@ -1,4 +1,4 @@
-import { AgentLoad, ConversationLine, RelayTurn, stateKeys } from '@wxim/state';
+import { AgentLoad, ConversationLine, RelayTurn, type StateKeys, stateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -16,10 +16,15 @@ const HOUR = 3_600_000;
 let jobCount = 0;
 
 /** A desk of `agents` under its own prefix (or `keys`'); `begin(openid)` runs a one-job conversation's turn and says who serves it. */
-function desk(agents: string[], policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {}, keys = stateKeys(testPrefix())) {
+function desk(
+  agents: string[],
+  policy: Partial<{ maxOpen: number; idleMs: number; staleMs: number }> = {},
+  keys = stateKeys(testPrefix()),
+  others: StateKeys[] = [],
+) {
   const jobs = keys.jobs('wechat-inbound');
   const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds);
-  const turn = new RelayTurn(redis, keys, 'wechat-inbound', agents, { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000, ...policy });
+  const turn = new RelayTurn(redis, keys, 'wechat-inbound', agents, { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000, ...policy }, others);
   return {
     keys,
     load: new AgentLoad(redis, keys),
@@ -265,4 +270,26 @@ t.test('counting afresh: every open conversation of the accounts of an app, and 
   t.equal(await redis.exists(two.keys.carriedLoad), 0, 'the old place dropped, not carried again');
   t.equal(await redis.get(one.keys.deskLoadsOwn), '1', "the count is the desk's own: not dropped by the next script");
   t.equal(await two.begin('b3'), 'a2', 'and the desk goes on from it (a2 has the fewest)');
+});
+
+t.test('accounts that share an IM app serve their waiting customers in the order they began to wait, whichever account they wrote to', async (t) => {
+  const base = testPrefix();
+  const app = `${base}:im-app:1400000003`;
+  const [keysOne, keysTwo] = [sharing(base, 'one', app), sharing(base, 'two', app)];
+  const one = desk(['a1'], { maxOpen: 1 }, keysOne, [keysTwo]);
+  const two = desk(['a1'], { maxOpen: 1 }, keysTwo, [keysOne]);
+  t.equal(await one.begin('c1'), 'a1');
+  t.equal(await two.begin('b1'), undefined, 'a1 is full: account two’s customer waits');
+  // c1's conversation has gone idle past CLOSE_AFTER_IDLE: the next look in account one frees a1's place.
+  await redis.zadd(keysOne.deskActive, String(Date.now() - 49 * HOUR), 'c1');
+  t.equal(await one.begin('c2'), undefined, 'a newcomer of account one waits behind account two’s customer, who waited longer');
+  t.same(await redis.zrange(keysOne.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0'], 'though the place is free');
+  t.equal(await two.begin('b1'), 'a1', 'account two’s customer takes it when they next look');
+  t.equal(await one.begin('c2'), undefined, 'and account one’s still waits');
+  // A waiting customer of the other account whose job stopped looking holds no place.
+  await redis.hset(keysTwo.deskWaitingSeen, 'b-gone', '1');
+  await redis.zadd(keysTwo.deskWaiting, '1', 'b-gone');
+  await two.load.release('b1');
+  t.equal(await one.begin('c2'), 'a1', 'the place goes to account one’s customer: the stale one of account two was passed over');
+  t.equal(await redis.zscore(keysTwo.deskWaiting, 'b-gone'), null, 'and left the line');
 });

@@ -109,7 +109,14 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       const relay = new CustomerRelay(im, new IdentityMap(state, keys), loads, config.onUnsubscribe, overrides.imDuplicateWindowMs, media);
       const processor = createProcessor({
         relay,
-        turn: new RelayTurn(state, keys, QUEUES.wechatInbound, config.im.agents, deskPolicy(config, overrides.waitMs)),
+        turn: new RelayTurn(
+          state,
+          keys,
+          QUEUES.wechatInbound,
+          config.im.agents,
+          deskPolicy(config, overrides.waitMs),
+          otherAppDesks(config).map((d) => d.keys),
+        ),
         line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds),
         wake: wakeToFront(state, queueLayout(prefix, QUEUES.wechatInbound)),
         metrics,

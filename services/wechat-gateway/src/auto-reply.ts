@@ -30,6 +30,8 @@ export class AutoReply implements TransactionPart {
   constructor(
     private readonly keys: StateKeys,
     private readonly config: Config,
+    /** The keys of the other accounts that share the IM app (and so its agents): their waiting customers go first when they waited longer. */
+    private readonly others: readonly StateKeys[] = [],
   ) {
     this.texts = { off_hours: config.desk.offHoursText, waiting: config.desk.waitingText };
   }
@@ -53,7 +55,7 @@ export class AutoReply implements TransactionPart {
     const policy = deskPolicy(this.config);
     const openid = message.fromUserName;
     const k = this.keys;
-    const args = [
+    const keys = [
       k.customer(openid),
       k.agentLoad,
       k.agentState,
@@ -64,6 +66,9 @@ export class AutoReply implements TransactionPart {
       k.deskLoadsOwn,
       k.carriedLoad,
       k.carriedLoadsOwn,
+      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen]),
+    ];
+    const args = [
       openid,
       String(policy.maxOpen),
       String(policy.idleMs),
@@ -74,7 +79,7 @@ export class AutoReply implements TransactionPart {
       ...im.agents,
     ];
     return (transaction) => {
-      void scriptsIn(transaction).wximDeskAutoReply(...args);
+      void scriptsIn(transaction).wximDeskAutoReply(keys.length, ...keys, ...args);
       let settle!: (results: BesidesResults) => void;
       const notice = new Promise<AutoReplyText | undefined>((resolve, reject) => {
         settle = (results) => {

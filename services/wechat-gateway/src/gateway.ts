@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
 import { ConversationLine, MediaStore } from '@wxim/state';
-import { accountKeys, createHttpHost } from '@wxim/host';
+import { accountKeys, createHttpHost, otherAppDesks } from '@wxim/host';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -47,7 +47,11 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       const keys = accountKeys(config, prefix);
       const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);
       const metrics = createGatewayMetrics({ processMetrics: overrides.processMetrics ?? false });
-      const autoReply = new AutoReply(keys, config);
+      const autoReply = new AutoReply(
+        keys,
+        config,
+        otherAppDesks(config).map((d) => d.keys),
+      );
       const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply]);
       const options: GatewayAppOptions = {
         token,

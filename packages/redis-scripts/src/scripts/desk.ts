@@ -66,18 +66,45 @@ local function closeConversation(desk, load, openid)
   return agent
 end
 
+-- Waiting customers whose jobs stopped looking leave the queue.
+local function tidyWaiting(waiting, seen, now, staleMs)
+  for _, openid in ipairs(redis.call('ZRANGE', waiting, 0, 99)) do
+    local at = tonumber(redis.call('HGET', seen, openid) or '0')
+    if at < now - staleMs then
+      redis.call('ZREM', waiting, openid)
+      redis.call('HDEL', seen, openid)
+    end
+  end
+end
+
 -- Conversations idle past idleMs close; waiting customers whose jobs stopped looking leave the queue.
 local function tidy(desk, load, now)
   for _, openid in ipairs(redis.call('ZRANGEBYSCORE', desk.active, '-inf', now - desk.idleMs, 'LIMIT', 0, 100)) do
     closeConversation(desk, load, openid)
   end
-  for _, openid in ipairs(redis.call('ZRANGE', desk.waiting, 0, 99)) do
-    local seen = tonumber(redis.call('HGET', desk.seen, openid) or '0')
-    if seen < now - desk.staleMs then
-      redis.call('ZREM', desk.waiting, openid)
-      redis.call('HDEL', desk.seen, openid)
-    end
+  tidyWaiting(desk.waiting, desk.seen, now, desk.staleMs)
+end
+
+-- How many customers wait for the customer's place: those ahead in their own account's line, and
+-- those waiting since before them (or before now, if they do not wait yet) in the other accounts
+-- that share the IM app and so its agents (others: their waiting and waiting-seen keys), whose
+-- lines are tidied as the account's own.
+local function waitingAhead(desk, openid, now)
+  local ahead = redis.call('ZRANK', desk.waiting, openid)
+  local since = ahead and redis.call('ZSCORE', desk.waiting, openid) or now
+  if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
+  for _, other in ipairs(desk.others or {}) do
+    tidyWaiting(other.waiting, other.seen, now, desk.staleMs)
+    ahead = ahead + redis.call('ZCOUNT', other.waiting, '-inf', '(' .. since)
   end
+  return ahead
+end
+
+-- The other accounts' waiting and waiting-seen keys, in pairs from KEYS[first] on (see waitingAhead).
+local function otherDesks(first)
+  local others = {}
+  for i = first, #KEYS - 1, 2 do others[#others + 1] = { waiting = KEYS[i], seen = KEYS[i + 1] } end
+  return others
 end
 
 local function configured(agents, agent)
@@ -135,8 +162,7 @@ local function deskAssign(customer, load, agents, desk, openid)
       end
     end
   end
-  local ahead = redis.call('ZRANK', desk.waiting, openid)
-  if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
+  local ahead = waitingAhead(desk, openid, now)
   if best == nil or ahead >= free then
     redis.call('ZADD', desk.waiting, 'NX', now, openid)
     redis.call('HSET', desk.seen, openid, now)
@@ -226,13 +252,15 @@ return {'closed'}
 `;
 
 // KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
-// auto-reply mark, the desk's loads mark, the account's own load and mark (see ownLoads). ARGV: openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period
-// (ms), customer key prefix, agents... What the customer is told while nobody can answer them, at
+// auto-reply mark, the desk's loads mark, the account's own load and mark (see ownLoads), then
+// the other accounts' of the IM app waiting and waiting-seen keys (see waitingAhead). ARGV:
+// openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period (ms), customer key
+// prefix, agents... What the customer is told while nobody can answer them, at
 // most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait
 // for an agent (no open conversation, and no place for them among the agents online); else false.
 export const AUTO_REPLY = `${DESK_LUA}
 local desk = { state = KEYS[3], waiting = KEYS[4], seen = KEYS[5], active = KEYS[6], customerPrefix = ARGV[7],
-  maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]) }
+  maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]), others = otherDesks(11) }
 local agents = {unpack(ARGV, 8)}
 ownLoads(KEYS[2], KEYS[8], KEYS[9], KEYS[10])
 local kind = false
@@ -252,9 +280,7 @@ else
         if n < desk.maxOpen then free = free + desk.maxOpen - n end
       end
     end
-    local ahead = redis.call('ZRANK', desk.waiting, ARGV[1])
-    if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
-    if ahead >= free then kind = 'waiting' end
+    if waitingAhead(desk, ARGV[1], nowMs()) >= free then kind = 'waiting' end
   end
 end
 if kind and redis.call('SET', KEYS[7], kind, 'NX', 'PX', ARGV[6]) then return kind end

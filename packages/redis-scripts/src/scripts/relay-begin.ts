@@ -10,7 +10,8 @@ const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 // desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), the
 // customer's reply window and the recent customers (see recordAction), and the first IM call's
 // pace, pace window and the job's lock (see PACE_LUA), the account's own load and mark (see
-// ownLoads). ARGV: job key prefix, job id, assign
+// ownLoads), then the other accounts' of the IM app waiting and waiting-seen keys (see
+// waitingAhead). ARGV: job key prefix, job id, assign
 // ('open': a message opens or continues a conversation; 'attach': an event goes to an agent
 // without opening one; 'none': an unfollow), customer key prefix, max open, idle ms, stale ms,
 // openid; the customer's action that opens the reply window: its time ('' for none), the replies
@@ -46,7 +47,7 @@ local agent = c[3] or false
 -- arrived (IM drops the repeat there), even if the conversation closed meanwhile.
 local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and agent
 if ARGV[3] ~= 'none' and not begun then
-  local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18],
+  local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18], others = otherDesks(19),
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
   if ARGV[3] == 'attach' then
     agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk)
