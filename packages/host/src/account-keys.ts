@@ -35,10 +35,7 @@ function imAppLoadPrefix(config: Config): string | undefined {
  * keys, and every place their agents' loads may have been counted, shared or not (see AgentLoad.recount).
  */
 export function appLoadPlaces(config: Config): { accounts: AccountDesk[]; places: string[] } {
-  const accounts = config.imAppAccounts.map((account) => {
-    const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
-    return { prefix, keys: stateKeys(prefix) };
-  });
+  const accounts = appDesks(config);
   const app = imAppLoadPrefix(config);
   const places = [...accounts.map((a) => a.keys.agentLoad), ...(app === undefined ? [] : [stateKeys(app).agentLoad])];
   return { accounts, places };
@@ -46,10 +43,14 @@ export function appLoadPlaces(config: Config): { accounts: AccountDesk[]; places
 
 /** The desks of the other accounts that share the account's IM app: a place one of its agents frees may go to a customer waiting in any of them. */
 export function otherAppDesks(config: Config): AccountDesk[] {
-  return config.imAppAccounts
-    .filter((account) => account !== config.account)
-    .map((account) => {
-      const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
-      return { prefix, keys: stateKeys(prefix) };
-    });
+  const own = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
+  return appDesks(config).filter((desk) => desk.prefix !== own);
+}
+
+/** The desk of every account of the account's IM app, itself included (see Config.imAppAccounts). */
+function appDesks(config: Config): AccountDesk[] {
+  return config.imAppAccounts.map((account) => {
+    const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
+    return { prefix, keys: stateKeys(prefix) };
+  });
 }

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock } from '@wxim/state';
-import { type HttpContext, type MissedReason, accountKeys, createHttpHost, otherAppDesks, createImClient, imShareGate, requireImSettings } from '@wxim/host';
+import { type HttpContext, type MissedReason, accountKeys, createHttpHost, createImClient, imShareGate, otherAppDesks, requireImSettings } from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes, missedCallback } from './callback-routes.js';

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, wakeToFront } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, accountKeys, createImClient, otherAppDesks, createWorkerHost, fleetRateGate, imShareGate } from '@wxim/host';
+import { type HostOverrides, type WorkerHost, accountKeys, createImClient, createWorkerHost, fleetRateGate, imShareGate, otherAppDesks } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics } from './metrics.js';
 import { createPusher } from './processor.js';
