@@ -209,3 +209,44 @@ t.test("a known customer's message takes its send's turn with the job's own turn
   t.same((await s.im.messages()).map(textOf), ['hello', ...Array.from({ length: 10 }, (_, i) => `message ${i + 1}`)], 'each message once, in order');
   t.equal((await s.im.stats()).rateLimited, 0, 'IM never answered 60007');
 });
+
+t.test(
+  "under more load than IM allows, a known customer's send reserves its slot with its job's turn: one more look when it comes, no round trip to ask for it",
+  async (t) => {
+    const s = await stack(t);
+    s.workers.push(await startWorkerProcess(s.env));
+    const customers = await knownCustomers(s, 50);
+    const sendPace = stateKeys(s.env['QUEUE_PREFIX']!).pace({ platform: 'im', command: 'openim/sendmsg' });
+    // Every call to the pace script on its own for the send's pace, by its mode (its last argument).
+    const asked = new Map<string, number>();
+    const watcher = new Redis(redis.url);
+    const monitor = await watcher.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3' && args[3] === sendPace) {
+        asked.set(args[11]!, (asked.get(args[11]!) ?? 0) + 1);
+      }
+    });
+    t.teardown(() => {
+      monitor.disconnect();
+      watcher.disconnect();
+    });
+    const since = Date.now();
+    // 300 pushes/s for 2 s: the pace is full from the first tenth of a second on.
+    const conversations = await pushAtRate(s.gateway.platform('safe'), customers, 600, 300);
+    const messages = await s.messages(650);
+    assertInOrder(t, messages, conversations);
+    const metrics = await (await fetch(`http://127.0.0.1:${s.workers[0]!.port}/metrics`)).text();
+    const reserved = Number(/^wxim_im_first_turns_total\{outcome="reserved"\} (\d+)$/m.exec(metrics)?.[1]);
+    const used = Number(/^wxim_im_first_turns_total\{outcome="used"\} (\d+)$/m.exec(metrics)?.[1]);
+    t.ok(reserved >= 300, `most sends waited for a reserved slot (${reserved} reserved, ${used} at once)`);
+    t.equal(reserved + used, 600, 'every send took its turn with its job’s turn');
+    t.match(metrics, /^wxim_im_first_turns_total\{outcome="unused"\} 0$/m, 'none taken for nothing');
+    t.equal(asked.get('take') ?? 0, 0, 'no send asked for its turn on its own');
+    const looks = asked.get('start') ?? 0;
+    // Mostly once: calls are spaced so that a slot's second is rarely still full (see paceInterval).
+    t.ok(looks >= reserved && looks <= 1.5 * reserved, `each reserved slot looked once more when it came, mostly once (${looks} looks)`);
+    const pace = paceOf(await s.im.callsPerSecond(), 'openim/sendmsg', since);
+    t.ok(pace.max <= CAP * 1.05, `never over IM_RATE_LIMIT (${CAP}, 5% for calls in flight) in a second: ${pace.seconds.join(', ')}`);
+    t.equal((await s.im.stats()).rateLimited, 0, 'IM never answered 60007');
+  },
+);

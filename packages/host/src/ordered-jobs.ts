@@ -18,7 +18,7 @@ interface Log {
 /** What the protocol runs on: the queue's lines and what its host can do to the queue. */
 export interface OrderedJobsDeps {
   /** The lines of this queue: each queue (direction) has lines of its own. */
-  line: Pick<ConversationLine, 'append' | 'turn' | 'finish'>;
+  line: Pick<ConversationLine, 'append' | 'turn' | 'finish' | 'wakesNext'>;
   /** Wakes a job that stepped aside (see wakeToFront); false if it was not delayed. */
   wake: (jobId: string) => Promise<boolean>;
   /** Holds every worker of the queue back after a platform says "too many requests" (see queueHold). */
@@ -174,7 +174,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     const openid = spec.lineOf(job);
     if (openid === undefined) return;
     const next = await line.finish(openid, job.id!, failed);
-    if (next !== undefined) await deps.wake(next);
+    if (next !== undefined && !line.wakesNext) await deps.wake(next);
   }
 
   return { process, done };

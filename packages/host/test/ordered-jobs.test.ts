@@ -26,20 +26,35 @@ interface Seen {
   steppedAside: string[];
   lastWords: { id: string; reason: string }[];
   logs: { level: 'warn' | 'error'; msg: string; obj: object }[];
+  /** The jobs the host's own wake was asked for. */
+  wakes: string[];
 }
 
 /** A queue and a worker of its own, with the protocol wired as the worker host wires a handler. */
-async function setup(t: Test, options: { waitMs: number; work?: (job: Job<Task>, line: ConversationLine) => Promise<void> }) {
+async function setup(
+  t: Test,
+  options: {
+    waitMs: number;
+    work?: (job: Job<Task>, line: ConversationLine) => Promise<void>;
+    /** The line's finish wakes the next job itself (as the workers' lines do); the host's own wake then counts its calls. */
+    finishWakes?: boolean;
+  },
+) {
   const prefix = testPrefix();
   const keys = stateKeys(prefix);
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   const queue = new Queue<Task>(QUEUE, { connection: redis, prefix });
-  const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`);
-  const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [] };
+  const layout = queueLayout(prefix, QUEUE);
+  const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`, options.finishWakes ? layout : undefined);
+  const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [], wakes: [] };
+  const wake = wakeToFront(redis, layout);
   const jobs = orderedJobs<Task, string>(
     {
       line,
-      wake: wakeToFront(redis, queueLayout(prefix, QUEUE)),
+      wake: (id) => {
+        seen.wakes.push(id);
+        return wake(id);
+      },
       rateLimit: queueHold(redis, queueLayout(prefix, QUEUE).limiter),
       jobKeyPrefix: keys.jobs(QUEUE),
       lockMs: 30_000,
@@ -104,34 +119,40 @@ async function setup(t: Test, options: { waitMs: number; work?: (job: Job<Task>,
   return { redis, queue, line, keys, seen, store, start };
 }
 
-t.test('a job behind another steps aside without spending an attempt and is woken when the first is done', async (t) => {
-  let release: () => void = () => {};
-  const held = new Promise<void>((r) => (release = r));
-  // Nobody looks again on their own for a minute: only the wake can move the second job.
-  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000, work: (job) => (job.id === 'first' ? held : Promise.resolve()) });
-  await store('first', { openid: 'o1' });
-  await store('second', { openid: 'o1' });
-  start();
-  await eventually('the second job stepped aside', async () => (await queue.getJobState('second')) === 'delayed');
-  t.same(
-    seen.runs.map((r) => r.id),
-    ['first'],
-    'only the head ran',
+for (const finishWakes of [false, true]) {
+  t.test(
+    `a job behind another steps aside without spending an attempt and is woken when the first is done${finishWakes ? ', by the first’s finish in the same round trip' : ''}`,
+    async (t) => {
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      // Nobody looks again on their own for a minute: only the wake can move the second job.
+      const { queue, seen, store, start } = await setup(t, { waitMs: 60_000, work: (job) => (job.id === 'first' ? held : Promise.resolve()), finishWakes });
+      await store('first', { openid: 'o1' });
+      await store('second', { openid: 'o1' });
+      start();
+      await eventually('the second job stepped aside', async () => (await queue.getJobState('second')) === 'delayed');
+      t.same(
+        seen.runs.map((r) => r.id),
+        ['first'],
+        'only the head ran',
+      );
+      t.same(seen.steppedAside, ['second']);
+      t.equal((await queue.getJob('second'))!.attemptsMade, 0, 'stepping aside spent no attempt');
+      const stoodAside = Date.now();
+      release();
+      await eventually('the second job completed', async () => (await queue.getJobState('second')) === 'completed');
+      t.ok(Date.now() - stoodAside < 10_000, 'woken when the first was done, not by its own look a minute later');
+      t.same(
+        seen.runs.map((r) => r.id),
+        ['first', 'second'],
+        'in the order of the line',
+      );
+      t.equal((await queue.getJob('second'))!.attemptsMade, 1, 'one attempt in all: the one that ran');
+      t.equal((await queue.getJob('second'))!.returnvalue, 'ran second');
+      t.same(seen.wakes, finishWakes ? [] : ['second'], finishWakes ? 'the finish woke it: no wake of its own' : 'woken by a wake of its own after the finish');
+    },
   );
-  t.same(seen.steppedAside, ['second']);
-  t.equal((await queue.getJob('second'))!.attemptsMade, 0, 'stepping aside spent no attempt');
-  const stoodAside = Date.now();
-  release();
-  await eventually('the second job completed', async () => (await queue.getJobState('second')) === 'completed');
-  t.ok(Date.now() - stoodAside < 10_000, 'woken when the first was done, not by its own look a minute later');
-  t.same(
-    seen.runs.map((r) => r.id),
-    ['first', 'second'],
-    'in the order of the line',
-  );
-  t.equal((await queue.getJob('second'))!.attemptsMade, 1, 'one attempt in all: the one that ran');
-  t.equal((await queue.getJob('second'))!.returnvalue, 'ran second');
-});
+}
 
 t.test('a job whose turn is absent is appended and runs under its lease', async (t) => {
   let turnWhileRunning: string | undefined;

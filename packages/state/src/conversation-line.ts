@@ -1,4 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { QueueLayout } from '@wxim/queue';
 import type { StateKeys } from './keys.js';
 import { type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
@@ -25,6 +26,11 @@ export class ConversationLine {
     private readonly queue: string,
     /** The key of what a job keeps between attempts, removed when it is done (kept when it failed). */
     private readonly jobState: (jobId: string) => string,
+    /**
+     * The queue's keys (see queueLayout), for a line whose finish also wakes the next job when it
+     * stepped aside, in the same round trip (see wakesNext); none for a line that only appends.
+     */
+    private readonly wakes?: QueueLayout,
   ) {
     this.redis = relayScripts(redis);
     this.jobKeyPrefix = keys.jobs(queue);
@@ -60,9 +66,31 @@ export class ConversationLine {
    * failed for good and keeps its relay ids for a retry by hand.
    */
   async finish(openid: string, jobId: string, failed = false): Promise<string | undefined> {
-    return (
-      (await this.redis.wximLineFinish(this.keys.line(this.queue, openid), this.jobState(jobId), this.jobKeyPrefix, jobId, failed ? '1' : '0')) ?? undefined
-    );
+    const line = this.keys.line(this.queue, openid);
+    const keep = failed ? '1' : '0';
+    const w = this.wakes;
+    const next =
+      w === undefined
+        ? await this.redis.wximLineFinish(line, this.jobState(jobId), this.jobKeyPrefix, jobId, keep)
+        : await this.redis.wximLineFinishWake(
+            line,
+            this.jobState(jobId),
+            w.delayed,
+            w.wait,
+            w.meta,
+            w.active,
+            w.marker,
+            w.events,
+            this.jobKeyPrefix,
+            jobId,
+            keep,
+          );
+    return next ?? undefined;
+  }
+
+  /** True when finish wakes the next job itself (the line was given its queue's keys): nothing more to do for it. */
+  get wakesNext(): boolean {
+    return this.wakes !== undefined;
   }
 
   private appendKeys(openid: string): [string, string, string] {

@@ -4,7 +4,7 @@ export { type Customer, IdentityMap, userIdFor } from './identity-map.js';
 export { type LoadPlaces, type StateKeys, stateKeys } from './keys.js';
 export { imMessageIds } from './message-ids.js';
 export { takesTurn } from './ordering.js';
-export { type Lease, type PaceTurn, RateGate, paceCap } from './rate-gate.js';
+export { type Lease, type PaceTurn, RateGate, paceCap, paceInterval } from './rate-gate.js';
 export { type HistoryUse, type RateScope, scopeName } from './rate-scope.js';
 export { LockLostError } from './lock-lost-error.js';
 export { FleetLock, type HeldLock } from './fleet-lock.js';

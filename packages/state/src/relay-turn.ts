@@ -19,9 +19,11 @@ export type Begun =
        * The first IM call's turn, taken in the same step (see RelayTurn.begin): Redis's time (ms) it
        * was taken at, and this process's clock (performance.now()) when it was asked for: counted
        * from before the round trip, so that a process frozen meanwhile (its lock perhaps lost
-       * since the check) sees the turn as old and asks again.
+       * since the check) sees the turn as old and asks again. When the pace had no room, its slot
+       * is reserved instead: `slotAt` is when it comes on this process's clock (counted from the
+       * answer, so never early), and the call then asks with 'start' (see RateGate.startReserved).
        */
-      firstCall?: { at: number; askedAt: number };
+      firstCall?: { at: number; askedAt: number; slotAt?: number };
     };
 
 /** What a job's turn does about the customer's agent (see RelayTurn.begin). */
@@ -64,8 +66,9 @@ export class RelayTurn {
    * ReplyWindow.record) in the same step when the job is at the head of its line, before the desk
    * is asked: the customer did act, whether or not the message can go yet.
    * `firstCall`: the turn of the job's first IM call (RateGate.turnOf), taken in the same step when
-   * the customer is known to IM (so that call is the message, no import first) and the pace lets it
-   * start now; the caller then makes the call at once, without asking again.
+   * the customer is known to IM (so that call is the message, no import first): when the pace lets
+   * it start now, the caller makes the call at once, without asking again; otherwise its slot is
+   * reserved, and the call waits for it and asks only once more (RateGate.startReserved).
    */
   async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord, firstCall?: PaceTurn): Promise<Begun> {
     const a = action === undefined ? undefined : actionArgs(action);
@@ -108,13 +111,17 @@ export class RelayTurn {
       ...(firstCall?.args ?? ['', '', '', '', '']),
       ...this.agents,
     );
+    const answeredAt = performance.now();
     if (turn !== 'head') return { turn: turn as 'waiting' | 'absent' };
+    const waitUs = Number(callWaitUs);
+    const at = Math.floor(Number(nowUs) / 1000);
     return {
       turn,
       customer: { ...(userId ? { userId } : {}), imported: imported === '1', ...(agent ? { agent } : {}) },
       firstAttemptAt: Number(first),
       place: Number(place),
-      ...(callWaitUs === 0 ? { firstCall: { at: Math.floor(Number(nowUs) / 1000), askedAt } } : {}),
+      ...(waitUs === 0 ? { firstCall: { at, askedAt } } : {}),
+      ...(waitUs > 0 ? { firstCall: { at, askedAt, slotAt: answeredAt + waitUs / 1000 } } : {}),
     };
   }
 }

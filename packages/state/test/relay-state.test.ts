@@ -1,4 +1,5 @@
-import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, ReplyWindow, paceCap, stateKeys } from '@wxim/state';
+import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, ReplyWindow, paceCap, paceInterval, stateKeys } from '@wxim/state';
+import { queueLayout } from '@wxim/queue';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
@@ -16,6 +17,7 @@ function setup(agents: string[]) {
   const jobs = `${prefix}:wechat-inbound:`;
   const job = (id: string) => redis.hset(`${jobs}${id}`, 'name', 'text');
   return {
+    prefix,
     keys,
     jobs,
     job,
@@ -38,6 +40,26 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   t.equal(await line.finish('o1', 'j1'), 'j3', 'the finished j2 is dropped on the way');
   await redis.del(`${jobs}j3`); // removed by retention: gone counts as finished
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
+});
+
+t.test('a line given its queue wakes the next job with the finish, in the same round trip, only if it stepped aside', async (t) => {
+  const { job, jobs, keys, prefix } = setup(['agent_a']);
+  const layout = queueLayout(prefix, 'wechat-inbound');
+  const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds, layout);
+  t.ok(line.wakesNext, 'it says so, so the host does not wake again');
+  for (const id of ['w1', 'w2', 'w3']) await job(id);
+  for (const id of ['w1', 'w2', 'w3']) await line.append('o7', id);
+  await redis.zadd(layout.delayed, Date.now() + 60_000, 'w2'); // stepped aside for w1's turn
+  await redis.rpush(layout.wait, 'other');
+  await redis.hset(`${jobs}w1`, 'finishedOn', '1');
+  t.equal(await line.finish('o7', 'w1'), 'w2', 'the next job, as a finish answers');
+  t.equal(await redis.zscore(layout.delayed, 'w2'), null, 'no longer delayed');
+  t.same(await redis.lrange(layout.wait, 0, -1), ['other', 'w2'], 'at the front of the wait list (its right end, taken next)');
+  t.equal(await redis.zscore(layout.marker, '0'), '0', 'a marker wakes a blocked worker');
+  t.equal(await redis.hget(`${jobs}w2`, 'delay'), '0');
+  await redis.hset(`${jobs}w2`, 'finishedOn', '2');
+  t.equal(await line.finish('o7', 'w2'), 'w3', 'a next job still waiting is named');
+  t.same(await redis.lrange(layout.wait, 0, -1), ['other', 'w2'], 'and left where it waits: not woken twice');
 });
 
 t.test('a job this server does not hold as finished keeps its place and its ids (a completion lost with a failed-over primary)', async (t) => {
@@ -241,36 +263,51 @@ t.test('the rate gate refuses a call whose job is no longer ours, and renews a l
   );
 });
 
-t.test("the turn takes its first call's turn when the customer is known to IM and the pace has room now, else leaves the pace as it was", async (t) => {
-  const { keys, job, line, turn } = setup(['agent_a']);
-  const scope = { platform: 'im', command: 'openim/sendmsg' } as const;
-  const gate = new RateGate(redis, keys, () => 1); // one call a second: a second call finds no room
-  const window = keys.paceWindow(scope);
-  const lease = (id: string) => ({ lockKey: `${keys.jobs('wechat-inbound')}${id}:lock`, token: 'ours', lockMs: 30_000 });
-  for (const [id, openid] of [
-    ['k1', 'known1'],
-    ['k2', 'known2'],
-    ['n1', 'new1'],
-    ['l1', 'lost1'],
-  ] as const) {
-    await job(id);
-    await line.append(openid, id);
-    await redis.set(lease(id).lockKey, id === 'l1' ? 'another worker' : 'ours', 'PX', 30_000);
-    if (openid !== 'new1') await redis.hset(keys.customer(openid), 'userId', `u_${openid}`, 'imported', '1', 'agent', 'agent_a');
-  }
-  const lost = await turn().begin('lost1', 'l1', 'open', undefined, gate.turnOf(scope, lease('l1')));
-  t.match(lost, { turn: 'head' });
-  t.notOk('firstCall' in lost, 'a job whose lock is not ours takes no turn');
-  const fresh = await turn().begin('new1', 'n1', 'open', undefined, gate.turnOf(scope, lease('n1')));
-  t.notOk('firstCall' in fresh, 'a customer IM does not know (imported first) takes no send turn');
-  t.equal(await redis.zcard(window), 0, 'nothing counted yet');
-  const known = await turn().begin('known1', 'k1', 'open', undefined, gate.turnOf(scope, lease('k1')));
-  const [sec] = await redis.time();
-  t.ok(known.turn === 'head' && known.firstCall !== undefined && Math.abs(known.firstCall.at - Number(sec) * 1000) < 2000, "taken, at Redis's time in ms");
-  t.equal(await redis.zcard(window), 1, 'counted as a call started');
-  const nextFree = await redis.get(keys.pace(scope));
-  const full = await turn().begin('known2', 'k2', 'open', undefined, gate.turnOf(scope, lease('k2')));
-  t.notOk('firstCall' in full, 'no room this second: not taken');
-  t.equal(await redis.zcard(window), 1, 'nor counted');
-  t.equal(await redis.get(keys.pace(scope)), nextFree, 'nor any slot reserved');
-});
+t.test(
+  "the turn takes its first call's turn when the customer is known to IM: at once when the pace has room now, else it reserves the call's slot, which the call then starts in with one more look",
+  async (t) => {
+    const { keys, job, line, turn } = setup(['agent_a']);
+    const scope = { platform: 'im', command: 'openim/sendmsg' } as const;
+    const gate = new RateGate(redis, keys, () => 1); // one call a second: a second call finds no room
+    const window = keys.paceWindow(scope);
+    const lease = (id: string) => ({ lockKey: `${keys.jobs('wechat-inbound')}${id}:lock`, token: 'ours', lockMs: 30_000 });
+    for (const [id, openid] of [
+      ['k1', 'known1'],
+      ['k2', 'known2'],
+      ['n1', 'new1'],
+      ['l1', 'lost1'],
+    ] as const) {
+      await job(id);
+      await line.append(openid, id);
+      await redis.set(lease(id).lockKey, id === 'l1' ? 'another worker' : 'ours', 'PX', 30_000);
+      if (openid !== 'new1') await redis.hset(keys.customer(openid), 'userId', `u_${openid}`, 'imported', '1', 'agent', 'agent_a');
+    }
+    const lost = await turn().begin('lost1', 'l1', 'open', undefined, gate.turnOf(scope, lease('l1')));
+    t.match(lost, { turn: 'head' });
+    t.notOk('firstCall' in lost, 'a job whose lock is not ours takes no turn');
+    const fresh = await turn().begin('new1', 'n1', 'open', undefined, gate.turnOf(scope, lease('n1')));
+    t.notOk('firstCall' in fresh, 'a customer IM does not know (imported first) takes no send turn');
+    t.equal(await redis.zcard(window), 0, 'nothing counted yet');
+    const known = await turn().begin('known1', 'k1', 'open', undefined, gate.turnOf(scope, lease('k1')));
+    const [sec] = await redis.time();
+    t.ok(known.turn === 'head' && known.firstCall !== undefined && Math.abs(known.firstCall.at - Number(sec) * 1000) < 2000, "taken, at Redis's time in ms");
+    t.equal(await redis.zcard(window), 1, 'counted as a call started');
+    const nextFree = Number(await redis.get(keys.pace(scope)));
+    const full = await turn().begin('known2', 'k2', 'open', undefined, gate.turnOf(scope, lease('k2')));
+    const reservedAt = performance.now();
+    t.ok(full.turn === 'head' && full.firstCall?.slotAt !== undefined, 'no room this second: its slot is reserved');
+    const slotAt = full.turn === 'head' ? full.firstCall!.slotAt! : 0;
+    t.ok(
+      slotAt - reservedAt > 900 && slotAt - reservedAt <= paceInterval(1) / 1000,
+      `a second ahead, one interval at one call a second (${(slotAt - reservedAt).toFixed(0)} ms)`,
+    );
+    t.equal(await redis.zcard(window), 1, 'not counted as started yet');
+    t.equal(Number(await redis.get(keys.pace(scope))), nextFree + paceInterval(1), 'the pace moved on past the reserved slot');
+    const startedAt = await gate.startReserved(scope, slotAt, lease('k2'));
+    t.ok(performance.now() >= slotAt, 'the call starts no earlier than its slot');
+    t.ok(startedAt - known.firstCall!.at >= 1000, `nor in the same second as the call before on Redis's clock (${startedAt - known.firstCall!.at} ms later)`);
+    t.equal(await redis.zcard(window), 1, 'counted as started once it starts (the call before has left the second)');
+    await redis.set(lease('k2').lockKey, 'another worker', 'PX', 30_000);
+    await t.rejects(gate.startReserved(scope, performance.now(), lease('k2')), LockLostError, 'a reserved slot still checks the lock right before the call');
+  },
+);

@@ -43,7 +43,7 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
   // first failure would page nobody (WximInboundRelaysFailed). So the failed series start at 0.
   for (const kind of Object.keys(KINDS)) metrics.relayed.inc({ kind, outcome: 'failed' }, 0);
   for (const score of RATING_SCORES) metrics.csatAnswers.inc({ score: String(score) }, 0);
-  for (const outcome of ['used', 'unused']) metrics.firstTurns.inc({ outcome }, 0);
+  for (const outcome of ['used', 'reserved', 'unused']) metrics.firstTurns.inc({ outcome }, 0);
   return metrics;
 }
 
@@ -91,7 +91,7 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
     }),
     firstTurns: new Counter({
       name: 'wxim_im_first_turns_total',
-      help: "Sends whose turn under IM's pace came with their job's turn: used, or unused (the send came too late, e.g. a slow or paused worker, and asked again: one slot of IM's budget spent for nothing)",
+      help: "Sends whose turn under IM's pace came with their job's turn: used (at once), reserved (the pace had no room: the send waited for the slot its job's turn reserved and asked once more), or unused (the send came too late, e.g. a slow or paused worker, or another call came first, and asked again: one slot of IM's budget spent for nothing)",
       labelNames: ['outcome'],
       registers,
     }),

@@ -30,6 +30,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
    * message whose first IM call is its send (see firstImCall). None: every call asks on its own.
    */
   imFirstTurn?: (command: string, lease?: Lease) => PaceTurn;
+  /** The rest of a first call's turn whose slot the job's turn reserved (RateGate.startReserved): waits for it, then checks the lock and the cap. */
+  imReservedTurn?: (command: string, slotAt: number, lease?: Lease) => Promise<number>;
   /** A WeChat call's turn under the fleet's WeChat pace (downloading customers' media), which also confirms the lock. */
   wechatTurn?: (api: string, lease?: Lease) => Promise<number>;
   /** Records the customer's action that opens WeChat's reply window (see ReplyWindow) for a job run out of line; a job in line records it as its turn begins (see RelayTurn). */
@@ -116,7 +118,13 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       const taken = firstCall;
       firstCall = undefined;
       if (taken === undefined) return deps.imTurn(command, lease);
-      const fresh = command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
+      // A reserved slot: the send waits for it and asks once more ('start'), which checks the
+      // lock right before the call as its own turn would; the slot is used however late it comes.
+      if (taken.slotAt !== undefined && command === SEND && deps.imReservedTurn !== undefined) {
+        metrics.firstTurns.inc({ outcome: 'reserved' });
+        return deps.imReservedTurn(command, taken.slotAt, lease);
+      }
+      const fresh = taken.slotAt === undefined && command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
       metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
       return fresh ? Promise.resolve(taken.at) : deps.imTurn(command, lease);
     };

@@ -190,7 +190,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         wechat,
         im,
         window,
-        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
+        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress, queueLayout(prefix, QUEUES.agentReplies)),
         progressKey: keys.replyProgress,
         wake: wakeToFront(state, queueLayout(prefix, QUEUES.agentReplies)),
         rateLimit: queueHold(state, queueLayout(prefix, QUEUES.agentReplies).limiter),

@@ -1,3 +1,5 @@
+import { WAKE_TO_FRONT_LUA } from './queue.js';
+
 // KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
 // queue (the line itself when there is none). ARGV: job id, ttl. Appends once; the score is a
 // Redis-side sequence, so the line keeps the order in which jobs were stored, whichever process
@@ -45,11 +47,29 @@ return 'absent'
 // Only a job this server holds as finished (or holds no more) leaves: after a failover the new
 // primary may lack the completion the worker saw on the old one, and runs the job again; it must
 // do so from its place, with its ids (so IM drops the repeat), not from the back of its line.
-export const FINISH = `${LIVE_HEAD_LUA}
-local job = ARGV[1] .. ARGV[2]
-if redis.call('EXISTS', job) == 0 or redis.call('HEXISTS', job, 'finishedOn') == 1 then
-  redis.call('ZREM', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
+const FINISH_LUA = `${LIVE_HEAD_LUA}
+local function finish(line, relayIds, jobPrefix, jobId, keepIds)
+  local job = jobPrefix .. jobId
+  if redis.call('EXISTS', job) == 0 or redis.call('HEXISTS', job, 'finishedOn') == 1 then
+    redis.call('ZREM', line, jobId)
+    if keepIds ~= '1' then redis.call('DEL', relayIds) end
+  end
+  return liveHead(line, jobPrefix)
 end
-return liveHead(KEYS[1], ARGV[1])
+`;
+
+export const FINISH = `${FINISH_LUA}
+return finish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+`;
+
+// FINISH, and in the same step the next job of the line woken if it stepped aside (see
+// WAKE_TO_FRONT; its job hash is the job key prefix and its id): one round trip where a customer's
+// messages follow each other (a backlog, a burst). KEYS: line zset, the job's relay ids, then the
+// queue's delayed, wait, meta, active, marker and events keys. ARGV: as FINISH. Returns the next
+// job to run, as FINISH, whether it was woken or not (still waiting, or already running).
+export const FINISH_WAKE = `${FINISH_LUA}
+${WAKE_TO_FRONT_LUA}
+local nextJob = finish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if nextJob then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1] .. nextJob, nextJob) end
+return nextJob
 `;

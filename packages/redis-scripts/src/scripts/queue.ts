@@ -8,15 +8,24 @@
 // Same effects otherwise: the job leaves `delayed`, a marker wakes a blocked worker unless the
 // queue is paused or at its concurrency, a `waiting` event, `delay` reset. 0: woken; -3: the job
 // was not delayed (still waiting, active, or gone), nothing to do.
-export const WAKE_TO_FRONT = `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -3 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-local meta = redis.call('HMGET', KEYS[3], 'paused', 'concurrency')
-local held = meta[1] or (meta[2] and redis.call('LLEN', KEYS[4]) >= tonumber(meta[2]))
-if not held then redis.call('ZADD', KEYS[5], 0, '0') end
-redis.call('XADD', KEYS[6], '*', 'event', 'waiting', 'jobId', ARGV[1], 'prev', 'delayed')
-redis.call('HSET', KEYS[7], 'delay', 0)
-return 0
+//
+// As a function (wakeToFront) for scripts that wake the next job of a line with their own work
+// (see FINISH_WAKE).
+export const WAKE_TO_FRONT_LUA = `
+local function wakeToFront(delayed, wait, meta, active, marker, events, job, jobId)
+  if redis.call('ZREM', delayed, jobId) == 0 then return -3 end
+  redis.call('RPUSH', wait, jobId)
+  local m = redis.call('HMGET', meta, 'paused', 'concurrency')
+  local held = m[1] or (m[2] and redis.call('LLEN', active) >= tonumber(m[2]))
+  if not held then redis.call('ZADD', marker, 0, '0') end
+  redis.call('XADD', events, '*', 'event', 'waiting', 'jobId', jobId, 'prev', 'delayed')
+  redis.call('HSET', job, 'delay', 0)
+  return 0
+end
+`;
+
+export const WAKE_TO_FRONT = `${WAKE_TO_FRONT_LUA}
+return wakeToFront(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1])
 `;
 
 // KEYS: the queue's rate-limiter key. ARGV: hold (ms), the value that marks a hold. BullMQ counts

@@ -27,10 +27,11 @@ const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 // agent is false and no ids are taken yet; when it first tried, on Redis's clock, and its place in
 // the store order.
 //
-// Last, for a customer IM knows, the turn of the job's first IM call (its message) under IM's pace,
-// taken only if it may start now ('try': otherwise nothing is reserved and the call asks on its
-// own): the call's wait (0: taken) and Redis's time (µs) end the answer, or -1 for none. This is
-// the round trip the call would make just before it leaves, made here instead.
+// Last, for a customer IM knows, the turn of the job's first IM call (its message) under IM's pace
+// ('take', as the call itself would ask): the call's wait (0: it may start now, taken; more: its
+// slot is reserved that far ahead, and the call asks again with 'start' once it has come, which
+// checks the lock and the second's cap right before it leaves) and Redis's time (µs) end the
+// answer, or -1 for none. This is the round trip the call would make first, made here instead.
 export const BEGIN = `${LIVE_HEAD_LUA}
 ${DESK_LUA}
 ${RECORD_LUA}
@@ -68,6 +69,6 @@ redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
 local ids = redis.call('HMGET', KEYS[4], 'first', 'place')
 if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1} end
-local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'try')
+local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'take')
 return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2]}
 `;
