@@ -238,10 +238,12 @@ t.test(
     const metrics = await (await fetch(`http://127.0.0.1:${s.workers[0]!.port}/metrics`)).text();
     const reserved = Number(/^wxim_im_first_turns_total\{outcome="reserved"\} (\d+)$/m.exec(metrics)?.[1]);
     const used = Number(/^wxim_im_first_turns_total\{outcome="used"\} (\d+)$/m.exec(metrics)?.[1]);
+    const unused = Number(/^wxim_im_first_turns_total\{outcome="unused"\} (\d+)$/m.exec(metrics)?.[1]);
     t.ok(reserved >= 300, `most sends waited for a reserved slot (${reserved} reserved, ${used} at once)`);
-    t.equal(reserved + used, 600, 'every send took its turn with its job’s turn');
-    t.match(metrics, /^wxim_im_first_turns_total\{outcome="unused"\} 0$/m, 'none taken for nothing');
-    t.equal(asked.get('take') ?? 0, 0, 'no send asked for its turn on its own');
+    t.equal(reserved + used + unused, 600, 'every send took its turn with its job’s turn');
+    // A send that comes more than 50 ms after a turn taken at once (a starved machine) asks again.
+    t.ok(unused <= 30, `hardly any taken for nothing (${unused})`);
+    t.equal(asked.get('take') ?? 0, unused, 'no send asked for its turn on its own but those');
     const looks = asked.get('start') ?? 0;
     // Mostly once: calls are spaced so that a slot's second is rarely still full (see paceInterval).
     t.ok(looks >= reserved && looks <= 1.5 * reserved, `each reserved slot looked once more when it came, mostly once (${looks} looks)`);

@@ -305,7 +305,8 @@ t.test(
     t.equal(Number(await redis.get(keys.pace(scope))), nextFree + paceInterval(1), 'the pace moved on past the reserved slot');
     const startedAt = await gate.startReserved(scope, slotAt, lease('k2'));
     t.ok(performance.now() >= slotAt, 'the call starts no earlier than its slot');
-    t.ok(startedAt - known.firstCall!.at >= 1000, `nor in the same second as the call before on Redis's clock (${startedAt - known.firstCall!.at} ms later)`);
+    const knownAt = known.turn === 'head' ? known.firstCall!.at : 0;
+    t.ok(startedAt - knownAt >= 1000, `nor in the same second as the call before on Redis's clock (${startedAt - knownAt} ms later)`);
     t.equal(await redis.zcard(window), 1, 'counted as started once it starts (the call before has left the second)');
     await redis.set(lease('k2').lockKey, 'another worker', 'PX', 30_000);
     await t.rejects(gate.startReserved(scope, performance.now(), lease('k2')), LockLostError, 'a reserved slot still checks the lock right before the call');
