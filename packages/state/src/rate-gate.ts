@@ -79,8 +79,9 @@ export class RateGate {
   }
 
   /**
-   * The turn of one call in `scope` as another script takes it ('try': taken only if the call may
-   * start now, nothing reserved otherwise), with the same lock check as acquire.
+   * The turn of one call in `scope` for another script to take, with the same lock check as
+   * acquire: the script chooses the mode (RelayTurn.begin's takes it, or reserves the call's slot
+   * when the pace has no room now; see startReserved).
    */
   turnOf(scope: RateScope, lease?: Lease): PaceTurn {
     const cap = paceCap(this.perSecond(scope));
