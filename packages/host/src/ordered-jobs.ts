@@ -18,7 +18,7 @@ interface Log {
 /** What the protocol runs on: the queue's lines and what its host can do to the queue. */
 export interface OrderedJobsDeps {
   /** The lines of this queue: each queue (direction) has lines of its own. */
-  line: Pick<ConversationLine, 'append' | 'turn' | 'finish' | 'wakesNext'>;
+  line: Pick<ConversationLine, 'append' | 'turn' | 'finish'>;
   /** Wakes a job that stepped aside (see wakeToFront); false if it was not delayed. */
   wake: (jobId: string) => Promise<boolean>;
   /** Holds every worker of the queue back after a platform says "too many requests" (see queueHold). */
@@ -164,7 +164,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
 
   /**
    * After BullMQ has recorded the job as completed or failed for good: leave the line and wake the
-   * next job. Not before: a worker that died between the two would otherwise run the job again
+   * next job (one script: ConversationLine.finish). Not before: a worker that died between the two would otherwise run the job again
    * from the back of its line, behind later jobs and perhaps past a platform's duplicate window.
    * A finished job still at the head of its line is passed over (see
    * ConversationLine), so if this step is lost the next job goes on when it next looks (at most
@@ -173,8 +173,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   async function done(job: Job<T>, failed: boolean): Promise<void> {
     const openid = spec.lineOf(job);
     if (openid === undefined) return;
-    const next = await line.finish(openid, job.id!, failed);
-    if (next !== undefined && !line.wakesNext) await deps.wake(next);
+    await line.finish(openid, job.id!, failed);
   }
 
   return { process, done };

@@ -36,8 +36,6 @@ async function setup(
   options: {
     waitMs: number;
     work?: (job: Job<Task>, line: ConversationLine) => Promise<void>;
-    /** The line's finish wakes the next job itself (as the workers' lines do); the host's own wake then counts its calls. */
-    finishWakes?: boolean;
   },
 ) {
   const prefix = testPrefix();
@@ -45,7 +43,7 @@ async function setup(
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   const queue = new Queue<Task>(QUEUE, { connection: redis, prefix });
   const layout = queueLayout(prefix, QUEUE);
-  const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`, options.finishWakes ? layout : undefined);
+  const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`);
   const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [], wakes: [] };
   const wake = wakeToFront(redis, layout);
   const jobs = orderedJobs<Task, string>(
@@ -119,40 +117,35 @@ async function setup(
   return { redis, queue, line, keys, seen, store, start };
 }
 
-for (const finishWakes of [false, true]) {
-  t.test(
-    `a job behind another steps aside without spending an attempt and is woken when the first is done${finishWakes ? ', by the first’s finish in the same round trip' : ''}`,
-    async (t) => {
-      let release: () => void = () => {};
-      const held = new Promise<void>((r) => (release = r));
-      // Nobody looks again on their own for a minute: only the wake can move the second job.
-      const { queue, seen, store, start } = await setup(t, { waitMs: 60_000, work: (job) => (job.id === 'first' ? held : Promise.resolve()), finishWakes });
-      await store('first', { openid: 'o1' });
-      await store('second', { openid: 'o1' });
-      start();
-      await eventually('the second job stepped aside', async () => (await queue.getJobState('second')) === 'delayed');
-      t.same(
-        seen.runs.map((r) => r.id),
-        ['first'],
-        'only the head ran',
-      );
-      t.same(seen.steppedAside, ['second']);
-      t.equal((await queue.getJob('second'))!.attemptsMade, 0, 'stepping aside spent no attempt');
-      const stoodAside = Date.now();
-      release();
-      await eventually('the second job completed', async () => (await queue.getJobState('second')) === 'completed');
-      t.ok(Date.now() - stoodAside < 10_000, 'woken when the first was done, not by its own look a minute later');
-      t.same(
-        seen.runs.map((r) => r.id),
-        ['first', 'second'],
-        'in the order of the line',
-      );
-      t.equal((await queue.getJob('second'))!.attemptsMade, 1, 'one attempt in all: the one that ran');
-      t.equal((await queue.getJob('second'))!.returnvalue, 'ran second');
-      t.same(seen.wakes, finishWakes ? [] : ['second'], finishWakes ? 'the finish woke it: no wake of its own' : 'woken by a wake of its own after the finish');
-    },
+t.test('a job behind another steps aside without spending an attempt and is woken when the first is done, by its finish in the same round trip', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  // Nobody looks again on their own for a minute: only the wake can move the second job.
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000, work: (job) => (job.id === 'first' ? held : Promise.resolve()) });
+  await store('first', { openid: 'o1' });
+  await store('second', { openid: 'o1' });
+  start();
+  await eventually('the second job stepped aside', async () => (await queue.getJobState('second')) === 'delayed');
+  t.same(
+    seen.runs.map((r) => r.id),
+    ['first'],
+    'only the head ran',
   );
-}
+  t.same(seen.steppedAside, ['second']);
+  t.equal((await queue.getJob('second'))!.attemptsMade, 0, 'stepping aside spent no attempt');
+  const stoodAside = Date.now();
+  release();
+  await eventually('the second job completed', async () => (await queue.getJobState('second')) === 'completed');
+  t.ok(Date.now() - stoodAside < 10_000, 'woken when the first was done, not by its own look a minute later');
+  t.same(
+    seen.runs.map((r) => r.id),
+    ['first', 'second'],
+    'in the order of the line',
+  );
+  t.equal((await queue.getJob('second'))!.attemptsMade, 1, 'one attempt in all: the one that ran');
+  t.equal((await queue.getJob('second'))!.returnvalue, 'ran second');
+  t.same(seen.wakes, [], 'the finish woke it: no wake of its own');
+});
 
 t.test('a job whose turn is absent is appended and runs under its lease', async (t) => {
   let turnWhileRunning: string | undefined;

@@ -2,7 +2,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
 import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
-import { APPEND, FINISH, FINISH_WAKE, TURN } from './scripts/line.js';
+import { APPEND, FINISH, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
@@ -24,8 +24,7 @@ import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } fro
 const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 3, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
-  wximLineFinish: { numberOfKeys: 2, lua: FINISH },
-  wximLineFinishWake: { numberOfKeys: 8, lua: FINISH_WAKE },
+  wximLineFinish: { numberOfKeys: 8, lua: FINISH },
   // 18 keys, then two per other account of the IM app: their number comes first.
   wximRelayBegin: { lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
@@ -63,8 +62,7 @@ const SCRIPTS = {
 export interface RelayScripts {
   wximLineAppend(line: string, seq: string, legacyLine: string, jobId: string, ttl: number): Promise<number>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
-  wximLineFinish(line: string, relayIds: string, jobPrefix: string, jobId: string, keepIds: '1' | '0'): Promise<string | null>;
-  wximLineFinishWake(
+  wximLineFinish(
     line: string,
     relayIds: string,
     delayed: string,

@@ -1,5 +1,4 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import type { QueueLayout } from '@wxim/queue';
 import type { StateKeys } from './keys.js';
 import { type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
@@ -26,11 +25,6 @@ export class ConversationLine {
     private readonly queue: string,
     /** The key of what a job keeps between attempts, removed when it is done (kept when it failed). */
     private readonly jobState: (jobId: string) => string,
-    /**
-     * The queue's keys (see queueLayout), for a line whose finish also wakes the next job when it
-     * stepped aside, in the same round trip (see wakesNext); none for a line that only appends.
-     */
-    private readonly wakes?: QueueLayout,
   ) {
     this.redis = relayScripts(redis);
     this.jobKeyPrefix = keys.jobs(queue);
@@ -62,35 +56,27 @@ export class ConversationLine {
   }
 
   /**
-   * Removes a job from its line; resolves to the job now at the head, if any. `failed`: the job
-   * failed for good and keeps its relay ids for a retry by hand.
+   * Removes a job from its line and, in the same round trip, wakes the job now at the head if it
+   * stepped aside; resolves to that job, if any. `failed`: the job failed for good and keeps its
+   * relay ids for a retry by hand.
    */
   async finish(openid: string, jobId: string, failed = false): Promise<string | undefined> {
-    const line = this.keys.line(this.queue, openid);
-    const keep = failed ? '1' : '0';
-    const w = this.wakes;
-    const next =
-      w === undefined
-        ? await this.redis.wximLineFinish(line, this.jobState(jobId), this.jobKeyPrefix, jobId, keep)
-        : await this.redis.wximLineFinishWake(
-            line,
-            this.jobState(jobId),
-            w.delayed,
-            w.wait,
-            w.meta,
-            w.active,
-            w.marker,
-            w.events,
-            this.jobKeyPrefix,
-            jobId,
-            keep,
-          );
-    return next ?? undefined;
-  }
-
-  /** True when finish wakes the next job itself (the line was given its queue's keys): nothing more to do for it. */
-  get wakesNext(): boolean {
-    return this.wakes !== undefined;
+    const q = this.keys.queue(this.queue);
+    return (
+      (await this.redis.wximLineFinish(
+        this.keys.line(this.queue, openid),
+        this.jobState(jobId),
+        q.delayed,
+        q.wait,
+        q.meta,
+        q.active,
+        q.marker,
+        q.events,
+        this.jobKeyPrefix,
+        jobId,
+        failed ? '1' : '0',
+      )) ?? undefined
+    );
   }
 
   private appendKeys(openid: string): [string, string, string] {

@@ -1,4 +1,4 @@
-import { jobKeyPrefix } from '@wxim/queue';
+import { jobKeyPrefix, queueLayout } from '@wxim/queue';
 import type { AccessTokenKeys } from '@wxim/wechat';
 import { type RateScope, scopeName } from './rate-scope.js';
 
@@ -26,6 +26,8 @@ export function stateKeys(prefix: string, loads: LoadPlaces = { at: prefix, from
     carriedLoad: `${loads.from}:agent-load`,
     /** The key prefix of a queue's jobs (BullMQ's naming), e.g. `wxim:wechat-inbound:`. */
     jobs: (queue: string) => jobKeyPrefix(prefix, queue),
+    /** A queue's own keys (BullMQ's: wait, delayed, marker…), see queueLayout. */
+    queue: (queue: string) => queueLayout(prefix, queue),
     /** A customer's line in one queue (direction): see ConversationLine. */
     line: (queue: string, openid: string) => `${prefix}:line:${queue}:${openid}`,
     /** Where the release before lines were scoped by queue kept a customer's inbound line; carried over on the next append. */

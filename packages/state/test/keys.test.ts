@@ -12,6 +12,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       agentLoad: keys.agentLoad,
       carriedLoad: keys.carriedLoad,
       jobs: keys.jobs('agent-replies'),
+      queue: [keys.queue('agent-replies').wait, keys.queue('agent-replies').delayed],
       line: keys.line('agent-replies', 'o1'),
       legacyLine: [keys.legacyLine('wechat-inbound', 'o1'), keys.legacyLine('agent-replies', 'o1')],
       lineSeq: keys.lineSeq,
@@ -59,6 +60,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       agentLoad: '{wxim}:agent-load',
       carriedLoad: '{wxim}:agent-load',
       jobs: '{wxim}:agent-replies:',
+      queue: ['{wxim}:agent-replies:wait', '{wxim}:agent-replies:delayed'],
       line: '{wxim}:line:agent-replies:o1',
       legacyLine: ['{wxim}:line:o1', undefined],
       lineSeq: '{wxim}:line-seq',
@@ -106,7 +108,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 45, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 46, 'a key added here is added to this list too');
 });
 
 t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {

@@ -42,11 +42,9 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
 });
 
-t.test('a line given its queue wakes the next job with the finish, in the same round trip, only if it stepped aside', async (t) => {
-  const { job, jobs, keys, prefix } = setup(['agent_a']);
+t.test('a finish wakes the next job of the line, in the same round trip, only if it stepped aside', async (t) => {
+  const { job, jobs, prefix, line } = setup(['agent_a']);
   const layout = queueLayout(prefix, 'wechat-inbound');
-  const line = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds, layout);
-  t.ok(line.wakesNext, 'it says so, so the host does not wake again');
   for (const id of ['w1', 'w2', 'w3']) await job(id);
   for (const id of ['w1', 'w2', 'w3']) await line.append('o7', id);
   await redis.zadd(layout.delayed, Date.now() + 60_000, 'w2'); // stepped aside for w1's turn

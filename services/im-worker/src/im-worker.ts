@@ -1,6 +1,6 @@
 import { type Config, DEFAULT_ACCOUNT, requireSettings } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
-import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
+import { type InboundJob, QUEUES } from '@wxim/queue';
 import {
   AgentLoad,
   ConversationLine,
@@ -117,14 +117,16 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           deskPolicy(config, overrides.waitMs),
           otherAppDesks(config).map((d) => d.keys),
         ),
-        line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds, queueLayout(prefix, QUEUES.wechatInbound)),
-        wake: wakeToFront(state, queueLayout(prefix, QUEUES.wechatInbound)),
+        line: new ConversationLine(state, keys, QUEUES.wechatInbound, keys.relayIds),
+        wake: wakeToFront(state, keys.queue(QUEUES.wechatInbound)),
         metrics,
         log,
-        rateLimit: queueHold(state, queueLayout(prefix, QUEUES.wechatInbound).limiter),
+        rateLimit: queueHold(state, keys.queue(QUEUES.wechatInbound).limiter),
         imTurn: (command, lease) => gate.acquire({ platform: 'im', command }, lease),
-        imFirstTurn: (command, lease) => gate.turnOf({ platform: 'im', command }, lease),
-        imReservedTurn: (command, slotAt, lease) => gate.startReserved({ platform: 'im', command }, slotAt, lease),
+        imFirstTurn: {
+          of: (command, lease) => gate.turnOf({ platform: 'im', command }, lease),
+          startReserved: (command, slotAt, lease) => gate.startReserved({ platform: 'im', command }, slotAt, lease),
+        },
         wechatTurn: (api, lease) => gate.acquire({ platform: 'wechat', api }, lease),
         jobKeyPrefix: keys.jobs(QUEUES.wechatInbound),
         lockMs: config.worker.stallMs,

@@ -26,12 +26,15 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   /** An IM call's turn under IM's rate cap, which also confirms the job's lock; resolves to Redis's time (ms). */
   imTurn: (command: string, lease?: Lease) => Promise<number>;
   /**
-   * The same turn as the job's own turn takes it, in its one round trip (RateGate.turnOf): for a
-   * message whose first IM call is its send (see firstImCall). None: every call asks on its own.
+   * The same turn as the job's own turn takes it, in its one round trip (`of`: RateGate.turnOf):
+   * for a message whose first IM call is its send (see firstImCall); and the rest of that turn
+   * when the pace had no room and the job's turn reserved its slot (`startReserved`: waits for
+   * it, then checks the lock and the cap). None: every call asks on its own.
    */
-  imFirstTurn?: (command: string, lease?: Lease) => PaceTurn;
-  /** The rest of a first call's turn whose slot the job's turn reserved (RateGate.startReserved): waits for it, then checks the lock and the cap. */
-  imReservedTurn?: (command: string, slotAt: number, lease?: Lease) => Promise<number>;
+  imFirstTurn?: {
+    of: (command: string, lease?: Lease) => PaceTurn;
+    startReserved: (command: string, slotAt: number, lease?: Lease) => Promise<number>;
+  };
   /** A WeChat call's turn under the fleet's WeChat pace (downloading customers' media), which also confirms the lock. */
   wechatTurn?: (api: string, lease?: Lease) => Promise<number>;
   /** Records the customer's action that opens WeChat's reply window (see ReplyWindow) for a job run out of line; a job in line records it as its turn begins (see RelayTurn). */
@@ -120,9 +123,9 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       if (taken === undefined) return deps.imTurn(command, lease);
       // A reserved slot: the send waits for it and asks once more ('start'), which checks the
       // lock right before the call as its own turn would; the slot is used however late it comes.
-      if (taken.slotAt !== undefined && command === SEND && deps.imReservedTurn !== undefined) {
+      if (taken.slotAt !== undefined && command === SEND && deps.imFirstTurn !== undefined) {
         metrics.firstTurns.inc({ outcome: 'reserved' });
-        return deps.imReservedTurn(command, taken.slotAt, lease);
+        return deps.imFirstTurn.startReserved(command, taken.slotAt, lease);
       }
       const fresh = taken.slotAt === undefined && command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
       metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
@@ -170,7 +173,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     // With REDIS_WAIT_REPLICAS the replicas are waited for between the turn and the first call: that call asks on its own.
     begin: (openid, job, lease) => {
       const first = deps.replicas === undefined ? firstImCall(job.data.message) : undefined;
-      const firstTurn = first === undefined ? undefined : deps.imFirstTurn?.(first, lease);
+      const firstTurn = first === undefined ? undefined : deps.imFirstTurn?.of(first, lease);
       return relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job), firstTurn);
     },
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),

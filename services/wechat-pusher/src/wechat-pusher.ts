@@ -1,5 +1,5 @@
 import type { Config } from '@wxim/config';
-import { QUEUES, type ReplyJob, queueLayout } from '@wxim/queue';
+import { QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, accountKeys, createImClient, createWorkerHost, fleetRateGate, imShareGate, otherAppDesks } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
@@ -190,10 +190,10 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         wechat,
         im,
         window,
-        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress, queueLayout(prefix, QUEUES.agentReplies)),
+        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
         progressKey: keys.replyProgress,
-        wake: wakeToFront(state, queueLayout(prefix, QUEUES.agentReplies)),
-        rateLimit: queueHold(state, queueLayout(prefix, QUEUES.agentReplies).limiter),
+        wake: wakeToFront(state, keys.queue(QUEUES.agentReplies)),
+        rateLimit: queueHold(state, keys.queue(QUEUES.agentReplies).limiter),
         turn: (scope, lease) => gate.acquire(scope, lease),
         tryTurn: (api) => gate.tryAcquire({ platform: 'wechat', api }),
         typingShownKey: keys.typingShown,

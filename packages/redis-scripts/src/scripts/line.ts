@@ -41,35 +41,23 @@ if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 'waiting' end
 return 'absent'
 `;
 
-// KEYS: line zset, the job's relay ids. ARGV: job key prefix, job id, keep the ids (1/0).
-// Removes the job and returns the next to run. A failed job keeps its ids: retried by hand, it
-// is relayed with them again (see RelayTurn).
+// KEYS: line zset, the job's relay ids, then the queue's delayed, wait, meta, active, marker and
+// events keys. ARGV: job key prefix, job id, keep the ids (1/0).
+// Removes the job and returns the next to run, woken in the same step if it stepped aside (see
+// WAKE_TO_FRONT; its job hash is the job key prefix and its id): one round trip where a
+// customer's messages follow each other (a backlog, a burst). A failed job keeps its ids: retried
+// by hand, it is relayed with them again (see RelayTurn).
 // Only a job this server holds as finished (or holds no more) leaves: after a failover the new
 // primary may lack the completion the worker saw on the old one, and runs the job again; it must
 // do so from its place, with its ids (so IM drops the repeat), not from the back of its line.
-const FINISH_LUA = `${LIVE_HEAD_LUA}
-local function finish(line, relayIds, jobPrefix, jobId, keepIds)
-  local job = jobPrefix .. jobId
-  if redis.call('EXISTS', job) == 0 or redis.call('HEXISTS', job, 'finishedOn') == 1 then
-    redis.call('ZREM', line, jobId)
-    if keepIds ~= '1' then redis.call('DEL', relayIds) end
-  end
-  return liveHead(line, jobPrefix)
-end
-`;
-
-export const FINISH = `${FINISH_LUA}
-return finish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
-`;
-
-// FINISH, and in the same step the next job of the line woken if it stepped aside (see
-// WAKE_TO_FRONT; its job hash is the job key prefix and its id): one round trip where a customer's
-// messages follow each other (a backlog, a burst). KEYS: line zset, the job's relay ids, then the
-// queue's delayed, wait, meta, active, marker and events keys. ARGV: as FINISH. Returns the next
-// job to run, as FINISH, whether it was woken or not (still waiting, or already running).
-export const FINISH_WAKE = `${FINISH_LUA}
+export const FINISH = `${LIVE_HEAD_LUA}
 ${WAKE_TO_FRONT_LUA}
-local nextJob = finish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+local job = ARGV[1] .. ARGV[2]
+if redis.call('EXISTS', job) == 0 or redis.call('HEXISTS', job, 'finishedOn') == 1 then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
+end
+local nextJob = liveHead(KEYS[1], ARGV[1])
 if nextJob then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1] .. nextJob, nextJob) end
 return nextJob
 `;

@@ -10,7 +10,7 @@
 // was not delayed (still waiting, active, or gone), nothing to do.
 //
 // As a function (wakeToFront) for scripts that wake the next job of a line with their own work
-// (see FINISH_WAKE).
+// (see FINISH).
 export const WAKE_TO_FRONT_LUA = `
 local function wakeToFront(delayed, wait, meta, active, marker, events, job, jobId)
   if redis.call('ZREM', delayed, jobId) == 0 then return -3 end
