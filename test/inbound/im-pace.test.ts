@@ -19,6 +19,7 @@ import {
   textOf,
   type WorkerProcess,
   startWorkerProcess,
+  watchRedis,
 } from '@wxim/testkit';
 
 // IM's real limit (the simulator's default: 200 calls/s per command, 60007 above it in any
@@ -169,23 +170,20 @@ t.test('a backlog of 3,000 messages from 100 customers drains at the full pace, 
 
 t.test("a known customer's message takes its send's turn with the job's own turn: no round trip of its own for the pace", async (t) => {
   const s = await stack(t);
-  s.workers.push(await startWorkerProcess(s.env));
   const keys = stateKeys(s.env['QUEUE_PREFIX']!);
   const sendPace = keys.pace({ platform: 'im', command: 'openim/sendmsg' });
   const importPace = keys.pace({ platform: 'im', command: 'im_open_login_svc/account_import' });
   // Every call to the pace script on its own, by the scope it asks for (its first key).
   const own = new Map<string, number>();
-  const watcher = new Redis(redis.url);
-  const monitor = await watcher.monitor();
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  const monitor = await watchRedis(redis.url, (args) => {
     if (['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3') own.set(args[3]!, (own.get(args[3]!) ?? 0) + 1);
   });
   const state = new Redis(redis.url);
   t.teardown(() => {
-    monitor.disconnect();
-    watcher.disconnect();
+    monitor.stop();
     state.disconnect();
   });
+  s.workers.push(await startWorkerProcess(s.env));
   const wechat = s.gateway.platform('safe');
   const openid = fakeOpenId();
   // A customer IM does not know yet: imported first, so the turn takes no call's turn for them.
@@ -214,22 +212,20 @@ t.test(
   "under more load than IM allows, a known customer's send reserves its slot with its job's turn: one more look when it comes, no round trip to ask for it",
   async (t) => {
     const s = await stack(t);
-    s.workers.push(await startWorkerProcess(s.env));
-    const customers = await knownCustomers(s, 50);
     const sendPace = stateKeys(s.env['QUEUE_PREFIX']!).pace({ platform: 'im', command: 'openim/sendmsg' });
     // Every call to the pace script on its own for the send's pace, by its mode (its last argument).
     const asked = new Map<string, number>();
-    const watcher = new Redis(redis.url);
-    const monitor = await watcher.monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3' && args[3] === sendPace) {
+    let counting = false;
+    const monitor = await watchRedis(redis.url, (args) => {
+      if (counting && ['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3' && args[3] === sendPace) {
         asked.set(args[11]!, (asked.get(args[11]!) ?? 0) + 1);
       }
     });
-    t.teardown(() => {
-      monitor.disconnect();
-      watcher.disconnect();
-    });
+    t.teardown(() => monitor.stop());
+    // The customers' first messages (their imports) are not counted.
+    s.workers.push(await startWorkerProcess(s.env));
+    const customers = await knownCustomers(s, 50);
+    counting = true;
     const since = Date.now();
     // 300 pushes/s for 2 s: the pace is full from the first tenth of a second on.
     const conversations = await pushAtRate(s.gateway.platform('safe'), customers, 600, 300);

@@ -15,3 +15,4 @@ export * from './two-way.js';
 export * from './launcher-process.js';
 export * from './between-commands.js';
 export * from './accounts-relay.js';
+export * from './redis-monitor.js';

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { DEFAULT_WAITING_TEXT } from '@wxim/config';
 import { DeskPresence, stateKeys } from '@wxim/state';
-import { AGENTS, startGateway, startTestRedis } from '@wxim/testkit';
+import { AGENTS, startGateway, startTestRedis, watchRedis } from '@wxim/testkit';
 
 const redis = await startTestRedis({ own: true });
 // Agents known and every one logged out: a customer's message is answered with the waiting text.
@@ -24,14 +24,12 @@ t.test("a customer's message is stored, put in line and looked at in one transac
   // Warm: the store's connection sends each script once in full (EVAL), then by its digest.
   await wx.post(wx.sign(wx.text('oWarm00000000000000000000000', 'hello')));
 
-  // MONITOR runs on a connection of its own, made from this one; on once it resolves.
-  const monitor = await state.monitor();
-  t.teardown(() => monitor.disconnect());
   const seen: { client: string; command: string }[] = [];
   // What a client sent, not what the scripts it ran did (MONITOR shows those too, from "lua").
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+  const monitor = await watchRedis(redis.url, (args, source) => {
     if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
   });
+  t.teardown(() => monitor.stop());
   const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000001', 'anyone there?')));
   t.equal(res.status, 200);
   t.match(res.body, DEFAULT_WAITING_TEXT, 'told they wait, in the answer');
