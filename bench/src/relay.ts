@@ -32,6 +32,11 @@ interface Scenario {
   burst?: boolean;
   /** Stop the im-worker (SIGTERM), store the pushes, start a new im-worker and time its drain. */
   backlog?: boolean;
+  /**
+   * As `backlog`, but the CPU counted is what storing the pushes cost (gateway and Redis, from the
+   * first push until the last was answered): the floor of any relay that acks only what it stored.
+   */
+  intake?: boolean;
   /** Run the seed's demo on the same pushes right after the relay, and compare. */
   demo?: boolean;
 }
@@ -79,7 +84,7 @@ async function run(s: Scenario): Promise<Row> {
     if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
     const { requests, msgIds } = signedPushes(stack.gatewayUrl, customers, s.pushes);
     const memory = memorySampler(stack, s);
-    if (s.backlog) await stack.stopWorker();
+    if (s.backlog || s.intake) await stack.stopWorker();
     const cpu0 = stack.procs.map((p) => p.cpuSeconds());
     const gen0 = process.cpuUsage();
     const worker = stack.procs[3]!;
@@ -91,22 +96,25 @@ async function run(s: Scenario): Promise<Row> {
       if (s.burst) process.kill(worker.pid!, 'SIGCONT'); // a stopped process would never see SIGTERM
     }
     memory.stop();
-    if (s.backlog) {
+    const storing = s.intake ? stack.procs.map((p, i) => p.cpuSeconds() - cpu0[i]!) : undefined;
+    const genStoring = s.intake ? process.cpuUsage(gen0) : undefined;
+    if (s.backlog || s.intake) {
       await stack.startWorker();
       cpu0[3] = 0; // a new process: all of its CPU, start-up included, counts
     }
     await waitForMessages(stack.simUrl, warmed + load.ok, 120_000 + s.pushes * 10);
-    const gen = process.cpuUsage(gen0);
-    const cpu: Record<string, number> = Object.fromEntries(stack.procs.map((p, i) => [p.name, ((p.cpuSeconds() - cpu0[i]!) * 1e6) / s.pushes]));
+    const gen = genStoring ?? process.cpuUsage(gen0);
+    const used = (p: RelayStack['procs'][number], i: number) => (storing ? (i === 3 ? 0 : storing[i]!) : p.cpuSeconds() - cpu0[i]!);
+    const cpu: Record<string, number> = Object.fromEntries(stack.procs.map((p, i) => [p.name, (used(p, i) * 1e6) / s.pushes]));
     cpu['load generator'] = (gen.user + gen.system) / s.pushes;
     if (s.memorySamples) memory.samples.push({ sent: s.pushes, mb: await stack.redis.usedMemoryMb() });
     if (process.env['BENCH_REDIS_STATS']) await redisStats(stack, s.pushes + warmed);
 
-    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog ? s.pushes : s.pushes + warmed)) * 100;
+    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog || s.intake ? s.pushes : s.pushes + warmed)) * 100;
     const receipts = await getJson<[string, number, string | null][]>(`${stack.simUrl}/sim/receipts`);
     if (process.env['BENCH_TIMELINE']) printTimeline(receipts, msgIds, load.startedAt);
     const { e2e, seen, first, last } = arrivalsOf(receipts, msgIds, load.startedAt);
-    const drainPerSecond = s.burst || s.backlog ? seen.size / ((last - first) / 1000) : undefined;
+    const drainPerSecond = s.burst || s.backlog || s.intake ? seen.size / ((last - first) / 1000) : undefined;
     const rss: Record<string, number> = Object.fromEntries(stack.procs.map((p) => [p.name, p.peakRssMb()]));
     const restart = s.memorySamples ? await stack.redis.restart() : undefined;
     rss['load generator'] = process.resourceUsage().maxRSS / 1024;
@@ -158,6 +166,7 @@ function printTimeline(receipts: [string, number, string | null][], msgIds: stri
 const faults: Faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
 const scenarios: Scenario[] = [
   { name: 'steady 150/s', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150, demo: true },
+  { name: 'steady 150/s, storing alone (im-worker stopped)', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150, intake: true, demo: true },
   { name: 'backlog of 3,000 drains', imLimit: 'real', customers: 100, pushes: 3000, backlog: true },
   { name: 'burst of 4,000: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, demo: true },
   { name: 'burst of 4,000, im-worker held: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, burst: true, demo: true },
@@ -181,6 +190,6 @@ for (const s of scenarios) {
   if (!s.demo) continue;
   process.stderr.write(`running: ${s.name}, the seed's demo\n`);
   const demo = await runDemo({ pushes: s.pushes, customers: row.customers, imLimit: s.imLimit, ...(s.rate === undefined ? {} : { rate: s.rate }) });
-  comparisons.push({ name: s.name, paced: s.rate !== undefined, relay: relaySide(row), demo });
+  comparisons.push({ name: s.name, paced: s.rate !== undefined, ...(s.intake ? { storingAlone: true } : {}), relay: relaySide(row), demo });
 }
 process.stdout.write(report(rows, CONCURRENCY) + demoReport(comparisons));

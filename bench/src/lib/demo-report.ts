@@ -29,6 +29,8 @@ export interface Comparison {
   name: string;
   /** Pushed at a fixed rate (CPU per message is the figure to compare), or as fast as answered (how fast pushes are taken). */
   paced: boolean;
+  /** The relay's side counts only storing the pushes (gateway and Redis, the im-worker stopped). */
+  storingAlone?: boolean;
   relay: Side;
   demo: Side;
 }
@@ -50,7 +52,10 @@ function line(name: string, target: 'relay' | 'demo', s: Side): string {
 }
 
 const cpuRatio = (c: Comparison) =>
-  `CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s)`;
+  c.storingAlone
+    ? `CPU per push of storing it alone (gateway + Redis, no im-worker) ÷ the demo's per relayed message = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)}: ` +
+      'the floor of a relay that acks only what it stored, against issue 19\'s ≤ 1.5 for the whole relay'
+    : `CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s)`;
 const takenRatio = (c: Comparison) =>
   `pushes per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} counting the demo's \`success\` answers, ` +
   `${(takenPerSecond(c.relay) / answersPerSecond(c.demo)).toFixed(2)} counting all its answers (issue 19: ≥ 2), gateway ack p99 ${f(c.relay.ackP99)} ms (issue 19: ≤ 50)`;
@@ -69,6 +74,7 @@ export function demoReport(comparisons: Comparison[]): string {
     'answers/s: pushes answered ÷ seconds from the first push sent to the last answered; taken/s: the same for the pushes answered 200. Ack: push sent (or due)',
     "→ answered. End-to-end: push sent (or due) → the IM simulator stored it. 60007 answers: calls the simulator refused as over IM's limit, warm-up included.",
     "In the burst rows the relay's CPU counts until its im-worker has relayed the last push at IM's pace; the demo's until it answered the last push.",
+    "In the 'storing alone' row the im-worker is stopped while the pushes arrive: the relay's CPU is the gateway's and Redis's until the last push was answered.",
     '',
     '| run | target | pushes | answered 200 | non-success | answers/s | taken/s | ack p50 (ms) | ack p99 (ms) | end-to-end p50 (ms) | end-to-end p99 (ms) | reached IM | lost | duplicated | 60007 answers | CPU µs per relayed message | by process | beside (not counted) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
