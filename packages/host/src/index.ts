@@ -2,7 +2,7 @@ export { HEALTH_PATHS, type HealthRouteOptions, healthRoutes } from './health-ro
 export { type HttpContext, type HttpHandler, type HttpHost, type HttpHostOptions, type RequestGuard, createHttpHost } from './http-host.js';
 export { closeOnSignal } from './close-on-signal.js';
 export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-hosts.js';
-export { metricsRegistry } from './metrics-registry.js';
+export { EVENT_LOOP_SAMPLE_MS, metricsRegistry } from './metrics-registry.js';
 export { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
 export { type AccountService, type BuildOptions, type MissedReason, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
