@@ -67,6 +67,17 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.same([...new Set(got.map((m) => m.to))], [AGENTS[1]], 'all to the agent who logged in');
   t.ok(took < LOOK_AGAIN_MS / 2, `woken by the login (${took} ms), not by the next look`);
   t.equal(await state.zscore(keys.deskWaiting, openid), null, 'no longer waiting');
+
+  // The agents' counts, and how far they are off the conversations the desk has open.
+  const scrape = async () => (await dashboard.app.inject('/metrics')).body;
+  const series = (metrics: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  let now = await scrape();
+  t.equal(series(now, `wxim_desk_open_conversations{agent="${AGENTS[1]}"}`), 1, 'the agent has one open conversation');
+  t.equal(series(now, 'wxim_desk_load_drift'), 0, 'and the counts agree with the desk');
+  await state.zincrby(keys.agentLoad, 2, AGENTS[0]!); // a count gone wrong
+  now = await scrape();
+  t.equal(series(now, 'wxim_desk_load_drift'), 2, 'a count off by two shows');
+  t.equal(series(now, `wxim_desk_open_conversations{agent="${AGENTS[1]}"}`), 1, 'looking changed nothing');
 });
 
 t.test('everyone full: a newcomer waits until an agent frees a place, and never goes over AGENT_MAX_OPEN', async (t) => {

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
+import { LOAD_DRIFT, RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
 import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, TURN } from './scripts/line.js';
@@ -31,6 +31,8 @@ const SCRIPTS = {
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   // As many keys as accounts share the IM app: their number comes first.
   wximRecountLoads: { lua: RECOUNT },
+  // 1 + as many keys as accounts share the IM app: their number comes first.
+  wximLoadDrift: { lua: LOAD_DRIFT },
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
   // 10 keys, then two per other account of the IM app: their number comes first.
@@ -89,6 +91,7 @@ export interface RelayScripts {
   ): Promise<string | null>;
   wximRecordAgentState(agentState: string, agent: string, state: string, eventTime: string): Promise<number>;
   wximRecountLoads(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>;
+  wximLoadDrift(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>;
   wximDeskTransfer(...args: string[]): Promise<[string, string?]>;
   wximDeskClose(
     customer: string,

@@ -44,4 +44,13 @@ export class AgentLoad {
     const keys = [k.agentLoad, k.deskLoadsOwn, ...accounts.map((a) => a.keys.deskActive), ...places];
     return this.redis.wximRecountLoads(keys.length, ...keys, String(accounts.length), ...accounts.map((a) => a.keys.customer('')));
   }
+
+  /**
+   * By how many open conversations the agents' counts differ from a count afresh over the desks of
+   * `accounts` (as recount takes them), read in one step and changing nothing: 0 while they agree.
+   */
+  async drift(accounts: readonly { keys: StateKeys }[]): Promise<number> {
+    const keys = [this.keys.agentLoad, ...accounts.map((a) => a.keys.deskActive)];
+    return this.redis.wximLoadDrift(keys.length, ...keys, ...accounts.map((a) => a.keys.customer('')));
+  }
 }

@@ -260,13 +260,17 @@ t.test('counting afresh: every open conversation of the accounts of an app, and 
   await one.load.release('c2');
   const truth = await redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES');
   t.same(truth, ['a2', '1', 'a1', '3'], 'four open conversations: c1, c3 and b2 with a1, b1 with a2');
+  const accounts = [{ keys: stateKeys(base) }, { keys: stateKeys(`${base}/two`) }];
+  t.equal(await one.load.drift(accounts), 0, 'the counts agree with the open conversations');
   // Counts gone wrong: a phantom, a lost count, and a count left where an account kept it before.
   await redis.zadd(one.keys.agentLoad, '9', 'a1', '0', 'a2', '3', 'gone');
   await redis.zadd(two.keys.carriedLoad, '4', 'a2');
   await redis.hset(one.keys.customer('never-open'), 'agent', 'a1', 'counted', '1'); // counted by a release before the desk, never in active
-  const accounts = [{ keys: stateKeys(base) }, { keys: stateKeys(`${base}/two`) }];
+  t.equal(await one.load.drift(accounts), 6 + 1 + 3, "off by 10: a1 by 6, a2 by 1, the phantom's 3");
+  t.same(await redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a2', '0', 'gone', '3', 'a1', '9'], 'looking changed nothing');
   t.equal(await one.load.recount(accounts, [stateKeys(base).agentLoad, stateKeys(`${base}/two`).agentLoad, `${app}:agent-load`]), 4);
   t.same(await redis.zrange(one.keys.agentLoad, 0, -1, 'WITHSCORES'), truth, 'the true counts');
+  t.equal(await one.load.drift(accounts), 0, 'none once counted afresh');
   t.equal(await redis.exists(two.keys.carriedLoad), 0, 'the old place dropped, not carried again');
   t.equal(await redis.get(one.keys.deskLoadsOwn), '1', "the count is the desk's own: not dropped by the next script");
   t.equal(await two.begin('b3'), 'a2', 'and the desk goes on from it (a2 has the fewest)');

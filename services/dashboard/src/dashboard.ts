@@ -2,8 +2,9 @@ import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggedAccount } from '@wxim/config';
 import { QUEUES } from '@wxim/queue';
-import { HEALTH_PATHS, accountKeys, createHttpHost, metricsRegistry } from '@wxim/host';
+import { HEALTH_PATHS, accountKeys, appLoadPlaces, createHttpHost, metricsRegistry } from '@wxim/host';
 import { Queue } from 'bullmq';
+import { AgentLoad } from '@wxim/state';
 import type { FastifyInstance } from 'fastify';
 import { countsRoute } from './accounts-page.js';
 import { basicAuth } from './basic-auth.js';
@@ -54,7 +55,8 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       const registry = metricsRegistry({ processMetrics: overrides.processMetrics ?? false });
       const keys = accountKeys(config, prefix);
       registerQueueMetrics(registry, queues, undefined, () => waitingJobIds(redis, keys));
-      registerDeskMetrics(registry, redis, keys, config.im.agents);
+      const [loads, appDesks] = [new AgentLoad(redis, keys), appLoadPlaces(config).accounts];
+      registerDeskMetrics(registry, redis, keys, config.im.agents, () => loads.drift(appDesks));
       registerRedisMemoryMetrics(registry, redis);
       const login =
         password === undefined ? [] : [basicAuth(user ?? 'admin', password, HEALTH_PATHS, new LoginThrottle(overrides.now ? { now: overrides.now } : {}))];

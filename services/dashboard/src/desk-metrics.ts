@@ -1,5 +1,5 @@
 import { QUEUES } from '@wxim/queue';
-import { type StateKeys, isOnline, storedAgentState } from '@wxim/state';
+import { type AgentLoad, type StateKeys, isOnline, storedAgentState } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';
@@ -22,10 +22,18 @@ export async function waitingJobIds(redis: Redis | Cluster, keys: StateKeys): Pr
 
 /**
  * The desk, read from Redis when Prometheus scrapes: conversations waiting for an agent and the
- * longest wait, open conversations per agent, and agents online. Left out when Redis does not
- * answer within `deadlineMs`.
+ * longest wait, open conversations per agent, how far those counts are off (`drift`: the agents'
+ * loads against the open conversations of the accounts that share the IM app), and agents
+ * online. Left out when Redis does not answer within `deadlineMs`.
  */
-export function registerDeskMetrics(registry: Registry, redis: Redis | Cluster, keys: StateKeys, agents: readonly string[], deadlineMs = 2000): void {
+export function registerDeskMetrics(
+  registry: Registry,
+  redis: Redis | Cluster,
+  keys: StateKeys,
+  agents: readonly string[],
+  drift: () => ReturnType<AgentLoad['drift']>,
+  deadlineMs = 2000,
+): void {
   const gauge = ({ name, help, read }: { name: string; help: string; read: () => Promise<number> }) =>
     new Gauge({
       name,
@@ -62,6 +70,11 @@ export function registerDeskMetrics(registry: Registry, redis: Redis | Cluster, 
       const states = await redis.hmget(keys.agentState, ...agents);
       return states.filter((s) => isOnline(storedAgentState(s))).length;
     },
+  });
+  gauge({
+    name: 'wxim_desk_load_drift',
+    help: "Open conversations the agents' counts are off by, against the conversations the desk has open (0 normally; restarting the im-workers counts afresh)",
+    read: drift,
   });
   new Gauge({
     name: 'wxim_desk_open_conversations',
