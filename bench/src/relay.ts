@@ -166,7 +166,15 @@ function printTimeline(receipts: [string, number, string | null][], msgIds: stri
 const faults: Faults = { rate: 0.3, kinds: ['http500', 'busy', 'lost', 'slow'], slowMs: 200 };
 const scenarios: Scenario[] = [
   { name: 'steady 150/s', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150, demo: true },
-  { name: 'steady 150/s, storing alone (im-worker stopped)', imLimit: 'real', customers: 100, pushes: Math.round(9000 * SCALE), rate: 150, intake: true, demo: true },
+  {
+    name: 'steady 150/s, storing alone (im-worker stopped)',
+    imLimit: 'real',
+    customers: 100,
+    pushes: Math.round(9000 * SCALE),
+    rate: 150,
+    intake: true,
+    demo: true,
+  },
   { name: 'backlog of 3,000 drains', imLimit: 'real', customers: 100, pushes: 3000, backlog: true },
   { name: 'burst of 4,000: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, demo: true },
   { name: 'burst of 4,000, im-worker held: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, burst: true, demo: true },

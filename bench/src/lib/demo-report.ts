@@ -54,7 +54,7 @@ function line(name: string, target: 'relay' | 'demo', s: Side): string {
 const cpuRatio = (c: Comparison) =>
   c.storingAlone
     ? `CPU per push of storing it alone (gateway + Redis, no im-worker) ÷ the demo's per relayed message = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)}: ` +
-      'the floor of a relay that acks only what it stored, against issue 19\'s ≤ 1.5 for the whole relay'
+      "the floor of a relay that acks only what it stored, against issue 19's ≤ 1.5 for the whole relay"
     : `CPU per relayed message, relay ÷ demo = ${(relayCpu(c.relay) / demoCpu(c.demo)).toFixed(2)} (issue 19: ≤ 1.5 at steady 150/s)`;
 const takenRatio = (c: Comparison) =>
   `pushes per second, gateway ÷ demo = ${(takenPerSecond(c.relay) / takenPerSecond(c.demo)).toFixed(2)} counting the demo's \`success\` answers, ` +
