@@ -175,6 +175,7 @@ const scenarios: Scenario[] = [
     intake: true,
     demo: true,
   },
+  { name: 'steady 10/s', imLimit: 'real', customers: 100, pushes: Math.round(600 * SCALE), rate: 10, demo: true },
   { name: 'backlog of 3,000 drains', imLimit: 'real', customers: 100, pushes: 3000, backlog: true },
   { name: 'burst of 4,000: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, demo: true },
   { name: 'burst of 4,000, im-worker held: relay vs demo', imLimit: 'real', customers: 100, pushes: 4000, burst: true, demo: true },
