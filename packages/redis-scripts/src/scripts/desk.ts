@@ -86,16 +86,19 @@ local function tidy(desk, load, now)
 end
 
 -- How many customers wait for the customer's place: those ahead in their own account's line, and
--- those waiting since before them (or before now, if they do not wait yet) in the other accounts
--- that share the IM app and so its agents (others: their waiting and waiting-seen keys), whose
--- lines are tidied as the account's own.
+-- in the other accounts that share the IM app and so its agents (others: their waiting and
+-- waiting-seen keys), whose lines are tidied as the account's own, those waiting since before
+-- them or, if they do not wait yet, since now or before (a customer who began to wait in the same
+-- millisecond is already waiting: a newcomer goes behind them). Two waiting customers of different
+-- accounts who began in the same millisecond each count the other behind, so neither holds the
+-- other back: the first to look takes the place.
 local function waitingAhead(desk, openid, now)
   local ahead = redis.call('ZRANK', desk.waiting, openid)
-  local since = ahead and redis.call('ZSCORE', desk.waiting, openid) or now
+  local before = ahead and ('(' .. redis.call('ZSCORE', desk.waiting, openid)) or now
   if not ahead then ahead = redis.call('ZCARD', desk.waiting) end
   for _, other in ipairs(desk.others or {}) do
     tidyWaiting(other.waiting, other.seen, now, desk.staleMs)
-    ahead = ahead + redis.call('ZCOUNT', other.waiting, '-inf', '(' .. since)
+    ahead = ahead + redis.call('ZCOUNT', other.waiting, '-inf', before)
   end
   return ahead
 end
