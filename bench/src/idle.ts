@@ -16,7 +16,7 @@ try {
   const before = stack.procs.map((p) => p.cpuSeconds());
   await sleep(idleS);
   const perSecond = stack.procs.map((p, i) => ((p.cpuSeconds() - before[i]!) / idleS) * 1000);
-  const relay = [0, 2, 3].reduce((a, i) => a + perSecond[i]!, 0);
+  const relay = stack.procs.reduce((sum, p, i) => (p.name === 'im-simulator' ? sum : sum + perSecond[i]!), 0);
   process.stdout.write(
     [
       `| idle for ${idleS} s after ${settleS} s | ${stack.procs.map((p) => p.name).join(' · ')} | Redis + gateway + im-worker |`,
