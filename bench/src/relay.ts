@@ -36,7 +36,7 @@ interface Scenario {
    * As `backlog`, but the CPU counted is what storing the pushes cost (gateway and Redis, from the
    * first push until the last was answered): the floor of any relay that acks only what it stored.
    */
-  intake?: boolean;
+  storingAlone?: boolean;
   /** Run the seed's demo on the same pushes right after the relay, and compare. */
   demo?: boolean;
 }
@@ -84,7 +84,7 @@ async function run(s: Scenario): Promise<Row> {
     if (s.faults) await getJson(`${stack.simUrl}/sim/faults`, 'PUT', s.faults);
     const { requests, msgIds } = signedPushes(stack.gatewayUrl, customers, s.pushes);
     const memory = memorySampler(stack, s);
-    if (s.backlog || s.intake) await stack.stopWorker();
+    if (s.backlog || s.storingAlone) await stack.stopWorker();
     const cpu0 = stack.procs.map((p) => p.cpuSeconds());
     const gen0 = process.cpuUsage();
     const worker = stack.procs[3]!;
@@ -96,9 +96,9 @@ async function run(s: Scenario): Promise<Row> {
       if (s.burst) process.kill(worker.pid!, 'SIGCONT'); // a stopped process would never see SIGTERM
     }
     memory.stop();
-    const storing = s.intake ? stack.procs.map((p, i) => p.cpuSeconds() - cpu0[i]!) : undefined;
-    const genStoring = s.intake ? process.cpuUsage(gen0) : undefined;
-    if (s.backlog || s.intake) {
+    const storing = s.storingAlone ? stack.procs.map((p, i) => p.cpuSeconds() - cpu0[i]!) : undefined;
+    const genStoring = s.storingAlone ? process.cpuUsage(gen0) : undefined;
+    if (s.backlog || s.storingAlone) {
       await stack.startWorker();
       cpu0[3] = 0; // a new process: all of its CPU, start-up included, counts
     }
@@ -110,11 +110,12 @@ async function run(s: Scenario): Promise<Row> {
     if (s.memorySamples) memory.samples.push({ sent: s.pushes, mb: await stack.redis.usedMemoryMb() });
     if (process.env['BENCH_REDIS_STATS']) await redisStats(stack, s.pushes + warmed);
 
-    const waitedTurn = ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog || s.intake ? s.pushes : s.pushes + warmed)) * 100;
+    const waitedTurn =
+      ((await workerCounter(stack.workerUrl, 'wxim_im_waiting_turn_total')) / (s.backlog || s.storingAlone ? s.pushes : s.pushes + warmed)) * 100;
     const receipts = await getJson<[string, number, string | null][]>(`${stack.simUrl}/sim/receipts`);
     if (process.env['BENCH_TIMELINE']) printTimeline(receipts, msgIds, load.startedAt);
     const { e2e, seen, first, last } = arrivalsOf(receipts, msgIds, load.startedAt);
-    const drainPerSecond = s.burst || s.backlog || s.intake ? seen.size / ((last - first) / 1000) : undefined;
+    const drainPerSecond = s.burst || s.backlog || s.storingAlone ? seen.size / ((last - first) / 1000) : undefined;
     const rss: Record<string, number> = Object.fromEntries(stack.procs.map((p) => [p.name, p.peakRssMb()]));
     const restart = s.memorySamples ? await stack.redis.restart() : undefined;
     rss['load generator'] = process.resourceUsage().maxRSS / 1024;
@@ -172,7 +173,7 @@ const scenarios: Scenario[] = [
     customers: 100,
     pushes: Math.round(9000 * SCALE),
     rate: 150,
-    intake: true,
+    storingAlone: true,
     demo: true,
   },
   { name: 'steady 10/s', imLimit: 'real', customers: 100, pushes: Math.round(600 * SCALE), rate: 10, demo: true },
@@ -199,6 +200,6 @@ for (const s of scenarios) {
   if (!s.demo) continue;
   process.stderr.write(`running: ${s.name}, the seed's demo\n`);
   const demo = await runDemo({ pushes: s.pushes, customers: row.customers, imLimit: s.imLimit, ...(s.rate === undefined ? {} : { rate: s.rate }) });
-  comparisons.push({ name: s.name, paced: s.rate !== undefined, ...(s.intake ? { storingAlone: true } : {}), relay: relaySide(row), demo });
+  comparisons.push({ name: s.name, paced: s.rate !== undefined, ...(s.storingAlone ? { storingAlone: true } : {}), relay: relaySide(row), demo });
 }
 process.stdout.write(report(rows, CONCURRENCY) + demoReport(comparisons));

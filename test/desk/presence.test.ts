@@ -40,7 +40,7 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.teardown(() => dashboard.close());
   await new Promise((r) => setTimeout(r, 1100));
   const metrics = (await dashboard.app.inject('/metrics')).body;
-  const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  const value = (series: string, text = metrics) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
   t.equal(value('wxim_desk_waiting_conversations'), 1, 'one conversation waits');
   t.ok(value('wxim_desk_longest_wait_seconds') >= 1, `the longest wait is counted (${value('wxim_desk_longest_wait_seconds')} s)`);
   t.equal(value('wxim_desk_agents_online'), 0, 'nobody online');
@@ -70,14 +70,13 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
 
   // The agents' counts, and how far they are off the conversations the desk has open.
   const scrape = async () => (await dashboard.app.inject('/metrics')).body;
-  const series = (metrics: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
   let now = await scrape();
-  t.equal(series(now, `wxim_desk_open_conversations{agent="${AGENTS[1]}"}`), 1, 'the agent has one open conversation');
-  t.equal(series(now, 'wxim_desk_load_drift'), 0, 'and the counts agree with the desk');
+  t.equal(value(`wxim_desk_open_conversations{agent="${AGENTS[1]}"}`, now), 1, 'the agent has one open conversation');
+  t.equal(value('wxim_desk_load_drift', now), 0, 'and the counts agree with the desk');
   await state.zincrby(keys.agentLoad, 2, AGENTS[0]!); // a count gone wrong
   now = await scrape();
-  t.equal(series(now, 'wxim_desk_load_drift'), 2, 'a count off by two shows');
-  t.equal(series(now, `wxim_desk_open_conversations{agent="${AGENTS[1]}"}`), 1, 'looking changed nothing');
+  t.equal(value('wxim_desk_load_drift', now), 2, 'a count off by two shows');
+  t.equal(value(`wxim_desk_open_conversations{agent="${AGENTS[1]}"}`, now), 1, 'looking changed nothing');
 });
 
 t.test('everyone full: a newcomer waits until an agent frees a place, and never goes over AGENT_MAX_OPEN', async (t) => {

@@ -17,6 +17,8 @@ export type Turn = 'head' | 'waiting' | 'absent';
 export class ConversationLine {
   private readonly redis: RelayScripts;
   private readonly jobKeyPrefix: string;
+  /** The queue's own keys, which a finish needs to wake the next job (see queueLayout). */
+  private readonly queueKeys: ReturnType<StateKeys['queue']>;
 
   constructor(
     redis: Redis | Cluster,
@@ -28,6 +30,7 @@ export class ConversationLine {
   ) {
     this.redis = relayScripts(redis);
     this.jobKeyPrefix = keys.jobs(queue);
+    this.queueKeys = keys.queue(queue);
   }
 
   /** Idempotent. Resolves true when the job was added, false when it was already in line. */
@@ -61,7 +64,7 @@ export class ConversationLine {
    * relay ids for a retry by hand.
    */
   async finish(openid: string, jobId: string, failed = false): Promise<string | undefined> {
-    const q = this.keys.queue(this.queue);
+    const q = this.queueKeys;
     return (
       (await this.redis.wximLineFinish(
         this.keys.line(this.queue, openid),
