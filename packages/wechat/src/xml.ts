@@ -1,25 +1,11 @@
-import { XMLParser } from 'fast-xml-parser';
-
 export class XmlError extends Error {
   override readonly name = 'XmlError';
 }
 
-const CDATA = '__cdata';
-
-// Entities stay off: nothing declared in the document is ever expanded (we also refuse any DTD).
-// Values stay strings: MsgId is a 64-bit integer that a JS number would round.
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  processEntities: false,
-  htmlEntities: false,
-  parseTagValue: false,
-  trimValues: false,
-  cdataPropName: CDATA,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
-
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/** `&…;` where it starts: a character reference or an entity's name. */
+const REFERENCE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][A-Za-z0-9_]*);/y;
 
 /** XML's Char production: what a character reference may name. */
 function isXmlChar(code: number): boolean {
@@ -33,54 +19,259 @@ function isXmlChar(code: number): boolean {
   );
 }
 
-/** Decodes the five predefined XML entities and character references of text outside CDATA. */
-function decodeText(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|apos|quot);/g, (_, ref: string) => {
-    if (!ref.startsWith('#')) return PREDEFINED[ref] ?? '';
-    const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    if (!isXmlChar(code)) throw new XmlError(`character reference &${ref}; names no XML character`);
-    return String.fromCodePoint(code);
-  });
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x9 || c === 0xa || c === 0xd;
+/** XML's NameStartChar, with every character past ASCII let in (WeChat's names are ASCII). */
+const isNameStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0x80;
+const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
+
+/**
+ * A reader of one document, front to back. WeChat's pushes, envelopes and replies are one `<xml>`
+ * element whose children are fields holding text (mostly one CDATA section): the reader takes
+ * that shape in one pass and checks the rest of the document is well-formed XML without reading
+ * more into it. Nothing is expanded but the five predefined entities and character references.
+ */
+class FlatXmlReader {
+  private pos = 0;
+
+  constructor(private readonly s: string) {}
+
+  document(): Record<string, string> {
+    const s = this.s;
+    if (s.charCodeAt(0) === 0xfeff) this.pos = 1;
+    this.misc();
+    if (!this.at('<') || !isNameStart(s.charCodeAt(this.pos + 1))) this.fail(this.pos < s.length ? 'text before the root element' : 'no root element');
+    const root = this.startTag();
+    if (root.name !== 'xml' || root.empty) throw new XmlError('expected one <xml> root element');
+    const fields: Record<string, string> = {};
+    const seen = new Set<string>();
+    for (;;) {
+      this.text(s.indexOf('<', this.pos));
+      if (this.at('</')) {
+        this.endTag('xml');
+        break;
+      }
+      if (this.at('<![CDATA[')) {
+        this.cdataSection(); // text of the root's own, not a field
+        continue;
+      }
+      if (this.markup()) continue;
+      const field = this.startTag();
+      if (seen.has(field.name)) throw new XmlError(`field ${field.name} is given more than once`);
+      if (field.name === '__proto__') throw new XmlError('field __proto__ is not accepted');
+      seen.add(field.name);
+      const value = field.empty ? '' : this.fieldValue(field.name);
+      if (value !== undefined) fields[field.name] = value;
+    }
+    if (seen.size === 0) throw new XmlError('expected one <xml> root element');
+    this.misc();
+    if (this.pos < s.length) {
+      if (this.at('<') && isNameStart(s.charCodeAt(this.pos + 1))) throw new XmlError('expected one <xml> root element');
+      this.fail('text after the root element');
+    }
+    return fields;
+  }
+
+  /** A field's text (its text and CDATA sections joined), or undefined if it holds elements. */
+  private fieldValue(name: string): string | undefined {
+    let value = '';
+    let holdsElements = false;
+    // The elements open within the field, innermost last: their text is not the field's.
+    const open: string[] = [];
+    for (;;) {
+      const text = this.text(this.s.indexOf('<', this.pos));
+      const own = open.length === 0;
+      if (own) value += text;
+      if (this.at('<![CDATA[')) {
+        const section = this.cdataSection();
+        if (own) value += section;
+      } else if (this.at('</')) {
+        if (own) {
+          this.endTag(name);
+          return holdsElements ? undefined : value;
+        }
+        this.endTag(open.pop()!);
+      } else if (!this.markup()) {
+        const child = this.startTag();
+        holdsElements = true;
+        if (!child.empty) open.push(child.name);
+      }
+    }
+  }
+
+  private cdataSection(): string {
+    const end = this.s.indexOf(']]>', this.pos + 9);
+    if (end < 0) this.fail('unterminated CDATA section');
+    const section = lineEnds(this.s.slice(this.pos + 9, end));
+    this.pos = end + 3;
+    return section;
+  }
+
+  /** Text up to `lt` (the next '<'), its references decoded; fails at the end of the document. */
+  private text(lt: number): string {
+    if (lt < 0) this.fail('unclosed element at the end of the document');
+    const raw = lineEnds(this.s.slice(this.pos, lt));
+    this.pos = lt;
+    return raw.includes('&') ? decodeText(raw) : raw;
+  }
+
+  /** Skips a comment or processing instruction at the cursor; false if the markup is an element's tag. */
+  private markup(): boolean {
+    const s = this.s;
+    if (s.startsWith('<!--', this.pos)) {
+      const end = s.indexOf('-->', this.pos + 4);
+      if (end < 0) this.fail('unterminated comment');
+      this.pos = end + 3;
+      return true;
+    }
+    if (s.startsWith('<?', this.pos)) {
+      // A processing instruction names its target; `xml` (the declaration) only opens the document.
+      const start = this.pos;
+      this.pos += 2;
+      const target = this.name();
+      if (target.toLowerCase() === 'xml') {
+        if (start > (s.charCodeAt(0) === 0xfeff ? 1 : 0)) this.fail('an XML declaration that does not open the document');
+        this.attributes('<?xml?>', true);
+        return true;
+      }
+      if (!this.at('?>') && !isSpace(s.charCodeAt(this.pos))) this.fail(`malformed processing instruction <?${target}`);
+      const end = s.indexOf('?>', this.pos);
+      if (end < 0) this.fail('unterminated processing instruction');
+      this.pos = end + 2;
+      return true;
+    }
+    if (s.startsWith('<!', this.pos)) this.fail("'<!' that starts no comment or CDATA section");
+    if (!isNameStart(s.charCodeAt(this.pos + 1))) this.fail("'<' that starts no tag");
+    return false;
+  }
+
+  /** Whitespace, comments and processing instructions outside the root element. */
+  private misc(): void {
+    const s = this.s;
+    for (;;) {
+      while (isSpace(s.charCodeAt(this.pos))) this.pos++;
+      if (!(s.startsWith('<!--', this.pos) || s.startsWith('<?', this.pos))) return;
+      this.markup();
+    }
+  }
+
+  /** `<name attr="…" …>` or `<name …/>` at the cursor; attributes are checked and dropped. */
+  private startTag(): { name: string; empty: boolean } {
+    this.pos++;
+    const name = this.name();
+    return { name, empty: this.attributes(`<${name}>`, false) };
+  }
+
+  /**
+   * The attributes of a tag (or the pseudo-attributes of the XML declaration) up to its end, which
+   * is consumed: `>`, `/>` (true: an empty element), or for the declaration `?>`.
+   */
+  private attributes(tag: string, declaration: boolean): boolean {
+    const s = this.s;
+    const seen: string[] = [];
+    for (;;) {
+      const spaced = this.spaces();
+      const c = s.charCodeAt(this.pos);
+      if (declaration ? this.at('?>') : c === 0x3e) {
+        this.pos += declaration ? 2 : 1;
+        return false;
+      }
+      if (!declaration && c === 0x2f && s.charCodeAt(this.pos + 1) === 0x3e) {
+        this.pos += 2;
+        return true;
+      }
+      if (!spaced || !isNameStart(c)) this.fail(`malformed tag ${tag}`);
+      const attribute = this.name();
+      if (seen.includes(attribute)) this.fail(`attribute ${attribute} is repeated in ${tag}`);
+      seen.push(attribute);
+      this.spaces();
+      if (s.charCodeAt(this.pos) !== 0x3d) this.fail(`attribute ${attribute} of ${tag} has no value`);
+      this.pos++;
+      this.spaces();
+      const quote = s[this.pos];
+      if (quote !== '"' && quote !== "'") this.fail(`attribute ${attribute} of ${tag} is not quoted`);
+      const end = s.indexOf(quote, this.pos + 1);
+      if (end < 0) this.fail(`attribute ${attribute} of ${tag} is not closed`);
+      decodeText(s.slice(this.pos + 1, end));
+      this.pos = end + 1;
+    }
+  }
+
+  /** `</name>` at the cursor, which must close `expected`. */
+  private endTag(expected: string): void {
+    this.pos += 2;
+    const name = this.name();
+    this.spaces();
+    if (this.s.charCodeAt(this.pos) !== 0x3e) this.fail(`malformed end tag </${name}>`);
+    if (name !== expected) this.fail(`</${name}> closes <${expected}>`);
+    this.pos++;
+  }
+
+  private name(): string {
+    const s = this.s;
+    const start = this.pos;
+    if (!isNameStart(s.charCodeAt(start))) this.fail('a tag or attribute without a valid name');
+    let end = start + 1;
+    while (end < s.length && isNameChar(s.charCodeAt(end))) end++;
+    this.pos = end;
+    return s.slice(start, end);
+  }
+
+  private spaces(): boolean {
+    const start = this.pos;
+    while (isSpace(this.s.charCodeAt(this.pos))) this.pos++;
+    return this.pos > start;
+  }
+
+  private at(prefix: string): boolean {
+    return this.s.startsWith(prefix, this.pos);
+  }
+
+  private fail(what: string): never {
+    throw new XmlError(`malformed XML: ${what} (at character ${this.pos})`);
+  }
 }
 
-/** A field's text; undefined for a field that holds elements; null for a repeated field. */
-function valueOf(node: unknown): string | undefined | null {
-  if (typeof node === 'string') return decodeText(node);
-  if (Array.isArray(node)) return null;
-  if (node === null || typeof node !== 'object') return undefined;
-  const obj = node as Record<string, unknown>;
-  // A value may mix CDATA sections and text; WeChat sends one CDATA section per field.
-  const cdata = obj[CDATA];
-  const parts = Array.isArray(cdata) ? cdata : cdata === undefined ? [] : [cdata];
-  const text = typeof obj['#text'] === 'string' ? decodeText(obj['#text']) : '';
-  if (parts.length === 0 && Object.keys(obj).length > 0 && !('#text' in obj)) return undefined;
-  return parts.map(String).join('') + text;
+/** XML reads every line end (CR LF, or CR alone) as LF, CDATA included; `&#13;` stays a CR. */
+function lineEnds(text: string): string {
+  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+}
+
+/**
+ * Decodes the five predefined XML entities and character references. Any other entity (`&nbsp;`)
+ * stays as written rather than the push be refused: WeChat would retry it and then drop it.
+ * A bare '&' is refused.
+ */
+function decodeText(text: string): string {
+  let out = '';
+  let from = 0;
+  for (let amp = text.indexOf('&'); amp >= 0; amp = text.indexOf('&', from)) {
+    REFERENCE.lastIndex = amp;
+    const m = REFERENCE.exec(text);
+    if (m === null) throw new XmlError("malformed XML: '&' that starts no reference");
+    const ref = m[1]!;
+    let decoded: string;
+    if (ref.startsWith('#')) {
+      const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      if (!isXmlChar(code)) throw new XmlError(`character reference &${ref}; names no XML character`);
+      decoded = String.fromCodePoint(code);
+    } else decoded = PREDEFINED[ref] ?? m[0];
+    out += text.slice(from, amp) + decoded;
+    from = REFERENCE.lastIndex;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /**
  * Parses a flat `<xml>…</xml>` document (a push, an envelope or a reply) into its fields.
- * Refuses DTDs and entity declarations outright, anything that is not one <xml> element, and a
- * field given twice. A field that holds elements of its own (the reports of a mass send or a
- * publication carry such) is left out: no push the relay reads needs one.
+ * Refuses DTDs and entity declarations outright, anything that is not well-formed or not one
+ * <xml> element holding at least one field, and a field given twice. A field's value is its text
+ * and CDATA sections joined. A field that holds elements of its own (the reports of a mass send
+ * or a publication carry such) is left out, whatever text lies around them: no push the relay
+ * reads needs one.
  */
 export function parseFlatXml(text: string): Record<string, string> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not accepted');
-  let doc: unknown;
-  try {
-    doc = parser.parse(text, true);
-  } catch (err) {
-    throw new XmlError(`malformed XML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const root = (doc as Record<string, unknown>)['xml'];
-  if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root)) throw new XmlError('expected one <xml> root element');
-  const fields: Record<string, string> = {};
-  for (const [name, node] of Object.entries(root as Record<string, unknown>)) {
-    if (name === '#text' || name === CDATA) continue;
-    const value = valueOf(node);
-    if (value === null) throw new XmlError(`field ${name} is given more than once`);
-    if (value !== undefined) fields[name] = value;
-  }
-  return fields;
+  return new FlatXmlReader(text).document();
 }
 
 /** Wraps text in CDATA; "]]>" inside is split across two sections. */

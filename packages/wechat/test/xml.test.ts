@@ -1,0 +1,209 @@
+import { XmlError, cdata, parseFlatXml } from '@wxim/wechat';
+import { XMLParser } from 'fast-xml-parser';
+import t from 'tap';
+
+// The reference: fast-xml-parser (validating) read as the relay read pushes before it had a
+// reader of its own, CDATA sections apart from text, the text's references decoded after. The
+// reader must agree with it on every document shaped like WeChat's.
+const CDATA = '#cdata';
+const reference = new XMLParser({
+  ignoreAttributes: true,
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+  cdataPropName: CDATA,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+const decode = (text: string) =>
+  text.replace(/&(#x[0-9a-fA-F]+|#\d+|lt|gt|amp|apos|quot);/g, (_, ref: string) =>
+    ref.startsWith('#') ? String.fromCodePoint(ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10)) : PREDEFINED[ref]!,
+  );
+
+function referenceFields(text: string): Record<string, string> | 'refused' {
+  let doc: Record<string, unknown>;
+  try {
+    doc = reference.parse(text, true) as Record<string, unknown>;
+  } catch {
+    return 'refused';
+  }
+  const root = doc['xml'];
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) return 'refused';
+  const fields: Record<string, string> = {};
+  for (const [name, node] of Object.entries(root as Record<string, unknown>)) {
+    if (name === '#text' || name === CDATA) continue;
+    if (Array.isArray(node)) return 'refused';
+    if (typeof node === 'string') {
+      fields[name] = decode(node);
+      continue;
+    }
+    const parts = node as Record<string, unknown>;
+    const sections = parts[CDATA] === undefined ? [] : ([] as unknown[]).concat(parts[CDATA]);
+    const others = Object.keys(parts).filter((key) => key !== CDATA && key !== '#text');
+    if (others.length === 0) fields[name] = sections.join('') + decode(typeof parts['#text'] === 'string' ? parts['#text'] : '');
+  }
+  return fields;
+}
+
+function ours(text: string): Record<string, string> | 'refused' {
+  try {
+    return parseFlatXml(text);
+  } catch (err) {
+    if (err instanceof XmlError) return 'refused';
+    throw err;
+  }
+}
+
+/** xorshift32: the same documents on every run. */
+function random(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+const NAMES = ['ToUserName', 'FromUserName', 'CreateTime', 'MsgType', 'Content', 'MsgId', 'Event', 'EventKey', 'Encrypt', 'PicUrl', 'Location_X', 'Label'];
+const TEXTS = ['hello', '你好 🙂', 'a&b', '<tag>', 'q\'"', 'x]]>y', '  spaced  ', '', '23456789012345678', 'line\nbreak', '\u00e9\u{1F600}'];
+
+/** WeChat-shaped documents: fields of text (escaped, or in CDATA), empty, with attributes or comments, or holding elements. */
+function documents(count: number, seed: number): string[] {
+  const next = random(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const escape = (text: string) =>
+    text
+      .replaceAll('&', '&amp;')
+      .replaceAll('<', '&lt;')
+      .replaceAll('>', pick(['>', '&gt;', '&#62;', '&#x3E;']));
+  const field = (name: string): string => {
+    const text = pick(TEXTS);
+    const r = next();
+    if (r < 0.45) return `<${name}>${cdata(text)}</${name}>`;
+    if (r < 0.8) return `<${name}>${escape(text)}</${name}>`;
+    if (r < 0.85) return `<${name}/>`;
+    if (r < 0.9) return `<${name}><item><a>1</a></item><item><a>2</a></item></${name}>`;
+    if (r < 0.95) return `<${name} kind='v' n="1">${escape(text)}</${name}>`;
+    return `<${name}><!-- a comment -->${escape(text)}</${name}>`;
+  };
+  return Array.from({ length: count }, () => {
+    const names = NAMES.filter(() => next() < 0.5);
+    if (names.length === 0) names.push(pick(NAMES));
+    const gap = pick(['', '\n', '\n  ', '\r\n\t']);
+    const head = pick(['', '<?xml version="1.0" encoding="UTF-8"?>\n', '\uFEFF', '<!-- pushed -->']);
+    return `${head}<xml>${gap}${names.map(field).join(gap)}${gap}</xml>${pick(['', '\n'])}`;
+  });
+}
+
+/** A document with a few characters cut, inserted or the rest cut off. */
+function mutate(doc: string, next: () => number): string {
+  let out = doc;
+  const marks = ['<', '>', '&', '/', '"', "'", '!', '[', ']', ' ', 'a', '?', '-', ';', '=', '#'];
+  for (let k = 1 + Math.floor(next() * 3); k > 0; k--) {
+    const at = Math.floor(next() * out.length);
+    const r = next();
+    if (r < 0.4) out = out.slice(0, at) + out.slice(at + 1);
+    else if (r < 0.85) out = out.slice(0, at) + marks[Math.floor(next() * marks.length)] + out.slice(at);
+    else out = out.slice(0, at);
+  }
+  return out;
+}
+
+t.test('the reader agrees with fast-xml-parser on WeChat-shaped documents', async (t) => {
+  const docs = documents(3000, 0x2545f491);
+  let held = 0;
+  for (const doc of docs) {
+    const expected = referenceFields(doc);
+    if (expected === 'refused') t.fail(`the reference refused a well-formed document: ${JSON.stringify(doc)}`);
+    if (doc.includes('<item>')) held++;
+    if (JSON.stringify(ours(doc)) !== JSON.stringify(expected)) t.fail(`disagree on ${JSON.stringify(doc)}`);
+  }
+  t.ok(held > 100, `${held} documents had a field holding elements`);
+  t.pass(`${docs.length} documents read alike`);
+});
+
+t.test('a damaged document is refused with an XmlError, or read as the reference reads it', async (t) => {
+  const next = random(0x9e3779b9);
+  const sources = documents(500, 0x1234567);
+  let refused = 0;
+  let read = 0;
+  for (let i = 0; i < 40_000; i++) {
+    const doc = mutate(sources[i % sources.length]!, next);
+    const got = ours(doc); // anything but an XmlError fails the test here
+    if (got === 'refused') {
+      refused++;
+      continue;
+    }
+    read++;
+    const expected = referenceFields(doc);
+    // A processing instruction's content is free text in XML; the reference reads some as attributes.
+    if (expected === 'refused' && /<\?(?!xml[\s?])/.test(doc)) continue;
+    if (expected === 'refused') {
+      t.fail(`accepted what the reference refuses: ${JSON.stringify(doc)}`);
+      continue;
+    }
+    // The reference puts a field's CDATA before its text, and keeps the text around elements:
+    // the reader keeps document order and leaves such a field out. The same characters, then.
+    for (const [name, value] of Object.entries(got)) {
+      const theirs = expected[name];
+      if (theirs === undefined || [...value].sort().join('') !== [...theirs].sort().join('')) t.fail(`field ${name} differs in ${JSON.stringify(doc)}`);
+    }
+  }
+  t.ok(refused > 20_000 && read > 2_000, `both sides exercised: refused ${refused}, read ${read}`);
+});
+
+t.test("a field's text and CDATA sections join in document order; a field holding elements is left out", async (t) => {
+  t.same(parseFlatXml('<xml><A><![CDATA[a]]>b<![CDATA[c]]></A></xml>'), { A: 'abc' });
+  t.same(parseFlatXml('<xml><A>\n <i>1</i>\n</A><B>tail<i/></B><C>2</C></xml>'), { C: '2' });
+  t.same(parseFlatXml('<xml><A x="1" y=\'&amp;\'>v</A><B/><C></C></xml>'), { A: 'v', B: '', C: '' }, 'attributes dropped; empty fields');
+  t.same(parseFlatXml('\uFEFF<?xml version="1.0"?><!-- c --><xml>text<![CDATA[root]]><?pi x?><A><!-- c -->v</A></xml>\n'), { A: 'v' });
+  t.same(parseFlatXml('<xml><A>&lt;&gt;&amp;&apos;&quot;&#65;&#x1F600;&nbsp;</A></xml>'), { A: `<>&'"A😀&nbsp;` }, 'other entities kept as written');
+  t.same(parseFlatXml('<xml><A>a\r\nb\rc&#13;</A><B><![CDATA[d\r\ne]]></B></xml>'), { A: 'a\nb\nc\r', B: 'd\ne' }, 'line ends read as LF');
+  t.same(parseFlatXml('<xml><A><![CDATA[&lt;]]]]><![CDATA[>]]></A></xml>'), { A: '&lt;]]>' }, 'CDATA is not decoded');
+});
+
+t.test('what is not well-formed, or not one <xml> element of fields, is refused', async (t) => {
+  const refused = [
+    '',
+    '<xml/>',
+    '<xml></xml>',
+    '<xml><A>v</A></xml><xml><B>v</B></xml>',
+    '<xml><A>v</A></xml>junk',
+    'junk<xml><A>v</A></xml>',
+    '<xml><A>v</A>',
+    '<xml><A>v</B></xml>',
+    '<xml><A><i>v</A></i></xml>',
+    '<xml><A>a & b</A></xml>',
+    '<xml><A>a &nb-sp; b</A></xml>',
+    '<xml><A>a < b</A></xml>',
+    '<xml><A b=1>v</A></xml>',
+    '<xml><A b="1" b="2">v</A></xml>',
+    '<xml><A b="1"c="2">v</A></xml>',
+    '<xml><A><![CDATA[v</A></xml>',
+    '<xml><A><!-- v</A></xml>',
+    '<xml><A><![if]>v</A></xml>',
+    '<xml><1A>v</1A></xml>',
+    '<xml><A>&#0;</A></xml>',
+    '<xml><A>&#xD800;</A></xml>',
+    '<xml><A>v</A><?xml version="1.0"?></xml>',
+    '<?xml version=1.0?><xml><A>v</A></xml>',
+    '<?pi"x?><xml><A>v</A></xml>',
+    '<xml><__proto__>v</__proto__></xml>',
+  ];
+  for (const doc of refused) t.throws(() => parseFlatXml(doc), XmlError, JSON.stringify(doc));
+  t.throws(() => parseFlatXml('<xml><A>1</A><A><b/></A></xml>'), /field A is given more than once/);
+});
+
+t.test('deep or large documents are read in one pass, without recursion', async (t) => {
+  const depth = 100_000;
+  const deep = `<xml><A>${'<i>'.repeat(depth)}${'</i>'.repeat(depth)}</A><B>v</B></xml>`;
+  t.same(parseFlatXml(deep), { B: 'v' });
+  t.throws(() => parseFlatXml(`<xml><A>${'<i>'.repeat(depth)}</A></xml>`), XmlError);
+  const big = 'x'.repeat(2_000_000);
+  const started = performance.now();
+  t.equal(parseFlatXml(`<xml><A>${cdata(big)}</A><B>${big}</B></xml>`)['B']!.length, big.length);
+  t.ok(performance.now() - started < 1000, 'megabytes read in well under a second');
+});
