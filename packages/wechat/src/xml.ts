@@ -167,7 +167,7 @@ class FlatXmlReader {
    */
   private attributes(tag: string, declaration: boolean): boolean {
     const s = this.s;
-    const seen: string[] = [];
+    let seen: Set<string> | undefined; // made for the first attribute: most tags have none
     for (;;) {
       const spaced = this.spaces();
       const c = s.charCodeAt(this.pos);
@@ -181,8 +181,8 @@ class FlatXmlReader {
       }
       if (!spaced || !isNameStart(c)) this.fail(`malformed tag ${tag}`);
       const attribute = this.name();
-      if (seen.includes(attribute)) this.fail(`attribute ${attribute} is repeated in ${tag}`);
-      seen.push(attribute);
+      if ((seen ??= new Set()).has(attribute)) this.fail(`attribute ${attribute} is repeated in ${tag}`);
+      seen.add(attribute);
       this.spaces();
       if (s.charCodeAt(this.pos) !== 0x3d) this.fail(`attribute ${attribute} of ${tag} has no value`);
       this.pos++;

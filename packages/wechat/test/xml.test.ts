@@ -206,4 +206,9 @@ t.test('deep or large documents are read in one pass, without recursion', async 
   const started = performance.now();
   t.equal(parseFlatXml(`<xml><A>${cdata(big)}</A><B>${big}</B></xml>`)['B']!.length, big.length);
   t.ok(performance.now() - started < 1000, 'megabytes read in well under a second');
+  // More than a body (64 KB) can hold of attributes on one tag: checked for repeats in linear time.
+  const attributes = Array.from({ length: 16_000 }, (_, i) => ` a${i}=""`).join('');
+  const timed = performance.now();
+  t.same(parseFlatXml(`<xml><A${attributes}>v</A></xml>`), { A: 'v' });
+  t.ok(performance.now() - timed < 200, 'thousands of attributes read in linear time');
 });
