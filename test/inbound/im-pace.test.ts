@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/state';
@@ -213,19 +214,28 @@ t.test(
   async (t) => {
     const s = await stack(t);
     const sendPace = stateKeys(s.env['QUEUE_PREFIX']!).pace({ platform: 'im', command: 'openim/sendmsg' });
-    // Every call to the pace script on its own for the send's pace, by its mode (its last argument).
+    // Every call to the pace script on its own for the send's pace, by its mode (its last argument),
+    // from the marker on: MONITOR reports commands in the order Redis ran them, but later than
+    // they ran, so a flag set by the test would count some of the customers' first messages.
+    const marker = `count from here ${randomUUID()}`;
     const asked = new Map<string, number>();
     let counting = false;
     const monitor = await watchRedis(redis.url, (args) => {
+      if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) counting = true;
       if (counting && ['evalsha', 'eval'].includes(args[0]?.toLowerCase() ?? '') && args[2] === '3' && args[3] === sendPace) {
         asked.set(args[11]!, (asked.get(args[11]!) ?? 0) + 1);
       }
     });
-    t.teardown(() => monitor.stop());
+    const state = new Redis(redis.url);
+    t.teardown(() => {
+      monitor.stop();
+      state.disconnect();
+    });
     // The customers' first messages (their imports) are not counted.
     s.workers.push(await startWorkerProcess(s.env));
     const customers = await knownCustomers(s, 50);
-    counting = true;
+    await state.echo(marker);
+    await eventually('the monitor has reached the marker', () => counting);
     const since = Date.now();
     // 300 pushes/s for 2 s: the pace is full from the first tenth of a second on.
     const conversations = await pushAtRate(s.gateway.platform('safe'), customers, 600, 300);
