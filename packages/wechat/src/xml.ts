@@ -139,17 +139,22 @@ class FlatXmlReader {
       this.pos = end + 2;
       return true;
     }
-    if (s.startsWith('<!', this.pos)) this.fail("'<!' that starts no comment or CDATA section");
+    if (s.startsWith('<!', this.pos)) {
+      // Declarations (a DTD, entities) are refused wherever they stand: nothing is ever expanded.
+      const word = s.slice(this.pos + 2, this.pos + 9).toUpperCase();
+      if (word === 'DOCTYPE' || word.startsWith('ENTITY')) throw new XmlError('DOCTYPE and ENTITY declarations are not accepted');
+      this.fail("'<!' that starts no comment or CDATA section");
+    }
     if (!isNameStart(s.charCodeAt(this.pos + 1))) this.fail("'<' that starts no tag");
     return false;
   }
 
-  /** Whitespace, comments and processing instructions outside the root element. */
+  /** Whitespace, comments and processing instructions outside the root element (any other `<!` is refused). */
   private misc(): void {
     const s = this.s;
     for (;;) {
       while (isSpace(s.charCodeAt(this.pos))) this.pos++;
-      if (!(s.startsWith('<!--', this.pos) || s.startsWith('<?', this.pos))) return;
+      if (!(s.startsWith('<!', this.pos) || s.startsWith('<?', this.pos))) return;
       this.markup();
     }
   }
@@ -263,14 +268,14 @@ function decodeText(text: string): string {
 
 /**
  * Parses a flat `<xml>…</xml>` document (a push, an envelope or a reply) into its fields.
- * Refuses DTDs and entity declarations outright, anything that is not well-formed or not one
+ * Refuses DTDs and entity declarations where they stand (text in a CDATA section is only text: a
+ * customer may write `<!DOCTYPE`), anything that is not well-formed or not one
  * <xml> element holding at least one field, and a field given twice. A field's value is its text
  * and CDATA sections joined. A field that holds elements of its own (the reports of a mass send
  * or a publication carry such) is left out, whatever text lies around them: no push the relay
  * reads needs one.
  */
 export function parseFlatXml(text: string): Record<string, string> {
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not accepted');
   return new FlatXmlReader(text).document();
 }
 

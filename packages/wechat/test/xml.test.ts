@@ -163,6 +163,13 @@ t.test("a field's text and CDATA sections join in document order; a field holdin
   t.same(parseFlatXml('<xml><A>&lt;&gt;&amp;&apos;&quot;&#65;&#x1F600;&nbsp;</A></xml>'), { A: `<>&'"A😀&nbsp;` }, 'other entities kept as written');
   t.same(parseFlatXml('<xml><A>a\r\nb\rc&#13;</A><B><![CDATA[d\r\ne]]></B></xml>'), { A: 'a\nb\nc\r', B: 'd\ne' }, 'line ends read as LF');
   t.same(parseFlatXml('<xml><A><![CDATA[&lt;]]]]><![CDATA[>]]></A></xml>'), { A: '&lt;]]>' }, 'CDATA is not decoded');
+  t.same(
+    parseFlatXml('<xml><A><![CDATA[<!DOCTYPE html><!ENTITY e "x">]]></A></xml>'),
+    { A: '<!DOCTYPE html><!ENTITY e "x">' },
+    'a declaration in CDATA is text',
+  );
+  for (const doc of ['<!DOCTYPE xml><xml><A>v</A></xml>', '<xml><A>v</A><!ENTITY e "x"></xml>', '<xml><A><!doctype x>v</A></xml>'])
+    t.throws(() => parseFlatXml(doc), /DOCTYPE and ENTITY declarations are not accepted/, `refused where it stands: ${doc}`);
 });
 
 t.test('what is not well-formed, or not one <xml> element of fields, is refused', async (t) => {
