@@ -4,19 +4,12 @@ export class XmlError extends Error {
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 
-/** `&…;` where it starts: a character reference or an entity's name. */
-const REFERENCE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][A-Za-z0-9_]*);/y;
+/** `&…;` where it starts: a character reference or an entity's name (an XML name, past ASCII let in as for tags). */
+const REFERENCE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_:\u0080-\uffff][\w.:\u0080-\uffff-]*);/y;
 
-/** XML's Char production: what a character reference may name. */
-function isXmlChar(code: number): boolean {
-  return (
-    code === 0x9 ||
-    code === 0xa ||
-    code === 0xd ||
-    (code >= 0x20 && code <= 0xd7ff) ||
-    (code >= 0xe000 && code <= 0xfffd) ||
-    (code >= 0x10000 && code <= 0x10ffff)
-  );
+/** A name or reference from the document as an error message shows it: a body may hold 64 KB of one. */
+function shown(text: string): string {
+  return text.length <= 40 ? text : `${text.slice(0, 40)}…`;
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x9 || c === 0xa || c === 0xd;
@@ -43,7 +36,7 @@ class FlatXmlReader {
     const root = this.startTag();
     if (root.name !== 'xml' || root.empty) throw new XmlError('expected one <xml> root element');
     const fields: Record<string, string> = {};
-    const seen = new Set<string>();
+    let count = 0;
     for (;;) {
       this.text(s.indexOf('<', this.pos));
       if (this.at('</')) {
@@ -56,13 +49,14 @@ class FlatXmlReader {
       }
       if (this.markup()) continue;
       const field = this.startTag();
-      if (seen.has(field.name)) throw new XmlError(`field ${field.name} is given more than once`);
       if (field.name === '__proto__') throw new XmlError('field __proto__ is not accepted');
-      seen.add(field.name);
+      count++;
       const value = field.empty ? '' : this.fieldValue(field.name);
-      if (value !== undefined) fields[field.name] = value;
+      // A field given again is read past: its first text stands. Refusing the push would have
+      // WeChat retry it and then drop it, and the copies are read once, here, for every use.
+      if (value !== undefined && !Object.hasOwn(fields, field.name)) fields[field.name] = value;
     }
-    if (seen.size === 0) throw new XmlError('expected one <xml> root element');
+    if (count === 0) throw new XmlError('expected one <xml> root element');
     this.misc();
     if (this.pos < s.length) {
       if (this.at('<') && isNameStart(s.charCodeAt(this.pos + 1))) throw new XmlError('expected one <xml> root element');
@@ -133,7 +127,7 @@ class FlatXmlReader {
         this.attributes('<?xml?>', true);
         return true;
       }
-      if (!this.at('?>') && !isSpace(s.charCodeAt(this.pos))) this.fail(`malformed processing instruction <?${target}`);
+      if (!this.at('?>') && !isSpace(s.charCodeAt(this.pos))) this.fail(`malformed processing instruction <?${shown(target)}`);
       const end = s.indexOf('?>', this.pos);
       if (end < 0) this.fail('unterminated processing instruction');
       this.pos = end + 2;
@@ -163,7 +157,7 @@ class FlatXmlReader {
   private startTag(): { name: string; empty: boolean } {
     this.pos++;
     const name = this.name();
-    return { name, empty: this.attributes(`<${name}>`, false) };
+    return { name, empty: this.attributes(`<${shown(name)}>`, false) };
   }
 
   /**
@@ -186,16 +180,16 @@ class FlatXmlReader {
       }
       if (!spaced || !isNameStart(c)) this.fail(`malformed tag ${tag}`);
       const attribute = this.name();
-      if ((seen ??= new Set()).has(attribute)) this.fail(`attribute ${attribute} is repeated in ${tag}`);
+      if ((seen ??= new Set()).has(attribute)) this.fail(`attribute ${shown(attribute)} is repeated in ${tag}`);
       seen.add(attribute);
       this.spaces();
-      if (s.charCodeAt(this.pos) !== 0x3d) this.fail(`attribute ${attribute} of ${tag} has no value`);
+      if (s.charCodeAt(this.pos) !== 0x3d) this.fail(`attribute ${shown(attribute)} of ${tag} has no value`);
       this.pos++;
       this.spaces();
       const quote = s[this.pos];
-      if (quote !== '"' && quote !== "'") this.fail(`attribute ${attribute} of ${tag} is not quoted`);
+      if (quote !== '"' && quote !== "'") this.fail(`attribute ${shown(attribute)} of ${tag} is not quoted`);
       const end = s.indexOf(quote, this.pos + 1);
-      if (end < 0) this.fail(`attribute ${attribute} of ${tag} is not closed`);
+      if (end < 0) this.fail(`attribute ${shown(attribute)} of ${tag} is not closed`);
       decodeText(s.slice(this.pos + 1, end));
       this.pos = end + 1;
     }
@@ -206,8 +200,8 @@ class FlatXmlReader {
     this.pos += 2;
     const name = this.name();
     this.spaces();
-    if (this.s.charCodeAt(this.pos) !== 0x3e) this.fail(`malformed end tag </${name}>`);
-    if (name !== expected) this.fail(`</${name}> closes <${expected}>`);
+    if (this.s.charCodeAt(this.pos) !== 0x3e) this.fail(`malformed end tag </${shown(name)}>`);
+    if (name !== expected) this.fail(`</${shown(name)}> closes <${shown(expected)}>`);
     this.pos++;
   }
 
@@ -256,8 +250,10 @@ function decodeText(text: string): string {
     const ref = m[1]!;
     let decoded: string;
     if (ref.startsWith('#')) {
+      // Any code point is taken, as the same character written out is: a serialiser that escapes
+      // an emoji as its two UTF-16 halves (`&#xD83D;&#xDE00;`) gives the emoji back.
       const code = ref.startsWith('#x') ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      if (!isXmlChar(code)) throw new XmlError(`character reference &${ref}; names no XML character`);
+      if (!(code <= 0x10ffff)) throw new XmlError(`character reference &${shown(ref)}; names no character`);
       decoded = String.fromCodePoint(code);
     } else decoded = PREDEFINED[ref] ?? m[0];
     out += text.slice(from, amp) + decoded;
@@ -269,9 +265,9 @@ function decodeText(text: string): string {
 /**
  * Parses a flat `<xml>…</xml>` document (a push, an envelope or a reply) into its fields.
  * Refuses DTDs and entity declarations where they stand (text in a CDATA section is only text: a
- * customer may write `<!DOCTYPE`), anything that is not well-formed or not one
- * <xml> element holding at least one field, and a field given twice. A field's value is its text
- * and CDATA sections joined. A field that holds elements of its own (the reports of a mass send
+ * customer may write `<!DOCTYPE`), and anything that is not well-formed or not one <xml> element
+ * holding at least one field. A field's value is its text and CDATA sections joined; a field
+ * given again keeps its first text. A field that holds elements of its own (the reports of a mass send
  * or a publication carry such) is left out, whatever text lies around them: no push the relay
  * reads needs one.
  */

@@ -34,17 +34,28 @@ function referenceFields(text: string): Record<string, string> | 'refused' {
   const fields: Record<string, string> = {};
   for (const [name, node] of Object.entries(root as Record<string, unknown>)) {
     if (name === '#text' || name === CDATA) continue;
-    if (Array.isArray(node)) return 'refused';
-    if (typeof node === 'string') {
-      fields[name] = decode(node);
-      continue;
-    }
-    const parts = node as Record<string, unknown>;
-    const sections = parts[CDATA] === undefined ? [] : ([] as unknown[]).concat(parts[CDATA]);
-    const others = Object.keys(parts).filter((key) => key !== CDATA && key !== '#text');
-    if (others.length === 0) fields[name] = sections.join('') + decode(typeof parts['#text'] === 'string' ? parts['#text'] : '');
+    // A field given again keeps its first text: the first copy that holds no elements.
+    const value = ([] as unknown[])
+      .concat(node)
+      .map(textOf)
+      .find((v) => v !== undefined);
+    if (value !== undefined) fields[name] = value;
   }
   return fields;
+}
+
+/** A field's text as the reference reads it, or undefined when it holds elements. */
+function textOf(node: unknown): string | undefined {
+  if (typeof node === 'string') return decode(node);
+  const parts = node as Record<string, unknown>;
+  const sections = parts[CDATA] === undefined ? [] : ([] as unknown[]).concat(parts[CDATA]);
+  const others = Object.keys(parts).filter((key) => key !== CDATA && key !== '#text');
+  return others.length === 0 ? sections.join('') + decode(typeof parts['#text'] === 'string' ? parts['#text'] : '') : undefined;
+}
+
+/** A reading as JSON with its fields in name order: a field given again may come first in one reading, later in the other. */
+function sorted(reading: Record<string, string> | 'refused'): string {
+  return JSON.stringify(reading === 'refused' ? reading : Object.fromEntries(Object.entries(reading).sort(([a], [b]) => (a < b ? -1 : 1))));
 }
 
 function ours(text: string): Record<string, string> | 'refused' {
@@ -92,6 +103,7 @@ function documents(count: number, seed: number): string[] {
   return Array.from({ length: count }, () => {
     const names = NAMES.filter(() => next() < 0.5);
     if (names.length === 0) names.push(pick(NAMES));
+    if (next() < 0.1) names.push(pick(names)); // a field given again
     const gap = pick(['', '\n', '\n  ', '\r\n\t']);
     const head = pick(['', '<?xml version="1.0" encoding="UTF-8"?>\n', '\uFEFF', '<!-- pushed -->']);
     return `${head}<xml>${gap}${names.map(field).join(gap)}${gap}</xml>${pick(['', '\n'])}`;
@@ -119,9 +131,10 @@ t.test('the reader agrees with fast-xml-parser on WeChat-shaped documents', asyn
     const expected = referenceFields(doc);
     if (expected === 'refused') t.fail(`the reference refused a well-formed document: ${JSON.stringify(doc)}`);
     if (doc.includes('<item>')) held++;
-    if (JSON.stringify(ours(doc)) !== JSON.stringify(expected)) t.fail(`disagree on ${JSON.stringify(doc)}`);
+    if (sorted(ours(doc)) !== sorted(expected)) t.fail(`disagree on ${JSON.stringify(doc)}`);
   }
   t.ok(held > 100, `${held} documents had a field holding elements`);
+  t.ok(docs.filter((doc) => Object.keys(ours(doc)).length < (doc.match(/<[A-Z]/g) ?? []).length).length > 100, 'and over a hundred one given again');
   t.pass(`${docs.length} documents read alike`);
 });
 
@@ -141,6 +154,8 @@ t.test('a damaged document is refused with an XmlError, or read as the reference
     const expected = referenceFields(doc);
     // A processing instruction's content is free text in XML; the reference reads some as attributes.
     if (expected === 'refused' && /<\?(?!xml[\s?])/.test(doc)) continue;
+    // An entity's name may hold '-', '.' or ':' in XML (kept as written, as `&nbsp;` is); the reference refuses such names.
+    if (expected === 'refused' && /&[A-Za-z_:][\w.:-]*[.:-][\w.:-]*;/.test(doc)) continue;
     if (expected === 'refused') {
       t.fail(`accepted what the reference refuses: ${JSON.stringify(doc)}`);
       continue;
@@ -160,7 +175,21 @@ t.test("a field's text and CDATA sections join in document order; a field holdin
   t.same(parseFlatXml('<xml><A>\n <i>1</i>\n</A><B>tail<i/></B><C>2</C></xml>'), { C: '2' });
   t.same(parseFlatXml('<xml><A x="1" y=\'&amp;\'>v</A><B/><C></C></xml>'), { A: 'v', B: '', C: '' }, 'attributes dropped; empty fields');
   t.same(parseFlatXml('\uFEFF<?xml version="1.0"?><!-- c --><xml>text<![CDATA[root]]><?pi x?><A><!-- c -->v</A></xml>\n'), { A: 'v' });
-  t.same(parseFlatXml('<xml><A>&lt;&gt;&amp;&apos;&quot;&#65;&#x1F600;&nbsp;</A></xml>'), { A: `<>&'"A😀&nbsp;` }, 'other entities kept as written');
+  t.same(
+    parseFlatXml('<xml><A>&lt;&gt;&amp;&apos;&quot;&#65;&#x1F600;&nbsp;&nb-sp;&a.b;&é;</A></xml>'),
+    { A: `<>&'"A😀&nbsp;&nb-sp;&a.b;&é;` },
+    'other entities kept as written',
+  );
+  t.same(
+    parseFlatXml('<xml><A>&#xD83D;&#xDE00;&#0;&#8;</A></xml>'),
+    { A: '😀\u0000\b' },
+    'any code point, as written out: an emoji in UTF-16 halves comes back whole',
+  );
+  t.same(
+    parseFlatXml('<xml><A>1</A><B><i/></B><A>2</A><B>t</B><B>u</B><constructor>c</constructor><constructor>d</constructor></xml>'),
+    { A: '1', B: 't', constructor: 'c' },
+    'a field given again keeps its first text',
+  );
   t.same(parseFlatXml('<xml><A>a\r\nb\rc&#13;</A><B><![CDATA[d\r\ne]]></B></xml>'), { A: 'a\nb\nc\r', B: 'd\ne' }, 'line ends read as LF');
   t.same(parseFlatXml('<xml><A><![CDATA[&lt;]]]]><![CDATA[>]]></A></xml>'), { A: '&lt;]]>' }, 'CDATA is not decoded');
   t.same(
@@ -184,7 +213,6 @@ t.test('what is not well-formed, or not one <xml> element of fields, is refused'
     '<xml><A>v</B></xml>',
     '<xml><A><i>v</A></i></xml>',
     '<xml><A>a & b</A></xml>',
-    '<xml><A>a &nb-sp; b</A></xml>',
     '<xml><A>a < b</A></xml>',
     '<xml><A b=1>v</A></xml>',
     '<xml><A b="1" b="2">v</A></xml>',
@@ -193,15 +221,28 @@ t.test('what is not well-formed, or not one <xml> element of fields, is refused'
     '<xml><A><!-- v</A></xml>',
     '<xml><A><![if]>v</A></xml>',
     '<xml><1A>v</1A></xml>',
-    '<xml><A>&#0;</A></xml>',
-    '<xml><A>&#xD800;</A></xml>',
     '<xml><A>v</A><?xml version="1.0"?></xml>',
     '<?xml version=1.0?><xml><A>v</A></xml>',
     '<?pi"x?><xml><A>v</A></xml>',
     '<xml><__proto__>v</__proto__></xml>',
+    '<xml><A>&#x110000;</A></xml>',
+    '<xml><A>&#99999999999999999999999;</A></xml>',
+    '<xml><A>a &1b; c</A></xml>',
   ];
   for (const doc of refused) t.throws(() => parseFlatXml(doc), XmlError, JSON.stringify(doc));
-  t.throws(() => parseFlatXml('<xml><A>1</A><A><b/></A></xml>'), /field A is given more than once/);
+  // A name from the body is shown cut short: a body may hold 64 KB of one.
+  const long = 'N'.repeat(60_000);
+  for (const doc of [`<xml><${long}>v</${long}x></xml>`, `<xml><A ${long}=1>v</A></xml>`, `<xml><A>&#${'9'.repeat(60_000)};</A></xml>`]) {
+    const message = (() => {
+      try {
+        parseFlatXml(doc);
+        return 'read';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    t.ok(message !== 'read' && message.length < 200, `refused with a short message: ${message}`);
+  }
 });
 
 t.test('deep or large documents are read in one pass, without recursion', async (t) => {
