@@ -49,6 +49,14 @@ export interface Config {
   imPaceAccount: string;
   /** Every account with this account's IM app, in the file's order, itself included (just itself where the app is its own): they share its agents, whose open conversations they count together. */
   imAppAccounts: readonly string[];
+  /**
+   * The accounts of imAppAccounts whose IM_AGENTS are this account's (the same agents, in any
+   * order), itself included: their waiting customers queue together for those agents, in the order
+   * they began to wait. An account of the app with other agents keeps a queue of its own (its
+   * customers could not take this account's agents, nor this account's theirs), while an agent
+   * both list still counts their open conversations together.
+   */
+  imDeskAccounts: readonly string[];
   redisUrl: string;
   redisCluster: boolean;
   /** REDIS_SENTINELS, REDIS_SENTINEL_NAME (and REDIS_SENTINEL_PASSWORD): the primary is whichever the sentinels name; REDIS_URL gives its user, password, database and TLS. */
@@ -159,8 +167,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new ConfigErrors(problems);
   const paced = accounts.map((a) => {
     // An app this process does not know (a ${NAME} it lacks) is no app shared.
-    const sharing = a.im.sdkAppId === undefined ? [a.account] : accounts.filter((b) => b.im.sdkAppId === a.im.sdkAppId).map((b) => b.account);
-    return { ...a, imPaceAccount: sharing[0]!, imAppAccounts: sharing };
+    const sharing = a.im.sdkAppId === undefined ? [a] : accounts.filter((b) => b.im.sdkAppId === a.im.sdkAppId);
+    const agents = new Set(a.im.agents);
+    const sameAgents = (b: Config) => {
+      const theirs = new Set(b.im.agents);
+      return theirs.size === agents.size && [...theirs].every((agent) => agents.has(agent));
+    };
+    const ids = (list: readonly Config[]) => list.map((b) => b.account);
+    return { ...a, imPaceAccount: sharing[0]!.account, imAppAccounts: ids(sharing), imDeskAccounts: ids(sharing.filter(sameAgents)) };
   });
   return { ...config, sandbox: false, accounts: paced };
 }
@@ -234,6 +248,7 @@ function loadAccount(env: Env, account: string): Config {
     accounts: [],
     imPaceAccount: account,
     imAppAccounts: [account],
+    imDeskAccounts: [account],
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     redisCluster: flag(env, 'REDIS_CLUSTER', false),
     redisSentinel: redisSentinel(env, flag(env, 'REDIS_CLUSTER', false)),

@@ -156,6 +156,7 @@ export function withSandbox(config: Config): Config {
     // Each has an IM app of its own, and so the whole of IM's limit.
     imPaceAccount: a.id,
     imAppAccounts: [a.id],
+    imDeskAccounts: [a.id],
     wechat: {
       ...config.wechat,
       token: a.token,

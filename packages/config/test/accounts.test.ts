@@ -163,6 +163,30 @@ t.test('two accounts cannot be one Official Account, and accounts that share an 
     'each knows every account of its IM app (their agents and loads are shared)',
   );
   t.same(
+    config.accounts.map((a) => a.imDeskAccounts),
+    [
+      ['brand-a', 'brand-b'],
+      ['brand-a', 'brand-b'],
+    ],
+    'with the same agents, their customers queue together',
+  );
+  const otherAgents = loadConfig({
+    ACCOUNTS_FILE: json([
+      brandA,
+      { ...brandB, im: { ...brandA.im, agents: ['bea', 'ann'] } },
+      { ...brandB, id: 'brand-c', wechat: { token: 'tokenccc' }, im: { ...brandA.im, agents: ['al', 'ann'] } },
+    ]),
+  });
+  t.same(
+    otherAgents.accounts.map((a) => [a.imAppAccounts.length, a.imDeskAccounts]),
+    [
+      [3, ['brand-a', 'brand-c']],
+      [3, ['brand-b']],
+      [3, ['brand-a', 'brand-c']],
+    ],
+    'an account of the app with other agents queues its customers apart (the same agents in another order are the same)',
+  );
+  t.same(
     loadConfig({ ACCOUNTS_FILE: json([brandA, brandB]) }).accounts.map((a) => a.imAppAccounts),
     [['brand-a'], ['brand-b']],
     'an app of its own: itself alone',

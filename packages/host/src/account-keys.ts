@@ -41,15 +41,19 @@ export function appLoadPlaces(config: Config): { accounts: AccountDesk[]; places
   return { accounts, places };
 }
 
-/** The desks of the other accounts that share the account's IM app: a place one of its agents frees may go to a customer waiting in any of them. */
+/**
+ * The desks of the other accounts that share the account's IM app and its agents (see
+ * Config.imDeskAccounts): their waiting customers queue with the account's, and a place one of
+ * the agents frees may go to a customer waiting in any of them.
+ */
 export function otherAppDesks(config: Config): AccountDesk[] {
   const own = accountPrefix(config.queuePrefix, config.redisCluster, config.account);
-  return appDesks(config).filter((desk) => desk.prefix !== own);
+  return appDesks(config, config.imDeskAccounts).filter((desk) => desk.prefix !== own);
 }
 
 /** The desk of every account of the account's IM app, itself included (see Config.imAppAccounts). */
-function appDesks(config: Config): AccountDesk[] {
-  return config.imAppAccounts.map((account) => {
+function appDesks(config: Config, accounts = config.imAppAccounts): AccountDesk[] {
+  return accounts.map((account) => {
     const prefix = accountPrefix(config.queuePrefix, config.redisCluster, account);
     return { prefix, keys: stateKeys(prefix) };
   });
