@@ -58,9 +58,14 @@ function commonRoute(url: URL): AccountTarget | undefined {
 export async function buildForAccounts(definition: ServiceDefinition, config: Config, options: BuildOptions): Promise<RunningService> {
   if (config.accounts.length === 0) return definition.build(config, options);
   const built: AccountService[] = [];
+  const made = new Map<string, unknown>();
+  const shared = <T>(key: string, make: () => T): T => {
+    if (!made.has(key)) made.set(key, make());
+    return made.get(key) as T;
+  };
   try {
     for (const [i, account] of accountsOf(config).entries()) {
-      const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0, behindAccountsFront: true });
+      const service = await definition.build(account, { processMetrics: options.processMetrics && i === 0, behindAccountsFront: true, shared });
       built.push({ account: account.account, config: account, service });
       await service.app.ready();
     }

@@ -27,6 +27,12 @@ export interface BuildOptions {
   processMetrics: boolean;
   /** Built as one account of several behind the accounts front (ACCOUNTS_FILE, sandbox mode), whose own pages (frontRoutes) list them all. */
   behindAccountsFront?: true;
+  /**
+   * Behind the accounts front: what the accounts' instances of the service share in this process,
+   * made by the first that asks for it under `key` (e.g. the dashboard's count of failed logins:
+   * one password opens every account's board).
+   */
+  shared?: <T>(key: string, make: () => T) => T;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface DashboardOverrides {
   now?: () => number;
   /** Where the front lists every account (several accounts): the board links back to it. */
   accountsList?: string;
+  /** The count of failed logins, when the boards of several accounts share it (one password opens them all). */
+  loginThrottle?: LoginThrottle;
 }
 
 /**
@@ -59,7 +61,9 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       registerDeskMetrics(registry, redis, keys, config.im.agents, () => loads.drift(appDesks));
       registerRedisMemoryMetrics(registry, redis);
       const login =
-        password === undefined ? [] : [basicAuth(user ?? 'admin', password, HEALTH_PATHS, new LoginThrottle(overrides.now ? { now: overrides.now } : {}))];
+        password === undefined
+          ? []
+          : [basicAuth(user ?? 'admin', password, HEALTH_PATHS, overrides.loginThrottle ?? new LoginThrottle(overrides.now ? { now: overrides.now } : {}))];
       return {
         queues,
         registry,

@@ -10,7 +10,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { chromium } from 'playwright-core';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { LOGIN, SIGNED_IN } from './board-client.js';
 
 // The dashboard with ACCOUNTS_FILE: a board per account at /accounts/<account>/, each over its
@@ -148,4 +148,22 @@ t.test('with a `default` account beside the file: the root stays its board, and 
   const list = await both.app.inject({ url: '/accounts/', headers: SIGNED_IN });
   t.match(list.body, '<a href="/">default</a>', '`default` listed, linked to the root');
   t.match(list.body, '<a href="/accounts/brand-b/">brand-b</a>');
+});
+
+t.test("one password opens every account's board: a client's failed logins count across them all", async (t) => {
+  // From an address of its own (any of 127.0.0.0/8), so that the other tests' client is not held back.
+  const from = new Agent({ localAddress: '127.0.0.7' });
+  t.teardown(() => from.close());
+  const guess = { authorization: `Basic ${Buffer.from('ops:a-guess').toString('base64')}` };
+  const status = async (path: string, headers: Record<string, string>) => {
+    const res = await request(`${origin}${path}`, { headers, dispatcher: from });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  const guesses = [];
+  for (const account of ['brand-a', 'brand-b', 'brand-a', 'brand-b', 'brand-a']) guesses.push(await status(`/accounts/${account}/api/queues`, guess));
+  t.same(guesses, [401, 401, 401, 401, 401], 'five guesses, spread over two boards');
+  t.equal(await status('/accounts/brand-b/api/queues', guess), 429, 'the sixth, on either board, is held back');
+  t.equal(await status('/accounts/brand-b/api/queues', SIGNED_IN), 429, 'the right password too, for that client');
+  t.equal((await get('/accounts/brand-b/api/queues')).status, 200, 'another client is not held back');
 });
