@@ -5,7 +5,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { PusherMetrics } from './metrics.js';
-import { type Delivery, type DeliveryDeps, deliver } from './reply-delivery.js';
+import { type Delivery, type DeliveryDeps, deliver, deliveryBegun } from './reply-delivery.js';
 import { type Undelivered, markReason, noticeIds, noticeText, reasonText } from './notice.js';
 import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import type { DeliveryMarks } from './delivery-marks.js';
@@ -124,8 +124,12 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         metrics.replies.inc({ outcome: 'command', via: job.data.via });
         return { outcome: 'command', command: handled.handled };
       }
-      // After a /transfer the customer's replies come from their new agent: the old agent's are not delivered.
-      const serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent);
+      // After a /transfer the customer's replies come from their new agent: the old agent's are not
+      // delivered. But a reply some of whose parts have gone is finished, whoever took the customer
+      // since (the first-response check may hand them on between two attempts): the customer has
+      // its beginning, and its agent is never told it was not delivered.
+      let serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent);
+      if (serving !== undefined && (await deliveryBegun(deps.redis, deps.progressKey(job.id!)))) serving = undefined;
       if (serving !== undefined) {
         settled = 'not_delivered';
         const text = `⚠ Relay notice — your reply “${quoteOf(body)}” was not delivered: this customer is now with ${serving}.`;

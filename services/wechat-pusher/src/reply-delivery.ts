@@ -40,6 +40,11 @@ export type Delivery = { delivered: true; parts: number } | { delivered: false; 
 /** A reply's progress outlives a failed job's retention (a week), then goes. */
 export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 
+/** Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`, `sent`, `uncertain`). */
+export async function deliveryBegun(redis: Redis | Cluster, key: string): Promise<boolean> {
+  return (await redis.hkeys(key)).some((field) => /^p\d+$/.test(field));
+}
+
 /** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
 function sendable(parts: ReplyPart[]): ReplyPart[] {
   return parts.flatMap((p): ReplyPart[] => (p.kind === 'text' ? splitText(p.content).map((content) => ({ kind: 'text' as const, content })) : [p]));
