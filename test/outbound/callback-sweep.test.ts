@@ -150,6 +150,30 @@ t.test('a conversation IM keeps failing for holds back no other, and is looked t
   await eventually('nothing owed', async () => (await redis.zcard(keys.callbackOwed)) === 0);
 });
 
+t.test("another agent's reply in a conversation IM kept failing for is found by the look owed to it, after that agent's list has moved on", async (t) => {
+  const c = await customer();
+  const other = AGENTS.find((a) => a !== c.agent)!;
+  im.historyRefused.set(c.userId, 90994); // server busy, for this conversation only
+  t.teardown(() => im.historyRefused.clear());
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  im.callbackLost(1);
+  const sent = await im.agentSend(other, c.userId, [textElem('a colleague, while IM failed')]);
+  await eventually('owed a look', async () => (await redis.zscore(keys.callbackOwed, c.openid)) !== null, 15_000, 100);
+  // IM kept failing for the conversation longer than the sweeps look back (MARGIN_MS): the reply,
+  // and the look owed, are ten minutes old. The other agent's conversation list no longer names the
+  // customer for a sweep's range; the owed look alone remembers the conversation.
+  const tenMinutesAgo = Date.now() - 10 * 60_000;
+  im.messages.find((m) => m.msgKey === sent.msgKey)!.receivedAt = tenMinutesAgo;
+  await redis.zadd(keys.callbackOwed, 'LT', tenMinutesAgo - 1000, c.openid);
+  t.same(texts(c.openid), [], 'not yet: IM fails for the conversation');
+  im.historyRefused.clear();
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['a colleague, while IM failed'], "found in the other agent's history");
+  await eventually('nothing owed', async () => (await redis.zcard(keys.callbackOwed)) === 0);
+});
+
 t.test("a reply IM's history showed too late to be confirmed is delivered once a sweep sees it there", async (t) => {
   const c = await customer();
   im.historyLagMs = 3000; // longer than the pusher looks for it (about a second in these tests)

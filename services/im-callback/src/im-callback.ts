@@ -104,7 +104,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
   const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log });
   const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log });
-  const owed = new OwedLooks(redis, keys);
+  const owed = new OwedLooks(redis, keys, config.im.agents);
   // One look through IM's history at a time in the fleet, renewed as it goes: a customer's found replies keep their order.
   const lock = new FleetLock(redis, keys.historyLock, 60_000);
   const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, log);

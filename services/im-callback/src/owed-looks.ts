@@ -10,17 +10,24 @@ const AT_MOST = 10_000;
  * a look from the start of the range it missed. The next look — a sweep or a gap's recovery —
  * takes them up with its own conversations, so one conversation IM fails for never holds back the
  * others, and none is forgotten.
+ *
+ * An owed look reads every agent's conversation with the customer (IM_AGENTS), not only their
+ * own agent's: the look that failed may have been for another agent's reply, found through that
+ * agent's conversation list, which a later look (from more than MARGIN_MS after the reply) no
+ * longer shows. Owed looks are rare; reading every agent's keeps such a reply from being lost.
  */
 export class OwedLooks {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
+    /** IM_AGENTS: every agent whose conversation with an owed customer is read. */
+    private readonly agents: readonly string[],
   ) {}
 
   async all(): Promise<Customer[]> {
     const flat = await this.redis.zrange(this.keys.callbackOwed, 0, AT_MOST - 1, 'WITHSCORES');
     const owed: Customer[] = [];
-    for (let i = 0; i < flat.length; i += 2) owed.push({ openid: flat[i]!, from: Number(flat[i + 1]) });
+    for (let i = 0; i < flat.length; i += 2) owed.push({ openid: flat[i]!, from: Number(flat[i + 1]), otherAgents: this.agents });
     return owed;
   }
 
