@@ -15,6 +15,8 @@ import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 import { MARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
 import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
+export { LINE_TTL_S } from './scripts/line.js';
+
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'
  * holds, the WeChat token): each connection gets all of them

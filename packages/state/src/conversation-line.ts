@@ -1,9 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
-
-/** A line lives this long after its last append: bounded memory for customers who went quiet. */
-const LINE_TTL_S = 7 * 24 * 3600;
+import { LINE_TTL_S, type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
 export type Turn = 'head' | 'waiting' | 'absent';
 

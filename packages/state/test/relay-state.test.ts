@@ -42,6 +42,22 @@ t.test('a line lets only its head relay, in the order of appends, and skips entr
   t.equal(await line.finish('o1', 'j3'), undefined, 'the line is empty');
 });
 
+t.test('a line whose jobs still wait lives on from each look: a week waiting for an agent keeps their order', async (t) => {
+  const { keys, job, line, turn } = setup(['agent_a']);
+  for (const id of ['j1', 'j2']) await job(id);
+  for (const id of ['j1', 'j2']) await line.append('o1', id);
+  const key = keys.line('wechat-inbound', 'o1');
+  const week = 7 * 24 * 3600;
+  t.ok((await redis.ttl(key)) > week - 10, 'a week from the last append');
+  // Almost a week later, both jobs still waiting (every agent away): the jobs look, as they do every 30 s.
+  await redis.expire(key, 60);
+  t.equal((await turn().begin('o1', 'j2', 'open')).turn, 'waiting', 'the second looks first');
+  t.ok((await redis.ttl(key)) > week - 10, 'and the line has a week again');
+  await redis.expire(key, 60);
+  t.equal((await turn().begin('o1', 'j1', 'open')).turn, 'head', 'the first is still the head');
+  t.ok((await redis.ttl(key)) > week - 10, 'a look at the head renews it too');
+});
+
 t.test('a finish wakes the next job of the line, in the same round trip, only if it stepped aside', async (t) => {
   const { job, jobs, prefix, line } = setup(['agent_a']);
   const layout = queueLayout(prefix, 'wechat-inbound');

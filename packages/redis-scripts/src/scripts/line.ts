@@ -16,17 +16,25 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 `;
 
+/** A line lives this long after its last append or look (s): bounded memory for customers who went quiet. */
+export const LINE_TTL_S = 7 * 24 * 3600;
+
 // Drops entries whose job no longer waits (removed from the dashboard, finished, or a repeat
 // appended after its job completed) and returns the first job still to run. A job is its BullMQ
 // hash, `jobPrefix .. id`, and finished once BullMQ has set its `finishedOn` (both assumptions are
-// written down, and checked, in @wxim/queue's bullmq-layout).
+// written down, and checked, in @wxim/queue's bullmq-layout). A line with a job still to run lives
+// on from each look: jobs that wait a week for an agent (they look every 30 s) keep their order,
+// where an expired line would take them back in whatever order they next looked.
 export const LIVE_HEAD_LUA = `
 local function liveHead(line, jobPrefix)
   for _ = 1, 100 do
     local head = redis.call('ZRANGE', line, 0, 0)[1]
     if not head then return false end
     local job = jobPrefix .. head
-    if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then return head end
+    if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
+      redis.call('EXPIRE', line, ${LINE_TTL_S})
+      return head
+    end
     redis.call('ZREM', line, head)
   end
   return false
