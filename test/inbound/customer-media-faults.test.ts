@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
@@ -16,14 +16,16 @@ const SECRET = 'customer-media-faults-test-secret-0123456789';
 const THREE_DAYS_S = 3 * 86400;
 
 // An ffmpeg that converts only while `on` exists (its version check always answers): the test
-// switches conversion off and on between two attempts of one job.
+// switches conversion off and on between two attempts of one job. While `crash` exists, the next
+// conversion is killed (as the kernel kills a process when memory runs out), once.
 const dir = mkdtempSync(join(tmpdir(), 'wxim-ffmpeg-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const on = join(dir, 'on');
+const crash = join(dir, 'crash');
 const ffmpeg = join(dir, 'ffmpeg');
 writeFileSync(
   ffmpeg,
-  `#!/bin/sh\ncase "$*" in *-version*) exec ffmpeg "$@";; esac\n[ -e '${on}' ] && exec ffmpeg "$@"\necho 'conversion is off in this test' >&2\nexit 1\n`,
+  `#!/bin/sh\ncase "$*" in *-version*) exec ffmpeg "$@";; esac\n[ -e '${crash}' ] && rm -f '${crash}' && kill -9 $$\n[ -e '${on}' ] && exec ffmpeg "$@"\necho 'conversion is off in this test' >&2\nexit 1\n`,
 );
 chmodSync(ffmpeg, 0o755);
 
@@ -80,6 +82,19 @@ t.test('a retried job sends the note again, not the sound, once ffmpeg works: on
   await eventually('the rerun is done', async () => (await relay.gateway.gateway.queue.getCompletedCount()) === 1);
   t.equal(im.messagesBetween(openid).length, 1, 'still one message');
   t.equal(im.stats.duplicatesDropped, dropped + 1, 'the rerun sent the same note, which IM dropped');
+});
+
+t.test('ffmpeg killed mid-conversion (the machine, not the recording): the next attempt relays the sound, once', async (t) => {
+  const openid = fakeOpenId();
+  writeFileSync(on, '');
+  writeFileSync(crash, '');
+  await wechat.push(wechat.voice(openid, { recognition: 'say again' }));
+  await wechat.push(wechat.text(openid, 'after the voice'));
+  const [sound, next] = await conversation(openid, 2);
+  t.equal(sound!.body[0]?.MsgType, 'TIMSoundElem', 'the recording, not the note');
+  t.equal(textOf(next!), 'after the voice', 'the next message after it, in order');
+  t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
+  t.notOk(existsSync(crash), 'the conversion was killed once');
 });
 
 t.test("WeChat's daily limit on media/get (45009): the note at once, the customer's next message right after, no queue held", async (t) => {

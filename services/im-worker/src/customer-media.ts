@@ -200,7 +200,9 @@ class Expired extends Error {
 function noteReason(err: unknown, job: MediaJob): NoteReason | undefined {
   if (err instanceof Expired) return 'expired';
   if (err instanceof NoFfmpeg) return 'no_ffmpeg';
-  if (err instanceof TranscodeError) return 'unconvertible';
+  // ffmpeg refused the recording: the note. The machine failed it (killed, out of time or of
+  // processes): tried again on the job's next attempts, like a busy download, then the note.
+  if (err instanceof TranscodeError) return err.passing && job.attempt < Math.min(MEDIA_ATTEMPTS, job.attempts) ? undefined : 'unconvertible';
   if (err instanceof MediaRefused || err instanceof WechatPermanentError) return 'refused';
   if (err instanceof WechatRateLimitedError) return 'rate_limited';
   // Renewable token errors were renewed once by the client already: what is left needs an operator.

@@ -15,9 +15,24 @@ export function inputArgs(format: string | undefined): string[] {
   return ['-protocol_whitelist', 'pipe', ...(format?.toLowerCase() === 'amr' ? ['-f', 'amr'] : []), '-i', 'pipe:0'];
 }
 
+/**
+ * ffmpeg did not give the MP3. `passing` when the machine rather than the recording is at fault
+ * (it could not be started, it was killed, it ran out of time): the job tries again, as with a
+ * download WeChat answered "busy"; otherwise ffmpeg refused the recording, which no retry changes.
+ */
 export class TranscodeError extends Error {
   override readonly name = 'TranscodeError';
+
+  constructor(
+    message: string,
+    readonly passing = false,
+  ) {
+    super(message);
+  }
 }
+
+/** A failed version check is looked at again after this long: one may fail while the machine is short of processes or memory. */
+const RECHECK_MS = 60_000;
 
 export interface VoiceTranscoderOptions {
   /** The ffmpeg to run: `ffmpeg` on PATH by default. */
@@ -32,6 +47,7 @@ export class VoiceTranscoder {
   private readonly timeoutMs: number;
   private readonly maxOutputBytes: number;
   private availability: Promise<boolean> | undefined;
+  private checkedAt = 0;
 
   constructor(options: VoiceTranscoderOptions = {}) {
     this.command = options.command ?? 'ffmpeg';
@@ -39,12 +55,18 @@ export class VoiceTranscoder {
     this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
   }
 
-  /** Whether ffmpeg runs here (checked once). */
+  /** Whether ffmpeg runs here: once it has, that is kept; a failed check is made again after a minute. */
   available(): Promise<boolean> {
-    this.availability ??= this.run(['-hide_banner', '-version'], Buffer.alloc(0)).then(
-      () => true,
-      () => false,
-    );
+    if (this.availability === undefined || (this.checkedAt !== 0 && Date.now() - this.checkedAt >= RECHECK_MS)) {
+      this.checkedAt = 0;
+      this.availability = this.run(['-hide_banner', '-version'], Buffer.alloc(0)).then(
+        () => true,
+        () => {
+          this.checkedAt = Date.now();
+          return false;
+        },
+      );
+    }
     return this.availability;
   }
 
@@ -71,15 +93,15 @@ export class VoiceTranscoder {
       const out: Buffer[] = [];
       let size = 0;
       let stderr = '';
-      let failure: string | undefined;
-      const stop = (why: string) => {
+      let failure: TranscodeError | undefined;
+      const stop = (why: TranscodeError) => {
         failure ??= why;
         child.kill('SIGKILL');
       };
-      const timer = setTimeout(() => stop(`ffmpeg took longer than ${this.timeoutMs} ms`), this.timeoutMs);
+      const timer = setTimeout(() => stop(new TranscodeError(`ffmpeg took longer than ${this.timeoutMs} ms`, true)), this.timeoutMs);
       child.stdout.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > this.maxOutputBytes) stop(`ffmpeg wrote more than ${this.maxOutputBytes} bytes`);
+        if (size > this.maxOutputBytes) stop(new TranscodeError(`ffmpeg wrote more than ${this.maxOutputBytes} bytes`));
         else out.push(chunk);
       });
       child.stderr.on('data', (chunk: Buffer) => {
@@ -89,11 +111,15 @@ export class VoiceTranscoder {
       child.stdin.on('error', () => {});
       child.on('error', (err) => {
         clearTimeout(timer);
-        reject(new TranscodeError(`ffmpeg could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        const code = (err as NodeJS.ErrnoException).code;
+        // Not there is for good; out of processes, memory or files passes.
+        reject(new TranscodeError(`ffmpeg could not be started: ${code ?? err.message}`, code !== 'ENOENT' && code !== 'EACCES'));
       });
-      child.on('close', (code) => {
+      child.on('close', (code, signal) => {
         clearTimeout(timer);
-        if (failure !== undefined) return reject(new TranscodeError(failure));
+        if (failure !== undefined) return reject(failure);
+        // Killed by someone else (the kernel short of memory, an operator): the recording is not at fault.
+        if (signal !== null) return reject(new TranscodeError(`ffmpeg was killed (${signal})`, true));
         if (code !== 0) return reject(new TranscodeError(`ffmpeg failed (${code}): ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`.slice(0, 300)));
         resolve(Buffer.concat(out, size));
       });
