@@ -41,6 +41,7 @@ t.test('/help, /r and a bad command answer the agent only; the customer gets the
   await c.says('/r');
   await c.says('/r nope');
   await c.says('/close now');
+  await c.says('/help me with this');
   await c.says('//shrug');
   await c.says('That is all.');
   await relay.waitForSent(c.openid, 3);
@@ -53,6 +54,7 @@ t.test('/help, /r and a bad command answer the agent only; the customer gets the
   t.match(await c.notice(/Canned replies/), /hours: We are open.*\nbye: Thank you/s, '/r alone lists the codes');
   t.match(await c.notice(/no canned reply "nope"/), /nothing was sent/);
   t.match(await c.notice(/\/close was not understood/), /expected \/close alone/);
+  t.match(await c.notice(/\/help was not understood/), /expected \/help alone/, 'nor is /help with more text sent');
   await new Promise((r) => setTimeout(r, 300));
   t.equal(relay.textsTo(c.openid).length, 3, 'nothing more reached the customer');
 });
@@ -63,13 +65,20 @@ t.test('/transfer hands the customer on: the new agent reads the conversation so
   await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
   await c.says('Let me check that for you.');
   await relay.waitForSent(c.openid, 1);
+  // The customer's own text that reads like a command is what they wrote: the new agent reads it.
+  await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+  const asked = im.messagesBetween(c.userId, c.agent).length;
+  await relay.wechat.push(relay.wechat.text(c.openid, '/close'));
+  await eventually('the customer’s text reaches their agent', () => im.messagesBetween(c.userId, c.agent).length > asked, 10_000);
   const next = ['agent_a', 'agent_b', 'agent_c'].find((a) => a !== c.agent)!;
   await c.says(`/transfer ${next}`);
   const intro = await c.notice(/handed this customer to you/, next);
   t.match(
     intro,
-    new RegExp(`${c.agent} handed this customer to you\\. The conversation so far:\\nCustomer: hello\\n${c.agent}: Let me check that for you\\.$`),
-    'with the messages both ways, not the command',
+    new RegExp(
+      `${c.agent} handed this customer to you\\. The conversation so far:\\nCustomer: hello\\n${c.agent}: Let me check that for you\\.\\nCustomer: /close$`,
+    ),
+    'with the messages both ways, the customer’s “/close” too, not the agent’s command',
   );
   t.match(await c.notice(new RegExp(`Handed to ${next}`)), /not delivered/);
   t.equal(await redis.hget(keys.customer(c.openid), 'agent'), next, 'the customer is the new agent’s');

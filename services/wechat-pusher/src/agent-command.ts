@@ -43,7 +43,7 @@ export function parseCommand(text: string): AgentCommand | undefined {
         ? { name: 'canned', code: args.toLowerCase() }
         : { name: 'malformed', command: '/r', expected: '/r <code> (one word), or /r alone for the list' };
     case 'help':
-      return { name: 'help' };
+      return args === '' ? { name: 'help' } : { name: 'malformed', command: '/help', expected: '/help alone' };
     default:
       return undefined;
   }

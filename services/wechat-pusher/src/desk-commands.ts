@@ -47,8 +47,9 @@ function soleText(body: readonly ReplyElement[]): string | undefined {
   return typeof text === 'string' ? text : undefined;
 }
 
-/** Whether a message of the history is an agent's command. */
-function isCommand(m: RoamMessage): boolean {
+/** Whether a message of the history is an agent's command: a customer's text that reads like one is what they wrote. */
+function isCommand(m: RoamMessage, customer: string): boolean {
+  if (m.From_Account === customer) return false;
   const text = soleText(m.MsgBody);
   return text !== undefined && parseCommand(text) !== undefined;
 }
@@ -248,7 +249,7 @@ export class DeskCommands {
     for await (const page of this.deps.im.history(userId, agent, now - HISTORY_LOOKBACK_S, now, options)) {
       // Newest first: the first page holds the latest.
       // The relay's notices and the agents' commands were never part of the conversation.
-      const said = page.filter((m) => decodeRelayCustomData(m.CloudCustomData)?.source !== 'relay-notice' && !isCommand(m));
+      const said = page.filter((m) => decodeRelayCustomData(m.CloudCustomData)?.source !== 'relay-notice' && !isCommand(m, userId));
       return said
         .slice(0, HISTORY_MESSAGES)
         .reverse()
