@@ -1,5 +1,5 @@
 import { callbackSign, textElem } from '@wxim/im';
-import { type ReplyJob, replyJobId, signalJobId } from '@wxim/queue';
+import { type ReplyJob, replyJobId, retryFailedJobs, signalJobId } from '@wxim/queue';
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/state';
 import { CALLBACK_TOKEN, IM_APP_ID, eventually, twoWayForTests } from '@wxim/testkit';
@@ -134,6 +134,35 @@ t.test('a recall of a delivered reply whose job is gone (its progress went with 
   t.equal(await recallDecided(reply.msgKey), 'too_late');
   t.match(await noticeText(agent, userId), /WeChat has no recall: they still have it/);
   t.same(relay.textsTo(openid), ['delivered, then cleared away']);
+});
+
+t.test('a recalled reply that had failed is never delivered by a retry by hand', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  t.teardown(() => wechatApi.clearScripted());
+  wechatApi.failNext('message/custom/send', 45015, 1, 'response out of time limit or subscription is canceled');
+  const reply = await im.agentSend(agent, userId, [textElem('refused, then recalled')]);
+  await eventually('the reply fails', async () => (await (await queue.getJob(replyJobId(reply.msgKey)))?.isFailed()) === true, 20_000);
+  await im.agentRecall(agent, userId, reply.msgKey);
+  await eventually('the recall is decided', async () => (await recallDecided(reply.msgKey)) !== undefined);
+  t.equal(await recallDecided(reply.msgKey), 'finished', 'it had ended without reaching the customer (its agent was told then)');
+  // An operator retries the failed replies after the customer wrote again (npm run retry-failed, or the dashboard).
+  t.equal(await retryFailedJobs(queue, [replyJobId(reply.msgKey)]), 1);
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' }, 'the retry stops: its agent recalled it');
+  t.same(relay.textsTo(openid), [], 'the customer never gets it');
+  // The same for a failed reply whose record of how it ended has expired (a day): its job still says
+  // it failed. (Another customer: WeChat's 45015 closed the first one's window.)
+  const other = await relay.newCustomer();
+  const later = await im.agentSend(other.agent, other.userId, [textElem('refused long ago')]);
+  await eventually('the reply waits for its undo time', async () => (await queue.getJob(replyJobId(later.msgKey))) !== undefined);
+  wechatApi.failNext('message/custom/send', 45015, 1, 'response out of time limit or subscription is canceled');
+  await eventually('it fails', async () => (await (await queue.getJob(replyJobId(later.msgKey)))?.isFailed()) === true, 20_000);
+  await redis.del(keys.replyEnded(replyJobId(later.msgKey)));
+  await im.agentRecall(other.agent, other.userId, later.msgKey);
+  await eventually('the recall is decided', async () => (await recallDecided(later.msgKey)) !== undefined);
+  t.equal(await recallDecided(later.msgKey), 'finished');
+  t.equal(await retryFailedJobs(queue, [replyJobId(later.msgKey)]), 1);
+  t.same(await completedAs(t, later.msgKey), { outcome: 'withdrawn' });
+  t.same(relay.textsTo(other.openid), []);
 });
 
 t.test('a recall of a reply that ended before the relay kept how: the agent hears it may have reached the customer', async (t) => {

@@ -8,7 +8,10 @@
 // - a part marked (`p<i>`: sending, sent or uncertain): it has begun to reach the customer, 'too_late';
 // - its job stored and not finished (waiting, or retried by hand after it failed): it is marked
 //   `withdrawn` and never goes, 'stopped';
-// - ended (its record, kept a day): 'too_late' if delivered, 'stopped' if withdrawn, else 'finished';
+// - ended (its record, kept a day): 'too_late' if delivered, 'stopped' if withdrawn, else 'finished'
+//   (it failed, which its agent was told then); so is a job failed for good whose record is gone
+//   (its `failedReason`, as BullMQ keeps it) — both marked `withdrawn` too, so that a retry by hand
+//   (the dashboard, retry-failed) never delivers what its agent recalled;
 // - its job finished, or gone while its id is still deduplicated (stored, ended, record gone): how
 //   it ended is not known any more, 'unknown' — never 'stopped', which it may not have been;
 // - otherwise it is not stored yet (its callback lost, found later): marked, 'stopped'.
@@ -28,7 +31,10 @@ if stored and redis.call('HEXISTS', KEYS[3], 'finishedOn') == 0 then return with
 local ended = redis.call('GET', KEYS[2])
 if ended == 'delivered' then return 'too_late' end
 if ended == 'withdrawn' then return 'stopped' end
-if ended then return 'finished' end
+if ended or (stored and redis.call('HEXISTS', KEYS[3], 'failedReason') == 1) then
+  withdraw()
+  return 'finished'
+end
 if stored or redis.call('EXISTS', KEYS[4]) == 1 then return 'unknown' end
 return withdraw()
 `;
