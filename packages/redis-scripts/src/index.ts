@@ -41,7 +41,7 @@ const SCRIPTS = {
   wximDeskAutoReply: { lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
-  wximDeskSlaMove: { numberOfKeys: 11, lua: SLA_MOVE },
+  wximDeskSlaMove: { numberOfKeys: 12, lua: SLA_MOVE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
   wximWakeToFront: { numberOfKeys: 7, lua: WAKE_TO_FRONT },

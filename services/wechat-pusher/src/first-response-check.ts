@@ -3,6 +3,7 @@ import type { FleetLock, HeldLock, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import { FleetCheck } from '@wxim/host';
+import { QUEUES } from '@wxim/queue';
 import { noticeIds } from './notice.js';
 import type { ServiceLevels } from './service-levels.js';
 
@@ -36,7 +37,8 @@ export interface FirstResponseCheckDeps {
  * agent is handed to the least busy other agent online with room, as `/transfer` alone would, and
  * both agents are told. The im-worker records when a customer's message became unanswered, the
  * pusher clears it when it delivers a reply from the serving agent; here one instance of the fleet
- * at a time looks for the overdue ones. The move is one script per move id (the customer and since
+ * at a time looks for the overdue ones. A customer whose agent's reply is on its way (in its undo
+ * time, retried, or behind other replies) is not moved: the reply answers them once delivered. The move is one script per move id (the customer and since
  * when they wait), so a move happens once; its notices are owed until sent, so a crash between
  * the move and the notices leaves them to the next check (IM drops a notice sent twice). With
  * nobody else free nothing moves and nobody is told: the next check tries again.
@@ -79,11 +81,13 @@ export class FirstResponseCheck extends FleetCheck<number> {
       keys.deskLoadsOwn,
       keys.carriedLoad,
       keys.carriedLoadsOwn,
+      keys.line(QUEUES.agentReplies, openid),
       openid,
       since,
       moveId,
       String(this.deps.slaMs),
       String(this.deps.maxOpen),
+      keys.jobs(QUEUES.agentReplies),
       ...agents,
     );
     if (outcome !== 'moved') return false;

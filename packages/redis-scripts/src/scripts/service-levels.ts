@@ -37,19 +37,22 @@ return nowMs() - tonumber(opened)
 
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, unanswered, moves owed
 // their notices, the move's record, the desk's loads mark, the account's own load and mark (see
-// ownLoads). ARGV: openid, since (ms, the customer's score in unanswered
-// when read), the move's id, SLA (ms), max open, agents... Moves a conversation whose customer has
-// waited past the SLA for an answer from its agent to the least busy other agent online with room.
+// ownLoads), the customer's line of replies. ARGV: openid, since (ms, the customer's score in
+// unanswered when read), the move's id, SLA (ms), max open, the reply jobs' key prefix, agents...
+// Moves a conversation whose customer has waited past the SLA for an answer from its agent to the
+// least busy other agent online with room, unless a reply of that agent is on its way (waiting for
+// its undo time, a retry, or the replies before it): it answers the customer once delivered.
 // Done once per move id (openid and since): a repeated call reads what it did. A moved conversation
 // is owed its notices until the caller has sent them (a crash in between leaves it owed).
 // Returns {'moved', to, from, 'new' | 'again'} | {'none'} (nobody else free: tried again later)
-// | {'later'} (not overdue: answered, or the agent took it later) | {'closed'}.
+// | {'later'} (not overdue: answered, or the agent took it later; or an answer is on its way:
+// looked at again at the next check) | {'closed'}.
 export const SLA_MOVE = `${DESK_LUA}
 local done = redis.call('HMGET', KEYS[8], 'to', 'from')
 if done[1] then return {'moved', done[1], done[2], 'again'} end
 local since = tonumber(redis.call('ZSCORE', KEYS[6], ARGV[1]) or '-1')
 if since ~= tonumber(ARGV[2]) then return {'later'} end
-local agents = {unpack(ARGV, 6)}
+local agents = {unpack(ARGV, 7)}
 local current = redis.call('HGET', KEYS[1], 'agent')
 if not current or redis.call('HGET', KEYS[1], 'counted') == '0' or not configured(agents, current) then
   redis.call('ZREM', KEYS[6], ARGV[1])
@@ -63,6 +66,13 @@ if assigned > since then
 end
 local now = nowMs()
 if since > now - tonumber(ARGV[4]) then return {'later'} end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[12], 0, 49)) do
+  local job = ARGV[6] .. id
+  if redis.call('HEXISTS', job, 'finishedOn') == 0 then
+    local ok, reply = pcall(cjson.decode, redis.call('HGET', job, 'data') or '')
+    if ok and type(reply) == 'table' and reply.agent == current then return {'later'} end
+  end
+end
 local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
 local to = leastBusyOther(desk, KEYS[2], agents, current, tonumber(ARGV[5]))
