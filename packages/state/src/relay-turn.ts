@@ -45,7 +45,7 @@ export class RelayTurn {
   private readonly jobKeyPrefix: string;
 
   constructor(
-    redis: Redis | Cluster,
+    private readonly raw: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The queue of customers' pushes, whose lines these are. */
     private readonly queue: string,
@@ -55,7 +55,7 @@ export class RelayTurn {
     private readonly others: readonly StateKeys[] = [],
   ) {
     if (agents.length === 0) throw new Error('RelayTurn needs at least one agent');
-    this.redis = relayScripts(redis);
+    this.redis = relayScripts(raw);
     this.jobKeyPrefix = keys.jobs(queue);
   }
 
@@ -70,6 +70,11 @@ export class RelayTurn {
    * it start now, the caller makes the call at once, without asking again; otherwise its slot is
    * reserved, and the call waits for it and asks only once more (RateGate.startReserved).
    */
+  /** The agent serving the customer now; undefined when none does (their conversation closed, or never opened). */
+  async servingAgent(openid: string): Promise<string | undefined> {
+    return (await this.raw.hget(this.keys.customer(openid), 'agent')) ?? undefined;
+  }
+
   async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord, firstCall?: PaceTurn): Promise<Begun> {
     const a = action === undefined ? undefined : actionArgs(action);
     const line = this.keys.line(this.queue, openid);

@@ -71,6 +71,11 @@ const SEND = 'openim/sendmsg';
  */
 const FIRST_TURN_FRESH_MS = 50;
 
+/** The customer was handed to another agent, or their conversation closed, after the message's turn began: it takes its turn again. */
+class ServingChanged extends Error {
+  override readonly name = 'ServingChanged';
+}
+
 const FETCHED_OR_IMPORTED_FIRST: ReadonlySet<InboundJob['message']['kind']> = new Set(['subscribe', 'unsubscribe', 'voice', 'video', 'shortvideo']);
 
 /**
@@ -117,9 +122,19 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     await deps.replicas?.job(lease);
     // The first call's turn, if the job's turn took it, is used by that call if it comes at once.
     let firstCall = begun.firstCall;
-    const confirm = (command: string): Promise<number> => {
+    const serving = begun.customer.agent;
+    const confirm = async (command: string): Promise<number> => {
       const taken = firstCall;
       firstCall = undefined;
+      // Past the moment its turn began (a download, an import, a reserved slot, the replicas), the
+      // customer may have been handed on (/transfer, a first answer overdue) or their conversation
+      // closed: the message then goes to whoever serves them now, never to the agent who let them go.
+      // A send that comes at once, with the turn its job's turn took, needs no second look.
+      const atOnce = taken !== undefined && taken.slotAt === undefined && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
+      if (command === SEND && serving !== undefined && !atOnce && (await relayTurn.servingAgent(openid)) !== serving) {
+        if (taken !== undefined) metrics.firstTurns.inc({ outcome: 'unused' });
+        throw new ServingChanged(`the customer is no longer with ${serving}`);
+      }
       if (taken === undefined) return deps.imTurn(command, lease);
       // A reserved slot: the send waits for it and asks once more ('start'), which checks the
       // lock right before the call as its own turn would; the slot is used however late it comes.
@@ -131,7 +146,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
       return fresh ? Promise.resolve(taken.at) : deps.imTurn(command, lease);
     };
-    const result = await relay
+    const relaying = relay
       .relay(message, {
         dedupeId: job.id!,
         place: begun.place,
@@ -146,6 +161,15 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       .finally(() => {
         if (firstCall !== undefined) metrics.firstTurns.inc({ outcome: 'unused' });
       });
+    let result: RelayResult;
+    try {
+      result = await relaying;
+    } catch (err) {
+      if (!(err instanceof ServingChanged)) throw err;
+      // Nothing was sent: the job takes its turn again at once, from its place, without spending an attempt.
+      await job.moveToDelayed(Date.now(), lease?.token);
+      throw new DelayedError();
+    }
     // A message, not a follow or a menu click, is what asks for an answer.
     if (result.outcome === 'relayed' && action === 'message') {
       const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
