@@ -49,6 +49,12 @@ export const JOB_FIELDS = {
   finishedOn: 'finishedOn',
   /** The job's delay (ms); BullMQ's promote sets it to 0, and so does the wake to the front. */
   delay: 'delay',
+  /** The job's data, as JSON: the first-response check reads a waiting reply's agent from it (see SLA_MOVE). */
+  data: 'data',
+  /** Why its last attempt failed: set by a failed attempt and kept; with no `returnvalue`, a job finished with it failed for good (see WITHDRAW). */
+  failedReason: 'failedReason',
+  /** What the job completed with: set only when it completes. */
+  returnvalue: 'returnvalue',
 } as const;
 
 /** The keys of one queue that the relay touches, each as BullMQ names it (`<prefix>:<queue>:<type>`). */

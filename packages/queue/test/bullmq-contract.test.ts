@@ -124,6 +124,28 @@ t.test('a job the durable enqueuer stores is one BullMQ reads back with its opti
   t.ok((await redis.pttl(dedupeKey(layout.jobs, 'm-1'))) > 0, 'for its ttl');
 });
 
+t.test("a job's hash: its data as JSON; a failed attempt's reason kept once it completes, a job failed for good without a return value", async (t) => {
+  const { redis, queue, layout, work } = onQueue(t);
+  await queue.add('reply', { agent: 'agent_a' }, { jobId: 'retried', attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+  await queue.add('reply', { agent: 'agent_b' }, { jobId: 'refused', attempts: 1 });
+  t.same(JSON.parse((await redis.hget(jobKey(layout.jobs, 'retried'), JOB_FIELDS.data))!), { agent: 'agent_a' }, 'the data, as JSON');
+  const tried = new Set<string>();
+  work(async (job: Job) => {
+    if (job.id === 'refused' || !tried.has(job.id!)) {
+      tried.add(job.id!);
+      throw new Error('refused');
+    }
+    return { outcome: 'delivered' };
+  });
+  await eventually(
+    'both are done',
+    async () => (await queue.getJob('retried'))?.finishedOn !== undefined && (await queue.getJob('refused'))?.finishedOn !== undefined,
+  );
+  const fields = async (id: string) => redis.hmget(jobKey(layout.jobs, id), JOB_FIELDS.failedReason, JOB_FIELDS.returnvalue);
+  t.same(await fields('retried'), ['refused', '{"outcome":"delivered"}'], 'completed after a failed attempt: both');
+  t.same(await fields('refused'), ['refused', null], 'failed for good: a reason and no return value');
+});
+
 t.test('a delayed job woken to the front is the next one a worker takes, ahead of the waiting jobs', async (t) => {
   const { redis, queue, layout, work } = onQueue(t);
   await queue.add('a', {}, { jobId: 'a' });

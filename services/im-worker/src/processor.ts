@@ -71,7 +71,7 @@ const SEND = 'openim/sendmsg';
  */
 const FIRST_TURN_FRESH_MS = 50;
 
-/** The customer was handed to another agent, or their conversation closed, after the message's turn began: it takes its turn again. */
+/** The customer was handed to another agent after the message's turn began: it takes its turn again. */
 class ServingChanged extends Error {
   override readonly name = 'ServingChanged';
 }
@@ -127,8 +127,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       const taken = firstCall;
       firstCall = undefined;
       // Past the moment its turn began (a download, an import, a reserved slot, the replicas), the
-      // customer may have been handed on (/transfer, a first answer overdue) or their conversation
-      // closed: the message then goes to whoever serves them now, never to the agent who let them go.
+      // customer may have been handed on (/transfer, a first answer overdue): the message then goes
+      // to whoever serves them now, never to the agent who let them go.
       // A send that comes at once, with the turn its job's turn took, needs no second look.
       const atOnce = taken !== undefined && taken.slotAt === undefined && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
       if (command === SEND && serving !== undefined && !atOnce && (await relayTurn.servingAgent(openid)) !== serving) {

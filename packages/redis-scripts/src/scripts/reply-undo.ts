@@ -10,7 +10,7 @@
 //   `withdrawn` and never goes, 'stopped';
 // - ended (its record, kept a day): 'too_late' if delivered, 'stopped' if withdrawn, else 'finished'
 //   (it failed, which its agent was told then); so is a job failed for good whose record is gone
-//   (its `failedReason`, as BullMQ keeps it) — both marked `withdrawn` too, so that a retry by hand
+//   (a `failedReason` and no `returnvalue`, as BullMQ keeps them) — both marked `withdrawn` too, so that a retry by hand
 //   (the dashboard, retry-failed) never delivers what its agent recalled;
 // - its job finished, or gone while its id is still deduplicated (stored, ended, record gone): how
 //   it ended is not known any more, 'unknown' — never 'stopped', which it may not have been;
@@ -31,7 +31,7 @@ if stored and redis.call('HEXISTS', KEYS[3], 'finishedOn') == 0 then return with
 local ended = redis.call('GET', KEYS[2])
 if ended == 'delivered' then return 'too_late' end
 if ended == 'withdrawn' then return 'stopped' end
-if ended or (stored and redis.call('HEXISTS', KEYS[3], 'failedReason') == 1) then
+if ended or (stored and redis.call('HEXISTS', KEYS[3], 'failedReason') == 1 and redis.call('HEXISTS', KEYS[3], 'returnvalue') == 0) then
   withdraw()
   return 'finished'
 end
