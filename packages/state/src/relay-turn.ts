@@ -59,6 +59,11 @@ export class RelayTurn {
     this.jobKeyPrefix = keys.jobs(queue);
   }
 
+  /** The agent the customer's record names now (kept when their conversation closes); undefined when none was ever given. */
+  async servingAgent(openid: string): Promise<string | undefined> {
+    return (await this.raw.hget(this.keys.customer(openid), 'agent')) ?? undefined;
+  }
+
   /**
    * `assign`: `open` for a customer's message (it opens or continues a conversation, or waits);
    * `attach` for an event (to an agent, opening no conversation, never waiting); `none` for an unfollow.
@@ -70,11 +75,6 @@ export class RelayTurn {
    * it start now, the caller makes the call at once, without asking again; otherwise its slot is
    * reserved, and the call waits for it and asks only once more (RateGate.startReserved).
    */
-  /** The agent serving the customer now; undefined when none does (their conversation closed, or never opened). */
-  async servingAgent(openid: string): Promise<string | undefined> {
-    return (await this.raw.hget(this.keys.customer(openid), 'agent')) ?? undefined;
-  }
-
   async begin(openid: string, jobId: string, assign: AssignMode, action?: ActionRecord, firstCall?: PaceTurn): Promise<Begun> {
     const a = action === undefined ? undefined : actionArgs(action);
     const line = this.keys.line(this.queue, openid);

@@ -134,7 +134,11 @@ t.test('the reader agrees with fast-xml-parser on WeChat-shaped documents', asyn
     if (sorted(ours(doc)) !== sorted(expected)) t.fail(`disagree on ${JSON.stringify(doc)}`);
   }
   t.ok(held > 100, `${held} documents had a field holding elements`);
-  t.ok(docs.filter((doc) => Object.keys(ours(doc)).length < (doc.match(/<[A-Z]/g) ?? []).length).length > 100, 'and over a hundred one given again');
+  const repeats = docs.filter((doc) => {
+    const fields = [...doc.matchAll(/<([A-Z]\w*)[\s/>]/g)].map((m) => m[1]); // the fields' tags: what they hold is lower case
+    return new Set(fields).size < fields.length;
+  });
+  t.ok(repeats.length > 100, `${repeats.length} documents gave a field twice`);
   t.pass(`${docs.length} documents read alike`);
 });
 

@@ -97,15 +97,18 @@ export class HistoryScan {
     const [userId, agent] = await redis.hmget(keys.customer(openid), 'userId', 'agent');
     if (!userId) return 0;
     const replies: AfterSendMsg[] = [];
-    try {
-      for (const a of new Set([...(agent ? [agent] : []), ...otherAgents])) replies.push(...(await this.repliesIn(a, userId, range)));
-    } catch (err) {
-      // The account is gone (unfollowed and deleted) or IM refuses the pair: nothing to find there.
-      if (err instanceof ImPermanentError || err instanceof ImNotImportedError) {
-        this.deps.log.warn({ openid, code: err.code, reason: err.message }, "IM refused this conversation's history; looked past it");
-        return 0;
+    for (const a of new Set([...(agent ? [agent] : []), ...otherAgents])) {
+      try {
+        replies.push(...(await this.repliesIn(a, userId, range)));
+      } catch (err) {
+        // The account is gone (unfollowed and deleted) or IM refuses the pair (e.g. an agent with
+        // no IM account): nothing to find there; the other agents' conversations are still read.
+        if (err instanceof ImPermanentError || err instanceof ImNotImportedError) {
+          this.deps.log.warn({ openid, agent: a, code: err.code, reason: err.message }, "IM refused this conversation's history; looked past it");
+          continue;
+        }
+        throw err;
       }
-      throw err;
     }
     let found = 0;
     for (const msg of replies.sort(sentOrder)) {

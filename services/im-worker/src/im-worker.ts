@@ -78,9 +78,12 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         const tokens = new AccessTokenStore({ redis: state, keys: keys.accessToken, fetcher });
         wechat = new WechatApi({ apiBase: config.wechat.apiBase, appId: config.wechat.appId!, tokens, connections: config.worker.concurrency });
         const transcoder = new VoiceTranscoder(overrides.ffmpeg === undefined ? {} : { command: overrides.ffmpeg });
-        void transcoder.available().then((ok) => {
-          if (!ok) log.warn("ffmpeg is not installed: customers' voice messages reach agents as text notes (install ffmpeg to relay the recordings)");
-        });
+        void transcoder.available().then(
+          (ok) => {
+            if (!ok) log.warn("ffmpeg is not installed: customers' voice messages reach agents as text notes (install ffmpeg to relay the recordings)");
+          },
+          (err: Error) => log.warn({ reason: err.message }, 'could not check that ffmpeg runs: checked again with the next voice message'),
+        );
         media = new CustomerMedia({
           wechat,
           store: new MediaStore(state, keys),

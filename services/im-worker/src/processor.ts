@@ -123,18 +123,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     // The first call's turn, if the job's turn took it, is used by that call if it comes at once.
     let firstCall = begun.firstCall;
     const serving = begun.customer.agent;
-    const confirm = async (command: string): Promise<number> => {
-      const taken = firstCall;
-      firstCall = undefined;
-      // Past the moment its turn began (a download, an import, a reserved slot, the replicas), the
-      // customer may have been handed on (/transfer, a first answer overdue): the message then goes
-      // to whoever serves them now, never to the agent who let them go.
-      // A send that comes at once, with the turn its job's turn took, needs no second look.
-      const atOnce = taken !== undefined && taken.slotAt === undefined && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
-      if (command === SEND && serving !== undefined && !atOnce && (await relayTurn.servingAgent(openid)) !== serving) {
-        if (taken !== undefined) metrics.firstTurns.inc({ outcome: 'unused' });
-        throw new ServingChanged(`the customer is no longer with ${serving}`);
-      }
+    // The turn of an IM call: the one the job's turn took, if it comes at once; else its own.
+    const turnOf = (command: string, taken: typeof firstCall, atOnce: boolean): Promise<number> => {
       if (taken === undefined) return deps.imTurn(command, lease);
       // A reserved slot: the send waits for it and asks once more ('start'), which checks the
       // lock right before the call as its own turn would; the slot is used however late it comes.
@@ -142,9 +132,23 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
         metrics.firstTurns.inc({ outcome: 'reserved' });
         return deps.imFirstTurn.startReserved(command, taken.slotAt, lease);
       }
-      const fresh = taken.slotAt === undefined && command === SEND && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
+      const fresh = atOnce && command === SEND;
       metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
       return fresh ? Promise.resolve(taken.at) : deps.imTurn(command, lease);
+    };
+    const confirm = async (command: string): Promise<number> => {
+      const taken = firstCall;
+      firstCall = undefined;
+      const atOnce = taken !== undefined && taken.slotAt === undefined && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
+      const at = await turnOf(command, taken, atOnce);
+      // Past the moment its turn began (a download, an import, the replicas, the wait for its slot
+      // under IM's pace), the customer may have been handed on (/transfer, a first answer overdue):
+      // looked at once the send's turn has come, right before it leaves, so the message goes to
+      // whoever serves them now, never to the agent who let them go. A send that comes at once,
+      // with the turn its job's turn took, needs no second look.
+      if (command === SEND && serving !== undefined && !atOnce && (await relayTurn.servingAgent(openid)) !== serving)
+        throw new ServingChanged(`the customer is no longer with ${serving}`);
+      return at;
     };
     const relaying = relay
       .relay(message, {

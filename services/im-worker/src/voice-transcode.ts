@@ -55,17 +55,26 @@ export class VoiceTranscoder {
     this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
   }
 
-  /** Whether ffmpeg runs here: once it has, that is kept; a failed check is made again after a minute. */
+  /**
+   * Whether ffmpeg runs here: once it has, that is kept; that it does not (not installed, or it
+   * fails) is looked at again after a minute. A check the machine failed (out of processes or
+   * memory, killed) rejects with that passing TranscodeError and is made again at the next ask.
+   */
   available(): Promise<boolean> {
     if (this.availability === undefined || (this.checkedAt !== 0 && Date.now() - this.checkedAt >= RECHECK_MS)) {
       this.checkedAt = 0;
-      this.availability = this.run(['-hide_banner', '-version'], Buffer.alloc(0)).then(
+      const check: Promise<boolean> = this.run(['-hide_banner', '-version'], Buffer.alloc(0)).then(
         () => true,
-        () => {
+        (err: unknown) => {
+          if (err instanceof TranscodeError && err.passing) {
+            if (this.availability === check) this.availability = undefined;
+            throw err;
+          }
           this.checkedAt = Date.now();
           return false;
         },
       );
+      this.availability = check;
     }
     return this.availability;
   }

@@ -44,3 +44,14 @@ t.test('an ffmpeg that is not there: for good, and said by the version check', a
   t.match(await failure(missing), { passing: false, message: /could not be started: ENOENT/ });
   t.equal(await new VoiceTranscoder({ command: fake('fine', 'exit 0') }).available(), true);
 });
+
+t.test('a version check the machine failed is made again at the next ask, and passes as the conversion would', async (t) => {
+  const once = join(dir, 'killed-once');
+  writeFileSync(once, '');
+  const flaky = join(dir, 'flaky');
+  writeFileSync(flaky, `#!/bin/sh\n[ -e '${once}' ] && rm -f '${once}' && kill -9 $$\nexit 0\n`);
+  chmodSync(flaky, 0o755);
+  const transcoder = new VoiceTranscoder({ command: flaky });
+  await t.rejects(transcoder.available(), { passing: true, message: /ffmpeg was killed/ }, 'the first check was killed: not known, and passing');
+  t.equal(await transcoder.available(), true, 'the next ask checks again');
+});
