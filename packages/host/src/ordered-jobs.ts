@@ -11,6 +11,7 @@ export type TurnLook = { turn: 'head' } | { turn: Exclude<Turn, 'head'> };
 export type Head<B extends TurnLook> = Extract<B, { turn: 'head' }>;
 
 interface Log {
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }

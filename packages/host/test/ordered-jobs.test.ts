@@ -25,7 +25,7 @@ interface Seen {
   failed: string[];
   steppedAside: string[];
   lastWords: { id: string; reason: string }[];
-  logs: { level: 'warn' | 'error'; msg: string; obj: object }[];
+  logs: { level: 'info' | 'warn' | 'error'; msg: string; obj: object }[];
   /** The jobs the host's own wake was asked for. */
   wakes: string[];
 }
@@ -58,6 +58,7 @@ async function setup(
       lockMs: 30_000,
       waitMs: options.waitMs,
       log: {
+        info: (obj, msg) => seen.logs.push({ level: 'info', msg, obj }),
         warn: (obj, msg) => seen.logs.push({ level: 'warn', msg, obj }),
         error: (obj, msg) => seen.logs.push({ level: 'error', msg, obj }),
       },

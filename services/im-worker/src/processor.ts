@@ -170,6 +170,10 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       result = await relaying;
     } catch (err) {
       if (!(err instanceof ServingChanged)) throw err;
+      deps.log.info(
+        { jobId: job.id, kind: message.kind, reason: err.message },
+        'the customer was handed on while their message was on its way: it goes to their new agent',
+      );
       // Nothing was sent: the job takes its turn again at once, from its place, without spending an attempt.
       await job.moveToDelayed(Date.now(), lease?.token);
       throw new DelayedError();

@@ -40,7 +40,10 @@ export type Delivery = { delivered: true; parts: number } | { delivered: false; 
 /** A reply's progress outlives a failed job's retention (a week), then goes. */
 export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 
-/** Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`, `sent`, `uncertain`). */
+/**
+ * Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`,
+ * `sent`, `uncertain`), the same test a recall makes in its script (WITHDRAW: 'too_late').
+ */
 export async function deliveryBegun(redis: Redis | Cluster, key: string): Promise<boolean> {
   return (await redis.hkeys(key)).some((field) => /^p\d+$/.test(field));
 }

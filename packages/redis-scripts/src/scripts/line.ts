@@ -23,8 +23,9 @@ export const LINE_TTL_S = 7 * 24 * 3600;
 // appended after its job completed) and returns the first job still to run. A job is its BullMQ
 // hash, `jobPrefix .. id`, and finished once BullMQ has set its `finishedOn` (both assumptions are
 // written down, and checked, in @wxim/queue's bullmq-layout). A line with a job still to run lives
-// on from each look: jobs that wait a week for an agent (they look every 30 s) keep their order,
-// where an expired line would take them back in whatever order they next looked.
+// on from its looks: jobs that wait a week for an agent (they look every 30 s) keep their order,
+// where an expired line would take them back in whatever order they next looked. Renewed once half
+// its week is gone, so most looks only read (a write would go to the AOF and the replicas each time).
 export const LIVE_HEAD_LUA = `
 local function liveHead(line, jobPrefix)
   for _ = 1, 100 do
@@ -32,7 +33,7 @@ local function liveHead(line, jobPrefix)
     if not head then return false end
     local job = jobPrefix .. head
     if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
-      redis.call('EXPIRE', line, ${LINE_TTL_S})
+      if redis.call('TTL', line) < ${LINE_TTL_S / 2} then redis.call('EXPIRE', line, ${LINE_TTL_S}) end
       return head
     end
     redis.call('ZREM', line, head)
