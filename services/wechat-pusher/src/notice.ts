@@ -36,14 +36,14 @@ export function reasonText(why: Undelivered): string {
  * the reply and saying why it did not arrive (and which part, when earlier parts did).
  */
 export function noticeText(quote: string, why: Undelivered, part?: { index: number; of: number }): string {
-  const which = part !== undefined && part.of > 1 ? ` (part ${part.index + 1} of ${part.of}; the parts before it were delivered)` : '';
+  const which = part !== undefined && part.index > 0 ? ` (part ${part.index + 1} of ${part.of}; the parts before it were delivered)` : '';
   const verb = why.kind === 'uncertain' ? 'may not have been delivered' : 'was not delivered';
   return `⚠ Relay notice — your reply “${quote}”${which} ${verb}: ${reasonText(why)}.`;
 }
 
 /** The reason a reply's delivery mark gives: the notice's, and which part when earlier parts did arrive. */
 export function markReason(why: Undelivered, part?: { index: number; of: number }): string {
-  const which = part !== undefined && part.of > 1 ? `part ${part.index + 1} of ${part.of} (the parts before it were delivered): ` : '';
+  const which = part !== undefined && part.index > 0 ? `part ${part.index + 1} of ${part.of} (the parts before it were delivered): ` : '';
   return `${which}${reasonText(why)}`;
 }
 

@@ -5,7 +5,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { PusherMetrics } from './metrics.js';
-import { type Delivery, type DeliveryDeps, deliver, deliveryBegun } from './reply-delivery.js';
+import { type Delivery, type DeliveryDeps, deliver, deliveredSoFar, deliveryBegun } from './reply-delivery.js';
 import { type Undelivered, markReason, noticeIds, noticeText, reasonText } from './notice.js';
 import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import type { DeliveryMarks } from './delivery-marks.js';
@@ -102,6 +102,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     // nor is its message marked.
     let body: ReplyElement[] | undefined;
     let customData: string | undefined;
+    // What this attempt delivers (the reply, or the canned text a command put in its place).
+    let delivering: ReplyElement[] | undefined;
     // Set once this attempt knows the reply's fate: a failure after that (e.g. the notice) is not "queued".
     let settled: 'delivered' | 'not_delivered' | undefined;
     // A failed reply keeps its progress (its parts sent, if any); this tells a recall it ended. Not
@@ -140,8 +142,9 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       }
       // A later attempt (the notice failed, a crash) delivers again what is not sent yet: parts
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
+      delivering = handled.deliver;
       const result = await deliver(
-        { id: job.id!, data: { ...job.data, body: handled.deliver } },
+        { id: job.id!, data: { ...job.data, body: delivering } },
         { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) },
       );
       settled = result.delivered ? 'delivered' : 'not_delivered';
@@ -195,8 +198,17 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       },
       failedForGood: async (err) => {
         await endedFailed();
-        await lastWord(job, err, lease, body);
-        if (body !== undefined && settled !== 'delivered') await mark('not_delivered', markReason(givenUp(job, err)));
+        const where = await partsSent(job, delivering);
+        if (settled === 'delivered' || where.part >= where.of) {
+          // Every part went; what failed came after (e.g. the reply window's bookkeeping): the customer has it.
+          log.warn(
+            { jobId: job.id, agent: job.data.agent, reason: err.message },
+            'a reply delivered in full failed for good afterwards: its agent is not told otherwise',
+          );
+          return;
+        }
+        await lastWord(job, err, lease, body, where);
+        if (body !== undefined) await mark('not_delivered', markReason(givenUp(job, err), { index: where.part, of: where.of }));
       },
       // Queued only when a reply cannot go at once — its attempt failed and it waits for the next —
       // and only a confirmed one: a reply that goes at once costs one mark, not two.
@@ -206,8 +218,26 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     };
   }
 
+  /**
+   * Where a reply whose attempts ran out stopped: the part not delivered, of how many (the parts
+   * before it went). The whole reply when it never reached its delivery, or its progress cannot be read.
+   */
+  async function partsSent(job: Job<ReplyJob>, delivering: ReplyElement[] | undefined): Promise<{ part: number; of: number }> {
+    if (delivering === undefined) return { part: 0, of: 1 };
+    return deliveredSoFar(deps.redis, deps.progressKey(job.id!), delivering).catch((e: Error) => {
+      log.warn({ jobId: job.id, reason: e.message }, "a failed reply's progress could not be read: it is reported as not delivered at all");
+      return { part: 0, of: 1 };
+    });
+  }
+
   /** A reply that failed for good after its retries: its agent is told too, if IM can be reached. */
-  async function lastWord(job: Job<ReplyJob>, err: Error, lease: Lease | undefined, body: ReplyElement[] | undefined): Promise<void> {
+  async function lastWord(
+    job: Job<ReplyJob>,
+    err: Error,
+    lease: Lease | undefined,
+    body: ReplyElement[] | undefined,
+    where: { part: number; of: number },
+  ): Promise<void> {
     if (body === undefined) {
       // Never confirmed (IM unreachable all along): its agent may never have written it.
       log.warn({ jobId: job.id, agent: job.data.agent }, "a reply that was never confirmed in IM's history failed for good: nobody is told in IM");
@@ -215,7 +245,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     }
     const why = givenUp(job, err);
     try {
-      await notify(job, body, { delivered: false, why, part: 0, of: 1 }, lease);
+      await notify(job, body, { delivered: false, why, ...where }, lease);
     } catch (notified) {
       log.error({ jobId: job.id, reason: (notified as Error).message }, 'the agent could not be told either; the failed job shows it');
     }

@@ -48,6 +48,17 @@ export async function deliveryBegun(redis: Redis | Cluster, key: string): Promis
   return (await redis.hkeys(key)).some((field) => /^p\d+$/.test(field));
 }
 
+/**
+ * How far a reply got: the first of its parts WeChat has not confirmed, of how many. A reply whose
+ * attempts ran out after some parts went is reported from there, not as wholly undelivered.
+ */
+export async function deliveredSoFar(redis: Redis | Cluster, key: string, body: ReplyJob['body']): Promise<{ part: number; of: number }> {
+  const parts = sendable(planReply(body));
+  const progress = await redis.hgetall(key);
+  const part = parts.findIndex((_, i) => progress[`p${i}`] !== 'sent');
+  return { part: part < 0 ? parts.length : part, of: parts.length };
+}
+
 /** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
 function sendable(parts: ReplyPart[]): ReplyPart[] {
   return parts.flatMap((p): ReplyPart[] => (p.kind === 'text' ? splitText(p.content).map((content) => ({ kind: 'text' as const, content })) : [p]));
