@@ -65,6 +65,10 @@ t.test('MsgSeq and MsgRandom are stable per push, differ between pushes, and Msg
   t.not(imMessageIds('m-openid-2', 41).msgRandom, a.msgRandom, 'another push: another MsgRandom');
   t.ok(imMessageIds('m-openid-2', 42).msgSeq > a.msgSeq, 'a push stored later sorts after it in IM');
   t.equal(imMessageIds('m-openid-3', 2 ** 32 + 5).msgSeq, 5, 'a uint32');
+  const handed = imMessageIds('m-openid-1', 41, 'agent_b');
+  t.not(handed.msgRandom, a.msgRandom, 'to the agent the customer was handed on to: another MsgRandom (IM leaves the recipient out of its repeat check)');
+  t.same(imMessageIds('m-openid-1', 41, 'agent_b'), handed, 'the same for every attempt to that agent');
+  t.equal(handed.msgSeq, a.msgSeq, 'in the same place');
   for (const v of Object.values(a)) t.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
 });
 

@@ -79,7 +79,10 @@ export interface RelayScripts {
     jobId: string,
     keepIds: '1' | '0',
   ): Promise<string | null>;
-  wximRelayBegin(numberOfKeys: number, ...args: string[]): Promise<[string, string | null, string | null, string | null, string, string, number, number?]>;
+  wximRelayBegin(
+    numberOfKeys: number,
+    ...args: string[]
+  ): Promise<[string, string | null, string | null, string | null, string, string, number, number?, (string | null)?]>;
   wximReleaseAgent(
     customer: string,
     load: string,

@@ -15,6 +15,8 @@ export type Begun =
       firstAttemptAt: number;
       /** The job's place in the store order of every line when it first tried (a Redis-side sequence, see ConversationLine). */
       place: number;
+      /** The agent the job's first attempt went to; another `customer.agent` means the customer was handed on since (see imMessageIds). */
+      firstAgent?: string;
       /**
        * The first IM call's turn, taken in the same step (see RelayTurn.begin): Redis's time (ms) it
        * was taken at, and this process's clock (performance.now()) when it was asked for: counted
@@ -79,7 +81,7 @@ export class RelayTurn {
     const a = action === undefined ? undefined : actionArgs(action);
     const line = this.keys.line(this.queue, openid);
     const askedAt = performance.now();
-    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs] = await this.redis.wximRelayBegin(
+    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent] = await this.redis.wximRelayBegin(
       18 + 2 * this.others.length,
       line,
       this.keys.customer(openid),
@@ -125,6 +127,7 @@ export class RelayTurn {
       customer: { ...(userId ? { userId } : {}), imported: imported === '1', ...(agent ? { agent } : {}) },
       firstAttemptAt: Number(first),
       place: Number(place),
+      ...(firstAgent ? { firstAgent } : {}),
       ...(waitUs === 0 ? { firstCall: { at, askedAt } } : {}),
       ...(waitUs > 0 ? { firstCall: { at, askedAt, slotAt: answeredAt + waitUs / 1000 } } : {}),
     };

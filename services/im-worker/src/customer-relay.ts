@@ -18,6 +18,8 @@ export interface RelayJob {
   attempts: number;
   /** The identity map's record, with the agent assigned. */
   customer: Customer;
+  /** The agent the job's first attempt went to (see RelayTurn.begin): another one's messages take ids of their own. */
+  firstAgent?: string;
   /**
    * Right before each IM call: waits for the call's turn under IM's rate cap, confirms the job is
    * still this worker's (throws LockLostError when another worker has taken it over) and resolves
@@ -84,8 +86,10 @@ export class CustomerRelay {
     if (body === null) return { outcome: 'skipped', reason: `${message.kind} is not relayed` };
     const openid = message.fromUserName;
     const guarded = guardedBy(job);
-    const { msgSeq, msgRandom } = imMessageIds(job.dedupeId, job.place);
     const { customer } = job;
+    // A customer handed on since the first attempt: to their new agent, this is a new message.
+    const handedOn = customer.agent !== undefined && job.firstAgent !== undefined && customer.agent !== job.firstAgent;
+    const { msgSeq, msgRandom } = imMessageIds(job.dedupeId, job.place, handedOn ? customer.agent : undefined);
     if (message.kind === 'unsubscribe') {
       if (!customer.imported || customer.userId === undefined || customer.agent === undefined) {
         await this.agentLoad.release(openid);

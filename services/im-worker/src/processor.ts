@@ -155,6 +155,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
         dedupeId: job.id!,
         place: begun.place,
         firstAttemptAt: begun.firstAttemptAt,
+        ...(begun.firstAgent === undefined ? {} : { firstAgent: begun.firstAgent }),
         attempt: job.attemptsMade + 1,
         attempts: job.opts.attempts ?? 1,
         customer: begun.customer,

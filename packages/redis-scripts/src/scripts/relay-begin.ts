@@ -44,8 +44,9 @@ end
 if ARGV[9] ~= '' then recordAction(KEYS[12], KEYS[13], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[8], ARGV[13], ARGV[14]) end
 local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
--- A job that already began relaying keeps its agent: a retry goes where the first attempt may have
--- arrived (IM drops the repeat there), even if the conversation closed meanwhile.
+-- A job that already began relaying is not given an agent again: a retry goes to the customer's
+-- agent, even if the conversation closed meanwhile: where the first attempt may have arrived (IM
+-- drops the repeat there), unless the customer was handed on since (then to the new agent, 'to' below).
 local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and agent
 if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18], others = otherDesks(19),
@@ -66,9 +67,12 @@ if redis.call('HEXISTS', KEYS[4], 'first') == 0 then
   if earlier then redis.call('DEL', KEYS[5]) end
 end
 redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
+-- The agent its first attempt went to: a retry to another (the customer handed on meanwhile) is a
+-- new message to IM, which would drop it as a repeat of the first (see imMessageIds).
+if agent then redis.call('HSETNX', KEYS[4], 'to', agent) end
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
-local ids = redis.call('HMGET', KEYS[4], 'first', 'place')
-if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1} end
+local ids = redis.call('HMGET', KEYS[4], 'first', 'place', 'to')
+if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1, 0, ids[3] or false} end
 local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'take')
-return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2]}
+return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2], ids[3] or false}
 `;
