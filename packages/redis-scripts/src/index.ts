@@ -54,7 +54,7 @@ const SCRIPTS = {
   wximLockRenew: { numberOfKeys: 1, lua: LOCK_RENEW },
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
-  wximReplyMarkSending: { numberOfKeys: 1, lua: MARK_SENDING },
+  wximReplyMarkSending: { numberOfKeys: 2, lua: MARK_SENDING },
   wximRelayed: { numberOfKeys: 3, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
@@ -160,7 +160,7 @@ export interface RelayScripts {
     ttlMs: number,
     atMs: string,
   ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
-  wximReplyMarkSending(progress: string, field: string, ttlMs: number): Promise<number>;
+  wximReplyMarkSending(progress: string, lock: string, field: string, ttlMs: number, token: string): Promise<number>;
   wximRelayed(
     unanswered: string,
     window: string,

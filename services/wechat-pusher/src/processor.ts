@@ -145,7 +145,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       delivering = handled.deliver;
       const result = await deliver(
         { id: job.id!, data: { ...job.data, body: delivering } },
-        { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease) },
+        { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease), ...(lease === undefined ? {} : { lease }) },
       );
       settled = result.delivered ? 'delivered' : 'not_delivered';
       if (result.delivered) {

@@ -1,5 +1,5 @@
 import type { ReplyJob } from '@wxim/queue';
-import type { ReplicaCheck, ReplyWindow } from '@wxim/state';
+import type { Lease, ReplicaCheck, ReplyWindow } from '@wxim/state';
 import { LockLostError, NotOnReplicas } from '@wxim/state';
 import {
   type CustomMessage,
@@ -29,6 +29,8 @@ export interface DeliveryDeps {
   turn: (api: string) => Promise<number>;
   allowedHosts: string[];
   mediaTimeoutMs: number;
+  /** The job's lock, checked again as a part is marked `sending`; none outside a job. */
+  lease?: Pick<Lease, 'lockKey' | 'token'>;
   /** REDIS_WAIT_REPLICAS: a part's `sending` mark confirmed on the replicas before it is sent; none when 0. */
   replicas?: Pick<ReplicaCheck, 'confirm'>;
   /** The key of the mark that WeChat shows the customer "typing…": a sent part ends it (see typing.ts). */
@@ -87,15 +89,20 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   // before the send, or a new primary without it would let a later attempt send the part again.
   // Only if its agent has not recalled it (see undo.ts): the recall and this mark are each one
   // script on the hash, so exactly one of them wins. Throws ReplyWithdrawn when the recall did.
+  const lock = [deps.lease?.lockKey ?? key, deps.lease?.token ?? ''] as const;
+  const markedOrThrow = (result: unknown) => {
+    if (result === -1) throw new LockLostError("the job's lock is no longer ours: not sending its part");
+    if (result !== 1) throw new ReplyWithdrawn('recalled by its agent');
+  };
   const markSending = async (field: string) => {
     if (deps.replicas === undefined) {
-      if ((await relayScripts(redis).wximReplyMarkSending(key, field, PROGRESS_TTL_MS)) !== 1) throw new ReplyWithdrawn('recalled by its agent');
+      markedOrThrow(await relayScripts(redis).wximReplyMarkSending(key, lock[0], field, PROGRESS_TTL_MS, lock[1]));
       lifetimeSet = true;
       return;
     }
     try {
-      const [marked] = await deps.replicas.confirm((p) => void scriptsIn(p).wximReplyMarkSending(key, field, PROGRESS_TTL_MS));
-      if (marked !== 1) throw new ReplyWithdrawn('recalled by its agent');
+      const [result] = await deps.replicas.confirm((p) => void scriptsIn(p).wximReplyMarkSending(key, lock[0], field, PROGRESS_TTL_MS, lock[1]));
+      markedOrThrow(result);
     } catch (err) {
       // Not sent: the mark goes, so the next attempt sends the part rather than report it uncertain.
       if (err instanceof NotOnReplicas) await redis.hdel(key, field).catch(() => undefined);

@@ -39,9 +39,13 @@ if stored or redis.call('EXISTS', KEYS[4]) == 1 then return 'unknown' end
 return withdraw()
 `;
 
-// MARK_SENDING. KEYS: the reply's progress hash. ARGV: the part's field (`p<i>`), the hash's
-// lifetime (ms). Marks the part `sending` unless the reply was withdrawn (1 marked, 0 withdrawn).
+// MARK_SENDING. KEYS: the reply's progress hash, its job's lock (the hash again outside a job).
+// ARGV: the part's field (`p<i>`), the hash's lifetime (ms), the lock's token ('' outside a job).
+// Marks the part `sending` unless the reply was withdrawn (1 marked, 0 withdrawn) or the job's lock
+// is no longer this worker's (-1): a worker paused between its lock check and this mark, whose job
+// another worker took over and may have sent the part meanwhile, must not mark it and send it again.
 export const MARK_SENDING = `
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
 if redis.call('HEXISTS', KEYS[1], 'withdrawn') == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], 'sending')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
