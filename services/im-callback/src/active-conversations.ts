@@ -22,6 +22,8 @@ export interface Active {
    * to IM's cap (the latest 100 on the default edition), or could not be read.
    */
   complete: boolean;
+  /** IM refused an agent's conversation list (a code not "no such account"): the first such answer, if any. */
+  refused?: { agent: string; code: number };
 }
 
 /** A conversation list IM answered with a transient error is asked for this many times. */
@@ -37,9 +39,6 @@ const TRIES = 3;
  *   and whose callback never came — the customer's own agent or another.
  */
 export class ActiveConversations {
-  /** Said once: an app whose IM edition refuses conversation lists is looked through without them. */
-  private listsRefused = false;
-
   constructor(private readonly deps: ActiveDeps) {}
 
   /** The customers (openids), each with the other agents whose lists showed them; `keepGoing` runs before each agent's list. */
@@ -61,18 +60,27 @@ export class ActiveConversations {
         customers.set(openid, agents);
       });
     }
-    return { customers: [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents })), complete: listed.complete };
+    return {
+      customers: [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents })),
+      complete: listed.complete,
+      ...(listed.refused === undefined ? {} : { refused: listed.refused }),
+    };
   }
 
   /** The IM accounts agents exchanged a message with since `since`, from their conversation lists: account → those agents. */
-  private async listedPeers(since: number, keepGoing: () => Promise<void>): Promise<{ peers: Map<string, Set<string>>; complete: boolean }> {
+  private async listedPeers(
+    since: number,
+    keepGoing: () => Promise<void>,
+  ): Promise<{ peers: Map<string, Set<string>>; complete: boolean; refused?: { agent: string; code: number } }> {
     const peers = new Map<string, Set<string>>();
     let complete = true;
+    let refused: { agent: string; code: number } | undefined;
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
-      if (list === undefined) {
+      if (!Array.isArray(list)) {
         complete = false;
+        if (list !== undefined) refused ??= { agent, code: list.refused };
         continue;
       }
       // IM's clock counts seconds: a second of margin.
@@ -80,11 +88,14 @@ export class ActiveConversations {
       if (recent.length === list.length && list.length > 0) complete = false;
       for (const c of recent) if (!this.deps.agents.includes(c.peer)) peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
     }
-    return { peers, complete };
+    return { peers, complete, ...(refused === undefined ? {} : { refused }) };
   }
 
-  /** One agent's list; undefined when IM would not give it (each agent apart: one refusal does not hide the others). */
-  private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | undefined> {
+  /**
+   * One agent's list (each agent apart: one refusal does not hide the others); undefined for an
+   * agent IM has no account for, IM's code when it refused the list otherwise.
+   */
+  private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | { refused: number } | undefined> {
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
     try {
       return await withTries(TRIES, async () => {
@@ -98,13 +109,8 @@ export class ActiveConversations {
         return undefined;
       }
       if (!(err instanceof ImPermanentError)) throw err;
-      if (!this.listsRefused)
-        this.deps.log.warn(
-          { code: err.code, reason: err.message },
-          "IM refuses agents' conversation lists: only conversations the relay saw active are looked through",
-        );
-      this.listsRefused = true;
-      return undefined;
+      // Whether it passes (a code of IM's not known here) or lasts (an edition without lists) is for its caller to judge.
+      return { refused: err.code };
     }
   }
 }

@@ -11,6 +11,14 @@ import { type OwedLooks, merged } from './owed-looks.js';
  */
 export const SETTLE_MS = 30_000;
 
+/**
+ * IM refusing agents' conversation lists with a code the relay does not know may pass (an error of
+ * IM's) or last (an edition without them): for this long, sweeps look through what they can but
+ * keep their cursor, so the time is looked through again once the lists answer; after it, sweeps
+ * go on without the lists.
+ */
+export const LISTS_REFUSED_GRACE_MS = 10 * 60_000;
+
 export interface SweepDeps {
   redis: Redis | Cluster;
   keys: StateKeys;
@@ -23,6 +31,8 @@ export interface SweepDeps {
   periodMs: number;
   /** How long ago a sweep looks up to (SETTLE_MS); tests shorten it. */
   settleMs?: number;
+  /** LISTS_REFUSED_GRACE_MS; tests shorten it. */
+  listsGraceMs?: number;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   /** Each sweep that ran: its outcome, its duration and the replies it stored that had not been. */
   onSweep: (outcome: 'ok' | 'failed', seconds: number, found: number) => void;
@@ -110,6 +120,35 @@ export class CallbackSweep {
     }
   }
 
+  /**
+   * Whether IM's refusal of an agent's conversation list holds this sweep's cursor back: yes while
+   * the lists have been refused for less than the grace (since when is kept in Redis, for the
+   * fleet); past it, sweeps go on without them. Lists that answer end the refusal.
+   */
+  private async heldByRefusedLists(refused: { agent: string; code: number } | undefined): Promise<boolean> {
+    const { redis, keys, log } = this.deps;
+    if (refused === undefined) {
+      await redis.hdel(keys.callbackSweep, 'listsRefusedSince');
+      return false;
+    }
+    await redis.hsetnx(keys.callbackSweep, 'listsRefusedSince', Date.now());
+    const since = Number(await redis.hget(keys.callbackSweep, 'listsRefusedSince'));
+    const graceMs = this.deps.listsGraceMs ?? LISTS_REFUSED_GRACE_MS;
+    const fields = { ...refused, since: new Date(since).toISOString() };
+    if (Date.now() - since < graceMs) {
+      log.warn(
+        fields,
+        "IM refused an agent's conversation list: this sweep's time is looked through again at the next one (the lists are what show a conversation in which only an agent wrote)",
+      );
+      return true;
+    }
+    log.warn(
+      fields,
+      `IM has refused agents' conversation lists for over ${Math.round(graceMs / 60_000)} minutes: sweeps go on without them, looking only through conversations the relay saw active`,
+    );
+    return false;
+  }
+
   private async sweep(range: { from: number; to: number }, keepGoing: () => Promise<void>): Promise<number> {
     const { redis, keys, owed } = this.deps;
     const started = performance.now();
@@ -121,17 +160,18 @@ export class CallbackSweep {
           { since: new Date(range.from).toISOString() },
           "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap): conversations in which only an agent wrote may be missed; sweep more often",
         );
+      const held = await this.heldByRefusedLists(active.refused);
       const taken = await owed.all();
       const customers = merged(active.customers, taken);
       const conversations = customers.length;
       const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       await owed.settle(taken, failed);
-      await redis
-        .multi()
-        .hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found)
-        .zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS)
-        .exec();
-      this.deps.onSweep(failed.length > 0 ? 'failed' : 'ok', seconds(), found);
+      const done = redis.multi();
+      // Held: what was found is on its way, and the same time is looked through again.
+      if (held) done.hset(keys.callbackSweep, 'conversations', conversations, 'found', found);
+      else done.hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found);
+      await done.zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS).exec();
+      this.deps.onSweep(failed.length > 0 || held ? 'failed' : 'ok', seconds(), found);
       const log = {
         from: new Date(range.from).toISOString(),
         to: new Date(range.to).toISOString(),

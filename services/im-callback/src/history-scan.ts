@@ -78,8 +78,9 @@ export class HistoryScan {
         const from = Math.max(Math.min(range.from, customer.from ?? range.from), Date.now() - HORIZON_MS);
         try {
           await keepGoing();
-          const n = await this.conversation(customer, { from, to: range.to }, via);
-          result.found += n; // after the await: `found += await …` would add to a stale total
+          const { found, refused } = await this.conversation(customer, { from, to: range.to }, via);
+          result.found += found; // after the await: `found += await …` would add to a stale total
+          if (refused) result.failed.push({ openid: customer.openid, from });
         } catch (err) {
           if (err instanceof ImError) result.failed.push({ openid: customer.openid, from });
           else failure ??= { err };
@@ -92,19 +93,31 @@ export class HistoryScan {
     return result;
   }
 
-  private async conversation({ openid, otherAgents = [] }: Customer, range: Range, via: ReplyJob['via']): Promise<number> {
+  /**
+   * Stores the replies found in the customer's conversations with their agent and the others named;
+   * `refused` when IM refused one of them with a code that does not say an account is missing (it
+   * may be an error of IM's that passes): the customer is then owed another look.
+   */
+  private async conversation({ openid, otherAgents = [] }: Customer, range: Range, via: ReplyJob['via']): Promise<{ found: number; refused: boolean }> {
     const { redis, keys, store } = this.deps;
     const [userId, agent] = await redis.hmget(keys.customer(openid), 'userId', 'agent');
-    if (!userId) return 0;
+    if (!userId) return { found: 0, refused: false };
     const replies: AfterSendMsg[] = [];
+    let refused = false;
     for (const a of new Set([...(agent ? [agent] : []), ...otherAgents])) {
       try {
         replies.push(...(await this.repliesIn(a, userId, range)));
       } catch (err) {
-        // The account is gone (unfollowed and deleted) or IM refuses the pair (e.g. an agent with
-        // no IM account): nothing to find there; the other agents' conversations are still read.
-        if (err instanceof ImPermanentError || err instanceof ImNotImportedError) {
-          this.deps.log.warn({ openid, agent: a, code: err.code, reason: err.message }, "IM refused this conversation's history; looked past it");
+        // The account is gone (unfollowed and deleted, an agent with no IM account): nothing to
+        // find there. Any other refusal is looked at again later. Either way the other agents'
+        // conversations are still read.
+        if (err instanceof ImNotImportedError) {
+          this.deps.log.warn({ openid, agent: a, code: err.code, reason: err.message }, 'IM has no account for one side of this conversation; looked past it');
+          continue;
+        }
+        if (err instanceof ImPermanentError) {
+          this.deps.log.warn({ openid, agent: a, code: err.code, reason: err.message }, "IM refused this conversation's history: it is owed another look");
+          refused = true;
           continue;
         }
         throw err;
@@ -121,7 +134,7 @@ export class HistoryScan {
       }
       if ((await store.store(msg, via)) !== undefined) found++;
     }
-    return found;
+    return { found, refused };
   }
 
   /** The agent's replies to `userId` in the range, as their callbacks would have told them. */

@@ -38,6 +38,8 @@ export interface ImCallbackOverrides {
   heartbeatMs?: number;
   /** How long ago a sweep looks up to (30 s); tests shorten it. */
   sweepSettleMs?: number;
+  /** How long refused conversation lists hold the sweeps' cursor back (10 minutes); tests shorten it. */
+  sweepListsGraceMs?: number;
 }
 
 export const ENQUEUE_TIMEOUT_MS = 1500;
@@ -128,6 +130,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     lock,
     periodMs: config.callbackSweepMs,
     ...(overrides.sweepSettleMs === undefined ? {} : { settleMs: overrides.sweepSettleMs }),
+    ...(overrides.sweepListsGraceMs === undefined ? {} : { listsGraceMs: overrides.sweepListsGraceMs }),
     log,
     onSweep: (outcome, seconds, found) => {
       metrics.sweeps.inc({ outcome });

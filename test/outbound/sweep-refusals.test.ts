@@ -1,0 +1,76 @@
+import { textElem } from '@wxim/im';
+import { stateKeys } from '@wxim/state';
+import { AGENTS, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// IM answers some calls with codes the relay does not know (it takes them as refusals). A sweep
+// that met one must not move on as if it had looked: a refused conversation list holds the sweeps'
+// cursor back (for LISTS_REFUSED_GRACE_MS, 3 s here: past it, the lists are taken as refused for
+// good), and a refused history leaves its conversation owed a look. Sweeps are run by hand here.
+const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300, sweepListsGraceMs: 3000 } });
+await relay.callback.sweep.stop();
+const { im } = relay;
+const sweep = relay.callback.sweep;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+const UNKNOWN = 50004; // a code the relay has no class for
+
+/** A reply whose callback never came, sent `ago` ms ago as far as IM's records go; the customer last wrote `wrote` ms ago. */
+async function missedReply(text: string, ago: number, wrote: number) {
+  const c = await relay.newCustomer();
+  await redis.zadd(keys.recentCustomers, Date.now() - wrote, c.openid);
+  im.callbackLost(1);
+  const sent = await im.agentSend(c.agent, c.userId, [textElem(text)]);
+  im.messages.find((m) => m.msgKey === sent.msgKey)!.receivedAt = Date.now() - ago;
+  return c;
+}
+
+/** The sweeps stopped `ago` ms ago (an outage, a sweep far behind). */
+const sweptUpTo = (ago: number) => redis.hset(keys.callbackSweep, 'cursor', Date.now() - ago);
+
+t.test('a sweep whose conversation lists IM refused with a code it does not know looks through the same time again', async (t) => {
+  // The customer wrote 20 minutes ago; only the agent wrote since, 5 minutes ago: only the lists show it.
+  const c = await missedReply('only the lists show this one', 5 * 60_000, 20 * 60_000);
+  await sweptUpTo(6 * 60_000);
+  const cursor = (await sweep.state()).cursor;
+  im.failNext('recentcontact/get_list', UNKNOWN, AGENTS.length);
+  t.equal(await sweep.runIfDue(), 0, 'nothing found while the lists are refused');
+  t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
+  t.equal(await sweep.runIfDue(Date.now() + 1500), 1, 'the next sweep, with the lists, finds it');
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the lists show this one']);
+  t.ok((await sweep.state()).cursor! > cursor!, 'the cursor moves on');
+});
+
+t.test('a conversation whose history IM refused with a code it does not know is owed another look', async (t) => {
+  const c = await missedReply('the history showed this one later', 4 * 60_000, 5 * 60_000);
+  await sweptUpTo(6 * 60_000);
+  im.historyRefused.set(c.userId, UNKNOWN);
+  t.teardown(() => im.historyRefused.clear());
+  t.equal(await sweep.runIfDue(), 0, 'nothing found while the history is refused');
+  t.ok((await redis.zscore(keys.callbackOwed, c.openid)) !== null, 'owed a look');
+  im.historyRefused.clear();
+  // Far past the reply: only the look owed reaches back to it.
+  await sweptUpTo(1000);
+  t.equal(await sweep.runIfDue(Date.now() + 1500), 1, 'the look owed finds it');
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['the history showed this one later']);
+  t.equal(await redis.zscore(keys.callbackOwed, c.openid), null, 'owed no more');
+});
+
+t.test('conversation lists refused past the grace are taken as refused for good: sweeps go on without them', async (t) => {
+  await sweptUpTo(5000);
+  im.failNext('recentcontact/get_list', UNKNOWN, 100 * AGENTS.length);
+  t.teardown(() => im.clearScripted());
+  const held = (await sweep.state()).cursor;
+  await sweep.runIfDue();
+  t.equal((await sweep.state()).cursor, held, 'held at first');
+  t.ok(await redis.hget(keys.callbackSweep, 'listsRefusedSince'), 'since when the lists are refused, kept for the fleet');
+  // The refusal has lasted past the grace.
+  await redis.hset(keys.callbackSweep, 'listsRefusedSince', Date.now() - 4000);
+  await sweep.runIfDue(Date.now() + 1500);
+  t.ok((await sweep.state()).cursor! > held!, 'the sweep moved on without the lists');
+  im.clearScripted();
+  await sweep.runIfDue(Date.now() + 3000);
+  t.equal(await redis.hget(keys.callbackSweep, 'listsRefusedSince'), null, 'lists that answer again end the refusal');
+});
