@@ -175,3 +175,19 @@ t.test('a recall of a reply that ended before the relay kept how: the agent hear
   t.match(await noticeText(agent, userId), /may already have reached the customer in WeChat/);
   t.same(relay.textsTo(openid), ['long ago']);
 });
+
+t.test('a recall that comes while the reply is on its way, which WeChat then refuses, stops it after all: never sent again', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  t.teardown(() => wechatApi.clearScripted());
+  wechatApi.refuseLate('message/custom/send', -1, 800); // "system busy", after a while (within the pusher's 1 s timeout here)
+  const reply = await im.agentSend(agent, userId, [textElem('on its way, then refused')]);
+  const progress = keys.replyProgress(replyJobId(reply.msgKey));
+  await eventually('the reply is on its way', async () => (await redis.hget(progress, 'p0')) === 'sending', 20_000);
+  await im.agentRecall(agent, userId, reply.msgKey);
+  t.equal(await recallDecided(reply.msgKey), 'too_late', 'it most likely arrives: the agent hears it is too late');
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' }, 'WeChat refused it: withdrawn, not tried again');
+  await eventually('the agent hears it was stopped after all', () =>
+    noticesTo(agent, userId).some((m) => /was not delivered after all/.test(String(m.body[0]!.MsgContent['Text']))),
+  );
+  t.same(relay.textsTo(openid), [], 'the customer never gets it');
+});

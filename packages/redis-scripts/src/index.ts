@@ -12,7 +12,7 @@ import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
-import { MARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
+import { MARK_SENDING, UNMARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
 import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
 export { LINE_TTL_S } from './scripts/line.js';
@@ -55,6 +55,7 @@ const SCRIPTS = {
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 2, lua: MARK_SENDING },
+  wximReplyUnmarkSending: { numberOfKeys: 1, lua: UNMARK_SENDING },
   wximRelayed: { numberOfKeys: 3, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
@@ -161,6 +162,7 @@ export interface RelayScripts {
     atMs: string,
   ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
   wximReplyMarkSending(progress: string, lock: string, field: string, ttlMs: number, token: string): Promise<number>;
+  wximReplyUnmarkSending(progress: string, field: string, ttlMs: number, nowMs: number): Promise<number>;
   wximRelayed(
     unanswered: string,
     window: string,

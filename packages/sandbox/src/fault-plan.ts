@@ -12,7 +12,7 @@ export interface Faults {
 }
 
 /** What one call meets: the platform's error code answered without doing anything, or a fault kind. */
-export type Met = { code: number; info: string } | { kind: FaultKind; ms: number } | undefined;
+export type Met = { code: number; info: string; ms?: number } | { kind: FaultKind; ms: number } | undefined;
 
 /**
  * A simulator's faults on demand: scripted ones per command or API first, in the order they were
@@ -33,6 +33,11 @@ export class FaultPlan {
     for (let i = 0; i < times; i++) this.scripted.push({ name, fault: 'slow', info: '', ms });
   }
 
+  /** The next `times` calls of `name` answer the error code `code`, `ms` later, without doing anything. */
+  refuseLate(name: string, code: number, ms: number, times: number, info: string): void {
+    for (let i = 0; i < times; i++) this.scripted.push({ name, fault: code, info, ms });
+  }
+
   /** Forgets scripted faults not met yet. */
   clear(): void {
     this.scripted.length = 0;
@@ -42,7 +47,7 @@ export class FaultPlan {
   next(name: string): Met {
     const at = this.scripted.findIndex((s) => s.name === name);
     const scripted = at >= 0 ? this.scripted.splice(at, 1)[0] : undefined;
-    if (typeof scripted?.fault === 'number') return { code: scripted.fault, info: scripted.info };
+    if (typeof scripted?.fault === 'number') return { code: scripted.fault, info: scripted.info, ...(scripted.ms === undefined ? {} : { ms: scripted.ms }) };
     const kind = scripted?.fault ?? this.draw();
     if (kind === undefined) return undefined;
     this.counts[kind]++;
@@ -77,6 +82,11 @@ export abstract class FaultInjecting {
   /** The next `times` calls of `name` are done at once and answered `ms` later. */
   answerLate(name: string, ms: number, times = 1): void {
     this.plan.answerLate(name, ms, times);
+  }
+
+  /** The next `times` calls of `name` answer the error code `code` `ms` late, without doing anything (a refusal the caller waits for). */
+  refuseLate(name: string, code: number, ms: number, times = 1, info = 'scripted failure'): void {
+    this.plan.refuseLate(name, code, ms, times, info);
   }
 
   /** Forgets scripted faults not met yet. */

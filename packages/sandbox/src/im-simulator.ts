@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AFTER_MSG_WITHDRAW,
   AFTER_SEND_MSG,
@@ -290,7 +291,10 @@ export class ImSimulator extends FaultInjecting {
         return this.fail(reply, 60007, 'request frequency over the limit');
       }
       const met = this.plan.next(command);
-      if (met !== undefined && 'code' in met) return this.fail(reply, met.code, met.info);
+      if (met !== undefined && 'code' in met) {
+        if (met.ms !== undefined) await sleep(met.ms);
+        return this.fail(reply, met.code, met.info);
+      }
       const fault = met?.kind;
       if (fault === 'http500') return reply.code(500).send('Internal Server Error');
       if (fault === 'busy') return this.fail(reply, 90994, 'server busy, try again later');

@@ -231,7 +231,10 @@ export class WechatApiSimulator extends FaultInjecting {
       handler: async (req, reply) => {
         this.stats.calls[api] = (this.stats.calls[api] ?? 0) + 1;
         const met = this.plan.next(api);
-        if (met !== undefined && 'code' in met) return this.answer(reply, err(met.code, met.info));
+        if (met !== undefined && 'code' in met) {
+          if (met.ms !== undefined) await sleep(met.ms);
+          return this.answer(reply, err(met.code, met.info));
+        }
         const fault = met?.kind;
         if (fault === 'http500') return reply.code(500).send('Internal Server Error');
         if (fault === 'busy') return this.answer(reply, err(-1, 'system error'));

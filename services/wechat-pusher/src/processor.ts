@@ -172,7 +172,14 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
           result = await run();
         } catch (err) {
           if (err instanceof ReplyWithdrawn) {
-            // Completes: nothing went, nothing failed. The recall's own job told the agent.
+            // Completes: nothing went, nothing failed. The recall's own job told the agent, unless
+            // it told them it was too late and WeChat then refused the reply: that is put right.
+            if (err.afterAll && body !== undefined) {
+              const text = `↩ Relay notice — the message you recalled, “${quoteOf(body)}”, was not delivered after all: WeChat refused it, and the relay will not send it again. The customer does not have it.`;
+              await deps.desk
+                .tell(job, job.data.agent, 'recall-stopped-after-all', text, lease)
+                .catch((e: Error) => log.warn({ jobId: job.id, reason: e.message }, 'the agent could not be told their recalled reply was stopped after all'));
+            }
             metrics.replies.inc({ outcome: 'withdrawn', via: job.data.via });
             log.info({ jobId: job.id, agent: job.data.agent, reason: err.message }, 'reply not delivered: its agent recalled it');
             result = { outcome: 'withdrawn' };

@@ -94,6 +94,11 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     if (result === -1) throw new LockLostError("the job's lock is no longer ours: not sending its part");
     if (result !== 1) throw new ReplyWithdrawn('recalled by its agent');
   };
+  // A part not sent after all loses its mark; a reply its agent recalled meanwhile is withdrawn instead.
+  const unmark = async (field: string) => {
+    if ((await relayScripts(redis).wximReplyUnmarkSending(key, field, PROGRESS_TTL_MS, Date.now())) === 0)
+      throw new ReplyWithdrawn('recalled by its agent while it was on its way, which WeChat refused', true);
+  };
   const markSending = async (field: string) => {
     if (deps.replicas === undefined) {
       markedOrThrow(await relayScripts(redis).wximReplyMarkSending(key, lock[0], field, PROGRESS_TTL_MS, lock[1]));
@@ -105,7 +110,7 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
       markedOrThrow(result);
     } catch (err) {
       // Not sent: the mark goes, so the next attempt sends the part rather than report it uncertain.
-      if (err instanceof NotOnReplicas) await redis.hdel(key, field).catch(() => undefined);
+      if (err instanceof NotOnReplicas) await unmark(field);
       throw err;
     }
     lifetimeSet = true;
@@ -165,7 +170,7 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         return stop({ kind: 'uncertain' });
       }
       // WeChat answered, or the request never left: it was not delivered.
-      await redis.hdel(key, `p${i}`);
+      await unmark(`p${i}`);
       if (err instanceof WechatPermanentError) {
         if (err.code === 45047) await window.exhaust(touser, lastActionAt);
         if (err.code === 45015) await window.close(touser, lastActionAt);

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES, replyJobId } from '@wxim/queue';
-import { type Lease, LockLostError, RateGate, stateKeys } from '@wxim/state';
-import { testRedisConnection } from '@wxim/testkit';
-import type { CustomMessage, WechatApi } from '@wxim/wechat';
+import { type Lease, LockLostError, RateGate, ReplyRecall, stateKeys } from '@wxim/state';
+import { eventually, testRedisConnection } from '@wxim/testkit';
+import { type CustomMessage, type WechatApi, WechatTransientError } from '@wxim/wechat';
 import t from 'tap';
 import { type DeliveryDeps, deliver } from '../src/reply-delivery.js';
+import { ReplyWithdrawn } from '../src/reply-withdrawn.js';
 
 // Races on one reply between two workers, or between a send and its agent's recall, played out on a
 // real Redis with the real scripts; WeChat's send is a stand-in that runs its beforeSend as the
@@ -85,4 +86,47 @@ t.test('a worker paused between its lock check and its mark does not send a part
   thaw();
   t.type(await a, LockLostError, 'A finds the job is no longer its own');
   t.same(sent, ['B: reply k-paused'], 'the customer has the reply once');
+});
+
+t.test('a recall while the first part is on its way: withdrawn if WeChat refuses the part, too late if it takes it', async (t) => {
+  const recall = new ReplyRecall(redis, keys);
+  for (const wechatTakesIt of [false, true]) {
+    const job = reply(`k-recall-${wechatTakesIt}`);
+    const sent: string[] = [];
+    let answer!: () => void;
+    const onItsWay = new Promise<void>((resolve) => (answer = resolve));
+    const wechat = {
+      async sendCustom(message: CustomMessage, options: { beforeSend: (api: string) => Promise<boolean> }) {
+        await options.beforeSend('message/custom/send');
+        await onItsWay;
+        if (!wechatTakesIt) throw new WechatTransientError('message/custom/send', -1, 'system busy');
+        sent.push((message as { text: { content: string } }).text.content);
+      },
+    } as unknown as WechatApi;
+    const first = deliver(
+      job,
+      deps(wechat, async () => 0),
+    ).catch((err: Error) => err);
+    await eventually('the part is on its way', async () => (await redis.hget(keys.replyProgress(job.id), 'p0')) === 'sending');
+    t.equal(await recall.withdraw(job.data.msgKey), 'too_late', 'the recall hears it is too late: it most likely arrives');
+    answer();
+    const outcome = await first;
+    if (wechatTakesIt) {
+      t.same(outcome, { delivered: true, parts: 1 }, 'WeChat took it: delivered, as the agent was told');
+      t.same(sent, [`reply ${job.data.msgKey}`]);
+      continue;
+    }
+    t.type(outcome, ReplyWithdrawn, 'WeChat refused it: withdrawn');
+    t.ok((outcome as ReplyWithdrawn).afterAll, 'after its agent was told it was too late');
+    t.type(
+      await deliver(
+        job,
+        deps(wechatOf('retry', sent), async () => 0),
+      ).catch((err: Error) => err),
+      ReplyWithdrawn,
+      'a later attempt sends nothing',
+    );
+    t.same(sent, [], 'the customer never gets it');
+    t.equal(await recall.withdraw(job.data.msgKey), 'stopped', 'a repeat of the recall hears it was stopped');
+  }
 });

@@ -5,7 +5,10 @@
 // deduplication key. ARGV: the progress hash's lifetime (ms), when (ms). Run when the recall comes,
 // and again with the same answer (a repeat, or a job of the release before deciding late):
 // - already withdrawn: 'stopped';
-// - a part marked (`p<i>`: sending, sent or uncertain): it has begun to reach the customer, 'too_late';
+// - a part marked `sent` or `uncertain`: it has begun to reach the customer, 'too_late';
+// - a part on its way (`sending`, none sent): 'too_late' too, as it most likely arrives; the
+//   recall is kept (`recallAsked`), so that if WeChat refuses the part, the reply is withdrawn
+//   then and never sent again (UNMARK_SENDING);
 // - its job stored and not finished (waiting, or retried by hand after it failed): it is marked
 //   `withdrawn` and never goes, 'stopped';
 // - ended (its record, kept a day): 'too_late' if delivered, 'stopped' if withdrawn, else 'finished'
@@ -22,9 +25,18 @@ local function withdraw()
   return 'stopped'
 end
 if redis.call('HEXISTS', KEYS[1], 'withdrawn') == 1 then return 'stopped' end
-local fields = redis.call('HKEYS', KEYS[1])
-for _, field in ipairs(fields) do
-  if string.match(field, '^p%d+$') then return 'too_late' end
+local fields = redis.call('HGETALL', KEYS[1])
+local onItsWay = false
+for i = 1, #fields, 2 do
+  if string.match(fields[i], '^p%d+$') then
+    if fields[i + 1] ~= 'sending' then return 'too_late' end
+    onItsWay = true
+  end
+end
+if onItsWay then
+  redis.call('HSET', KEYS[1], 'recallAsked', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return 'too_late'
 end
 local stored = redis.call('EXISTS', KEYS[3]) == 1
 if stored and redis.call('HEXISTS', KEYS[3], 'finishedOn') == 0 then return withdraw() end
@@ -50,4 +62,21 @@ if redis.call('HEXISTS', KEYS[1], 'withdrawn') == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], 'sending')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+`;
+
+// UNMARK_SENDING. KEYS: the reply's progress hash. ARGV: the part's field (`p<i>`), the hash's
+// lifetime (ms), when (ms). A part WeChat refused (or that never left) loses its `sending` mark, so
+// a later attempt sends it. But if its agent recalled the reply while it was on its way (WITHDRAW
+// kept `recallAsked`) and no part has gone, the reply is withdrawn now and never sent (0);
+// otherwise 1.
+export const UNMARK_SENDING = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'recallAsked') == 0 then return 1 end
+local fields = redis.call('HKEYS', KEYS[1])
+for _, field in ipairs(fields) do
+  if string.match(field, '^p%d+$') then return 1 end
+end
+redis.call('HSET', KEYS[1], 'withdrawn', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
 `;
