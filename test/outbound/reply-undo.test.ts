@@ -191,3 +191,18 @@ t.test('a recall that comes while the reply is on its way, which WeChat then ref
   );
   t.same(relay.textsTo(openid), [], 'the customer never gets it');
 });
+
+t.test("a reply recalled in its undo time, the recall's callback lost, is not delivered on a look made for an earlier reply before the recall", async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  await im.agentSend(agent, userId, [textElem('first')]);
+  // The agent writes again a little later: the first reply's look (when its undo time ends) shows
+  // the second, and keeps it for the second's own confirmation.
+  await new Promise((r) => setTimeout(r, UNDO_MS / 2));
+  const second = await im.agentSend(agent, userId, [textElem('second, recalled')]);
+  await relay.waitForSent(openid, 1, 20_000);
+  // Past the first's look, inside the second's undo time: recalled, and IM's callback of it lost.
+  im.callbackLost(1);
+  await im.agentRecall(agent, userId, second.msgKey);
+  t.same(await completedAs(t, second.msgKey), { outcome: 'withdrawn' }, "IM's history shows the recall to the second's own look");
+  t.same(relay.textsTo(openid), ['first'], 'the customer never gets the recalled reply');
+});

@@ -27,6 +27,14 @@ export interface ConfirmDeps {
   turn: (command: string, lease?: Lease) => Promise<number>;
   /** How long to wait before each further look: IM's history may trail its callback by a moment. */
   looksAgainAfterMs?: readonly number[];
+  /** REPLY_UNDO_MS: a look kept from another reply's confirmation counts for this one only if it came after this one's undo time. */
+  undoMs?: number;
+}
+
+/** What a look showed of a message, kept for the customer's other replies, and when (ms). */
+interface Kept {
+  m: AfterSendMsg;
+  at: number;
 }
 
 /** Five more looks over about five seconds. */
@@ -71,8 +79,12 @@ export class ReplyConfirmation {
     if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_MSG_TIME_SKEW_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
     }
+    // A look made before the agent could no longer recall this reply may not show its recall (whose
+    // callback may have been lost): it counts only if made after the reply's undo time.
+    const keptCopy = kept === null ? undefined : (JSON.parse(kept) as Partial<Kept>);
+    const usable = keptCopy?.m !== undefined && (keptCopy.at ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? keptCopy.m : undefined;
     for (let look = 0; ; look++) {
-      const shown = look === 0 && kept !== null ? (JSON.parse(kept) as AfterSendMsg) : await this.look(data, lease);
+      const shown = look === 0 && usable !== undefined ? usable : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
@@ -100,13 +112,14 @@ export class ReplyConfirmation {
 
   /** One look at the history: the reply as it shows it; the customer's other messages it shows are kept for their own confirmations. */
   private async look(data: ReplyJob, lease?: Lease): Promise<AfterSendMsg | undefined> {
+    const at = Date.now();
     const found = await this.read(data, lease);
     const others = [...found].filter(([msgKey]) => msgKey !== data.msgKey);
     if (others.length > 0) {
       const shared = this.deps.keys.replyConfirmations(data.openid);
       await this.deps.redis
         .multi()
-        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify(m)])))
+        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify({ m, at } satisfies Kept)])))
         .pexpire(shared, SHOWN_TTL_MS)
         .exec();
     }

@@ -94,6 +94,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               im,
               progressKey: keys.replyProgress,
               turn: imShareGate(state, keys, config, 'confirm'),
+              undoMs: config.replyUndoMs,
               ...(overrides.confirmLooksAgainAfterMs === undefined ? {} : { looksAgainAfterMs: overrides.confirmLooksAgainAfterMs }),
             })
           : undefined;
