@@ -50,7 +50,7 @@ t.test('a reply given up after its first part went: its agent is told which part
   await eventually('its agent is told', () => notices(userId, agent).length > 0);
   const [notice] = notices(userId, agent);
   t.match(notice, /^⚠ Relay notice — your reply “a+/, 'quotes the reply');
-  t.match(notice, /\(part 2 of 2; the parts before it were delivered\) was not delivered: it could not be delivered after 2 attempts/, 'says which part');
+  t.match(notice, /, part 2 of 2 \(the parts before it were delivered\), was not delivered: it could not be delivered after 2 attempts/, 'says which part');
   t.equal(notices(userId, agent).length, 1, 'one notice');
   wechatApi.clearScripted();
   t.equal(wechatApi.sentTo(openid).length, 1, 'the first part was not sent again');

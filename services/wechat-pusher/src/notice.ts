@@ -32,19 +32,34 @@ export function reasonText(why: Undelivered): string {
 }
 
 /**
- * The text of a relay notice: plainly the relay's, not the customer's words, quoting the start of
- * the reply and saying why it did not arrive (and which part, when earlier parts did).
+ * Which part of a reply in several did not arrive, and what that means for the others: the parts
+ * before it were delivered, the parts after it were not sent. Empty when its first part did not arrive.
  */
-export function noticeText(quote: string, why: Undelivered, part?: { index: number; of: number }): string {
-  const which = part !== undefined && part.index > 0 ? ` (part ${part.index + 1} of ${part.of}; the parts before it were delivered)` : '';
-  const verb = why.kind === 'uncertain' ? 'may not have been delivered' : 'was not delivered';
-  return `⚠ Relay notice — your reply “${quote}”${which} ${verb}: ${reasonText(why)}.`;
+function whichPart(part: { index: number; of: number } | undefined): string {
+  // None of it went when its first part did not: the reply as a whole was not delivered.
+  if (part === undefined || part.index === 0) return '';
+  const after = part.of - part.index - 1;
+  const others = [
+    'the parts before it were delivered',
+    ...(after === 1 ? ['the part after it was not sent'] : after > 1 ? [`the ${after} parts after it were not sent`] : []),
+  ];
+  return `part ${part.index + 1} of ${part.of} (${others.join('; ')})`;
 }
 
-/** The reason a reply's delivery mark gives: the notice's, and which part when earlier parts did arrive. */
+/**
+ * The text of a relay notice: plainly the relay's, not the customer's words, quoting the start of
+ * the reply and saying why it did not arrive (and which part, when it went in several).
+ */
+export function noticeText(quote: string, why: Undelivered, part?: { index: number; of: number }): string {
+  const which = whichPart(part);
+  const verb = why.kind === 'uncertain' ? 'may not have been delivered' : 'was not delivered';
+  return `⚠ Relay notice — your reply “${quote}”${which === '' ? '' : `, ${which},`} ${verb}: ${reasonText(why)}.`;
+}
+
+/** The reason a reply's delivery mark gives: the notice's, and which part when it went in several. */
 export function markReason(why: Undelivered, part?: { index: number; of: number }): string {
-  const which = part !== undefined && part.index > 0 ? `part ${part.index + 1} of ${part.of} (the parts before it were delivered): ` : '';
-  return `${which}${reasonText(why)}`;
+  const which = whichPart(part);
+  return `${which === '' ? '' : `${which}: `}${reasonText(why)}`;
 }
 
 /** A notice's MsgSeq and MsgRandom, fixed per reply so that IM drops a notice sent twice. */
