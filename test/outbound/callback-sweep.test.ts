@@ -236,3 +236,13 @@ t.test('a sweep far behind looks back 48 hours at most: an older reply is never 
   t.equal(await relay.callback.sweep.runIfDue(), 0, 'swept, nothing found');
   t.same(await relay.callback.queue.getJob(replyJobId(`old_${old}`)), undefined, 'not stored');
 });
+
+t.test('a reply whose callback never came is found after its agent deleted the conversation in their client', async (t) => {
+  const c = await customer();
+  im.callbackLost(1);
+  await im.agentSend(c.agent, c.userId, [textElem('sent, then the agent tidied up')]);
+  // The agent's client deletes the conversation, and its messages on IM's server for the agent's side.
+  im.deleteConversation(c.agent, c.userId);
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['sent, then the agent tidied up'], "read from the customer's side, which the relay never deletes");
+});

@@ -206,3 +206,11 @@ t.test("a reply recalled in its undo time, the recall's callback lost, is not de
   t.same(await completedAs(t, second.msgKey), { outcome: 'withdrawn' }, "IM's history shows the recall to the second's own look");
   t.same(relay.textsTo(openid), ['first'], 'the customer never gets the recalled reply');
 });
+
+t.test('a reply is confirmed and delivered though its agent deleted the conversation in their client before its look', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const reply = await im.agentSend(agent, userId, [textElem('sent, then the agent tidied up')]);
+  im.deleteConversation(agent, userId); // within the undo time: before the reply's look at IM's history
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'delivered', parts: 1 });
+  t.same(relay.textsTo(openid), ['sent, then the agent tidied up']);
+});

@@ -129,6 +129,12 @@ export class ImSimulator extends FaultInjecting {
   readonly modifications: { msgKey: string; cloudCustomData?: string; at: number }[] = [];
   /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
   readonly historyRefused = new Map<string, number>();
+  /**
+   * One side's deletions of a one-to-one conversation (a client's deleteConversation, which clears
+   * its messages on IM's server for that side): `<account>\n<peer>` → when. Read from that side, the
+   * history and the conversation list no longer show what came before; read from the other, all is there.
+   */
+  private readonly deletedBySide = new Map<string, number>();
 
   constructor(readonly options: ImSimulatorOptions) {
     super();
@@ -244,6 +250,16 @@ export class ImSimulator extends FaultInjecting {
   /** The agent's client connects: State.StateChange Login (Register). Resolves to whether the callback was answered OK. */
   async agentLogin(agent: string): Promise<boolean> {
     return this.stateChange(agent, 'Login', 'Register');
+  }
+
+  /** `account` deletes its conversation with `peer` in its client (and its messages on IM's server, for its side only). */
+  deleteConversation(account: string, peer: string): void {
+    this.deletedBySide.set(`${account}\n${peer}`, Date.now());
+  }
+
+  /** Whether `m` still shows to `account`, in its conversation with `peer`. */
+  private shownTo(account: string, peer: string, m: ReceivedMessage): boolean {
+    return m.receivedAt > (this.deletedBySide.get(`${account}\n${peer}`) ?? -Infinity);
   }
 
   /** The agent logs out: State.StateChange Logout (Unregister). */
@@ -492,7 +508,8 @@ export class ImSimulator extends FaultInjecting {
           ((m.from === a && m.to === b) || (m.from === b && m.to === a)) &&
           Math.floor(m.receivedAt / 1000) >= min &&
           Math.floor(m.receivedAt / 1000) <= max &&
-          m.receivedAt <= shownUpTo,
+          m.receivedAt <= shownUpTo &&
+          this.shownTo(a, b, m),
       )
       .sort(historyOrder)
       .reverse();
@@ -529,7 +546,7 @@ export class ImSimulator extends FaultInjecting {
     const latest = new Map<string, number>();
     for (const m of this.messages) {
       const peer = m.from === account ? m.to : m.to === account ? m.from : undefined;
-      if (peer !== undefined) latest.set(peer, Math.max(latest.get(peer) ?? 0, m.receivedAt));
+      if (peer !== undefined && this.shownTo(account, peer, m)) latest.set(peer, Math.max(latest.get(peer) ?? 0, m.receivedAt));
     }
     const sessions = [...latest].sort((a, b) => b[1] - a[1]).slice(0, this.options.conversationListCap ?? 100);
     const start = Math.max(0, Number(body['StartIndex']) || 0);

@@ -143,7 +143,9 @@ export class HistoryScan {
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
     return withTries(TRIES, async () => {
       const found: AfterSendMsg[] = [];
-      for await (const page of im.history(agent, userId, Math.floor(range.from / 1000), Math.ceil(range.to / 1000), options)) {
+      // Read from the customer's side, the relay's own account, which never deletes anything: an agent
+      // who deleted the conversation in their client no longer sees its messages from theirs.
+      for await (const page of im.history(userId, agent, Math.floor(range.from / 1000), Math.ceil(range.to / 1000), options)) {
         // A recalled message is never stored (nor revived): its agent took it back.
         for (const m of page) if (agents.has(m.From_Account) && m.To_Account === userId && !isRecalled(m)) found.push(afterSendFromHistory(m));
       }

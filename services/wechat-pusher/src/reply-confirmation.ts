@@ -132,7 +132,9 @@ export class ReplyConfirmation {
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command, lease), true) };
     const read = async (from: number, to: number, maxPages: number) => {
       let pages = 0;
-      for await (const page of this.deps.im.history(data.agent, data.userId, from, to, options)) {
+      // From the customer's side, the relay's own account: an agent who deleted the conversation in
+      // their client (and its messages on IM's server, for their side) no longer sees it from theirs.
+      for await (const page of this.deps.im.history(data.userId, data.agent, from, to, options)) {
         for (const m of page) if (m.To_Account === data.userId) found.set(m.MsgKey, afterSendFromHistory(m));
         if (++pages >= maxPages) return false;
       }
