@@ -43,6 +43,12 @@ export type Delivery = { delivered: true; parts: number } | { delivered: false; 
 export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 
 /**
+ * WeChat keeps temporary media 3 days: an upload is used again (a part retried, or a failed reply
+ * retried by hand) only this long after it was made, else the part is uploaded again.
+ */
+export const MEDIA_REUSE_MS = 60 * 3600 * 1000;
+
+/**
  * Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`,
  * `sent`, `uncertain`), the same test a recall makes in its script (WITHDRAW: 'too_late').
  */
@@ -129,18 +135,24 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     let message: CustomMessage;
     if (part.kind === 'text') message = { touser, msgtype: 'text', text: { content: part.content } };
     else {
-      let mediaId = progress[`m${i}`];
+      const uploadedAt = Number(progress[`m${i}t`]);
+      // An upload of the release before (no time kept) is not used again: its age is not known.
+      let mediaId = Date.now() - uploadedAt < MEDIA_REUSE_MS ? progress[`m${i}`] : undefined;
       if (mediaId === undefined) {
         try {
           mediaId = await upload(part, deps);
         } catch (err) {
           if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
           if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
-          // Uploads over their daily quota: the link goes instead, rather than every reply waiting for the next day.
-          if (err instanceof WechatRateLimitedError) mediaId = '';
+          // Uploads over their daily quota: the link goes instead, rather than every reply waiting for
+          // the next day. Too many this minute (45011) holds the queue back like any other call.
+          if (err instanceof WechatRateLimitedError && err.code === 45009) mediaId = '';
           else throw err;
         }
-        if (mediaId !== '') await mark(`m${i}`, mediaId);
+        if (mediaId !== '') {
+          await mark(`m${i}`, mediaId);
+          await mark(`m${i}t`, String(Date.now()));
+        }
       }
       message =
         mediaId === ''
@@ -199,7 +211,10 @@ async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: Delivery
     allowedHosts: deps.allowedHosts,
     acceptTypes: [`${type === 'voice' ? 'audio' : type}/*`, 'application/octet-stream'],
   });
-  const mediaId = await deps.wechat.uploadMedia(type, media.bytes, media.filename, media.contentType);
+  // Under the fleet's pace for uploads, and only while the job is still this worker's.
+  const mediaId = await deps.wechat.uploadMedia(type, media.bytes, media.filename, media.contentType, {
+    beforeSend: async (api) => (await deps.turn(api), true),
+  });
   if (mediaId === undefined) throw new Error('the upload was skipped');
   return mediaId;
 }

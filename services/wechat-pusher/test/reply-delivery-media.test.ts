@@ -1,0 +1,110 @@
+import { createServer } from 'node:http';
+import { imageElem } from '@wxim/im';
+import { replyJobId } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
+import { testRedisConnection } from '@wxim/testkit';
+import { type CustomMessage, type WechatApi, WechatRateLimitedError } from '@wxim/wechat';
+import t from 'tap';
+import { type DeliveryDeps, MEDIA_REUSE_MS, deliver } from '../src/reply-delivery.js';
+
+// An agent's image reply: uploaded to WeChat as temporary media (kept 3 days), then sent by its
+// media_id. WeChat's side is a stand-in that runs each call's beforeSend as the client does.
+const { redis } = await testRedisConnection(t);
+const keys = stateKeys('{media}');
+const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1024, 7)]);
+const server = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+  res.end(png);
+});
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+t.teardown(() => server.close());
+const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+const window = {
+  check: async () => ({ open: false, reason: 'never' }),
+  consume: async () => {},
+  exhaust: async () => {},
+  close: async () => {},
+} as unknown as DeliveryDeps['window'];
+
+function reply(msgKey: string) {
+  return {
+    id: replyJobId(msgKey),
+    data: {
+      agent: 'agent_a',
+      userId: 'c_1',
+      openid: 'o'.repeat(28),
+      msgKey,
+      msgTime: 0,
+      body: [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)],
+      acceptedAt: Date.now(),
+      via: 'sweep' as const,
+    },
+  };
+}
+
+/** WeChat as the test scripts it: each upload answers the next of `uploads` (a media_id, or an error to throw). */
+function wechatWith(uploads: (string | Error)[]) {
+  const calls: string[] = [];
+  const sent: CustomMessage[] = [];
+  const wechat = {
+    async uploadMedia(_type: string, _bytes: Buffer, _name: string, _ct: string, options: { beforeSend: (api: string) => Promise<boolean> }) {
+      if (!(await options.beforeSend('media/upload'))) return undefined;
+      const next = uploads.shift()!;
+      if (next instanceof Error) throw next;
+      return next;
+    },
+    async sendCustom(message: CustomMessage, options: { beforeSend: (api: string) => Promise<boolean> }) {
+      if (!(await options.beforeSend('message/custom/send'))) return false;
+      sent.push(message);
+      return true;
+    },
+  } as unknown as WechatApi;
+  const deps: DeliveryDeps = {
+    redis,
+    wechat,
+    window,
+    progressKey: keys.replyProgress,
+    turn: async (api) => (calls.push(api), Date.now()),
+    allowedHosts: [host],
+    mediaTimeoutMs: 2000,
+  };
+  return { deps, calls, sent };
+}
+
+t.test('an upload is used again only while WeChat still keeps it: an older one is uploaded again', async (t) => {
+  const job = reply('k-old-upload');
+  // An earlier attempt uploaded the image, then its send never left; the reply is retried by hand four days later.
+  await redis.hset(keys.replyProgress(job.id), 'm0', 'media-4-days-old', 'm0t', String(Date.now() - 4 * 24 * 3600 * 1000));
+  const { deps, sent } = wechatWith(['media-new']);
+  t.same(await deliver(job, deps), { delivered: true, parts: 1 });
+  t.same(sent, [{ touser: job.data.openid, msgtype: 'image', image: { media_id: 'media-new' } }], 'sent by the new upload');
+
+  const fresh = reply('k-fresh-upload');
+  await redis.hset(keys.replyProgress(fresh.id), 'm0', 'media-an-hour-old', 'm0t', String(Date.now() - 3600 * 1000));
+  const again = wechatWith([]);
+  t.same(await deliver(fresh, again.deps), { delivered: true, parts: 1 });
+  t.same(again.sent[0], { touser: fresh.data.openid, msgtype: 'image', image: { media_id: 'media-an-hour-old' } }, 'a recent upload is used again');
+  t.ok(MEDIA_REUSE_MS < 3 * 24 * 3600 * 1000, 'within the 3 days WeChat keeps it');
+});
+
+t.test('an upload takes its turn under the pace, which checks the job is still this worker’s', async (t) => {
+  const { deps, calls } = wechatWith(['media-1']);
+  await deliver(reply('k-paced'), deps);
+  t.same(calls, ['media/upload', 'message/custom/send']);
+});
+
+t.test('uploads refused for this minute hold the reply back; only the daily quota sends the link instead', async (t) => {
+  const minute = wechatWith([new WechatRateLimitedError('media/upload', 45011, 'api minute-quota reach limit')]);
+  const held = await deliver(reply('k-minute'), minute.deps).catch((err: Error) => err);
+  t.type(held, WechatRateLimitedError, 'thrown: the queue holds back a minute and the image goes then');
+  t.same(minute.sent, [], 'no link sent in its place');
+
+  const day = wechatWith([new WechatRateLimitedError('media/upload', 45009, 'api daily quota reach limit')]);
+  const job = reply('k-day');
+  t.same(await deliver(job, day.deps), { delivered: true, parts: 1 });
+  t.same(
+    day.sent,
+    [{ touser: job.data.openid, msgtype: 'text', text: { content: `🖼 Image: http://${host}/k-day.png` } }],
+    'the link, rather than a day’s wait',
+  );
+});
