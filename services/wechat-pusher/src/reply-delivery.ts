@@ -49,6 +49,12 @@ export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 export const MEDIA_REUSE_MS = 60 * 3600 * 1000;
 
 /**
+ * WeChat's refusals of an uploaded file itself (its type, by the name's extension, or its size):
+ * the part's link goes instead, as for a format WeChat never takes, and the rest of the reply after it.
+ */
+const FILE_REFUSED = new Set([40004, 40005, 40006, 40009, 40010, 40011, 40012, 45001]);
+
+/**
  * Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`,
  * `sent`, `uncertain`), the same test a recall makes in its script (WITHDRAW: 'too_late').
  */
@@ -143,10 +149,11 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
           mediaId = await upload(part, deps);
         } catch (err) {
           if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
-          if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
+          if (err instanceof WechatPermanentError && !FILE_REFUSED.has(err.code)) return stop({ kind: 'wechat', code: err.code });
           // Uploads over their daily quota: the link goes instead, rather than every reply waiting for
           // the next day. Too many this minute (45011) holds the queue back like any other call.
           if (err instanceof WechatRateLimitedError && err.code === 45009) mediaId = '';
+          else if (err instanceof WechatPermanentError) mediaId = '';
           else throw err;
         }
         if (mediaId !== '') {
@@ -211,8 +218,12 @@ async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: Delivery
     allowedHosts: deps.allowedHosts,
     acceptTypes: [`${type === 'voice' ? 'audio' : type}/*`, 'application/octet-stream'],
   });
+  // WeChat tells a file's type by its name's extension: a name without one (IM's storage, served as
+  // octet-stream) takes the one IM's message gave.
+  const known = part.format === 'unknown' ? undefined : part.format;
+  const filename = known !== undefined && !/\.[A-Za-z0-9]{2,5}$/.test(media.filename) ? `${media.filename}.${known}` : media.filename;
   // Under the fleet's pace for uploads, and only while the job is still this worker's.
-  const mediaId = await deps.wechat.uploadMedia(type, media.bytes, media.filename, media.contentType, {
+  const mediaId = await deps.wechat.uploadMedia(type, media.bytes, filename, media.contentType, {
     beforeSend: async (api) => (await deps.turn(api), true),
   });
   if (mediaId === undefined) throw new Error('the upload was skipped');

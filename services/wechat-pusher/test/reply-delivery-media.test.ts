@@ -3,7 +3,7 @@ import { imageElem } from '@wxim/im';
 import { replyJobId } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { testRedisConnection } from '@wxim/testkit';
-import { type CustomMessage, type WechatApi, WechatRateLimitedError } from '@wxim/wechat';
+import { type CustomMessage, type WechatApi, WechatPermanentError, WechatRateLimitedError } from '@wxim/wechat';
 import t from 'tap';
 import { type DeliveryDeps, MEDIA_REUSE_MS, deliver } from '../src/reply-delivery.js';
 
@@ -12,8 +12,10 @@ import { type DeliveryDeps, MEDIA_REUSE_MS, deliver } from '../src/reply-deliver
 const { redis } = await testRedisConnection(t);
 const keys = stateKeys('{media}');
 const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1024, 7)]);
-const server = createServer((_req, res) => {
-  res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+// Files with an extension as image/png; files under /store/ without one, as IM's storage serves them.
+const server = createServer((req, res) => {
+  const type = req.url!.startsWith('/store/') ? 'application/octet-stream' : 'image/png';
+  res.writeHead(200, { 'content-type': type, 'content-length': png.length });
   res.end(png);
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -46,9 +48,11 @@ function reply(msgKey: string) {
 function wechatWith(uploads: (string | Error)[]) {
   const calls: string[] = [];
   const sent: CustomMessage[] = [];
+  const names: string[] = [];
   const wechat = {
-    async uploadMedia(_type: string, _bytes: Buffer, _name: string, _ct: string, options: { beforeSend: (api: string) => Promise<boolean> }) {
+    async uploadMedia(_type: string, _bytes: Buffer, name: string, _ct: string, options: { beforeSend: (api: string) => Promise<boolean> }) {
       if (!(await options.beforeSend('media/upload'))) return undefined;
+      names.push(name);
       const next = uploads.shift()!;
       if (next instanceof Error) throw next;
       return next;
@@ -68,7 +72,7 @@ function wechatWith(uploads: (string | Error)[]) {
     allowedHosts: [host],
     mediaTimeoutMs: 2000,
   };
-  return { deps, calls, sent };
+  return { deps, calls, sent, names };
 }
 
 t.test('an upload is used again only while WeChat still keeps it: an older one is uploaded again', async (t) => {
@@ -107,4 +111,26 @@ t.test('uploads refused for this minute hold the reply back; only the daily quot
     [{ touser: job.data.openid, msgtype: 'text', text: { content: `🖼 Image: http://${host}/k-day.png` } }],
     'the link, rather than a day’s wait',
   );
+});
+
+t.test('a file WeChat refuses by its type or size: its link goes instead, and the reply goes on', async (t) => {
+  const job = reply('k-webp');
+  job.data.body = [job.data.body[0]!, { MsgType: 'TIMTextElem', MsgContent: { Text: 'and the text after it' } }];
+  const { deps, sent } = wechatWith([new WechatPermanentError('media/upload', 40005, 'invalid file type')]);
+  t.same(await deliver(job, deps), { delivered: true, parts: 2 });
+  t.same(
+    sent.map((m) => (m as { text: { content: string } }).text.content),
+    [`🖼 Image: http://${host}/k-webp.png`, 'and the text after it'],
+  );
+});
+
+t.test("a file IM's storage serves without an extension is uploaded under the one IM's message gave", async (t) => {
+  const job = reply('k-store');
+  const url = `http://${host}/store/0a1b2c3d`;
+  const info = (type: number) => ({ Type: type, Size: 0, Width: 0, Height: 0, URL: url });
+  job.data.body = [{ MsgType: 'TIMImageElem', MsgContent: { UUID: 'u', ImageFormat: 1, ImageInfoArray: [info(1), info(2), info(3)] } }] as never;
+  const { deps, names, sent } = wechatWith(['media-jpg']);
+  t.same(await deliver(job, deps), { delivered: true, parts: 1 });
+  t.same(names, ['0a1b2c3d.jpg'], 'JPG, as its ImageFormat says: WeChat tells a file by its extension');
+  t.equal(sent.length, 1);
 });
