@@ -4,6 +4,7 @@ export { replyJobId, signalJobId } from './reply-ids.js';
 export { type ConnectionRole, type ConnectionSettings, type RedisClient, type SentinelSettings, connectionSettings, createRedis } from './connection.js';
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
+export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';
 export {
   type Besides,
   type BesidesResults,

@@ -4,8 +4,8 @@ import type { Job, Queue } from 'bullmq';
  * Retries the failed jobs of a queue (all, or those with the given ids) as a retry by hand should:
  * each goes back to wait with its attempts reset, so it has its full number of tries again. The
  * job keeps its id and data, and the relay sends it with the message ids it was first relayed
- * with, looking in the platform's history first when that was long ago. Resolves to how many
- * jobs were retried.
+ * with, looking in the platform's history first when that was long ago. Retried oldest first
+ * (as they were stored), one at a time. Resolves to how many jobs were retried.
  */
 export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Promise<number> {
   let retried = 0;
@@ -22,11 +22,15 @@ export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Pr
     for (const id of ids) await retry(await queue.getJob(id));
     return retried;
   }
-  // Newest first: each retried job leaves the failed set, so the first page is always the next one.
-  for (;;) {
-    const page = await queue.getFailed(0, 99);
-    const before = retried;
-    for (const job of page) await retry(job);
-    if (retried === before) return retried; // empty, or only jobs that could not be retried
+  // Oldest first, one after another: a retried job takes its place in its customer's line when it
+  // is first looked at, so the order of the retries is the order its messages go in.
+  const failed: Job[] = [];
+  for (let start = 0; ; start += 100) {
+    const page = await queue.getFailed(start, start + 99);
+    failed.push(...page);
+    if (page.length < 100) break;
   }
+  failed.sort((a, b) => a.timestamp - b.timestamp);
+  for (const job of failed) await retry(job);
+  return retried;
 }

@@ -1,3 +1,5 @@
+import { REMOVABLE_STATES, cleanByHand, removeByHand, retryFailedJobs } from '@wxim/queue';
+import type { Queue } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -21,22 +23,53 @@ export const BOARD_ACTIONS: readonly string[] = [
 
 const READING = new Set(['GET', 'HEAD']);
 
+/** How long a finished job is left before "clean" removes it, as bull-board's own clean leaves it. */
+const CLEAN_GRACE_MS = 5000;
+
+const NOT_REMOVED = 'only finished jobs (completed, failed) are removed: a job still to run holds its customer’s place, and its message would be lost';
+
 /**
  * Refuses (405), before bull-board sees it, every request that would change a queue, except
  * BOARD_ACTIONS when the board may act (`writable`: a password is set and DASHBOARD_READ_ONLY is
  * not). Whatever is not listed is refused, so a route a new bull-board adds stays shut until it is
  * read and listed. Adding a job, editing a job's data, emptying or obliterating a queue are never
  * listed: a reply whose openid and text were edited is delivered as it reads.
+ *
+ * Three actions are the relay's own, answered here (bull-board never runs them), over `queues`:
+ * - remove and clean take finished jobs only, and keep each one's deduplication key (removeByHand):
+ *   bull-board's would remove waiting and delayed jobs too (messages lost), and delete the keys
+ *   that keep a platform's retry or a sweep from storing the message a second time;
+ * - retry all failed retries the oldest first, one at a time (retryFailedJobs): bull-board's
+ *   retries a page at once, newest first, and a customer's messages would go in reverse order.
  */
-export function boardActions(writable: boolean) {
+export function boardActions(writable: boolean, queues: readonly Queue[] = []) {
   const allowed = new Set(BOARD_ACTIONS);
+  const queueNamed = (name: string | undefined) => queues.find((q) => q.name === name);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (READING.has(req.method)) return;
     if (!writable) return reply.code(405).send({ error: 'the board is read-only: it changes nothing without DASHBOARD_PASSWORD, or with DASHBOARD_READ_ONLY' });
-    if (!allowed.has(`${req.method} ${req.routeOptions.url ?? ''}`))
-      return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
+    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+    if (!allowed.has(route)) return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
+    const params = req.params as { queueName?: string; queueStatus?: string; jobId?: string };
     // Delivered already: a retry would deliver again (one completed job is refused by the adapter).
-    if ((req.params as { queueStatus?: string }).queueStatus === 'completed' && req.routeOptions.url?.includes('/retry/'))
+    if (params.queueStatus === 'completed' && route.includes('/retry/'))
       return reply.code(405).send({ error: 'completed jobs are not retried: their messages were delivered' });
+    const queue = queueNamed(params.queueName);
+    if (queue === undefined) return; // bull-board answers an unknown queue itself
+    if (route === 'PUT /api/queues/:queueName/clean/:queueStatus') {
+      if (!REMOVABLE_STATES.has(params.queueStatus ?? '')) return reply.code(405).send({ error: NOT_REMOVED });
+      await cleanByHand(queue, params.queueStatus as 'completed' | 'failed', CLEAN_GRACE_MS);
+      return reply.code(200).send({});
+    }
+    if (route === 'PUT /api/queues/:queueName/:jobId/clean') {
+      const job = await queue.getJob(params.jobId ?? '');
+      if (job === undefined) return; // bull-board answers 404
+      if (!(await removeByHand(queue, job))) return reply.code(405).send({ error: NOT_REMOVED });
+      return reply.code(204).send();
+    }
+    if (route === 'PUT /api/queues/:queueName/retry/:queueStatus' && params.queueStatus === 'failed') {
+      const retried = await retryFailedJobs(queue);
+      return reply.code(200).send({ retried, skipped: 0 });
+    }
   };
 }

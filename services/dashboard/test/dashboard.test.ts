@@ -3,6 +3,7 @@ import { loadConfig } from '@wxim/config';
 import { BOARD_ACTIONS, dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { LOGIN, SIGNED_IN, boardOnLoopback } from './board-client.js';
 
@@ -217,4 +218,48 @@ t.test('without a password the board listens on loopback only', async (t) => {
   const open = loadConfig({ ...relay.env });
   t.equal(dashboardService.host?.(open), '127.0.0.1');
   t.equal(dashboardService.host?.(loadConfig({ ...relay.env, DASHBOARD_PASSWORD: 'x' })), '0.0.0.0');
+});
+
+t.test('the board removes finished jobs only, and keeps what stops their messages from being stored again', async (t) => {
+  const { call } = await board(LOGIN);
+  const queue = relay.worker.queue;
+  // A job still to run (here, waiting ten minutes): it holds its customer's place.
+  const held = await queue.add('held', { message: { kind: 'text' } } as never, { jobId: 'held-by-the-test', delay: 600_000 });
+  t.teardown(() => held.remove().catch(() => undefined));
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/held-by-the-test/clean')).status, 405, 'a delayed job is not removed');
+  for (const state of ['delayed', 'wait', 'paused', 'prioritized', 'active']) {
+    const res = await call('PUT', `/api/queues/wechat-inbound/clean/${state}`);
+    t.equal(res.status, 405, `no clean of ${state} jobs`);
+    t.match(res.json<{ error: string }>().error, /only finished jobs/);
+  }
+  t.equal(await held.getState(), 'delayed', 'still there');
+
+  // The message retried above completed: removed by hand, its push stays known for as long as WeChat may send it again.
+  t.equal(await (await queue.getJob(jobId))?.getState(), 'completed');
+  const dedupe = `${queue.toKey('')}de:${jobId}`;
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  t.ok((await redis.pttl(dedupe)) > 0, "the push's deduplication, before");
+  t.equal((await call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/clean`)).status, 204, 'removed');
+  t.equal(await queue.getJob(jobId), undefined, 'gone');
+  t.ok((await redis.pttl(dedupe)) > 0, 'its deduplication kept');
+  // WeChat tries the push again (or a signed request is replayed): stored once, so not again.
+  t.equal((await wechat.push(push)).status, 200, 'answered');
+  t.equal(await queue.getJob(jobId), undefined, 'not stored again');
+  t.equal(im.messages.filter((m) => m.cloudCustomData?.includes(openid)).length, 1, 'relayed once in all');
+});
+
+t.test("retrying every failed job from the board relays each customer's messages in the order they came", async (t) => {
+  const { call } = await board(LOGIN);
+  const customer = fakeOpenId();
+  const texts = ['first', 'second', 'third'];
+  im.failNext('openim/sendmsg', 80001, texts.length, 'content security check failed');
+  for (const text of texts) t.equal((await wechat.push(wechat.text(customer, text))).status, 200);
+  const failedOf = async () => (await relay.worker.queue.getFailed()).filter((j) => j.data.message.fromUserName === customer);
+  await eventually('all three failed for good', async () => (await failedOf()).length === texts.length);
+  const res = await call('PUT', '/api/queues/wechat-inbound/retry/failed');
+  t.equal(res.status, 200);
+  const received = () => im.messages.filter((m) => m.cloudCustomData?.includes(customer)).map((m) => String(m.body[0]!.MsgContent['Text']));
+  await eventually('all three reach IM', () => received().length === texts.length);
+  t.same(received(), texts, 'in the order the customer wrote them');
 });

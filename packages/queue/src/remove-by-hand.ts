@@ -1,0 +1,42 @@
+import type { Job, Queue } from 'bullmq';
+import { dedupeKey, queueClient } from './bullmq-layout.js';
+
+/** The states a job may be removed from by hand: finished. A job still to run holds its customer's place, and its message would be lost. */
+export const REMOVABLE_STATES: ReadonlySet<string> = new Set(['completed', 'failed']);
+
+/**
+ * Removes a finished job by hand (the board's remove and clean), keeping its deduplication key for
+ * what is left of its time. BullMQ's removal deletes that key, and it is what tells a platform's
+ * retry of a push, or a sweep finding a reply in IM's history again, that the message was stored
+ * already: without it, either would be stored and delivered a second time. Resolves to whether the
+ * job was removed (false for a job not finished, or one another hand removed first).
+ */
+export async function removeByHand(queue: Queue, job: Job): Promise<boolean> {
+  if (!REMOVABLE_STATES.has(await job.getState())) return false;
+  const client = await queueClient(queue);
+  const key = dedupeKey(queue.toKey(''), job.id!);
+  const left = await client.pttl(key);
+  const removed = await job.remove().then(
+    () => true,
+    () => false,
+  );
+  // Only if no new job took the id meanwhile (NX): the key then names the job that took it.
+  if (removed && left > 0) await client.set(key, job.id!, 'PX', left, 'NX');
+  return removed;
+}
+
+/**
+ * Removes the queue's jobs in `state` (finished ones only) that finished more than `graceMs` ago,
+ * each as removeByHand does. Resolves to how many were removed.
+ */
+export async function cleanByHand(queue: Queue, state: 'completed' | 'failed', graceMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for (let start = 0; ; start += 100) {
+    const page = await queue.getJobs([state], start, start + 99, true);
+    if (page.length === 0) return removed;
+    let here = 0;
+    for (const job of page) if ((job.finishedOn ?? now) <= now - graceMs && (await removeByHand(queue, job))) here++;
+    removed += here;
+    start -= here; // the jobs removed left the set: the next page starts that much earlier
+  }
+}
