@@ -74,3 +74,13 @@ t.test('conversation lists refused past the grace are taken as refused for good:
   await sweep.runIfDue(Date.now() + 3000);
   t.equal(await redis.hget(keys.callbackSweep, 'listsRefusedSince'), null, 'lists that answer again end the refusal');
 });
+
+t.test('a conversation whose history IM has refused for the whole 48 hours is owed no more', async (t) => {
+  const c = await relay.newCustomer();
+  await redis.zadd(keys.callbackOwed, Date.now() - 49 * 3600_000, c.openid); // owed a look since before the horizon
+  im.historyRefused.set(c.userId, UNKNOWN);
+  t.teardown(() => im.historyRefused.clear());
+  await sweptUpTo(5000);
+  await sweep.runIfDue();
+  t.equal(await redis.zscore(keys.callbackOwed, c.openid), null, 'no longer owed: every sweep would fail for it, forever');
+});

@@ -15,13 +15,15 @@ export async function removeByHand(queue: Queue, job: Job): Promise<boolean> {
   if (!REMOVABLE_STATES.has(await job.getState())) return false;
   const client = await queueClient(queue);
   const key = dedupeKey(queue.toKey(''), job.id!);
-  const left = await client.pttl(key);
+  // BullMQ's removal deletes the key only while it names the job: renamed first (its time kept),
+  // it stays, with no moment between the removal and the key's return for a repeat to slip through.
+  // Every reader asks only whether the key is there.
+  await client.call('SET', key, `${job.id!}:removed`, 'XX', 'KEEPTTL');
   const removed = await job.remove().then(
     () => true,
     () => false,
   );
-  // Only if no new job took the id meanwhile (NX): the key then names the job that took it.
-  if (removed && left > 0) await client.set(key, job.id!, 'PX', left, 'NX');
+  if (!removed) await client.call('SET', key, job.id!, 'XX', 'KEEPTTL');
   return removed;
 }
 

@@ -24,12 +24,8 @@ export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Pr
   }
   // Oldest first, one after another: a retried job takes its place in its customer's line when it
   // is first looked at, so the order of the retries is the order its messages go in.
-  const failed: Job[] = [];
-  for (let start = 0; ; start += 100) {
-    const page = await queue.getFailed(start, start + 99);
-    failed.push(...page);
-    if (page.length < 100) break;
-  }
+  // Read at once (paging through a set that changes as jobs fail or are retried would skip some).
+  const failed = await queue.getFailed(0, -1);
   failed.sort((a, b) => a.timestamp - b.timestamp);
   for (const job of failed) await retry(job);
   return retried;

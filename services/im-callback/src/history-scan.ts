@@ -80,7 +80,12 @@ export class HistoryScan {
           await keepGoing();
           const { found, refused } = await this.conversation(customer, { from, to: range.to }, via);
           result.found += found; // after the await: `found += await …` would add to a stale total
-          if (refused) result.failed.push({ openid: customer.openid, from });
+          // Owed again, unless it has been refused for the whole of the horizon already: no reply it
+          // could still show can be delivered, and an edition or account refusing it for good would
+          // keep it owed, and every sweep failed, forever.
+          if (refused && !(customer.from !== undefined && customer.from <= Date.now() - HORIZON_MS)) result.failed.push({ openid: customer.openid, from });
+          else if (refused)
+            this.deps.log.warn({ openid: customer.openid }, "IM has refused this conversation's history for 48 hours: it is no longer looked through");
         } catch (err) {
           if (err instanceof ImError) result.failed.push({ openid: customer.openid, from });
           else failure ??= { err };
