@@ -190,6 +190,8 @@ t.test('a recall that comes while the reply is on its way, which WeChat then ref
     noticesTo(agent, userId).some((m) => /was not delivered after all/.test(String(m.body[0]!.MsgContent['Text']))),
   );
   t.same(relay.textsTo(openid), [], 'the customer never gets it');
+  const last = noticesTo(agent, userId).at(-1)!;
+  t.match(String(last.body[0]!.MsgContent['Text']), /not delivered after all/, "the agent's last word on it: stopped after all");
 });
 
 t.test("a reply recalled in its undo time, the recall's callback lost, is not delivered on a look made for an earlier reply before the recall", async (t) => {

@@ -55,7 +55,7 @@ const SCRIPTS = {
   wximTokenDropIfStored: { numberOfKeys: 1, lua: TOKEN_DROP_IF_STORED },
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 2, lua: MARK_SENDING },
-  wximReplyUnmarkSending: { numberOfKeys: 1, lua: UNMARK_SENDING },
+  wximReplyUnmarkSending: { numberOfKeys: 2, lua: UNMARK_SENDING },
   wximRelayed: { numberOfKeys: 3, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
@@ -162,7 +162,7 @@ export interface RelayScripts {
     atMs: string,
   ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
   wximReplyMarkSending(progress: string, lock: string, field: string, ttlMs: number, token: string): Promise<number>;
-  wximReplyUnmarkSending(progress: string, field: string, ttlMs: number, nowMs: number): Promise<number>;
+  wximReplyUnmarkSending(progress: string, lock: string, field: string, ttlMs: number, nowMs: number, token: string): Promise<number>;
   wximRelayed(
     unanswered: string,
     window: string,

@@ -14,7 +14,7 @@ import type { DeskCommands } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { relayTyping } from './typing.js';
-import { isWithdrawn, relayRecall, waitForUndo } from './undo.js';
+import { relayRecall, waitForUndo, withdrawal } from './undo.js';
 import { replyDelivered } from './window-notices.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
@@ -113,7 +113,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     // Handed to the mark writer: the reply's line never waits for IM's answer (see DeliveryMarks).
     const mark = (state: 'delivered' | 'not_delivered', reason?: string) => deps.marks?.final({ id: job.id!, data: job.data }, state, customData, reason);
     async function run(): Promise<PushResult> {
-      if (await isWithdrawn(deps, job.id!)) throw new ReplyWithdrawn('recalled by its agent');
+      const withdrawn = await withdrawal(deps, job.id!);
+      if (withdrawn !== undefined) throw new ReplyWithdrawn('recalled by its agent', withdrawn === 'after');
       await waitForUndo({ undoMs: deps.undoMs ?? 0 }, job, lease);
       // A reply only a primary being replaced holds would vanish with it, and be found again on
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
@@ -174,11 +175,12 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
           if (err instanceof ReplyWithdrawn) {
             // Completes: nothing went, nothing failed. The recall's own job told the agent, unless
             // it told them it was too late and WeChat then refused the reply: that is put right.
-            if (err.afterAll && body !== undefined) {
-              const text = `↩ Relay notice — the message you recalled, “${quoteOf(body)}”, was not delivered after all: WeChat refused it, and the relay will not send it again. The customer does not have it.`;
-              await deps.desk
-                .tell(job, job.data.agent, 'recall-stopped-after-all', text, lease)
-                .catch((e: Error) => log.warn({ jobId: job.id, reason: e.message }, 'the agent could not be told their recalled reply was stopped after all'));
+            // Told again on each attempt until IM takes it (fixed ids: IM drops a repeat); the job
+            // retries meanwhile, so an IM hiccup never leaves the agent with "too late".
+            if (err.afterAll) {
+              const quoted = body === undefined ? '' : `, “${quoteOf(body)}”,`;
+              const text = `↩ Relay notice — the message you recalled${quoted} was not delivered after all: WeChat refused it, and the relay will not send it again. The customer does not have it.`;
+              await deps.desk.tell(job, job.data.agent, 'recall-stopped-after-all', text, lease);
             }
             metrics.replies.inc({ outcome: 'withdrawn', via: job.data.via });
             log.info({ jobId: job.id, agent: job.data.agent, reason: err.message }, 'reply not delivered: its agent recalled it');
@@ -205,7 +207,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       },
       failedForGood: async (err) => {
         await endedFailed();
-        const where = await partsSent(job, delivering);
+        const where = await partsSent(job, delivering ?? body);
         if (settled === 'delivered' || where.part >= where.of) {
           // Every part went; what failed came after (e.g. the reply window's bookkeeping): the customer has it.
           log.warn(
@@ -273,6 +275,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
               recall: deps.recall,
               wake: deps.wake,
               tell: (...a) => deps.desk.tell(...a),
+              withdrawnNow: async (replyId) => (await withdrawal(deps, replyId)) !== undefined,
             })
           : await relayTyping(job, {
               redis: deps.redis,

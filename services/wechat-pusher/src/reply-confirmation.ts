@@ -31,11 +31,12 @@ export interface ConfirmDeps {
   undoMs?: number;
 }
 
-/** What a look showed of a message, kept for the customer's other replies, and when (ms). */
-interface Kept {
-  m: AfterSendMsg;
-  at: number;
-}
+/**
+ * What a look showed of a message, kept for the customer's other replies, and when (ms): the
+ * message's own shape with one field more, so that a pusher of the release before (a rolling
+ * upgrade) still reads it as the message.
+ */
+type Kept = AfterSendMsg & { keptAt?: number };
 
 /** Five more looks over about five seconds. */
 const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
@@ -81,8 +82,9 @@ export class ReplyConfirmation {
     }
     // A look made before the agent could no longer recall this reply may not show its recall (whose
     // callback may have been lost): it counts only if made after the reply's undo time.
-    const keptCopy = kept === null ? undefined : (JSON.parse(kept) as Partial<Kept>);
-    const usable = keptCopy?.m !== undefined && (keptCopy.at ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? keptCopy.m : undefined;
+    const keptCopy = kept === null ? undefined : (JSON.parse(kept) as Kept);
+    const { keptAt, ...copy } = keptCopy ?? {};
+    const usable = keptCopy !== undefined && (keptAt ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? (copy as AfterSendMsg) : undefined;
     for (let look = 0; ; look++) {
       const shown = look === 0 && usable !== undefined ? usable : await this.look(data, lease);
       if (shown !== undefined) {
@@ -119,7 +121,7 @@ export class ReplyConfirmation {
       const shared = this.deps.keys.replyConfirmations(data.openid);
       await this.deps.redis
         .multi()
-        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify({ m, at } satisfies Kept)])))
+        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify({ ...m, keptAt: at } satisfies Kept)])))
         .pexpire(shared, SHOWN_TTL_MS)
         .exec();
     }

@@ -108,7 +108,7 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
   };
   // A part not sent after all loses its mark; a reply its agent recalled meanwhile is withdrawn instead.
   const unmark = async (field: string) => {
-    if ((await relayScripts(redis).wximReplyUnmarkSending(key, field, PROGRESS_TTL_MS, Date.now())) === 0)
+    if ((await relayScripts(redis).wximReplyUnmarkSending(key, lock[0], field, PROGRESS_TTL_MS, Date.now(), lock[1])) === 0)
       throw new ReplyWithdrawn('recalled by its agent while it was on its way, which WeChat refused', true);
   };
   const markSending = async (field: string) => {

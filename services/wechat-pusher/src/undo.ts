@@ -6,6 +6,8 @@ import type { Redis, Cluster } from 'ioredis';
 export type { RecallOutcome } from '@wxim/queue';
 
 export interface UndoDeps {
+  /** Whether the reply is withdrawn by now: a part on its way when the recall came, refused by WeChat since (see UNMARK_SENDING). */
+  withdrawnNow: (replyId: string) => Promise<boolean>;
   /** Decides a recall stored by the release before, which did not decide it when it came. */
   recall: Pick<ReplyRecall, 'withdraw'>;
   /** Wakes a reply that stepped aside to wait for its undo time (see wakeToFront). */
@@ -14,9 +16,18 @@ export interface UndoDeps {
   tell: (job: Job<ReplyJob>, agent: string, purpose: string, text: string, lease: Lease | undefined) => Promise<void>;
 }
 
-/** Whether the reply's agent recalled it in time (its progress hash is marked `withdrawn`). */
-export async function isWithdrawn(deps: { redis: Redis | Cluster; progressKey: (jobId: string) => string }, jobId: string): Promise<boolean> {
-  return (await deps.redis.hexists(deps.progressKey(jobId), 'withdrawn')) === 1;
+/**
+ * Whether the reply's agent recalled it in time (its progress hash is marked `withdrawn`): `after`
+ * when the recall came while a part was on its way and WeChat then refused it (`recallAsked` kept),
+ * so its agent, told it was too late, is to hear it was stopped after all; undefined when not withdrawn.
+ */
+export async function withdrawal(
+  deps: { redis: Redis | Cluster; progressKey: (jobId: string) => string },
+  jobId: string,
+): Promise<'in_time' | 'after' | undefined> {
+  const [withdrawn, asked] = await deps.redis.hmget(deps.progressKey(jobId), 'withdrawn', 'recallAsked');
+  if (withdrawn === null) return undefined;
+  return asked === null ? 'in_time' : 'after';
 }
 
 /**
@@ -53,6 +64,8 @@ export async function relayRecall(job: Job<ReplyJob>, deps: UndoDeps): Promise<R
       await deps.tell(job, job.data.agent, 'recall-stopped', '↩ Relay notice — the message you recalled was stopped: the customer will not get it.', undefined);
       return outcome;
     case 'too_late':
+      // Decided while a part was on its way, which WeChat has refused since: its reply job told the agent so.
+      if (await deps.withdrawnNow(replyId)) return 'stopped';
       await deps.tell(
         job,
         job.data.agent,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES, replyJobId } from '@wxim/queue';
-import { type Lease, LockLostError, RateGate, ReplyRecall, stateKeys } from '@wxim/state';
+import { type Lease, LockLostError, NotOnReplicas, RateGate, ReplyRecall, stateKeys } from '@wxim/state';
 import { eventually, testRedisConnection } from '@wxim/testkit';
 import { type CustomMessage, type WechatApi, WechatTransientError } from '@wxim/wechat';
 import t from 'tap';
@@ -129,4 +129,32 @@ t.test('a recall while the first part is on its way: withdrawn if WeChat refuses
     t.same(sent, [], 'the customer never gets it');
     t.equal(await recall.withdraw(job.data.msgKey), 'stopped', 'a repeat of the recall hears it was stopped');
   }
+});
+
+t.test("with replicas waited for, a worker that lost its job leaves the other worker's marks alone", async (t) => {
+  const job = reply('k-replicas');
+  const progress = keys.replyProgress(job.id);
+  const lockKey = `${keys.jobs(QUEUES.agentReplies)}${job.id}:lock`;
+  // B took the job over and sent part 0; a recall had come while it was on its way.
+  await redis.set(lockKey, 'worker-b', 'PX', 30_000);
+  await redis.hset(progress, 'p0', 'sent', 'recallAsked', String(Date.now()));
+  // A's mark is refused (its lock is gone) and, in the same step, the replicas fall short.
+  const replicas = {
+    async confirm(writes: (p: ReturnType<typeof redis.pipeline>) => void) {
+      const pipeline = redis.pipeline();
+      writes(pipeline);
+      await pipeline.exec();
+      throw new NotOnReplicas('only 0 of 1 replicas confirmed');
+    },
+  };
+  const sent: string[] = [];
+  const a = { ...deps(wechatOf('A', sent), async () => 0, { lockKey, token: 'worker-a', lockMs: 30_000 }), replicas } as DeliveryDeps;
+  // A starts from before B's mark (its progress read earlier), as a paused worker would.
+  await redis.hdel(progress, 'p0');
+  const marksOfB = async () => redis.hset(progress, 'p0', 'sent');
+  const first = deliver(job, { ...a, turn: async () => (await marksOfB(), 0) }).catch((err: Error) => err);
+  t.type(await first, NotOnReplicas);
+  t.same(sent, [], 'A sent nothing');
+  t.equal(await redis.hget(progress, 'p0'), 'sent', "B's mark stays: a retry does not send the part again");
+  t.equal(await redis.hget(progress, 'withdrawn'), null, 'the delivered reply is not taken for withdrawn');
 });

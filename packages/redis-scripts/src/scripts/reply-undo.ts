@@ -64,12 +64,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
-// UNMARK_SENDING. KEYS: the reply's progress hash. ARGV: the part's field (`p<i>`), the hash's
-// lifetime (ms), when (ms). A part WeChat refused (or that never left) loses its `sending` mark, so
-// a later attempt sends it. But if its agent recalled the reply while it was on its way (WITHDRAW
-// kept `recallAsked`) and no part has gone, the reply is withdrawn now and never sent (0);
-// otherwise 1.
+// UNMARK_SENDING. KEYS: the reply's progress hash, its job's lock (the hash again outside a job).
+// ARGV: the part's field (`p<i>`), the hash's lifetime (ms), when (ms), the lock's token ('' outside
+// a job). A part WeChat refused (or that never left) loses its `sending` mark, so a later attempt
+// sends it: only this worker's own mark (the lock still its own, the part still `sending`), never a
+// mark another worker wrote after taking the job over. But if its agent recalled the reply while it
+// was on its way (WITHDRAW kept `recallAsked`) and no part has gone, the reply is withdrawn now and
+// never sent (0); otherwise 1.
 export const UNMARK_SENDING = `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return 1 end
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'sending' then return 1 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HEXISTS', KEYS[1], 'recallAsked') == 0 then return 1 end
 local fields = redis.call('HKEYS', KEYS[1])
