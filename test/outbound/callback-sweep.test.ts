@@ -214,6 +214,16 @@ t.test("a sweep looks through the history within its share of IM's budget, and u
   t.ok(pace.mean >= 0.95 * SWEEP_SHARE, `its share used: ${pace.mean.toFixed(1)} a second on average`);
 });
 
+t.test('a reply whose callback never came is found after its agent deleted the conversation in their client', async (t) => {
+  const c = await customer();
+  im.callbackLost(1);
+  await im.agentSend(c.agent, c.userId, [textElem('sent, then the agent tidied up')]);
+  // The agent's client deletes the conversation, and its messages on IM's server for the agent's side.
+  im.deleteConversation(c.agent, c.userId);
+  await relay.waitForSent(c.openid, 1, 15_000);
+  t.same(texts(c.openid), ['sent, then the agent tidied up'], "read from the customer's side, which the relay never deletes");
+});
+
 t.test('a sweep far behind looks back 48 hours at most: an older reply is never delivered', async (t) => {
   const c = await customer();
   const redis = new Redis(relay.redisUrl);
@@ -235,14 +245,4 @@ t.test('a sweep far behind looks back 48 hours at most: an older reply is never 
   await redis.hset(keys.callbackSweep, 'cursor', Date.now() - 72 * 3600_000);
   t.equal(await relay.callback.sweep.runIfDue(), 0, 'swept, nothing found');
   t.same(await relay.callback.queue.getJob(replyJobId(`old_${old}`)), undefined, 'not stored');
-});
-
-t.test('a reply whose callback never came is found after its agent deleted the conversation in their client', async (t) => {
-  const c = await customer();
-  im.callbackLost(1);
-  await im.agentSend(c.agent, c.userId, [textElem('sent, then the agent tidied up')]);
-  // The agent's client deletes the conversation, and its messages on IM's server for the agent's side.
-  im.deleteConversation(c.agent, c.userId);
-  await relay.waitForSent(c.openid, 1, 15_000);
-  t.same(texts(c.openid), ['sent, then the agent tidied up'], "read from the customer's side, which the relay never deletes");
 });
