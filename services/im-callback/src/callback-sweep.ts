@@ -131,11 +131,14 @@ export class CallbackSweep {
       await redis.hdel(keys.callbackSweep, 'listsRefusedSince');
       return false;
     }
-    await redis.hsetnx(keys.callbackSweep, 'listsRefusedSince', Date.now());
+    // On Redis's clock, which every instance of the fleet shares.
+    const [s, us] = await redis.time();
+    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    await redis.hsetnx(keys.callbackSweep, 'listsRefusedSince', now);
     const since = Number(await redis.hget(keys.callbackSweep, 'listsRefusedSince'));
     const graceMs = this.deps.listsGraceMs ?? LISTS_REFUSED_GRACE_MS;
     const fields = { ...refused, since: new Date(since).toISOString() };
-    if (Date.now() - since < graceMs) {
+    if (now - since < graceMs) {
       log.warn(
         fields,
         "IM refused an agent's conversation list: this sweep's time is looked through again at the next one (the lists are what show a conversation in which only an agent wrote)",
