@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { imageElem } from '@wxim/im';
-import { replyJobId } from '@wxim/queue';
+import { type ReplyElement, replyJobId } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { testRedisConnection } from '@wxim/testkit';
 import { type CustomMessage, type WechatApi, WechatPermanentError, WechatRateLimitedError } from '@wxim/wechat';
@@ -37,7 +37,7 @@ function reply(msgKey: string) {
       openid: 'o'.repeat(28),
       msgKey,
       msgTime: 0,
-      body: [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)],
+      body: [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)] as ReplyElement[],
       acceptedAt: Date.now(),
       via: 'sweep' as const,
     },
