@@ -35,7 +35,8 @@ export function jobLockKey(jobKeyPrefix: string, id: string): string {
 /**
  * The deduplication key of a job stored with `deduplication: { id, ttl }` (see DurableEnqueuer):
  * `<prefix>:<queue>:de:<id>`, holding the job's id for the ttl. Retention (removeOnComplete,
- * removeOnFail) leaves it; removing the job by hand deletes it.
+ * removeOnFail) leaves it; BullMQ's own removal deletes it, but only while it still names the job,
+ * which removeByHand relies on to keep it (checked in test/remove-by-hand.test.ts).
  */
 export function dedupeKey(jobKeyPrefix: string, id: string): string {
   return `${jobKeyPrefix}de:${id}`;

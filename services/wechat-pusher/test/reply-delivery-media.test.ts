@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import { imageElem } from '@wxim/im';
-import { type ReplyElement, replyJobId } from '@wxim/queue';
+import type { ReplyElement } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { testRedisConnection } from '@wxim/testkit';
 import { type CustomMessage, type WechatApi, WechatPermanentError, WechatRateLimitedError } from '@wxim/wechat';
 import t from 'tap';
 import { type DeliveryDeps, MEDIA_REUSE_MS, deliver } from '../src/reply-delivery.js';
+import { sweptReply, unrecordedWindow } from './delivery-stand-ins.js';
 
 // An agent's image reply: uploaded to WeChat as temporary media (kept 3 days), then sent by its
 // media_id. WeChat's side is a stand-in that runs each call's beforeSend as the client does.
@@ -21,28 +22,9 @@ const server = createServer((req, res) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 t.teardown(() => server.close());
 const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-const window = {
-  check: async () => ({ open: false, reason: 'never' }),
-  consume: async () => {},
-  exhaust: async () => {},
-  close: async () => {},
-} as unknown as DeliveryDeps['window'];
+const window = unrecordedWindow;
 
-function reply(msgKey: string) {
-  return {
-    id: replyJobId(msgKey),
-    data: {
-      agent: 'agent_a',
-      userId: 'c_1',
-      openid: 'o'.repeat(28),
-      msgKey,
-      msgTime: 0,
-      body: [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)] as ReplyElement[],
-      acceptedAt: Date.now(),
-      via: 'sweep' as const,
-    },
-  };
-}
+const reply = (msgKey: string) => sweptReply(msgKey, [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)] as ReplyElement[]);
 
 /** WeChat as the test scripts it: each upload answers the next of `uploads` (a media_id, or an error to throw). */
 function wechatWith(uploads: (string | Error)[]) {

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QUEUES, replyJobId } from '@wxim/queue';
+import { QUEUES } from '@wxim/queue';
 import { type Lease, LockLostError, NotOnReplicas, RateGate, ReplyRecall, stateKeys } from '@wxim/state';
 import { eventually, testRedisConnection } from '@wxim/testkit';
 import { type CustomMessage, type WechatApi, WechatTransientError } from '@wxim/wechat';
 import t from 'tap';
 import { type DeliveryDeps, deliver } from '../src/reply-delivery.js';
 import { ReplyWithdrawn } from '../src/reply-withdrawn.js';
+import { sweptReply, unrecordedWindow } from './delivery-stand-ins.js';
 
 // Races on one reply between two workers, or between a send and its agent's recall, played out on a
 // real Redis with the real scripts; WeChat's send is a stand-in that runs its beforeSend as the
@@ -13,29 +14,9 @@ import { ReplyWithdrawn } from '../src/reply-withdrawn.js';
 const { redis } = await testRedisConnection(t);
 const keys = stateKeys('{races}');
 const gate = new RateGate(redis, keys, () => 100);
-const openid = 'o'.repeat(28);
-const window: DeliveryDeps['window'] = {
-  check: async () => ({ open: false, reason: 'never' }),
-  consume: async () => {},
-  exhaust: async () => {},
-  close: async () => {},
-} as unknown as DeliveryDeps['window'];
+const window = unrecordedWindow;
 
-function reply(msgKey: string) {
-  return {
-    id: replyJobId(msgKey),
-    data: {
-      agent: 'agent_a',
-      userId: 'c_1',
-      openid,
-      msgKey,
-      msgTime: 0,
-      body: [{ MsgType: 'TIMTextElem' as const, MsgContent: { Text: `reply ${msgKey}` } }],
-      acceptedAt: Date.now(),
-      via: 'sweep' as const,
-    },
-  };
-}
+const reply = (msgKey: string) => sweptReply(msgKey, [{ MsgType: 'TIMTextElem', MsgContent: { Text: `reply ${msgKey}` } }]);
 
 /** A WeChat whose sends are recorded as `who` sent them, once their beforeSend has agreed. */
 function wechatOf(who: string, sent: string[]): WechatApi {
