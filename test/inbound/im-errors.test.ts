@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { request } from 'undici';
+import { UserSigCache } from '@wxim/im';
 import { createImWorker } from '@wxim/im-worker';
 import { HOLD_MARK } from '@wxim/state';
 import { eventually, IM_KEY, relayForTests, textOf } from '@wxim/testkit';
@@ -135,5 +136,10 @@ t.test('no secret reaches the worker logs, even at debug level', async (t) => {
   t.match(logs, /relay failed for good/);
   t.notMatch(logs, IM_KEY);
   t.notMatch(logs, /usersig/i);
-  t.notMatch(logs, /eJ[\w*-]{40,}/, 'nothing shaped like a UserSig');
+  // A UserSig is zlib (0x78 0x9c) in base64 with + / = written * - _: it starts "eJw".."eJz" and
+  // stands alone; a random openid inside a job id may hold "eJ" anywhere, so only a whole token counts.
+  const sigShape = /(?<![\w*-])eJ[w-z][\w*-]{40,}/;
+  t.match(`"sig":"${new UserSigCache(1400000000, IM_KEY, 'administrator').get()}"`, sigShape, 'the shape finds a real UserSig');
+  t.notMatch('"jobId":"m-o2eeJXDfI4WZhrZXtmvFgfx1t4Hw-1796450303290000837"', sigShape, 'and not an openid');
+  t.notMatch(logs, sigShape, 'nothing shaped like a UserSig');
 });
