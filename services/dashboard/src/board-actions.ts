@@ -41,16 +41,22 @@ const NOT_REMOVED = 'only finished jobs (completed, failed) are removed: a job s
  *   that keep a platform's retry or a sweep from storing the message a second time;
  * - retry all failed retries the oldest first, one at a time (retryFailedJobs): bull-board's
  *   retries a page at once, newest first, and a customer's messages would go in reverse order.
+ *
+ * Every change asked for is logged once it is answered, by whom (`operator`, the board's user) and
+ * from where, with its answer: `board change` (info) when it was made, `board change refused`
+ * (warn) when the guard or bull-board refused it. A job's id names its customer, never a secret.
  */
-export function boardActions(writable: boolean, queues: readonly Queue[] = []) {
+export function boardActions(writable: boolean, queues: readonly Queue[] = [], operator?: string) {
   const allowed = new Set(BOARD_ACTIONS);
   const queueNamed = (name: string | undefined) => queues.find((q) => q.name === name);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (READING.has(req.method)) return;
-    if (!writable) return reply.code(405).send({ error: 'the board is read-only: it changes nothing without DASHBOARD_PASSWORD, or with DASHBOARD_READ_ONLY' });
-    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
-    if (!allowed.has(route)) return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
+    const route = `${req.method} ${req.routeOptions.url ?? req.url}`;
     const params = req.params as { queueName?: string; queueStatus?: string; jobId?: string };
+    const done: Record<string, unknown> = {};
+    logWhenAnswered(req, reply, { action: route, ...params, operator, from: req.ip }, done);
+    if (!writable) return reply.code(405).send({ error: 'the board is read-only: it changes nothing without DASHBOARD_PASSWORD, or with DASHBOARD_READ_ONLY' });
+    if (!allowed.has(route)) return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
     // Delivered already: a retry would deliver again (one completed job is refused by the adapter).
     if (params.queueStatus === 'completed' && route.includes('/retry/'))
       return reply.code(405).send({ error: 'completed jobs are not retried: their messages were delivered' });
@@ -58,7 +64,7 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = []) {
     if (queue === undefined) return; // bull-board answers an unknown queue itself
     if (route === 'PUT /api/queues/:queueName/clean/:queueStatus') {
       if (!REMOVABLE_STATES.has(params.queueStatus ?? '')) return reply.code(405).send({ error: NOT_REMOVED });
-      await cleanByHand(queue, params.queueStatus as 'completed' | 'failed', CLEAN_GRACE_MS);
+      done['removed'] = await cleanByHand(queue, params.queueStatus as 'completed' | 'failed', CLEAN_GRACE_MS);
       return reply.code(200).send({});
     }
     if (route === 'PUT /api/queues/:queueName/:jobId/clean') {
@@ -69,7 +75,17 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = []) {
     }
     if (route === 'PUT /api/queues/:queueName/retry/:queueStatus' && params.queueStatus === 'failed') {
       const retried = await retryFailedJobs(queue);
+      done['retried'] = retried;
       return reply.code(200).send({ retried, skipped: 0 });
     }
   };
+}
+
+/** One line for a change asked of the board, once its answer is sent: made (2xx) or refused, and why. */
+function logWhenAnswered(req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, done: Record<string, unknown>): void {
+  reply.raw.once('finish', () => {
+    const answer = { ...fields, ...done, statusCode: reply.statusCode };
+    if (reply.statusCode < 300) req.log.info(answer, 'board change');
+    else req.log.warn(answer, 'board change refused');
+  });
 }

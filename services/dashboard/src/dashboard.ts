@@ -67,7 +67,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       return {
         queues,
         registry,
-        guards: [...login, boardActions(!readOnly, queues)],
+        guards: [...login, boardActions(!readOnly, queues, password === undefined ? undefined : (user ?? 'admin'))],
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
           countsRoute(app, queues);

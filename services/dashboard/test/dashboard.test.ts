@@ -1,16 +1,34 @@
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { loadConfig } from '@wxim/config';
-import { BOARD_ACTIONS, dashboardService } from '@wxim/dashboard';
+import { BOARD_ACTIONS, type DashboardOverrides, dashboardService } from '@wxim/dashboard';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { LOGIN, SIGNED_IN, boardOnLoopback } from './board-client.js';
 
 const relay = await relayForTests(t);
 const { im, wechat } = relay;
 
-const board = (env: Record<string, string>) => boardOnLoopback(t, loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }));
+const board = (env: Record<string, string>, overrides: DashboardOverrides = {}) =>
+  boardOnLoopback(t, loadConfig({ REDIS_URL: relay.redisUrl, ...relay.env, ...env }), overrides);
+
+/** A board whose log lines are kept, parsed. */
+async function loggedBoard(env: Record<string, string>) {
+  const lines: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return {
+    ...(await board({ LOG_LEVEL: 'info', ...env }, { logStream })),
+    lines,
+    changes: () => lines.filter((l) => String(l['msg']).startsWith('board change')),
+  };
+}
 
 // A message IM refuses for good (80001: content security), failed visibly in wechat-inbound.
 const openid = fakeOpenId();
@@ -262,4 +280,40 @@ t.test("retrying every failed job from the board relays each customer's messages
   const received = () => im.messages.filter((m) => m.cloudCustomData?.includes(customer)).map((m) => String(m.body[0]!.MsgContent['Text']));
   await eventually('all three reach IM', () => received().length === texts.length);
   t.same(received(), texts, 'in the order the customer wrote them');
+});
+
+t.test('every change asked of the board is logged once answered: what, on which job, by whom, from where, made or refused', async (t) => {
+  const { call, changes, lines } = await loggedBoard(LOGIN);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/pause')).status, 200);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/resume')).status, 200);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/clean/delayed')).status, 405);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/retry/failed')).status, 200);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/no-such-job/clean')).status, 404);
+  t.equal((await call('PUT', '/api/queues/wechat-inbound/pause', { headers: {} })).status, 401, 'no login: not the board');
+  t.equal((await call('GET', '/api/queues')).status, 200, 'a read changes nothing');
+  await eventually('every answered change logged', () => changes().length === 5);
+  const seen = changes().map((l) => ({ msg: l['msg'], level: l['level'], action: l['action'], queueName: l['queueName'], statusCode: l['statusCode'] }));
+  t.same(seen, [
+    { msg: 'board change', level: 30, action: 'PUT /api/queues/:queueName/pause', queueName: 'wechat-inbound', statusCode: 200 },
+    { msg: 'board change', level: 30, action: 'PUT /api/queues/:queueName/resume', queueName: 'wechat-inbound', statusCode: 200 },
+    { msg: 'board change refused', level: 40, action: 'PUT /api/queues/:queueName/clean/:queueStatus', queueName: 'wechat-inbound', statusCode: 405 },
+    { msg: 'board change', level: 30, action: 'PUT /api/queues/:queueName/retry/:queueStatus', queueName: 'wechat-inbound', statusCode: 200 },
+    { msg: 'board change refused', level: 40, action: 'PUT /api/queues/:queueName/:jobId/clean', queueName: 'wechat-inbound', statusCode: 404 },
+  ]);
+  t.ok(
+    changes().every((l) => l['operator'] === LOGIN.DASHBOARD_USER && l['from'] === '127.0.0.1'),
+    'by the board user, from the client',
+  );
+  t.equal(changes()[2]!['queueStatus'], 'delayed', 'what was asked');
+  t.equal(changes()[3]!['retried'], 0, 'and what it did');
+  t.equal(changes()[4]!['jobId'], 'no-such-job');
+  t.notMatch(JSON.stringify(lines), new RegExp(`${LOGIN.DASHBOARD_PASSWORD}|${SIGNED_IN.authorization!.slice(6)}`), 'never the password');
+
+  t.test('a read-only board logs what it refused, with no operator', async (t) => {
+    const readOnly = await loggedBoard({});
+    t.equal((await readOnly.call('PUT', '/api/queues/wechat-inbound/pause')).status, 405);
+    await eventually('logged', () => readOnly.changes().length === 1);
+    t.match(readOnly.changes()[0], { msg: 'board change refused', statusCode: 405, action: 'PUT /api/queues/:queueName/pause', from: '127.0.0.1' });
+    t.notOk('operator' in readOnly.changes()[0]!, 'no user signed in');
+  });
 });
