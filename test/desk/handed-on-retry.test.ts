@@ -36,4 +36,6 @@ t.test('a message whose answer was lost reaches the agent the customer was hande
   await eventually('its job is done', async () => (await relay.worker.queue.getJobs(['delayed', 'wait', 'active'])).length === 0);
   t.equal(copies(next), 1, 'the new agent has it once');
   t.equal(copies(agent), 1, 'the first agent still once');
+  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^wxim_im_handed_on_retries_total 1$/m, 'counted: the first agent may hold it too');
 });

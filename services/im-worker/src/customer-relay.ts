@@ -35,6 +35,8 @@ export interface RelayResult {
   userId?: string;
   agent?: string;
   reason?: string;
+  /** The agent an earlier attempt sent to, when this one went to another (the customer was handed on between them). */
+  handedOnFrom?: string;
 }
 
 const REIMPORT_REFUSED = 70399;
@@ -96,7 +98,8 @@ export class CustomerRelay {
         return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
       }
       const msg = { from: customer.userId, to: customer.agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) };
-      return this.unfollow(openid, msg, customer.userId, job, guarded);
+      const result = await this.unfollow(openid, msg, customer.userId, job, guarded);
+      return handedOn ? { ...result, handedOnFrom: job.firstAgent! } : result;
     }
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');
@@ -112,7 +115,7 @@ export class CustomerRelay {
       userId = await this.importAs(openid, userId, guarded);
       await send();
     }
-    return { outcome: 'relayed', userId, agent };
+    return { outcome: 'relayed', userId, agent, ...(handedOn ? { handedOnFrom: job.firstAgent! } : {}) };
   }
 
   private async importAs(openid: string, userId: string, guarded: CallOptions): Promise<string> {

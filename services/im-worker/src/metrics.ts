@@ -7,6 +7,7 @@ export interface ImWorkerMetrics {
   relayed: Counter<'kind' | 'outcome'>;
   latency: Histogram<'kind'>;
   retries: Counter<'class'>;
+  handedOnRetries: Counter;
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
   parked: Counter;
@@ -66,6 +67,11 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
       registers,
     }),
     retries: new Counter({ name: 'wxim_im_retries_total', help: 'Relays that will be tried again, by error class', labelNames: ['class'], registers }),
+    handedOnRetries: new Counter({
+      name: 'wxim_im_handed_on_retries_total',
+      help: 'Messages relayed by a retry to another agent than an earlier attempt sent to (the customer was handed on between them): the first agent may hold the message too',
+      registers,
+    }),
     imCalls: new Counter({
       name: 'wxim_im_calls_total',
       help: 'IM REST calls by command and outcome (ok, an IM ErrorCode, http_5xx, network)',

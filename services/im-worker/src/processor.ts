@@ -184,6 +184,13 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
       if (unwatched > 0) metrics.windowsUnwatched.inc(unwatched);
     }
+    if (result.handedOnFrom !== undefined) {
+      metrics.handedOnRetries.inc();
+      deps.log.info(
+        { jobId: job.id, kind: message.kind, agent: result.agent, firstAgent: result.handedOnFrom, attempt: job.attemptsMade + 1 },
+        'relayed by a retry to the customer’s new agent: the agent an earlier attempt sent to may hold the message too',
+      );
+    }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
     if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - receivedAt) / 1000);
     return result;
