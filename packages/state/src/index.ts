@@ -20,3 +20,4 @@ export { type MediaEntry, type MediaMeta, MediaStore } from './media-store.js';
 export { type MediaTokenCheck, mediaEntryId, signMediaToken, verifyMediaToken } from './media-token.js';
 export { WATCH_CAP, type WatchedWindow, WindowNotices } from './window-notices.js';
 export { REPLY_ENDED_TTL_MS, ReplyRecall, WITHDRAWN_TTL_MS } from './reply-recall.js';
+export { redisNowMs } from './redis-clock.js';

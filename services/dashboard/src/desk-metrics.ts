@@ -1,5 +1,5 @@
 import { QUEUES } from '@wxim/queue';
-import { type AgentLoad, type StateKeys, isOnline, storedAgentState } from '@wxim/state';
+import { type AgentLoad, type StateKeys, isOnline, redisNowMs, storedAgentState } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { withinScrape } from './scrape-deadline.js';
@@ -57,8 +57,7 @@ export function registerDeskMetrics(
     help: 'How long the conversation waiting longest has waited for an agent (0 when none waits)',
     read: async () => {
       const [, since] = await redis.zrange(keys.deskWaiting, 0, 0, 'WITHSCORES');
-      const [seconds, micro] = await redis.time();
-      const now = Number(seconds) * 1000 + Math.floor(Number(micro) / 1000);
+      const now = await redisNowMs(redis);
       return since === undefined ? 0 : Math.max(0, (now - Number(since)) / 1000);
     },
   });

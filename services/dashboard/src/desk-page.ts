@@ -1,4 +1,4 @@
-import { DeskView as StoredDesk, type StateKeys } from '@wxim/state';
+import { DeskView as StoredDesk, type StateKeys, redisNowMs } from '@wxim/state';
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -12,8 +12,7 @@ export interface DeskView {
 
 /** The desk as Redis holds it now (see DeskView), with each wait's length on Redis's clock. */
 export async function readDesk(redis: Redis | Cluster, keys: StateKeys, agents: readonly string[]): Promise<DeskView> {
-  const [desk, [seconds, micro]] = await Promise.all([new StoredDesk(redis, keys, agents, WAITING_LISTED).read(), redis.time()]);
-  const now = Number(seconds) * 1000 + Math.floor(Number(micro) / 1000);
+  const [desk, now] = await Promise.all([new StoredDesk(redis, keys, agents, WAITING_LISTED).read(), redisNowMs(redis)]);
   return {
     agents: desk.agents.map(({ agent, online, action, open }) => ({ agent, online, ...(action === undefined ? {} : { state: action }), open })),
     waiting: desk.waiting.map(({ openid, since }) => ({

@@ -1,4 +1,4 @@
-import type { FleetLock, StateKeys } from '@wxim/state';
+import { type FleetLock, type StateKeys, redisNowMs } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { ActiveConversations } from './active-conversations.js';
 import { HORIZON_MS, type HistoryScan, MARGIN_MS } from './history-scan.js';
@@ -45,6 +45,8 @@ export interface SweepState {
   conversations?: number;
   /** Since when the oldest look owed to a conversation IM failed for is (ms). */
   owedFrom?: number;
+  /** When this was read, on Redis's clock (ms): how far behind the cursor is, whichever instance asks. */
+  readAt: number;
 }
 
 /**
@@ -53,7 +55,9 @@ export interface SweepState {
  * of the fleet looks through IM's history of the conversations active since the last sweep (see
  * ActiveConversations) from where the last sweep stopped (less a margin for IM's clock) up to a little
  * ago, and stores the agents' replies the relay never saw. A sweep that fails leaves the cursor
- * where it was: the next one looks through the same time again, and more.
+ * where it was: the next one looks through the same time again, and more. Every time the fleet
+ * keeps (the cursor, the last success) is on Redis's clock: an instance whose own clock runs ahead
+ * would otherwise move the cursor past time no sweep has looked through.
  */
 export class CallbackSweep {
   private timer: NodeJS.Timeout | undefined;
@@ -83,24 +87,28 @@ export class CallbackSweep {
 
   async state(): Promise<SweepState> {
     const fields = ['cursor', 'lastSuccessAt', 'conversations'] as const;
-    const [values, owedFrom] = await Promise.all([this.deps.redis.hmget(this.deps.keys.callbackSweep, ...fields), this.deps.owed.oldest()]);
+    const { redis, keys, owed } = this.deps;
+    const [values, owedFrom, readAt] = await Promise.all([redis.hmget(keys.callbackSweep, ...fields), owed.oldest(), redisNowMs(redis)]);
     return {
       ...Object.fromEntries(fields.flatMap((f, i) => (values[i] == null ? [] : [[f, Number(values[i])]]))),
       ...(owedFrom === undefined ? {} : { owedFrom }),
+      readAt,
     };
   }
 
   /**
    * Sweeps if one is due and no other instance is looking through IM's history: resolves to the
    * replies it stored that had not been, or undefined when it did not sweep. Throws when the sweep
-   * failed as a whole (Redis, the lock, IM failing for every conversation's list).
+   * failed as a whole (Redis, the lock, IM failing for every conversation's list). `now` is Redis's
+   * clock unless given (tests give a later time to sweep as if it had come).
    */
-  async runIfDue(now = Date.now()): Promise<number | undefined> {
+  async runIfDue(at?: number): Promise<number | undefined> {
     const held = await this.deps.lock.take();
     if (held === undefined) return undefined;
     try {
+      const { cursor, readAt } = await this.state();
+      const now = at ?? readAt;
       const upTo = now - this.settleMs;
-      const { cursor } = await this.state();
       if (cursor === undefined) {
         // A fleet's first start: sweeps look from here on (a gap covers what came before).
         await this.deps.redis.hset(this.deps.keys.callbackSweep, 'cursor', upTo);
@@ -114,7 +122,7 @@ export class CallbackSweep {
           { since: new Date(cursor).toISOString() },
           'the sweep was over 48 hours behind: older replies could not be delivered any more and are not looked for',
         );
-      return await this.sweep({ from, to: upTo }, held.keep);
+      return await this.sweep({ from, to: upTo }, now, held.keep);
     } finally {
       await held.release();
     }
@@ -131,9 +139,7 @@ export class CallbackSweep {
       await redis.hdel(keys.callbackSweep, 'listsRefusedSince');
       return false;
     }
-    // On Redis's clock, which every instance of the fleet shares.
-    const [s, us] = await redis.time();
-    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    const now = await redisNowMs(redis);
     await redis.hsetnx(keys.callbackSweep, 'listsRefusedSince', now);
     const since = Number(await redis.hget(keys.callbackSweep, 'listsRefusedSince'));
     const graceMs = this.deps.listsGraceMs ?? LISTS_REFUSED_GRACE_MS;
@@ -152,7 +158,8 @@ export class CallbackSweep {
     return false;
   }
 
-  private async sweep(range: { from: number; to: number }, keepGoing: () => Promise<void>): Promise<number> {
+  /** Looks through `range`; `now` is when the sweep began (Redis's clock, or the time a test gave). */
+  private async sweep(range: { from: number; to: number }, now: number, keepGoing: () => Promise<void>): Promise<number> {
     const { redis, keys, owed } = this.deps;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
@@ -169,11 +176,12 @@ export class CallbackSweep {
       const conversations = customers.length;
       const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       await owed.settle(taken, failed);
+      const endedAt = await redisNowMs(redis);
       const done = redis.multi();
       // Held: what was found is on its way, and the same time is looked through again.
       if (held) done.hset(keys.callbackSweep, 'conversations', conversations, 'found', found);
-      else done.hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', Date.now(), 'conversations', conversations, 'found', found);
-      await done.zremrangebyscore(keys.repliedCustomers, '-inf', Date.now() - HORIZON_MS).exec();
+      else done.hset(keys.callbackSweep, 'cursor', range.to, 'lastSuccessAt', endedAt, 'conversations', conversations, 'found', found);
+      await done.zremrangebyscore(keys.repliedCustomers, '-inf', now - HORIZON_MS).exec();
       this.deps.onSweep(failed.length > 0 || held ? 'failed' : 'ok', seconds(), found);
       const log = {
         from: new Date(range.from).toISOString(),

@@ -18,7 +18,8 @@ export interface CallbackMetrics {
 /** The fleet's recovery as Redis holds it, read when Prometheus scrapes: any instance may have swept or looked through a gap. */
 export interface RecoveryView {
   sweepPeriodMs: number;
-  sweep(): Promise<{ cursor?: number; lastSuccessAt?: number; conversations?: number; owedFrom?: number }>;
+  /** The sweep's state; `readAt` on Redis's clock, as the cursor is. */
+  sweep(): Promise<{ cursor?: number; lastSuccessAt?: number; conversations?: number; owedFrom?: number; readAt: number }>;
   /** The gaps waiting to be looked through, and when the oldest began (ms). */
   gaps(): Promise<{ waiting: number; oldestFrom?: number }>;
 }
@@ -109,7 +110,7 @@ function registerRecoveryGauges(registry: Registry, view: RecoveryView): void {
     async collect() {
       const s = await sweep();
       // Looks owed to conversations IM failed for count as not looked through yet.
-      if (s?.cursor !== undefined) this.set(Math.max(0, (Date.now() - Math.min(s.cursor, s.owedFrom ?? s.cursor)) / 1000));
+      if (s?.cursor !== undefined) this.set(Math.max(0, (s.readAt - Math.min(s.cursor, s.owedFrom ?? s.cursor)) / 1000));
     },
   });
   new Gauge({
