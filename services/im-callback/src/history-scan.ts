@@ -77,8 +77,7 @@ export class HistoryScan {
         // Never past the horizon: older replies could not be delivered, and their ids' deduplication is gone.
         const from = Math.max(Math.min(range.from, customer.from ?? range.from), Date.now() - HORIZON_MS);
         try {
-          await keepGoing();
-          const { found, refused } = await this.conversation(customer, { from, to: range.to }, via);
+          const { found, refused } = await this.conversation(customer, { from, to: range.to }, via, keepGoing);
           result.found += found; // after the await: `found += await …` would add to a stale total
           // Owed again, unless it has been refused for the whole of the horizon already: no reply it
           // could still show can be delivered, and an edition or account refusing it for good would
@@ -101,15 +100,22 @@ export class HistoryScan {
   /**
    * Stores the replies found in the customer's conversations with their agent and the others named;
    * `refused` when IM refused one of them with a code that does not say an account is missing (it
-   * may be an error of IM's that passes): the customer is then owed another look.
+   * may be an error of IM's that passes): the customer is then owed another look. `keepGoing` runs
+   * before each agent's conversation: an owed look reads every agent's, which may outlast the lock.
    */
-  private async conversation({ openid, otherAgents = [] }: Customer, range: Range, via: ReplyJob['via']): Promise<{ found: number; refused: boolean }> {
+  private async conversation(
+    { openid, otherAgents = [] }: Customer,
+    range: Range,
+    via: ReplyJob['via'],
+    keepGoing: () => Promise<void>,
+  ): Promise<{ found: number; refused: boolean }> {
     const { redis, keys, store } = this.deps;
     const [userId, agent] = await redis.hmget(keys.customer(openid), 'userId', 'agent');
     if (!userId) return { found: 0, refused: false };
     const replies: AfterSendMsg[] = [];
     let refused = false;
     for (const a of new Set([...(agent ? [agent] : []), ...otherAgents])) {
+      await keepGoing();
       try {
         replies.push(...(await this.repliesIn(a, userId, range)));
       } catch (err) {

@@ -1,0 +1,37 @@
+import { stateKeys } from '@wxim/state';
+import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t from 'tap';
+
+// One instance of im-callback at a time looks through IM's history (a lock the fleet shares, renewed
+// as the look goes on). A look owed to a conversation reads it with every agent of IM_AGENTS, one
+// call each, which with many agents can outlast the lock: the lock is renewed before each agent's,
+// and a look whose lock another instance has taken stops there instead of going on beside it.
+// Sweeps are run by hand here (1 s period, 300 ms settle).
+const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300 } });
+await relay.callback.sweep.stop();
+const { im } = relay;
+const sweep = relay.callback.sweep;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+const HISTORY = 'openim/admin_getroammsg';
+const historyCalls = () => (im.callsPerSecond()[HISTORY] ?? []).reduce((n, [, c]) => n + c, 0);
+
+t.test('a look owed to a conversation stops between agents once another instance holds the lock: it does not go on beside it', async (t) => {
+  t.ok(AGENTS.length >= 3, 'an owed look reads several agents');
+  const c = await relay.newCustomer();
+  await redis.zadd(keys.callbackOwed, Date.now() - 60_000, c.openid);
+  const cursor = Date.now() - 5000;
+  await redis.hset(keys.callbackSweep, 'cursor', cursor);
+  const before = historyCalls();
+  // The first agent's history answers a second late: meanwhile the lock expires and another instance takes it.
+  im.answerLate(HISTORY, 1000);
+  const swept = sweep.runIfDue(Date.now() + 1500);
+  await eventually('the first history call is on its way', () => historyCalls() > before);
+  await redis.set(keys.historyLock, 'another-instance', 'PX', 60_000);
+  await t.rejects(swept, /lock .* was lost/, 'the sweep stops');
+  t.equal(historyCalls() - before, 1, "no other agent's history read after the lock was lost");
+  t.equal(Number(await redis.hget(keys.callbackSweep, 'cursor')), cursor, 'the cursor not moved');
+  t.ok((await redis.zscore(keys.callbackOwed, c.openid)) !== null, 'the look is still owed');
+});
