@@ -95,6 +95,9 @@ t.test('ffmpeg killed mid-conversion (the machine, not the recording): the next 
   t.equal(textOf(next!), 'after the voice', 'the next message after it, in order');
   t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
   t.notOk(existsSync(crash), 'the conversion was killed once');
+  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^wxim_im_retries_total\{class="transcode"\} 1$/m, 'the retry counted as the conversion’s');
+  t.notMatch(metrics, /^wxim_im_retries_total\{class="internal"\}/m, 'not as a Redis or program error');
 });
 
 t.test("WeChat's daily limit on media/get (45009): the note at once, the customer's next message right after, no queue held", async (t) => {

@@ -18,7 +18,8 @@ export type Decision =
  * worker. The platforms' own classes map directly: "too many requests" holds the queue, IM's
  * permanent refusals fail the job, the rest retries with backoff — configuration errors too (a
  * wrong key, secret, admin or app id), so the backlog flows again once an operator fixes the
- * configuration; anything else (Redis, a bug) is retried as internal. What WeChat refuses for good
+ * configuration; a service's own passing error that names its class (RetryClassed) is retried under
+ * it; anything else (Redis, a bug) is retried as internal. What WeChat refuses for good
  * never reaches here: the pusher turns it into a notice to the agent.
  */
 export function decide(err: unknown): Decision {
@@ -30,7 +31,15 @@ export function decide(err: unknown): Decision {
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)
     return { action: 'retry', class: err.renewable ? 'credential' : 'configuration' };
   if (err instanceof ImError || err instanceof WechatApiError) return { action: 'retry', class: err.kind };
+  // A service's own error that passes, and says what it is (e.g. ffmpeg killed: `transcode`).
+  const retryClass = err instanceof Error ? (err as Error & Partial<RetryClassed>).retryClass : undefined;
+  if (typeof retryClass === 'string') return { action: 'retry', class: retryClass };
   return { action: 'retry', class: 'internal' };
+}
+
+/** An error of a service's own that is worth retrying, counted under its own class rather than `internal`. */
+export interface RetryClassed {
+  readonly retryClass: string;
 }
 
 /** The error to throw from a processor for a decision: BullMQ's own classes where they apply. */

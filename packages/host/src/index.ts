@@ -10,7 +10,7 @@ export { type Started, runServices } from './run-services.js';
 export { createImClient, requireImSettings } from './im-client.js';
 export { WECHAT_PACE, fleetPace, fleetRateGate, imShareGate } from './rate-gates.js';
 export { accountKeys, appLoadPlaces, imPacePrefix, otherAppDesks } from './account-keys.js';
-export { type Decision, decide, errorFor } from './error-policy.js';
+export { type Decision, type RetryClassed, decide, errorFor } from './error-policy.js';
 export {
   type Attempt,
   type Head,

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { RetryClassed } from '@wxim/host';
 
 /**
  * Customers' voice messages come as AMR-NB (sometimes Speex), which IM clients do not play. ffmpeg
@@ -20,8 +21,10 @@ export function inputArgs(format: string | undefined): string[] {
  * (it could not be started, it was killed, it ran out of time): the job tries again, as with a
  * download WeChat answered "busy"; otherwise ffmpeg refused the recording, which no retry changes.
  */
-export class TranscodeError extends Error {
+export class TranscodeError extends Error implements RetryClassed {
   override readonly name = 'TranscodeError';
+  /** Retried (when passing) under this class, not `internal`. */
+  readonly retryClass = 'transcode';
 
   constructor(
     message: string,
