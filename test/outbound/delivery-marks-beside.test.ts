@@ -1,12 +1,17 @@
 import { readRelayMark, textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
 import { eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
 import t from 'tap';
 
 // Replies are not confirmed in IM's history here (CALLBACK_VERIFY=off): each job holds the
 // CloudCustomData the callback gave, as the release before's jobs did; no sweeps.
 const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', CALLBACK_VERIFY: 'off', LOG_LEVEL: 'silent' } });
 const { im, wechatApi } = relay;
+const redis = new Redis(relay.redisUrl);
+t.teardown(() => redis.disconnect());
+const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 
 async function pusherMetric(line: string): Promise<number> {
   const found = (await relay.pusher.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${line} `));
@@ -42,6 +47,13 @@ t.test('replies go on at full pace while IM answers their marks slowly; the mark
     sent.filter((s) => stateOf(s.msgKey) !== 'delivered').map((s) => s.text),
     [],
     'each reply marked delivered',
+  );
+  // Each job's end removed its progress before IM answered its mark: the answer brings none back.
+  const kept = await Promise.all(sent.map((s) => redis.exists(keys.replyProgress(replyJobId(s.msgKey)))));
+  t.same(
+    kept,
+    sent.map(() => 0),
+    'no reply keeps a progress hash once it is done and marked',
   );
 });
 

@@ -13,6 +13,7 @@ import { HEARTBEAT } from './scripts/callback-watch.js';
 import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 import { MARK_SENDING, UNMARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
+import { HSET_IF_KEPT } from './scripts/progress.js';
 import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
 export { LINE_TTL_S } from './scripts/line.js';
@@ -61,6 +62,7 @@ const SCRIPTS = {
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
   wximWindowWarned: { numberOfKeys: 1, lua: WARNED },
   wximWindowLastReplyClaim: { numberOfKeys: 2, lua: LAST_REPLY_CLAIM },
+  wximHsetIfKept: { numberOfKeys: 1, lua: HSET_IF_KEPT },
 } as const;
 
 /** The scripts as commands, with the types of what they return. */
@@ -186,6 +188,7 @@ export interface RelayScripts {
   ): Promise<number>;
   wximWindowWarned(watch: string, openid: string, deadline: string): Promise<number>;
   wximWindowLastReplyClaim(window: string, notice: string, deadline: string, nowMs: string, jobId: string, marginMs: number): Promise<number>;
+  wximHsetIfKept(hash: string, field: string, value: string, ttlMs: number): Promise<number>;
 }
 
 /** The names of the relay's scripts. */

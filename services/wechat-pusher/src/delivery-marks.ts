@@ -1,9 +1,11 @@
 import { type ImClient, ImError, type RelayMarkState, withRelayMark } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
+import { relayScripts } from '@wxim/redis-scripts';
 import { type Lease, LockLostError, type RateScope } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { MarkWriter } from './mark-writer.js';
+import { PROGRESS_TTL_MS } from './reply-delivery.js';
 
 export interface DeliveryMarksDeps {
   redis: Redis | Cluster;
@@ -27,9 +29,6 @@ export interface DeliveryMarksDeps {
 
 type FinalState = Exclude<RelayMarkState, 'queued'>;
 type MarkedJob = { id: string; data: ReplyJob };
-
-/** A reply's progress outlives a failed job's retention (a week), then goes: as the pusher's other progress. */
-const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 
 /**
  * Marks an agent's reply in IM itself (DELIVERY_MARKS): a `relayMark` merged into the message's
@@ -65,7 +64,7 @@ export class DeliveryMarks {
       }
       const data = this.merged(job, state, cloudCustomData);
       if (data === undefined) return;
-      await this.write(job, state, data, lease);
+      await this.write(job, state, data, lease, 'always');
     } catch (err) {
       this.failed(job, state, err);
     }
@@ -94,7 +93,7 @@ export class DeliveryMarks {
       writer.add(job.id, {
         write: async () => {
           try {
-            await this.write(job, state, data, undefined);
+            await this.write(job, state, data, undefined, 'if_kept');
           } catch (err) {
             this.failed(job, state, err);
           }
@@ -124,7 +123,13 @@ export class DeliveryMarks {
     return data;
   }
 
-  private async write(job: MarkedJob, state: RelayMarkState, data: string, lease: Lease | undefined): Promise<void> {
+  /**
+   * Writes the mark in IM, then records it in the reply's progress: `always` inside the job (a
+   * repeat of its attempt skips it), `if_kept` after it, only while the job keeps its progress (a
+   * failed job, retried by hand, skips it then): a completed job's end removed its progress, and a
+   * final mark whose IM call came back after that must not bring it back for eight days.
+   */
+  private async write(job: MarkedJob, state: RelayMarkState, data: string, lease: Lease | undefined, record: 'always' | 'if_kept'): Promise<void> {
     const { redis, im, marks } = this.deps;
     const { agent, userId, msgKey } = job.data;
     const called = await im.modifyC2CCustomData(
@@ -133,7 +138,8 @@ export class DeliveryMarks {
     );
     if (!called) return;
     const progress = this.deps.progressKey(job.id);
-    await redis.multi().hset(progress, 'mark', state).pexpire(progress, PROGRESS_TTL_MS).exec();
+    if (record === 'always') await redis.multi().hset(progress, 'mark', state).pexpire(progress, PROGRESS_TTL_MS).exec();
+    else await relayScripts(redis).wximHsetIfKept(progress, 'mark', state, PROGRESS_TTL_MS);
     marks.inc({ state, outcome: 'marked' });
   }
 

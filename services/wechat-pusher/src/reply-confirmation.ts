@@ -4,6 +4,7 @@ import { type ReplyElement, type ReplyJob, isSameReply } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
+import { PROGRESS_TTL_MS } from './reply-delivery.js';
 
 /** A reply as IM's history holds it: what is delivered, and the agent client's data a delivery mark merges into. */
 export interface Confirmed {
@@ -42,8 +43,6 @@ type Kept = AfterSendMsg & { keptAt?: number };
 const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
 /** What one look showed stays this long for the customer's other replies waiting behind it. */
 const SHOWN_TTL_MS = 10 * 60 * 1000;
-/** A confirmed body outlives a failed job's retention (a week), as the job's progress does. */
-const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
 /** History pages one look may read from the reply's time to now before it asks for the reply's second alone. */
 const MAX_PAGES = 5;
 
