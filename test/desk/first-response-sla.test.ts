@@ -114,6 +114,33 @@ t.test('a move whose notices failed is made once, and its notices follow at the 
   );
   await eventually('no notice is owed', async () => (await redis.zcard(keys.deskSlaMovesOwed)) === 0);
   t.same([notices(c.userId, next).length, notices(c.userId, c.agent).length], [1, 1], 'each told once');
-  t.same(await redis.hgetall(keys.deskSlaMove(`${c.openid}:${since}`)), { to: next, from: c.agent, openid: c.openid }, 'the move as made');
+  t.same(
+    await redis.hgetall(keys.deskSlaMove(`${c.openid}:${since}`)),
+    { to: next, from: c.agent, openid: c.openid, 'told:sla-to': '1', 'told:sla-from': '1' },
+    'the move as made, both told',
+  );
   t.equal(await metric('wxim_desk_transfers_total{cause="sla"}'), moves + 1, 'counted once');
+});
+
+t.test("a move's notices IM keeps failing, or cannot send (the customer's account gone), never hold up other moves", async (t) => {
+  const [stuck, gone, later] = [await relay.newCustomer(), await relay.newCustomer(), await relay.newCustomer()];
+  const [stuckSince] = await Promise.all([waitingSince(stuck.openid), waitingSince(gone.openid), waitingSince(later.openid)]);
+  // The customer's IM account is gone (deleted by their unfollow before it freed the place).
+  im.accounts.delete(gone.userId);
+  // Every notice about the first customer fails with a code IM may give again (server busy).
+  im.sendRefused.set(stuck.userId, 90994);
+  t.teardown(() => im.sendRefused.clear());
+  await eventually(
+    'all three move',
+    async () => (await Promise.all([stuck, gone, later].map(async (c) => (await agentOf(c.openid)) !== c.agent))).every(Boolean),
+    2 * OVERDUE_MS,
+  );
+  const nextOf = (await agentOf(later.openid))!;
+  await eventually('the later customer’s agents are told', () => notices(later.userId, nextOf).length === 1 && notices(later.userId, later.agent).length === 1);
+  // The gone customer's move is owed no more; the stuck one's notices are tried again at each check.
+  await eventually(
+    'only the stuck move is still owed',
+    async () => (await redis.zrange(keys.deskSlaMovesOwed, 0, -1)).join() === `${stuck.openid}:${stuckSince}`,
+  );
+  t.same(notices(stuck.userId, (await agentOf(stuck.openid))!), [], 'its agents not told yet');
 });

@@ -129,6 +129,8 @@ export class ImSimulator extends FaultInjecting {
   readonly modifications: { msgKey: string; cloudCustomData?: string; at: number }[] = [];
   /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
   readonly historyRefused = new Map<string, number>();
+  /** Accounts whose one-to-one messages (sent by or to them) IM answers with an error code: tests set them. */
+  readonly sendRefused = new Map<string, number>();
   /**
    * One side's deletions of a one-to-one conversation (a client's deleteConversation, which clears
    * its messages on IM's server for that side): `<account>\n<peer>` → when. Read from that side, the
@@ -436,6 +438,8 @@ export class ImSimulator extends FaultInjecting {
     const rnd = msgRandom as number;
     const content = JSON.stringify(msgBody);
     if (Buffer.byteLength(content) > MAX_BODY_BYTES) return err(93000, 'message body too long');
+    const refused = this.sendRefused.get(from) ?? this.sendRefused.get(to);
+    if (refused !== undefined) return err(refused, 'scripted failure of this conversation');
     if (!this.accounts.has(from)) return err(20003, 'From_Account is not imported');
     if (!this.accounts.has(to)) return err(90012, 'To_Account does not exist');
     const now = Date.now();

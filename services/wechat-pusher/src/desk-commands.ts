@@ -1,4 +1,4 @@
-import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, textElem } from '@wxim/im';
+import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, isRecalled, textElem } from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
 import type { DeskPresence, Lease, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
@@ -8,6 +8,7 @@ import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
 import { type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds } from './notice.js';
+import { PROGRESS_TTL_MS } from './reply-delivery.js';
 import type { ServiceLevels } from './service-levels.js';
 
 /** How much of the conversation the agent taking it over is shown. */
@@ -104,6 +105,15 @@ export class DeskCommands {
       },
       { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 },
     );
+  }
+
+  /** Tells the agent once per command and purpose: a retry of the command skips what it told (kept in its progress). */
+  private async tellOnce(job: Job<ReplyJob>, agent: string, purpose: string, lease: Lease | undefined, text: () => Promise<string>): Promise<void> {
+    const progress = this.deps.keys.replyProgress(job.id!);
+    const field = `told:${purpose}`;
+    if ((await this.deps.redis.hexists(progress, field)) === 1) return;
+    await this.tell(job, agent, purpose, await text(), lease);
+    await this.deps.redis.multi().hset(progress, field, '1').pexpire(progress, PROGRESS_TTL_MS).exec();
   }
 
   private async run(job: Job<ReplyJob>, command: AgentCommand, lease: Lease | undefined): Promise<Handled> {
@@ -211,11 +221,14 @@ export class DeskCommands {
     const next = other!;
     // The old agent's place is free: the customer waiting longest takes it.
     await this.deps.presence.wakeWaiting(1);
-    // The new agent first reads where the conversation stands; then the old one is told.
-    const history = await this.recentHistory(job.data.userId, agent, lease);
-    const intro = `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
-    await this.tell(job, next, 'transfer-to', intro, lease);
-    await this.tell(job, agent, 'transfer', `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`, lease);
+    // The new agent first reads where the conversation stands; then the old one is told. Each once,
+    // however often the command is retried (the history read again would make a new text, which IM
+    // would not drop as a repeat).
+    await this.tellOnce(job, next, 'transfer-to', lease, async () => {
+      const history = await this.recentHistory(job.data.userId, agent, lease);
+      return `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
+    });
+    await this.tellOnce(job, agent, 'transfer', lease, async () => `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`);
     count('done');
     this.deps.levels.transferred('command');
     return { handled: 'transfer' };
@@ -249,7 +262,8 @@ export class DeskCommands {
     for await (const page of this.deps.im.history(userId, agent, now - HISTORY_LOOKBACK_S, now, options)) {
       // Newest first: the first page holds the latest.
       // The relay's notices and the agents' commands were never part of the conversation.
-      const said = page.filter((m) => decodeRelayCustomData(m.CloudCustomData)?.source !== 'relay-notice' && !isCommand(m, userId));
+      // Nor were messages their sender recalled.
+      const said = page.filter((m) => decodeRelayCustomData(m.CloudCustomData)?.source !== 'relay-notice' && !isCommand(m, userId) && !isRecalled(m));
       return said
         .slice(0, HISTORY_MESSAGES)
         .reverse()

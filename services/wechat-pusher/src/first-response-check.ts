@@ -1,4 +1,4 @@
-import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
+import { ImError, type ImClient, ImNotImportedError, encodeRelayCustomData, textElem } from '@wxim/im';
 import type { FleetLock, HeldLock, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
@@ -40,8 +40,10 @@ export interface FirstResponseCheckDeps {
  * at a time looks for the overdue ones. A customer whose agent's reply is on its way (in its undo
  * time, retried, or behind other replies) is not moved: the reply answers them once delivered. The move is one script per move id (the customer and since
  * when they wait), so a move happens once; its notices are owed until sent, so a crash between
- * the move and the notices leaves them to the next check (IM drops a notice sent twice). With
- * nobody else free nothing moves and nobody is told: the next check tries again.
+ * the move and the notices leaves them to the next check, each notice told once (marked in the
+ * move's record). One move's notices that IM fails never hold up the others' or the check's moves:
+ * IM answering that an account is gone (the customer unfollowed meanwhile) owes them no more; any
+ * other failure leaves them owed (for as long as the move's record lives, 7 days). With nobody else free nothing moves and nobody is told: the next check tries again.
  */
 export class FirstResponseCheck extends FleetCheck<number> {
   constructor(private readonly deps: FirstResponseCheckDeps) {
@@ -54,7 +56,7 @@ export class FirstResponseCheck extends FleetCheck<number> {
     // Moves made before a crash cut their notices first: the agents have not heard of them.
     for (const moveId of await redis.zrange(keys.deskSlaMovesOwed, 0, BATCH - 1)) {
       await held.keep();
-      await this.tell(moveId);
+      await this.tellOrOwe(moveId);
     }
     const due = await redis.zrangebyscore(keys.deskUnanswered, '-inf', Date.now() - this.deps.slaMs, 'WITHSCORES', 'LIMIT', 0, BATCH);
     let moved = 0;
@@ -92,28 +94,52 @@ export class FirstResponseCheck extends FleetCheck<number> {
     );
     if (outcome !== 'moved') return false;
     if (fresh === 'new') this.deps.levels.transferred('sla');
-    await this.tell(moveId);
+    await this.tellOrOwe(moveId);
     return true;
+  }
+
+  /** Tells of the move; an IM failure is logged and leaves the move owed, unless an account is gone. Redis's failures stop the check. */
+  private async tellOrOwe(moveId: string): Promise<void> {
+    try {
+      await this.tell(moveId);
+    } catch (err) {
+      if (!(err instanceof ImError)) throw err;
+      const refused = err instanceof ImNotImportedError;
+      // IM's errors never carry the URL (its UserSig); neither does this line.
+      this.deps.log.warn(
+        { moveId, code: err.code, reason: err.message },
+        refused
+          ? 'IM has no account for a notice of a first-response move (the customer unfollowed, or an agent was deleted): the agents are not told of it'
+          : 'a notice of a first-response move could not be sent; the next check tries again',
+      );
+      if (refused) await this.deps.redis.zrem(this.deps.keys.deskSlaMovesOwed, moveId);
+    }
   }
 
   /** Tells both agents of a move (the new one with the conversation so far), then owes it no more. */
   private async tell(moveId: string): Promise<void> {
     const { redis, keys } = this.deps;
-    const { to, from, openid } = await redis.hgetall(keys.deskSlaMove(moveId));
+    const record = keys.deskSlaMove(moveId);
+    const { to, from, openid, ...told } = await redis.hgetall(record);
     const userId = openid === undefined ? null : await redis.hget(keys.customer(openid), 'userId');
     if (to !== undefined && from !== undefined && userId !== null) {
       const waited = `waited over ${Math.round(this.deps.slaMs / 1000)} s for an answer`;
-      const history = await this.deps.history(userId, from);
-      const intro = `↪ Relay notice — this customer ${waited} from ${from}, so the relay handed them to you.${
-        history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''
-      }`;
-      await this.notice(moveId, 'sla-to', userId, to, intro);
-      await this.notice(
-        moveId,
+      // Each once, marked in the move's record: the history read again would make a new text, which IM would not drop.
+      const once = async (purpose: string, agent: string, text: () => Promise<string>) => {
+        if (told[`told:${purpose}`] !== undefined) return;
+        await this.notice(moveId, purpose, userId, agent, await text());
+        await redis.hset(record, `told:${purpose}`, '1');
+      };
+      await once('sla-to', to, async () => {
+        const history = await this.deps.history(userId, from);
+        return `↪ Relay notice — this customer ${waited} from ${from}, so the relay handed them to you.${
+          history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''
+        }`;
+      });
+      await once(
         'sla-from',
-        userId,
         from,
-        `⏱ Relay notice — this customer ${waited}, so the relay handed them to ${to}. Your replies to this customer from now on are not delivered.`,
+        async () => `⏱ Relay notice — this customer ${waited}, so the relay handed them to ${to}. Your replies to this customer from now on are not delivered.`,
       );
     }
     await redis.zrem(keys.deskSlaMovesOwed, moveId);

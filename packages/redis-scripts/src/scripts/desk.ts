@@ -20,6 +20,12 @@
 //   last look (ms), active = zset openid -> last customer message (ms), last = zset agent -> last
 //   assignment (ms), customerPrefix = customer hash key without the openid, maxOpen, idleMs,
 //   staleMs = a waiting customer whose job has not looked for this long no longer holds a place }
+/**
+ * A desk command's progress (what it did, for a retry to read) outlives a failed job's retention (a
+ * week), as a reply's does; a command that completes has it removed with its place in line.
+ */
+const COMMAND_PROGRESS_TTL_S = 8 * 24 * 3600;
+
 export const DESK_LUA = `
 local function nowMs()
   local t = redis.call('TIME')
@@ -197,7 +203,9 @@ local function leastBusyOther(desk, load, agents, current, maxOpen)
 end
 
 -- Hands the customer's conversation from its agent to another (a /transfer, or a first answer
--- overdue). assignedAt: the new agent's time to a first answer counts from now.
+-- overdue). assignedAt: the new agent's time to a first answer counts from now. Its time in the
+-- active set stays the customer's last message: CLOSE_AFTER_IDLE counts from it, as WeChat's
+-- 48 hours do, however often the conversation is handed on.
 local function handOn(desk, customer, load, openid, current, to)
   local now = nowMs()
   local tracked = redis.call('ZSCORE', desk.active, openid)
@@ -208,7 +216,7 @@ local function handOn(desk, customer, load, openid, current, to)
   redis.call('ZINCRBY', load, 1, to)
   redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
   redis.call('ZADD', desk.last, now, to)
-  redis.call('ZADD', desk.active, now, openid)
+  if not tracked then redis.call('ZADD', desk.active, now, openid) end
 end
 `;
 
@@ -233,6 +241,7 @@ if to == '' then
 end
 handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
 redis.call('HSET', KEYS[6], 'transferred', to)
+redis.call('EXPIRE', KEYS[6], ${COMMAND_PROGRESS_TTL_S})
 return {'moved', to}
 `;
 
@@ -251,6 +260,7 @@ local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1
 ownLoads(KEYS[2], KEYS[5], KEYS[6], KEYS[7])
 closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
+redis.call('EXPIRE', KEYS[4], ${COMMAND_PROGRESS_TTL_S})
 return {'closed'}
 `;
 
