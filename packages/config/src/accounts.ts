@@ -108,6 +108,15 @@ function valueText(value: unknown, where: string, env: Env): string | undefined 
   return fromEnv === undefined || fromEnv.trim() === '' ? undefined : fromEnv;
 }
 
+/**
+ * A key the file gives that is no setting: named when it reads as a name, else not (in flow style, a
+ * missing space after ':' makes `token:<the token>` one key, which must not reach a log).
+ */
+function notASetting(where: string, key: string, expected: string): ConfigError {
+  if (/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) return new ConfigError(`ACCOUNTS_FILE ${where}.${key}`, 'is not a setting of an account', expected);
+  return new ConfigError(`ACCOUNTS_FILE ${where}`, 'has a key that is not a setting (a missing space after ":"?)', expected);
+}
+
 /** One account's fields as the variables they stand for; unknown fields are refused (a typo would otherwise be a missing setting). */
 function accountEnv(account: Record<string, unknown>, where: string, env: Env): Pick<AccountEntry, 'env' | 'unset'> {
   const out: Record<string, string> = {};
@@ -120,7 +129,7 @@ function accountEnv(account: Record<string, unknown>, where: string, env: Env): 
   for (const [name, value] of Object.entries(account)) {
     if (name === 'id') continue;
     const field = FIELDS[name];
-    if (field === undefined) throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}`, 'is not a setting of an account', SHAPE);
+    if (field === undefined) throw notASetting(where, name, SHAPE);
     if (typeof field === 'string') {
       put(field, value, `${where}.${name}`);
       continue;
@@ -128,8 +137,7 @@ function accountEnv(account: Record<string, unknown>, where: string, env: Env): 
     if (!isObject(value)) throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}`, 'is malformed', `an object with ${Object.keys(field).join(', ')}`);
     for (const [sub, v] of Object.entries(value)) {
       const variable = field[sub];
-      if (variable === undefined)
-        throw new ConfigError(`ACCOUNTS_FILE ${where}.${name}.${sub}`, 'is not a setting of an account', `one of ${Object.keys(field).join(', ')}`);
+      if (variable === undefined) throw notASetting(`${where}.${name}`, sub, `one of ${Object.keys(field).join(', ')}`);
       put(variable, v, `${where}.${name}.${sub}`);
     }
   }
@@ -169,10 +177,14 @@ export function readAccountsFile(file: string, env: Env): AccountEntry[] {
   });
 }
 
-/** The environment an account of the file runs with: the process's, its own fields in place of the credentials. */
+/**
+ * The environment an account of the file runs with: the process's, its own fields in place of the
+ * credentials. A field the file gives by a ${NAME} this process lacks is unset for the account,
+ * never the process's own value of that variable (another account's text, API base or setting).
+ */
 export function environmentOf(entry: AccountEntry, env: Env): Env {
   const out: Record<string, string | undefined> = { ...env };
-  for (const name of ACCOUNT_CREDENTIALS) delete out[name];
+  for (const name of [...ACCOUNT_CREDENTIALS, ...Object.keys(entry.unset)]) delete out[name];
   return { ...out, ...entry.env };
 }
 

@@ -350,6 +350,14 @@ function requireOf(config: Config, names: readonly Setting[]): void {
     const [read, expected] = SETTINGS[name];
     required(name, read(config), expected);
   }
+  // What the gateway needs to read a push that the accounts file names by a ${NAME} this process lacks: never taken as "none".
+  for (const name of ['WECHAT_ENCODING_AES_KEY', 'WECHAT_REQUIRE_ENCRYPTION'] as const)
+    if (names.includes('WECHAT_TOKEN') && config.unsetReferences?.[name] !== undefined)
+      required(
+        name,
+        undefined,
+        name === 'WECHAT_ENCODING_AES_KEY' ? 'the EncodingAESKey the accounts file names' : 'whether pushes must be encrypted, as the accounts file names it',
+      );
   if (config.wechat.requireEncryption && names.includes('WECHAT_TOKEN')) {
     required('WECHAT_ENCODING_AES_KEY', config.wechat.encodingAesKey, 'the EncodingAESKey: encryption-only (WECHAT_REQUIRE_ENCRYPTION) needs it');
   }

@@ -250,6 +250,37 @@ t.test('encryption-only: inherited from WECHAT_REQUIRE_ENCRYPTION, and with a ${
   t.doesNotThrow(() => requireSettings(gateway, ['WECHAT_TOKEN']), 'the gateway, given the key');
 });
 
+t.test(
+  "a ${NAME} this service lacks: the gateway stops for the AES key or encryption-only it names, and no field takes the environment's own value",
+  async (t) => {
+    // Not encryption-only: a missing key would leave the account reading plain pushes only.
+    const keyRef = { ...brandB, wechat: { ...brandB.wechat, aesKey: '${BRAND_B_AES_KEY}', encryptionOnly: undefined } };
+    const gateway = loadConfig({ ACCOUNTS_FILE: json([keyRef]) });
+    t.throws(() => requireSettings(gateway, ['WECHAT_TOKEN']), {
+      message: /^ACCOUNTS_FILE account "brand-b" wechat\.aesKey is missing \(it names BRAND_B_AES_KEY, which is not set in this service\)/,
+    });
+    t.doesNotThrow(() => requireSettings(gateway, ['IM_SDK_APP_ID']), 'a service that does not read pushes starts');
+    const onlyRef = { ...brandA, wechat: { ...brandA.wechat, encryptionOnly: '${BRAND_A_ENCRYPTED}' } };
+    t.throws(() => requireSettings(loadConfig({ ACCOUNTS_FILE: json([onlyRef]), WECHAT_REQUIRE_ENCRYPTION: '0' }), ['WECHAT_TOKEN']), {
+      message: /^ACCOUNTS_FILE account "brand-a" wechat\.encryptionOnly is missing \(it names BRAND_A_ENCRYPTED, which is not set in this service\)/,
+    });
+    // The environment configures settings for every account (here another brand's welcome and IM region).
+    const textRef = { ...brandB, welcomeText: '${BRAND_B_WELCOME}', im: { ...brandB.im, apiBase: '${BRAND_B_IM_API}' } };
+    const env = { ACCOUNTS_FILE: json([textRef]), WELCOME_TEXT: 'Welcome to Brand A', IM_API_BASE: 'https://adminapiger.im.qcloud.com' };
+    const b = loadConfig(env).accounts[0]!;
+    t.not(b.welcomeText, 'Welcome to Brand A', "not the environment's welcome");
+    t.not(b.im.apiBase, 'https://adminapiger.im.qcloud.com', 'nor its IM region');
+    t.equal(loadConfig({ ...env, BRAND_B_WELCOME: 'Welcome to B' }).accounts[0]!.welcomeText, 'Welcome to B', 'the named value, once set');
+  },
+);
+
+t.test('a key that is not a setting is named only when it reads as one: a missing space after ":" does not print the value', async (t) => {
+  const text = 'accounts:\n  - id: brand-a\n    wechat: { appId: wx0123456789aaaaaa, token:Sup3rS3cretTok3n }\n    im: { sdkAppId: 1400000011, agents: [x] }\n';
+  const message = refusal({ ACCOUNTS_FILE: file(text) });
+  t.match(message, /^ACCOUNTS_FILE account "brand-a"\.wechat has a key that is not a setting/);
+  t.notMatch(message, /Sup3rS3cretTok3n/, 'never the value');
+});
+
 t.test('every value is text, as a variable is; a reference written wrong is refused, not taken as the value', async (t) => {
   const config = loadConfig({ ACCOUNTS_FILE: file('accounts:\n  - id: a\n    wechat: { token: 012345 }\n    im: { sdkAppId: 1400000011, agents: [x] }\n') });
   t.equal(config.accounts[0]!.wechat.token, '012345');
