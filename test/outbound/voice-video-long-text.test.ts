@@ -10,7 +10,14 @@ const files: Record<string, { type: string; bytes: Buffer }> = {
   '/clip.mp4': { type: 'video/mp4', bytes: Buffer.concat([Buffer.from('000000186674797069736f6d', 'hex'), Buffer.alloc(8192, 2)]) },
   '/hello.m4a': { type: 'audio/mp4', bytes: Buffer.alloc(1024, 3) },
 };
+// How many more asks of a path answer 503 (IM's storage having a bad moment).
+const unavailable = new Map<string, number>();
 const media = createServer((req, res) => {
+  const failing = unavailable.get(req.url ?? '') ?? 0;
+  if (failing > 0) {
+    unavailable.set(req.url!, failing - 1);
+    return void res.writeHead(503).end();
+  }
   const file = files[req.url ?? ''];
   if (file === undefined) return void res.writeHead(404).end();
   res.writeHead(200, { 'content-type': file.type, 'content-length': file.bytes.length });
@@ -40,6 +47,25 @@ t.test('a voice message in MP3 is downloaded, uploaded as voice and sent as voic
   t.equal(stored?.type, 'voice');
   t.same(stored?.bytes, bytes, 'the uploaded bytes are the recording');
   t.equal(wechatApi.sentTo(openid).length, 1);
+});
+
+t.test('a file its host fails to serve once (503) is fetched again: the whole reply arrives, in order, once each', async (t) => {
+  const { openid, agent, userId } = await conversation();
+  unavailable.set('/hello.mp3', 1);
+  const { bytes } = files['/hello.mp3']!;
+  await im.agentSend(agent, userId, [
+    { MsgType: 'TIMTextElem', MsgContent: { Text: 'listen to this' } },
+    { MsgType: 'TIMSoundElem', MsgContent: { Url: `${origin}/hello.mp3`, Second: 3, Size: bytes.length, UUID: 'v3' } },
+    { MsgType: 'TIMTextElem', MsgContent: { Text: 'that was it' } },
+  ]);
+  const sent = await relay.waitForSent(openid, 3);
+  t.same(
+    sent.map((m) => (m.msgtype === 'text' ? m.payload['content'] : m.msgtype)),
+    ['listen to this', 'voice', 'that was it'],
+  );
+  t.equal(unavailable.get('/hello.mp3'), 0, 'the host did fail once');
+  const metrics = (await relay.pusher.app.inject({ url: '/metrics' })).body;
+  t.match(metrics, /^wxim_pusher_retries_total\{class="media"\} 1$/m, 'retried as a passing media failure');
 });
 
 t.test("IM's own AAC recording, which WeChat does not take, goes as a link the customer can open", async (t) => {

@@ -13,6 +13,7 @@ import {
 } from '@wxim/wechat';
 import type { Redis, Cluster } from 'ioredis';
 import { relayScripts, scriptsIn } from '@wxim/redis-scripts';
+import type { RetryClassed } from '@wxim/host';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { MediaError, fetchMedia } from './media-fetch.js';
 import type { Undelivered } from './notice.js';
@@ -55,6 +56,25 @@ export const MEDIA_REUSE_MS = 60 * 3600 * 1000;
 const FILE_REFUSED = new Set([40004, 40005, 40006, 40009, 40010, 40011, 40012, 45001]);
 
 /**
+ * How many of the job's attempts may meet a passing failure fetching a part's file (a timeout, a
+ * cut connection, IM's storage answering 5xx or 429) before its link goes instead: the reply's next
+ * parts, and the customer's later replies, wait behind it meanwhile (the first retries come within
+ * seconds).
+ */
+export const MEDIA_ATTEMPTS = 3;
+
+/** A part's file could not be fetched this time (see MEDIA_ATTEMPTS): the reply is tried again, from that part. */
+export class MediaUnavailable extends Error implements RetryClassed {
+  override readonly name = 'MediaUnavailable';
+  readonly retryClass = 'media';
+}
+
+/** Whether fetching a file failed in a way that may pass: not the file itself (its type, size or address). */
+function passing(err: MediaError): boolean {
+  return err.reason === 'timeout' || err.reason === 'network' || (err.reason === 'http_status' && (err.status === 429 || (err.status ?? 0) >= 500));
+}
+
+/**
  * Whether a part of the reply has gone, or may have: its progress holds a part's mark (`sending`,
  * `sent`, `uncertain`), the same test a recall makes in its script (WITHDRAW: 'too_late').
  */
@@ -86,7 +106,7 @@ const MEDIA_TYPE = { image: 'image', voice: 'voice', video: 'video' } as const s
  * stall) sends only what is not `sent`, and never sends again a part left `sending`: custom/send is
  * not idempotent, so a part that may have arrived is reported as uncertain instead.
  */
-export async function deliver(job: { id: string; data: ReplyJob }, deps: DeliveryDeps): Promise<Delivery> {
+export async function deliver(job: { id: string; data: ReplyJob; attemptsMade?: number }, deps: DeliveryDeps): Promise<Delivery> {
   const { redis, wechat, window } = deps;
   const key = deps.progressKey(job.id);
   const progress = await redis.hgetall(key);
@@ -148,11 +168,15 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         try {
           mediaId = await upload(part, deps);
         } catch (err) {
-          if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
-          if (err instanceof WechatPermanentError && !FILE_REFUSED.has(err.code)) return stop({ kind: 'wechat', code: err.code });
+          if (err instanceof MediaError && passing(err) && (job.attemptsMade ?? 0) + 1 < MEDIA_ATTEMPTS)
+            throw new MediaUnavailable(`the ${part.kind} could not be fetched this time: ${err.message}`, { cause: err });
+          // Still failing after those attempts: its link goes, and the rest of the reply after it.
+          if (err instanceof MediaError && passing(err)) mediaId = '';
+          else if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
+          else if (err instanceof WechatPermanentError && !FILE_REFUSED.has(err.code)) return stop({ kind: 'wechat', code: err.code });
           // Uploads over their daily quota: the link goes instead, rather than every reply waiting for
           // the next day. Too many this minute (45011) holds the queue back like any other call.
-          if (err instanceof WechatRateLimitedError && err.code === 45009) mediaId = '';
+          else if (err instanceof WechatRateLimitedError && err.code === 45009) mediaId = '';
           else if (err instanceof WechatPermanentError) mediaId = '';
           else throw err;
         }

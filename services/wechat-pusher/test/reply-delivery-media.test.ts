@@ -14,7 +14,15 @@ const { redis } = await testRedisConnection(t);
 const keys = stateKeys('{media}');
 const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1024, 7)]);
 // Files with an extension as image/png; files under /store/ without one, as IM's storage serves them.
+// Under /flaky/<key>: as IM's storage having a bad moment, 503 for the next `flaky.get(key)` asks; under /gone/, 404.
+const flaky = new Map<string, number>();
 const server = createServer((req, res) => {
+  const failing = req.url!.startsWith('/flaky/') ? (flaky.get(req.url!) ?? 0) : 0;
+  if (failing > 0 || req.url!.startsWith('/gone/')) {
+    flaky.set(req.url!, failing - 1);
+    res.writeHead(failing > 0 ? 503 : 404).end();
+    return;
+  }
   const type = req.url!.startsWith('/store/') ? 'application/octet-stream' : 'image/png';
   res.writeHead(200, { 'content-type': type, 'content-length': png.length });
   res.end(png);
@@ -103,6 +111,45 @@ t.test('a file WeChat refuses by its type or size: its link goes instead, and th
   t.same(
     sent.map((m) => (m as { text: { content: string } }).text.content),
     [`🖼 Image: http://${host}/k-webp.png`, 'and the text after it'],
+  );
+});
+
+t.test("a passing failure fetching the file (IM's storage answering 503) is tried again, from that part; after three attempts its link goes", async (t) => {
+  const withText = (msgKey: string, path: string) => {
+    const job = sweptReply(msgKey, [
+      { MsgType: 'TIMTextElem', MsgContent: { Text: 'before' } },
+      imageElem(`uuid-${msgKey}`, `http://${host}${path}`),
+      { MsgType: 'TIMTextElem', MsgContent: { Text: 'after' } },
+    ] as ReplyElement[]);
+    return job;
+  };
+  const texts = (sent: CustomMessage[]) => sent.map((m) => (m.msgtype === 'text' ? m.text.content : m.msgtype));
+
+  flaky.set('/flaky/once.png', 1);
+  const once = withText('k-flaky-once', '/flaky/once.png');
+  const first = wechatWith(['media-once']);
+  await t.rejects(
+    deliver({ ...once, attemptsMade: 0 }, first.deps),
+    { name: 'MediaUnavailable', retryClass: 'media', message: /answered HTTP 503/ },
+    'tried again',
+  );
+  t.same(texts(first.sent), ['before'], 'the part before it went; nothing after it');
+  t.same(await deliver({ ...once, attemptsMade: 1 }, first.deps), { delivered: true, parts: 3 }, 'the next attempt delivers the rest');
+  t.same(texts(first.sent), ['before', 'image', 'after'], 'each part once, in order');
+
+  flaky.set('/flaky/long.png', 100);
+  const long = withText('k-flaky-long', '/flaky/long.png');
+  const second = wechatWith([]);
+  for (const attemptsMade of [0, 1]) await t.rejects(deliver({ ...long, attemptsMade }, second.deps), { name: 'MediaUnavailable' });
+  t.same(await deliver({ ...long, attemptsMade: 2 }, second.deps), { delivered: true, parts: 3 }, 'the third attempt sends the link instead');
+  t.same(texts(second.sent), ['before', `🖼 Image: http://${host}/flaky/long.png`, 'after']);
+
+  const gone = withText('k-gone', '/gone/x.png');
+  const third = wechatWith([]);
+  t.match(
+    await deliver({ ...gone, attemptsMade: 0 }, third.deps),
+    { delivered: false, part: 1, why: { kind: 'media', reason: /answered HTTP 404/ } },
+    'a file that is not there: not tried again',
   );
 });
 
