@@ -3,6 +3,7 @@ import type { ReplyWindow, StateKeys } from '@wxim/state';
 import { WechatApiError, type WechatApi } from '@wxim/wechat';
 import type { Job } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
+import { relayScripts } from '@wxim/redis-scripts';
 
 /** WeChat shows "typing…" only within 30 s of the customer's message (45080 otherwise). */
 export const TYPING_AFTER_MS = 30_000;
@@ -12,7 +13,7 @@ export const TYPING_SHOWN_MS = 15_000;
 /**
  * The typing mark's value after a reply part went (`sent:<ms>`): WeChat shows nothing then, and a
  * typing signal the agent gave before that moment is stale (see relayTyping). Any other value is
- * the time an indicator was shown.
+ * the time an indicator was shown, and the typing job that showed it (`<ms>:<job id>`).
  */
 export const SENT_PREFIX = 'sent:';
 
@@ -73,15 +74,15 @@ export async function relayTyping(job: Job<ReplyJob>, deps: TypingDeps): Promise
   if (now - acceptedAt > TYPING_SHOWN_MS) return 'window';
   const window = await deps.window.check(openid, now);
   if (!window.open || now - window.lastActionAt > TYPING_AFTER_MS) return 'window';
-  // Over a reply's mark (the agent typing again after it), else only when nothing is shown.
-  const taken =
-    sentAt !== undefined
-      ? await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS)
-      : await deps.redis.set(mark, String(now), 'PX', TYPING_SHOWN_MS, 'NX');
+  // Over a reply's mark (the agent typing again after it), else only when nothing is shown. The
+  // value names this job, so that only its own mark is taken back below.
+  const own = `${now}:${job.id}`;
+  const taken = sentAt !== undefined ? await deps.redis.set(mark, own, 'PX', TYPING_SHOWN_MS) : await deps.redis.set(mark, own, 'PX', TYPING_SHOWN_MS, 'NX');
   if (taken === null) return 'already_shown';
   const outcome = await call(job, deps, 'Typing', 'shown');
   // Not shown after all: the next typing may try again (45081 says it is shown: the mark stays).
-  if (outcome !== 'shown' && outcome !== 'already_shown') await deps.redis.del(mark);
+  // Only if the mark is still this job's: a reply part sent meanwhile left its own, which must stay.
+  if (outcome !== 'shown' && outcome !== 'already_shown') await relayScripts(deps.redis).wximLockRelease(mark, own);
   return outcome;
 }
 
