@@ -1,7 +1,9 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import { loadConfig } from '@wxim/config';
 import { createDashboard } from '@wxim/dashboard';
-import { keyPrefix } from '@wxim/queue';
+import { textElem } from '@wxim/im';
+import { keyPrefix, replyJobId } from '@wxim/queue';
+import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -112,6 +114,38 @@ t.test('a place freed by an unfollow wakes the customer waiting longest at once'
   await eventually('the newcomer reaches the agent whose customer left', () => im.messagesBetween(newcomer).length === 1, 20_000);
   t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
   t.ok(Date.now() - freed < LOOK_AGAIN_MS / 2, `woken by the freed place (${Date.now() - freed} ms), not by its next look`);
+});
+
+t.test('a /close retried after it closed (its pusher died before the wake) still wakes the customer waiting longest at once', async (t) => {
+  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  const first = await Promise.all(AGENTS.map(() => relay.newCustomer()));
+  const newcomer = fakeOpenId();
+  await wechat.push(wechat.text(newcomer, 'anyone there?'));
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('the newcomer waits', async () => (await state.zscore(keys.deskWaiting, newcomer)) !== null);
+  const closing = first[2]!;
+  await relay.pusher.worker.pause();
+  const command = await im.agentSend(closing.agent, closing.userId, [textElem('/close')]);
+  // The command's first attempt closed the conversation, and its pusher died there.
+  const [outcome] = await relayScripts(state).wximDeskClose(
+    keys.customer(closing.openid),
+    keys.agentLoad,
+    keys.deskActive,
+    keys.replyProgress(replyJobId(command.msgKey)),
+    keys.deskLoadsOwn,
+    keys.carriedLoad,
+    keys.carriedLoadsOwn,
+    closing.openid,
+    closing.agent,
+  );
+  t.equal(outcome, 'closed', 'closed by the first attempt');
+  const freed = Date.now();
+  void relay.pusher.worker.resume();
+  await eventually('the newcomer reaches the agent whose conversation closed', () => im.messagesBetween(newcomer).length === 1, 20_000);
+  t.equal(im.messagesBetween(newcomer)[0]!.to, closing.agent);
+  t.ok(Date.now() - freed < LOOK_AGAIN_MS / 2, `woken by the retried /close (${Date.now() - freed} ms), not by its next look`);
 });
 
 t.test('a Logout IM delivers after a newer Login does not log the agent out', async (t) => {

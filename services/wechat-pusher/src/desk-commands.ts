@@ -178,7 +178,9 @@ export class DeskCommands {
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
     // Once however often it runs (a retried /close): the time from the conversation's start.
     await this.deps.levels.closed(openid);
-    if (before !== 'before') await this.deps.presence.wakeWaiting(1);
+    // Also on a retry of a /close that closed before (a crash before this wake): a wake with nobody
+    // asleep changes nothing, and the place freed must not wait for the customer's next look.
+    await this.deps.presence.wakeWaiting(1);
     // Asked once: a /close retried after it closed (a crash before its notice) does not ask again.
     const rating = before === 'before' ? undefined : await this.deps.csat?.ask(openid, agent, lease);
     await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
