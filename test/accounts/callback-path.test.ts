@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { accountCustomerWrites, eventually, startAccountsRelay, startTestRedis } from '@wxim/testkit';
 
 // Two Official Accounts sharing one IM app. IM's callbacks normally come to /im/callback and are
-// handed to both; /im/callback/<account> names one account outright. What the front answers
+// handed to both; /im/callback/<account> names an account, and so its app: both again. What the front answers
 // itself (a callback for no account, a body too large, one it could not read) is counted, and a
 // genuine callback no account saw is marked as a gap and looked for in IM's history.
 // No periodic sweep: a reply reaches an account only through its callback or a gap's recovery.
@@ -67,7 +67,7 @@ const [openOne, openTwo] = [fakeOpenId(), fakeOpenId()];
 const custOne = await accountCustomerWrites(one, openOne, 'hello, account one');
 const custTwo = await accountCustomerWrites(two, openTwo, 'hello, account two');
 
-t.test('a callback posted to /im/callback/<account> reaches that account only', async (t) => {
+t.test("a callback posted to /im/callback/<account> reaches every account of that account's app: each stores its own customers' replies", async (t) => {
   im.setCallback(`${callbackUrl}/im/callback/one`, 'cb-one');
   t.teardown(() => im.setCallback(`${callbackUrl}/im/callback`, 'cb-one'));
   const [storedOne, ignoredOne, seenByTwo, repliesOfTwo] = [
@@ -82,13 +82,14 @@ t.test('a callback posted to /im/callback/<account> reaches that account only', 
   t.equal(one.wechatApi.sentTo(openOne)[0]!.payload['content'], 'for one, by its own path', 'through its own Official Account');
   t.equal(await callbacks('one', 'stored'), storedOne + 1, 'stored by account one');
 
-  // A reply to account two's customer, on account one's path: account one takes only its own customers' replies.
+  // A reply to account two's customer, on account one's path (IM's one URL for the app): account two takes it.
   const forTwo = await im.agentSend(custTwo.agent, custTwo.userId, [textElem('for two, on the path of one')]);
-  t.ok(forTwo.delivered, 'answered OK: account one had nothing to store');
+  t.ok(forTwo.delivered, 'answered OK');
   t.equal(await callbacks('one', 'ignored'), ignoredOne + 1, 'account one saw it and left it');
-  t.equal(await seenBy('two'), seenByTwo, 'account two saw neither callback');
-  t.equal(await repliesStored('two'), repliesOfTwo, 'nothing stored for account two');
-  t.same(two.wechatApi.sentTo(openTwo), [], "nothing sent to account two's customer");
+  t.equal(await seenBy('two'), seenByTwo + 2, 'account two saw both callbacks');
+  t.equal(await repliesStored('two'), repliesOfTwo + 1, 'stored for account two');
+  await eventually("the reply reaches account two's customer", () => two.wechatApi.sentTo(openTwo).length === 1);
+  t.equal(two.wechatApi.sentTo(openTwo)[0]!.payload['content'], 'for two, on the path of one', 'through its own Official Account');
 });
 
 t.test('a callback for an account not in the file is answered 404 by the front, and changes nothing', async (t) => {
@@ -148,8 +149,12 @@ t.test('a chunked fanned-out callback that runs over the limit while read: 413 a
 });
 
 t.test('a fanned-out callback the front could not read is counted, and looked for in IM’s history as a gap', async (t) => {
-  // The reply to account two's customer that only account one saw (the first test) is in IM's
-  // history: the gap's recovery finds it for account two.
+  // A reply to account two's customer whose callback went astray (to an account nobody configured)
+  // is in IM's history: the gap's recovery finds it for account two.
+  im.setCallback(`${callbackUrl}/im/callback/three`, 'cb-one');
+  const astray = await im.agentSend(custTwo.agent, custTwo.userId, [textElem('for two, its callback astray')]);
+  im.setCallback(`${callbackUrl}/im/callback`, 'cb-one');
+  t.notOk(astray.delivered, 'its callback was not answered OK');
   const before = { failed: await front('failed'), one: await callbacks('one', 'unavailable'), two: await callbacks('two', 'unavailable') };
   await new Promise<void>((resolve, reject) => {
     const socket = connect(relay.ports.callback, '127.0.0.1', () => {
@@ -167,8 +172,12 @@ t.test('a fanned-out callback the front could not read is counted, and looked fo
   await eventually('the front counts the callback it could not hand on', async () => (await front('failed')) === before.failed + 1);
   t.equal(await callbacks('one', 'unavailable'), before.one + 1, "in account one's unavailable callbacks (WximCallbackUnavailable)");
   t.equal(await callbacks('two', 'unavailable'), before.two + 1, "and account two's");
-  await eventually("account two's recovery finds the reply only account one saw", () => two.wechatApi.sentTo(openTwo).length === 1, 30_000);
-  t.equal(two.wechatApi.sentTo(openTwo)[0]!.payload['content'], 'for two, on the path of one', "through account two's Official Account");
+  await eventually("account two's recovery finds the reply whose callback went astray", () => two.wechatApi.sentTo(openTwo).length === 2, 30_000);
+  t.same(
+    two.wechatApi.sentTo(openTwo).map((m) => m.payload['content']),
+    ['for two, on the path of one', 'for two, its callback astray'],
+    "through account two's Official Account, each once",
+  );
   t.ok((await sample('wxim_callback_recovered_total{account="two",via="gap"}')) >= 1, 'recovered via the gap');
   // Account one's recovery looks through the same minutes: the reply whose callback IM sent to
   // /im/callback/three (the second test) is found too, and nothing is sent twice.
