@@ -3,11 +3,14 @@ import { accountPrefix, keyPrefix } from '@wxim/queue';
 import { type AccountDesk, type StateKeys, stateKeys } from '@wxim/state';
 
 /**
- * The key prefix of the account's IM pace: that of the first account that shares its IM app
- * (ACCOUNTS_FILE), the account's own where the app is its own.
+ * The key prefix of the account's IM pace: the app's own, `<QUEUE_PREFIX>:im-app:<SDKAppID>`, for
+ * accounts that share an IM app (ACCOUNTS_FILE), named by the app so that it stays put when accounts
+ * are added, removed or reordered (pods of two orders would each keep a pace of their own, and
+ * together call IM up to twice its limit); the account's own where the app is its own.
  */
 export function imPacePrefix(config: Config): string {
-  return accountPrefix(config.queuePrefix, config.redisCluster, config.imPaceAccount);
+  const app = imAppLoadPrefix(config);
+  return config.imAppAccounts.length > 1 && app !== undefined ? app : accountPrefix(config.queuePrefix, config.redisCluster, config.account);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from '@wxim/config';
 import { paceFor } from '@wxim/im';
 import { type HistoryUse, type Lease, RateGate, type RateScope, type StateKeys, stateKeys } from '@wxim/state';
-import type { RedisClient } from '@wxim/queue';
+import { type RedisClient, accountPrefix } from '@wxim/queue';
 import { imPacePrefix } from './account-keys.js';
 
 /**
@@ -32,10 +32,10 @@ export function fleetPace(config: Config): (scope: RateScope) => number {
 
 /**
  * The fleet's gate over every scope, IM's and WeChat's, each at its {@link fleetPace}. IM's limit
- * is its app's: accounts that share an IM app keep its pace in the keys of the first of them.
+ * is its app's: accounts that share an IM app keep its pace under the app's own prefix (imPacePrefix).
  */
 export function fleetRateGate(state: RedisClient, keys: StateKeys, config: Config): RateGate {
-  if (config.imPaceAccount === config.account) return new RateGate(state, keys, fleetPace(config));
+  if (imPacePrefix(config) === accountPrefix(config.queuePrefix, config.redisCluster, config.account)) return new RateGate(state, keys, fleetPace(config));
   const imKeys = stateKeys(imPacePrefix(config));
   return new RateGate(state, (scope) => (scope.platform === 'im' ? imKeys : keys), fleetPace(config));
 }
