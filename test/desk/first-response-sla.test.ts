@@ -100,8 +100,8 @@ t.test('a move whose notices failed is made once, and its notices follow at the 
   const c = await relay.newCustomer();
   const since = await waitingSince(c.openid);
   const moves = await metric('wxim_desk_transfers_total{cause="sla"}');
-  // The first notice of the move fails for good: the move is done, the notices owed.
-  im.failNext('openim/sendmsg', 90001, 1);
+  // The first notice of the move fails (IM busy): the move is done, the notices owed.
+  im.failNext('openim/sendmsg', 70169, 1);
   await eventually('the conversation moves', async () => (await agentOf(c.openid)) !== c.agent, OVERDUE_MS);
   const next = (await agentOf(c.openid))!;
   // Well before the new agent's own time runs out (the next move): the owed notices, from this move.
@@ -122,22 +122,24 @@ t.test('a move whose notices failed is made once, and its notices follow at the 
   t.equal(await metric('wxim_desk_transfers_total{cause="sla"}'), moves + 1, 'counted once');
 });
 
-t.test("a move's notices IM keeps failing, or cannot send (the customer's account gone), never hold up other moves", async (t) => {
-  const [stuck, gone, later] = [await relay.newCustomer(), await relay.newCustomer(), await relay.newCustomer()];
-  const [stuckSince] = await Promise.all([waitingSince(stuck.openid), waitingSince(gone.openid), waitingSince(later.openid)]);
-  // The customer's IM account is gone (deleted by their unfollow before it freed the place).
+t.test("a move's notices IM keeps failing, or refuses for good (an account gone, a text it will not take), never hold up other moves", async (t) => {
+  const [stuck, gone, refused, later] = [await relay.newCustomer(), await relay.newCustomer(), await relay.newCustomer(), await relay.newCustomer()];
+  const [stuckSince] = await Promise.all([stuck, gone, refused, later].map((c) => waitingSince(c.openid)));
+  // The customer's IM account is gone (deleted by their unfollow before it freed the place); IM
+  // refuses the other's notices for good (a text it will not take).
   im.accounts.delete(gone.userId);
+  im.sendRefused.set(refused.userId, 80001);
   // Every notice about the first customer fails with a code IM may give again (server busy).
   im.sendRefused.set(stuck.userId, 90994);
   t.teardown(() => im.sendRefused.clear());
   await eventually(
     'all three move',
-    async () => (await Promise.all([stuck, gone, later].map(async (c) => (await agentOf(c.openid)) !== c.agent))).every(Boolean),
+    async () => (await Promise.all([stuck, gone, refused, later].map(async (c) => (await agentOf(c.openid)) !== c.agent))).every(Boolean),
     2 * OVERDUE_MS,
   );
   const nextOf = (await agentOf(later.openid))!;
   await eventually('the later customer’s agents are told', () => notices(later.userId, nextOf).length === 1 && notices(later.userId, later.agent).length === 1);
-  // The gone customer's move is owed no more; the stuck one's notices are tried again at each check.
+  // The gone and refused customers' moves are owed no more; the stuck one's notices are tried again at each check.
   await eventually(
     'only the stuck move is still owed',
     async () => (await redis.zrange(keys.deskSlaMovesOwed, 0, -1)).join() === `${stuck.openid}:${stuckSince}`,

@@ -54,7 +54,7 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = [], o
     const route = `${req.method} ${req.routeOptions.url ?? req.url}`;
     const params = req.params as { queueName?: string; queueStatus?: string; jobId?: string };
     const done: Record<string, unknown> = {};
-    logWhenAnswered(req, reply, { action: route, ...params, operator, from: req.ip }, done);
+    const log = changeLog(req, reply, { action: route, ...params, operator, from: req.ip }, done);
     if (!writable) return reply.code(405).send({ error: 'the board is read-only: it changes nothing without DASHBOARD_PASSWORD, or with DASHBOARD_READ_ONLY' });
     if (!allowed.has(route)) return reply.code(405).send({ error: 'not from the board: it only retries, removes, promotes, pauses, resumes and cleans' });
     // Delivered already: a retry would deliver again (one completed job is refused by the adapter).
@@ -65,6 +65,7 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = [], o
     if (route === 'PUT /api/queues/:queueName/clean/:queueStatus') {
       if (!REMOVABLE_STATES.has(params.queueStatus ?? '')) return reply.code(405).send({ error: NOT_REMOVED });
       done['removed'] = await cleanByHand(queue, params.queueStatus as 'completed' | 'failed', CLEAN_GRACE_MS);
+      log.ended(200);
       return reply.code(200).send({});
     }
     if (route === 'PUT /api/queues/:queueName/:jobId/clean') {
@@ -76,16 +77,39 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = [], o
     if (route === 'PUT /api/queues/:queueName/retry/:queueStatus' && params.queueStatus === 'failed') {
       const retried = await retryFailedJobs(queue);
       done['retried'] = retried;
+      log.ended(200);
       return reply.code(200).send({ retried, skipped: 0 });
     }
   };
 }
 
-/** One line for a change asked of the board, once its answer is sent: made (2xx) or refused, and why. */
-function logWhenAnswered(req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, done: Record<string, unknown>): void {
-  reply.raw.once('finish', () => {
-    const answer = { ...fields, ...done, statusCode: reply.statusCode };
-    if (reply.statusCode < 300) req.log.info(answer, 'board change');
+/**
+ * One line for a change asked of the board, once its answer is sent: made (2xx) or refused, and why.
+ * A client that leaves first (a long retry-all behind a proxy's timeout) leaves a line saying so,
+ * and the relay's own long actions (`ended`) still log what they did once done.
+ */
+function changeLog(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  fields: Record<string, unknown>,
+  done: Record<string, unknown>,
+): { ended(statusCode: number): void } {
+  let logged = false;
+  const write = (statusCode: number) => {
+    logged = true;
+    const answer = { ...fields, ...done, statusCode };
+    if (statusCode < 300) req.log.info(answer, 'board change');
     else req.log.warn(answer, 'board change refused');
+  };
+  reply.raw.once('close', () => {
+    if (logged) return;
+    if (reply.raw.writableFinished) write(reply.statusCode);
+    else req.log.warn({ ...fields, ...done }, 'board change: the client left before its answer; a change under way goes on');
   });
+  return {
+    // Once the client has left, its answer will never be sent: the line is written now.
+    ended: (statusCode) => {
+      if (reply.raw.destroyed) write(statusCode);
+    },
+  };
 }

@@ -28,6 +28,8 @@ export interface Answer {
 
 export interface BoardOnLoopback {
   dashboard: Dashboard;
+  /** Where the board listens, e.g. http://127.0.0.1:40000. */
+  base: string;
   call: (method: Dispatcher.HttpMethod, path: string, options?: CallOptions) => Promise<Answer>;
 }
 
@@ -43,6 +45,7 @@ export async function boardOnLoopback(
   const base = `http://127.0.0.1:${(dashboard.app.server.address() as { port: number }).port}`;
   return {
     dashboard,
+    base,
     async call(method, path, { headers = SIGNED_IN, body, from } = {}) {
       const dispatcher = from === undefined ? undefined : new Agent({ localAddress: from });
       try {

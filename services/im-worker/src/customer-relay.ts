@@ -98,8 +98,8 @@ export class CustomerRelay {
         return { outcome: 'skipped', reason: 'unfollow of a customer the relay never imported' };
       }
       const msg = { from: customer.userId, to: customer.agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) };
-      const result = await this.unfollow(openid, msg, customer.userId, job, guarded);
-      return handedOn ? { ...result, handedOnFrom: job.firstAgent! } : result;
+      const { result, sent } = await this.unfollow(openid, msg, customer.userId, job, guarded);
+      return handedOn && sent ? { ...result, handedOnFrom: job.firstAgent! } : result;
     }
     const agent = customer.agent;
     if (agent === undefined) throw new Error('no agent assigned');
@@ -153,12 +153,21 @@ export class CustomerRelay {
     });
   }
 
-  private async unfollow(openid: string, msg: C2CMessage, userId: string, job: RelayJob, guarded: CallOptions): Promise<RelayResult> {
+  /** `sent`: whether the unfollow's message went now (not when an earlier attempt had deleted the account). */
+  private async unfollow(
+    openid: string,
+    msg: C2CMessage,
+    userId: string,
+    job: RelayJob,
+    guarded: CallOptions,
+  ): Promise<{ result: RelayResult; sent: boolean }> {
+    let sent = true;
     try {
       await this.send(msg, job);
     } catch (err) {
       // On a retry the account may already be gone (our own earlier attempt deleted it).
       if (!(err instanceof ImNotImportedError)) throw err;
+      sent = false;
     }
     if (this.onUnsubscribe === 'delete') {
       await this.im.deleteAccounts([userId], guarded);
@@ -166,6 +175,6 @@ export class CustomerRelay {
     }
     // No longer one of the agent's customers; should they follow again, they come back to them.
     await this.agentLoad.release(openid);
-    return { outcome: 'relayed', userId, agent: msg.to };
+    return { result: { outcome: 'relayed', userId, agent: msg.to }, sent };
   }
 }

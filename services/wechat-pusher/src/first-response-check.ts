@@ -1,4 +1,4 @@
-import { ImError, type ImClient, ImNotImportedError, encodeRelayCustomData, textElem } from '@wxim/im';
+import { ImError, type ImClient, ImNotImportedError, ImPermanentError, encodeRelayCustomData, textElem } from '@wxim/im';
 import type { FleetLock, HeldLock, RateScope, StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
@@ -6,6 +6,9 @@ import { FleetCheck } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import { noticeIds } from './notice.js';
 import type { ServiceLevels } from './service-levels.js';
+
+/** A move's record lives 7 days (SLA_MOVE sets it): marking a notice told renews that. */
+const MOVE_RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** How many overdue conversations one check takes up: the rest wait for the next. */
 const BATCH = 100;
@@ -42,8 +45,9 @@ export interface FirstResponseCheckDeps {
  * when they wait), so a move happens once; its notices are owed until sent, so a crash between
  * the move and the notices leaves them to the next check, each notice told once (marked in the
  * move's record). One move's notices that IM fails never hold up the others' or the check's moves:
- * IM answering that an account is gone (the customer unfollowed meanwhile) owes them no more; any
- * other failure leaves them owed (for as long as the move's record lives, 7 days). With nobody else free nothing moves and nobody is told: the next check tries again.
+ * IM refusing them for good (an account gone, the customer having unfollowed meanwhile; a text it
+ * will never take) owes them no more; a failure that may pass (IM busy or unreachable) leaves them
+ * owed, for the next check. With nobody else free nothing moves and nobody is told: the next check tries again.
  */
 export class FirstResponseCheck extends FleetCheck<number> {
   constructor(private readonly deps: FirstResponseCheckDeps) {
@@ -98,18 +102,18 @@ export class FirstResponseCheck extends FleetCheck<number> {
     return true;
   }
 
-  /** Tells of the move; an IM failure is logged and leaves the move owed, unless an account is gone. Redis's failures stop the check. */
+  /** Tells of the move; an IM failure is logged and leaves the move owed, unless IM refused for good. Redis's failures stop the check. */
   private async tellOrOwe(moveId: string): Promise<void> {
     try {
       await this.tell(moveId);
     } catch (err) {
       if (!(err instanceof ImError)) throw err;
-      const refused = err instanceof ImNotImportedError;
+      const refused = err instanceof ImNotImportedError || err instanceof ImPermanentError;
       // IM's errors never carry the URL (its UserSig); neither does this line.
       this.deps.log.warn(
         { moveId, code: err.code, reason: err.message },
         refused
-          ? 'IM has no account for a notice of a first-response move (the customer unfollowed, or an agent was deleted): the agents are not told of it'
+          ? 'IM refused a notice of a first-response move for good (an account gone, or a text it will not take): the agents are not told of it'
           : 'a notice of a first-response move could not be sent; the next check tries again',
       );
       if (refused) await this.deps.redis.zrem(this.deps.keys.deskSlaMovesOwed, moveId);
@@ -128,7 +132,8 @@ export class FirstResponseCheck extends FleetCheck<number> {
       const once = async (purpose: string, agent: string, text: () => Promise<string>) => {
         if (told[`told:${purpose}`] !== undefined) return;
         await this.notice(moveId, purpose, userId, agent, await text());
-        await redis.hset(record, `told:${purpose}`, '1');
+        // Only while the record lives: one that expired meanwhile is not brought back without a lifetime.
+        await relayScripts(redis).wximHsetIfKept(record, `told:${purpose}`, '1', MOVE_RECORD_TTL_MS);
       };
       await once('sla-to', to, async () => {
         const history = await this.deps.history(userId, from);

@@ -145,7 +145,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // WeChat confirmed are skipped, parts that may have arrived are reported, never resent.
       delivering = handled.deliver;
       const result = await deliver(
-        { id: job.id!, data: { ...job.data, body: delivering }, attemptsMade: job.attemptsMade },
+        { id: job.id!, data: { ...job.data, body: delivering } },
         { ...deps, turn: (api) => deps.turn({ platform: 'wechat', api }, lease), ...(lease === undefined ? {} : { lease }) },
       );
       settled = result.delivered ? 'delivered' : 'not_delivered';

@@ -56,10 +56,10 @@ export const MEDIA_REUSE_MS = 60 * 3600 * 1000;
 const FILE_REFUSED = new Set([40004, 40005, 40006, 40009, 40010, 40011, 40012, 45001]);
 
 /**
- * How many of the job's attempts may meet a passing failure fetching a part's file (a timeout, a
- * cut connection, IM's storage answering 5xx or 429) before its link goes instead: the reply's next
- * parts, and the customer's later replies, wait behind it meanwhile (the first retries come within
- * seconds).
+ * How many times fetching a part's file may fail in a way that passes (a timeout, a cut connection,
+ * IM's storage answering 5xx or 429) before its link goes instead, counted per part in the reply's
+ * progress (`m<i>f`), one per attempt: the reply's next parts, and the customer's later replies,
+ * wait behind it meanwhile (the first retries come within seconds).
  */
 export const MEDIA_ATTEMPTS = 3;
 
@@ -106,7 +106,7 @@ const MEDIA_TYPE = { image: 'image', voice: 'voice', video: 'video' } as const s
  * stall) sends only what is not `sent`, and never sends again a part left `sending`: custom/send is
  * not idempotent, so a part that may have arrived is reported as uncertain instead.
  */
-export async function deliver(job: { id: string; data: ReplyJob; attemptsMade?: number }, deps: DeliveryDeps): Promise<Delivery> {
+export async function deliver(job: { id: string; data: ReplyJob }, deps: DeliveryDeps): Promise<Delivery> {
   const { redis, wechat, window } = deps;
   const key = deps.progressKey(job.id);
   const progress = await redis.hgetall(key);
@@ -116,6 +116,11 @@ export async function deliver(job: { id: string; data: ReplyJob; attemptsMade?: 
     if (lifetimeSet) await redis.hset(key, field, value);
     else await redis.multi().hset(key, field, value).pexpire(key, PROGRESS_TTL_MS).exec();
     lifetimeSet = true;
+  };
+  // This part's fetches that failed in a way that passes, this one included (see MEDIA_ATTEMPTS).
+  const failedFetches = async (field: string) => {
+    const [[, n]] = (await redis.multi().hincrby(key, field, 1).pexpire(key, PROGRESS_TTL_MS).exec()) as [[Error | null, number]];
+    return n;
   };
   // The mark that keeps a part from being sent twice must outlive a failover: on the replicas
   // before the send, or a new primary without it would let a later attempt send the part again.
@@ -168,7 +173,7 @@ export async function deliver(job: { id: string; data: ReplyJob; attemptsMade?: 
         try {
           mediaId = await upload(part, deps);
         } catch (err) {
-          if (err instanceof MediaError && passing(err) && (job.attemptsMade ?? 0) + 1 < MEDIA_ATTEMPTS)
+          if (err instanceof MediaError && passing(err) && (await failedFetches(`m${i}f`)) < MEDIA_ATTEMPTS)
             throw new MediaUnavailable(`the ${part.kind} could not be fetched this time: ${err.message}`, { cause: err });
           // Still failing after those attempts: its link goes, and the rest of the reply after it.
           if (err instanceof MediaError && passing(err)) mediaId = '';

@@ -63,8 +63,9 @@ export async function relayTyping(job: Job<ReplyJob>, deps: TypingDeps): Promise
   const held = await deps.redis.get(mark);
   const sentAt = held?.startsWith(SENT_PREFIX) ? Number(held.slice(SENT_PREFIX.length)) : undefined;
   if (signal === 'typing-stop') {
-    // Only a shown indicator is cancelled: the mark goes first, so a typing after this shows again.
-    if (held === null || sentAt !== undefined || (await deps.redis.del(mark)) === 0) return 'not_shown';
+    // Only a shown indicator is cancelled: the mark goes first, so a typing after this shows again;
+    // only if it is still the one read (a reply part sent meanwhile left its own, which must stay).
+    if (held === null || sentAt !== undefined || (await relayScripts(deps.redis).wximLockRelease(mark, held)) === 0) return 'not_shown';
     return call(job, deps, 'CancelTyping', 'cancelled');
   }
   // Signals run beside replies, not in their line: a typing that began before the reply that

@@ -3,6 +3,7 @@ import { stateKeys } from '@wxim/state';
 import { testRedisConnection } from '@wxim/testkit';
 import { WechatPermanentError } from '@wxim/wechat';
 import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { relayTyping, sentMark } from '../src/typing.js';
 
@@ -50,4 +51,26 @@ t.test('a typing WeChat refuses takes its own mark back: the next typing may sho
   t.equal(await redis.get(mark), null, 'taken back');
   t.equal(await relayTyping(other, deps), 'shown', 'shown at the next typing');
   t.match(await redis.get(mark), /^\d+:t_\d+$/, 'the mark names the typing job that showed it');
+});
+
+t.test('a typing-stop that read a shown indicator just before a reply part went leaves the reply’s mark', async (t) => {
+  const customer = `${openid}-3`;
+  const mark = keys.typingShown(customer);
+  const replyAcceptedAt = Date.now();
+  // The pusher's own connection, on which the reply's part goes right after typing-stop read the mark.
+  const racing = new Redis(redis.options);
+  t.teardown(() => racing.disconnect());
+  const get = racing.get.bind(racing);
+  racing.get = (async (key: string) => {
+    const held = await get(key);
+    await redis.set(mark, sentMark(replyAcceptedAt), 'PX', 15_000);
+    return held;
+  });
+  await redis.set(mark, `${Date.now()}:t_1`, 'PX', 15_000);
+  let cancelled = 0;
+  const wechat = { typing: async () => (cancelled++, true) };
+  const stop = { ...job(Date.now()), data: { ...job(Date.now()).data, openid: customer, signal: 'typing-stop' } } as Job<ReplyJob>;
+  t.equal(await relayTyping(stop, { redis: racing, keys, wechat, window: openWindow, tryTurn: async () => true, log }), 'not_shown', 'nothing left to cancel');
+  t.equal(await redis.get(mark), sentMark(replyAcceptedAt), "the reply's mark stays");
+  t.equal(cancelled, 0, 'no cancel sent: the reply ended the indicator');
 });
