@@ -128,11 +128,7 @@ t.test("a passing failure fetching the file (IM's storage answering 503) is trie
   flaky.set('/flaky/once.png', 1);
   const once = withText('k-flaky-once', '/flaky/once.png');
   const first = wechatWith(['media-once']);
-  await t.rejects(
-    deliver(once, first.deps),
-    { name: 'MediaUnavailable', retryClass: 'media', message: /answered HTTP 503/ },
-    'tried again',
-  );
+  await t.rejects(deliver(once, first.deps), { name: 'MediaUnavailable', retryClass: 'media', message: /answered HTTP 503/ }, 'tried again');
   t.same(texts(first.sent), ['before'], 'the part before it went; nothing after it');
   t.same(await deliver(once, first.deps), { delivered: true, parts: 3 }, 'the next attempt delivers the rest');
   t.same(texts(first.sent), ['before', 'image', 'after'], 'each part once, in order');

@@ -61,11 +61,11 @@ t.test('a typing-stop that read a shown indicator just before a reply part went 
   const racing = new Redis(redis.options);
   t.teardown(() => racing.disconnect());
   const get = racing.get.bind(racing);
-  racing.get = (async (key: string) => {
+  racing.get = async (key: string) => {
     const held = await get(key);
     await redis.set(mark, sentMark(replyAcceptedAt), 'PX', 15_000);
     return held;
-  });
+  };
   await redis.set(mark, `${Date.now()}:t_1`, 'PX', 15_000);
   let cancelled = 0;
   const wechat = { typing: async () => (cancelled++, true) };
