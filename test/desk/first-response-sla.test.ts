@@ -146,3 +146,19 @@ t.test("a move's notices IM keeps failing, or refuses for good (an account gone,
   );
   t.same(notices(stuck.userId, (await agentOf(stuck.openid))!), [], 'its agents not told yet');
 });
+
+t.test('a notice IM refuses for good is left, and the other agent is still told', async (t) => {
+  const c = await relay.newCustomer();
+  const since = await waitingSince(c.openid);
+  // IM refuses anything sent to the other agents (the one the customer moves to): the intro.
+  for (const a of AGENTS.filter((a) => a !== c.agent)) im.sendRefused.set(a, 80001);
+  t.teardown(() => im.sendRefused.clear());
+  await eventually('the conversation moves', async () => (await agentOf(c.openid)) !== c.agent, OVERDUE_MS);
+  const next = (await agentOf(c.openid))!;
+  await eventually('the old agent is told', () => notices(c.userId, c.agent).some((n) => n.includes(`so the relay handed them to ${next}.`)));
+  await eventually('owed no more', async () => (await redis.zscore(keys.deskSlaMovesOwed, `${c.openid}:${since}`)) === null);
+  t.same(notices(c.userId, next), [], 'the intro IM refused was not sent');
+  im.sendRefused.clear();
+  await im.agentSend(next, c.userId, [textElem('Here now.')]);
+  await relay.waitForSent(c.openid, 1);
+});

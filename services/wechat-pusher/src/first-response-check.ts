@@ -129,9 +129,15 @@ export class FirstResponseCheck extends FleetCheck<number> {
     if (to !== undefined && from !== undefined && userId !== null) {
       const waited = `waited over ${Math.round(this.deps.slaMs / 1000)} s for an answer`;
       // Each once, marked in the move's record: the history read again would make a new text, which IM would not drop.
+      // One IM refuses for good (a quoted customer text it will not take) is left, and the other still goes.
       const once = async (purpose: string, agent: string, text: () => Promise<string>) => {
         if (told[`told:${purpose}`] !== undefined) return;
-        await this.notice(moveId, purpose, userId, agent, await text());
+        try {
+          await this.notice(moveId, purpose, userId, agent, await text());
+        } catch (err) {
+          if (!(err instanceof ImPermanentError)) throw err;
+          this.deps.log.warn({ moveId, purpose, code: err.code, reason: err.message }, 'IM refused a notice of a first-response move for good: it is not sent');
+        }
         // Only while the record lives: one that expired meanwhile is not brought back without a lifetime.
         await relayScripts(redis).wximHsetIfKept(record, `told:${purpose}`, '1', MOVE_RECORD_TTL_MS);
       };
