@@ -99,7 +99,8 @@ t.test('everyone full: a newcomer waits until an agent frees a place, and never 
   t.equal(im.messagesBetween(newcomer)[0]!.to, leaving.agent);
 });
 
-t.test('a place freed by an unfollow wakes the customer waiting longest at once', async (t) => {
+/** One open conversation per agent at AGENT_MAX_OPEN=1 (`first`, in AGENTS' order), and a newcomer who waits for a place. */
+async function everyPlaceTaken(t: { teardown(fn: () => Promise<void>): void }) {
   const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
   t.teardown(() => relay.close());
   const { im, wechat } = relay;
@@ -108,6 +109,11 @@ t.test('a place freed by an unfollow wakes the customer waiting longest at once'
   await wechat.push(wechat.text(newcomer, 'anyone there?'));
   const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
   await eventually('the newcomer waits', async () => (await state.zscore(keys.deskWaiting, newcomer)) !== null);
+  return { relay, im, wechat, first, newcomer, keys };
+}
+
+t.test('a place freed by an unfollow wakes the customer waiting longest at once', async (t) => {
+  const { im, wechat, first, newcomer } = await everyPlaceTaken(t);
   const leaving = first[1]!;
   const freed = Date.now();
   await wechat.push({ ...wechat.unfollow(leaving.openid), createTime: Math.floor(Date.now() / 1000) + 1 });
@@ -117,14 +123,7 @@ t.test('a place freed by an unfollow wakes the customer waiting longest at once'
 });
 
 t.test('a /close retried after it closed (its pusher died before the wake) still wakes the customer waiting longest at once', async (t) => {
-  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
-  t.teardown(() => relay.close());
-  const { im, wechat } = relay;
-  const first = await Promise.all(AGENTS.map(() => relay.newCustomer()));
-  const newcomer = fakeOpenId();
-  await wechat.push(wechat.text(newcomer, 'anyone there?'));
-  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('the newcomer waits', async () => (await state.zscore(keys.deskWaiting, newcomer)) !== null);
+  const { relay, im, first, newcomer, keys } = await everyPlaceTaken(t);
   const closing = first[2]!;
   await relay.pusher.worker.pause();
   const command = await im.agentSend(closing.agent, closing.userId, [textElem('/close')]);

@@ -1,7 +1,6 @@
 import { textElem } from '@wxim/im';
 import { stateKeys } from '@wxim/state';
-import { twoWayForTests } from '@wxim/testkit';
-import { Redis } from 'ioredis';
+import { sweptByHandForTests } from '@wxim/testkit';
 import t from 'tap';
 
 // Each instance of im-callback may run the fleet's sweep, and their clocks need not agree. The
@@ -9,12 +8,8 @@ import t from 'tap';
 // whose own clock ran an hour ahead must not move it an hour past what any sweep looked through,
 // or the replies of that hour whose callbacks never came would be found by no sweep.
 // Sweeps are run by hand here (1 s period, 300 ms settle).
-const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300 } });
-await relay.callback.sweep.stop();
+const { relay, sweep, redis } = await sweptByHandForTests(t);
 const { im } = relay;
-const sweep = relay.callback.sweep;
-const redis = new Redis(relay.redisUrl);
-t.teardown(() => redis.disconnect());
 const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 const HOUR = 3600_000;
 

@@ -1,6 +1,5 @@
 import { stateKeys } from '@wxim/state';
-import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
-import { Redis } from 'ioredis';
+import { AGENTS, eventually, sweptByHandForTests } from '@wxim/testkit';
 import t from 'tap';
 
 // One instance of im-callback at a time looks through IM's history (a lock the fleet shares, renewed
@@ -8,12 +7,8 @@ import t from 'tap';
 // call each, which with many agents can outlast the lock: the lock is renewed before each agent's,
 // and a look whose lock another instance has taken stops there instead of going on beside it.
 // Sweeps are run by hand here (1 s period, 300 ms settle).
-const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300 } });
-await relay.callback.sweep.stop();
+const { relay, sweep, redis } = await sweptByHandForTests(t);
 const { im } = relay;
-const sweep = relay.callback.sweep;
-const redis = new Redis(relay.redisUrl);
-t.teardown(() => redis.disconnect());
 const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 const HISTORY = 'openim/admin_getroammsg';
 const historyCalls = () => (im.callsPerSecond()[HISTORY] ?? []).reduce((n, [, c]) => n + c, 0);

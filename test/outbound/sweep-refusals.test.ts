@@ -1,19 +1,14 @@
 import { textElem } from '@wxim/im';
 import { stateKeys } from '@wxim/state';
-import { AGENTS, twoWayForTests } from '@wxim/testkit';
-import { Redis } from 'ioredis';
+import { AGENTS, sweptByHandForTests } from '@wxim/testkit';
 import t from 'tap';
 
 // IM answers some calls with codes the relay does not know (it takes them as refusals). A sweep
 // that met one must not move on as if it had looked: a refused conversation list holds the sweeps'
 // cursor back (for LISTS_REFUSED_GRACE_MS, 3 s here: past it, the lists are taken as refused for
 // good), and a refused history leaves its conversation owed a look. Sweeps are run by hand here.
-const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300, sweepListsGraceMs: 3000 } });
-await relay.callback.sweep.stop();
+const { relay, sweep, redis } = await sweptByHandForTests(t, { sweepListsGraceMs: 3000 });
 const { im } = relay;
-const sweep = relay.callback.sweep;
-const redis = new Redis(relay.redisUrl);
-t.teardown(() => redis.disconnect());
 const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 const UNKNOWN = 50004; // a code the relay has no class for
 

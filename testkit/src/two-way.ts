@@ -1,4 +1,5 @@
 import { loadConfig } from '@wxim/config';
+import { Redis } from 'ioredis';
 import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wxim/im-callback';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
 import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiSimulator, WechatPlatform, fakeOpenId } from '@wxim/sandbox';
@@ -160,4 +161,20 @@ export async function twoWayForTests(
   options: Parameters<typeof startTwoWay>[1] = {},
 ): Promise<TwoWayRelay & { redisUrl: string }> {
   return onTestRedis(t, (url) => startTwoWay(url, options));
+}
+
+/**
+ * Both directions (see twoWayForTests) with the callback sweeps run only when a test calls
+ * `sweep.runIfDue` (period 1 s, settle 300 ms unless `callback` says otherwise), and a Redis client
+ * of the test's own, closed when `t` ends.
+ */
+export async function sweptByHandForTests(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  callback: ImCallbackOverrides = {},
+): Promise<{ relay: TwoWayRelay & { redisUrl: string }; sweep: ImCallback['sweep']; redis: Redis }> {
+  const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300, ...callback } });
+  await relay.callback.sweep.stop();
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  return { relay, sweep: relay.callback.sweep, redis };
 }

@@ -17,6 +17,8 @@ import { HSET_IF_KEPT } from './scripts/progress.js';
 import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
 export { LINE_TTL_S } from './scripts/line.js';
+export { PROGRESS_TTL_S } from './scripts/desk.js';
+export { MOVE_TTL_S } from './scripts/service-levels.js';
 
 /**
  * Every Lua script of the relay, registered in this one place (the services' state, the queues'

@@ -1,14 +1,14 @@
 import { ImError, type ImClient, ImNotImportedError, ImPermanentError, encodeRelayCustomData, textElem } from '@wxim/im';
 import type { FleetLock, HeldLock, RateScope, StateKeys } from '@wxim/state';
-import { relayScripts } from '@wxim/redis-scripts';
+import { MOVE_TTL_S, relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import { FleetCheck } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import { noticeIds } from './notice.js';
 import type { ServiceLevels } from './service-levels.js';
 
-/** A move's record lives 7 days (SLA_MOVE sets it): marking a notice told renews that. */
-const MOVE_RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
+/** A move's record lives as long as SLA_MOVE sets it to: marking a notice told renews that. */
+const MOVE_RECORD_TTL_MS = MOVE_TTL_S * 1000;
 
 /** How many overdue conversations one check takes up: the rest wait for the next. */
 const BATCH = 100;

@@ -12,7 +12,7 @@ import {
   splitText,
 } from '@wxim/wechat';
 import type { Redis, Cluster } from 'ioredis';
-import { relayScripts, scriptsIn } from '@wxim/redis-scripts';
+import { PROGRESS_TTL_S, relayScripts, scriptsIn } from '@wxim/redis-scripts';
 import type { RetryClassed } from '@wxim/host';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { MediaError, fetchMedia } from './media-fetch.js';
@@ -40,8 +40,8 @@ export interface DeliveryDeps {
 
 export type Delivery = { delivered: true; parts: number } | { delivered: false; why: Undelivered; part: number; of: number };
 
-/** A reply's progress outlives a failed job's retention (a week), then goes. */
-export const PROGRESS_TTL_MS = 8 * 24 * 3600 * 1000;
+/** A reply's progress outlives a failed job's retention (a week), then goes (as the desk's scripts keep a command's). */
+export const PROGRESS_TTL_MS = PROGRESS_TTL_S * 1000;
 
 /**
  * WeChat keeps temporary media 3 days: an upload is used again (a part retried, or a failed reply

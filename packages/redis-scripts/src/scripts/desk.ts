@@ -21,10 +21,10 @@
 //   assignment (ms), customerPrefix = customer hash key without the openid, maxOpen, idleMs,
 //   staleMs = a waiting customer whose job has not looked for this long no longer holds a place }
 /**
- * A desk command's progress (what it did, for a retry to read) outlives a failed job's retention (a
- * week), as a reply's does; a command that completes has it removed with its place in line.
+ * A reply's progress, a desk command's included (what it did, for a retry to read), outlives a
+ * failed job's retention (a week); a job that completes has it removed with its place in line.
  */
-const COMMAND_PROGRESS_TTL_S = 8 * 24 * 3600;
+export const PROGRESS_TTL_S = 8 * 24 * 3600;
 
 export const DESK_LUA = `
 local function nowMs()
@@ -241,7 +241,7 @@ if to == '' then
 end
 handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
 redis.call('HSET', KEYS[6], 'transferred', to)
-redis.call('EXPIRE', KEYS[6], ${COMMAND_PROGRESS_TTL_S})
+redis.call('EXPIRE', KEYS[6], ${PROGRESS_TTL_S})
 return {'moved', to}
 `;
 
@@ -260,7 +260,7 @@ local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1
 ownLoads(KEYS[2], KEYS[5], KEYS[6], KEYS[7])
 closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
-redis.call('EXPIRE', KEYS[4], ${COMMAND_PROGRESS_TTL_S})
+redis.call('EXPIRE', KEYS[4], ${PROGRESS_TTL_S})
 return {'closed'}
 `;
 

@@ -1,7 +1,7 @@
 import { DESK_LUA } from './desk.js';
 
 /** A first answer overdue's move is remembered this long (its notices are sent within moments). */
-const MOVE_TTL_S = 7 * 24 * 3600;
+export const MOVE_TTL_S = 7 * 24 * 3600;
 
 // markUnanswered: the unanswered set, the openid. A customer's message reached their agent: unless
 // one was already waiting for an answer, the agent's time to answer counts from now (Redis's clock,
