@@ -59,7 +59,7 @@ const SCRIPTS = {
   wximReplyWithdraw: { numberOfKeys: 4, lua: WITHDRAW },
   wximReplyMarkSending: { numberOfKeys: 2, lua: MARK_SENDING },
   wximReplyUnmarkSending: { numberOfKeys: 2, lua: UNMARK_SENDING },
-  wximRelayed: { numberOfKeys: 3, lua: RELAYED },
+  wximRelayed: { numberOfKeys: 4, lua: RELAYED },
   wximWindowAnswered: { numberOfKeys: 2, lua: WINDOW_ANSWERED },
   wximWindowWarnClaim: { numberOfKeys: 3, lua: WARN_CLAIM },
   wximWindowWarned: { numberOfKeys: 1, lua: WARNED },
@@ -171,12 +171,13 @@ export interface RelayScripts {
     unanswered: string,
     window: string,
     watch: string,
+    customer: string,
     openid: string,
     nowMs: string,
     cap: number,
     mark: '1' | '0',
     watchOn: '1' | '0',
-  ): Promise<number>;
+  ): Promise<[number, string | null]>;
   wximWindowAnswered(window: string, watch: string, openid: string, nowMs: string): Promise<number>;
   wximWindowWarnClaim(
     window: string,

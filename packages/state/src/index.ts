@@ -14,7 +14,7 @@ export { HOLD_MARK, queueHold } from './queue-hold.js';
 export { wakeToFront } from './wake-to-front.js';
 export { NotOnReplicas, ReplicaCheck } from './replica-check.js';
 export { type AccountDesk, type AgentState, DeskPresence, isOnline, storedAgentState } from './desk-presence.js';
-export { RelayedMessage, type RelayedOptions } from './relayed-message.js';
+export { type Relayed, RelayedMessage, type RelayedOptions } from './relayed-message.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-view.js';
 export { type MediaEntry, type MediaMeta, MediaStore } from './media-store.js';
 export { type MediaTokenCheck, mediaEntryId, signMediaToken, verifyMediaToken } from './media-token.js';

@@ -21,43 +21,54 @@ export interface RelayedOptions {
   watchCap?: number;
 }
 
+/** What RelayedMessage.relayed found. */
+export interface Relayed {
+  /** How many open windows went unwatched for the watch's cap (those closing last: see watchWindow in the scripts), 0 as a rule. */
+  unwatched: number;
+  /** The agent who serves the customer now, read after the send: undefined when none was ever given. */
+  agent: string | undefined;
+}
+
 /**
  * The steps that follow a customer's message relayed to their agent, in one round trip (one script,
- * RELAYED): the unanswered mark and the window watch.
+ * RELAYED): the unanswered mark and the window watch, each on or off by its setting, and who serves
+ * the customer now (always: a hand-on that landed while the send was on its way leaves the message
+ * with the agent who let the customer go, and the im-worker relays it again to the new one).
  */
 export class RelayedMessage {
   private readonly scripts: RelayScripts;
 
   constructor(
-    redis: Redis | Cluster,
+    private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly options: RelayedOptions,
   ) {
     this.scripts = relayScripts(redis);
   }
 
-  /** Whether any step is on: with none, nothing is sent. */
+  /** Whether any step is on: with none, only the customer's agent is read. */
   get on(): boolean {
     return this.options.unanswered || this.options.watch;
   }
 
   /**
-   * The customer's message was relayed at `nowMs`. Resolves to how many windows went unwatched
-   * for the watch's cap (those closing last: see watchWindow in the scripts), 0 as a rule; those
-   * customers' agents are not warned unless they write again.
+   * The customer's message was relayed at `nowMs`. Customers whose windows went unwatched for the
+   * cap are not warned of unless they write again.
    */
-  async relayed(openid: string, nowMs: number): Promise<number> {
-    if (!this.on) return 0;
+  async relayed(openid: string, nowMs: number): Promise<Relayed> {
     const { keys, options } = this;
-    return this.scripts.wximRelayed(
+    if (!this.on) return { unwatched: 0, agent: (await this.redis.hget(keys.customer(openid), 'agent')) ?? undefined };
+    const [unwatched, agent] = await this.scripts.wximRelayed(
       keys.deskUnanswered,
       keys.replyWindow(openid),
       keys.windowWatch,
+      keys.customer(openid),
       openid,
       Math.floor(nowMs).toFixed(0),
       options.watchCap ?? WATCH_CAP,
       options.unanswered ? '1' : '0',
       options.watch ? '1' : '0',
     );
+    return { unwatched, agent: agent ?? undefined };
   }
 }

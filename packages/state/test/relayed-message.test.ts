@@ -17,7 +17,7 @@ t.test('both on: the customer waits for an answer from now and their window is w
   const at = Date.now();
   const { keys, relayed } = await wrote(at, { unanswered: true, watch: true });
   const [seconds] = await redis.time();
-  t.equal(await relayed.relayed('o1', at), 0, 'no window went for the cap');
+  t.same(await relayed.relayed('o1', at), { unwatched: 0, agent: undefined }, 'no window went for the cap; nobody serves the customer yet');
   const since = Number(await redis.zscore(keys.deskUnanswered, 'o1'));
   t.ok(Math.abs(since - Number(seconds) * 1000) < 2000, "waiting since now, on Redis's clock");
   t.equal(await redis.zscore(keys.windowWatch, 'o1'), String(at + 48 * HOUR), 'watched until the window closes');
@@ -33,13 +33,27 @@ t.test('each step only when its setting is on; with both off, nothing is sent', 
   t.equal(await redis.zscore(watchOnly.keys.deskUnanswered, 'o1'), null, 'FIRST_RESPONSE_SLA_S off: no wait recorded');
   t.not(await redis.zscore(watchOnly.keys.windowWatch, 'o1'), null, 'the window watched');
   const markOnly = await wrote(at, { unanswered: true, watch: false });
-  t.equal(await markOnly.relayed.relayed('o1', at), 0);
+  t.same(await markOnly.relayed.relayed('o1', at), { unwatched: 0, agent: undefined });
   t.not(await redis.zscore(markOnly.keys.deskUnanswered, 'o1'), null, 'the wait recorded');
   t.equal(await redis.zscore(markOnly.keys.windowWatch, 'o1'), null, 'WINDOW_WARNING_MS off: not watched');
   const off = await wrote(at, { unanswered: false, watch: false });
   t.equal(off.relayed.on, false, 'both off');
-  t.equal(await off.relayed.relayed('o1', at), 0);
+  t.same(await off.relayed.relayed('o1', at), { unwatched: 0, agent: undefined });
   t.equal((await redis.exists(off.keys.deskUnanswered)) + (await redis.exists(off.keys.windowWatch)), 0, 'nothing written');
+});
+
+t.test('each reads who serves the customer now, whatever is on', async (t) => {
+  const at = Date.now();
+  for (const options of [
+    { unanswered: true, watch: true },
+    { unanswered: true, watch: false },
+    { unanswered: false, watch: true },
+    { unanswered: false, watch: false },
+  ]) {
+    const { keys, relayed } = await wrote(at, options);
+    await redis.hset(keys.customer('o1'), 'agent', 'agent-b');
+    t.same(await relayed.relayed('o1', at), { unwatched: 0, agent: 'agent-b' }, `the agent read (${JSON.stringify(options)})`);
+  }
 });
 
 t.test('the windows that went for the watch cap are counted; an error of either step is thrown', async (t) => {
@@ -47,7 +61,7 @@ t.test('the windows that went for the watch cap are counted; an error of either 
   const { keys, relayed } = await wrote(at, { unanswered: true, watch: true, watchCap: 1 });
   await new ReplyWindow(redis, keys).record('o2', 'message', at + 1000);
   await relayed.relayed('o1', at);
-  t.equal(await relayed.relayed('o2', at), 1, 'over the cap of one: one window went');
+  t.equal((await relayed.relayed('o2', at)).unwatched, 1, 'over the cap of one: one window went');
   await redis.set(keys.deskUnanswered, 'not a sorted set');
   await t.rejects(relayed.relayed('o1', at), /WRONGTYPE/, 'the mark failed: the step fails');
 });

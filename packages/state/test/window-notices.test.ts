@@ -14,7 +14,7 @@ async function watched(cap: number, wroteAt: Record<string, number>) {
   const unwatched: number[] = [];
   for (const [openid, at] of Object.entries(wroteAt)) {
     await windows.record(openid, 'message', at);
-    unwatched.push(await relayed.relayed(openid, at));
+    unwatched.push((await relayed.relayed(openid, at)).unwatched);
   }
   return { keys, unwatched, watchedNow: () => redis.zrange(keys.windowWatch, 0, -1) };
 }

@@ -136,7 +136,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         window: new ReplyWindow(state, keys),
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
-        ...(relayed.on ? { relayed } : {}),
+        relayed,
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

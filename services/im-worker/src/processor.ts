@@ -46,9 +46,9 @@ export interface ProcessorDeps extends OrderedJobsDeps {
   /**
    * What follows a customer's message relayed, in one round trip: FIRST_RESPONSE_SLA_S, it waits for
    * its agent's answer from then; WINDOW_WARNING_MS, the customer's window is watched for its
-   * agent's warning. None when both are off.
+   * agent's warning; and who serves the customer now (always).
    */
-  relayed?: Pick<RelayedMessage, 'relayed'>;
+  relayed: Pick<RelayedMessage, 'relayed'>;
 }
 
 /** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
@@ -179,10 +179,26 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       await job.moveToDelayed(Date.now(), lease?.token);
       throw new DelayedError();
     }
-    // A message, not a follow or a menu click, is what asks for an answer.
-    if (result.outcome === 'relayed' && action === 'message') {
-      const unwatched = (await deps.relayed?.relayed(openid, Date.now())) ?? 0;
-      if (unwatched > 0) metrics.windowsUnwatched.inc(unwatched);
+    if (result.outcome === 'relayed' && result.agent !== undefined && message.kind !== 'unsubscribe') {
+      // A message, not a follow or a menu click, is what asks for an answer: its steps read who
+      // serves the customer now in their round trip; an event reads it on its own.
+      let agentNow: string | undefined;
+      if (action === 'message') {
+        const after = await deps.relayed.relayed(openid, Date.now());
+        if (after.unwatched > 0) metrics.windowsUnwatched.inc(after.unwatched);
+        agentNow = after.agent;
+      } else agentNow = await relayTurn.servingAgent(openid);
+      // Handed on in the moment between the look before the send and its arrival at IM: the agent
+      // who let the customer go has it, the new one would never see it. Relayed again, to them
+      // (a new message to IM: see imMessageIds), at once, from its place, without spending an attempt.
+      if (agentNow !== undefined && agentNow !== result.agent) {
+        deps.log.info(
+          { jobId: job.id, kind: message.kind, agent: result.agent, agentNow },
+          'the customer was handed on while their message reached IM: it is relayed again, to their new agent',
+        );
+        await job.moveToDelayed(Date.now(), lease?.token);
+        throw new DelayedError();
+      }
     }
     if (result.handedOnFrom !== undefined) {
       metrics.handedOnRetries.inc();
