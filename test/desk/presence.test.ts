@@ -161,3 +161,20 @@ t.test('a Logout IM delivers after a newer Login does not log the agent out', as
   await eventually('the message reaches the agent still logged in', () => im.messagesBetween(openid).length === 1, 10_000);
   t.equal(im.messagesBetween(openid)[0]!.to, AGENTS[0]);
 });
+
+t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken clock) is refused: it cannot outrank the real ones after it', async (t) => {
+  const relay = await startTwoWay(redis.url);
+  t.teardown(() => relay.close());
+  const { im } = relay;
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  const agent = AGENTS[0]!;
+  t.notOk(await im.agentLogout(agent, Date.now() + 365 * 24 * 3600_000), 'a Logout dated a year ahead is not answered OK');
+  t.equal(im.callbacks.at(-1)?.status, 400, 'answered 400');
+  t.equal(await state.hget(keys.agentState, agent), null, 'nothing recorded');
+  t.ok(await im.agentLogout(agent, Date.now() + 60_000), 'a minute ahead (clocks apart) is taken');
+  await im.agentLogin(agent);
+  t.match(await state.hget(keys.agentState, agent), /"action":"Logout"/, 'and kept in the order IM saw them');
+  t.ok(await im.agentLogin(agent, Date.now() + 61_000));
+  t.match(await state.hget(keys.agentState, agent), /"action":"Login"/, 'a later Login is taken');
+});

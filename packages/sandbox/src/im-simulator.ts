@@ -249,9 +249,9 @@ export class ImSimulator extends FaultInjecting {
     return record?.delivered ?? false;
   }
 
-  /** The agent's client connects: State.StateChange Login (Register). Resolves to whether the callback was answered OK. */
-  async agentLogin(agent: string): Promise<boolean> {
-    return this.stateChange(agent, 'Login', 'Register');
+  /** The agent's client connects: State.StateChange Login (Register); `eventTime` as for agentLogout. Resolves to whether the callback was answered OK. */
+  async agentLogin(agent: string, eventTime?: number): Promise<boolean> {
+    return this.stateChange(agent, 'Login', 'Register', eventTime);
   }
 
   /** `account` deletes its conversation with `peer` in its client (and its messages on IM's server, for its side only). */

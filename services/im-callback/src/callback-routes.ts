@@ -140,6 +140,9 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
       if (command === AFTER_MSG_WITHDRAW) return await signal(req, reply, command, 'recall', parseMsgWithdraw(req.body));
       if (command === STATE_CHANGE) {
         const state = parseStateChange(req.body);
+        // A time to come (a made-up callback, a broken clock) would outrank every real state after it, for good.
+        if (state.eventTime !== undefined && state.eventTime - Date.now() > MAX_MSG_TIME_SKEW_MS)
+          throw new CallbackBodyError('EventTime is more than 5 minutes ahead of now');
         // When IM saw it (its EventTime): a late Logout must not override a newer Login.
         await opts.recordState(state.account, { action: state.action, eventTime: state.eventTime ?? Date.now() });
         return done(req, reply, command, 'state', 200, CALLBACK_OK);
