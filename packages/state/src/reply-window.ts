@@ -65,7 +65,10 @@ export class ReplyWindow {
   /**
    * Records the customer's action at `atMs`: a message, or a follow, QR code scan or menu click
    * ('action'). `actionId` (the push's job id) tells two actions of the same second apart from
-   * one action recorded twice. Returns false when a newer action, or this one, is already recorded.
+   * one action recorded twice. An action older than the newest recorded (its push stored later)
+   * still widens the window, as WeChat counted it (see recordAction in the scripts). Returns false
+   * when this action is already recorded, WeChat closed the window since, or it is more than ten
+   * minutes older than the newest.
    */
   async record(openid: string, kind: CustomerAction, atMs: number, actionId = String(atMs)): Promise<boolean> {
     const a = actionArgs({ kind, atMs, id: actionId });

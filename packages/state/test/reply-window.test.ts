@@ -80,8 +80,12 @@ t.test('an action no newer than the last recorded changes nothing: a retried pus
   await window.record('o1', 'message', t0);
   t.equal(await sendAll(window, 'o1', t0 + 1000), 5);
   t.equal(await window.record('o1', 'message', t0), false, 'the same message again');
-  t.equal(await window.record('o1', 'action', t0 - 5000), false, 'an older follow arriving late');
-  t.same(await window.check('o1', t0 + 2000), { open: false, reason: 'quota_used' });
+  await window.record('o1', 'action', t0 - 5000, 'follow');
+  t.same(
+    await window.check('o1', t0 + 2000),
+    { open: false, reason: 'quota_used' },
+    'an older follow arriving late: its replies were spent, as WeChat counted them',
+  );
   t.equal(await window.record('o1', 'message', t0 + 3000), true, 'a new message');
   t.match(await window.check('o1', t0 + 3000), { open: true, remaining: 5 });
 });
@@ -118,4 +122,38 @@ t.test('a second message in the same second opens the quota again; the same mess
   t.match(await window.check('o1', at + 20), { open: false, reason: 'quota_used' });
   t.equal(await window.record('o1', 'message', at, 'm2'), true, 'another message of that second');
   t.match(await window.check('o1', at + 20), { open: true, remaining: 5 });
+});
+
+t.test('an older action recorded after a newer one (its push stored later) widens the window as WeChat counted it, once', async (t) => {
+  const { window } = setup();
+  // A menu click at t0 + 1 s is taken first; the customer's message of t0 reaches its turn after.
+  t.equal(await window.record('o1', 'action', t0 + 1000, 'click'), true);
+  t.equal(await window.record('o1', 'message', t0, 'text'), true, 'the older message is recorded');
+  t.same(
+    await window.check('o1', t0 + 120_000),
+    { open: true, remaining: 5, deadline: t0 + 48 * HOUR, lastActionAt: t0 + 1000 },
+    "the message's 48 h and 5 replies",
+  );
+  await window.consume('o1', t0 + 130_000);
+  t.equal(await window.record('o1', 'message', t0, 'text'), false, 'the same message again (a retried job) gives nothing back');
+  t.match(await window.check('o1', t0 + 140_000), { open: true, remaining: 4 });
+
+  // A reply went on the click's grant before the older message was recorded: WeChat counted it against the message's 5.
+  const spent = setup().window;
+  await spent.record('o1', 'action', t0 + 1000, 'click');
+  await spent.consume('o1', t0 + 2000);
+  await spent.record('o1', 'message', t0, 'text');
+  t.match(await spent.check('o1', t0 + 3000), { open: true, remaining: 4, deadline: t0 + 48 * HOUR }, 'five less the one sent');
+});
+
+t.test('an older action does not reopen a window WeChat closed, nor one older than ten minutes before the newest', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'action', t0 + 1000, 'click');
+  await window.close('o1');
+  await window.record('o1', 'message', t0, 'text');
+  t.same(await window.check('o1', t0 + 2000), { open: false, reason: 'window_closed' }, 'closed by WeChat (45015), which knew of the older message');
+  const old = setup().window;
+  await old.record('o1', 'action', t0, 'click');
+  t.equal(await old.record('o1', 'message', t0 - 11 * 60_000, 'text'), false, 'older than the ids kept: changes nothing');
+  t.match(await old.check('o1', t0 + 1000), { open: true, remaining: 3, deadline: t0 + 60_000 });
 });

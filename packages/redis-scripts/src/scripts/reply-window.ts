@@ -1,34 +1,54 @@
+/** How far an action may come before the newest recorded and still widen the window (its push stored that much later, by its own time). */
+const ORDER_SLACK_MIN = 10;
+
 // Times are ms and written with %.0f: Lua's own number format keeps 14 digits only.
 //
 // recordAction: the customer's window, the recent customers (a sorted set by their latest action);
 // the action's time, the replies and the time it grants, the key's margin, the openid, how long a
-// customer counts as recent, the action's id. An action older than the last one recorded, or one
-// already recorded (its id, among the actions of that same time), changes nothing (0): a retried
-// push must not give back replies already sent; a second message in the same second does. Quotas
-// do not add up: while a window is open, the count and the deadline each become the larger of what
-// the action grants and what was left. WeChat documents this for Mini Programs only; we assume the
-// same for Official Accounts. Shared by RECORD and the relay's BEGIN (see relay-begin.ts).
+// customer counts as recent, the action's id. An action already recorded (its id, among those of
+// the last ${ORDER_SLACK_MIN} minutes before the newest) changes nothing (0): a retried push must
+// not give back replies already sent; a second message in the same second does. An action older
+// than the newest recorded (its push stored later: a retry of WeChat's, a menu click taken out of
+// line while the message waited in its line) still widens the window, as WeChat counted it in its
+// own order: its replies less those sent since the last record ('granted': what was left then),
+// never a window WeChat closed (45015, deadline 0); one older than the ids kept changes nothing. Quotas do not add up: while a window is
+// open, the count and the deadline each become the larger of what the action grants and what was
+// left. WeChat documents this for Mini Programs only; we assume the same for Official Accounts.
+// Shared by RECORD and the relay's BEGIN (see relay-begin.ts).
 export const RECORD_LUA = `
 local function recordAction(window, recent, atArg, replies, periodMs, marginMs, openid, recentMs, id)
   local at = tonumber(atArg)
-  local last = redis.call('HMGET', window, 'at', 'remaining', 'deadline', 'ids')
-  local ids = id
-  if last[1] and tonumber(last[1]) > at then return 0 end
-  if last[1] and tonumber(last[1]) == at then
-    if string.find(',' .. (last[4] or '') .. ',', ',' .. id .. ',', 1, true) then return 0 end
-    ids = (last[4] or '') .. ',' .. id
+  local last = redis.call('HMGET', window, 'at', 'remaining', 'deadline', 'ids', 'granted')
+  local lastAt = tonumber(last[1])
+  local newest = at
+  if lastAt and lastAt > at then newest = lastAt end
+  local keepFrom = newest - ${ORDER_SLACK_MIN * 60_000}
+  if at < keepFrom then return 0 end
+  -- WeChat closed the window (45015) after the newest action, knowing the older ones.
+  if at < newest and last[3] == '0' then return 0 end
+  -- The ids recorded, each with its action's time ('id@at'; one without is of the last action's time).
+  local ids = {}
+  for entry in string.gmatch(last[4] or '', '[^,]+') do
+    local eid, eat = string.match(entry, '^(.*)@(%d+)$')
+    if not eid then eid, eat = entry, last[1] end
+    if eid == id then return 0 end
+    if tonumber(eat) >= keepFrom then ids[#ids + 1] = eid .. '@' .. eat end
   end
+  ids[#ids + 1] = id .. '@' .. string.format('%.0f', at)
   local remaining = tonumber(replies)
   local deadline = at + tonumber(periodMs)
   local leftUntil = tonumber(last[3]) or 0
   if leftUntil > at then
-    remaining = math.max(remaining, tonumber(last[2]) or 0)
+    local left = tonumber(last[2]) or 0
+    -- An older action's grant was spent on the replies sent since the last record, as WeChat counted them.
+    if at < newest then remaining = remaining - math.max(0, (tonumber(last[5]) or left) - left) end
+    remaining = math.max(remaining, left)
     deadline = math.max(deadline, leftUntil)
   end
-  redis.call('HSET', window, 'at', string.format('%.0f', at), 'remaining', remaining, 'deadline', string.format('%.0f', deadline), 'ids', ids)
-  redis.call('PEXPIRE', window, string.format('%.0f', deadline - at + tonumber(marginMs)))
+  redis.call('HSET', window, 'at', string.format('%.0f', newest), 'remaining', remaining, 'deadline', string.format('%.0f', deadline), 'ids', table.concat(ids, ','), 'granted', remaining)
+  redis.call('PEXPIRE', window, string.format('%.0f', deadline - newest + tonumber(marginMs)))
   redis.call('ZADD', recent, 'GT', string.format('%.0f', at), openid)
-  redis.call('ZREMRANGEBYSCORE', recent, '-inf', string.format('%.0f', at - tonumber(recentMs)))
+  redis.call('ZREMRANGEBYSCORE', recent, '-inf', string.format('%.0f', newest - tonumber(recentMs)))
   return 1
 end
 `;
