@@ -76,6 +76,27 @@ t.test('WeChat refusing a reply (the customer unfollowed) comes back as a notice
   t.match(await noticeText(agent, userId), /are you still there\?.*unfollowed/);
 });
 
+t.test(
+  'a reply not delivered to a customer whose IM account is gone (unfollowed, deleted) fails at once: there is no conversation left to tell its agent in',
+  async (t) => {
+    const { openid, agent, userId } = await conversation();
+    // WeChat refuses the send (the customer unfollowed) a second late; meanwhile the im-worker's unfollow deletes their IM account.
+    wechatApi.refuseLate('message/custom/send', 43004, 1000, 1);
+    t.teardown(() => wechatApi.clearScripted());
+    await im.agentSend(agent, userId, [textElem('are you still there?')]);
+    const job = async () =>
+      (await relay.pusher.queue.getJobs(['active', 'delayed', 'failed', 'completed'])).find((j) => j.data.openid === openid && j.data.agent === agent);
+    await eventually('the reply is being sent', async () => (await job()) !== undefined);
+    im.accounts.delete(userId);
+    await eventually('the reply failed for good', async () => (await (await job())?.getState()) === 'failed', 10_000);
+    const failed = (await job())!;
+    t.match(failed.failedReason, /not delivered, the conversation is gone from IM/, 'failed as not delivered, saying why nobody was told');
+    t.equal(failed.attemptsMade, 1, 'not retried for a notice that can never go');
+    t.same(noticesTo(agent, userId), [], 'no notice (nobody to send it from)');
+    t.equal(wechatApi.sent.filter((m) => m.openid === openid).length, 0, 'nothing reached WeChat');
+  },
+);
+
 t.test('an image is downloaded, uploaded as temporary media and sent as an image', async (t) => {
   const { openid, agent, userId } = await conversation();
   await im.agentSend(agent, userId, [textElem('here is the photo'), imageElem('uuid-1', `http://127.0.0.1:${mediaPort}/photo.png`)]);

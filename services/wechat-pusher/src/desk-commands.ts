@@ -7,7 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
 import { type CsatQuestion, csatNote } from './csat.js';
-import { noticeIds } from './notice.js';
+import { noticeIds, sendNotice } from './notice.js';
 import { PROGRESS_TTL_MS } from './reply-delivery.js';
 import type { ServiceLevels } from './service-levels.js';
 
@@ -35,6 +35,7 @@ export interface DeskCommandDeps {
   csat?: CsatQuestion;
   /** First-response and resolution times, and hand-overs by cause. */
   levels: ServiceLevels;
+  log: { warn(obj: object, msg: string): void };
 }
 
 /** What a reply becomes: delivered as it is (maybe unescaped or replaced by a canned text), or handled here and not delivered. */
@@ -95,15 +96,20 @@ export class DeskCommands {
 
   /** Tells `agent`, in the customer's conversation, as a relay notice (`purpose` keeps each notice of a job apart, so IM drops one sent twice). */
   async tell(job: Job<ReplyJob>, agent: string, purpose: string, text: string, lease: Lease | undefined): Promise<void> {
-    await this.deps.im.sendC2C(
-      {
-        from: job.data.userId,
-        to: agent,
-        ...noticeIds(`${job.id}:${purpose}`),
-        body: [textElem(text)],
-        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: job.data.msgKey, reason: purpose }),
-      },
-      { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 },
+    await sendNotice(
+      () =>
+        this.deps.im.sendC2C(
+          {
+            from: job.data.userId,
+            to: agent,
+            ...noticeIds(`${job.id}:${purpose}`),
+            body: [textElem(text)],
+            cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: job.data.msgKey, reason: purpose }),
+          },
+          { beforeSend: async (command) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 },
+        ),
+      this.deps.log,
+      { jobId: job.id, agent, purpose },
     );
   }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ImNotImportedError } from '@wxim/im';
 import { reasonOf } from '@wxim/wechat';
 
 /** Why a reply was not delivered, as the pusher records it. */
@@ -66,4 +67,26 @@ export function markReason(why: Undelivered, part?: { index: number; of: number 
 export function noticeIds(jobId: string): { msgSeq: number; msgRandom: number } {
   const digest = createHash('sha256').update(`notice:${jobId}`).digest();
   return { msgSeq: digest.readUInt32BE(0) & 0x7fffffff, msgRandom: digest.readUInt32BE(4) };
+}
+
+/**
+ * Sends a relay notice in a customer's conversation. IM refusing it because an account of the
+ * conversation is gone (the customer deleted on their unfollow, an agent removed) is logged, and
+ * resolves: there is nobody left to tell there, and trying again would hold the customer's reply
+ * line for hours (a notice quoting a stale reply, then delivered first should they follow again).
+ * Resolves to whether it was sent.
+ */
+export async function sendNotice(
+  send: () => Promise<unknown>,
+  log: { warn(obj: object, msg: string): void },
+  fields: Record<string, unknown>,
+): Promise<boolean> {
+  try {
+    await send();
+    return true;
+  } catch (err) {
+    if (!(err instanceof ImNotImportedError)) throw err;
+    log.warn({ ...fields, code: err.code }, "a relay notice is not sent: an account of the customer's conversation is gone from IM");
+    return false;
+  }
 }

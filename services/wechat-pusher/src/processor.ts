@@ -6,7 +6,7 @@ import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
 import type { PusherMetrics } from './metrics.js';
 import { type Delivery, type DeliveryDeps, deliver, deliveredSoFar, deliveryBegun } from './reply-delivery.js';
-import { type Undelivered, markReason, noticeIds, noticeText, reasonText } from './notice.js';
+import { type Undelivered, markReason, noticeIds, noticeText, reasonText, sendNotice } from './notice.js';
 import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import type { DeliveryMarks } from './delivery-marks.js';
 import { quoteOf } from './reply-plan.js';
@@ -67,18 +67,23 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
   const { metrics, log } = deps;
 
   /** Tells the agent, quoting the reply as IM's history holds it (`body`). */
-  async function notify(job: Job<ReplyJob>, body: ReplyElement[], failed: Extract<Delivery, { delivered: false }>, lease: Lease | undefined): Promise<void> {
+  async function notify(job: Job<ReplyJob>, body: ReplyElement[], failed: Extract<Delivery, { delivered: false }>, lease: Lease | undefined): Promise<boolean> {
     const { agent, userId, msgKey } = job.data;
     const text = noticeText(quoteOf(body), failed.why, { index: failed.part, of: failed.of });
-    await deps.im.sendC2C(
-      {
-        from: userId,
-        to: agent,
-        ...noticeIds(job.id!),
-        body: [textElem(text)],
-        cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
-      },
-      { beforeSend: async (command) => (await deps.turn({ platform: 'im', command }, lease)) >= 0 },
+    return sendNotice(
+      () =>
+        deps.im.sendC2C(
+          {
+            from: userId,
+            to: agent,
+            ...noticeIds(job.id!),
+            body: [textElem(text)],
+            cloudCustomData: encodeRelayCustomData({ source: 'relay-notice', replyTo: msgKey, reason: reasonText(failed.why) }),
+          },
+          { beforeSend: async (command) => (await deps.turn({ platform: 'im', command }, lease)) >= 0 },
+        ),
+      log,
+      { jobId: job.id, agent, purpose: 'not-delivered' },
     );
   }
 
@@ -159,12 +164,12 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         return { outcome: 'delivered', parts: result.parts };
       }
       // The notice first: it is what the agent sees by default; the mark is for clients that show it.
-      await notify(job, body, result, lease);
+      const told = await notify(job, body, result, lease);
       await mark('not_delivered', markReason(result.why, { index: result.part, of: result.of }));
       const reason = reasonText(result.why);
       metrics.replies.inc({ outcome: result.why.kind === 'uncertain' ? 'uncertain' : 'undelivered', via: job.data.via });
-      log.warn({ jobId: job.id, agent: job.data.agent, reason }, 'reply not delivered; its agent was told');
-      throw new UnrecoverableError(`not delivered, agent notified: ${reason}`);
+      log.warn({ jobId: job.id, agent: job.data.agent, reason }, told ? 'reply not delivered; its agent was told' : 'reply not delivered');
+      throw new UnrecoverableError(`not delivered, ${told ? 'agent notified' : 'the conversation is gone from IM'}: ${reason}`);
     }
     return {
       run: async () => {

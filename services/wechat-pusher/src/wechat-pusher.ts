@@ -131,6 +131,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         commands: metrics.deskCommands,
         ...(csat === undefined ? {} : { csat }),
         levels,
+        log,
       });
       const slaMs = config.desk.firstResponseSlaMs;
       // The pusher checks, not the im-worker: it has the IM client for the agents' notices and the
