@@ -97,6 +97,10 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   const { line, log } = deps;
   const { words } = spec;
   const waitMs = deps.waitMs ?? LOOK_AGAIN_MS;
+  // The jobs this process failed for good by its own decision, counted and logged then. Any other
+  // failure BullMQ records (stalled more than maxStalledCount times, its last attempt failing
+  // before the work began) is counted and logged when it is seen (see `done`): never silent.
+  const decided = new Set<string>();
   const begin = async (openid: string, job: Job<T>, lease: Lease | undefined): Promise<B> =>
     spec.begin === undefined ? ({ turn: await line.turn(openid, job.id!) } as B) : spec.begin(openid, job, lease);
 
@@ -117,10 +121,20 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     return undefined;
   }
 
+  function decidedFor(job: Job<T>): void {
+    // Ids left by jobs whose end never reached this process (their lock lost meanwhile) are few; past this many, start afresh.
+    if (decided.size >= 10_000) decided.clear();
+    decided.add(job.id!);
+  }
+
   /** The error to throw for a failed attempt, once it is counted and logged (and, if last, said). */
   async function failure(job: Job<T>, err: unknown, attempt: Attempt<R>): Promise<unknown> {
-    // BullMQ's own errors are the work's decision already (e.g. a notice sent and the job failed).
-    if (err instanceof UnrecoverableError || err instanceof DelayedError) return err;
+    // BullMQ's own errors are the work's decision already (e.g. a notice sent and the job failed, counted its own way).
+    if (err instanceof DelayedError) return err;
+    if (err instanceof UnrecoverableError) {
+      decidedFor(job);
+      return err;
+    }
     const decision = decide(err);
     const fields = words.fields?.(job) ?? {};
     const reason = (err as Error).message;
@@ -134,6 +148,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     if (last) {
       // Failing for good: once BullMQ has recorded it (see `done`), the job leaves its line so the
       // customer's later jobs go on.
+      decidedFor(job);
       words.failed(job);
       log.error({ jobId: job.id, ...fields, reason }, words.failedForGood);
       await attempt.failedForGood?.(err as Error);
@@ -169,9 +184,13 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
    * from the back of its line, behind later jobs and perhaps past a platform's duplicate window.
    * A finished job still at the head of its line is passed over (see
    * ConversationLine), so if this step is lost the next job goes on when it next looks (at most
-   * `waitMs`).
+   * `waitMs`). A failure this process did not decide (see `decided`) is counted and logged here.
    */
   async function done(job: Job<T>, failed: boolean): Promise<void> {
+    if (failed && !decided.delete(job.id!)) {
+      words.failed(job);
+      log.error({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: job.failedReason }, `${words.failedForGood} (by the queue)`);
+    }
     const openid = spec.lineOf(job);
     if (openid === undefined) return;
     await line.finish(openid, job.id!, failed);

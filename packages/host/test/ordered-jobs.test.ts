@@ -94,7 +94,10 @@ async function setup(
   // steps still under way (a test may end as soon as it sees the job's end, before its step).
   const leaving = new Set<Promise<void>>();
   const leave = (job: Job<Task>, failed: boolean) => {
-    const step = jobs.done(job, failed).finally(() => leaving.delete(step));
+    const step = jobs
+      .done(job, failed)
+      .catch((err: Error) => void seen.logs.push({ level: 'warn', msg: 'could not leave the line', obj: { jobId: job.id, reason: err.message } }))
+      .finally(() => leaving.delete(step));
     leaving.add(step);
   };
   worker.on('completed', (job) => leave(job, false));
@@ -201,17 +204,49 @@ t.test('an error the platform means for good fails the job at once, and says its
   t.equal(seen.lastWords.length, 1);
 });
 
-t.test('a job whose lock is lost is given up: no failure counted, no last word', async (t) => {
+t.test('a job whose lock is lost is given up: no failure decided, no last word', async (t) => {
   const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
   // A single attempt: were the lost lock taken for a failure, this one would be the last.
   await store('lost', { openid: 'o5', fails: 'lock_lost' });
   start();
   await eventually('the job ended', async () => (await queue.getJobState('lost')) === 'failed');
   t.same(seen.retried, ['lock_lost'], 'counted with the retries, by its class');
-  t.same(seen.failed, []);
   t.same(seen.lastWords, [], 'the hook did not run');
+  // Its lock was in fact still held here, so BullMQ failed it (its one attempt spent): a failure
+  // for good the work did not decide, counted and said all the same.
+  await eventually('the failure BullMQ recorded is counted', () => seen.failed.length > 0);
+  t.same(seen.failed, ['lost']);
   t.same(
     seen.logs.map((l) => [l.level, l.msg, l.obj]),
-    [['warn', 'gave the job up: its lock is lost', { jobId: 'lost', openid: 'o5', reason: 'the lock is gone' }]],
+    [
+      ['warn', 'gave the job up: its lock is lost', { jobId: 'lost', openid: 'o5', reason: 'the lock is gone' }],
+      ['error', 'task failed for good (by the queue)', { jobId: 'lost', openid: 'o5', reason: 'the lock is gone' }],
+    ],
   );
+});
+
+t.test('a job BullMQ fails before its work began (its turn could not be taken) is counted and said, once', async (t) => {
+  const { redis, queue, keys, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  await store('unturned', { openid: 'o6' });
+  // Its line is not a line: every look at its turn fails (as Redis refusing would), so its one attempt fails outside the work.
+  await redis.del(keys.line(QUEUE, 'o6'));
+  await redis.set(keys.line(QUEUE, 'o6'), 'not a line');
+  start();
+  await eventually('the job failed', async () => (await queue.getJobState('unturned')) === 'failed');
+  await eventually('counted', () => seen.failed.length > 0);
+  t.same(seen.runs, [], 'its work never ran');
+  t.same(seen.failed, ['unturned'], 'the failure counted once');
+  const said = seen.logs.filter((l) => l.level === 'error');
+  t.same(
+    said.map((l) => l.msg),
+    ['task failed for good (by the queue)'],
+    'and logged once',
+  );
+  t.match(said[0]!.obj, { jobId: 'unturned', openid: 'o6', reason: /WRONGTYPE/ });
+  const decidedHere = await setup(t, { waitMs: 60_000 });
+  await decidedHere.store('refused', { openid: 'o7', fails: 'permanent' });
+  decidedHere.start();
+  await eventually('the refused job failed', async () => (await decidedHere.queue.getJobState('refused')) === 'failed');
+  await eventually('the job left its line (its end seen)', async () => (await decidedHere.redis.zcard(decidedHere.keys.line(QUEUE, 'o7'))) === 0);
+  t.same(decidedHere.seen.failed, ['refused'], 'a failure the work decided is not counted again when BullMQ records it');
 });
