@@ -3,6 +3,7 @@ import type { AccountService } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest, LightMyRequestResponse } from 'fastify';
+import { noFraming } from './no-framing.js';
 
 /** A queue's jobs at a glance: waiting (prioritized included), active, delayed, failed. */
 export interface QueueCounts {
@@ -67,6 +68,8 @@ export const ACCOUNTS_LIST_PATH = '/accounts/';
  * the first account's refusal is the page's.
  */
 export function accountsPage(front: FastifyInstance, accounts: readonly AccountService[]): void {
+  // The front's own pages too (each account's board sets them itself).
+  front.addHook('onRequest', noFraming);
   const page = async (req: FastifyRequest, reply: FastifyReply) => {
     const ask = (a: AccountService) => a.service.app.inject({ method: 'GET', url: '/counts.json', headers: req.headers, remoteAddress: req.ip });
     const first = await ask(accounts[0]!);

@@ -16,6 +16,7 @@ import { deskRoutes, readDesk } from './desk-page.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { registerRedisMemoryMetrics } from './redis-memory-metrics.js';
 import { RelayQueueAdapter } from './retry-as-by-hand.js';
+import { noFraming } from './no-framing.js';
 
 export interface Dashboard {
   app: FastifyInstance;
@@ -67,7 +68,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       return {
         queues,
         registry,
-        guards: [...login, boardActions(!readOnly, queues, password === undefined ? undefined : (user ?? 'admin'))],
+        guards: [noFraming, ...login, boardActions(!readOnly, queues, password === undefined ? undefined : (user ?? 'admin'))],
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
           countsRoute(app, queues);

@@ -36,10 +36,16 @@ t.teardown(async () => {
   await redis.close();
 });
 
-async function get(path: string, headers: Record<string, string> = SIGNED_IN): Promise<{ status: number; text: string }> {
+async function get(path: string, headers: Record<string, string> = SIGNED_IN): Promise<{ status: number; text: string; framing: unknown[] }> {
   const res = await request(`${origin}${path}`, { headers });
-  return { status: res.statusCode, text: await res.body.text() };
+  return { status: res.statusCode, text: await res.body.text(), framing: [res.headers['x-frame-options'], res.headers['content-security-policy']] };
 }
+
+t.test('no other site may frame the list or a board behind the front', async (t) => {
+  for (const path of ['/accounts/', '/accounts/brand-a/', '/accounts/brand-a/api/queues'])
+    t.same((await get(path)).framing, ['DENY', "frame-ancestors 'none'"], path);
+  t.same((await get('/accounts/', {})).framing, ['DENY', "frame-ancestors 'none'"], 'the login asked for too');
+});
 
 t.test("each account's board, over its own queues, behind the one login", async (t) => {
   const queue = new Queue(QUEUES.wechatInbound, { connection: client, prefix: `${prefix}/brand-b` });

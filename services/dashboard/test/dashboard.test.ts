@@ -70,6 +70,22 @@ t.test('the board is behind basic authentication; health and metrics are not', a
   t.notMatch(page.text, 'All accounts', 'one account: no link to a list of accounts');
 });
 
+t.test('no other site may frame the board (clickjacking a retry or a clean): every answer says so, the login too', async (t) => {
+  for (const env of [LOGIN, {}]) {
+    const { call } = await board(env);
+    for (const [path, headers] of [
+      ['/', SIGNED_IN],
+      ['/api/queues', SIGNED_IN],
+      ['/desk', SIGNED_IN],
+      ['/', {}],
+    ] as const) {
+      const answer = await call('GET', path, { headers });
+      t.equal(answer.headers['x-frame-options'], 'DENY', `${path} (${answer.status}) ${env === LOGIN ? 'with' : 'without'} a password: X-Frame-Options`);
+      t.equal(answer.headers['content-security-policy'], "frame-ancestors 'none'", 'and the CSP');
+    }
+  }
+});
+
 t.test("a failed relay shows IM's code and reason, and whose message it was", async (t) => {
   const { call } = await board(LOGIN);
   const res = await call('GET', failedJobs);
