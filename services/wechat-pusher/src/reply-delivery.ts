@@ -203,6 +203,12 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
     try {
       await wechat.sendCustom(message, {
         beforeSend: async (api) => {
+          // Asked again after WeChat refused the token (40001): that send did not arrive, so its
+          // mark goes first; a lock lost in the turn below then leaves no part marked on its way.
+          if (marked) {
+            await unmark(`p${i}`);
+            marked = false;
+          }
           await deps.turn(api);
           // Marked after the lock check: a worker that lost the job leaves no mark.
           await markSending(`p${i}`);
@@ -211,6 +217,14 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         },
       });
     } catch (err) {
+      // Nothing left: the mark's own call may have been written with its answer lost (Redis stalled
+      // past the command timeout), so it is taken back, if the job is still ours: the next attempt
+      // then sends the part rather than report it may not have arrived.
+      if (!marked && !(err instanceof LockLostError) && !(err instanceof ReplyWithdrawn)) {
+        await unmark(`p${i}`).catch((e: unknown) => {
+          if (e instanceof ReplyWithdrawn) throw e;
+        });
+      }
       // The job is another worker's now: its progress is theirs to write.
       if (err instanceof LockLostError || !marked) throw err;
       if (err instanceof WechatUncertainError) {

@@ -3,6 +3,8 @@ import { QUEUES } from '@wxim/queue';
 import { type Lease, LockLostError, NotOnReplicas, RateGate, ReplyRecall, stateKeys } from '@wxim/state';
 import { eventually, testRedisConnection } from '@wxim/testkit';
 import { type CustomMessage, type WechatApi, WechatTransientError } from '@wxim/wechat';
+import { relayScripts } from '@wxim/redis-scripts';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { type DeliveryDeps, deliver } from '../src/reply-delivery.js';
 import { ReplyWithdrawn } from '../src/reply-withdrawn.js';
@@ -138,4 +140,64 @@ t.test("with replicas waited for, a worker that lost its job leaves the other wo
   t.same(sent, [], 'A sent nothing');
   t.equal(await redis.hget(progress, 'p0'), 'sent', "B's mark stays: a retry does not send the part again");
   t.equal(await redis.hget(progress, 'withdrawn'), null, 'the delivered reply is not taken for withdrawn');
+});
+
+t.test('a part whose mark was written but its answer lost (Redis stalled) is sent by the next attempt, not reported as may-have-arrived', async (t) => {
+  const job = reply('k-mark-answer-lost');
+  const lossy = new Redis(redis.options);
+  t.teardown(() => lossy.disconnect());
+  const scripts = relayScripts(lossy);
+  const markSending = scripts.wximReplyMarkSending.bind(scripts);
+  let lose = true;
+  // The script runs in Redis; its answer never reaches the pusher (ioredis's command timeout).
+  scripts.wximReplyMarkSending = async (...args: Parameters<typeof markSending>) => {
+    const result = await markSending(...args);
+    if (!lose) return result;
+    lose = false;
+    throw new Error('Command timed out');
+  };
+  const sent: string[] = [];
+  const on = (client: Redis): DeliveryDeps => ({ ...deps(wechatOf('pusher', sent), async () => 0), redis: client });
+  t.match(await deliver(job, on(lossy)).catch((err: Error) => err), { message: 'Command timed out' }, 'the first attempt fails: its mark unanswered');
+  t.equal(await redis.hget(keys.replyProgress(job.id), 'p0'), null, 'the mark it wrote is taken back');
+  t.same(await deliver(job, on(lossy)), { delivered: true, parts: 1 }, 'the next attempt sends it');
+  t.same(sent, ['pusher: reply k-mark-answer-lost'], 'once');
+});
+
+t.test('WeChat refusing the token, then the lock lost before the send is made again: no part is left marked on its way', async (t) => {
+  const job = reply('k-token-then-lock');
+  const lockKey = `${keys.jobs(QUEUES.agentReplies)}${job.id}:lock`;
+  const leaseA = { lockKey, token: 'worker-a', lockMs: 30_000 };
+  const leaseB = { lockKey, token: 'worker-b', lockMs: 30_000 };
+  await redis.set(lockKey, leaseA.token, 'PX', 30_000);
+  const sent: string[] = [];
+  // A's send is answered 40001; before its second try's turn, its lock runs out and B takes the job.
+  const refusesTokenOnce = {
+    async sendCustom(_message: CustomMessage, options: { beforeSend: (api: string) => Promise<boolean> }) {
+      await options.beforeSend('message/custom/send');
+      await options.beforeSend('message/custom/send');
+    },
+  } as unknown as WechatApi;
+  let turns = 0;
+  const a = await deliver(
+    job,
+    deps(
+      refusesTokenOnce,
+      async (api) => {
+        if (++turns === 2) await redis.set(lockKey, leaseB.token, 'PX', 30_000);
+        return gate.acquire({ platform: 'wechat', api }, leaseA);
+      },
+      leaseA,
+    ),
+  ).catch((err: Error) => err);
+  t.type(a, LockLostError, 'A finds the job is no longer its own');
+  t.same(
+    await deliver(
+      job,
+      deps(wechatOf('B', sent), (api) => gate.acquire({ platform: 'wechat', api }, leaseB), leaseB),
+    ),
+    { delivered: true, parts: 1 },
+    'B sends it: nothing had arrived',
+  );
+  t.same(sent, ['B: reply k-token-then-lock']);
 });
