@@ -25,6 +25,12 @@ t.test('IM error codes fall into the classes of docs/tencent-im.md', async (t) =
     [70050, ImRateLimitedError],
     [70001, ImCredentialError],
     [70013, ImCredentialError],
+    // The app disabled, its package expired, the caller's IP refused: the setup, mended in the console.
+    [60006, ImCredentialError],
+    [60016, ImCredentialError],
+    [60017, ImCredentialError],
+    [60020, ImCredentialError],
+    [60021, ImCredentialError],
     [20003, ImNotImportedError],
     [90048, ImNotImportedError],
     [93000, ImPermanentError],

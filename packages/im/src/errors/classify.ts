@@ -9,7 +9,10 @@ import { ImTransientError } from './transient-error.js';
 // later" codes of the account import pages: 40006, 70202 and 70500.
 const TRANSIENT = new Set([20004, 20005, 40006, 60008, 70169, 70202, 70500, 90992, 90994, 90995, 91000]);
 const RATE_LIMITED = new Set([60007, 60011, 60018, 60019, 70050]);
-const CREDENTIAL = new Set([70001, 60004, 60005, 70003, 70009, 70013, 70014, 70016, 70020]);
+// 60006 SDKAppID invalid, 60016 SDKAppID disabled, 60017 requests disabled, 60020 the Pro package
+// expired (a new one works 5 minutes after purchase), 60021 the caller's IP not allowed: the app's
+// setup, mended in the console, not a message's fault; so the jobs wait and retry.
+const CREDENTIAL = new Set([70001, 60004, 60005, 60006, 60016, 60017, 60020, 60021, 70003, 70009, 70013, 70014, 70016, 70020]);
 const NOT_IMPORTED = new Set([20003, 70107, 90012, 90048]);
 
 /** The typed error for a non-zero `ErrorCode`; codes not listed are permanent. */
