@@ -121,6 +121,21 @@ t.test('a customer whose agent left IM_AGENTS goes to another, and the old agent
   t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
 });
 
+t.test('a message retried after its agent left IM_AGENTS goes to another, as a message of its own to them', async (t) => {
+  const d = desk(['a1', 'a2']);
+  const policy = { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000 };
+  const id = 'retried1';
+  await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'name', 'text');
+  await new ConversationLine(redis, d.keys, 'wechat-inbound', d.keys.relayIds).append('c1', id);
+  const first = await new RelayTurn(redis, d.keys, 'wechat-inbound', ['a1', 'a2'], policy).begin('c1', id, 'open');
+  t.equal(first.turn === 'head' ? first.customer.agent : 'x', 'a1', 'its first attempt went to a1 (and failed)');
+  // Redeployed without a1; the job is retried.
+  const again = await new RelayTurn(redis, d.keys, 'wechat-inbound', ['a2'], policy).begin('c1', id, 'open');
+  t.equal(again.turn === 'head' ? again.customer.agent : 'x', 'a2', 'the retry goes to an agent of IM_AGENTS');
+  t.equal(again.turn === 'head' ? again.firstAgent : 'x', 'a1', 'and knows its first attempt went to a1 (new ids for a2)');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1'], "a1's load dropped");
+});
+
 t.test('a customer whose conversation went idle past CLOSE_AFTER_IDLE starts a new one when they write again', async (t) => {
   const d = desk(['a1', 'a2']);
   t.equal(await d.begin('c1'), 'a1');

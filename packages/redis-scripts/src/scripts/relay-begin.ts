@@ -46,8 +46,9 @@ local c = redis.call('HMGET', KEYS[2], 'userId', 'imported', 'agent')
 local agent = c[3] or false
 -- A job that already began relaying is not given an agent again: a retry goes to the customer's
 -- agent, even if the conversation closed meanwhile: where the first attempt may have arrived (IM
--- drops the repeat there), unless the customer was handed on since (then to the new agent, 'to' below).
-local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and agent
+-- drops the repeat there), unless the customer was handed on since (then to the new agent, 'to' below),
+-- or that agent left IM_AGENTS since (a redeploy while it was retried): then the desk gives another.
+local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and configured({unpack(ARGV, 20)}, agent)
 if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18], others = otherDesks(19),
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
