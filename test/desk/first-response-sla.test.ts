@@ -162,3 +162,25 @@ t.test('a notice IM refuses for good is left, and the other agent is still told'
   await im.agentSend(next, c.userId, [textElem('Here now.')]);
   await relay.waitForSent(c.openid, 1);
 });
+
+t.test('each check is counted, done or failed, so a check that keeps failing can page (only a log line before)', async (t) => {
+  const done = 'wxim_pusher_checks_total{check="first_response",outcome="done"}';
+  const failed = 'wxim_pusher_checks_total{check="first_response",outcome="failed"}';
+  const doneBefore = await metric(done);
+  await eventually('checks run and are counted done', async () => (await metric(done)) > doneBefore);
+  // The owed moves' list is not a list: every check fails on its first read (as Redis refusing would).
+  const owed = await redis.dump(keys.deskSlaMovesOwed);
+  await redis.del(keys.deskSlaMovesOwed);
+  await redis.set(keys.deskSlaMovesOwed, 'not a sorted set');
+  t.teardown(async () => {
+    await redis.del(keys.deskSlaMovesOwed);
+    if (owed !== null) await redis.restore(keys.deskSlaMovesOwed, 0, owed);
+  });
+  const failedBefore = await metric(failed);
+  await eventually('the failing checks are counted', async () => (await metric(failed)) >= failedBefore + 2);
+  const doneWhileFailing = await metric(done);
+  await redis.del(keys.deskSlaMovesOwed);
+  if (owed !== null) await redis.restore(keys.deskSlaMovesOwed, 0, owed);
+  await eventually('checks are done again', async () => (await metric(done)) > doneWhileFailing);
+  t.ok((await metric(failed)) >= failedBefore + 2, 'failed checks counted');
+});

@@ -8,6 +8,8 @@ export interface FleetCheckOptions {
   /** The check in words, for the warning when one stops, e.g. `the reply-window check`. */
   what: string;
   log: { warn(o: object, m: string): void };
+  /** Counts each check this instance ran: done, or failed (stopped by an error, logged). */
+  ran?: (outcome: 'done' | 'failed') => void;
 }
 
 /**
@@ -25,7 +27,15 @@ export abstract class FleetCheck<T> {
     this.timer = setInterval(() => {
       // One at a time here too: a slow check is not overtaken by the next tick.
       this.running ??= this.runOnce()
-        .catch((err: Error) => this.options.log.warn({ reason: err.message }, `${this.options.what} stopped; the next one looks again`))
+        .then(
+          (found) => {
+            if (found !== undefined) this.options.ran?.('done');
+          },
+          (err: Error) => {
+            this.options.ran?.('failed');
+            this.options.log.warn({ reason: err.message }, `${this.options.what} stopped; the next one looks again`);
+          },
+        )
         .finally(() => (this.running = undefined));
     }, this.options.everyMs);
     this.timer.unref();

@@ -14,6 +14,8 @@ const MOVE_RECORD_TTL_MS = MOVE_TTL_S * 1000;
 const BATCH = 100;
 
 export interface FirstResponseCheckDeps {
+  /** Counts each check run here (see FleetCheckOptions.ran). */
+  ran?: (outcome: 'done' | 'failed') => void;
   redis: Redis | Cluster;
   keys: StateKeys;
   im: ImClient;
@@ -51,7 +53,7 @@ export interface FirstResponseCheckDeps {
  */
 export class FirstResponseCheck extends FleetCheck<number> {
   constructor(private readonly deps: FirstResponseCheckDeps) {
-    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the first-response check', log: deps.log });
+    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the first-response check', log: deps.log, ...(deps.ran === undefined ? {} : { ran: deps.ran }) });
   }
 
   /** The conversations moved now. */

@@ -150,6 +150,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           turn: (scope) => gate.acquire(scope),
           levels,
           log,
+          ran: (outcome) => metrics.checks.inc({ check: 'first_response', outcome }),
         });
       // As many marks written at once as replies delivered: enough to use IM's pace for the marks' command.
       const markWriter = config.deliveryMarks === 'on' ? new MarkWriter({ maxPending: MARKS_PENDING, writers: config.worker.concurrency }) : undefined;
@@ -181,6 +182,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           turn: (scope) => gate.acquire(scope),
           warnings: metrics.windowWarnings,
           log,
+          ran: (outcome) => metrics.checks.inc({ check: 'window_warning', outcome }),
         });
       const pusher = createPusher({
         desk,

@@ -10,6 +10,8 @@ import { WINDOW_NOTICE_REASONS, closingText } from './window-notices.js';
 const BATCH = 100;
 
 export interface WindowWarningCheckDeps {
+  /** Counts each check run here (see FleetCheckOptions.ran). */
+  ran?: (outcome: 'done' | 'failed') => void;
   redis: Redis | Cluster;
   keys: StateKeys;
   im: ImClient;
@@ -39,7 +41,7 @@ export interface WindowWarningCheckDeps {
  */
 export class WindowWarningCheck extends FleetCheck<number> {
   constructor(private readonly deps: WindowWarningCheckDeps) {
-    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the reply-window check', log: deps.log });
+    super({ everyMs: deps.everyMs, lock: deps.lock, what: 'the reply-window check', log: deps.log, ...(deps.ran === undefined ? {} : { ran: deps.ran }) });
   }
 
   /** The agents warned now. */
