@@ -62,6 +62,36 @@ t.test('unfollow deletes the account; a re-follow after IM refuses the old UserI
   t.ok(im.accounts.has(`${openid}_2`));
 });
 
+t.test("an unfollow of a customer whose IM account is gone (deleted in IM's console) still tells their agent", async (t) => {
+  const relay = await startRelay(redis.url);
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hello'));
+  await relay.waitForMessages(1);
+  im.accounts.delete(openid);
+  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await relay.waitForMessages(2);
+  t.match(textOf(im.messagesBetween(openid)[1]!), /unfollowed/, 'imported again, and the agent told');
+  await eventually('the account is deleted', () => !im.accounts.has(openid) && im.deleted.has(openid));
+});
+
+t.test("an unfollow retried after its account_delete's answer was lost tells the agent once, and sends nothing from the deleted account", async (t) => {
+  const relay = await startRelay(redis.url);
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hello'));
+  await relay.waitForMessages(1);
+  im.failNext('im_open_login_svc/account_delete', 'lost');
+  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  const queue = relay.gateway.gateway.queue;
+  await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 15_000);
+  t.equal(im.stats.faults.lost, 1, 'the answer of account_delete was lost (done in IM), and the job tried again');
+  t.equal(im.messagesBetween(openid).filter((m) => /unfollowed/.test(textOf(m))).length, 1, 'the agent told once');
+  t.notOk(im.accounts.has(openid), 'the account stays deleted (not imported again to send the note twice)');
+});
+
 t.test('ON_UNSUBSCRIBE=keep keeps the account and history', async (t) => {
   const relay = await startRelay(redis.url, { env: { ON_UNSUBSCRIBE: 'keep' } });
   t.teardown(() => relay.close());

@@ -64,7 +64,17 @@ export class IdentityMap {
   }
 
   async markDeleted(openid: string): Promise<void> {
-    await this.redis.hset(this.keys.customer(openid), 'imported', '0');
+    await this.redis.multi().hset(this.keys.customer(openid), 'imported', '0').hdel(this.keys.customer(openid), 'deleting').exec();
+  }
+
+  /** Before deleting the customer's IM account for the job `jobId` (an unfollow): a retry of that job knows the account is gone by its own hand. */
+  async markDeleting(openid: string, jobId: string): Promise<void> {
+    await this.redis.hset(this.keys.customer(openid), 'deleting', jobId);
+  }
+
+  /** The job that began deleting the customer's IM account and has not recorded it deleted, if any. */
+  async deletingBy(openid: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.customer(openid), 'deleting')) ?? undefined;
   }
 
   /** After IM refused to re-import a deleted UserID: the next generation's UserID, recorded. */

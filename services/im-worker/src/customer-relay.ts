@@ -165,11 +165,18 @@ export class CustomerRelay {
     try {
       await this.send(msg, job);
     } catch (err) {
-      // On a retry the account may already be gone (our own earlier attempt deleted it).
       if (!(err instanceof ImNotImportedError)) throw err;
-      sent = false;
+      if ((await this.identities.deletingBy(openid)) === job.dedupeId) {
+        // Gone by this job's own hand: an earlier attempt sent the note, then deleted the account.
+        sent = false;
+      } else {
+        // Gone otherwise (deleted in IM's console, our record stale): imported again, the agent still told.
+        userId = await this.importAs(openid, userId, guarded);
+        await this.send({ ...msg, from: userId }, job);
+      }
     }
     if (this.onUnsubscribe === 'delete') {
+      await this.identities.markDeleting(openid, job.dedupeId);
       await this.im.deleteAccounts([userId], guarded);
       await this.identities.markDeleted(openid);
     }
