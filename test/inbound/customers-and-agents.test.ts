@@ -76,6 +76,21 @@ t.test("an unfollow of a customer whose IM account is gone (deleted in IM's cons
   await eventually('the account is deleted', () => !im.accounts.has(openid) && im.deleted.has(openid));
 });
 
+t.test("an unfollow whose agent's IM account is gone completes: the note cannot go, the customer's account is still deleted", async (t) => {
+  const relay = await startRelay(redis.url);
+  t.teardown(() => relay.close());
+  const { wechat, im } = relay;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hello'));
+  await relay.waitForMessages(1);
+  im.accounts.delete(im.messagesBetween(openid)[0]!.to);
+  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  const queue = relay.gateway.gateway.queue;
+  await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 10_000);
+  t.equal((await queue.getJobs(['completed'])).find((j) => j.data.message.kind === 'unsubscribe')?.attemptsMade, 1, 'at once, not retried');
+  t.ok(im.deleted.has(openid) && !im.accounts.has(openid), "the customer's account deleted");
+});
+
 t.test("an unfollow retried after its account_delete's answer was lost tells the agent once, and sends nothing from the deleted account", async (t) => {
   const relay = await startRelay(redis.url);
   t.teardown(() => relay.close());

@@ -20,8 +20,9 @@ t.test('a request that cannot have left is tried again; one that may have reache
     failed('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
     failed('ERR_SSL_WRONG_VERSION_NUMBER'),
     failed('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE'),
-    // Happy eyeballs: every address refused.
-    Object.assign(new AggregateError([failed('ECONNREFUSED', 'connect'), failed('ECONNREFUSED', 'connect')]), { name: 'AggregateError' }),
+    // Happy eyeballs: every address refused, or unreachable; Node's AggregateError has the first's code, no syscall.
+    Object.assign(new AggregateError([failed('ECONNREFUSED', 'connect'), failed('ECONNREFUSED', 'connect')]), { code: 'ECONNREFUSED' }),
+    Object.assign(new AggregateError([failed('EHOSTUNREACH', 'connect'), failed('ENETUNREACH', 'connect')]), { code: 'EHOSTUNREACH' }),
   ];
   for (const err of before)
     t.type(networkFailure('message/custom/send', err), WechatTransientError, `${(err as { code?: string }).code ?? 'aggregate'}: not sent`);

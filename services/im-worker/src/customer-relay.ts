@@ -170,9 +170,15 @@ export class CustomerRelay {
         // Gone by this job's own hand: an earlier attempt sent the note, then deleted the account.
         sent = false;
       } else {
-        // Gone otherwise (deleted in IM's console, our record stale): imported again, the agent still told.
+        // Gone otherwise (deleted in IM's console, our record stale): imported again, the agent still
+        // told; unless the agent's own account is what IM lacks, and the note cannot go at all.
         userId = await this.importAs(openid, userId, guarded);
-        await this.send({ ...msg, from: userId }, job);
+        try {
+          await this.send({ ...msg, from: userId }, job);
+        } catch (again) {
+          if (!(again instanceof ImNotImportedError)) throw again;
+          sent = false;
+        }
       }
     }
     if (this.onUnsubscribe === 'delete') {

@@ -19,7 +19,8 @@ const TLS_HANDSHAKE =
 /** The network error itself (Node's or undici's); for several attempts (happy eyeballs), the first. */
 function firstError(err: unknown): { code?: unknown; name?: unknown; syscall?: unknown } | undefined {
   const e = err as { code?: unknown; name?: unknown; errors?: unknown; syscall?: unknown } | undefined;
-  if (typeof e?.code !== 'string' && Array.isArray(e?.errors) && e.errors.length > 0) return firstError(e.errors[0]);
+  // Node's AggregateError carries the first attempt's code, but not its syscall.
+  if (Array.isArray(e?.errors) && e.errors.length > 0) return firstError(e.errors[0]);
   return e;
 }
 
