@@ -177,4 +177,8 @@ t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken cl
   t.match(await state.hget(keys.agentState, agent), /"action":"Logout"/, 'and kept in the order IM saw them');
   t.ok(await im.agentLogin(agent, Date.now() + 61_000));
   t.match(await state.hget(keys.agentState, agent), /"action":"Login"/, 'a later Login is taken');
+  // A state dated a year ahead stored before such states were refused no longer outranks a real one.
+  await state.hset(keys.agentState, agent, JSON.stringify({ action: 'Logout', eventTime: Date.now() + 365 * 24 * 3600_000 }));
+  t.ok(await im.agentLogin(agent));
+  t.match(await state.hget(keys.agentState, agent), /"action":"Login"/, 'a state stored far ahead is replaced by the next real one');
 });

@@ -122,8 +122,9 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   }
 
   function decidedFor(job: Job<T>): void {
-    // Ids left by jobs whose end never reached this process (their lock lost meanwhile) are few; past this many, start afresh.
-    if (decided.size >= 10_000) decided.clear();
+    // Ids left by jobs whose end never reached this process (their lock lost meanwhile) are few;
+    // past this many the oldest goes (a Set keeps insertion order), never a job still in flight.
+    if (decided.size >= 10_000) decided.delete(decided.values().next().value!);
     decided.add(job.id!);
   }
 

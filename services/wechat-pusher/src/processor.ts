@@ -298,7 +298,11 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       willRetry: 'reply will be retried',
       failedForGood: 'reply failed for good',
       retried: (decisionClass) => metrics.retries.inc({ class: decisionClass }),
-      failed: (job) => metrics.replies.inc({ outcome: 'failed', via: job.data.via }),
+      // A signal (typing, a recall) failed by the queue is no reply.
+      failed: (job) =>
+        job.data.signal === undefined
+          ? metrics.replies.inc({ outcome: 'failed', via: job.data.via })
+          : metrics.signals.inc({ signal: job.data.signal, outcome: 'failed' }),
     },
   });
 }

@@ -16,12 +16,15 @@ return closeConversation(desk, KEYS[2], ARGV[1])
 
 // KEYS: agent-state hash. ARGV: agent, the state (JSON), its event time (ms; '' when IM gave
 // none). IM may deliver a login and the logout before it out of order: an older state never
-// replaces a newer one. Returns 1 when stored.
+// replaces a newer one, unless it is dated more than 5 minutes ahead of Redis's clock (stored before
+// im-callback refused such states: it would outrank every real state after it). Returns 1 when stored.
 export const RECORD_STATE = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and ARGV[3] ~= '' then
   local ok, st = pcall(cjson.decode, old)
-  if ok and type(st) == 'table' and tonumber(st.eventTime) and tonumber(st.eventTime) > tonumber(ARGV[3]) then return 0 end
+  local t = redis.call('TIME')
+  local aheadOfNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + 300000
+  if ok and type(st) == 'table' and tonumber(st.eventTime) and tonumber(st.eventTime) > tonumber(ARGV[3]) and tonumber(st.eventTime) <= aheadOfNow then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
