@@ -75,7 +75,7 @@ t.test('a message after a follow raises the quota to 5 for 48 hours', async (t) 
   t.same(await window.check('o1', t0 + 20_000), { open: true, remaining: 5, deadline: t0 + 10_000 + 48 * HOUR, lastActionAt: t0 + 10_000 });
 });
 
-t.test('an action no newer than the last recorded changes nothing: a retried push gives no replies back', async (t) => {
+t.test('an action recorded again changes nothing, and an older one gives back no reply already sent', async (t) => {
   const { window } = setup();
   await window.record('o1', 'message', t0);
   t.equal(await sendAll(window, 'o1', t0 + 1000), 5);
@@ -144,6 +144,27 @@ t.test('an older action recorded after a newer one (its push stored later) widen
   await spent.consume('o1', t0 + 2000);
   await spent.record('o1', 'message', t0, 'text');
   t.match(await spent.check('o1', t0 + 3000), { open: true, remaining: 4, deadline: t0 + 48 * HOUR }, 'five less the one sent');
+});
+
+t.test('an older action counts every reply sent since a later action was recorded, however many records came between', async (t) => {
+  const { window } = setup();
+  // Two clicks, a reply after each; then the message of t0, older than both, is recorded.
+  await window.record('o1', 'action', t0 + 1000, 'click1');
+  await window.consume('o1', t0 + 1500);
+  await window.record('o1', 'action', t0 + 2000, 'click2');
+  await window.consume('o1', t0 + 2500);
+  await window.record('o1', 'message', t0, 'text');
+  t.match(await window.check('o1', t0 + 3000), { open: true, remaining: 3, deadline: t0 + 48 * HOUR }, 'five less the two sent since');
+});
+
+t.test('an older action gives nothing back once WeChat found the window used up (45047)', async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'action', t0 + 1000, 'click');
+  await window.exhaust('o1');
+  t.equal(await window.record('o1', 'message', t0, 'text'), false, 'not recorded');
+  t.same(await window.check('o1', t0 + 2000), { open: false, reason: 'quota_used' });
+  await window.record('o1', 'message', t0 + 3000, 'later');
+  t.match(await window.check('o1', t0 + 4000), { open: true, remaining: 5 }, 'a newer action opens it again');
 });
 
 t.test('an older action does not reopen a window WeChat closed, nor one older than ten minutes before the newest', async (t) => {
