@@ -42,7 +42,7 @@ export function actionArgs(action: ActionRecord): { at: string; replies: number;
     periodMs: grant.ms,
     marginMs: KEY_MARGIN_MS,
     recentMs: REPLY_GRANTS.message.ms,
-    id: action.id.replaceAll(',', '_'),
+    id: action.id.replace(/[,@]/g, '_'),
   };
 }
 

@@ -178,3 +178,11 @@ t.test('an older action does not reopen a window WeChat closed, nor one older th
   t.equal(await old.record('o1', 'message', t0 - 11 * 60_000, 'text'), false, 'older than the ids kept: changes nothing');
   t.match(await old.check('o1', t0 + 1000), { open: true, remaining: 3, deadline: t0 + 60_000 });
 });
+
+t.test("an action's id that holds the record's separators (',' or '@') is still known when recorded again", async (t) => {
+  const { window } = setup();
+  await window.record('o1', 'action', t0 + 1000, 'click');
+  t.equal(await window.record('o1', 'message', t0, 'odd,id@1@2'), true);
+  t.equal(await window.record('o1', 'message', t0, 'odd,id@1@2'), false, 'the same older message again');
+  t.match(await window.check('o1', t0 + 2000), { open: true, remaining: 5 });
+});
