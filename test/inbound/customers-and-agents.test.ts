@@ -62,29 +62,31 @@ t.test('unfollow deletes the account; a re-follow after IM refuses the old UserI
   t.ok(im.accounts.has(`${openid}_2`));
 });
 
-t.test("an unfollow of a customer whose IM account is gone (deleted in IM's console) still tells their agent", async (t) => {
+/** A relay of its own (closed when `t` ends) with one customer who wrote once, and their unfollow, a second later. */
+async function customerWhoWrote(t: { teardown(fn: () => Promise<void>): void }) {
   const relay = await startRelay(redis.url);
   t.teardown(() => relay.close());
   const { wechat, im } = relay;
   const openid = fakeOpenId();
   await wechat.push(wechat.text(openid, 'hello'));
   await relay.waitForMessages(1);
+  const unfollow = () => wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  return { relay, im, openid, unfollow };
+}
+
+t.test("an unfollow of a customer whose IM account is gone (deleted in IM's console) still tells their agent", async (t) => {
+  const { relay, im, openid, unfollow } = await customerWhoWrote(t);
   im.accounts.delete(openid);
-  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await unfollow();
   await relay.waitForMessages(2);
   t.match(textOf(im.messagesBetween(openid)[1]!), /unfollowed/, 'imported again, and the agent told');
   await eventually('the account is deleted', () => !im.accounts.has(openid) && im.deleted.has(openid));
 });
 
 t.test("an unfollow whose agent's IM account is gone completes: the note cannot go, the customer's account is still deleted", async (t) => {
-  const relay = await startRelay(redis.url);
-  t.teardown(() => relay.close());
-  const { wechat, im } = relay;
-  const openid = fakeOpenId();
-  await wechat.push(wechat.text(openid, 'hello'));
-  await relay.waitForMessages(1);
+  const { relay, im, openid, unfollow } = await customerWhoWrote(t);
   im.accounts.delete(im.messagesBetween(openid)[0]!.to);
-  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await unfollow();
   const queue = relay.gateway.gateway.queue;
   await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 10_000);
   t.equal((await queue.getJobs(['completed'])).find((j) => j.data.message.kind === 'unsubscribe')?.attemptsMade, 1, 'at once, not retried');
@@ -92,14 +94,9 @@ t.test("an unfollow whose agent's IM account is gone completes: the note cannot 
 });
 
 t.test("an unfollow retried after its account_delete's answer was lost tells the agent once, and sends nothing from the deleted account", async (t) => {
-  const relay = await startRelay(redis.url);
-  t.teardown(() => relay.close());
-  const { wechat, im } = relay;
-  const openid = fakeOpenId();
-  await wechat.push(wechat.text(openid, 'hello'));
-  await relay.waitForMessages(1);
+  const { relay, im, openid, unfollow } = await customerWhoWrote(t);
   im.failNext('im_open_login_svc/account_delete', 'lost');
-  await wechat.push({ ...wechat.unfollow(openid), createTime: Math.floor(Date.now() / 1000) + 1 });
+  await unfollow();
   const queue = relay.gateway.gateway.queue;
   await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 15_000);
   t.equal(im.stats.faults.lost, 1, 'the answer of account_delete was lost (done in IM), and the job tried again');
