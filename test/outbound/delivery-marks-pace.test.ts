@@ -1,9 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '@wxim/config';
 import { readRelayMark, textElem } from '@wxim/im';
-import { ReplyWindow, stateKeys } from '@wxim/state';
-import { fakeOpenId, paceOf } from '@wxim/sandbox';
-import { AGENTS, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
+import { paceOf } from '@wxim/sandbox';
+import { customersWhoWrote, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -23,24 +21,9 @@ const relay = await twoWayForTests(t, {
 const { im, wechatApi } = relay;
 const redis = new Redis(relay.redisUrl);
 t.teardown(() => redis.disconnect());
-const keys = stateKeys(loadConfig(relay.env).queuePrefix);
-
-/** Customers who wrote a moment ago, as the gateway and im-worker leave them: IM accounts, identities, open windows. */
-async function customers(count: number): Promise<{ openid: string; agent: string }[]> {
-  const window = new ReplyWindow(redis, keys);
-  const list = Array.from({ length: count }, (_, i) => ({ openid: fakeOpenId(), agent: AGENTS[i % AGENTS.length]! }));
-  for (const c of list) {
-    im.accounts.set(c.openid, {});
-    await redis.hset(keys.openidOf, c.openid, c.openid);
-    await redis.hset(keys.customer(c.openid), 'userId', c.openid, 'imported', '1', 'agent', c.agent);
-    await window.record(c.openid, 'message', Date.now());
-    wechatApi.customerActed(c.openid, 'message');
-  }
-  return list;
-}
 
 t.test("a burst of replies is marked within IM's budget for modify_c2c_msg, and uses it", async (t) => {
-  const list = await customers(900);
+  const list = await customersWhoWrote(relay, redis, 900);
   // 900 replies waiting at once, stored before the pusher starts: the seconds measured are its alone.
   // Sent 50 at a time: im-callback answers each callback within IM's 2 s, which 900 at once on two busy cores can outrun.
   const sent = [];

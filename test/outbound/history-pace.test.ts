@@ -1,8 +1,6 @@
-import { loadConfig } from '@wxim/config';
 import { textElem } from '@wxim/im';
-import { ReplyWindow, stateKeys } from '@wxim/state';
-import { fakeOpenId, paceOf } from '@wxim/sandbox';
-import { AGENTS, eventually, twoWayForTests } from '@wxim/testkit';
+import { paceOf } from '@wxim/sandbox';
+import { customersWhoWrote, eventually, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -17,29 +15,15 @@ const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', WORKER_CO
 const { im, wechatApi } = relay;
 const redis = new Redis(relay.redisUrl);
 t.teardown(() => redis.disconnect());
-const keys = stateKeys(loadConfig(relay.env).queuePrefix);
-
-/** Customers who wrote a moment ago, as the gateway and im-worker leave them: IM accounts, identities, open windows. */
-async function customers(count: number): Promise<{ openid: string; agent: string }[]> {
-  const window = new ReplyWindow(redis, keys);
-  const list = Array.from({ length: count }, (_, i) => ({ openid: fakeOpenId(), agent: AGENTS[i % AGENTS.length]! }));
-  for (const c of list) {
-    im.accounts.set(c.openid, {});
-    await redis.hset(keys.openidOf, c.openid, c.openid);
-    await redis.hset(keys.customer(c.openid), 'userId', c.openid, 'imported', '1', 'agent', c.agent);
-    await window.record(c.openid, 'message', Date.now());
-    wechatApi.customerActed(c.openid, 'message');
-  }
-  return list;
-}
 
 t.test("replies are confirmed within their share of IM's history budget, and use it", async (t) => {
-  const list = await customers(800);
+  const list = await customersWhoWrote(relay, redis, 800);
   // 800 replies of 800 customers waiting at once: one look each, 133 a second at most, so about
   // six seconds, four of them whole even when a loaded machine notices the end late. They are
   // stored first, so the seconds measured are the pusher's alone, not the callbacks' too.
   await relay.pusher.worker.pause();
-  await Promise.all(list.map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
+  const sent = await Promise.all(list.map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
+  t.equal(sent.filter((s) => s.delivered).length, list.length, 'every callback answered in time');
   await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= list.length, 30_000, 50);
   const since = Date.now();
   await relay.pusher.worker.resume();
@@ -55,7 +39,7 @@ t.test("replies are confirmed within their share of IM's history budget, and use
 });
 
 t.test("a customer's replies waiting together are confirmed by one look at the history", async (t) => {
-  const [c] = await customers(1);
+  const [c] = await customersWhoWrote(relay, redis, 1);
   await relay.pusher.worker.pause(); // the replies pile up, as behind a slow one
   for (let i = 1; i <= 5; i++) await im.agentSend(c!.agent, c!.openid, [textElem(`part ${i}`)]);
   const calls = () => (im.callsPerSecond()['openim/admin_getroammsg'] ?? []).reduce((n, [, k]) => n + k, 0);

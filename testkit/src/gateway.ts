@@ -1,4 +1,5 @@
 import { type Config, loadConfig } from '@wxim/config';
+import { LISTEN_BACKLOG } from '@wxim/host';
 import { type Gateway, type GatewayOverrides, createGateway } from '@wxim/wechat-gateway';
 import { WechatPlatform, type PushMode } from '@wxim/sandbox';
 import { testPrefix } from './test-redis.js';
@@ -38,7 +39,7 @@ export async function startGateway(redisUrl: string, env: Record<string, string>
     ...env,
   });
   const gateway = await createGateway(config, overrides);
-  await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+  await gateway.app.listen({ host: '127.0.0.1', port: 0, backlog: LISTEN_BACKLOG });
   const { port } = gateway.app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -16,3 +16,4 @@ export * from './launcher-process.js';
 export * from './between-commands.js';
 export * from './accounts-relay.js';
 export * from './redis-monitor.js';
+export * from './customers-who-wrote.js';

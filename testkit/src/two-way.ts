@@ -1,4 +1,5 @@
 import { loadConfig } from '@wxim/config';
+import { LISTEN_BACKLOG } from '@wxim/host';
 import { Redis } from 'ioredis';
 import { type ImCallback, type ImCallbackOverrides, createImCallback } from '@wxim/im-callback';
 import { type ImWorker, type ImWorkerOverrides, createImWorker } from '@wxim/im-worker';
@@ -82,7 +83,7 @@ export async function startTwoWay(
   const worker = await createImWorker(config, { backoffBaseMs: 50, waitMs: 2000, imTimeoutMs: 1000, ...options.worker });
   worker.start();
   const callback = await createImCallback(config, options.callback);
-  await callback.app.listen({ host: '127.0.0.1', port: 0 });
+  await callback.app.listen({ host: '127.0.0.1', port: 0, backlog: LISTEN_BACKLOG });
   const callbackUrl = `http://127.0.0.1:${(callback.app.server.address() as { port: number }).port}/im/callback`;
   im.setCallback(callbackUrl, CALLBACK_TOKEN);
   callback.start();

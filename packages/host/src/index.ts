@@ -5,7 +5,15 @@ export { type KnownHostsOptions, localHosts, onlyKnownHosts } from './known-host
 export { EVENT_LOOP_SAMPLE_MS, metricsRegistry } from './metrics-registry.js';
 export { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 export { type HostOverrides, type JobHandler, type WorkerContext, type WorkerHost, type WorkerHostOptions, createWorkerHost } from './worker-host.js';
-export { type AccountService, type BuildOptions, type MissedReason, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
+export {
+  type AccountService,
+  type BuildOptions,
+  type MissedReason,
+  type RunningService,
+  type ServiceDefinition,
+  LISTEN_BACKLOG,
+  listenHost,
+} from './service-definition.js';
 export { type Started, runServices } from './run-services.js';
 export { createImClient, requireImSettings } from './im-client.js';
 export { WECHAT_PACE, fleetPace, fleetRateGate, imShareGate } from './rate-gates.js';

@@ -1,7 +1,7 @@
 import { type Config, requireSettings, sandboxForService, withSandbox } from '@wxim/config';
 import { buildForAccounts } from './account-front.js';
 import { closeOnSignal } from './close-on-signal.js';
-import { type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
+import { LISTEN_BACKLOG, type RunningService, type ServiceDefinition, listenHost } from './service-definition.js';
 
 export interface Started {
   definition: ServiceDefinition;
@@ -35,7 +35,8 @@ export async function runServices(configured: Config, definitions: readonly Serv
     },
     definitions.reduce((sum, d) => sum + d.shutdownMs, 0),
   );
-  for (const { definition, service } of started) await service.app.listen({ host: listenHost(definition, config), port: definition.port(config) });
+  for (const { definition, service } of started)
+    await service.app.listen({ host: listenHost(definition, config), port: definition.port(config), backlog: LISTEN_BACKLOG });
   for (const { service } of started) service.start?.();
   return started;
 }

@@ -66,6 +66,15 @@ export interface AccountService {
   service: RunningService;
 }
 
+/**
+ * How many connections the kernel holds for a service before the service takes them; Node's
+ * default is 511. The connections of a larger burst (IM calling back hundreds of replies at once,
+ * WeChat pushing a crowd's messages) past it are dropped at the handshake, and their callers try
+ * again only a second later, then three: a callback is lost past IM's 2 s budget. Linux caps the
+ * figure at net.core.somaxconn (4096 since 5.4).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** The interface `definition` listens on: its own choice, else every one. */
 export function listenHost(definition: ServiceDefinition, config: Config): string {
   return definition.host?.(config) ?? '0.0.0.0';
