@@ -211,7 +211,7 @@ t.test("a sweep looks through the history within its share of IM's budget, and u
   const pace = paceOf(record, 'openim/admin_getroammsg', firstBusy * 1000, lastSuccess);
   t.ok(pace.seconds.length >= 3, `the sweep took several seconds (${pace.seconds.length} whole)`);
   t.ok(pace.max <= SWEEP_SHARE, `never over the share (${SWEEP_SHARE}) in a second: ${pace.seconds.join(', ')}`);
-  t.ok(pace.mean >= 0.95 * SWEEP_SHARE, `its share used: ${pace.mean.toFixed(1)} a second on average`);
+  t.ok(pace.median >= 0.95 * SWEEP_SHARE, `its share used: ${pace.median} a second in most seconds (${pace.mean.toFixed(1)} on average)`);
 });
 
 t.test('a reply whose callback never came is found after its agent deleted the conversation in their client', async (t) => {
