@@ -2,7 +2,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { LOAD_DRIFT, RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
 import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
-import { APPEND, FINISH, TURN } from './scripts/line.js';
+import { APPEND, FINISH, PLACE_AHEAD, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN } from './scripts/relay-begin.js';
@@ -27,9 +27,10 @@ export { MOVE_TTL_S } from './scripts/service-levels.js';
  * code uses. The scripts' sources, with what their KEYS and ARGV are, live in ./scripts.
  */
 const SCRIPTS = {
-  wximLineAppend: { numberOfKeys: 3, lua: APPEND },
+  wximLineAppend: { numberOfKeys: 4, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 8, lua: FINISH },
+  wximLinePlaceAhead: { numberOfKeys: 8, lua: PLACE_AHEAD },
   // 18 keys, then two per other account of the IM app: their number comes first.
   wximRelayBegin: { lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
@@ -69,7 +70,21 @@ const SCRIPTS = {
 
 /** The scripts as commands, with the types of what they return. */
 export interface RelayScripts {
-  wximLineAppend(line: string, seq: string, legacyLine: string, jobId: string, ttl: number): Promise<number>;
+  wximLineAppend(line: string, seq: string, legacyLine: string, ahead: string, jobId: string, ttl: number): Promise<number>;
+  wximLinePlaceAhead(
+    line: string,
+    ahead: string,
+    delayed: string,
+    wait: string,
+    meta: string,
+    active: string,
+    marker: string,
+    events: string,
+    jobPrefix: string,
+    head: string,
+    keepMs: number,
+    ...ids: string[]
+  ): Promise<string[]>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(
     line: string,

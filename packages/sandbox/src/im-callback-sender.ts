@@ -44,6 +44,7 @@ export class ImCallbackSender {
   readonly records: CallbackRecord[] = [];
   private target: CallbackTarget | undefined;
   private toLose = 0;
+  private toHold: Promise<void>[] = [];
   private readonly inFlight = new Set<Promise<CallbackRecord | undefined>>();
 
   constructor(
@@ -64,9 +65,20 @@ export class ImCallbackSender {
     this.toLose += times;
   }
 
+  /**
+   * The next callback waits until `release` is called before it goes (IM's callbacks are separate
+   * requests: one sent later may arrive first).
+   */
+  holdNext(): () => void {
+    let release!: () => void;
+    this.toHold.push(new Promise<void>((resolve) => (release = resolve)));
+    return release;
+  }
+
   /** Sends one callback; resolves to its record, or undefined when no callback URL is configured. Never rejects. */
   send(command: string, payload: Record<string, unknown>, from: { optPlatform: string; clientIp: string }): Promise<CallbackRecord | undefined> {
-    const sending = this.sendOnce(command, payload, from);
+    const held = this.toHold.shift();
+    const sending = held === undefined ? this.sendOnce(command, payload, from) : held.then(() => this.sendOnce(command, payload, from));
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));
     return sending;

@@ -181,6 +181,11 @@ export class ImSimulator extends FaultInjecting {
     this.callbackSender.loseNext(times);
   }
 
+  /** The next callback is held until the function returned is called: a later one may overtake it. */
+  callbackHeld(): () => void {
+    return this.callbackSender.holdNext();
+  }
+
   /** Every callback the simulator sent or lost, in order, with its outcome. */
   get callbacks(): readonly CallbackRecord[] {
     return this.callbackSender.records;

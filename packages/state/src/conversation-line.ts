@@ -18,14 +18,14 @@ export class ConversationLine {
   private readonly queueKeys: ReturnType<StateKeys['queue']>;
 
   constructor(
-    redis: Redis | Cluster,
+    private readonly client: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The queue whose jobs stand in these lines: each queue (direction) has lines of its own. */
     private readonly queue: string,
     /** The key of what a job keeps between attempts, removed when it is done (kept when it failed). */
     private readonly jobState: (jobId: string) => string,
   ) {
-    this.redis = relayScripts(redis);
+    this.redis = relayScripts(client);
     this.jobKeyPrefix = keys.jobs(queue);
     this.queueKeys = keys.queue(queue);
   }
@@ -79,8 +79,38 @@ export class ConversationLine {
     );
   }
 
-  private appendKeys(openid: string): [string, string, string] {
+  /**
+   * Puts `first` (job ids, in their order) ahead of `head`, the job at the head of the line, which
+   * has not begun: one in line behind it moves there (woken if it stepped aside), and one not
+   * stored yet has its place kept there for `keepMs`, which it takes when stored. Resolves to the
+   * ids still to go before `head` (none once each is done or gone, or if `head` is not the head).
+   */
+  async placeAhead(openid: string, head: string, first: readonly string[], keepMs: number): Promise<string[]> {
+    if (first.length === 0) return [];
+    const q = this.queueKeys;
+    return this.redis.wximLinePlaceAhead(
+      this.keys.line(this.queue, openid),
+      this.keys.lineAhead(this.queue, openid),
+      q.delayed,
+      q.wait,
+      q.meta,
+      q.active,
+      q.marker,
+      q.events,
+      this.jobKeyPrefix,
+      head,
+      keepMs,
+      ...first,
+    );
+  }
+
+  /** Gives up the places kept for these jobs: stored later, they join the end of the line. */
+  async forgetAhead(openid: string, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.client.hdel(this.keys.lineAhead(this.queue, openid), ...ids);
+  }
+
+  private appendKeys(openid: string): [string, string, string, string] {
     const line = this.keys.line(this.queue, openid);
-    return [line, this.keys.lineSeq, this.keys.legacyLine(this.queue, openid) ?? line];
+    return [line, this.keys.lineSeq, this.keys.legacyLine(this.queue, openid) ?? line, this.keys.lineAhead(this.queue, openid)];
   }
 }

@@ -33,6 +33,8 @@ export function stateKeys(prefix: string, loads: LoadPlaces = { at: prefix, from
     /** Where the release before lines were scoped by queue kept a customer's inbound line; carried over on the next append. */
     legacyLine: (queue: string, openid: string) => (queue === 'wechat-inbound' ? `${prefix}:line:${openid}` : undefined),
     lineSeq: `${prefix}:line-seq`,
+    /** Places kept in a customer's line for jobs not stored yet that must go before its head: see ConversationLine.placeAhead. */
+    lineAhead: (queue: string, openid: string) => `${prefix}:line-ahead:${queue}:${openid}`,
     /** What an agent reply's job has done so far (parts sent, media uploaded, outcome): see the wechat-pusher. */
     replyProgress: (jobId: string) => `${prefix}:reply-progress:${jobId}`,
     /** How an agent reply's job ended (its outcome), kept a day after its progress went: what a late recall reads (ReplyRecall). */

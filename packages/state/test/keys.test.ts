@@ -16,6 +16,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       line: keys.line('agent-replies', 'o1'),
       legacyLine: [keys.legacyLine('wechat-inbound', 'o1'), keys.legacyLine('agent-replies', 'o1')],
       lineSeq: keys.lineSeq,
+      lineAhead: keys.lineAhead('agent-replies', 'o1'),
       replyProgress: keys.replyProgress('r_1'),
       replyEnded: keys.replyEnded('r_1'),
       agentState: keys.agentState,
@@ -64,6 +65,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       line: '{wxim}:line:agent-replies:o1',
       legacyLine: ['{wxim}:line:o1', undefined],
       lineSeq: '{wxim}:line-seq',
+      lineAhead: '{wxim}:line-ahead:agent-replies:o1',
       replyProgress: '{wxim}:reply-progress:r_1',
       replyEnded: '{wxim}:reply-ended:r_1',
       agentState: '{wxim}:agent-state',
@@ -108,7 +110,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 46, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 47, 'a key added here is added to this list too');
 });
 
 t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {

@@ -16,12 +16,15 @@ import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { relayTyping } from './typing.js';
 import { relayRecall, waitForUndo, withdrawal } from './undo.js';
 import { replyDelivered } from './window-notices.js';
+import { type ReplyOrderDeps, afterEarlierMessages } from './reply-order.js';
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
   replicas?: Pick<ReplicaCheck, 'job' | 'confirm'>;
   /** Confirms a reply that came through a callback in IM's history first (CALLBACK_VERIFY=history); none when off. */
   confirmation?: ReplyConfirmation;
+  /** Puts the agent's messages the confirming look showed sent just before a reply ahead of it (see afterEarlierMessages). */
+  order: Pick<ReplyOrderDeps, 'line' | 'waitMs'>;
   redis: Redis | Cluster;
   im: ImClient;
   /** A call's turn under its platform's pace, confirming the job's lock. */
@@ -125,6 +128,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
       await deps.replicas?.job(lease);
       const confirmed = await bodyToDeliver(job, lease);
+      if (confirmed.first !== undefined)
+        await afterEarlierMessages({ ...deps.order, redis: deps.redis, progressKey: deps.progressKey, log }, job, confirmed.first, lease);
       body = confirmed.body;
       customData = confirmed.cloudCustomData;
       const handled = await deps.desk.handle(job, body, lease);

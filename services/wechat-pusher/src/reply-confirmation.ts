@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHistory } from '@wxim/im';
-import { type ReplyElement, type ReplyJob, isSameReply } from '@wxim/queue';
+import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHistory, decodeRelayCustomData, sentOrder } from '@wxim/im';
+import { type ReplyElement, type ReplyJob, isSameReply, replyJobId } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
@@ -11,6 +11,12 @@ export interface Confirmed {
   body: ReplyElement[];
   /** '' when the message has none; absent when not known (kept by an attempt of the release before). */
   cloudCustomData?: string;
+  /**
+   * The job ids of the agent's messages to the customer that IM's history shows were sent just
+   * before this one (its second or the one before), in their order: they go first (see
+   * ReplyOrder). Known from the look that confirmed the reply; none when another's look did.
+   */
+  first?: string[];
 }
 
 /** A reply IM's history does not show its agent sent: never delivered. */
@@ -71,10 +77,17 @@ export class ReplyConfirmation {
     const progress = this.deps.progressKey(job.id);
     const shared = this.deps.keys.replyConfirmations(data.openid);
     // An earlier attempt's confirmation, or what a look for an earlier reply of the customer kept.
-    const [[earlier, earlierData], kept] = await Promise.all([redis.hmget(progress, 'confirmed', 'confirmedData'), redis.hget(shared, data.msgKey)]);
+    const [[earlier, earlierData, earlierFirst], kept] = await Promise.all([
+      redis.hmget(progress, 'confirmed', 'confirmedData', 'first'),
+      redis.hget(shared, data.msgKey),
+    ]);
     if (earlier !== null && earlier !== undefined) {
       // Kept apart from the body: an attempt of the release before kept the body alone.
-      return { body: JSON.parse(earlier) as ReplyElement[], ...(earlierData === null || earlierData === undefined ? {} : { cloudCustomData: earlierData }) };
+      return {
+        body: JSON.parse(earlier) as ReplyElement[],
+        ...(earlierData === null || earlierData === undefined ? {} : { cloudCustomData: earlierData }),
+        ...(earlierFirst === null || earlierFirst === undefined ? {} : { first: JSON.parse(earlierFirst) as string[] }),
+      };
     }
     if (Math.abs(data.msgTime * 1000 - data.acceptedAt) > MAX_MSG_TIME_SKEW_MS) {
       throw new NotConfirmed(`its MsgTime (${new Date(data.msgTime * 1000).toISOString()}) is not when IM called back`);
@@ -85,17 +98,17 @@ export class ReplyConfirmation {
     const { keptAt, ...copy } = keptCopy ?? {};
     const usable = keptCopy !== undefined && (keptAt ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? (copy as AfterSendMsg) : undefined;
     for (let look = 0; ; look++) {
-      const shown = look === 0 && usable !== undefined ? usable : await this.look(data, lease);
+      const { shown, first } = look === 0 && usable !== undefined ? { shown: usable, first: [] } : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
         const cloudCustomData = shown.cloudCustomData ?? '';
         await redis
           .multi()
-          .hset(progress, { confirmed: JSON.stringify(body), confirmedData: cloudCustomData })
+          .hset(progress, { confirmed: JSON.stringify(body), confirmedData: cloudCustomData, ...(first.length === 0 ? {} : { first: JSON.stringify(first) }) })
           .pexpire(progress, PROGRESS_TTL_MS)
           .exec();
-        return { body, cloudCustomData };
+        return { body, cloudCustomData, ...(first.length === 0 ? {} : { first }) };
       }
       const wait = this.looksAgainAfterMs[look];
       if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);
@@ -111,8 +124,12 @@ export class ReplyConfirmation {
     return shown.msgBody;
   }
 
-  /** One look at the history: the reply as it shows it; the customer's other messages it shows are kept for their own confirmations. */
-  private async look(data: ReplyJob, lease?: Lease): Promise<AfterSendMsg | undefined> {
+  /**
+   * One look at the history: the reply as it shows it, and the job ids of the agent's messages it
+   * shows sent just before (see Confirmed.first); the customer's other messages it shows are kept
+   * for their own confirmations.
+   */
+  private async look(data: ReplyJob, lease?: Lease): Promise<{ shown: AfterSendMsg | undefined; first: string[] }> {
     const at = Date.now();
     const found = await this.read(data, lease);
     const others = [...found].filter(([msgKey]) => msgKey !== data.msgKey);
@@ -124,7 +141,17 @@ export class ReplyConfirmation {
         .pexpire(shared, SHOWN_TTL_MS)
         .exec();
     }
-    return found.get(data.msgKey);
+    const shown = found.get(data.msgKey);
+    return {
+      shown,
+      first:
+        shown === undefined
+          ? []
+          : sentJustBefore(
+              shown,
+              others.map(([, m]) => m),
+            ),
+    };
   }
 
   /** The messages to the customer the history shows from the reply's second to now (or in its second alone, past MAX_PAGES). */
@@ -146,4 +173,25 @@ export class ReplyConfirmation {
     if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
     return found;
   }
+}
+
+/**
+ * The job ids of the messages among `others` that the reply's agent sent the customer just before
+ * it (its second or the one before; IM orders a conversation by MsgTime, then MsgSeq), in that
+ * order: the ones im-callback stores as replies (delivered, not recalled, not the relay's own).
+ */
+function sentJustBefore(reply: AfterSendMsg, others: readonly AfterSendMsg[]): string[] {
+  return others
+    .filter(
+      (m) =>
+        m.fromAccount === reply.fromAccount &&
+        m.toAccount === reply.toAccount &&
+        m.msgTime >= reply.msgTime - 1 &&
+        sentOrder(m, reply) < 0 &&
+        m.sendMsgResult === 0 &&
+        m.recalled !== true &&
+        decodeRelayCustomData(m.cloudCustomData) === undefined,
+    )
+    .sort(sentOrder)
+    .map((m) => replyJobId(m.msgKey));
 }

@@ -21,6 +21,8 @@ export interface WechatPusherOverrides extends HostOverrides {
   processMetrics?: boolean;
   /** When a reply not yet in IM's history is looked for again (about 5 s in all); tests shorten it. */
   confirmLooksAgainAfterMs?: readonly number[];
+  /** How long a reply waits for the agent's messages sent just before it to be stored (ORDER_WAIT_MS, after IM's callback budget); tests lengthen it. */
+  orderWaitMs?: number;
   /** How often an instance looks whether a first answer is overdue (FIRST_RESPONSE_SLA_S); tests shorten it. */
   firstResponseCheckEveryMs?: number;
   /** How often an instance looks whether a reply window closes soon unanswered (WINDOW_WARNING_MS); tests shorten it. */
@@ -184,6 +186,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
           log,
           ran: (outcome) => metrics.checks.inc({ check: 'window_warning', outcome }),
         });
+      const line = new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress);
       const pusher = createPusher({
         desk,
         levels,
@@ -194,7 +197,8 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         wechat,
         im,
         window,
-        line: new ConversationLine(state, keys, QUEUES.agentReplies, keys.replyProgress),
+        line,
+        order: { line, ...(overrides.orderWaitMs === undefined ? {} : { waitMs: overrides.orderWaitMs }) },
         progressKey: keys.replyProgress,
         wake: wakeToFront(state, keys.queue(QUEUES.agentReplies)),
         rateLimit: queueHold(state, keys.queue(QUEUES.agentReplies).limiter),

@@ -1,17 +1,24 @@
 import { WAKE_TO_FRONT_LUA } from './queue.js';
 
 // KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
-// queue (the line itself when there is none). ARGV: job id, ttl. Appends once; the score is a
-// Redis-side sequence, so the line keeps the order in which jobs were stored, whichever process
-// stored them. An earlier release's line is carried over once, its order kept (same sequence).
+// queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD).
+// ARGV: job id, ttl. Appends once; the score is a Redis-side sequence, so the line keeps the order
+// in which jobs were stored, whichever process stored them, unless a place was kept for the job
+// ahead of one that waits for it. An earlier release's line is carried over once, its order kept
+// (same sequence).
 export const APPEND = `
 if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MIN')
   redis.call('DEL', KEYS[3])
 end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], seq, ARGV[1])
+local kept = redis.call('HGET', KEYS[4], ARGV[1])
+if kept then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZADD', KEYS[1], kept, ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
+end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 `;
@@ -69,4 +76,43 @@ end
 local nextJob = liveHead(KEYS[1], ARGV[1])
 if nextJob then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1] .. nextJob, nextJob) end
 return nextJob
+`;
+
+// KEYS: line zset, the line's places kept ahead, then the queue's delayed, wait, meta, active,
+// marker and events keys. ARGV: job key prefix, the job at the head (which has not begun), how long
+// a kept place lasts (ms), then the ids of jobs that must go before it, in their order.
+// Puts each of them ahead of the head, in their order: one in line behind it moves there; one not
+// stored yet (no job, no deduplication key: its store is late) has its place kept there, which its
+// append takes (see APPEND); one finished, or stored and gone, is passed over. Wakes the new head
+// if it stepped aside. Returns the ids still to go first (in line ahead, or awaited); none when the
+// head is not at the head of this line.
+export const PLACE_AHEAD = `${LIVE_HEAD_LUA}
+${WAKE_TO_FRONT_LUA}
+local before = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not before or liveHead(KEYS[1], ARGV[1]) ~= ARGV[2] then return {} end
+before = tonumber(before)
+local n = #ARGV - 3
+local first = {}
+local moved = false
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local score = before - (n - (i - 4)) / (n + 1)
+  local job = ARGV[1] .. id
+  if redis.call('ZSCORE', KEYS[1], id) then
+    if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
+      redis.call('ZADD', KEYS[1], score, id)
+      moved = true
+      table.insert(first, id)
+    end
+  elseif redis.call('EXISTS', job) == 0 and redis.call('EXISTS', ARGV[1] .. 'de:' .. id) == 0 then
+    redis.call('HSET', KEYS[2], id, score)
+    redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
+    table.insert(first, id)
+  end
+end
+if moved then
+  local head = liveHead(KEYS[1], ARGV[1])
+  if head and head ~= ARGV[2] then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1] .. head, head) end
+end
+return first
 `;

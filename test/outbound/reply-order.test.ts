@@ -1,0 +1,66 @@
+import { textElem } from '@wxim/im';
+import { replyJobId } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
+import { eventually, twoWayForTests } from '@wxim/testkit';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+
+// IM calls back for each message the agent sends with a request of its own: for two quick
+// messages the second's callback may reach the relay first (two im-callbacks, a slow connection).
+// The customer still gets them in the agent's order, as IM's history holds it. No sweeps: a lost
+// callback stays lost here.
+const ORDER_WAIT_MS = 3000;
+
+async function relayOf(t: Test, env: Record<string, string> = {}) {
+  const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', LOG_LEVEL: 'silent', ...env } });
+  const redis = new Redis(relay.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  const stepsAside = async (msgKey: string) => (await (await relay.pusher.queue.getJob(replyJobId(msgKey)))?.isDelayed()) === true;
+  return { relay, redis, keys, stepsAside };
+}
+
+t.test("a reply whose callback overtook the agent's message before it waits for that message, which goes first", async (t) => {
+  const { relay, stepsAside } = await relayOf(t);
+  const { openid, userId, agent } = await relay.newCustomer();
+  const release = relay.im.callbackHeld();
+  t.teardown(release); // a failure below must not leave it held
+  const first = relay.im.agentSend(agent, userId, [textElem('first')]);
+  const second = await relay.im.agentSend(agent, userId, [textElem('second')]);
+  // The second is stored, confirmed in IM's history (which shows the first before it), and waits.
+  await eventually('the second reply steps aside for the first', () => stepsAside(second.msgKey), 10_000, 20);
+  t.same(relay.textsTo(openid), [], 'nothing delivered while the first is missing');
+  release();
+  t.ok((await first).delivered, "the first's callback came, late");
+  await relay.waitForSent(openid, 2);
+  t.same(relay.textsTo(openid), ['first', 'second'], "delivered in the agent's order");
+});
+
+t.test('a reply whose earlier message never comes goes on its own once that callback is past IM’s budget', async (t) => {
+  const { relay, redis, keys } = await relayOf(t);
+  const { openid, userId, agent } = await relay.newCustomer();
+  relay.im.callbackLost(1);
+  await relay.im.agentSend(agent, userId, [textElem('lost')]);
+  const sentAt = Date.now();
+  await relay.im.agentSend(agent, userId, [textElem('after it')]);
+  await relay.waitForSent(openid, 1, 15_000);
+  const waited = Date.now() - sentAt;
+  t.ok(waited >= ORDER_WAIT_MS - 200, `it waited for the lost one first (${waited} ms)`);
+  t.same(relay.textsTo(openid), ['after it'], 'delivered, without the lost one');
+  t.equal(await redis.exists(keys.lineAhead('agent-replies', openid)), 0, 'no place kept for the lost one: found later, it joins the end of the line');
+});
+
+t.test("a reply held for its undo time moves behind the agent's message stored behind it meanwhile", async (t) => {
+  const { relay, stepsAside } = await relayOf(t, { REPLY_UNDO_MS: '1500' });
+  const { openid, userId, agent } = await relay.newCustomer();
+  const release = relay.im.callbackHeld();
+  t.teardown(release); // a failure below must not leave it held
+  const first = relay.im.agentSend(agent, userId, [textElem('first')]);
+  const second = await relay.im.agentSend(agent, userId, [textElem('second')]);
+  // The second waits its undo time at the head of the line; the first's callback comes meanwhile.
+  await eventually('the second reply waits for its undo time', () => stepsAside(second.msgKey), 10_000, 20);
+  release();
+  t.ok((await first).delivered, "the first's callback came, behind the second");
+  await relay.waitForSent(openid, 2, 15_000);
+  t.same(relay.textsTo(openid), ['first', 'second'], "delivered in the agent's order");
+});
