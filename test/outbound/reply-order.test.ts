@@ -50,8 +50,9 @@ t.test('a reply whose earlier message never comes goes on its own once that call
   t.equal(await redis.exists(keys.lineAhead('agent-replies', openid)), 0, 'no place kept for the lost one: found later, it joins the end of the line');
 });
 
-t.test("a reply held for its undo time moves behind the agent's message stored behind it meanwhile", async (t) => {
-  const { relay, stepsAside } = await relayOf(t, { REPLY_UNDO_MS: '1500' });
+t.test("a reply held for its undo time moves behind the agent's message stored behind it meanwhile, past the 3 s too", async (t) => {
+  // Held longer than a reply waits for a message not stored yet: one stored is waited for however long.
+  const { relay, stepsAside } = await relayOf(t, { REPLY_UNDO_MS: '4000' });
   const { openid, userId, agent } = await relay.newCustomer();
   const release = relay.im.callbackHeld();
   t.teardown(release); // a failure below must not leave it held
@@ -63,4 +64,22 @@ t.test("a reply held for its undo time moves behind the agent's message stored b
   t.ok((await first).delivered, "the first's callback came, behind the second");
   await relay.waitForSent(openid, 2, 15_000);
   t.same(relay.textsTo(openid), ['first', 'second'], "delivered in the agent's order");
+});
+
+t.test("replies waiting behind another, confirmed by its look, still wait for the agent's message before them", async (t) => {
+  const { relay, stepsAside } = await relayOf(t);
+  const { openid, userId, agent } = await relay.newCustomer();
+  await relay.pusher.worker.pause(); // the replies pile up, as behind a slow one
+  await relay.im.agentSend(agent, userId, [textElem('zero')]);
+  const release = relay.im.callbackHeld();
+  t.teardown(release);
+  const first = relay.im.agentSend(agent, userId, [textElem('first')]);
+  const second = await relay.im.agentSend(agent, userId, [textElem('second')]);
+  await relay.pusher.worker.resume();
+  // 'zero' looks at the history for all three; 'second' is confirmed by what that look kept.
+  await eventually('the second reply steps aside for the first', () => stepsAside(second.msgKey), 10_000, 20);
+  release();
+  t.ok((await first).delivered);
+  await relay.waitForSent(openid, 3);
+  t.same(relay.textsTo(openid), ['zero', 'first', 'second'], "delivered in the agent's order");
 });

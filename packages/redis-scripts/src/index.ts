@@ -30,7 +30,7 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 4, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 8, lua: FINISH },
-  wximLinePlaceAhead: { numberOfKeys: 8, lua: PLACE_AHEAD },
+  wximLinePlaceAhead: { numberOfKeys: 9, lua: PLACE_AHEAD },
   // 18 keys, then two per other account of the IM app: their number comes first.
   wximRelayBegin: { lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
@@ -70,10 +70,11 @@ const SCRIPTS = {
 
 /** The scripts as commands, with the types of what they return. */
 export interface RelayScripts {
-  wximLineAppend(line: string, seq: string, legacyLine: string, ahead: string, jobId: string, ttl: number): Promise<number>;
+  wximLineAppend(line: string, seq: string, legacyLine: string, ahead: string, jobId: string, ttl: number, jobPrefix: string): Promise<number>;
   wximLinePlaceAhead(
     line: string,
     ahead: string,
+    progress: string,
     delayed: string,
     wait: string,
     meta: string,
@@ -83,8 +84,9 @@ export interface RelayScripts {
     jobPrefix: string,
     head: string,
     keepMs: number,
+    keep: '1' | '0',
     ...ids: string[]
-  ): Promise<string[]>;
+  ): Promise<[string[], string[]] | null>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(
     line: string,

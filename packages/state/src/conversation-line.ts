@@ -18,21 +18,21 @@ export class ConversationLine {
   private readonly queueKeys: ReturnType<StateKeys['queue']>;
 
   constructor(
-    private readonly client: Redis | Cluster,
+    redis: Redis | Cluster,
     private readonly keys: StateKeys,
     /** The queue whose jobs stand in these lines: each queue (direction) has lines of its own. */
     private readonly queue: string,
     /** The key of what a job keeps between attempts, removed when it is done (kept when it failed). */
     private readonly jobState: (jobId: string) => string,
   ) {
-    this.redis = relayScripts(client);
+    this.redis = relayScripts(redis);
     this.jobKeyPrefix = keys.jobs(queue);
     this.queueKeys = keys.queue(queue);
   }
 
   /** Idempotent. Resolves true when the job was added, false when it was already in line. */
   async append(openid: string, jobId: string): Promise<boolean> {
-    return (await this.redis.wximLineAppend(...this.appendKeys(openid), jobId, LINE_TTL_S)) === 1;
+    return (await this.redis.wximLineAppend(...this.appendKeys(openid), jobId, LINE_TTL_S, this.jobKeyPrefix)) === 1;
   }
 
   /** Defines what {@link appendIn} runs on `client`, a store's connection of its own (see DurableEnqueuer). */
@@ -47,7 +47,7 @@ export class ConversationLine {
    */
   appendIn(transaction: ChainableCommander, entries: readonly { openid: string; jobId: string }[]): void {
     const t = scriptsIn(transaction);
-    for (const { openid, jobId } of entries) void t.wximLineAppend(...this.appendKeys(openid), jobId, LINE_TTL_S);
+    for (const { openid, jobId } of entries) void t.wximLineAppend(...this.appendKeys(openid), jobId, LINE_TTL_S, this.jobKeyPrefix);
   }
 
   /** Whether the job may relay now (`head`), waits behind others, or is not in line yet. */
@@ -81,16 +81,25 @@ export class ConversationLine {
 
   /**
    * Puts `first` (job ids, in their order) ahead of `head`, the job at the head of the line, which
-   * has not begun: one in line behind it moves there (woken if it stepped aside), and one not
-   * stored yet has its place kept there for `keepMs`, which it takes when stored. Resolves to the
-   * ids still to go before `head` (none once each is done or gone, or if `head` is not the head).
+   * has not begun: one in line behind it moves there (woken if it stepped aside); one not stored
+   * yet has its place kept there for `keepMs` while `head` stays the head, which it takes when
+   * stored — or, `keep` false (the head waits no longer), has its place given up. Resolves to
+   * undefined when `head` is not the head; else to the ids now in line ahead (`moved`) and those
+   * not stored yet (`kept`). When the head may go (nothing moved; nothing kept, or places given
+   * up), its list is dropped from its progress hash.
    */
-  async placeAhead(openid: string, head: string, first: readonly string[], keepMs: number): Promise<string[]> {
-    if (first.length === 0) return [];
+  async placeAhead(
+    openid: string,
+    head: string,
+    first: readonly string[],
+    keepMs: number,
+    keep: boolean,
+  ): Promise<{ moved: string[]; kept: string[] } | undefined> {
     const q = this.queueKeys;
-    return this.redis.wximLinePlaceAhead(
+    const placed = await this.redis.wximLinePlaceAhead(
       this.keys.line(this.queue, openid),
       this.keys.lineAhead(this.queue, openid),
+      this.jobState(head),
       q.delayed,
       q.wait,
       q.meta,
@@ -100,13 +109,10 @@ export class ConversationLine {
       this.jobKeyPrefix,
       head,
       keepMs,
+      keep ? '1' : '0',
       ...first,
     );
-  }
-
-  /** Gives up the places kept for these jobs: stored later, they join the end of the line. */
-  async forgetAhead(openid: string, ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.client.hdel(this.keys.lineAhead(this.queue, openid), ...ids);
+    return placed === null ? undefined : { moved: placed[0], kept: placed[1] };
   }
 
   private appendKeys(openid: string): [string, string, string, string] {

@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 
 // The agent's messages sent just before a reply go ahead of it, whichever was stored first (see
-// the pusher's afterEarlierMessages): the line moves or keeps their places, never a begun head's.
+// the pusher's afterEarlierMessages): the line moves or keeps their places, never past a head
+// that is not waiting for them.
 const server = await startTestRedis();
 const redis = new Redis(server.url);
 t.teardown(async () => {
@@ -17,56 +18,83 @@ function setup() {
   const prefix = testPrefix();
   const keys = stateKeys(prefix);
   const jobs = `${prefix}:agent-replies:`;
+  const line = new ConversationLine(redis, keys, 'agent-replies', keys.replyProgress);
   return {
     keys,
     jobs,
+    line,
     layout: queueLayout(prefix, 'agent-replies'),
-    job: (id: string) => redis.hset(`${jobs}${id}`, 'name', 'reply'),
-    line: new ConversationLine(redis, keys, 'agent-replies', keys.replyProgress),
-    order: async () => redis.zrange(keys.line('agent-replies', 'o1'), 0, -1),
+    /** A job stored and put in line, as im-callback does. */
+    store: async (id: string) => {
+      await redis.hset(`${jobs}${id}`, 'name', 'reply');
+      return line.append('o1', id);
+    },
+    order: () => redis.zrange(keys.line('agent-replies', 'o1'), 0, -1),
+    kept: () => redis.hkeys(keys.lineAhead('agent-replies', 'o1')),
+    /** The head's list of messages to go first, as its confirmation left it. */
+    first: async (head: string) => {
+      await redis.hset(keys.replyProgress(head), 'first', '[]');
+      return async () => redis.hexists(keys.replyProgress(head), 'first');
+    },
   };
 }
 
 t.test('one stored behind the head moves ahead of it, in the order given, and is woken if it stepped aside', async (t) => {
-  const { job, line, layout, order } = setup();
-  for (const id of ['r3', 'r1', 'r2', 'r4']) {
-    await job(id);
-    await line.append('o1', id);
-  }
+  const { store, line, layout, order } = setup();
+  for (const id of ['r3', 'r1', 'r2', 'r4']) await store(id);
   await redis.zadd(layout.delayed, Date.now() + 60_000, 'r1'); // stepped aside for r3's turn
-  t.same(await line.placeAhead('o1', 'r3', ['r1', 'r2'], 6000), ['r1', 'r2'], 'both go first');
+  t.same(await line.placeAhead('o1', 'r3', ['r1', 'r2'], 6000, true), { moved: ['r1', 'r2'], kept: [] }, 'both go first');
   t.same(await order(), ['r1', 'r2', 'r3', 'r4'], "the agent's order; the one stored after stays behind");
   t.equal(await line.turn('o1', 'r1'), 'head');
   t.same(await redis.lrange(layout.wait, 0, -1), ['r1'], 'the new head woken');
 });
 
-t.test('one not stored yet has its place kept ahead, which its append takes; a place given up is not', async (t) => {
-  const { keys, job, line, order } = setup();
-  await job('r2');
-  await line.append('o1', 'r2');
-  t.same(await line.placeAhead('o1', 'r2', ['r1', 'r0'], 6000), ['r1', 'r0'], 'both awaited');
-  t.same(await order(), ['r2'], 'no job in line for them yet');
-  await job('r1');
-  t.ok(await line.append('o1', 'r1'));
-  t.same(await order(), ['r1', 'r2'], 'stored late, it goes first');
-  const kept = keys.lineAhead('agent-replies', 'o1');
-  t.ok((await redis.pttl(kept)) > 0, 'a kept place expires');
-  await line.forgetAhead('o1', ['r0']);
-  await job('r0');
-  await line.append('o1', 'r0');
-  t.same(await order(), ['r1', 'r2', 'r0'], 'its wait given up, it joins the end');
+t.test('one not stored yet has its place kept ahead while the head waits, which its store takes', async (t) => {
+  const { keys, store, line, order, first } = setup();
+  await store('r3');
+  await store('r1');
+  const listed = await first('r3');
+  t.same(await line.placeAhead('o1', 'r3', ['r1', 'r2'], 6000, true), { moved: ['r1'], kept: ['r2'] }, 'one moved, one awaited');
+  t.same(await order(), ['r1', 'r3']);
+  t.ok((await redis.pttl(keys.lineAhead('agent-replies', 'o1'))) > 0, 'a kept place expires');
+  t.ok(await listed(), 'the head still has messages to wait for');
+  await store('r2');
+  t.same(await order(), ['r1', 'r2', 'r3'], 'stored late, it takes its place: the agent’s order');
+});
+
+t.test('the head that waits no longer gives the places up: stored later, they join the end', async (t) => {
+  const { store, line, order, kept, first } = setup();
+  await store('r2');
+  const listed = await first('r2');
+  t.same(await line.placeAhead('o1', 'r2', ['r1'], 6000, true), { moved: [], kept: ['r1'] });
+  t.same(await kept(), ['r1']);
+  t.same(await line.placeAhead('o1', 'r2', ['r1'], 6000, false), { moved: [], kept: ['r1'] }, 'still not stored');
+  t.same(await kept(), [], 'its place given up in the same step');
+  t.notOk(await listed(), 'the head goes: its list dropped');
+  await store('r1');
+  t.same(await order(), ['r2', 'r1']);
+});
+
+t.test('a kept place is not taken once its head is gone (recalled, removed, done)', async (t) => {
+  const { jobs, store, line, order } = setup();
+  await store('r2');
+  t.same(await line.placeAhead('o1', 'r2', ['r1'], 6000, true), { moved: [], kept: ['r1'] });
+  await redis.hset(`${jobs}r2`, 'finishedOn', '1'); // recalled while it waited: it ends
+  await line.finish('o1', 'r2');
+  await store('r5');
+  await store('r1');
+  t.same(await order(), ['r5', 'r1'], 'the place kept for r2 puts nobody ahead of r5');
 });
 
 t.test('one done or gone is passed over; nothing moves unless the job named is the head', async (t) => {
-  const { jobs, job, line, order } = setup();
-  for (const id of ['r1', 'r2', 'r3']) {
-    await job(id);
-    await line.append('o1', id);
-  }
-  t.same(await line.placeAhead('o1', 'r2', ['r3'], 6000), [], 'r2 waits behind r1: not its to move');
+  const { jobs, store, line, order, first } = setup();
+  for (const id of ['r1', 'r2', 'r3']) await store(id);
+  t.equal(await line.placeAhead('o1', 'r2', ['r3'], 6000, true), undefined, 'r2 waits behind r1: not the head');
   await redis.hset(`${jobs}r1`, 'finishedOn', '1');
   await line.finish('o1', 'r1');
   await redis.set(`${jobs}de:r0`, 'r0'); // stored and delivered, its job removed by retention
-  t.same(await line.placeAhead('o1', 'r2', ['r0', 'r1'], 6000), [], 'delivered ones are not waited for');
+  const listed = await first('r2');
+  t.same(await line.placeAhead('o1', 'r2', ['r0', 'r1'], 6000, true), { moved: [], kept: [] }, 'delivered ones are not waited for');
+  t.notOk(await listed(), 'nothing to wait for: its list dropped');
   t.same(await order(), ['r2', 'r3']);
 });

@@ -13,8 +13,8 @@ export interface Confirmed {
   cloudCustomData?: string;
   /**
    * The job ids of the agent's messages to the customer that IM's history shows were sent just
-   * before this one (its second or the one before), in their order: they go first (see
-   * ReplyOrder). Known from the look that confirmed the reply; none when another's look did.
+   * before this one (its second or the two before), in their order: they go first (see
+   * afterEarlierMessages). From the look that confirmed the reply, or another reply's look kept.
    */
   first?: string[];
 }
@@ -98,7 +98,7 @@ export class ReplyConfirmation {
     const { keptAt, ...copy } = keptCopy ?? {};
     const usable = keptCopy !== undefined && (keptAt ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? (copy as AfterSendMsg) : undefined;
     for (let look = 0; ; look++) {
-      const { shown, first } = look === 0 && usable !== undefined ? { shown: usable, first: [] } : await this.look(data, lease);
+      const { shown, first } = look === 0 && usable !== undefined ? await this.keptLook(data, usable) : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
@@ -114,6 +114,13 @@ export class ReplyConfirmation {
       if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);
       await sleep(wait);
     }
+  }
+
+  /** What another reply's look kept: this reply as it showed it, and the agent's messages it showed sent just before. */
+  private async keptLook(data: ReplyJob, shown: AfterSendMsg): Promise<{ shown: AfterSendMsg; first: string[] }> {
+    const all = await this.deps.redis.hgetall(this.deps.keys.replyConfirmations(data.openid));
+    const others = Object.entries(all).flatMap(([msgKey, kept]) => (msgKey === data.msgKey ? [] : [JSON.parse(kept) as AfterSendMsg]));
+    return { shown, first: sentJustBefore(shown, others) };
   }
 
   /** The body, once what the history shows under the reply's MsgKey is the same message. */
@@ -168,7 +175,8 @@ export class ReplyConfirmation {
       }
       return true;
     };
-    const complete = await read(data.msgTime - 1, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
+    // From two seconds before: IM gives a callback 2 s, so a message sent that long before may call back after this one.
+    const complete = await read(data.msgTime - 2, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
     // Newest first: a long conversation since the reply leaves the reply itself on a later page.
     if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
     return found;
@@ -177,7 +185,8 @@ export class ReplyConfirmation {
 
 /**
  * The job ids of the messages among `others` that the reply's agent sent the customer just before
- * it (its second or the one before; IM orders a conversation by MsgTime, then MsgSeq), in that
+ * it (in its second or the two before: IM gives a callback 2 s, so theirs may come after the
+ * reply's; IM orders a conversation by MsgTime, then MsgSeq), in that
  * order: the ones im-callback stores as replies (delivered, not recalled, not the relay's own).
  */
 function sentJustBefore(reply: AfterSendMsg, others: readonly AfterSendMsg[]): string[] {
@@ -186,7 +195,7 @@ function sentJustBefore(reply: AfterSendMsg, others: readonly AfterSendMsg[]): s
       (m) =>
         m.fromAccount === reply.fromAccount &&
         m.toAccount === reply.toAccount &&
-        m.msgTime >= reply.msgTime - 1 &&
+        m.msgTime >= reply.msgTime - 2 &&
         sentOrder(m, reply) < 0 &&
         m.sendMsgResult === 0 &&
         m.recalled !== true &&

@@ -1,28 +1,5 @@
 import { WAKE_TO_FRONT_LUA } from './queue.js';
 
-// KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
-// queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD).
-// ARGV: job id, ttl. Appends once; the score is a Redis-side sequence, so the line keeps the order
-// in which jobs were stored, whichever process stored them, unless a place was kept for the job
-// ahead of one that waits for it. An earlier release's line is carried over once, its order kept
-// (same sequence).
-export const APPEND = `
-if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MIN')
-  redis.call('DEL', KEYS[3])
-end
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local kept = redis.call('HGET', KEYS[4], ARGV[1])
-if kept then
-  redis.call('HDEL', KEYS[4], ARGV[1])
-  redis.call('ZADD', KEYS[1], kept, ARGV[1])
-else
-  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
-end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-return 1
-`;
-
 /** A line lives this long after its last append or look (s): bounded memory for customers who went quiet. */
 export const LINE_TTL_S = 7 * 24 * 3600;
 
@@ -47,6 +24,32 @@ local function liveHead(line, jobPrefix)
   end
   return false
 end
+`;
+
+// KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
+// queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD).
+// ARGV: job id, ttl, job key prefix. Appends once; the score is a Redis-side sequence, so the line
+// keeps the order in which jobs were stored, whichever process stored them, unless a place was
+// kept for the job ahead of a head that waits for it (and still does: in line, not finished; a
+// head gives its places up before it goes, see PLACE_AHEAD). An earlier
+// release's line is carried over once, its order kept (same sequence).
+export const APPEND = `
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MIN')
+  redis.call('DEL', KEYS[3])
+end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local score
+local kept = redis.call('HGET', KEYS[4], ARGV[1])
+if kept then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  local at, keeper = string.match(kept, '^(%S+) (.+)$')
+  local job = ARGV[3] .. (keeper or '')
+  if at and redis.call('ZSCORE', KEYS[1], keeper) and redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then score = at end
+end
+redis.call('ZADD', KEYS[1], score or redis.call('INCR', KEYS[2]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
 `;
 
 // KEYS: line zset. ARGV: job key prefix, job id. The job's place: at the head, waiting, or absent.
@@ -78,41 +81,49 @@ if nextJob then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 return nextJob
 `;
 
-// KEYS: line zset, the line's places kept ahead, then the queue's delayed, wait, meta, active,
-// marker and events keys. ARGV: job key prefix, the job at the head (which has not begun), how long
-// a kept place lasts (ms), then the ids of jobs that must go before it, in their order.
+// KEYS: line zset, the line's places kept ahead, the head's progress hash, then the queue's
+// delayed, wait, meta, active, marker and events keys. ARGV: job key prefix, the job at the head
+// (which has not begun), how long a kept place lasts (ms), '1' to keep places for jobs not stored
+// yet or '0' to give them up (the head waits no longer), then the ids of jobs that must go before
+// the head, in their order.
 // Puts each of them ahead of the head, in their order: one in line behind it moves there; one not
-// stored yet (no job, no deduplication key: its store is late) has its place kept there, which its
-// append takes (see APPEND); one finished, or stored and gone, is passed over. Wakes the new head
-// if it stepped aside. Returns the ids still to go first (in line ahead, or awaited); none when the
-// head is not at the head of this line.
+// stored yet (no job, no deduplication key: its store is late) has its place kept there, for as
+// long as the head waits in line (see APPEND), or has it given up; one finished, or stored and
+// gone, is passed over. Wakes the new head if it stepped aside. Returns false when the job named
+// is not the head; else {moved, kept}: the ids now in line ahead, and those not stored yet. When
+// the head goes now (nothing moved; nothing kept, or places given up), its list is dropped from
+// its progress ('first').
 export const PLACE_AHEAD = `${LIVE_HEAD_LUA}
 ${WAKE_TO_FRONT_LUA}
 local before = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if not before or liveHead(KEYS[1], ARGV[1]) ~= ARGV[2] then return {} end
+if not before or liveHead(KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
 before = tonumber(before)
-local n = #ARGV - 3
-local first = {}
-local moved = false
-for i = 4, #ARGV do
+local n = #ARGV - 4
+local moved, kept = {}, {}
+for i = 5, #ARGV do
   local id = ARGV[i]
-  local score = before - (n - (i - 4)) / (n + 1)
+  local score = before - (n - (i - 5)) / (n + 1)
   local job = ARGV[1] .. id
   if redis.call('ZSCORE', KEYS[1], id) then
     if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
       redis.call('ZADD', KEYS[1], score, id)
-      moved = true
-      table.insert(first, id)
+      table.insert(moved, id)
     end
   elseif redis.call('EXISTS', job) == 0 and redis.call('EXISTS', ARGV[1] .. 'de:' .. id) == 0 then
-    redis.call('HSET', KEYS[2], id, score)
-    redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
-    table.insert(first, id)
+    if ARGV[4] == '1' then
+      redis.call('HSET', KEYS[2], id, score .. ' ' .. ARGV[2])
+      redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
+    else
+      redis.call('HDEL', KEYS[2], id)
+    end
+    table.insert(kept, id)
   end
 end
-if moved then
+if #moved > 0 then
   local head = liveHead(KEYS[1], ARGV[1])
-  if head and head ~= ARGV[2] then wakeToFront(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1] .. head, head) end
+  if head and head ~= ARGV[2] then wakeToFront(KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1] .. head, head) end
+elseif #kept == 0 or ARGV[4] ~= '1' then
+  redis.call('HDEL', KEYS[3], 'first')
 end
-return first
+return {moved, kept}
 `;
