@@ -8,27 +8,34 @@ import t, { type Test } from 'tap';
 // IM calls back for each message the agent sends with a request of its own: for two quick
 // messages the second's callback may reach the relay first (two im-callbacks, a slow connection).
 // The customer still gets them in the agent's order, as IM's history holds it. No sweeps: a lost
-// callback stays lost here.
+// callback stays lost here. A reply waits 3 s for a message not stored yet; where the test holds
+// that message's callback itself, 20 s, so that a stalled machine does not decide the order.
 const ORDER_WAIT_MS = 3000;
 
-async function relayOf(t: Test, env: Record<string, string> = {}) {
-  const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', LOG_LEVEL: 'silent', ...env } });
+async function relayOf(t: Test, env: Record<string, string> = {}, orderWaitMs?: number) {
+  const relay = await twoWayForTests(t, {
+    env: { CALLBACK_SWEEP_MS: '0', LOG_LEVEL: 'silent', ...env },
+    ...(orderWaitMs === undefined ? {} : { pusher: { orderWaitMs } }),
+  });
   const redis = new Redis(relay.redisUrl);
   t.teardown(() => redis.disconnect());
   const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
   const stepsAside = async (msgKey: string) => (await (await relay.pusher.queue.getJob(replyJobId(msgKey)))?.isDelayed()) === true;
-  return { relay, redis, keys, stepsAside };
+  /** Whether a reply keeps a place ahead of itself for the message with this MsgKey. */
+  const placeKept = async (openid: string, msgKey: string) => (await redis.hexists(keys.lineAhead('agent-replies', openid), replyJobId(msgKey))) === 1;
+  return { relay, redis, keys, stepsAside, placeKept };
 }
 
 t.test("a reply whose callback overtook the agent's message before it waits for that message, which goes first", async (t) => {
-  const { relay, stepsAside } = await relayOf(t);
+  const { relay, placeKept } = await relayOf(t, {}, 20_000);
   const { openid, userId, agent } = await relay.newCustomer();
   const release = relay.im.callbackHeld();
   t.teardown(release); // a failure below must not leave it held
   const first = relay.im.agentSend(agent, userId, [textElem('first')]);
-  const second = await relay.im.agentSend(agent, userId, [textElem('second')]);
+  await relay.im.agentSend(agent, userId, [textElem('second')]);
   // The second is stored, confirmed in IM's history (which shows the first before it), and waits.
-  await eventually('the second reply steps aside for the first', () => stepsAside(second.msgKey), 10_000, 20);
+  const firstKey = relay.im.messages.find((m) => m.body[0]?.MsgContent['Text'] === 'first')!.msgKey;
+  await eventually('the second reply keeps a place ahead for the first', () => placeKept(openid, firstKey), 10_000, 20);
   t.same(relay.textsTo(openid), [], 'nothing delivered while the first is missing');
   release();
   t.ok((await first).delivered, "the first's callback came, late");
@@ -67,17 +74,19 @@ t.test("a reply held for its undo time moves behind the agent's message stored b
 });
 
 t.test("replies waiting behind another, confirmed by its look, still wait for the agent's message before them", async (t) => {
-  const { relay, stepsAside } = await relayOf(t);
+  const { relay, placeKept } = await relayOf(t, {}, 20_000);
   const { openid, userId, agent } = await relay.newCustomer();
   await relay.pusher.worker.pause(); // the replies pile up, as behind a slow one
   await relay.im.agentSend(agent, userId, [textElem('zero')]);
   const release = relay.im.callbackHeld();
   t.teardown(release);
   const first = relay.im.agentSend(agent, userId, [textElem('first')]);
-  const second = await relay.im.agentSend(agent, userId, [textElem('second')]);
+  await relay.im.agentSend(agent, userId, [textElem('second')]);
   await relay.pusher.worker.resume();
-  // 'zero' looks at the history for all three; 'second' is confirmed by what that look kept.
-  await eventually('the second reply steps aside for the first', () => stepsAside(second.msgKey), 10_000, 20);
+  // 'zero' looks at the history for all three; 'second' is confirmed by what that look kept, and keeps a place for 'first'.
+  const firstKey = relay.im.messages.find((m) => m.body[0]?.MsgContent['Text'] === 'first')!.msgKey;
+  await eventually('the second reply keeps a place ahead for the first', () => placeKept(openid, firstKey), 10_000, 20);
+  t.same(relay.textsTo(openid), ['zero'], 'the first reply went; the second waits');
   release();
   t.ok((await first).delivered);
   await relay.waitForSent(openid, 3);

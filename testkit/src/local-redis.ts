@@ -1,35 +1,57 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
-/** A TCP port that was free a moment ago on loopback. */
+/** Where the kernel takes the local ports of outgoing connections from (Linux's default when unreadable). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Ports this process handed out: two asked for before either listens are never the same. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago on loopback. Below the range the kernel takes outgoing
+ * connections' local ports from: a port picked there (as `listen(0)` picks) can be taken by any
+ * client's connection, a Redis client's say, before the service listens on it (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const low = ephemeralLow();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 10_000 + randomInt(low - 10_000);
+    if (handedOut.has(port) || !(await portFree(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found between 10000 and ${low}`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
   });
 }
 
 /** A TCP port that, with the `count - 1` after it, was free a moment ago (sandbox mode listens on SANDBOX_PORT and the two after it). */
 export async function freePortRun(count: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
   for (;;) {
     const port = await freePort();
     let all = port + count <= 65536;
-    for (let i = 1; all && i < count; i++) all = await free(port + i);
-    if (all) return port;
+    for (let i = 1; all && i < count; i++) all = !handedOut.has(port + i) && (await portFree(port + i));
+    if (!all) continue;
+    for (let i = 1; i < count; i++) handedOut.add(port + i);
+    return port;
   }
 }
 

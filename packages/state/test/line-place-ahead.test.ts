@@ -98,3 +98,21 @@ t.test('one done or gone is passed over; nothing moves unless the job named is t
   t.notOk(await listed(), 'nothing to wait for: its list dropped');
   t.same(await order(), ['r2', 'r3']);
 });
+
+t.test('the head that waits no longer still waits for one moved ahead; a kept place never goes ahead of another head', async (t) => {
+  const { keys, store, line, order, first } = setup();
+  await store('b');
+  await store('m');
+  const listed = await first('b');
+  t.same(await line.placeAhead('o1', 'b', ['m', 'k'], 6000, false), { moved: ['m'], kept: ['k'] }, 'm moved; no place kept for k');
+  t.ok(await listed(), 'b still has m to wait for');
+  t.same(await line.placeAhead('o1', 'm', [], 6000, true), { moved: [], kept: [] });
+  // b keeps a place for k; meanwhile a job found in IM's history took the head ahead of that place, and may have begun.
+  await redis.hset(`${keys.jobs('agent-replies')}a`, 'name', 'reply');
+  await redis.zrem(keys.line('agent-replies', 'o1'), 'm');
+  t.same(await line.placeAhead('o1', 'b', ['k'], 6000, true), { moved: [], kept: ['k'] });
+  const b = Number(await redis.zscore(keys.line('agent-replies', 'o1'), 'b'));
+  await redis.zadd(keys.line('agent-replies', 'o1'), b - 0.2, 'a');
+  await store('k');
+  t.same(await order(), ['a', 'b', 'k'], 'k joins the end rather than pass a');
+});

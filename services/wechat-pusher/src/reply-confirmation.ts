@@ -14,7 +14,7 @@ export interface Confirmed {
   /**
    * The job ids of the agent's messages to the customer that IM's history shows were sent just
    * before this one (its second or the two before), in their order: they go first (see
-   * afterEarlierMessages). From the look that confirmed the reply, or another reply's look kept.
+   * afterEarlierMessages). From the look that confirmed the reply, or kept by another reply's look.
    */
   first?: string[];
 }
@@ -43,7 +43,7 @@ export interface ConfirmDeps {
  * message's own shape with one field more, so that a pusher of the release before (a rolling
  * upgrade) still reads it as the message.
  */
-type Kept = AfterSendMsg & { keptAt?: number };
+type Kept = AfterSendMsg & { keptAt?: number; first?: string[] };
 
 /** Five more looks over about five seconds. */
 const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
@@ -95,10 +95,10 @@ export class ReplyConfirmation {
     // A look made before the agent could no longer recall this reply may not show its recall (whose
     // callback may have been lost): it counts only if made after the reply's undo time.
     const keptCopy = kept === null ? undefined : (JSON.parse(kept) as Kept);
-    const { keptAt, ...copy } = keptCopy ?? {};
+    const { keptAt, first: keptFirst, ...copy } = keptCopy ?? {};
     const usable = keptCopy !== undefined && (keptAt ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? (copy as AfterSendMsg) : undefined;
     for (let look = 0; ; look++) {
-      const { shown, first } = look === 0 && usable !== undefined ? await this.keptLook(data, usable) : await this.look(data, lease);
+      const { shown, first } = look === 0 && usable !== undefined ? { shown: usable, first: keptFirst ?? [] } : await this.look(data, lease);
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
@@ -114,13 +114,6 @@ export class ReplyConfirmation {
       if (wait === undefined) throw new NotConfirmed(`IM's history does not show ${data.agent} sent it to the customer`);
       await sleep(wait);
     }
-  }
-
-  /** What another reply's look kept: this reply as it showed it, and the agent's messages it showed sent just before. */
-  private async keptLook(data: ReplyJob, shown: AfterSendMsg): Promise<{ shown: AfterSendMsg; first: string[] }> {
-    const all = await this.deps.redis.hgetall(this.deps.keys.replyConfirmations(data.openid));
-    const others = Object.entries(all).flatMap(([msgKey, kept]) => (msgKey === data.msgKey ? [] : [JSON.parse(kept) as AfterSendMsg]));
-    return { shown, first: sentJustBefore(shown, others) };
   }
 
   /** The body, once what the history shows under the reply's MsgKey is the same message. */
@@ -140,11 +133,16 @@ export class ReplyConfirmation {
     const at = Date.now();
     const found = await this.read(data, lease);
     const others = [...found].filter(([msgKey]) => msgKey !== data.msgKey);
+    // Each kept with the agent's messages this look showed sent just before it, for its own order.
+    const all = [...found.values()];
     if (others.length > 0) {
       const shared = this.deps.keys.replyConfirmations(data.openid);
       await this.deps.redis
         .multi()
-        .hset(shared, Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify({ ...m, keptAt: at } satisfies Kept)])))
+        .hset(
+          shared,
+          Object.fromEntries(others.map(([msgKey, m]) => [msgKey, JSON.stringify({ ...m, keptAt: at, first: sentJustBefore(m, all) } satisfies Kept)])),
+        )
         .pexpire(shared, SHOWN_TTL_MS)
         .exec();
     }

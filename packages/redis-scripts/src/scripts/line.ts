@@ -31,9 +31,10 @@ end
 // ARGV: job id, ttl, job key prefix. Appends once; the score is a Redis-side sequence, so the line
 // keeps the order in which jobs were stored, whichever process stored them, unless a place was
 // kept for the job ahead of a head that waits for it (and still does: in line, not finished; a
-// head gives its places up before it goes, see PLACE_AHEAD). An earlier
+// head gives its places up before it goes, see PLACE_AHEAD), and the place is not ahead of
+// another head (which may have begun): then it is taken. An earlier
 // release's line is carried over once, its order kept (same sequence).
-export const APPEND = `
+export const APPEND = `${LIVE_HEAD_LUA}
 if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MIN')
   redis.call('DEL', KEYS[3])
@@ -45,7 +46,11 @@ if kept then
   redis.call('HDEL', KEYS[4], ARGV[1])
   local at, keeper = string.match(kept, '^(%S+) (.+)$')
   local job = ARGV[3] .. (keeper or '')
-  if at and redis.call('ZSCORE', KEYS[1], keeper) and redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then score = at end
+  if at and redis.call('ZSCORE', KEYS[1], keeper) and redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
+    -- Never ahead of a head that may have begun: only the keeper (which waits), or behind the head.
+    local head = liveHead(KEYS[1], ARGV[3])
+    if head == keeper or (head and tonumber(redis.call('ZSCORE', KEYS[1], head)) < tonumber(at)) then score = at end
+  end
 end
 redis.call('ZADD', KEYS[1], score or redis.call('INCR', KEYS[2]), ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
