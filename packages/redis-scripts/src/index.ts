@@ -68,39 +68,27 @@ const SCRIPTS = {
   wximHsetIfKept: { numberOfKeys: 1, lua: HSET_IF_KEPT },
 } as const;
 
+/** A queue's keys a script needs to wake a job that stepped aside (see WAKE_TO_FRONT): delayed, wait, meta, active, marker, events. */
+export type WakeKeys = [delayed: string, wait: string, meta: string, active: string, marker: string, events: string];
+
 /** The scripts as commands, with the types of what they return. */
 export interface RelayScripts {
   wximLineAppend(line: string, seq: string, legacyLine: string, ahead: string, jobId: string, ttl: number, jobPrefix: string): Promise<number>;
   wximLinePlaceAhead(
-    line: string,
-    ahead: string,
-    progress: string,
-    delayed: string,
-    wait: string,
-    meta: string,
-    active: string,
-    marker: string,
-    events: string,
-    jobPrefix: string,
-    head: string,
-    keepMs: number,
-    keep: '1' | '0',
-    ...ids: string[]
+    ...args: [
+      line: string,
+      ahead: string,
+      progress: string,
+      ...wake: WakeKeys,
+      jobPrefix: string,
+      head: string,
+      keepMs: number,
+      keep: '1' | '0',
+      ...ids: string[],
+    ]
   ): Promise<[string[], string[]] | null>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
-  wximLineFinish(
-    line: string,
-    relayIds: string,
-    delayed: string,
-    wait: string,
-    meta: string,
-    active: string,
-    marker: string,
-    events: string,
-    jobPrefix: string,
-    jobId: string,
-    keepIds: '1' | '0',
-  ): Promise<string | null>;
+  wximLineFinish(...args: [line: string, relayIds: string, ...wake: WakeKeys, jobPrefix: string, jobId: string, keepIds: '1' | '0']): Promise<string | null>;
   wximRelayBegin(
     numberOfKeys: number,
     ...args: string[]

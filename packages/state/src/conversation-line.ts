@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
-import { LINE_TTL_S, type RelayScripts, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
+import { LINE_TTL_S, type RelayScripts, type WakeKeys, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
 export type Turn = 'head' | 'waiting' | 'absent';
 
@@ -61,17 +61,11 @@ export class ConversationLine {
    * relay ids for a retry by hand.
    */
   async finish(openid: string, jobId: string, failed = false): Promise<string | undefined> {
-    const q = this.queueKeys;
     return (
       (await this.redis.wximLineFinish(
         this.keys.line(this.queue, openid),
         this.jobState(jobId),
-        q.delayed,
-        q.wait,
-        q.meta,
-        q.active,
-        q.marker,
-        q.events,
+        ...this.wakeKeys(),
         this.jobKeyPrefix,
         jobId,
         failed ? '1' : '0',
@@ -95,17 +89,11 @@ export class ConversationLine {
     keepMs: number,
     keep: boolean,
   ): Promise<{ moved: string[]; kept: string[] } | undefined> {
-    const q = this.queueKeys;
     const placed = await this.redis.wximLinePlaceAhead(
       this.keys.line(this.queue, openid),
       this.keys.lineAhead(this.queue, openid),
       this.jobState(head),
-      q.delayed,
-      q.wait,
-      q.meta,
-      q.active,
-      q.marker,
-      q.events,
+      ...this.wakeKeys(),
       this.jobKeyPrefix,
       head,
       keepMs,
@@ -113,6 +101,11 @@ export class ConversationLine {
       ...first,
     );
     return placed === null ? undefined : { moved: placed[0], kept: placed[1] };
+  }
+
+  private wakeKeys(): WakeKeys {
+    const q = this.queueKeys;
+    return [q.delayed, q.wait, q.meta, q.active, q.marker, q.events];
   }
 
   private appendKeys(openid: string): [string, string, string, string] {

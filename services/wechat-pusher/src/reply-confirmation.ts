@@ -49,6 +49,11 @@ type Kept = AfterSendMsg & { keptAt?: number; first?: string[] };
 const LOOKS_AGAIN_AFTER_MS = [250, 500, 1000, 1500, 2000];
 /** What one look showed stays this long for the customer's other replies waiting behind it. */
 const SHOWN_TTL_MS = 10 * 60 * 1000;
+/**
+ * How far back (s) a look reaches for the agent's messages sent before a reply: IM gives a callback
+ * 2 s, so one sent that long before may still call back after the reply's.
+ */
+const CALLBACK_BUDGET_S = 2;
 /** History pages one look may read from the reply's time to now before it asks for the reply's second alone. */
 const MAX_PAGES = 5;
 
@@ -147,19 +152,10 @@ export class ReplyConfirmation {
         .exec();
     }
     const shown = found.get(data.msgKey);
-    return {
-      shown,
-      first:
-        shown === undefined
-          ? []
-          : sentJustBefore(
-              shown,
-              others.map(([, m]) => m),
-            ),
-    };
+    return { shown, first: shown === undefined ? [] : sentJustBefore(shown, all) };
   }
 
-  /** The messages to the customer the history shows from the reply's second to now (or in its second alone, past MAX_PAGES). */
+  /** The messages to the customer the history shows from CALLBACK_BUDGET_S before the reply's second to now (or around its second alone, past MAX_PAGES). */
   private async read(data: ReplyJob, lease?: Lease): Promise<Map<string, AfterSendMsg>> {
     const found = new Map<string, AfterSendMsg>();
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command, lease), true) };
@@ -173,8 +169,7 @@ export class ReplyConfirmation {
       }
       return true;
     };
-    // From two seconds before: IM gives a callback 2 s, so a message sent that long before may call back after this one.
-    const complete = await read(data.msgTime - 2, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
+    const complete = await read(data.msgTime - CALLBACK_BUDGET_S, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
     // Newest first: a long conversation since the reply leaves the reply itself on a later page.
     if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
     return found;
@@ -183,9 +178,9 @@ export class ReplyConfirmation {
 
 /**
  * The job ids of the messages among `others` that the reply's agent sent the customer just before
- * it (in its second or the two before: IM gives a callback 2 s, so theirs may come after the
- * reply's; IM orders a conversation by MsgTime, then MsgSeq), in that
- * order: the ones im-callback stores as replies (delivered, not recalled, not the relay's own).
+ * it (in its second or the CALLBACK_BUDGET_S before; IM orders a conversation by MsgTime, then
+ * MsgSeq), in that order: the ones im-callback stores as replies (delivered, not recalled, not the
+ * relay's own). The reply itself, if among them, is not before itself.
  */
 function sentJustBefore(reply: AfterSendMsg, others: readonly AfterSendMsg[]): string[] {
   return others
@@ -193,7 +188,7 @@ function sentJustBefore(reply: AfterSendMsg, others: readonly AfterSendMsg[]): s
       (m) =>
         m.fromAccount === reply.fromAccount &&
         m.toAccount === reply.toAccount &&
-        m.msgTime >= reply.msgTime - 2 &&
+        m.msgTime >= reply.msgTime - CALLBACK_BUDGET_S &&
         sentOrder(m, reply) < 0 &&
         m.sendMsgResult === 0 &&
         m.recalled !== true &&
