@@ -100,19 +100,6 @@ t.test('ffmpeg killed mid-conversion (the machine, not the recording): the next 
   t.notMatch(metrics, /^wxim_im_retries_total\{class="internal"\}/m, 'not as a Redis or program error');
 });
 
-t.test("WeChat's daily limit on media/get (45009): the note at once, the customer's next message right after, no queue held", async (t) => {
-  const openid = fakeOpenId();
-  const calls = mediaCalls();
-  wechatApi.failNext('media/get', 45009, 1, 'reach max api daily quota limit');
-  await wechat.push(wechat.voice(openid, { recognition: 'first' }));
-  await wechat.push(wechat.text(openid, 'and then this'));
-  const [note, next] = await conversation(openid, 2);
-  t.equal(textOf(note!), '[voice] first', 'the note');
-  t.equal(textOf(next!), 'and then this', 'the next message, in order');
-  t.equal(mediaCalls(), calls + 1, 'WeChat was asked once');
-  t.notOk(await queueHeld(), 'the inbound queue is not held');
-});
-
 t.test('a setup error (40164, IP not whitelisted): the note at once', async (t) => {
   const openid = fakeOpenId();
   const calls = mediaCalls();
@@ -167,4 +154,20 @@ t.test('a CreateTime in the future does not lengthen the link or the stored medi
   );
   const ttl = await redis.pttl(stateKeys(prefix).media(id));
   t.ok(ttl > 0 && ttl <= THREE_DAYS_S * 1000, `the stored recording too (${ttl} ms)`);
+});
+
+// Last: the im-worker then leaves media/get alone for 5 minutes, as WeChat said its quota is used up.
+t.test("WeChat's daily limit on media/get (45009): the note at once, the customer's next message right after, no queue held", async (t) => {
+  const openid = fakeOpenId();
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 45009, 1, 'reach max api daily quota limit');
+  await wechat.push(wechat.voice(openid, { recognition: 'first' }));
+  await wechat.push(wechat.text(openid, 'and then this'));
+  await wechat.push(wechat.voice(openid, { recognition: 'again' }));
+  const [note, next, again] = await conversation(openid, 3);
+  t.equal(textOf(note!), '[voice] first', 'the note');
+  t.equal(textOf(next!), 'and then this', 'the next message, in order');
+  t.equal(textOf(again!), '[voice] again', 'a later voice: the note too');
+  t.equal(mediaCalls(), calls + 1, 'WeChat was asked once: the quota it said is used up is not asked again');
+  t.notOk(await queueHeld(), 'the inbound queue is not held');
 });

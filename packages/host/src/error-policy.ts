@@ -1,13 +1,15 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
 import { LockLostError, NotOnReplicas } from '@wxim/state';
 import { WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
-import { RateLimitError, UnrecoverableError } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError } from 'bullmq';
 
 export type Decision =
   /** Retry later with backoff (an attempt is spent). */
   | { action: 'retry'; class: string }
   /** Hold the whole queue back for a while; the job goes back to wait without spending an attempt. */
   | { action: 'slow_down'; class: string; ms: number }
+  /** This job waits for a while without spending an attempt; the queue's other jobs go on. */
+  | { action: 'wait'; class: string; ms: number }
   /** Fail the job now; its reason shows on the dashboard. */
   | { action: 'fail'; class: string; reason: string }
   /** The job is another worker's now: touch nothing (BullMQ refuses to finish a job whose lock is gone). */
@@ -15,7 +17,9 @@ export type Decision =
 
 /**
  * Every error a worker's job meets, turned into what BullMQ should do, in one place for every
- * worker. The platforms' own classes map directly: "too many requests" holds the queue, IM's
+ * worker. The platforms' own classes map directly: "too many requests" holds the queue (a WeChat
+ * API's daily quota used up holds only the job that met it: the queue's other jobs may call other
+ * APIs, or none; see DailyQuotas for how the API is held), IM's
  * permanent refusals fail the job, the rest retries with backoff — configuration errors too (a
  * wrong key, secret, admin or app id), so the backlog flows again once an operator fixes the
  * configuration; a service's own passing error that names its class (RetryClassed) is retried under
@@ -26,6 +30,7 @@ export function decide(err: unknown): Decision {
   if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
   // Not sent: the replicas do not hold the job yet (a failover, a replica behind). Tried again later.
   if (err instanceof NotOnReplicas) return { action: 'retry', class: 'replicas' };
+  if (err instanceof WechatRateLimitedError && err.code === 45009) return { action: 'wait', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)
@@ -46,5 +51,6 @@ export interface RetryClassed {
 export function errorFor(decision: Decision, err: unknown): Error {
   if (decision.action === 'fail') return new UnrecoverableError(decision.reason);
   if (decision.action === 'slow_down') return new RateLimitError();
+  if (decision.action === 'wait') return new DelayedError();
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -129,7 +129,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   }
 
   /** The error to throw for a failed attempt, once it is counted and logged (and, if last, said). */
-  async function failure(job: Job<T>, err: unknown, attempt: Attempt<R>): Promise<unknown> {
+  async function failure(job: Job<T>, err: unknown, attempt: Attempt<R>, lease: Lease | undefined): Promise<unknown> {
     // BullMQ's own errors are the work's decision already (e.g. a notice sent and the job failed, counted its own way).
     if (err instanceof DelayedError) return err;
     if (err instanceof UnrecoverableError) {
@@ -158,6 +158,8 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       log.warn({ jobId: job.id, ...fields, class: decision.class, reason, attempt: job.attemptsMade + 1 }, words.willRetry);
       if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
       await attempt.willRetry?.(err as Error);
+      // At the head of its line, as a job that steps aside: the customer's later jobs stay behind it.
+      if (decision.action === 'wait') await job.moveToDelayed(Date.now() + decision.ms, lease?.token);
     }
     return errorFor(decision, err);
   }
@@ -175,7 +177,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     try {
       return await attempt.run();
     } catch (err) {
-      throw await failure(job, err, attempt);
+      throw await failure(job, err, attempt, lease);
     }
   }
 

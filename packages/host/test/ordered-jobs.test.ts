@@ -1,5 +1,6 @@
 import { queueLayout } from '@wxim/queue';
 import { ImPermanentError } from '@wxim/im';
+import { WechatRateLimitedError } from '@wxim/wechat';
 import { ConversationLine, type Lease, LockLostError, queueHold, stateKeys, wakeToFront } from '@wxim/state';
 import { type Attempt, orderedJobs } from '@wxim/host';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
@@ -13,7 +14,7 @@ t.teardown(() => server.close());
 interface Task {
   openid: string;
   /** What the work does: resolve, or throw this error. */
-  fails?: 'internal' | 'lock_lost' | 'permanent';
+  fails?: 'internal' | 'lock_lost' | 'permanent' | 'daily_quota';
 }
 
 const QUEUE = 'ordered-test';
@@ -28,6 +29,8 @@ interface Seen {
   logs: { level: 'info' | 'warn' | 'error'; msg: string; obj: object }[];
   /** The jobs the host's own wake was asked for. */
   wakes: string[];
+  /** The holds on the whole queue asked for (ms). */
+  holds: number[];
 }
 
 /** A queue and a worker of its own, with the protocol wired as the worker host wires a handler. */
@@ -44,8 +47,9 @@ async function setup(
   const queue = new Queue<Task>(QUEUE, { connection: redis, prefix });
   const layout = queueLayout(prefix, QUEUE);
   const line = new ConversationLine(redis, keys, QUEUE, (jobId) => `${prefix}:test-state:${jobId}`);
-  const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [], wakes: [] };
+  const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [], wakes: [], holds: [] };
   const wake = wakeToFront(redis, layout);
+  const hold = queueHold(redis, layout.limiter);
   const jobs = orderedJobs<Task, string>(
     {
       line,
@@ -53,7 +57,10 @@ async function setup(
         seen.wakes.push(id);
         return wake(id);
       },
-      rateLimit: queueHold(redis, queueLayout(prefix, QUEUE).limiter),
+      rateLimit: (ms) => {
+        seen.holds.push(ms);
+        return hold(ms);
+      },
       jobKeyPrefix: keys.jobs(QUEUE),
       lockMs: 30_000,
       waitMs: options.waitMs,
@@ -72,6 +79,9 @@ async function setup(
           if (job.data.fails === 'internal') throw new Error('something broke');
           if (job.data.fails === 'lock_lost') throw new LockLostError('the lock is gone');
           if (job.data.fails === 'permanent') throw new ImPermanentError('openim/sendmsg', 20001, 'refused for good');
+          // Over the API's daily quota on its first run only, held back 300 ms (see DailyQuotas).
+          if (job.data.fails === 'daily_quota' && seen.runs.filter((r) => r.id === job.id).length === 1)
+            throw new WechatRateLimitedError('message/custom/send', 45009, 'reach max api daily quota limit', 300);
           return `ran ${job.id}`;
         },
         failedForGood: async (err) => {
@@ -191,6 +201,23 @@ t.test('an attempt that fails with attempts left is retried; the last runs the f
   t.same(seen.logs[1]!.obj, { jobId: 'flaky', openid: 'o3', class: 'internal', reason: 'something broke', attempt: 2 }, "the worker's fields in the log");
   t.equal((await queue.getJob('flaky'))!.failedReason, 'something broke', 'the error itself is what BullMQ records');
   await eventually('the job behind it went on', async () => (await queue.getJobState('after')) === 'completed');
+});
+
+t.test("a job over a WeChat API's daily quota waits at the head of its line, no attempt spent; the queue's other lines go on", async (t) => {
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  await store('over', { openid: 'o9', fails: 'daily_quota' }, 1);
+  await store('behind', { openid: 'o9' });
+  await store('other', { openid: 'o10' });
+  start();
+  await eventually('the other line went on', async () => (await queue.getJobState('other')) === 'completed');
+  t.same(seen.holds, [], 'the queue is not held');
+  await eventually('the job ran again after its wait', async () => (await queue.getJobState('over')) === 'completed');
+  await eventually('the one behind it went after it', async () => (await queue.getJobState('behind')) === 'completed');
+  const [over, behind] = [(await queue.getJob('over'))!, (await queue.getJob('behind'))!];
+  t.equal(over.attemptsMade, 1, 'its only attempt, of one, is the one that completed');
+  t.ok(behind.processedOn! >= over.finishedOn!, 'the customer’s later job waited behind it');
+  t.same(seen.retried, ['rate_limited']);
+  t.same(seen.failed, []);
 });
 
 t.test('an error the platform means for good fails the job at once, and says its last word', async (t) => {

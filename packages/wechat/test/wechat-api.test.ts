@@ -2,7 +2,9 @@ import { WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
 import { freePort, startTestRedis, testPrefix } from '@wxim/testkit';
 import {
   AccessTokenStore,
+  DailyQuotas,
   WechatApi,
+  WechatRateLimitedError,
   type WechatApiOptions,
   WechatCredentialError,
   WechatPermanentError,
@@ -195,6 +197,54 @@ t.test('media over its limit or of the wrong format is refused for good', async 
   t.match(reasonOf(40005), /too large or in a format/);
   const missing = await failure(t, api.sendCustom({ touser: customer(), msgtype: 'voice', voice: { media_id: 'no-such-media' } }));
   t.equal((missing as WechatPermanentError).code, 40007);
+});
+
+t.test("an API over its daily quota is left alone until one call tries it again; the client's other APIs go on", async (t) => {
+  let now = Date.UTC(2026, 11, 5, 2, 0); // 10:00 in China: the day has 14 hours left
+  const { api, outcomes } = client(t, { quotas: new DailyQuotas(300_000, () => now) });
+  const openid = customer();
+  t.teardown(() => sim.clearScripted());
+  sim.failNext('message/custom/send', 45009, 10, 'reach max api daily quota limit');
+  const send = (content: string, beforeSend?: () => Promise<boolean>) =>
+    api.sendCustom({ touser: openid, msgtype: 'text', text: { content } }, beforeSend === undefined ? {} : { beforeSend });
+  const refused = await failure(t, send('one'));
+  t.type(refused, WechatRateLimitedError);
+  t.equal((refused as WechatRateLimitedError).retryAfterMs, 300_000, 'waited for until the look again, not the day');
+  t.same(api.quotas.usedUpNow(), ['message/custom/send']);
+  let turns = 0;
+  now += 299_000;
+  const held = await failure(
+    t,
+    send('two', async () => (turns++, true)),
+  );
+  t.type(held, WechatRateLimitedError);
+  t.equal((held as WechatRateLimitedError).code, 45009, 'as WeChat would answer');
+  t.equal((held as WechatRateLimitedError).retryAfterMs, 1000, 'the rest of the hold');
+  t.equal(turns, 0, 'no turn taken: the call is not made');
+  t.equal(await api.typing(openid, 'Typing'), true, 'another API is called');
+  t.same(outcomes, ['message/custom/send 45009', 'message/custom/typing ok'], 'one send reached WeChat');
+  now += 1000; // five minutes on: one call looks again, and finds the quota still used up
+  await failure(t, send('three'));
+  t.equal(outcomes.filter((o) => o === 'message/custom/send 45009').length, 2);
+  sim.clearScripted(); // the quota is back (an operator's clear_quota)
+  now += 300_000;
+  t.equal(await send('four'), true);
+  t.same(api.quotas.usedUpNow(), [], 'a call that succeeds ends it');
+  t.same(
+    sim.sentTo(openid).map((m) => m.payload['content']),
+    ['four'],
+  );
+});
+
+t.test('a quota used up shows until WeChat’s day is over, and is left alone no longer than that', async (t) => {
+  let now = Date.UTC(2026, 11, 5, 15, 58); // 23:58 in China
+  const quotas = new DailyQuotas(300_000, () => now);
+  t.equal(quotas.usedUp('message/custom/send'), 120_000, 'held until midnight, sooner than the look again');
+  t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError);
+  t.doesNotThrow(() => quotas.check('media/upload'), 'another API is not held');
+  now += 120_000;
+  t.doesNotThrow(() => quotas.check('message/custom/send'), 'a new day: it may be called');
+  t.same(quotas.usedUpNow(), [], 'no longer shown used up');
 });
 
 t.test('no token and no secret in any error thrown above', async (t) => {

@@ -143,3 +143,20 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     inFlight: new Gauge({ name: 'wxim_pusher_jobs_in_flight', help: 'Replies this worker is delivering now', registers }),
   };
 }
+
+/**
+ * `wxim_wechat_quota_used_up{api}`: 1 for each WeChat API whose daily quota WeChat said is used up
+ * (45009), from that answer until a call of it succeeds or WeChat's day ends (see DailyQuotas).
+ */
+export function watchQuotas(registry: Registry, usedUp: () => string[]): Gauge<'api'> {
+  return new Gauge({
+    name: 'wxim_wechat_quota_used_up',
+    help: "WeChat APIs over their daily quota (45009), 1 each: their calls wait (a reply for its customer, the queue's other jobs go on) until the quota may be back",
+    labelNames: ['api'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const api of usedUp()) this.set({ api }, 1);
+    },
+  });
+}

@@ -2,8 +2,8 @@ import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, wakeToFront } from '@wxim/state';
 import { type HostOverrides, type WorkerHost, accountKeys, createImClient, createWorkerHost, fleetRateGate, imShareGate, otherAppDesks } from '@wxim/host';
-import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
-import { createPusherMetrics } from './metrics.js';
+import { AccessTokenStore, DailyQuotas, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
+import { createPusherMetrics, watchQuotas } from './metrics.js';
 import { createPusher } from './processor.js';
 import { DeskCommands } from './desk-commands.js';
 import { CsatQuestion } from './csat.js';
@@ -23,6 +23,8 @@ export interface WechatPusherOverrides extends HostOverrides {
   confirmLooksAgainAfterMs?: readonly number[];
   /** How long a reply waits for the agent's messages sent just before it to be stored (ORDER_WAIT_MS, after IM's callback budget); tests lengthen it. */
   orderWaitMs?: number;
+  /** How long an API WeChat said is over its daily quota is left alone before one call tries it again (QUOTA_LOOK_AGAIN_MS); tests shorten it. */
+  quotaLookAgainMs?: number;
   /** How often an instance looks whether a first answer is overdue (FIRST_RESPONSE_SLA_S); tests shorten it. */
   firstResponseCheckEveryMs?: number;
   /** How often an instance looks whether a reply window closes soon unanswered (WINDOW_WARNING_MS); tests shorten it. */
@@ -77,11 +79,14 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         tokens,
         timeoutMs: overrides.wechatTimeoutMs ?? 10_000,
         connections: config.worker.concurrency,
+        ...(overrides.quotaLookAgainMs === undefined ? {} : { quotas: new DailyQuotas(overrides.quotaLookAgainMs) }),
         afterCall: (api, outcome, seconds) => {
           metrics.wechatCalls.inc({ api, outcome });
           metrics.wechatCallSeconds.observe({ api }, seconds);
         },
       });
+      const client = wechat;
+      watchQuotas(metrics.registry, () => client.quotas.usedUpNow());
       // Each platform's budget apart: IM's per command (shared with the im-worker), WeChat's own.
       const gate = fleetRateGate(state, keys, config);
       if (config.callbackVerify === 'off')

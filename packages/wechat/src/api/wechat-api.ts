@@ -10,6 +10,8 @@ import { multipartFile } from './multipart.js';
 import { networkFailure } from './network-failure.js';
 import { readCapped, readMediaAnswer } from '../media/media-answer.js';
 import { WechatPermanentError } from './errors/permanent-error.js';
+import { WechatRateLimitedError } from './errors/rate-limited-error.js';
+import { DailyQuotas } from './daily-quotas.js';
 
 export interface WechatApiOptions {
   /** e.g. https://api.weixin.qq.com, or the simulator. */
@@ -22,6 +24,8 @@ export interface WechatApiOptions {
   connections?: number;
   /** Called after every call with its outcome (`ok`, the errcode, `network`, `http_<status>`, `bad_json`), for metrics. */
   afterCall?: (api: string, outcome: string, seconds: number) => void;
+  /** What the client knows of WeChat's daily quotas (see DailyQuotas): a 5-minute look again by default. */
+  quotas?: DailyQuotas;
 }
 
 /** What one call may be given besides its content. */
@@ -56,15 +60,19 @@ export interface WechatRequest {
  * fleet's token from the store; a token WeChat refuses (40001, 40014, 42001) is dropped and the
  * call made once more with a fresh one. Every answer's errcode is checked and turned into a typed
  * error; failures without an answer are told apart by whether the request may have reached WeChat
- * (uncertain) or not (transient). No URL, token or secret goes into an error.
+ * (uncertain) or not (transient). No URL, token or secret goes into an error. An API WeChat said
+ * is over its daily quota (45009) is not called again until the quota may be back (DailyQuotas).
  */
 export class WechatApi {
+  /** The APIs over their daily quota, as this client last heard from WeChat. */
+  readonly quotas: DailyQuotas;
   private readonly pool: Pool;
   private readonly timeoutMs: number;
   private readonly basePath: string;
 
   constructor(private readonly options: WechatApiOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.quotas = options.quotas ?? new DailyQuotas();
     this.pool = new Pool(options.apiBase, { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connectTimeout: this.timeoutMs });
     this.basePath = new URL(options.apiBase).pathname.replace(/\/$/, '');
   }
@@ -109,6 +117,7 @@ export class WechatApi {
    * skipped the call. Only reads: safe to repeat.
    */
   async getMedia(mediaId: string, maxBytes: number, options: WechatCallOptions = {}): Promise<DownloadedMedia | undefined> {
+    this.quotas.check('media/get');
     return this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options));
   }
 
@@ -167,24 +176,27 @@ export class WechatApi {
     const answer = readMediaAnswer(contentType, bytes);
     if (answer.kind === 'file') {
       done('ok');
+      this.quotas.succeeded(api);
       return { kind: 'file', bytes: answer.bytes, contentType: answer.contentType };
     }
     if (answer.kind === 'bad_json') {
       done('bad_json');
       throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
     }
-    throwIfError(api, answer.answer, token, done);
+    this.checkAnswer(api, answer.answer, token, done);
     const videoUrl = answer.answer['video_url'];
     if (typeof videoUrl !== 'string' || !/^https?:\/\//i.test(videoUrl)) {
       done('bad_json');
       throw new WechatPermanentError(api, 0, 'answer is neither a file nor a video link');
     }
     done('ok');
+    this.quotas.succeeded(api);
     return { kind: 'video', videoUrl };
   }
 
   /** Resolves to WeChat's answer, or undefined when `beforeSend` skipped the call. */
   async call<T extends object = object>(api: string, request: WechatRequest, options: WechatCallOptions = {}): Promise<(T & WechatAnswer) | undefined> {
+    this.quotas.check(api);
     return this.withToken((token) => this.callOnce<T>(api, token, request, options));
   }
 
@@ -231,9 +243,21 @@ export class WechatApi {
       throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
     }
     const answer = parsed as T & WechatAnswer;
-    throwIfError(api, answer, token, done);
+    this.checkAnswer(api, answer, token, done);
     done('ok');
+    this.quotas.succeeded(api);
     return answer;
+  }
+
+  /** throwIfError, remembering an API WeChat says is over its daily quota. */
+  private checkAnswer(api: string, answer: { errcode?: unknown; errmsg?: unknown }, token: string, done: (outcome: string) => void): void {
+    try {
+      throwIfError(api, answer, token, done);
+    } catch (err) {
+      // Waited for as long as the API is left alone, not to the day's end: the quota may come back sooner.
+      if (err instanceof WechatRateLimitedError && err.code === 45009) throw new WechatRateLimitedError(api, err.code, err.info, this.quotas.usedUp(api));
+      throw err;
+    }
   }
 
   /** Waits for the calls in flight, then closes the connections. */

@@ -4,15 +4,28 @@ const HOUR = 3_600_000;
 /** China Standard Time (UTC+8, no daylight saving): when WeChat's days begin. */
 const CST_OFFSET = 8 * HOUR;
 
+/** Milliseconds from `now` to the next midnight in China, when WeChat's daily quotas begin again. */
+export function msToChinaMidnight(now: number): number {
+  return 24 * HOUR - ((now + CST_OFFSET) % (24 * HOUR));
+}
+
 /** 45009: the API's daily quota is used up; 45011: too many calls this minute. */
 export class WechatRateLimitedError extends WechatApiError {
   override readonly name = 'WechatRateLimitedError';
   readonly kind = 'rate_limited';
-  /** How long to hold back, in ms: a minute for 45011; for 45009, until the next midnight in China. */
+  constructor(
+    api: string,
+    code: number,
+    info: string,
+    /** How long the caller holds the API back already (see DailyQuotas): the wait, in place of the day's end. */
+    private readonly heldMs?: number,
+  ) {
+    super(api, code, info);
+  }
+
+  /** How long to hold back, in ms: a minute for 45011; for 45009, until the next midnight in China, or as long as the API is held back. */
   get retryAfterMs(): number {
     if (this.code !== 45009) return 60_000;
-    const now = Date.now();
-    const sinceMidnight = (now + CST_OFFSET) % (24 * HOUR);
-    return 24 * HOUR - sinceMidnight;
+    return this.heldMs ?? msToChinaMidnight(Date.now());
   }
 }
