@@ -23,7 +23,14 @@ async function relayOf(t: Test, env: Record<string, string> = {}, orderWaitMs?: 
   const stepsAside = async (msgKey: string) => (await (await relay.pusher.queue.getJob(replyJobId(msgKey)))?.isDelayed()) === true;
   /** Whether a reply keeps a place ahead of itself for the message with this MsgKey. */
   const placeKept = async (openid: string, msgKey: string) => (await redis.hexists(keys.lineAhead('agent-replies', openid), replyJobId(msgKey))) === 1;
-  return { relay, redis, keys, stepsAside, placeKept };
+  /** The pusher's count of the agent's messages `moved` ahead of a later reply, or `gave_up` on. */
+  const reordered = async (outcome: 'moved' | 'gave_up') => {
+    const line = (await relay.pusher.app.inject({ url: '/metrics' })).body
+      .split('\n')
+      .find((l) => l.startsWith(`wxim_pusher_reply_order_total{outcome="${outcome}"} `));
+    return Number(line?.split(' ')[1]);
+  };
+  return { relay, redis, keys, stepsAside, placeKept, reordered };
 }
 
 t.test("a reply whose callback overtook the agent's message before it waits for that message, which goes first", async (t) => {
@@ -44,7 +51,7 @@ t.test("a reply whose callback overtook the agent's message before it waits for 
 });
 
 t.test('a reply whose earlier message never comes goes on its own once that callback is past IM’s budget', async (t) => {
-  const { relay, redis, keys } = await relayOf(t);
+  const { relay, redis, keys, reordered } = await relayOf(t);
   const { openid, userId, agent } = await relay.newCustomer();
   relay.im.callbackLost(1);
   await relay.im.agentSend(agent, userId, [textElem('lost')]);
@@ -55,11 +62,13 @@ t.test('a reply whose earlier message never comes goes on its own once that call
   t.ok(waited >= ORDER_WAIT_MS - 200, `it waited for the lost one first (${waited} ms)`);
   t.same(relay.textsTo(openid), ['after it'], 'delivered, without the lost one');
   t.equal(await redis.exists(keys.lineAhead('agent-replies', openid)), 0, 'no place kept for the lost one: found later, it joins the end of the line');
+  t.equal(await reordered('gave_up'), 1, 'counted: one message the reply went ahead of');
+  t.equal(await reordered('moved'), 0);
 });
 
 t.test("a reply held for its undo time moves behind the agent's message stored behind it meanwhile, past the 3 s too", async (t) => {
   // Held longer than a reply waits for a message not stored yet: one stored is waited for however long.
-  const { relay, stepsAside } = await relayOf(t, { REPLY_UNDO_MS: '4000' });
+  const { relay, stepsAside, reordered } = await relayOf(t, { REPLY_UNDO_MS: '4000' });
   const { openid, userId, agent } = await relay.newCustomer();
   const release = relay.im.callbackHeld();
   t.teardown(release); // a failure below must not leave it held
@@ -71,6 +80,8 @@ t.test("a reply held for its undo time moves behind the agent's message stored b
   t.ok((await first).delivered, "the first's callback came, behind the second");
   await relay.waitForSent(openid, 2, 15_000);
   t.same(relay.textsTo(openid), ['first', 'second'], "delivered in the agent's order");
+  t.equal(await reordered('moved'), 1, 'counted: one message put ahead of the reply');
+  t.equal(await reordered('gave_up'), 0);
 });
 
 t.test("replies waiting behind another, confirmed by its look, still wait for the agent's message before them", async (t) => {

@@ -23,6 +23,8 @@ export interface PusherMetrics {
   signals: Counter<'signal' | 'outcome'>;
   deliveryMarks: Counter<'state' | 'outcome'>;
   windowWarnings: Counter<'outcome'>;
+  /** The agent's messages put ahead of a later reply of theirs (moved) or not waited for any longer (gave_up): see reply-order.ts. */
+  replyOrder: Counter<'outcome'>;
   /** The fleet's periodic checks run by this instance (first_response, window_warning) by outcome (done, failed). */
   checks: Counter<'check' | 'outcome'>;
 }
@@ -36,6 +38,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
   for (const cause of ['command', 'sla'] satisfies TransferCause[]) metrics.transfers.inc({ cause }, 0);
   for (const state of ['queued', 'delivered', 'not_delivered'] satisfies RelayMarkState[]) metrics.deliveryMarks.inc({ state, outcome: 'failed' }, 0);
   for (const outcome of ['refused', 'failed']) metrics.windowWarnings.inc({ outcome }, 0);
+  for (const outcome of ['moved', 'gave_up']) metrics.replyOrder.inc({ outcome }, 0);
   for (const check of ['first_response', 'window_warning']) for (const outcome of ['done', 'failed']) metrics.checks.inc({ check, outcome }, 0);
   return metrics;
 }
@@ -99,6 +102,12 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_pusher_checks_total',
       help: "The fleet's periodic checks this instance ran (one instance at a time), by check (first_response: FIRST_RESPONSE_SLA_S; window_warning: WINDOW_WARNING_MS) and outcome (done; failed: stopped by an error, logged, the next one looks again)",
       labelNames: ['check', 'outcome'],
+      registers,
+    }),
+    replyOrder: new Counter({
+      name: 'wxim_pusher_reply_order_total',
+      help: "The agent's messages whose callbacks came after a later reply's: moved (stored behind it, put ahead of it) or gave_up (not stored within 3 s, their callbacks lost: the reply went first, they follow when the sweep finds them)",
+      labelNames: ['outcome'],
       registers,
     }),
     retries: new Counter({ name: 'wxim_pusher_retries_total', help: 'Replies that will be tried again, by error class', labelNames: ['class'], registers }),

@@ -128,7 +128,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // the new primary (IM's history, by the sweep or a gap's recovery) and delivered twice.
       await deps.replicas?.job(lease);
       const confirmed = await bodyToDeliver(job, lease);
-      if (confirmed.first !== undefined) await afterEarlierMessages({ ...deps.order, log }, job, confirmed.first, lease);
+      if (confirmed.first !== undefined)
+        await afterEarlierMessages({ ...deps.order, log, counted: (outcome, n) => metrics.replyOrder.inc({ outcome }, n) }, job, confirmed.first, lease);
       body = confirmed.body;
       customData = confirmed.cloudCustomData;
       const handled = await deps.desk.handle(job, body, lease);

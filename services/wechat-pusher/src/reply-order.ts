@@ -16,6 +16,8 @@ export interface ReplyOrderDeps {
   /** ORDER_WAIT_MS unless given. */
   waitMs?: number;
   log: { debug(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Counts the agent's messages put ahead of a reply (`moved`) and those a reply went ahead of, not stored in time (`gave_up`). */
+  counted?: (outcome: 'moved' | 'gave_up', messages: number) => void;
 }
 
 /**
@@ -35,14 +37,16 @@ export async function afterEarlierMessages(deps: ReplyOrderDeps, job: Job<ReplyJ
   const placed = await deps.line.placeAhead(job.data.openid, job.id!, first, 2 * waitMs, keep);
   // Not the head any more (one of them took its kept place since this attempt's turn): its turn comes again.
   const wait = placed === undefined || placed.moved.length > 0 || (keep && placed.kept.length > 0);
+  if (placed !== undefined && placed.moved.length > 0) deps.counted?.('moved', placed.moved.length);
   if (wait) {
     deps.log.debug({ jobId: job.id, agent: job.data.agent, ...placed }, "a reply waits for its agent's messages sent just before it");
     await job.moveToDelayed(Date.now() + LOOK_AGAIN_MS, lease?.token);
     throw new DelayedError();
   }
-  if (placed.kept.length > 0)
-    deps.log.warn(
-      { jobId: job.id, agent: job.data.agent, first: placed.kept },
-      "the agent's messages sent just before this reply were not stored in time (their callbacks lost): it goes first, they follow when found in IM's history",
-    );
+  if (placed.kept.length === 0) return;
+  deps.counted?.('gave_up', placed.kept.length);
+  deps.log.warn(
+    { jobId: job.id, agent: job.data.agent, first: placed.kept },
+    "the agent's messages sent just before this reply were not stored in time (their callbacks lost): it goes first, they follow when found in IM's history",
+  );
 }
