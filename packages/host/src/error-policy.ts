@@ -1,6 +1,6 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
 import { LockLostError, NotOnReplicas } from '@wxim/state';
-import { WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
+import { QUOTA_LOOK_AGAIN_MS, WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
 import { DelayedError, RateLimitError, UnrecoverableError } from 'bullmq';
 
 export type Decision =
@@ -30,7 +30,9 @@ export function decide(err: unknown): Decision {
   if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
   // Not sent: the replicas do not hold the job yet (a failover, a replica behind). Tried again later.
   if (err instanceof NotOnReplicas) return { action: 'retry', class: 'replicas' };
-  if (err instanceof WechatRateLimitedError && err.code === 45009) return { action: 'wait', class: 'rate_limited', ms: err.retryAfterMs };
+  // At most the client's look again (an access_token fetch over its quota too: an operator's clear_quota cures it before midnight).
+  if (err instanceof WechatRateLimitedError && err.code === 45009)
+    return { action: 'wait', class: 'rate_limited', ms: Math.min(err.retryAfterMs, QUOTA_LOOK_AGAIN_MS) };
   if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)

@@ -1,0 +1,18 @@
+import { ImRateLimitedError } from '@wxim/im';
+import { decide } from '@wxim/host';
+import { QUOTA_LOOK_AGAIN_MS, WechatRateLimitedError } from '@wxim/wechat';
+import t from 'tap';
+
+t.test("a WeChat API's daily quota used up holds only its job, at most for the client's look again", async (t) => {
+  // As the client holds the API: the rest of its hold.
+  t.same(decide(new WechatRateLimitedError('message/custom/send', 45009, 'held', 1234)), { action: 'wait', class: 'rate_limited', ms: 1234 });
+  // Straight from WeChat with no hold of the client's (an access_token fetch): not to midnight, hours away.
+  const fromWechat = decide(new WechatRateLimitedError('stable_token', 45009, 'reach max api daily quota limit'));
+  t.equal(fromWechat.action, 'wait');
+  t.ok(fromWechat.action === 'wait' && fromWechat.ms > 0 && fromWechat.ms <= QUOTA_LOOK_AGAIN_MS, 'at most 5 minutes');
+});
+
+t.test('too many calls this minute still holds the whole queue back', async (t) => {
+  t.same(decide(new WechatRateLimitedError('message/custom/send', 45011, 'api freq out of limit')), { action: 'slow_down', class: 'rate_limited', ms: 60_000 });
+  t.equal(decide(new ImRateLimitedError('openim/sendmsg', 20039, 'too many')).action, 'slow_down');
+});
