@@ -36,7 +36,8 @@ t.test("replies over WeChat's daily quota wait, no attempt spent, while other cu
   );
   await eventually("B's reply waits too", async () => (await (await queue.getJob(replyJobId(toB.msgKey)))?.isDelayed()) === true, 10_000);
   const firstJob = await queue.getJob(replyJobId(first.msgKey));
-  t.ok(await firstJob!.isDelayed(), 'the first reply waits at the head of its line');
+  // Delayed, or (its 3 s over on a slow machine) the one call looking again, refused.
+  t.match(await firstJob!.getState(), /^(delayed|active|waiting)$/, 'the first reply waits at the head of its line');
   t.equal(firstJob!.attemptsMade, 0, 'no attempt spent');
   t.same([relay.textsTo(a.openid), relay.textsTo(b.openid)], [[], []], 'nothing delivered while the quota is used up');
   const refused = sendCalls();

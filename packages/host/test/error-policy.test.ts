@@ -5,7 +5,7 @@ import t from 'tap';
 
 t.test("a WeChat API's daily quota used up holds only its job, at most for the client's look again", async (t) => {
   // As the client holds the API: the rest of its hold.
-  t.same(decide(new WechatRateLimitedError('message/custom/send', 45009, 'held', 1234)), { action: 'wait', class: 'rate_limited', ms: 1234 });
+  t.same(decide(new WechatRateLimitedError('message/custom/send', 45009, 'held', 1234)), { action: 'wait', class: 'daily_quota', ms: 1234 });
   // Straight from WeChat with no hold of the client's (an access_token fetch): not to midnight, hours away.
   const fromWechat = decide(new WechatRateLimitedError('stable_token', 45009, 'reach max api daily quota limit'));
   t.equal(fromWechat.action, 'wait');

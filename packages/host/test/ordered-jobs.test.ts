@@ -216,7 +216,7 @@ t.test("a job over a WeChat API's daily quota waits at the head of its line, no 
   const [over, behind] = [(await queue.getJob('over'))!, (await queue.getJob('behind'))!];
   t.equal(over.attemptsMade, 1, 'its only attempt, of one, is the one that completed');
   t.ok(behind.processedOn! >= over.finishedOn!, 'the customer’s later job waited behind it');
-  t.same(seen.retried, ['rate_limited']);
+  t.same(seen.retried, ['daily_quota'], 'counted under its own class');
   t.same(seen.failed, []);
 });
 

@@ -241,10 +241,32 @@ t.test('a quota used up shows until WeChat’s day is over, and is left alone no
   const quotas = new DailyQuotas(300_000, () => now);
   t.equal(quotas.usedUp('message/custom/send'), 120_000, 'held until midnight, sooner than the look again');
   t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError);
-  t.doesNotThrow(() => quotas.check('media/upload'), 'another API is not held');
+  t.equal(quotas.check('media/upload'), false, 'another API is not held');
   now += 120_000;
-  t.doesNotThrow(() => quotas.check('message/custom/send'), 'a new day: it may be called');
-  t.same(quotas.usedUpNow(), [], 'no longer shown used up');
+  t.same(quotas.usedUpNow(), [], 'a new day: no longer shown used up');
+  t.equal(quotas.check('message/custom/send'), false, 'and called as any API');
+});
+
+t.test('when the quota may be back, one call tries the API; the others wait for its answer', async (t) => {
+  let now = Date.UTC(2026, 11, 5, 2, 0);
+  const quotas = new DailyQuotas(300_000, () => now);
+  quotas.usedUp('message/custom/send');
+  now += 300_000;
+  t.equal(quotas.check('message/custom/send'), true, 'the first call tries it again');
+  const waiting = t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError;
+  t.equal(waiting.retryAfterMs, 1000, 'another waits a second for its answer');
+  quotas.tried('message/custom/send'); // it ended without an answer (a timeout, its turn refused)
+  t.equal(quotas.check('message/custom/send'), true, 'so the next call tries');
+  quotas.succeeded('message/custom/send');
+  quotas.tried('message/custom/send');
+  t.equal(quotas.check('message/custom/send'), false, 'it succeeded: every call goes');
+  t.same(quotas.usedUpNow(), []);
+  // A client with nothing more to send: shown used up through its hold and one more look again, no longer.
+  quotas.usedUp('media/upload');
+  now += 599_000;
+  t.same(quotas.usedUpNow(), ['media/upload']);
+  now += 1000;
+  t.same(quotas.usedUpNow(), [], 'nothing tried it again: not shown to midnight');
 });
 
 t.test('no token and no secret in any error thrown above', async (t) => {

@@ -155,7 +155,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
 
 /**
  * `wxim_wechat_quota_used_up{api}`: 1 for each WeChat API whose daily quota WeChat said is used up
- * (45009), from that answer until a call of it succeeds or WeChat's day ends (see DailyQuotas).
+ * (45009), from that answer until a call of it succeeds or WeChat's day ends (see DailyQuotas.usedUpNow).
  */
 export function watchQuotas(registry: Registry, usedUp: () => string[]): Gauge<'api'> {
   return new Gauge({

@@ -117,8 +117,7 @@ export class WechatApi {
    * skipped the call. Only reads: safe to repeat.
    */
   async getMedia(mediaId: string, maxBytes: number, options: WechatCallOptions = {}): Promise<DownloadedMedia | undefined> {
-    this.quotas.check('media/get');
-    return this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options));
+    return this.underQuota('media/get', () => this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options)));
   }
 
   /**
@@ -196,8 +195,17 @@ export class WechatApi {
 
   /** Resolves to WeChat's answer, or undefined when `beforeSend` skipped the call. */
   async call<T extends object = object>(api: string, request: WechatRequest, options: WechatCallOptions = {}): Promise<(T & WechatAnswer) | undefined> {
-    this.quotas.check(api);
-    return this.withToken((token) => this.callOnce<T>(api, token, request, options));
+    return this.underQuota(api, () => this.withToken((token) => this.callOnce<T>(api, token, request, options)));
+  }
+
+  /** A call of `api`, unless WeChat said its daily quota is used up (see DailyQuotas); the one that tries it again reports its end. */
+  private async underQuota<R>(api: string, call: () => Promise<R>): Promise<R> {
+    if (!this.quotas.check(api)) return call();
+    try {
+      return await call();
+    } finally {
+      this.quotas.tried(api);
+    }
   }
 
   private async callOnce<T extends object>(
