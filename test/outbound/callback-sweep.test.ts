@@ -1,7 +1,7 @@
 import { textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/im-callback';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
-import { AGENTS, CALLBACK_TOKEN, eventually, twoWayForTests } from '@wxim/testkit';
+import { AGENTS, CALLBACK_TOKEN, eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -31,10 +31,7 @@ async function seedCustomers(count: number): Promise<void> {
 
 const texts = relay.textsTo;
 const customer = () => relay.newCustomer();
-async function metric(name: string): Promise<number | undefined> {
-  const line = (await relay.callback.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.split(' ')[1]);
-}
+const metric = (name: string) => metricValue(relay.callback.app, name);
 
 t.test("callbacks IM could not deliver while every instance ran are found by the sweep: once each, in the agent's order", async (t) => {
   const c = await customer();

@@ -1,6 +1,6 @@
 import { textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/queue';
-import { eventually, textOf, twoWayForTests } from '@wxim/testkit';
+import { eventually, metricLines, textOf, twoWayForTests } from '@wxim/testkit';
 import t from 'tap';
 
 // WeChat's daily quota of customer-service messages used up (45009): each reply waits at the head
@@ -13,7 +13,7 @@ const { im, wechatApi } = relay;
 const { queue } = relay.pusher;
 
 /** The pusher's `wxim_wechat_quota_used_up` lines. */
-const quotaLines = async () => (await relay.pusher.app.inject({ url: '/metrics' })).body.split('\n').filter((l) => l.startsWith('wxim_wechat_quota_used_up{'));
+const quotaLines = () => metricLines(relay.pusher.app, 'wxim_wechat_quota_used_up');
 const sendCalls = () => wechatApi.stats.calls['message/custom/send'] ?? 0;
 
 t.test("replies over WeChat's daily quota wait, no attempt spent, while other customers' commands go on; they go once the quota is back", async (t) => {

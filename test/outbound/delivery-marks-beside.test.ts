@@ -1,7 +1,7 @@
 import { readRelayMark, textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
-import { eventually, twoWayForTests } from '@wxim/testkit';
+import { eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -13,10 +13,7 @@ const redis = new Redis(relay.redisUrl);
 t.teardown(() => redis.disconnect());
 const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
 
-async function pusherMetric(line: string): Promise<number> {
-  const found = (await relay.pusher.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? 0 : Number(found.split(' ')[1]);
-}
+const pusherMetric = async (series: string) => (await metricValue(relay.pusher.app, series)) ?? 0;
 const marked = () => pusherMetric('wxim_pusher_delivery_marks_total{state="delivered",outcome="marked"}');
 const leftAlone = () => pusherMetric('wxim_pusher_delivery_marks_total{state="delivered",outcome="left_alone"}');
 const stateOf = (msgKey: string) => readRelayMark(im.messages.find((m) => m.msgKey === msgKey)?.cloudCustomData)?.state;

@@ -1,5 +1,5 @@
 import { ImClient, type RelayMark, UserSigCache, imageElem, readRelayMark, textElem } from '@wxim/im';
-import { IM_APP_ID, IM_KEY, eventually, twoWayForTests } from '@wxim/testkit';
+import { IM_APP_ID, IM_KEY, eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -37,14 +37,8 @@ async function markedAs(agent: string, userId: string, msgKey: string, state: Re
 
 const marksOf = (msgKey: string) => im.modifications.filter((m) => m.msgKey === msgKey).map((m) => readRelayMark(m.cloudCustomData)?.state);
 const noticesTo = (agent: string, userId: string) => im.messagesBetween(userId, agent).filter((m) => m.cloudCustomData?.includes('relay-notice'));
-async function pusherMetric(line: string): Promise<number> {
-  const found = (await relay.pusher.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? 0 : Number(found.split(' ')[1]);
-}
-async function callbackMetric(line: string): Promise<number> {
-  const found = (await relay.callback.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${line} `));
-  return found === undefined ? 0 : Number(found.split(' ')[1]);
-}
+const pusherMetric = async (series: string) => (await metricValue(relay.pusher.app, series)) ?? 0;
+const callbackMetric = async (series: string) => (await metricValue(relay.callback.app, series)) ?? 0;
 
 t.test('each delivered reply is marked delivered on the agent’s own message, once, its body untouched', async (t) => {
   const c = await relay.newCustomer();

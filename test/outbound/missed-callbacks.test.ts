@@ -2,7 +2,7 @@ import { loadConfig } from '@wxim/config';
 import { createImCallback } from '@wxim/im-callback';
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { CALLBACK_TOKEN, IM_APP_ID, eventually, twoWayForTests } from '@wxim/testkit';
+import { CALLBACK_TOKEN, IM_APP_ID, eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { request } from 'undici';
 import { Redis } from 'ioredis';
 import { stateKeys } from '@wxim/state';
@@ -87,10 +87,7 @@ t.test('a gap the recovery cannot look through yet shows as waiting, with its ag
   t.teardown(() => running.close());
   running.start();
   await eventually('the instance is known to the fleet', () => running.watch.known);
-  const gauge = async (name: string) => {
-    const line = (await running.app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
-    return Number(line?.split(' ')[1]);
-  };
+  const gauge = async (name: string) => Number(await metricValue(running.app, name));
   // Its own start after a quiet fleet is a gap too: looked through first.
   await eventually('no gap waits', async () => (await gauge('wxim_callback_gaps_waiting')) === 0, 15_000, 50);
   t.equal(await gauge('wxim_callback_gap_oldest_seconds'), 0, 'and none is old');

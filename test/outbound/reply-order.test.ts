@@ -1,7 +1,7 @@
 import { textElem } from '@wxim/im';
 import { replyJobId } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
-import { eventually, twoWayForTests } from '@wxim/testkit';
+import { eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 
@@ -24,17 +24,12 @@ async function relayOf(t: Test, env: Record<string, string> = {}, orderWaitMs?: 
   /** Whether a reply keeps a place ahead of itself for the message with this MsgKey. */
   const placeKept = async (openid: string, msgKey: string) => (await redis.hexists(keys.lineAhead('agent-replies', openid), replyJobId(msgKey))) === 1;
   /** The pusher's count of the agent's messages `moved` ahead of a later reply, or `gave_up` on. */
-  const reordered = async (outcome: 'moved' | 'gave_up') => {
-    const line = (await relay.pusher.app.inject({ url: '/metrics' })).body
-      .split('\n')
-      .find((l) => l.startsWith(`wxim_pusher_reply_order_total{outcome="${outcome}"} `));
-    return Number(line?.split(' ')[1]);
-  };
+  const reordered = async (outcome: 'moved' | 'gave_up') => Number(await metricValue(relay.pusher.app, `wxim_pusher_reply_order_total{outcome="${outcome}"}`));
   return { relay, redis, keys, stepsAside, placeKept, reordered };
 }
 
 t.test("a reply whose callback overtook the agent's message before it waits for that message, which goes first", async (t) => {
-  const { relay, placeKept } = await relayOf(t, {}, 20_000);
+  const { relay, placeKept, reordered } = await relayOf(t, {}, 20_000);
   const { openid, userId, agent } = await relay.newCustomer();
   const release = relay.im.callbackHeld();
   t.teardown(release); // a failure below must not leave it held
@@ -48,6 +43,7 @@ t.test("a reply whose callback overtook the agent's message before it waits for 
   t.ok((await first).delivered, "the first's callback came, late");
   await relay.waitForSent(openid, 2);
   t.same(relay.textsTo(openid), ['first', 'second'], "delivered in the agent's order");
+  t.same([await reordered('moved'), await reordered('gave_up')], [0, 0], 'its kept place taken: counted as neither');
 });
 
 t.test('a reply whose earlier message never comes goes on its own once that callback is past IM’s budget', async (t) => {

@@ -3,7 +3,7 @@ import { keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { eventually, textOf, twoWayForTests } from '@wxim/testkit';
+import { eventually, metricValue, textOf, twoWayForTests } from '@wxim/testkit';
 
 // The warning comes this long after a customer's message, rather than 2 hours before its 48-hour
 // window closes: WINDOW_WARNING_MS as large as the window, less LEAD_MS. Real times throughout.
@@ -91,12 +91,7 @@ t.test("a closed conversation's agent is not warned", async (t) => {
 });
 
 t.test("a warning IM refuses for good (the customer's account deleted) is not tried again, and never holds up another's", async (t) => {
-  const metric = async (outcome: string) => {
-    const line = (await relay.pusher.app.inject({ url: '/metrics' })).body
-      .split('\n')
-      .find((l) => l.startsWith(`wxim_pusher_window_warnings_total{outcome="${outcome}"} `));
-    return line === undefined ? 0 : Number(line.split(' ')[1]);
-  };
+  const metric = async (outcome: string) => (await metricValue(relay.pusher.app, `wxim_pusher_window_warnings_total{outcome="${outcome}"}`)) ?? 0;
   // The refused one first: its window closes first, so each check meets it before the other.
   const refused = await relay.newCustomer();
   const other = await relay.newCustomer();

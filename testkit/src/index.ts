@@ -1,5 +1,6 @@
 // Test and benchmark tooling: never shipped in a production image.
 export * from './eventually.js';
+export * from './metrics.js';
 export * from './gateway.js';
 export * from './im-process.js';
 export * from './load.js';

@@ -91,7 +91,7 @@ export interface OrderedJobs<T, R> {
  * head of its customer's line (see ConversationLine); one behind steps aside (delayed, no attempt
  * spent) and is woken when the one ahead is done. A job at the head runs under its lease (BullMQ's
  * lock, which every platform call confirms), and what its error means for the queue (retry, hold
- * the queue, fail, give up) is decided in one place (see decide) and counted in the worker's words.
+ * the queue, wait alone at the head of its line, fail, give up) is decided in one place (see decide) and counted in the worker's words.
  */
 export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJobsDeps, spec: OrderedJobSpec<T, R, B>): OrderedJobs<T, R> {
   const { line, log } = deps;

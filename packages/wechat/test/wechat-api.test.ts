@@ -241,10 +241,10 @@ t.test('a quota used up shows until WeChat’s day is over, and is left alone no
   const quotas = new DailyQuotas(300_000, () => now);
   t.equal(quotas.usedUp('message/custom/send'), 120_000, 'held until midnight, sooner than the look again');
   t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError);
-  t.equal(quotas.check('media/upload'), false, 'another API is not held');
+  t.equal(quotas.check('media/upload'), undefined, 'another API is not held');
   now += 120_000;
   t.same(quotas.usedUpNow(), [], 'a new day: no longer shown used up');
-  t.equal(quotas.check('message/custom/send'), false, 'and called as any API');
+  t.equal(quotas.check('message/custom/send'), undefined, 'and called as any API, every call');
 });
 
 t.test('when the quota may be back, one call tries the API; the others wait for its answer', async (t) => {
@@ -252,21 +252,68 @@ t.test('when the quota may be back, one call tries the API; the others wait for 
   const quotas = new DailyQuotas(300_000, () => now);
   quotas.usedUp('message/custom/send');
   now += 300_000;
-  t.equal(quotas.check('message/custom/send'), true, 'the first call tries it again');
+  const ticket = quotas.check('message/custom/send');
+  t.ok(ticket, 'the first call tries it again');
   const waiting = t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError;
   t.equal(waiting.retryAfterMs, 1000, 'another waits a second for its answer');
-  quotas.tried('message/custom/send'); // it ended without an answer (a timeout, its turn refused)
-  t.equal(quotas.check('message/custom/send'), true, 'so the next call tries');
+  t.ok(waiting.awaitsProbe, 'a refusal that decides nothing');
+  quotas.tried('message/custom/send', ticket!); // it ended without an answer (a timeout, its turn refused)
+  const next = quotas.check('message/custom/send');
+  t.ok(next, 'so the next call tries');
+  now += 300_000; // a call still trying after a whole look again is stuck: another tries
+  const unstuck = quotas.check('message/custom/send');
+  t.ok(unstuck);
+  quotas.usedUp('message/custom/send'); // that one heard 45009 again: a new hold
+  quotas.tried('message/custom/send', next!); // the stuck one ends now: the new hold is not its own
+  t.equal((t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError).local, 'held', 'still held');
+  now += 300_000;
+  const last = quotas.check('message/custom/send');
   quotas.succeeded('message/custom/send');
-  quotas.tried('message/custom/send');
-  t.equal(quotas.check('message/custom/send'), false, 'it succeeded: every call goes');
+  quotas.tried('message/custom/send', last!);
+  t.equal(quotas.check('message/custom/send'), undefined, 'it succeeded: every call goes');
   t.same(quotas.usedUpNow(), []);
-  // A client with nothing more to send: shown used up through its hold and one more look again, no longer.
+  // A client with nothing more to send: shown used up through its hold and one more look again, no
+  // longer; the hold itself stays (the next call is still the one that tries).
   quotas.usedUp('media/upload');
   now += 599_000;
   t.same(quotas.usedUpNow(), ['media/upload']);
   now += 1000;
   t.same(quotas.usedUpNow(), [], 'nothing tried it again: not shown to midnight');
+  t.ok(quotas.check('media/upload'), 'the next call tries it again');
+  t.equal((t.throws(() => quotas.check('media/upload')) as unknown as WechatRateLimitedError).local, 'probe', 'and only that one');
+});
+
+t.test('the call that tries an over-quota API again and is not made lets the next one try', async (t) => {
+  let now = Date.UTC(2026, 11, 5, 2, 0);
+  const { api } = client(t, { quotas: new DailyQuotas(300_000, () => now) });
+  const openid = customer();
+  t.teardown(() => sim.clearScripted());
+  sim.failNext('message/custom/send', 45009, 1, 'reach max api daily quota limit');
+  await failure(t, api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'refused' } }));
+  now += 300_000;
+  t.equal(
+    await api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'skipped' } }, { beforeSend: async () => false }),
+    false,
+    'its turn refused',
+  );
+  const turnThrew = await failure(
+    t,
+    api.sendCustom(
+      { touser: openid, msgtype: 'text', text: { content: 'lock lost' } },
+      {
+        beforeSend: async () => {
+          throw new Error('the lock is gone');
+        },
+      },
+    ),
+  );
+  t.equal(turnThrew.message, 'the lock is gone', 'the next one tried, and its turn threw');
+  t.equal(await api.sendCustom({ touser: openid, msgtype: 'text', text: { content: 'back' } }), true, 'the one after that tries, and the quota is back');
+  t.same(api.quotas.usedUpNow(), []);
+  t.same(
+    sim.sentTo(openid).map((m) => m.payload['content']),
+    ['back'],
+  );
 });
 
 t.test('no token and no secret in any error thrown above', async (t) => {

@@ -204,7 +204,8 @@ function noteReason(err: unknown, job: MediaJob): NoteReason | undefined {
   // processes): tried again on the job's next attempts, like a busy download, then the note.
   if (err instanceof TranscodeError) return err.passing && job.attempt < Math.min(MEDIA_ATTEMPTS, job.attempts) ? undefined : 'unconvertible';
   if (err instanceof MediaRefused || err instanceof WechatPermanentError) return 'refused';
-  if (err instanceof WechatRateLimitedError) return 'rate_limited';
+  // While one call asks WeChat whether the quota is back, the job waits for that answer (see DailyQuotas).
+  if (err instanceof WechatRateLimitedError) return err.awaitsProbe ? undefined : 'rate_limited';
   // Renewable token errors were renewed once by the client already: what is left needs an operator.
   if (err instanceof WechatCredentialError) return 'configuration';
   // A download only reads, so trying again is safe — a few times, while the customer's next messages wait.

@@ -106,7 +106,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     }),
     replyOrder: new Counter({
       name: 'wxim_pusher_reply_order_total',
-      help: "The agent's messages whose callbacks came after a later reply's: moved (stored behind it, put ahead of it) or gave_up (not stored within 3 s, their callbacks lost: the reply went first, they follow when the sweep finds them)",
+      help: "The agent's messages a later reply of theirs found out of order: moved (stored behind it, put ahead of it) or gave_up (not stored within 3 s, their callbacks lost: the reply went first, they follow when the sweep finds them); one whose late callback took the place kept for it counts as neither",
       labelNames: ['outcome'],
       registers,
     }),
@@ -155,12 +155,13 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
 
 /**
  * `wxim_wechat_quota_used_up{api}`: 1 for each WeChat API whose daily quota WeChat said is used up
- * (45009), from that answer until a call of it succeeds or WeChat's day ends (see DailyQuotas.usedUpNow).
+ * (45009), from that answer until a call of it succeeds, WeChat's day ends, or nothing has tried it
+ * again for a look again after its hold (see DailyQuotas.usedUpNow).
  */
 export function watchQuotas(registry: Registry, usedUp: () => string[]): Gauge<'api'> {
   return new Gauge({
     name: 'wxim_wechat_quota_used_up',
-    help: "WeChat APIs over their daily quota (45009), 1 each: their calls wait (a reply for its customer, the queue's other jobs go on) until the quota may be back",
+    help: "WeChat APIs over their daily quota (45009), 1 each, until a call succeeds, the day ends, or nothing tried again for 5 minutes after the hold: their calls wait (a reply for its customer; other customers' lines go on) until the quota may be back",
     labelNames: ['api'],
     registers: [registry],
     collect() {

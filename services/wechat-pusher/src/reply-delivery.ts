@@ -180,8 +180,9 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
           else if (err instanceof MediaError) return stop({ kind: 'media', reason: `the ${part.kind} could not be used: ${err.message}` });
           else if (err instanceof WechatPermanentError && !FILE_REFUSED.has(err.code)) return stop({ kind: 'wechat', code: err.code });
           // Uploads over their daily quota: the link goes instead, rather than every reply waiting for
-          // the next day. Too many this minute (45011) holds the queue back like any other call.
-          else if (err instanceof WechatRateLimitedError && err.code === 45009) mediaId = '';
+          // the next day. Too many this minute (45011) holds the queue back like any other call; while
+          // one call asks WeChat whether the quota is back, the reply waits for that answer.
+          else if (err instanceof WechatRateLimitedError && err.dailyQuota && !err.awaitsProbe) mediaId = '';
           else if (err instanceof WechatPermanentError) mediaId = '';
           else throw err;
         }

@@ -101,6 +101,12 @@ t.test('uploads refused for this minute hold the reply back; only the daily quot
     [{ touser: job.data.openid, msgtype: 'text', text: { content: `🖼 Image: http://${host}/k-day.png` } }],
     'the link, rather than a day’s wait',
   );
+
+  // The client's own word while one call asks WeChat whether the quota is back: nothing decided yet.
+  const asking = wechatWith([new WechatRateLimitedError('media/upload', 45009, 'one call is asking WeChat again', 1000, 'probe')]);
+  const waits = await deliver(reply('k-asking'), asking.deps).catch((err: Error) => err);
+  t.type(waits, WechatRateLimitedError, 'thrown: the reply waits a second for that answer');
+  t.same(asking.sent, [], 'no link sent for good in its place');
 });
 
 t.test('a file WeChat refuses by its type or size: its link goes instead, and the reply goes on', async (t) => {

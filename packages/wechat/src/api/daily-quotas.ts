@@ -18,8 +18,8 @@ export const QUOTA_PROBE_WAIT_MS = 1000;
  * other calls go on.
  */
 export class DailyQuotas {
-  /** Per API: not called before `callsFrom`; one call trying again (`probing`); shown used up until `dayEnds`. */
-  private readonly apis = new Map<string, { callsFrom: number; dayEnds: number; probing: boolean }>();
+  /** Per API: not called before `callsFrom`; one call trying again since `probingSince`; shown used up until `dayEnds`. */
+  private readonly apis = new Map<string, QuotaEntry>();
 
   constructor(
     private readonly lookAgainMs: number = QUOTA_LOOK_AGAIN_MS,
@@ -31,7 +31,7 @@ export class DailyQuotas {
     const now = this.now();
     const midnight = msToChinaMidnight(now);
     const heldMs = Math.min(this.lookAgainMs, midnight);
-    this.apis.set(api, { callsFrom: now + heldMs, dayEnds: now + midnight, probing: false });
+    this.apis.set(api, { callsFrom: now + heldMs, dayEnds: now + midnight });
     return heldMs;
   }
 
@@ -41,23 +41,28 @@ export class DailyQuotas {
   }
 
   /**
-   * Throws what WeChat would answer while `api` is left alone. Otherwise the call may go: true when
-   * it is the one call that tries the API again, which must report its end (`tried`).
+   * Throws what WeChat would answer while `api` is left alone. Otherwise the call may go: when it
+   * is the one call that tries the API again, its ticket, which it hands back at its end (`tried`).
    */
-  check(api: string): boolean {
+  check(api: string): QuotaEntry | undefined {
     const entry = this.apis.get(api);
-    if (entry === undefined) return false;
-    const left = entry.callsFrom - this.now();
-    if (left > 0) throw this.refusal(api, left);
-    if (entry.probing) throw this.refusal(api, QUOTA_PROBE_WAIT_MS);
-    entry.probing = true;
-    return true;
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    if (now >= entry.dayEnds) {
+      this.apis.delete(api);
+      return undefined;
+    }
+    const left = entry.callsFrom - now;
+    if (left > 0) throw refusal(api, left, 'held');
+    // A call still trying after a whole look again is stuck past any timeout: another tries.
+    if (entry.probingSince !== undefined && now - entry.probingSince < this.lookAgainMs) throw refusal(api, QUOTA_PROBE_WAIT_MS, 'probe');
+    entry.probingSince = now;
+    return entry;
   }
 
   /** The call that tried `api` again has ended: if it settled nothing (no answer, or not made), the next call tries. */
-  tried(api: string): void {
-    const entry = this.apis.get(api);
-    if (entry !== undefined) entry.probing = false;
+  tried(api: string, ticket: QuotaEntry): void {
+    if (this.apis.get(api) === ticket) delete ticket.probingSince;
   }
 
   /**
@@ -67,11 +72,20 @@ export class DailyQuotas {
    */
   usedUpNow(): string[] {
     const now = this.now();
-    for (const [api, entry] of this.apis) if (now >= entry.dayEnds || (now >= entry.callsFrom + this.lookAgainMs && !entry.probing)) this.apis.delete(api);
-    return [...this.apis.keys()];
+    return [...this.apis]
+      .filter(([, entry]) => now < entry.dayEnds && (now < entry.callsFrom + this.lookAgainMs || entry.probingSince !== undefined))
+      .map(([api]) => api);
   }
+}
 
-  private refusal(api: string, waitMs: number): WechatRateLimitedError {
-    return new WechatRateLimitedError(api, 45009, `the daily quota is used up (WeChat's last answer); not called for ${Math.ceil(waitMs / 1000)} s`, waitMs);
-  }
+/** What one API's quota is known to be. */
+export interface QuotaEntry {
+  callsFrom: number;
+  dayEnds: number;
+  probingSince?: number;
+}
+
+function refusal(api: string, waitMs: number, local: 'held' | 'probe'): WechatRateLimitedError {
+  const why = local === 'held' ? `not called for ${Math.ceil(waitMs / 1000)} s` : 'one call is asking WeChat again';
+  return new WechatRateLimitedError(api, 45009, `the daily quota is used up (WeChat's last answer); ${why}`, waitMs, local);
 }

@@ -200,11 +200,12 @@ export class WechatApi {
 
   /** A call of `api`, unless WeChat said its daily quota is used up (see DailyQuotas); the one that tries it again reports its end. */
   private async underQuota<R>(api: string, call: () => Promise<R>): Promise<R> {
-    if (!this.quotas.check(api)) return call();
+    const ticket = this.quotas.check(api);
+    if (ticket === undefined) return call();
     try {
       return await call();
     } finally {
-      this.quotas.tried(api);
+      this.quotas.tried(api, ticket);
     }
   }
 
@@ -263,7 +264,7 @@ export class WechatApi {
       throwIfError(api, answer, token, done);
     } catch (err) {
       // Waited for as long as the API is left alone, not to the day's end: the quota may come back sooner.
-      if (err instanceof WechatRateLimitedError && err.code === 45009) throw new WechatRateLimitedError(api, err.code, err.info, this.quotas.usedUp(api));
+      if (err instanceof WechatRateLimitedError && err.dailyQuota) throw new WechatRateLimitedError(api, err.code, err.info, this.quotas.usedUp(api));
       throw err;
     }
   }

@@ -19,8 +19,23 @@ export class WechatRateLimitedError extends WechatApiError {
     info: string,
     /** How long the caller holds the API back already (see DailyQuotas): the wait, in place of the day's end. */
     private readonly heldMs?: number,
+    /**
+     * Not WeChat's answer but the client's (DailyQuotas): `held`, WeChat said so last; `probe`, one
+     * call is asking WeChat again right now, so what holds for this call is not known yet.
+     */
+    readonly local?: 'held' | 'probe',
   ) {
     super(api, code, info);
+  }
+
+  /** 45009: the API's quota for the day is used up, as WeChat said (or the client remembers). */
+  get dailyQuota(): boolean {
+    return this.code === 45009;
+  }
+
+  /** A refusal that decides nothing: another call is asking WeChat whether the quota is back. The call waits for that answer. */
+  get awaitsProbe(): boolean {
+    return this.local === 'probe';
   }
 
   /** How long to hold back, in ms: a minute for 45011; for 45009, until the next midnight in China, or as long as the API is held back. */
