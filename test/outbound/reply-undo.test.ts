@@ -2,7 +2,7 @@ import { callbackSign, textElem } from '@wxim/im';
 import { type ReplyJob, replyJobId, retryFailedJobs, signalJobId } from '@wxim/queue';
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/state';
-import { CALLBACK_TOKEN, IM_APP_ID, eventually, twoWayForTests } from '@wxim/testkit';
+import { CALLBACK_TOKEN, IM_APP_ID, eventually, metricValue, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
@@ -120,8 +120,10 @@ t.test('a recall after the reply went: the customer has it, and the agent is tol
   await im.agentRecall(agent, userId, reply.msgKey);
   t.match(await noticeText(agent, userId), /WeChat has no recall: they still have it/);
   t.same(relay.textsTo(openid), ['already on its way'], 'the customer got it, once');
-  const metrics = (await relay.pusher.app.inject({ url: '/metrics' })).body;
-  t.match(metrics, /wxim_pusher_signals_total\{signal="recall",outcome="too_late"\} 1/);
+  // Counted once the notice has gone: waited for, not read at the notice's arrival.
+  const series = 'wxim_pusher_signals_total{signal="recall",outcome="too_late"}';
+  await eventually('the recall is counted', async () => (await metricValue(relay.pusher.app, series)) !== undefined);
+  t.equal(await metricValue(relay.pusher.app, series), 1);
 });
 
 t.test('a recall of a delivered reply whose job is gone (its progress went with its end) is too late, never "stopped"', async (t) => {

@@ -31,7 +31,7 @@ export function decide(err: unknown): Decision {
   // Not sent: the replicas do not hold the job yet (a failover, a replica behind). Tried again later.
   if (err instanceof NotOnReplicas) return { action: 'retry', class: 'replicas' };
   // At most the client's look again (an access_token fetch over its quota too: an operator's clear_quota cures it before midnight).
-  if (err instanceof WechatRateLimitedError && err.code === 45009)
+  if (err instanceof WechatRateLimitedError && err.dailyQuota)
     return { action: 'wait', class: 'daily_quota', ms: Math.min(err.retryAfterMs, QUOTA_LOOK_AGAIN_MS) };
   if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };

@@ -1,4 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { QUEUES } from '@wxim/queue';
 import type { StateKeys } from './keys.js';
 import { LINE_TTL_S, type RelayScripts, type WakeKeys, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
@@ -16,6 +17,8 @@ export class ConversationLine {
   private readonly jobKeyPrefix: string;
   /** The queue's own keys, which a finish needs to wake the next job (see queueLayout). */
   private readonly queueKeys: ReturnType<StateKeys['queue']>;
+  /** Whether a job may keep places in these lines (placeAhead): the agents' replies only; the customers' pushes are appended without looking. */
+  private readonly keepsPlaces: boolean;
 
   constructor(
     redis: Redis | Cluster,
@@ -28,6 +31,7 @@ export class ConversationLine {
     this.redis = relayScripts(redis);
     this.jobKeyPrefix = keys.jobs(queue);
     this.queueKeys = keys.queue(queue);
+    this.keepsPlaces = queue === QUEUES.agentReplies;
   }
 
   /** Idempotent. Resolves true when the job was added, false when it was already in line. */
@@ -89,6 +93,7 @@ export class ConversationLine {
     keepMs: number,
     keep: boolean,
   ): Promise<{ moved: string[]; kept: string[] } | undefined> {
+    if (!this.keepsPlaces) throw new Error(`the lines of ${this.queue} keep no places ahead`);
     const placed = await this.redis.wximLinePlaceAhead(
       this.keys.line(this.queue, openid),
       this.keys.lineAhead(this.queue, openid),
@@ -110,6 +115,6 @@ export class ConversationLine {
 
   private appendKeys(openid: string): [string, string, string, string] {
     const line = this.keys.line(this.queue, openid);
-    return [line, this.keys.lineSeq, this.keys.legacyLine(this.queue, openid) ?? line, this.keys.lineAhead(this.queue, openid)];
+    return [line, this.keys.lineSeq, this.keys.legacyLine(this.queue, openid) ?? line, this.keepsPlaces ? this.keys.lineAhead(this.queue, openid) : line];
   }
 }

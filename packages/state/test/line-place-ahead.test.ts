@@ -116,3 +116,17 @@ t.test('the head that waits no longer still waits for one moved ahead; a kept pl
   await store('k');
   t.same(await order(), ['a', 'b', 'k'], 'k joins the end rather than pass a');
 });
+
+t.test("the customers' pushes keep no places: their appends (the gateway's ack path) never look for one", async (t) => {
+  const prefix = testPrefix();
+  const keys = stateKeys(prefix);
+  const inbound = new ConversationLine(redis, keys, 'wechat-inbound', keys.relayIds);
+  await inbound.append('o1', 'p2');
+  // A place as a reply's line would keep it, ahead of p2: an inbound append does not read it.
+  const head = Number(await redis.zscore(keys.line('wechat-inbound', 'o1'), 'p2'));
+  await redis.hset(`${prefix}:wechat-inbound:p2`, 'name', 'push');
+  await redis.hset(keys.lineAhead('wechat-inbound', 'o1'), 'p1', `${head - 0.5} p2`);
+  await inbound.append('o1', 'p1');
+  t.same(await redis.zrange(keys.line('wechat-inbound', 'o1'), 0, -1), ['p2', 'p1'], 'stored order');
+  await t.rejects(inbound.placeAhead('o1', 'p2', ['p1'], 6000, true), /keep no places/);
+});

@@ -27,7 +27,8 @@ end
 `;
 
 // KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
-// queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD).
+// queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD; the
+// line itself for a queue whose lines keep none, e.g. the gateway's: no look on its path).
 // ARGV: job id, ttl, job key prefix. Appends once; the score is a Redis-side sequence, so the line
 // keeps the order in which jobs were stored, whichever process stored them, unless a place was
 // kept for the job ahead of a head that waits for it (and still does: in line, not finished; a
@@ -41,7 +42,7 @@ if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then
 end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local score
-local kept = redis.call('HGET', KEYS[4], ARGV[1])
+local kept = KEYS[4] ~= KEYS[1] and redis.call('HGET', KEYS[4], ARGV[1])
 if kept then
   redis.call('HDEL', KEYS[4], ARGV[1])
   local at, keeper = string.match(kept, '^(%S+) (.+)$')

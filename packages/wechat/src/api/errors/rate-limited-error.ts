@@ -40,7 +40,7 @@ export class WechatRateLimitedError extends WechatApiError {
 
   /** How long to hold back, in ms: a minute for 45011; for 45009, until the next midnight in China, or as long as the API is held back. */
   get retryAfterMs(): number {
-    if (this.code !== 45009) return 60_000;
+    if (!this.dailyQuota) return 60_000;
     return this.heldMs ?? msToChinaMidnight(Date.now());
   }
 }
