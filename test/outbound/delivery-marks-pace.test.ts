@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { readRelayMark, textElem } from '@wxim/im';
+import { readRelayMark } from '@wxim/im';
 import { paceOf } from '@wxim/sandbox';
-import { customersWhoWrote, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
+import { agentsAnswer, customersWhoWrote, eventually, freePort, runService, twoWayForTests, whenReady } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -25,11 +25,7 @@ t.teardown(() => redis.disconnect());
 t.test("a burst of replies is marked within IM's budget for modify_c2c_msg, and uses it", async (t) => {
   const list = await customersWhoWrote(relay, redis, 900);
   // 900 replies waiting at once, stored before the pusher starts: the seconds measured are its alone.
-  // Sent 50 at a time: im-callback answers each callback within IM's 2 s, which 900 at once on two busy cores can outrun.
-  const sent = [];
-  for (let i = 0; i < list.length; i += 50) {
-    sent.push(...(await Promise.all(list.slice(i, i + 50).map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])))));
-  }
+  const sent = await agentsAnswer(relay, list, (openid) => `reply to ${openid}`);
   await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= list.length, 30_000, 50);
   const port = await freePort();
   const pusher = runService(PUSHER, { ...relay.env, PUSHER_PORT: String(port) });

@@ -1,6 +1,6 @@
 import { textElem } from '@wxim/im';
 import { paceOf } from '@wxim/sandbox';
-import { customersWhoWrote, eventually, twoWayForTests } from '@wxim/testkit';
+import { agentsAnswer, customersWhoWrote, eventually, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -18,11 +18,11 @@ t.teardown(() => redis.disconnect());
 
 t.test("replies are confirmed within their share of IM's history budget, and use it", async (t) => {
   const list = await customersWhoWrote(relay, redis, 800);
-  // 800 replies of 800 customers waiting at once: one look each, 133 a second at most, so about
+  // 800 replies of 800 customers waiting at once (their callbacks answered 50 at a time): one look each, 133 a second at most, so about
   // six seconds, four of them whole even when a loaded machine notices the end late. They are
   // stored first, so the seconds measured are the pusher's alone, not the callbacks' too.
   await relay.pusher.worker.pause();
-  const sent = await Promise.all(list.map((c) => im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
+  const sent = await agentsAnswer(relay, list, (openid) => `reply to ${openid}`);
   t.equal(sent.filter((s) => s.delivered).length, list.length, 'every callback answered in time');
   await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= list.length, 30_000, 50);
   const since = Date.now();

@@ -27,3 +27,24 @@ export async function customersWhoWrote(
   }
   return list;
 }
+
+/**
+ * Each customer's agent answers them once (`text(openid)`), through IM's callback to the relay,
+ * `atOnce` callbacks in flight at a time: im-callback must answer each within IM's 2 s, which
+ * hundreds at once on two busy cores can outrun (connection-burst.test.ts tests that burst on its
+ * own). Resolves with what IM answered each agent (its `delivered`: the callback answered in
+ * time), in the list's order.
+ */
+export async function agentsAnswer(
+  relay: Pick<TwoWayRelay, 'im'>,
+  list: readonly { openid: string; agent: string }[],
+  text: (openid: string) => string,
+  atOnce = 50,
+): Promise<Awaited<ReturnType<TwoWayRelay['im']['agentSend']>>[]> {
+  const sent = [];
+  for (let i = 0; i < list.length; i += atOnce) {
+    const batch = list.slice(i, i + atOnce).map((c) => relay.im.agentSend(c.agent, c.openid, [{ MsgType: 'TIMTextElem', MsgContent: { Text: text(c.openid) } }]));
+    sent.push(...(await Promise.all(batch)));
+  }
+  return sent;
+}
