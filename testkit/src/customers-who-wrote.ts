@@ -43,7 +43,9 @@ export async function agentsAnswer(
 ): Promise<Awaited<ReturnType<TwoWayRelay['im']['agentSend']>>[]> {
   const sent = [];
   for (let i = 0; i < list.length; i += atOnce) {
-    const batch = list.slice(i, i + atOnce).map((c) => relay.im.agentSend(c.agent, c.openid, [{ MsgType: 'TIMTextElem', MsgContent: { Text: text(c.openid) } }]));
+    const batch = list
+      .slice(i, i + atOnce)
+      .map((c) => relay.im.agentSend(c.agent, c.openid, [{ MsgType: 'TIMTextElem', MsgContent: { Text: text(c.openid) } }]));
     sent.push(...(await Promise.all(batch)));
   }
   return sent;
