@@ -36,7 +36,8 @@ const answers = (relay: TwoWayRelay, score: number) => sample(relay, `wxim_desk_
 const ratingPushes = (relay: TwoWayRelay) => sample(relay, 'wxim_im_relayed_total{kind="rating",outcome="skipped"}');
 
 t.test('with CSAT_TEXT', async (t) => {
-  const relay = await twoWayForTests(t, { env: { CSAT_TEXT } });
+  // WeChat's daily quota looked at again after 300 ms, not 5 minutes (the last test below).
+  const relay = await twoWayForTests(t, { env: { CSAT_TEXT }, pusher: { quotaLookAgainMs: 300 } });
   const redis = new Redis(relay.redisUrl);
   t.teardown(() => redis.disconnect());
   const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
@@ -95,6 +96,29 @@ t.test('with CSAT_TEXT', async (t) => {
       relay.wechatApi.sentTo(c.openid).map((m) => m.msgtype),
       ['text', 'text', 'text', 'text', 'text'],
       'no menu was tried',
+    );
+  });
+
+  t.test('a question that meets another send asking WeChat whether the quota is back waits for that answer', async (t) => {
+    const api = 'message/custom/send';
+    t.teardown(() => relay.wechatApi.clearScripted());
+    const calls = () => relay.wechatApi.stats.calls[api] ?? 0;
+    const before = calls();
+    // Another customer's reply meets the used-up quota; 300 ms on, it asks again, and WeChat takes 3 s to answer.
+    relay.wechatApi.failNext(api, 45009, 1, 'reach max api daily quota limit');
+    relay.wechatApi.answerLate(api, 3000);
+    const other = await conversation(relay);
+    await other.says('Your order has shipped');
+    await eventually('the reply asks WeChat again', () => calls() === before + 2, 10_000);
+    const c = await conversation(relay);
+    await c.says('/close');
+    t.match(await c.notice(/Conversation closed/), /The customer was asked to rate it\./, 'asked once the answer came');
+    const [question] = await relay.waitForSent(c.openid, 1);
+    t.equal(question!.msgtype, 'msgmenu');
+    t.same(
+      relay.wechatApi.sentTo(other.openid).map((m) => m.payload['content']),
+      ['Your order has shipped'],
+      'the reply that asked went, once',
     );
   });
 });

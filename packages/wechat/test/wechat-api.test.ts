@@ -1,5 +1,5 @@
 import { WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
-import { freePort, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, freePort, startTestRedis, testPrefix } from '@wxim/testkit';
 import {
   AccessTokenStore,
   DailyQuotas,
@@ -201,7 +201,13 @@ t.test('media over its limit or of the wrong format is refused for good', async 
 
 t.test("an API over its daily quota is left alone until one call tries it again; the client's other APIs go on", async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0); // 10:00 in China: the day has 14 hours left
-  const { api, outcomes } = client(t, { quotas: new DailyQuotas(300_000, () => now) });
+  const { api, outcomes } = client(t, {
+    quotas: new DailyQuotas(
+      300_000,
+      () => now,
+      () => 0,
+    ),
+  });
   const openid = customer();
   t.teardown(() => sim.clearScripted());
   sim.failNext('message/custom/send', 45009, 10, 'reach max api daily quota limit');
@@ -238,39 +244,49 @@ t.test("an API over its daily quota is left alone until one call tries it again;
 
 t.test('a quota used up shows until WeChat’s day is over, and is left alone no longer than that', async (t) => {
   let now = Date.UTC(2026, 11, 5, 15, 58); // 23:58 in China
-  const quotas = new DailyQuotas(300_000, () => now);
+  const quotas = new DailyQuotas(
+    300_000,
+    () => now,
+    () => 0,
+  );
   t.equal(quotas.usedUp('message/custom/send'), 120_000, 'held until midnight, sooner than the look again');
   t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError);
-  t.equal(quotas.check('media/upload'), undefined, 'another API is not held');
+  t.same(quotas.check('media/upload'), { at: now }, 'another API is not held');
   now += 120_000;
   t.same(quotas.usedUpNow(), [], 'a new day: no longer shown used up');
-  t.equal(quotas.check('message/custom/send'), undefined, 'and called as any API, every call');
+  t.same(quotas.check('message/custom/send'), { at: now }, 'and called as any API, every call');
 });
 
 t.test('when the quota may be back, one call tries the API; the others wait for its answer', async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0);
-  const quotas = new DailyQuotas(300_000, () => now);
+  const quotas = new DailyQuotas(
+    300_000,
+    () => now,
+    () => 0,
+  );
   quotas.usedUp('message/custom/send');
   now += 300_000;
-  const ticket = quotas.check('message/custom/send');
-  t.ok(ticket, 'the first call tries it again');
+  const pass = quotas.check('message/custom/send');
+  t.ok(pass.trying, 'the first call tries it again');
   const waiting = t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError;
   t.equal(waiting.retryAfterMs, 1000, 'another waits a second for its answer');
   t.ok(waiting.awaitsProbe, 'a refusal that decides nothing');
-  quotas.tried('message/custom/send', ticket!); // it ended without an answer (a timeout, its turn refused)
+  quotas.tried('message/custom/send', pass); // it ended without an answer (a timeout, its turn refused)
   const next = quotas.check('message/custom/send');
-  t.ok(next, 'so the next call tries');
+  t.ok(next.trying, 'so the next call tries');
   now += 300_000; // a call still trying after a whole look again is stuck: another tries
   const unstuck = quotas.check('message/custom/send');
-  t.ok(unstuck);
-  quotas.usedUp('message/custom/send'); // that one heard 45009 again: a new hold
-  quotas.tried('message/custom/send', next!); // the stuck one ends now: the new hold is not its own
+  t.ok(unstuck.trying);
+  quotas.tried('message/custom/send', next); // the stuck one ends now: the turn is no longer its own
+  t.equal((t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError).local, 'probe', 'the later one still tries alone');
+  quotas.usedUp('message/custom/send'); // it heard 45009 again: a new hold
+  quotas.tried('message/custom/send', unstuck);
   t.equal((t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError).local, 'held', 'still held');
   now += 300_000;
   const last = quotas.check('message/custom/send');
-  quotas.succeeded('message/custom/send');
-  quotas.tried('message/custom/send', last!);
-  t.equal(quotas.check('message/custom/send'), undefined, 'it succeeded: every call goes');
+  quotas.succeeded('message/custom/send', last);
+  quotas.tried('message/custom/send', last);
+  t.same(quotas.check('message/custom/send'), { at: now }, 'it succeeded: every call goes');
   t.same(quotas.usedUpNow(), []);
   // A client with nothing more to send: shown used up through its hold and one more look again, no
   // longer; the hold itself stays (the next call is still the one that tries).
@@ -279,13 +295,88 @@ t.test('when the quota may be back, one call tries the API; the others wait for 
   t.same(quotas.usedUpNow(), ['media/upload']);
   now += 1000;
   t.same(quotas.usedUpNow(), [], 'nothing tried it again: not shown to midnight');
-  t.ok(quotas.check('media/upload'), 'the next call tries it again');
-  t.equal((t.throws(() => quotas.check('media/upload')) as unknown as WechatRateLimitedError).local, 'probe', 'and only that one');
+  t.doesNotThrow(() => quotas.peek('media/upload'), 'a look before a costly call: it could go');
+  t.ok(quotas.check('media/upload').trying, 'and the next call tries it again (the look took no turn)');
+  t.equal((t.throws(() => quotas.peek('media/upload')) as unknown as WechatRateLimitedError).local, 'probe', 'and only that one');
+});
+
+t.test('a call on its way when the quota ran out says nothing of the quota by succeeding', async (t) => {
+  let now = Date.UTC(2026, 11, 5, 2, 0);
+  const quotas = new DailyQuotas(
+    300_000,
+    () => now,
+    () => 0,
+  );
+  const early = quotas.check('message/custom/send'); // left before the quota ran out
+  now += 5;
+  quotas.usedUp('message/custom/send'); // another call's answer: 45009
+  now += 5;
+  quotas.succeeded('message/custom/send', early); // WeChat had taken the earlier one
+  quotas.tried('message/custom/send', early);
+  t.same(quotas.usedUpNow(), ['message/custom/send'], 'still shown used up');
+  t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError, 'and still left alone');
+  now += 300_000;
+  const later = quotas.check('message/custom/send');
+  quotas.succeeded('message/custom/send', later);
+  t.same(quotas.usedUpNow(), [], 'a call made after the 45009 that succeeds ends it');
+});
+
+t.test('a send WeChat took before the quota ran out, answered after the 45009, does not end the hold', async (t) => {
+  const now = Date.UTC(2026, 11, 5, 2, 0);
+  const { api, outcomes } = client(t, {
+    quotas: new DailyQuotas(
+      300_000,
+      () => now,
+      () => 0,
+    ),
+  });
+  const openid = customer();
+  t.teardown(() => sim.clearScripted());
+  sim.answerLate('message/custom/send', 300);
+  sim.failNext('message/custom/send', 45009, 1, 'reach max api daily quota limit');
+  const calls = () => sim.stats.calls['message/custom/send'] ?? 0;
+  const before = calls();
+  const send = (content: string) => api.sendCustom({ touser: openid, msgtype: 'text', text: { content } });
+  const first = send('on its way');
+  await eventually('the first send reached WeChat', () => calls() === before + 1);
+  t.type(await failure(t, send('refused')), WechatRateLimitedError, 'the next one meets the used-up quota');
+  t.equal(await first, true, 'the first is answered after it: delivered');
+  t.same(api.quotas.usedUpNow(), ['message/custom/send'], 'still shown used up');
+  t.equal((await failure(t, send('held'))).message.includes('not called'), true, 'and left alone');
+  t.equal(calls(), before + 2, 'no third call reached WeChat');
+  t.same(outcomes.slice(-2), ['message/custom/send 45009', 'message/custom/send ok']);
+  t.same(
+    sim.sentTo(openid).map((m) => m.payload['content']),
+    ['on its way'],
+  );
+});
+
+t.test('the waits of calls refused while an API is left alone end spread, not all at once', async (t) => {
+  const now = Date.UTC(2026, 11, 5, 2, 0);
+  let at = 0;
+  const quotas = new DailyQuotas(
+    300_000,
+    () => now,
+    () => at,
+  );
+  quotas.usedUp('message/custom/send');
+  const wait = () => (t.throws(() => quotas.check('message/custom/send')) as unknown as WechatRateLimitedError).retryAfterMs;
+  t.equal(wait(), 300_000, 'from the hold’s end');
+  at = 0.5;
+  t.equal(wait(), 315_000);
+  at = 0.999;
+  t.ok(wait() < 330_000, 'to a tenth of the look again after it');
 });
 
 t.test('the call that tries an over-quota API again and is not made lets the next one try', async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0);
-  const { api } = client(t, { quotas: new DailyQuotas(300_000, () => now) });
+  const { api } = client(t, {
+    quotas: new DailyQuotas(
+      300_000,
+      () => now,
+      () => 0,
+    ),
+  });
   const openid = customer();
   t.teardown(() => sim.clearScripted());
   sim.failNext('message/custom/send', 45009, 1, 'reach max api daily quota limit');

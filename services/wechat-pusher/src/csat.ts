@@ -1,5 +1,15 @@
 import type { Lease, ReplyWindow, StateKeys } from '@wxim/state';
-import { type WechatApi, WechatPermanentError, WechatUncertainError, closeNumber, ratingQuestion, reasonOf } from '@wxim/wechat';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CustomMessage,
+  type WechatApi,
+  WechatPermanentError,
+  WechatRateLimitedError,
+  WechatUncertainError,
+  closeNumber,
+  ratingQuestion,
+  reasonOf,
+} from '@wxim/wechat';
 import type { Cluster, Redis } from 'ioredis';
 
 /** How long a close's rating is kept, and answerable: a tap on an older question is stale and changes nothing. */
@@ -21,6 +31,13 @@ export interface CsatDeps {
   turn: (api: string, lease: Lease | undefined) => Promise<number>;
   log: Log;
 }
+
+/**
+ * How long the question waits, at most, for the answer of the one call asking WeChat whether the
+ * send quota is back (see DailyQuotas): longer than that call may take. The /close's job asks once,
+ * so the question cannot wait in its queue as a reply does.
+ */
+export const CSAT_PROBE_WAIT_MS = 30_000;
 
 /** Whether the rating question went out, for the agent's /close notice. */
 export type CsatAsked = { asked: true } | { asked: false; why: string };
@@ -59,9 +76,7 @@ export class CsatQuestion {
         .hset(key, { openid, agent, closedAt: String(Date.now()) })
         .pexpire(key, CSAT_KEPT_MS)
         .exec();
-      const sent = await this.deps.wechat.sendCustom(ratingQuestion(openid, this.deps.text, close), {
-        beforeSend: async (api) => (await this.deps.turn(api, lease)) >= 0,
-      });
+      const sent = await this.send(ratingQuestion(openid, this.deps.text, close), lease);
       if (!sent) return await this.forget(key, openid, agent, 'its turn to call WeChat was refused');
       await window.consume(openid, Date.now());
       await redis.hset(key, 'askedAt', String(Date.now()));
@@ -79,6 +94,19 @@ export class CsatQuestion {
       }
       const why = err instanceof WechatPermanentError ? reasonOf(err.code) : (err as Error).message;
       return key === undefined ? skipped(log, openid, agent, why) : await this.forget(key, openid, agent, why);
+    }
+  }
+
+  /** Sends the question; while one call asks WeChat whether the quota is back, waits for its answer (a while at most). */
+  private async send(question: CustomMessage, lease: Lease | undefined): Promise<boolean> {
+    const until = Date.now() + CSAT_PROBE_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.deps.wechat.sendCustom(question, { beforeSend: async (api) => (await this.deps.turn(api, lease)) >= 0 });
+      } catch (err) {
+        if (!(err instanceof WechatRateLimitedError) || !err.awaitsProbe || Date.now() + err.retryAfterMs > until) throw err;
+        await sleep(err.retryAfterMs);
+      }
     }
   }
 

@@ -256,6 +256,8 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
 async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: DeliveryDeps): Promise<string> {
   const type = MEDIA_TYPE[part.kind];
   const limit = MEDIA_LIMITS[type];
+  // Refused as the upload would be while its daily quota is used up, before the file is fetched for nothing.
+  deps.wechat.quotas.peek('media/upload');
   const media = await fetchMedia(part.url, {
     maxBytes: limit.maxBytes,
     timeoutMs: deps.mediaTimeoutMs,

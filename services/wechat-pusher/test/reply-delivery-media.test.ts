@@ -3,7 +3,7 @@ import { imageElem } from '@wxim/im';
 import type { ReplyElement } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { testRedisConnection } from '@wxim/testkit';
-import { type CustomMessage, type WechatApi, WechatPermanentError, WechatRateLimitedError } from '@wxim/wechat';
+import { type CustomMessage, DailyQuotas, type WechatApi, WechatPermanentError, WechatRateLimitedError } from '@wxim/wechat';
 import t from 'tap';
 import { type DeliveryDeps, MEDIA_REUSE_MS, deliver } from '../src/reply-delivery.js';
 import { sweptReply, unrecordedWindow } from './delivery-stand-ins.js';
@@ -16,7 +16,10 @@ const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(
 // Files with an extension as image/png; files under /store/ without one, as IM's storage serves them.
 // Under /flaky/<key>: as IM's storage having a bad moment, 503 for the next `flaky.get(key)` asks; under /gone/, 404.
 const flaky = new Map<string, number>();
+/** Every file asked for, by path. */
+const fetched: string[] = [];
 const server = createServer((req, res) => {
+  fetched.push(req.url!);
   const failing = req.url!.startsWith('/flaky/') ? (flaky.get(req.url!) ?? 0) : 0;
   if (failing > 0 || req.url!.startsWith('/gone/')) {
     flaky.set(req.url!, failing - 1);
@@ -34,12 +37,16 @@ const window = unrecordedWindow;
 
 const reply = (msgKey: string) => sweptReply(msgKey, [imageElem(`uuid-${msgKey}`, `http://${host}/${msgKey}.png`)] as ReplyElement[]);
 
-/** WeChat as the test scripts it: each upload answers the next of `uploads` (a media_id, or an error to throw). */
-function wechatWith(uploads: (string | Error)[]) {
+/**
+ * WeChat as the test scripts it: each upload answers the next of `uploads` (a media_id, or an error
+ * to throw); `quotas`, what the client knows of WeChat's daily quotas.
+ */
+function wechatWith(uploads: (string | Error)[], quotas = new DailyQuotas()) {
   const calls: string[] = [];
   const sent: CustomMessage[] = [];
   const names: string[] = [];
   const wechat = {
+    quotas,
     async uploadMedia(_type: string, _bytes: Buffer, name: string, _ct: string, options: { beforeSend: (api: string) => Promise<boolean> }) {
       if (!(await options.beforeSend('media/upload'))) return undefined;
       names.push(name);
@@ -107,6 +114,37 @@ t.test('uploads refused for this minute hold the reply back; only the daily quot
   const waits = await deliver(reply('k-asking'), asking.deps).catch((err: Error) => err);
   t.type(waits, WechatRateLimitedError, 'thrown: the reply waits a second for that answer');
   t.same(asking.sent, [], 'no link sent for good in its place');
+});
+
+t.test('while the upload API is left alone over its daily quota, the file is not fetched for nothing', async (t) => {
+  let now = Date.UTC(2026, 11, 5, 2, 0);
+  const quotas = new DailyQuotas(
+    300_000,
+    () => now,
+    () => 0,
+  );
+  quotas.usedUp('media/upload');
+  const held = wechatWith([], quotas);
+  const job = reply('k-held');
+  t.same(await deliver(job, held.deps), { delivered: true, parts: 1 });
+  t.same(held.sent, [{ touser: job.data.openid, msgtype: 'text', text: { content: `🖼 Image: http://${host}/k-held.png` } }], 'the link');
+  t.same(held.names, [], 'no upload made');
+  now += 300_000;
+  const trying = quotas.check('media/upload'); // another reply's upload asks WeChat again
+  t.ok(trying.trying);
+  const waiting = wechatWith([], quotas);
+  const waits = await deliver(reply('k-waiting'), waiting.deps).catch((err: Error) => err);
+  t.equal((waits as WechatRateLimitedError).awaitsProbe, true, 'it waits for that answer');
+  t.same(
+    fetched.filter((path) => path.startsWith('/k-held') || path.startsWith('/k-waiting')),
+    [],
+    'neither file fetched from IM’s storage',
+  );
+  quotas.tried('media/upload', trying); // that call ended without an answer: the next one tries
+  const next = wechatWith(['media-back'], quotas);
+  t.same(await deliver(reply('k-next'), next.deps), { delivered: true, parts: 1 });
+  t.same(next.names, ['k-next.png'], 'uploaded once the turn to try is free');
+  t.ok(fetched.includes('/k-next.png'), 'its file fetched then');
 });
 
 t.test('a file WeChat refuses by its type or size: its link goes instead, and the reply goes on', async (t) => {

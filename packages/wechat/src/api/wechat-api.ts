@@ -175,7 +175,6 @@ export class WechatApi {
     const answer = readMediaAnswer(contentType, bytes);
     if (answer.kind === 'file') {
       done('ok');
-      this.quotas.succeeded(api);
       return { kind: 'file', bytes: answer.bytes, contentType: answer.contentType };
     }
     if (answer.kind === 'bad_json') {
@@ -189,7 +188,6 @@ export class WechatApi {
       throw new WechatPermanentError(api, 0, 'answer is neither a file nor a video link');
     }
     done('ok');
-    this.quotas.succeeded(api);
     return { kind: 'video', videoUrl };
   }
 
@@ -198,14 +196,18 @@ export class WechatApi {
     return this.underQuota(api, () => this.withToken((token) => this.callOnce<T>(api, token, request, options)));
   }
 
-  /** A call of `api`, unless WeChat said its daily quota is used up (see DailyQuotas); the one that tries it again reports its end. */
-  private async underQuota<R>(api: string, call: () => Promise<R>): Promise<R> {
-    const ticket = this.quotas.check(api);
-    if (ticket === undefined) return call();
+  /**
+   * A call of `api`, unless WeChat said its daily quota is used up (see DailyQuotas): one that
+   * WeChat answered (not skipped by `beforeSend`: undefined) ends that, and each reports its end.
+   */
+  private async underQuota<R>(api: string, call: () => Promise<R | undefined>): Promise<R | undefined> {
+    const pass = this.quotas.check(api);
     try {
-      return await call();
+      const result = await call();
+      if (result !== undefined) this.quotas.succeeded(api, pass);
+      return result;
     } finally {
-      this.quotas.tried(api, ticket);
+      this.quotas.tried(api, pass);
     }
   }
 
@@ -254,7 +256,6 @@ export class WechatApi {
     const answer = parsed as T & WechatAnswer;
     this.checkAnswer(api, answer, token, done);
     done('ok');
-    this.quotas.succeeded(api);
     return answer;
   }
 
