@@ -181,8 +181,9 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
           else if (err instanceof WechatPermanentError && !FILE_REFUSED.has(err.code)) return stop({ kind: 'wechat', code: err.code });
           // Uploads over their daily quota: the link goes instead, rather than every reply waiting for
           // the next day. Too many this minute (45011) holds the queue back like any other call; while
-          // one call asks WeChat whether the quota is back, the reply waits for that answer.
-          else if (err instanceof WechatRateLimitedError && err.dailyQuota && !err.awaitsProbe) mediaId = '';
+          // one call asks WeChat whether the quota is back, the reply waits for that answer. The
+          // access_token's own fetch over its quota says nothing of uploads: the reply waits too.
+          else if (err instanceof WechatRateLimitedError && err.dailyQuota && err.api === 'media/upload' && !err.awaitsProbe) mediaId = '';
           else if (err instanceof WechatPermanentError) mediaId = '';
           else throw err;
         }

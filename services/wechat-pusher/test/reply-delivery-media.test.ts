@@ -109,6 +109,12 @@ t.test('uploads refused for this minute hold the reply back; only the daily quot
     'the link, rather than a day’s wait',
   );
 
+  // The access_token's fetch over its own quota: nothing said of uploads, so no link for good.
+  const token = wechatWith([new WechatRateLimitedError('stable_token', 45009, 'api daily quota reach limit')]);
+  const tokenWaits = await deliver(reply('k-token'), token.deps).catch((err: Error) => err);
+  t.type(tokenWaits, WechatRateLimitedError, 'thrown: the reply waits (the queue’s policy: at most the look again)');
+  t.same(token.sent, [], 'no link sent in its place');
+
   // The client's own word while one call asks WeChat whether the quota is back: nothing decided yet.
   const asking = wechatWith([new WechatRateLimitedError('media/upload', 45009, 'one call is asking WeChat again', 1000, 'probe')]);
   const waits = await deliver(reply('k-asking'), asking.deps).catch((err: Error) => err);
