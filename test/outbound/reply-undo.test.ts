@@ -2,7 +2,7 @@ import { callbackSign, textElem } from '@wxim/im';
 import { type ReplyJob, replyJobId, retryFailedJobs, signalJobId } from '@wxim/queue';
 import type { ReceivedMessage } from '@wxim/sandbox';
 import { stateKeys } from '@wxim/state';
-import { CALLBACK_TOKEN, IM_APP_ID, eventually, metricValue, twoWayForTests } from '@wxim/testkit';
+import { CALLBACK_TOKEN, IM_APP_ID, eventually, metricLines, metricValue, twoWayForTests } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
@@ -124,6 +124,26 @@ t.test('a recall after the reply went: the customer has it, and the agent is tol
   const series = 'wxim_pusher_signals_total{signal="recall",outcome="too_late"}';
   await eventually('the recall is counted', async () => (await metricValue(relay.pusher.app, series)) !== undefined);
   t.equal(await metricValue(relay.pusher.app, series), 1);
+});
+
+t.test('a recall whose notice IM refuses for good fails as a signal, not as a reply', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const reply = await im.agentSend(agent, userId, [textElem('gone before the recall')]);
+  await relay.waitForSent(openid, 1, 20_000);
+  const failedReplies = async () =>
+    (await metricLines(relay.pusher.app, 'wxim_pusher_replies_total'))
+      .filter((l) => l.includes('outcome="failed"'))
+      .reduce((n, l) => n + Number(l.split(' ')[1]), 0);
+  const repliesBefore = await failedReplies();
+  t.teardown(() => im.clearScripted());
+  im.failNext('openim/sendmsg', 80001, 1, 'content security'); // the "too late" notice to the agent
+  await im.agentRecall(agent, userId, reply.msgKey);
+  const series = 'wxim_pusher_signals_total{signal="recall",outcome="failed"}';
+  await eventually('the recall is counted failed', async () => (await metricValue(relay.pusher.app, series)) === 1, 20_000);
+  t.ok(await (await queue.getJob(signalJobId('recall', reply.msgKey)))!.isFailed(), 'its job failed, on the dashboard');
+  t.equal(await failedReplies(), repliesBefore, 'no reply counted failed');
+  t.same(noticesTo(agent, userId), [], 'no notice reached the agent');
+  t.same(relay.textsTo(openid), ['gone before the recall'], 'the customer has the reply, once');
 });
 
 t.test('a recall of a delivered reply whose job is gone (its progress went with its end) is too late, never "stopped"', async (t) => {

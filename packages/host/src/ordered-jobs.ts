@@ -70,7 +70,11 @@ export interface JobWords<T> {
 export interface OrderedJobSpec<T, R, B extends TurnLook = TurnLook> {
   /** The line a job stands in (its customer's openid), or undefined when it takes no turn: `outOfLine` runs it. */
   lineOf(job: Job<T>): string | undefined;
-  /** A job that takes no turn: run as it comes, with no lease and no retry policy. */
+  /**
+   * A job that takes no turn: run as it comes, with no lease. What its error means is decided as
+   * for any job (see decide: retried and counted by class, failed at once when the platform means
+   * it for good), with no last word of its own.
+   */
   outOfLine?(job: Job<T>): Promise<R>;
   /** How a turn begins (e.g. RelayTurn, which also assigns the agent); by default a look at the line. The lease is the job's (none when run by hand). */
   begin?(line: string, job: Job<T>, lease: Lease | undefined): Promise<B>;
@@ -129,7 +133,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   }
 
   /** The error to throw for a failed attempt, once it is counted and logged (and, if last, said). */
-  async function failure(job: Job<T>, err: unknown, attempt: Attempt<R>, lease: Lease | undefined): Promise<unknown> {
+  async function failure(job: Job<T>, err: unknown, attempt: Omit<Attempt<R>, 'run'>, lease: Lease | undefined): Promise<unknown> {
     // BullMQ's own errors are the work's decision already (e.g. a notice sent and the job failed, counted its own way).
     if (err instanceof DelayedError) return err;
     if (err instanceof UnrecoverableError) {
@@ -166,11 +170,15 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
 
   async function process(job: Job<T>, token?: string): Promise<R> {
     const openid = spec.lineOf(job);
+    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
     if (openid === undefined) {
       if (spec.outOfLine === undefined) throw new Error(`job ${job.id} stands in no line and its worker runs no job out of line`);
-      return spec.outOfLine(job);
+      try {
+        return await spec.outOfLine(job);
+      } catch (err) {
+        throw await failure(job, err, {}, lease);
+      }
     }
-    const lease: Lease | undefined = token === undefined ? undefined : { lockKey: jobLockKey(deps.jobKeyPrefix, job.id!), token, lockMs: deps.lockMs };
     const turn = await takeTurn(job, lease, openid);
     if (turn === undefined) throw new DelayedError();
     const attempt = spec.attempt(job, lease, turn);

@@ -12,6 +12,7 @@ const server = await startTestRedis();
 t.teardown(() => server.close());
 
 interface Task {
+  /** The customer's line; '' for a job that takes no turn (run out of line). */
   openid: string;
   /** What the work does: resolve, or throw this error. */
   fails?: 'internal' | 'lock_lost' | 'permanent' | 'daily_quota';
@@ -50,6 +51,17 @@ async function setup(
   const seen: Seen = { runs: [], retried: [], failed: [], steppedAside: [], lastWords: [], logs: [], wakes: [], holds: [] };
   const wake = wakeToFront(redis, layout);
   const hold = queueHold(redis, layout.limiter);
+  const work = async (job: Job<Task>, lease: Lease | undefined) => {
+    seen.runs.push({ id: job.id!, lease });
+    await options.work?.(job, line);
+    if (job.data.fails === 'internal') throw new Error('something broke');
+    if (job.data.fails === 'lock_lost') throw new LockLostError('the lock is gone');
+    if (job.data.fails === 'permanent') throw new ImPermanentError('openim/sendmsg', 20001, 'refused for good');
+    // Over the API's daily quota on its first run only, held back 300 ms (see DailyQuotas).
+    if (job.data.fails === 'daily_quota' && seen.runs.filter((r) => r.id === job.id).length === 1)
+      throw new WechatRateLimitedError('message/custom/send', 45009, 'reach max api daily quota limit', 300);
+    return `ran ${job.id}`;
+  };
   const jobs = orderedJobs<Task, string>(
     {
       line,
@@ -71,19 +83,10 @@ async function setup(
       },
     },
     {
-      lineOf: (job) => job.data.openid,
+      lineOf: (job) => (job.data.openid === '' ? undefined : job.data.openid),
+      outOfLine: (job) => work(job, undefined),
       attempt: (job, lease): Attempt<string> => ({
-        run: async () => {
-          seen.runs.push({ id: job.id!, lease });
-          await options.work?.(job, line);
-          if (job.data.fails === 'internal') throw new Error('something broke');
-          if (job.data.fails === 'lock_lost') throw new LockLostError('the lock is gone');
-          if (job.data.fails === 'permanent') throw new ImPermanentError('openim/sendmsg', 20001, 'refused for good');
-          // Over the API's daily quota on its first run only, held back 300 ms (see DailyQuotas).
-          if (job.data.fails === 'daily_quota' && seen.runs.filter((r) => r.id === job.id).length === 1)
-            throw new WechatRateLimitedError('message/custom/send', 45009, 'reach max api daily quota limit', 300);
-          return `ran ${job.id}`;
-        },
+        run: () => work(job, lease),
         failedForGood: async (err) => {
           seen.lastWords.push({ id: job.id!, reason: err.message });
         },
@@ -124,7 +127,7 @@ async function setup(
   /** Stores a job and puts it in its customer's line, as the service that stores jobs does. */
   const store = async (id: string, task: Task, attempts = 1) => {
     await queue.add('task', task, { jobId: id, attempts, backoff: { type: 'fixed', delay: 20 } });
-    await line.append(task.openid, id);
+    if (task.openid !== '') await line.append(task.openid, id);
   };
   /** Starts the worker, once the test has stored what it starts with. */
   const start = () => void worker.run();
@@ -229,6 +232,31 @@ t.test('an error the platform means for good fails the job at once, and says its
   t.same(seen.retried, []);
   t.same(seen.failed, ['refused']);
   t.equal(seen.lastWords.length, 1);
+});
+
+t.test("a job that takes no turn has its errors decided as any job's: retried and counted by class, or failed at once", async (t) => {
+  const { queue, seen, store, start } = await setup(t, { waitMs: 60_000 });
+  await store('signal-refused', { openid: '', fails: 'permanent' }, 5);
+  await store('signal-flaky', { openid: '', fails: 'internal' }, 2);
+  start();
+  await eventually(
+    'both failed',
+    async () => (await queue.getJobState('signal-refused')) === 'failed' && (await queue.getJobState('signal-flaky')) === 'failed',
+  );
+  t.equal((await queue.getJob('signal-refused'))!.attemptsMade, 1, 'refused for good: no attempt left to spend');
+  t.equal((await queue.getJob('signal-flaky'))!.attemptsMade, 2);
+  t.same(seen.retried, ['internal'], "the flaky one's retry counted by class");
+  t.same(seen.failed.sort(), ['signal-flaky', 'signal-refused'], 'each failure counted once');
+  t.same(
+    seen.logs.filter((l) => l.level === 'error').map((l) => l.msg),
+    ['task failed for good', 'task failed for good'],
+    'said by the work’s decision, not found afterwards',
+  );
+  t.same(
+    seen.runs.map((r) => r.lease),
+    [undefined, undefined, undefined],
+    'run with no lease',
+  );
 });
 
 t.test('a job whose lock is lost is given up: no failure decided, no last word', async (t) => {
