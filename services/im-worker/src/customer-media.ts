@@ -69,6 +69,14 @@ export function mediaExpiresAt(createTime: number, firstAttemptAtMs: number): nu
 }
 
 /**
+ * How long past the media's expiry what an attempt decided is kept (the stored entry, or the
+ * note's record): a retry within IM's duplicate window (120 s) of an attempt that sent the element
+ * must send it again identical, for IM to drop it, not a note that the media has expired (later
+ * retries look in IM's history first). The links end at the expiry all the same.
+ */
+export const MEDIA_DECISION_KEPT_MS = 10 * 60_000;
+
+/**
  * A customer's voice or video as an IM element the agent can open: the media fetched from WeChat
  * once, kept in Redis (a voice converted to MP3, a thumbnail) or linked (a video, streamed from
  * WeChat on demand), and offered through signed links to the gateway's /media/. Undefined means
@@ -89,8 +97,10 @@ export class CustomerMedia {
     const decisionId = mediaEntryId(message.kind === 'voice' ? 'voice' : 'video', message.mediaId);
     if (await store.noted(decisionId)) return undefined;
     const expiresAt = mediaExpiresAt(message.createTime, job.firstAttemptAt);
-    // WeChat no longer holds it: nothing to fetch, and no link could live (nor the record, so none is kept).
-    if (expiresAt * 1000 <= Date.now()) return this.note(message.kind, decisionId, 'expired', 'the media has expired', expiresAt);
+    // WeChat no longer holds it: nothing to fetch, and no link could live; unless an earlier attempt
+    // stored the element, which it may have sent: the same element again, for IM to drop.
+    if (expiresAt * 1000 <= Date.now() && !(await this.stored(message)))
+      return this.note(message.kind, decisionId, 'expired', 'the media has expired', expiresAt);
     try {
       return message.kind === 'voice'
         ? await this.voice(message.mediaId, message.format, expiresAt, job.turn)
@@ -102,8 +112,23 @@ export class CustomerMedia {
     }
   }
 
+  /** Whether an earlier attempt stored everything the media's element is made of. */
+  private async stored(message: Extract<WechatMessage, { kind: 'voice' | 'video' | 'shortvideo' }>): Promise<boolean> {
+    const { store } = this.options;
+    if (message.kind === 'voice') return (await store.meta(mediaEntryId('voice', message.mediaId))) !== undefined;
+    return (
+      (await store.meta(mediaEntryId('video', message.mediaId))) !== undefined && (await store.meta(mediaEntryId('thumb', message.thumbMediaId))) !== undefined
+    );
+  }
+
+  /** Stores an entry for as long as what it decides is kept; throws Expired when the media expired meanwhile. */
+  private async put(id: string, entry: Parameters<MediaStore['put']>[1], expiresAt: number): Promise<void> {
+    if (expiresAt * 1000 <= Date.now() || !(await this.options.store.put(id, entry, expiresAt * 1000 + MEDIA_DECISION_KEPT_MS)))
+      throw new Expired('the media expired meanwhile');
+  }
+
   private async note(kind: string, id: string, reason: NoteReason, detail: string, expiresAt: number): Promise<undefined> {
-    await this.options.store.putNote(id, reason, expiresAt * 1000);
+    await this.options.store.putNote(id, reason, expiresAt * 1000 + MEDIA_DECISION_KEPT_MS);
     this.options.noted?.(kind, reason);
     this.options.log.warn({ kind, reason, detail }, "a customer's media could not be relayed; the agent gets a text note");
     return undefined;
@@ -127,7 +152,7 @@ export class CustomerMedia {
       const amr = amrInfo(recording);
       const seconds = amr !== undefined ? amr.durationMs / 1000 : (mp3.length * 8) / MP3_BITRATE;
       const info = { seconds: Math.max(1, Math.round(seconds)) };
-      if (!(await store.put(id, { contentType: 'audio/mpeg', bytes: mp3, info }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
+      await this.put(id, { contentType: 'audio/mpeg', bytes: mp3, info }, expiresAt);
       meta = { contentType: 'audio/mpeg', size: mp3.length, info };
     }
     return soundElem(this.link(id, expiresAt), id, meta.size, meta.info['seconds'] ?? 1);
@@ -142,7 +167,7 @@ export class CustomerMedia {
       if (got?.kind !== 'video') throw new MediaRefused('media/get gave no video link');
       const protocol = new URL(got.videoUrl).protocol;
       if (protocol !== 'https:' && !(protocol === 'http:' && this.options.allowHttpVideo)) throw new MediaRefused('the video link is not https');
-      if (!(await store.put(videoId, { contentType: 'video/mp4', url: got.videoUrl }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
+      await this.put(videoId, { contentType: 'video/mp4', url: got.videoUrl }, expiresAt);
     }
     let thumb = await store.meta(thumbId);
     if (thumb === undefined) {
@@ -150,7 +175,7 @@ export class CustomerMedia {
       const size = jpegSize(bytes);
       if (size === undefined) throw new MediaRefused('the thumbnail is not a JPEG');
       const info = { width: size.width, height: size.height };
-      if (!(await store.put(thumbId, { contentType: 'image/jpeg', bytes, info }, expiresAt * 1000))) throw new Expired('the media expired meanwhile');
+      await this.put(thumbId, { contentType: 'image/jpeg', bytes, info }, expiresAt);
       thumb = { contentType: 'image/jpeg', size: bytes.length, info };
     }
     // Size and length 0 (unknown): learning them means reading the whole video at relay time
