@@ -89,8 +89,12 @@ t.test("an unfollow whose agent's IM account is gone completes: the note cannot 
   await unfollow();
   const queue = relay.gateway.gateway.queue;
   await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 10_000);
-  t.equal((await queue.getJobs(['completed'])).find((j) => j.data.message.kind === 'unsubscribe')?.attemptsMade, 1, 'at once, not retried');
+  const job = (await queue.getJobs(['completed'])).find((j) => j.data.message.kind === 'unsubscribe');
+  t.equal(job?.attemptsMade, 1, 'at once, not retried');
   t.ok(im.deleted.has(openid) && !im.accounts.has(openid), "the customer's account deleted");
+  t.match(job?.returnvalue, { outcome: 'skipped', reason: /the unfollow's note could not go: IM has no account for agent/ }, 'said, not counted relayed');
+  const metrics = (await relay.worker.app.inject('/metrics')).body;
+  t.match(metrics, /wxim_im_relayed_total\{kind="unsubscribe",outcome="skipped"\} 1/);
 });
 
 t.test("an unfollow retried after its account_delete's answer was lost tells the agent once, and sends nothing from the deleted account", async (t) => {

@@ -37,6 +37,8 @@ export interface RelayResult {
   reason?: string;
   /** The agent an earlier attempt sent to, when this one went to another (the customer was handed on between them). */
   handedOnFrom?: string;
+  /** What went wrong that nobody is told in IM, for the log (e.g. an unfollow's note that could not go). */
+  warning?: string;
 }
 
 const REIMPORT_REFUSED = 70399;
@@ -162,6 +164,7 @@ export class CustomerRelay {
     guarded: CallOptions,
   ): Promise<{ result: RelayResult; sent: boolean }> {
     let sent = true;
+    let warning: string | undefined;
     try {
       await this.send(msg, job);
     } catch (err) {
@@ -178,6 +181,7 @@ export class CustomerRelay {
         } catch (again) {
           if (!(again instanceof ImNotImportedError)) throw again;
           sent = false;
+          warning = `the unfollow's note could not go: IM has no account for agent ${msg.to} (${again.code})`;
         }
       }
     }
@@ -188,6 +192,8 @@ export class CustomerRelay {
     }
     // No longer one of the agent's customers; should they follow again, they come back to them.
     await this.agentLoad.release(openid);
-    return { result: { outcome: 'relayed', userId, agent: msg.to }, sent };
+    const result: RelayResult =
+      warning === undefined ? { outcome: 'relayed', userId, agent: msg.to } : { outcome: 'skipped', userId, agent: msg.to, reason: warning, warning };
+    return { result, sent };
   }
 }

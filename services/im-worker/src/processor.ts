@@ -200,6 +200,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
         throw new DelayedError();
       }
     }
+    if (result.warning !== undefined) deps.log.warn({ jobId: job.id, kind: message.kind, agent: result.agent }, result.warning);
     if (result.handedOnFrom !== undefined) {
       metrics.handedOnRetries.inc();
       deps.log.info(
