@@ -179,7 +179,14 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
         throw await failure(job, err, {}, lease);
       }
     }
-    const turn = await takeTurn(job, lease, openid);
+    let turn: Head<B> | undefined;
+    try {
+      turn = await takeTurn(job, lease, openid);
+    } catch (err) {
+      // Its turn could not be taken (Redis refusing, a lock lost while stepping aside): decided as
+      // any failed attempt, with no last word (the work never began).
+      throw await failure(job, err, {}, lease);
+    }
     if (turn === undefined) throw new DelayedError();
     const attempt = spec.attempt(job, lease, turn);
     try {

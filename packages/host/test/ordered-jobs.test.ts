@@ -280,24 +280,29 @@ t.test('a job whose lock is lost is given up: no failure decided, no last word',
   );
 });
 
-t.test('a job BullMQ fails before its work began (its turn could not be taken) is counted and said, once', async (t) => {
+t.test('a job whose turn cannot be taken has the error decided as any attempt: retried and counted, then failed and said, once', async (t) => {
   const { redis, queue, keys, seen, store, start } = await setup(t, { waitMs: 60_000 });
-  await store('unturned', { openid: 'o6' });
-  // Its line is not a line: every look at its turn fails (as Redis refusing would), so its one attempt fails outside the work.
+  await store('unturned', { openid: 'o6' }, 2);
+  // Its line is not a line: every look at its turn fails (as Redis refusing would), before its work begins.
   await redis.del(keys.line(QUEUE, 'o6'));
   await redis.set(keys.line(QUEUE, 'o6'), 'not a line');
   start();
   await eventually('the job failed', async () => (await queue.getJobState('unturned')) === 'failed');
   await eventually('counted', () => seen.failed.length > 0);
   t.same(seen.runs, [], 'its work never ran');
+  t.same(seen.retried, ['internal'], 'the first attempt counted as a retry, by class');
   t.same(seen.failed, ['unturned'], 'the failure counted once');
-  const said = seen.logs.filter((l) => l.level === 'error');
+  // (Its line cannot be left either, as the test's own hook logs: the line is not a line.)
+  const said = seen.logs.filter((l) => l.msg !== 'could not leave the line');
   t.same(
-    said.map((l) => l.msg),
-    ['task failed for good (by the queue)'],
-    'and logged once',
+    said.map((l) => [l.level, l.msg]),
+    [
+      ['warn', 'task will be retried'],
+      ['error', 'task failed for good'],
+    ],
+    'and logged as decided, once',
   );
-  t.match(said[0]!.obj, { jobId: 'unturned', openid: 'o6', reason: /WRONGTYPE/ });
+  t.match(said[1]!.obj, { jobId: 'unturned', openid: 'o6', reason: /WRONGTYPE/ });
   const decidedHere = await setup(t, { waitMs: 60_000 });
   await decidedHere.store('refused', { openid: 'o7', fails: 'permanent' });
   decidedHere.start();
