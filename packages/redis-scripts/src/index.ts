@@ -30,7 +30,7 @@ const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 4, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
   wximLineFinish: { numberOfKeys: 8, lua: FINISH },
-  wximLinePlaceAhead: { numberOfKeys: 9, lua: PLACE_AHEAD },
+  wximLinePlaceAhead: { numberOfKeys: 10, lua: PLACE_AHEAD },
   // 18 keys, then two per other account of the IM app: their number comes first.
   wximRelayBegin: { lua: BEGIN },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
@@ -80,13 +80,15 @@ export interface RelayScripts {
       ahead: string,
       progress: string,
       ...wake: WakeKeys,
+      lock: string,
       jobPrefix: string,
       head: string,
       keepMs: number,
       keep: '1' | '0',
+      token: string,
       ...ids: string[],
     ]
-  ): Promise<[string[], string[]] | null>;
+  ): Promise<[string[], string[]] | null | -1>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
   wximLineFinish(...args: [line: string, relayIds: string, ...wake: WakeKeys, jobPrefix: string, jobId: string, keepIds: '1' | '0']): Promise<string | null>;
   wximRelayBegin(

@@ -1,6 +1,8 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { QUEUES } from '@wxim/queue';
 import type { StateKeys } from './keys.js';
+import { LockLostError } from './lock-lost-error.js';
+import type { Lease } from './rate-gate.js';
 import { LINE_TTL_S, type RelayScripts, type WakeKeys, relayScripts, relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 
 export type Turn = 'head' | 'waiting' | 'absent';
@@ -84,7 +86,8 @@ export class ConversationLine {
    * stored — or, `keep` false (the head waits no longer), has its place given up. Resolves to
    * undefined when `head` is not the head; else to the ids now in line ahead (`moved`) and those
    * not stored yet (`kept`). When the head may go (nothing moved; nothing kept, or places given
-   * up), its list is dropped from its progress hash.
+   * up), its list is dropped from its progress hash. Throws LockLostError, changing nothing, when
+   * `lease` (the head job's: none when run by hand) is no longer its worker's.
    */
   async placeAhead(
     openid: string,
@@ -92,19 +95,24 @@ export class ConversationLine {
     first: readonly string[],
     keepMs: number,
     keep: boolean,
+    lease?: Lease,
   ): Promise<{ moved: string[]; kept: string[] } | undefined> {
     if (!this.keepsPlaces) throw new Error(`the lines of ${this.queue} keep no places ahead`);
+    const line = this.keys.line(this.queue, openid);
     const placed = await this.redis.wximLinePlaceAhead(
-      this.keys.line(this.queue, openid),
+      line,
       this.keys.lineAhead(this.queue, openid),
       this.jobState(head),
       ...this.wakeKeys(),
+      lease?.lockKey ?? line,
       this.jobKeyPrefix,
       head,
       keepMs,
       keep ? '1' : '0',
+      lease?.token ?? '',
       ...first,
     );
+    if (placed === -1) throw new LockLostError(`job ${head} is no longer this worker's: nothing is put ahead of it`);
     return placed === null ? undefined : { moved: placed[0], kept: placed[1] };
   }
 

@@ -1,4 +1,4 @@
-import { ConversationLine, stateKeys } from '@wxim/state';
+import { ConversationLine, LockLostError, stateKeys } from '@wxim/state';
 import { queueLayout } from '@wxim/queue';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
 import { Redis } from 'ioredis';
@@ -115,6 +115,32 @@ t.test('the head that waits no longer still waits for one moved ahead; a kept pl
   await redis.zadd(keys.line('agent-replies', 'o1'), b - 0.2, 'a');
   await store('k');
   t.same(await order(), ['a', 'b', 'k'], 'k joins the end rather than pass a');
+});
+
+t.test('nothing is put ahead of a head whose lock is not the worker’s, nor of one that has begun to send', async (t) => {
+  const { store, line, order, keys, first } = setup();
+  for (const id of ['r2', 'r1']) await store(id);
+  const lockKey = `${keys.jobs('agent-replies')}r2:lock`;
+  await redis.set(lockKey, 'another-worker', 'PX', 30_000);
+  await t.rejects(
+    line.placeAhead('o1', 'r2', ['r1'], 6000, true, { lockKey, token: 'paused-worker', lockMs: 30_000 }),
+    LockLostError,
+    'a worker paused past its lock',
+  );
+  t.same(await order(), ['r2', 'r1'], 'nothing moved');
+  t.same(
+    await line.placeAhead('o1', 'r2', ['r1'], 6000, true, { lockKey, token: 'another-worker', lockMs: 30_000 }),
+    { moved: ['r1'], kept: [] },
+    'the worker that holds the lock',
+  );
+  await line.finish('o1', 'r1', false);
+  await redis.hset(`${keys.jobs('agent-replies')}r1`, 'finishedOn', String(Date.now()));
+  await store('r0');
+  const hasFirst = await first('r2');
+  await redis.hset(keys.replyProgress('r2'), 'p0', 'sent'); // its first part went
+  t.same(await line.placeAhead('o1', 'r2', ['r0'], 6000, true), { moved: [], kept: [] }, 'begun: nothing goes ahead');
+  t.same(await order(), ['r2', 'r0']);
+  t.equal(await hasFirst(), 0, 'its list dropped: it goes on');
 });
 
 t.test("the customers' pushes keep no places: their appends (the gateway's ack path) never look for one", async (t) => {

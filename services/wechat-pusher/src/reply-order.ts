@@ -34,7 +34,7 @@ export interface ReplyOrderDeps {
 export async function afterEarlierMessages(deps: ReplyOrderDeps, job: Job<ReplyJob>, first: readonly string[], lease: Lease | undefined): Promise<void> {
   const waitMs = deps.waitMs ?? ORDER_WAIT_MS;
   const keep = Date.now() < job.data.acceptedAt + waitMs;
-  const placed = await deps.line.placeAhead(job.data.openid, job.id!, first, 2 * waitMs, keep);
+  const placed = await deps.line.placeAhead(job.data.openid, job.id!, first, 2 * waitMs, keep, lease);
   // Not the head any more (one of them took its kept place since this attempt's turn): its turn comes again.
   const wait = placed === undefined || placed.moved.length > 0 || (keep && placed.kept.length > 0);
   if (placed !== undefined && placed.moved.length > 0) deps.counted?.('moved', placed.moved.length);

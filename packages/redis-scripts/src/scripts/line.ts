@@ -88,10 +88,14 @@ return nextJob
 `;
 
 // KEYS: line zset, the line's places kept ahead, the head's progress hash, then the queue's
-// delayed, wait, meta, active, marker and events keys. ARGV: job key prefix, the job at the head
-// (which has not begun), how long a kept place lasts (ms), '1' to keep places for jobs not stored
-// yet or '0' to give them up (the head waits no longer), then the ids of jobs that must go before
-// the head, in their order.
+// delayed, wait, meta, active, marker and events keys, then the head job's lock (the line again
+// outside a job). ARGV: job key prefix, the job at the head (which has not begun), how long a kept
+// place lasts (ms), '1' to keep places for jobs not stored yet or '0' to give them up (the head
+// waits no longer), the lock's token ('' outside a job), then the ids of jobs that must go before
+// the head, in their order. Changes nothing and returns -1 when the lock is no longer the token's:
+// a worker paused past its lock, whose job another worker took and may be sending, must not put
+// anything ahead of it. Nor is anything put ahead of a head that has begun to send (its first
+// part marked in its progress, 'p0'): the customer has part of it, and the rest follows at once.
 // Puts each of them ahead of the head, in their order: one in line behind it moves there; one not
 // stored yet (no job, no deduplication key: its store is late) has its place kept there, for as
 // long as the head waits in line (see APPEND), or has it given up; one finished, or stored and
@@ -101,14 +105,19 @@ return nextJob
 // its progress ('first').
 export const PLACE_AHEAD = `${LIVE_HEAD_LUA}
 ${WAKE_TO_FRONT_LUA}
+if ARGV[5] ~= '' and redis.call('GET', KEYS[10]) ~= ARGV[5] then return -1 end
 local before = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if not before or liveHead(KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+if redis.call('HEXISTS', KEYS[3], 'p0') == 1 then
+  redis.call('HDEL', KEYS[3], 'first')
+  return {{}, {}}
+end
 before = tonumber(before)
-local n = #ARGV - 4
+local n = #ARGV - 5
 local moved, kept = {}, {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
-  local score = before - (n - (i - 5)) / (n + 1)
+  local score = before - (n - (i - 6)) / (n + 1)
   local job = ARGV[1] .. id
   if redis.call('ZSCORE', KEYS[1], id) then
     if redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0 then
