@@ -121,6 +121,20 @@ t.test('a customer whose agent left IM_AGENTS goes to another, and the old agent
   t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0', 'a2', '1']);
 });
 
+t.test('an event of a customer whose agent left IM_AGENTS closes that conversation, so the old agent’s load drops', async (t) => {
+  const d = desk(['a1', 'a2']);
+  t.equal(await d.begin('c1'), 'a1');
+  // The same prefix with a1 gone from the configuration (a deploy, or a pod still on the old list).
+  const moved = new RelayTurn(redis, d.keys, 'wechat-inbound', ['a2'], { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000 });
+  const id = 'click1';
+  await redis.hset(`${d.keys.jobs('wechat-inbound')}${id}`, 'name', 'click');
+  await new ConversationLine(redis, d.keys, 'wechat-inbound', d.keys.relayIds).append('c1', id);
+  const begun = await moved.begin('c1', id, 'attach');
+  t.equal(begun.turn === 'head' ? begun.customer.agent : 'x', 'a2', 'the click goes to a configured agent');
+  t.same(await redis.zrange(d.keys.agentLoad, 0, -1, 'WITHSCORES'), ['a1', '0'], 'a1’s place freed; a click opens none');
+  t.equal(await redis.zscore(d.keys.deskActive, 'c1'), null, 'no longer an open conversation');
+});
+
 t.test('a message retried after its agent left IM_AGENTS goes to another, as a message of its own to them', async (t) => {
   const d = desk(['a1', 'a2']);
   const policy = { maxOpen: 20, idleMs: 48 * HOUR, staleMs: 120_000 };

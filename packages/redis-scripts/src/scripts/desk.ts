@@ -127,10 +127,13 @@ end
 -- An event (a follow, a scan, a menu click) goes to an agent but opens no conversation: WeChat
 -- lets the agent answer it for a minute only, so it takes no place and never waits. To the
 -- customer's agent if configured; else the least busy agent online with room, else the least busy.
-local function deskAttach(customer, load, agents, desk)
+-- A conversation open with an agent no longer configured closes first (its place freed), as a
+-- message's would (see deskAssign).
+local function deskAttach(customer, load, agents, desk, openid)
   ownLoads(load, desk.mark, desk.own, desk.ownMark)
   local current = redis.call('HGET', customer, 'agent')
   if configured(agents, current) then return current end
+  if current and redis.call('HGET', customer, 'counted') ~= '0' then closeConversation(desk, load, openid) end
   local best, bestLoad, online = nil, 0, false
   for _, a in ipairs(agents) do
     local on = isOnline(desk, a) and tonumber(redis.call('ZSCORE', load, a) or '0') < desk.maxOpen

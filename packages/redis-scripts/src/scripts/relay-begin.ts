@@ -53,7 +53,7 @@ if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18], others = otherDesks(19),
     customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
   if ARGV[3] == 'attach' then
-    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk)
+    agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk, ARGV[8])
   else
     agent = deskAssign(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk, ARGV[8])
   end
