@@ -14,6 +14,7 @@ import { TOKEN_DROP_IF_STORED } from './scripts/access-token.js';
 import { LOCK_RELEASE, LOCK_RENEW } from './scripts/lock.js';
 import { MARK_SENDING, UNMARK_SENDING, WITHDRAW } from './scripts/reply-undo.js';
 import { HSET_IF_KEPT } from './scripts/progress.js';
+import { PUSH_ADDRESS_ONCE } from './scripts/push-address.js';
 import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } from './scripts/window-notices.js';
 
 export { LINE_TTL_S } from './scripts/line.js';
@@ -66,6 +67,7 @@ const SCRIPTS = {
   wximWindowWarned: { numberOfKeys: 1, lua: WARNED },
   wximWindowLastReplyClaim: { numberOfKeys: 2, lua: LAST_REPLY_CLAIM },
   wximHsetIfKept: { numberOfKeys: 1, lua: HSET_IF_KEPT },
+  wximPushAddressOnce: { numberOfKeys: 1, lua: PUSH_ADDRESS_ONCE },
 } as const;
 
 /** A queue's keys a script needs to wake a job that stepped aside (see WAKE_TO_FRONT): delayed, wait, meta, active, marker, events. */
@@ -199,6 +201,7 @@ export interface RelayScripts {
   wximWindowWarned(watch: string, openid: string, deadline: string): Promise<number>;
   wximWindowLastReplyClaim(window: string, notice: string, deadline: string, nowMs: string, jobId: string, marginMs: number): Promise<number>;
   wximHsetIfKept(hash: string, field: string, value: string, ttlMs: number): Promise<number>;
+  wximPushAddressOnce(address: string, use: string, ttlS: number): Promise<number>;
 }
 
 /** The names of the relay's scripts. */

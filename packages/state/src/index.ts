@@ -17,6 +17,7 @@ export { type AccountDesk, type AgentState, DeskPresence, isOnline, storedAgentS
 export { type Relayed, RelayedMessage, type RelayedOptions } from './relayed-message.js';
 export { type Desk, type DeskAgent, type DeskWaiter, DeskView } from './desk-view.js';
 export { type MediaEntry, type MediaMeta, MediaStore } from './media-store.js';
+export { PushAddresses } from './push-addresses.js';
 export { type MediaTokenCheck, mediaEntryId, signMediaToken, verifyMediaToken } from './media-token.js';
 export { WATCH_CAP, type WatchedWindow, WindowNotices } from './window-notices.js';
 export { REPLY_ENDED_TTL_MS, ReplyRecall, WITHDRAWN_TTL_MS } from './reply-recall.js';

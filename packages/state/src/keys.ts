@@ -105,6 +105,8 @@ export function stateKeys(prefix: string, loads: LoadPlaces = { at: prefix, from
     replyWindow: (openid: string) => `${prefix}:reply-window:${openid}`,
     /** A customer's voice (converted), video link or thumbnail the gateway serves by signed link, until the link expires (MediaStore). */
     media: (id: string) => `${prefix}:media:${id}`,
+    /** A signed push address (WeChat's timestamp and nonce) and what it was first used for: see PushAddresses. */
+    pushAddress: (timestamp: string, nonce: string) => `${prefix}:pa:${timestamp}:${nonce}`,
     /** Customers whose latest message may still be unanswered, by their window's deadline (ms): WINDOW_WARNING_MS. */
     windowWatch: `${prefix}:window-watch`,
     /** Held by the one instance looking for windows closing soon unanswered. */

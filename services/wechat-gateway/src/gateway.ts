@@ -1,6 +1,6 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, type InboundJob, QUEUES } from '@wxim/queue';
-import { ConversationLine, MediaStore } from '@wxim/state';
+import { ConversationLine, MediaStore, PushAddresses } from '@wxim/state';
 import { accountKeys, createHttpHost, otherAppDesks } from '@wxim/host';
 import { MessageCipher } from '@wxim/wechat';
 import { Queue } from 'bullmq';
@@ -60,6 +60,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         welcomeText: config.welcomeText,
         autoReply,
         enqueuer,
+        addresses: new PushAddresses(redis, keys),
         metrics,
         ...(config.media.urlSecret === undefined || config.media.publicUrl === undefined
           ? {}

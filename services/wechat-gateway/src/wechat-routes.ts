@@ -10,6 +10,7 @@ import {
   singleValuedQuery,
   verifyRequest,
 } from '@wxim/wechat';
+import type { PushAddresses } from '@wxim/state';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AutoReply, AutoReplyText } from './auto-reply.js';
 import type { InboundEnqueuer } from './inbound-enqueuer.js';
@@ -25,7 +26,12 @@ export interface WechatRouteOptions {
   enqueuer: InboundEnqueuer;
   /** What a customer is told while nobody can answer (off hours, waiting); none: nothing. */
   autoReply?: Pick<AutoReply, 'lookFor'>;
+  /** Binds each plainly signed address to what it first carried (see PushAddresses); none: not checked. */
+  addresses?: Pick<PushAddresses, 'claim'>;
 }
+
+/** A plainly signed address used again for something else: the signature does not cover the body. */
+const REUSED = new PushRejected(401, 'unauthorized', 'this signed address was already used for another request');
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,10 +57,31 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: PUSH_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
+  /**
+   * Whether a plainly signed address may carry `use`; when not, the answer is sent (401, or 503 on a
+   * Redis failure: nothing was done, WeChat asks again) and this resolves false. A boolean, not the
+   * reply: Fastify's reply is thenable, and an async function returning it would await it.
+   */
+  const claimed = async (req: FastifyRequest, reply: FastifyReply, query: PushQuery, use: string): Promise<boolean> => {
+    if (opts.addresses === undefined) return true;
+    let ok: boolean;
+    try {
+      ok = await opts.addresses.claim(query.timestamp!, query.nonce!, use);
+    } catch (err) {
+      req.outcome = 'unavailable';
+      req.log.error({ reason: (err as Error).message }, 'could not check the signed address, answering 503');
+      void reply.code(503).type('text/plain').send('temporarily unavailable');
+      return false;
+    }
+    if (!ok) void reject(req, reply, REUSED);
+    return ok;
+  };
+
   app.get<{ Querystring: Record<string, unknown> }>('/wechat', async (req, reply) => {
     let echostr: string | undefined;
+    let query: PushQuery & { echostr?: string };
     try {
-      const query = singleValuedQuery(req.query) as PushQuery & { echostr?: string };
+      query = singleValuedQuery(req.query) as PushQuery & { echostr?: string };
       verifyRequest(query, opts.token, Math.floor(Date.now() / 1000));
       echostr = query.echostr;
     } catch (err) {
@@ -62,6 +89,8 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
       throw err;
     }
     if (echostr === undefined) return reject(req, reply, new PushRejected(400, 'bad_request', 'missing echostr'));
+    // The console's verification address is signed as a push's is: it verifies, and carries no push.
+    if (!(await claimed(req, reply, query, `verify:${echostr}`))) return reply;
     req.outcome = 'verified';
     return reply.type('text/plain').send(echostr);
   });
@@ -70,16 +99,20 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
   app.post<{ Querystring: Record<string, unknown>; Body: string | undefined }>('/wechat', async (req, reply) => {
     const now = Math.floor(Date.now() / 1000);
     let opened;
-    let timestamp: number;
+    let query: PushQuery;
     try {
-      const query = singleValuedQuery(req.query);
+      query = singleValuedQuery(req.query);
       opened = openPush(query, req.body ?? '', secrets, now);
-      timestamp = Number(query.timestamp);
     } catch (err) {
       if (err instanceof PushRejected) return reject(req, reply, err);
       throw err;
     }
+    const timestamp = Number(query.timestamp);
     const { message, encrypted } = opened;
+    // An encrypted push's msg_signature covers its body; a plain one's address is bound to its first body.
+    if (!encrypted) {
+      if (!(await claimed(req, reply, query, `push:${req.body ?? ''}`))) return reply;
+    }
     // The look at whether the customer waits runs in the transaction that stores the push. Stored,
     // a failed look only costs the customer the notice, never the message.
     const look = opts.autoReply?.lookFor(message, Date.now());

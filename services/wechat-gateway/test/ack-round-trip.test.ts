@@ -1,6 +1,7 @@
-// A customer's message costs the gateway one round trip to Redis before its answer: the store,
-// the line and the look at whether the customer waits go in one MULTI, on the store's own
-// connection. Watched with MONITOR on a Redis of the test's own.
+// An encrypted push costs the gateway one round trip to Redis before its answer: the store, the
+// line and the look at whether the customer waits go in one MULTI, on the store's own connection.
+// A plain push (its body not signed) first binds its signed address to its body: one round trip
+// more, before anything is stored. Watched with MONITOR on a Redis of the test's own.
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { DEFAULT_WAITING_TEXT } from '@wxim/config';
@@ -20,7 +21,7 @@ const presence = new DeskPresence(state, stateKeys(gw.config.queuePrefix), gw.co
 for (const agent of AGENTS) await presence.record(agent, { action: 'Logout', eventTime: Date.now() });
 
 t.test("a customer's message is stored, put in line and looked at in one transaction, the answer carrying the waiting text", async (t) => {
-  const wx = gw.platform();
+  const wx = gw.platform('safe');
   // Warm: the store's connection sends each script once in full (EVAL), then by its digest.
   await wx.post(wx.sign(wx.text('oWarm00000000000000000000000', 'hello')));
 
@@ -32,7 +33,7 @@ t.test("a customer's message is stored, put in line and looked at in one transac
   t.teardown(() => monitor.stop());
   const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000001', 'anyone there?')));
   t.equal(res.status, 200);
-  t.match(res.body, DEFAULT_WAITING_TEXT, 'told they wait, in the answer');
+  t.match(res.reply, DEFAULT_WAITING_TEXT, 'told they wait, in the (encrypted) answer');
 
   const commands = seen.filter((c) => c.command !== 'ping' && c.command !== 'info');
   t.same(
@@ -42,4 +43,23 @@ t.test("a customer's message is stored, put in line and looked at in one transac
   );
   t.equal(new Set(commands.map((c) => c.client)).size, 1, 'on one connection');
   t.equal(await gw.jobCount(), 2, 'both messages stored');
+});
+
+t.test("a plain push's signed address is bound to its body first, then it is stored in the one transaction", async (t) => {
+  const wx = gw.platform('plain');
+  await wx.post(wx.sign(wx.text('oWarm00000000000000000000002', 'hello')));
+  const seen: { client: string; command: string }[] = [];
+  const monitor = await watchRedis(redis.url, (args, source) => {
+    if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
+  });
+  t.teardown(() => monitor.stop());
+  const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000002', 'anyone there?')));
+  t.equal(res.status, 200);
+  const commands = seen.filter((c) => c.command !== 'ping' && c.command !== 'info');
+  t.same(
+    commands.map((c) => c.command),
+    ['evalsha', 'multi', 'evalsha', 'evalsha', 'evalsha', 'exec'],
+    'the address claimed, then the one MULTI',
+  );
+  t.equal(await gw.jobCount(), 4, 'stored');
 });

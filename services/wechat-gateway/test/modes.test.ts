@@ -1,6 +1,7 @@
 import { parseFlatXml } from '@wxim/wechat';
 import t from 'tap';
 import { startGateway, startTestRedis } from '@wxim/testkit';
+import { request } from 'undici';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());
@@ -88,3 +89,32 @@ t.test(
     t.same(contents, ['compatible', 'safe', 'what Encrypt says'], 'only the encrypted pushes, as encrypted');
   },
 );
+
+t.test('a plainly signed address carries one push: WeChat’s retry of it is taken, another body under it is refused with 401 and stored nowhere', async (t) => {
+  const gw = await startGateway(redis.url);
+  t.teardown(() => gw.close());
+  const plain = gw.platform('plain');
+  const openid = 'oModes00000000000000000000008';
+  // The address of a real push, as an ingress's access log keeps it.
+  const signed = plain.sign(plain.text(openid, 'the real one'));
+  t.equal((await plain.post(signed)).status, 200);
+  t.equal((await plain.post(signed)).status, 200, 'WeChat’s retry of the same push');
+  const injected = await plain.post({ path: signed.path, body: plain.sign(plain.text('oModes00000000000000000000009', 'injected')).body });
+  t.equal(injected.status, 401, 'another body under it');
+  t.match(injected.body, /already used/);
+  // The console's verification address, signed as a push's is, carries no push either.
+  const verification = plain.sign(plain.text(openid, 'unused'));
+  const verified = await request(`${gw.url}${verification.path}&echostr=7351`);
+  t.equal(await verified.body.text(), '7351');
+  t.equal(
+    (await plain.post({ path: verification.path, body: plain.sign(plain.text(openid, 'after the echo')).body })).status,
+    401,
+    'a push under a verification’s address',
+  );
+  const contents = (await gw.gateway.queue.getJobs(['wait'])).map((j) => (j.data.message.kind === 'text' ? j.data.message.content : ''));
+  t.same(contents, ['the real one'], 'the real push, once');
+  const safe = gw.platform('safe');
+  const encrypted = safe.sign(safe.text(openid, 'encrypted'));
+  t.equal((await safe.post(encrypted)).status, 200);
+  t.equal((await safe.post(encrypted)).status, 200, 'an encrypted push is bound by its msg_signature, its retry taken as well');
+});
