@@ -84,8 +84,13 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
     clearTimeout(deadline);
     abort.abort();
   };
-  // Whatever ends the response (sent, the client gone, an error) ends the upstream request.
+  // Whatever ends the response (sent, the client gone, an error) ends the upstream request. A
+  // player gone while its entry was read has closed already, and no 'close' comes any more.
   reply.raw.once('close', release);
+  if (reply.raw.destroyed) {
+    release();
+    return reply;
+  }
   let upstream: Awaited<ReturnType<typeof request>>;
   try {
     upstream = await request(url, {

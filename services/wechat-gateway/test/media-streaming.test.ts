@@ -1,6 +1,7 @@
 import { APP_ID, APP_SECRET, eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { WechatApiSimulator, customerMediaBytes } from '@wxim/sandbox';
 import { MediaStore, mediaEntryId, signMediaToken, stateKeys } from '@wxim/state';
+import { connect } from 'node:net';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -90,6 +91,31 @@ t.test('past the cap on videos streamed at once, a player gets 503; a place free
   const third = await request(`${capped}${path}`);
   t.equal(third.statusCode, 200);
   t.same(Buffer.from(await third.body.arrayBuffer()), customerMediaBytes('video'));
+});
+
+t.test('a player gone while its entry is read holds no place among the videos streamed at once', async (t) => {
+  let open!: () => void;
+  const reading = new Promise<void>((resolve) => (open = resolve));
+  let asked = 0;
+  // The store's answer waits for the test: the player leaves in the meantime.
+  const slow = { get: async (id: string) => (asked++, await reading, store.get(id)) };
+  const app = Fastify({ logger: false });
+  await app.register(mediaRoutes, { store: slow, secret: SECRET, maxVideoStreams: 1 });
+  t.teardown(() => app.close());
+  const capped = await app.listen({ host: '127.0.0.1', port: 0 });
+  const path = await storedVideo('gone-early');
+  const { port } = new URL(capped);
+  const player = connect(Number(port), '127.0.0.1');
+  player.on('error', () => {});
+  player.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  await eventually('the entry is being read', () => asked === 1);
+  player.destroy();
+  await eventually('the gateway saw the player go', async () => (await new Promise<number>((r) => app.server.getConnections((_e, n) => r(n)))) === 0);
+  open();
+  await eventually('the abandoned request settled', () => wechat.stats.videoDownloads.open === 0, 3000);
+  const next = await request(`${capped}${path}`);
+  t.equal(next.statusCode, 200, 'the one place is free');
+  t.same(Buffer.from(await next.body.arrayBuffer()), customerMediaBytes('video'));
 });
 
 t.test('a stream past its deadline is cut off, and its download with it', async (t) => {
