@@ -79,3 +79,20 @@ t.test('a conversation whose history IM has refused for the whole 48 hours is ow
   await sweep.runIfDue();
   t.equal(await redis.zscore(keys.callbackOwed, c.openid), null, 'no longer owed: every sweep would fail for it, forever');
 });
+
+t.test(
+  "a gap's recovery reads the looks owed, and leaves them owed: it reads only to its gap's end, the next sweep from where the sweeps stopped",
+  async (t) => {
+    const c = await relay.newCustomer();
+    const owedFrom = Date.now() - 60_000;
+    await redis.zadd(keys.callbackOwed, owedFrom, c.openid);
+    // A gap that ended half an hour ago: its recovery reads up to a little after that.
+    const to = Date.now() - 30 * 60_000;
+    const from = to - 60_000;
+    await redis.zadd(keys.callbackGaps, from, `${from}-${to}`);
+    relay.callback.recovery.trigger();
+    await relay.callback.recovery.idle();
+    t.same(await relay.callback.watch.gaps(), [], 'the gap is recovered');
+    t.equal(Number(await redis.zscore(keys.callbackOwed, c.openid)), owedFrom, 'the look is still owed, from when it was');
+  },
+);

@@ -39,7 +39,8 @@ export function rangesOf(gaps: readonly Gap[], now: number): { range: Range; gap
  * when an agent's conversation list may have lost some to IM's cap, every customer who acted in
  * the last 48 hours), with the looks owed from earlier failures, and stores each agent reply in
  * the gap the relay never stored, oldest first. A gap is resolved once every conversation was
- * looked through or, where IM kept failing for one, owed a look later.
+ * looked through or, where IM kept failing for one, owed a look later. The looks owed before it
+ * are read too, and left owed for the next sweep (see runAll).
  */
 export class CallbackRecovery {
   private running: Promise<void> | undefined;
@@ -82,7 +83,10 @@ export class CallbackRecovery {
         const taken = await owed.all();
         const customers = merged(active.customers, everyone, taken);
         const result = await scan.conversations(customers, range, 'recovery', held.keep);
-        await owed.settle(taken, result.failed);
+        // The looks owed stay owed: this one read them only to its gap's end, and the next sweep
+        // may begin later than that (it reads from where the sweeps stopped), so only a sweep,
+        // which reads up to now, settles them. Those IM failed for here join them.
+        await owed.settle([], result.failed);
         for (const gap of gaps) await watch.resolved(gap);
         this.deps.onRecovered(result.found);
         this.deps.log.info(
