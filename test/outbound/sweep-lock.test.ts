@@ -30,3 +30,21 @@ t.test('a look owed to a conversation stops between agents once another instance
   t.equal(Number(await redis.hget(keys.callbackSweep, 'cursor')), cursor, 'the cursor not moved');
   t.ok((await redis.zscore(keys.callbackOwed, c.openid)) !== null, 'the look is still owed');
 });
+
+t.test('a sweep that lost its lock during its last look writes nothing after it: the cursor is not moved', async (t) => {
+  // The test before left its lock with "another instance", and its conversation owed a look.
+  await redis.del(keys.historyLock, keys.callbackOwed);
+  await relay.newCustomer();
+  const cursor = Date.now() - 5000;
+  await redis.hset(keys.callbackSweep, 'cursor', cursor);
+  const before = historyCalls();
+  // Its history call answers a second late: meanwhile the lock expires and another instance takes
+  // it, and no conversation is left whose look would renew the lock first.
+  im.answerLate(HISTORY, 1000);
+  const swept = sweep.runIfDue(Date.now() + 1500);
+  await eventually('the history call is on its way', () => historyCalls() > before);
+  await redis.set(keys.historyLock, 'another-instance', 'PX', 60_000);
+  await t.rejects(swept, /lock .* was lost/, 'the sweep stops');
+  t.equal(Number(await redis.hget(keys.callbackSweep, 'cursor')), cursor, 'the cursor not moved');
+  await redis.del(keys.historyLock);
+});

@@ -175,6 +175,9 @@ export class CallbackSweep {
       const customers = merged(active.customers, taken);
       const conversations = customers.length;
       const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
+      // Still this sweep's to write (its lock renewed): one that lost it past a slow last look
+      // must not settle looks, or move the cursor, under the sweep that took over.
+      await keepGoing();
       await owed.settle(taken, failed);
       const endedAt = await redisNowMs(redis);
       const done = redis.multi();
