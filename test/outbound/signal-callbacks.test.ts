@@ -1,7 +1,7 @@
 import { callbackSign } from '@wxim/im';
 import t from 'tap';
 import { request } from 'undici';
-import { CALLBACK_TOKEN, IM_APP_ID, twoWayForTests } from '@wxim/testkit';
+import { AGENTS, CALLBACK_TOKEN, IM_APP_ID, twoWayForTests } from '@wxim/testkit';
 
 const relay = await twoWayForTests(t);
 const { openid, userId: customer, agent } = await relay.newCustomer();
@@ -78,6 +78,20 @@ t.test('a recall is stored once; a malformed one is refused with 400 and changes
   const missing = await post('C2C.CallbackAfterMsgWithDraw', { From_Account: agent, To_Account: customer });
   t.equal(missing.status, 400);
   t.equal(await jobs(), before + 1, 'nothing more stored');
+});
+
+t.test("a recall naming another agent's reply, or another customer's, is ignored: IM's Sign covers no byte of the body", async (t) => {
+  const reply = await relay.im.agentSend(agent, customer, [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'not yours to recall' } }]);
+  await relay.waitForSent(openid, 1);
+  const other = AGENTS.find((a) => a !== agent)!;
+  const someoneElse = await relay.newCustomer();
+  const before = await jobs();
+  const forged = { CallbackCommand: 'C2C.CallbackAfterMsgWithDraw', MsgKey: reply.msgKey, EventTime: Date.now() };
+  t.equal((await post('C2C.CallbackAfterMsgWithDraw', { ...forged, From_Account: other, To_Account: customer })).status, 200, 'answered as any');
+  t.equal((await post('C2C.CallbackAfterMsgWithDraw', { ...forged, From_Account: agent, To_Account: someoneElse.userId })).status, 200);
+  t.equal(await jobs(), before, 'nothing stored, nothing decided');
+  t.equal((await post('C2C.CallbackAfterMsgWithDraw', { ...forged, From_Account: agent, To_Account: customer })).status, 200);
+  t.equal(await jobs(), before + 1, "its own agent's recall of it is taken");
 });
 
 t.test("a recall of a message to someone who is not the relay's customer is ignored", async (t) => {

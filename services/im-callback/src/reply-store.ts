@@ -1,5 +1,15 @@
 import { type AfterSendMsg, type MsgWithdraw, decodeRelayCustomData, typingOf } from '@wxim/im';
-import { type AgentSignal, DurableEnqueuer, EnqueueTimeout, type ReplyJob, UNCONFIRMED_REASON, isSameReply, replyJobId, signalJobId } from '@wxim/queue';
+import {
+  type AgentSignal,
+  DurableEnqueuer,
+  EnqueueTimeout,
+  QUEUES,
+  type ReplyJob,
+  UNCONFIRMED_REASON,
+  isSameReply,
+  replyJobId,
+  signalJobId,
+} from '@wxim/queue';
 import { type ConversationLine, ReplyRecall, type StateKeys } from '@wxim/state';
 import type { Queue } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
@@ -77,6 +87,14 @@ export class ReplyStore {
     return typing ? 'typing' : 'typing-stop';
   }
 
+  /** Whether a recall names a reply of its own sender to its own recipient, or one the relay has not stored. */
+  private async recallOfItsOwn(msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey'>): Promise<boolean> {
+    const data = await this.redis.hget(`${this.keys.jobs(QUEUES.agentReplies)}${replyJobId(msg.msgKey)}`, 'data');
+    if (data === null) return true;
+    const reply = JSON.parse(data) as Pick<ReplyJob, 'agent' | 'userId'>;
+    return reply.agent === msg.fromAccount && reply.userId === msg.toAccount;
+  }
+
   /**
    * Stores an agent's signal (typing, or a recall) out of the customer's reply line; resolves to
    * its job id, or undefined when it is not from an agent to a customer of the relay. Throws as
@@ -91,6 +109,10 @@ export class ReplyStore {
       if (!this.agents.has(msg.fromAccount) || this.agents.has(msg.toAccount)) return undefined;
       const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
       if (openid === null) return undefined;
+      // IM's Sign covers no byte of the body: a recall names its reply by MsgKey, and stops it only
+      // when it comes from that reply's agent in that reply's conversation (a captured callback URL
+      // must not stop other agents' replies). A reply not stored yet cannot be asked.
+      if (signal === 'recall' && !(await this.recallOfItsOwn(msg))) return undefined;
       const jobId = signalJobId(signal, msg.msgKey);
       const now = Date.now();
       const recall = signal === 'recall' ? await this.recall.withdraw(msg.msgKey, now) : undefined;
