@@ -81,7 +81,7 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     let echostr: string | undefined;
     let query: PushQuery & { echostr?: string };
     try {
-      query = singleValuedQuery(req.query) as PushQuery & { echostr?: string };
+      query = singleValuedQuery(req.query);
       verifyRequest(query, opts.token, Math.floor(Date.now() / 1000));
       echostr = query.echostr;
     } catch (err) {
