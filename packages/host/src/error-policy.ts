@@ -1,6 +1,6 @@
 import { ImCredentialError, ImError, ImPermanentError, ImRateLimitedError } from '@wxim/im';
 import { LockLostError, NotOnReplicas } from '@wxim/state';
-import { QUOTA_LOOK_AGAIN_MS, WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
+import { QUOTA_LOOK_AGAIN_MS, QUOTA_SPREAD, WechatApiError, WechatCredentialError, WechatRateLimitedError } from '@wxim/wechat';
 import { DelayedError, RateLimitError, UnrecoverableError } from 'bullmq';
 
 export type Decision =
@@ -26,13 +26,24 @@ export type Decision =
  * it; anything else (Redis, a bug) is retried as internal. What WeChat refuses for good
  * never reaches here: the pusher turns it into a notice to the agent.
  */
+/**
+ * BullMQ's own word that the job's lock is no longer this worker's (its moveToDelayed, moveToFailed
+ * or moveToCompleted with a token: "Missing lock for job …", "Lock mismatch for job …"): another
+ * worker has the job, as with LockLostError.
+ */
+function lockLostInBullmq(err: unknown): boolean {
+  return err instanceof Error && /^(Missing lock|Lock mismatch) for job /.test(err.message);
+}
+
 export function decide(err: unknown): Decision {
-  if (err instanceof LockLostError) return { action: 'give_up', class: 'lock_lost' };
+  if (err instanceof LockLostError || lockLostInBullmq(err)) return { action: 'give_up', class: 'lock_lost' };
   // Not sent: the replicas do not hold the job yet (a failover, a replica behind). Tried again later.
   if (err instanceof NotOnReplicas) return { action: 'retry', class: 'replicas' };
-  // At most the client's look again (an access_token fetch over its quota too: an operator's clear_quota cures it before midnight).
+  // At most the client's look again and its spread (an access_token fetch over its quota too: an
+  // operator's clear_quota cures it before midnight). The spread is kept: the waiting replies come
+  // back one after another, not all in the same millisecond (see DailyQuotas).
   if (err instanceof WechatRateLimitedError && err.dailyQuota)
-    return { action: 'wait', class: 'daily_quota', ms: Math.min(err.retryAfterMs, QUOTA_LOOK_AGAIN_MS) };
+    return { action: 'wait', class: 'daily_quota', ms: Math.min(err.retryAfterMs, QUOTA_LOOK_AGAIN_MS * (1 + QUOTA_SPREAD)) };
   if (err instanceof ImRateLimitedError || err instanceof WechatRateLimitedError) return { action: 'slow_down', class: 'rate_limited', ms: err.retryAfterMs };
   if (err instanceof ImPermanentError) return { action: 'fail', class: 'permanent', reason: err.message };
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)

@@ -101,9 +101,9 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   const { line, log } = deps;
   const { words } = spec;
   const waitMs = deps.waitMs ?? LOOK_AGAIN_MS;
-  // The jobs this process failed for good by its own decision, counted and logged then. Any other
-  // failure BullMQ records (stalled more than maxStalledCount times, its last attempt failing
-  // before the work began) is counted and logged when it is seen (see `done`): never silent.
+  // The jobs this process failed for good by its own decision, counted and logged then (a turn that
+  // could not be taken too). Any other failure BullMQ records (stalled more than maxStalledCount
+  // times) is counted and logged when it is seen (see `done`): never silent.
   const decided = new Set<string>();
   const begin = async (openid: string, job: Job<T>, lease: Lease | undefined): Promise<B> =>
     spec.begin === undefined ? ({ turn: await line.turn(openid, job.id!) } as B) : spec.begin(openid, job, lease);

@@ -252,11 +252,7 @@ t.test("a job that takes no turn has its errors decided as any job's: retried an
     ['task failed for good', 'task failed for good'],
     'said by the work’s decision, not found afterwards',
   );
-  t.same(
-    seen.runs.map((r) => r.lease),
-    [undefined, undefined, undefined],
-    'run with no lease',
-  );
+  t.equal(seen.runs.length, 3, 'three runs: one, then two');
 });
 
 t.test('a job whose lock is lost is given up: no failure decided, no last word', async (t) => {

@@ -17,7 +17,7 @@ export interface MediaMeta {
 
 /**
  * Customers' media under `media:<id>`, each kept until its link expires (never past WeChat's 3
- * days) and then gone: Redis's own expiry, so nothing has to sweep it. The same key records a
+ * days) and ten minutes more, for a retry to find what was sent (see MEDIA_DECISION_KEPT_MS), then gone: Redis's own expiry, so nothing has to sweep it. The same key records a
  * relay's decision to send the text note instead, so that every attempt of a job builds the same
  * IM message.
  */

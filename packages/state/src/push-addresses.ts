@@ -6,7 +6,7 @@ import type { StateKeys } from './keys.js';
 /** WeChat takes a push's timestamp within this many seconds of now, either side (see verifyRequest). */
 const WINDOW_S = 300;
 /** How long a push waits for the connection at start before it is answered 503 (WeChat then asks again). */
-const CONNECT_WAIT_MS = 2000;
+const CONNECT_WAIT_MS = 1000;
 
 /**
  * WeChat signs a plain (unencrypted) push's address, not its body: `signature` covers the token,

@@ -50,6 +50,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       typingShown: keys.typingShown('o1'),
       replyWindow: keys.replyWindow('o1'),
       media: keys.media('m1'),
+      pushAddress: keys.pushAddress('1796500000', '42'),
       windowWatch: keys.windowWatch,
       windowWarningLock: keys.windowWarningLock,
       windowNotice: keys.windowNotice('o1', 1700000000000),
@@ -99,6 +100,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       typingShown: '{wxim}:typing-shown:o1',
       replyWindow: '{wxim}:reply-window:o1',
       media: '{wxim}:media:m1',
+      pushAddress: '{wxim}:pa:1796500000:42',
       windowWatch: '{wxim}:window-watch',
       windowWarningLock: '{wxim}:window-warning-lock',
       windowNotice: '{wxim}:window-notice:o1:1700000000000',
@@ -110,7 +112,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 47, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 48, 'a key added here is added to this list too');
 });
 
 t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {

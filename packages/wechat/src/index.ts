@@ -21,7 +21,7 @@ export { WechatTransientError } from './api/errors/transient-error.js';
 export { WechatUncertainError } from './api/errors/uncertain-error.js';
 export { WechatCredentialError } from './api/errors/credential-error.js';
 export { WechatRateLimitedError, msToChinaMidnight } from './api/errors/rate-limited-error.js';
-export { DailyQuotas, QUOTA_LOOK_AGAIN_MS } from './api/daily-quotas.js';
+export { DailyQuotas, QUOTA_LOOK_AGAIN_MS, QUOTA_SPREAD } from './api/daily-quotas.js';
 export { WechatPermanentError } from './api/errors/permanent-error.js';
 export { classifyWechatError } from './api/errors/classify.js';
 export { reasonOf } from './api/reason.js';

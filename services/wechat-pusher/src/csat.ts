@@ -34,7 +34,8 @@ export interface CsatDeps {
 
 /**
  * How long the question waits, at most, for the answer of the one call asking WeChat whether the
- * send quota is back (see DailyQuotas): longer than that call may take. The /close's job asks once,
+ * send quota is back (see DailyQuotas): as long as that call usually takes, timeouts included; past it
+ * the question is not asked (logged), as when the quota is used up. The /close's job asks once,
  * so the question cannot wait in its queue as a reply does.
  */
 export const CSAT_PROBE_WAIT_MS = 30_000;
