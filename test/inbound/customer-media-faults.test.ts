@@ -8,7 +8,7 @@ import { APP_ID, APP_SECRET, eventually, relayForTests, textOf } from '@wxim/tes
 import { MEDIA_DECISION_KEPT_MS } from '@wxim/im-worker';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 // What a customer's voice meets at WeChat and in ffmpeg must never hold their conversation (or
 // anyone's) back, and every attempt of a job must build the same IM message.
@@ -52,6 +52,17 @@ function mediaCalls(): number {
   return wechatApi.stats.calls['media/get'] ?? 0;
 }
 
+/** A worker of the test's own that takes jobs by hand (getNextJob), for the relay's worker to run as if twice. */
+function byHand(t: Test): Worker<InboundJob> {
+  const connection = new Redis(relay.redisUrl, { maxRetriesPerRequest: null });
+  const worker = new Worker<InboundJob>(QUEUES.wechatInbound, undefined, { connection, prefix, autorun: false });
+  t.teardown(async () => {
+    await worker.close();
+    connection.disconnect();
+  });
+  return worker;
+}
+
 async function conversation(openid: string, count: number): Promise<ReceivedMessage[]> {
   await eventually(`${count} messages of ${openid} reached IM`, () => im.messagesBetween(openid).length >= count, 15_000);
   return im.messagesBetween(openid);
@@ -64,12 +75,7 @@ t.test('a voice sent just before WeChat dropped its media, its answer lost, is s
   // WeChat keeps a customer's media 3 days from its CreateTime: this voice's has 6 s left (its first attempt fits in them on a loaded machine).
   const push = { ...wechat.voice(openid, { recognition: 'hello' }), createTime: Math.floor(Date.now() / 1000) - THREE_DAYS_S + 6 };
   t.equal((await wechat.push(push)).status, 200);
-  const connection = new Redis(relay.redisUrl, { maxRetriesPerRequest: null });
-  const first = new Worker<InboundJob>(QUEUES.wechatInbound, undefined, { connection, prefix, autorun: false });
-  t.teardown(async () => {
-    await first.close();
-    connection.disconnect();
-  });
+  const first = byHand(t);
   const job = await first.getNextJob('first-token');
   await relay.worker.runJob(job, 'first-token');
   const [sound] = im.messagesBetween(openid);
@@ -93,12 +99,7 @@ t.test('a voice sent just before WeChat dropped its media, its answer lost, is s
 t.test('a retried job sends the note again, not the sound, once ffmpeg works: one IM message', async (t) => {
   const openid = fakeOpenId();
   t.equal((await wechat.push(wechat.voice(openid, { recognition: 'hello' }))).status, 200);
-  const connection = new Redis(relay.redisUrl, { maxRetriesPerRequest: null });
-  const first = new Worker<InboundJob>(QUEUES.wechatInbound, undefined, { connection, prefix, autorun: false });
-  t.teardown(async () => {
-    await first.close();
-    connection.disconnect();
-  });
+  const first = byHand(t);
   const job = await first.getNextJob('first-token');
   await relay.worker.runJob(job, 'first-token');
   const [note] = im.messagesBetween(openid);

@@ -1,6 +1,6 @@
 import { Job, type JobsOptions, type Queue, createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import { type RedisClient, whenConnected } from './connection.js';
 
 // Everything the relay assumes about BullMQ beyond its public API: the names of its keys, what its
 // scripts do with them, the job hash's fields, and two internal calls. Written against the pinned
@@ -140,7 +140,7 @@ export async function storeConnection(queue: Queue): Promise<RedisClient> {
   raw.on('error', () => {});
   shared.once('end', () => raw.disconnect());
   // Connected, or refused (a transaction then fails at once, as on the queue's own connection while Redis is away).
-  if (raw.status !== 'ready') await new Promise<void>((resolve) => (raw.once('ready', () => resolve()), raw.once('error', () => resolve())));
+  await whenConnected(raw);
   return createIORedisClient(raw);
 }
 

@@ -107,3 +107,22 @@ export function createRedis(settings: ConnectionSettings, role: ConnectionRole):
   }
   return new Redis(settings.redisUrl, options);
 }
+
+/**
+ * Resolves once `client` is connected, or refused (an error), or `maxMs` has passed: a command
+ * after it then runs, or fails at once on a connection that queues none while Redis is away.
+ */
+export async function whenConnected(client: RedisClient, maxMs = Infinity): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve();
+    };
+    const timer = Number.isFinite(maxMs) ? setTimeout(done, maxMs) : undefined;
+    client.once('ready', done);
+    client.once('error', done);
+  });
+}

@@ -1,7 +1,15 @@
 export { QUEUES, type QueueName, accountPrefix, keyPrefix } from './names.js';
 export { type AgentSignal, type InboundJob, type RecallOutcome, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON, isSameReply } from './payloads.js';
 export { replyJobId, signalJobId } from './reply-ids.js';
-export { type ConnectionRole, type ConnectionSettings, type RedisClient, type SentinelSettings, connectionSettings, createRedis } from './connection.js';
+export {
+  type ConnectionRole,
+  type ConnectionSettings,
+  type RedisClient,
+  type SentinelSettings,
+  connectionSettings,
+  createRedis,
+  whenConnected,
+} from './connection.js';
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
 export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';

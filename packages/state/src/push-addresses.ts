@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
+import { whenConnected } from '@wxim/queue';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 
 /** WeChat takes a push's timestamp within this many seconds of now, either side (see verifyRequest). */
 const WINDOW_S = 300;
-/** How long a push waits for the connection at start before it is answered 503 (WeChat then asks again). */
-const CONNECT_WAIT_MS = 1000;
+/** How long a binding may take, the connection's start included, before the push is answered 503 (WeChat gives a push 5 s, the store its own 4). */
+const BUDGET_MS = 1000;
 
 /**
  * WeChat signs a plain (unencrypted) push's address, not its body: `signature` covers the token,
@@ -26,31 +27,28 @@ export class PushAddresses {
     this.redis = relayScripts(connection);
   }
 
-  /** Until the connection is up (a push right after start waits for it, as the store does), or refused. */
-  private async connected(): Promise<void> {
-    const c = this.connection;
-    if (c.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        c.off('ready', done);
-        c.off('error', done);
-        resolve();
-      };
-      const timer = setTimeout(done, CONNECT_WAIT_MS);
-      c.once('ready', done);
-      c.once('error', done);
-    });
-  }
-
   /**
    * Whether the address (`timestamp`, `nonce`, as verified) may carry `use` (a push's body, or a
-   * verification's echo): its first use, or the same again.
+   * verification's echo): its first use, or the same again. Throws when Redis did not answer within
+   * the budget; a binding that lands after that binds the same `use`, so WeChat's retry is taken.
    */
   async claim(timestamp: string, nonce: string, use: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<boolean> {
     const digest = createHash('sha256').update(use).digest('base64url').slice(0, 22);
     const keptS = Math.max(1, Number(timestamp) + WINDOW_S - nowSeconds + 1);
-    await this.connected();
-    return (await this.redis.wximPushAddressOnce(this.keys.pushAddress(timestamp, nonce), digest, keptS)) === 1;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${BUDGET_MS} ms`)), BUDGET_MS)));
+    try {
+      return await Promise.race([
+        (async () => {
+          // A push right after start waits for the connection, as the store does.
+          await whenConnected(this.connection, BUDGET_MS - (Date.now() - started));
+          return (await this.redis.wximPushAddressOnce(this.keys.pushAddress(timestamp, nonce), digest, keptS)) === 1;
+        })(),
+        late,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -199,14 +199,13 @@ t.test('media over its limit or of the wrong format is refused for good', async 
   t.equal((missing as WechatPermanentError).code, 40007);
 });
 
+/** The client's quotas on the test's clock, a 5-minute look again, refused waits at the start of their spread. */
+const quotasAt = (now: () => number) => new DailyQuotas(300_000, now, () => 0);
+
 t.test("an API over its daily quota is left alone until one call tries it again; the client's other APIs go on", async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0); // 10:00 in China: the day has 14 hours left
   const { api, outcomes } = client(t, {
-    quotas: new DailyQuotas(
-      300_000,
-      () => now,
-      () => 0,
-    ),
+    quotas: quotasAt(() => now),
   });
   const openid = customer();
   t.teardown(() => sim.clearScripted());
@@ -244,11 +243,7 @@ t.test("an API over its daily quota is left alone until one call tries it again;
 
 t.test('a quota used up shows until WeChat’s day is over, and is left alone no longer than that', async (t) => {
   let now = Date.UTC(2026, 11, 5, 15, 58); // 23:58 in China
-  const quotas = new DailyQuotas(
-    300_000,
-    () => now,
-    () => 0,
-  );
+  const quotas = quotasAt(() => now);
   t.equal(quotas.usedUp('message/custom/send'), 120_000, 'held until midnight, sooner than the look again');
   t.throws(() => quotas.check('message/custom/send'), WechatRateLimitedError);
   t.same(quotas.check('media/upload'), { at: now }, 'another API is not held');
@@ -259,11 +254,7 @@ t.test('a quota used up shows until WeChat’s day is over, and is left alone no
 
 t.test('when the quota may be back, one call tries the API; the others wait for its answer', async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0);
-  const quotas = new DailyQuotas(
-    300_000,
-    () => now,
-    () => 0,
-  );
+  const quotas = quotasAt(() => now);
   quotas.usedUp('message/custom/send');
   now += 300_000;
   const pass = quotas.check('message/custom/send');
@@ -302,11 +293,7 @@ t.test('when the quota may be back, one call tries the API; the others wait for 
 
 t.test('a call on its way when the quota ran out says nothing of the quota by succeeding', async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0);
-  const quotas = new DailyQuotas(
-    300_000,
-    () => now,
-    () => 0,
-  );
+  const quotas = quotasAt(() => now);
   const early = quotas.check('message/custom/send'); // left before the quota ran out
   now += 5;
   quotas.usedUp('message/custom/send'); // another call's answer: 45009
@@ -324,11 +311,7 @@ t.test('a call on its way when the quota ran out says nothing of the quota by su
 t.test('a send WeChat took before the quota ran out, answered after the 45009, does not end the hold', async (t) => {
   const now = Date.UTC(2026, 11, 5, 2, 0);
   const { api, outcomes } = client(t, {
-    quotas: new DailyQuotas(
-      300_000,
-      () => now,
-      () => 0,
-    ),
+    quotas: quotasAt(() => now),
   });
   const openid = customer();
   t.teardown(() => sim.clearScripted());
@@ -371,11 +354,7 @@ t.test('the waits of calls refused while an API is left alone end spread, not al
 t.test('the call that tries an over-quota API again and is not made lets the next one try', async (t) => {
   let now = Date.UTC(2026, 11, 5, 2, 0);
   const { api } = client(t, {
-    quotas: new DailyQuotas(
-      300_000,
-      () => now,
-      () => 0,
-    ),
+    quotas: quotasAt(() => now),
   });
   const openid = customer();
   t.teardown(() => sim.clearScripted());

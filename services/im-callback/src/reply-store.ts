@@ -7,6 +7,7 @@ import {
   type ReplyJob,
   UNCONFIRMED_REASON,
   isSameReply,
+  jobKey,
   replyJobId,
   signalJobId,
 } from '@wxim/queue';
@@ -89,7 +90,7 @@ export class ReplyStore {
 
   /** Whether a recall names a reply of its own sender to its own recipient, or one the relay has not stored. */
   private async recallOfItsOwn(msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey'>): Promise<boolean> {
-    const data = await this.redis.hget(`${this.keys.jobs(QUEUES.agentReplies)}${replyJobId(msg.msgKey)}`, 'data');
+    const data = await this.redis.hget(jobKey(this.keys.jobs(QUEUES.agentReplies), replyJobId(msg.msgKey)), 'data');
     if (data === null) return true;
     const reply = JSON.parse(data) as Pick<ReplyJob, 'agent' | 'userId'>;
     return reply.agent === msg.fromAccount && reply.userId === msg.toAccount;

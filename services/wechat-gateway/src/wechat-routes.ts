@@ -30,9 +30,6 @@ export interface WechatRouteOptions {
   addresses?: Pick<PushAddresses, 'claim'>;
 }
 
-/** How long a plain push's address binding may take before the push is answered 503 (see PushAddresses). */
-const CLAIM_BUDGET_MS = 1000;
-
 /** A plainly signed address used again for something else: the signature does not cover the body. */
 const REUSED = new PushRejected(401, 'unauthorized', 'this signed address was already used for another request');
 
@@ -68,19 +65,13 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
   const claimed = async (req: FastifyRequest, reply: FastifyReply, query: PushQuery, use: string): Promise<boolean> => {
     if (opts.addresses === undefined) return true;
     let ok: boolean;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      // Within its own budget, before the store's: WeChat gives a push 5 s. A claim that lands after
-      // it was given up binds the same body, so WeChat's retry of the push is taken.
-      const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${CLAIM_BUDGET_MS} ms`)), CLAIM_BUDGET_MS)));
-      ok = await Promise.race([opts.addresses.claim(query.timestamp!, query.nonce!, use), late]);
+      ok = await opts.addresses.claim(query.timestamp!, query.nonce!, use);
     } catch (err) {
       req.outcome = 'unavailable';
       req.log.error({ reason: (err as Error).message }, 'could not check the signed address, answering 503');
       void reply.code(503).type('text/plain').send('temporarily unavailable');
       return false;
-    } finally {
-      clearTimeout(timer);
     }
     if (!ok) void reject(req, reply, REUSED);
     return ok;
