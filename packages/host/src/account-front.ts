@@ -5,6 +5,7 @@ import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import { metricsRegistry } from './metrics-registry.js';
 import { readRequestBody } from './request-body.js';
+import { requestTimeLimit } from './request-time-limit.js';
 import type { AccountService, BuildOptions, RunningService, ServiceDefinition } from './service-definition.js';
 
 /**
@@ -81,6 +82,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: false,
     return503OnClosing: false,
+    ...requestTimeLimit(),
   });
   const registry = metricsRegistry();
   const count = frontRequests(registry, definition.name);

@@ -12,6 +12,7 @@ import Fastify, {
 import type { Registry } from 'prom-client';
 import { HEALTH_PATHS, healthRoutes } from './health-routes.js';
 import { localHosts, onlyKnownHosts } from './known-hosts.js';
+import { requestTimeLimit } from './request-time-limit.js';
 
 /** What an HTTP service is built with: the host's Redis connection, key prefix and log. */
 export interface HttpContext {
@@ -60,6 +61,8 @@ export interface HttpHostOptions<H extends HttpHandler> {
   build(context: HttpContext): H | Promise<H>;
   /** A pino destination stream, for tests that read the logs. */
   logStream?: NodeJS.WritableStream;
+  /** The time a client has to send a request (REQUEST_TIME_LIMIT_MS), shorter in tests. */
+  requestTimeLimitMs?: number;
 }
 
 export interface HttpHost<H extends HttpHandler> {
@@ -86,7 +89,12 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
   const redis = createRedis(connectionSettings(config, service), options.redisRole);
   redis.on('error', () => {}); // reported through /readyz and the routes' own answers; ioredis reconnects by itself
   const logger = { ...loggerOptions(config.logLevel, service, loggedAccount(config)), ...(options.logStream ? { stream: options.logStream } : {}) };
-  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }), ...options.server });
+  const app = Fastify({
+    logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...requestTimeLimit(options.requestTimeLimitMs),
+    ...options.server,
+  });
   if (options.localOnly) onlyKnownHosts(app, localHosts(config), { open: HEALTH_PATHS });
   let handler: H;
   try {

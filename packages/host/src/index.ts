@@ -34,3 +34,4 @@ export { FleetCheck, type FleetCheckOptions } from './fleet-check.js';
 export { type AccountRoute, type AccountTarget, buildForAccounts } from './account-front.js';
 export { mergeAccountMetrics } from './account-metrics.js';
 export { readRequestBody } from './request-body.js';
+export { REQUEST_TIME_LIMIT_MS, requestTimeLimit } from './request-time-limit.js';

@@ -14,6 +14,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
 import { healthRoutes } from './health-routes.js';
+import { requestTimeLimit } from './request-time-limit.js';
 import { RedisOutageLog, isConnectionLoss } from './redis-outage-log.js';
 
 /** What a worker service does with its queue's jobs; the host runs the rest. */
@@ -108,7 +109,7 @@ export async function createWorkerHost<T>(options: WorkerHostOptions<T>): Promis
     ...loggerOptions(config.logLevel, service, loggedAccount(config)),
     ...(options.overrides?.logStream ? { stream: options.overrides.logStream } : {}),
   };
-  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }), ...requestTimeLimit() });
   const queue = new Queue<T>(options.queue, { connection: state, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   queue.on('error', () => {});
   // WAIT holds its connection until the replicas answer (up to a second each while one lags): a

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
+import { type AddressInfo, connect } from 'node:net';
 import { setTimeout } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
-import { type HttpHandler, createHttpHost, metricsRegistry } from '@wxim/host';
+import { type HttpHandler, REQUEST_TIME_LIMIT_MS, createHttpHost, metricsRegistry } from '@wxim/host';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
@@ -14,6 +15,7 @@ interface Options {
   bodyLimit?: number;
   ready?: () => boolean;
   events?: string[];
+  requestTimeLimitMs?: number;
 }
 
 /** A host whose service has one route, `POST /echo`, and records its lifecycle in `events`. */
@@ -25,10 +27,15 @@ async function host(t: Test, options: Options = {}) {
     redisRole: 'queue',
     ...(options.bodyLimit === undefined ? {} : { server: { bodyLimit: options.bodyLimit } }),
     ...(options.localOnly === undefined ? {} : { localOnly: options.localOnly }),
+    ...(options.requestTimeLimitMs === undefined ? {} : { requestTimeLimitMs: options.requestTimeLimitMs }),
     build: () => ({
       registry: metricsRegistry(),
       routes: async (app: FastifyInstance) => {
         app.post('/echo', async (req) => req.body);
+        app.post('/slow', async (req) => {
+          await setTimeout(Number((req.query as { ms: string }).ms));
+          return { answered: true };
+        });
         app.addHook('onClose', async () => {
           events.push('server closed');
         });
@@ -58,6 +65,53 @@ t.test('the health routes answer: alive, ready while Redis and the service are, 
   const metrics = await app.inject({ url: '/metrics' });
   t.equal(metrics.statusCode, 200);
   t.match(metrics.body, /^wxim_redis_up 1$/m);
+});
+
+/** Sends `head`, then `body` a byte every `everyMs`; resolves with what came back, when the server closed, and how long that took. */
+async function trickle(port: number, head: string, body: string, everyMs: number) {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const began = performance.now();
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  socket.write(head);
+  const closed = once(socket, 'close');
+  for (const byte of body) {
+    if (socket.destroyed || socket.writableEnded) break;
+    socket.write(byte);
+    if ((await Promise.race([setTimeout(everyMs, 'sent'), closed])) !== 'sent') break;
+  }
+  await closed;
+  return { answer, tookMs: performance.now() - began };
+}
+
+t.test('a request trickled in slower than the time limit is answered 408 and its connection closed; a slow answer is not cut', async (t) => {
+  const { app } = await host(t, { requestTimeLimitMs: 600 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  const slowBody = await trickle(
+    port,
+    'POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n',
+    `{"text":"${'x'.repeat(29)}"}`,
+    100,
+  );
+  t.match(slowBody.answer, /^HTTP\/1\.1 408 /, 'a body a byte every 100 ms (4 s in all) is cut off');
+  t.ok(slowBody.tookMs >= 600 && slowBody.tookMs < 600 + 600 + 1000, `cut at the limit, to its check (${Math.round(slowBody.tookMs)} ms)`);
+  const slowHead = await trickle(port, '', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n', 100);
+  t.match(slowHead.answer, /^HTTP\/1\.1 408 /, 'a head a byte every 100 ms is cut off too');
+  // The limit is on receiving the request: an answer that takes longer than it still arrives whole.
+  const answered = await fetch(`http://127.0.0.1:${port}/slow?ms=1500`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  t.equal(answered.status, 200);
+  t.same(await answered.json(), { answered: true });
+  const quick = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"x"}' });
+  t.same(await quick.json(), { text: 'x' }, 'a request sent at once is taken');
+});
+
+t.test("every service's server has the limit by default", async (t) => {
+  const { app } = await host(t);
+  t.equal(app.server.requestTimeout, REQUEST_TIME_LIMIT_MS);
+  t.equal(app.server.headersTimeout, REQUEST_TIME_LIMIT_MS);
+  t.equal(REQUEST_TIME_LIMIT_MS, 10_000);
 });
 
 t.test("a body over the service's limit is answered 413 before its route", async (t) => {

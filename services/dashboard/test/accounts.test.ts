@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@wxim/config';
 import { dashboardService } from '@wxim/dashboard';
-import { buildForAccounts } from '@wxim/host';
+import { REQUEST_TIME_LIMIT_MS, buildForAccounts } from '@wxim/host';
 import { QUEUES } from '@wxim/queue';
 import { startTestRedis, testPrefix } from '@wxim/testkit';
 import { Queue, Worker } from 'bullmq';
@@ -40,6 +40,11 @@ async function get(path: string, headers: Record<string, string> = SIGNED_IN): P
   const res = await request(`${origin}${path}`, { headers });
   return { status: res.statusCode, text: await res.body.text(), framing: [res.headers['x-frame-options'], res.headers['content-security-policy']] };
 }
+
+t.test("the front's server has the request time limit the services' own have", async (t) => {
+  t.equal(board.app.server.requestTimeout, REQUEST_TIME_LIMIT_MS);
+  t.equal(board.app.server.headersTimeout, REQUEST_TIME_LIMIT_MS);
+});
 
 t.test('no other site may frame the list or a board behind the front', async (t) => {
   for (const path of ['/accounts/', '/accounts/brand-a/', '/accounts/brand-a/api/queues'])
