@@ -31,11 +31,33 @@ t.test('a sweep whose conversation lists IM refused with a code it does not know
   await sweptUpTo(6 * 60_000);
   const cursor = (await sweep.state()).cursor;
   im.failNext('recentcontact/get_list', UNKNOWN, AGENTS.length);
-  t.equal(await sweep.runIfDue(), 0, 'nothing found while the lists are refused');
-  t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
-  t.equal(await sweep.runIfDue(Date.now() + 1500), 1, 'the next sweep, with the lists, finds it');
+  t.equal(await sweep.runIfDue(), 1, 'found while the lists are refused: every customer who wrote within 48 hours is looked through');
   t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the lists show this one']);
+  t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
+  t.equal(await sweep.runIfDue(Date.now() + 1500), 0, 'the next sweep, with the lists, looks again and stores nothing twice');
   t.ok((await sweep.state()).cursor! > cursor!, 'the cursor moves on');
+});
+
+t.test("a conversation in which only an agent wrote, pushed out of the agent's conversation list by IM's cap, is found", async (t) => {
+  const c = await missedReply('only the agent wrote here, then a hundred more', 5 * 60_000, 20 * 60_000);
+  await sweptUpTo(6 * 60_000);
+  // The agent then wrote in 100 other conversations: IM's list holds the latest 100, all newer than
+  // the sweep's start, so it no longer shows this one.
+  const others = Array.from({ length: 100 }, (_, i) => ({
+    from: c.agent,
+    to: `someone_else_${i}`,
+    msgSeq: i + 1,
+    msgRandom: i + 1,
+    body: [textElem('elsewhere')],
+    receivedAt: Date.now() - 60_000 + i,
+    msgKey: `elsewhere_${i}`,
+  }));
+  im.messages.push(...others);
+  t.teardown(() => {
+    for (const m of others) im.messages.splice(im.messages.indexOf(m), 1);
+  });
+  t.equal(await sweep.runIfDue(), 1, 'found: the sweep looks through every customer who wrote within 48 hours');
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the agent wrote here, then a hundred more']);
 });
 
 t.test('a conversation whose history IM refused with a code it does not know is owed another look', async (t) => {

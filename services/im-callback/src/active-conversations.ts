@@ -19,7 +19,8 @@ export interface Active {
   /**
    * Whether every agent's conversation list reached back past `since`: then it holds every
    * conversation with a message since. A list whose every entry is newer may have lost older ones
-   * to IM's cap (the latest 100 on the default edition), or could not be read.
+   * to IM's cap (the latest 100 on the default edition), or could not be read (an agent IM has no
+   * account for has none to read, and leaves the lists complete).
    */
   complete: boolean;
   /** IM refused an agent's conversation list (a code not "no such account"): the first such answer, if any. */
@@ -78,9 +79,10 @@ export class ActiveConversations {
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
+      if (list === undefined) continue; // no IM account: no conversation to miss
       if (!Array.isArray(list)) {
         complete = false;
-        if (list !== undefined) refused ??= { agent, code: list.refused };
+        refused ??= { agent, code: list.refused };
         continue;
       }
       // IM's clock counts seconds: a second of margin.

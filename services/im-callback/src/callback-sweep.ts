@@ -165,14 +165,18 @@ export class CallbackSweep {
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const active = await this.deps.active.since(range.from, keepGoing);
+      // A list that may have lost conversations to IM's cap, or could not be read: everyone who
+      // could have had a reply then (a customer who wrote within WeChat's 48 hours), as a gap's
+      // recovery does. Slower, but a conversation in which only an agent wrote is not skipped.
+      const everyone = active.complete ? [] : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid }));
       if (!active.complete)
         this.deps.log.warn(
-          { since: new Date(range.from).toISOString() },
-          "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap): conversations in which only an agent wrote may be missed; sweep more often",
+          { since: new Date(range.from).toISOString(), customers: everyone.length },
+          "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap), or could not be read: this sweep looks through every customer who wrote in the last 48 hours; sweep more often to keep sweeps short",
         );
       const held = await this.heldByRefusedLists(active.refused);
       const taken = await owed.all();
-      const customers = merged(active.customers, taken);
+      const customers = merged(active.customers, everyone, taken);
       const conversations = customers.length;
       const { found, failed } = await this.deps.scan.conversations(customers, range, 'sweep', keepGoing);
       // Still this sweep's to write (its lock renewed): one that lost it past a slow last look
