@@ -64,6 +64,11 @@ export interface CallOptions {
   beforeSend?: (command: string) => Promise<boolean>;
 }
 
+const HISTORY = 'openim/admin_getroammsg';
+
+/** A conversation's history is read at most this many pages (100 messages each) for one time range. */
+const MAX_HISTORY_PAGES = 1000;
+
 /** Our own sends must not come back to us through the C2C callbacks. */
 const FORBID_CALLBACKS = ['ForbidBeforeSendMsgCallback', 'ForbidAfterSendMsgCallback'];
 
@@ -197,19 +202,24 @@ export class ImClient {
   async *history(a: string, b: string, minTime: number, maxTime: number, options: CallOptions = {}): AsyncGenerator<RoamMessage[]> {
     let lastMsgKey: string | undefined;
     let upTo = maxTime;
-    for (let page = 0; page < 1000; page++) {
+    for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
       const res = await this.call<{ Complete?: number; LastMsgTime?: number; LastMsgKey?: string; MsgList?: RoamMessage[] }>(
-        'openim/admin_getroammsg',
+        HISTORY,
         { Operator_Account: a, Peer_Account: b, MaxCnt: 100, MinTime: minTime, MaxTime: upTo, ...(lastMsgKey ? { LastMsgKey: lastMsgKey } : {}) },
         options,
       );
       if (res === undefined) throw new Error('the history look-up was cancelled');
       const list = res.MsgList ?? [];
       if (list.length > 0) yield list;
-      if (res.Complete === 1 || !res.LastMsgKey || list.length === 0) return;
+      if (res.Complete === 1) return;
+      // More to come, but nowhere new to go on from: an answer of IM's that cannot be read to its
+      // end is a failed look (tried again, then owed), never a history taken as complete.
+      if (!res.LastMsgKey || res.LastMsgKey === lastMsgKey)
+        throw new ImTransientError(HISTORY, 0, 'the history said more was to come but gave no new place to go on from');
       lastMsgKey = res.LastMsgKey;
       upTo = res.LastMsgTime ?? upTo;
     }
+    throw new ImTransientError(HISTORY, 0, `the history ran on past ${MAX_HISTORY_PAGES} pages`);
   }
 
   /**
