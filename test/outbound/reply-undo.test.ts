@@ -231,6 +231,22 @@ t.test("a reply recalled in its undo time, the recall's callback lost, is not de
   t.same(relay.textsTo(openid), ['first'], 'the customer never gets the recalled reply');
 });
 
+t.test("a reply found by a sweep, recalled while it waited for its undo time, the recall's callback lost too, is not delivered", async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  // An ingress that lost callbacks for a while: the reply's, then its recall's.
+  im.callbackLost(1);
+  const sent = await im.agentSend(agent, userId, [textElem('found by the sweep, then recalled')]);
+  // One sweep, by hand, over the last ten minutes (this instance's own sweeps stopped).
+  await relay.callback.sweep.stop();
+  await redis.hset(keys.callbackSweep, 'cursor', Date.now() - 10 * 60_000);
+  t.equal(await relay.callback.sweep.runIfDue(Date.now() + 31_000), 1, 'the sweep found the reply');
+  // Stored now, it waits for its undo time from now: the agent recalls it meanwhile.
+  im.callbackLost(1);
+  await im.agentRecall(agent, userId, sent.msgKey);
+  t.same(await completedAs(t, sent.msgKey), { outcome: 'withdrawn' }, "IM's history shows the recall once the undo time is over");
+  t.same(relay.textsTo(openid), [], 'the customer never gets it');
+});
+
 t.test('a reply is confirmed and delivered though its agent deleted the conversation in their client before its look', async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   const reply = await im.agentSend(agent, userId, [textElem('sent, then the agent tidied up')]);

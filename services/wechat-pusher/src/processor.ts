@@ -93,11 +93,17 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
   /**
    * What to deliver: a reply that came through a callback only once IM's history shows its agent
    * sent it, and as the history holds it (the callback's signature covers nothing of its body).
-   * Replies found in the history itself need no second look.
+   * Replies found in the history itself need no second look for that; with an undo time, one for a
+   * recall made while they waited (its callback may have been lost as theirs was).
    */
   async function bodyToDeliver(job: Job<ReplyJob>, lease: Lease | undefined): Promise<Confirmed> {
     const { body, cloudCustomData } = job.data;
-    if (deps.confirmation === undefined || job.data.via !== 'callback') return { body, ...(cloudCustomData === undefined ? {} : { cloudCustomData }) };
+    const asStored = { body, ...(cloudCustomData === undefined ? {} : { cloudCustomData }) };
+    if (deps.confirmation === undefined) return asStored;
+    if (job.data.via !== 'callback') {
+      if ((deps.undoMs ?? 0) > 0) await deps.confirmation.notRecalled({ id: job.id!, data: job.data }, lease);
+      return asStored;
+    }
     const confirmed = await deps.confirmation.confirm({ id: job.id!, data: job.data }, lease);
     if (JSON.stringify(confirmed.body) !== JSON.stringify(body))
       log.warn({ jobId: job.id, agent: job.data.agent }, "the callback's body is not what IM's history holds: the history's is delivered");

@@ -121,6 +121,21 @@ export class ReplyConfirmation {
     }
   }
 
+  /**
+   * For a reply found in IM's history (a sweep, a gap's recovery) rather than confirmed there:
+   * throws ReplyWithdrawn when the history now shows its agent recalled it. Looked at once its undo
+   * time is over: the recall's callback may have been lost as the reply's own was. Once a look
+   * showed it not recalled, later attempts need none.
+   */
+  async notRecalled(job: { id: string; data: ReplyJob }, lease?: Lease): Promise<void> {
+    const { redis } = this.deps;
+    const progress = this.deps.progressKey(job.id);
+    if ((await redis.hget(progress, 'recallLooked')) !== null) return;
+    const shown = (await this.read(job.data, lease)).get(job.data.msgKey);
+    if (shown?.recalled === true) throw new ReplyWithdrawn("IM's history shows its agent recalled it");
+    await redis.multi().hset(progress, 'recallLooked', '1').pexpire(progress, PROGRESS_TTL_MS).exec();
+  }
+
   /** The body, once what the history shows under the reply's MsgKey is the same message. */
   private matching(data: ReplyJob, shown: AfterSendMsg): ReplyElement[] {
     if (!isSameReply(data, shown)) throw new NotConfirmed("IM's history holds another message under its MsgKey");
