@@ -38,13 +38,18 @@ t.test('a sweep whose conversation lists IM refused with a code it does not know
   t.ok((await sweep.state()).cursor! > cursor!, 'the cursor moves on');
 });
 
-t.test("a conversation in which only an agent wrote, pushed out of the agent's conversation list by IM's cap, is found", async (t) => {
-  const c = await missedReply('only the agent wrote here, then a hundred more', 5 * 60_000, 20 * 60_000);
+t.test("a conversation in which only a colleague wrote, pushed out of the colleague's conversation list by IM's cap, is found", async (t) => {
+  const c = await relay.newCustomer();
+  const colleague = AGENTS.find((a) => a !== c.agent)!;
+  await redis.zadd(keys.recentCustomers, Date.now() - 20 * 60_000, c.openid);
+  im.callbackLost(1);
+  const sent = await im.agentSend(colleague, c.userId, [textElem('a colleague wrote here, then in a hundred more')]);
+  im.messages.find((m) => m.msgKey === sent.msgKey)!.receivedAt = Date.now() - 5 * 60_000;
   await sweptUpTo(6 * 60_000);
-  // The agent then wrote in 100 other conversations: IM's list holds the latest 100, all newer than
-  // the sweep's start, so it no longer shows this one.
+  // The colleague then wrote in 100 other conversations: IM's list holds the latest 100, all newer
+  // than the sweep's start, so it no longer shows this one.
   const others = Array.from({ length: 100 }, (_, i) => ({
-    from: c.agent,
+    from: colleague,
     to: `someone_else_${i}`,
     msgSeq: i + 1,
     msgRandom: i + 1,
@@ -56,8 +61,8 @@ t.test("a conversation in which only an agent wrote, pushed out of the agent's c
   t.teardown(() => {
     for (const m of others) im.messages.splice(im.messages.indexOf(m), 1);
   });
-  t.equal(await sweep.runIfDue(), 1, 'found: the sweep looks through every customer who wrote within 48 hours');
-  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the agent wrote here, then a hundred more']);
+  t.equal(await sweep.runIfDue(), 1, "found: every customer who wrote within 48 hours is looked through, in the colleague's conversation too");
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['a colleague wrote here, then in a hundred more']);
 });
 
 t.test('a conversation whose history IM refused with a code it does not know is owed another look', async (t) => {

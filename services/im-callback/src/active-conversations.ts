@@ -23,6 +23,8 @@ export interface Active {
    * account for has none to read, and leaves the lists complete).
    */
   complete: boolean;
+  /** The agents whose lists may miss conversations (empty when complete): their conversations with everyone are to be read. */
+  unlisted: string[];
   /** IM refused an agent's conversation list (a code not "no such account"): the first such answer, if any. */
   refused?: { agent: string; code: number };
 }
@@ -63,7 +65,8 @@ export class ActiveConversations {
     }
     return {
       customers: [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents })),
-      complete: listed.complete,
+      complete: listed.unlisted.length === 0,
+      unlisted: listed.unlisted,
       ...(listed.refused === undefined ? {} : { refused: listed.refused }),
     };
   }
@@ -72,25 +75,25 @@ export class ActiveConversations {
   private async listedPeers(
     since: number,
     keepGoing: () => Promise<void>,
-  ): Promise<{ peers: Map<string, Set<string>>; complete: boolean; refused?: { agent: string; code: number } }> {
+  ): Promise<{ peers: Map<string, Set<string>>; unlisted: string[]; refused?: { agent: string; code: number } }> {
     const peers = new Map<string, Set<string>>();
-    let complete = true;
+    const unlisted: string[] = [];
     let refused: { agent: string; code: number } | undefined;
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
       if (list === undefined) continue; // no IM account: no conversation to miss
       if (!Array.isArray(list)) {
-        complete = false;
+        unlisted.push(agent);
         refused ??= { agent, code: list.refused };
         continue;
       }
       // IM's clock counts seconds: a second of margin.
       const recent = list.filter((c) => c.msgTime * 1000 >= since - 1000);
-      if (recent.length === list.length && list.length > 0) complete = false;
+      if (recent.length === list.length && list.length > 0) unlisted.push(agent);
       for (const c of recent) if (!this.deps.agents.includes(c.peer)) peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
     }
-    return { peers, complete, ...(refused === undefined ? {} : { refused }) };
+    return { peers, unlisted, ...(refused === undefined ? {} : { refused }) };
   }
 
   /**

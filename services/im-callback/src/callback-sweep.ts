@@ -166,9 +166,12 @@ export class CallbackSweep {
     try {
       const active = await this.deps.active.since(range.from, keepGoing);
       // A list that may have lost conversations to IM's cap, or could not be read: everyone who
-      // could have had a reply then (a customer who wrote within WeChat's 48 hours), as a gap's
-      // recovery does. Slower, but a conversation in which only an agent wrote is not skipped.
-      const everyone = active.complete ? [] : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid }));
+      // could have had a reply then (a customer who wrote within WeChat's 48 hours), with each agent
+      // whose list that is, as a gap's recovery does. Slower, but a conversation in which only an
+      // agent wrote (their own or a colleague) is not skipped.
+      const everyone = active.complete
+        ? []
+        : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.unlisted }));
       if (!active.complete)
         this.deps.log.warn(
           { since: new Date(range.from).toISOString(), customers: everyone.length },

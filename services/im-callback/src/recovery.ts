@@ -78,8 +78,11 @@ export class CallbackRecovery {
       const now = Date.now();
       for (const { range, gaps } of rangesOf(await watch.gaps(), now)) {
         const active = await this.deps.active.since(range.from, held.keep);
-        // A list that may have lost conversations to IM's cap: everyone who could have had a reply then.
-        const everyone = active.complete ? [] : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid }));
+        // A list that may have lost conversations to IM's cap, or could not be read: everyone who
+        // could have had a reply then, with each agent whose list that is.
+        const everyone = active.complete
+          ? []
+          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.unlisted }));
         const taken = await owed.all();
         const customers = merged(active.customers, everyone, taken);
         const result = await scan.conversations(customers, range, 'recovery', held.keep);
