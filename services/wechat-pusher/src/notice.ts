@@ -34,14 +34,15 @@ export function reasonText(why: Undelivered): string {
 
 /**
  * Which part of a reply in several did not arrive, and what that means for the others: the parts
- * before it were delivered, the parts after it were not sent. Empty when its first part did not arrive.
+ * before it were delivered, the parts after it were not sent. Empty when its first part was
+ * refused (none of it went: the reply as a whole was not delivered); a first part WeChat did not
+ * answer may have arrived, so the parts after it, which never will, are named.
  */
-function whichPart(part: { index: number; of: number } | undefined): string {
-  // None of it went when its first part did not: the reply as a whole was not delivered.
-  if (part === undefined || part.index === 0) return '';
+function whichPart(why: Undelivered, part: { index: number; of: number } | undefined): string {
+  if (part === undefined || part.of <= 1 || (part.index === 0 && why.kind !== 'uncertain')) return '';
   const after = part.of - part.index - 1;
   const others = [
-    'the parts before it were delivered',
+    ...(part.index > 0 ? ['the parts before it were delivered'] : []),
     ...(after === 1 ? ['the part after it was not sent'] : after > 1 ? [`the ${after} parts after it were not sent`] : []),
   ];
   return `part ${part.index + 1} of ${part.of} (${others.join('; ')})`;
@@ -52,14 +53,14 @@ function whichPart(part: { index: number; of: number } | undefined): string {
  * the reply and saying why it did not arrive (and which part, when it went in several).
  */
 export function noticeText(quote: string, why: Undelivered, part?: { index: number; of: number }): string {
-  const which = whichPart(part);
+  const which = whichPart(why, part);
   const verb = why.kind === 'uncertain' ? 'may not have been delivered' : 'was not delivered';
   return `⚠ Relay notice — your reply “${quote}”${which === '' ? '' : `, ${which},`} ${verb}: ${reasonText(why)}.`;
 }
 
 /** The reason a reply's delivery mark gives: the notice's, and which part when it went in several. */
 export function markReason(why: Undelivered, part?: { index: number; of: number }): string {
-  const which = whichPart(part);
+  const which = whichPart(why, part);
   return `${which === '' ? '' : `${which}: `}${reasonText(why)}`;
 }
 
