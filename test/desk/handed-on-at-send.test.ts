@@ -42,3 +42,40 @@ t.test('a message that reached IM in the moment its customer was handed on is re
   await eventually('the next message follows', () => own(next).length === 2);
   t.same(own(next).map(textOf), ['on its way', 'after'], 'in order, to the new agent');
 });
+
+t.test('a message handed on at its send goes again from the front of the queue, not behind a backlog of other customers', async (t) => {
+  const c = await relay.newCustomer();
+  const next = AGENTS.find((a) => a !== c.agent)!;
+  const others = await Promise.all(Array.from({ length: 10 }, () => relay.newCustomer()));
+  const BACKLOG = 1200; // over 6 s of IM's pace: most of it still waits when the hand-on is seen, 4 s on
+  im.answerLate('openim/sendmsg', 4000, 1);
+  t.teardown(() => im.clearScripted());
+  const backlogAt: number[] = [];
+  const stopBacklog = im.onMessage((m) => {
+    if (textOf(m).startsWith('backlog ')) backlogAt.push(Date.now());
+  });
+  t.teardown(stopBacklog);
+  let stored: Promise<unknown> | undefined;
+  const stop = im.onMessage((m) => {
+    if (m.from !== c.userId || m.to !== c.agent || textOf(m) !== 'before the backlog') return;
+    stop();
+    // While its answer is late: a backlog from other customers, then the hand-on.
+    stored = (async () => {
+      const pushed = await Promise.all(Array.from({ length: BACKLOG }, (_, i) => wechat.push(wechat.text(others[i % others.length]!.openid, `backlog ${i}`))));
+      t.ok(
+        pushed.every((p) => p.status === 200),
+        'the backlog is stored',
+      );
+      await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
+    })();
+  });
+  t.teardown(stop);
+  t.equal((await wechat.push(wechat.text(c.openid, 'before the backlog'))).status, 200);
+  await eventually('the backlog and the hand-on are in', async () => stored !== undefined && (await stored, true), 15_000);
+  const own = (agent: string) => im.messagesBetween(c.userId, agent).filter((m) => !m.cloudCustomData?.includes('relay-notice'));
+  await eventually('the message reaches the new agent', () => own(next).some((m) => textOf(m) === 'before the backlog'), 30_000);
+  const relayedAgainAt = Date.now();
+  const backlogBefore = backlogAt.filter((at) => at <= relayedAgainAt).length;
+  t.ok(backlogBefore < BACKLOG, `relayed again while the backlog was still going (${backlogBefore} of ${BACKLOG} before it)`);
+  await eventually('the backlog drains', () => backlogAt.length === BACKLOG, 30_000);
+});

@@ -175,8 +175,10 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
         { jobId: job.id, kind: message.kind, reason: err.message },
         'the customer was handed on while their message was on its way: it goes to their new agent',
       );
-      // Nothing was sent: the job takes its turn again at once, from its place, without spending an attempt.
+      // Nothing was sent: the job takes its turn again at once, from its place (the front of the
+      // queue, not behind a backlog: its customer's later messages wait for it), without spending an attempt.
       await job.moveToDelayed(Date.now(), lease?.token);
+      await deps.wake(job.id!);
       throw new DelayedError();
     }
     if (result.outcome === 'relayed' && result.agent !== undefined && message.kind !== 'unsubscribe') {
@@ -197,6 +199,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
           'the customer was handed on while their message reached IM: it is relayed again, to their new agent',
         );
         await job.moveToDelayed(Date.now(), lease?.token);
+        await deps.wake(job.id!);
         throw new DelayedError();
       }
     }
