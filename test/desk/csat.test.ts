@@ -1,5 +1,5 @@
 import { textElem } from '@wxim/im';
-import { keyPrefix } from '@wxim/queue';
+import { keyPrefix, replyJobId } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { ratingOptionId } from '@wxim/wechat';
 import { Redis } from 'ioredis';
@@ -97,6 +97,33 @@ t.test('with CSAT_TEXT', async (t) => {
       ['text', 'text', 'text', 'text', 'text'],
       'no menu was tried',
     );
+  });
+
+  t.test('a /close that failed after it closed, before it asked, asks on its retry, once', async (t) => {
+    const c = await conversation(relay);
+    // The step after the close fails once: the list of unanswered conversations is, for a moment,
+    // not a list (Redis answers WRONGTYPE), as a Redis failing there would.
+    const unanswered = keys.deskUnanswered;
+    const kept = `${unanswered}:kept-by-test`;
+    if ((await redis.exists(unanswered)) === 1) await redis.rename(unanswered, kept);
+    await redis.set(unanswered, 'not a list');
+    const restore = async () => {
+      await redis.del(unanswered);
+      if ((await redis.exists(kept)) === 1) await redis.rename(kept, unanswered);
+    };
+    t.teardown(restore);
+    const sent = await c.says('/close');
+    await eventually(
+      'the first attempt fails after closing',
+      async () => ((await relay.pusher.queue.getJob(replyJobId(sent.msgKey)))?.attemptsMade ?? 0) >= 1,
+      10_000,
+    );
+    t.equal(await redis.hget(keys.customer(c.openid), 'counted'), '0', 'it had closed');
+    await restore();
+    t.match(await c.notice(/Conversation closed/), /The customer was asked to rate it\./, 'the retry asks');
+    const [question, ...more] = await relay.waitForSent(c.openid, 1);
+    t.equal(question!.msgtype, 'msgmenu');
+    t.same(more, [], 'asked once');
   });
 
   t.test('a question that meets another send asking WeChat whether the quota is back waits for that answer', async (t) => {

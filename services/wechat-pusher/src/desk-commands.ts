@@ -187,8 +187,11 @@ export class DeskCommands {
     // Also on a retry of a /close that closed before (a crash before this wake): a wake with nobody
     // asleep changes nothing, and the place freed must not wait for the customer's next look.
     await this.deps.presence.wakeWaiting(1);
-    // Asked once: a /close retried after it closed (a crash before its notice) does not ask again.
-    const rating = before === 'before' ? undefined : await this.deps.csat?.ask(openid, agent, lease);
+    // Asked once, by the attempt that first gets this far (its mark kept with the command's
+    // progress): a /close retried after it asked (a crash before its notice) does not ask again, and
+    // one that failed after it closed but before it asked (Redis, a lost lock) still asks.
+    const asking = this.deps.csat !== undefined && (await this.deps.redis.hsetnx(keys.replyProgress(job.id!), 'csatAsked', '1')) === 1;
+    const rating = asking ? await this.deps.csat!.ask(openid, agent, lease) : undefined;
     await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
     count('done');
     return { handled: 'close' };
