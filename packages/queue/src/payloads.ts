@@ -26,7 +26,7 @@ export type AgentSignal = 'typing' | 'typing-stop' | 'recall';
  * reached the customer (WeChat has no recall); `unknown` — it ended before the relay kept how, so
  * it may have; `finished` — it had ended without reaching the customer (its agent was told why then).
  */
-export type RecallOutcome = 'stopped' | 'too_late' | 'unknown' | 'finished';
+export type RecallOutcome = 'stopped' | 'too_late' | 'unknown' | 'finished' | 'carried_out';
 
 /** One job of `agent-replies`: an agent's one-to-one message to a customer, to deliver through WeChat. */
 export interface ReplyJob {

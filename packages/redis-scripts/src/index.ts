@@ -173,7 +173,7 @@ export interface RelayScripts {
     dedupe: string,
     ttlMs: number,
     atMs: string,
-  ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished'>;
+  ): Promise<'stopped' | 'too_late' | 'unknown' | 'finished' | 'carried_out'>;
   wximReplyMarkSending(progress: string, lock: string, field: string, ttlMs: number, token: string): Promise<number>;
   wximReplyUnmarkSending(progress: string, lock: string, field: string, ttlMs: number, nowMs: number, token: string): Promise<number>;
   wximRelayed(

@@ -8,6 +8,7 @@ import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
 import { type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds, sendNotice } from './notice.js';
+import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { PROGRESS_TTL_MS } from './reply-delivery.js';
 import type { ServiceLevels } from './service-levels.js';
 
@@ -180,6 +181,7 @@ export class DeskCommands {
       openid,
       agent,
     );
+    if (outcome === 'withdrawn') throw new ReplyWithdrawn('its agent recalled the /close before it acted');
     if (outcome === 'not_open') return this.notOpen(job, 'close', lease, count);
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
     // Once however often it runs (a retried /close): the time from the conversation's start.
@@ -221,6 +223,7 @@ export class DeskCommands {
       String(this.deps.maxOpen),
       ...agents,
     );
+    if (outcome === 'withdrawn') throw new ReplyWithdrawn('its agent recalled the /transfer before it acted');
     if (outcome === 'not_yours') return this.notYours(job, 'transfer', other, lease, count);
     if (outcome === 'not_open') return this.notOpen(job, 'transfer', lease, count);
     if (outcome === 'same' || outcome === 'none') {

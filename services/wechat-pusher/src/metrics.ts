@@ -145,7 +145,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     }),
     signals: new Counter({
       name: 'wxim_pusher_signals_total',
-      help: "Agents' signals by kind (typing, typing-stop, recall) and outcome (typing: shown, cancelled, or skipped as not_shown, window, already_shown, no_room, refused, error; recall: stopped, too_late, unknown, finished; failed: the queue failed the signal's job)",
+      help: "Agents' signals by kind (typing, typing-stop, recall) and outcome (typing: shown, cancelled, or skipped as not_shown, window, already_shown, no_room, refused, error; recall: stopped, too_late, unknown, finished, carried_out; failed: the queue failed the signal's job)",
       labelNames: ['signal', 'outcome'],
       registers,
     }),

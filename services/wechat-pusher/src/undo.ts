@@ -58,6 +58,15 @@ export async function relayRecall(job: Job<ReplyJob>, deps: UndoDeps): Promise<R
   switch (outcome) {
     case 'finished':
       return outcome;
+    case 'carried_out':
+      await deps.tell(
+        job,
+        job.data.agent,
+        'recall-too-late',
+        '⚠ Relay notice — the command you recalled had already been carried out: recalling it does not undo it.',
+        undefined,
+      );
+      return outcome;
     case 'stopped':
       // A reply waiting for its undo time ends now, so the customer's later replies go on.
       await deps.wake(replyId);

@@ -227,10 +227,12 @@ end
 // hash, the desk's loads mark, the account's own load and mark (see ownLoads). ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
 // online with room), max open, agents... Hands an open conversation to another agent. Only its
 // own agent may hand it on. Done once per command: a retried command reads what it did.
-// Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'}.
+// Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'} | {'withdrawn'} (its
+// agent recalled the command before it acted: see WITHDRAW).
 export const TRANSFER = `${DESK_LUA}
 local done = redis.call('HGET', KEYS[6], 'transferred')
 if done then return {'moved', done} end
+if redis.call('HEXISTS', KEYS[6], 'withdrawn') == 1 then return {'withdrawn'} end
 ownLoads(KEYS[2], KEYS[7], KEYS[8], KEYS[9])
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
@@ -253,9 +255,11 @@ return {'moved', to}
 // who asked. Ends an open conversation: the customer's next message is routed anew (their agent
 // first, when free). Done once per command: a retried command reads what it did.
 // Returns {'closed'} | {'closed', 'before'} (this command closed it on an earlier attempt) |
-// {'not_yours', current or ''} | {'not_open'} (closed already, or the customer waits).
+// {'not_yours', current or ''} | {'not_open'} (closed already, or the customer waits) |
+// {'withdrawn'} (its agent recalled the command before it acted: see WITHDRAW).
 export const CLOSE = `${DESK_LUA}
 if redis.call('HGET', KEYS[4], 'closed') then return {'closed', 'before'} end
+if redis.call('HEXISTS', KEYS[4], 'withdrawn') == 1 then return {'withdrawn'} end
 local current = redis.call('HGET', KEYS[1], 'agent')
 if current ~= ARGV[2] then return {'not_yours', current or ''} end
 if redis.call('HGET', KEYS[1], 'counted') == '0' then return {'not_open'} end

@@ -5,6 +5,9 @@
 // deduplication key. ARGV: the progress hash's lifetime (ms), when (ms). Run when the recall comes,
 // and again with the same answer (a repeat, or a job of the release before deciding late):
 // - already withdrawn: 'stopped';
+// - a desk command (/close, /transfer) that has done what it asks (its progress says `closed` or
+//   `transferred`): 'carried_out' — its own script refuses to act once the reply is withdrawn, so
+//   the two never both happen;
 // - a part marked `sent` or `uncertain`: it has begun to reach the customer, 'too_late';
 // - a part on its way (`sending`, none sent): 'too_late' too, as it most likely arrives; the
 //   recall is kept (`recallAsked`), so that if WeChat refuses the part, the reply is withdrawn
@@ -25,6 +28,7 @@ local function withdraw()
   return 'stopped'
 end
 if redis.call('HEXISTS', KEYS[1], 'withdrawn') == 1 then return 'stopped' end
+if redis.call('HEXISTS', KEYS[1], 'closed') == 1 or redis.call('HEXISTS', KEYS[1], 'transferred') == 1 then return 'carried_out' end
 local fields = redis.call('HGETALL', KEYS[1])
 local onItsWay = false
 for i = 1, #fields, 2 do
