@@ -1,4 +1,6 @@
 import { fakeOpenId } from '@wxim/sandbox';
+import { stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { eventually, startTestRedis, AGENTS, startRelay, textOf } from '@wxim/testkit';
 
@@ -95,6 +97,24 @@ t.test("an unfollow whose agent's IM account is gone completes: the note cannot 
   t.match(job?.returnvalue, { outcome: 'skipped', reason: /the unfollow's note could not go: IM has no account for agent/ }, 'said, not counted relayed');
   const metrics = (await relay.worker.app.inject('/metrics')).body;
   t.match(metrics, /wxim_im_relayed_total\{kind="unsubscribe",outcome="skipped"\} 1/);
+});
+
+t.test('an unfollow whose agent left IM_AGENTS completes without a note to them: said, not counted relayed', async (t) => {
+  const { relay, im, openid, unfollow } = await customerWhoWrote(t);
+  // The customer's agent was dropped from IM_AGENTS (a redeploy): their IM account is still there.
+  const keys = stateKeys(relay.env['QUEUE_PREFIX']!);
+  const client = new Redis(redis.url);
+  t.teardown(() => client.disconnect());
+  im.accounts.set('former_agent', {});
+  await client.hset(keys.customer(openid), 'agent', 'former_agent');
+  await unfollow();
+  const queue = relay.gateway.gateway.queue;
+  await eventually('the unfollow is done', async () => (await queue.getCompletedCount()) === 2, 10_000);
+  const job = (await queue.getJobs(['completed'])).find((j) => j.data.message.kind === 'unsubscribe');
+  t.match(job?.returnvalue, { outcome: 'skipped', reason: /its agent former_agent is no longer one of IM_AGENTS/ });
+  t.same(im.messagesBetween(openid, 'former_agent'), [], 'nothing sent to the agent who left');
+  t.ok(im.deleted.has(openid) && !im.accounts.has(openid), "the customer's account deleted");
+  t.equal(await client.hget(keys.customer(openid), 'counted'), '0', 'the conversation closed');
 });
 
 t.test("an unfollow retried after its account_delete's answer was lost tells the agent once, and sends nothing from the deleted account", async (t) => {

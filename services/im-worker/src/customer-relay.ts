@@ -68,6 +68,8 @@ export class CustomerRelay {
     private readonly identities: IdentityMap,
     private readonly agentLoad: AgentLoad,
     private readonly onUnsubscribe: 'delete' | 'keep',
+    /** IM_AGENTS: an unfollow's note goes only to one of them. */
+    private readonly agents: readonly string[],
     /** IM drops a repeat of (sender, MsgSeq, MsgRandom, content) for 120 s. */
     imDuplicateWindowMs = 120_000,
     /** Customers' voice and video as elements the agent opens (MEDIA_PUBLIC_URL); text notes without. */
@@ -166,7 +168,12 @@ export class CustomerRelay {
     let sent = true;
     let warning: string | undefined;
     try {
-      await this.send(msg, job);
+      // An agent who left IM_AGENTS (a redeploy since the customer wrote) is no longer at the desk:
+      // nobody there is to be told, and the note is not sent to an account nobody watches.
+      if (!this.agents.includes(msg.to)) {
+        sent = false;
+        warning = `the unfollow's note did not go: its agent ${msg.to} is no longer one of IM_AGENTS`;
+      } else await this.send(msg, job);
     } catch (err) {
       if (!(err instanceof ImNotImportedError)) throw err;
       if ((await this.identities.deletingBy(openid)) === job.dedupeId) {

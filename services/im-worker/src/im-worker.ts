@@ -109,7 +109,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           (err: Error) => log.warn({ reason: err.message }, "could not count the agents' open conversations afresh: they stay as counted"),
         );
       }
-      const relay = new CustomerRelay(im, new IdentityMap(state, keys), loads, config.onUnsubscribe, overrides.imDuplicateWindowMs, media);
+      const relay = new CustomerRelay(im, new IdentityMap(state, keys), loads, config.onUnsubscribe, config.im.agents, overrides.imDuplicateWindowMs, media);
       const processor = createProcessor({
         relay,
         turn: new RelayTurn(
