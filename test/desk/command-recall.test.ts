@@ -72,3 +72,12 @@ t.test('a /close recalled after it closed: its agent hears it was carried out', 
     'never told it was stopped',
   );
 });
+
+t.test('a /close recalled after it ended: its agent hears it was carried out', async (t) => {
+  const c = await conversation();
+  const cmd = await im.agentSend(c.agent, c.userId, [textElem('/close')]);
+  t.match(await completedAs(cmd.msgKey), { outcome: 'command', command: 'close' });
+  t.ok(await im.agentRecall(c.agent, c.userId, cmd.msgKey), 'im-callback took the recall');
+  await eventually('the agent is told', () => c.notices().some((n) => /already been carried out/.test(n)), 10_000);
+  t.equal(await redis.hget(keys.customer(c.openid), 'counted'), '0', 'still closed');
+});

@@ -31,10 +31,10 @@ t.test('a sweep whose conversation lists IM refused with a code it does not know
   await sweptUpTo(6 * 60_000);
   const cursor = (await sweep.state()).cursor;
   im.failNext('recentcontact/get_list', UNKNOWN, AGENTS.length);
-  t.equal(await sweep.runIfDue(), 1, 'found while the lists are refused: every customer who wrote within 48 hours is looked through');
-  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the lists show this one']);
+  t.equal(await sweep.runIfDue(), 0, 'nothing found while the lists are refused');
   t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
-  t.equal(await sweep.runIfDue(Date.now() + 1500), 0, 'the next sweep, with the lists, looks again and stores nothing twice');
+  t.equal(await sweep.runIfDue(Date.now() + 1500), 1, 'the next sweep, with the lists, finds it');
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['only the lists show this one']);
   t.ok((await sweep.state()).cursor! > cursor!, 'the cursor moves on');
 });
 
@@ -63,6 +63,16 @@ t.test("a conversation in which only a colleague wrote, pushed out of the collea
   });
   t.equal(await sweep.runIfDue(), 1, "found: every customer who wrote within 48 hours is looked through, in the colleague's conversation too");
   t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['a colleague wrote here, then in a hundred more']);
+});
+
+t.test("an agent's short conversation list whose every entry is recent is whole: the sweep reads no one else's conversation", async (t) => {
+  // 30 customers who wrote within 48 hours but not since the sweep's start: only a capped list would have them read.
+  const idle = Array.from({ length: 30 }, (_, i) => `idle_customer_${i}`);
+  await redis.zadd(keys.recentCustomers, ...idle.flatMap((openid) => [Date.now() - 30 * 60_000, openid]));
+  t.teardown(() => redis.zrem(keys.recentCustomers, ...idle));
+  await sweptUpTo(6 * 60_000);
+  await sweep.runIfDue();
+  t.ok((await sweep.state()).conversations! < idle.length, `only the active conversations were read (${(await sweep.state()).conversations})`);
 });
 
 t.test('a conversation whose history IM refused with a code it does not know is owed another look', async (t) => {

@@ -212,6 +212,8 @@ export class ImClient {
       const list = res.MsgList ?? [];
       if (list.length > 0) yield list;
       if (res.Complete === 1) return;
+      // An empty page with nowhere to go on from: nothing more to read.
+      if (list.length === 0 && !res.LastMsgKey) return;
       // More to come, but nowhere new to go on from: an answer of IM's that cannot be read to its
       // end is a failed look (tried again, then owed), never a history taken as complete.
       if (!res.LastMsgKey || res.LastMsgKey === lastMsgKey)

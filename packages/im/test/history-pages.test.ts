@@ -68,6 +68,8 @@ t.test('a history IM says is incomplete but gives no new place to go on from fai
   const sameKey = await historyOf(t, () => ({ Complete: 0, MsgList: [], LastMsgKey: 'key_1', LastMsgTime: 1_799_999_999 }));
   await t.rejects(sameKey.read(), ImTransientError, 'the same LastMsgKey again');
   t.equal(sameKey.asked.length, 2, 'asked twice, not forever');
+  const emptyEnd = await historyOf(t, () => ({ Complete: 0, MsgList: [], LastMsgKey: '' }));
+  t.same(await emptyEnd.read(), [], 'an empty page with nowhere to go on from: nothing more to read');
 });
 
 t.test('a history that runs on past 1,000 pages fails, rather than being taken as complete', async (t) => {

@@ -18,16 +18,22 @@ export interface Active {
   customers: Customer[];
   /**
    * Whether every agent's conversation list reached back past `since`: then it holds every
-   * conversation with a message since. A list whose every entry is newer may have lost older ones
-   * to IM's cap (the latest 100 on the default edition), or could not be read (an agent IM has no
-   * account for has none to read, and leaves the lists complete).
+   * conversation with a message since. A list of 100 or more whose every entry is newer may have
+   * lost older ones to IM's cap (the latest 100 on the default edition), or a list could not be
+   * read (an agent IM has no account for has none to read, and leaves the lists complete).
    */
   complete: boolean;
-  /** The agents whose lists may miss conversations (empty when complete): their conversations with everyone are to be read. */
-  unlisted: string[];
+  /**
+   * The agents whose lists may have lost conversations to IM's cap (they went through more than it
+   * holds since `since`): their conversations with everyone who could have had a reply are to be read.
+   */
+  capped: string[];
   /** IM refused an agent's conversation list (a code not "no such account"): the first such answer, if any. */
   refused?: { agent: string; code: number };
 }
+
+/** How many conversations IM keeps in an account's list on its default edition (more on others). */
+const LIST_CAP = 100;
 
 /** A conversation list IM answered with a transient error is asked for this many times. */
 const TRIES = 3;
@@ -65,8 +71,8 @@ export class ActiveConversations {
     }
     return {
       customers: [...customers].map(([openid, otherAgents]) => ({ openid, otherAgents })),
-      complete: listed.unlisted.length === 0,
-      unlisted: listed.unlisted,
+      complete: listed.complete,
+      capped: listed.capped,
       ...(listed.refused === undefined ? {} : { refused: listed.refused }),
     };
   }
@@ -75,25 +81,26 @@ export class ActiveConversations {
   private async listedPeers(
     since: number,
     keepGoing: () => Promise<void>,
-  ): Promise<{ peers: Map<string, Set<string>>; unlisted: string[]; refused?: { agent: string; code: number } }> {
+  ): Promise<{ peers: Map<string, Set<string>>; complete: boolean; capped: string[]; refused?: { agent: string; code: number } }> {
     const peers = new Map<string, Set<string>>();
-    const unlisted: string[] = [];
+    const capped: string[] = [];
     let refused: { agent: string; code: number } | undefined;
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
       if (list === undefined) continue; // no IM account: no conversation to miss
       if (!Array.isArray(list)) {
-        unlisted.push(agent);
         refused ??= { agent, code: list.refused };
         continue;
       }
       // IM's clock counts seconds: a second of margin.
       const recent = list.filter((c) => c.msgTime * 1000 >= since - 1000);
-      if (recent.length === list.length && list.length > 0) unlisted.push(agent);
+      // Every entry newer, and as many as IM's smallest cap holds: older ones may have been dropped.
+      // A shorter list is the agent's every conversation.
+      if (recent.length === list.length && list.length >= LIST_CAP) capped.push(agent);
       for (const c of recent) if (!this.deps.agents.includes(c.peer)) peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
     }
-    return { peers, unlisted, ...(refused === undefined ? {} : { refused }) };
+    return { peers, complete: capped.length === 0 && refused === undefined, capped, ...(refused === undefined ? {} : { refused }) };
   }
 
   /**

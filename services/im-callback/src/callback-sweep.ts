@@ -165,17 +165,19 @@ export class CallbackSweep {
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const active = await this.deps.active.since(range.from, keepGoing);
-      // A list that may have lost conversations to IM's cap, or could not be read: everyone who
-      // could have had a reply then (a customer who wrote within WeChat's 48 hours), with each agent
-      // whose list that is, as a gap's recovery does. Slower, but a conversation in which only an
-      // agent wrote (their own or a colleague) is not skipped.
-      const everyone = active.complete
-        ? []
-        : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.unlisted }));
-      if (!active.complete)
+      // An agent's list that may have lost conversations to IM's cap (they went through more since
+      // the sweep's start): that agent's conversation with everyone who could have had a reply then
+      // (a customer who wrote within WeChat's 48 hours) is read, as a gap's recovery does. Slower,
+      // but a conversation in which only that agent wrote is not skipped. (Refused lists hold the
+      // cursor instead, for a while: see heldByRefusedLists.)
+      const everyone =
+        active.capped.length === 0
+          ? []
+          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.capped }));
+      if (everyone.length > 0)
         this.deps.log.warn(
-          { since: new Date(range.from).toISOString(), customers: everyone.length },
-          "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap), or could not be read: this sweep looks through every customer who wrote in the last 48 hours; sweep more often to keep sweeps short",
+          { since: new Date(range.from).toISOString(), agents: active.capped, customers: everyone.length },
+          "an agent's conversation list holds only conversations newer than the sweep's start (IM's cap): this sweep reads that agent's conversation with every customer who wrote in the last 48 hours; sweep more often to keep sweeps short",
         );
       const held = await this.heldByRefusedLists(active.refused);
       const taken = await owed.all();

@@ -79,10 +79,10 @@ export class CallbackRecovery {
       for (const { range, gaps } of rangesOf(await watch.gaps(), now)) {
         const active = await this.deps.active.since(range.from, held.keep);
         // A list that may have lost conversations to IM's cap, or could not be read: everyone who
-        // could have had a reply then, with each agent whose list that is.
+        // could have had a reply then, with their own agent and each agent whose list was capped.
         const everyone = active.complete
           ? []
-          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.unlisted }));
+          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.capped }));
         const taken = await owed.all();
         const customers = merged(active.customers, everyone, taken);
         const result = await scan.conversations(customers, range, 'recovery', held.keep);

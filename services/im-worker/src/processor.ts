@@ -101,6 +101,17 @@ function actionOf(job: Job<InboundJob>): ActionRecord | undefined {
 export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, RelayResult> {
   const { relay, turn: relayTurn, metrics } = deps;
 
+  /**
+   * The job steps aside and is woken at once to the front of the queue, to go again from its place
+   * without spending an attempt. Delayed into the future first: one due now could be promoted by
+   * any worker's next fetch, to the back of the queue, before the wake.
+   */
+  async function stepAsideToFront(job: Job<InboundJob>, lease: Lease | undefined): Promise<never> {
+    await job.moveToDelayed(Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease?.token);
+    await deps.wake(job.id!);
+    throw new DelayedError();
+  }
+
   async function relayPush(job: Job<InboundJob>, lease: Lease | undefined, begun: Head<Begun>): Promise<RelayResult> {
     const { message, receivedAt } = job.data;
     const openid = message.fromUserName;
@@ -177,9 +188,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       );
       // Nothing was sent: the job takes its turn again at once, from its place (the front of the
       // queue, not behind a backlog: its customer's later messages wait for it), without spending an attempt.
-      await job.moveToDelayed(Date.now(), lease?.token);
-      await deps.wake(job.id!);
-      throw new DelayedError();
+      return await stepAsideToFront(job, lease);
     }
     if (result.outcome === 'relayed' && result.agent !== undefined && message.kind !== 'unsubscribe') {
       // A message, not a follow or a menu click, is what asks for an answer: its steps read who
@@ -198,9 +207,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
           { jobId: job.id, kind: message.kind, agent: result.agent, agentNow },
           'the customer was handed on while their message reached IM: it is relayed again, to their new agent',
         );
-        await job.moveToDelayed(Date.now(), lease?.token);
-        await deps.wake(job.id!);
-        throw new DelayedError();
+        return await stepAsideToFront(job, lease);
       }
     }
     if (result.warning !== undefined) deps.log.warn({ jobId: job.id, kind: message.kind, agent: result.agent }, result.warning);

@@ -1,4 +1,4 @@
-import type { Lease, ReplyWindow, StateKeys } from '@wxim/state';
+import { type Lease, LockLostError, type ReplyWindow, type StateKeys } from '@wxim/state';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CustomMessage,
@@ -84,6 +84,12 @@ export class CsatQuestion {
       log.info({ openid, agent, close }, 'rating question sent');
       return { asked: true };
     } catch (err) {
+      // The job is no longer this worker's (checked right before the send, so nothing went): the
+      // attempt that has it asks. Its record goes; the caller hears it.
+      if (err instanceof LockLostError) {
+        if (key !== undefined) await redis.del(key).catch(() => undefined);
+        throw err;
+      }
       if (err instanceof WechatUncertainError) {
         // It may have arrived: the record stays, so a tap on it still counts.
         log.warn({ openid, agent, reason: err.message }, 'rating question: WeChat did not answer; it may have arrived and is not sent again');

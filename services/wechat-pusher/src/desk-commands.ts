@@ -1,12 +1,12 @@
 import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, isRecalled, textElem } from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
-import type { DeskPresence, Lease, RateScope, StateKeys } from '@wxim/state';
+import { type DeskPresence, type Lease, LockLostError, type RateScope, type StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './agent-command.js';
-import { type CsatQuestion, csatNote } from './csat.js';
+import { type CsatAsked, type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds, sendNotice } from './notice.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { PROGRESS_TTL_MS } from './reply-delivery.js';
@@ -191,9 +191,17 @@ export class DeskCommands {
     await this.deps.presence.wakeWaiting(1);
     // Asked once, by the attempt that first gets this far (its mark kept with the command's
     // progress): a /close retried after it asked (a crash before its notice) does not ask again, and
-    // one that failed after it closed but before it asked (Redis, a lost lock) still asks.
-    const asking = this.deps.csat !== undefined && (await this.deps.redis.hsetnx(keys.replyProgress(job.id!), 'csatAsked', '1')) === 1;
-    const rating = asking ? await this.deps.csat!.ask(openid, agent, lease) : undefined;
+    // one that failed after it closed but before it asked (Redis) still asks. An attempt that lost
+    // its lock before the question went takes its mark back for the attempt that has the job.
+    const progress = keys.replyProgress(job.id!);
+    const asking = this.deps.csat !== undefined && (await this.deps.redis.hsetnx(progress, 'csatAsked', '1')) === 1;
+    let rating: CsatAsked | undefined;
+    try {
+      rating = asking ? await this.deps.csat!.ask(openid, agent, lease) : undefined;
+    } catch (err) {
+      if (err instanceof LockLostError) await this.deps.redis.hdel(progress, 'csatAsked').catch(() => undefined);
+      throw err;
+    }
     await this.tell(job, agent, 'close', `✓ Conversation closed. The customer’s next message starts a new one.${csatNote(rating)}`, lease);
     count('done');
     return { handled: 'close' };

@@ -6,8 +6,8 @@
 // and again with the same answer (a repeat, or a job of the release before deciding late):
 // - already withdrawn: 'stopped';
 // - a desk command (/close, /transfer) that has done what it asks (its progress says `closed` or
-//   `transferred`): 'carried_out' — its own script refuses to act once the reply is withdrawn, so
-//   the two never both happen;
+//   `transferred`), or any command that has ended (its ended record says `command`): 'carried_out'
+//   — a command's own script refuses to act once it is withdrawn, so the two never both happen;
 // - a part marked `sent` or `uncertain`: it has begun to reach the customer, 'too_late';
 // - a part on its way (`sending`, none sent): 'too_late' too, as it most likely arrives; the
 //   recall is kept (`recallAsked`), so that if WeChat refuses the part, the reply is withdrawn
@@ -45,6 +45,7 @@ end
 local stored = redis.call('EXISTS', KEYS[3]) == 1
 if stored and redis.call('HEXISTS', KEYS[3], 'finishedOn') == 0 then return withdraw() end
 local ended = redis.call('GET', KEYS[2])
+if ended == 'command' then return 'carried_out' end
 if ended == 'delivered' then return 'too_late' end
 if ended == 'withdrawn' then return 'stopped' end
 if ended or (stored and redis.call('HEXISTS', KEYS[3], 'failedReason') == 1 and redis.call('HEXISTS', KEYS[3], 'returnvalue') == 0) then
