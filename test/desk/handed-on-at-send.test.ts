@@ -47,8 +47,9 @@ t.test('a message handed on at its send goes again from the front of the queue, 
   const c = await relay.newCustomer();
   const next = AGENTS.find((a) => a !== c.agent)!;
   const others = await Promise.all(Array.from({ length: 10 }, () => relay.newCustomer()));
-  const BACKLOG = 1200; // over 6 s of IM's pace: most of it still waits when the hand-on is seen, 4 s on
-  im.answerLate('openim/sendmsg', 4000, 1);
+  // Over 13 s of IM's pace, stored within the 8 s the answer is late: much of it still waits when the hand-on is seen.
+  const BACKLOG = 2400;
+  im.answerLate('openim/sendmsg', 8000, 1);
   t.teardown(() => im.clearScripted());
   const backlogAt: number[] = [];
   const stopBacklog = im.onMessage((m) => {
@@ -59,14 +60,15 @@ t.test('a message handed on at its send goes again from the front of the queue, 
   const stop = im.onMessage((m) => {
     if (m.from !== c.userId || m.to !== c.agent || textOf(m) !== 'before the backlog') return;
     stop();
-    // While its answer is late: a backlog from other customers, then the hand-on.
+    // While its answer is late: the hand-on (first, so that it surely lands before the answer),
+    // then a backlog from other customers.
     stored = (async () => {
+      await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
       const pushed = await Promise.all(Array.from({ length: BACKLOG }, (_, i) => wechat.push(wechat.text(others[i % others.length]!.openid, `backlog ${i}`))));
       t.ok(
         pushed.every((p) => p.status === 200),
         'the backlog is stored',
       );
-      await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
     })();
   });
   t.teardown(stop);

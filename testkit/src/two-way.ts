@@ -7,6 +7,7 @@ import { type DeliveredMessage, ImSimulator, type ImSimulatorOptions, WechatApiS
 import { type WechatPusher, type WechatPusherOverrides, createWechatPusher } from '@wxim/wechat-pusher';
 import { APP_ID, APP_SECRET, AES_KEY, TOKEN, type RunningGateway, startGateway, wechatTestEnv } from './gateway.js';
 import { AGENTS, IM_APP_ID, IM_KEY } from './relay.js';
+import { eventually } from './eventually.js';
 import { onTestRedis } from './test-redis.js';
 
 export const CALLBACK_TOKEN = 'testcallbacktoken';
@@ -175,6 +176,9 @@ export async function sweptByHandForTests(
 ): Promise<{ relay: TwoWayRelay & { redisUrl: string }; sweep: ImCallback['sweep']; redis: Redis }> {
   const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '1000' }, callback: { sweepSettleMs: 300, ...callback } });
   await relay.callback.sweep.stop();
+  // im-callback's connection fails commands until it is up (IM is answered at once): a sweep run by
+  // hand before then would fail on its lock.
+  await eventually('im-callback reaches Redis', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   const redis = new Redis(relay.redisUrl);
   t.teardown(() => redis.disconnect());
   return { relay, sweep: relay.callback.sweep, redis };

@@ -1,7 +1,7 @@
 import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
 import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
-import type { Customer } from './history-scan.js';
+import { type Customer, HORIZON_MS } from './history-scan.js';
 import { withTries } from './im-tries.js';
 
 export interface ActiveDeps {
@@ -75,6 +75,16 @@ export class ActiveConversations {
       capped: listed.capped,
       ...(listed.refused === undefined ? {} : { refused: listed.refused }),
     };
+  }
+
+  /**
+   * Everyone who could have had a reply by now: each customer who wrote within WeChat's 48 hours
+   * (`HORIZON_MS` before `now`), to be read with their own agent and `agents` (those whose lists
+   * may have lost conversations). For a look whose conversation lists could not show everything.
+   */
+  async everyone(now: number, agents: readonly string[]): Promise<Customer[]> {
+    const openids = await this.deps.redis.zrangebyscore(this.deps.keys.recentCustomers, now - HORIZON_MS, '+inf');
+    return openids.map((openid) => ({ openid, otherAgents: agents }));
   }
 
   /** The IM accounts agents exchanged a message with since `since`, from their conversation lists: account → those agents. */

@@ -170,10 +170,7 @@ export class CallbackSweep {
       // (a customer who wrote within WeChat's 48 hours) is read, as a gap's recovery does. Slower,
       // but a conversation in which only that agent wrote is not skipped. (Refused lists hold the
       // cursor instead, for a while: see heldByRefusedLists.)
-      const everyone =
-        active.capped.length === 0
-          ? []
-          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.capped }));
+      const everyone = active.capped.length === 0 ? [] : await this.deps.active.everyone(now, active.capped);
       if (everyone.length > 0)
         this.deps.log.warn(
           { since: new Date(range.from).toISOString(), agents: active.capped, customers: everyone.length },

@@ -111,8 +111,6 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   const lock = new FleetLock(redis, keys.historyLock, 60_000);
   const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, log);
   const recovery: CallbackRecovery = new CallbackRecovery({
-    redis,
-    keys,
     watch,
     scan,
     active,

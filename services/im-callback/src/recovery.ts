@@ -1,13 +1,10 @@
-import type { FleetLock, StateKeys } from '@wxim/state';
-import type { Redis, Cluster } from 'ioredis';
+import type { FleetLock } from '@wxim/state';
 import type { ActiveConversations } from './active-conversations.js';
 import type { CallbackWatch, Gap } from './callback-watch.js';
 import { HORIZON_MS, type HistoryScan, MARGIN_MS, type Range } from './history-scan.js';
 import { type OwedLooks, merged } from './owed-looks.js';
 
 export interface RecoveryDeps {
-  redis: Redis | Cluster;
-  keys: StateKeys;
   watch: CallbackWatch;
   scan: HistoryScan;
   active: ActiveConversations;
@@ -71,7 +68,7 @@ export class CallbackRecovery {
   }
 
   private async runAll(): Promise<void> {
-    const { redis, keys, watch, scan, owed } = this.deps;
+    const { watch, scan, owed } = this.deps;
     const held = await this.deps.lock.take();
     if (held === undefined) return; // a sweep or another recovery is looking; the gap waits for a later beat
     try {
@@ -80,9 +77,7 @@ export class CallbackRecovery {
         const active = await this.deps.active.since(range.from, held.keep);
         // A list that may have lost conversations to IM's cap, or could not be read: everyone who
         // could have had a reply then, with their own agent and each agent whose list was capped.
-        const everyone = active.complete
-          ? []
-          : (await redis.zrangebyscore(keys.recentCustomers, now - HORIZON_MS, '+inf')).map((openid) => ({ openid, otherAgents: active.capped }));
+        const everyone = active.complete ? [] : await this.deps.active.everyone(now, active.capped);
         const taken = await owed.all();
         const customers = merged(active.customers, everyone, taken);
         const result = await scan.conversations(customers, range, 'recovery', held.keep);

@@ -3,7 +3,7 @@
 // A plain push (its body not signed) first binds its signed address to its body: one round trip
 // more, before anything is stored. Watched with MONITOR on a Redis of the test's own.
 import { Redis } from 'ioredis';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DEFAULT_WAITING_TEXT } from '@wxim/config';
 import { DeskPresence, stateKeys } from '@wxim/state';
 import { AGENTS, startGateway, startTestRedis, watchRedis } from '@wxim/testkit';
@@ -20,22 +20,26 @@ t.teardown(async () => {
 const presence = new DeskPresence(state, stateKeys(gw.config.queuePrefix), gw.config.queuePrefix);
 for (const agent of AGENTS) await presence.record(agent, { action: 'Logout', eventTime: Date.now() });
 
+/** What clients sent Redis while `push` ran (not what the scripts they ran did: MONITOR shows those too, from "lua"), health checks aside. */
+async function commandsOf<R>(t: Test, push: () => Promise<R>): Promise<{ res: R; commands: { client: string; command: string }[] }> {
+  const seen: { client: string; command: string }[] = [];
+  const monitor = await watchRedis(redis.url, (args, source) => {
+    if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
+  });
+  t.teardown(() => monitor.stop());
+  const res = await push();
+  return { res, commands: seen.filter((c) => c.command !== 'ping' && c.command !== 'info') };
+}
+
 t.test("a customer's message is stored, put in line and looked at in one transaction, the answer carrying the waiting text", async (t) => {
   const wx = gw.platform('safe');
   // Warm: the store's connection sends each script once in full (EVAL), then by its digest.
   await wx.post(wx.sign(wx.text('oWarm00000000000000000000000', 'hello')));
 
-  const seen: { client: string; command: string }[] = [];
-  // What a client sent, not what the scripts it ran did (MONITOR shows those too, from "lua").
-  const monitor = await watchRedis(redis.url, (args, source) => {
-    if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
-  });
-  t.teardown(() => monitor.stop());
-  const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000001', 'anyone there?')));
+  const { res, commands } = await commandsOf(t, () => wx.post(wx.sign(wx.text('oWaits0000000000000000000001', 'anyone there?'))));
   t.equal(res.status, 200);
   t.match(res.reply, DEFAULT_WAITING_TEXT, 'told they wait, in the (encrypted) answer');
 
-  const commands = seen.filter((c) => c.command !== 'ping' && c.command !== 'info');
   t.same(
     commands.map((c) => c.command),
     ['multi', 'evalsha', 'evalsha', 'evalsha', 'exec'],
@@ -48,14 +52,8 @@ t.test("a customer's message is stored, put in line and looked at in one transac
 t.test("a plain push's signed address is bound to its body first, then it is stored in the one transaction", async (t) => {
   const wx = gw.platform('plain');
   await wx.post(wx.sign(wx.text('oWarm00000000000000000000002', 'hello')));
-  const seen: { client: string; command: string }[] = [];
-  const monitor = await watchRedis(redis.url, (args, source) => {
-    if (!source.includes('lua')) seen.push({ client: source, command: args[0]!.toLowerCase() });
-  });
-  t.teardown(() => monitor.stop());
-  const res = await wx.post(wx.sign(wx.text('oWaits0000000000000000000002', 'anyone there?')));
+  const { res, commands } = await commandsOf(t, () => wx.post(wx.sign(wx.text('oWaits0000000000000000000002', 'anyone there?'))));
   t.equal(res.status, 200);
-  const commands = seen.filter((c) => c.command !== 'ping' && c.command !== 'info');
   t.same(
     commands.map((c) => c.command),
     ['evalsha', 'multi', 'evalsha', 'evalsha', 'evalsha', 'exec'],
