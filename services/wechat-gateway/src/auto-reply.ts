@@ -3,7 +3,7 @@ import type { Besides, BesidesResults, RedisClient, TransactionPart } from '@wxi
 import { relayScriptsOnly, scriptsIn } from '@wxim/redis-scripts';
 import type { StateKeys } from '@wxim/state';
 import { deskPolicy } from '@wxim/host';
-import { KIND_RULES, type WechatMessage } from '@wxim/wechat';
+import { KIND_RULES, type WechatMessage, dedupeId } from '@wxim/wechat';
 import type { ChainableCommander } from 'ioredis';
 
 export type AutoReplyKind = 'off_hours' | 'waiting';
@@ -17,7 +17,8 @@ export interface AutoReplyText {
 /**
  * What a customer is told, as the push's passive reply, while nobody can answer them: outside
  * business hours OFF_HOURS_TEXT, and WAITING_TEXT when their message will wait for an agent. At
- * most once per AUTO_REPLY_EVERY per customer. A passive reply is free: it uses none of the
+ * most once per AUTO_REPLY_EVERY per customer; WeChat's retry of the push that was told (its first
+ * answer a 503 after the store, so never shown) is told again. A passive reply is free: it uses none of the
  * replies WeChat allows the account through its customer-service API in the customer's window,
  * which stay with the agent.
  *
@@ -76,6 +77,7 @@ export class AutoReply implements TransactionPart {
       offHours ? '1' : '0',
       String(desk.autoReplyEveryMs),
       k.customer(''),
+      dedupeId(message),
       ...im.agents,
     ];
     return (transaction) => {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { DEFAULT_OFF_HOURS_TEXT } from '@wxim/config';
 import t from 'tap';
 import { LocalRedis, eventually, startGateway } from '@wxim/testkit';
 
@@ -37,6 +38,29 @@ t.test('REDIS_WAIT_REPLICAS=1: a push is acknowledged once the replica has it; 5
   await eventually("WeChat's retry is acknowledged once the replica is back", async () => (await wx.post(push)).status === 200, 10_000, 100);
   const stored = (await gw.gateway.queue.getJobs(['wait'])).filter((j) => j.data.message.fromUserName === 'oReplica00000000000000000002');
   t.equal(stored.length, 1, 'stored once');
+});
+
+t.test("a push answered 503 after its store still carries its off-hours notice on WeChat's retry, once", async (t) => {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const closedNow = `${days[(new Date().getUTCDay() + 2) % 7]} 10:00-10:01`;
+  const env = { REDIS_WAIT_REPLICAS: '1', IM_AGENTS: 'agent-1', BUSINESS_HOURS: closedNow, BUSINESS_TZ: 'UTC' };
+  const gw = await startGateway(primary.url, env, { enqueueTimeoutMs: BUDGET_MS });
+  t.teardown(() => gw.close());
+  const wx = gw.platform('safe');
+  const openid = 'oReplica00000000000000000005';
+  const push = wx.sign(wx.text(openid, 'are you open?'));
+  replica.pause();
+  let res;
+  try {
+    res = await wx.post(push);
+  } finally {
+    replica.resume();
+  }
+  t.equal(res.status, 503, 'stored on the primary alone: not acknowledged');
+  let retry!: Awaited<ReturnType<typeof wx.post>>;
+  await eventually("WeChat's retry is acknowledged once the replica is back", async () => (retry = await wx.post(push)).status === 200, 10_000, 100);
+  t.match(retry.reply, `<Content><![CDATA[${DEFAULT_OFF_HOURS_TEXT}]]></Content>`, 'the retry answers with the notice the first answer could not carry');
+  t.equal((await wx.push(wx.text(openid, 'hello'))).body, 'success', 'still once per AUTO_REPLY_EVERY');
 });
 
 t.test('REDIS_WAIT_REPLICAS above the replicas there are: every push is answered 503', async (t) => {

@@ -275,13 +275,13 @@ return {'closed'}
 // auto-reply mark, the desk's loads mark, the account's own load and mark (see ownLoads), then
 // the other accounts' of the IM app waiting and waiting-seen keys (see waitingAhead). ARGV:
 // openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period (ms), customer key
-// prefix, agents... What the customer is told while nobody can answer them, at
+// prefix, the push's dedupe id, agents... What the customer is told while nobody can answer them, at
 // most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait
 // for an agent (no open conversation, and no place for them among the agents online); else false.
 export const AUTO_REPLY = `${DESK_LUA}
 local desk = { state = KEYS[3], waiting = KEYS[4], seen = KEYS[5], active = KEYS[6], customerPrefix = ARGV[7],
   maxOpen = tonumber(ARGV[2]), idleMs = tonumber(ARGV[3]), staleMs = tonumber(ARGV[4]), others = otherDesks(11) }
-local agents = {unpack(ARGV, 8)}
+local agents = {unpack(ARGV, 9)}
 ownLoads(KEYS[2], KEYS[8], KEYS[9], KEYS[10])
 local kind = false
 local current = redis.call('HGET', KEYS[1], 'agent')
@@ -303,6 +303,8 @@ else
     if waitingAhead(desk, ARGV[1], nowMs()) >= free then kind = 'waiting' end
   end
 end
-if kind and redis.call('SET', KEYS[7], kind, 'NX', 'PX', ARGV[6]) then return kind end
+-- The mark holds the push that took it: WeChat's retry of that push (its first answer a 503, the
+-- notice never shown) is told again; any other push of the period is not.
+if kind and (redis.call('SET', KEYS[7], ARGV[8], 'NX', 'PX', ARGV[6]) or redis.call('GET', KEYS[7]) == ARGV[8]) then return kind end
 return false
 `;
