@@ -39,4 +39,6 @@ t.test('a message whose relay began before a /transfer reaches the new agent, no
     'the old agent has only what came before the transfer',
   );
   t.equal(im.messagesBetween(c.userId, next).filter(isVideo).length, 1, 'the new agent has it once');
+  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^wxim_im_handed_on_retries_total 0$/m, 'not counted as a retry the old agent may hold: nothing was sent to them');
 });

@@ -5,7 +5,7 @@ import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, PLACE_AHEAD, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
-import { BEGIN } from './scripts/relay-begin.js';
+import { BEGIN, FORGET_FIRST_AGENT } from './scripts/relay-begin.js';
 import { ANSWERED, CLOSED, SLA_MOVE } from './scripts/service-levels.js';
 import { RELAYED } from './scripts/relayed.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
@@ -34,6 +34,7 @@ const SCRIPTS = {
   wximLinePlaceAhead: { numberOfKeys: 10, lua: PLACE_AHEAD },
   // 18 keys, then two per other account of the IM app: their number comes first.
   wximRelayBegin: { lua: BEGIN },
+  wximRelayForgetFirstAgent: { numberOfKeys: 2, lua: FORGET_FIRST_AGENT },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
   wximRecordAgentState: { numberOfKeys: 1, lua: RECORD_STATE },
   // As many keys as accounts share the IM app: their number comes first.
@@ -96,7 +97,8 @@ export interface RelayScripts {
   wximRelayBegin(
     numberOfKeys: number,
     ...args: string[]
-  ): Promise<[string, string | null, string | null, string | null, string, string, number, number?, (string | null)?]>;
+  ): Promise<[string, string | null, string | null, string | null, string, string, number, number?, (string | null)?, number?]>;
+  wximRelayForgetFirstAgent(relayIds: string, lock: string, token: string, agent: string): Promise<number>;
   wximReleaseAgent(
     customer: string,
     load: string,

@@ -3,7 +3,7 @@ import type { Customer } from './identity-map.js';
 import type { StateKeys } from './keys.js';
 import { type ActionRecord, actionArgs } from './reply-window.js';
 import { type RelayScripts, relayScripts } from '@wxim/redis-scripts';
-import type { PaceTurn } from './rate-gate.js';
+import type { Lease, PaceTurn } from './rate-gate.js';
 
 export type Begun =
   | { turn: 'waiting' | 'absent' }
@@ -17,6 +17,8 @@ export type Begun =
       place: number;
       /** The agent the job's first attempt went to; another `customer.agent` means the customer was handed on since (see imMessageIds). */
       firstAgent?: string;
+      /** This turn recorded `firstAgent`: no earlier attempt of the job sent anything (see forgetFirstAgent). */
+      firstAgentNew?: boolean;
       /**
        * The first IM call's turn, taken in the same step (see RelayTurn.begin): Redis's time (ms) it
        * was taken at, and this process's clock (performance.now()) when it was asked for: counted
@@ -67,6 +69,17 @@ export class RelayTurn {
   }
 
   /**
+   * Forgets `agent` as the job's first agent, while the job still holds its lock (`lease`): for a job
+   * whose turn recorded them (Begun.firstAgentNew) and which found the customer handed on before
+   * it sent anything, so its next turn records the new agent as its first, and the message goes
+   * to them as a first send, not as a retry whose earlier agent may hold it. False when the lock
+   * or the agent recorded is not the one given (nothing changed).
+   */
+  async forgetFirstAgent(jobId: string, agent: string, lease: Lease): Promise<boolean> {
+    return (await this.redis.wximRelayForgetFirstAgent(this.keys.relayIds(jobId), lease.lockKey, lease.token, agent)) === 1;
+  }
+
+  /**
    * `assign`: `open` for a customer's message (it opens or continues a conversation, or waits);
    * `attach` for an event (to an agent, opening no conversation, never waiting); `none` for an unfollow.
    * `action`: the customer's action the job carries, recorded in their reply window (as
@@ -81,7 +94,7 @@ export class RelayTurn {
     const a = action === undefined ? undefined : actionArgs(action);
     const line = this.keys.line(this.queue, openid);
     const askedAt = performance.now();
-    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent] = await this.redis.wximRelayBegin(
+    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent, recorded] = await this.redis.wximRelayBegin(
       18 + 2 * this.others.length,
       line,
       this.keys.customer(openid),
@@ -128,6 +141,7 @@ export class RelayTurn {
       firstAttemptAt: Number(first),
       place: Number(place),
       ...(firstAgent ? { firstAgent } : {}),
+      ...(recorded === 1 ? { firstAgentNew: true } : {}),
       ...(waitUs === 0 ? { firstCall: { at, askedAt } } : {}),
       ...(waitUs > 0 ? { firstCall: { at, askedAt, slotAt: answeredAt + waitUs / 1000 } } : {}),
     };

@@ -184,6 +184,25 @@ t.test('the ids a job is first relayed with are kept across attempts; dropped wh
   );
 });
 
+t.test("a job's first agent is new to the turn that recorded it, and is forgotten only under the job's lock and only if still theirs", async (t) => {
+  const { job, jobs, line, turn } = setup(['agent_a', 'agent_b']);
+  await job('j1');
+  await line.append('o9', 'j1');
+  const first = await turn().begin('o9', 'j1', 'open');
+  t.match(first, { turn: 'head', firstAgent: 'agent_a', firstAgentNew: true }, 'recorded by this turn');
+  const again = await turn().begin('o9', 'j1', 'open');
+  t.match(again, { turn: 'head', firstAgent: 'agent_a' });
+  t.notOk(again.turn === 'head' && again.firstAgentNew, 'not new to the next turn: an earlier attempt may have sent');
+  const lease = { lockKey: `${jobs}j1:lock`, token: 'tok-1', lockMs: 30_000 };
+  await redis.set(lease.lockKey, 'tok-2');
+  t.notOk(await turn().forgetFirstAgent('j1', 'agent_a', lease), 'not while another holds the lock');
+  await redis.set(lease.lockKey, 'tok-1');
+  t.notOk(await turn().forgetFirstAgent('j1', 'agent_b', lease), 'not another agent');
+  t.ok(await turn().forgetFirstAgent('j1', 'agent_a', lease), 'forgotten');
+  const after = await turn().begin('o9', 'j1', 'open');
+  t.match(after, { turn: 'head', firstAgent: 'agent_a', firstAgentNew: true }, 'the next turn records the agent serving now');
+});
+
 t.test('a job begun by the release before relay ids keeps the first attempt that release recorded', async (t) => {
   const { job, line, turn, keys } = setup(['agent_a']);
   await job('j1');

@@ -70,10 +70,24 @@ end
 redis.call('HSETNX', KEYS[4], 'place', redis.call('ZSCORE', KEYS[1], head))
 -- The agent its first attempt went to: a retry to another (the customer handed on meanwhile) is a
 -- new message to IM, which would drop it as a repeat of the first (see imMessageIds).
-if agent then redis.call('HSETNX', KEYS[4], 'to', agent) end
+-- Whether this turn recorded it (1): then no earlier attempt can have sent to anyone.
+local recorded = 0
+if agent then recorded = redis.call('HSETNX', KEYS[4], 'to', agent) end
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
 local ids = redis.call('HMGET', KEYS[4], 'first', 'place', 'to')
-if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1, 0, ids[3] or false} end
+if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1, 0, ids[3] or false, recorded} end
 local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'take')
-return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2], ids[3] or false}
+return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2], ids[3] or false, recorded}
+`;
+
+// FORGET_FIRST_AGENT. KEYS: the job's relay ids, the job's lock. ARGV: the lock's token, the agent.
+// A job whose turn recorded its first agent, and which found the customer handed on before it sent
+// anything (see the im-worker's step aside at the send), forgets that agent while it still holds
+// its lock: its next turn records the new one, and the message goes to them as the job's first
+// send, not as a retry whose earlier agent may hold it. 1 forgotten, 0 not (the lock or the agent
+// is not the one given).
+export const FORGET_FIRST_AGENT = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('HGET', KEYS[1], 'to') ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], 'to')
+return 1
 `;
