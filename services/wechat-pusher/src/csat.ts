@@ -64,12 +64,14 @@ export class CsatQuestion {
     const { redis, keys, window, log } = this.deps;
     let key: string | undefined;
     let lastActionAt: number | undefined;
+    let close: string | undefined;
+    let sent = false;
     try {
       const open = await window.check(openid, Date.now());
       // No record ('never': the customer wrote before the relay kept windows) is left to WeChat.
       if (!open.open && open.reason !== 'never') return skipped(log, openid, agent, reasonOf(open.reason === 'quota_used' ? 45047 : 45015));
       lastActionAt = open.open ? open.lastActionAt : undefined;
-      const close = closeNumber(await redis.incr(keys.csatSeq));
+      close = closeNumber(await redis.incr(keys.csatSeq));
       key = keys.csat(close);
       // Recorded before the question leaves: a tap can come back before the send returns.
       await redis
@@ -77,13 +79,19 @@ export class CsatQuestion {
         .hset(key, { openid, agent, closedAt: String(Date.now()) })
         .pexpire(key, CSAT_KEPT_MS)
         .exec();
-      const sent = await this.send(ratingQuestion(openid, this.deps.text, close), lease);
+      sent = await this.send(ratingQuestion(openid, this.deps.text, close), lease);
       if (!sent) return await this.forget(key, openid, agent, 'its turn to call WeChat was refused');
       await window.consume(openid, Date.now());
       await redis.hset(key, 'askedAt', String(Date.now()));
       log.info({ openid, agent, close }, 'rating question sent');
       return { asked: true };
     } catch (err) {
+      // WeChat took the question, and what follows failed (Redis gone): it was asked, and its
+      // record stays so the customer's tap counts (the window's count of replies misses this one).
+      if (sent) {
+        log.warn({ openid, agent, close, reason: (err as Error).message }, 'rating question sent; recording it failed, its record kept');
+        return { asked: true };
+      }
       // The job is no longer this worker's (checked right before the send, so nothing went): the
       // attempt that has it asks. Its record goes; the caller hears it.
       if (err instanceof LockLostError) {
