@@ -189,8 +189,9 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       // Nothing was sent: the job takes its turn again at once, from its place (the front of the
       // queue, not behind a backlog: its customer's later messages wait for it), without spending an attempt.
       // When this turn recorded the agent as the job's first, no attempt sent them anything: the
-      // next turn records the new agent instead, so the message is no retry to a second agent.
-      if (begun.firstAgentNew && lease !== undefined && serving !== undefined) await relayTurn.forgetFirstAgent(job.id!, serving, lease);
+      // next turn records the new agent instead, so the message is no retry to a second agent
+      // (should that fail, it only counts as one: the message still goes to the new agent).
+      if (begun.firstAgentNew && lease !== undefined && serving !== undefined) await relayTurn.forgetFirstAgent(job.id!, serving, lease).catch(() => false);
       return await stepAsideToFront(job, lease);
     }
     if (result.outcome === 'relayed' && result.agent !== undefined && message.kind !== 'unsubscribe') {
