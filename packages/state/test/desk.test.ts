@@ -39,6 +39,16 @@ function desk(
       if (begun.turn !== 'head') throw new Error(`not at the head: ${begun.turn}`);
       return begun.customer.agent;
     },
+    /** As begin, but the job stays (unfinished, in its line): a message still on its way. */
+    async look(openid: string, id = `j${++jobCount}`): Promise<{ id: string; agent?: string }> {
+      if ((await redis.exists(`${jobs}${id}`)) === 0) {
+        await redis.hset(`${jobs}${id}`, 'name', 'text');
+        await line.append(openid, id);
+      }
+      const begun = await turn.begin(openid, id, 'open');
+      if (begun.turn !== 'head') throw new Error(`not at the head: ${begun.turn}`);
+      return { id, ...(begun.customer.agent === undefined ? {} : { agent: begun.customer.agent }) };
+    },
     state: (agent: string, action: string) => redis.hset(keys.agentState, agent, JSON.stringify({ account: agent, action })),
     waiting: () => redis.zrange(keys.deskWaiting, 0, -1),
   };
@@ -90,6 +100,19 @@ t.test('a waiting customer whose job stopped looking holds no place; an unfollow
   await d.load.release('c1');
   t.equal(await d.begin('c4'), 'a1', 'c2 no longer looks: c4 takes the place');
   t.same(await d.waiting(), []);
+});
+
+t.test('a waiting customer whose job is still on its way keeps their place however long a busy queue keeps it from looking', async (t) => {
+  const d = desk(['a1'], { maxOpen: 1, staleMs: 1000 });
+  t.equal(await d.begin('c1'), 'a1');
+  const c2 = await d.look('c2');
+  t.equal(c2.agent, undefined, 'c2 waits');
+  // c2's job was due to look again long ago, but sits behind a backlog in the queue.
+  await redis.hset(d.keys.deskWaitingSeen, 'c2', String(Date.now() - 5000));
+  await d.load.release('c1');
+  t.equal(await d.begin('c4'), undefined, 'a newcomer does not take the place c2 waits for');
+  t.same(await d.waiting(), ['c2', 'c4']);
+  t.equal((await d.look('c2', c2.id)).agent, 'a1', 'c2 gets it when its job comes');
 });
 
 t.test('a conversation idle past CLOSE_AFTER_IDLE frees its place; a returning customer gets their agent back first', async (t) => {

@@ -9,7 +9,7 @@ export const RELEASE = `${DESK_LUA}
 local customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
 local desk = { active = KEYS[3], customerPrefix = customerPrefix }
 redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1], ARGV[1] .. ':job')
 ownLoads(KEYS[2], KEYS[6], KEYS[7], KEYS[8])
 return closeConversation(desk, KEYS[2], ARGV[1])
 `;

@@ -17,7 +17,7 @@
 // first customer message), `assignedAt` (its agent took it), `answeredAt` (its first answer).
 //
 // desk: { state = agent-state hash, waiting = zset openid -> since (ms), seen = hash openid ->
-//   last look (ms), active = zset openid -> last customer message (ms), last = zset agent -> last
+//   last look (ms) and openid..':job' -> the looking job's key, job = that job's key (BEGIN's), active = zset openid -> last customer message (ms), last = zset agent -> last
 //   assignment (ms), customerPrefix = customer hash key without the openid, maxOpen, idleMs,
 //   staleMs = a waiting customer whose job has not looked for this long no longer holds a place }
 /**
@@ -72,13 +72,18 @@ local function closeConversation(desk, load, openid)
   return agent
 end
 
--- Waiting customers whose jobs stopped looking leave the queue.
+-- Waiting customers whose jobs stopped looking leave the queue. A job that last looked long ago
+-- but is still there, unfinished (its next look held behind a busy queue, or a retry's backoff),
+-- keeps its customer's place: the waiting-seen hash names it beside the time (field openid..':job').
 local function tidyWaiting(waiting, seen, now, staleMs)
   for _, openid in ipairs(redis.call('ZRANGE', waiting, 0, 99)) do
     local at = tonumber(redis.call('HGET', seen, openid) or '0')
     if at < now - staleMs then
-      redis.call('ZREM', waiting, openid)
-      redis.call('HDEL', seen, openid)
+      local job = redis.call('HGET', seen, openid .. ':job')
+      if not (job and redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0) then
+        redis.call('ZREM', waiting, openid)
+        redis.call('HDEL', seen, openid, openid .. ':job')
+      end
     end
   end
 end
@@ -178,6 +183,7 @@ local function deskAssign(customer, load, agents, desk, openid)
   if best == nil or ahead >= free then
     redis.call('ZADD', desk.waiting, 'NX', now, openid)
     redis.call('HSET', desk.seen, openid, now)
+    if desk.job then redis.call('HSET', desk.seen, openid .. ':job', desk.job) end
     return false
   end
   local agent = previous or best
@@ -189,7 +195,7 @@ local function deskAssign(customer, load, agents, desk, openid)
   redis.call('ZADD', desk.last, now, agent)
   redis.call('ZADD', desk.active, now, openid)
   redis.call('ZREM', desk.waiting, openid)
-  redis.call('HDEL', desk.seen, openid)
+  redis.call('HDEL', desk.seen, openid, openid .. ':job')
   return agent
 end
 

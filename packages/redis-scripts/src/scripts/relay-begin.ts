@@ -51,7 +51,7 @@ local agent = c[3] or false
 local begun = redis.call('HEXISTS', KEYS[4], 'first') == 1 and configured({unpack(ARGV, 20)}, agent)
 if ARGV[3] ~= 'none' and not begun then
   local desk = { state = KEYS[6], waiting = KEYS[7], seen = KEYS[8], active = KEYS[9], last = KEYS[10], mark = KEYS[11], own = KEYS[17], ownMark = KEYS[18], others = otherDesks(19),
-    customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
+    job = ARGV[1] .. ARGV[2], customerPrefix = ARGV[4], maxOpen = tonumber(ARGV[5]), idleMs = tonumber(ARGV[6]), staleMs = tonumber(ARGV[7]) }
   if ARGV[3] == 'attach' then
     agent = deskAttach(KEYS[2], KEYS[3], {unpack(ARGV, 20)}, desk, ARGV[8])
   else
