@@ -6,7 +6,7 @@ import type { DefaultJobOptions } from 'bullmq';
  * whose clock may differ from this one's, may be the one a replay reaches. Two minutes cover both
  * (gateways' clocks kept within a minute and a half of each other).
  */
-const MARGIN_S = 120;
+export const GATEWAY_CLOCK_MARGIN_S = 120;
 
 /**
  * How long a push's id stays deduplicated, whatever job retention does: until neither a replay of
@@ -16,7 +16,7 @@ const MARGIN_S = 120;
  * off ours either way, so a fixed time would have to be twice as long for every push.
  */
 export function dedupeTtlMs(signedAtSeconds: number, nowMs: number): number {
-  return Math.max(60_000, (signedAtSeconds + MAX_CLOCK_SKEW_SECONDS + MARGIN_S) * 1000 - nowMs);
+  return Math.max(60_000, (signedAtSeconds + MAX_CLOCK_SKEW_SECONDS + GATEWAY_CLOCK_MARGIN_S) * 1000 - nowMs);
 }
 
 export const BACKOFF_TYPE = 'capped-exponential';

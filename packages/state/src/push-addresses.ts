@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { whenConnected } from '@wxim/queue';
+import { GATEWAY_CLOCK_MARGIN_S, whenConnected } from '@wxim/queue';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
@@ -13,9 +13,9 @@ const BUDGET_MS = 1000;
  * WeChat signs a plain (unencrypted) push's address, not its body: `signature` covers the token,
  * timestamp and nonce only. Whoever reads one such address (an ingress's access log keeps query
  * strings) could post any body under it while its timestamp is fresh. Each address is therefore
- * bound to the first thing it carried, for as long as its timestamp is taken: a push with the same
+ * bound to the first thing it carried, for as long as any gateway takes its timestamp: a push with the same
  * body again (WeChat's retry) is taken, another body under it is not. About 100 bytes a plain push
- * for up to 5 minutes. Encrypted pushes need none of this: `msg_signature` covers the body.
+ * for up to 7 minutes. Encrypted pushes need none of this: `msg_signature` covers the body.
  */
 export class PushAddresses {
   private readonly redis;
@@ -34,7 +34,9 @@ export class PushAddresses {
    */
   async claim(timestamp: string, nonce: string, use: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<boolean> {
     const digest = createHash('sha256').update(use).digest('base64url').slice(0, 22);
-    const keptS = Math.max(1, Number(timestamp) + WINDOW_S - nowSeconds + 1);
+    // As long as any gateway of the fleet takes the timestamp: one whose clock is behind this one's
+    // (within the margin the push's dedupe allows for) takes it that much longer.
+    const keptS = Math.max(1, Number(timestamp) + WINDOW_S + GATEWAY_CLOCK_MARGIN_S - nowSeconds + 1);
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${BUDGET_MS} ms`)), BUDGET_MS)));

@@ -1,4 +1,7 @@
+import { keyPrefix } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
 import { parseFlatXml } from '@wxim/wechat';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { startGateway, startTestRedis } from '@wxim/testkit';
 import { request } from 'undici';
@@ -99,6 +102,14 @@ t.test('a plainly signed address carries one push: WeChat’s retry of it is tak
   const signed = plain.sign(plain.text(openid, 'the real one'));
   t.equal((await plain.post(signed)).status, 200);
   t.equal((await plain.post(signed)).status, 200, 'WeChat’s retry of the same push');
+  // Bound for as long as any gateway takes the timestamp: its own 5 minutes, and another's whose
+  // clock is up to a minute and a half behind (as the push's dedupe allows for).
+  const query = new URL(signed.path, gw.url).searchParams;
+  const ts = Number(query.get('timestamp'));
+  const client = new Redis(redis.url);
+  t.teardown(() => client.disconnect());
+  const ttl = await client.ttl(stateKeys(keyPrefix(gw.config.queuePrefix, false)).pushAddress(String(ts), query.get('nonce')!));
+  t.ok(ttl >= ts + 300 + 90 - Math.ceil(Date.now() / 1000), `the binding outlives another gateway's window (${ttl} s)`);
   const injected = await plain.post({ path: signed.path, body: plain.sign(plain.text('oModes00000000000000000000009', 'injected')).body });
   t.equal(injected.status, 401, 'another body under it');
   t.match(injected.body, /already used/);
