@@ -137,6 +137,7 @@ t.test('bad pushes get a 4xx and enqueue nothing, and the gateway keeps serving'
     ['repeated timestamp', `${good.path}&timestamp=1`, good.body, 400],
     ['character reference past Unicode', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', '<Content>&#x110000;</Content>'), 400],
     ['huge character reference', good.path, good.body.replace('<Content><![CDATA[x]]></Content>', `<Content>&#${'9'.repeat(400)};</Content>`), 400],
+    ['a FromUserName naming another key', good.path, good.body.replace('oBad000000000000000000000001', 'agent-replies:oVictim0000000000000000001'), 400],
   ];
   for (const [what, path, body, status] of cases) {
     t.not(body === good.body && path === good.path, true, `${what} differs from the good push`);
