@@ -216,6 +216,30 @@ t.test('a recall that comes while the reply is on its way, which WeChat then ref
   t.match(String(last.body[0]!.MsgContent['Text']), /not delivered after all/, "the agent's last word on it: stopped after all");
 });
 
+t.test('a recall told only after its reply ended, withdrawn after all, tells the agent it was stopped, not that the customer has it', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  t.teardown(() => wechatApi.clearScripted());
+  t.teardown(() => im.clearScripted());
+  wechatApi.refuseLate('message/custom/send', -1, 800);
+  const reply = await im.agentSend(agent, userId, [textElem('on its way, refused, recall told late')]);
+  const progress = keys.replyProgress(replyJobId(reply.msgKey));
+  await eventually('the reply is on its way', async () => (await redis.hget(progress, 'p0')) === 'sending', 20_000);
+  // The recall's first notice fails (IM busy): its job is retried once the reply has ended.
+  im.failNext('openim/sendmsg', 90994, 1, 'server busy');
+  await im.agentRecall(agent, userId, reply.msgKey);
+  t.equal(await recallDecided(reply.msgKey), 'too_late');
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' });
+  const recall = signalJobId('recall', reply.msgKey);
+  await eventually('the recall is done', async () => (await (await queue.getJob(recall))?.isCompleted()) === true, 20_000);
+  const texts = noticesTo(agent, userId).map((m) => String(m.body[0]!.MsgContent['Text']));
+  t.notOk(
+    texts.some((text) => /they still have it/.test(text)),
+    'never told the customer has it',
+  );
+  t.ok(texts.some((text) => /not delivered after all/.test(text)), 'told it was stopped after all');
+  t.same(relay.textsTo(openid), [], 'the customer never gets it');
+});
+
 t.test("a reply recalled in its undo time, the recall's callback lost, is not delivered on a look made for an earlier reply before the recall", async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   await im.agentSend(agent, userId, [textElem('first')]);

@@ -45,4 +45,9 @@ export class ReplyRecall {
   async ended(jobId: string, end: string): Promise<void> {
     await this.redis.set(this.keys.replyEnded(jobId), end, 'PX', REPLY_ENDED_TTL_MS);
   }
+
+  /** How the reply ended, as `ended` recorded it (kept a day); null when it has not, or long ago. */
+  async endedAs(jobId: string): Promise<string | null> {
+    return this.redis.get(this.keys.replyEnded(jobId));
+  }
 }

@@ -41,7 +41,7 @@ export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, Ord
   /** The mark that WeChat shows a customer "typing…" (see typing.ts); a sent reply part clears it. */
   typingShownKey: (openid: string) => string;
   /** Records how each reply ended, for a later recall; decides a recall stored undecided (see undo.ts). */
-  recall: Pick<ReplyRecall, 'withdraw' | 'ended'>;
+  recall: Pick<ReplyRecall, 'withdraw' | 'ended' | 'endedAs'>;
   log: OrderedJobsDeps['log'] & { info(obj: object, msg: string): void; debug(obj: object, msg: string): void };
   /** Marks each reply in IM queued, delivered or not delivered (DELIVERY_MARKS); none when off. */
   marks?: DeliveryMarks;
@@ -291,7 +291,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
               recall: deps.recall,
               wake: deps.wake,
               tell: (...a) => deps.desk.tell(...a),
-              withdrawnNow: async (replyId) => (await withdrawal(deps, replyId)) !== undefined,
+              // Its progress, or once the reply has ended (its progress gone with it), its end.
+              withdrawnNow: async (replyId) => (await withdrawal(deps, replyId)) !== undefined || (await deps.recall.endedAs(replyId)) === 'withdrawn',
             })
           : await relayTyping(job, {
               redis: deps.redis,
