@@ -80,6 +80,12 @@ export interface OrderedJobSpec<T, R, B extends TurnLook = TurnLook> {
   begin?(line: string, job: Job<T>, lease: Lease | undefined): Promise<B>;
   /** The attempt of a job at the head of its line, with its lease (none when run by hand) and its turn. */
   attempt(job: Job<T>, lease: Lease | undefined, turn: Head<B>): Attempt<R>;
+  /**
+   * A job BullMQ failed itself, not by this process's decision (stalled more than maxStalledCount
+   * times: its process died or froze on it again and again), once counted and logged: e.g. tell
+   * the person waiting, as for a job whose attempts ran out. No lease. Handles its own errors.
+   */
+  failedByQueue?(job: Job<T>): Promise<void>;
   words: JobWords<T>;
 }
 
@@ -208,6 +214,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     if (failed && !decided.delete(job.id!)) {
       words.failed(job);
       log.error({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: job.failedReason }, `${words.failedForGood} (by the queue)`);
+      await spec.failedByQueue?.(job);
     }
     const openid = spec.lineOf(job);
     if (openid === undefined) return;

@@ -50,11 +50,15 @@ function soleText(body: readonly ReplyElement[]): string | undefined {
   return typeof text === 'string' ? text : undefined;
 }
 
+/** Whether a reply is a desk command (a canned reply's `/r` included), not text for the customer. */
+export function isDeskCommand(body: readonly ReplyElement[]): boolean {
+  const text = soleText(body);
+  return text !== undefined && parseCommand(text) !== undefined;
+}
+
 /** Whether a message of the history is an agent's command: a customer's text that reads like one is what they wrote. */
 function isCommand(m: RoamMessage, customer: string): boolean {
-  if (m.From_Account === customer) return false;
-  const text = soleText(m.MsgBody);
-  return text !== undefined && parseCommand(text) !== undefined;
+  return m.From_Account !== customer && isDeskCommand(m.MsgBody);
 }
 
 /** One message of the history as the agent taking over reads it. */

@@ -10,13 +10,16 @@ import { type Undelivered, markReason, noticeIds, noticeText, reasonText, sendNo
 import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import type { DeliveryMarks } from './delivery-marks.js';
 import { quoteOf } from './reply-plan.js';
-import type { DeskCommands } from './desk-commands.js';
+import { type DeskCommands, isDeskCommand } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { relayTyping } from './typing.js';
 import { relayRecall, waitForUndo, withdrawal } from './undo.js';
 import { replyDelivered } from './window-notices.js';
 import { type ReplyOrderDeps, afterEarlierMessages } from './reply-order.js';
+
+/** How far a reply got (see deliveredSoFar). */
+type PartsSent = Awaited<ReturnType<typeof deliveredSoFar>>;
 
 export interface PusherDeps extends Omit<DeliveryDeps, 'turn' | 'replicas'>, OrderedJobsDeps {
   /** REDIS_WAIT_REPLICAS: the job, and each part's `sending` mark, confirmed on the replicas before anything is sent; none when 0. */
@@ -232,8 +235,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
           );
           return;
         }
-        await lastWord(job, err, lease, body, where);
-        if (body !== undefined) await mark('not_delivered', markReason(givenUp(job, err), { index: where.part, of: where.of }));
+        await lastWord(job, lease, body, where, givenUp(job, err, where));
+        if (body !== undefined) await mark('not_delivered', markReason(givenUp(job, err, where), { index: where.part, of: where.of }));
       },
       // Queued only when a reply cannot go at once — its attempt failed and it waits for the next —
       // and only a confirmed one: a reply that goes at once costs one mark, not two.
@@ -247,28 +250,21 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
    * Where a reply whose attempts ran out stopped: the part not delivered, of how many (the parts
    * before it went). The whole reply when it never reached its delivery, or its progress cannot be read.
    */
-  async function partsSent(job: Job<ReplyJob>, delivering: ReplyElement[] | undefined): Promise<{ part: number; of: number }> {
-    if (delivering === undefined) return { part: 0, of: 1 };
+  async function partsSent(job: Job<ReplyJob>, delivering: ReplyElement[] | undefined): Promise<PartsSent> {
+    if (delivering === undefined) return { part: 0, of: 1, uncertain: false };
     return deliveredSoFar(deps.redis, deps.progressKey(job.id!), delivering).catch((e: Error) => {
       log.warn({ jobId: job.id, reason: e.message }, "a failed reply's progress could not be read: it is reported as not delivered at all");
-      return { part: 0, of: 1 };
+      return { part: 0, of: 1, uncertain: false };
     });
   }
 
   /** A reply that failed for good after its retries: its agent is told too, if IM can be reached. */
-  async function lastWord(
-    job: Job<ReplyJob>,
-    err: Error,
-    lease: Lease | undefined,
-    body: ReplyElement[] | undefined,
-    where: { part: number; of: number },
-  ): Promise<void> {
+  async function lastWord(job: Job<ReplyJob>, lease: Lease | undefined, body: ReplyElement[] | undefined, where: PartsSent, why: Undelivered): Promise<void> {
     if (body === undefined) {
       // Never confirmed (IM unreachable all along): its agent may never have written it.
       log.warn({ jobId: job.id, agent: job.data.agent }, "a reply that was never confirmed in IM's history failed for good: nobody is told in IM");
       return;
     }
-    const why = givenUp(job, err);
     try {
       await notify(job, body, { delivered: false, why, ...where }, lease);
     } catch (notified) {
@@ -276,13 +272,46 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
     }
   }
 
-  function givenUp(job: Job<ReplyJob>, err: Error): Extract<Undelivered, { kind: 'gave_up' }> {
+  /**
+   * A reply BullMQ failed itself (its process died or froze on it more than maxStalledCount times,
+   * e.g. killed for its memory on each try): its agent is told as for one whose attempts ran out,
+   * from what its progress holds: the body IM's history confirmed (none: nobody is told, as then)
+   * and how far it got. A desk command is only logged.
+   */
+  async function failedByQueue(job: Job<ReplyJob>): Promise<void> {
+    if (job.data.signal !== undefined) return;
+    try {
+      await deps.recall.ended(job.id!, 'failed');
+      const [confirmed, confirmedData] = await deps.redis.hmget(deps.progressKey(job.id!), 'confirmed', 'confirmedData');
+      const confirming = deps.confirmation !== undefined && job.data.via === 'callback';
+      const body = !confirming ? job.data.body : confirmed == null ? undefined : (JSON.parse(confirmed) as ReplyElement[]);
+      if (body !== undefined && isDeskCommand(body)) {
+        log.warn({ jobId: job.id, agent: job.data.agent }, 'a desk command failed by the queue: its agent is not told');
+        return;
+      }
+      const where = await partsSent(job, body);
+      if (body !== undefined && where.part >= where.of) return;
+      const why: Undelivered = where.uncertain
+        ? { kind: 'uncertain' }
+        : { kind: 'gave_up', reason: 'the relay stopped while handling it too many times in a row (its process died or froze), so it is not tried again' };
+      await lastWord(job, undefined, body, where, why);
+      const customData = confirming ? (confirmedData ?? undefined) : job.data.cloudCustomData;
+      if (body !== undefined) await deps.marks?.final({ id: job.id!, data: job.data }, 'not_delivered', customData, markReason(why, { index: where.part, of: where.of }));
+    } catch (err) {
+      log.error({ jobId: job.id, reason: (err as Error).message }, 'a reply failed by the queue: its agent could not be told');
+    }
+  }
+
+  /** Why a reply whose attempts ran out was not delivered: its last part on its way may have arrived all the same. */
+  function givenUp(job: Job<ReplyJob>, err: Error, where: PartsSent): Undelivered {
+    if (where.uncertain) return { kind: 'uncertain' };
     return { kind: 'gave_up', reason: `it could not be delivered after ${job.attemptsMade + 1} attempts (${err.message})` };
   }
 
   return orderedJobs<ReplyJob, PushResult>(deps, {
     // A signal takes no turn: it never waits for, holds up or reorders the customer's replies.
     lineOf: (job) => (job.data.signal === undefined ? job.data.openid : undefined),
+    failedByQueue,
     outOfLine: async (job) => {
       const signal = job.data.signal!;
       const result =

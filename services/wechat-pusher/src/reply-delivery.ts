@@ -83,14 +83,21 @@ export async function deliveryBegun(redis: Redis | Cluster, key: string): Promis
 }
 
 /**
- * How far a reply got: the first of its parts WeChat has not confirmed, of how many. A reply whose
- * attempts ran out after some parts went is reported from there, not as wholly undelivered.
+ * How far a reply got: the first of its parts WeChat has not confirmed, of how many, and whether
+ * that part may have arrived all the same (`uncertain`: it was on its way, or WeChat did not answer
+ * it). A reply whose attempts ran out after some parts went is reported from there, not as wholly
+ * undelivered.
  */
-export async function deliveredSoFar(redis: Redis | Cluster, key: string, body: ReplyJob['body']): Promise<{ part: number; of: number }> {
+export async function deliveredSoFar(
+  redis: Redis | Cluster,
+  key: string,
+  body: ReplyJob['body'],
+): Promise<{ part: number; of: number; uncertain: boolean }> {
   const parts = sendable(planReply(body));
   const progress = await redis.hgetall(key);
   const part = parts.findIndex((_, i) => progress[`p${i}`] !== 'sent');
-  return { part: part < 0 ? parts.length : part, of: parts.length };
+  const state = part < 0 ? undefined : progress[`p${part}`];
+  return { part: part < 0 ? parts.length : part, of: parts.length, uncertain: state === 'sending' || state === 'uncertain' };
 }
 
 /** A part as it is sent: one text or one media file. Text over WeChat's limit becomes several. */
