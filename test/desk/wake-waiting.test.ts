@@ -41,3 +41,15 @@ t.test('the longest waiting across the accounts is woken; one whose job is gone 
   t.equal(await later.queue.getJobState('job-later'), 'waiting', 'the next place: the next in line');
   t.equal(await presence.wakeWaiting(1), 0, 'nobody left asleep');
 });
+
+t.test("a finished job still at the front of a waiting customer's line does not spend the wake: the job behind it, their line's head, is woken", async (t) => {
+  const base = testPrefix();
+  const first = await waiting(t, base, 'behind-finished', 1);
+  // The job before theirs finished, its leaving the line lost (a crash between the two).
+  await first.queue.add('text', {}, { jobId: 'job-finished' });
+  await redis.hset(`${base}:${QUEUES.wechatInbound}:job-finished`, 'finishedOn', String(Date.now()));
+  await redis.zadd(first.keys.line(QUEUES.wechatInbound, 'behind-finished'), '0', 'job-finished');
+  const presence = new DeskPresence(redis, first.keys, first.prefix);
+  t.equal(await presence.wakeWaiting(1), 1, 'one woken');
+  t.equal(await first.queue.getJobState('job-behind-finished'), 'waiting', "the line's live head");
+});

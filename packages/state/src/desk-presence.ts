@@ -27,7 +27,7 @@ export interface AccountDesk {
  * Accounts that share an IM app share its agents' places: those waiting longest in any of them.
  */
 export class DeskPresence {
-  private readonly desks: { waiting: string; line: (openid: string) => string; wake: (jobId: string) => Promise<boolean> }[];
+  private readonly desks: { waiting: string; line: (openid: string) => string; jobs: string; wake: (jobId: string) => Promise<boolean> }[];
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -40,6 +40,7 @@ export class DeskPresence {
     this.desks = [{ keys, prefix }, ...others].map((d) => ({
       waiting: d.keys.deskWaiting,
       line: (openid: string) => d.keys.line(QUEUES.wechatInbound, openid),
+      jobs: d.keys.jobs(QUEUES.wechatInbound),
       wake: wakeToFront(redis, queueLayout(d.prefix, QUEUES.wechatInbound)),
     }));
   }
@@ -65,10 +66,25 @@ export class DeskPresence {
     let woken = 0;
     for (const { desk, openid } of waiting.flat().sort((a, b) => a.since - b.since)) {
       if (woken === count) break;
-      const [head] = await this.redis.zrange(desk.line(openid), 0, 0);
+      const head = await this.liveHead(desk.line(openid), desk.jobs);
       if (head !== undefined && (await desk.wake(head))) woken++;
     }
     return woken;
+  }
+
+  /**
+   * The first job of a line that is still there and unfinished, as the line's turn reads it: a
+   * finished job left at the front (its leaving lost in a crash) is passed over, not woken.
+   */
+  private async liveHead(line: string, jobs: string): Promise<string | undefined> {
+    for (const id of await this.redis.zrange(line, 0, LOOK_FURTHER - 1)) {
+      const [[, exists], [, finished]] = (await this.redis.multi().exists(`${jobs}${id}`).hexists(`${jobs}${id}`, 'finishedOn').exec()) as [
+        [Error | null, number],
+        [Error | null, number],
+      ];
+      if (exists === 1 && finished === 0) return id;
+    }
+    return undefined;
   }
 }
 
