@@ -240,6 +240,21 @@ t.test('a recall told only after its reply ended, withdrawn after all, tells the
   t.same(relay.textsTo(openid), [], 'the customer never gets it');
 });
 
+t.test("a recall while the reply is on its way, WeChat then refusing it as past the customer's window: the window is known closed all the same", async (t) => {
+  const { userId, agent } = await relay.newCustomer();
+  t.teardown(() => wechatApi.clearScripted());
+  wechatApi.refuseLate('message/custom/send', 45015, 800);
+  const reply = await im.agentSend(agent, userId, [textElem('on its way, past the window')]);
+  const progress = keys.replyProgress(replyJobId(reply.msgKey));
+  await eventually('the reply is on its way', async () => (await redis.hget(progress, 'p0')) === 'sending', 20_000);
+  await im.agentRecall(agent, userId, reply.msgKey);
+  t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' });
+  const calls = wechatApi.stats.calls['message/custom/send'] ?? 0;
+  const next = await im.agentSend(agent, userId, [textElem('the next reply')]);
+  await eventually('the next reply ends', async () => (await queue.getJob(replyJobId(next.msgKey)))?.finishedOn !== undefined, 20_000);
+  t.equal(wechatApi.stats.calls['message/custom/send'] ?? 0, calls, 'without asking WeChat: the relay knows the window closed');
+});
+
 t.test("a reply recalled in its undo time, the recall's callback lost, is not delivered on a look made for an earlier reply before the recall", async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   await im.agentSend(agent, userId, [textElem('first')]);

@@ -240,13 +240,13 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
         await mark(`p${i}`, 'uncertain');
         return stop({ kind: 'uncertain' });
       }
-      // WeChat answered, or the request never left: it was not delivered.
+      // WeChat answered, or the request never left: it was not delivered. What WeChat said of the
+      // customer's window holds whatever became of the reply (its agent may have recalled it, and
+      // the unmark below withdraws it then).
+      if (err instanceof WechatPermanentError && err.code === 45047) await window.exhaust(touser, lastActionAt);
+      if (err instanceof WechatPermanentError && err.code === 45015) await window.close(touser, lastActionAt);
       await unmark(`p${i}`);
-      if (err instanceof WechatPermanentError) {
-        if (err.code === 45047) await window.exhaust(touser, lastActionAt);
-        if (err.code === 45015) await window.close(touser, lastActionAt);
-        return stop({ kind: 'wechat', code: err.code });
-      }
+      if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
       throw err;
     }
     await mark(`p${i}`, 'sent');
