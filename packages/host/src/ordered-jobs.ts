@@ -211,14 +211,15 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
    * `waitMs`). A failure this process did not decide (see `decided`) is counted and logged here.
    */
   async function done(job: Job<T>, failed: boolean): Promise<void> {
-    if (failed && !decided.delete(job.id!)) {
+    const byQueue = failed && !decided.delete(job.id!);
+    if (byQueue) {
       words.failed(job);
       log.error({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: job.failedReason }, `${words.failedForGood} (by the queue)`);
-      await spec.failedByQueue?.(job);
     }
     const openid = spec.lineOf(job);
-    if (openid === undefined) return;
-    await line.finish(openid, job.id!, failed);
+    // The line first: the customer's later jobs do not wait for what is said about this one.
+    if (openid !== undefined) await line.finish(openid, job.id!, failed);
+    if (byQueue) await spec.failedByQueue?.(job);
   }
 
   return { process, done };

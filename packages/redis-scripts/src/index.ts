@@ -2,7 +2,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { LOAD_DRIFT, RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
 import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
-import { APPEND, FINISH, PLACE_AHEAD, TURN } from './scripts/line.js';
+import { APPEND, FINISH, HEAD, PLACE_AHEAD, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN, FORGET_FIRST_AGENT } from './scripts/relay-begin.js';
@@ -30,6 +30,7 @@ export { MOVE_TTL_S } from './scripts/service-levels.js';
 const SCRIPTS = {
   wximLineAppend: { numberOfKeys: 4, lua: APPEND },
   wximLineTurn: { numberOfKeys: 1, lua: TURN },
+  wximLineHead: { numberOfKeys: 1, lua: HEAD },
   wximLineFinish: { numberOfKeys: 8, lua: FINISH },
   wximLinePlaceAhead: { numberOfKeys: 10, lua: PLACE_AHEAD },
   // 18 keys, then two per other account of the IM app: their number comes first.
@@ -93,6 +94,7 @@ export interface RelayScripts {
     ]
   ): Promise<[string[], string[]] | null | -1>;
   wximLineTurn(line: string, jobPrefix: string, jobId: string): Promise<'head' | 'waiting' | 'absent'>;
+  wximLineHead(line: string, jobPrefix: string): Promise<string | null>;
   wximLineFinish(...args: [line: string, relayIds: string, ...wake: WakeKeys, jobPrefix: string, jobId: string, keepIds: '1' | '0']): Promise<string | null>;
   wximRelayBegin(
     numberOfKeys: number,

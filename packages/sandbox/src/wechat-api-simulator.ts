@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, MENU_HEAD_LIMIT_BYTES, type MediaLimit, type MediaType } from '@wxim/wechat';
+import { CUSTOM_TEXT_LIMIT_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, MENU_HEAD_LIMIT_BYTES, type MediaLimit, type MediaType, OPENID } from '@wxim/wechat';
 import { listenAt } from './listen.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type FaultKind, FaultInjecting, type Faults } from './fault-plan.js';
@@ -66,7 +66,6 @@ type Json = Record<string, unknown>;
 type Answer = Json | StoredMedia;
 type Query = Record<string, string | undefined>;
 
-const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
 const err = (errcode: number, errmsg: string): Json => ({ errcode, errmsg });
 
 /**

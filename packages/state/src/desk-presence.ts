@@ -66,25 +66,11 @@ export class DeskPresence {
     let woken = 0;
     for (const { desk, openid } of waiting.flat().sort((a, b) => a.since - b.since)) {
       if (woken === count) break;
-      const head = await this.liveHead(desk.line(openid), desk.jobs);
+      // The line's live head: a finished job left at its front (its leaving lost in a crash) is passed over.
+      const head = (await relayScripts(this.redis).wximLineHead(desk.line(openid), desk.jobs)) ?? undefined;
       if (head !== undefined && (await desk.wake(head))) woken++;
     }
     return woken;
-  }
-
-  /**
-   * The first job of a line that is still there and unfinished, as the line's turn reads it: a
-   * finished job left at the front (its leaving lost in a crash) is passed over, not woken.
-   */
-  private async liveHead(line: string, jobs: string): Promise<string | undefined> {
-    for (const id of await this.redis.zrange(line, 0, LOOK_FURTHER - 1)) {
-      const [[, exists], [, finished]] = (await this.redis.multi().exists(`${jobs}${id}`).hexists(`${jobs}${id}`, 'finishedOn').exec()) as [
-        [Error | null, number],
-        [Error | null, number],
-      ];
-      if (exists === 1 && finished === 0) return id;
-    }
-    return undefined;
   }
 }
 

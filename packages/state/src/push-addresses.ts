@@ -15,7 +15,7 @@ const BUDGET_MS = 1000;
  * strings) could post any body under it while its timestamp is fresh. Each address is therefore
  * bound to the first thing it carried, for as long as any gateway takes its timestamp: a push with the same
  * body again (WeChat's retry) is taken, another body under it is not. About 100 bytes a plain push
- * for up to 7 minutes. Encrypted pushes need none of this: `msg_signature` covers the body.
+ * for up to 12 minutes (a timestamp may be 5 minutes ahead). Encrypted pushes need none of this: `msg_signature` covers the body.
  */
 export class PushAddresses {
   private readonly redis;

@@ -115,6 +115,17 @@ t.test('a waiting customer whose job is still on its way keeps their place howev
   t.equal((await d.look('c2', c2.id)).agent, 'a1', 'c2 gets it when its job comes');
 });
 
+t.test('a waiting customer whose job has not looked for ten times the stale limit holds no place, even with the job still there', async (t) => {
+  const d = desk(['a1'], { maxOpen: 1, staleMs: 1000 });
+  t.equal(await d.begin('c1'), 'a1');
+  t.equal((await d.look('c2')).agent, undefined, 'c2 waits');
+  // Its worker stopped, or its queue paused, for long: its job is there and never looks.
+  await redis.hset(d.keys.deskWaitingSeen, 'c2', String(Date.now() - 11_000));
+  await d.load.release('c1');
+  t.equal(await d.begin('c4'), 'a1', 'a newcomer takes the place');
+  t.same(await d.waiting(), []);
+});
+
 t.test('a conversation idle past CLOSE_AFTER_IDLE frees its place; a returning customer gets their agent back first', async (t) => {
   const d = desk(['a1', 'a2'], { maxOpen: 1 });
   t.equal(await d.begin('c1'), 'a1');

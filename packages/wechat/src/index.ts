@@ -3,6 +3,7 @@ export { KIND_RULES, type KindRule, type RelayedKind, type RelayedMessage, type 
 export { CryptoError, MessageCipher, aesKeyFromEncodingAesKey, pkcs7Pad, pkcs7Unpad } from './message-cipher.js';
 export { MessageError, messageFromFields, parseMessage } from './parse-message.js';
 export { dedupeId } from './dedupe-id.js';
+export { OPENID } from './openid.js';
 export { type TextReply, buildEncryptedReply, buildTextReply } from './reply.js';
 export { msgSignature, sha1Signature, signaturesEqual, urlSignature } from './signature.js';
 export { XmlError, cdata, parseFlatXml } from './xml.js';

@@ -1,4 +1,5 @@
 import { REPORT_EVENTS, type WechatMessage } from './messages.js';
+import { OPENID } from './openid.js';
 import { readRatingOption } from './rating-menu.js';
 import { parseFlatXml } from './xml.js';
 
@@ -31,17 +32,13 @@ function msgId(f: Record<string, string>): string {
   return value;
 }
 
-/** What an openid may be: WeChat's are 28 characters of this set; some room is left for longer ones. */
-const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** Turns the fields of a decrypted push into a typed message. */
 export function messageFromFields(f: Record<string, string>): WechatMessage {
   const createTime = decimal(f, 'CreateTime');
   if (!Number.isInteger(createTime) || createTime < 0) throw new MessageError('CreateTime is not a timestamp');
   const common = { toUserName: field(f, 'ToUserName'), fromUserName: field(f, 'FromUserName'), createTime };
   if (common.fromUserName === '' || common.toUserName === '') throw new MessageError('empty FromUserName or ToUserName');
-  // An openid (28 characters of A-Z, a-z, 0-9, '_' and '-' in WeChat's own examples): it names the
-  // customer's keys in Redis, so nothing else is taken (a ':' could name another key).
+  // It names the customer's keys in Redis: a ':' could name another key.
   if (!OPENID.test(common.fromUserName)) throw new MessageError('FromUserName is not an openid');
   const msgType = field(f, 'MsgType');
   switch (msgType) {

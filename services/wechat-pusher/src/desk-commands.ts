@@ -50,15 +50,11 @@ function soleText(body: readonly ReplyElement[]): string | undefined {
   return typeof text === 'string' ? text : undefined;
 }
 
-/** Whether a reply is a desk command (a canned reply's `/r` included), not text for the customer. */
-export function isDeskCommand(body: readonly ReplyElement[]): boolean {
-  const text = soleText(body);
-  return text !== undefined && parseCommand(text) !== undefined;
-}
-
 /** Whether a message of the history is an agent's command: a customer's text that reads like one is what they wrote. */
 function isCommand(m: RoamMessage, customer: string): boolean {
-  return m.From_Account !== customer && isDeskCommand(m.MsgBody);
+  if (m.From_Account === customer) return false;
+  const text = soleText(m.MsgBody);
+  return text !== undefined && parseCommand(text) !== undefined;
 }
 
 /** One message of the history as the agent taking over reads it. */
@@ -82,10 +78,23 @@ export class DeskCommands {
   /** What becomes of a reply: a command is run (or a canned reply looked up); any other reply is delivered. */
   async handle(job: Job<ReplyJob>, body: ReplyElement[], lease: Lease | undefined): Promise<Handled> {
     const text = soleText(body);
-    if (text === undefined) return { deliver: body };
-    const command = parseCommand(text);
-    if (command === undefined) return text.startsWith('//') ? { deliver: [textElem(unescapeReply(text))] } : { deliver: body };
+    const command = text === undefined ? undefined : parseCommand(text);
+    if (command === undefined) return { deliver: this.deliverable(body)! };
     return this.run(job, command, lease);
+  }
+
+  /**
+   * What a reply delivers to the customer, without running anything (as `handle` would deliver it):
+   * the reply itself, `//text` unescaped, a canned reply's text; undefined for a command that
+   * delivers nothing (or a canned code not set up).
+   */
+  deliverable(body: ReplyElement[]): ReplyElement[] | undefined {
+    const text = soleText(body);
+    if (text === undefined) return body;
+    const command = parseCommand(text);
+    if (command === undefined) return text.startsWith('//') ? [textElem(unescapeReply(text))] : body;
+    const reply = command.name === 'canned' && command.code !== undefined ? this.deps.cannedReplies.get(command.code) : undefined;
+    return reply === undefined ? undefined : [textElem(reply)];
   }
 
   /**

@@ -10,7 +10,7 @@ import { type Undelivered, markReason, noticeIds, noticeText, reasonText, sendNo
 import { type Confirmed, NotConfirmed, type ReplyConfirmation } from './reply-confirmation.js';
 import type { DeliveryMarks } from './delivery-marks.js';
 import { quoteOf } from './reply-plan.js';
-import { type DeskCommands, isDeskCommand } from './desk-commands.js';
+import type { DeskCommands } from './desk-commands.js';
 import type { ServiceLevels } from './service-levels.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
 import { relayTyping } from './typing.js';
@@ -281,15 +281,18 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
   async function failedByQueue(job: Job<ReplyJob>): Promise<void> {
     if (job.data.signal !== undefined) return;
     try {
+      // Recalled by its agent (who heard what became of it then): nothing more to say.
+      if ((await withdrawal(deps, job.id!)) !== undefined) return;
       await deps.recall.ended(job.id!, 'failed');
       const [confirmed, confirmedData] = await deps.redis.hmget(deps.progressKey(job.id!), 'confirmed', 'confirmedData');
       const confirming = deps.confirmation !== undefined && job.data.via === 'callback';
       const body = !confirming ? job.data.body : confirmed == null ? undefined : (JSON.parse(confirmed) as ReplyElement[]);
-      if (body !== undefined && isDeskCommand(body)) {
+      const delivering = body === undefined ? undefined : deps.desk.deliverable(body);
+      if (body !== undefined && delivering === undefined) {
         log.warn({ jobId: job.id, agent: job.data.agent }, 'a desk command failed by the queue: its agent is not told');
         return;
       }
-      const where = await partsSent(job, body);
+      const where = await partsSent(job, delivering);
       if (body !== undefined && where.part >= where.of) return;
       const why: Undelivered = where.uncertain
         ? { kind: 'uncertain' }

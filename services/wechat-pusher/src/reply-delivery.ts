@@ -242,9 +242,12 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
       }
       // WeChat answered, or the request never left: it was not delivered. What WeChat said of the
       // customer's window holds whatever became of the reply (its agent may have recalled it, and
-      // the unmark below withdraws it then).
-      if (err instanceof WechatPermanentError && err.code === 45047) await window.exhaust(touser, lastActionAt);
-      if (err instanceof WechatPermanentError && err.code === 45015) await window.close(touser, lastActionAt);
+      // the unmark below withdraws it then). Best effort: the unmark must run, or the part would
+      // read as on its way; a window not recorded costs the next reply one refused call.
+      if (err instanceof WechatPermanentError && (err.code === 45047 || err.code === 45015)) {
+        const told = err.code === 45047 ? window.exhaust(touser, lastActionAt) : window.close(touser, lastActionAt);
+        await told.catch(() => undefined);
+      }
       await unmark(`p${i}`);
       if (err instanceof WechatPermanentError) return stop({ kind: 'wechat', code: err.code });
       throw err;

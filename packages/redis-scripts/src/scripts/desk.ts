@@ -74,12 +74,14 @@ end
 
 -- Waiting customers whose jobs stopped looking leave the queue. A job that last looked long ago
 -- but is still there, unfinished (its next look held behind a busy queue, or a retry's backoff),
--- keeps its customer's place: the waiting-seen hash names it beside the time (field openid..':job').
+-- keeps its customer's place for up to ten times as long: the waiting-seen hash names it beside
+-- the time (field openid..':job'). Past that (its worker stopped, its queue paused) it holds back
+-- nobody, in its account or in another of the IM app.
 local function tidyWaiting(waiting, seen, now, staleMs)
   for _, openid in ipairs(redis.call('ZRANGE', waiting, 0, 99)) do
     local at = tonumber(redis.call('HGET', seen, openid) or '0')
     if at < now - staleMs then
-      local job = redis.call('HGET', seen, openid .. ':job')
+      local job = at >= now - 10 * staleMs and redis.call('HGET', seen, openid .. ':job')
       if not (job and redis.call('EXISTS', job) == 1 and redis.call('HEXISTS', job, 'finishedOn') == 0) then
         redis.call('ZREM', waiting, openid)
         redis.call('HDEL', seen, openid, openid .. ':job')

@@ -26,6 +26,12 @@ local function liveHead(line, jobPrefix)
 end
 `;
 
+// HEAD. KEYS: line zset. ARGV: job key prefix. The line's live head (see liveHead): its first job
+// still there and unfinished, the finished ones before it dropped on the way; false for none.
+export const HEAD = `${LIVE_HEAD_LUA}
+return liveHead(KEYS[1], ARGV[1])
+`;
+
 // KEYS: line zset, global sequence, the line's key in the release before lines were scoped by
 // queue (the line itself when there is none), the line's places kept ahead (see PLACE_AHEAD; the
 // line itself for a queue whose lines keep none, e.g. the gateway's: no look on its path).
