@@ -61,6 +61,20 @@ async function recallDecided(msgKey: string): Promise<ReplyJob['recall']> {
   return (await queue.getJob(signalJobId('recall', msgKey)))?.data.recall;
 }
 
+t.test('the delivery time a reply is measured by starts when its undo time is over: the hold is not lateness', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  const fast = 'wxim_pusher_delivery_seconds_bucket{le="2.5"}';
+  const count = 'wxim_pusher_delivery_seconds_count';
+  const before = (await metricValue(relay.pusher.app, fast)) ?? 0;
+  const counted = (await metricValue(relay.pusher.app, count)) ?? 0;
+  const sentAt = Date.now();
+  await im.agentSend(agent, userId, [textElem('held, then delivered')]);
+  await relay.waitForSent(openid, 1, 20_000);
+  t.ok(Date.now() - sentAt >= UNDO_MS - 500, 'held for its undo time');
+  await eventually('measured', async () => ((await metricValue(relay.pusher.app, count)) ?? 0) === counted + 1);
+  t.equal((await metricValue(relay.pusher.app, fast)) ?? 0, before + 1, 'within 2.5 s of when it could go');
+});
+
 t.test('a reply recalled within the undo time is not delivered, its agent is told, and the next reply goes after it', async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   const oops = await im.agentSend(agent, userId, [textElem('wrong customer, sorry')]);

@@ -57,7 +57,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     }),
     latency: new Histogram({
       name: 'wxim_pusher_delivery_seconds',
-      help: 'From im-callback storing a reply to WeChat accepting its last part',
+      help: 'From when a reply may go (im-callback stored it, plus REPLY_UNDO_MS) to WeChat accepting its last part',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     }),

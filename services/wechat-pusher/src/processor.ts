@@ -170,7 +170,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       settled = result.delivered ? 'delivered' : 'not_delivered';
       if (result.delivered) {
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
-        metrics.latency.observe((Date.now() - job.data.acceptedAt) / 1000);
+        // From when it may go: a reply held for its REPLY_UNDO_MS on purpose is not late for it.
+        metrics.latency.observe(Math.max(0, Date.now() - job.data.acceptedAt - (deps.undoMs ?? 0)) / 1000);
         await deps.levels.answered(job.data.openid, job.data.agent);
         // After every part went, never before: handing the mark over costs the customer nothing.
         await mark('delivered');
