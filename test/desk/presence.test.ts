@@ -7,7 +7,7 @@ import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { AGENTS, eventually, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
+import { AGENTS, eventually, metricLines, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 const state = new Redis(redis.url);
@@ -69,6 +69,11 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.same([...new Set(got.map((m) => m.to))], [AGENTS[1]], 'all to the agent who logged in');
   t.ok(took < LOOK_AGAIN_MS / 2, `woken by the login (${took} ms), not by the next look`);
   t.equal(await state.zscore(keys.deskWaiting, openid), null, 'no longer waiting');
+  // The relay time counts from when the conversation got its agent: the wait (over a second here) is the desk's.
+  const buckets = await metricLines(relay.worker.app, 'wxim_im_relay_seconds_bucket');
+  const within = (le: string) => Number(buckets.find((l) => l.includes(`le="${le}"`) && l.includes('kind="text"'))?.split(' ')[1]);
+  t.equal(within('+Inf'), 3, 'the three relays are measured');
+  t.equal(within('1'), 3, 'each within a second of the agent taking the conversation');
 
   // The agents' counts, and how far they are off the conversations the desk has open.
   const scrape = async () => (await dashboard.app.inject('/metrics')).body;

@@ -99,7 +99,7 @@ export interface RelayScripts {
   wximRelayBegin(
     numberOfKeys: number,
     ...args: string[]
-  ): Promise<[string, string | null, string | null, string | null, string, string, number, number?, (string | null)?, number?]>;
+  ): Promise<[string, string | null, string | null, string | null, string, string, number, number?, (string | null)?, number?, (string | null)?]>;
   wximRelayForgetFirstAgent(relayIds: string, lock: string, token: string, agent: string): Promise<number>;
   wximReleaseAgent(
     customer: string,

@@ -61,7 +61,7 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
     }),
     latency: new Histogram({
       name: 'wxim_im_relay_seconds',
-      help: 'From the gateway storing a push to IM accepting it',
+      help: 'From the gateway storing a push (or, for one that waited for an agent, its conversation being given one) to IM accepting it',
       labelNames: ['kind'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
