@@ -11,6 +11,7 @@ export interface ImWorkerMetrics {
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
   parked: Counter;
+  waitingForAgent: Counter;
   inFlight: Gauge;
   csatAnswers: Counter<'score'>;
   windowsUnwatched: Counter;
@@ -88,6 +89,11 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
     parked: new Counter({
       name: 'wxim_im_waiting_turn_total',
       help: 'Jobs set aside because an earlier message of the same customer is still in flight',
+      registers,
+    }),
+    waitingForAgent: new Counter({
+      name: 'wxim_im_waiting_for_agent_total',
+      help: "Looks of a customer's message for an agent that found none with room: the conversation waits (each look, every 30 s while it does)",
       registers,
     }),
     windowsUnwatched: new Counter({

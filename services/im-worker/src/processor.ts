@@ -121,6 +121,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     if (message.kind !== 'unsubscribe' && begun.customer.agent === undefined) {
       // No agent online with room: the conversation waits, its later messages behind it, until an
       // agent logs in or frees a place (and wakes it), or it looks again after `waitMs`. No attempt is spent.
+      metrics.waitingForAgent.inc();
       await job.moveToDelayed(Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease?.token);
       // A place may have freed while the job was still active, its wake lost: one more look.
       const again = await relayTurn.begin(openid, job.id!, 'open');
