@@ -2,10 +2,14 @@ import { QUEUES } from '@wxim/queue';
 import { type AgentLoad, type StateKeys, isOnline, redisNowMs, storedAgentState } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
+import { DELAYED_LOOKED_AT } from './queue-metrics.js';
 import { withinScrape } from './scrape-deadline.js';
 
-/** How many waiting customers are looked at per scrape: a bounded cost. */
-const WAITING_LOOKED_AT = 1000;
+/**
+ * How many waiting customers' lines are read per scrape: as many as delayed jobs are looked at for
+ * the oldest's age, so that a queue of waiting customers that long is left out whole (a bounded cost).
+ */
+const WAITING_LOOKED_AT = DELAYED_LOOKED_AT;
 
 /**
  * The jobs of the conversations waiting for an agent (each waiting customer's line): delayed on
