@@ -14,6 +14,9 @@ export function refusePlaceholders(config: Config): void {
     throw new ConfigError('WECHAT_APP_ID', 'is still the example placeholder', 'the AppID of your Official Account, from its basic configuration');
   if (config.im.sdkAppId === 1_400_000_000)
     throw new ConfigError('IM_SDK_APP_ID', 'is still the example placeholder', 'the SDKAppID of your IM app, from the IM console');
+  // The example Secret's: a board anyone who read the example could log in to, and retry or clean from.
+  if (config.dashboard.password?.trim().toLowerCase() === 'change-me')
+    throw new ConfigError('DASHBOARD_PASSWORD', 'is still the example placeholder', 'a password of your own (anyone who read the example could log in)');
   // The sandbox's made-up IM app exists only in its simulators, where agent1 and agent2 are real
   // (the benchmarks run the services against them with the sandbox's credentials spelt out).
   if (config.im.sdkAppId !== SANDBOX.imSdkAppId && [...config.im.agents].sort().join(',') === 'agent1,agent2')
