@@ -34,7 +34,9 @@ t.test('a reply BullMQ fails after too many stalls is told to its agent, as one 
   // The next pusher's stalled-job check finds the job without its lock and fails it.
   relay.pusher.start();
   const notices = () =>
-    im.messages.filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice')).map((m) => String(m.body[0]!.MsgContent['Text']));
+    im.messages
+      .filter((m) => m.from === userId && m.to === agent && m.cloudCustomData?.includes('relay-notice'))
+      .map((m) => String(m.body[0]!.MsgContent['Text']));
   await eventually('its agent is told', () => notices().some((text) => text.includes('sent by a pusher that keeps dying')), 20_000);
   t.match(
     notices().find((text) => text.includes('sent by a pusher that keeps dying')),

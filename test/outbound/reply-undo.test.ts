@@ -251,7 +251,10 @@ t.test('a recall told only after its reply ended, withdrawn after all, tells the
     texts.some((text) => /they still have it/.test(text)),
     'never told the customer has it',
   );
-  t.ok(texts.some((text) => /not delivered after all/.test(text)), 'told it was stopped after all');
+  t.ok(
+    texts.some((text) => /not delivered after all/.test(text)),
+    'told it was stopped after all',
+  );
   t.same(relay.textsTo(openid), [], 'the customer never gets it');
 });
 

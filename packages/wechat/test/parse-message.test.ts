@@ -104,7 +104,11 @@ t.test('malformed documents and missing fields are refused', async (t) => {
   t.throws(() => parseMessage(good.replace(/<CreateTime>.*<\/CreateTime>/, '<CreateTime>soon</CreateTime>')), MessageError);
   t.throws(() => parseMessage(good.replace(/<FromUserName>.*<\/FromUserName>/, '')), MessageError);
   for (const notOpenid of ['wechat-inbound:oVictim0000000000000000001', 'o x', 'o'.repeat(65), 'o\u00e9'])
-    t.throws(() => parseMessage(good.replace(/<FromUserName>.*<\/FromUserName>/, `<FromUserName><![CDATA[${notOpenid}]]></FromUserName>`)), MessageError, notOpenid);
+    t.throws(
+      () => parseMessage(good.replace(/<FromUserName>.*<\/FromUserName>/, `<FromUserName><![CDATA[${notOpenid}]]></FromUserName>`)),
+      MessageError,
+      notOpenid,
+    );
   t.throws(() => parseMessage(good.replace(/<MsgType>.*<\/MsgType>/, '')), MessageError);
 });
 

@@ -300,7 +300,8 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         : { kind: 'gave_up', reason: 'the relay stopped while handling it too many times in a row (its process died or froze), so it is not tried again' };
       await lastWord(job, undefined, body, where, why);
       const customData = confirming ? (confirmedData ?? undefined) : job.data.cloudCustomData;
-      if (body !== undefined) await deps.marks?.final({ id: job.id!, data: job.data }, 'not_delivered', customData, markReason(why, { index: where.part, of: where.of }));
+      if (body !== undefined)
+        await deps.marks?.final({ id: job.id!, data: job.data }, 'not_delivered', customData, markReason(why, { index: where.part, of: where.of }));
     } catch (err) {
       log.error({ jobId: job.id, reason: (err as Error).message }, 'a reply failed by the queue: its agent could not be told');
     }

@@ -88,11 +88,7 @@ export async function deliveryBegun(redis: Redis | Cluster, key: string): Promis
  * it). A reply whose attempts ran out after some parts went is reported from there, not as wholly
  * undelivered.
  */
-export async function deliveredSoFar(
-  redis: Redis | Cluster,
-  key: string,
-  body: ReplyJob['body'],
-): Promise<{ part: number; of: number; uncertain: boolean }> {
+export async function deliveredSoFar(redis: Redis | Cluster, key: string, body: ReplyJob['body']): Promise<{ part: number; of: number; uncertain: boolean }> {
   const parts = sendable(planReply(body));
   const progress = await redis.hgetall(key);
   const part = parts.findIndex((_, i) => progress[`p${i}`] !== 'sent');

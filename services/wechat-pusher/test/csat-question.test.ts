@@ -30,7 +30,9 @@ t.test('a question WeChat took stays asked and answerable when Redis fails right
     wechat: wechatRecording(sent),
     // The reply window's count fails as a lost connection would, once the question is out.
     window: {
-      ...unrecordedWindow,
+      check: (openid, now) => unrecordedWindow.check(openid, now),
+      exhaust: (openid, at) => unrecordedWindow.exhaust(openid, at),
+      close: (openid, at) => unrecordedWindow.close(openid, at),
       consume: async () => {
         throw new Error('Connection is closed.');
       },
