@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { WechatMessage } from './messages.js';
-import { OPENID } from './openid.js';
 
 /**
  * The id under which a push is stored once. Messages: openid + MsgId (MsgId is unique per
@@ -17,5 +16,5 @@ export function dedupeId(msg: WechatMessage): string {
 }
 
 function safe(text: string): string {
-  return OPENID.test(text) ? text : createHash('sha1').update(text).digest('hex').slice(0, 16);
+  return /^[A-Za-z0-9_-]{1,64}$/.test(text) ? text : createHash('sha1').update(text).digest('hex').slice(0, 16);
 }
