@@ -1,6 +1,10 @@
 import { type Config, ConfigError, accountsOf, loadConfig, startOrExit } from '@wxim/config';
-import { QUEUES, accountPrefix, connectionSettings, createRedis, retryFailedJobs } from '@wxim/queue';
+import { QUEUES, type QueueName, accountPrefix, connectionSettings, createRedis, retryFailedJobs, whenConnected } from '@wxim/queue';
+import { lineOnRetry, stateKeys } from '@wxim/state';
 import { Queue } from 'bullmq';
+
+/** How long the tool waits for Redis before it says it cannot reach it. */
+const CONNECT_MS = 5000;
 
 const QUEUE_NAMES: readonly string[] = Object.values(QUEUES);
 
@@ -11,20 +15,29 @@ const QUEUE_NAMES: readonly string[] = Object.values(QUEUES);
  * ACCOUNTS_FILE, every account's (or the account named; job ids need it when there are several, as
  * each account's queue numbers its own jobs). Run it once the cause of the failures is mended: a
  * message is relayed once, with the ids it was first sent with; a reply keeps its progress, so no
- * part WeChat confirmed goes twice.
+ * part WeChat confirmed goes twice. Each job not retried is named on stderr with why (gone, not
+ * failed, Redis refusing), and then the tool exits 1; Redis out of reach: one line, exit 78.
  */
 await startOrExit('retry-failed', async () => {
   const config = loadConfig();
   const { account, queueName, ids } = parseArgs(process.argv.slice(2));
   const accounts = chosen(accountsOf(config), account, ids);
   const connection = createRedis(connectionSettings(config, 'retry-failed'), 'state');
+  connection.on('error', () => {}); // said once below, not at every reconnection
+  let skipped = 0;
   try {
+    await whenConnected(connection, CONNECT_MS);
+    if (connection.status !== 'ready') throw new ConfigError(...unreachable(config));
     for (const a of accounts) {
-      const queue = new Queue(queueName, { connection, prefix: accountPrefix(config.queuePrefix, config.redisCluster, a.account) });
+      const prefix = accountPrefix(config.queuePrefix, config.redisCluster, a.account);
+      const queue = new Queue(queueName, { connection, prefix });
+      queue.on('error', () => {});
       try {
-        const retried = await retryFailedJobs(queue, ids.length > 0 ? ids : undefined);
+        const outcome = await retryFailedJobs(queue, ids.length > 0 ? ids : undefined, lineOnRetry(connection, stateKeys(prefix), queueName));
         const of = accounts.length > 1 || config.accounts.length > 0 ? ` (account ${a.account})` : '';
-        process.stdout.write(`retried ${retried} failed job${retried === 1 ? '' : 's'} of ${queueName}${of}\n`);
+        process.stdout.write(`retried ${outcome.retried} failed job${outcome.retried === 1 ? '' : 's'} of ${queueName}${of}\n`);
+        for (const { id, why } of outcome.skipped) process.stderr.write(`not retried: ${id}${of}: ${why}\n`);
+        skipped += outcome.skipped.length;
       } finally {
         await queue.close();
       }
@@ -32,9 +45,21 @@ await startOrExit('retry-failed', async () => {
   } finally {
     connection.disconnect();
   }
+  if (skipped > 0) process.exitCode = 1;
 });
 
-function parseArgs(args: readonly string[]): { account?: string; queueName: string; ids: string[] } {
+/** The configuration error for a Redis the tool cannot reach: where it looked, never its password. */
+function unreachable(config: Config): [string, string, string] {
+  const where = config.redisSentinel?.sentinels.map((s) => `${s.host}:${s.port}`).join(', ') ?? new URL(config.redisUrl).host;
+  const variable = config.redisSentinel === undefined ? 'REDIS_URL' : 'REDIS_SENTINELS';
+  return [
+    variable,
+    `reaches no Redis within ${CONNECT_MS / 1000} s (${where})`,
+    "the relay's Redis, reachable from here (run the tool in a relay pod, or port-forward)",
+  ];
+}
+
+function parseArgs(args: readonly string[]): { account?: string; queueName: QueueName; ids: string[] } {
   const rest = [...args];
   /** The value after `--<name>`, taken out of `rest`; undefined when the option is not given. */
   const option = (name: string, expected: string): string | undefined => {
@@ -51,7 +76,7 @@ function parseArgs(args: readonly string[]): { account?: string; queueName: stri
   if (!QUEUE_NAMES.includes(queueName)) throw new ConfigError('--queue', `names no queue of the relay ("${queueName}")`, `one of ${QUEUE_NAMES.join(', ')}`);
   const unknown = rest.find((a) => a.startsWith('--'));
   if (unknown !== undefined) throw new ConfigError(unknown, 'is no option of retry-failed', '--account <id>, --queue <name>, then job ids');
-  return { ...(account === undefined ? {} : { account }), queueName, ids: rest };
+  return { ...(account === undefined ? {} : { account }), queueName: queueName as QueueName, ids: rest };
 }
 
 /** The accounts whose failed jobs to retry: the one named, else every one (job ids need one). */

@@ -66,6 +66,25 @@ t.test('--account <id> with job ids: those jobs of that account', async (t) => {
   await eventually('it completes too', async () => (await queueTwo.getJob(b))?.isCompleted() ?? false);
 });
 
+t.test('a job id that names no failed job is said on stderr, and the tool exits 1', async (t) => {
+  const { code, stdout, stderr } = await run('--account', 'two', 'no-such-job');
+  t.equal(code, 1);
+  t.equal(stdout, 'retried 0 failed jobs of wechat-inbound (account two)\n');
+  t.equal(stderr, 'not retried: no-such-job (account two): no such job in wechat-inbound\n');
+});
+
+t.test('a Redis out of reach: one line naming where it looked, exit 78, nothing else', async (t) => {
+  const env = { PATH: process.env['PATH'] ?? '', REDIS_URL: 'redis://:a-secret@127.0.0.1:1', QUEUE_PREFIX: relay.env['QUEUE_PREFIX']! };
+  const { code, stdout, stderr } = await promisify(execFile)(process.execPath, [retryFailed], { env }).then(
+    (r) => ({ code: 0, ...r }),
+    (err: { code: number; stdout: string; stderr: string }) => err,
+  );
+  t.equal(code, 78);
+  t.equal(stdout, '');
+  t.match(stderr, /^retry-failed: configuration error: REDIS_URL reaches no Redis within 5 s \(127\.0\.0\.1:1\): .*\n$/);
+  t.notMatch(stderr, /a-secret/, 'never its password');
+});
+
 t.test('an account that is not in the file, or job ids without an account: one clear line, nothing retried', async (t) => {
   const jobId = await failedInTwo('stays failed');
   const unknown = await run('--account', 'three');

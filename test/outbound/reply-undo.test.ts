@@ -182,7 +182,7 @@ t.test('a recalled reply that had failed is never delivered by a retry by hand',
   await eventually('the recall is decided', async () => (await recallDecided(reply.msgKey)) !== undefined);
   t.equal(await recallDecided(reply.msgKey), 'finished', 'it had ended without reaching the customer (its agent was told then)');
   // An operator retries the failed replies after the customer wrote again (npm run retry-failed, or the dashboard).
-  t.equal(await retryFailedJobs(queue, [replyJobId(reply.msgKey)]), 1);
+  t.equal((await retryFailedJobs(queue, [replyJobId(reply.msgKey)])).retried, 1);
   t.same(await completedAs(t, reply.msgKey), { outcome: 'withdrawn' }, 'the retry stops: its agent recalled it');
   t.same(relay.textsTo(openid), [], 'the customer never gets it');
   // The same for a failed reply whose record of how it ended has expired (a day): its job still says
@@ -196,7 +196,7 @@ t.test('a recalled reply that had failed is never delivered by a retry by hand',
   await im.agentRecall(other.agent, other.userId, later.msgKey);
   await eventually('the recall is decided', async () => (await recallDecided(later.msgKey)) !== undefined);
   t.equal(await recallDecided(later.msgKey), 'finished');
-  t.equal(await retryFailedJobs(queue, [replyJobId(later.msgKey)]), 1);
+  t.equal((await retryFailedJobs(queue, [replyJobId(later.msgKey)])).retried, 1);
   t.same(await completedAs(t, later.msgKey), { outcome: 'withdrawn' });
   t.same(relay.textsTo(other.openid), []);
 });

@@ -1,32 +1,46 @@
 import type { Job, Queue } from 'bullmq';
 
+/** What a retry by hand did: how many jobs went back to wait, and the ones that did not, with why. */
+export interface RetryOutcome {
+  retried: number;
+  skipped: { id: string; why: string }[];
+}
+
 /**
  * Retries the failed jobs of a queue (all, or those with the given ids) as a retry by hand should:
  * each goes back to wait with its attempts reset, so it has its full number of tries again. The
  * job keeps its id and data, and the relay sends it with the message ids it was first relayed
- * with, looking in the platform's history first when that was long ago. Retried oldest first
- * (as they were stored), one at a time. Resolves to how many jobs were retried.
+ * with, looking in the platform's history first when that was long ago. Retried oldest first (as
+ * they were stored, named ones too), one at a time, each put in its customer's line by `placed`
+ * before the next is retried: however many workers take them, a customer's messages go in the
+ * order they came. A job not retried (gone, not failed, or Redis refusing) is named with why.
  */
-export async function retryFailedJobs(queue: Queue, ids?: readonly string[]): Promise<number> {
-  let retried = 0;
+export async function retryFailedJobs(queue: Queue, ids?: readonly string[], placed?: (job: Job) => Promise<void>): Promise<RetryOutcome> {
+  const outcome: RetryOutcome = { retried: 0, skipped: [] };
   // BullMQ's retry checks the job is failed (and not locked) in the same script that moves it.
-  const retry = async (job: Job | undefined) => {
-    if (job === undefined) return;
-    const moved = await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(
-      () => true,
-      () => false,
-    );
-    if (moved) retried++;
+  const retry = async (job: Job) => {
+    try {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    } catch (err) {
+      const state = await job.getState().catch(() => 'unknown');
+      outcome.skipped.push({ id: job.id!, why: state === 'failed' ? (err as Error).message : `it is ${state}, not failed` });
+      return;
+    }
+    outcome.retried++;
+    await placed?.(job);
   };
-  if (ids !== undefined) {
-    for (const id of ids) await retry(await queue.getJob(id));
-    return retried;
-  }
-  // Oldest first, one after another: a retried job takes its place in its customer's line when it
-  // is first looked at, so the order of the retries is the order its messages go in.
   // Read at once (paging through a set that changes as jobs fail or are retried would skip some).
-  const failed = await queue.getFailed(0, -1);
-  failed.sort((a, b) => a.timestamp - b.timestamp);
-  for (const job of failed) await retry(job);
-  return retried;
+  let jobs: Job[];
+  if (ids === undefined) jobs = await queue.getFailed(0, -1);
+  else {
+    jobs = [];
+    for (const id of ids) {
+      const job = await queue.getJob(id);
+      if (job === undefined) outcome.skipped.push({ id, why: `no such job in ${queue.name}` });
+      else jobs.push(job);
+    }
+  }
+  jobs.sort((a, b) => a.timestamp - b.timestamp);
+  for (const job of jobs) await retry(job);
+  return outcome;
 }

@@ -4,6 +4,7 @@ export { type Customer, IdentityMap, userIdFor } from './identity-map.js';
 export { type LoadPlaces, type StateKeys, stateKeys } from './keys.js';
 export { imMessageIds } from './message-ids.js';
 export { takesTurn } from './ordering.js';
+export { inboundLineOf, lineOnRetry, replyLineOf } from './job-lines.js';
 export { type Lease, type PaceTurn, RateGate, paceCap, paceInterval } from './rate-gate.js';
 export { type HistoryUse, type RateScope, scopeName } from './rate-scope.js';
 export { LockLostError } from './lock-lost-error.js';

@@ -1,5 +1,5 @@
 import { REMOVABLE_STATES, cleanByHand, removeByHand, retryFailedJobs } from '@wxim/queue';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -39,14 +39,21 @@ const NOT_REMOVED = 'only finished jobs (completed, failed) are removed: a job s
  * - remove and clean take finished jobs only, and keep each one's deduplication key (removeByHand):
  *   bull-board's would remove waiting and delayed jobs too (messages lost), and delete the keys
  *   that keep a platform's retry or a sweep from storing the message a second time;
- * - retry all failed retries the oldest first, one at a time (retryFailedJobs): bull-board's
- *   retries a page at once, newest first, and a customer's messages would go in reverse order.
+ * - retry all failed retries the oldest first, one at a time, each put in its customer's line
+ *   before the next (retryFailedJobs): bull-board's retries a page at once, newest first, and a
+ *   customer's messages would go in reverse order.
  *
  * Every change asked for is logged once it is answered, by whom (`operator`, the board's user) and
  * from where, with its answer: `board change` (info) when it was made, `board change refused`
  * (warn) when the guard or bull-board refused it. A job's id names its customer, never a secret.
  */
-export function boardActions(writable: boolean, queues: readonly Queue[] = [], operator?: string) {
+export function boardActions(
+  writable: boolean,
+  queues: readonly Queue[] = [],
+  operator?: string,
+  /** Puts a job retried by hand in its customer's line (see lineOnRetry), so retries keep each customer's order. */
+  placing?: (queue: Queue) => (job: Job) => Promise<void>,
+) {
   const allowed = new Set(BOARD_ACTIONS);
   const queueNamed = (name: string | undefined) => queues.find((q) => q.name === name);
   return async (req: FastifyRequest, reply: FastifyReply) => {
@@ -75,10 +82,11 @@ export function boardActions(writable: boolean, queues: readonly Queue[] = [], o
       return reply.code(204).send();
     }
     if (route === 'PUT /api/queues/:queueName/retry/:queueStatus' && params.queueStatus === 'failed') {
-      const retried = await retryFailedJobs(queue);
+      const { retried, skipped } = await retryFailedJobs(queue, undefined, placing?.(queue));
       done['retried'] = retried;
+      if (skipped.length > 0) done['skipped'] = skipped;
       log.ended(200);
-      return reply.code(200).send({ retried, skipped: 0 });
+      return reply.code(200).send({ retried, skipped: skipped.length });
     }
   };
 }

@@ -1,10 +1,10 @@
 import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { type Config, loggedAccount } from '@wxim/config';
-import { QUEUES } from '@wxim/queue';
+import { QUEUES, type QueueName } from '@wxim/queue';
 import { HEALTH_PATHS, accountKeys, appLoadPlaces, createHttpHost, metricsRegistry } from '@wxim/host';
 import { Queue } from 'bullmq';
-import { AgentLoad } from '@wxim/state';
+import { AgentLoad, lineOnRetry } from '@wxim/state';
 import type { FastifyInstance } from 'fastify';
 import { countsRoute } from './accounts-page.js';
 import { basicAuth } from './basic-auth.js';
@@ -68,7 +68,11 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       return {
         queues,
         registry,
-        guards: [noFraming, ...login, boardActions(!readOnly, queues, password === undefined ? undefined : (user ?? 'admin'))],
+        guards: [
+          noFraming,
+          ...login,
+          boardActions(!readOnly, queues, password === undefined ? undefined : (user ?? 'admin'), (queue) => lineOnRetry(redis, keys, queue.name as QueueName)),
+        ],
         routes: async (app: FastifyInstance) => {
           deskRoutes(app, () => readDesk(redis, keys, config.im.agents));
           countsRoute(app, queues);

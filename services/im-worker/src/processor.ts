@@ -10,7 +10,7 @@ import {
   type ReplicaCheck,
   type ReplyWindow,
   type RelayedMessage,
-  takesTurn,
+  inboundLineOf,
 } from '@wxim/state';
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
@@ -231,7 +231,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
   }
 
   return orderedJobs<InboundJob, RelayResult, Begun>(deps, {
-    lineOf: (job) => (takesTurn(job.data.message) ? job.data.message.fromUserName : undefined),
+    lineOf: (job) => inboundLineOf(job.data),
     outOfLine: async (job) => {
       const { message } = job.data;
       // Not relayed, yet some still let the account answer (a tap on a rating question is a menu click).

@@ -1,6 +1,6 @@
 import { type ImClient, encodeRelayCustomData, textElem } from '@wxim/im';
 import { type AgentSignal, type ReplyElement, type ReplyJob, UNCONFIRMED_REASON } from '@wxim/queue';
-import type { Lease, RateScope, ReplicaCheck, ReplyRecall, WindowNotices } from '@wxim/state';
+import { type Lease, type RateScope, type ReplicaCheck, type ReplyRecall, type WindowNotices, replyLineOf } from '@wxim/state';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
 import { type Attempt, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
@@ -315,7 +315,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
 
   return orderedJobs<ReplyJob, PushResult>(deps, {
     // A signal takes no turn: it never waits for, holds up or reorders the customer's replies.
-    lineOf: (job) => (job.data.signal === undefined ? job.data.openid : undefined),
+    lineOf: (job) => replyLineOf(job.data),
     failedByQueue,
     outOfLine: async (job) => {
       const signal = job.data.signal!;
