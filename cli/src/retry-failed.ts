@@ -1,5 +1,5 @@
 import { type Config, ConfigError, accountsOf, loadConfig, startOrExit } from '@wxim/config';
-import { QUEUES, type QueueName, accountPrefix, connectionSettings, createRedis, retryFailedJobs, whenConnected } from '@wxim/queue';
+import { QUEUES, type QueueName, accountPrefix, connectionSettings, createRedis, retryFailedJobs } from '@wxim/queue';
 import { lineOnRetry, stateKeys } from '@wxim/state';
 import { Queue } from 'bullmq';
 
@@ -26,8 +26,8 @@ await startOrExit('retry-failed', async () => {
   connection.on('error', () => {}); // said once below, not at every reconnection
   let skipped = 0;
   try {
-    await whenConnected(connection, CONNECT_MS);
-    if (connection.status !== 'ready') throw new ConfigError(...unreachable(config));
+    const refused = await connected(connection);
+    if (refused !== undefined) throw new ConfigError(...unreachable(config, refused));
     for (const a of accounts) {
       const prefix = accountPrefix(config.queuePrefix, config.redisCluster, a.account);
       const queue = new Queue(queueName, { connection, prefix });
@@ -48,9 +48,30 @@ await startOrExit('retry-failed', async () => {
   if (skipped > 0) process.exitCode = 1;
 });
 
-/** The configuration error for a Redis the tool cannot reach: where it looked, never its password. */
-function unreachable(config: Config): [string, string, string] {
+/** Resolves once the connection is ready (undefined), or after CONNECT_MS with the last error it met ('' for none). */
+function connected(connection: ReturnType<typeof createRedis>): Promise<string | undefined> {
+  if (connection.status === 'ready') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let last = '';
+    const failed = (err: Error) => (last = err.message);
+    const done = (answer: string | undefined) => {
+      clearTimeout(timer);
+      connection.off('error', failed);
+      connection.off('ready', ready);
+      resolve(answer);
+    };
+    const ready = () => done(undefined);
+    const timer = setTimeout(() => done(last), CONNECT_MS);
+    connection.on('error', failed);
+    connection.once('ready', ready);
+  });
+}
+
+/** The configuration error for a Redis the tool cannot use: where it looked and what it met, never its password. */
+function unreachable(config: Config, error: string): [string, string, string] {
   const where = config.redisSentinel?.sentinels.map((s) => `${s.host}:${s.port}`).join(', ') ?? new URL(config.redisUrl).host;
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username/i.test(error))
+    return ['REDIS_URL', `is refused by Redis at ${where} (${error.split('\n')[0]})`, "the user and password of the relay's Redis"];
   const variable = config.redisSentinel === undefined ? 'REDIS_URL' : 'REDIS_SENTINELS';
   return [
     variable,

@@ -40,7 +40,8 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   // What the dashboard shows meanwhile: one conversation waiting, nobody online, and its jobs not "stuck".
   const dashboard = await createDashboard(loadConfig({ ...relay.env, SANDBOX: '0' }));
   t.teardown(() => dashboard.close());
-  await new Promise((r) => setTimeout(r, 1100));
+  // The customer waits a while (the relay time below must tell the wait from the relay).
+  await new Promise((r) => setTimeout(r, 2600));
   const metrics = (await dashboard.app.inject('/metrics')).body;
   const value = (series: string, text = metrics) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
   t.equal(value('wxim_desk_waiting_conversations'), 1, 'one conversation waits');
@@ -69,7 +70,7 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
   t.same([...new Set(got.map((m) => m.to))], [AGENTS[1]], 'all to the agent who logged in');
   t.ok(took < LOOK_AGAIN_MS / 2, `woken by the login (${took} ms), not by the next look`);
   t.equal(await state.zscore(keys.deskWaiting, openid), null, 'no longer waiting');
-  // The relay time counts from when the conversation got its agent: the wait (over a second here) is the desk's.
+  // The relay time counts from when the wait for an agent ended: the wait (over 2.5 s here) is the desk's.
   // (Measured once IM has answered each: the last a moment after the simulator has it.)
   let buckets: string[] = [];
   const within = (le: string) => Number(buckets.find((l) => l.includes(`le="${le}"`) && l.includes('kind="text"'))?.split(' ')[1]);
@@ -77,7 +78,7 @@ t.test('with every agent logged out a conversation waits, in order, and goes to 
     buckets = await metricLines(relay.worker.app, 'wxim_im_relay_seconds_bucket');
     return within('+Inf') === 3;
   });
-  t.equal(within('1'), 3, 'each within a second of the agent taking the conversation');
+  t.equal(within('2.5'), 3, 'each within 2.5 s of the agent taking the conversation');
 
   // The agents' counts, and how far they are off the conversations the desk has open.
   const scrape = async () => (await dashboard.app.inject('/metrics')).body;

@@ -217,9 +217,13 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       log.error({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: job.failedReason }, `${words.failedForGood} (by the queue)`);
     }
     const openid = spec.lineOf(job);
-    // The line first: the customer's later jobs do not wait for what is said about this one.
-    if (openid !== undefined) await line.finish(openid, job.id!, failed);
-    if (byQueue) await spec.failedByQueue?.(job);
+    // The line first: the customer's later jobs do not wait for what is said about this one, which
+    // is said however the line's step went.
+    try {
+      if (openid !== undefined) await line.finish(openid, job.id!, failed);
+    } finally {
+      if (byQueue) await spec.failedByQueue?.(job);
+    }
   }
 
   return { process, done };

@@ -19,8 +19,8 @@ export type Begun =
       firstAgent?: string;
       /** This turn recorded `firstAgent`: no earlier attempt of the job sent anything (see forgetFirstAgent). */
       firstAgentNew?: boolean;
-      /** When the customer's conversation was given its agent (ms, Redis's clock): a message that waited for one could go no sooner. */
-      assignedAt?: number;
+      /** When the conversation's wait for an agent ended (ms, Redis's clock), if it waited: its messages could go no sooner. */
+      waitEndedAt?: number;
       /**
        * The first IM call's turn, taken in the same step (see RelayTurn.begin): Redis's time (ms) it
        * was taken at, and this process's clock (performance.now()) when it was asked for: counted
@@ -96,7 +96,7 @@ export class RelayTurn {
     const a = action === undefined ? undefined : actionArgs(action);
     const line = this.keys.line(this.queue, openid);
     const askedAt = performance.now();
-    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent, recorded, assignedAt] = await this.redis.wximRelayBegin(
+    const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent, recorded, waitEndedAt] = await this.redis.wximRelayBegin(
       18 + 2 * this.others.length,
       line,
       this.keys.customer(openid),
@@ -144,7 +144,7 @@ export class RelayTurn {
       place: Number(place),
       ...(firstAgent ? { firstAgent } : {}),
       ...(recorded === 1 ? { firstAgentNew: true } : {}),
-      ...(assignedAt ? { assignedAt: Number(assignedAt) } : {}),
+      ...(waitEndedAt ? { waitEndedAt: Number(waitEndedAt) } : {}),
       ...(waitUs === 0 ? { firstCall: { at, askedAt } } : {}),
       ...(waitUs > 0 ? { firstCall: { at, askedAt, slotAt: answeredAt + waitUs / 1000 } } : {}),
     };

@@ -40,14 +40,18 @@ function desk(
       return begun.customer.agent;
     },
     /** As begin, but the job stays (unfinished, in its line): a message still on its way. */
-    async look(openid: string, id = `j${++jobCount}`): Promise<{ id: string; agent?: string }> {
+    async look(openid: string, id = `j${++jobCount}`): Promise<{ id: string; agent?: string; waitEndedAt?: number }> {
       if ((await redis.exists(`${jobs}${id}`)) === 0) {
         await redis.hset(`${jobs}${id}`, 'name', 'text');
         await line.append(openid, id);
       }
       const begun = await turn.begin(openid, id, 'open');
       if (begun.turn !== 'head') throw new Error(`not at the head: ${begun.turn}`);
-      return { id, ...(begun.customer.agent === undefined ? {} : { agent: begun.customer.agent }) };
+      return {
+        id,
+        ...(begun.customer.agent === undefined ? {} : { agent: begun.customer.agent }),
+        ...(begun.waitEndedAt === undefined ? {} : { waitEndedAt: begun.waitEndedAt }),
+      };
     },
     state: (agent: string, action: string) => redis.hset(keys.agentState, agent, JSON.stringify({ account: agent, action })),
     waiting: () => redis.zrange(keys.deskWaiting, 0, -1),
@@ -102,7 +106,7 @@ t.test('a waiting customer whose job stopped looking holds no place; an unfollow
   t.same(await d.waiting(), []);
 });
 
-t.test('a waiting customer whose job is still on its way keeps their place however long a busy queue keeps it from looking', async (t) => {
+t.test('a waiting customer whose job is still on its way keeps their place while a busy queue keeps it from looking', async (t) => {
   const d = desk(['a1'], { maxOpen: 1, staleMs: 1000 });
   t.equal(await d.begin('c1'), 'a1');
   const c2 = await d.look('c2');
@@ -112,7 +116,12 @@ t.test('a waiting customer whose job is still on its way keeps their place howev
   await d.load.release('c1');
   t.equal(await d.begin('c4'), undefined, 'a newcomer does not take the place c2 waits for');
   t.same(await d.waiting(), ['c2', 'c4']);
-  t.equal((await d.look('c2', c2.id)).agent, 'a1', 'c2 gets it when its job comes');
+  const served = await d.look('c2', c2.id);
+  t.equal(served.agent, 'a1', 'c2 gets it when its job comes');
+  t.ok(served.waitEndedAt !== undefined && Math.abs(served.waitEndedAt - Date.now()) < 2000, 'its wait ended now: its messages could go no sooner');
+  const fresh = await desk(['a1']).look('c9');
+  t.equal(fresh.agent, 'a1');
+  t.equal(fresh.waitEndedAt, undefined, 'a conversation that never waited has no wait to end (its delay in the queue counts)');
 });
 
 t.test('a waiting customer whose job has not looked for ten times the stale limit holds no place, even with the job still there', async (t) => {

@@ -225,8 +225,9 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     }
     metrics.relayed.inc({ kind: message.kind, outcome: result.outcome });
     // From when it could go: a message that waited for an agent (the desk full, or nobody online) is
-    // measured from when its conversation was given one; the wait itself is the desk's, not IM's.
-    if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - Math.max(receivedAt, begun.assignedAt ?? 0)) / 1000);
+    // measured from when the wait ended; the wait itself is the desk's, not IM's. A queue's own
+    // delay counts, for a message opening a conversation too.
+    if (result.outcome === 'relayed') metrics.latency.observe({ kind: message.kind }, (Date.now() - Math.max(receivedAt, begun.waitEndedAt ?? 0)) / 1000);
     return result;
   }
 

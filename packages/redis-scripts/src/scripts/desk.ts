@@ -14,7 +14,8 @@
 // free, the customer waits (in `waiting`, by when they began to), and their messages with them.
 //
 // The customer hash keeps the conversation's times (ms) for its service levels: `openedAt` (its
-// first customer message), `assignedAt` (its agent took it), `answeredAt` (its first answer).
+// first customer message), `assignedAt` (its agent took it), `answeredAt` (its first answer), and
+// `waitEndedAt` when it waited for an agent (when one took it).
 //
 // desk: { state = agent-state hash, waiting = zset openid -> since (ms), seen = hash openid ->
 //   last look (ms) and openid..':job' -> the looking job's key, job = that job's key (BEGIN's), active = zset openid -> last customer message (ms), last = zset agent -> last
@@ -190,10 +191,13 @@ local function deskAssign(customer, load, agents, desk, openid)
   end
   local agent = previous or best
   -- The conversation began with the customer's first message: when they began to wait, if they did.
-  local openedAt = redis.call('ZSCORE', desk.waiting, openid) or now
+  local waited = redis.call('ZSCORE', desk.waiting, openid)
+  local openedAt = waited or now
   redis.call('ZINCRBY', load, 1, agent)
   redis.call('HSET', customer, 'agent', agent, 'counted', '1', 'openedAt', openedAt, 'assignedAt', now)
   redis.call('HDEL', customer, 'answeredAt')
+  -- When a wait for an agent ended (none: the conversation did not wait): its messages could go no sooner.
+  if waited then redis.call('HSET', customer, 'waitEndedAt', now) else redis.call('HDEL', customer, 'waitEndedAt') end
   redis.call('ZADD', desk.last, now, agent)
   redis.call('ZADD', desk.active, now, openid)
   redis.call('ZREM', desk.waiting, openid)

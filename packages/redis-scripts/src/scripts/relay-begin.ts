@@ -75,11 +75,11 @@ local recorded = 0
 if agent then recorded = redis.call('HSETNX', KEYS[4], 'to', agent) end
 redis.call('EXPIRE', KEYS[4], ${RELAY_IDS_TTL_S})
 local ids = redis.call('HMGET', KEYS[4], 'first', 'place', 'to')
--- When the conversation was given its agent (read after this turn's assignment, if it made one).
-local assignedAt = redis.call('HGET', KEYS[2], 'assignedAt') or false
-if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1, 0, ids[3] or false, recorded, assignedAt} end
+-- When the conversation's wait for an agent ended, if it waited (read after this turn's assignment, if it made one).
+local waitEndedAt = redis.call('HGET', KEYS[2], 'waitEndedAt') or false
+if ARGV[15] == '' or c[2] ~= '1' then return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], -1, 0, ids[3] or false, recorded, waitEndedAt} end
 local turn = paceTurn(KEYS[14], KEYS[15], KEYS[16], ARGV[15], ARGV[16], ARGV[17], ARGV[18], ARGV[19], 'take')
-return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2], ids[3] or false, recorded, assignedAt}
+return {'head', c[1] or false, c[2] or false, agent, ids[1], ids[2], turn[1], turn[2], ids[3] or false, recorded, waitEndedAt}
 `;
 
 // FORGET_FIRST_AGENT. KEYS: the job's relay ids, the job's lock. ARGV: the lock's token, the agent.
