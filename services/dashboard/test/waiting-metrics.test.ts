@@ -1,20 +1,14 @@
 import { loadConfig } from '@wxim/config';
 import { QUEUES, keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { testPrefix, testRedisConnection } from '@wxim/testkit';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { createDashboard } from '../src/index.js';
 
 // Conversations waiting for an agent are delayed jobs on purpose: the age of the oldest delayed
 // job (WximQueueDelayedStuck) leaves them out, however many wait.
-const server = await startTestRedis();
-const redis = new Redis(server.url);
-t.teardown(async () => {
-  redis.disconnect();
-  await server.close();
-});
+const { server, redis } = await testRedisConnection(t);
 
 t.test('a night queue of 1,200 customers waiting for an agent is not a delayed job stuck', async (t) => {
   const queuePrefix = testPrefix();

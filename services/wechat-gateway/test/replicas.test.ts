@@ -16,6 +16,16 @@ const replicaClient = new Redis(replica.url);
 t.teardown(() => replicaClient.disconnect());
 await eventually('the replica is in sync', async () => /master_link_status:up/.test(await replicaClient.info('replication')));
 
+/** Runs `fn` while the replica is frozen (it answers nothing), then thaws it. */
+async function whileFrozen<T>(fn: () => Promise<T>): Promise<T> {
+  replica.pause();
+  try {
+    return await fn();
+  } finally {
+    replica.resume();
+  }
+}
+
 t.test('REDIS_WAIT_REPLICAS=1: a push is acknowledged once the replica has it; 503 while the replica does not answer', async (t) => {
   const gw = await startGateway(primary.url, { REDIS_WAIT_REPLICAS: '1' }, { enqueueTimeoutMs: BUDGET_MS });
   t.teardown(() => gw.close());
@@ -24,15 +34,9 @@ t.test('REDIS_WAIT_REPLICAS=1: a push is acknowledged once the replica has it; 5
   const key = `${gw.config.queuePrefix}:wechat-inbound:m-oReplica00000000000000000001-*`;
   t.equal((await replicaClient.keys(key)).length, 1, 'the replica has the job when the gateway answers');
 
-  replica.pause();
   const push = wx.sign(wx.text('oReplica00000000000000000002', 'while the replica is frozen'));
   const started = Date.now();
-  let res;
-  try {
-    res = await wx.post(push);
-  } finally {
-    replica.resume();
-  }
+  const res = await whileFrozen(() => wx.post(push));
   t.equal(res.status, 503, 'not acknowledged: the primary alone has it');
   t.ok(Date.now() - started < BUDGET_MS + 500, `answered within the budget (${Date.now() - started} ms)`);
   await eventually("WeChat's retry is acknowledged once the replica is back", async () => (await wx.post(push)).status === 200, 10_000, 100);
@@ -49,13 +53,7 @@ t.test("a push answered 503 after its store still carries its off-hours notice o
   const wx = gw.platform('safe');
   const openid = 'oReplica00000000000000000005';
   const push = wx.sign(wx.text(openid, 'are you open?'));
-  replica.pause();
-  let res;
-  try {
-    res = await wx.post(push);
-  } finally {
-    replica.resume();
-  }
+  const res = await whileFrozen(() => wx.post(push));
   t.equal(res.status, 503, 'stored on the primary alone: not acknowledged');
   let retry!: Awaited<ReturnType<typeof wx.post>>;
   await eventually("WeChat's retry is acknowledged once the replica is back", async () => (retry = await wx.post(push)).status === 200, 10_000, 100);
@@ -74,10 +72,5 @@ t.test('without REDIS_WAIT_REPLICAS the same frozen replica does not hold pushes
   const gw = await startGateway(primary.url, {}, { enqueueTimeoutMs: BUDGET_MS });
   t.teardown(() => gw.close());
   const wx = gw.platform('safe');
-  replica.pause();
-  try {
-    t.equal((await wx.push(wx.text('oReplica00000000000000000004', 'the primary has it'))).status, 200);
-  } finally {
-    replica.resume();
-  }
+  t.equal((await whileFrozen(() => wx.push(wx.text('oReplica00000000000000000004', 'the primary has it')))).status, 200);
 });
