@@ -81,6 +81,14 @@ t.test('dedupe ids: MsgId for messages, openid + time + event (+ key) for events
   for (const id of ids) t.match(id, /^[A-Za-z0-9_-]+$/);
   t.equal(dedupeId(samples[8]!), `e-${common.fromUserName}-${common.createTime}-subscribe`);
   t.not(dedupeId({ kind: 'view', ...common, eventKey: 'https://a/' }), dedupeId({ kind: 'view', ...common, eventKey: 'https://b/' }));
+  // Two events this version does not know, of one kind in one second, differing only in a field.
+  const page = (path: string) =>
+    parseMessage(
+      pushXml({ kind: 'unknown', ...common, msgType: 'event', event: 'weapp_page', fields: { MsgType: 'event', Event: 'weapp_page', PagePath: path } }),
+    );
+  t.not(dedupeId(page('/a')), dedupeId(page('/b')), 'unknown events: two, by their fields');
+  t.equal(dedupeId(page('/a')), dedupeId(page('/a')), "unknown events: WeChat's retry of one is the same");
+  t.match(dedupeId(page('/a')), /^[A-Za-z0-9_-]+$/);
 });
 
 t.test('DOCTYPE and ENTITY declarations are refused before parsing', async (t) => {
