@@ -28,6 +28,7 @@ export {
   type OrderedJobsDeps,
   type TurnLook,
   orderedJobs,
+  sleepUntil,
 } from './ordered-jobs.js';
 export { LOOK_AGAIN_MS, deskPolicy } from './desk-policy.js';
 export { FleetCheck, type FleetCheckOptions } from './fleet-check.js';

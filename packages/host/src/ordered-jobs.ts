@@ -103,6 +103,21 @@ export interface OrderedJobs<T, R> {
  * lock, which every platform call confirms), and what its error means for the queue (retry, hold
  * the queue, wait alone at the head of its line, fail, give up) is decided in one place (see decide) and counted in the worker's words.
  */
+/** Jobs this process put to sleep in their current attempt (one Job object per attempt): see sleepUntil. */
+const asleep = new WeakSet<Job>();
+
+/**
+ * Puts the job to sleep until `at` (moved to delayed, as the head of its line: the customer's
+ * later jobs stay behind it), without spending an attempt. Its lock goes with it, so whatever
+ * fails after this in the same attempt (a look again, a wake) does not fail the job: BullMQ could
+ * not record that, and the job would be counted and logged as failed while it sleeps. Such an
+ * error only costs the job an early wake (logged); it runs again at `at`.
+ */
+export async function sleepUntil(job: Job, at: number, lease?: Pick<Lease, 'token'>): Promise<void> {
+  await job.moveToDelayed(at, lease?.token);
+  asleep.add(job);
+}
+
 export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJobsDeps, spec: OrderedJobSpec<T, R, B>): OrderedJobs<T, R> {
   const { line, log } = deps;
   const { words } = spec;
@@ -125,7 +140,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     }
     if (begun.turn === 'head') return begun as Head<B>;
     words.steppedAside?.(job);
-    await job.moveToDelayed(Date.now() + waitMs, lease?.token);
+    await sleepUntil(job, Date.now() + waitMs, lease);
     // The head may have finished between our look and our stepping aside, and found us not yet delayed.
     if ((await line.turn(openid, job.id!)) === 'head') await deps.wake(job.id!);
     return undefined;
@@ -142,6 +157,10 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
   async function failure(job: Job<T>, err: unknown, attempt: Omit<Attempt<R>, 'run'>, lease: Lease | undefined): Promise<unknown> {
     // BullMQ's own errors are the work's decision already (e.g. a notice sent and the job failed, counted its own way).
     if (err instanceof DelayedError) return err;
+    if (asleep.has(job)) {
+      log.warn({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: (err as Error).message }, 'after the job went to sleep: it runs again at its time');
+      return new DelayedError();
+    }
     if (err instanceof UnrecoverableError) {
       decidedFor(job);
       return err;
@@ -169,7 +188,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
       await attempt.willRetry?.(err as Error);
       // At the head of its line, as a job that steps aside: the customer's later jobs stay behind it.
-      if (decision.action === 'wait') await job.moveToDelayed(Date.now() + decision.ms, lease?.token);
+      if (decision.action === 'wait') await sleepUntil(job, Date.now() + decision.ms, lease);
     }
     return errorFor(decision, err);
   }

@@ -2,7 +2,7 @@ import { queueLayout } from '@wxim/queue';
 import { ImPermanentError } from '@wxim/im';
 import { WechatRateLimitedError } from '@wxim/wechat';
 import { ConversationLine, type Lease, LockLostError, queueHold, stateKeys, wakeToFront } from '@wxim/state';
-import { type Attempt, orderedJobs } from '@wxim/host';
+import { type Attempt, orderedJobs, sleepUntil } from '@wxim/host';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -305,4 +305,28 @@ t.test('a job whose turn cannot be taken has the error decided as any attempt: r
   await eventually('the refused job failed', async () => (await decidedHere.queue.getJobState('refused')) === 'failed');
   await eventually('the job left its line (its end seen)', async () => (await decidedHere.redis.zcard(decidedHere.keys.line(QUEUE, 'o7'))) === 0);
   t.same(decidedHere.seen.failed, ['refused'], 'a failure the work decided is not counted again when BullMQ records it');
+});
+
+t.test('an error after the job went to sleep (its wake, a look again) does not fail it: logged, it runs again at its time', async (t) => {
+  let slept = 0;
+  const { queue, seen, store, start } = await setup(t, {
+    waitMs: 60_000,
+    work: async (job) => {
+      if (slept++ > 0) return;
+      // As a job that finds no agent: asleep for a moment, then its look again fails (Redis refusing, say).
+      await sleepUntil(job, Date.now() + 300, { token: job.token! });
+      throw new Error('the look again failed');
+    },
+  });
+  await store('sleeper', { openid: 'o1' });
+  start();
+  await eventually('it ran again at its time, and completed', async () => (await queue.getJobState('sleeper')) === 'completed');
+  t.same(seen.failed, [], 'never counted failed');
+  t.same(seen.lastWords, [], 'no last words');
+  t.equal(seen.logs.filter((l) => l.level === 'error').length, 0, 'no "failed for good" line');
+  t.match(
+    seen.logs.filter((l) => l.level === 'warn'),
+    [{ msg: 'after the job went to sleep: it runs again at its time', obj: { jobId: 'sleeper', reason: 'the look again failed' } }],
+  );
+  t.equal((await queue.getJob('sleeper'))!.attemptsMade, 1, 'one attempt in all: sleeping spent none');
 });

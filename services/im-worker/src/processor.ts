@@ -15,7 +15,7 @@ import {
 import { KIND_RULES } from '@wxim/wechat';
 import { DelayedError, type Job } from 'bullmq';
 import type { CustomerRelay, RelayResult } from './customer-relay.js';
-import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs } from '@wxim/host';
+import { type Head, LOOK_AGAIN_MS, type OrderedJobs, type OrderedJobsDeps, orderedJobs, sleepUntil } from '@wxim/host';
 import type { ImWorkerMetrics } from './metrics.js';
 import type { CsatAnswers } from './csat-answer.js';
 
@@ -107,7 +107,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
    * any worker's next fetch, to the back of the queue, before the wake.
    */
   async function stepAsideToFront(job: Job<InboundJob>, lease: Lease | undefined): Promise<never> {
-    await job.moveToDelayed(Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease?.token);
+    await sleepUntil(job, Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease);
     await deps.wake(job.id!);
     throw new DelayedError();
   }
@@ -122,7 +122,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       // No agent online with room: the conversation waits, its later messages behind it, until an
       // agent logs in or frees a place (and wakes it), or it looks again after `waitMs`. No attempt is spent.
       metrics.waitingForAgent.inc();
-      await job.moveToDelayed(Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease?.token);
+      await sleepUntil(job, Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease);
       // A place may have freed while the job was still active, its wake lost: one more look.
       const again = await relayTurn.begin(openid, job.id!, 'open');
       if (again.turn === 'head' && again.customer.agent !== undefined) await deps.wake(job.id!);

@@ -1,6 +1,7 @@
 import type { ReplyJob } from '@wxim/queue';
 import type { ConversationLine, Lease } from '@wxim/state';
 import { DelayedError, type Job } from 'bullmq';
+import { sleepUntil } from '@wxim/host';
 
 /**
  * How long a reply waits for the agent's messages sent just before it to be stored: IM called back
@@ -40,7 +41,7 @@ export async function afterEarlierMessages(deps: ReplyOrderDeps, job: Job<ReplyJ
   if (placed !== undefined && placed.moved.length > 0) deps.counted?.('moved', placed.moved.length);
   if (wait) {
     deps.log.debug({ jobId: job.id, agent: job.data.agent, ...placed }, "a reply waits for its agent's messages sent just before it");
-    await job.moveToDelayed(Date.now() + LOOK_AGAIN_MS, lease?.token);
+    await sleepUntil(job, Date.now() + LOOK_AGAIN_MS, lease);
     throw new DelayedError();
   }
   if (placed.kept.length === 0) return;

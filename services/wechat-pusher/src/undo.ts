@@ -2,6 +2,7 @@ import { type RecallOutcome, type ReplyJob, replyJobId } from '@wxim/queue';
 import type { Lease, ReplyRecall } from '@wxim/state';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis, Cluster } from 'ioredis';
+import { sleepUntil } from '@wxim/host';
 
 export type { RecallOutcome } from '@wxim/queue';
 
@@ -39,7 +40,7 @@ export async function withdrawal(
 export async function waitForUndo(deps: { undoMs: number }, job: Job<ReplyJob>, lease: Lease | undefined): Promise<void> {
   const until = job.data.acceptedAt + deps.undoMs;
   if (deps.undoMs === 0 || lease === undefined || until <= Date.now()) return;
-  await job.moveToDelayed(until, lease.token);
+  await sleepUntil(job, until, lease);
   throw new DelayedError();
 }
 
