@@ -13,6 +13,7 @@ export {
 export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, GATEWAY_CLOCK_MARGIN_S, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
 export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';
+export { HAND_MS, handKey, withJobInHand } from './job-in-hand.js';
 export {
   type Besides,
   type BesidesResults,

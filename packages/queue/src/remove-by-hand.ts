@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { dedupeKey, queueClient } from './bullmq-layout.js';
+import { withJobInHand } from './job-in-hand.js';
 
 /** The states a job may be removed from by hand: finished. A job still to run holds its customer's place, and its message would be lost. */
 export const REMOVABLE_STATES: ReadonlySet<string> = new Set(['completed', 'failed']);
@@ -9,9 +10,15 @@ export const REMOVABLE_STATES: ReadonlySet<string> = new Set(['completed', 'fail
  * what is left of its time. BullMQ's removal deletes that key, and it is what tells a platform's
  * retry of a push, or a sweep finding a reply in IM's history again, that the message was stored
  * already: without it, either would be stored and delivered a second time. Resolves to whether the
- * job was removed (false for a job not finished, or one another hand removed first).
+ * job was removed (false for a job not finished, one another hand removed first, or one another
+ * hand is retrying or removing right now: see withJobInHand).
  */
 export async function removeByHand(queue: Queue, job: Job): Promise<boolean> {
+  // Held while it works: a retry by hand between the state read and the removal would be removed.
+  return (await withJobInHand(queue, job.id!, () => removeFinished(queue, job))) ?? false;
+}
+
+async function removeFinished(queue: Queue, job: Job): Promise<boolean> {
   if (!REMOVABLE_STATES.has(await job.getState())) return false;
   const client = await queueClient(queue);
   const key = dedupeKey(queue.toKey(''), job.id!);

@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import { withJobInHand } from './job-in-hand.js';
 
 /** What a retry by hand did: how many jobs went back to wait, and the ones that did not, with why. */
 export interface RetryOutcome {
@@ -13,12 +14,21 @@ export interface RetryOutcome {
  * with, looking in the platform's history first when that was long ago. Retried oldest first (as
  * they were stored, named ones too), one at a time, each put in its customer's line by `placed`
  * before the next is retried: however many workers take them, a customer's messages go in the
- * order they came. A job not retried (gone, not failed, or Redis refusing) is named with why.
+ * order they came. A job not retried (gone, not failed, in another hand's work, or Redis refusing)
+ * is named with why.
  */
 export async function retryFailedJobs(queue: Queue, ids?: readonly string[], placed?: (job: Job) => Promise<void>): Promise<RetryOutcome> {
   const outcome: RetryOutcome = { retried: 0, skipped: [] };
   // BullMQ's retry checks the job is failed (and not locked) in the same script that moves it.
   const retry = async (job: Job) => {
+    // Held while it works, as a removal by hand holds it: neither acts on a state the other changed.
+    const held = await withJobInHand(queue, job.id!, async () => {
+      await retryHeld(job);
+      return true;
+    }).catch((err: Error) => outcome.skipped.push({ id: job.id!, why: err.message }));
+    if (held === undefined) outcome.skipped.push({ id: job.id!, why: 'another hand is removing or retrying it right now: look again in a moment' });
+  };
+  const retryHeld = async (job: Job) => {
     try {
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     } catch (err) {

@@ -1,10 +1,10 @@
 // Removing jobs by hand (the dashboard's remove and clean): finished jobs only, each keeping its
 // deduplication key, on a real Redis with the pinned BullMQ.
-import { cleanByHand, dedupeKey, removeByHand } from '@wxim/queue';
+import { cleanByHand, dedupeKey, removeByHand, retryFailedJobs, withJobInHand } from '@wxim/queue';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 const server = await startTestRedis();
 t.teardown(() => server.close());
@@ -41,4 +41,59 @@ t.test('finished jobs are removed with their deduplication kept; jobs still to r
     const again = await queue.add('job', { id }, { jobId: id, deduplication: { id, ttl: 600_000 } });
     t.equal(await queue.getJob(id), undefined, `${id}: stored again, it is not (BullMQ answers ${again.id})`);
   }
+});
+
+/** `count` jobs failed for good in a queue of their own, no worker left to take them again. */
+async function failedJobs(t: Test, count: number) {
+  const queue = new Queue('by-hand', { connection: redis, prefix: testPrefix() });
+  t.teardown(() => queue.close());
+  const ids = Array.from({ length: count }, (_, i) => `job-${i}`);
+  for (const id of ids) await queue.add('job', { id }, { jobId: id, deduplication: { id, ttl: 600_000 } });
+  const worker = new Worker(
+    'by-hand',
+    async () => {
+      throw new UnrecoverableError('refused for good');
+    },
+    { connection: new Redis(server.url, { maxRetriesPerRequest: null }), prefix: queue.opts.prefix! },
+  );
+  await eventually('all failed', async () => (await queue.getFailedCount()) === count);
+  await worker.close();
+  await worker.disconnect();
+  return { queue, ids };
+}
+
+t.test('a job another hand holds is neither removed nor retried, and is once it is let go', async (t) => {
+  const { queue, ids } = await failedJobs(t, 1);
+  const id = ids[0]!;
+  await withJobInHand(queue, id, async () => {
+    t.equal(await removeByHand(queue, (await queue.getJob(id))!), false, 'not removed');
+    t.equal(await cleanByHand(queue, 'failed', 0), 0, 'not cleaned');
+    const { retried, skipped } = await retryFailedJobs(queue, [id]);
+    t.equal(retried, 0, 'not retried');
+    t.match(skipped, [{ id, why: /another hand is removing or retrying it/ }]);
+    t.equal(await (await queue.getJob(id))?.getState(), 'failed', 'still failed');
+  });
+  t.same(await retryFailedJobs(queue, [id]), { retried: 1, skipped: [] }, 'let go: retried');
+  t.equal(await (await queue.getJob(id))?.getState(), 'waiting');
+});
+
+t.test('a removal and a retry of the same failed jobs at the same moment: every job is retried or removed, never both', async (t) => {
+  const { queue, ids } = await failedJobs(t, 50);
+  const results = await Promise.all(
+    ids.map(async (id) => {
+      const job = (await queue.getJob(id))!;
+      const [removed, outcome] = await Promise.all([removeByHand(queue, job), retryFailedJobs(queue, [id])]);
+      return { id, removed, retried: outcome.retried === 1 };
+    }),
+  );
+  for (const r of results) {
+    const state = (await (await queue.getJob(r.id))?.getState()) ?? 'gone';
+    // A retried job that is gone was removed after it was put back to run: its message lost.
+    t.notOk(r.removed && r.retried, `${r.id}: not both (removed ${r.removed}, retried ${r.retried}, now ${state})`);
+    t.equal(state, r.retried ? 'waiting' : r.removed ? 'gone' : 'failed', `${r.id}: where its outcome says`);
+  }
+  t.ok(
+    results.some((r) => r.removed || r.retried),
+    'the hands did act',
+  );
 });

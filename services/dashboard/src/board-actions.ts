@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * preflight the board never grants.
  */
 export const BOARD_ACTIONS: readonly string[] = [
-  'PUT /api/queues/:queueName/:jobId/retry', // retried as by hand (retry-as-by-hand.ts)
+  'PUT /api/queues/:queueName/:jobId/retry', // a failed job: the relay's own (retryFailedJobs); else bull-board's, as by hand (retry-as-by-hand.ts)
   'PUT /api/queues/:queueName/retry/:queueStatus',
   'PUT /api/queues/:queueName/:jobId/clean', // the board's "remove"
   'PUT /api/queues/:queueName/clean/:queueStatus',
@@ -35,13 +35,16 @@ const NOT_REMOVED = 'only finished jobs (completed, failed) are removed: a job s
  * read and listed. Adding a job, editing a job's data, emptying or obliterating a queue are never
  * listed: a reply whose openid and text were edited is delivered as it reads.
  *
- * Three actions are the relay's own, answered here (bull-board never runs them), over `queues`:
+ * Four actions are the relay's own, answered here (bull-board never runs them), over `queues`:
  * - remove and clean take finished jobs only, and keep each one's deduplication key (removeByHand):
  *   bull-board's would remove waiting and delayed jobs too (messages lost), and delete the keys
  *   that keep a platform's retry or a sweep from storing the message a second time;
  * - retry all failed retries the oldest first, one at a time, each put in its customer's line
  *   before the next (retryFailedJobs): bull-board's retries a page at once, newest first, and a
- *   customer's messages would go in reverse order.
+ *   customer's messages would go in reverse order;
+ * - retry one failed job does the same for that job (in its customer's line, its attempts reset);
+ *   a job another hand is removing or retrying right now is refused 409, since a removal that read
+ *   the job failed would remove it once it was back to run (see withJobInHand).
  *
  * Every change asked for is logged once it is answered, by whom (`operator`, the board's user) and
  * from where, with its answer: `board change` (info) when it was made, `board change refused`
@@ -79,6 +82,18 @@ export function boardActions(
       const job = await queue.getJob(params.jobId ?? '');
       if (job === undefined) return; // bull-board answers 404
       if (!(await removeByHand(queue, job))) return reply.code(405).send({ error: NOT_REMOVED });
+      return reply.code(204).send();
+    }
+    if (route === 'PUT /api/queues/:queueName/:jobId/retry') {
+      const job = await queue.getJob(params.jobId ?? '');
+      // Not there (bull-board answers 404), or not failed: bull-board's, as by hand (a completed one is refused).
+      if (job === undefined || (await job.getState()) !== 'failed') return;
+      const { retried, skipped } = await retryFailedJobs(queue, [job.id!], placing?.(queue));
+      done['retried'] = retried;
+      if (skipped.length > 0) {
+        done['skipped'] = skipped;
+        return reply.code(409).send({ error: `not retried: ${skipped[0]!.why}` });
+      }
       return reply.code(204).send();
     }
     if (route === 'PUT /api/queues/:queueName/retry/:queueStatus' && params.queueStatus === 'failed') {

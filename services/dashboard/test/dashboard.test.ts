@@ -1,7 +1,7 @@
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { loadConfig } from '@wxim/config';
 import { BOARD_ACTIONS, type DashboardOverrides, dashboardService } from '@wxim/dashboard';
-import { QUEUES } from '@wxim/queue';
+import { QUEUES, withJobInHand } from '@wxim/queue';
 import { fakeOpenId } from '@wxim/sandbox';
 import { eventually, relayForTests } from '@wxim/testkit';
 import { request } from 'undici';
@@ -221,6 +221,15 @@ t.test('a read-only board (no password, or DASHBOARD_READ_ONLY) shows read-only 
     t.same(await Promise.all(dashboard.queues.map((q) => q.isPaused())), [false, false], 'no queue paused');
     t.equal(await (await relay.worker.queue.getJob(jobId))?.getState(), 'failed', 'still failed');
   }
+});
+
+t.test('a failed job another hand is removing or retrying is not retried from the board (409), and stays failed', async (t) => {
+  const { call } = await board(LOGIN);
+  const queue = relay.worker.queue;
+  const res = await withJobInHand(queue, jobId, () => call('PUT', `/api/queues/wechat-inbound/${encodeURIComponent(jobId)}/retry`));
+  t.equal(res?.status, 409);
+  t.match(res?.json<{ error: string }>().error, /another hand is removing or retrying it/);
+  t.equal(await (await queue.getJob(jobId))?.getState(), 'failed', 'still failed');
 });
 
 t.test('retrying from the board relays the message once, with its first ids, and a full set of attempts', async (t) => {
