@@ -81,6 +81,46 @@ t.test("each service starts and becomes ready on the ConfigMap and its own Secre
   );
 });
 
+t.test('media links and encryption-only turned on as the deploy says: every service still starts', async (t) => {
+  // settings.properties gains MEDIA_PUBLIC_URL and WECHAT_REQUIRE_ENCRYPTION=1 (shared by every
+  // service); the secrets they need go only where the example Secrets keep them: MEDIA_URL_SECRET
+  // to the gateway and the im-worker, the AppSecret to the im-worker, the EncodingAESKey to the gateway.
+  const SECRET_OF: Record<string, Record<string, string>> = {
+    'wechat-gateway': { MEDIA_URL_SECRET: 'm'.repeat(40) },
+    'im-worker': { MEDIA_URL_SECRET: 'm'.repeat(40), WECHAT_APP_SECRET: REAL['WECHAT_APP_SECRET']! },
+  };
+  await Promise.all(
+    deployments.map(async (d) => {
+      const proc = await start(d, (env) => ({
+        ...withReal(env),
+        MEDIA_PUBLIC_URL: 'https://relay.example.com',
+        WECHAT_REQUIRE_ENCRYPTION: '1',
+        ...SECRET_OF[d.metadata.name],
+      }));
+      await whenReady(proc.port, proc.child, 60_000).catch((err: unknown) => {
+        throw new Error(`${d.metadata.name}: ${String(err)}; stderr: ${proc.output().stderr}`);
+      });
+      proc.child.kill('SIGTERM');
+      t.equal(await proc.exited, 0, `${d.metadata.name}: ready, and stopped cleanly`);
+    }),
+  );
+  // And where a secret is needed but left out, that service alone stops, naming it.
+  for (const [name, missing] of [
+    ['wechat-gateway', 'MEDIA_URL_SECRET'],
+    ['im-worker', 'MEDIA_URL_SECRET'],
+  ] as const) {
+    const d = deployments.find((x) => x.metadata.name === name)!;
+    const proc = await start(d, (env) => ({ ...withReal(env), MEDIA_PUBLIC_URL: 'https://relay.example.com', WECHAT_APP_SECRET: REAL['WECHAT_APP_SECRET']! }));
+    const served = whenReady(proc.port, proc.child, 30_000).then(
+      () => 'started',
+      () => 'did not start',
+    );
+    t.equal(await Promise.race([proc.exited, served]), 78, `${name} without ${missing}: exit 78`);
+    proc.child.kill('SIGTERM');
+    t.match(proc.output().stderr, new RegExp(`^${name}: configuration error: ${missing} is missing: `), `${name}: ${missing} named`);
+  }
+});
+
 t.test('a placeholder of settings.properties left in stops a service at start, exit 78, the variable named in one line', async (t) => {
   const worker = deployments.find((d) => d.metadata.name === 'im-worker')!;
   t.same(

@@ -233,14 +233,9 @@ function loadAccount(env: Env, account: string): Config {
   const sandboxSetting = raw(env, 'SANDBOX')?.toLowerCase();
   const sandbox = sandboxSetting === undefined || sandboxSetting === 'auto' ? undefined : flag(env, 'SANDBOX', false);
   const welcomeText = env['WELCOME_TEXT'] ?? DEFAULT_WELCOME_TEXT;
+  // Without the EncodingAESKey only the gateway, which reads pushes, refuses to start (requireOf):
+  // the other services share the setting in one ConfigMap and never see the key.
   const requireEncryption = flag(env, 'WECHAT_REQUIRE_ENCRYPTION', false);
-  if (requireEncryption && encodingAesKey === undefined) {
-    throw new ConfigError(
-      'WECHAT_REQUIRE_ENCRYPTION',
-      'is set without WECHAT_ENCODING_AES_KEY',
-      'set the EncodingAESKey too (safe mode), or 0 to take plain pushes',
-    );
-  }
   // A passive text reply is capped at 2048 bytes by WeChat.
   if (Buffer.byteLength(welcomeText) > 2048) throw new ConfigError('WELCOME_TEXT', 'is too long', 'at most 2048 bytes (empty disables the welcome reply)');
   return {
@@ -319,6 +314,11 @@ const SETTINGS = {
   IM_CALLBACK_TOKEN: [
     (c: Config) => c.im.callbackToken,
     "the callback authentication token set in the IM console (without it anyone who finds the callback URL could send replies in an agent's name)",
+  ],
+  // Needed only where links are signed or checked (the gateway, the im-worker), once MEDIA_PUBLIC_URL turns them on.
+  MEDIA_URL_SECRET: [
+    (c: Config) => (c.media.publicUrl === undefined ? 'unused' : c.media.urlSecret),
+    'the key media links are signed with (at least 32 characters) whenever MEDIA_PUBLIC_URL is set',
   ],
 } as const;
 

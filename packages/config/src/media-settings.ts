@@ -20,7 +20,8 @@ export function mediaSettings(env: Env): MediaSettings {
   const urlSecret = raw(env, 'MEDIA_URL_SECRET');
   if (urlSecret !== undefined && !/^[\x21-\x7e]{32,256}$/.test(urlSecret))
     throw new ConfigError('MEDIA_URL_SECRET', 'is malformed', 'at least 32 printable characters without spaces, e.g. from `openssl rand -base64 32`');
-  if (publicUrl !== undefined && urlSecret === undefined)
-    throw new ConfigError('MEDIA_URL_SECRET', 'is missing', 'the key media links are signed with (at least 32 characters) whenever MEDIA_PUBLIC_URL is set');
+  // Without the secret, only the services that sign or check links (the gateway, the im-worker)
+  // refuse to start (requireSettings' MEDIA_URL_SECRET): the others share MEDIA_PUBLIC_URL in one
+  // ConfigMap and never see the secret.
   return { ...(publicUrl === undefined ? {} : { publicUrl }), ...(urlSecret === undefined ? {} : { urlSecret }) };
 }

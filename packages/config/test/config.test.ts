@@ -72,7 +72,6 @@ t.test('a malformed value names the variable and what a valid one looks like, in
     [{ REDIS_CLUSTER: 'maybe' }, /^REDIS_CLUSTER is malformed: 1 or 0/],
     [{ WELCOME_TEXT: 'x'.repeat(3000) }, /^WELCOME_TEXT is too long/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, /^REDIS_WAIT_REPLICAS is malformed: a whole number from 0 to 16/],
-    [{ WECHAT_REQUIRE_ENCRYPTION: '1' }, /^WECHAT_REQUIRE_ENCRYPTION is set without WECHAT_ENCODING_AES_KEY/],
     [{ CALLBACK_SWEEP_MS: '500' }, /^CALLBACK_SWEEP_MS is malformed: 0 \(no sweeps\) or a period in ms from 1000/],
     [{ CALLBACK_SWEEP_MS: '5m' }, /^CALLBACK_SWEEP_MS is malformed/],
     [{ CALLBACK_VERIFY: 'maybe' }, /^CALLBACK_VERIFY is malformed: one of history, off/],
@@ -100,6 +99,17 @@ t.test('a service names what it cannot run without', async (t) => {
   );
   t.equal(
     errorOf(() => requireSettings(loadConfig(good), ['WECHAT_TOKEN', 'IM_AGENTS', 'IM_SDK_APP_ID'])),
+    'no error',
+  );
+  // Encryption-only without the key: the gateway, which reads pushes, stops; the others (one ConfigMap shares the setting) start.
+  const { WECHAT_ENCODING_AES_KEY: _key, ...noKey } = good;
+  const encryptionOnly = loadConfig({ ...noKey, WECHAT_REQUIRE_ENCRYPTION: '1' });
+  t.match(
+    errorOf(() => requireSettings(encryptionOnly, ['WECHAT_TOKEN'])),
+    /^WECHAT_ENCODING_AES_KEY is missing: .*WECHAT_REQUIRE_ENCRYPTION/,
+  );
+  t.equal(
+    errorOf(() => requireSettings(encryptionOnly, ['IM_SDK_APP_ID', 'IM_SECRET_KEY', 'IM_AGENTS'])),
     'no error',
   );
 });

@@ -6,7 +6,7 @@ import { createGateway } from './gateway.js';
 export const wechatGatewayService: ServiceDefinition = {
   name: 'wechat-gateway',
   kind: 'http',
-  requires: ['WECHAT_TOKEN'],
+  requires: ['WECHAT_TOKEN', 'MEDIA_URL_SECRET'],
   port: (config) => config.ports.gateway,
   host: platformBind,
   build: (config, { processMetrics }) => createGateway(config, { processMetrics }),
