@@ -53,5 +53,6 @@ export { type DownloadedMedia, type WechatAnswer, type WechatApiOptions, type We
 export { AMR_FRAME_MS, type AmrInfo, amrInfo } from './media/amr-frames.js';
 export { jpegSize } from './media/jpeg-size.js';
 export { type MediaAnswer, readCapped, readMediaAnswer } from './media/media-answer.js';
+export { videoLinkOf } from './media/video-link.js';
 export { WECHAT_FACES, type WechatFace } from './emoji-codes.js';
 export { emojiToUnicode } from './emoji-to-unicode.js';

@@ -91,7 +91,6 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           publicUrl: publicUrl!,
           ...(config.account === DEFAULT_ACCOUNT ? {} : { account: config.account }),
           secret: urlSecret!,
-          allowHttpVideo: config.wechat.apiBase.startsWith('http:'),
           log,
           noted: (kind, reason) => metrics.mediaNotes.inc({ kind, reason }),
         });

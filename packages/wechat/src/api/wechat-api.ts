@@ -9,6 +9,7 @@ import type { MediaType } from './media-limits.js';
 import { multipartFile } from './multipart.js';
 import { networkFailure } from './network-failure.js';
 import { readCapped, readMediaAnswer } from '../media/media-answer.js';
+import { videoLinkOf } from '../media/video-link.js';
 import { WechatPermanentError } from './errors/permanent-error.js';
 import { WechatRateLimitedError } from './errors/rate-limited-error.js';
 import { DailyQuotas } from './daily-quotas.js';
@@ -182,8 +183,8 @@ export class WechatApi {
       throw new WechatUncertainError(api, 0, 'answer is not a JSON object');
     }
     this.checkAnswer(api, answer.answer, token, done);
-    const videoUrl = answer.answer['video_url'];
-    if (typeof videoUrl !== 'string' || !/^https?:\/\//i.test(videoUrl)) {
+    const videoUrl = videoLinkOf(answer.answer);
+    if (videoUrl === undefined) {
       done('bad_json');
       throw new WechatPermanentError(api, 0, 'answer is neither a file nor a video link');
     }
