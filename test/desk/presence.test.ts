@@ -4,7 +4,7 @@ import { createDashboard } from '@wxim/dashboard';
 import { textElem } from '@wxim/im';
 import { keyPrefix, replyJobId } from '@wxim/queue';
 import { relayScripts } from '@wxim/redis-scripts';
-import { stateKeys } from '@wxim/state';
+import { stateKeys, storedAgentState } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { AGENTS, eventually, metricLines, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
@@ -170,6 +170,32 @@ t.test('a Logout IM delivers after a newer Login does not log the agent out', as
   await wechat.push(wechat.text(openid, 'hello'));
   await eventually('the message reaches the agent still logged in', () => im.messagesBetween(openid).length === 1, 10_000);
   t.equal(im.messagesBetween(openid)[0]!.to, AGENTS[0]);
+});
+
+t.test('an agent on two devices who closes one stays online (IM is asked); closing the last logs them out', async (t) => {
+  const relay = await startTwoWay(redis.url);
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
+  const agent = AGENTS[0]!;
+  const action = async () => storedAgentState(await state.hget(keys.agentState, agent))?.action;
+  await im.agentLogin(agent, undefined, 'Windows');
+  await im.agentLogin(agent, undefined, 'Android');
+  // The phone's app is killed, then (an older SDK) a login elsewhere kicks a session out: IM calls back for each connection.
+  t.ok(await im.agentDisconnect(agent, 'LinkClose', 'Android'), 'the Disconnect is answered OK');
+  t.equal(await action(), 'Login', 'still online: IM has them on their PC');
+  t.ok(await im.agentLogout(agent, undefined, 'iPad'), 'a Logout of a session kicked out is answered OK');
+  t.equal(await action(), 'Login', 'still online');
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'hello'));
+  await eventually('the message reaches the agent at their PC', () => im.messagesBetween(openid).length === 1, 10_000);
+  t.equal(im.messagesBetween(openid)[0]!.to, agent);
+  t.ok(await im.agentLogout(agent, undefined, 'Windows'), 'the last device logs out');
+  t.equal(await action(), 'Logout', 'offline now: IM has them on no device');
+  const asked = (im.callsPerSecond()['openim/query_online_status'] ?? []).reduce((n, [, calls]) => n + calls, 0);
+  t.ok(asked >= 3, `IM asked at each Logout or Disconnect of the agent (${asked} calls)`);
 });
 
 t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken clock) is refused: it cannot outrank the real ones after it', async (t) => {

@@ -154,6 +154,18 @@ export class ImClient {
     return json;
   }
 
+  /**
+   * Each account's online state over all its devices (openim/query_online_status, at most 500 a
+   * call): `Online` while one of its clients is connected, `PushOnline` when only a backgrounded
+   * app reachable by offline push is, `Offline` otherwise. Accounts IM does not know are left out.
+   * Undefined when `beforeSend` skipped the call.
+   */
+  async onlineStatus(accounts: readonly string[], options: CallOptions = {}): Promise<Map<string, string> | undefined> {
+    const res = await this.call<{ QueryResult?: { To_Account: string; Status: string }[] }>('openim/query_online_status', { To_Account: accounts }, options);
+    if (res === undefined) return undefined;
+    return new Map((res.QueryResult ?? []).map((r) => [r.To_Account, r.Status]));
+  }
+
   /** Idempotent: importing an existing account succeeds. */
   async importAccount(userId: string, options: CallOptions = {}): Promise<void> {
     await this.call('im_open_login_svc/account_import', { UserID: userId }, options);

@@ -7,6 +7,7 @@ export const IM_COMMAND_LIMITS: Readonly<Record<string, number>> = {
   'openim/admin_getroammsg': 200,
   'openim/modify_c2c_msg': 200,
   'recentcontact/get_list': 200,
+  'openim/query_online_status': 200,
   'im_open_login_svc/account_import': 200,
   'im_open_login_svc/account_delete': 100,
   'im_open_login_svc/account_check': 100,

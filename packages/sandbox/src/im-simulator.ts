@@ -137,6 +137,8 @@ export class ImSimulator extends FaultInjecting {
    * history and the conversation list no longer show what came before; read from the other, all is there.
    */
   private readonly deletedBySide = new Map<string, number>();
+  /** Each agent's devices connected now (agentLogin to agentLogout or agentDisconnect): query_online_status reads them. */
+  private readonly onlineDevices = new Map<string, Set<string>>();
 
   constructor(readonly options: ImSimulatorOptions) {
     super();
@@ -264,9 +266,20 @@ export class ImSimulator extends FaultInjecting {
     return record?.delivered ?? false;
   }
 
-  /** The agent's client connects: State.StateChange Login (Register); `eventTime` as for agentLogout. Resolves to whether the callback was answered OK. */
-  async agentLogin(agent: string, eventTime?: number): Promise<boolean> {
+  /**
+   * The agent's client on `device` connects: State.StateChange Login (Register); `eventTime` as
+   * for agentLogout. Resolves to whether the callback was answered OK. IM calls back for each
+   * connection, so an agent on two devices (a PC and a phone) logs in, and out, twice.
+   */
+  async agentLogin(agent: string, eventTime?: number, device = 'Web'): Promise<boolean> {
+    this.devicesOf(agent).add(device);
     return this.stateChange(agent, 'Login', 'Register', eventTime);
+  }
+
+  private devicesOf(agent: string): Set<string> {
+    let devices = this.onlineDevices.get(agent);
+    if (devices === undefined) this.onlineDevices.set(agent, (devices = new Set()));
+    return devices;
   }
 
   /** `account` deletes its conversation with `peer` in its client (and its messages on IM's server, for its side only). */
@@ -279,14 +292,41 @@ export class ImSimulator extends FaultInjecting {
     return m.receivedAt > (this.deletedBySide.get(`${account}\n${peer}`) ?? -Infinity);
   }
 
-  /** The agent logs out: State.StateChange Logout (Unregister). */
-  async agentLogout(agent: string, eventTime?: number): Promise<boolean> {
+  /** The agent logs out on `device`: State.StateChange Logout (Unregister). */
+  async agentLogout(agent: string, eventTime?: number, device = 'Web'): Promise<boolean> {
+    this.devicesOf(agent).delete(device);
     return this.stateChange(agent, 'Logout', 'Unregister', eventTime);
   }
 
-  /** The agent's connection drops: State.StateChange Disconnect (LinkClose, or TimeOut after 400 s without a heartbeat). */
-  async agentDisconnect(agent: string, reason: 'LinkClose' | 'TimeOut' = 'LinkClose'): Promise<boolean> {
+  /** The agent's connection on `device` drops: State.StateChange Disconnect (LinkClose, or TimeOut after 400 s without a heartbeat). */
+  async agentDisconnect(agent: string, reason: 'LinkClose' | 'TimeOut' = 'LinkClose', device = 'Web'): Promise<boolean> {
+    this.devicesOf(agent).delete(device);
     return this.stateChange(agent, 'Disconnect', reason);
+  }
+
+  /**
+   * openim/query_online_status: each account's state over its devices (`Online` while any is
+   * connected), with each device's when IsNeedDetail is 1; accounts not imported in ErrorList
+   * (70107). At most 500 accounts a call.
+   */
+  private onlineStatus(body: Record<string, unknown>): object {
+    const accounts = body['To_Account'];
+    if (!Array.isArray(accounts) || accounts.length === 0 || accounts.length > 500 || !accounts.every((a) => typeof a === 'string'))
+      return imError(90001, 'To_Account needs 1 to 500 UserIDs');
+    const detail = body['IsNeedDetail'] === 1;
+    const known = (accounts as string[]).filter((a) => this.accounts.has(a));
+    return {
+      ...OK,
+      QueryResult: known.map((a) => {
+        const devices = [...(this.onlineDevices.get(a) ?? [])];
+        return {
+          To_Account: a,
+          Status: devices.length > 0 ? 'Online' : 'Offline',
+          ...(detail ? { Detail: devices.map((Platform) => ({ Platform, Status: 'Online' })) } : {}),
+        };
+      }),
+      ErrorList: (accounts as string[]).filter((a) => !this.accounts.has(a)).map((a) => ({ To_Account: a, ErrorCode: 70107 })),
+    };
   }
 
   /** `eventTime`: when IM saw it (ms), now by default; an earlier one stands for a callback IM delivers late. */
@@ -428,6 +468,8 @@ export class ImSimulator extends FaultInjecting {
         return this.modifyC2C(body);
       case 'recentcontact/get_list':
         return this.conversationList(body);
+      case 'openim/query_online_status':
+        return this.onlineStatus(body);
       default:
         return imError(90001, `unknown command ${command}`);
     }

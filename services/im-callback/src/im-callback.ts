@@ -1,7 +1,17 @@
 import type { Config } from '@wxim/config';
 import { DEFAULT_JOB_OPTIONS, QUEUES, type ReplyJob } from '@wxim/queue';
 import { ConversationLine, DeskPresence, FleetLock } from '@wxim/state';
-import { type HttpContext, type MissedReason, accountKeys, createHttpHost, createImClient, imShareGate, otherAppDesks, requireImSettings } from '@wxim/host';
+import {
+  type HttpContext,
+  type MissedReason,
+  accountKeys,
+  createHttpHost,
+  createImClient,
+  fleetRateGate,
+  imShareGate,
+  otherAppDesks,
+  requireImSettings,
+} from '@wxim/host';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { CALLBACK_BODY_LIMIT, type CallbackRouteOptions, callbackRoutes, missedCallback } from './callback-routes.js';
@@ -13,6 +23,7 @@ import { OwedLooks } from './owed-looks.js';
 import { createCallbackMetrics } from './metrics.js';
 import { CallbackRecovery } from './recovery.js';
 import { ReplyStore } from './reply-store.js';
+import { onlineElsewhere } from './online-elsewhere.js';
 
 export interface ImCallback {
   app: FastifyInstance;
@@ -104,6 +115,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   );
   const im = createImClient(config, metrics);
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
+  const presenceGate = fleetRateGate(redis, keys, config);
   const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log });
   const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log });
   const owed = new OwedLooks(redis, keys, config.im.agents);
@@ -143,6 +155,10 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     watch,
     recordState: async (account, state) => {
       if (!agents.has(account)) return;
+      if ((state.action === 'Logout' || state.action === 'Disconnect') && (await onlineElsewhere(im, presenceGate, account))) {
+        log.info({ agent: account, action: state.action }, 'one of the agent’s connections closed; IM has them online on another: still online');
+        return;
+      }
       if (!(await presence.record(account, state)) || state.action !== 'Login') return;
       // Waiting customers look for an agent at once rather than at their next look (within 30 s).
       await presence
