@@ -96,13 +96,6 @@ export interface OrderedJobs<T, R> {
   done(job: Job<T>, failed: boolean): Promise<void>;
 }
 
-/**
- * Per-customer order for a queue's jobs, written once for every worker: a job runs only at the
- * head of its customer's line (see ConversationLine); one behind steps aside (delayed, no attempt
- * spent) and is woken when the one ahead is done. A job at the head runs under its lease (BullMQ's
- * lock, which every platform call confirms), and what its error means for the queue (retry, hold
- * the queue, wait alone at the head of its line, fail, give up) is decided in one place (see decide) and counted in the worker's words.
- */
 /** Jobs this process put to sleep in their current attempt (one Job object per attempt): see sleepUntil. */
 const asleep = new WeakSet<Job>();
 
@@ -118,6 +111,13 @@ export async function sleepUntil(job: Job, at: number, lease?: Pick<Lease, 'toke
   asleep.add(job);
 }
 
+/**
+ * Per-customer order for a queue's jobs, written once for every worker: a job runs only at the
+ * head of its customer's line (see ConversationLine); one behind steps aside (delayed, no attempt
+ * spent) and is woken when the one ahead is done. A job at the head runs under its lease (BullMQ's
+ * lock, which every platform call confirms), and what its error means for the queue (retry, hold
+ * the queue, wait alone at the head of its line, fail, give up) is decided in one place (see decide) and counted in the worker's words.
+ */
 export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJobsDeps, spec: OrderedJobSpec<T, R, B>): OrderedJobs<T, R> {
   const { line, log } = deps;
   const { words } = spec;

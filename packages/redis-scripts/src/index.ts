@@ -1,6 +1,6 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { LOAD_DRIFT, RECORD_STATE, RECOUNT, RELEASE } from './scripts/agents.js';
-import { AUTO_REPLY, CLOSE, TRANSFER } from './scripts/desk.js';
+import { AUTO_REPLY, CLOSE, RELEASE_UNREACHED, TRANSFER } from './scripts/desk.js';
 import { CLAIM } from './scripts/identity.js';
 import { APPEND, FINISH, HEAD, PLACE_AHEAD, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
@@ -44,6 +44,7 @@ const SCRIPTS = {
   wximLoadDrift: { lua: LOAD_DRIFT },
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
+  wximDeskReleaseUnreached: { numberOfKeys: 6, lua: RELEASE_UNREACHED },
   // 10 keys, then two per other account of the IM app: their number comes first.
   wximDeskAutoReply: { lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
@@ -127,6 +128,7 @@ export interface RelayScripts {
     openid: string,
     agent: string,
   ): Promise<[string, string?]>;
+  wximDeskReleaseUnreached(customer: string, load: string, active: string, mark: string, own: string, ownMark: string, openid: string, job: string): Promise<string | null>;
   wximDeskAutoReply(numberOfKeys: number, ...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
   wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;

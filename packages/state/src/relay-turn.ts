@@ -71,6 +71,27 @@ export class RelayTurn {
   }
 
   /**
+   * For a customer's message that failed for good: when its job opened the customer's conversation,
+   * its agent never got a word of it (the customer's later messages wait behind it), so the
+   * conversation closes and frees its place (see RELEASE_UNREACHED). Resolves to the agent whose
+   * place was freed, or undefined (another job opened it, it was handed on or closed meanwhile).
+   */
+  async releaseUnreached(openid: string, jobId: string): Promise<string | undefined> {
+    const { keys } = this;
+    const agent = await this.redis.wximDeskReleaseUnreached(
+      keys.customer(openid),
+      keys.agentLoad,
+      keys.deskActive,
+      keys.deskLoadsOwn,
+      keys.carriedLoad,
+      keys.carriedLoadsOwn,
+      openid,
+      this.jobKeyPrefix + jobId,
+    );
+    return agent ?? undefined;
+  }
+
+  /**
    * Forgets `agent` as the job's first agent, while the job still holds its lock (`lease`): for a job
    * whose turn recorded them (Begun.firstAgentNew) and which found the customer handed on before
    * it sent anything, so its next turn records the new agent as its first, and the message goes

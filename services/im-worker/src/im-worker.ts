@@ -98,7 +98,8 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       // IM's and WeChat's paces (IM's the app's, shared with accounts on the same app).
       const gate = fleetRateGate(state, keys, config);
       const relayed = new RelayedMessage(state, keys, { unanswered: config.desk.firstResponseSlaMs !== undefined, watch: config.desk.windowWarningMs !== 0 });
-      const loads = new AgentLoad(state, keys, new DeskPresence(state, keys, prefix, otherAppDesks(config)));
+      const presence = new DeskPresence(state, keys, prefix, otherAppDesks(config));
+      const loads = new AgentLoad(state, keys, presence);
       // Each start counts the agents' open conversations afresh (once for accounts that share an
       // IM app, by the first of them): the file's accounts may have joined or left an app since.
       if (config.account === config.imPaceAccount) {
@@ -136,6 +137,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         csat: new CsatAnswers({ redis: state, keys, answers: metrics.csatAnswers, log }),
         ...(replicas === undefined ? {} : { replicas }),
         relayed,
+        placeFreed: () => presence.wakeWaiting(1),
         ...(overrides.waitMs === undefined ? {} : { waitMs: overrides.waitMs }),
       });
       return {

@@ -49,6 +49,8 @@ export interface ProcessorDeps extends OrderedJobsDeps {
    * agent's warning; and who serves the customer now (always).
    */
   relayed: Pick<RelayedMessage, 'relayed'>;
+  /** A place an agent held for a conversation was freed (see releaseUnreached): the customer waiting longest looks at once. */
+  placeFreed?: () => Promise<unknown>;
 }
 
 /** A customer's message opens (or continues) a conversation; an event only goes to an agent; an unfollow needs none. */
@@ -110,6 +112,23 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
     await sleepUntil(job, Date.now() + (deps.waitMs ?? LOOK_AGAIN_MS), lease);
     await deps.wake(job.id!);
     throw new DelayedError();
+  }
+
+  /**
+   * A customer's message failed for good (by this process's decision or the queue's): when it
+   * opened the conversation, its agent never got a word of it, and the place it held is freed
+   * (RelayTurn.releaseUnreached) rather than held until CLOSE_AFTER_IDLE. Best-effort: a Redis
+   * error leaves the place held, as before, and says so.
+   */
+  async function releaseUnreached(job: Job<InboundJob>): Promise<void> {
+    try {
+      const agent = await relayTurn.releaseUnreached(job.data.message.fromUserName, job.id!);
+      if (agent === undefined) return;
+      deps.log.info({ jobId: job.id, agent }, "the message that opened the conversation failed for good: the agent's place is freed");
+      await deps.placeFreed?.();
+    } catch (err) {
+      deps.log.warn({ jobId: job.id, reason: (err as Error).message }, 'could not free the place of a conversation whose first message failed for good');
+    }
   }
 
   async function relayPush(job: Job<InboundJob>, lease: Lease | undefined, begun: Head<Begun>): Promise<RelayResult> {
@@ -251,7 +270,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       const firstTurn = first === undefined ? undefined : deps.imFirstTurn?.of(first, lease);
       return relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job), firstTurn);
     },
-    attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun) }),
+    attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun), failedForGood: () => releaseUnreached(job) }),
+    failedByQueue: (job) => (inboundLineOf(job.data) === undefined ? Promise.resolve() : releaseUnreached(job)),
     words: {
       fields: (job) => ({ kind: job.data.message.kind }),
       willRetry: 'relay will be retried',

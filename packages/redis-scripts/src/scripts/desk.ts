@@ -65,7 +65,7 @@ local function closeConversation(desk, load, openid)
   local c = desk.customerPrefix .. openid
   local agent = redis.call('HGET', c, 'agent')
   local tracked = redis.call('ZREM', desk.active, openid) == 1
-  redis.call('HDEL', c, 'handedOn')
+  redis.call('HDEL', c, 'handedOn', 'openedBy')
   if agent and redis.call('HGET', c, 'counted') ~= '0' then
     if tracked then redis.call('ZINCRBY', load, -1, agent) end
     redis.call('HSET', c, 'counted', '0')
@@ -196,6 +196,9 @@ local function deskAssign(customer, load, agents, desk, openid)
   redis.call('ZINCRBY', load, 1, agent)
   redis.call('HSET', customer, 'agent', agent, 'counted', '1', 'openedAt', openedAt, 'assignedAt', now)
   redis.call('HDEL', customer, 'answeredAt')
+  -- The job whose message opened it: should that job fail for good, its agent never got a word of
+  -- the conversation (the customer's later messages wait behind it), and RELEASE_UNREACHED frees the place.
+  if desk.job then redis.call('HSET', customer, 'openedBy', desk.job) else redis.call('HDEL', customer, 'openedBy') end
   -- When a wait for an agent ended (none: the conversation did not wait): its messages could go no sooner.
   if waited then redis.call('HSET', customer, 'waitEndedAt', now) else redis.call('HDEL', customer, 'waitEndedAt') end
   redis.call('ZADD', desk.last, now, agent)
@@ -230,6 +233,7 @@ local function handOn(desk, customer, load, openid, current, to)
   redis.call('HSET', customer, 'handedOn', handed and (handed .. ',' .. current) or current)
   redis.call('ZINCRBY', load, 1, to)
   redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
+  redis.call('HDEL', customer, 'openedBy')
   redis.call('ZADD', desk.last, now, to)
   if not tracked then redis.call('ZADD', desk.active, now, openid) end
 end
@@ -281,6 +285,20 @@ closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
 redis.call('EXPIRE', KEYS[4], ${PROGRESS_TTL_S})
 return {'closed'}
+`;
+
+// KEYS: customer hash, agent-load, active, the desk's loads mark, the account's own load and mark
+// (see ownLoads). ARGV: openid, the job's key. For a customer's message that failed for good (IM
+// refusing it, its attempts used up, removed by hand): when it opened the customer's conversation,
+// its agent never got a word of it (the customer's later messages wait behind it in their line),
+// so the conversation closes and its place is freed, as a /close would, rather than hold the place
+// until CLOSE_AFTER_IDLE. A conversation opened by another job, handed on, or closed meanwhile is
+// left as it is. Returns the agent whose place was freed, or false.
+export const RELEASE_UNREACHED = `${DESK_LUA}
+if redis.call('HGET', KEYS[1], 'openedBy') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'counted') == '0' then return false end
+local desk = { active = KEYS[3], customerPrefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) }
+ownLoads(KEYS[2], KEYS[4], KEYS[5], KEYS[6])
+return closeConversation(desk, KEYS[2], ARGV[1])
 `;
 
 // KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
