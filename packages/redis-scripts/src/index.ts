@@ -128,7 +128,16 @@ export interface RelayScripts {
     openid: string,
     agent: string,
   ): Promise<[string, string?]>;
-  wximDeskReleaseUnreached(customer: string, load: string, active: string, mark: string, own: string, ownMark: string, openid: string, job: string): Promise<string | null>;
+  wximDeskReleaseUnreached(
+    customer: string,
+    load: string,
+    active: string,
+    mark: string,
+    own: string,
+    ownMark: string,
+    openid: string,
+    job: string,
+  ): Promise<string | null>;
   wximDeskAutoReply(numberOfKeys: number, ...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
   wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;
