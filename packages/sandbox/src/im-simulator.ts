@@ -314,7 +314,7 @@ export class ImSimulator extends FaultInjecting {
     if (!Array.isArray(accounts) || accounts.length === 0 || accounts.length > 500 || !accounts.every((a) => typeof a === 'string'))
       return imError(90001, 'To_Account needs 1 to 500 UserIDs');
     const detail = body['IsNeedDetail'] === 1;
-    const known = (accounts as string[]).filter((a) => this.accounts.has(a));
+    const known = accounts.filter((a) => this.accounts.has(a));
     return {
       ...OK,
       QueryResult: known.map((a) => {
@@ -325,7 +325,7 @@ export class ImSimulator extends FaultInjecting {
           ...(detail ? { Detail: devices.map((Platform) => ({ Platform, Status: 'Online' })) } : {}),
         };
       }),
-      ErrorList: (accounts as string[]).filter((a) => !this.accounts.has(a)).map((a) => ({ To_Account: a, ErrorCode: 70107 })),
+      ErrorList: accounts.filter((a) => !this.accounts.has(a)).map((a) => ({ To_Account: a, ErrorCode: 70107 })),
     };
   }
 
