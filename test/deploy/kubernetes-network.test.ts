@@ -217,7 +217,7 @@ t.test('wechat-gateway, the internet-facing service, reaches DNS and Redis and n
 });
 
 t.test(
-  'the media component (components/media, with MEDIA_PUBLIC_URL): the gateway also reaches public addresses on 443, and nothing else changes',
+  "the media component (components/media, with MEDIA_PUBLIC_URL): the gateway also reaches public addresses on 80 (WeChat's video links are plain http) and 443, and nothing else changes",
   async (t) => {
     const component = parse(await readFile(join(root, 'deploy/k8s/components/media/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
     t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component'], 'a Kustomize Component');
@@ -243,8 +243,13 @@ t.test(
     );
     t.same(
       after.filter((r) => !before.has(r)),
-      [`wechat-gateway → ${internet.name}:443/TCP`, `wechat-gateway → ${internet6.name}:443/TCP`],
-      'what it opens: the gateway to public addresses over HTTPS (not private, metadata or loopback ones, no other port)',
+      [
+        `wechat-gateway → ${internet.name}:80/TCP`,
+        `wechat-gateway → ${internet.name}:443/TCP`,
+        `wechat-gateway → ${internet6.name}:80/TCP`,
+        `wechat-gateway → ${internet6.name}:443/TCP`,
+      ],
+      'what it opens: the gateway to public addresses over HTTP and HTTPS (not private, metadata or loopback ones, no other port)',
     );
   },
 );
