@@ -21,23 +21,30 @@ export async function retryFailedJobs(queue: Queue, ids?: readonly string[], pla
   const outcome: RetryOutcome = { retried: 0, skipped: [] };
   // BullMQ's retry checks the job is failed (and not locked) in the same script that moves it.
   const retry = async (job: Job) => {
-    // Held while it works, as a removal by hand holds it: neither acts on a state the other changed.
-    const held = await withJobInHand(queue, job.id!, async () => {
-      await retryHeld(job);
-      return true;
-    }).catch((err: Error) => outcome.skipped.push({ id: job.id!, why: err.message }));
-    if (held === undefined) outcome.skipped.push({ id: job.id!, why: 'another hand is removing or retrying it right now: look again in a moment' });
+    // Held while it moves, as a removal by hand holds it: neither acts on a state the other changed.
+    // A job back in wait is no removal's any more, so its place in line is taken after.
+    let moved: boolean | undefined;
+    try {
+      moved = await withJobInHand(queue, job.id!, () => retryHeld(job));
+    } catch (err) {
+      outcome.skipped.push({ id: job.id!, why: (err as Error).message });
+      return;
+    }
+    if (moved === undefined) outcome.skipped.push({ id: job.id!, why: 'another hand is removing or retrying it right now: look again in a moment' });
+    if (moved !== true) return;
+    outcome.retried++;
+    // Not caught: a job retried but not in its line would run behind the customer's later ones.
+    await placed?.(job);
   };
-  const retryHeld = async (job: Job) => {
+  const retryHeld = async (job: Job): Promise<boolean> => {
     try {
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
     } catch (err) {
       const state = await job.getState().catch(() => 'unknown');
       outcome.skipped.push({ id: job.id!, why: state === 'failed' ? (err as Error).message : `it is ${state}, not failed` });
-      return;
+      return false;
     }
-    outcome.retried++;
-    await placed?.(job);
   };
   // Read at once (paging through a set that changes as jobs fail or are retried would skip some).
   let jobs: Job[];

@@ -10,6 +10,7 @@ import {
   jobKey,
   replyJobId,
   signalJobId,
+  withJobInHand,
 } from '@wxim/queue';
 import { type ConversationLine, ReplyRecall, type StateKeys } from '@wxim/state';
 import type { Queue } from 'bullmq';
@@ -167,9 +168,15 @@ export class ReplyStore {
   async reviveUnconfirmed(msg: AfterSendMsg): Promise<boolean> {
     const job = await this.queue.getJob(replyJobId(msg.msgKey));
     if (job === undefined || !job.failedReason?.startsWith(UNCONFIRMED_REASON)) return false;
-    if (!isSameReply(job.data, msg) || (await job.getState()) !== 'failed') return false;
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    return true;
+    if (!isSameReply(job.data, msg)) return false;
+    // Held while it moves, as a retry or removal by hand holds it (a removal that read it failed
+    // must not remove it once back to run); one held by another hand is left to that hand.
+    const revived = await withJobInHand(this.queue, job.id!, async () => {
+      if ((await job.getState()) !== 'failed') return false;
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    });
+    return revived === true;
   }
 
   /** Whether a reply with this MsgKey was stored in the last {@link REPLY_DEDUPE_MS} (its id's deduplication key is there). */
