@@ -86,6 +86,12 @@ export interface OrderedJobSpec<T, R, B extends TurnLook = TurnLook> {
    * the person waiting, as for a job whose attempts ran out. No lease. Handles its own errors.
    */
   failedByQueue?(job: Job<T>): Promise<void>;
+  /**
+   * The same, before the job leaves its line (a step that wakes the customer's next job): what
+   * the next job must find changed already (e.g. a place the failed job held, freed). Handles its
+   * own errors.
+   */
+  failedByQueueBeforeLeaving?(job: Job<T>): Promise<void>;
   words: JobWords<T>;
 }
 
@@ -236,6 +242,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
       log.error({ jobId: job.id, ...(words.fields?.(job) ?? {}), reason: job.failedReason }, `${words.failedForGood} (by the queue)`);
     }
     const openid = spec.lineOf(job);
+    if (byQueue) await spec.failedByQueueBeforeLeaving?.(job);
     // The line first: the customer's later jobs do not wait for what is said about this one, which
     // is said however the line's step went.
     try {

@@ -125,10 +125,15 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       const agent = await relayTurn.releaseUnreached(job.data.message.fromUserName, job.id!);
       if (agent === undefined) return;
       deps.log.info({ jobId: job.id, agent }, "the message that opened the conversation failed for good: the agent's place is freed");
-      await deps.placeFreed?.();
     } catch (err) {
       deps.log.warn({ jobId: job.id, reason: (err as Error).message }, 'could not free the place of a conversation whose first message failed for good');
+      return;
     }
+    await deps
+      .placeFreed?.()
+      .catch((err: Error) =>
+        deps.log.warn({ jobId: job.id, reason: err.message }, 'could not wake the customers waiting for the place freed; they look again by themselves'),
+      );
   }
 
   async function relayPush(job: Job<InboundJob>, lease: Lease | undefined, begun: Head<Begun>): Promise<RelayResult> {
@@ -271,7 +276,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       return relayTurn.begin(openid, job.id!, assignMode(job.data.message), actionOf(job), firstTurn);
     },
     attempt: (job, lease, begun) => ({ run: () => relayPush(job, lease, begun), failedForGood: () => releaseUnreached(job) }),
-    failedByQueue: (job) => (inboundLineOf(job.data) === undefined ? Promise.resolve() : releaseUnreached(job)),
+    // Before the line moves on: the customer's next message must not begin in the conversation about to close.
+    failedByQueueBeforeLeaving: (job) => (inboundLineOf(job.data) === undefined ? Promise.resolve() : releaseUnreached(job)),
     words: {
       fields: (job) => ({ kind: job.data.message.kind }),
       willRetry: 'relay will be retried',

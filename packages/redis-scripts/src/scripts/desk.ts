@@ -289,7 +289,7 @@ return {'closed'}
 
 // KEYS: customer hash, agent-load, active, the desk's loads mark, the account's own load and mark
 // (see ownLoads). ARGV: openid, the job's key. For a customer's message that failed for good (IM
-// refusing it, its attempts used up, removed by hand): when it opened the customer's conversation,
+// refusing it, its attempts used up, stalled too often): when it opened the customer's conversation,
 // its agent never got a word of it (the customer's later messages wait behind it in their line),
 // so the conversation closes and its place is freed, as a /close would, rather than hold the place
 // until CLOSE_AFTER_IDLE. A conversation opened by another job, handed on, or closed meanwhile is
