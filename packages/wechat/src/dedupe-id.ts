@@ -22,8 +22,10 @@ export function dedupeId(msg: WechatMessage): string {
  * repeats its fields as they were.
  */
 function fieldsOf(fields: Record<string, string>): string {
+  // A compatible-mode push read without the key carries its ciphertext too, random for each retry.
   return JSON.stringify(
     Object.keys(fields)
+      .filter((k) => k !== 'Encrypt')
       .sort()
       .map((k) => [k, fields[k]]),
   );

@@ -88,6 +88,18 @@ t.test('dedupe ids: MsgId for messages, openid + time + event (+ key) for events
     );
   t.not(dedupeId(page('/a')), dedupeId(page('/b')), 'unknown events: two, by their fields');
   t.equal(dedupeId(page('/a')), dedupeId(page('/a')), "unknown events: WeChat's retry of one is the same");
+  // Compatible mode read without the key: the ciphertext beside the plain fields, new at each retry.
+  const withCipher = (cipher: string) =>
+    parseMessage(
+      pushXml({
+        kind: 'unknown',
+        ...common,
+        msgType: 'event',
+        event: 'weapp_page',
+        fields: { MsgType: 'event', Event: 'weapp_page', PagePath: '/a', Encrypt: cipher },
+      }),
+    );
+  t.equal(dedupeId(withCipher('AAAA')), dedupeId(withCipher('BBBB')), "unknown events: a retry's new ciphertext is the same event");
   t.match(dedupeId(page('/a')), /^[A-Za-z0-9_-]+$/);
 });
 

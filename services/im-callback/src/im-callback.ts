@@ -51,6 +51,8 @@ export interface ImCallbackOverrides {
   sweepSettleMs?: number;
   /** How long refused conversation lists hold the sweeps' cursor back (10 minutes); tests shorten it. */
   sweepListsGraceMs?: number;
+  /** How long a Logout or Disconnect waits for IM's word on the agent's other devices (ONLINE_CHECK_MS, 1 s); tests of the logic lengthen it. */
+  onlineCheckMs?: number;
 }
 
 export const ENQUEUE_TIMEOUT_MS = 1500;
@@ -155,7 +157,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     watch,
     recordState: async (account, state) => {
       if (!agents.has(account)) return;
-      if ((state.action === 'Logout' || state.action === 'Disconnect') && (await onlineElsewhere(im, presenceGate, account))) {
+      if ((state.action === 'Logout' || state.action === 'Disconnect') && (await onlineElsewhere(im, presenceGate, account, overrides.onlineCheckMs))) {
         log.info({ agent: account, action: state.action }, 'one of the agent’s connections closed; IM has them online on another: still online');
         return;
       }
