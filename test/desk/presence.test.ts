@@ -184,6 +184,7 @@ t.test('an agent on two devices who closes one stays online (IM is asked); closi
   for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
   const agent = AGENTS[0]!;
   const action = async () => storedAgentState(await state.hget(keys.agentState, agent))?.action;
+  await im.agentLogout(agent); // off the simulator's default web client: only the two devices below
   await im.agentLogin(agent, undefined, 'Windows');
   await im.agentLogin(agent, undefined, 'Android');
   // The phone's app is killed, then (an older SDK) a login elsewhere kicks a session out: IM calls back for each connection.
@@ -199,6 +200,32 @@ t.test('an agent on two devices who closes one stays online (IM is asked); closi
   t.equal(await action(), 'Logout', 'offline now: IM has them on no device');
   const asked = (im.callsPerSecond()['openim/query_online_status'] ?? []).reduce((n, [, calls]) => n + calls, 0);
   t.ok(asked >= 3, `IM asked at each Logout or Disconnect of the agent (${asked} calls)`);
+});
+
+t.test("a Login or a Logout whose callback was lost is put right from IM's own view within a period", async (t) => {
+  const relay = await startTwoWay(redis.url, { callback: { presenceSyncMs: 300 }, worker: { waitMs: LOOK_AGAIN_MS } });
+  t.teardown(() => relay.close());
+  const { im, wechat } = relay;
+  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  for (const agent of AGENTS) await im.agentLogout(agent);
+  const agent = AGENTS[0]!;
+  const action = async () => storedAgentState(await state.hget(keys.agentState, agent))?.action;
+  const openid = fakeOpenId();
+  await wechat.push(wechat.text(openid, 'anyone there?'));
+  await eventually('the customer waits: nobody is online', async () => (await state.zscore(keys.deskWaiting, openid)) !== null);
+  // The agent logs in while im-callback cannot be reached: IM's callback never arrives.
+  im.callbackLost(1);
+  t.notOk(await im.agentLogin(agent), 'the Login callback is lost');
+  t.equal(await action(), 'Logout', 'by itself, the relay still holds the agent logged out');
+  const since = Date.now();
+  await eventually("IM's view puts the agent online", async () => (await action()) === 'Login', 10_000);
+  await eventually('the waiting customer reaches them', () => im.messagesBetween(openid).length === 1, 20_000);
+  t.ok(Date.now() - since < LOOK_AGAIN_MS / 2, `woken by the look at IM (${Date.now() - since} ms), not by the customer's next look`);
+  // And a Logout lost the same way.
+  im.callbackLost(1);
+  t.notOk(await im.agentLogout(agent), 'the Logout callback is lost');
+  await eventually("IM's view puts the agent offline", async () => (await action()) === 'Logout', 10_000);
 });
 
 t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken clock) is refused: it cannot outrank the real ones after it', async (t) => {

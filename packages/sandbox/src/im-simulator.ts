@@ -33,7 +33,7 @@ export interface ImSimulatorOptions {
   sdkAppId: number;
   secretKey: string;
   admin?: string;
-  /** Agent accounts that exist from the start. */
+  /** Agent accounts that exist from the start, logged in (on `Web`: query_online_status has them Online). */
   agents?: readonly string[];
   /** Pro/Ultimate/Enterprise editions refuse to re-import a deleted UserID for 3 months (70399). */
   refuseReimport?: boolean;
@@ -146,7 +146,11 @@ export class ImSimulator extends FaultInjecting {
     this.dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.rateLimit = options.rateLimit ?? IM_DEFAULT_LIMIT;
     this.historyLagMs = options.historyLagMs ?? 0;
-    for (const agent of options.agents ?? []) this.accounts.set(agent, {});
+    // The agents are at their desks: logged in on the web client until a test logs them out.
+    for (const agent of options.agents ?? []) {
+      this.accounts.set(agent, {});
+      this.onlineDevices.set(agent, new Set(['Web']));
+    }
     this.accounts.set(this.admin, {});
     this.callbackSender = new ImCallbackSender(options.sdkAppId, options.callback);
     this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });

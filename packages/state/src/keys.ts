@@ -83,6 +83,8 @@ export function stateKeys(prefix: string, loads: LoadPlaces = { at: prefix, from
     callbackOwed: `${prefix}:im-callback:owed`,
     /** Held by the one instance looking through IM's history (a gap's recovery or a sweep): one at a time, so a customer's found replies keep their order. */
     historyLock: `${prefix}:im-callback:history-lock`,
+    /** Held for a period by the instance that compares the agents' states with IM's (see im-callback's PresenceSync). */
+    presenceSyncLock: `${prefix}:im-callback:presence-sync-lock`,
     /** The replies IM's history showed, per customer (MsgKey → what the history holds), for confirming their callbacks. */
     replyConfirmations: (openid: string) => `${prefix}:reply-confirmations:${openid}`,
     /**

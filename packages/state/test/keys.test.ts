@@ -41,6 +41,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       callbackSweep: keys.callbackSweep,
       callbackOwed: keys.callbackOwed,
       historyLock: keys.historyLock,
+      presenceSyncLock: keys.presenceSyncLock,
       replyConfirmations: keys.replyConfirmations('o1'),
       relayIds: keys.relayIds('j1'),
       earlierFirstAttempt: keys.earlierFirstAttempt('j1'),
@@ -91,6 +92,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       callbackSweep: '{wxim}:im-callback:sweep',
       callbackOwed: '{wxim}:im-callback:owed',
       historyLock: '{wxim}:im-callback:history-lock',
+      presenceSyncLock: '{wxim}:im-callback:presence-sync-lock',
       replyConfirmations: '{wxim}:reply-confirmations:o1',
       relayIds: '{wxim}:relay-ids:j1',
       earlierFirstAttempt: '{wxim}:first-attempt:j1',
@@ -112,7 +114,7 @@ t.test('every key of the relay keeps its name', async (t) => {
       },
     },
   );
-  t.equal(Object.keys(keys).length, 48, 'a key added here is added to this list too');
+  t.equal(Object.keys(keys).length, 49, 'a key added here is added to this list too');
 });
 
 t.test("an account that shares its IM app counts agents' loads in the app's keys, its own kept to carry over", async (t) => {

@@ -24,6 +24,7 @@ import { createCallbackMetrics } from './metrics.js';
 import { CallbackRecovery } from './recovery.js';
 import { ReplyStore } from './reply-store.js';
 import { onlineElsewhere } from './online-elsewhere.js';
+import { PRESENCE_SYNC_MS, PresenceSync } from './presence-sync.js';
 
 export interface ImCallback {
   app: FastifyInstance;
@@ -31,7 +32,9 @@ export interface ImCallback {
   recovery: CallbackRecovery;
   watch: CallbackWatch;
   sweep: CallbackSweep;
-  /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran) and the sweeps. */
+  /** The agents' states compared with IM's every PRESENCE_SYNC_MS. */
+  presenceSync: PresenceSync;
+  /** Starts the heartbeat (and a recovery, if callbacks may have been missed while no instance ran), the sweeps and the presence look. */
   start(): void;
   /** Told before the server in front of it stops taking requests: callbacks are refused from then on, and looked for in IM's history later. */
   closing(): void;
@@ -53,6 +56,8 @@ export interface ImCallbackOverrides {
   sweepListsGraceMs?: number;
   /** How long a Logout or Disconnect waits for IM's word on the agent's other devices (ONLINE_CHECK_MS, 1 s); tests of the logic lengthen it. */
   onlineCheckMs?: number;
+  /** How often the agents' states are compared with IM's (PRESENCE_SYNC_MS, a minute; 0: never); tests shorten it. */
+  presenceSyncMs?: number;
 }
 
 export const ENQUEUE_TIMEOUT_MS = 1500;
@@ -69,18 +74,20 @@ export async function createImCallback(config: Config, overrides: ImCallbackOver
     ...(overrides.logStream ? { logStream: overrides.logStream } : {}),
     build: (context) => callbackParts(config, sdkAppId, context, overrides),
   });
-  const { queue, recovery, watch, sweep, missed } = host.handler;
+  const { queue, recovery, watch, sweep, presenceSync, missed } = host.handler;
   return {
     app: host.app,
     queue,
     recovery,
     watch,
     sweep,
+    presenceSync,
     closing: () => host.closing(),
     missed,
     start() {
       watch.start(); // its first beat also looks at gaps a recovery that did not finish left behind
       sweep.start();
+      presenceSync.start();
     },
     close: () => host.close(),
   };
@@ -124,6 +131,20 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   // One look through IM's history at a time in the fleet, renewed as it goes: a customer's found replies keep their order.
   const lock = new FleetLock(redis, keys.historyLock, 60_000);
   const watch = new CallbackWatch(redis, keys, () => recovery.trigger(), overrides.heartbeatMs, log);
+  const presenceSyncMs = overrides.presenceSyncMs ?? PRESENCE_SYNC_MS;
+  const presenceSync = new PresenceSync({
+    im,
+    gate: presenceGate,
+    presence,
+    redis,
+    keys,
+    agents: config.im.agents,
+    // Held most of a period and left to expire: one look a period in the fleet.
+    lock: new FleetLock(redis, keys.presenceSyncLock, Math.max(100, Math.floor(presenceSyncMs * 0.9))),
+    periodMs: presenceSyncMs,
+    maxOpen: config.desk.maxOpen,
+    log,
+  });
   const recovery: CallbackRecovery = new CallbackRecovery({
     watch,
     scan,
@@ -174,6 +195,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     recovery,
     watch,
     sweep,
+    presenceSync,
     registry: metrics.registry,
     routes: (app: FastifyInstance) => callbackRoutes(app, routes),
     missed: missedCallback(routes),
@@ -183,6 +205,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     async close() {
       await watch.stop();
       await sweep.stop();
+      await presenceSync.stop();
       await recovery.idle();
       await im.close();
       await store.close();
