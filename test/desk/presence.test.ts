@@ -217,15 +217,15 @@ t.test("a Login or a Logout whose callback was lost is put right from IM's own v
   // The agent logs in while im-callback cannot be reached: IM's callback never arrives.
   im.callbackLost(1);
   t.notOk(await im.agentLogin(agent), 'the Login callback is lost');
-  t.equal(await action(), 'Logout', 'by itself, the relay still holds the agent logged out');
   const since = Date.now();
-  await eventually("IM's view puts the agent online", async () => (await action()) === 'Login', 10_000);
+  // A look dates its correction 5 s back (IM's clock and the relay's may differ): a state younger than that waits for the next look.
+  await eventually("IM's view puts the agent online", async () => (await action()) === 'Login', 20_000);
   await eventually('the waiting customer reaches them', () => im.messagesBetween(openid).length === 1, 20_000);
   t.ok(Date.now() - since < LOOK_AGAIN_MS / 2, `woken by the look at IM (${Date.now() - since} ms), not by the customer's next look`);
   // And a Logout lost the same way.
   im.callbackLost(1);
   t.notOk(await im.agentLogout(agent), 'the Logout callback is lost');
-  await eventually("IM's view puts the agent offline", async () => (await action()) === 'Logout', 10_000);
+  await eventually("IM's view puts the agent offline", async () => (await action()) === 'Logout', 20_000);
 });
 
 t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken clock) is refused: it cannot outrank the real ones after it', async (t) => {

@@ -8,6 +8,13 @@ export const PRESENCE_SYNC_MS = 60_000;
 /** query_online_status takes at most this many accounts a call. */
 const PER_CALL = 500;
 
+/**
+ * A correction is dated this long before IM was asked: IM dates its callbacks by its own clock,
+ * and a later change's callback must win over the look even when the relay's clock runs ahead by
+ * a few seconds. A state younger than this is put right by the next look.
+ */
+export const LOOK_DATED_BACK_MS = 5000;
+
 export interface PresenceSyncDeps {
   im: Pick<ImClient, 'onlineStatus'>;
   gate: Pick<RateGate, 'acquire'>;
@@ -30,8 +37,9 @@ export interface PresenceSyncDeps {
  * online elsewhere, then that device dropped too). An agent IM has `Online` whom the relay holds
  * offline is recorded logged in (and the customers waiting look at once); one IM has `Offline`
  * whom the relay holds online (or never heard of) is recorded logged out. `PushOnline` (an app in
- * the background) changes nothing. Recorded as of just before IM was asked, so a callback of a
- * later change always wins over the look.
+ * the background) changes nothing. Dated LOOK_DATED_BACK_MS before IM was asked, so the callback
+ * of a later change wins over the look. The first look comes at start (when callbacks are likeliest
+ * to have been lost), then one a period.
  */
 export class PresenceSync {
   private timer: NodeJS.Timeout | undefined;
@@ -41,11 +49,13 @@ export class PresenceSync {
 
   start(): void {
     if (this.deps.periodMs === 0) return;
-    this.timer = setInterval(() => {
+    const look = () => {
       this.running ??= this.syncOnce()
         .catch((err: Error) => this.deps.log.warn({ reason: err.message }, "could not compare the agents' states with IM's; tried again next period"))
         .finally(() => (this.running = undefined));
-    }, this.deps.periodMs);
+    };
+    look();
+    this.timer = setInterval(look, this.deps.periodMs);
     this.timer.unref();
   }
 
@@ -59,24 +69,28 @@ export class PresenceSync {
     const { im, gate, presence, redis, keys, agents, log } = this.deps;
     if ((await this.deps.lock.take()) === undefined) return [];
     const changed: string[] = [];
-    let cameOnline = false;
-    for (let i = 0; i < agents.length; i += PER_CALL) {
-      const chunk = agents.slice(i, i + PER_CALL);
-      const asked = Date.now();
-      const status = await im.onlineStatus(chunk, { beforeSend: async (command) => (await gate.acquire({ platform: 'im', command }), true) });
-      if (status === undefined) continue;
-      const stored = await redis.hmget(keys.agentState, ...chunk);
-      for (const [j, agent] of chunk.entries()) {
-        const online = isOnline(storedAgentState(stored[j]));
-        const seen = status.get(agent);
-        const action = seen === 'Online' && !online ? 'Login' : seen === 'Offline' && online ? 'Logout' : undefined;
-        if (action === undefined || !(await presence.record(agent, { action, eventTime: asked }))) continue;
-        changed.push(agent);
-        if (action === 'Login') cameOnline = true;
-        log.info({ agent, action }, "an agent's state put right from IM's (its callback was lost, or a device dropped unseen)");
+    let cameOnline = 0;
+    try {
+      for (let i = 0; i < agents.length; i += PER_CALL) {
+        const chunk = agents.slice(i, i + PER_CALL);
+        const asked = Date.now() - LOOK_DATED_BACK_MS;
+        const status = await im.onlineStatus(chunk, { beforeSend: async (command) => (await gate.acquire({ platform: 'im', command }), true) });
+        if (status === undefined) continue;
+        const stored = await redis.hmget(keys.agentState, ...chunk);
+        for (const [j, agent] of chunk.entries()) {
+          const online = isOnline(storedAgentState(stored[j]));
+          const seen = status.get(agent);
+          const action = seen === 'Online' && !online ? 'Login' : seen === 'Offline' && online ? 'Logout' : undefined;
+          if (action === undefined || !(await presence.record(agent, { action, eventTime: asked }))) continue;
+          changed.push(agent);
+          if (action === 'Login') cameOnline++;
+          log.info({ agent, action }, "an agent's state put right from IM's (its callback was lost, or a device dropped unseen)");
+        }
       }
+    } finally {
+      // As many as the agents who came online can take (a Login's callback wakes as many for one).
+      if (cameOnline > 0) await presence.wakeWaiting(this.deps.maxOpen * cameOnline);
     }
-    if (cameOnline) await presence.wakeWaiting(this.deps.maxOpen);
     return changed;
   }
 }
