@@ -1,7 +1,7 @@
 import { DEFAULT_OFF_HOURS_TEXT, DEFAULT_WAITING_TEXT } from '@wxim/config';
 import { fakeOpenId } from '@wxim/sandbox';
 import t from 'tap';
-import { AGENTS, eventually, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
+import { AGENTS, eventually, startTestRedis, deskRelayForTests, startTwoWay, textOf } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 t.teardown(() => redis.close());
@@ -11,10 +11,8 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const closedNow = () => `${DAYS[(new Date().getUTCDay() + 2) % 7]} 10:00-10:01`;
 
 t.test('while every agent is logged out a customer is told once that they wait, as the passive reply; the message waits', async (t) => {
-  const relay = await startTwoWay(redis.url, { env: { AUTO_REPLY_EVERY: '1h' } });
-  t.teardown(() => relay.close());
+  const relay = await deskRelayForTests(t, redis.url, { env: { AUTO_REPLY_EVERY: '1h' } });
   const { im, wechat, wechatApi } = relay;
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   for (const agent of AGENTS) await im.agentLogout(agent);
   const openid = fakeOpenId();
   const first = await wechat.push(wechat.text(openid, 'hello?'));

@@ -2,8 +2,8 @@ import { fakeOpenId } from '@wxim/sandbox';
 import { keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
-import t from 'tap';
-import { AGENTS, eventually, startTestRedis, startTwoWay } from '@wxim/testkit';
+import t, { type Test } from 'tap';
+import { AGENTS, eventually, startTestRedis, deskRelayForTests } from '@wxim/testkit';
 
 // A conversation's first message that fails for good (here IM refuses it: 80001, content
 // security) never reached its agent, and nothing later of the customer's did (it waits behind it
@@ -20,14 +20,15 @@ t.teardown(async () => {
 /** Far longer than the test: only the freed place's wake can bring the waiting customer in. */
 const LOOK_AGAIN_MS = 60_000;
 
+/** A desk of one agent online (the others logged out) with room for one conversation. */
+async function oneAgentOnePlace(t: Test) {
+  const relay = await deskRelayForTests(t, redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
+  for (const other of AGENTS.slice(1)) await relay.im.agentLogout(other);
+  return { relay, im: relay.im, wechat: relay.wechat, keys: stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false)), agent: AGENTS[0]! };
+}
+
 t.test("a conversation whose first message fails for good frees its agent's place, and the customer waiting gets it", async (t) => {
-  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
-  t.teardown(() => relay.close());
-  const { im, wechat } = relay;
-  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
-  for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
-  const agent = AGENTS[0]!;
+  const { relay, im, wechat, keys, agent } = await oneAgentOnePlace(t);
 
   // IM busy at first (90994, tried again), so the conversation holds the only place while the next customer comes.
   const refused = fakeOpenId();
@@ -49,13 +50,7 @@ t.test("a conversation whose first message fails for good frees its agent's plac
 });
 
 t.test('a conversation whose first message reached the agent keeps its place when a later one fails for good', async (t) => {
-  const relay = await startTwoWay(redis.url, { env: { AGENT_MAX_OPEN: '1' }, worker: { waitMs: LOOK_AGAIN_MS } });
-  t.teardown(() => relay.close());
-  const { im, wechat } = relay;
-  const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
-  for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
-  const agent = AGENTS[0]!;
+  const { relay, im, wechat, keys, agent } = await oneAgentOnePlace(t);
 
   const openid = fakeOpenId();
   await wechat.push(wechat.text(openid, 'hello'));

@@ -7,7 +7,7 @@ import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys, storedAgentState } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { AGENTS, eventually, metricLines, startTestRedis, startTwoWay, textOf } from '@wxim/testkit';
+import { AGENTS, eventually, metricLines, startTestRedis, deskRelayForTests, startTwoWay, textOf } from '@wxim/testkit';
 
 const redis = await startTestRedis();
 const state = new Redis(redis.url);
@@ -20,10 +20,8 @@ t.teardown(async () => {
 const LOOK_AGAIN_MS = 60_000;
 
 t.test('with every agent logged out a conversation waits, in order, and goes to the first agent who logs in', async (t) => {
-  const relay = await startTwoWay(redis.url, { worker: { waitMs: LOOK_AGAIN_MS } });
-  t.teardown(() => relay.close());
+  const relay = await deskRelayForTests(t, redis.url, { worker: { waitMs: LOOK_AGAIN_MS } });
   const { im, wechat } = relay;
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   for (const agent of AGENTS) await im.agentLogout(agent);
   t.same(
     im.callbacks.filter((c) => c.command === 'State.StateChange').map((c) => c.delivered),
@@ -158,10 +156,8 @@ t.test('a /close retried after it closed (its pusher died before the wake) still
 });
 
 t.test('a Logout IM delivers after a newer Login does not log the agent out', async (t) => {
-  const relay = await startTwoWay(redis.url);
-  t.teardown(() => relay.close());
+  const relay = await deskRelayForTests(t, redis.url);
   const { im, wechat } = relay;
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
   const loggedOutAt = Date.now();
   await im.agentLogin(AGENTS[0]!);
@@ -175,12 +171,10 @@ t.test('a Logout IM delivers after a newer Login does not log the agent out', as
 t.test('an agent on two devices who closes one stays online (IM is asked); closing the last logs them out', async (t) => {
   // What is tested is the decision, not the time: a loaded machine may take more than IM's 2 s for
   // a callback whose answer waits for IM's word, so both waits are lifted (labelled here).
-  const relay = await startTwoWay(redis.url, { callback: { onlineCheckMs: 20_000 } });
+  const relay = await deskRelayForTests(t, redis.url, { callback: { onlineCheckMs: 20_000 } });
   relay.im.liftCallbackBudget(30_000);
-  t.teardown(() => relay.close());
   const { im, wechat } = relay;
   const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   for (const agent of AGENTS.slice(1)) await im.agentLogout(agent);
   const agent = AGENTS[0]!;
   const action = async () => storedAgentState(await state.hget(keys.agentState, agent))?.action;
@@ -203,11 +197,9 @@ t.test('an agent on two devices who closes one stays online (IM is asked); closi
 });
 
 t.test("a Login or a Logout whose callback was lost is put right from IM's own view within a period", async (t) => {
-  const relay = await startTwoWay(redis.url, { callback: { presenceSyncMs: 300 }, worker: { waitMs: LOOK_AGAIN_MS } });
-  t.teardown(() => relay.close());
+  const relay = await deskRelayForTests(t, redis.url, { callback: { presenceSyncMs: 300 }, worker: { waitMs: LOOK_AGAIN_MS } });
   const { im, wechat } = relay;
   const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   for (const agent of AGENTS) await im.agentLogout(agent);
   const agent = AGENTS[0]!;
   const action = async () => storedAgentState(await state.hget(keys.agentState, agent))?.action;
@@ -229,11 +221,9 @@ t.test("a Login or a Logout whose callback was lost is put right from IM's own v
 });
 
 t.test('a state dated more than 5 minutes ahead (a made-up callback, a broken clock) is refused: it cannot outrank the real ones after it', async (t) => {
-  const relay = await startTwoWay(redis.url);
-  t.teardown(() => relay.close());
+  const relay = await deskRelayForTests(t, redis.url);
   const { im } = relay;
   const keys = stateKeys(keyPrefix(relay.env['QUEUE_PREFIX']!, false));
-  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
   const agent = AGENTS[0]!;
   t.notOk(await im.agentLogout(agent, Date.now() + 365 * 24 * 3600_000), 'a Logout dated a year ahead is not answered OK');
   t.equal(im.callbacks.at(-1)?.status, 400, 'answered 400');

@@ -166,6 +166,21 @@ export async function twoWayForTests(
 }
 
 /**
+ * Both directions on `redisUrl` for a test of the desk, closed when `t` ends: resolves once
+ * im-callback takes IM's callbacks (an agent's state sent before would be refused).
+ */
+export async function deskRelayForTests(
+  t: { teardown(fn: () => Promise<void>): void },
+  redisUrl: string,
+  options: Parameters<typeof startTwoWay>[1] = {},
+): Promise<TwoWayRelay> {
+  const relay = await startTwoWay(redisUrl, options);
+  t.teardown(() => relay.close());
+  await eventually('im-callback is ready', async () => (await relay.callback.app.inject('/readyz')).statusCode === 200);
+  return relay;
+}
+
+/**
  * Both directions (see twoWayForTests) with the callback sweeps run only when a test calls
  * `sweep.runIfDue` (period 1 s, settle 300 ms unless `callback` says otherwise), and a Redis client
  * of the test's own, closed when `t` ends.

@@ -124,7 +124,9 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   );
   const im = createImClient(config, metrics);
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');
-  const presenceGate = fleetRateGate(redis, keys, config);
+  // IM's calls about agents' states (query_online_status), each under the fleet's pace of that command.
+  const gate = fleetRateGate(redis, keys, config);
+  const presenceTurn = (command: string) => gate.acquire({ platform: 'im', command });
   const scan = new HistoryScan({ redis, keys, im, store, agents, turn: recoveryTurn, log });
   const active = new ActiveConversations({ redis, keys, im, agents: config.im.agents, turn: recoveryTurn, log });
   const owed = new OwedLooks(redis, keys, config.im.agents);
@@ -134,7 +136,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
   const presenceSyncMs = overrides.presenceSyncMs ?? PRESENCE_SYNC_MS;
   const presenceSync = new PresenceSync({
     im,
-    gate: presenceGate,
+    turn: presenceTurn,
     presence,
     redis,
     keys,
@@ -178,7 +180,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     watch,
     recordState: async (account, state) => {
       if (!agents.has(account)) return;
-      if ((state.action === 'Logout' || state.action === 'Disconnect') && (await onlineElsewhere(im, presenceGate, account, overrides.onlineCheckMs))) {
+      if ((state.action === 'Logout' || state.action === 'Disconnect') && (await onlineElsewhere(im, presenceTurn, account, overrides.onlineCheckMs))) {
         log.info({ agent: account, action: state.action }, 'one of the agent’s connections closed; IM has them online on another: still online');
         return;
       }

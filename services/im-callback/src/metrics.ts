@@ -63,7 +63,7 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
     }),
     imCalls: new Counter({
       name: 'wxim_callback_im_calls_total',
-      help: 'IM REST calls of the missed-callback recovery and sweep (history look-ups) by command and outcome',
+      help: "IM REST calls of the missed-callback recovery and sweep (history look-ups) and of the look at the agents' states, by command and outcome",
       labelNames: ['command', 'outcome'],
       registers,
     }),

@@ -1,5 +1,4 @@
 import type { ImClient } from '@wxim/im';
-import type { RateGate } from '@wxim/state';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a callback waits for IM's word before it takes the offline event as it came (IM waits 2 s for the answer). */
@@ -18,12 +17,13 @@ export const ONLINE_CHECK_MS = 1000;
  */
 export async function onlineElsewhere(
   im: Pick<ImClient, 'onlineStatus'>,
-  gate: Pick<RateGate, 'acquire'>,
+  /** Waits for the call's turn under the fleet's pace of its command. */
+  turn: (command: string) => Promise<unknown>,
   agent: string,
   waitMs = ONLINE_CHECK_MS,
 ): Promise<boolean> {
   const asked = im
-    .onlineStatus([agent], { beforeSend: async (command) => (await gate.acquire({ platform: 'im', command }), true) })
+    .onlineStatus([agent], { beforeSend: async (command) => (await turn(command), true) })
     .then((status) => status?.get(agent) === 'Online')
     .catch(() => false);
   const timer = new AbortController();

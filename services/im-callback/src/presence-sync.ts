@@ -1,5 +1,5 @@
 import type { ImClient } from '@wxim/im';
-import { type DeskPresence, type FleetLock, type RateGate, type StateKeys, isOnline, storedAgentState } from '@wxim/state';
+import { type DeskPresence, type FleetLock, type StateKeys, isOnline, storedAgentState } from '@wxim/state';
 import type { Cluster, Redis } from 'ioredis';
 
 /** How often the fleet asks IM who of its agents is online (one call per 500 agents). */
@@ -17,7 +17,8 @@ export const LOOK_DATED_BACK_MS = 5000;
 
 export interface PresenceSyncDeps {
   im: Pick<ImClient, 'onlineStatus'>;
-  gate: Pick<RateGate, 'acquire'>;
+  /** Waits for the call's turn under the fleet's pace of its command. */
+  turn: (command: string) => Promise<unknown>;
   presence: Pick<DeskPresence, 'record' | 'wakeWaiting'>;
   redis: Redis | Cluster;
   keys: StateKeys;
@@ -66,7 +67,7 @@ export class PresenceSync {
 
   /** One look, if no other instance took this period's: resolves to the agents whose state it changed. */
   async syncOnce(): Promise<string[]> {
-    const { im, gate, presence, redis, keys, agents, log } = this.deps;
+    const { im, turn, presence, redis, keys, agents, log } = this.deps;
     if ((await this.deps.lock.take()) === undefined) return [];
     const changed: string[] = [];
     let cameOnline = 0;
@@ -74,7 +75,7 @@ export class PresenceSync {
       for (let i = 0; i < agents.length; i += PER_CALL) {
         const chunk = agents.slice(i, i + PER_CALL);
         const asked = Date.now() - LOOK_DATED_BACK_MS;
-        const status = await im.onlineStatus(chunk, { beforeSend: async (command) => (await gate.acquire({ platform: 'im', command }), true) });
+        const status = await im.onlineStatus(chunk, { beforeSend: async (command) => (await turn(command), true) });
         if (status === undefined) continue;
         const stored = await redis.hmget(keys.agentState, ...chunk);
         for (const [j, agent] of chunk.entries()) {
