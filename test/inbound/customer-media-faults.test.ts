@@ -15,6 +15,7 @@ import t, { type Test } from 'tap';
 const PUBLIC_URL = 'https://relay.example.test';
 const SECRET = 'customer-media-faults-test-secret-0123456789';
 const THREE_DAYS_S = 3 * 86400;
+const MINUTE_WAIT_MS = 1500;
 
 // An ffmpeg that converts only while `on` exists (its version check always answers): the test
 // switches conversion off and on between two attempts of one job. While `crash` exists, the next
@@ -36,7 +37,8 @@ t.teardown(() => wechatApi.close());
 const relay = await relayForTests(t, {
   startWorker: false,
   env: { WECHAT_APP_SECRET: APP_SECRET, WECHAT_API_BASE: apiUrl, MEDIA_PUBLIC_URL: PUBLIC_URL, MEDIA_URL_SECRET: SECRET },
-  worker: { ffmpeg },
+  // WeChat's minute (45011) waited out in 1.5 s here; the rule is the same.
+  worker: { ffmpeg, mediaMinuteWaitMs: MINUTE_WAIT_MS },
 });
 const { wechat, im } = relay;
 const prefix = relay.env['QUEUE_PREFIX']!;
@@ -192,6 +194,57 @@ t.test('a CreateTime in the future does not lengthen the link or the stored medi
     ttl > 0 && ttl <= THREE_DAYS_S * 1000 + MEDIA_DECISION_KEPT_MS,
     `the stored recording too, and ten minutes for a retry to find what was sent (${ttl} ms)`,
   );
+});
+
+t.test("WeChat's minute limit on media/get (45011): this customer's line waits it out once and relays the sound; nobody else waits", async (t) => {
+  const openid = fakeOpenId();
+  const other = fakeOpenId();
+  writeFileSync(on, '');
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 45011, 1, 'api freq out of limit');
+  t.teardown(() => wechatApi.clearScripted());
+  const pushedAt = Date.now();
+  await wechat.push(wechat.voice(openid, { recognition: 'wait for me' }));
+  await wechat.push(wechat.text(openid, 'after the voice'));
+  await wechat.push(wechat.text(other, 'another customer'));
+  await conversation(other, 1);
+  t.equal(im.messagesBetween(openid).length, 0, "another customer's message went while this one's waited");
+  t.notOk(await queueHeld(), 'the inbound queue is not held');
+  const [sound, next] = await conversation(openid, 2);
+  t.ok(Date.now() - pushedAt >= MINUTE_WAIT_MS, 'the voice waited out the minute');
+  t.equal(sound!.body[0]?.MsgType, 'TIMSoundElem', 'the recording, not the note');
+  t.equal(textOf(next!), 'after the voice', 'the next message after it, in order');
+  t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
+  t.equal(mediaCalls(), calls + 2, 'downloaded again after the wait');
+  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^wxim_im_retries_total\{class="rate_limited"\} 1$/m, 'the wait counted under the limit');
+});
+
+t.test('45011 again after the wait: the note, then the next message', async (t) => {
+  const openid = fakeOpenId();
+  writeFileSync(on, '');
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 45011, 5, 'api freq out of limit');
+  t.teardown(() => wechatApi.clearScripted());
+  await wechat.push(wechat.voice(openid, { recognition: 'still busy' }));
+  await wechat.push(wechat.text(openid, 'hello?'));
+  const [note, next] = await conversation(openid, 2);
+  t.equal(textOf(note!), '[voice] still busy', 'the note');
+  t.equal(textOf(next!), 'hello?');
+  t.equal(mediaCalls(), calls + 2, 'waited out once, not more');
+  t.notOk(await queueHeld());
+});
+
+t.test('an access_token WeChat refuses again right after its renewal (renewed elsewhere meanwhile): the next attempt relays the sound', async (t) => {
+  const openid = fakeOpenId();
+  writeFileSync(on, '');
+  const calls = mediaCalls();
+  wechatApi.failNext('media/get', 40001, 2, 'invalid credential, access_token is invalid or not latest');
+  t.teardown(() => wechatApi.clearScripted());
+  await wechat.push(wechat.voice(openid, { recognition: 'token trouble' }));
+  const [sound] = await conversation(openid, 1);
+  t.equal(sound!.body[0]?.MsgType, 'TIMSoundElem', 'the recording, not the note');
+  t.equal(mediaCalls(), calls + 3, 'refused, renewed and refused, then downloaded on the next attempt');
 });
 
 // Last: the im-worker then leaves media/get alone for 5 minutes, as WeChat said its quota is used up.

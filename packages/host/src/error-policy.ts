@@ -49,15 +49,24 @@ export function decide(err: unknown): Decision {
   if (err instanceof ImCredentialError || err instanceof WechatCredentialError)
     return { action: 'retry', class: err.renewable ? 'credential' : 'configuration' };
   if (err instanceof ImError || err instanceof WechatApiError) return { action: 'retry', class: err.kind };
-  // A service's own error that passes, and says what it is (e.g. ffmpeg killed: `transcode`).
-  const retryClass = err instanceof Error ? (err as Error & Partial<RetryClassed>).retryClass : undefined;
-  if (typeof retryClass === 'string') return { action: 'retry', class: retryClass };
+  // A service's own error that passes, and says what it is (e.g. ffmpeg killed: `transcode`), and
+  // perhaps how long its job waits instead (e.g. a download's minute limit: `rate_limited`).
+  const classed = err instanceof Error ? (err as Error & Partial<RetryClassed>) : undefined;
+  if (typeof classed?.retryClass === 'string')
+    return typeof classed.waitMs === 'number'
+      ? { action: 'wait', class: classed.retryClass, ms: classed.waitMs }
+      : { action: 'retry', class: classed.retryClass };
   return { action: 'retry', class: 'internal' };
 }
 
-/** An error of a service's own that is worth retrying, counted under its own class rather than `internal`. */
+/**
+ * An error of a service's own that is worth retrying, counted under its own class rather than
+ * `internal`; with `waitMs`, its job waits that long at the head of its line instead (no attempt
+ * spent, the queue's other jobs go on).
+ */
 export interface RetryClassed {
   readonly retryClass: string;
+  readonly waitMs?: number;
 }
 
 /** The error to throw from a processor for a decision: BullMQ's own classes where they apply. */

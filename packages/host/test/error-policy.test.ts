@@ -29,3 +29,8 @@ t.test('too many calls this minute still holds the whole queue back', async (t) 
   t.same(decide(new WechatRateLimitedError('message/custom/send', 45011, 'api freq out of limit')), { action: 'slow_down', class: 'rate_limited', ms: 60_000 });
   t.equal(decide(new ImRateLimitedError('openim/sendmsg', 20039, 'too many')).action, 'slow_down');
 });
+
+t.test("a service's own error names its class, and may have its job wait instead of spending an attempt", async (t) => {
+  t.same(decide(Object.assign(new Error('ffmpeg killed'), { retryClass: 'transcode' })), { action: 'retry', class: 'transcode' });
+  t.same(decide(Object.assign(new Error('minute limit'), { retryClass: 'rate_limited', waitMs: 1500 })), { action: 'wait', class: 'rate_limited', ms: 1500 });
+});

@@ -20,6 +20,13 @@ export const MEDIA_READ_LIMITS = { voice: 2 * 1024 * 1024, thumb: 256 * 1024, vi
 /** A download WeChat answers "busy" (or not at all) is tried on this many attempts of the job; then the note goes. */
 export const MEDIA_ATTEMPTS = 3;
 
+/**
+ * WeChat's "too many calls this minute" (45011) on a download is waited out once: the job sleeps
+ * at the head of its customer's line for WeChat's minute (no attempt spent, nobody else held) and
+ * downloads again; a 45011 later than this long after the job's first attempt gives the note.
+ */
+export const MEDIA_MINUTE_WAIT_MS = 60_000;
+
 /** Why the agent got the text note instead of the media (a metric label). */
 export type NoteReason = 'expired' | 'refused' | 'unconvertible' | 'no_ffmpeg' | 'rate_limited' | 'configuration' | 'unavailable';
 
@@ -40,6 +47,8 @@ export interface CustomerMediaOptions {
   log: MediaLog;
   /** Counts a note sent instead of the media, by kind and reason. */
   noted?(kind: string, reason: NoteReason): void;
+  /** How long a 45011 is waited out (MEDIA_MINUTE_WAIT_MS); tests shorten it. */
+  minuteWaitMs?: number;
 }
 
 /** The turn of one WeChat call (the fleet's WeChat pace, the job's lock). */
@@ -82,9 +91,10 @@ export const MEDIA_DECISION_KEPT_MS = 10 * 60_000;
  * id before anything is sent, and every later attempt of the job makes the same one: a job run
  * twice sends an identical IM message, which IM drops as a duplicate.
  *
- * The media never holds up the customer's conversation: WeChat's limits (45009 for the rest of
+ * The media never holds up anyone else's conversation: WeChat's daily limit (45009 for the rest of
  * the day) and setup errors (an IP not on the whitelist) give the note at once — not a hold on the
- * whole queue — and a download that keeps failing gives it after MEDIA_ATTEMPTS attempts.
+ * whole queue —, its minute limit (45011) is waited out once by this customer's line alone, and a
+ * download that keeps failing (busy, a token renewed elsewhere) gives it after MEDIA_ATTEMPTS attempts.
  */
 export class CustomerMedia {
   constructor(private readonly options: CustomerMediaOptions) {}
@@ -104,6 +114,8 @@ export class CustomerMedia {
         ? await this.voice(message.mediaId, message.format, expiresAt, job.turn)
         : await this.video(message.mediaId, message.thumbMediaId, expiresAt, job.turn);
     } catch (err) {
+      const waitMs = this.options.minuteWaitMs ?? MEDIA_MINUTE_WAIT_MS;
+      if (minuteLimited(err) && Date.now() - job.firstAttemptAt < waitMs) throw new MediaMinuteWait(waitMs, (err as Error).message);
       const reason = noteReason(err, job);
       if (reason === undefined) throw err;
       return this.note(message.kind, decisionId, reason, (err as Error).message, expiresAt);
@@ -205,6 +217,27 @@ class MediaRefused extends Error {
   override readonly name = 'MediaRefused';
 }
 
+/**
+ * The download met WeChat's minute limit: the job waits `waitMs` at the head of its line (the
+ * queue's policy: `wait`, no attempt spent), then downloads again. Only this customer's messages
+ * wait; the rest of the queue goes on.
+ */
+export class MediaMinuteWait extends Error {
+  override readonly name = 'MediaMinuteWait';
+  readonly retryClass = 'rate_limited';
+  constructor(
+    readonly waitMs: number,
+    reason: string,
+  ) {
+    super(`media/get: too many calls this minute, waiting ${waitMs} ms before downloading again (${reason})`);
+  }
+}
+
+/** 45011 from WeChat itself (not the client's daily hold, nor its wait for a probe). */
+function minuteLimited(err: unknown): boolean {
+  return err instanceof WechatRateLimitedError && !err.dailyQuota && err.local === undefined;
+}
+
 class NoFfmpeg extends Error {
   override readonly name = 'NoFfmpeg';
 }
@@ -228,8 +261,10 @@ function noteReason(err: unknown, job: MediaJob): NoteReason | undefined {
   if (err instanceof MediaRefused || err instanceof WechatPermanentError) return 'refused';
   // While one call asks WeChat whether the quota is back, the job waits for that answer (see DailyQuotas).
   if (err instanceof WechatRateLimitedError) return err.awaitsProbe ? undefined : 'rate_limited';
-  // Renewable token errors were renewed once by the client already: what is left needs an operator.
-  if (err instanceof WechatCredentialError) return 'configuration';
+  // A renewable token error (40001, 42001) was renewed once by the client already; another holder
+  // of the app's secret renewing it meanwhile does that too: tried again on the job's next attempts,
+  // like a busy download. The rest (a wrong secret, an IP not whitelisted) needs an operator: the note.
+  if (err instanceof WechatCredentialError) return err.renewable && job.attempt < Math.min(MEDIA_ATTEMPTS, job.attempts) ? undefined : 'configuration';
   // A download only reads, so trying again is safe — a few times, while the customer's next messages wait.
   if (err instanceof WechatTransientError || err instanceof WechatUncertainError)
     return job.attempt >= Math.min(MEDIA_ATTEMPTS, job.attempts) ? 'unavailable' : undefined;

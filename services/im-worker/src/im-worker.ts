@@ -43,6 +43,8 @@ export interface ImWorkerOverrides extends HostOverrides {
   imDuplicateWindowMs?: number;
   /** The ffmpeg that converts customers' voice (`ffmpeg` on PATH); tests name a missing one. */
   ffmpeg?: string;
+  /** How long a download's 45011 is waited out (MEDIA_MINUTE_WAIT_MS, WeChat's minute); tests shorten it. */
+  mediaMinuteWaitMs?: number;
 }
 
 export interface ImWorker extends Omit<WorkerHost<InboundJob>, 'runJob'> {
@@ -93,6 +95,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
           secret: urlSecret!,
           log,
           noted: (kind, reason) => metrics.mediaNotes.inc({ kind, reason }),
+          ...(overrides.mediaMinuteWaitMs === undefined ? {} : { minuteWaitMs: overrides.mediaMinuteWaitMs }),
         });
       } else log.info("MEDIA_PUBLIC_URL is not set: customers' voice and video reach agents as text notes");
       // IM's and WeChat's paces (IM's the app's, shared with accounts on the same app).
