@@ -245,6 +245,9 @@ t.test('an access_token WeChat refuses again right after its renewal (renewed el
   const [sound] = await conversation(openid, 1);
   t.equal(sound!.body[0]?.MsgType, 'TIMSoundElem', 'the recording, not the note');
   t.equal(mediaCalls(), calls + 3, 'refused, renewed and refused, then downloaded on the next attempt');
+  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^wxim_im_retries_total\{class="wechat_token"\} 1$/m, "counted as WeChat's token");
+  t.notMatch(metrics, /^wxim_im_retries_total\{class="(credential|configuration)"\}/m, "not as IM's credentials, which page");
 });
 
 // Last: the im-worker then leaves media/get alone for 5 minutes, as WeChat said its quota is used up.

@@ -17,6 +17,10 @@ export function refusePlaceholders(config: Config): void {
   // The example Secret's: a board anyone who read the example could log in to, and retry or clean from.
   if (config.dashboard.password?.trim().toLowerCase() === 'change-me')
     throw new ConfigError('DASHBOARD_PASSWORD', 'is still the example placeholder', 'a password of your own (anyone who read the example could log in)');
+  // The example Secret's too: IM's callbacks would all be refused 401 (replies late, by the sweep),
+  // and anyone who read the example could sign a callback.
+  if (config.im.callbackToken?.trim().toLowerCase() === 'change-me')
+    throw new ConfigError('IM_CALLBACK_TOKEN', 'is still the example placeholder', 'the callback authentication token you set in the IM console');
   // The sandbox's made-up IM app exists only in its simulators, where agent1 and agent2 are real
   // (the benchmarks run the services against them with the sandbox's credentials spelt out).
   if (config.im.sdkAppId !== SANDBOX.imSdkAppId && [...config.im.agents].sort().join(',') === 'agent1,agent2')

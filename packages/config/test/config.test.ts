@@ -334,6 +334,7 @@ t.test("the example settings' placeholders stop start-up outside sandbox mode, e
     [{ IM_SDK_APP_ID: '1400000000' }, /^IM_SDK_APP_ID is still the example placeholder: the SDKAppID of your IM app/],
     [{ IM_AGENTS: 'agent2, agent1' }, /^IM_AGENTS is still the example placeholder/],
     [{ DASHBOARD_USER: 'change-me', DASHBOARD_PASSWORD: 'change-me' }, /^DASHBOARD_PASSWORD is still the example placeholder: a password of your own/],
+    [{ IM_CALLBACK_TOKEN: 'change-me' }, /^IM_CALLBACK_TOKEN is still the example placeholder: the callback authentication token/],
   ];
   for (const [env, expected] of cases) {
     const message = errorOf(() => requireSettings(loadConfig({ ...good, ...env }), ['WECHAT_TOKEN']));

@@ -117,7 +117,7 @@ export class CustomerMedia {
       const waitMs = this.options.minuteWaitMs ?? MEDIA_MINUTE_WAIT_MS;
       if (minuteLimited(err) && Date.now() - job.firstAttemptAt < waitMs) throw new MediaMinuteWait(waitMs, (err as Error).message);
       const reason = noteReason(err, job);
-      if (reason === undefined) throw err;
+      if (reason === undefined) throw err instanceof WechatCredentialError ? new MediaTokenRefused(err.message) : err;
       return this.note(message.kind, decisionId, reason, (err as Error).message, expiresAt);
     }
   }
@@ -230,6 +230,18 @@ export class MediaMinuteWait extends Error {
     reason: string,
   ) {
     super(`media/get: too many calls this minute, waiting ${waitMs} ms before downloading again (${reason})`);
+  }
+}
+
+/**
+ * WeChat refused the fleet's access_token again right after renewing it: tried on the job's next
+ * attempt, counted as `wechat_token` (not as IM's `credential`, whose alert pages about IM's keys).
+ */
+class MediaTokenRefused extends Error {
+  override readonly name = 'MediaTokenRefused';
+  readonly retryClass = 'wechat_token';
+  constructor(reason: string) {
+    super(`media/get: WeChat refused the access_token again after renewing it (${reason})`);
   }
 }
 
