@@ -1,5 +1,6 @@
 import t from 'tap';
-import { converse, startTestRedis, startRelay, textOf } from '@wxim/testkit';
+import { converse, eventually, startTestRedis, startRelay, textOf } from '@wxim/testkit';
+import { fakeOpenId } from '@wxim/sandbox';
 
 // A Redis of our own with AOF (fsync always), which this test kills and starts again.
 const redis = await startTestRedis({ own: true, appendonly: true });
@@ -25,4 +26,28 @@ t.test('Redis restarted mid-load loses nothing: every message arrives once, in o
   await relay.waitForMessages(150, 60_000);
   for (const { openid, texts } of conversations) t.same(relay.im.messagesBetween(openid).map(textOf), texts, openid);
   t.equal(relay.im.messages.length, 150, 'exactly once');
+});
+
+// WeChat may try a push it was refused again at once, a few times within a second, then give up:
+// a 503 the moment Redis is away would lose the push. The gateway keeps trying within its budget.
+t.test('a push that comes while Redis restarts is answered once Redis is back, not refused: stored and relayed once', async (t) => {
+  relay.im.faults = { rate: 0, kinds: [] };
+  const safe = fakeOpenId();
+  const plain = fakeOpenId();
+  const plainly = relay.gateway.platform('plain');
+  await redis.stop();
+  const back = (async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.start();
+  })();
+  const [a, b] = await Promise.all([
+    relay.wechat.push(relay.wechat.text(safe, 'safe, while Redis restarts')),
+    plainly.push(plainly.text(plain, 'plain, while Redis restarts')),
+  ]);
+  await back;
+  t.equal(a.status, 200, 'the encrypted push is stored');
+  t.equal(b.status, 200, 'the plain push is stored too (its address bound first)');
+  await eventually('both reach IM', () => relay.im.messagesBetween(safe).length + relay.im.messagesBetween(plain).length === 2, 30_000);
+  t.same(relay.im.messagesBetween(safe).map(textOf), ['safe, while Redis restarts']);
+  t.same(relay.im.messagesBetween(plain).map(textOf), ['plain, while Redis restarts']);
 });

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { addJobIn, layoutOf, storeConnection } from './bullmq-layout.js';
 import type { RedisClient } from './connection.js';
+import { AWAY_RETRY_MS, redisAway } from './redis-away.js';
 
 export class EnqueueTimeout extends Error {
   override readonly name = 'EnqueueTimeout';
@@ -62,7 +63,8 @@ interface Pending<T> {
  * Storing a job and putting it at the end of its line are one MULTI transaction: a job is never
  * stored out of line, so the order jobs were stored in is the order the workers handle them in.
  * Jobs asked for in the same turn of the event loop share the transaction, one round trip for
- * all; each is still resolved only once its own job is stored. The transactions run on a
+ * all; each is still resolved only once its own job is stored. While Redis is away (see
+ * redisAway) the transaction is tried again every AWAY_RETRY_MS within each job's budget. The transactions run on a
  * connection of the store's own (see storeConnection), which carries only their scripts.
  */
 export class DurableEnqueuer<T> {
@@ -94,24 +96,33 @@ export class DurableEnqueuer<T> {
     await client?.quit().catch(() => client.disconnect());
   }
 
-  /** `besides`: commands for the same transaction (see Besides). */
-  async enqueue(job: DurableJob<T>, besides?: Besides): Promise<void> {
+  /**
+   * `besides`: commands for the same transaction (see Besides); called again for each try.
+   * `since`: when the budget began (ms; the platform's request arrived), now by default.
+   */
+  async enqueue(job: DurableJob<T>, besides?: Besides, since = Date.now()): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const stored = new Promise<void>((resolve, reject) => {
-      this.pending.push({ at: Date.now(), job, besides, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.pending.push({ at: since, job, besides, resolve, reject });
+      this.schedule();
     });
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the job within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new EnqueueTimeout(`Redis did not take the job within ${this.timeoutMs} ms`)),
+        Math.max(0, this.timeoutMs - (Date.now() - since)),
+      );
     });
     try {
       await Promise.race([stored, timeout]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
@@ -144,7 +155,16 @@ export class DurableEnqueuer<T> {
       await Promise.all(added.map((a, i) => a.then(batch[i]!.resolve, batch[i]!.reject)));
     } catch (err) {
       for (const side of sides) side.settle(err as Error);
-      for (const p of batch) p.reject(err as Error);
+      // Redis away (a restart, a failover, a cut): tried again a few times a second while the
+      // budget lasts, so a blip of a second or two costs WeChat a late answer, not a 503 (which it
+      // may retry at once, and give up on). A repeat is a no-op if the store did happen.
+      const again = redisAway(err) ? batch.filter((p) => Date.now() + 2 * AWAY_RETRY_MS <= p.at + this.timeoutMs) : [];
+      for (const p of batch) if (!again.includes(p)) p.reject(err as Error);
+      if (again.length > 0)
+        setTimeout(() => {
+          this.pending.push(...again);
+          this.schedule();
+        }, AWAY_RETRY_MS);
     }
   }
 

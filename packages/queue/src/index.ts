@@ -14,6 +14,7 @@ export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, GATEWAY_CLOCK_MARGIN_S, cappedExpone
 export { retryFailedJobs } from './retry-failed.js';
 export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';
 export { HAND_MS, handKey, withJobInHand } from './job-in-hand.js';
+export { AWAY_RETRY_MS, redisAway, whileRedisAway } from './redis-away.js';
 export {
   type Besides,
   type BesidesResults,

@@ -2,7 +2,8 @@ import { MAX_CLOCK_SKEW_SECONDS } from '@wxim/wechat';
 import type { DefaultJobOptions } from 'bullmq';
 
 /**
- * WeChat tries a push three times within about 15 s, each try signed anew; and another gateway,
+ * WeChat tries a push again up to three times within about 15 s (at once after an error answer,
+ * possibly with the same timestamp and nonce); and another gateway,
  * whose clock may differ from this one's, may be the one a replay reaches. Two minutes cover both
  * (gateways' clocks kept within a minute and a half of each other).
  */

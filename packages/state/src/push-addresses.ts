@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { GATEWAY_CLOCK_MARGIN_S, whenConnected } from '@wxim/queue';
+import { GATEWAY_CLOCK_MARGIN_S, whenConnected, whileRedisAway } from '@wxim/queue';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
 
 /** WeChat takes a push's timestamp within this many seconds of now, either side (see verifyRequest). */
 const WINDOW_S = 300;
-/** How long a binding may take, the connection's start included, before the push is answered 503 (WeChat gives a push 5 s, the store its own 4). */
+/** How long a binding may take by default, the connection's start included, before the push is answered 503 (the gateway gives it what is left of the store's budget). */
 const BUDGET_MS = 1000;
 
 /**
@@ -30,23 +30,24 @@ export class PushAddresses {
   /**
    * Whether the address (`timestamp`, `nonce`, as verified) may carry `use` (a push's body, or a
    * verification's echo): its first use, or the same again. Throws when Redis did not answer within
-   * the budget; a binding that lands after that binds the same `use`, so WeChat's retry is taken.
+   * `budgetMs`, tried again a few times a second while Redis is away (a restart, a failover); a
+   * binding that lands after that binds the same `use`, so WeChat's retry is taken.
    */
-  async claim(timestamp: string, nonce: string, use: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<boolean> {
+  async claim(timestamp: string, nonce: string, use: string, budgetMs = BUDGET_MS, nowSeconds = Math.floor(Date.now() / 1000)): Promise<boolean> {
     const digest = createHash('sha256').update(use).digest('base64url').slice(0, 22);
     // As long as any gateway of the fleet takes the timestamp: one whose clock is behind this one's
     // (within the margin the push's dedupe allows for) takes it that much longer.
     const keptS = Math.max(1, Number(timestamp) + WINDOW_S + GATEWAY_CLOCK_MARGIN_S - nowSeconds + 1);
-    const started = Date.now();
+    const deadline = Date.now() + budgetMs;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${BUDGET_MS} ms`)), BUDGET_MS)));
+    const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${budgetMs} ms`)), budgetMs)));
     try {
       return await Promise.race([
-        (async () => {
+        whileRedisAway(deadline, async () => {
           // A push right after start waits for the connection, as the store does.
-          await whenConnected(this.connection, BUDGET_MS - (Date.now() - started));
+          await whenConnected(this.connection, deadline - Date.now());
           return (await this.redis.wximPushAddressOnce(this.keys.pushAddress(timestamp, nonce), digest, keptS)) === 1;
-        })(),
+        }),
         late,
       ]);
     } finally {

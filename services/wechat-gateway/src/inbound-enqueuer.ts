@@ -12,8 +12,15 @@ export class InboundEnqueuer {
   private readonly store: DurableEnqueuer<InboundJob>;
 
   /** `parts`: what else the store's transactions may run (see Besides). */
-  constructor(queue: Queue<InboundJob>, line: LineAppender, timeoutMs: number, waitReplicas = 0, parts: readonly TransactionPart[] = []) {
-    this.store = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas, parts);
+  constructor(
+    queue: Queue<InboundJob>,
+    line: LineAppender,
+    /** How long a push may take to store from its arrival before it is answered 503. */
+    readonly budgetMs: number,
+    waitReplicas = 0,
+    parts: readonly TransactionPart[] = [],
+  ) {
+    this.store = new DurableEnqueuer(queue, line, budgetMs, waitReplicas, parts);
   }
 
   close(): Promise<void> {
@@ -22,9 +29,10 @@ export class InboundEnqueuer {
 
   /**
    * `signedAt`: the push's signed `timestamp` (seconds), which bounds how long a replay could pass.
-   * `besides`: commands for the transaction that stores it.
+   * `besides`: commands for the transaction that stores it. `since`: when the push arrived (ms),
+   * whence the store's budget counts.
    */
-  async enqueue(message: WechatMessage, signedAt: number, besides?: Besides): Promise<string> {
+  async enqueue(message: WechatMessage, signedAt: number, besides?: Besides, since = Date.now()): Promise<string> {
     const id = dedupeId(message);
     const now = Date.now();
     await this.store.enqueue(
@@ -36,6 +44,7 @@ export class InboundEnqueuer {
         ...(takesTurn(message) ? { lineOf: message.fromUserName } : {}),
       },
       besides,
+      since,
     );
     return id;
   }

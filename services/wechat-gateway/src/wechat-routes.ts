@@ -62,11 +62,12 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
    * Redis failure: nothing was done, WeChat asks again) and this resolves false. A boolean, not the
    * reply: Fastify's reply is thenable, and an async function returning it would await it.
    */
-  const claimed = async (req: FastifyRequest, reply: FastifyReply, query: PushQuery, use: string): Promise<boolean> => {
+  const claimed = async (req: FastifyRequest, reply: FastifyReply, query: PushQuery, use: string, arrived: number): Promise<boolean> => {
     if (opts.addresses === undefined) return true;
     let ok: boolean;
     try {
-      ok = await opts.addresses.claim(query.timestamp!, query.nonce!, use);
+      // Within the store's budget, which the store then has what is left of.
+      ok = await opts.addresses.claim(query.timestamp!, query.nonce!, use, Math.max(1, opts.enqueuer.budgetMs - (Date.now() - arrived)));
     } catch (err) {
       req.outcome = 'unavailable';
       req.log.error({ reason: (err as Error).message }, 'could not check the signed address, answering 503');
@@ -78,6 +79,7 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
   };
 
   app.get<{ Querystring: Record<string, unknown> }>('/wechat', async (req, reply) => {
+    const arrived = Date.now();
     let echostr: string | undefined;
     let query: PushQuery & { echostr?: string };
     try {
@@ -90,14 +92,15 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     }
     if (echostr === undefined) return reject(req, reply, new PushRejected(400, 'bad_request', 'missing echostr'));
     // The console's verification address is signed as a push's is: it verifies, and carries no push.
-    if (!(await claimed(req, reply, query, `verify:${echostr}`))) return reply;
+    if (!(await claimed(req, reply, query, `verify:${echostr}`, arrived))) return reply;
     req.outcome = 'verified';
     return reply.type('text/plain').send(echostr);
   });
 
   const secrets: PushSecrets = { token: opts.token, ...(opts.cipher ? { cipher: opts.cipher } : {}), requireEncryption: opts.requireEncryption ?? false };
   app.post<{ Querystring: Record<string, unknown>; Body: string | undefined }>('/wechat', async (req, reply) => {
-    const now = Math.floor(Date.now() / 1000);
+    const arrived = Date.now();
+    const now = Math.floor(arrived / 1000);
     let opened;
     let query: PushQuery;
     try {
@@ -111,24 +114,25 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     const { message, encrypted } = opened;
     // An encrypted push's msg_signature covers its body; a plain one's address is bound to its first body.
     if (!encrypted) {
-      if (!(await claimed(req, reply, query, `push:${req.body ?? ''}`))) return reply;
+      if (!(await claimed(req, reply, query, `push:${req.body ?? ''}`, arrived))) return reply;
     }
     // The look at whether the customer waits runs in the transaction that stores the push. Stored,
     // a failed look only costs the customer the notice, never the message.
     const look = opts.autoReply?.lookFor(message, Date.now());
-    let notice: Promise<AutoReplyText | undefined> | undefined;
+    // The look of the try that stored the push (a try while Redis was away is made again, look and all).
+    let notice: Promise<{ text: AutoReplyText | undefined } | { err: Error }> | undefined;
     const besides =
       look &&
       ((transaction: Parameters<typeof look>[0]) => {
         const queued = look(transaction);
-        notice = queued.notice.catch((err: Error) => {
-          req.log.warn({ reason: err.message }, 'could not tell whether the customer waits: answered without a notice');
-          return undefined;
-        });
+        notice = queued.notice.then(
+          (text) => ({ text }),
+          (err: Error) => ({ err }),
+        );
         return queued;
       });
     try {
-      await opts.enqueuer.enqueue(message, timestamp, besides);
+      await opts.enqueuer.enqueue(message, timestamp, besides, arrived);
     } catch (err) {
       // Never `success` for a push that is not stored: WeChat will try again.
       req.outcome = 'unavailable';
@@ -140,7 +144,9 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
       text = opts.welcomeText;
       req.outcome = 'welcomed';
     } else if (notice !== undefined) {
-      const auto = await notice;
+      const looked = await notice;
+      if ('err' in looked) req.log.warn({ reason: looked.err.message }, 'could not tell whether the customer waits: answered without a notice');
+      const auto = 'text' in looked ? looked.text : undefined;
       if (auto !== undefined) {
         text = auto.text;
         req.outcome = 'auto_replied';

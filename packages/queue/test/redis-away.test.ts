@@ -1,0 +1,61 @@
+import { redisAway, whileRedisAway } from '@wxim/queue';
+import t from 'tap';
+
+t.test("Redis away: its own 'not now' answers, ioredis's words for a missing connection, socket errors", async (t) => {
+  for (const message of [
+    'LOADING Redis is loading the dataset in memory',
+    "READONLY You can't write against a read only replica.",
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+    "Stream isn't writeable and enableOfflineQueue options is false",
+    'Connection is closed.',
+  ])
+    t.ok(redisAway(new Error(message)), message);
+  t.ok(redisAway(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })), 'refused');
+  t.ok(
+    redisAway(
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [new Error('LOADING Redis is loading')] }),
+    ),
+    'a MULTI refused while loading',
+  );
+});
+
+t.test('not away: what trying again a moment later would not change', async (t) => {
+  for (const message of [
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    'ERR Error running script (call to f_0123): @user_script:1: bad argument',
+    'NOSCRIPT No matching script.',
+  ])
+    t.notOk(redisAway(new Error(message)), message);
+  t.notOk(redisAway(Object.assign(new Error('EXECABORT Transaction discarded'), { previousErrors: [new Error('ERR wrong number of arguments')] })));
+  t.notOk(redisAway('LOADING'), 'not an error');
+});
+
+t.test('whileRedisAway tries again while Redis is away and time is left, and gives the last error after', async (t) => {
+  let tries = 0;
+  t.equal(
+    await whileRedisAway(Date.now() + 2000, async () => {
+      if (++tries < 3) throw new Error('LOADING Redis is loading the dataset in memory');
+      return 'stored';
+    }),
+    'stored',
+  );
+  t.equal(tries, 3);
+  tries = 0;
+  await t.rejects(
+    whileRedisAway(Date.now() + 350, async () => {
+      tries++;
+      throw new Error('Connection is closed.');
+    }),
+    /Connection is closed/,
+  );
+  t.ok(tries >= 2 && tries <= 3, `tried while the time lasted (${tries})`);
+  tries = 0;
+  await t.rejects(
+    whileRedisAway(Date.now() + 2000, async () => {
+      tries++;
+      throw new Error('OOM command not allowed');
+    }),
+  );
+  t.equal(tries, 1, 'another error: at once');
+});
