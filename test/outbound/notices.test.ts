@@ -69,6 +69,23 @@ t.test('a reply past the quota comes back as a notice; the five before it arrive
   );
 });
 
+t.test(
+  'a message to a customer from an account not among IM_AGENTS (an agent removed since, a supervisor) is not delivered nor run: its sender is told',
+  async (t) => {
+    const { openid, userId } = await conversation();
+    im.accounts.set('supervisor', {});
+    await im.agentSend('supervisor', userId, [textElem('Let me step in here')]);
+    const text = await noticeText('supervisor', userId);
+    t.match(text, /^⚠ Relay notice/);
+    t.match(text, /Let me step in here/, 'quotes it');
+    t.match(text, /only the relay's agents \(IM_AGENTS\)/, 'says why');
+    await im.agentSend('supervisor', userId, [textElem('/close')]);
+    await eventually('the command is refused the same way', () => noticesTo('supervisor', userId).length === 2);
+    t.equal(await redis.hget(`${prefix}:customer:${openid}`, 'counted'), '1', 'the conversation is still open: the command did not run');
+    t.equal(wechatApi.sentTo(openid).length, 0, 'nothing was sent to WeChat');
+  },
+);
+
 t.test('WeChat refusing a reply (the customer unfollowed) comes back as a notice', async (t) => {
   const { openid, agent, userId } = await conversation();
   wechatApi.customerUnfollowed(openid);

@@ -66,10 +66,13 @@ export class ReplyStore {
     return this.enqueuer.close();
   }
 
-  /** Whether the message is an agent's delivered reply to a customer; the reason when not (no Redis needed). */
+  /**
+   * Whether the message may be a reply to a customer; the reason when not (no Redis needed). One
+   * from an account not among IM_AGENTS (an agent removed since, a supervisor) to a customer is
+   * stored too: the pusher never delivers it, and tells its sender so, rather than it vanishing.
+   */
   skipOf(msg: AfterSendMsg): Skip | undefined {
     if (msg.sendMsgResult !== 0) return 'not_delivered';
-    if (!this.agents.has(msg.fromAccount)) return 'not_from_agent';
     if (this.agents.has(msg.toAccount)) return 'to_agent';
     // The relay's own sends (a customer's words, a notice) say so in their CloudCustomData.
     if (decodeRelayCustomData(msg.cloudCustomData) !== undefined) return 'relay_notice';
@@ -187,10 +190,14 @@ export class ReplyStore {
   private async storeNow(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
     const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
     if (openid === null) return undefined;
+    // A customer's own account writes only through the relay (its words, its notices: marked as
+    // the relay's): anything else from one is no reply of anybody's.
+    if (!this.agents.has(msg.fromAccount) && (await this.redis.hexists(this.keys.openidOf, msg.fromAccount)) === 1) return undefined;
     const jobId = replyJobId(msg.msgKey);
     // The agent is at work in this conversation: the next sweep looks through it, for replies
     // beside this one whose callbacks never came. Only a hint: a failure changes nothing else.
-    if (via === 'callback' && this.trackReplies) void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
+    if (via === 'callback' && this.trackReplies && this.agents.has(msg.fromAccount))
+      void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
     await this.enqueuer.enqueue({
       name: 'reply',
       jobId,

@@ -97,6 +97,11 @@ export class DeskCommands {
     return reply === undefined ? undefined : [textElem(reply)];
   }
 
+  /** Whether `account` is one of IM_AGENTS. */
+  isAgent(account: string): boolean {
+    return this.deps.agents.includes(account);
+  }
+
   /**
    * Who serves the customer now, when `agent` handed them on (a /transfer, or a first answer
    * overdue) and does not serve them again: that agent's replies are not delivered. Undefined

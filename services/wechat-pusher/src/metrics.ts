@@ -51,7 +51,7 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
     registry,
     replies: new Counter({
       name: 'wxim_pusher_replies_total',
-      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed; command: a desk command, run; not_theirs: from an agent who no longer serves the customer; withdrawn: recalled by its agent before it went) and how they reached the relay (callback, recovery, sweep)",
+      help: "Agent replies by outcome (delivered; undelivered or uncertain, their agent told; unconfirmed: IM's history does not show its agent sent it; failed; command: a desk command, run; not_theirs: from an agent who no longer serves the customer; not_agent: from an account that is not one of IM_AGENTS, its sender told; withdrawn: recalled by its agent before it went) and how they reached the relay (callback, recovery, sweep)",
       labelNames: ['outcome', 'via'],
       registers,
     }),

@@ -59,6 +59,7 @@ export type PushResult =
   | { outcome: 'command'; command: string }
   /** A reply from an agent who no longer serves the customer: not delivered, the agent told who does. */
   | { outcome: 'not_theirs'; agent: string }
+  | { outcome: 'not_agent'; agent: string }
   /** Recalled by its agent before any of it went: not delivered (the recall told the agent). */
   | { outcome: 'withdrawn' }
   /** An agent's typing or recall (see typing.ts, undo.ts): never a message to the customer. */
@@ -141,6 +142,20 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         await afterEarlierMessages({ ...deps.order, log, counted: (outcome, n) => metrics.replyOrder.inc({ outcome }, n) }, job, confirmed.first, lease);
       body = confirmed.body;
       customData = confirmed.cloudCustomData;
+      // From an account that is not one of IM_AGENTS (an agent removed since, a supervisor, a
+      // colleague of another team): never delivered, nor run as a command; its sender is told.
+      if (!deps.desk.isAgent(job.data.agent)) {
+        settled = 'not_delivered';
+        const text = `⚠ Relay notice — your message “${quoteOf(body)}” was not delivered: only the relay's agents (IM_AGENTS) write to its customers.`;
+        await deps.desk.tell(job, job.data.agent, 'not-agent', text, lease);
+        await mark('not_delivered', "not one of the relay's agents");
+        metrics.replies.inc({ outcome: 'not_agent', via: job.data.via });
+        log.warn(
+          { jobId: job.id, agent: job.data.agent },
+          'a message to a customer from an account that is not one of IM_AGENTS was not delivered; its sender was told',
+        );
+        return { outcome: 'not_agent', agent: job.data.agent };
+      }
       const handled = await deps.desk.handle(job, body, lease);
       if ('handled' in handled) {
         metrics.replies.inc({ outcome: 'command', via: job.data.via });
