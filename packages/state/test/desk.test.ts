@@ -256,6 +256,7 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     'a1',
     'a2',
     '1',
+    String(Date.now()),
     'a1',
     'a2',
   );

@@ -104,13 +104,21 @@ export class DeskCommands {
 
   /**
    * Who serves the customer now, when `agent` handed them on (a /transfer, or a first answer
-   * overdue) and does not serve them again: that agent's replies are not delivered. Undefined
-   * otherwise — any other agent of IM_AGENTS may still answer a customer (a colleague stepping in).
+   * overdue) and does not serve them again: that agent's replies sent since (`msgTime`, IM's
+   * seconds) are not delivered. Undefined otherwise — a reply they sent before their last hand-on
+   * (its callback late, or lost and found by the sweep) is still theirs, and any other agent of
+   * IM_AGENTS may still answer a customer (a colleague stepping in).
    */
-  async handedOnBy(openid: string, agent: string): Promise<string | undefined> {
-    const [serving, handed] = await this.deps.redis.hmget(this.deps.keys.customer(openid), 'agent', 'handedOn');
-    if (serving == null || serving === agent || handed == null) return undefined;
-    return handed.split(',').includes(agent) ? serving : undefined;
+  async handedOnBy(openid: string, agent: string, msgTime: number): Promise<string | undefined> {
+    const [serving, handed, at] = await this.deps.redis.hmget(this.deps.keys.customer(openid), 'agent', 'handedOn', 'handedOnAt');
+    if (serving == null || serving === agent || handed == null || !handed.split(',').includes(agent)) return undefined;
+    // The last time this agent handed the customer on (a release before kept none: not delivered, as then).
+    const keptBefore = (at ?? '')
+      .split(',')
+      .filter((entry) => entry.startsWith(`${agent}=`))
+      .map((entry) => Number(entry.slice(agent.length + 1)))
+      .at(-1);
+    return keptBefore !== undefined && msgTime * 1000 < keptBefore ? undefined : serving;
   }
 
   /** Tells `agent`, in the customer's conversation, as a relay notice (`purpose` keeps each notice of a job apart, so IM drops one sent twice). */
@@ -247,6 +255,8 @@ export class DeskCommands {
       agent,
       to ?? '',
       String(this.deps.maxOpen),
+      // The agent's replies IM dates in an earlier second than the command are still theirs.
+      String(job.data.msgTime * 1000),
       ...agents,
     );
     if (outcome === 'withdrawn') throw new ReplyWithdrawn('its agent recalled the /transfer before it acted');

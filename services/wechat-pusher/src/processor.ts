@@ -165,7 +165,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
       // delivered. But a reply some of whose parts have gone is finished, whoever took the customer
       // since (the first-response check may hand them on between two attempts): the customer has
       // its beginning, and its agent is never told it was not delivered.
-      let serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent);
+      let serving = await deps.desk.handedOnBy(job.data.openid, job.data.agent, job.data.msgTime);
       if (serving !== undefined && (await deliveryBegun(deps.redis, deps.progressKey(job.id!)))) serving = undefined;
       if (serving !== undefined) {
         settled = 'not_delivered';

@@ -65,7 +65,7 @@ local function closeConversation(desk, load, openid)
   local c = desk.customerPrefix .. openid
   local agent = redis.call('HGET', c, 'agent')
   local tracked = redis.call('ZREM', desk.active, openid) == 1
-  redis.call('HDEL', c, 'handedOn', 'openedBy')
+  redis.call('HDEL', c, 'handedOn', 'handedOnAt', 'openedBy')
   if agent and redis.call('HGET', c, 'counted') ~= '0' then
     if tracked then redis.call('ZINCRBY', load, -1, agent) end
     redis.call('HSET', c, 'counted', '0')
@@ -223,14 +223,19 @@ end
 -- Hands the customer's conversation from its agent to another (a /transfer, or a first answer
 -- overdue). assignedAt: the new agent's time to a first answer counts from now. Its time in the
 -- active set stays the customer's last message: CLOSE_AFTER_IDLE counts from it, as WeChat's
--- 48 hours do, however often the conversation is handed on.
-local function handOn(desk, customer, load, openid, current, to)
+-- 48 hours do, however often the conversation is handed on. keptBefore (ms): the handing agent's
+-- replies IM dates (MsgTime) before this are still delivered, however late they reach the relay
+-- (a callback lost and found by the sweep, or on its way when the hand-on came).
+local function handOn(desk, customer, load, openid, current, to, keptBefore)
   local now = nowMs()
   local tracked = redis.call('ZSCORE', desk.active, openid)
   if tracked and redis.call('HGET', customer, 'counted') ~= '0' then redis.call('ZINCRBY', load, -1, current) end
   -- The agents who handed this conversation on: their later replies to the customer are not delivered.
   local handed = redis.call('HGET', customer, 'handedOn')
   redis.call('HSET', customer, 'handedOn', handed and (handed .. ',' .. current) or current)
+  local at = redis.call('HGET', customer, 'handedOnAt')
+  local entry = current .. '=' .. string.format('%d', keptBefore)
+  redis.call('HSET', customer, 'handedOnAt', at and (at .. ',' .. entry) or entry)
   redis.call('ZINCRBY', load, 1, to)
   redis.call('HSET', customer, 'agent', to, 'counted', '1', 'assignedAt', now)
   redis.call('HDEL', customer, 'openedBy')
@@ -241,7 +246,7 @@ end
 
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, the command's progress
 // hash, the desk's loads mark, the account's own load and mark (see ownLoads). ARGV: openid, the agent who asked, the agent to hand to ('' = the least busy other agent
-// online with room), max open, agents... Hands an open conversation to another agent. Only its
+// online with room), max open, the command's MsgTime (ms: the agent's replies sent in an earlier second stay theirs), agents... Hands an open conversation to another agent. Only its
 // own agent may hand it on. Done once per command: a retried command reads what it did.
 // Returns {'moved', to} | {'not_yours', current or ''} | {'none'} | {'same'} | {'withdrawn'} (its
 // agent recalled the command before it acted: see WITHDRAW).
@@ -257,10 +262,10 @@ local to = ARGV[3]
 if to == current then return {'same'} end
 local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 if to == '' then
-  to = leastBusyOther(desk, KEYS[2], {unpack(ARGV, 5)}, current, tonumber(ARGV[4]))
+  to = leastBusyOther(desk, KEYS[2], {unpack(ARGV, 6)}, current, tonumber(ARGV[4]))
   if to == nil then return {'none'} end
 end
-handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
+handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to, tonumber(ARGV[5]))
 redis.call('HSET', KEYS[6], 'transferred', to)
 redis.call('EXPIRE', KEYS[6], ${PROGRESS_TTL_S})
 return {'moved', to}

@@ -3,6 +3,12 @@ import { DESK_LUA } from './desk.js';
 /** A first answer overdue's move is remembered this long (its notices are sent within moments). */
 export const MOVE_TTL_S = 7 * 24 * 3600;
 
+/**
+ * A conversation moved for a first answer overdue keeps its agent's replies IM dates up to this
+ * long after the move (IM's 2 s callback budget: a reply sent as the move came is on its way).
+ */
+export const HAND_ON_KEEPS_MS = 2000;
+
 // markUnanswered: the unanswered set, the openid. A customer's message reached their agent: unless
 // one was already waiting for an answer, the agent's time to answer counts from now (Redis's clock,
 // as every check's). Run by RELAYED (see relayed.ts).
@@ -77,7 +83,10 @@ local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
 local to = leastBusyOther(desk, KEYS[2], agents, current, tonumber(ARGV[5]))
 if to == nil then return {'none'} end
-handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to)
+-- The agent's replies IM dates before now (and up to IM's 2 s callback budget after, for its
+-- clock and the callback on its way) are still theirs: an answer whose callback was late or lost
+-- reaches the customer when it comes, or when the sweep finds it.
+handOn(desk, KEYS[1], KEYS[2], ARGV[1], current, to, now + ${HAND_ON_KEEPS_MS})
 redis.call('ZADD', KEYS[6], now, ARGV[1])
 redis.call('HSET', KEYS[8], 'to', to, 'from', current, 'openid', ARGV[1])
 redis.call('EXPIRE', KEYS[8], ${MOVE_TTL_S})
