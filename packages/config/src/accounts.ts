@@ -23,6 +23,7 @@ const FIELDS: Record<string, Record<string, string> | string> = {
     appId: 'WECHAT_APP_ID',
     token: 'WECHAT_TOKEN',
     aesKey: 'WECHAT_ENCODING_AES_KEY',
+    previousAesKey: 'WECHAT_ENCODING_AES_KEY_PREVIOUS',
     appSecret: 'WECHAT_APP_SECRET',
     encryptionOnly: 'WECHAT_REQUIRE_ENCRYPTION',
     apiBase: 'WECHAT_API_BASE',
@@ -74,7 +75,7 @@ export interface AccountEntry {
 }
 
 const SHAPE =
-  'a JSON or YAML file with a list "accounts", each with an "id" (lowercase letters, digits, _ or -, up to 32), "wechat" {appId, token, aesKey, appSecret, encryptionOnly} and "im" {sdkAppId, secretKey, admin, agents, callbackToken}';
+  'a JSON or YAML file with a list "accounts", each with an "id" (lowercase letters, digits, _ or -, up to 32), "wechat" {appId, token, aesKey, previousAesKey, appSecret, encryptionOnly} and "im" {sdkAppId, secretKey, admin, agents, callbackToken}';
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 

@@ -17,6 +17,8 @@ export interface WechatConfig {
   appId?: string;
   appSecret?: string;
   encodingAesKey?: string;
+  /** WECHAT_ENCODING_AES_KEY_PREVIOUS: the key before, still opening pushes while a change in the console is under way. */
+  previousEncodingAesKey?: string;
   /** WECHAT_REQUIRE_ENCRYPTION: take only encrypted pushes (needs the EncodingAESKey). */
   requireEncryption: boolean;
   apiBase: string;
@@ -226,10 +228,21 @@ export function accountsOf(config: Config): readonly Config[] {
   return config.accounts.length > 0 ? config.accounts : [config];
 }
 
+/** An EncodingAESKey: 43 base64 characters without the trailing "=" (WeChat's are letters and digits). */
+const AES_KEY = /^[A-Za-z0-9]{43}$/;
+
 /** One account's configuration from `env` (the process's, or an account's of ACCOUNTS_FILE). */
 function loadAccount(env: Env, account: string): Config {
   const sdkAppId = matching(env, 'IM_SDK_APP_ID', /^[1-9]\d{0,11}$/, 'the SDKAppID number of the IM app, e.g. 1400000000');
-  const encodingAesKey = matching(env, 'WECHAT_ENCODING_AES_KEY', /^[A-Za-z0-9]{43}$/, '43 letters and digits, the EncodingAESKey of the Official Account');
+  const encodingAesKey = matching(env, 'WECHAT_ENCODING_AES_KEY', AES_KEY, '43 letters and digits, the EncodingAESKey of the Official Account');
+  // While the key changes in the console (see MessageCipher).
+  const previousEncodingAesKey = matching(env, 'WECHAT_ENCODING_AES_KEY_PREVIOUS', AES_KEY, '43 letters and digits, the key before');
+  if (previousEncodingAesKey !== undefined && encodingAesKey === undefined)
+    throw new ConfigError(
+      'WECHAT_ENCODING_AES_KEY_PREVIOUS',
+      'is set without WECHAT_ENCODING_AES_KEY',
+      'the current key too: the previous one only stands beside it',
+    );
   const sandboxSetting = raw(env, 'SANDBOX')?.toLowerCase();
   const sandbox = sandboxSetting === undefined || sandboxSetting === 'auto' ? undefined : flag(env, 'SANDBOX', false);
   const welcomeText = env['WELCOME_TEXT'] ?? DEFAULT_WELCOME_TEXT;
@@ -254,6 +267,7 @@ function loadAccount(env: Env, account: string): Config {
       appId: matching(env, 'WECHAT_APP_ID', /^wx[A-Za-z0-9]{16}$/, 'the AppID of the Official Account, "wx" and 16 letters or digits'),
       appSecret: matching(env, 'WECHAT_APP_SECRET', /^[A-Za-z0-9]{32}$/, 'the AppSecret of the Official Account, 32 letters and digits'),
       encodingAesKey,
+      ...(previousEncodingAesKey === undefined ? {} : { previousEncodingAesKey }),
       requireEncryption,
       apiBase: origin(env, 'WECHAT_API_BASE', 'https://api.weixin.qq.com'),
       tokenApi: oneOf(env, 'WECHAT_TOKEN_API', ['stable_token', 'token'] as const, 'stable_token'),
@@ -351,13 +365,13 @@ function requireOf(config: Config, names: readonly Setting[]): void {
     required(name, read(config), expected);
   }
   // What the gateway needs to read a push that the accounts file names by a ${NAME} this process lacks: never taken as "none".
-  for (const name of ['WECHAT_ENCODING_AES_KEY', 'WECHAT_REQUIRE_ENCRYPTION'] as const)
-    if (names.includes('WECHAT_TOKEN') && config.unsetReferences?.[name] !== undefined)
-      required(
-        name,
-        undefined,
-        name === 'WECHAT_ENCODING_AES_KEY' ? 'the EncodingAESKey the accounts file names' : 'whether pushes must be encrypted, as the accounts file names it',
-      );
+  const named = {
+    WECHAT_ENCODING_AES_KEY: 'the EncodingAESKey the accounts file names',
+    WECHAT_ENCODING_AES_KEY_PREVIOUS: 'the previous EncodingAESKey the accounts file names',
+    WECHAT_REQUIRE_ENCRYPTION: 'whether pushes must be encrypted, as the accounts file names it',
+  };
+  for (const [name, expected] of Object.entries(named))
+    if (names.includes('WECHAT_TOKEN') && config.unsetReferences?.[name] !== undefined) required(name, undefined, expected);
   if (config.wechat.requireEncryption && names.includes('WECHAT_TOKEN')) {
     required('WECHAT_ENCODING_AES_KEY', config.wechat.encodingAesKey, 'the EncodingAESKey: encryption-only (WECHAT_REQUIRE_ENCRYPTION) needs it');
   }

@@ -13,6 +13,7 @@ export const REDACTED_KEYS = [
   'password',
   'authorization',
   'encodingAesKey',
+  'previousEncodingAesKey',
   'urlSecret',
 ];
 

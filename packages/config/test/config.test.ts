@@ -61,6 +61,11 @@ t.test('a full environment parses, agents trimmed and deduplicated', async (t) =
 t.test('a malformed value names the variable and what a valid one looks like, in one line', async (t) => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ WECHAT_ENCODING_AES_KEY: 'short' }, /^WECHAT_ENCODING_AES_KEY is malformed: 43 letters and digits/],
+    [{ WECHAT_ENCODING_AES_KEY_PREVIOUS: 'short' }, /^WECHAT_ENCODING_AES_KEY_PREVIOUS is malformed: 43 letters and digits/],
+    [
+      { WECHAT_ENCODING_AES_KEY: '', WECHAT_ENCODING_AES_KEY_PREVIOUS: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' },
+      /^WECHAT_ENCODING_AES_KEY_PREVIOUS is set without WECHAT_ENCODING_AES_KEY/,
+    ],
     [{ WECHAT_TOKEN: 'a' }, /^WECHAT_TOKEN is malformed: 3 to 32 letters and digits/],
     [{ WECHAT_APP_ID: 'app' }, /^WECHAT_APP_ID is malformed: .*"wx" and 16/],
     [{ REDIS_URL: 'localhost:6379' }, /^REDIS_URL is malformed: a redis: or rediss: URL/],

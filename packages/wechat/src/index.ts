@@ -1,6 +1,6 @@
 export * from './messages.js';
 export { KIND_RULES, type KindRule, type RelayedKind, type RelayedMessage, type WindowOpening, isRelayed } from './kind-rules.js';
-export { CryptoError, MessageCipher, aesKeyFromEncodingAesKey, pkcs7Pad, pkcs7Unpad } from './message-cipher.js';
+export { CryptoError, type KeyInUse, MessageCipher, aesKeyFromEncodingAesKey, pkcs7Pad, pkcs7Unpad } from './message-cipher.js';
 export { MessageError, messageFromFields, parseMessage } from './parse-message.js';
 export { dedupeId } from './dedupe-id.js';
 export { OPENID } from './openid.js';

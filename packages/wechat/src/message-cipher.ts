@@ -25,36 +25,65 @@ export function pkcs7Unpad(data: Buffer): Buffer {
   return data.subarray(0, data.length - n);
 }
 
+/** Which of the cipher's keys: the current EncodingAESKey, or the one before it (while a change is under way). */
+export type KeyInUse = 'current' | 'previous';
+
 /**
  * The message crypto of safe and compatible mode: AES-256-CBC, IV = the first 16 key bytes,
  * plaintext = 16 random bytes ‖ uint32 BE length ‖ message ‖ appid.
+ *
+ * With the EncodingAESKey before the current one (WeChat's advice for changing it: keep the last
+ * key, try it when the current one fails, and answer in the key the push came in), a push
+ * encrypted with either opens, so changing the key in the console loses nothing while the two
+ * sides disagree.
  */
 export class MessageCipher {
-  private readonly key: Buffer;
-  private readonly iv: Buffer;
+  private readonly keys: Record<KeyInUse, Buffer | undefined>;
 
   constructor(
     encodingAesKey: string,
     readonly appId: string,
+    previousEncodingAesKey?: string,
   ) {
-    this.key = aesKeyFromEncodingAesKey(encodingAesKey);
-    this.iv = this.key.subarray(0, 16);
+    this.keys = {
+      current: aesKeyFromEncodingAesKey(encodingAesKey),
+      previous: previousEncodingAesKey === undefined ? undefined : aesKeyFromEncodingAesKey(previousEncodingAesKey),
+    };
   }
 
-  encrypt(message: string, random: Buffer = randomBytes(16)): string {
+  encrypt(message: string, random: Buffer = randomBytes(16), key: KeyInUse = 'current'): string {
+    const aesKey = this.keys[key] ?? this.keys.current!;
     const body = Buffer.from(message, 'utf8');
     const length = Buffer.alloc(4);
     length.writeUInt32BE(body.length);
     const plain = pkcs7Pad(Buffer.concat([random, length, body, Buffer.from(this.appId, 'utf8')]));
-    const cipher = createCipheriv('aes-256-cbc', this.key, this.iv).setAutoPadding(false);
+    const cipher = createCipheriv('aes-256-cbc', aesKey, aesKey.subarray(0, 16)).setAutoPadding(false);
     return Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
   }
 
   /** Decrypts and checks that the trailing appid is ours; returns the message text. */
   decrypt(encrypted: string): string {
+    return this.open(encrypted).text;
+  }
+
+  /** Decrypts with the current key, else the previous one; says which opened it (a passive reply goes in that one). */
+  open(encrypted: string): { text: string; key: KeyInUse } {
+    try {
+      return { text: this.decryptWith(this.keys.current!, encrypted), key: 'current' };
+    } catch (err) {
+      if (!(err instanceof CryptoError) || this.keys.previous === undefined) throw err;
+      try {
+        return { text: this.decryptWith(this.keys.previous, encrypted), key: 'previous' };
+      } catch {
+        throw err;
+      }
+    }
+  }
+
+  private decryptWith(key: Buffer, encrypted: string): string {
     const data = Buffer.from(encrypted, 'base64');
     if (data.length === 0 || data.length % 16 !== 0) throw new CryptoError('ciphertext is not a whole number of AES blocks');
-    const decipher = createDecipheriv('aes-256-cbc', this.key, this.iv).setAutoPadding(false);
+    const decipher = createDecipheriv('aes-256-cbc', key, key.subarray(0, 16)).setAutoPadding(false);
     const plain = pkcs7Unpad(Buffer.concat([decipher.update(data), decipher.final()]));
     if (plain.length < 20) throw new CryptoError('plaintext too short');
     const length = plain.readUInt32BE(16);

@@ -1,4 +1,4 @@
-import type { MessageCipher } from './message-cipher.js';
+import type { KeyInUse, MessageCipher } from './message-cipher.js';
 import { CryptoError } from './message-cipher.js';
 import type { WechatMessage } from './messages.js';
 import { MessageError, messageFromFields } from './parse-message.js';
@@ -31,6 +31,8 @@ export interface OpenedPush {
   message: WechatMessage;
   /** The push came in safe or compatible mode: a passive reply must be encrypted too. */
   encrypted: boolean;
+  /** Which EncodingAESKey opened it (the previous one while a change is under way): the reply goes in it. */
+  key?: KeyInUse;
 }
 
 /** A push refused before anything was stored; `status` is the HTTP answer. */
@@ -88,7 +90,8 @@ export function openPush(query: PushQuery, body: string, secrets: PushSecrets, n
         if (!signaturesEqual(msgSignature(secrets.token, query.timestamp!, query.nonce!, encrypt), query.msg_signature)) {
           throw new PushRejected(401, 'unauthorized', 'msg_signature does not match');
         }
-        return { message: messageFromFields(parseFlatXml(secrets.cipher.decrypt(encrypt))), encrypted: true };
+        const { text, key } = secrets.cipher.open(encrypt);
+        return { message: messageFromFields(parseFlatXml(text)), encrypted: true, key };
       }
       // Compatible mode carries the plaintext fields beside Encrypt: usable without the key.
       if (outer['MsgType'] === undefined) {

@@ -1,4 +1,4 @@
-import type { MessageCipher } from './message-cipher.js';
+import type { KeyInUse, MessageCipher } from './message-cipher.js';
 import { msgSignature } from './signature.js';
 import { cdata } from './xml.js';
 
@@ -20,9 +20,16 @@ export function buildTextReply(r: TextReply): string {
   );
 }
 
-/** The safe-mode envelope of a passive reply; TimeStamp is in seconds, as a string. */
-export function buildEncryptedReply(cipher: MessageCipher, token: string, replyXml: string, timestamp: string, nonce: string): string {
-  const encrypt = cipher.encrypt(replyXml);
+/** The safe-mode envelope of a passive reply, in the key the push came in; TimeStamp is in seconds, as a string. */
+export function buildEncryptedReply(
+  cipher: MessageCipher,
+  token: string,
+  replyXml: string,
+  timestamp: string,
+  nonce: string,
+  key: KeyInUse = 'current',
+): string {
+  const encrypt = cipher.encrypt(replyXml, undefined, key);
   const signature = msgSignature(token, timestamp, nonce, encrypt);
   return (
     `<xml><Encrypt>${cdata(encrypt)}</Encrypt><MsgSignature>${cdata(signature)}</MsgSignature>` +

@@ -42,7 +42,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       queue.on('error', () => {});
       const cipher =
         config.wechat.encodingAesKey !== undefined && config.wechat.appId !== undefined
-          ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId)
+          ? new MessageCipher(config.wechat.encodingAesKey, config.wechat.appId, config.wechat.previousEncodingAesKey)
           : undefined;
       const keys = accountKeys(config, prefix);
       const line = new ConversationLine(redis, keys, QUEUES.wechatInbound, keys.relayIds);

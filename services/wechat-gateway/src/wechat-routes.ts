@@ -111,7 +111,7 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
       throw err;
     }
     const timestamp = Number(query.timestamp);
-    const { message, encrypted } = opened;
+    const { message, encrypted, key } = opened;
     // An encrypted push's msg_signature covers its body; a plain one's address is bound to its first body.
     if (!encrypted) {
       if (!(await claimed(req, reply, query, `push:${req.body ?? ''}`, arrived))) return reply;
@@ -158,6 +158,6 @@ export async function wechatRoutes(app: FastifyInstance, opts: WechatRouteOption
     }
     const xml = buildTextReply({ toUserName: message.fromUserName, fromUserName: message.toUserName, content: text, createTime: now });
     if (!encrypted || opts.cipher === undefined) return reply.type('application/xml').send(xml);
-    return reply.type('application/xml').send(buildEncryptedReply(opts.cipher, opts.token, xml, String(now), String(randomInt(1e9))));
+    return reply.type('application/xml').send(buildEncryptedReply(opts.cipher, opts.token, xml, String(now), String(randomInt(1e9)), key));
   });
 }

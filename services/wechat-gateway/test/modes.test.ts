@@ -3,7 +3,8 @@ import { stateKeys } from '@wxim/state';
 import { parseFlatXml } from '@wxim/wechat';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { startGateway, startTestRedis } from '@wxim/testkit';
+import { AES_KEY, APP_ID, TOKEN, startGateway, startTestRedis } from '@wxim/testkit';
+import { WechatPlatform } from '@wxim/sandbox';
 import { request } from 'undici';
 
 const redis = await startTestRedis();
@@ -36,6 +37,31 @@ t.test('a follow in safe mode gets an encrypted welcome that decrypts and verifi
   const plain = await gw.platform('plain').push(wx.follow('oModes00000000000000000000003'));
   t.match(plain.body, /^<xml><ToUserName>/, 'a plain follow gets a plain reply');
 });
+
+t.test(
+  'while the EncodingAESKey changes: pushes in the previous key and in the new one are stored, each answered in its own key; a third is refused',
+  async (t) => {
+    const NEW_KEY = 'NewEncodingAesKeyAfterTheChange000000000000';
+    const gw = await startGateway(redis.url, { WECHAT_ENCODING_AES_KEY: NEW_KEY, WECHAT_ENCODING_AES_KEY_PREVIOUS: AES_KEY, WELCOME_TEXT: 'Welcome' });
+    t.teardown(() => gw.close());
+    const inKey = (encodingAesKey: string) => new WechatPlatform({ gatewayUrl: gw.url, token: TOKEN, appId: APP_ID, encodingAesKey, mode: 'safe' });
+    for (const [name, key] of [
+      ['the previous key (the console not changed yet)', AES_KEY],
+      ['the new key', NEW_KEY],
+    ] as const) {
+      const wx = inKey(key);
+      const text = await wx.push(wx.text('oModes00000000000000000000010', `in ${name}`));
+      t.equal(text.status, 200, `a text in ${name} is stored`);
+      const follow = await wx.push(wx.follow('oModes00000000000000000000011'));
+      t.match(parseFlatXml(follow.reply!), { MsgType: 'text', Content: 'Welcome' }, `the welcome to a follow in ${name} opens with ${name}`);
+    }
+    const stranger = inKey('AnotherEncodingAesKeyNobodyConfigured000000');
+    const refused = await stranger.push(stranger.text('oModes00000000000000000000012', 'in a key nobody set'));
+    t.equal(refused.status, 400, 'a push in neither key is refused');
+    const contents = (await gw.gateway.queue.getJobs(['wait'])).flatMap((j) => (j.data.message.kind === 'text' ? [j.data.message.content] : [])).sort();
+    t.same(contents, ['in the new key', 'in the previous key (the console not changed yet)']);
+  },
+);
 
 t.test('an empty WELCOME_TEXT answers a follow with success', async (t) => {
   const gw = await startGateway(redis.url, { WELCOME_TEXT: '' });
