@@ -24,6 +24,7 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
     { kind: 'view', ...at(), eventKey: 'https://example.com/menu' },
     { kind: 'scan', ...at(), eventKey: 'scene_42', ticket: 'T' },
     { kind: 'click', ...at(), eventKey: 'MENU_HELP' },
+    { kind: 'scancode', ...at(), event: 'scancode_waitmsg', eventKey: 'SCAN_ORDER', scanType: 'qrcode', scanResult: 'ORDER-12345' },
     { kind: 'unknown', ...at(), msgType: 'miniprogrampage', msgId: nextMsgId(), fields: { MsgType: 'miniprogrampage', Title: 'x' } },
   ];
   for (const push of pushes) t.equal((await wechat.push(push)).status, 200, push.kind);
@@ -33,7 +34,19 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
   t.equal(got.length, relayed, 'nothing else arrived');
   t.same(
     got.map((m) => m.body[0]!.MsgType),
-    ['TIMImageElem', 'TIMLocationElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem', 'TIMTextElem'],
+    [
+      'TIMImageElem',
+      'TIMLocationElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+      'TIMTextElem',
+    ],
   );
   t.match(got[0]!.body[0]!.MsgContent, {
     UUID: 'img_media',
@@ -48,7 +61,8 @@ t.test('every WeChat type reaches the agent as the agreed IM element, in order; 
   t.match(textOf(got[6]!), /short video message: media id short_media/);
   t.match(textOf(got[7]!), /scanned QR code scene scene_42/);
   t.match(textOf(got[8]!), /tapped menu item MENU_HELP/);
-  t.match(textOf(got[9]!), /miniprogrampage/);
+  t.equal(textOf(got[9]!), '[scanned a qrcode with menu item SCAN_ORDER, waiting for your answer] ORDER-12345', 'what was scanned, from ScanCodeInfo');
+  t.match(textOf(got[10]!), /miniprogrampage/);
   const skipped = await relay.gateway.gateway.queue.getJobs(['completed']);
   t.ok(
     skipped.some((j) => j.data.message.kind === 'location_event' && (j.returnvalue as RelayResult | undefined)?.outcome === 'skipped'),

@@ -8,10 +8,25 @@ export function pushXml(msg: WechatMessage): string {
     ['CreateTime', msg.createTime],
     ...specific(msg),
   ];
-  const body = fields
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => (typeof v === 'number' || k === 'MsgId' ? `<${k}>${v}</${k}>` : `<${k}>${cdata(v!)}</${k}>`))
-    .join('\n');
+  const element = (k: string, v: string | number) => (typeof v === 'number' || k === 'MsgId' ? `<${k}>${v}</${k}>` : `<${k}>${cdata(v)}</${k}>`);
+  // A field named `Outer.Inner` (e.g. ScanCodeInfo.ScanType) is an element within `Outer`, as WeChat nests them.
+  const lines: string[] = [];
+  const nested = new Map<string, string[]>();
+  for (const [k, v] of fields) {
+    if (v === undefined) continue;
+    const dot = k.indexOf('.');
+    if (dot < 0) {
+      lines.push(element(k, v));
+      continue;
+    }
+    const outer = k.slice(0, dot);
+    if (!nested.has(outer)) {
+      nested.set(outer, []);
+      lines.push(outer);
+    }
+    nested.get(outer)!.push(element(k.slice(dot + 1), v));
+  }
+  const body = lines.map((line) => (nested.has(line) ? `<${line}>${nested.get(line)!.join('')}</${line}>` : line)).join('\n');
   return `<xml>\n${body}\n</xml>`;
 }
 
@@ -73,6 +88,14 @@ function specific(msg: WechatMessage): [string, string | number | undefined][] {
         ['MsgType', 'event'],
         ['Event', 'VIEW'],
         ['EventKey', msg.eventKey],
+      ];
+    case 'scancode':
+      return [
+        ['MsgType', 'event'],
+        ['Event', msg.event],
+        ['EventKey', msg.eventKey],
+        ['ScanCodeInfo.ScanType', msg.scanType],
+        ['ScanCodeInfo.ScanResult', msg.scanResult],
       ];
     case 'report':
       return [

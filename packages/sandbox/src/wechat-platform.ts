@@ -94,7 +94,7 @@ export class WechatPlatform {
     // A tap on a rating question's option (a menu message) counts as a menu click for the quota.
     const kind = ['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link'].includes(msg.kind)
       ? 'message'
-      : ['subscribe', 'scan', 'click', 'rating'].includes(msg.kind)
+      : ['subscribe', 'scan', 'click', 'scancode', 'rating'].includes(msg.kind)
         ? 'event'
         : msg.kind === 'unsubscribe'
           ? 'unfollowed'

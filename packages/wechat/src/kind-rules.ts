@@ -36,6 +36,7 @@ export const KIND_RULES = {
   subscribe: { relayed: true, window: 'action' },
   scan: { relayed: true, window: 'action' },
   click: { relayed: true, window: 'action' },
+  scancode: { relayed: true, window: 'action' },
   unsubscribe: { relayed: true, window: undefined },
   location_event: { relayed: false, window: undefined },
   view: { relayed: false, window: undefined },

@@ -90,6 +90,18 @@ export interface ClickEvent extends Common {
   kind: 'click';
   eventKey: string;
 }
+/**
+ * A tap on a scan-code menu item, then the scan: `scancode_push` (the result opened in the
+ * customer's WeChat as well) or `scancode_waitmsg` (the customer waits for the account's answer).
+ * What was scanned comes in ScanCodeInfo: its type (`qrcode`, `barcode`) and its text.
+ */
+export interface ScancodeEvent extends Common {
+  kind: 'scancode';
+  event: 'scancode_push' | 'scancode_waitmsg';
+  eventKey: string;
+  scanType: string;
+  scanResult: string;
+}
 export interface ViewEvent extends Common {
   kind: 'view';
   eventKey: string;
@@ -124,6 +136,7 @@ export interface UnknownMessage extends Common {
 }
 
 export type WechatMessage =
+  | ScancodeEvent
   | TextMessage
   | RatingAnswer
   | ImageMessage

@@ -103,6 +103,16 @@ function eventFromFields(f: Record<string, string>, common: { toUserName: string
       return { kind: 'click', ...common, eventKey: eventKey ?? '' };
     case 'view':
       return { kind: 'view', ...common, eventKey: eventKey ?? '' };
+    case 'scancode_push':
+    case 'scancode_waitmsg':
+      return {
+        kind: 'scancode',
+        ...common,
+        event: event.toLowerCase() as 'scancode_push' | 'scancode_waitmsg',
+        eventKey: eventKey ?? '',
+        scanType: f['ScanCodeInfo.ScanType'] ?? '',
+        scanResult: f['ScanCodeInfo.ScanResult'] ?? '',
+      };
     default:
       if (REPORT_EVENTS.has(event.toLowerCase())) return { kind: 'report', ...common, event };
       return unknown(f, common, 'event', event);

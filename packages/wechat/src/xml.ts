@@ -18,6 +18,13 @@ const isNameStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x
 const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
 
 /**
+ * Fields whose elements are read too, one level down, as `Field.Element`: what a customer scanned
+ * with a scan-code menu item (ScanCodeInfo: ScanType, ScanResult). Every other field that holds
+ * elements reads as no text.
+ */
+const NESTED_FIELDS: ReadonlySet<string> = new Set(['ScanCodeInfo']);
+
+/**
  * A reader of one document, front to back. WeChat's pushes, envelopes and replies are one `<xml>`
  * element whose children are fields holding text (mostly one CDATA section): the reader takes
  * that shape in one pass and checks the rest of the document is well-formed XML without reading
@@ -51,10 +58,12 @@ class FlatXmlReader {
       const field = this.startTag();
       if (field.name === '__proto__') throw new XmlError('field __proto__ is not accepted');
       count++;
-      const value = field.empty ? '' : this.fieldValue(field.name);
+      const inner: Record<string, string> | undefined = NESTED_FIELDS.has(field.name) ? {} : undefined;
+      const value = field.empty ? '' : this.fieldValue(field.name, inner);
       // A field given again is read past: its first text stands. Refusing the push would have
       // WeChat retry it and then drop it, and the copies are read once, here, for every use.
       if (value !== undefined && !Object.hasOwn(fields, field.name)) fields[field.name] = value;
+      for (const [key, text] of Object.entries(inner ?? {})) if (!Object.hasOwn(fields, key)) fields[key] = text;
     }
     if (count === 0) throw new XmlError('expected one <xml> root element');
     this.misc();
@@ -65,29 +74,47 @@ class FlatXmlReader {
     return fields;
   }
 
-  /** A field's text (its text and CDATA sections joined), or undefined if it holds elements. */
-  private fieldValue(name: string): string | undefined {
+  /**
+   * A field's text (its text and CDATA sections joined), or undefined if it holds elements. With
+   * `inner`, the text of each element directly within it that holds only text goes there too, as
+   * `Field.Element` (the first of a name stands).
+   */
+  private fieldValue(name: string, inner?: Record<string, string>): string | undefined {
     let value = '';
     let holdsElements = false;
     // The elements open within the field, innermost last: their text is not the field's.
     const open: string[] = [];
+    // The element directly within the field being read, its text so far, and whether it holds elements.
+    let child = { text: '', plain: true };
+    const keep = (element: string) => {
+      const key = `${name}.${element}`;
+      if (inner !== undefined && child.plain && element !== '__proto__' && !Object.hasOwn(inner, key)) inner[key] = child.text;
+    };
     for (;;) {
       const text = this.text(this.s.indexOf('<', this.pos));
       const own = open.length === 0;
       if (own) value += text;
+      else if (open.length === 1) child.text += text;
       if (this.at('<![CDATA[')) {
         const section = this.cdataSection();
         if (own) value += section;
+        else if (open.length === 1) child.text += section;
       } else if (this.at('</')) {
         if (own) {
           this.endTag(name);
           return holdsElements ? undefined : value;
         }
-        this.endTag(open.pop()!);
+        const closed = open.pop()!;
+        this.endTag(closed);
+        if (open.length === 0) keep(closed);
       } else if (!this.markup()) {
-        const child = this.startTag();
+        const tag = this.startTag();
         holdsElements = true;
-        if (!child.empty) open.push(child.name);
+        if (open.length === 0) {
+          child = { text: '', plain: true };
+          if (tag.empty) keep(tag.name);
+        } else child.plain = false;
+        if (!tag.empty) open.push(tag.name);
       }
     }
   }

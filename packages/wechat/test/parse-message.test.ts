@@ -143,3 +143,21 @@ t.test("reports on the business's own sends parse as reports; elements within el
   t.throws(() => parseFlatXml('<xml><A>&#x110000;</A></xml>'), XmlError, 'a character reference past Unicode is refused');
   t.equal(parseFlatXml('<xml><A>&#x1F600;&#65;&amp;</A></xml>')['A'], '😀A&', 'valid references decode');
 });
+
+t.test('a scan-code menu event carries what was scanned', async (t) => {
+  const push = parseMessage(
+    '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1408090606</CreateTime>' +
+      '<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[scancode_push]]></Event><EventKey><![CDATA[6]]></EventKey>' +
+      '<ScanCodeInfo><ScanType><![CDATA[qrcode]]></ScanType><ScanResult><![CDATA[1]]></ScanResult></ScanCodeInfo></xml>',
+  );
+  t.same(push, {
+    kind: 'scancode',
+    toUserName: 'gh_1',
+    fromUserName: 'o1',
+    createTime: 1408090606,
+    event: 'scancode_push',
+    eventKey: '6',
+    scanType: 'qrcode',
+    scanResult: '1',
+  });
+});

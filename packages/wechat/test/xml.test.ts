@@ -264,3 +264,15 @@ t.test('deep or large documents are read in one pass, without recursion', async 
   t.same(parseFlatXml(`<xml><A${attributes}>v</A></xml>`), { A: 'v' });
   t.ok(performance.now() - timed < 200, 'thousands of attributes read in linear time');
 });
+
+t.test("a scan-code menu event's ScanCodeInfo is read one level down; other fields holding elements still read as nothing", async (t) => {
+  const doc =
+    '<xml><Event><![CDATA[scancode_waitmsg]]></Event><ScanCodeInfo><ScanType><![CDATA[qrcode]]></ScanType><ScanResult>A&amp;B <![CDATA[1]]></ScanResult>' +
+    '<ScanType>again</ScanType><Deep><x>1</x></Deep><Empty/><__proto__>no</__proto__></ScanCodeInfo><SendPicsInfo><Count>1</Count></SendPicsInfo></xml>';
+  t.same(parseFlatXml(doc), {
+    Event: 'scancode_waitmsg',
+    'ScanCodeInfo.ScanType': 'qrcode',
+    'ScanCodeInfo.ScanResult': 'A&B 1',
+    'ScanCodeInfo.Empty': '',
+  });
+});

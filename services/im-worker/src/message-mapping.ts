@@ -46,6 +46,13 @@ export function toImBody(message: WechatMessage, media?: MsgElement): MsgElement
       return [textElem(`[scanned QR code scene ${message.eventKey}]`)];
     case 'click':
       return [textElem(`[tapped menu item ${message.eventKey}]`)];
+    case 'scancode':
+      // What was scanned is the customer's words here: `scancode_waitmsg` waits for the answer.
+      return [
+        textElem(
+          `[scanned a ${message.scanType || 'code'} with menu item ${message.eventKey}${message.event === 'scancode_waitmsg' ? ', waiting for your answer' : ''}] ${message.scanResult}`,
+        ),
+      ];
     case 'unknown':
       return [textElem(`[WeChat ${message.msgType}${message.event ? ` event ${message.event}` : ''} message, which the relay does not support yet]`)];
   }

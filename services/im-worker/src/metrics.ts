@@ -34,6 +34,7 @@ const KINDS: Record<MessageKind, true> = {
   scan: true,
   location_event: true,
   click: true,
+  scancode: true,
   view: true,
   report: true,
   unknown: true,
