@@ -1,7 +1,7 @@
 import { fakeOpenId } from '@wxim/sandbox';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { AGENTS, relayForTests, textOf } from '@wxim/testkit';
+import { AGENTS, eventually, relayForTests, textOf } from '@wxim/testkit';
 
 const relay = await relayForTests(t);
 const { wechat, im } = relay;
@@ -49,6 +49,30 @@ t.test("messages of one second keep their order in IM's history, which sorts a s
   const seconds = new Set(got.map((m) => Math.floor(m.receivedAt / 1000)));
   t.ok(seconds.size < texts.length, `several shared a second (${texts.length} messages in ${seconds.size} seconds)`);
 });
+
+t.test(
+  'a text longer than IM takes in one message (8 KB) reaches the agent whole, in parts in order, each in a second of its own; the next message after it',
+  async (t) => {
+    const openid = fakeOpenId();
+    const long = Array.from({ length: 40 }, (_, i) => `第${i + 1}段：我收到的商品有问题，包装破损，里面的东西也坏了，希望尽快处理退货和退款。`.repeat(3)).join(
+      '\n',
+    );
+    t.ok(Buffer.byteLength(long) > 9000, `${Buffer.byteLength(long)} bytes`);
+    t.equal((await wechat.push(wechat.text(openid, long))).status, 200);
+    t.equal((await wechat.push(wechat.text(openid, 'and one more thing'))).status, 200);
+    await eventually('the next message arrives', () => im.messagesBetween(openid).some((m) => textOf(m) === 'and one more thing'), 20_000);
+    const got = im.messagesBetween(openid);
+    const parts = got.slice(0, -1);
+    t.ok(parts.length >= 2, `${parts.length} parts`);
+    t.equal(parts.map(textOf).join(''), long, 'the text whole, its parts in order');
+    t.equal(textOf(got.at(-1)!), 'and one more thing', 'the next message after it');
+    const seconds = parts.map((m) => Math.floor(m.receivedAt / 1000));
+    t.ok(
+      seconds.every((s, i) => i === 0 || s > seconds[i - 1]!),
+      "each part in a later second: IM's history keeps them in order",
+    );
+  },
+);
 
 t.test('a repeated MsgId arrives once', async (t) => {
   const openid = fakeOpenId();

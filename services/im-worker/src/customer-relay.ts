@@ -2,6 +2,10 @@ import { type C2CMessage, type CallOptions, type ImClient, ImNotImportedError, I
 import { type AgentLoad, type Customer, type IdentityMap, imMessageIds } from '@wxim/state';
 import type { WechatMessage } from '@wxim/wechat';
 import { cloudCustomData, toImBody } from './message-mapping.js';
+import { partsOf } from './long-text.js';
+
+/** Between the parts of a long text: past a second of IM's clock, so its history shows them in order. */
+const PART_GAP_MS = 1100;
 import type { CustomerMedia } from './customer-media.js';
 
 /** One job's relay: what identifies its push to IM, who the customer is, and the check before each call. */
@@ -109,7 +113,7 @@ export class CustomerRelay {
     if (agent === undefined) throw new Error('no agent assigned');
     let userId = customer.userId ?? (await this.identities.claim(openid));
     if (!customer.imported || message.kind === 'subscribe') userId = await this.importAs(openid, userId, guarded);
-    const send = () => this.send({ from: userId, to: agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) }, job);
+    const send = () => this.sendParts({ from: userId, to: agent, msgSeq, msgRandom, body, cloudCustomData: cloudCustomData(message) }, job);
     try {
       await send();
     } catch (err) {
@@ -133,6 +137,21 @@ export class CustomerRelay {
     }
     await this.identities.markImported(openid);
     return userId;
+  }
+
+  /**
+   * Sends the message, as several when its body is over IM's size (a long text: see partsOf), in
+   * order: part i's MsgRandom is the message's plus i (each part fixed for every attempt, so IM
+   * drops a part sent again, and a look in the history finds it), all under the message's MsgSeq,
+   * each at least PART_GAP_MS after the one before so that IM, which orders a second's messages by
+   * MsgSeq, dates them in order.
+   */
+  private async sendParts(msg: C2CMessage, job: RelayJob): Promise<void> {
+    const parts = partsOf(msg.body);
+    for (const [i, body] of parts.entries()) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, PART_GAP_MS));
+      await this.send({ ...msg, body, msgRandom: (msg.msgRandom + i) % 2 ** 32 }, job);
+    }
   }
 
   /**
