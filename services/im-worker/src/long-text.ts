@@ -20,7 +20,7 @@ function jsonBytes(text: string): number {
 export function partsOf(body: MsgElement[], maxBytes = IM_PART_BYTES): MsgElement[][] {
   if (Buffer.byteLength(JSON.stringify(body)) <= maxBytes) return [body];
   const others = body.filter((e) => e.MsgType !== 'TIMTextElem');
-  const texts = body.flatMap((e) => (e.MsgType === 'TIMTextElem' ? [String((e.MsgContent as { Text: string }).Text)] : []));
+  const texts = body.flatMap((e) => (e.MsgType === 'TIMTextElem' ? [String(e.MsgContent.Text)] : []));
   if (texts.length === 0) return [body];
   const chunks = texts.flatMap((text) => cut(text, maxBytes));
   return chunks.map((chunk, i) => (i === 0 ? [...others, textElem(chunk)] : [textElem(chunk)]));

@@ -5,7 +5,7 @@ import { IM_PART_BYTES, partsOf } from '../src/long-text.js';
 const textOf = (part: ReturnType<typeof partsOf>[number]) =>
   part
     .filter((e) => e.MsgType === 'TIMTextElem')
-    .map((e) => String((e.MsgContent as { Text: string }).Text))
+    .map((e) => String(e.MsgContent.Text))
     .join('');
 
 t.test('a body that fits goes whole', async (t) => {
