@@ -37,7 +37,7 @@ t.test('a push that comes while Redis restarts is answered once Redis is back, n
   const plainly = relay.gateway.platform('plain');
   await redis.stop();
   const back = (async () => {
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 300));
     await redis.start();
   })();
   const [a, b] = await Promise.all([

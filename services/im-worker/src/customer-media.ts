@@ -276,7 +276,10 @@ function noteReason(err: unknown, job: MediaJob): NoteReason | undefined {
   // A renewable token error (40001, 42001) was renewed once by the client already; another holder
   // of the app's secret renewing it meanwhile does that too: tried again on the job's next attempts,
   // like a busy download. The rest (a wrong secret, an IP not whitelisted) needs an operator: the note.
-  if (err instanceof WechatCredentialError) return err.renewable && job.attempt < Math.min(MEDIA_ATTEMPTS, job.attempts) ? undefined : 'configuration';
+  if (err instanceof WechatCredentialError) {
+    if (!err.renewable) return 'configuration';
+    return job.attempt < Math.min(MEDIA_ATTEMPTS, job.attempts) ? undefined : 'unavailable';
+  }
   // A download only reads, so trying again is safe — a few times, while the customer's next messages wait.
   if (err instanceof WechatTransientError || err instanceof WechatUncertainError)
     return job.attempt >= Math.min(MEDIA_ATTEMPTS, job.attempts) ? 'unavailable' : undefined;

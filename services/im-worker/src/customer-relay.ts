@@ -29,7 +29,7 @@ export interface RelayJob {
    * still this worker's (throws LockLostError when another worker has taken it over) and resolves
    * to Redis's time (ms).
    */
-  confirm(command: string): Promise<number>;
+  confirm(command: string, continuing?: boolean): Promise<number>;
   /** Right before each WeChat call (a voice's or video's download): the fleet's WeChat pace and the lock check. */
   wechatTurn?(api: string): Promise<unknown>;
 }
@@ -144,13 +144,14 @@ export class CustomerRelay {
    * order: part i's MsgRandom is the message's plus i (each part fixed for every attempt, so IM
    * drops a part sent again, and a look in the history finds it), all under the message's MsgSeq,
    * each at least PART_GAP_MS after the one before so that IM, which orders a second's messages by
-   * MsgSeq, dates them in order.
+   * MsgSeq, dates them in order. Once the first part has gone, the rest follow it to the same
+   * agent, whoever serves the customer by then: a text is never split between two agents.
    */
   private async sendParts(msg: C2CMessage, job: RelayJob): Promise<void> {
     const parts = partsOf(msg.body);
     for (const [i, body] of parts.entries()) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, PART_GAP_MS));
-      await this.send({ ...msg, body, msgRandom: (msg.msgRandom + i) % 2 ** 32 }, job);
+      await this.send({ ...msg, body, msgRandom: (msg.msgRandom + i) % 2 ** 32 }, job, i > 0);
     }
   }
 
@@ -161,16 +162,16 @@ export class CustomerRelay {
    * Redis's clock; after a look-up (IM round trips, perhaps several pages) the send takes its
    * turn again, so the lock check and the pace still come right before it leaves.
    */
-  private async send(msg: C2CMessage, job: RelayJob): Promise<void> {
+  private async send(msg: C2CMessage, job: RelayJob, continuing = false): Promise<void> {
     await this.im.sendC2C(msg, {
       beforeSend: async (command) => {
-        const now = await job.confirm(command);
+        const now = await job.confirm(command, continuing);
         if (now - job.firstAttemptAt <= this.lookFirstAfterMs) return true;
         // A minute of margin each side: IM's clock is not Redis's.
         const minTime = Math.floor(job.firstAttemptAt / 1000) - 60;
         const found = await this.im.hasC2CMessage(msg.from, msg.to, msg.msgSeq, msg.msgRandom, minTime, Math.ceil(now / 1000) + 60, guardedBy(job));
         if (found) return false;
-        await job.confirm(command);
+        await job.confirm(command, continuing);
         return true;
       },
     });

@@ -47,6 +47,8 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
   for (const kind of Object.keys(KINDS)) metrics.relayed.inc({ kind, outcome: 'failed' }, 0);
   for (const score of RATING_SCORES) metrics.csatAnswers.inc({ score: String(score) }, 0);
   for (const outcome of ['used', 'reserved', 'unused']) metrics.firstTurns.inc({ outcome }, 0);
+  // WximImMediaNotes watches these: a series born at 1 would hide its first note from increase().
+  for (const kind of ['voice', 'video', 'shortvideo']) for (const reason of ['configuration', 'no_ffmpeg']) metrics.mediaNotes.inc({ kind, reason }, 0);
   return metrics;
 }
 

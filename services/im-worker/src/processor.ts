@@ -172,7 +172,8 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       metrics.firstTurns.inc({ outcome: fresh ? 'used' : 'unused' });
       return fresh ? Promise.resolve(taken.at) : deps.imTurn(command, lease);
     };
-    const confirm = async (command: string): Promise<number> => {
+    /** `continuing`: the send goes on with a message begun to the agent (a long text's later part): not looked at again. */
+    const confirm = async (command: string, continuing = false): Promise<number> => {
       const taken = firstCall;
       firstCall = undefined;
       const atOnce = taken !== undefined && taken.slotAt === undefined && performance.now() - taken.askedAt <= FIRST_TURN_FRESH_MS;
@@ -182,7 +183,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       // looked at once the send's turn has come, right before it leaves, so the message goes to
       // whoever serves them now, never to the agent who let them go. A send that comes at once,
       // with the turn its job's turn took, needs no second look.
-      if (command === SEND && serving !== undefined && !atOnce && (await relayTurn.servingAgent(openid)) !== serving)
+      if (command === SEND && serving !== undefined && !atOnce && !continuing && (await relayTurn.servingAgent(openid)) !== serving)
         throw new ServingChanged(`the customer is no longer with ${serving}`);
       return at;
     };
