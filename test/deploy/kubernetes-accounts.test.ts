@@ -5,10 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { parse } from 'yaml';
 import { type K8sObject, renderExampleOverlay, root } from './kubernetes-render.js';
+import { checkMountedEverywhere } from './component-mounts.js';
 
 const example = await renderExampleOverlay();
 const withAccounts = await renderExampleOverlay(['accounts']);
@@ -26,26 +26,7 @@ t.test('a Kustomize Component that every Deployment takes: the file mounted read
   );
   const component = parse(await readFile(join(root, 'deploy/k8s/components/accounts/kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string };
   t.same([component.apiVersion, component.kind], ['kustomize.config.k8s.io/v1alpha1', 'Component']);
-  t.same(deployments.map((d) => d.metadata.name).sort(), ['dashboard', 'im-callback', 'im-worker', 'wechat-gateway', 'wechat-pusher']);
-  for (const d of deployments) {
-    const pod = d.spec!.template.spec!;
-    const container = pod.containers[0]!;
-    t.same(pod.volumes?.find((v) => v.name === 'accounts')?.configMap, { name: 'wxim-accounts' }, `${d.metadata.name}: the ConfigMap as a volume`);
-    t.same(
-      container.volumeMounts?.find((m) => m.name === 'accounts'),
-      { name: 'accounts', mountPath: '/etc/wxim/accounts', readOnly: true },
-      `${d.metadata.name}: mounted read-only`,
-    );
-    t.ok(
-      container.envFrom?.some((e) => e.configMapRef?.name === configName),
-      `${d.metadata.name}: reads wxim-config, which sets ACCOUNTS_FILE`,
-    );
-    t.ok(
-      container.volumeMounts?.some((m) => m.name === 'tmp'),
-      `${d.metadata.name}: its own mounts kept`,
-    );
-    t.doesNotThrow(() => new Deployment(d).validate(), `${d.metadata.name} is valid against the Kubernetes schema`);
-  }
+  checkMountedEverywhere(t, deployments, configName, { volume: 'accounts', configMap: 'wxim-accounts', mountPath: '/etc/wxim/accounts' });
 });
 
 t.test('the Ingress routes /wechat/<account> to the gateway; nothing else changes', async (t) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type InboundJob, QUEUES, queueLayout } from '@wxim/queue';
 import { type ReceivedMessage, WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
 import { HOLD_MARK, stateKeys } from '@wxim/state';
-import { APP_ID, APP_SECRET, eventually, relayForTests, textOf } from '@wxim/testkit';
+import { APP_ID, APP_SECRET, eventually, metricLines, metricValue, relayForTests, textOf } from '@wxim/testkit';
 import { MEDIA_DECISION_KEPT_MS } from '@wxim/im-worker';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -216,8 +216,7 @@ t.test("WeChat's minute limit on media/get (45011): this customer's line waits i
   t.equal(textOf(next!), 'after the voice', 'the next message after it, in order');
   t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
   t.equal(mediaCalls(), calls + 2, 'downloaded again after the wait');
-  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
-  t.match(metrics, /^wxim_im_retries_total\{class="rate_limited"\} 1$/m, 'the wait counted under the limit');
+  t.equal(await metricValue(relay.worker.app, 'wxim_im_retries_total{class="rate_limited"}'), 1, 'the wait counted under the limit');
 });
 
 t.test('45011 again after the wait: the note, then the next message', async (t) => {
@@ -245,9 +244,12 @@ t.test('an access_token WeChat refuses again right after its renewal (renewed el
   const [sound] = await conversation(openid, 1);
   t.equal(sound!.body[0]?.MsgType, 'TIMSoundElem', 'the recording, not the note');
   t.equal(mediaCalls(), calls + 3, 'refused, renewed and refused, then downloaded on the next attempt');
-  const metrics = (await relay.worker.app.inject({ method: 'GET', url: '/metrics' })).body;
-  t.match(metrics, /^wxim_im_retries_total\{class="wechat_token"\} 1$/m, "counted as WeChat's token");
-  t.notMatch(metrics, /^wxim_im_retries_total\{class="(credential|configuration)"\}/m, "not as IM's credentials, which page");
+  t.equal(await metricValue(relay.worker.app, 'wxim_im_retries_total{class="wechat_token"}'), 1, "counted as WeChat's token");
+  t.same(
+    (await metricLines(relay.worker.app, 'wxim_im_retries_total')).filter((l) => /class="(credential|configuration)"/.test(l)),
+    [],
+    "not as IM's credentials, which page",
+  );
 });
 
 // Last: the im-worker then leaves media/get alone for 5 minutes, as WeChat said its quota is used up.

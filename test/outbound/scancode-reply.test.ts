@@ -10,9 +10,9 @@ import t from 'tap';
 const relay = await twoWayForTests(t);
 const { im, wechat } = relay;
 
-t.test('a customer who only scanned with a scan-code menu item is answered: the agent sees the scan, and the reply is delivered', async (t) => {
-  const openid = fakeOpenId();
-  const scan: WechatMessage = {
+/** A customer's scan with the account's scan-code menu item that waits for the answer. */
+function scanned(openid: string, scanResult: string): WechatMessage {
+  return {
     kind: 'scancode',
     toUserName: wechat.accountId,
     fromUserName: openid,
@@ -20,9 +20,13 @@ t.test('a customer who only scanned with a scan-code menu item is answered: the 
     event: 'scancode_waitmsg',
     eventKey: 'SCAN_ORDER',
     scanType: 'qrcode',
-    scanResult: 'ORDER-12345',
+    scanResult,
   };
-  t.equal((await wechat.push(scan)).status, 200);
+}
+
+t.test('a customer who only scanned with a scan-code menu item is answered: the agent sees the scan, and the reply is delivered', async (t) => {
+  const openid = fakeOpenId();
+  t.equal((await wechat.push(scanned(openid, 'ORDER-12345'))).status, 200);
   await eventually('the scan reaches an agent', () => im.messages.some((m) => m.cloudCustomData?.includes(openid)));
   const note = im.messages.find((m) => m.cloudCustomData?.includes(openid))!;
   t.match(textOf(note), /ORDER-12345$/, 'the agent sees what was scanned');
@@ -37,17 +41,7 @@ t.test("a scan after the agent used up the message's five replies opens the minu
   const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
   for (let i = 1; i <= 5; i++) await im.agentSend(agent, userId, [textElem(`reply ${i}`)]);
   await relay.waitForSent(openid, 5, 15_000);
-  const scan: WechatMessage = {
-    kind: 'scancode',
-    toUserName: wechat.accountId,
-    fromUserName: openid,
-    createTime: Math.floor(Date.now() / 1000),
-    event: 'scancode_waitmsg',
-    eventKey: 'SCAN_ORDER',
-    scanType: 'qrcode',
-    scanResult: 'ORDER-67890',
-  };
-  t.equal((await wechat.push(scan)).status, 200);
+  t.equal((await wechat.push(scanned(openid, 'ORDER-67890'))).status, 200);
   await eventually('the scan reaches the agent', () => im.messagesBetween(openid).length === 2);
   await im.agentSend(agent, userId, [textElem('reply 6, about the scan')]);
   await relay.waitForSent(openid, 6, 15_000);

@@ -250,6 +250,20 @@ t.test('encryption-only: inherited from WECHAT_REQUIRE_ENCRYPTION, and with a ${
   t.doesNotThrow(() => requireSettings(gateway, ['WECHAT_TOKEN']), 'the gateway, given the key');
 });
 
+t.test('previousAesKey: the key before, while it changes; by a ${NAME} only the gateway needs it', async (t) => {
+  const withOld = { ...brandA, wechat: { ...brandA.wechat, previousAesKey: 'o'.repeat(43) } };
+  t.equal(loadConfig({ ACCOUNTS_FILE: json([withOld]) }).accounts[0]!.wechat.previousEncodingAesKey, 'o'.repeat(43));
+  const withRef = { ...brandA, wechat: { ...brandA.wechat, previousAesKey: '${BRAND_A_OLD_AES_KEY}' } };
+  const worker = loadConfig({ ACCOUNTS_FILE: json([withRef]) });
+  t.doesNotThrow(() => requireSettings(worker, ['IM_SDK_APP_ID']), 'a service without it starts');
+  t.throws(() => requireSettings(worker, ['WECHAT_TOKEN']), {
+    message: /^ACCOUNTS_FILE account "brand-a" wechat\.previousAesKey is missing \(it names BRAND_A_OLD_AES_KEY, which is not set in this service\)/,
+  });
+  const gateway = loadConfig({ ACCOUNTS_FILE: json([withRef]), BRAND_A_OLD_AES_KEY: 'o'.repeat(43) });
+  t.equal(gateway.accounts[0]!.wechat.previousEncodingAesKey, 'o'.repeat(43), 'the gateway, given it');
+  t.match(refusal({ ACCOUNTS_FILE: json([{ ...brandA, wechat: { ...brandA.wechat, previousAesKey: 'short' } }]) }), /wechat\.previousAesKey is malformed/);
+});
+
 t.test(
   "a ${NAME} this service lacks: the gateway stops for the AES key or encryption-only it names, and no field takes the environment's own value",
   async (t) => {

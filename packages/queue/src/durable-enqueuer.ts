@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { addJobIn, layoutOf, storeConnection } from './bullmq-layout.js';
 import type { RedisClient } from './connection.js';
-import { AWAY_RETRY_MS, redisAway } from './redis-away.js';
+import { AWAY_RETRY_MS, redisAway, timeForAnotherTry } from './redis-away.js';
 
 export class EnqueueTimeout extends Error {
   override readonly name = 'EnqueueTimeout';
@@ -158,7 +158,7 @@ export class DurableEnqueuer<T> {
       // Redis away (a restart, a failover, a cut): tried again a few times a second while the
       // budget lasts, so a blip of a second or two costs WeChat a late answer, not a 503 (which it
       // may retry at once, and give up on). A repeat is a no-op if the store did happen.
-      const again = redisAway(err) ? batch.filter((p) => Date.now() + 2 * AWAY_RETRY_MS <= p.at + this.timeoutMs) : [];
+      const again = redisAway(err) ? batch.filter((p) => timeForAnotherTry(p.at + this.timeoutMs)) : [];
       for (const p of batch) if (!again.includes(p)) p.reject(err as Error);
       if (again.length > 0)
         setTimeout(() => {

@@ -23,6 +23,11 @@ export function redisAway(err: unknown): boolean {
 /** How long to wait before trying a command again while Redis is away: a few tries a second, within the caller's budget. */
 export const AWAY_RETRY_MS = 100;
 
+/** Whether another try, after its wait, still fits before `deadline` (ms). */
+export function timeForAnotherTry(deadline: number): boolean {
+  return Date.now() + 2 * AWAY_RETRY_MS <= deadline;
+}
+
 /**
  * Runs `attempt` until it succeeds, fails for another reason than Redis being away, or the time
  * left before `deadline` (ms) would not fit another try: then the last error is thrown.
@@ -32,7 +37,7 @@ export async function whileRedisAway<R>(deadline: number, attempt: () => Promise
     try {
       return await attempt();
     } catch (err) {
-      if (!redisAway(err) || Date.now() + 2 * AWAY_RETRY_MS > deadline) throw err;
+      if (!redisAway(err) || !timeForAnotherTry(deadline)) throw err;
       await new Promise((resolve) => setTimeout(resolve, AWAY_RETRY_MS));
     }
   }
