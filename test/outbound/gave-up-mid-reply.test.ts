@@ -1,6 +1,6 @@
 import { textElem } from '@wxim/im';
-import { keyPrefix } from '@wxim/queue';
-import { stateKeys } from '@wxim/state';
+import { keyPrefix, retryFailedJobs } from '@wxim/queue';
+import { lineOnRetry, stateKeys } from '@wxim/state';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -74,4 +74,29 @@ t.test('a reply that went whole is not reported as undelivered when what follows
   await eventually('the reply failed for good', async () => (await queue.getFailed()).some((j) => j.id === job.id));
   t.same(notices(userId, agent), [], 'its agent is not told it was not delivered');
   t.equal(wechatApi.sentTo(openid).length, 1, 'sent once');
+});
+
+t.test('a reply that failed mid-way longer ago than failed jobs are kept is not retried by hand: its first part would go again', async (t) => {
+  const { openid, agent, userId } = await relay.newCustomer();
+  const long = `${'c'.repeat(2048)}${'d'.repeat(500)}`;
+  wechatApi.answerLate('message/custom/send', 10);
+  wechatApi.failNext('message/custom/send', -1, 100);
+  await im.agentSend(agent, userId, [textElem(long)]);
+  const job = await retried();
+  await lastAttemptNext(job);
+  await eventually('the reply failed for good', async () => (await queue.getFailed()).some((j) => j.id === job.id));
+  wechatApi.clearScripted();
+  t.equal(wechatApi.sentTo(openid).length, 1, 'the first part went');
+  // Nine days on, in a queue where nothing else failed since (BullMQ trims failed jobs only then):
+  // the job is still there, its progress is gone.
+  await redis.hset(queue.toKey(job.id!), 'finishedOn', String(Date.now() - 9 * 86_400_000));
+  await redis.del(keys.replyProgress(job.id!));
+  const outcome = await retryFailedJobs(queue, [job.id!], lineOnRetry(redis, keys, 'agent-replies'));
+  t.equal(outcome.retried, 0, 'not retried');
+  t.match(outcome.skipped, [{ id: job.id, why: /^it failed 9 days ago/ }]);
+  // What a retry would have sent comes next to this customer: an answer in the meantime.
+  await im.agentSend(agent, userId, [textElem('a later answer')]);
+  await eventually('the later answer arrives', () => wechatApi.sentTo(openid).length === 2);
+  t.match(String(wechatApi.sentTo(openid)[1]!.payload['content']), /a later answer/, 'and nothing before it: the first part was not sent again');
+  t.equal(await (await queue.getJob(job.id!))?.getState(), 'failed', 'still failed');
 });

@@ -10,7 +10,7 @@ export {
   createRedis,
   whenConnected,
 } from './connection.js';
-export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, GATEWAY_CLOCK_MARGIN_S, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
+export { BACKOFF_TYPE, DEFAULT_JOB_OPTIONS, FAILED_KEPT_MS, GATEWAY_CLOCK_MARGIN_S, cappedExponentialBackoff, dedupeTtlMs } from './job-options.js';
 export { retryFailedJobs } from './retry-failed.js';
 export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';
 export { HAND_MS, handKey, withJobInHand } from './job-in-hand.js';

@@ -34,6 +34,15 @@ export function cappedExponentialBackoff(attemptsMade: number, random: () => num
 }
 
 /**
+ * How long a failed job is kept (BullMQ's removeOnFail age), which is also as long as it may be
+ * retried by hand: what a job did (a reply's parts sent, a message's relay ids) is kept a day
+ * longer (PROGRESS_TTL_S, RELAY_IDS_TTL_S), so a retry never sends again what went. BullMQ trims
+ * the failed jobs past this age only when another job of the queue fails: in a quiet queue a job
+ * stays longer, and retryFailedJobs refuses it.
+ */
+export const FAILED_KEPT_MS = 7 * 24 * 3600 * 1000;
+
+/**
  * Defaults for every relay job: with 60 attempts the capped backoff waits about 9 hours in all
  * before a job is failed, which outlasts any platform outage worth waiting for. Completed jobs
  * are kept an hour (at most 10,000), failed ones a week (at most 50,000): memory stays bounded.
@@ -42,5 +51,5 @@ export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 60,
   backoff: { type: BACKOFF_TYPE },
   removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+  removeOnFail: { age: FAILED_KEPT_MS / 1000, count: 50_000 },
 };

@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { withJobInHand } from './job-in-hand.js';
+import { FAILED_KEPT_MS } from './job-options.js';
 
 /** What a retry by hand did: how many jobs went back to wait, and the ones that did not, with why. */
 export interface RetryOutcome {
@@ -14,13 +15,31 @@ export interface RetryOutcome {
  * with, looking in the platform's history first when that was long ago. Retried oldest first (as
  * they were stored, named ones too), one at a time, each put in its customer's line by `placed`
  * before the next is retried: however many workers take them, a customer's messages go in the
- * order they came. A job not retried (gone, not failed, in another hand's work, or Redis refusing)
- * is named with why.
+ * order they came. A job not retried (gone, not failed, failed longer ago than FAILED_KEPT_MS, in
+ * another hand's work, or Redis refusing) is named with why.
+ *
+ * A job that failed more than FAILED_KEPT_MS ago is refused: what it did is no longer kept, and a
+ * retry would send again the parts that went and a reply its agent recalled. (BullMQ removes such
+ * a job only when another job of its queue fails.) `placed` is told of every job retried, and
+ * keeps what the job did for as long again (see lineOnRetry).
  */
-export async function retryFailedJobs(queue: Queue, ids?: readonly string[], placed?: (job: Job) => Promise<void>): Promise<RetryOutcome> {
+export async function retryFailedJobs(
+  queue: Queue,
+  ids?: readonly string[],
+  placed?: (job: Job) => Promise<void>,
+  now: () => number = Date.now,
+): Promise<RetryOutcome> {
   const outcome: RetryOutcome = { retried: 0, skipped: [] };
   // BullMQ's retry checks the job is failed (and not locked) in the same script that moves it.
   const retry = async (job: Job) => {
+    if (job.finishedOn !== undefined && now() - job.finishedOn > FAILED_KEPT_MS) {
+      const days = Math.floor((now() - job.finishedOn) / 86_400_000);
+      outcome.skipped.push({
+        id: job.id!,
+        why: `it failed ${days} days ago, longer than the ${FAILED_KEPT_MS / 86_400_000} days the relay keeps what a job sent: a retry could send it twice; follow it up by hand, then remove it`,
+      });
+      return;
+    }
     // Held while it moves, as a removal by hand holds it: neither acts on a state the other changed.
     // A job back in wait is no removal's any more, so its place in line is taken after.
     let moved: boolean | undefined;

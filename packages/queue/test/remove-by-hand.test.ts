@@ -1,6 +1,6 @@
 // Removing jobs by hand (the dashboard's remove and clean): finished jobs only, each keeping its
 // deduplication key, on a real Redis with the pinned BullMQ.
-import { cleanByHand, dedupeKey, removeByHand, retryFailedJobs, withJobInHand } from '@wxim/queue';
+import { FAILED_KEPT_MS, cleanByHand, dedupeKey, removeByHand, retryFailedJobs, withJobInHand } from '@wxim/queue';
 import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -96,4 +96,18 @@ t.test('a removal and a retry of the same failed jobs at the same moment: every 
     results.some((r) => r.removed || r.retried),
     'the hands did act',
   );
+});
+
+t.test('a job that failed longer ago than failed jobs are kept is not retried: what it sent is no longer known', async (t) => {
+  const { queue, ids } = await failedJobs(t, 2);
+  const [old, recent] = ids as [string, string];
+  // BullMQ trims failed jobs past their age only when another job fails: in a quiet queue they stay.
+  const finishedOn = (await queue.getJob(old))!.finishedOn!;
+  const now = () => finishedOn + FAILED_KEPT_MS + 86_400_000;
+  await redis.hset(queue.toKey(recent), 'finishedOn', String(now() - FAILED_KEPT_MS + 60_000));
+  const outcome = await retryFailedJobs(queue, undefined, undefined, now);
+  t.equal(outcome.retried, 1, 'the one within the week retried');
+  t.match(outcome.skipped, [{ id: old, why: /^it failed 8 days ago, longer than the 7 days the relay keeps what a job sent: a retry could send it twice/ }]);
+  t.equal(await (await queue.getJob(old))?.getState(), 'failed', 'the old one stays failed');
+  t.equal(await (await queue.getJob(recent))?.getState(), 'waiting');
 });

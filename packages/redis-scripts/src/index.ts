@@ -19,6 +19,7 @@ import { ANSWERED as WINDOW_ANSWERED, LAST_REPLY_CLAIM, WARN_CLAIM, WARNED } fro
 
 export { LINE_TTL_S } from './scripts/line.js';
 export { PROGRESS_TTL_S } from './scripts/desk.js';
+export { RELAY_IDS_TTL_S } from './scripts/relay-begin.js';
 export { MOVE_TTL_S } from './scripts/service-levels.js';
 
 /**

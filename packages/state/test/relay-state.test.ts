@@ -1,4 +1,4 @@
-import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, ReplyWindow, paceCap, paceInterval, stateKeys } from '@wxim/state';
+import { AgentLoad, ConversationLine, LockLostError, RateGate, RelayTurn, ReplyWindow, lineOnRetry, paceCap, paceInterval, stateKeys } from '@wxim/state';
 import { queueLayout } from '@wxim/queue';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -345,3 +345,20 @@ t.test(
     await t.rejects(gate.startReserved(scope, performance.now(), lease('k2')), LockLostError, 'a reserved slot still checks the lock right before the call');
   },
 );
+
+t.test('a job retried by hand joins its line, and what it did is kept a full term again from the retry', async (t) => {
+  const { keys, job } = setup(['agent_a']);
+  await job('in1');
+  await redis.hset(`${keys.jobs('agent-replies')}r1`, 'name', 'reply');
+  await redis.hset(keys.relayIds('in1'), 'first', '1', 'place', '1');
+  await redis.hset(keys.replyProgress('r1'), 'sent:0', '1');
+  // Both near their end (the job failed days ago, and its retry may fail again before it writes anything).
+  await redis.pexpire(keys.relayIds('in1'), 5000);
+  await redis.pexpire(keys.replyProgress('r1'), 5000);
+  await lineOnRetry(redis, keys, 'wechat-inbound')({ id: 'in1', data: { message: { kind: 'text', fromUserName: 'o1' } } });
+  await lineOnRetry(redis, keys, 'agent-replies')({ id: 'r1', data: { openid: 'o1' } });
+  t.ok((await redis.ttl(keys.relayIds('in1'))) > 8 * 86_400 - 60, 'the relay ids kept eight days');
+  t.ok((await redis.ttl(keys.replyProgress('r1'))) > 8 * 86_400 - 60, "the reply's progress kept eight days");
+  t.same(await redis.zrange(keys.line('wechat-inbound', 'o1'), 0, -1), ['in1'], 'in its line');
+  t.same(await redis.zrange(keys.line('agent-replies', 'o1'), 0, -1), ['r1'], 'in its line');
+});

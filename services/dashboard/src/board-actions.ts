@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * preflight the board never grants.
  */
 export const BOARD_ACTIONS: readonly string[] = [
-  'PUT /api/queues/:queueName/:jobId/retry', // a failed job: the relay's own (retryFailedJobs); else bull-board's, as by hand (retry-as-by-hand.ts)
+  'PUT /api/queues/:queueName/:jobId/retry', // the relay's own (retryFailedJobs), a failed job only
   'PUT /api/queues/:queueName/retry/:queueStatus',
   'PUT /api/queues/:queueName/:jobId/clean', // the board's "remove"
   'PUT /api/queues/:queueName/clean/:queueStatus',
@@ -43,8 +43,9 @@ const NOT_REMOVED = 'only finished jobs (completed, failed) are removed: a job s
  *   before the next (retryFailedJobs): bull-board's retries a page at once, newest first, and a
  *   customer's messages would go in reverse order;
  * - retry one failed job does the same for that job (in its customer's line, its attempts reset);
- *   a job another hand is removing or retrying right now is refused 409, since a removal that read
- *   the job failed would remove it once it was back to run (see withJobInHand).
+ *   a job not failed, or that failed longer ago than its progress is kept, or that another hand is
+ *   removing or retrying right now is refused 409 (a removal that read the job failed would remove
+ *   it once it was back to run: see withJobInHand).
  *
  * Every change asked for is logged once it is answered, by whom (`operator`, the board's user) and
  * from where, with its answer: `board change` (info) when it was made, `board change refused`
@@ -86,8 +87,12 @@ export function boardActions(
     }
     if (route === 'PUT /api/queues/:queueName/:jobId/retry') {
       const job = await queue.getJob(params.jobId ?? '');
-      // Not there (bull-board answers 404), or not failed: bull-board's, as by hand (a completed one is refused).
-      if (job === undefined || (await job.getState()) !== 'failed') return;
+      if (job === undefined) return; // bull-board answers 404
+      // Refused here, not passed on: a job that failed between this look and bull-board's would be
+      // retried by bull-board, out of its customer's line.
+      const state = await job.getState();
+      if (state === 'completed') return reply.code(409).send({ error: 'not retried: it is completed, its message was delivered' });
+      if (state !== 'failed') return reply.code(409).send({ error: `not retried: it is ${state}, not failed` });
       const { retried, skipped } = await retryFailedJobs(queue, [job.id!], placing?.(queue));
       done['retried'] = retried;
       if (skipped.length > 0) {

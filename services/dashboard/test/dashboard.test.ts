@@ -278,6 +278,9 @@ t.test('the board removes finished jobs only, and keeps what stops their message
     t.equal(res.status, 405, `no clean of ${state} jobs`);
     t.match(res.json<{ error: string }>().error, /only finished jobs/);
   }
+  const retry = await call('PUT', '/api/queues/wechat-inbound/held-by-the-test/retry');
+  t.equal(retry.status, 409, 'a delayed job is not retried');
+  t.match(retry.json<{ error: string }>().error, /it is delayed, not failed/);
   t.equal(await held.getState(), 'delayed', 'still there');
 
   // The message retried above completed: removed by hand, its push stays known for as long as WeChat may send it again.

@@ -4,7 +4,7 @@ import { PACE_LUA } from './pace.js';
 import { RECORD_LUA } from './reply-window.js';
 
 /** A job's relay ids outlive a failed job's retention (a week), so a retry by hand still finds them. */
-const RELAY_IDS_TTL_S = 8 * 24 * 3600;
+export const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 
 // KEYS: line, customer hash, agent-load, relay ids, the earlier release's first-attempt key, the
 // desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), the
