@@ -10,6 +10,7 @@ import {
   jobKey,
   replyJobId,
   signalJobId,
+  whileRedisAway,
   withJobInHand,
 } from '@wxim/queue';
 import { type ConversationLine, ReplyRecall, type StateKeys } from '@wxim/state';
@@ -110,7 +111,7 @@ export class ReplyStore {
    * carries the answer, for the pusher to tell the agent; a repeat decides the same again.
    */
   async storeSignal(signal: AgentSignal, msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey' | 'eventTime'>): Promise<string | undefined> {
-    return this.withinBudget(async () => {
+    return this.withinBudget(async (since) => {
       if (!this.agents.has(msg.fromAccount) || this.agents.has(msg.toAccount)) return undefined;
       const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
       if (openid === null) return undefined;
@@ -121,23 +122,27 @@ export class ReplyStore {
       const jobId = signalJobId(signal, msg.msgKey);
       const now = Date.now();
       const recall = signal === 'recall' ? await this.recall.withdraw(msg.msgKey, now) : undefined;
-      await this.enqueuer.enqueue({
-        name: signal,
-        jobId,
-        dedupeTtlMs: signal === 'recall' ? REPLY_DEDUPE_MS : SIGNAL_DEDUPE_MS,
-        data: {
-          signal,
-          ...(recall === undefined ? {} : { recall }),
-          agent: msg.fromAccount,
-          userId: msg.toAccount,
-          openid,
-          msgKey: msg.msgKey,
-          msgTime: Math.floor((msg.eventTime ?? now) / 1000),
-          body: [],
-          acceptedAt: now,
-          via: 'callback',
+      await this.enqueuer.enqueue(
+        {
+          name: signal,
+          jobId,
+          dedupeTtlMs: signal === 'recall' ? REPLY_DEDUPE_MS : SIGNAL_DEDUPE_MS,
+          data: {
+            signal,
+            ...(recall === undefined ? {} : { recall }),
+            agent: msg.fromAccount,
+            userId: msg.toAccount,
+            openid,
+            msgKey: msg.msgKey,
+            msgTime: Math.floor((msg.eventTime ?? now) / 1000),
+            body: [],
+            acceptedAt: now,
+            via: 'callback',
+          },
         },
-      });
+        undefined,
+        since,
+      );
       return jobId;
     });
   }
@@ -148,16 +153,23 @@ export class ReplyStore {
    * reply stored after that is stored once all the same: the caller marks the time for a recovery).
    */
   async store(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
-    return this.withinBudget(() => this.storeNow(msg, via));
+    return this.withinBudget((since) => this.storeNow(msg, via, since));
   }
 
-  private async withinBudget(work: () => Promise<string | undefined>): Promise<string | undefined> {
+  /**
+   * `work` within the budget, begun again a few times a second while Redis is away (a restart, a
+   * failover: im-callback's connection queues nothing while it is down, so its first look-up fails
+   * at once). Each step of `work` is safe to repeat: look-ups, and a store whose job id makes a
+   * repeat a no-op (a recall decides the same again).
+   */
+  private async withinBudget(work: (since: number) => Promise<string | undefined>): Promise<string | undefined> {
+    const since = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the reply within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      return await Promise.race([work(), timeout]);
+      return await Promise.race([whileRedisAway(since + this.timeoutMs, () => work(since)), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -187,7 +199,7 @@ export class ReplyStore {
     return (await this.queue.getDeduplicationJobId(replyJobId(msgKey))) !== null;
   }
 
-  private async storeNow(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
+  private async storeNow(msg: AfterSendMsg, via: ReplyJob['via'], since: number): Promise<string | undefined> {
     const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
     if (openid === null) return undefined;
     // A customer's own account writes only through the relay (its words, its notices: marked as
@@ -198,27 +210,31 @@ export class ReplyStore {
     // beside this one whose callbacks never came. Only a hint: a failure changes nothing else.
     if (via === 'callback' && this.trackReplies && this.agents.has(msg.fromAccount))
       void this.redis.zadd(this.keys.repliedCustomers, Date.now(), openid).catch(() => undefined);
-    await this.enqueuer.enqueue({
-      name: 'reply',
-      jobId,
-      dedupeTtlMs: REPLY_DEDUPE_MS,
-      lineOf: openid,
-      data: {
-        agent: msg.fromAccount,
-        userId: msg.toAccount,
-        openid,
-        msgKey: msg.msgKey,
-        msgTime: msg.msgTime,
-        msgSeq: msg.msgSeq,
-        msgRandom: msg.msgRandom,
-        body: msg.msgBody,
-        // '' when the message has none: a job without it is one of a release that did not keep it,
-        // whose message a delivery mark must leave alone (it could erase the client's data).
-        cloudCustomData: msg.cloudCustomData ?? '',
-        acceptedAt: Date.now(),
-        via,
+    await this.enqueuer.enqueue(
+      {
+        name: 'reply',
+        jobId,
+        dedupeTtlMs: REPLY_DEDUPE_MS,
+        lineOf: openid,
+        data: {
+          agent: msg.fromAccount,
+          userId: msg.toAccount,
+          openid,
+          msgKey: msg.msgKey,
+          msgTime: msg.msgTime,
+          msgSeq: msg.msgSeq,
+          msgRandom: msg.msgRandom,
+          body: msg.msgBody,
+          // '' when the message has none: a job without it is one of a release that did not keep it,
+          // whose message a delivery mark must leave alone (it could erase the client's data).
+          cloudCustomData: msg.cloudCustomData ?? '',
+          acceptedAt: Date.now(),
+          via,
+        },
       },
-    });
+      undefined,
+      since,
+    );
     return jobId;
   }
 }
