@@ -1,5 +1,6 @@
 import { textElem } from '@wxim/im';
-import { keyPrefix } from '@wxim/queue';
+import { keyPrefix, replyJobId } from '@wxim/queue';
+import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -183,4 +184,38 @@ t.test('each check is counted, done or failed, so a check that keeps failing can
   if (owed !== null) await redis.restore(keys.deskSlaMovesOwed, 0, owed);
   await eventually('checks are done again', async () => (await metric(done)) > doneWhileFailing);
   t.ok((await metric(failed)) >= failedBefore + 2, 'failed checks counted');
+});
+
+t.test('a /close retried after it closed leaves alone the conversation the customer’s next message opened: its question is still owed an answer', async (t) => {
+  const c = await relay.newCustomer();
+  await waitingSince(c.openid);
+  await relay.pusher.worker.pause();
+  const command = await im.agentSend(c.agent, c.userId, [textElem('/close')]);
+  // The command's first attempt closed the conversation, and its pusher died there.
+  const [outcome] = await relayScripts(redis).wximDeskClose(
+    keys.customer(c.openid),
+    keys.agentLoad,
+    keys.deskActive,
+    keys.replyProgress(replyJobId(command.msgKey)),
+    keys.deskLoadsOwn,
+    keys.carriedLoad,
+    keys.carriedLoadsOwn,
+    keys.deskUnanswered,
+    c.openid,
+    c.agent,
+  );
+  t.equal(outcome, 'closed', 'closed by the first attempt');
+  t.equal(await redis.zscore(keys.deskUnanswered, c.openid), null, 'nothing owed in the closed conversation');
+  // Before the retry, the customer asks again: a new conversation, with the same agent.
+  await relay.wechat.push(relay.wechat.text(c.openid, 'one more question'));
+  const since = await waitingSince(c.openid);
+  const openedAt = await redis.hget(keys.customer(c.openid), 'openedAt');
+  t.ok(openedAt, 'the new conversation has its start');
+  void relay.pusher.worker.resume();
+  await eventually('the retried /close tells its agent', () => notices(c.userId, c.agent).some((n) => n.includes('Conversation closed')));
+  t.equal(await redis.zscore(keys.deskUnanswered, c.openid), since, 'the new question is still owed an answer');
+  t.equal(await redis.hget(keys.customer(c.openid), 'openedAt'), openedAt, 'the new conversation keeps its start');
+  // Answered, so no move for it follows this test.
+  await im.agentSend(c.agent, c.userId, [textElem('Here is the answer')]);
+  await eventually('the answer clears the wait', async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null);
 });

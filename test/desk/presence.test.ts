@@ -144,6 +144,7 @@ t.test('a /close retried after it closed (its pusher died before the wake) still
     keys.deskLoadsOwn,
     keys.carriedLoad,
     keys.carriedLoadsOwn,
+    keys.deskUnanswered,
     closing.openid,
     closing.agent,
   );

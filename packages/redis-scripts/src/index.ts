@@ -6,7 +6,7 @@ import { APPEND, FINISH, HEAD, PLACE_AHEAD, TURN } from './scripts/line.js';
 import { PACE } from './scripts/pace.js';
 import { HOLD_QUEUE, WAKE_TO_FRONT } from './scripts/queue.js';
 import { BEGIN, FORGET_FIRST_AGENT } from './scripts/relay-begin.js';
-import { ANSWERED, CLOSED, SLA_MOVE } from './scripts/service-levels.js';
+import { ANSWERED, SLA_MOVE } from './scripts/service-levels.js';
 import { RELAYED } from './scripts/relayed.js';
 import { CONSUME, END, RECORD } from './scripts/reply-window.js';
 import { HEARTBEAT } from './scripts/callback-watch.js';
@@ -44,12 +44,11 @@ const SCRIPTS = {
   // 1 + as many keys as accounts share the IM app: their number comes first.
   wximLoadDrift: { lua: LOAD_DRIFT },
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
-  wximDeskClose: { numberOfKeys: 7, lua: CLOSE },
+  wximDeskClose: { numberOfKeys: 8, lua: CLOSE },
   wximDeskReleaseUnreached: { numberOfKeys: 6, lua: RELEASE_UNREACHED },
   // 10 keys, then two per other account of the IM app: their number comes first.
   wximDeskAutoReply: { lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
-  wximDeskClosed: { numberOfKeys: 2, lua: CLOSED },
   wximDeskSlaMove: { numberOfKeys: 12, lua: SLA_MOVE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
@@ -126,9 +125,10 @@ export interface RelayScripts {
     mark: string,
     own: string,
     ownMark: string,
+    unanswered: string,
     openid: string,
     agent: string,
-  ): Promise<[string, string?]>;
+  ): Promise<[string, string?, number?]>;
   wximDeskReleaseUnreached(
     customer: string,
     load: string,
@@ -141,7 +141,6 @@ export interface RelayScripts {
   ): Promise<string | null>;
   wximDeskAutoReply(numberOfKeys: number, ...args: string[]): Promise<'off_hours' | 'waiting' | null>;
   wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string): Promise<number>;
-  wximDeskClosed(customer: string, unanswered: string, openid: string): Promise<number>;
   wximDeskSlaMove(...args: string[]): Promise<[string, string?, string?, string?]>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(

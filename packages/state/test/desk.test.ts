@@ -269,6 +269,7 @@ t.test('/transfer and /close act only on an open conversation', async (t) => {
     k.deskLoadsOwn,
     k.carriedLoad,
     k.carriedLoadsOwn,
+    k.deskUnanswered,
     'c1',
     'a1',
   );

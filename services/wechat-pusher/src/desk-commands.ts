@@ -196,7 +196,7 @@ export class DeskCommands {
   private async close(job: Job<ReplyJob>, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
     const { keys } = this.deps;
     const { openid, agent } = job.data;
-    const [outcome, before] = await relayScripts(this.deps.redis).wximDeskClose(
+    const [outcome, before, resolutionMs] = await relayScripts(this.deps.redis).wximDeskClose(
       keys.customer(openid),
       keys.agentLoad,
       keys.deskActive,
@@ -204,14 +204,16 @@ export class DeskCommands {
       keys.deskLoadsOwn,
       keys.carriedLoad,
       keys.carriedLoadsOwn,
+      keys.deskUnanswered,
       openid,
       agent,
     );
     if (outcome === 'withdrawn') throw new ReplyWithdrawn('its agent recalled the /close before it acted');
     if (outcome === 'not_open') return this.notOpen(job, 'close', lease, count);
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);
-    // Once however often it runs (a retried /close): the time from the conversation's start.
-    await this.deps.levels.closed(openid);
+    // The time from the conversation's start, by the attempt that closed it (a retried /close does
+    // not touch the conversation the customer's next message may have opened since).
+    if (before !== 'before') this.deps.levels.resolved(resolutionMs ?? -1);
     // Also on a retry of a /close that closed before (a crash before this wake): a wake with nobody
     // asleep changes nothing, and the place freed must not wait for the customer's next look.
     await this.deps.presence.wakeWaiting(1);

@@ -31,10 +31,8 @@ export class ServiceLevels {
     if (ms >= 0) this.deps.firstResponse.observe(ms / 1000);
   }
 
-  /** The customer's agent closed the conversation. */
-  async closed(openid: string): Promise<void> {
-    const { redis, keys } = this.deps;
-    const ms = await relayScripts(redis).wximDeskClosed(keys.customer(openid), keys.deskUnanswered, openid);
+  /** The customer's agent closed the conversation, `ms` after it opened (-1: its start is not known). */
+  resolved(ms: number): void {
     if (ms >= 0) this.deps.resolution.observe(ms / 1000);
   }
 

@@ -272,10 +272,13 @@ return {'moved', to}
 `;
 
 // KEYS: customer hash, agent-load, active, the command's progress hash, the desk's loads mark, the
-// account's own load and mark (see ownLoads). ARGV: openid, the agent
-// who asked. Ends an open conversation: the customer's next message is routed anew (their agent
-// first, when free). Done once per command: a retried command reads what it did.
-// Returns {'closed'} | {'closed', 'before'} (this command closed it on an earlier attempt) |
+// account's own load and mark (see ownLoads), the customers owed an answer (service levels). ARGV:
+// openid, the agent who asked. Ends an open conversation: the customer's next message is routed
+// anew (their agent first, when free), and nothing more is owed an answer in it. Done once per
+// command, in one step with what the conversation owed: a retried command reads what it did, and
+// leaves alone the conversation the customer's next message opened meanwhile.
+// Returns {'closed', '', resolution ms or -1 (no start known)} | {'closed', 'before'} (this
+// command closed it on an earlier attempt) |
 // {'not_yours', current or ''} | {'not_open'} (closed already, or the customer waits) |
 // {'withdrawn'} (its agent recalled the command before it acted: see WITHDRAW).
 export const CLOSE = `${DESK_LUA}
@@ -289,7 +292,10 @@ ownLoads(KEYS[2], KEYS[5], KEYS[6], KEYS[7])
 closeConversation(desk, KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'closed', '1')
 redis.call('EXPIRE', KEYS[4], ${PROGRESS_TTL_S})
-return {'closed'}
+redis.call('ZREM', KEYS[8], ARGV[1])
+local opened = redis.call('HGET', KEYS[1], 'openedAt')
+redis.call('HDEL', KEYS[1], 'openedAt')
+return {'closed', '', opened and (nowMs() - tonumber(opened)) or -1}
 `;
 
 // KEYS: customer hash, agent-load, active, the desk's loads mark, the account's own load and mark

@@ -31,16 +31,6 @@ if not c[3] or redis.call('HSETNX', KEYS[1], 'answeredAt', now) == 0 then return
 return now - tonumber(c[3])
 `;
 
-// KEYS: customer hash, unanswered. ARGV: openid. A conversation closed by its agent: nothing more is
-// owed an answer, and its resolution time (ms) is returned, once (a retried /close gets -1).
-export const CLOSED = `${DESK_LUA}
-redis.call('ZREM', KEYS[2], ARGV[1])
-local opened = redis.call('HGET', KEYS[1], 'openedAt')
-if not opened then return -1 end
-redis.call('HDEL', KEYS[1], 'openedAt')
-return nowMs() - tonumber(opened)
-`;
-
 // KEYS: customer hash, agent-load, agent state, active, last-assigned, unanswered, moves owed
 // their notices, the move's record, the desk's loads mark, the account's own load and mark (see
 // ownLoads), the customer's line of replies. ARGV: openid, since (ms, the customer's score in
