@@ -113,6 +113,26 @@ t.test('/transfer to someone who is not an agent, and /transfer alone when nobod
   for (const a of ['agent_a', 'agent_b', 'agent_c']) await im.agentLogin(a);
 });
 
+t.test('/transfer whose notice to the new agent IM refuses for good still hands the customer on, and says so to the old agent', async (t) => {
+  const c = await conversation();
+  const next = ['agent_a', 'agent_b', 'agent_c'].find((a) => a !== c.agent)!;
+  // A text IM will not take (its history quote, say): refused for good, whatever is sent to the new agent.
+  im.sendRefused.set(next, 80001);
+  t.teardown(() => im.sendRefused.clear());
+  await c.says(`/transfer ${next}`);
+  const handed = await c.notice(new RegExp(`Handed to ${next}`));
+  t.match(handed, new RegExp(`IM refused the relay's notice to ${next} \\(80001\\): they were not told`), 'the old agent knows the new one was not told');
+  t.equal(await redis.hget(keys.customer(c.openid), 'agent'), next, 'the customer is the new agent’s');
+  t.same(
+    c.notices().filter((n) => n.includes('was not delivered')),
+    [],
+    'the /transfer is not reported as undelivered',
+  );
+  im.sendRefused.clear();
+  await im.agentSend(next, c.userId, [textElem('I have it from here.')]);
+  await relay.waitForSent(c.openid, 1);
+});
+
 t.test('/close ends the conversation: the agent’s place frees, and the customer’s next message is routed anew', async (t) => {
   const c = await conversation();
   const load = async () => Number(await redis.zscore(keys.agentLoad, c.agent));

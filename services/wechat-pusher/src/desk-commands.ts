@@ -1,4 +1,4 @@
-import { type ImClient, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, isRecalled, textElem } from '@wxim/im';
+import { type ImClient, ImPermanentError, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, isRecalled, textElem } from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
 import { type DeskPresence, type Lease, LockLostError, type RateScope, type StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
@@ -140,13 +140,37 @@ export class DeskCommands {
     );
   }
 
-  /** Tells the agent once per command and purpose: a retry of the command skips what it told (kept in its progress). */
-  private async tellOnce(job: Job<ReplyJob>, agent: string, purpose: string, lease: Lease | undefined, text: () => Promise<string>): Promise<void> {
+  /**
+   * Tells the agent once per command and purpose: a retry of the command skips what it told (kept in
+   * its progress). A notice IM refuses for good (a quoted customer text it will not take) is logged
+   * and left, as told: what the command did stands, and failing it would tell its agent it was not
+   * done. Resolves to IM's code when it refused, on this attempt or an earlier one.
+   */
+  private async tellOnce(
+    job: Job<ReplyJob>,
+    agent: string,
+    purpose: string,
+    lease: Lease | undefined,
+    text: () => Promise<string>,
+  ): Promise<number | undefined> {
     const progress = this.deps.keys.replyProgress(job.id!);
     const field = `told:${purpose}`;
-    if ((await this.deps.redis.hexists(progress, field)) === 1) return;
-    await this.tell(job, agent, purpose, await text(), lease);
-    await this.deps.redis.multi().hset(progress, field, '1').pexpire(progress, PROGRESS_TTL_MS).exec();
+    const told = await this.deps.redis.hget(progress, field);
+    if (told !== null) return told.startsWith('refused:') ? Number(told.slice('refused:'.length)) : undefined;
+    let refused: number | undefined;
+    try {
+      await this.tell(job, agent, purpose, await text(), lease);
+    } catch (err) {
+      if (!(err instanceof ImPermanentError)) throw err;
+      refused = err.code;
+      this.deps.log.warn({ jobId: job.id, agent, purpose, code: err.code, reason: err.message }, 'IM refused a relay notice for good: it is not sent');
+    }
+    await this.deps.redis
+      .multi()
+      .hset(progress, field, refused === undefined ? '1' : `refused:${refused}`)
+      .pexpire(progress, PROGRESS_TTL_MS)
+      .exec();
+    return refused;
   }
 
   private async run(job: Job<ReplyJob>, command: AgentCommand, lease: Lease | undefined): Promise<Handled> {
@@ -276,11 +300,18 @@ export class DeskCommands {
     // The new agent first reads where the conversation stands; then the old one is told. Each once,
     // however often the command is retried (the history read again would make a new text, which IM
     // would not drop as a repeat).
-    await this.tellOnce(job, next, 'transfer-to', lease, async () => {
+    const introRefused = await this.tellOnce(job, next, 'transfer-to', lease, async () => {
       const history = await this.recentHistory(job.data.userId, agent, lease);
       return `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
     });
-    await this.tellOnce(job, agent, 'transfer', lease, async () => `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.`);
+    const unseen = introRefused === undefined ? '' : ` IM refused the relay's notice to ${next} (${introRefused}): they were not told, tell them yourself.`;
+    await this.tellOnce(
+      job,
+      agent,
+      'transfer',
+      lease,
+      async () => `✓ Handed to ${next}. Your replies to this customer from now on are not delivered.${unseen}`,
+    );
     count('done');
     this.deps.levels.transferred('command');
     return { handled: 'transfer' };
