@@ -97,6 +97,25 @@ t.test('with nobody else free nothing moves and nobody is told, until an agent i
   await relay.waitForSent(c.openid, 1);
 });
 
+t.test('a conversation moved once is not moved back when its new agent lets the answer lapse too: it stays, nobody told again', async (t) => {
+  const c = await relay.newCustomer();
+  const [next, away] = AGENTS.filter((a) => a !== c.agent) as [string, string];
+  await im.agentLogout(away);
+  t.teardown(() => im.agentLogin(away));
+  await eventually('it moves to the one other agent online', async () => (await agentOf(c.openid)) === next, OVERDUE_MS);
+  await eventually('both told', () => notices(c.userId, next).length === 1 && notices(c.userId, c.agent).length === 1);
+  // The new agent lets it lapse as well: the first agent has room, but let it lapse before.
+  const since = Number(await waitingSince(c.openid));
+  await eventually('the new wait is overdue', async () => Number((await redis.time())[0]) * 1000 > since + SLA_S * 1000 + 1000, OVERDUE_MS);
+  await new Promise((r) => setTimeout(r, 600)); // three checks more
+  t.equal(await agentOf(c.openid), next, 'not moved back');
+  t.equal(await redis.hget(keys.customer(c.openid), 'handedOn'), c.agent, 'handed on once');
+  t.equal(notices(c.userId, c.agent).length, 1, 'the first agent told once');
+  t.equal(notices(c.userId, next).length, 1, 'the new agent told once');
+  await im.agentSend(next, c.userId, [textElem('Here now.')]);
+  await relay.waitForSent(c.openid, 1);
+});
+
 t.test('a move whose notices failed is made once, and its notices follow at the next check', async (t) => {
   const c = await relay.newCustomer();
   const since = await waitingSince(c.openid);

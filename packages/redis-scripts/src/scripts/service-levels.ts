@@ -40,6 +40,7 @@ return now - tonumber(c[3])
 // its undo time, a retry, or the replies before it): it answers the customer once delivered.
 // Done once per move id (openid and since): a repeated call reads what it did. A moved conversation
 // is owed its notices until the caller has sent them (a crash in between leaves it owed).
+// The conversation never goes back to an agent who handed it on before (in this conversation).
 // Returns {'moved', to, from, 'new' | 'again'} | {'none'} (nobody else free: tried again later)
 // | {'later'} (not overdue: answered, or the agent took it later; or an answer is on its way:
 // looked at again at the next check) | {'closed'}.
@@ -71,7 +72,14 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[12], 0, 49)) do
 end
 local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
-local to = leastBusyOther(desk, KEYS[2], agents, current, tonumber(ARGV[5]))
+-- Never back to an agent who handed this conversation on (let its answer lapse, or /transfer'd
+-- it): two agents away from their clients would pass the customer to and fro at every check.
+local handed = ',' .. (redis.call('HGET', KEYS[1], 'handedOn') or '') .. ','
+local fresh = {}
+for _, a in ipairs(agents) do
+  if not string.find(handed, ',' .. a .. ',', 1, true) then fresh[#fresh + 1] = a end
+end
+local to = leastBusyOther(desk, KEYS[2], fresh, current, tonumber(ARGV[5]))
 if to == nil then return {'none'} end
 -- The agent's replies IM dates before now (and up to IM's 2 s callback budget after, for its
 -- clock and the callback on its way) are still theirs: an answer whose callback was late or lost
