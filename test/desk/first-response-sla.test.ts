@@ -116,6 +116,26 @@ t.test('a conversation moved once is not moved back when its new agent lets the 
   await relay.waitForSent(c.openid, 1);
 });
 
+t.test('a customer left unanswered by an agent no longer of IM_AGENTS (a redeploy) moves to one who is, who is told', async (t) => {
+  const c = await relay.newCustomer();
+  await waitingSince(c.openid);
+  // The conversation's agent was removed from IM_AGENTS since (their IM account stays): as a
+  // redeploy leaves it, the customer still theirs, their place counted.
+  const gone = 'agent_removed';
+  im.accounts.set(gone, {});
+  await redis.hset(keys.customer(c.openid), 'agent', gone);
+  await redis.zincrby(keys.agentLoad, -1, c.agent);
+  await redis.zincrby(keys.agentLoad, 1, gone);
+  t.teardown(() => redis.zrem(keys.agentLoad, gone));
+  await eventually('the customer moves to an agent of IM_AGENTS', async () => AGENTS.includes((await agentOf(c.openid))!), OVERDUE_MS);
+  const next = (await agentOf(c.openid))!;
+  await eventually('the new agent is told', () => notices(c.userId, next).length === 1);
+  t.match(notices(c.userId, next)[0], new RegExp(`waited over ${SLA_S} s for an answer from ${gone}, so the relay handed them to you\\.`));
+  t.same(notices(c.userId, gone), [], 'nobody told where nobody watches');
+  await im.agentSend(next, c.userId, [textElem('Here now.')]);
+  await relay.waitForSent(c.openid, 1);
+});
+
 t.test('a move whose notices failed is made once, and its notices follow at the next check', async (t) => {
   const c = await relay.newCustomer();
   const since = await waitingSince(c.openid);

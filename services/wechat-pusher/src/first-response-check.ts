@@ -149,11 +149,14 @@ export class FirstResponseCheck extends FleetCheck<number> {
           history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''
         }`;
       });
-      await once(
-        'sla-from',
-        from,
-        async () => `⏱ Relay notice — this customer ${waited}, so the relay handed them to ${to}. Your replies to this customer from now on are not delivered.`,
-      );
+      // An agent no longer of IM_AGENTS (moved from after a redeploy) is not told: nobody watches there.
+      if (this.deps.agents.includes(from))
+        await once(
+          'sla-from',
+          from,
+          async () =>
+            `⏱ Relay notice — this customer ${waited}, so the relay handed them to ${to}. Your replies to this customer from now on are not delivered.`,
+        );
     }
     await redis.zrem(keys.deskSlaMovesOwed, moveId);
   }
