@@ -17,9 +17,10 @@ export function sandboxGuide(config: Config, sandbox: SandboxHost): string {
   ].join('\n');
 }
 
-/** A Redis URL as it may be shown: without its password. */
+/** A Redis URL as it may be shown: without its password, given before the host or (as ioredis also reads it) in the query. */
 export function redactedUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password !== '') parsed.password = '***';
+  for (const key of [...parsed.searchParams.keys()]) if (key.toLowerCase() === 'password') parsed.searchParams.set(key, '***');
   return parsed.toString();
 }
