@@ -64,12 +64,15 @@ interface Pending<T> {
  * stored out of line, so the order jobs were stored in is the order the workers handle them in.
  * Jobs asked for in the same turn of the event loop share the transaction, one round trip for
  * all; each is still resolved only once its own job is stored. While Redis is away (see
- * redisAway) the transaction is tried again every AWAY_RETRY_MS within each job's budget. The transactions run on a
+ * redisAway) the transaction is tried again every AWAY_RETRY_MS within each job's budget, and
+ * jobs asked for meanwhile wait to go after it, never stored ahead of it. The transactions run on a
  * connection of the store's own (see storeConnection), which carries only their scripts.
  */
 export class DurableEnqueuer<T> {
   private pending: Pending<T>[] = [];
   private scheduled = false;
+  /** Jobs whose transaction Redis was away for, waiting to be tried again: none stored before them meanwhile. */
+  private again: Pending<T>[] = [];
   private readonly client: Promise<RedisClient>;
 
   constructor(
@@ -120,7 +123,8 @@ export class DurableEnqueuer<T> {
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    // Held while jobs wait to be tried again: one stored first would overtake them in its line.
+    if (this.scheduled || this.again.length > 0) return;
     this.scheduled = true;
     setImmediate(() => void this.flush());
   }
@@ -158,13 +162,18 @@ export class DurableEnqueuer<T> {
       // Redis away (a restart, a failover, a cut): tried again a few times a second while the
       // budget lasts, so a blip of a second or two costs WeChat a late answer, not a 503 (which it
       // may retry at once, and give up on). A repeat is a no-op if the store did happen.
+      // The jobs that came meanwhile wait for them, and go in the same transaction, after them.
       const again = redisAway(err) ? batch.filter((p) => timeForAnotherTry(p.at + this.timeoutMs)) : [];
       for (const p of batch) if (!again.includes(p)) p.reject(err as Error);
-      if (again.length > 0)
-        setTimeout(() => {
-          this.pending.push(...again);
-          this.schedule();
-        }, AWAY_RETRY_MS);
+      if (again.length > 0) {
+        if (this.again.length === 0)
+          setTimeout(() => {
+            this.pending = [...this.again, ...this.pending];
+            this.again = [];
+            this.schedule();
+          }, AWAY_RETRY_MS);
+        this.again.push(...again);
+      }
     }
   }
 

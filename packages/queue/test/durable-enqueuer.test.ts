@@ -2,7 +2,7 @@
 // with commands besides the store whose results come back to their caller and whose errors never
 // count against the store. Real Redis, real BullMQ.
 import { type BesidesResults, DEFAULT_JOB_OPTIONS, DurableEnqueuer, type RedisClient, storeConnection } from '@wxim/queue';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { Queue } from 'bullmq';
 import { type ChainableCommander, Redis } from 'ioredis';
 import t, { type Test } from 'tap';
@@ -99,4 +99,37 @@ t.test('a store that cannot reach Redis fails, and the commands besides it hear 
   );
   t.ok(settled instanceof Error, 'told of the error');
   t.equal(await queue.getJob('d'), undefined, 'nothing stored');
+});
+
+t.test('a job asked for while an earlier one waits to be tried again (Redis away) is stored after it, not ahead', async (t) => {
+  // A Redis of this test's own, made a replica for a moment: it answers every write READONLY, as mid-failover.
+  const own = await startTestRedis({ own: true });
+  t.teardown(() => own.close());
+  const admin = new Redis(own.url);
+  t.teardown(() => admin.disconnect());
+  const redis = new Redis(own.url);
+  const queue = new Queue('store', { connection: redis, prefix: testPrefix(), defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  t.teardown(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+  const enqueuer = new DurableEnqueuer(queue, undefined, 5000);
+  t.teardown(() => enqueuer.close());
+  await enqueuer.enqueue(job('warm'));
+  // Each transaction that stores also writes down its jobs, in the order they are stored.
+  const recorded = (id: string) => (transaction: ChainableCommander) => {
+    transaction.rpush('stored-order', id);
+    return { commands: 1, settle: () => undefined };
+  };
+  const refusals = async () => Number(/errorstat_READONLY:count=(\d+)/.exec(await admin.info('errorstats'))?.[1] ?? 0);
+  await admin.replicaof('127.0.0.1', '1');
+  const first = enqueuer.enqueue(job('first'), recorded('first'));
+  await eventually('the first store is refused', async () => (await refusals()) > 0, 5000, 5);
+  await admin.replicaof('NO', 'ONE');
+  // Redis is back before the first job's next try: the second must not go ahead of it.
+  const second = enqueuer.enqueue(job('second'), recorded('second'));
+  await Promise.all([first, second]);
+  t.same(await admin.lrange('stored-order', 0, -1), ['first', 'second'], 'stored in the order asked for');
+  t.ok(await queue.getJob('first'));
+  t.ok(await queue.getJob('second'));
 });
