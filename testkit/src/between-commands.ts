@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * A connection on which `meanwhile` runs once, right after the first command that names `key`
@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
  * instance acting in the gap between two of this connection's commands, which no timing can aim
  * at. A check and an action made in one script leave no such gap.
  */
-export function betweenCommands(url: string, key: string, meanwhile: () => Promise<unknown>): Redis {
-  const redis = new Redis(url);
+export function betweenCommands(url: string, key: string, meanwhile: () => Promise<unknown>, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, options);
   const send = redis.sendCommand.bind(redis);
   let armed = true;
   redis.sendCommand = (command, stream) => {

@@ -112,19 +112,9 @@ export class CallbackWatch {
   }
 
   async beat(mode: 'beat' | 'stop' = 'beat'): Promise<void> {
-    const fleetSilence = (this.first ? 1 : 3) * this.heartbeatMs;
-    const [, left, waiting, dead] = await this.scripts.wximCallbackHeartbeat(
-      this.keys.callbackHeartbeat,
-      this.keys.callbackGaps,
-      this.keys.callbackInstances,
-      fleetSilence,
-      this.id,
-      3 * this.heartbeatMs,
-      mode,
-    );
-    this.first = false;
-    for (const instance of dead) this.log?.warn({ instance }, 'an im-callback instance stopped without a clean stop: its time is looked through in IM history');
-    let found = left > 0 || waiting > 0;
+    // The gap first: a clean stop is marked only once its gap is stored (a stop that could not
+    // store it is left unmarked, and the others take its silence for a death and look through it).
+    let found = false;
     const failingSince = this.failingSince;
     if (failingSince !== undefined) {
       // Taken before the write: a callback failing meanwhile starts the next gap, not lost in this one.
@@ -140,6 +130,19 @@ export class CallbackWatch {
       }
       found = true;
     }
+    const fleetSilence = (this.first ? 1 : 3) * this.heartbeatMs;
+    const [, left, waiting, dead] = await this.scripts.wximCallbackHeartbeat(
+      this.keys.callbackHeartbeat,
+      this.keys.callbackGaps,
+      this.keys.callbackInstances,
+      fleetSilence,
+      this.id,
+      3 * this.heartbeatMs,
+      mode,
+    );
+    this.first = false;
+    for (const instance of dead) this.log?.warn({ instance }, 'an im-callback instance stopped without a clean stop: its time is looked through in IM history');
+    if (left > 0 || waiting > 0) found = true;
     // A closing instance leaves its gap to the others, or to the next start.
     if (found && !this.closing) this.onGap();
   }

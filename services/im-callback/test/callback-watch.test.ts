@@ -1,6 +1,6 @@
 import { CallbackWatch, MARGIN_MS, rangesOf } from '@wxim/im-callback';
 import { stateKeys } from '@wxim/state';
-import { onTestRedis, testPrefix } from '@wxim/testkit';
+import { betweenCommands, onTestRedis, startTestRedis, testPrefix } from '@wxim/testkit';
 import { Redis } from 'ioredis';
 import t from 'tap';
 
@@ -110,5 +110,32 @@ t.test('a gap is looked through with a margin either side; gaps that overlap are
       { range: { from: now - 3 * 3600_000 - MARGIN_MS, to: now - 3 * 3600_000 + 1000 + MARGIN_MS }, gaps: ['c'] },
       { range: { from: now - 60_000 - MARGIN_MS, to: now - 40_000 + MARGIN_MS }, gaps: ['a', 'b'] },
     ],
+  );
+});
+
+t.test('a stop stores its gap before it marks itself clean: Redis killed right after the mark, the refused time is still a gap', async (t) => {
+  // A Redis of this test's own (AOF, fsync always), killed right after the stop's heartbeat.
+  const own = await startTestRedis({ own: true, appendonly: true });
+  t.teardown(() => own.close());
+  const keys = stateKeys(testPrefix());
+  // As im-callback's own connection: nothing queued while Redis is away.
+  const conn = betweenCommands(own.url, keys.callbackHeartbeat, () => own.stop(), { enableOfflineQueue: false });
+  t.teardown(() => conn.disconnect());
+  const watch = new CallbackWatch(conn, keys, () => {}, BEAT);
+  const other = new Redis(own.url);
+  t.teardown(() => other.disconnect());
+  await other.ping();
+  // Callbacks were refused while the instance was closing: their time is its gap to store.
+  const refusedAt = Date.now();
+  watch.closingNow();
+  watch.failed(refusedAt);
+  await watch.stop(); // gives up after its tries: Redis is gone
+  await own.start();
+  const after = new Redis(own.url);
+  t.teardown(() => after.disconnect());
+  const gaps = await after.zrange(keys.callbackGaps, 0, -1);
+  t.ok(
+    gaps.some((g) => Number(g.split('-')[0]) <= refusedAt && Number(g.split('-')[1]) >= refusedAt),
+    `the refused time is a gap (${gaps.join()}): a stop marked clean with its gap lost would leave it to no look`,
   );
 });
