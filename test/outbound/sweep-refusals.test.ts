@@ -38,6 +38,25 @@ t.test('a sweep whose conversation lists IM refused with a code it does not know
   t.ok((await sweep.state()).cursor! > cursor!, 'the cursor moves on');
 });
 
+t.test("an agent's conversation list IM keeps failing for (busy) while it answers the others holds back no other, and hides nothing", async (t) => {
+  // Only the agent wrote since the sweep's start: only the lists show it.
+  const c = await missedReply('found although a list failed', 5 * 60_000, 20 * 60_000);
+  await sweptUpTo(6 * 60_000);
+  // The first list asked for fails on each of its tries ("server busy"); the others answer.
+  im.failNext('recentcontact/get_list', 90994, 3);
+  t.equal(await sweep.runIfDue(), 1, 'the sweep goes on, and finds it');
+  t.same(await relay.waitForSent(c.openid, 1).then((m) => m.map((s) => s.payload['content'])), ['found although a list failed']);
+});
+
+t.test('with every conversation list failing (IM down) the sweep fails as a whole, its cursor held', async (t) => {
+  await sweptUpTo(6 * 60_000);
+  const cursor = (await sweep.state()).cursor;
+  im.failNext('recentcontact/get_list', 90994, 3 * AGENTS.length);
+  t.teardown(() => im.clearScripted());
+  await t.rejects(sweep.runIfDue(), /90994|busy|scripted/);
+  t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
+});
+
 t.test("a conversation in which only a colleague wrote, pushed out of the colleague's conversation list by IM's cap, is found", async (t) => {
   const c = await relay.newCustomer();
   const colleague = AGENTS.find((a) => a !== c.agent)!;

@@ -1,4 +1,4 @@
-import { type ImClient, ImNotImportedError, ImPermanentError } from '@wxim/im';
+import { type ImClient, ImError, ImNotImportedError, ImPermanentError } from '@wxim/im';
 import type { StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
 import { type Customer, HORIZON_MS } from './history-scan.js';
@@ -25,7 +25,8 @@ export interface Active {
   complete: boolean;
   /**
    * The agents whose lists may have lost conversations to IM's cap (they went through more than it
-   * holds since `since`): their conversations with everyone who could have had a reply are to be read.
+   * holds since `since`), or could not be read (IM kept failing for that list while it answered
+   * others): their conversations with everyone who could have had a reply are to be read.
    */
   capped: string[];
   /** IM refused an agent's conversation list (a code not "no such account"): the first such answer, if any. */
@@ -95,14 +96,28 @@ export class ActiveConversations {
     const peers = new Map<string, Set<string>>();
     const capped: string[] = [];
     let refused: { agent: string; code: number } | undefined;
+    // Lists IM kept failing for: with none read yet, the second such (or the only agent's) is IM
+    // down, and the look fails as a whole; one among lists that answer is read around, as a capped one.
+    let read = 0;
+    let failed = 0;
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
       if (list === undefined) continue; // no IM account: no conversation to miss
+      if (list instanceof Error) {
+        if (read === 0 && (++failed >= 2 || this.deps.agents.length === 1)) throw list;
+        this.deps.log.warn(
+          { agent, reason: list.message },
+          "IM kept failing for an agent's conversation list: that agent's conversation with every customer who wrote in the last 48 hours is read instead",
+        );
+        capped.push(agent);
+        continue;
+      }
       if (!Array.isArray(list)) {
         refused ??= { agent, code: list.refused };
         continue;
       }
+      read++;
       // IM's clock counts seconds: a second of margin.
       const recent = list.filter((c) => c.msgTime * 1000 >= since - 1000);
       // Every entry newer, and as many as IM's smallest cap holds: older ones may have been dropped.
@@ -115,9 +130,10 @@ export class ActiveConversations {
 
   /**
    * One agent's list (each agent apart: one refusal does not hide the others); undefined for an
-   * agent IM has no account for, IM's code when it refused the list otherwise.
+   * agent IM has no account for, IM's code when it refused the list otherwise, IM's error when it
+   * kept failing for it (busy, over its limit, out of time) on every try.
    */
-  private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | { refused: number } | undefined> {
+  private async listOf(agent: string): Promise<{ peer: string; msgTime: number }[] | { refused: number } | ImError | undefined> {
     const options = { beforeSend: async (command: string) => (await this.deps.turn(command), true) };
     try {
       return await withTries(TRIES, async () => {
@@ -130,6 +146,7 @@ export class ActiveConversations {
         this.deps.log.warn({ agent }, 'an agent of IM_AGENTS is not an IM account: its conversation list is skipped');
         return undefined;
       }
+      if (err instanceof ImError && !(err instanceof ImPermanentError)) return err;
       if (!(err instanceof ImPermanentError)) throw err;
       // Whether it passes (a code of IM's not known here) or lasts (an edition without lists) is for its caller to judge.
       return { refused: err.code };
