@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WechatApiSimulator, fakeOpenId } from '@wxim/sandbox';
 import { eventually, freePort, startTestRedis, testPrefix } from '@wxim/testkit';
 import {
@@ -88,6 +90,32 @@ t.test('an image is uploaded, then sent by its media_id', async (t) => {
   );
   t.equal(await api.sendCustom({ touser: openid, msgtype: 'image', image: { media_id: mediaId! } }), true);
   t.same(sim.sentTo(openid)[0]?.payload, { media_id: mediaId });
+});
+
+t.test('a large upload on a slow uplink is given the time its bytes take to leave, beyond the timeout', async (t) => {
+  // WeChat's end of a slow link: the file's bytes come in at ~512 KiB/s, answered once all are in.
+  const received: number[] = [];
+  const slow = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      req.pause();
+      setTimeout(() => req.resume(), (chunk.length / (512 * 1024)) * 1000);
+    });
+    req.on('end', () => {
+      received.push(bytes);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ type: 'video', media_id: 'uploaded-slowly', created_at: 1 }));
+    });
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  const { api } = client(t, { apiBase: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, timeoutMs: 500 });
+  const video = Buffer.alloc(1024 * 1024, 1); // 2 s at that pace: four times the timeout
+  const started = Date.now();
+  t.equal(await api.uploadMedia('video', video, 'clip.mp4', 'video/mp4'), 'uploaded-slowly', 'uploaded, not timed out');
+  t.ok(received[0]! >= video.length, 'the whole file arrived');
+  t.ok(Date.now() - started >= 1500, `the bytes took their time (${Date.now() - started} ms)`);
 });
 
 t.test('a lost answer is uncertain: the message was in fact delivered', async (t) => {

@@ -230,7 +230,7 @@ export class WechatApi {
         path: `${this.basePath}/cgi-bin/${api}?${query.toString()}`,
         headers: request.contentType === undefined ? {} : { 'content-type': request.contentType },
         body: request.body ?? null,
-        headersTimeout: this.timeoutMs,
+        headersTimeout: this.timeoutMs + sendingMs(request.body),
         bodyTimeout: this.timeoutMs,
       });
       status = res.statusCode;
@@ -280,6 +280,19 @@ export class WechatApi {
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/**
+ * The slowest uplink a request body is given time for, 256 KiB/s (about 2 Mbit/s, a small cloud
+ * machine's cap shared by a few uploads): the answer's wait starts once the body is handed to the
+ * socket, not once it has left, so a 10 MB upload is given 40 s more than the timeout.
+ */
+const SLOWEST_UPLINK_BYTES_PER_S = 256 * 1024;
+
+/** The time a request body may take to leave on the slowest uplink allowed for. */
+function sendingMs(body: string | Buffer | undefined): number {
+  const bytes = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  return Math.ceil((bytes / SLOWEST_UPLINK_BYTES_PER_S) * 1000);
 }
 
 /** WeChat's errcode in an answer, as its classified error (the token redacted from errmsg); nothing when 0. */
