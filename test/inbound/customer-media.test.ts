@@ -110,6 +110,26 @@ t.test("a customer's voice reaches the agent as a sound the test fetches and dec
   t.ok(Math.abs(seconds - 2) < 0.2, `about 2 s of sound (${seconds.toFixed(2)} s)`);
   const hz = frequency(pcm, 8000);
   t.ok(Math.abs(hz - 440) < 15, `a 440 Hz tone (${hz.toFixed(1)} Hz)`);
+
+  // Safari's and the iPad's players ask for the first two bytes, and play only if answered 206.
+  t.equal(res.headers['accept-ranges'], 'bytes', 'ranges offered');
+  const path = String(sound['Url']).slice(PUBLIC_URL.length);
+  const ranged = async (range: string) => {
+    const r = await request(`${relay.gateway.url}${path}`, { headers: { range } });
+    return { status: r.statusCode, headers: r.headers, body: Buffer.from(await r.body.arrayBuffer()) };
+  };
+  const probe = await ranged('bytes=0-1');
+  t.equal(probe.status, 206);
+  t.equal(probe.headers['content-range'], `bytes 0-1/${res.body.length}`);
+  t.same(probe.body, res.body.subarray(0, 2), 'the first two bytes');
+  const tail = await ranged('bytes=-100');
+  t.equal(tail.status, 206);
+  t.same(tail.body, res.body.subarray(res.body.length - 100), 'the last 100 bytes');
+  const rest = await ranged(`bytes=1000-`);
+  t.same(rest.body, res.body.subarray(1000), 'from a byte to the end');
+  const past = await ranged(`bytes=${res.body.length}-`);
+  t.equal(past.status, 416, 'past the end: not satisfiable');
+  t.equal(past.headers['content-range'], `bytes */${res.body.length}`);
 });
 
 t.test('a video reaches the agent with a link streaming the video byte-identical and a thumbnail link', async (t) => {

@@ -3,3 +3,4 @@ export { ENQUEUE_TIMEOUT_MS, type Gateway, type GatewayOverrides, createGateway 
 export { InboundEnqueuer } from './inbound-enqueuer.js';
 export { type GatewayMetrics, type Outcome, createGatewayMetrics } from './metrics.js';
 export { wechatGatewayService } from './service.js';
+export { byteRange } from './byte-range.js';

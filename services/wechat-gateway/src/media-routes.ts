@@ -2,6 +2,7 @@ import { Transform, pipeline } from 'node:stream';
 import { type MediaStore, verifyMediaToken } from '@wxim/state';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { request } from 'undici';
+import { byteRange } from './byte-range.js';
 
 export interface MediaRouteOptions {
   store: Pick<MediaStore, 'get'>;
@@ -49,11 +50,24 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
     // Cached by the agent's own client at most until the link expires.
     const maxAge = Math.max(0, Math.floor(checked.expiresAt - Date.now() / 1000));
     reply.header('cache-control', `private, max-age=${maxAge}`).header('x-content-type-options', 'nosniff');
-    if ('bytes' in entry) return reply.type(entry.contentType).header('content-length', entry.bytes.length).send(entry.bytes);
+    if ('bytes' in entry) return sendBytes(reply, entry.bytes, entry.contentType, req.headers.range);
     // Fastify answers HEAD with this handler: a player's probe must not open a download at WeChat.
     if (req.method === 'HEAD') return reply.type(entry.contentType).header('accept-ranges', 'bytes').send();
     return streamVideo(reply, entry.url, entry.contentType, req.headers.range, video);
   });
+}
+
+/**
+ * A stored voice or thumbnail, whole or the range asked for: WebKit's players (Safari, iPad) ask
+ * for `bytes=0-1` first, and play nothing unless they are answered 206.
+ */
+function sendBytes(reply: FastifyReply, bytes: Buffer, contentType: string, rangeHeader: string | undefined) {
+  reply.type(contentType).header('accept-ranges', 'bytes');
+  const range = byteRange(rangeHeader, bytes.length);
+  if (range === undefined) return reply.header('content-length', bytes.length).send(bytes);
+  if (range === 'unsatisfiable') return reply.code(416).header('content-range', `bytes */${bytes.length}`).send();
+  const part = bytes.subarray(range.start, range.end + 1);
+  return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${bytes.length}`).header('content-length', part.length).send(part);
 }
 
 interface VideoLimits {
