@@ -92,3 +92,17 @@ t.test('the accounts of an IM app that list the same agents queue together; one 
   t.equal(await two.begin('d1'), 'ann', "account two's customer takes ann's place when they next look");
   t.same(await redis.zrange(three.keys.deskWaiting, 0, -1), ['t1'], "and account three's customer still waits for bo, held back by no one");
 });
+
+t.test("a conversation idle past CLOSE_AFTER_IDLE in one account frees the shared agent's place for another account's customer", async (t) => {
+  const [one, two] = [desk('one'), desk('two')];
+  // Earlier: ann is free (the test before left her one of two's conversations; closed here).
+  for (const d of [one, two])
+    for (const openid of await redis.zrange(d.keys.deskActive, 0, -1)) await redis.zadd(d.keys.deskActive, String(Date.now() - 49 * 3_600_000), openid);
+  await redis.del(one.keys.deskWaiting, two.keys.deskWaiting);
+  t.equal(await two.begin('quiet-brand-customer'), 'ann', "account two's customer takes ann (AGENT_MAX_OPEN 1)");
+  // Nobody writes to account two any more (a quiet brand): its conversation goes idle past 48 hours.
+  await redis.zadd(two.keys.deskActive, String(Date.now() - 49 * 3_600_000), 'quiet-brand-customer');
+  t.equal(await one.begin('busy-brand-customer'), 'ann', "account one's newcomer reaches ann: an idle conversation of another account holds no place");
+  t.equal(await redis.hget(two.keys.customer('quiet-brand-customer'), 'counted'), '0', "account two's idle conversation is closed");
+  t.equal(Number(await redis.zscore(one.keys.agentLoad, 'ann')), 1, "ann's load counts the one open conversation");
+});

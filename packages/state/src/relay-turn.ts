@@ -118,7 +118,7 @@ export class RelayTurn {
     const line = this.keys.line(this.queue, openid);
     const askedAt = performance.now();
     const [turn, userId, imported, agent, first, place, callWaitUs, nowUs, firstAgent, recorded, waitEndedAt] = await this.redis.wximRelayBegin(
-      18 + 2 * this.others.length,
+      18 + 3 * this.others.length,
       line,
       this.keys.customer(openid),
       this.keys.agentLoad,
@@ -136,7 +136,7 @@ export class RelayTurn {
       ...(firstCall?.keys ?? [line, line, line]),
       this.keys.carriedLoad,
       this.keys.carriedLoadsOwn,
-      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen]),
+      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen, o.deskActive]),
       this.jobKeyPrefix,
       jobId,
       assign,

@@ -130,3 +130,11 @@ t.test("an account that shares its IM app counts agents' loads in the app's keys
     ],
   );
 });
+
+t.test("an account's customer hashes sit beside its desk's open conversations (the desk scripts find another account's customers so)", async (t) => {
+  for (const prefix of ['wxim', '{wxim}', '{wxim}/brand-b']) {
+    const keys = stateKeys(prefix);
+    t.ok(keys.deskActive.endsWith(':desk:active'), keys.deskActive);
+    t.equal(keys.customer('o1'), `${keys.deskActive.slice(0, -':desk:active'.length)}:customer:o1`, prefix);
+  }
+});

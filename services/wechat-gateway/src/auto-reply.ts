@@ -67,7 +67,7 @@ export class AutoReply implements TransactionPart {
       k.deskLoadsOwn,
       k.carriedLoad,
       k.carriedLoadsOwn,
-      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen]),
+      ...this.others.flatMap((o) => [o.deskWaiting, o.deskWaitingSeen, o.deskActive]),
     ];
     const args = [
       openid,

@@ -92,9 +92,13 @@ local function tidyWaiting(waiting, seen, now, staleMs)
 end
 
 -- Conversations idle past idleMs close; waiting customers whose jobs stopped looking leave the queue.
+-- The other accounts that share the IM app's agents (desk.others) close theirs too: their places
+-- are counted in the same loads, and an account nobody writes to any more would hold them for good.
 local function tidy(desk, load, now)
-  for _, openid in ipairs(redis.call('ZRANGEBYSCORE', desk.active, '-inf', now - desk.idleMs, 'LIMIT', 0, 100)) do
-    closeConversation(desk, load, openid)
+  for _, d in ipairs({desk, unpack(desk.others or {})}) do
+    for _, openid in ipairs(redis.call('ZRANGEBYSCORE', d.active, '-inf', now - desk.idleMs, 'LIMIT', 0, 100)) do
+      closeConversation(d, load, openid)
+    end
   end
   tidyWaiting(desk.waiting, desk.seen, now, desk.staleMs)
 end
@@ -117,10 +121,16 @@ local function waitingAhead(desk, openid, now)
   return ahead
 end
 
--- The other accounts' waiting and waiting-seen keys, in pairs from KEYS[first] on (see waitingAhead).
+-- The other accounts' waiting, waiting-seen and open-conversation keys, in threes from KEYS[first]
+-- on (see waitingAhead, tidy). Each account's customer hashes are beside its desk: <prefix>:desk:active
+-- and <prefix>:customer:<openid> (StateKeys).
 local function otherDesks(first)
   local others = {}
-  for i = first, #KEYS - 1, 2 do others[#others + 1] = { waiting = KEYS[i], seen = KEYS[i + 1] } end
+  for i = first, #KEYS - 2, 3 do
+    local active = KEYS[i + 2]
+    others[#others + 1] = { waiting = KEYS[i], seen = KEYS[i + 1], active = active,
+      customerPrefix = string.sub(active, 1, #active - #':desk:active') .. ':customer:' }
+  end
   return others
 end
 
@@ -314,7 +324,7 @@ return closeConversation(desk, KEYS[2], ARGV[1])
 
 // KEYS: customer hash, agent-load, agent state, waiting, waiting-seen, active, the customer's
 // auto-reply mark, the desk's loads mark, the account's own load and mark (see ownLoads), then
-// the other accounts' of the IM app waiting and waiting-seen keys (see waitingAhead). ARGV:
+// the other accounts' of the IM app waiting, waiting-seen and active keys (see otherDesks). ARGV:
 // openid, max open, idle ms, stale ms, off hours (1/0), auto-reply period (ms), customer key
 // prefix, the push's dedupe id, agents... What the customer is told while nobody can answer them, at
 // most once a period: 'off_hours' outside business hours; 'waiting' when their message will wait

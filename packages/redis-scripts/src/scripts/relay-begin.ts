@@ -10,8 +10,8 @@ export const RELAY_IDS_TTL_S = 8 * 24 * 3600;
 // desk's: agent state, waiting, waiting-seen, active, last-assigned, loads mark (see DESK_LUA), the
 // customer's reply window and the recent customers (see recordAction), and the first IM call's
 // pace, pace window and the job's lock (see PACE_LUA), the account's own load and mark (see
-// ownLoads), then the other accounts' of the IM app waiting and waiting-seen keys (see
-// waitingAhead). ARGV: job key prefix, job id, assign
+// ownLoads), then the other accounts' of the IM app waiting, waiting-seen and active keys (see
+// otherDesks). ARGV: job key prefix, job id, assign
 // ('open': a message opens or continues a conversation; 'attach': an event goes to an agent
 // without opening one; 'none': an unfollow), customer key prefix, max open, idle ms, stale ms,
 // openid; the customer's action that opens the reply window: its time ('' for none), the replies
