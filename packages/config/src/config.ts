@@ -209,6 +209,16 @@ function sharedAppProblems(accounts: readonly Config[]): ConfigError[] {
             "a Token of each account's own (a push signed for one would pass on the other's path), or both encryptionOnly with keys of their own",
           ),
         );
+      // IM's Sign is the token's and the time's alone, and names no app: with one token, a callback
+      // captured from one app would pass, its SdkAppid changed, as the other's.
+      if (a.im.sdkAppId !== b.im.sdkAppId && a.im.callbackToken !== undefined && a.im.callbackToken === b.im.callbackToken)
+        problems.push(
+          new ConfigError(
+            `${where} im.callbackToken`,
+            `is account "${b.account}"'s too, whose IM app is another`,
+            "a callback token of each IM app's own (a callback signed for one app would pass for the other)",
+          ),
+        );
       if (a.im.sdkAppId === undefined || a.im.sdkAppId !== b.im.sdkAppId) continue;
       if (a.im.secretKey !== b.im.secretKey)
         problems.push(

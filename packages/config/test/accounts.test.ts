@@ -146,6 +146,11 @@ t.test('two accounts cannot be one Official Account, and accounts that share an 
     refusal({ ACCOUNTS_FILE: json([brandA, { ...brandB, wechat: { ...brandB.wechat, appId: brandA.wechat.appId } }]) }),
     /^ACCOUNTS_FILE account "brand-b" wechat\.appId is account "brand-a"'s too/,
   );
+  t.match(
+    refusal({ ACCOUNTS_FILE: json([brandA, { ...brandB, im: { ...brandB.im, callbackToken: brandA.im.callbackToken } }]) }),
+    /^ACCOUNTS_FILE account "brand-b" im\.callbackToken is account "brand-a"'s too, whose IM app is another: a callback token of each IM app's own/,
+    'one callback token for two IM apps',
+  );
   const sharing = { ...brandB, im: { ...brandA.im, secretKey: 'z'.repeat(64) } };
   t.match(refusal({ ACCOUNTS_FILE: json([brandA, sharing]) }), /^ACCOUNTS_FILE account "brand-b" im\.secretKey differs from account "brand-a"'s/);
   const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { ...brandB, im: brandA.im }]) });
@@ -319,7 +324,9 @@ t.test("docs/accounts.md's example, each service given only its own secrets, sta
         ? 's'.repeat(32)
         : /TOKEN$/.test(name) && !/CALLBACK/.test(name)
           ? `tok${name.length}${name.slice(6, 7)}`
-          : 'v'.repeat(40);
+          : /CALLBACK_TOKEN$/.test(name)
+            ? `callback-${name.toLowerCase()}`
+            : 'v'.repeat(40);
   const only = (pattern: RegExp) => Object.fromEntries(names.filter((n) => pattern.test(n)).map((n) => [n, value(n)]));
   const path = file(example);
   const services: [string, RegExp, Parameters<typeof requireSettings>[1]][] = [
