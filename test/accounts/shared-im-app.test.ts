@@ -1,4 +1,7 @@
 import { textElem } from '@wxim/im';
+import { QUEUES, accountPrefix } from '@wxim/queue';
+import { stateKeys } from '@wxim/state';
+import { Redis } from 'ioredis';
 import { fakeOpenId, paceOf } from '@wxim/sandbox';
 import t from 'tap';
 import { accountCustomerWrites, eventually, pushBacklog, startAccountsRelay, startTestRedis, textOf } from '@wxim/testkit';
@@ -50,4 +53,25 @@ t.test("accounts that share an IM app share its pace: never over IM_RATE_LIMIT t
   t.ok(pace.median >= 0.95 * CAP, `${pace.median} sendmsg/s in most seconds (${pace.mean.toFixed(1)} on average), at least 95% of ${CAP}`);
   t.equal(im.stats.rateLimited, 0, 'IM never answered 60007');
   t.equal(relayedOf('backlog '), 1800, 'each once, from both accounts');
+});
+
+t.test("IM's 'too many requests' to one account holds back the app's other accounts too: their calls share its pace", async (t) => {
+  const client = new Redis(redis.url);
+  t.teardown(() => client.disconnect());
+  const limiterOf = (account: string) => stateKeys(accountPrefix(relay.env['QUEUE_PREFIX']!, false, account)).queue(QUEUES.wechatInbound).limiter;
+  const [openOne, openTwo] = [fakeOpenId(), fakeOpenId()];
+  await accountCustomerWrites(one, openOne, 'known to IM, one');
+  await accountCustomerWrites(two, openTwo, 'known to IM, two');
+  im.failNext('openim/sendmsg', 60007, 1);
+  await one.wechat.push(one.wechat.text(openOne, 'refused once, then relayed'));
+  let heldUntil = 0;
+  await eventually("IM refused it: account one's queue holds back", async () => {
+    const ms = await client.pttl(limiterOf('one'));
+    if (ms > 0) heldUntil = Date.now() + ms;
+    return ms > 0;
+  });
+  await two.wechat.push(two.wechat.text(openTwo, 'while the app is held'));
+  await eventually('both relayed', () => relayedOf('refused once') === 1 && relayedOf('while the app') === 1, 10_000);
+  const at = im.messages.find((m) => textOf(m) === 'while the app is held')!.receivedAt;
+  t.ok(at >= heldUntil - 100, `account two's message waited out the hold (${at - heldUntil} ms after it)`);
 });

@@ -18,6 +18,7 @@ export { type Started, runServices } from './run-services.js';
 export { createImClient, requireImSettings } from './im-client.js';
 export { WECHAT_PACE, fleetPace, fleetRateGate, imShareGate } from './rate-gates.js';
 export { accountKeys, appLoadPlaces, imPacePrefix, otherAppDesks } from './account-keys.js';
+export { platformHolds } from './platform-holds.js';
 export { type Decision, type RetryClassed, decide, errorFor } from './error-policy.js';
 export {
   type Attempt,

@@ -22,8 +22,8 @@ export interface OrderedJobsDeps {
   line: Pick<ConversationLine, 'append' | 'turn' | 'finish'>;
   /** Wakes a job that stepped aside (see wakeToFront); false if it was not delayed. */
   wake: (jobId: string) => Promise<boolean>;
-  /** Holds every worker of the queue back after a platform says "too many requests" (see queueHold). */
-  rateLimit: (ms: number) => Promise<void>;
+  /** Holds every worker of the queue back after a platform says "too many requests" (`err`; see platformHolds). */
+  rateLimit: (ms: number, err: unknown) => Promise<void>;
   /** The key prefix of the queue's jobs, e.g. `wxim:wechat-inbound:`: BullMQ locks a job at `<prefix><id>:lock`. */
   jobKeyPrefix: string;
   /** How long a job's lock lasts (WORKER_STALL_MS). */
@@ -191,7 +191,7 @@ export function orderedJobs<T, R, B extends TurnLook = TurnLook>(deps: OrderedJo
     } else {
       words.retried(decision.class);
       log.warn({ jobId: job.id, ...fields, class: decision.class, reason, attempt: job.attemptsMade + 1 }, words.willRetry);
-      if (decision.action === 'slow_down') await deps.rateLimit(decision.ms);
+      if (decision.action === 'slow_down') await deps.rateLimit(decision.ms, err);
       await attempt.willRetry?.(err as Error);
       // At the head of its line, as a job that steps aside: the customer's later jobs stay behind it.
       if (decision.action === 'wait') await sleepUntil(job, Date.now() + decision.ms, lease);

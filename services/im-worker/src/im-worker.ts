@@ -1,18 +1,7 @@
 import { type Config, DEFAULT_ACCOUNT, requireSettings } from '@wxim/config';
 import type { ImClient } from '@wxim/im';
 import { type InboundJob, QUEUES } from '@wxim/queue';
-import {
-  AgentLoad,
-  ConversationLine,
-  DeskPresence,
-  IdentityMap,
-  MediaStore,
-  RelayTurn,
-  RelayedMessage,
-  ReplyWindow,
-  queueHold,
-  wakeToFront,
-} from '@wxim/state';
+import { AgentLoad, ConversationLine, DeskPresence, IdentityMap, MediaStore, RelayTurn, RelayedMessage, ReplyWindow, wakeToFront } from '@wxim/state';
 import {
   type HostOverrides,
   type WorkerHost,
@@ -24,6 +13,7 @@ import {
   fleetRateGate,
   otherAppDesks,
   requireImSettings,
+  platformHolds,
 } from '@wxim/host';
 import { AccessTokenStore, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import type { Job } from 'bullmq';
@@ -127,7 +117,7 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
         wake: wakeToFront(state, keys.queue(QUEUES.wechatInbound)),
         metrics,
         log,
-        rateLimit: queueHold(state, keys.queue(QUEUES.wechatInbound).limiter),
+        rateLimit: platformHolds(state, config, QUEUES.wechatInbound),
         imTurn: (command, lease) => gate.acquire({ platform: 'im', command }, lease),
         imFirstTurn: {
           of: (command, lease) => gate.turnOf({ platform: 'im', command }, lease),

@@ -1,7 +1,17 @@
 import type { Config } from '@wxim/config';
 import { QUEUES, type ReplyJob } from '@wxim/queue';
-import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, queueHold, wakeToFront } from '@wxim/state';
-import { type HostOverrides, type WorkerHost, accountKeys, createImClient, createWorkerHost, fleetRateGate, imShareGate, otherAppDesks } from '@wxim/host';
+import { ConversationLine, DeskPresence, FleetLock, ReplyRecall, ReplyWindow, WindowNotices, wakeToFront } from '@wxim/state';
+import {
+  type HostOverrides,
+  type WorkerHost,
+  accountKeys,
+  createImClient,
+  createWorkerHost,
+  fleetRateGate,
+  imShareGate,
+  otherAppDesks,
+  platformHolds,
+} from '@wxim/host';
 import { AccessTokenStore, DailyQuotas, WechatApi, clientCredentialToken, stableToken } from '@wxim/wechat';
 import { createPusherMetrics, watchQuotas } from './metrics.js';
 import { createPusher } from './processor.js';
@@ -206,7 +216,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         order: { line, ...(overrides.orderWaitMs === undefined ? {} : { waitMs: overrides.orderWaitMs }) },
         progressKey: keys.replyProgress,
         wake: wakeToFront(state, keys.queue(QUEUES.agentReplies)),
-        rateLimit: queueHold(state, keys.queue(QUEUES.agentReplies).limiter),
+        rateLimit: platformHolds(state, config, QUEUES.agentReplies),
         turn: (scope, lease) => gate.acquire(scope, lease),
         tryTurn: (api) => gate.tryAcquire({ platform: 'wechat', api }),
         typingShownKey: keys.typingShown,
