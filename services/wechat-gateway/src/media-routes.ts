@@ -14,6 +14,8 @@ export interface MediaRouteOptions {
   videoTimeoutMs?: number;
   /** A video stream is cut off after this long, however it goes. */
   videoDeadlineMs?: number;
+  /** A video stream no byte moved on for this long (a paused player, WeChat stalled) is cut off. */
+  videoStallMs?: number;
   /** Videos streamed at once by this gateway; one more gets 503. */
   maxVideoStreams?: number;
 }
@@ -24,6 +26,11 @@ export const MAX_VIDEO_BYTES = 50 * 1024 * 1024;
 export const MAX_VIDEO_STREAMS = 32;
 /** A whole video, even over a slow agent's line, streams well within this. */
 export const VIDEO_DEADLINE_MS = 10 * 60_000;
+/**
+ * A player that paused stops reading: its stream would hold one of the places until the deadline.
+ * Cut off after a minute without a byte moving; the player asks again, by range, when it plays on.
+ */
+export const VIDEO_STALL_MS = 60_000;
 
 /**
  * `GET /media/<token>`: a customer's voice, video or thumbnail, for the agent's IM client, by the
@@ -38,6 +45,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
     maxBytes: opts.maxVideoBytes ?? MAX_VIDEO_BYTES,
     timeoutMs: opts.videoTimeoutMs ?? 15_000,
     deadlineMs: opts.videoDeadlineMs ?? VIDEO_DEADLINE_MS,
+    stallMs: opts.videoStallMs ?? VIDEO_STALL_MS,
     maxStreams: opts.maxVideoStreams ?? MAX_VIDEO_STREAMS,
     open: 0,
   };
@@ -74,6 +82,7 @@ interface VideoLimits {
   maxBytes: number;
   timeoutMs: number;
   deadlineMs: number;
+  stallMs: number;
   maxStreams: number;
   /** Streams open now. */
   open: number;
@@ -81,7 +90,7 @@ interface VideoLimits {
 
 /**
  * The video from WeChat's link, piece by piece (never held whole), cut off past `maxBytes` or the
- * deadline. A Range request goes on to WeChat, so that players can seek. The connection to WeChat
+ * deadline, or once no byte has moved for the stall time. A Range request goes on to WeChat, so that players can seek. The connection to WeChat
  * lives no longer than the agent's: it is closed as soon as the response closes, however it ends
  * (done, the player gone, cut off).
  */
@@ -90,12 +99,23 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
   limits.open++;
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(), limits.deadlineMs);
+  // Cut off once no byte has moved for the stall time: looked at a few times within it.
+  let moved = Date.now();
+  const stall = setInterval(
+    () => {
+      if (Date.now() - moved < limits.stallMs) return;
+      abort.abort();
+      reply.raw.destroy();
+    },
+    Math.max(10, Math.floor(limits.stallMs / 4)),
+  );
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     limits.open--;
     clearTimeout(deadline);
+    clearInterval(stall);
     abort.abort();
   };
   // Whatever ends the response (sent, the client gone, an error) ends the upstream request. A
@@ -132,6 +152,7 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
   let seen = 0;
   const capped = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      moved = Date.now();
       seen += chunk.length;
       if (seen > limits.maxBytes) return done(new Error('video larger than the relay streams'));
       done(null, chunk);

@@ -132,3 +132,25 @@ t.test('a stream past its deadline is cut off, and its download with it', async 
   t.ok(Date.now() - started < 1000, `cut off after ${Date.now() - started} ms, before the clip's 1.3 s`);
   await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 1000, 10);
 });
+
+t.test('a stream on which no byte moves for the stall time (a paused player, WeChat stalled) is cut off, and frees its place', async (t) => {
+  const stalling = await gateway({ maxVideoStreams: 1, videoStallMs: 400 });
+  // WeChat sends the next piece only after the stall time: nothing moves meanwhile.
+  wechat.videoPaceMs = 5000;
+  t.teardown(() => (wechat.videoPaceMs = 100));
+  const path = await storedVideo('stalled');
+  const first = await request(`${stalling}${path}`);
+  t.equal(first.statusCode, 200);
+  const cut = first.body.arrayBuffer().then(
+    () => 'whole',
+    () => 'cut off',
+  );
+  const started = Date.now();
+  t.equal(await cut, 'cut off');
+  t.ok(Date.now() - started < 2000, `cut off ${Date.now() - started} ms in, not when the clip would have ended`);
+  await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 2000, 10);
+  wechat.videoPaceMs = 100;
+  const next = await request(`${stalling}${path}`);
+  t.equal(next.statusCode, 200, 'the one place is free');
+  t.same(Buffer.from(await next.body.arrayBuffer()), customerMediaBytes('video'));
+});
