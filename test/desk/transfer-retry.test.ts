@@ -46,12 +46,17 @@ t.test("a /transfer retried after its old agent's notice failed tells the new ag
 t.test('a command that failed for good keeps its progress for a week, not forever', async (t) => {
   const c = await relay.newCustomer();
   const next = AGENTS.find((a) => a !== c.agent)!;
-  // Every notice of the command fails for good: it moved the customer, then failed.
-  im.failNext('openim/sendmsg', 80001, 100, 'content security');
+  // Every notice of the command fails (IM busy): it moved the customer, then is retried; its
+  // attempts are cut to the next one (the default 60 take hours), after which it fails for good.
+  im.failNext('openim/sendmsg', 70169, 1000, 'server busy');
   t.teardown(() => im.clearScripted());
   const command = await im.agentSend(c.agent, c.userId, [textElem(`/transfer ${next}`)]);
   const id = replyJobId(command.msgKey);
-  await eventually('the command failed', async () => (await (await relay.pusher.queue.getJob(id))?.getState()) === 'failed', 15_000);
+  const queue = relay.pusher.queue;
+  await eventually('the command failed an attempt', async () => ((await queue.getJob(id))?.attemptsMade ?? 0) >= 1, 15_000);
+  const job = (await queue.getJob(id))!;
+  await redis.hset(queue.toKey(id), 'opts', JSON.stringify({ ...job.opts, attempts: job.attemptsMade + 1 }));
+  await eventually('the command failed', async () => (await (await queue.getJob(id))?.getState()) === 'failed', 15_000);
   im.clearScripted();
   const ttl = await redis.pttl(keys.replyProgress(id));
   t.ok(ttl > 7 * 24 * 3600_000 && ttl <= 8 * 24 * 3600_000, `its progress expires in ${Math.round(ttl / 3600_000)} h`);

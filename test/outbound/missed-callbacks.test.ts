@@ -97,7 +97,7 @@ t.test('a gap the recovery cannot look through yet shows as waiting, with its ag
   });
   // What a replica killed ten seconds ago leaves: its last beat, and no clean stop.
   await redis.hset(keys.callbackInstances, 'killed-replica', String(Date.now() - 10_000));
-  await eventually('the gap waits', async () => (await gauge('wxim_callback_gaps_waiting')) === 1, 5000);
+  await eventually('the gap waits', async () => (await gauge('wxim_callback_gaps_waiting')) === 1, 15_000, 50);
   t.ok((await gauge('wxim_callback_gap_oldest_seconds')) >= 10, "as old as the dead replica's last beat");
   im.faults = { rate: 0, kinds: [] };
   await eventually('the gap is looked through', async () => (await gauge('wxim_callback_gaps_waiting')) === 0, 15_000, 50);
