@@ -119,14 +119,16 @@ t.test('a conversation moved once is not moved back when its new agent lets the 
 t.test('a customer left unanswered by an agent no longer of IM_AGENTS (a redeploy) moves to one who is, who is told', async (t) => {
   const c = await relay.newCustomer();
   await waitingSince(c.openid);
-  // The conversation's agent was removed from IM_AGENTS since (their IM account stays): as a
-  // redeploy leaves it, the customer still theirs, their place counted.
+  // The conversation's agent was removed from IM_AGENTS since, their IM account deleted too (no
+  // history to read there): as a redeploy leaves it, the customer still theirs, their place counted.
   const gone = 'agent_removed';
-  im.accounts.set(gone, {});
   await redis.hset(keys.customer(c.openid), 'agent', gone);
   await redis.zincrby(keys.agentLoad, -1, c.agent);
   await redis.zincrby(keys.agentLoad, 1, gone);
   t.teardown(() => redis.zrem(keys.agentLoad, gone));
+  // IM answers the history's read for the deleted account "not imported".
+  im.failNext('openim/admin_getroammsg', 70107, 1, 'To_Account not imported');
+  t.teardown(() => im.clearScripted());
   await eventually('the customer moves to an agent of IM_AGENTS', async () => AGENTS.includes((await agentOf(c.openid))!), OVERDUE_MS);
   const next = (await agentOf(c.openid))!;
   await eventually('the new agent is told', () => notices(c.userId, next).length === 1);

@@ -1,4 +1,13 @@
-import { type ImClient, ImPermanentError, type RoamMessage, decodeRelayCustomData, encodeRelayCustomData, isRecalled, textElem } from '@wxim/im';
+import {
+  type ImClient,
+  ImNotImportedError,
+  ImPermanentError,
+  type RoamMessage,
+  decodeRelayCustomData,
+  encodeRelayCustomData,
+  isRecalled,
+  textElem,
+} from '@wxim/im';
 import type { ReplyElement, ReplyJob } from '@wxim/queue';
 import { type DeskPresence, type Lease, LockLostError, type RateScope, type StateKeys } from '@wxim/state';
 import { relayScripts } from '@wxim/redis-scripts';
@@ -157,9 +166,11 @@ export class DeskCommands {
     const field = `told:${purpose}`;
     const told = await this.deps.redis.hget(progress, field);
     if (told !== null) return told.startsWith('refused:') ? Number(told.slice('refused:'.length)) : undefined;
+    // Made before the send: only IM's answer to the notice itself is a refusal of it.
+    const said = await text();
     let refused: number | undefined;
     try {
-      await this.tell(job, agent, purpose, await text(), lease);
+      await this.tell(job, agent, purpose, said, lease);
     } catch (err) {
       if (!(err instanceof ImPermanentError)) throw err;
       refused = err.code;
@@ -301,7 +312,7 @@ export class DeskCommands {
     // however often the command is retried (the history read again would make a new text, which IM
     // would not drop as a repeat).
     const introRefused = await this.tellOnce(job, next, 'transfer-to', lease, async () => {
-      const history = await this.recentHistory(job.data.userId, agent, lease);
+      const history = await this.historyOrNone(job, agent, lease);
       return `↪ Relay notice — ${agent} handed this customer to you.${history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''}`;
     });
     const unseen = introRefused === undefined ? '' : ` IM refused the relay's notice to ${next} (${introRefused}): they were not told, tell them yourself.`;
@@ -339,6 +350,23 @@ export class DeskCommands {
   }
 
   /** The last messages both ways between the customer and the agent handing them on, oldest first. */
+  /**
+   * The conversation so far for a hand-on's notice, or none when IM refuses the history for good
+   * (an account gone, a code it will not change): the new agent is told all the same.
+   */
+  private async historyOrNone(job: Job<ReplyJob>, agent: string, lease: Lease | undefined): Promise<string[]> {
+    try {
+      return await this.recentHistory(job.data.userId, agent, lease);
+    } catch (err) {
+      if (!(err instanceof ImPermanentError || err instanceof ImNotImportedError)) throw err;
+      this.deps.log.warn(
+        { jobId: job.id, agent, code: err.code, reason: err.message },
+        "IM refused the conversation's history for good: the notice goes without it",
+      );
+      return [];
+    }
+  }
+
   async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000);
     const options = { beforeSend: async (command: string) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 };

@@ -134,8 +134,10 @@ export class FirstResponseCheck extends FleetCheck<number> {
       // One IM refuses for good (a quoted customer text it will not take) is left, and the other still goes.
       const once = async (purpose: string, agent: string, text: () => Promise<string>) => {
         if (told[`told:${purpose}`] !== undefined) return;
+        // Made before the send: only IM's answer to the notice itself is a refusal of it.
+        const said = await text();
         try {
-          await this.notice(moveId, purpose, userId, agent, await text());
+          await this.notice(moveId, purpose, userId, agent, said);
         } catch (err) {
           if (!(err instanceof ImPermanentError)) throw err;
           this.deps.log.warn({ moveId, purpose, code: err.code, reason: err.message }, 'IM refused a notice of a first-response move for good: it is not sent');
@@ -144,7 +146,7 @@ export class FirstResponseCheck extends FleetCheck<number> {
         await relayScripts(redis).wximHsetIfKept(record, `told:${purpose}`, '1', MOVE_RECORD_TTL_MS);
       };
       await once('sla-to', to, async () => {
-        const history = await this.deps.history(userId, from);
+        const history = await this.historyOrNone(moveId, userId, from);
         return `↪ Relay notice — this customer ${waited} from ${from}, so the relay handed them to you.${
           history.length > 0 ? ` The conversation so far:\n${history.join('\n')}` : ''
         }`;
@@ -159,6 +161,17 @@ export class FirstResponseCheck extends FleetCheck<number> {
         );
     }
     await redis.zrem(keys.deskSlaMovesOwed, moveId);
+  }
+
+  /** The conversation so far, or none when IM refuses it for good (the old agent's account gone): the new agent is told all the same. */
+  private async historyOrNone(moveId: string, userId: string, from: string): Promise<string[]> {
+    try {
+      return await this.deps.history(userId, from);
+    } catch (err) {
+      if (!(err instanceof ImPermanentError || err instanceof ImNotImportedError)) throw err;
+      this.deps.log.warn({ moveId, code: err.code, reason: err.message }, "IM refused the conversation's history for good: the notice goes without it");
+      return [];
+    }
   }
 
   private async notice(moveId: string, purpose: string, userId: string, agent: string, text: string): Promise<void> {
