@@ -97,7 +97,7 @@ t.test('with nobody else free nothing moves and nobody is told, until an agent i
   await relay.waitForSent(c.openid, 1);
 });
 
-t.test('a conversation moved once is not moved back when its new agent lets the answer lapse too: it stays, nobody told again', async (t) => {
+t.test('a conversation is never moved back to an agent who let it lapse; once every other agent has had it, it stays', async (t) => {
   const c = await relay.newCustomer();
   const [next, away] = AGENTS.filter((a) => a !== c.agent) as [string, string];
   await im.agentLogout(away);
@@ -107,12 +107,27 @@ t.test('a conversation moved once is not moved back when its new agent lets the 
   // The new agent lets it lapse as well: the first agent has room, but let it lapse before.
   const since = Number(await waitingSince(c.openid));
   await eventually('the new wait is overdue', async () => Number((await redis.time())[0]) * 1000 > since + SLA_S * 1000 + 1000, OVERDUE_MS);
-  await new Promise((r) => setTimeout(r, 600)); // three checks more
+  const checks = 'wxim_pusher_checks_total{check="first_response",outcome="done"}';
+  const checked = await metric(checks);
+  await eventually('three checks more', async () => (await metric(checks)) >= checked + 3);
   t.equal(await agentOf(c.openid), next, 'not moved back');
   t.equal(await redis.hget(keys.customer(c.openid), 'handedOn'), c.agent, 'handed on once');
   t.equal(notices(c.userId, c.agent).length, 1, 'the first agent told once');
   t.equal(notices(c.userId, next).length, 1, 'the new agent told once');
-  await im.agentSend(next, c.userId, [textElem('Here now.')]);
+  // The third agent comes back: it moves to them, who let it lapse in turn. Nobody is left who has
+  // not had it: it stays, and the message is owed no more moves.
+  await im.agentLogin(away);
+  await eventually('it moves to the agent back', async () => (await agentOf(c.openid)) === away, OVERDUE_MS);
+  await eventually(
+    'every other agent has had it: the message is owed no more moves',
+    async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null,
+    OVERDUE_MS + 5000,
+  );
+  t.equal(await agentOf(c.openid), away, 'it stays');
+  t.equal(notices(c.userId, c.agent).length, 1, 'the first agent told once in all');
+  await relay.wechat.push(relay.wechat.text(c.openid, 'still waiting'));
+  await eventually("the customer's next message is owed an answer again", async () => (await redis.zscore(keys.deskUnanswered, c.openid)) !== null);
+  await im.agentSend(away, c.userId, [textElem('Here now.')]);
   await relay.waitForSent(c.openid, 1);
 });
 

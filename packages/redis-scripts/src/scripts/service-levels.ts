@@ -42,6 +42,7 @@ return now - tonumber(c[3])
 // is owed its notices until the caller has sent them (a crash in between leaves it owed).
 // The conversation never goes back to an agent who handed it on before (in this conversation).
 // Returns {'moved', to, from, 'new' | 'again'} | {'none'} (nobody else free: tried again later)
+// | {'exhausted'} (every other agent handed it on before: this message is owed no more moves)
 // | {'later'} (not overdue: answered, or the agent took it later; or an answer is on its way:
 // looked at again at the next check) | {'closed'}.
 export const SLA_MOVE = `${DESK_LUA}
@@ -78,7 +79,14 @@ ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
 local handed = ',' .. (redis.call('HGET', KEYS[1], 'handedOn') or '') .. ','
 local fresh = {}
 for _, a in ipairs(agents) do
-  if not string.find(handed, ',' .. a .. ',', 1, true) then fresh[#fresh + 1] = a end
+  if a ~= current and not string.find(handed, ',' .. a .. ',', 1, true) then fresh[#fresh + 1] = a end
+end
+-- Every other agent has had it: it stays, and this message is owed no more moves (the customer's
+-- next message is owed an answer again). Left where it was, it would hold one of the oldest places
+-- of every check's batch, in front of newer overdue customers, until the conversation closed.
+if #fresh == 0 then
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  return {'exhausted'}
 end
 local to = leastBusyOther(desk, KEYS[2], fresh, current, tonumber(ARGV[5]))
 if to == nil then return {'none'} end
