@@ -1,3 +1,4 @@
+import { AWAY_RETRY_MS } from './redis-away.js';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
@@ -46,8 +47,17 @@ function optionsFor(role: ConnectionRole, name: string | undefined): RedisOption
     commandTimeout: TIMEOUT_MS[role],
     ...(role === 'worker' ? {} : { socketTimeout: TIMEOUT_MS[role] }),
   };
+  // The stores answer a platform within a budget of a second or two, trying again every
+  // AWAY_RETRY_MS while Redis is away: their connection is made again as often for the first 2 s
+  // (a restart, a failover), so that a Redis back within the budget is used within it.
   return role === 'queue'
-    ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
+    ? {
+        ...common,
+        retryStrategy: (times) => (times <= 20 ? AWAY_RETRY_MS : Math.min(100 * 2 ** Math.min(times - 20, 5), 2000)),
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+      }
     : { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 
