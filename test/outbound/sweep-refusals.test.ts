@@ -152,3 +152,14 @@ t.test(
     t.equal(Number(await redis.zscore(keys.callbackOwed, c.openid)), owedFrom, 'the look is still owed, from when it was');
   },
 );
+
+t.test('with the only list there is to read failing (the other agents have no IM account) the sweep fails as a whole', async (t) => {
+  t.teardown(() => im.clearScripted());
+  await sweptUpTo(6 * 60_000);
+  const cursor = (await sweep.state()).cursor;
+  // The first agent's list fails on each of its three tries (IM busy); IM has no account for the others.
+  im.failNext('recentcontact/get_list', 90994, 3);
+  im.failNext('recentcontact/get_list', 70107, AGENTS.length - 1, 'From_Account not imported');
+  await t.rejects(sweep.runIfDue(), /90994|busy|scripted/, 'the one list to read failed: IM down');
+  t.equal((await sweep.state()).cursor, cursor, 'the cursor held back');
+});

@@ -211,7 +211,13 @@ function sharedAppProblems(accounts: readonly Config[]): ConfigError[] {
         );
       // IM's Sign is the token's and the time's alone, and names no app: with one token, a callback
       // captured from one app would pass, its SdkAppid changed, as the other's.
-      if (a.im.sdkAppId !== b.im.sdkAppId && a.im.callbackToken !== undefined && a.im.callbackToken === b.im.callbackToken)
+      if (
+        a.im.sdkAppId !== undefined &&
+        b.im.sdkAppId !== undefined &&
+        a.im.sdkAppId !== b.im.sdkAppId &&
+        a.im.callbackToken !== undefined &&
+        a.im.callbackToken === b.im.callbackToken
+      )
         problems.push(
           new ConfigError(
             `${where} im.callbackToken`,

@@ -151,6 +151,10 @@ t.test('two accounts cannot be one Official Account, and accounts that share an 
     /^ACCOUNTS_FILE account "brand-b" im\.callbackToken is account "brand-a"'s too, whose IM app is another: a callback token of each IM app's own/,
     'one callback token for two IM apps',
   );
+  t.doesNotThrow(
+    () => loadConfig({ ACCOUNTS_FILE: json([brandA, { ...brandB, im: { ...brandA.im, sdkAppId: '${BRAND_B_IM_APP_UNSET}' } }]) }),
+    "an app id this process is not given may be the other's app: its callback token is not refused",
+  );
   const sharing = { ...brandB, im: { ...brandA.im, secretKey: 'z'.repeat(64) } };
   t.match(refusal({ ACCOUNTS_FILE: json([brandA, sharing]) }), /^ACCOUNTS_FILE account "brand-b" im\.secretKey differs from account "brand-a"'s/);
   const config = loadConfig({ ACCOUNTS_FILE: json([brandA, { ...brandB, im: brandA.im }]) });

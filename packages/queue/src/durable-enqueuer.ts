@@ -133,6 +133,11 @@ export class DurableEnqueuer<T> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
+    // Scheduled before an earlier batch failed: it waits for that batch's retry, behind it.
+    if (this.again.length > 0) {
+      this.pending = [...batch, ...this.pending];
+      return;
+    }
     const sides: ReturnType<Besides>[] = [];
     try {
       const client = await this.client;

@@ -34,7 +34,7 @@ const SCRIPTS = {
   wximLineHead: { numberOfKeys: 1, lua: HEAD },
   wximLineFinish: { numberOfKeys: 8, lua: FINISH },
   wximLinePlaceAhead: { numberOfKeys: 10, lua: PLACE_AHEAD },
-  // 18 keys, then two per other account of the IM app: their number comes first.
+  // 18 keys, then three per other account of the IM app (see otherDesks): their number comes first.
   wximRelayBegin: { lua: BEGIN },
   wximRelayForgetFirstAgent: { numberOfKeys: 2, lua: FORGET_FIRST_AGENT },
   wximReleaseAgent: { numberOfKeys: 8, lua: RELEASE },
@@ -46,7 +46,7 @@ const SCRIPTS = {
   wximDeskTransfer: { numberOfKeys: 9, lua: TRANSFER },
   wximDeskClose: { numberOfKeys: 8, lua: CLOSE },
   wximDeskReleaseUnreached: { numberOfKeys: 6, lua: RELEASE_UNREACHED },
-  // 10 keys, then two per other account of the IM app: their number comes first.
+  // 10 keys, then three per other account of the IM app (see otherDesks): their number comes first.
   wximDeskAutoReply: { lua: AUTO_REPLY },
   wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskSlaMove: { numberOfKeys: 12, lua: SLA_MOVE },

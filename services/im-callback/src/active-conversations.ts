@@ -100,11 +100,13 @@ export class ActiveConversations {
     // down, and the look fails as a whole; one among lists that answer is read around, as a capped one.
     let read = 0;
     let failed = 0;
+    let firstFailure: Error | undefined;
     for (const agent of this.deps.agents) {
       await keepGoing();
       const list = await this.listOf(agent);
       if (list === undefined) continue; // no IM account: no conversation to miss
       if (list instanceof Error) {
+        firstFailure ??= list;
         if (read === 0 && (++failed >= 2 || this.deps.agents.length === 1)) throw list;
         this.deps.log.warn(
           { agent, reason: list.message },
@@ -125,6 +127,8 @@ export class ActiveConversations {
       if (recent.length === list.length && list.length >= LIST_CAP) capped.push(agent);
       for (const c of recent) if (!this.deps.agents.includes(c.peer)) peers.set(c.peer, (peers.get(c.peer) ?? new Set()).add(agent));
     }
+    // No list read at all (the others had no account, or were refused): IM down all the same.
+    if (read === 0 && firstFailure !== undefined) throw firstFailure;
     return { peers, complete: capped.length === 0 && refused === undefined, capped, ...(refused === undefined ? {} : { refused }) };
   }
 
