@@ -2,7 +2,6 @@ import type { Config } from '@wxim/config';
 import { ImRateLimitedError } from '@wxim/im';
 import { type QueueName, accountPrefix } from '@wxim/queue';
 import { queueHold, stateKeys } from '@wxim/state';
-import type { Cluster, Redis } from 'ioredis';
 import { appLoadPlaces } from './account-keys.js';
 
 /**
@@ -11,7 +10,7 @@ import { appLoadPlaces } from './account-keys.js';
  * of the app (ACCOUNTS_FILE): IM's refusal holds back that queue of each of them, whose calls share
  * the pace. WeChat's is the Official Account's: its own queue only.
  */
-export function platformHolds(redis: Redis | Cluster, config: Config, queue: QueueName): (ms: number, err: unknown) => Promise<void> {
+export function platformHolds(redis: Parameters<typeof queueHold>[0], config: Config, queue: QueueName): (ms: number, err: unknown) => Promise<void> {
   const limiter = (prefix: string) => stateKeys(prefix).queue(queue).limiter;
   const ownLimiter = limiter(accountPrefix(config.queuePrefix, config.redisCluster, config.account));
   const own = queueHold(redis, ownLimiter);
