@@ -349,7 +349,6 @@ export class DeskCommands {
     return { handled: what };
   }
 
-  /** The last messages both ways between the customer and the agent handing them on, oldest first. */
   /**
    * The conversation so far for a hand-on's notice, or none when IM refuses the history for good
    * (an account gone, a code it will not change): the new agent is told all the same.
@@ -367,6 +366,7 @@ export class DeskCommands {
     }
   }
 
+  /** The last messages both ways between the customer and the agent handing them on, oldest first. */
   async recentHistory(userId: string, agent: string, lease: Lease | undefined): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000);
     const options = { beforeSend: async (command: string) => (await this.deps.turn({ platform: 'im', command }, lease)) >= 0 };

@@ -98,6 +98,11 @@ export class FirstResponseCheck extends FleetCheck<number> {
       keys.jobs(QUEUES.agentReplies),
       ...agents,
     );
+    if (outcome === 'exhausted')
+      this.deps.log.warn(
+        { openid, since },
+        'a first answer is overdue, and every other agent has had this conversation: it stays with its agent, moved no more for this message',
+      );
     if (outcome !== 'moved') return false;
     if (fresh === 'new') this.deps.levels.transferred('sla');
     await this.tellOrOwe(moveId);
