@@ -99,6 +99,7 @@ t.test('with nobody else free nothing moves and nobody is told, until an agent i
 
 t.test('a conversation is never moved back to an agent who let it lapse; once every other agent has had it, it stays', async (t) => {
   const c = await relay.newCustomer();
+  const exhausted = await metric('wxim_desk_sla_exhausted_total');
   const [next, away] = AGENTS.filter((a) => a !== c.agent) as [string, string];
   await im.agentLogout(away);
   t.teardown(() => im.agentLogin(away));
@@ -124,6 +125,7 @@ t.test('a conversation is never moved back to an agent who let it lapse; once ev
     OVERDUE_MS + 5000,
   );
   t.equal(await agentOf(c.openid), away, 'it stays');
+  t.equal(await metric('wxim_desk_sla_exhausted_total'), exhausted + 1, 'counted: an operator sees a first answer nobody was left to give');
   t.equal(notices(c.userId, c.agent).length, 1, 'the first agent told once in all');
   await relay.wechat.push(relay.wechat.text(c.openid, 'still waiting'));
   await eventually("the customer's next message is owed an answer again", async () => (await redis.zscore(keys.deskUnanswered, c.openid)) !== null);

@@ -33,7 +33,7 @@ export interface FirstResponseCheckDeps {
   history: (userId: string, agent: string) => Promise<string[]>;
   /** An IM call's turn under the fleet's pace. */
   turn: (scope: RateScope) => Promise<number>;
-  levels: Pick<ServiceLevels, 'transferred'>;
+  levels: Pick<ServiceLevels, 'transferred' | 'exhaustedMoves'>;
   log: { warn(o: object, m: string): void };
 }
 
@@ -98,11 +98,13 @@ export class FirstResponseCheck extends FleetCheck<number> {
       keys.jobs(QUEUES.agentReplies),
       ...agents,
     );
-    if (outcome === 'exhausted')
+    if (outcome === 'exhausted') {
+      this.deps.levels.exhaustedMoves();
       this.deps.log.warn(
         { openid, since },
         'a first answer is overdue, and every other agent has had this conversation: it stays with its agent, moved no more for this message',
       );
+    }
     if (outcome !== 'moved') return false;
     if (fresh === 'new') this.deps.levels.transferred('sla');
     await this.tellOrOwe(moveId);

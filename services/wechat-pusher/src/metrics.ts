@@ -19,6 +19,7 @@ export interface PusherMetrics {
   firstResponse: Histogram;
   resolution: Histogram;
   transfers: Counter<'cause'>;
+  slaExhausted: Counter;
   /** Agents' typing and recalls: see typing.ts and undo.ts for the outcomes. */
   signals: Counter<'signal' | 'outcome'>;
   deliveryMarks: Counter<'state' | 'outcome'>;
@@ -84,6 +85,11 @@ function buildMetrics(options: { processMetrics?: boolean }): PusherMetrics {
       name: 'wxim_desk_transfers_total',
       help: "Conversations handed to another agent, by cause (command: an agent's /transfer; sla: unanswered past FIRST_RESPONSE_SLA_S)",
       labelNames: ['cause'],
+      registers,
+    }),
+    slaExhausted: new Counter({
+      name: 'wxim_desk_sla_exhausted_total',
+      help: 'Messages unanswered past FIRST_RESPONSE_SLA_S whose conversation every other agent has had before: it stays with its agent, moved no more for that message (logged at warn)',
       registers,
     }),
     deliveryMarks: new Counter({

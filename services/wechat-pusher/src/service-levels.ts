@@ -12,6 +12,8 @@ export interface ServiceLevelDeps {
   firstResponse: Histogram;
   resolution: Histogram;
   transfers: Counter<'cause'>;
+  /** First answers overdue that no other agent could take: each had the conversation before. */
+  exhausted: Counter;
 }
 
 /**
@@ -39,5 +41,10 @@ export class ServiceLevels {
   /** A conversation was handed to another agent. */
   transferred(cause: TransferCause): void {
     this.deps.transfers.inc({ cause });
+  }
+
+  /** A first answer is overdue, and every other agent has had the conversation: it is moved no more for this message. */
+  exhaustedMoves(): void {
+    this.deps.exhausted.inc();
   }
 }

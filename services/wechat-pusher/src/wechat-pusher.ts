@@ -135,6 +135,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         firstResponse: metrics.firstResponse,
         resolution: metrics.resolution,
         transfers: metrics.transfers,
+        exhausted: metrics.slaExhausted,
       });
       const desk = new DeskCommands({
         redis: state,
