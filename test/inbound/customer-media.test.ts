@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { type InboundJob, QUEUES } from '@wxim/queue';
 import { type ReceivedMessage, WechatApiSimulator, customerMediaBytes, fakeOpenId } from '@wxim/sandbox';
 import { mediaEntryId, signMediaToken } from '@wxim/state';
-import { APP_ID, APP_SECRET, eventually, relayForTests, textOf } from '@wxim/testkit';
+import { APP_ID, APP_SECRET, eventually, metricLines, relayForTests, textOf } from '@wxim/testkit';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
@@ -143,6 +143,11 @@ t.test('a video reaches the agent with a link streaming the video byte-identical
   t.equal(clip.status, 200);
   t.equal(clip.headers['content-type'], 'video/mp4');
   t.same(clip.body, customerMediaBytes('video'), 'the video, byte for byte');
+  t.same(
+    await metricLines(relay.gateway.gateway.app, 'wxim_gateway_video_cut_total'),
+    ['busy', 'deadline', 'stall', 'too_large'].map((why) => `wxim_gateway_video_cut_total{why="${why}"} 0`),
+    'a video streamed whole is not counted as cut; every reason is there to alert on',
+  );
   const thumb = await fetchLink(t, String(video['ThumbUrl']));
   t.equal(thumb.status, 200);
   t.equal(thumb.headers['content-type'], 'image/jpeg');

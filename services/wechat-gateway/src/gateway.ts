@@ -64,7 +64,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         metrics,
         ...(config.media.urlSecret === undefined || config.media.publicUrl === undefined
           ? {}
-          : { media: { store: new MediaStore(redis, keys), secret: config.media.urlSecret } }),
+          : { media: { store: new MediaStore(redis, keys), secret: config.media.urlSecret, videoCut: (why) => metrics.videoCuts.inc({ why }) } }),
       };
       return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: async () => (await enqueuer.close(), await queue.close()) };
     },

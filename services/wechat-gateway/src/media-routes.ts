@@ -18,7 +18,13 @@ export interface MediaRouteOptions {
   videoStallMs?: number;
   /** Videos streamed at once by this gateway; one more gets 503. */
   maxVideoStreams?: number;
+  /** Told of each video stream refused or cut off, and why (a counter: their players show only an error). */
+  videoCut?: (why: VideoCut) => void;
 }
+
+/** Why a video did not stream whole: no place free (503), its deadline, no byte for the stall time, past the size cap. */
+export type VideoCut = 'busy' | 'deadline' | 'stall' | 'too_large';
+export const VIDEO_CUTS: readonly VideoCut[] = ['busy', 'deadline', 'stall', 'too_large'];
 
 /** Customers' videos run to tens of MB at most (WeChat compresses what its clients send). */
 export const MAX_VIDEO_BYTES = 50 * 1024 * 1024;
@@ -48,6 +54,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
     stallMs: opts.videoStallMs ?? VIDEO_STALL_MS,
     maxStreams: opts.maxVideoStreams ?? MAX_VIDEO_STREAMS,
     open: 0,
+    cut: opts.videoCut ?? (() => {}),
   };
 
   app.get<{ Params: { '*': string } }>('/media/*', async (req, reply) => {
@@ -86,6 +93,7 @@ interface VideoLimits {
   maxStreams: number;
   /** Streams open now. */
   open: number;
+  cut: (why: VideoCut) => void;
 }
 
 /**
@@ -95,15 +103,17 @@ interface VideoLimits {
  * (done, the player gone, cut off).
  */
 async function streamVideo(reply: FastifyReply, url: string, contentType: string, range: string | undefined, limits: VideoLimits) {
-  if (limits.open >= limits.maxStreams) return reply.code(503).header('retry-after', '5').header('cache-control', 'no-store').send();
+  if (limits.open >= limits.maxStreams) return (limits.cut('busy'), reply.code(503).header('retry-after', '5').header('cache-control', 'no-store').send());
   limits.open++;
   const abort = new AbortController();
-  const deadline = setTimeout(() => abort.abort(), limits.deadlineMs);
+  const deadline = setTimeout(() => (limits.cut('deadline'), abort.abort()), limits.deadlineMs);
   // Cut off once no byte has moved for the stall time: looked at a few times within it.
   let moved = Date.now();
   const stall = setInterval(
     () => {
       if (Date.now() - moved < limits.stallMs) return;
+      limits.cut('stall');
+      clearInterval(stall);
       abort.abort();
       reply.raw.destroy();
     },
@@ -141,6 +151,7 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
   const { statusCode, headers, body } = upstream;
   const length = Number(headers['content-length']);
   if ((statusCode !== 200 && statusCode !== 206) || (Number.isFinite(length) && length > limits.maxBytes)) {
+    if (Number.isFinite(length) && length > limits.maxBytes) limits.cut('too_large');
     body.destroy();
     release();
     // WeChat dropped it (its 3 days are up) or it is past what the relay streams.
@@ -154,7 +165,7 @@ async function streamVideo(reply: FastifyReply, url: string, contentType: string
     transform(chunk: Buffer, _enc, done) {
       moved = Date.now();
       seen += chunk.length;
-      if (seen > limits.maxBytes) return done(new Error('video larger than the relay streams'));
+      if (seen > limits.maxBytes) return (limits.cut('too_large'), done(new Error('video larger than the relay streams')));
       done(null, chunk);
     },
   });

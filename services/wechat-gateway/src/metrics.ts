@@ -1,5 +1,6 @@
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { VIDEO_CUTS } from './media-routes.js';
 
 export type Outcome =
   'enqueued' | 'welcomed' | 'auto_replied' | 'verified' | 'unauthorized' | 'bad_request' | 'too_large' | 'unavailable' | 'misconfigured' | 'error';
@@ -8,12 +9,21 @@ export interface GatewayMetrics {
   registry: Registry;
   requests: Counter<'method' | 'outcome'>;
   ack: Histogram<'outcome'>;
+  videoCuts: Counter<'why'>;
 }
 
 /** One registry per gateway instance, so that tests and the all-in-one process can hold several. */
 export function createGatewayMetrics(options: { processMetrics?: boolean } = {}): GatewayMetrics {
   const registry = metricsRegistry(options);
+  const videoCuts = new Counter({
+    name: 'wxim_gateway_video_cut_total',
+    help: "Customers' videos an agent's player asked for that did not stream whole, by why: busy (every stream place taken, answered 503), deadline (10 minutes), stall (no byte moved for a minute: a paused player, WeChat stalled), too_large (past the 50 MB the relay streams)",
+    labelNames: ['why'],
+    registers: [registry],
+  });
+  for (const why of VIDEO_CUTS) videoCuts.inc({ why }, 0);
   return {
+    videoCuts,
     registry,
     requests: new Counter({
       name: 'wxim_gateway_requests_total',

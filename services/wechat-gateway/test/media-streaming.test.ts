@@ -1,7 +1,8 @@
 import { APP_ID, APP_SECRET, eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import { WechatApiSimulator, customerMediaBytes } from '@wxim/sandbox';
 import { MediaStore, mediaEntryId, signMediaToken, stateKeys } from '@wxim/state';
-import { connect } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
+import { createServer } from 'node:http';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -78,7 +79,8 @@ t.test('HEAD answers without asking WeChat', async (t) => {
 });
 
 t.test('past the cap on videos streamed at once, a player gets 503; a place frees when one ends', async (t) => {
-  const capped = await gateway({ maxVideoStreams: 1 });
+  const cuts: string[] = [];
+  const capped = await gateway({ maxVideoStreams: 1, videoCut: (why) => cuts.push(why) });
   const path = await storedVideo('cap');
   const first = await request(`${capped}${path}`);
   t.equal(first.statusCode, 200);
@@ -86,6 +88,7 @@ t.test('past the cap on videos streamed at once, a player gets 503; a place free
   await second.body.dump();
   t.equal(second.statusCode, 503);
   t.equal(second.headers['retry-after'], '5');
+  t.same(cuts, ['busy'], 'told why');
   await first.body.dump();
   await eventually('the first stream has ended', () => wechat.stats.videoDownloads.open === 0, 3000);
   const third = await request(`${capped}${path}`);
@@ -119,7 +122,8 @@ t.test('a player gone while its entry is read holds no place among the videos st
 });
 
 t.test('a stream past its deadline is cut off, and its download with it', async (t) => {
-  const short = await gateway({ videoDeadlineMs: 300 });
+  const cuts: string[] = [];
+  const short = await gateway({ videoDeadlineMs: 300, videoCut: (why) => cuts.push(why) });
   const res = await request(`${short}${await storedVideo('deadline')}`);
   t.equal(res.statusCode, 200);
   const started = Date.now();
@@ -131,10 +135,12 @@ t.test('a stream past its deadline is cut off, and its download with it', async 
   t.not(got, customerMediaBytes('video').length, 'the video did not arrive whole');
   t.ok(Date.now() - started < 1000, `cut off after ${Date.now() - started} ms, before the clip's 1.3 s`);
   await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 1000, 10);
+  t.same(cuts, ['deadline'], 'told why');
 });
 
 t.test('a stream on which no byte moves for the stall time (a paused player, WeChat stalled) is cut off, and frees its place', async (t) => {
-  const stalling = await gateway({ maxVideoStreams: 1, videoStallMs: 400 });
+  const cuts: string[] = [];
+  const stalling = await gateway({ maxVideoStreams: 1, videoStallMs: 400, videoCut: (why) => cuts.push(why) });
   // WeChat sends the next piece only after the stall time: nothing moves meanwhile.
   wechat.videoPaceMs = 5000;
   t.teardown(() => (wechat.videoPaceMs = 100));
@@ -148,9 +154,47 @@ t.test('a stream on which no byte moves for the stall time (a paused player, WeC
   const started = Date.now();
   t.equal(await cut, 'cut off');
   t.ok(Date.now() - started < 2000, `cut off ${Date.now() - started} ms in, not when the clip would have ended`);
+  t.same(cuts, ['stall'], 'told once, why');
   await eventually("the simulator's download is closed", () => wechat.stats.videoDownloads.open === 0, 2000, 10);
   wechat.videoPaceMs = 100;
   const next = await request(`${stalling}${path}`);
   t.equal(next.statusCode, 200, 'the one place is free');
   t.same(Buffer.from(await next.body.arrayBuffer()), customerMediaBytes('video'));
+});
+
+t.test('a video past the size the relay streams is refused when WeChat declares its length, and cut off when it does not', async (t) => {
+  const cuts: string[] = [];
+  const small = await gateway({ maxVideoBytes: 1000, videoCut: (why) => cuts.push(why) });
+  const declared = await request(`${small}${await storedVideo('declared')}`);
+  await declared.body.dump();
+  t.equal(declared.statusCode, 502, 'its Content-Length is past the cap: nothing streams');
+  t.same(cuts, ['too_large']);
+  // A server that sends it chunked, no length said: cut off once past the cap.
+  const chunked = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'video/mp4' });
+    const bytes = customerMediaBytes('video');
+    let at = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (at >= bytes.length) return void res.end();
+      res.write(bytes.subarray(at, (at += 256)));
+      setTimeout(next, 10);
+    };
+    next();
+  });
+  await new Promise<void>((r) => chunked.listen(0, '127.0.0.1', r));
+  t.teardown(() => chunked.close());
+  const id = mediaEntryId('video', 'chunked');
+  const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+  await store.put(id, { contentType: 'video/mp4', url: `http://127.0.0.1:${(chunked.address() as AddressInfo).port}/v` }, expiresAt * 1000);
+  const res = await request(`${small}/media/${signMediaToken(SECRET, id, expiresAt)}`);
+  t.equal(res.statusCode, 200);
+  let got = 0;
+  const ended = await (async () => {
+    for await (const piece of res.body) got += (piece as Buffer).length;
+    return 'whole';
+  })().catch(() => 'cut off');
+  t.equal(ended, 'cut off');
+  t.ok(got <= 1000, `${got} bytes at most the cap`);
+  t.same(cuts, ['too_large', 'too_large']);
 });
