@@ -1,9 +1,9 @@
 import { textElem } from '@wxim/im';
 import { keyPrefix, replyJobId } from '@wxim/queue';
-import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { closeConversation } from '@wxim/wechat-pusher';
 import { AGENTS, eventually, textOf, twoWayForTests } from '@wxim/testkit';
 
 const SLA_S = 10;
@@ -252,18 +252,7 @@ t.test('a /close retried after it closed leaves alone the conversation the custo
   await relay.pusher.worker.pause();
   const command = await im.agentSend(c.agent, c.userId, [textElem('/close')]);
   // The command's first attempt closed the conversation, and its pusher died there.
-  const [outcome] = await relayScripts(redis).wximDeskClose(
-    keys.customer(c.openid),
-    keys.agentLoad,
-    keys.deskActive,
-    keys.replyProgress(replyJobId(command.msgKey)),
-    keys.deskLoadsOwn,
-    keys.carriedLoad,
-    keys.carriedLoadsOwn,
-    keys.deskUnanswered,
-    c.openid,
-    c.agent,
-  );
+  const [outcome] = await closeConversation(redis, keys, c.openid, c.agent, replyJobId(command.msgKey));
   t.equal(outcome, 'closed', 'closed by the first attempt');
   t.equal(await redis.zscore(keys.deskUnanswered, c.openid), null, 'nothing owed in the closed conversation');
   // Before the retry, the customer asks again: a new conversation, with the same agent.

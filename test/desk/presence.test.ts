@@ -3,10 +3,10 @@ import { loadConfig } from '@wxim/config';
 import { createDashboard } from '@wxim/dashboard';
 import { textElem } from '@wxim/im';
 import { keyPrefix, replyJobId } from '@wxim/queue';
-import { relayScripts } from '@wxim/redis-scripts';
 import { stateKeys, storedAgentState } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { closeConversation } from '@wxim/wechat-pusher';
 import { AGENTS, eventually, metricLines, startTestRedis, deskRelayForTests, startTwoWay, textOf } from '@wxim/testkit';
 
 const redis = await startTestRedis();
@@ -136,18 +136,7 @@ t.test('a /close retried after it closed (its pusher died before the wake) still
   await relay.pusher.worker.pause();
   const command = await im.agentSend(closing.agent, closing.userId, [textElem('/close')]);
   // The command's first attempt closed the conversation, and its pusher died there.
-  const [outcome] = await relayScripts(state).wximDeskClose(
-    keys.customer(closing.openid),
-    keys.agentLoad,
-    keys.deskActive,
-    keys.replyProgress(replyJobId(command.msgKey)),
-    keys.deskLoadsOwn,
-    keys.carriedLoad,
-    keys.carriedLoadsOwn,
-    keys.deskUnanswered,
-    closing.openid,
-    closing.agent,
-  );
+  const [outcome] = await closeConversation(state, keys, closing.openid, closing.agent, replyJobId(command.msgKey));
   t.equal(outcome, 'closed', 'closed by the first attempt');
   const freed = Date.now();
   void relay.pusher.worker.resume();

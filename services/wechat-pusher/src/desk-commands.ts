@@ -18,6 +18,7 @@ import { type AgentCommand, COMMAND_HELP, parseCommand, unescapeReply } from './
 import { type CsatAsked, type CsatQuestion, csatNote } from './csat.js';
 import { noticeIds, sendNotice } from './notice.js';
 import { ReplyWithdrawn } from './reply-withdrawn.js';
+import { closeConversation } from './desk-close.js';
 import { PROGRESS_TTL_MS } from './reply-delivery.js';
 import type { ServiceLevels } from './service-levels.js';
 
@@ -231,18 +232,7 @@ export class DeskCommands {
   private async close(job: Job<ReplyJob>, lease: Lease | undefined, count: (o: 'done' | 'refused') => void): Promise<Handled> {
     const { keys } = this.deps;
     const { openid, agent } = job.data;
-    const [outcome, before, resolutionMs] = await relayScripts(this.deps.redis).wximDeskClose(
-      keys.customer(openid),
-      keys.agentLoad,
-      keys.deskActive,
-      keys.replyProgress(job.id!),
-      keys.deskLoadsOwn,
-      keys.carriedLoad,
-      keys.carriedLoadsOwn,
-      keys.deskUnanswered,
-      openid,
-      agent,
-    );
+    const [outcome, before, resolutionMs] = await closeConversation(this.deps.redis, keys, openid, agent, job.id!);
     if (outcome === 'withdrawn') throw new ReplyWithdrawn('its agent recalled the /close before it acted');
     if (outcome === 'not_open') return this.notOpen(job, 'close', lease, count);
     if (outcome !== 'closed') return this.notYours(job, 'close', before, lease, count);

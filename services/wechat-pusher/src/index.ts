@@ -1,4 +1,5 @@
 export { type PusherMetrics, createPusherMetrics } from './metrics.js';
+export { closeConversation } from './desk-close.js';
 export { type Undelivered, noticeIds, noticeText, reasonText } from './notice.js';
 export { type PushResult, createPusher } from './processor.js';
 export { type Delivery, deliver } from './reply-delivery.js';
