@@ -133,3 +133,42 @@ t.test('a job asked for while an earlier one waits to be tried again (Redis away
   t.ok(await queue.getJob('first'));
   t.ok(await queue.getJob('second'));
 });
+
+t.test('a job whose store was scheduled just before an earlier one was refused (Redis away) waits behind that one too', async (t) => {
+  const own = await startTestRedis({ own: true });
+  t.teardown(() => own.close());
+  const admin = new Redis(own.url);
+  t.teardown(() => admin.disconnect());
+  const redis = new Redis(own.url);
+  const queue = new Queue('store', { connection: redis, prefix: testPrefix(), defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  t.teardown(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+  const enqueuer = new DurableEnqueuer(queue, undefined, 5000);
+  t.teardown(() => enqueuer.close());
+  await enqueuer.enqueue(job('warm'));
+  const recorded = (id: string) => (transaction: ChainableCommander) => {
+    transaction.rpush('stored-order', id);
+    return { commands: 1, settle: () => undefined };
+  };
+  let second: Promise<void> | undefined;
+  // The first store's refusal is heard; in that same turn, before it is set to be tried again,
+  // Redis is told to take writes again and the second job is asked for: its store is scheduled.
+  const firstThenSecond = (transaction: ChainableCommander) => {
+    transaction.rpush('stored-order', 'first');
+    return {
+      commands: 1,
+      settle: (results: BesidesResults) => {
+        if (!(results instanceof Error) || second !== undefined) return;
+        void admin.replicaof('NO', 'ONE');
+        second = enqueuer.enqueue(job('second'), recorded('second'));
+      },
+    };
+  };
+  await admin.replicaof('127.0.0.1', '1');
+  const first = enqueuer.enqueue(job('first'), firstThenSecond);
+  await eventually('the second job is asked for', () => second !== undefined, 5000, 5);
+  await Promise.all([first, second]);
+  t.same(await admin.lrange('stored-order', 0, -1), ['first', 'second'], 'stored in the order asked for');
+});
