@@ -133,6 +133,22 @@ t.test('/transfer whose notice to the new agent IM refuses for good still hands 
   await relay.waitForSent(c.openid, 1);
 });
 
+t.test('/transfer whose conversation so far IM refuses for good still hands the customer on and tells the new agent, without it', async (t) => {
+  const c = await conversation();
+  const next = ['agent_a', 'agent_b', 'agent_c'].find((a) => a !== c.agent)!;
+  // Only the hand-on's read of the last 48 hours: the command's own confirmation reads the last seconds.
+  const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+  im.historyRefusedIf = (read) => (read.operator === c.userId && read.minTime < hourAgo ? 90001 : undefined);
+  t.teardown(() => (im.historyRefusedIf = undefined));
+  await c.says(`/transfer ${next}`);
+  t.equal(await c.notice(/handed this customer to you/, next), `↪ Relay notice — ${c.agent} handed this customer to you.`, 'told, with no history');
+  t.match(await c.notice(new RegExp(`Handed to ${next}`)), /not delivered\.$/, 'the old agent told it is done, nothing refused');
+  t.equal(await redis.hget(keys.customer(c.openid), 'agent'), next, 'the customer is the new agent’s');
+  im.historyRefusedIf = undefined;
+  await im.agentSend(next, c.userId, [textElem('I have it from here.')]);
+  await relay.waitForSent(c.openid, 1);
+});
+
 t.test('/close ends the conversation: the agent’s place frees, and the customer’s next message is routed anew', async (t) => {
   const c = await conversation();
   const load = async () => Number(await redis.zscore(keys.agentLoad, c.agent));

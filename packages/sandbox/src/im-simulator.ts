@@ -129,6 +129,8 @@ export class ImSimulator extends FaultInjecting {
   readonly modifications: { msgKey: string; cloudCustomData?: string; at: number }[] = [];
   /** Accounts whose one-to-one history IM answers with an error code (a fault of one conversation): tests set them. */
   readonly historyRefused = new Map<string, number>();
+  /** A history read IM answers with an error code when this says one (by what it asks: a test tells one read from another). */
+  historyRefusedIf: ((read: { operator: string; peer: string; minTime: number; maxTime: number }) => number | undefined) | undefined;
   /** Accounts whose one-to-one messages (sent by or to them) IM answers with an error code: tests set them. */
   readonly sendRefused = new Map<string, number>();
   /**
@@ -561,10 +563,10 @@ export class ImSimulator extends FaultInjecting {
   private roamMessages(body: Record<string, unknown>): object {
     const a = String(body['Operator_Account']);
     const b = String(body['Peer_Account']);
-    const refused = this.historyRefused.get(a) ?? this.historyRefused.get(b);
-    if (refused !== undefined) return imError(refused, 'scripted failure of this conversation');
     const min = Number(body['MinTime']);
     const max = Number(body['MaxTime']);
+    const refused = this.historyRefused.get(a) ?? this.historyRefused.get(b) ?? this.historyRefusedIf?.({ operator: a, peer: b, minTime: min, maxTime: max });
+    if (refused !== undefined) return imError(refused, 'scripted failure of this conversation');
     const maxCnt = Math.min(Number(body['MaxCnt']) || 100, 100);
     const shownUpTo = Date.now() - this.historyLagMs;
     let list = this.messages
