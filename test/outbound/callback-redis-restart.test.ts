@@ -1,6 +1,6 @@
 import { textElem } from '@wxim/im';
 import { fakeOpenId } from '@wxim/sandbox';
-import { startTestRedis, startTwoWay } from '@wxim/testkit';
+import { metricValue, startTestRedis, startTwoWay } from '@wxim/testkit';
 import t from 'tap';
 
 // A Redis of our own with AOF (fsync always), which this test kills and starts again. IM does not
@@ -20,6 +20,8 @@ t.test('a reply whose callback comes while Redis restarts is stored once Redis i
   const agent = await relay.customerWrites(openid, 'hello');
   const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
 
+  const retries = () => metricValue(relay.callback.app, 'wxim_callback_store_retries_total');
+  t.equal(await retries(), 0, 'none before');
   await redis.stop(); // SIGKILL
   // Back after 0.6 s, within IM's budget: the connection, made again every 100 ms meanwhile, is
   // back in time for the store's last try (a backoff of 0.2, 0.4, 0.8 s would try at 1.4 s only).
@@ -32,6 +34,7 @@ t.test('a reply whose callback comes while Redis restarts is stored once Redis i
   await back;
   t.ok(first.delivered, 'IM got OK');
   t.match(record, { status: 200 }, 'the callback was answered 200: the reply stored');
+  t.ok((await retries())! > 0, 'the tries again are counted');
   const second = await im.agentSend(agent, userId, [textElem('sent after')]);
   t.ok(second.delivered);
   const sent = await relay.waitForSent(openid, 2, 20_000);

@@ -31,13 +31,15 @@ export function timeForAnotherTry(deadline: number): boolean {
 /**
  * Runs `attempt` until it succeeds, fails for another reason than Redis being away, or the time
  * left before `deadline` (ms) would not fit another try: then the last error is thrown.
+ * `retrying` is told of each try to come (a counter: the callers' answers show none of them).
  */
-export async function whileRedisAway<R>(deadline: number, attempt: () => Promise<R>): Promise<R> {
+export async function whileRedisAway<R>(deadline: number, attempt: () => Promise<R>, retrying?: () => void): Promise<R> {
   for (;;) {
     try {
       return await attempt();
     } catch (err) {
       if (!redisAway(err) || !timeForAnotherTry(deadline)) throw err;
+      retrying?.();
       await new Promise((resolve) => setTimeout(resolve, AWAY_RETRY_MS));
     }
   }

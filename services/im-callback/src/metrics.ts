@@ -13,6 +13,7 @@ export interface CallbackMetrics {
   sweepSeconds: Histogram;
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
+  storeRetries: Counter;
 }
 
 /** The fleet's recovery as Redis holds it, read when Prometheus scrapes: any instance may have swept or looked through a gap. */
@@ -41,6 +42,11 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
       help: 'Time from a callback arriving to the answer to IM, by outcome',
       labelNames: ['outcome'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers,
+    }),
+    storeRetries: new Counter({
+      name: 'wxim_callback_store_retries_total',
+      help: "Tries again of a reply's store because Redis was away (restarting, failing over, cut off): every 100 ms within IM's 1.5 s; IM is answered once a try succeeds",
       registers,
     }),
     recovered: new Counter({

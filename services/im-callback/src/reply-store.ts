@@ -57,8 +57,10 @@ export class ReplyStore {
     waitReplicas = 0,
     /** Whether sweeps run (CALLBACK_SWEEP_MS): they read, and trim, whom replies were stored for. */
     private readonly trackReplies = true,
+    /** Told of each try again because Redis was away (a counter). */
+    private readonly retrying: () => void = () => {},
   ) {
-    this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas);
+    this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas, [], () => retrying());
     this.recall = new ReplyRecall(redis, keys);
   }
 
@@ -169,7 +171,7 @@ export class ReplyStore {
       timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the reply within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      return await Promise.race([whileRedisAway(since + this.timeoutMs, () => work(since)), timeout]);
+      return await Promise.race([whileRedisAway(since + this.timeoutMs, () => work(since), this.retrying), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -52,7 +52,9 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         config,
         otherAppDesks(config).map((d) => d.keys),
       );
-      const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply]);
+      const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply], (n) =>
+        metrics.storeRetries.inc(n),
+      );
       const options: GatewayAppOptions = {
         token,
         ...(cipher ? { cipher } : {}),

@@ -19,8 +19,10 @@ export class InboundEnqueuer {
     readonly budgetMs: number,
     waitReplicas = 0,
     parts: readonly TransactionPart[] = [],
+    /** Told how many pushes are to be stored again, each time Redis was away for their transaction. */
+    retrying?: (pushes: number) => void,
   ) {
-    this.store = new DurableEnqueuer(queue, line, budgetMs, waitReplicas, parts);
+    this.store = new DurableEnqueuer(queue, line, budgetMs, waitReplicas, parts, retrying);
   }
 
   close(): Promise<void> {

@@ -10,6 +10,7 @@ export interface GatewayMetrics {
   requests: Counter<'method' | 'outcome'>;
   ack: Histogram<'outcome'>;
   videoCuts: Counter<'why'>;
+  storeRetries: Counter;
 }
 
 /** One registry per gateway instance, so that tests and the all-in-one process can hold several. */
@@ -24,6 +25,11 @@ export function createGatewayMetrics(options: { processMetrics?: boolean } = {})
   for (const why of VIDEO_CUTS) videoCuts.inc({ why }, 0);
   return {
     videoCuts,
+    storeRetries: new Counter({
+      name: 'wxim_gateway_store_retries_total',
+      help: "Pushes whose store was tried again because Redis was away (restarting, failing over, cut off): one per push per try, every 100 ms within the push's 5 s; WeChat is answered once a try succeeds",
+      registers: [registry],
+    }),
     registry,
     requests: new Counter({
       name: 'wxim_gateway_requests_total',
