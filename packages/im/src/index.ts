@@ -24,7 +24,7 @@ export {
   withRelayMark,
 } from './relay-custom-data.js';
 export { UserSigCache, type UserSigDocument, verifyUserSig } from './usersig.js';
-export { IM_DEFAULT_LIMIT, paceFor } from './limits.js';
+export { IM_COMMANDS, IM_DEFAULT_LIMIT, IM_RATE_LIMIT_CODES, paceFor } from './limits.js';
 export {
   AFTER_MSG_WITHDRAW,
   AFTER_SEND_MSG,

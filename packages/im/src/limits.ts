@@ -13,6 +13,12 @@ export const IM_COMMAND_LIMITS: Readonly<Record<string, number>> = {
   'im_open_login_svc/account_check': 100,
 };
 
+/** The REST commands the relay calls. */
+export const IM_COMMANDS: readonly string[] = Object.keys(IM_COMMAND_LIMITS);
+
+/** IM's "too many requests" answers that WximImRateLimited and WximPusherImRateLimited watch. */
+export const IM_RATE_LIMIT_CODES = ['60007', '60011', '60018', '60019'] as const;
+
 /** The limit of commands not in the table: IM's usual REST limit. */
 export const IM_DEFAULT_LIMIT = 200;
 

@@ -1,5 +1,6 @@
 import { type MessageKind, RATING_SCORES } from '@wxim/wechat';
 import { metricsRegistry } from '@wxim/host';
+import { IM_COMMANDS, IM_RATE_LIMIT_CODES } from '@wxim/im';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ImWorkerMetrics {
@@ -49,6 +50,9 @@ export function createImWorkerMetrics(options: { processMetrics?: boolean } = {}
   for (const outcome of ['used', 'reserved', 'unused']) metrics.firstTurns.inc({ outcome }, 0);
   // WximImMediaNotes watches these: a series born at 1 would hide its first note from increase().
   for (const kind of ['voice', 'video', 'shortvideo']) for (const reason of ['configuration', 'no_ffmpeg']) metrics.mediaNotes.inc({ kind, reason }, 0);
+  // And these (WximImCredentials, WximImRateLimited): one credential retry or one 60007 is worth a look.
+  for (const decision of ['credential', 'configuration']) metrics.retries.inc({ class: decision }, 0);
+  for (const command of IM_COMMANDS) for (const outcome of IM_RATE_LIMIT_CODES) metrics.imCalls.inc({ command, outcome }, 0);
   return metrics;
 }
 

@@ -23,20 +23,23 @@ export function createGatewayMetrics(options: { processMetrics?: boolean } = {})
     registers: [registry],
   });
   for (const why of VIDEO_CUTS) videoCuts.inc({ why }, 0);
+  const requests = new Counter({
+    name: 'wxim_gateway_requests_total',
+    help: 'Requests to /wechat by method and outcome',
+    labelNames: ['method', 'outcome'],
+    registers: [registry],
+  });
+  // WximGatewayErrors watches these with rate(): a series born at 1 would hide a pod's first.
+  for (const outcome of ['misconfigured', 'error'] satisfies Outcome[]) requests.inc({ method: 'POST', outcome }, 0);
   return {
     videoCuts,
     storeRetries: new Counter({
       name: 'wxim_gateway_store_retries_total',
-      help: "Pushes whose store was tried again because Redis was away (restarting, failing over, cut off): one per push per try, every 100 ms within the push's 5 s; WeChat is answered once a try succeeds",
+      help: "Pushes whose store was tried again because Redis was away (restarting, failing over, cut off): one per push per try, every 100 ms within the push's 4 s; WeChat is answered once a try succeeds",
       registers: [registry],
     }),
     registry,
-    requests: new Counter({
-      name: 'wxim_gateway_requests_total',
-      help: 'Requests to /wechat by method and outcome',
-      labelNames: ['method', 'outcome'],
-      registers: [registry],
-    }),
+    requests,
     ack: new Histogram({
       name: 'wxim_gateway_ack_seconds',
       help: 'Time from a push arriving to the answer to WeChat, by outcome',

@@ -1,4 +1,4 @@
-import type { RelayMarkState } from '@wxim/im';
+import { IM_COMMANDS, IM_RATE_LIMIT_CODES, type RelayMarkState } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -33,14 +33,18 @@ export interface PusherMetrics {
 export function createPusherMetrics(options: { processMetrics?: boolean } = {}): PusherMetrics {
   const metrics = buildMetrics(options);
   // A counter's first sample is its baseline: a series born at 1 shows no increase, and a pod's
-  // first failed or unconfirmed reply would page nobody. So those series start at 0.
-  for (const outcome of ['failed', 'unconfirmed'])
+  // first failed, unconfirmed or uncertain reply would page nobody. So those series start at 0, as
+  // do the others an alert watches with increase(): one credential retry, one 60007 or 45011.
+  for (const outcome of ['failed', 'unconfirmed', 'uncertain'])
     for (const via of ['callback', 'recovery', 'sweep'] satisfies ReplyJob['via'][]) metrics.replies.inc({ outcome, via }, 0);
   for (const cause of ['command', 'sla'] satisfies TransferCause[]) metrics.transfers.inc({ cause }, 0);
   for (const state of ['queued', 'delivered', 'not_delivered'] satisfies RelayMarkState[]) metrics.deliveryMarks.inc({ state, outcome: 'failed' }, 0);
   for (const outcome of ['refused', 'failed']) metrics.windowWarnings.inc({ outcome }, 0);
   for (const outcome of ['moved', 'gave_up']) metrics.replyOrder.inc({ outcome }, 0);
   for (const check of ['first_response', 'window_warning']) for (const outcome of ['done', 'failed']) metrics.checks.inc({ check, outcome }, 0);
+  for (const decision of ['credential', 'configuration']) metrics.retries.inc({ class: decision }, 0);
+  for (const command of IM_COMMANDS) for (const outcome of IM_RATE_LIMIT_CODES) metrics.imCalls.inc({ command, outcome }, 0);
+  for (const api of ['message/custom/send', 'message/custom/typing', 'media/upload']) metrics.wechatCalls.inc({ api, outcome: '45011' }, 0);
   return metrics;
 }
 
