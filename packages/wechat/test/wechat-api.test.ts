@@ -414,6 +414,24 @@ t.test('the call that tries an over-quota API again and is not made lets the nex
   );
 });
 
+t.test('a download that trickles, each piece within the timeout, is cut off at its deadline: it holds no line for good', async (t) => {
+  // A byte every 100 ms: never idle for the 300 ms timeout, and 100 s for 1,000 bytes.
+  const trickle = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/amr' });
+    const timer = setInterval(() => res.write(Buffer.from([1])), 100);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((resolve) => trickle.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => (trickle.closeAllConnections(), trickle.close(() => resolve()))));
+  const { api, outcomes } = client(t, { apiBase: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}`, timeoutMs: 300 });
+  const started = Date.now();
+  // 1,000 bytes at the slowest pace allowed for take ~4 ms: the deadline is ~0.3 s.
+  const err = await failure(t, api.getMedia('trickled', 1000));
+  t.ok(Date.now() - started < 2000, `cut off after ${Date.now() - started} ms`);
+  t.match(err.name, /^Wechat(Transient|Uncertain)Error$/, 'a failure a later attempt may not meet');
+  t.same(outcomes, ['media/get network']);
+});
+
 t.test('no token and no secret in any error thrown above', async (t) => {
   t.ok(thrown.length >= 10, `${thrown.length} errors`);
   issued.delete('');

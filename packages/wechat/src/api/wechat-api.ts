@@ -151,6 +151,9 @@ export class WechatApi {
         path: `${this.basePath}/cgi-bin/${api}?${query.toString()}`,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
+        // A whole download within a deadline, not only each piece within the timeout: a link that
+        // trickles a byte at a time would hold the customer's line for as long as it went on.
+        signal: AbortSignal.timeout(this.timeoutMs + transferMs(maxBytes)),
       });
       status = res.statusCode;
       const type = res.headers['content-type'];
@@ -291,7 +294,11 @@ const SLOWEST_UPLINK_BYTES_PER_S = 256 * 1024;
 
 /** The time a request body may take to leave on the slowest uplink allowed for. */
 function sendingMs(body: string | Buffer | undefined): number {
-  const bytes = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  return transferMs(body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+}
+
+/** The time `bytes` take at that pace, either way (a download is given as long as an upload). */
+function transferMs(bytes: number): number {
   return Math.ceil((bytes / SLOWEST_UPLINK_BYTES_PER_S) * 1000);
 }
 
