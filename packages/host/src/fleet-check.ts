@@ -12,14 +12,24 @@ export interface FleetCheckOptions {
   ran?: (outcome: 'done' | 'failed') => void;
 }
 
+/** A check cut short between two steps because its instance is stopping: the next one, anywhere, goes on. */
+class CheckStopped extends Error {
+  constructor() {
+    super('stopping');
+  }
+}
+
 /**
  * A check one instance of the fleet runs at a time, every `everyMs` on each instance: the lock
  * decides which. Written once for the pusher's periodic checks (first-response SLA, reply-window
- * warnings); each supplies `check`, which keeps the lock (`held.keep()`) between its steps.
+ * warnings); each supplies `check`, which keeps the lock (`held.keep()`) between its steps. A stop
+ * ends the check at its next step: a check of a hundred IM notices, each waiting its turn under
+ * IM's pace, would otherwise hold a shutdown past its grace.
  */
 export abstract class FleetCheck<T> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private stopping = false;
 
   constructor(private readonly options: FleetCheckOptions) {}
 
@@ -32,6 +42,7 @@ export abstract class FleetCheck<T> {
             if (found !== undefined) this.options.ran?.('done');
           },
           (err: Error) => {
+            if (err instanceof CheckStopped) return;
             this.options.ran?.('failed');
             this.options.log.warn({ reason: err.message }, `${this.options.what} stopped; the next one looks again`);
           },
@@ -41,9 +52,10 @@ export abstract class FleetCheck<T> {
     this.timer.unref();
   }
 
-  /** Stops checking; resolves when the check running here, if any, has ended. */
+  /** Stops checking; resolves when the check running here, if any, has ended: at its next step. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.stopping = true;
     await this.running;
   }
 
@@ -52,7 +64,13 @@ export abstract class FleetCheck<T> {
     const held = await this.options.lock.take();
     if (held === undefined) return undefined;
     try {
-      return await this.check(held);
+      return await this.check({
+        keep: async () => {
+          if (this.stopping) throw new CheckStopped();
+          await held.keep();
+        },
+        release: () => held.release(),
+      });
     } finally {
       await held.release();
     }

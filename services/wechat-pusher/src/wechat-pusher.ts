@@ -259,9 +259,12 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       windowCheck?.start();
     },
     async close() {
-      await check?.stop();
-      await windowCheck?.stop();
+      // The worker stops taking replies at once, whatever a check is doing: the checks end at
+      // their next step meanwhile (a notice in flight goes on, its answer read), all within the
+      // grace. A step still waiting on IM once Redis has closed fails; the next check, anywhere, goes on.
+      const checksStopped = Promise.all([check?.stop(), windowCheck?.stop()]);
       await host.close();
+      await checksStopped;
     },
     wechat: wechat!,
     tokens: tokens!,
