@@ -1,6 +1,7 @@
 import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type LightMyRequestResponse, LogController } from 'fastify';
 import { mergeAccountMetrics } from './account-metrics.js';
+import { closeAfterAnswerWhen } from './close-after-answer.js';
 import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import { metricsRegistry } from './metrics-registry.js';
@@ -84,6 +85,8 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     return503OnClosing: false,
     ...requestTimeLimit(),
   });
+  let stopping = false;
+  closeAfterAnswerWhen(front, () => stopping);
   const registry = metricsRegistry();
   const count = frontRequests(registry, definition.name);
   front.addHook('onRequest', async (req, reply) => {
@@ -139,6 +142,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
     close() {
       closing ??= (async () => {
         for (const b of built) b.service.closing?.();
+        stopping = true;
         await front.close();
         await Promise.all(built.map((b) => b.service.close()));
       })();

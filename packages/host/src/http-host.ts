@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { Registry } from 'prom-client';
 import { HEALTH_PATHS, healthRoutes } from './health-routes.js';
+import { closeAfterAnswerWhen } from './close-after-answer.js';
 import { localHosts, onlyKnownHosts } from './known-hosts.js';
 import { requestTimeLimit } from './request-time-limit.js';
 
@@ -104,6 +105,8 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
     throw err;
   }
   for (const guard of handler.guards ?? []) app.addHook('onRequest', guard);
+  let stopping = false;
+  closeAfterAnswerWhen(app, () => stopping);
   await app.register(healthRoutes, { redis, registry: handler.registry, ...(handler.ready === undefined ? {} : { ready: handler.ready.bind(handler) }) });
   await app.register(handler.routes);
   let closing: Promise<void> | undefined;
@@ -118,6 +121,7 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
     close() {
       closing ??= (async () => {
         handler.closing?.();
+        stopping = true;
         await app.close();
         await handler.close();
         redis.disconnect();

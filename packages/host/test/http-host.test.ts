@@ -16,6 +16,8 @@ interface Options {
   ready?: () => boolean;
   events?: string[];
   requestTimeLimitMs?: number;
+  /** As the services set it: connections in flight are let finish, never cut. */
+  forceCloseConnections?: false;
 }
 
 /** A host whose service has one route, `POST /echo`, and records its lifecycle in `events`. */
@@ -26,6 +28,7 @@ async function host(t: Test, options: Options = {}) {
     config: loadConfig({ REDIS_URL: server.url, QUEUE_PREFIX: testPrefix(), LOG_LEVEL: 'silent', SANDBOX: '0' }),
     redisRole: 'queue',
     ...(options.bodyLimit === undefined ? {} : { server: { bodyLimit: options.bodyLimit } }),
+    ...(options.forceCloseConnections === undefined ? {} : { server: { forceCloseConnections: options.forceCloseConnections } }),
     ...(options.localOnly === undefined ? {} : { localOnly: options.localOnly }),
     ...(options.requestTimeLimitMs === undefined ? {} : { requestTimeLimitMs: options.requestTimeLimitMs }),
     build: () => ({
@@ -145,4 +148,24 @@ t.test('close: the service is told first, the server stops, then the service clo
   await closing;
   t.same(events, ['closing', 'server closed', 'service closed, redis answers PONG']);
   t.ok(await Promise.race([ended, setTimeout(2000, false)]), 'Redis is let go');
+});
+
+t.test('close while a request is in flight on a kept-alive connection: its answer closes the connection, and the close ends then', async (t) => {
+  const running = await host(t, { forceCloseConnections: false });
+  await running.app.listen({ host: '127.0.0.1', port: 0 });
+  const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
+  let answer = '';
+  client.on('data', (d: Buffer) => (answer += d.toString()));
+  const ended = once(client, 'end');
+  // A proxy's connection, kept alive between requests (HTTP/1.1's default).
+  client.write('POST /slow?ms=300 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+  await setTimeout(100);
+  const asked = Date.now();
+  const closed = running.close().then(() => Date.now() - asked);
+  const took = await Promise.race([closed, setTimeout(5000, -1)]);
+  t.ok(took >= 0 && took < 2000, `closed ${took} ms after it was asked (left to the keep-alive, 72 s)`);
+  t.match(answer, /^HTTP\/1\.1 200/, 'the request in flight was answered');
+  t.match(answer, /\r\nconnection: close\r\n/i, 'with its connection closed after it');
+  await ended;
+  client.destroy();
 });
