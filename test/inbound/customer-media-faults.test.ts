@@ -247,7 +247,7 @@ t.test('an access_token WeChat refuses again right after its renewal (renewed el
   t.equal(await metricValue(relay.worker.app, 'wxim_im_retries_total{class="wechat_token"}'), 1, "counted as WeChat's token");
   t.same(
     (await metricLines(relay.worker.app, 'wxim_im_retries_total')).filter((l) => /class="(credential|configuration)"/.test(l)),
-    [],
+    ['wxim_im_retries_total{class="credential"} 0', 'wxim_im_retries_total{class="configuration"} 0'],
     "not as IM's credentials, which page",
   );
 });
