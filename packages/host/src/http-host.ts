@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { Registry } from 'prom-client';
 import { HEALTH_PATHS, healthRoutes } from './health-routes.js';
-import { closeAfterAnswerWhen } from './close-after-answer.js';
+import { closeAfterAnswerWhen, closeLettingAnswersEnd } from './close-after-answer.js';
 import { localHosts, onlyKnownHosts } from './known-hosts.js';
 import { requestTimeLimit } from './request-time-limit.js';
 
@@ -117,12 +117,13 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
     handler,
     closing() {
       handler.closing?.();
+      stopping = true;
     },
     close() {
       closing ??= (async () => {
         handler.closing?.();
         stopping = true;
-        await app.close();
+        await closeLettingAnswersEnd(app);
         await handler.close();
         redis.disconnect();
       })();

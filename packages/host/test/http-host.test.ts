@@ -1,9 +1,10 @@
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { type AddressInfo, connect } from 'node:net';
 import { setTimeout } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { type HttpHandler, REQUEST_TIME_LIMIT_MS, createHttpHost, metricsRegistry } from '@wxim/host';
-import { startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 
@@ -18,6 +19,8 @@ interface Options {
   requestTimeLimitMs?: number;
   /** As the services set it: connections in flight are let finish, never cut. */
   forceCloseConnections?: false;
+  /** More routes of the service. */
+  routes?: (app: FastifyInstance) => void;
 }
 
 /** A host whose service has one route, `POST /echo`, and records its lifecycle in `events`. */
@@ -39,6 +42,7 @@ async function host(t: Test, options: Options = {}) {
           await setTimeout(Number((req.query as { ms: string }).ms));
           return { answered: true };
         });
+        options.routes?.(app);
         app.addHook('onClose', async () => {
           events.push('server closed');
         });
@@ -150,22 +154,58 @@ t.test('close: the service is told first, the server stops, then the service clo
   t.ok(await Promise.race([ended, setTimeout(2000, false)]), 'Redis is let go');
 });
 
-t.test('close while a request is in flight on a kept-alive connection: its answer closes the connection, and the close ends then', async (t) => {
-  const running = await host(t, { forceCloseConnections: false });
+/** A request of the test's, in flight on a connection kept alive (a proxy's): its route answers once the test says. */
+async function inFlight(t: Test, streamed: boolean) {
+  let begun!: () => void;
+  const started = new Promise<void>((r) => (begun = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const running = await host(t, {
+    forceCloseConnections: false,
+    routes: (app) =>
+      app.get('/held', async (_req, reply) => {
+        begun();
+        if (!streamed) return released.then(() => ({ answered: true }));
+        // Its headers and a first piece go at once; the rest once the test says.
+        const body = new PassThrough();
+        body.write('first piece ');
+        void released.then(() => body.end('last piece'));
+        return reply.type('text/plain').send(body);
+      }),
+  });
   await running.app.listen({ host: '127.0.0.1', port: 0 });
   const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
   let answer = '';
   client.on('data', (d: Buffer) => (answer += d.toString()));
-  const ended = once(client, 'end');
-  // A proxy's connection, kept alive between requests (HTTP/1.1's default).
-  client.write('POST /slow?ms=300 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-  await setTimeout(100);
+  const ended = once(client, 'close');
+  t.teardown(() => client.destroy());
+  client.write('GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await started;
+  if (streamed) await eventually('its headers are out', () => answer.includes('first piece'));
+  return { running, release, answer: () => answer, ended };
+}
+
+t.test('close while a request is in flight on a kept-alive connection: its answer closes the connection, and the close ends then', async (t) => {
+  const { running, release, answer, ended } = await inFlight(t, false);
+  const closed = running.close();
+  await setTimeout(50); // the close under way (it waits for the answer whatever happens)
   const asked = Date.now();
-  const closed = running.close().then(() => Date.now() - asked);
-  const took = await Promise.race([closed, setTimeout(5000, -1)]);
-  t.ok(took >= 0 && took < 2000, `closed ${took} ms after it was asked (left to the keep-alive, 72 s)`);
-  t.match(answer, /^HTTP\/1\.1 200/, 'the request in flight was answered');
-  t.match(answer, /\r\nconnection: close\r\n/i, 'with its connection closed after it');
+  release();
+  const took = await Promise.race([closed.then(() => Date.now() - asked), setTimeout(5000, -1)]);
+  t.ok(took >= 0 && took < 2500, `closed ${took} ms after the answer (left to the keep-alive: 72 s)`);
+  t.match(answer(), /^HTTP\/1\.1 200/, 'the request in flight was answered');
+  t.match(answer(), /\r\nconnection: close\r\n/i, 'with its connection closed after it');
   await ended;
-  client.destroy();
+});
+
+t.test('close while an answer streams, its headers gone before the close: its connection is closed once it ends', async (t) => {
+  const { running, release, answer, ended } = await inFlight(t, true);
+  const closed = running.close();
+  await setTimeout(50);
+  const asked = Date.now();
+  release();
+  const took = await Promise.race([closed.then(() => Date.now() - asked), setTimeout(5000, -1)]);
+  t.ok(took >= 0 && took < 2500, `closed ${took} ms after the answer ended`);
+  t.match(answer(), /last piece/, 'the whole answer went');
+  await ended;
 });
