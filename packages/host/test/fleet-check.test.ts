@@ -38,7 +38,7 @@ t.test('a stop ends the running check at its next step, not when all its steps a
   await eventually('the check has begun', () => check.done >= 1);
   const asked = Date.now();
   await check.stop();
-  t.ok(Date.now() - asked < 500, `stopped ${Date.now() - asked} ms after it was asked (the whole check: 5 s)`);
+  t.ok(Date.now() - asked < 2500, `stopped ${Date.now() - asked} ms after it was asked (the whole check: 5 s)`);
   t.ok(check.done < 10, `${check.done} of 100 steps done`);
   t.same(check.outcomes, [], 'neither done nor failed: cut short by the stop');
   t.same(check.warnings, [], 'nothing to warn of');

@@ -30,7 +30,7 @@ export function createGatewayMetrics(options: { processMetrics?: boolean } = {})
     registers: [registry],
   });
   // WximGatewayErrors watches these with rate(): a series born at 1 would hide a pod's first.
-  for (const outcome of ['misconfigured', 'error'] satisfies Outcome[]) requests.inc({ method: 'POST', outcome }, 0);
+  for (const method of ['GET', 'POST']) for (const outcome of ['misconfigured', 'error'] satisfies Outcome[]) requests.inc({ method, outcome }, 0);
   return {
     videoCuts,
     storeRetries: new Counter({

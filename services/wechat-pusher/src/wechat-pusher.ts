@@ -66,6 +66,8 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
   let tokens: AccessTokenStore | undefined;
   let check: FirstResponseCheck | undefined;
   let windowCheck: WindowWarningCheck | undefined;
+  /** The checks' stop, asked for when the pusher's close begins. */
+  let checksStopped: Promise<unknown> = Promise.resolve();
   const fetcherOptions = { apiBase: config.wechat.apiBase, appId, secret: appSecret };
   const fetcher = config.wechat.tokenApi === 'token' ? clientCredentialToken(fetcherOptions) : stableToken(fetcherOptions);
   const host = await createWorkerHost<ReplyJob>({
@@ -236,6 +238,8 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
         process: (job, token) => pusher.process(job, token),
         done: (job, failed) => pusher.done(job, failed),
         close: async () => {
+          // The checks' last steps (asked to stop when the close began) end while IM and Redis are there.
+          await checksStopped;
           // The marks decided by the jobs that finished: a short while for them, then the rest are
           // dropped; at once without Redis (no turn under IM's pace could be had).
           if (state.status === 'ready') await markWriter?.close(MARKS_DRAIN_MS);
@@ -260,9 +264,9 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
     },
     async close() {
       // The worker stops taking replies at once, whatever a check is doing: the checks end at
-      // their next step meanwhile (a notice in flight goes on, its answer read), all within the
-      // grace. A step still waiting on IM once Redis has closed fails; the next check, anywhere, goes on.
-      const checksStopped = Promise.all([check?.stop(), windowCheck?.stop()]);
+      // their next step meanwhile (a notice in flight goes on, its answer read and marked), and the
+      // service's own close waits for that before IM's client and Redis go (see the handler's close).
+      checksStopped = Promise.all([check?.stop(), windowCheck?.stop()]);
       await host.close();
       await checksStopped;
     },
