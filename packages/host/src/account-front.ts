@@ -1,7 +1,7 @@
 import { type Config, DEFAULT_ACCOUNT, accountsOf, loggerOptions } from '@wxim/config';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type LightMyRequestResponse, LogController } from 'fastify';
 import { mergeAccountMetrics } from './account-metrics.js';
-import { closeAfterAnswerWhen, closeLettingAnswersEnd } from './close-after-answer.js';
+import { closeAfterAnswerWhen, letAnswersLeaveBeforeClose } from './close-after-answer.js';
 import { type FrontOutcome, frontRequests } from './front-metrics.js';
 import { HEALTH_PATHS } from './health-routes.js';
 import { metricsRegistry } from './metrics-registry.js';
@@ -87,6 +87,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
   });
   let stopping = false;
   closeAfterAnswerWhen(front, () => stopping);
+  letAnswersLeaveBeforeClose(front);
   const registry = metricsRegistry();
   const count = frontRequests(registry, definition.name);
   front.addHook('onRequest', async (req, reply) => {
@@ -143,7 +144,7 @@ export async function buildForAccounts(definition: ServiceDefinition, config: Co
       closing ??= (async () => {
         for (const b of built) b.service.closing?.();
         stopping = true;
-        await closeLettingAnswersEnd(front);
+        await front.close();
         await Promise.all(built.map((b) => b.service.close()));
       })();
       return closing;

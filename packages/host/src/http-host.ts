@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { Registry } from 'prom-client';
 import { HEALTH_PATHS, healthRoutes } from './health-routes.js';
-import { closeAfterAnswerWhen, closeLettingAnswersEnd } from './close-after-answer.js';
+import { closeAfterAnswerWhen, letAnswersLeaveBeforeClose } from './close-after-answer.js';
 import { localHosts, onlyKnownHosts } from './known-hosts.js';
 import { requestTimeLimit } from './request-time-limit.js';
 
@@ -107,6 +107,7 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
   for (const guard of handler.guards ?? []) app.addHook('onRequest', guard);
   let stopping = false;
   closeAfterAnswerWhen(app, () => stopping);
+  letAnswersLeaveBeforeClose(app);
   await app.register(healthRoutes, { redis, registry: handler.registry, ...(handler.ready === undefined ? {} : { ready: handler.ready.bind(handler) }) });
   await app.register(handler.routes);
   let closing: Promise<void> | undefined;
@@ -123,7 +124,7 @@ export async function createHttpHost<H extends HttpHandler>(options: HttpHostOpt
       closing ??= (async () => {
         handler.closing?.();
         stopping = true;
-        await closeLettingAnswersEnd(app);
+        await app.close();
         await handler.close();
         redis.disconnect();
       })();

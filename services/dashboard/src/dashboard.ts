@@ -21,6 +21,8 @@ import { noFraming } from './no-framing.js';
 export interface Dashboard {
   app: FastifyInstance;
   queues: Queue[];
+  /** Told before whatever is in front of it (the accounts front) stops taking requests: its answers close their connections. */
+  closing(): void;
   close(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function createDashboard(config: Config, overrides: DashboardOverri
       };
     },
   });
-  return { app: host.app, queues: host.handler.queues, close: () => host.close() };
+  return { app: host.app, queues: host.handler.queues, closing: () => host.closing(), close: () => host.close() };
 }
 
 /**

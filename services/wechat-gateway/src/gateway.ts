@@ -14,6 +14,8 @@ import { createGatewayMetrics } from './metrics.js';
 export interface Gateway {
   app: FastifyInstance;
   queue: Queue<InboundJob>;
+  /** Told before whatever is in front of it (the accounts front) stops taking requests: its answers close their connections. */
+  closing(): void;
   close(): Promise<void>;
 }
 
@@ -71,5 +73,5 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       return { queue, registry: metrics.registry, routes: (app) => gatewayApp(app, options), close: async () => (await enqueuer.close(), await queue.close()) };
     },
   });
-  return { app: host.app, queue: host.handler.queue, close: () => host.close() };
+  return { app: host.app, queue: host.handler.queue, closing: () => host.closing(), close: () => host.close() };
 }
