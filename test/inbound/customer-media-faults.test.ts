@@ -156,6 +156,8 @@ t.test('a setup error (40164, IP not whitelisted): the note at once', async (t) 
 t.test('media/get busy (-1) every time: three attempts, then the note and the next message', async (t) => {
   const openid = fakeOpenId();
   const calls = mediaCalls();
+  const busy = 'wxim_im_wechat_calls_total{api="media/get",outcome="-1"}';
+  const busyBefore = (await metricValue(relay.worker.app, busy)) ?? 0;
   wechatApi.failNext('media/get', -1, 20, 'system error');
   t.teardown(() => wechatApi.clearScripted());
   await wechat.push(wechat.voice(openid, { recognition: 'busy' }));
@@ -164,6 +166,7 @@ t.test('media/get busy (-1) every time: three attempts, then the note and the ne
   t.equal(textOf(note!), '[voice] busy');
   t.equal(textOf(next!), 'hello?');
   t.equal(mediaCalls(), calls + 3, 'three attempts at the download');
+  t.equal(await metricValue(relay.worker.app, busy), busyBefore + 3, "each counted with WeChat's answer");
   t.equal(im.messagesBetween(openid).length, 2, 'nothing else');
   t.notOk(await queueHeld());
 });

@@ -45,6 +45,7 @@ export {
   readRatingOption,
 } from './rating-menu.js';
 export { IMAGE_PREFERRED_BYTES, MEDIA_LIFETIME_MS, MEDIA_LIMITS, type MediaLimit, type MediaType, VOICE_MAX_SECONDS } from './api/media-limits.js';
+export { REPLY_APIS, WECHAT_APIS, type WechatApiName } from './api/apis.js';
 export { splitText } from './api/split-text.js';
 export { type MultipartBody, multipartFile } from './api/multipart.js';
 export { type FetchedToken, type TokenApi, type TokenFetcher, type TokenFetcherOptions, clientCredentialToken, stableToken } from './api/token-fetcher.js';

@@ -429,7 +429,7 @@ t.test('a download that trickles, each piece within the timeout, is cut off at i
   const err = await failure(t, api.getMedia('trickled', 1000));
   t.ok(Date.now() - started < 2000, `cut off after ${Date.now() - started} ms`);
   t.match(err.name, /^Wechat(Transient|Uncertain)Error$/, 'a failure a later attempt may not meet');
-  t.same(outcomes, ['media/get network']);
+  t.same(outcomes, ['media/get deadline'], 'counted as cut at its deadline, not as a network failure');
 });
 
 t.test('no token and no secret in any error thrown above', async (t) => {

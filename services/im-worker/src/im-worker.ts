@@ -68,7 +68,16 @@ export async function createImWorker(config: Config, overrides: ImWorkerOverride
       if (fetcher !== undefined) {
         // The fleet's one access_token, shared with the wechat-pusher (the same keys and fetcher kind).
         const tokens = new AccessTokenStore({ redis: state, keys: keys.accessToken, fetcher });
-        wechat = new WechatApi({ apiBase: config.wechat.apiBase, appId: config.wechat.appId!, tokens, connections: config.worker.concurrency });
+        wechat = new WechatApi({
+          apiBase: config.wechat.apiBase,
+          appId: config.wechat.appId!,
+          tokens,
+          connections: config.worker.concurrency,
+          afterCall: (api, outcome, seconds) => {
+            metrics.wechatCalls.inc({ api, outcome });
+            metrics.wechatCallSeconds.observe({ api }, seconds);
+          },
+        });
         const transcoder = new VoiceTranscoder(overrides.ffmpeg === undefined ? {} : { command: overrides.ffmpeg });
         void transcoder.available().then(
           (ok) => {

@@ -18,6 +18,8 @@ export interface ImWorkerMetrics {
   windowsUnwatched: Counter;
   firstTurns: Counter<'outcome'>;
   mediaNotes: Counter<'kind' | 'reason'>;
+  wechatCalls: Counter<'api' | 'outcome'>;
+  wechatCallSeconds: Histogram<'api'>;
 }
 
 /** Every kind of push, checked against MessageKind: each one's failed count is exported from the start. */
@@ -119,6 +121,19 @@ function buildMetrics(options: { processMetrics?: boolean }): ImWorkerMetrics {
       name: 'wxim_desk_csat_answers_total',
       help: "Customers' answers to the rating question after /close, by score (1 to 5); each close counts once",
       labelNames: ['score'],
+      registers,
+    }),
+    wechatCalls: new Counter({
+      name: 'wxim_im_wechat_calls_total',
+      help: "WeChat API calls of the im-worker (media/get: a customer's voice, image or video) by outcome (ok, WeChat's errcode, network, deadline: cut off at the whole download's deadline, too_large, http_<status>, bad_json)",
+      labelNames: ['api', 'outcome'],
+      registers,
+    }),
+    wechatCallSeconds: new Histogram({
+      name: 'wxim_im_wechat_call_seconds',
+      help: 'WeChat API call duration in the im-worker, to the last byte of a download',
+      labelNames: ['api'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
     mediaNotes: new Counter({

@@ -1,6 +1,7 @@
 import { IM_COMMANDS, IM_RATE_LIMIT_CODES, type RelayMarkState } from '@wxim/im';
 import type { ReplyJob } from '@wxim/queue';
 import { metricsRegistry } from '@wxim/host';
+import { REPLY_APIS } from '@wxim/wechat';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TransferCause } from './service-levels.js';
 
@@ -44,7 +45,7 @@ export function createPusherMetrics(options: { processMetrics?: boolean } = {}):
   for (const check of ['first_response', 'window_warning']) for (const outcome of ['done', 'failed']) metrics.checks.inc({ check, outcome }, 0);
   for (const decision of ['credential', 'configuration']) metrics.retries.inc({ class: decision }, 0);
   for (const command of IM_COMMANDS) for (const outcome of IM_RATE_LIMIT_CODES) metrics.imCalls.inc({ command, outcome }, 0);
-  for (const api of ['message/custom/send', 'message/custom/typing', 'media/upload']) metrics.wechatCalls.inc({ api, outcome: '45011' }, 0);
+  for (const api of REPLY_APIS) metrics.wechatCalls.inc({ api, outcome: '45011' }, 0);
   return metrics;
 }
 

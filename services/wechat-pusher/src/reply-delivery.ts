@@ -8,6 +8,7 @@ import {
   type WechatApi,
   WechatPermanentError,
   WechatRateLimitedError,
+  WECHAT_APIS,
   WechatUncertainError,
   splitText,
 } from '@wxim/wechat';
@@ -186,7 +187,7 @@ export async function deliver(job: { id: string; data: ReplyJob }, deps: Deliver
           // the next day. Too many this minute (45011) holds the queue back like any other call; while
           // one call asks WeChat whether the quota is back, the reply waits for that answer. The
           // access_token's own fetch over its quota says nothing of uploads: the reply waits too.
-          else if (err instanceof WechatRateLimitedError && err.dailyQuota && err.api === 'media/upload' && !err.awaitsProbe) mediaId = '';
+          else if (err instanceof WechatRateLimitedError && err.dailyQuota && err.api === WECHAT_APIS.upload && !err.awaitsProbe) mediaId = '';
           else if (err instanceof WechatPermanentError) mediaId = '';
           else throw err;
         }
@@ -264,7 +265,7 @@ async function upload(part: Exclude<ReplyPart, { kind: 'text' }>, deps: Delivery
   const type = MEDIA_TYPE[part.kind];
   const limit = MEDIA_LIMITS[type];
   // Refused as the upload would be while its daily quota is used up, before the file is fetched for nothing.
-  deps.wechat.quotas.peek('media/upload');
+  deps.wechat.quotas.peek(WECHAT_APIS.upload);
   const media = await fetchMedia(part.url, {
     maxBytes: limit.maxBytes,
     timeoutMs: deps.mediaTimeoutMs,

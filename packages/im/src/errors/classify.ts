@@ -1,3 +1,4 @@
+import { IM_RATE_LIMIT_CODES } from '../limits.js';
 import { ImCredentialError } from './credential-error.js';
 import type { ImError } from './im-error.js';
 import { ImNotImportedError } from './not-imported-error.js';
@@ -8,7 +9,8 @@ import { ImTransientError } from './transient-error.js';
 // The classes of docs/tencent-im.md (Tencent IM REST error codes), plus the "internal error, try again
 // later" codes of the account import pages: 40006, 70202 and 70500.
 const TRANSIENT = new Set([20004, 20005, 40006, 60008, 70169, 70202, 70500, 90992, 90994, 90995, 91000]);
-const RATE_LIMITED = new Set([60007, 60011, 60018, 60019, 70050]);
+// IM's "too many requests" answers, plus 70050 (too many failed logins: wait a minute).
+const RATE_LIMITED = new Set([...IM_RATE_LIMIT_CODES.map(Number), 70050]);
 // 60006 SDKAppID invalid, 60016 SDKAppID disabled, 60017 requests disabled, 60020 the Pro package
 // expired (a new one works 5 minutes after purchase), 60021 the caller's IP not allowed: the app's
 // setup, mended in the console, not a message's fault; so the jobs wait and retry.

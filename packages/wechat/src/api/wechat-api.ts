@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { WECHAT_APIS } from './apis.js';
 import type { AccessTokenStore } from './access-token-store.js';
 import type { CustomMessage, TypingCommand } from './custom-message.js';
 import { classifyWechatError } from './errors/classify.js';
@@ -23,7 +24,7 @@ export interface WechatApiOptions {
   /** Per call, connect to last byte. */
   timeoutMs?: number;
   connections?: number;
-  /** Called after every call with its outcome (`ok`, the errcode, `network`, `http_<status>`, `bad_json`), for metrics. */
+  /** Called after every call with its outcome (`ok`, the errcode, `network`, `http_<status>`, `bad_json`; a download also `too_large`, `deadline`), for metrics. */
   afterCall?: (api: string, outcome: string, seconds: number) => void;
   /** What the client knows of WeChat's daily quotas (see DailyQuotas): a 5-minute look again by default. */
   quotas?: DailyQuotas;
@@ -84,7 +85,7 @@ export class WechatApi {
 
   /** Sends a customer-service message: true once WeChat took it, false when `beforeSend` skipped it. Not idempotent. */
   async sendCustom(message: CustomMessage, options: WechatCallOptions = {}): Promise<boolean> {
-    const answer = await this.call('message/custom/send', { method: 'POST', contentType: 'application/json', body: JSON.stringify(message) }, options);
+    const answer = await this.call(WECHAT_APIS.send, { method: 'POST', contentType: 'application/json', body: JSON.stringify(message) }, options);
     return answer !== undefined;
   }
 
@@ -92,22 +93,18 @@ export class WechatApi {
   async uploadMedia(type: MediaType, bytes: Buffer, filename: string, contentType: string, options: WechatCallOptions = {}): Promise<string | undefined> {
     const form = multipartFile('media', bytes, filename, contentType);
     const answer = await this.call<{ media_id?: unknown }>(
-      'media/upload',
+      WECHAT_APIS.upload,
       { method: 'POST', query: { type }, contentType: form.contentType, body: form.body },
       options,
     );
     if (answer === undefined) return undefined;
-    if (typeof answer.media_id !== 'string' || answer.media_id === '') throw new WechatUncertainError('media/upload', 0, 'answer carries no media_id');
+    if (typeof answer.media_id !== 'string' || answer.media_id === '') throw new WechatUncertainError(WECHAT_APIS.upload, 0, 'answer carries no media_id');
     return answer.media_id;
   }
 
   /** Shows or cancels "typing…" to the customer: true once WeChat took it, false when skipped. */
   async typing(touser: string, command: TypingCommand, options: WechatCallOptions = {}): Promise<boolean> {
-    const answer = await this.call(
-      'message/custom/typing',
-      { method: 'POST', contentType: 'application/json', body: JSON.stringify({ touser, command }) },
-      options,
-    );
+    const answer = await this.call(WECHAT_APIS.typing, { method: 'POST', contentType: 'application/json', body: JSON.stringify({ touser, command }) }, options);
     return answer !== undefined;
   }
 
@@ -118,7 +115,7 @@ export class WechatApi {
    * skipped the call. Only reads: safe to repeat.
    */
   async getMedia(mediaId: string, maxBytes: number, options: WechatCallOptions = {}): Promise<DownloadedMedia | undefined> {
-    return this.underQuota('media/get', () => this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options)));
+    return this.underQuota(WECHAT_APIS.download, () => this.withToken((token) => this.getMediaOnce(mediaId, maxBytes, token, options)));
   }
 
   /**
@@ -137,7 +134,7 @@ export class WechatApi {
   }
 
   private async getMediaOnce(mediaId: string, maxBytes: number, token: string, options: WechatCallOptions): Promise<DownloadedMedia | undefined> {
-    const api = 'media/get';
+    const api = WECHAT_APIS.download;
     if (options.beforeSend !== undefined && !(await options.beforeSend(api))) return undefined;
     const started = performance.now();
     const done = (outcome: string) => this.options.afterCall?.(api, outcome, (performance.now() - started) / 1000);
@@ -145,15 +142,16 @@ export class WechatApi {
     let status: number;
     let contentType: string | undefined;
     let bytes: Buffer | undefined;
+    // A whole download within a deadline, not only each piece within the timeout: a link that
+    // trickles a byte at a time would hold the customer's line for as long as it went on.
+    const deadline = AbortSignal.timeout(this.timeoutMs + transferMs(maxBytes));
     try {
       const res = await this.pool.request({
         method: 'GET',
         path: `${this.basePath}/cgi-bin/${api}?${query.toString()}`,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
-        // A whole download within a deadline, not only each piece within the timeout: a link that
-        // trickles a byte at a time would hold the customer's line for as long as it went on.
-        signal: AbortSignal.timeout(this.timeoutMs + transferMs(maxBytes)),
+        signal: deadline,
       });
       status = res.statusCode;
       const type = res.headers['content-type'];
@@ -164,7 +162,7 @@ export class WechatApi {
         bytes = undefined;
       } else bytes = await readCapped(res.body, maxBytes);
     } catch (err) {
-      done('network');
+      done(deadline.aborted ? 'deadline' : 'network');
       // A download changes nothing at WeChat: whatever the failure, trying again is safe.
       throw networkFailure(api, err);
     }

@@ -1,3 +1,4 @@
+import { WECHAT_APIS } from '../apis.js';
 import { WechatApiError } from './wechat-api-error.js';
 
 /**
@@ -10,6 +11,6 @@ export class WechatUncertainError extends WechatApiError {
   readonly kind = 'uncertain';
   /** Whether calling again is harmless (an upload or a typing state); a send is not. */
   get idempotent(): boolean {
-    return this.api !== 'message/custom/send';
+    return this.api !== WECHAT_APIS.send;
   }
 }
