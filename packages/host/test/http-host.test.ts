@@ -173,16 +173,32 @@ async function inFlight(t: Test, streamed: boolean) {
         return reply.type('text/plain').send(body);
       }),
   });
+  const { answer, ended } = await rawClient(t, running, '/held');
+  await started;
+  if (streamed) await eventually('its headers are out', () => answer().includes('first piece'));
+  return { running, release, answer, ended };
+}
+
+/**
+ * A raw keep-alive client of the test's, asking `path` of the listening host: what has arrived
+ * (`answer`, `received` bytes), and `ended` once its connection closes. A `paused` client reads
+ * nothing until resumed: the answer waits in the buffers.
+ */
+async function rawClient(t: Test, running: Awaited<ReturnType<typeof host>>, path: string, options: { paused?: boolean } = {}) {
   await running.app.listen({ host: '127.0.0.1', port: 0 });
   const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
-  let answer = '';
-  client.on('data', (d: Buffer) => (answer += d.toString()));
-  const ended = once(client, 'close');
   t.teardown(() => client.destroy());
-  client.write('GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-  await started;
-  if (streamed) await eventually('its headers are out', () => answer.includes('first piece'));
-  return { running, release, answer: () => answer, ended };
+  const chunks: Buffer[] = [];
+  client.on('data', (d: Buffer) => chunks.push(d));
+  if (options.paused === true) client.pause();
+  const ended = once(client, 'close');
+  client.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  return {
+    client,
+    answer: () => Buffer.concat(chunks).toString(),
+    received: () => chunks.reduce((sum, c) => sum + c.length, 0),
+    ended,
+  };
 }
 
 t.test('close while a request is in flight on a kept-alive connection: its answer closes the connection, and the close ends then', async (t) => {
@@ -222,19 +238,12 @@ t.test('close while a large answer is still on its way to a client that reads sl
         return reply.type('application/octet-stream').send(Buffer.alloc(size, 1));
       }),
   });
-  await running.app.listen({ host: '127.0.0.1', port: 0 });
-  const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
-  t.teardown(() => client.destroy());
-  let received = 0;
-  client.on('data', (d: Buffer) => (received += d.length));
-  client.pause(); // not reading: the answer waits in the buffers
-  const ended = once(client, 'close');
-  client.write('GET /large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  const { client, received, ended } = await rawClient(t, running, '/large', { paused: true });
   await started;
   const closed = running.close();
   await setTimeout(300); // the client reads only now: Node's close would have cut its connection meanwhile
   client.resume();
   await ended;
   await closed;
-  t.ok(received > size, `${received} bytes: the whole answer and its headers`);
+  t.ok(received() > size, `${received()} bytes: the whole answer and its headers`);
 });

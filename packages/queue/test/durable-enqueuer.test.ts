@@ -21,6 +21,32 @@ function onQueue(t: Test) {
 }
 
 const job = (id: string) => ({ name: 'text', data: { id }, jobId: id, dedupeTtlMs: 60_000 });
+
+/**
+ * A Redis of the test's own, to be made a replica for a moment (`admin.replicaof`): it then answers
+ * every write READONLY, as mid-failover. Its queue and enqueuer are warm (one job stored), and
+ * `recorded(id)` makes a transaction write down its job, in the order the jobs are stored.
+ */
+async function readOnlyMoment(t: Test) {
+  const own = await startTestRedis({ own: true });
+  t.teardown(() => own.close());
+  const admin = new Redis(own.url);
+  t.teardown(() => admin.disconnect());
+  const redis = new Redis(own.url);
+  const queue = new Queue('store', { connection: redis, prefix: testPrefix(), defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  t.teardown(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+  const enqueuer = new DurableEnqueuer(queue, undefined, 5000);
+  t.teardown(() => enqueuer.close());
+  await enqueuer.enqueue(job('warm'));
+  const recorded = (id: string) => (transaction: ChainableCommander) => {
+    transaction.rpush('stored-order', id);
+    return { commands: 1, settle: () => undefined };
+  };
+  return { admin, queue, enqueuer, recorded };
+}
 const scriptsOf = (client: RedisClient) => Object.keys((client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
 
 t.test("the store's connection carries BullMQ's add-job scripts and what its parts define, not the queue's other scripts", async (t) => {
@@ -102,25 +128,7 @@ t.test('a store that cannot reach Redis fails, and the commands besides it hear 
 });
 
 t.test('a job asked for while an earlier one waits to be tried again (Redis away) is stored after it, not ahead', async (t) => {
-  // A Redis of this test's own, made a replica for a moment: it answers every write READONLY, as mid-failover.
-  const own = await startTestRedis({ own: true });
-  t.teardown(() => own.close());
-  const admin = new Redis(own.url);
-  t.teardown(() => admin.disconnect());
-  const redis = new Redis(own.url);
-  const queue = new Queue('store', { connection: redis, prefix: testPrefix(), defaultJobOptions: DEFAULT_JOB_OPTIONS });
-  t.teardown(async () => {
-    await queue.close();
-    redis.disconnect();
-  });
-  const enqueuer = new DurableEnqueuer(queue, undefined, 5000);
-  t.teardown(() => enqueuer.close());
-  await enqueuer.enqueue(job('warm'));
-  // Each transaction that stores also writes down its jobs, in the order they are stored.
-  const recorded = (id: string) => (transaction: ChainableCommander) => {
-    transaction.rpush('stored-order', id);
-    return { commands: 1, settle: () => undefined };
-  };
+  const { admin, queue, enqueuer, recorded } = await readOnlyMoment(t);
   const refusals = async () => Number(/errorstat_READONLY:count=(\d+)/.exec(await admin.info('errorstats'))?.[1] ?? 0);
   await admin.replicaof('127.0.0.1', '1');
   const first = enqueuer.enqueue(job('first'), recorded('first'));
@@ -135,23 +143,7 @@ t.test('a job asked for while an earlier one waits to be tried again (Redis away
 });
 
 t.test('a job whose store was scheduled just before an earlier one was refused (Redis away) waits behind that one too', async (t) => {
-  const own = await startTestRedis({ own: true });
-  t.teardown(() => own.close());
-  const admin = new Redis(own.url);
-  t.teardown(() => admin.disconnect());
-  const redis = new Redis(own.url);
-  const queue = new Queue('store', { connection: redis, prefix: testPrefix(), defaultJobOptions: DEFAULT_JOB_OPTIONS });
-  t.teardown(async () => {
-    await queue.close();
-    redis.disconnect();
-  });
-  const enqueuer = new DurableEnqueuer(queue, undefined, 5000);
-  t.teardown(() => enqueuer.close());
-  await enqueuer.enqueue(job('warm'));
-  const recorded = (id: string) => (transaction: ChainableCommander) => {
-    transaction.rpush('stored-order', id);
-    return { commands: 1, settle: () => undefined };
-  };
+  const { admin, enqueuer, recorded } = await readOnlyMoment(t);
   let second: Promise<void> | undefined;
   // The first store's refusal is heard; in that same turn, before it is set to be tried again,
   // Redis is told to take writes again and the second job is asked for: its store is scheduled.
