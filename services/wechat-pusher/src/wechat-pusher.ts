@@ -255,6 +255,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       };
     },
   });
+  let closing: Promise<void> | undefined;
   return {
     ...host,
     start() {
@@ -262,13 +263,16 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
       check?.start();
       windowCheck?.start();
     },
-    async close() {
+    close() {
       // The worker stops taking replies at once, whatever a check is doing: the checks end at
       // their next step meanwhile (a notice in flight goes on, its answer read and marked), and the
       // service's own close waits for that before IM's client and Redis go (see the handler's close).
-      checksStopped = Promise.all([check?.stop(), windowCheck?.stop()]);
-      await host.close();
-      await checksStopped;
+      closing ??= (async () => {
+        checksStopped = Promise.all([check?.stop(), windowCheck?.stop()]);
+        await host.close();
+        await checksStopped;
+      })();
+      return closing;
     },
     wechat: wechat!,
     tokens: tokens!,
