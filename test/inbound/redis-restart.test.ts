@@ -35,8 +35,8 @@ t.test('a push that comes while Redis restarts is answered once Redis is back, n
   const safe = fakeOpenId();
   const plain = fakeOpenId();
   const plainly = relay.gateway.platform('plain');
-  const retries = () => metricValue(relay.gateway.gateway.app, 'wxim_gateway_store_retries_total');
-  const retriedBefore = (await retries())!;
+  const retries = (step: string) => metricValue(relay.gateway.gateway.app, `wxim_gateway_store_retries_total{step="${step}"}`);
+  const [storesBefore, addressesBefore] = [(await retries('store'))!, (await retries('address'))!];
   await redis.stop();
   const back = (async () => {
     await new Promise((r) => setTimeout(r, 300));
@@ -49,7 +49,8 @@ t.test('a push that comes while Redis restarts is answered once Redis is back, n
   await back;
   t.equal(a.status, 200, 'the encrypted push is stored');
   t.equal(b.status, 200, 'the plain push is stored too (its address bound first)');
-  t.ok((await retries())! > retriedBefore, 'the tries again are counted');
+  t.ok((await retries('store'))! > storesBefore, "the stores' tries again are counted");
+  t.ok((await retries('address'))! > addressesBefore, "so are the plain push's, while its address is bound");
   await eventually('both reach IM', () => relay.im.messagesBetween(safe).length + relay.im.messagesBetween(plain).length === 2, 30_000);
   t.same(relay.im.messagesBetween(safe).map(textOf), ['safe, while Redis restarts']);
   t.same(relay.im.messagesBetween(plain).map(textOf), ['plain, while Redis restarts']);

@@ -20,7 +20,7 @@ t.test('a reply whose callback comes while Redis restarts is stored once Redis i
   const agent = await relay.customerWrites(openid, 'hello');
   const userId = im.messages.find((m) => m.cloudCustomData?.includes(openid))!.from;
 
-  const retries = () => metricValue(relay.callback.app, 'wxim_callback_store_retries_total');
+  const retries = (what = 'reply') => metricValue(relay.callback.app, `wxim_callback_store_retries_total{what="${what}"}`);
   t.equal(await retries(), 0, 'none before');
   await redis.stop(); // SIGKILL
   // Back after 0.6 s, within IM's budget: the connection, made again every 100 ms meanwhile, is
@@ -35,6 +35,7 @@ t.test('a reply whose callback comes while Redis restarts is stored once Redis i
   t.ok(first.delivered, 'IM got OK');
   t.match(record, { status: 200 }, 'the callback was answered 200: the reply stored');
   t.ok((await retries())! > 0, 'the tries again are counted');
+  t.equal(await retries('signal'), 0, "as a reply's, not as an agent's typing or recall");
   const second = await im.agentSend(agent, userId, [textElem('sent after')]);
   t.ok(second.delivered);
   const sent = await relay.waitForSent(openid, 2, 20_000);

@@ -84,8 +84,8 @@ export class DurableEnqueuer<T> {
     private readonly waitReplicas = 0,
     /** What else the transactions run (see Besides), beside the line. */
     parts: readonly TransactionPart[] = [],
-    /** Told how many jobs are to be tried again, each time Redis was away for their transaction. */
-    private readonly retrying: (jobs: number) => void = () => {},
+    /** Told of the jobs to be tried again (their names), each time Redis was away for their transaction. */
+    private readonly retrying: (jobs: readonly string[]) => void = () => {},
   ) {
     // Made now, so that it is connected before the first job comes.
     this.client = storeConnection(queue).then((client) => {
@@ -173,7 +173,7 @@ export class DurableEnqueuer<T> {
       const again = redisAway(err) ? batch.filter((p) => timeForAnotherTry(p.at + this.timeoutMs)) : [];
       for (const p of batch) if (!again.includes(p)) p.reject(err as Error);
       if (again.length > 0) {
-        this.retrying(again.length);
+        this.retrying(again.map((p) => p.job.name));
         if (this.again.length === 0)
           setTimeout(() => {
             this.pending = [...this.again, ...this.pending];

@@ -23,6 +23,8 @@ export class PushAddresses {
   constructor(
     private readonly connection: Redis | Cluster,
     private readonly keys: Pick<StateKeys, 'pushAddress'>,
+    /** Told of each try again because Redis was away (a counter). */
+    private readonly retrying: () => void = () => {},
   ) {
     this.redis = relayScripts(connection);
   }
@@ -43,11 +45,15 @@ export class PushAddresses {
     const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${budgetMs} ms`)), budgetMs)));
     try {
       return await Promise.race([
-        whileRedisAway(deadline, async () => {
-          // A push right after start waits for the connection, as the store does.
-          await whenConnected(this.connection, deadline - Date.now());
-          return (await this.redis.wximPushAddressOnce(this.keys.pushAddress(timestamp, nonce), digest, keptS)) === 1;
-        }),
+        whileRedisAway(
+          deadline,
+          async () => {
+            // A push right after start waits for the connection, as the store does.
+            await whenConnected(this.connection, deadline - Date.now());
+            return (await this.redis.wximPushAddressOnce(this.keys.pushAddress(timestamp, nonce), digest, keptS)) === 1;
+          },
+          this.retrying,
+        ),
         late,
       ]);
     } finally {

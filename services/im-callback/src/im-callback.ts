@@ -121,7 +121,7 @@ function callbackParts(config: Config, sdkAppId: number, { redis, prefix, log }:
     overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS,
     config.redisWaitReplicas,
     config.callbackSweepMs > 0,
-    () => metrics.storeRetries.inc(),
+    (what) => metrics.storeRetries.inc({ what }),
   );
   const im = createImClient(config, metrics);
   const recoveryTurn = imShareGate(redis, keys, config, 'recovery');

@@ -1,5 +1,6 @@
 import { metricsRegistry } from '@wxim/host';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { StoreRetried } from './reply-store.js';
 
 /** `signal`: an agent's typing or recall, stored; `online_only`: another online-only message, never delivered. */
 export type CallbackOutcome = 'stored' | 'signal' | 'online_only' | 'ignored' | 'state' | 'refused' | 'bad_request' | 'unavailable';
@@ -13,7 +14,7 @@ export interface CallbackMetrics {
   sweepSeconds: Histogram;
   imCalls: Counter<'command' | 'outcome'>;
   imCallSeconds: Histogram<'command'>;
-  storeRetries: Counter;
+  storeRetries: Counter<'what'>;
 }
 
 /** The fleet's recovery as Redis holds it, read when Prometheus scrapes: any instance may have swept or looked through a gap. */
@@ -46,7 +47,8 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
     }),
     storeRetries: new Counter({
       name: 'wxim_callback_store_retries_total',
-      help: "Tries again of a reply's store because Redis was away (restarting, failing over, cut off): every 100 ms within IM's 1.5 s; IM is answered once a try succeeds",
+      help: "Tries again of a store because Redis was away (restarting, failing over, cut off), every 100 ms within IM's 1.5 s, by what it was for: reply (an agent's reply) or signal (their typing or recall); IM is answered once a try succeeds",
+      labelNames: ['what'],
       registers,
     }),
     recovered: new Counter({
@@ -84,6 +86,7 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
   // Every series from the start at 0: an alert on increase() sees the first recovered reply or failed sweep.
   for (const via of ['gap', 'sweep']) metrics.recovered.inc({ via }, 0);
   for (const outcome of ['ok', 'failed']) metrics.sweeps.inc({ outcome }, 0);
+  for (const what of ['reply', 'signal'] satisfies StoreRetried[]) metrics.storeRetries.inc({ what }, 0);
   return metrics;
 }
 

@@ -42,6 +42,9 @@ export type OnlineOnlySkip = 'not_from_agent' | 'to_agent' | 'not_typing';
  * Stores agents' replies in `agent-replies`, each once (job id from its MsgKey) and in its
  * customer's reply line (not their inbound line), before IM's callback is answered.
  */
+/** What a store tried again was for: an agent's reply, or their typing or recall. */
+export type StoreRetried = 'reply' | 'signal';
+
 export class ReplyStore {
   private readonly enqueuer: DurableEnqueuer<ReplyJob>;
   private readonly recall: ReplyRecall;
@@ -57,10 +60,12 @@ export class ReplyStore {
     waitReplicas = 0,
     /** Whether sweeps run (CALLBACK_SWEEP_MS): they read, and trim, whom replies were stored for. */
     private readonly trackReplies = true,
-    /** Told of each try again because Redis was away (a counter). */
-    private readonly retrying: () => void = () => {},
+    /** Told of each try again because Redis was away, of a reply or of an agent's typing or recall (a counter). */
+    private readonly retrying: (what: StoreRetried) => void = () => {},
   ) {
-    this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas, [], () => retrying());
+    this.enqueuer = new DurableEnqueuer(queue, line, timeoutMs, waitReplicas, [], (jobs) => {
+      for (const name of jobs) retrying(name === 'reply' ? 'reply' : 'signal');
+    });
     this.recall = new ReplyRecall(redis, keys);
   }
 
@@ -113,7 +118,7 @@ export class ReplyStore {
    * carries the answer, for the pusher to tell the agent; a repeat decides the same again.
    */
   async storeSignal(signal: AgentSignal, msg: Pick<MsgWithdraw, 'fromAccount' | 'toAccount' | 'msgKey' | 'eventTime'>): Promise<string | undefined> {
-    return this.withinBudget(async (since) => {
+    return this.withinBudget('signal', async (since) => {
       if (!this.agents.has(msg.fromAccount) || this.agents.has(msg.toAccount)) return undefined;
       const openid = await this.redis.hget(this.keys.openidOf, msg.toAccount);
       if (openid === null) return undefined;
@@ -155,7 +160,7 @@ export class ReplyStore {
    * reply stored after that is stored once all the same: the caller marks the time for a recovery).
    */
   async store(msg: AfterSendMsg, via: ReplyJob['via']): Promise<string | undefined> {
-    return this.withinBudget((since) => this.storeNow(msg, via, since));
+    return this.withinBudget('reply', (since) => this.storeNow(msg, via, since));
   }
 
   /**
@@ -164,14 +169,21 @@ export class ReplyStore {
    * at once). Each step of `work` is safe to repeat: look-ups, and a store whose job id makes a
    * repeat a no-op (a recall decides the same again).
    */
-  private async withinBudget(work: (since: number) => Promise<string | undefined>): Promise<string | undefined> {
+  private async withinBudget(what: StoreRetried, work: (since: number) => Promise<string | undefined>): Promise<string | undefined> {
     const since = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EnqueueTimeout(`Redis did not take the reply within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      return await Promise.race([whileRedisAway(since + this.timeoutMs, () => work(since), this.retrying), timeout]);
+      return await Promise.race([
+        whileRedisAway(
+          since + this.timeoutMs,
+          () => work(since),
+          () => this.retrying(what),
+        ),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }

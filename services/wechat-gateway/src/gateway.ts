@@ -54,8 +54,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         config,
         otherAppDesks(config).map((d) => d.keys),
       );
-      const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply], (n) =>
-        metrics.storeRetries.inc(n),
+      const enqueuer = new InboundEnqueuer(queue, line, overrides.enqueueTimeoutMs ?? ENQUEUE_TIMEOUT_MS, config.redisWaitReplicas, [autoReply], (pushes) =>
+        metrics.storeRetries.inc({ step: 'store' }, pushes.length),
       );
       const options: GatewayAppOptions = {
         token,
@@ -64,7 +64,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         welcomeText: config.welcomeText,
         autoReply,
         enqueuer,
-        addresses: new PushAddresses(redis, keys),
+        addresses: new PushAddresses(redis, keys, () => metrics.storeRetries.inc({ step: 'address' })),
         metrics,
         ...(config.media.urlSecret === undefined || config.media.publicUrl === undefined
           ? {}

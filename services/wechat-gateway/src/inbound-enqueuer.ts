@@ -20,7 +20,7 @@ export class InboundEnqueuer {
     waitReplicas = 0,
     parts: readonly TransactionPart[] = [],
     /** Told how many pushes are to be stored again, each time Redis was away for their transaction. */
-    retrying?: (pushes: number) => void,
+    retrying?: (pushes: readonly string[]) => void,
   ) {
     this.store = new DurableEnqueuer(queue, line, budgetMs, waitReplicas, parts, retrying);
   }

@@ -10,7 +10,7 @@ export interface GatewayMetrics {
   requests: Counter<'method' | 'outcome'>;
   ack: Histogram<'outcome'>;
   videoCuts: Counter<'why'>;
-  storeRetries: Counter;
+  storeRetries: Counter<'step'>;
 }
 
 /** One registry per gateway instance, so that tests and the all-in-one process can hold several. */
@@ -31,13 +31,16 @@ export function createGatewayMetrics(options: { processMetrics?: boolean } = {})
   });
   // WximGatewayErrors watches these with rate(): a series born at 1 would hide a pod's first.
   for (const method of ['GET', 'POST']) for (const outcome of ['misconfigured', 'error'] satisfies Outcome[]) requests.inc({ method, outcome }, 0);
+  const storeRetries = new Counter({
+    name: 'wxim_gateway_store_retries_total',
+    help: "Tries again because Redis was away (restarting, failing over, cut off), one per push per try, every 100 ms within the push's 4 s, by step: store (the push's job) or address (a plain push's address, bound to its body before the store); WeChat is answered once a try succeeds",
+    labelNames: ['step'],
+    registers: [registry],
+  });
+  for (const step of ['store', 'address']) storeRetries.inc({ step }, 0);
   return {
     videoCuts,
-    storeRetries: new Counter({
-      name: 'wxim_gateway_store_retries_total',
-      help: "Pushes whose store was tried again because Redis was away (restarting, failing over, cut off): one per push per try, every 100 ms within the push's 4 s; WeChat is answered once a try succeeds",
-      registers: [registry],
-    }),
+    storeRetries,
     registry,
     requests,
     ack: new Histogram({
