@@ -55,3 +55,24 @@ t.test('a push that comes while Redis restarts is answered once Redis is back, n
   t.same(relay.im.messagesBetween(safe).map(textOf), ['safe, while Redis restarts']);
   t.same(relay.im.messagesBetween(plain).map(textOf), ['plain, while Redis restarts']);
 });
+
+// A plain push's address is bound before it is stored. One that comes while an earlier push of
+// the same customer waits out its 100 ms between tries would reach Redis first once it is back,
+// and be stored, and relayed, first.
+t.test("a customer's plain push that comes while their earlier one waits to be tried again (Redis away) is stored after it", async (t) => {
+  relay.im.faults = { rate: 0, kinds: [] };
+  const plainly = relay.gateway.platform('plain');
+  const openid = fakeOpenId();
+  const addressRetries = async () => (await metricValue(relay.gateway.gateway.app, 'wxim_gateway_store_retries_total{step="address"}'))!;
+  const before = await addressRetries();
+  await redis.stop();
+  const first = plainly.push(plainly.text(openid, 'first'));
+  await eventually('the first push waits to be tried again', async () => (await addressRetries()) > before, 5000, 5);
+  const second = plainly.push(plainly.text(openid, 'second'));
+  await redis.start();
+  const [a, b] = await Promise.all([first, second]);
+  t.equal(a.status, 200);
+  t.equal(b.status, 200);
+  await eventually('both reach IM', () => relay.im.messagesBetween(openid).length === 2, 30_000);
+  t.same(relay.im.messagesBetween(openid).map(textOf), ['first', 'second'], 'in the order the customer sent them');
+});

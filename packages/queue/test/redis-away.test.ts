@@ -1,4 +1,4 @@
-import { redisAway, whileRedisAway } from '@wxim/queue';
+import { InOrderWhileAway, redisAway, whileRedisAway } from '@wxim/queue';
 import t from 'tap';
 
 t.test("Redis away: its own 'not now' answers, ioredis's words for a missing connection, socket errors", async (t) => {
@@ -58,4 +58,46 @@ t.test('whileRedisAway tries again while Redis is away and time is left, and giv
     }),
   );
   t.equal(tries, 1, 'another error: at once');
+});
+
+t.test('InOrderWhileAway: a try begun while an earlier one waits to be tried again goes after it, not the moment Redis is back', async (t) => {
+  const inOrder = new InOrderWhileAway();
+  let away = true;
+  const order: string[] = [];
+  const attempt = (name: string) => async () => {
+    if (away) throw new Error('Connection is closed.');
+    order.push(name);
+  };
+  let firstRetrying!: () => void;
+  const firstWaits = new Promise<void>((resolve) => (firstRetrying = resolve));
+  const first = inOrder.run(Date.now() + 2000, attempt('first'), () => firstRetrying());
+  await firstWaits;
+  // Redis is back while the first waits out its 100 ms: the second would be stored at once.
+  away = false;
+  const second = inOrder.run(Date.now() + 2000, attempt('second'));
+  await Promise.all([first, second]);
+  t.same(order, ['first', 'second']);
+});
+
+t.test('InOrderWhileAway: a later try waits for earlier ones at most until its own deadline; while Redis answers, none waits', async (t) => {
+  const inOrder = new InOrderWhileAway();
+  let retried!: () => void;
+  const retrying = new Promise<void>((resolve) => (retried = resolve));
+  const stuck = inOrder.run(
+    Date.now() + 1500,
+    async () => {
+      throw new Error('LOADING Redis is loading the dataset in memory');
+    },
+    () => retried(),
+  );
+  await retrying;
+  const began = Date.now();
+  t.equal(await inOrder.run(began + 300, async () => 'stored'), 'stored', 'tried once its own time was nearly out');
+  const waited = Date.now() - began;
+  t.ok(waited >= 250 && waited < 1200, `waited ${waited} ms, not the earlier one's 1.5 s`);
+  await t.rejects(stuck, /LOADING/);
+  // Nothing retrying now: two tries together, neither waits for the other.
+  const both = Date.now();
+  t.same(await Promise.all([inOrder.run(both + 2000, async () => 1), inOrder.run(both + 2000, async () => 2)]), [1, 2]);
+  t.ok(Date.now() - both < 100, 'at once');
 });

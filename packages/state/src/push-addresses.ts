@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GATEWAY_CLOCK_MARGIN_S, whenConnected, whileRedisAway } from '@wxim/queue';
+import { GATEWAY_CLOCK_MARGIN_S, InOrderWhileAway, whenConnected } from '@wxim/queue';
 import { relayScripts } from '@wxim/redis-scripts';
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys.js';
@@ -19,6 +19,8 @@ const BUDGET_MS = 1000;
  */
 export class PushAddresses {
   private readonly redis;
+  /** A push that comes while an earlier one waits to bind its address again (Redis away) binds after it: a customer's next message is not stored first. */
+  private readonly inOrder = new InOrderWhileAway();
 
   constructor(
     private readonly connection: Redis | Cluster,
@@ -45,7 +47,7 @@ export class PushAddresses {
     const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${budgetMs} ms`)), budgetMs)));
     try {
       return await Promise.race([
-        whileRedisAway(
+        this.inOrder.run(
           deadline,
           async () => {
             // A push right after start waits for the connection, as the store does.

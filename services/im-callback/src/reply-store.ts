@@ -3,6 +3,7 @@ import {
   type AgentSignal,
   DurableEnqueuer,
   EnqueueTimeout,
+  InOrderWhileAway,
   QUEUES,
   type ReplyJob,
   UNCONFIRMED_REASON,
@@ -10,7 +11,6 @@ import {
   jobKey,
   replyJobId,
   signalJobId,
-  whileRedisAway,
   withJobInHand,
 } from '@wxim/queue';
 import { type ConversationLine, ReplyRecall, type StateKeys } from '@wxim/state';
@@ -48,6 +48,8 @@ export type StoreRetried = 'reply' | 'signal';
 export class ReplyStore {
   private readonly enqueuer: DurableEnqueuer<ReplyJob>;
   private readonly recall: ReplyRecall;
+  /** A callback that comes while an earlier one waits to be tried again (Redis away) is stored after it. */
+  private readonly inOrder = new InOrderWhileAway();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -177,7 +179,7 @@ export class ReplyStore {
     });
     try {
       return await Promise.race([
-        whileRedisAway(
+        this.inOrder.run(
           since + this.timeoutMs,
           () => work(since),
           () => this.retrying(what),
