@@ -100,6 +100,45 @@ t.test('IM unreachable while a reply is confirmed: it waits and retries, and nev
   t.ok(history.reduce((n, [, calls]) => n + calls, 0) >= 5, 'looked again after each failure, not delivered before');
 });
 
+const unconfirmed = async () => Number((await metric(/^wxim_pusher_replies_total\{outcome="unconfirmed",via="callback"\}/))?.split(' ')[1] ?? 0);
+
+t.test("IM refuses the reply's history once with a code the relay does not know: it is looked at again, and the reply delivered once", async (t) => {
+  const c = await customer();
+  im.failNext('openim/admin_getroammsg', 60014, 1, 'account exchange timed out');
+  t.teardown(() => im.clearScripted());
+  await im.agentSend(c.agent, c.userId, [textElem('after one refusal')]);
+  await relay.waitForSent(c.openid, 1);
+  t.same(texts(c.openid), ['after one refusal']);
+});
+
+t.test('IM refuses it at every look: the reply fails as unconfirmed, for a later look at the history to deliver, not as refused for good', async (t) => {
+  const c = await customer();
+  const before = await unconfirmed();
+  im.failNext('openim/admin_getroammsg', 60014, 20, 'account exchange timed out');
+  t.teardown(() => im.clearScripted());
+  const sent = await im.agentSend(c.agent, c.userId, [textElem('never confirmed')]);
+  await eventually('the reply fails', async () => (await relay.callback.queue.getJobState(replyJobId(sent.msgKey))) === 'failed');
+  const failed = await relay.callback.queue.getJob(replyJobId(sent.msgKey));
+  t.match(failed?.failedReason, /^not delivered, not confirmed in IM's history: IM refused to read the conversation's history/, 'a reason the sweep revives');
+  t.equal(await unconfirmed(), before + 1, 'counted as unconfirmed');
+  t.same(texts(c.openid), [], 'nothing went unconfirmed');
+});
+
+t.test(
+  "the customer's account gone from IM (70107 on the history read, as after their unfollow): the reply fails at once, holding no line for hours",
+  async (t) => {
+    const c = await customer();
+    im.failNext('openim/admin_getroammsg', 70107, 1, 'UserID not imported');
+    t.teardown(() => im.clearScripted());
+    const sent = await im.agentSend(c.agent, c.userId, [textElem('to a customer who left')]);
+    await eventually('the reply fails', async () => (await relay.callback.queue.getJobState(replyJobId(sent.msgKey))) === 'failed', 5000);
+    const failed = await relay.callback.queue.getJob(replyJobId(sent.msgKey));
+    t.equal(failed?.attemptsMade, 1, 'on its first attempt, not retried as not imported');
+    t.match(failed?.failedReason, /IM holds no account for one side of the conversation/);
+    t.same(texts(c.openid), []);
+  },
+);
+
 t.test('a callback whose MsgTime is minutes from now is refused at the door, and nothing is stored', async (t) => {
   const c = await customer();
   await im.agentSend(c.agent, c.userId, [textElem('now')]);

@@ -1,5 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AfterSendMsg, type ImClient, MAX_MSG_TIME_SKEW_MS, afterSendFromHistory, decodeRelayCustomData, sentOrder } from '@wxim/im';
+import {
+  type AfterSendMsg,
+  type ImClient,
+  ImNotImportedError,
+  ImPermanentError,
+  MAX_MSG_TIME_SKEW_MS,
+  afterSendFromHistory,
+  decodeRelayCustomData,
+  sentOrder,
+} from '@wxim/im';
 import { type ReplyElement, type ReplyJob, isSameReply, replyJobId } from '@wxim/queue';
 import type { Lease, StateKeys } from '@wxim/state';
 import type { Redis, Cluster } from 'ioredis';
@@ -19,10 +28,20 @@ export interface Confirmed {
   first?: string[];
 }
 
-/** A reply IM's history does not show its agent sent: never delivered. */
+/**
+ * A reply IM's history does not show its agent sent, or that it cannot be asked about: never
+ * delivered. Its job fails as unconfirmed, and a later look at the history that shows it (a gap's
+ * recovery, a sweep) delivers it after all.
+ */
 export class NotConfirmed extends Error {
   override readonly name = 'NotConfirmed';
 }
+
+/**
+ * IM refused to read the conversation's history with an answer the relay does not know to be
+ * passing (a code of its own lists, or new): looked again as if it did not show the reply yet.
+ */
+class HistoryRefused extends NotConfirmed {}
 
 export interface ConfirmDeps {
   redis: Redis | Cluster;
@@ -103,7 +122,14 @@ export class ReplyConfirmation {
     const { keptAt, first: keptFirst, ...copy } = keptCopy ?? {};
     const usable = keptCopy !== undefined && (keptAt ?? 0) >= data.acceptedAt + (this.deps.undoMs ?? 0) ? (copy as AfterSendMsg) : undefined;
     for (let look = 0; ; look++) {
-      const { shown, first } = look === 0 && usable !== undefined ? { shown: usable, first: keptFirst ?? [] } : await this.look(data, lease);
+      let seen: { shown: AfterSendMsg | undefined; first: string[] };
+      try {
+        seen = look === 0 && usable !== undefined ? { shown: usable, first: keptFirst ?? [] } : await this.look(data, lease);
+      } catch (err) {
+        if (!(err instanceof HistoryRefused) || this.looksAgainAfterMs[look] === undefined) throw err;
+        seen = { shown: undefined, first: [] };
+      }
+      const { shown, first } = seen;
       if (shown !== undefined) {
         const body = this.matching(data, shown);
         // '' when the history shows none: known to be empty, so a mark may go there.
@@ -184,9 +210,19 @@ export class ReplyConfirmation {
       }
       return true;
     };
-    const complete = await read(data.msgTime - CALLBACK_BUDGET_S, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
-    // Newest first: a long conversation since the reply leaves the reply itself on a later page.
-    if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
+    try {
+      const complete = await read(data.msgTime - CALLBACK_BUDGET_S, Math.ceil(Date.now() / 1000) + 1, MAX_PAGES);
+      // Newest first: a long conversation since the reply leaves the reply itself on a later page.
+      if (!complete && !found.has(data.msgKey)) await read(data.msgTime - 1, data.msgTime + 1, MAX_PAGES);
+    } catch (err) {
+      // The customer's account is gone from IM (deleted on their unfollow), or the agent's: the
+      // reply can neither be confirmed nor reach them. Failed now, not retried for hours while the
+      // customer's later replies wait behind it (and it go first, stale, should they follow again).
+      if (err instanceof ImNotImportedError) throw new NotConfirmed(`IM holds no account for one side of the conversation: ${err.message}`);
+      // Any other refusal IM means for good is about the history, not the reply: looked again.
+      if (err instanceof ImPermanentError) throw new HistoryRefused(`IM refused to read the conversation's history: ${err.message}`);
+      throw err;
+    }
     return found;
   }
 }
