@@ -63,6 +63,8 @@ export class CallbackSweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private readonly settleMs: number;
+  /** The failures sweep() logged itself. */
+  private readonly reported = new WeakSet<Error>();
 
   constructor(private readonly deps: SweepDeps) {
     this.settleMs = deps.settleMs ?? SETTLE_MS;
@@ -73,7 +75,10 @@ export class CallbackSweep {
     const every = Math.min(15_000, Math.max(250, Math.floor(this.deps.periodMs / 4)));
     this.timer = setInterval(() => {
       this.running ??= this.runIfDue()
-        .catch(() => undefined)
+        .catch((err: Error) => {
+          // A sweep's own failure is logged where it stopped; this is one before or after it (its lock, its state in Redis).
+          if (!this.reported.has(err)) this.deps.log.warn({ reason: err.message }, 'could not look whether a sweep is due; looked again shortly');
+        })
         .finally(() => (this.running = undefined));
     }, every);
     this.timer.unref();
@@ -207,6 +212,7 @@ export class CallbackSweep {
     } catch (err) {
       this.deps.onSweep('failed', seconds(), 0);
       this.deps.log.warn({ reason: (err as Error).message }, 'the sweep stopped; the next one looks through the same time again');
+      if (err instanceof Error) this.reported.add(err);
       throw err;
     }
   }

@@ -216,8 +216,16 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       // queue, not behind a backlog: its customer's later messages wait for it), without spending an attempt.
       // When this turn recorded the agent as the job's first, no attempt sent them anything: the
       // next turn records the new agent instead, so the message is no retry to a second agent
-      // (should that fail, it only counts as one: the message still goes to the new agent).
-      if (begun.firstAgentNew && lease !== undefined && serving !== undefined) await relayTurn.forgetFirstAgent(job.id!, serving, lease).catch(() => false);
+      // (should that fail, it only counts as one: the message still goes to the new agent, and the
+      // log says the first agent was never sent it).
+      if (begun.firstAgentNew && lease !== undefined && serving !== undefined)
+        await relayTurn.forgetFirstAgent(job.id!, serving, lease).catch((forgetting: Error) => {
+          deps.log.warn(
+            { jobId: job.id, agent: serving, reason: forgetting.message },
+            'could not forget the first agent of a message never sent to them: its relay to the new agent will count as a handed-on retry, though that agent holds nothing',
+          );
+          return false;
+        });
       return await stepAsideToFront(job, lease);
     }
     if (result.outcome === 'relayed' && result.agent !== undefined && message.kind !== 'unsubscribe') {
