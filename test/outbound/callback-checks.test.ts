@@ -98,6 +98,24 @@ t.test('callbacks that are not an agent reply are answered OK and change nothing
   t.equal(await jobs(), before);
 });
 
+t.test('a command the relay does not handle is counted as other: a captured callback URL cannot add a series with each request', async (t) => {
+  const series = async () =>
+    (await relay.callback.app.inject({ url: '/metrics' })).body.split('\n').filter((l) => l.startsWith('wxim_callback_requests_total{'));
+  const before = await series();
+  for (let i = 0; i < 5; i++) {
+    const command = `Made.Up.${i}.${Math.random()}`;
+    t.match(await post({ CallbackCommand: command }, { CallbackCommand: command }), { status: 200 });
+  }
+  const after = await series();
+  t.notOk(
+    after.some((l) => l.includes('Made.Up')),
+    'no series named after a made-up command',
+  );
+  t.ok(after.length - before.length <= 1, `at most one new series (${after.length - before.length})`);
+  const other = after.find((l) => l.startsWith('wxim_callback_requests_total{command="other",outcome="ignored"}'));
+  t.ok(Number(other?.split(' ')[1]) >= 5, `each counted as other (${other})`);
+});
+
 t.test("an agent's login is recorded", async (t) => {
   await im.agentLogin('agent_c');
   const redis = new Redis(relay.redisUrl);

@@ -15,7 +15,7 @@ import type { MissedReason } from '@wxim/host';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AgentSignal } from '@wxim/queue';
 import type { CallbackWatch } from './callback-watch.js';
-import type { CallbackMetrics, CallbackOutcome } from './metrics.js';
+import { type CallbackMetrics, type CallbackOutcome, countedCommand } from './metrics.js';
 import type { ReplyStore } from './reply-store.js';
 
 export interface CallbackRouteOptions {
@@ -42,7 +42,7 @@ export const CALLBACK_BODY_LIMIT = 64 * 1024;
 export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOptions): Promise<void> {
   const { metrics } = opts;
   const done = (req: FastifyRequest, reply: FastifyReply, command: string, outcome: CallbackOutcome, status: number, body: object) => {
-    metrics.callbacks.inc({ command, outcome });
+    metrics.callbacks.inc({ command: countedCommand(command), outcome });
     metrics.answer.observe({ outcome }, (performance.now() - req.startedAt) / 1000);
     return reply.code(status).send(body);
   };
@@ -177,7 +177,7 @@ export function missedCallback(opts: Pick<CallbackRouteOptions, 'sdkAppId' | 'to
     // The signature first, as for a callback seen here: a request that is not IM's marks no gap.
     if (!check.ok) return opts.metrics.callbacks.inc({ command: 'unknown', outcome: 'refused' });
     opts.watch.failed();
-    opts.metrics.callbacks.inc({ command: check.command, outcome: 'unavailable' });
+    opts.metrics.callbacks.inc({ command: countedCommand(check.command), outcome: 'unavailable' });
   };
 }
 

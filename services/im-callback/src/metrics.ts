@@ -1,9 +1,21 @@
 import { metricsRegistry } from '@wxim/host';
+import { AFTER_MSG_WITHDRAW, AFTER_SEND_MSG, STATE_CHANGE } from '@wxim/im';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { StoreRetried } from './reply-store.js';
 
 /** `signal`: an agent's typing or recall, stored; `online_only`: another online-only message, never delivered. */
 export type CallbackOutcome = 'stored' | 'signal' | 'online_only' | 'ignored' | 'state' | 'refused' | 'bad_request' | 'unavailable';
+
+/** The commands the relay handles, each its own series; `unknown` when the query was refused before it was read. */
+const COUNTED_COMMANDS: ReadonlySet<string> = new Set([AFTER_SEND_MSG, AFTER_MSG_WITHDRAW, STATE_CHANGE, 'unknown']);
+
+/**
+ * A callback's command as counted: any other is `other`. IM's signature does not cover the
+ * command, so whoever holds a captured callback URL could otherwise add a series with each request.
+ */
+export function countedCommand(command: string): string {
+  return COUNTED_COMMANDS.has(command) ? command : 'other';
+}
 
 export interface CallbackMetrics {
   registry: Registry;
@@ -34,7 +46,7 @@ export function createCallbackMetrics(options: { processMetrics?: boolean; recov
     registry,
     callbacks: new Counter({
       name: 'wxim_callback_requests_total',
-      help: "IM callbacks by command and outcome (stored; signal: an agent's typing or recall, stored; online_only: another online-only message, not delivered; ignored, state, refused, bad_request, unavailable)",
+      help: "IM callbacks by command (the three the relay handles; other) and outcome (stored; signal: an agent's typing or recall, stored; online_only: another online-only message, not delivered; ignored, state, refused, bad_request, unavailable)",
       labelNames: ['command', 'outcome'],
       registers,
     }),
