@@ -78,6 +78,28 @@ t.test('a message unanswered past FIRST_RESPONSE_SLA_S moves the conversation to
   await eventually('the close is counted', async () => (await metric('wxim_desk_resolution_seconds_count')) === 1);
 });
 
+t.test("an answer sent before the customer's next message and delivered after it does not answer that one: the customer still waits", async (t) => {
+  const c = await relay.newCustomer();
+  const first = await waitingSince(c.openid);
+  // The answer's callback is held while the customer writes again, in a later second.
+  const release = im.callbackHeld();
+  const sending = im.agentSend(c.agent, c.userId, [textElem('About your first question…')]);
+  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
+  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
+  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
+  await relay.customerWrites(c.openid, 'And another thing');
+  release();
+  await sending;
+  await relay.waitForSent(c.openid, 1);
+  const since = await redis.zscore(keys.deskUnanswered, c.openid);
+  t.not(since, null, 'the next message still waits for an answer');
+  t.ok(Number(since) > Number(first), 'counted again from the earlier answer, not from the first message');
+  await im.agentSend(c.agent, c.userId, [textElem('…and about the other thing')]);
+  await relay.waitForSent(c.openid, 2);
+  await eventually('an answer sent after it ends the wait', async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null);
+  t.equal(await agentOf(c.openid), c.agent, 'nobody was moved');
+});
+
 t.test('with nobody else free nothing moves and nobody is told, until an agent is free', async (t) => {
   const c = await relay.newCustomer();
   const others = AGENTS.filter((a) => a !== c.agent);

@@ -82,6 +82,22 @@ t.test('a window closing with the last message unanswered is warned of once; an 
   t.same(lastReplyNotices(late), [], 'no other window notice');
 });
 
+t.test("an answer sent before the customer's next message and delivered after it does not answer that one: it is warned of", async (t) => {
+  const c = await relay.newCustomer();
+  // The answer's callback is held while the customer writes again, in a later second.
+  const release = im.callbackHeld();
+  const sending = im.agentSend(c.agent, c.userId, [textElem('About your first question…')]);
+  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
+  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
+  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
+  await relay.customerWrites(c.openid, 'And another thing');
+  release();
+  await sending;
+  await relay.waitForSent(c.openid, 1);
+  await eventually('the agent is warned of the unanswered second message', () => warnings(c).length > 0, LEAD_MS + 5000);
+  t.equal(warnings(c).length, 1);
+});
+
 t.test("a closed conversation's agent is not warned", async (t) => {
   const c = await relay.newCustomer();
   await im.agentSend(c.agent, c.userId, [textElem('/close')]);

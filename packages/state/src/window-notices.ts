@@ -35,9 +35,12 @@ export class WindowNotices {
     this.scripts = relayScripts(redis);
   }
 
-  /** A reply reached the customer: their last message is answered. */
-  async answered(openid: string, nowMs: number): Promise<void> {
-    await this.scripts.wximWindowAnswered(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(nowMs));
+  /**
+   * A reply its agent sent at `sentAtMs` (IM's MsgTime) reached the customer: their last message is
+   * answered, unless they wrote it after the reply was sent.
+   */
+  async answered(openid: string, sentAtMs: number): Promise<void> {
+    await this.scripts.wximWindowAnswered(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(sentAtMs));
   }
 
   /**

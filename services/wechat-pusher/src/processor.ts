@@ -187,7 +187,7 @@ export function createPusher(deps: PusherDeps): OrderedJobs<ReplyJob, PushResult
         metrics.replies.inc({ outcome: 'delivered', via: job.data.via });
         // From when it may go: a reply held for its REPLY_UNDO_MS on purpose is not late for it.
         metrics.latency.observe(Math.max(0, Date.now() - job.data.acceptedAt - (deps.undoMs ?? 0)) / 1000);
-        await deps.levels.answered(job.data.openid, job.data.agent);
+        await deps.levels.answered(job.data.openid, job.data.agent, job.data.msgTime * 1000);
         // After every part went, never before: handing the mark over costs the customer nothing.
         await mark('delivered');
         await replyDelivered(job, lease, { notices: deps.windowNotices, desk: deps.desk });

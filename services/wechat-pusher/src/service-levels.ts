@@ -26,10 +26,17 @@ export interface ServiceLevelDeps {
 export class ServiceLevels {
   constructor(private readonly deps: ServiceLevelDeps) {}
 
-  /** A reply from `agent` reached the customer. */
-  async answered(openid: string, agent: string): Promise<void> {
+  /** A reply `agent` sent at `sentAtMs` (IM's MsgTime) reached the customer. */
+  async answered(openid: string, agent: string, sentAtMs: number): Promise<void> {
     const { redis, keys } = this.deps;
-    const ms = await relayScripts(redis).wximDeskAnswered(keys.customer(openid), keys.deskUnanswered, openid, agent);
+    const ms = await relayScripts(redis).wximDeskAnswered(
+      keys.customer(openid),
+      keys.deskUnanswered,
+      keys.replyWindow(openid),
+      openid,
+      agent,
+      Math.floor(sentAtMs).toFixed(0),
+    );
     if (ms >= 0) this.deps.firstResponse.observe(ms / 1000);
   }
 

@@ -20,7 +20,8 @@ export function closingText(deadline: number, timeZone: string): string {
 }
 
 /**
- * A delivered reply answers the customer's last message; when it used the window's last reply,
+ * A delivered reply answers the customer's last message (unless they wrote it after the reply was
+ * sent); when it used the window's last reply,
  * its agent is told so, in the conversation, unless the window's one notice was given already.
  */
 export async function replyDelivered(
@@ -28,7 +29,7 @@ export async function replyDelivered(
   lease: Lease | undefined,
   deps: { notices: Pick<WindowNotices, 'answered' | 'claimLastReply'>; desk: Pick<DeskCommands, 'tell'> },
 ): Promise<void> {
-  const { openid, agent } = job.data;
-  await deps.notices.answered(openid, Date.now());
+  const { openid, agent, msgTime } = job.data;
+  await deps.notices.answered(openid, msgTime * 1000);
   if (await deps.notices.claimLastReply(openid, job.id!, Date.now())) await deps.desk.tell(job, agent, WINDOW_NOTICE_REASONS.lastReply, LAST_REPLY_TEXT, lease);
 }

@@ -19,14 +19,22 @@ local function markUnanswered(unanswered, openid)
 end
 `;
 
-// KEYS: customer hash, unanswered. ARGV: openid, the agent whose reply was delivered. A reply from
-// the agent serving an open conversation answers the customer; the conversation's first answer
-// returns its first-response time (ms), once; else -1.
+// KEYS: customer hash, unanswered, the customer's reply window. ARGV: openid, the agent whose reply
+// was delivered, when they sent it (ms, IM's MsgTime). A reply from the agent serving an open
+// conversation answers the customer; the conversation's first answer returns its first-response
+// time (ms), once; else -1. A reply sent before the customer's latest message (the window's 'at',
+// its CreateTime: e.g. the reply held for its undo time or its confirmation while the customer wrote
+// again) does not answer that one: the wait goes on, counted from now.
 export const ANSWERED = `${DESK_LUA}
 local c = redis.call('HMGET', KEYS[1], 'agent', 'counted', 'openedAt')
 if c[1] ~= ARGV[2] or c[2] == '0' then return -1 end
-redis.call('ZREM', KEYS[2], ARGV[1])
 local now = nowMs()
+local latest = tonumber(redis.call('HGET', KEYS[3], 'at') or '')
+if latest and tonumber(ARGV[3]) < latest then
+  redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
 if not c[3] or redis.call('HSETNX', KEYS[1], 'answeredAt', now) == 0 then return -1 end
 return now - tonumber(c[3])
 `;

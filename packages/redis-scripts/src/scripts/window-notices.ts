@@ -22,11 +22,16 @@ local function watchWindow(window, watch, openid, nowArg, capArg)
 end
 `;
 
-// ANSWERED. KEYS: the window, the watch. ARGV: openid, now. A reply reached the customer: nothing to
-// warn of, and when (so that a message relayed again later is known to be answered already).
+// ANSWERED. KEYS: the window, the watch. ARGV: openid, when the reply was sent (ms, IM's MsgTime).
+// A reply reached the customer: nothing to warn of, unless it was sent before the customer's latest
+// message (the window's 'at'), which still waits for an answer; and when the latest reply was sent
+// (so that a message relayed again later is known to be answered already).
 export const ANSWERED = `
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'replied', ARGV[2]) end
+local w = redis.call('HMGET', KEYS[1], 'at', 'replied')
+local sent = tonumber(ARGV[2])
+local latest = tonumber(w[1])
+if not latest or sent >= latest then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if latest and sent > (tonumber(w[2]) or 0) then redis.call('HSET', KEYS[1], 'replied', ARGV[2]) end
 return 1
 `;
 
