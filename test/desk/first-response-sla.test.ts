@@ -155,6 +155,21 @@ t.test('a conversation is never moved back to an agent who let it lapse; once ev
   await relay.waitForSent(c.openid, 1);
 });
 
+t.test('a conversation whose agent has logged out goes back to an agent online who had it before, rather than staying with nobody', async (t) => {
+  const c = await relay.newCustomer();
+  const [next, away] = AGENTS.filter((a) => a !== c.agent) as [string, string];
+  await im.agentLogout(away);
+  t.teardown(() => im.agentLogin(away));
+  await eventually('it moves to the one other agent online', async () => (await agentOf(c.openid)) === next, OVERDUE_MS);
+  // The end of next's shift, the customer's question still unanswered: the first agent is the only one online.
+  await im.agentLogout(next);
+  t.teardown(() => im.agentLogin(next));
+  await eventually('it goes back to the first agent, online', async () => (await agentOf(c.openid)) === c.agent, OVERDUE_MS + 5000);
+  await im.agentSend(c.agent, c.userId, [textElem('Back with you.')]);
+  await relay.waitForSent(c.openid, 1);
+  t.same(relay.textsTo(c.openid), ['Back with you.'], "the agent's reply is delivered: they serve the customer again");
+});
+
 t.test('a customer left unanswered by an agent no longer of IM_AGENTS (a redeploy) moves to one who is, who is told', async (t) => {
   const c = await relay.newCustomer();
   await waitingSince(c.openid);

@@ -84,9 +84,10 @@ local desk = { state = KEYS[3], active = KEYS[4], last = KEYS[5] }
 ownLoads(KEYS[2], KEYS[9], KEYS[10], KEYS[11])
 -- Never back to an agent who handed this conversation on (let its answer lapse, or /transfer'd
 -- it): two agents away from their clients would pass the customer to and fro at every check.
--- Unless its agent is no longer of IM_AGENTS (a redeploy): nobody watches there, and it can never
--- come back to them, so any agent will do.
-local handed = ',' .. (configured(agents, current) and (redis.call('HGET', KEYS[1], 'handedOn') or '') or '') .. ','
+-- Unless its agent is no longer of IM_AGENTS (a redeploy) or has logged out (the end of a shift):
+-- nobody watches there, so any agent online with room will do, one who had it before too.
+local stillThere = configured(agents, current) and isOnline(desk, current)
+local handed = ',' .. (stillThere and (redis.call('HGET', KEYS[1], 'handedOn') or '') or '') .. ','
 local fresh = {}
 for _, a in ipairs(agents) do
   if a ~= current and not string.find(handed, ',' .. a .. ',', 1, true) then fresh[#fresh + 1] = a end
