@@ -7,6 +7,8 @@ import { closeConversation } from '@wxim/wechat-pusher';
 import { AGENTS, eventually, textOf, twoWayForTests } from '@wxim/testkit';
 
 const SLA_S = 10;
+// Moves wait out the SLA, several in some tests: about two minutes in all, past tap's default for a file.
+t.setTimeout(240_000);
 const relay = await twoWayForTests(t, { env: { FIRST_RESPONSE_SLA_S: String(SLA_S) }, pusher: { firstResponseCheckEveryMs: 200 } });
 const { im } = relay;
 const redis = new Redis(relay.redisUrl);
@@ -98,6 +100,23 @@ t.test("an answer sent before the customer's next message and delivered after it
   await relay.waitForSent(c.openid, 2);
   await eventually('an answer sent after it ends the wait', async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null);
   t.equal(await agentOf(c.openid), c.agent, 'nobody was moved');
+});
+
+t.test('an answer delivered after the customer only followed again (an event, asking no answer) still answers them', async (t) => {
+  const c = await relay.newCustomer();
+  await waitingSince(c.openid);
+  const release = im.callbackHeld();
+  const sending = im.agentSend(c.agent, c.userId, [textElem('Here is your answer.')]);
+  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
+  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
+  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
+  const before = im.messagesBetween(c.userId, c.agent).length;
+  t.equal((await relay.wechat.push(relay.wechat.follow(c.openid))).status, 200);
+  await eventually('the follow reaches the agent', () => im.messagesBetween(c.userId, c.agent).length > before);
+  release();
+  await sending;
+  await relay.waitForSent(c.openid, 1);
+  await eventually('the answer ends the wait', async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null);
 });
 
 t.test('with nobody else free nothing moves and nobody is told, until an agent is free', async (t) => {

@@ -288,6 +288,20 @@ t.test("a reply recalled in its undo time, the recall's callback lost, is not de
   t.same(relay.textsTo(openid), ['first'], 'the customer never gets the recalled reply');
 });
 
+t.test('a reply found by a sweep whose look for a lost recall IM refuses at every try still goes: failing it would lose a genuine reply', async (t) => {
+  const { openid, userId, agent } = await relay.newCustomer();
+  im.callbackLost(1);
+  await im.agentSend(agent, userId, [textElem('found by the sweep, history refused after')]);
+  await relay.callback.sweep.stop();
+  await redis.hset(keys.callbackSweep, 'cursor', Date.now() - 10 * 60_000);
+  t.equal(await relay.callback.sweep.runIfDue(Date.now() + 31_000), 1, 'the sweep found the reply');
+  // Its undo time over, the look for a recall meets IM refusing the history with a code the relay does not know.
+  im.failNext('openim/admin_getroammsg', 60014, 10, 'account exchange timed out');
+  t.teardown(() => im.clearScripted());
+  await relay.waitForSent(openid, 1, UNDO_MS + 15_000);
+  t.same(relay.textsTo(openid), ['found by the sweep, history refused after']);
+});
+
 t.test("a reply found by a sweep, recalled while it waited for its undo time, the recall's callback lost too, is not delivered", async (t) => {
   const { openid, userId, agent } = await relay.newCustomer();
   // An ingress that lost callbacks for a while: the reply's, then its recall's.

@@ -18,3 +18,4 @@ export * from './between-commands.js';
 export * from './accounts-relay.js';
 export * from './redis-monitor.js';
 export * from './customers-who-wrote.js';
+export * from './raw-client.js';

@@ -1,12 +1,11 @@
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { type HttpHandler, type RunningService, type ServiceDefinition, buildForAccounts, createHttpHost, metricsRegistry } from '@wxim/host';
-import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, rawClient, startTestRedis, testPrefix } from '@wxim/testkit';
 import t, { type Test } from 'tap';
 
 // The accounts front (ACCOUNTS_FILE) closes as a service's own server does: a request in flight
@@ -61,12 +60,7 @@ t.test(
   'close while a request is in flight on a kept-alive connection to the accounts front: it is answered, its connection closed, and the close ends then',
   async (t) => {
     const { running, started, release } = await front(t);
-    const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    let answer = '';
-    client.on('data', (d: Buffer) => (answer += d.toString()));
-    const ended = once(client, 'close');
-    client.write('GET /accounts/brand-b/held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const { answer, ended } = rawClient(t, (running.app.server.address() as AddressInfo).port, '/accounts/brand-b/held');
     await started;
     const closed = running.close();
     await eventually('the front has stopped taking connections', () => !running.app.server.listening);
@@ -75,8 +69,8 @@ t.test(
     const took = await Promise.race([closed.then(() => Date.now() - asked), setTimeout(5000, -1)]);
     t.ok(took >= 0 && took < 2500, `closed ${took} ms after the answer (left to the keep-alive: 72 s)`);
     await ended;
-    t.match(answer, /^HTTP\/1\.1 200/, 'the request in flight was answered');
-    t.match(answer, /"answered":"brand-b"/, "by its account's service");
-    t.match(answer, /\r\nconnection: close\r\n/i, 'with its connection closed after it');
+    t.match(answer(), /^HTTP\/1\.1 200/, 'the request in flight was answered');
+    t.match(answer(), /"answered":"brand-b"/, "by its account's service");
+    t.match(answer(), /\r\nconnection: close\r\n/i, 'with its connection closed after it');
   },
 );

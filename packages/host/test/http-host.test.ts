@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { setTimeout } from 'node:timers/promises';
 import { loadConfig } from '@wxim/config';
 import { type HttpHandler, REQUEST_TIME_LIMIT_MS, createHttpHost, metricsRegistry } from '@wxim/host';
-import { eventually, startTestRedis, testPrefix } from '@wxim/testkit';
+import { eventually, rawClient, startTestRedis, testPrefix } from '@wxim/testkit';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 
@@ -173,32 +173,11 @@ async function inFlight(t: Test, streamed: boolean) {
         return reply.type('text/plain').send(body);
       }),
   });
-  const { answer, ended } = await rawClient(t, running, '/held');
+  await running.app.listen({ host: '127.0.0.1', port: 0 });
+  const { answer, ended } = rawClient(t, (running.app.server.address() as AddressInfo).port, '/held');
   await started;
   if (streamed) await eventually('its headers are out', () => answer().includes('first piece'));
   return { running, release, answer, ended };
-}
-
-/**
- * A raw keep-alive client of the test's, asking `path` of the listening host: what has arrived
- * (`answer`, `received` bytes), and `ended` once its connection closes. A `paused` client reads
- * nothing until resumed: the answer waits in the buffers.
- */
-async function rawClient(t: Test, running: Awaited<ReturnType<typeof host>>, path: string, options: { paused?: boolean } = {}) {
-  await running.app.listen({ host: '127.0.0.1', port: 0 });
-  const client = connect((running.app.server.address() as AddressInfo).port, '127.0.0.1');
-  t.teardown(() => client.destroy());
-  const chunks: Buffer[] = [];
-  client.on('data', (d: Buffer) => chunks.push(d));
-  if (options.paused === true) client.pause();
-  const ended = once(client, 'close');
-  client.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-  return {
-    client,
-    answer: () => Buffer.concat(chunks).toString(),
-    received: () => chunks.reduce((sum, c) => sum + c.length, 0),
-    ended,
-  };
 }
 
 t.test('close while a request is in flight on a kept-alive connection: its answer closes the connection, and the close ends then', async (t) => {
@@ -238,7 +217,8 @@ t.test('close while a large answer is still on its way to a client that reads sl
         return reply.type('application/octet-stream').send(Buffer.alloc(size, 1));
       }),
   });
-  const { client, received, ended } = await rawClient(t, running, '/large', { paused: true });
+  await running.app.listen({ host: '127.0.0.1', port: 0 });
+  const { client, received, ended } = rawClient(t, (running.app.server.address() as AddressInfo).port, '/large', { paused: true });
   await started;
   const closed = running.close();
   await setTimeout(300); // the client reads only now: Node's close would have cut its connection meanwhile

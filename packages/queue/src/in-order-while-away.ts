@@ -3,7 +3,8 @@ import { whileRedisAway } from './redis-away.js';
 /**
  * Tries made while Redis is away (see whileRedisAway), kept in the order they began: a try that
  * begins while earlier ones wait to be tried again waits for them first, at most until its own
- * deadline. Without it a later request, asking at once, reaches Redis the moment it is back, ahead
+ * deadline (then it fails, EarlierStillWaiting, untried). Per process: two gateways or two
+ * im-callbacks each keep their own order. Without it a later request, asking at once, reaches Redis the moment it is back, ahead
  * of an earlier one still in its 100 ms wait: a customer's second message stored before their
  * first. While Redis answers, nothing waits and nothing is kept.
  */
@@ -12,7 +13,13 @@ export class InOrderWhileAway {
   private readonly retrying = new Set<Promise<void>>();
 
   async run<R>(deadline: number, attempt: () => Promise<R>, retrying?: () => void): Promise<R> {
-    if (this.retrying.size > 0) await settledBefore(Promise.all(this.retrying), deadline);
+    if (this.retrying.size > 0) {
+      const earlier = [...this.retrying];
+      await settledBefore(Promise.all(earlier), deadline);
+      // Its time ran out behind them: trying now would go ahead of them after all.
+      if (earlier.some((e) => this.retrying.has(e)))
+        throw new EarlierStillWaiting('Redis is away: earlier requests still wait to be stored, and this one ran out of time behind them');
+    }
     let mine: { settled: Promise<void>; settle: () => void } | undefined;
     try {
       return await whileRedisAway(deadline, attempt, () => {
@@ -30,6 +37,11 @@ export class InOrderWhileAway {
       }
     }
   }
+}
+
+/** A try whose deadline came while earlier ones still waited for Redis: not made, so as not to go ahead of them. */
+export class EarlierStillWaiting extends Error {
+  override readonly name = 'EarlierStillWaiting';
 }
 
 /** Waits for `earlier`, or until `deadline` (ms) at most. */

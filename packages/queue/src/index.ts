@@ -15,7 +15,7 @@ export { retryFailedJobs } from './retry-failed.js';
 export { REMOVABLE_STATES, cleanByHand, removeByHand } from './remove-by-hand.js';
 export { HAND_MS, handKey, withJobInHand } from './job-in-hand.js';
 export { AWAY_RETRY_MS, redisAway, whileRedisAway } from './redis-away.js';
-export { InOrderWhileAway } from './in-order-while-away.js';
+export { EarlierStillWaiting, InOrderWhileAway } from './in-order-while-away.js';
 export {
   type Besides,
   type BesidesResults,

@@ -79,25 +79,37 @@ t.test('InOrderWhileAway: a try begun while an earlier one waits to be tried aga
   t.same(order, ['first', 'second']);
 });
 
-t.test('InOrderWhileAway: a later try waits for earlier ones at most until its own deadline; while Redis answers, none waits', async (t) => {
-  const inOrder = new InOrderWhileAway();
-  let retried!: () => void;
-  const retrying = new Promise<void>((resolve) => (retried = resolve));
-  const stuck = inOrder.run(
-    Date.now() + 1500,
-    async () => {
-      throw new Error('LOADING Redis is loading the dataset in memory');
-    },
-    () => retried(),
-  );
-  await retrying;
-  const began = Date.now();
-  t.equal(await inOrder.run(began + 300, async () => 'stored'), 'stored', 'tried once its own time was nearly out');
-  const waited = Date.now() - began;
-  t.ok(waited >= 250 && waited < 1200, `waited ${waited} ms, not the earlier one's 1.5 s`);
-  await t.rejects(stuck, /LOADING/);
-  // Nothing retrying now: two tries together, neither waits for the other.
-  const both = Date.now();
-  t.same(await Promise.all([inOrder.run(both + 2000, async () => 1), inOrder.run(both + 2000, async () => 2)]), [1, 2]);
-  t.ok(Date.now() - both < 100, 'at once');
-});
+t.test(
+  'InOrderWhileAway: a later try waits for earlier ones at most until its own deadline, then fails untried; while Redis answers, none waits',
+  async (t) => {
+    const inOrder = new InOrderWhileAway();
+    let retried!: () => void;
+    const retrying = new Promise<void>((resolve) => (retried = resolve));
+    const stuck = inOrder.run(
+      Date.now() + 1500,
+      async () => {
+        throw new Error('LOADING Redis is loading the dataset in memory');
+      },
+      () => retried(),
+    );
+    await retrying;
+    const began = Date.now();
+    let tried = false;
+    await t.rejects(
+      inOrder.run(began + 300, async () => {
+        tried = true;
+        return 'stored';
+      }),
+      { name: 'EarlierStillWaiting' },
+      'failed once its own time was out',
+    );
+    const waited = Date.now() - began;
+    t.ok(waited >= 250 && waited < 1200, `waited ${waited} ms, not the earlier one's 1.5 s`);
+    t.notOk(tried, 'and never tried: it would have gone ahead of the earlier one');
+    await t.rejects(stuck, /LOADING/);
+    // Nothing retrying now: two tries together, neither waits for the other.
+    const both = Date.now();
+    t.same(await Promise.all([inOrder.run(both + 2000, async () => 1), inOrder.run(both + 2000, async () => 2)]), [1, 2]);
+    t.ok(Date.now() - both < 1000, 'at once, not after a wait');
+  },
+);

@@ -48,7 +48,7 @@ const SCRIPTS = {
   wximDeskReleaseUnreached: { numberOfKeys: 6, lua: RELEASE_UNREACHED },
   // 10 keys, then three per other account of the IM app (see otherDesks): their number comes first.
   wximDeskAutoReply: { lua: AUTO_REPLY },
-  wximDeskAnswered: { numberOfKeys: 3, lua: ANSWERED },
+  wximDeskAnswered: { numberOfKeys: 2, lua: ANSWERED },
   wximDeskSlaMove: { numberOfKeys: 12, lua: SLA_MOVE },
   wximClaimUserId: { numberOfKeys: 2, lua: CLAIM },
   wximPace: { numberOfKeys: 3, lua: PACE },
@@ -140,7 +140,7 @@ export interface RelayScripts {
     job: string,
   ): Promise<string | null>;
   wximDeskAutoReply(numberOfKeys: number, ...args: string[]): Promise<'off_hours' | 'waiting' | null>;
-  wximDeskAnswered(customer: string, unanswered: string, window: string, openid: string, agent: string, sentAtMs: string): Promise<number>;
+  wximDeskAnswered(customer: string, unanswered: string, openid: string, agent: string, sentAtMs: string): Promise<number>;
   wximDeskSlaMove(...args: string[]): Promise<[string, string?, string?, string?]>;
   wximClaimUserId(customer: string, openidOf: string, openid: string, ...candidates: string[]): Promise<string | null>;
   wximPace(
@@ -201,8 +201,9 @@ export interface RelayScripts {
     cap: number,
     mark: '1' | '0',
     watchOn: '1' | '0',
+    messageAtMs: string,
   ): Promise<[number, string | null]>;
-  wximWindowAnswered(window: string, watch: string, openid: string, sentAtMs: string): Promise<number>;
+  wximWindowAnswered(window: string, watch: string, openid: string, sentAtMs: string, messageGrantMs: number): Promise<number>;
   wximWindowWarnClaim(
     window: string,
     watch: string,

@@ -52,10 +52,10 @@ export class RelayedMessage {
   }
 
   /**
-   * The customer's message was relayed at `nowMs`. Customers whose windows went unwatched for the
-   * cap are not warned of unless they write again.
+   * The customer's message (sent at `messageAtMs`, its CreateTime) was relayed at `nowMs`. Customers
+   * whose windows went unwatched for the cap are not warned of unless they write again.
    */
-  async relayed(openid: string, nowMs: number): Promise<Relayed> {
+  async relayed(openid: string, nowMs: number, messageAtMs?: number): Promise<Relayed> {
     const { keys, options } = this;
     if (!this.on) return { unwatched: 0, agent: (await this.redis.hget(keys.customer(openid), 'agent')) ?? undefined };
     const [unwatched, agent] = await this.scripts.wximRelayed(
@@ -68,6 +68,7 @@ export class RelayedMessage {
       options.watchCap ?? WATCH_CAP,
       options.unanswered ? '1' : '0',
       options.watch ? '1' : '0',
+      messageAtMs === undefined ? '' : Math.floor(messageAtMs).toFixed(0),
     );
     return { unwatched, agent: agent ?? undefined };
   }

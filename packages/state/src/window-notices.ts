@@ -40,7 +40,7 @@ export class WindowNotices {
    * answered, unless they wrote it after the reply was sent.
    */
   async answered(openid: string, sentAtMs: number): Promise<void> {
-    await this.scripts.wximWindowAnswered(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(sentAtMs));
+    await this.scripts.wximWindowAnswered(this.keys.replyWindow(openid), this.keys.windowWatch, openid, ms(sentAtMs), REPLY_GRANTS.message.ms);
   }
 
   /**

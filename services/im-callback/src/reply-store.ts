@@ -38,13 +38,13 @@ export type Skip = 'not_delivered' | 'not_from_agent' | 'to_agent' | 'relay_noti
 /** Why an online-only message (OnlineOnlyFlag 1) is not an agent's typing to relay. */
 export type OnlineOnlySkip = 'not_from_agent' | 'to_agent' | 'not_typing';
 
+/** What a store tried again was for: an agent's reply, or their typing or recall. */
+export type StoreRetried = 'reply' | 'signal';
+
 /**
  * Stores agents' replies in `agent-replies`, each once (job id from its MsgKey) and in its
  * customer's reply line (not their inbound line), before IM's callback is answered.
  */
-/** What a store tried again was for: an agent's reply, or their typing or recall. */
-export type StoreRetried = 'reply' | 'signal';
-
 export class ReplyStore {
   private readonly enqueuer: DurableEnqueuer<ReplyJob>;
   private readonly recall: ReplyRecall;

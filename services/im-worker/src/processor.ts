@@ -233,7 +233,7 @@ export function createProcessor(deps: ProcessorDeps): OrderedJobs<InboundJob, Re
       // serves the customer now in their round trip; an event reads it on its own.
       let agentNow: string | undefined;
       if (action === 'message') {
-        const after = await deps.relayed.relayed(openid, Date.now());
+        const after = await deps.relayed.relayed(openid, Date.now(), message.createTime * 1000);
         if (after.unwatched > 0) metrics.windowsUnwatched.inc(after.unwatched);
         agentNow = after.agent;
       } else agentNow = await relayTurn.servingAgent(openid);

@@ -19,7 +19,7 @@ export class InboundEnqueuer {
     readonly budgetMs: number,
     waitReplicas = 0,
     parts: readonly TransactionPart[] = [],
-    /** Told how many pushes are to be stored again, each time Redis was away for their transaction. */
+    /** Told of the pushes to be stored again (their jobs' names), each time Redis was away for their transaction. */
     retrying?: (pushes: readonly string[]) => void,
   ) {
     this.store = new DurableEnqueuer(queue, line, budgetMs, waitReplicas, parts, retrying);

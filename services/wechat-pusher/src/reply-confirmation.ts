@@ -55,6 +55,7 @@ export interface ConfirmDeps {
   looksAgainAfterMs?: readonly number[];
   /** REPLY_UNDO_MS: a look kept from another reply's confirmation counts for this one only if it came after this one's undo time. */
   undoMs?: number;
+  log?: { warn(o: object, m: string): void };
 }
 
 /**
@@ -157,7 +158,26 @@ export class ReplyConfirmation {
     const { redis } = this.deps;
     const progress = this.deps.progressKey(job.id);
     if ((await redis.hget(progress, 'recallLooked')) !== null) return;
-    const shown = (await this.read(job.data, lease)).get(job.data.msgKey);
+    let shown: AfterSendMsg | undefined;
+    for (let look = 0; ; look++) {
+      try {
+        shown = (await this.read(job.data, lease)).get(job.data.msgKey);
+        break;
+      } catch (err) {
+        if (!(err instanceof HistoryRefused)) throw err;
+        const wait = this.looksAgainAfterMs[look];
+        if (wait === undefined) {
+          // The history showed the reply already; only a recall whose callback was lost too would
+          // be missed. Failing a genuine reply for it would lose it: no later look would revive it.
+          this.deps.log?.warn(
+            { jobId: job.id, agent: job.data.agent, reason: err.message },
+            'IM refused the history of a reply found there: it goes without a look for a recall whose callback was lost',
+          );
+          return;
+        }
+        await sleep(wait);
+      }
+    }
     if (shown?.recalled === true) throw new ReplyWithdrawn("IM's history shows its agent recalled it");
     await redis.multi().hset(progress, 'recallLooked', '1').pexpire(progress, PROGRESS_TTL_MS).exec();
   }

@@ -29,14 +29,7 @@ export class ServiceLevels {
   /** A reply `agent` sent at `sentAtMs` (IM's MsgTime) reached the customer. */
   async answered(openid: string, agent: string, sentAtMs: number): Promise<void> {
     const { redis, keys } = this.deps;
-    const ms = await relayScripts(redis).wximDeskAnswered(
-      keys.customer(openid),
-      keys.deskUnanswered,
-      keys.replyWindow(openid),
-      openid,
-      agent,
-      Math.floor(sentAtMs).toFixed(0),
-    );
+    const ms = await relayScripts(redis).wximDeskAnswered(keys.customer(openid), keys.deskUnanswered, openid, agent, Math.floor(sentAtMs).toFixed(0));
     if (ms >= 0) this.deps.firstResponse.observe(ms / 1000);
   }
 

@@ -114,6 +114,7 @@ export async function createWechatPusher(config: Config, overrides: WechatPusher
               progressKey: keys.replyProgress,
               turn: imShareGate(state, keys, config, 'confirm'),
               undoMs: config.replyUndoMs,
+              log,
               ...(overrides.confirmLooksAgainAfterMs === undefined ? {} : { looksAgainAfterMs: overrides.confirmLooksAgainAfterMs }),
             })
           : undefined;

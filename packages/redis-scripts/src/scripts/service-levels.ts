@@ -19,17 +19,17 @@ local function markUnanswered(unanswered, openid)
 end
 `;
 
-// KEYS: customer hash, unanswered, the customer's reply window. ARGV: openid, the agent whose reply
-// was delivered, when they sent it (ms, IM's MsgTime). A reply from the agent serving an open
-// conversation answers the customer; the conversation's first answer returns its first-response
-// time (ms), once; else -1. A reply sent before the customer's latest message (the window's 'at',
-// its CreateTime: e.g. the reply held for its undo time or its confirmation while the customer wrote
-// again) does not answer that one: the wait goes on, counted from now.
+// KEYS: customer hash, unanswered. ARGV: openid, the agent whose reply was delivered, when they sent
+// it (ms, IM's MsgTime). A reply from the agent serving an open conversation answers the customer;
+// the conversation's first answer returns its first-response time (ms), once; else -1. A reply sent
+// before the customer's latest message (its CreateTime, 'messageAt', kept by RELAYED: e.g. the reply
+// held for its undo time or its confirmation while the customer wrote again; a follow or a menu click
+// asks for no answer) does not answer that one: the wait goes on, counted from now.
 export const ANSWERED = `${DESK_LUA}
-local c = redis.call('HMGET', KEYS[1], 'agent', 'counted', 'openedAt')
+local c = redis.call('HMGET', KEYS[1], 'agent', 'counted', 'openedAt', 'messageAt')
 if c[1] ~= ARGV[2] or c[2] == '0' then return -1 end
 local now = nowMs()
-local latest = tonumber(redis.call('HGET', KEYS[3], 'at') or '')
+local latest = tonumber(c[4])
 if latest and tonumber(ARGV[3]) < latest then
   redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
 else

@@ -22,16 +22,17 @@ local function watchWindow(window, watch, openid, nowArg, capArg)
 end
 `;
 
-// ANSWERED. KEYS: the window, the watch. ARGV: openid, when the reply was sent (ms, IM's MsgTime).
-// A reply reached the customer: nothing to warn of, unless it was sent before the customer's latest
-// message (the window's 'at'), which still waits for an answer; and when the latest reply was sent
-// (so that a message relayed again later is known to be answered already).
+// ANSWERED. KEYS: the window, the watch. ARGV: openid, when the reply was sent (ms, IM's MsgTime),
+// the time a message grants. A reply reached the customer: nothing to warn of, unless it was sent
+// before the message the window's deadline is from (its deadline less what a message grants, as
+// WARN_CLAIM reads it), which still waits for an answer; and when the latest reply was sent (so that
+// a message relayed again later is known to be answered already).
 export const ANSWERED = `
-local w = redis.call('HMGET', KEYS[1], 'at', 'replied')
+local w = redis.call('HMGET', KEYS[1], 'deadline', 'replied')
 local sent = tonumber(ARGV[2])
-local latest = tonumber(w[1])
-if not latest or sent >= latest then redis.call('ZREM', KEYS[2], ARGV[1]) end
-if latest and sent > (tonumber(w[2]) or 0) then redis.call('HSET', KEYS[1], 'replied', ARGV[2]) end
+local deadline = tonumber(w[1])
+if not deadline or sent >= deadline - tonumber(ARGV[3]) then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if deadline and sent > (tonumber(w[2]) or 0) then redis.call('HSET', KEYS[1], 'replied', ARGV[2]) end
 return 1
 `;
 
