@@ -4,7 +4,7 @@ import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { closeConversation } from '@wxim/wechat-pusher';
-import { AGENTS, eventually, textOf, twoWayForTests } from '@wxim/testkit';
+import { AGENTS, eventually, replyHeldWhile, textOf, twoWayForTests } from '@wxim/testkit';
 
 const SLA_S = 10;
 // Moves wait out the SLA, several in some tests: about two minutes in all, past tap's default for a file.
@@ -83,15 +83,12 @@ t.test('a message unanswered past FIRST_RESPONSE_SLA_S moves the conversation to
 t.test("an answer sent before the customer's next message and delivered after it does not answer that one: the customer still waits", async (t) => {
   const c = await relay.newCustomer();
   const first = await waitingSince(c.openid);
-  // The answer's callback is held while the customer writes again, in a later second.
-  const release = im.callbackHeld();
-  const sending = im.agentSend(c.agent, c.userId, [textElem('About your first question…')]);
-  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
-  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
-  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
-  await relay.customerWrites(c.openid, 'And another thing');
-  release();
-  await sending;
+  await replyHeldWhile(
+    im,
+    c,
+    () => im.agentSend(c.agent, c.userId, [textElem('About your first question…')]),
+    () => relay.customerWrites(c.openid, 'And another thing'),
+  );
   await relay.waitForSent(c.openid, 1);
   const since = await redis.zscore(keys.deskUnanswered, c.openid);
   t.not(since, null, 'the next message still waits for an answer');
@@ -105,16 +102,16 @@ t.test("an answer sent before the customer's next message and delivered after it
 t.test('an answer delivered after the customer only followed again (an event, asking no answer) still answers them', async (t) => {
   const c = await relay.newCustomer();
   await waitingSince(c.openid);
-  const release = im.callbackHeld();
-  const sending = im.agentSend(c.agent, c.userId, [textElem('Here is your answer.')]);
-  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
-  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
-  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
-  const before = im.messagesBetween(c.userId, c.agent).length;
-  t.equal((await relay.wechat.push(relay.wechat.follow(c.openid))).status, 200);
-  await eventually('the follow reaches the agent', () => im.messagesBetween(c.userId, c.agent).length > before);
-  release();
-  await sending;
+  await replyHeldWhile(
+    im,
+    c,
+    () => im.agentSend(c.agent, c.userId, [textElem('Here is your answer.')]),
+    async () => {
+      const before = im.messagesBetween(c.userId, c.agent).length;
+      t.equal((await relay.wechat.push(relay.wechat.follow(c.openid))).status, 200);
+      await eventually('the follow reaches the agent', () => im.messagesBetween(c.userId, c.agent).length > before);
+    },
+  );
   await relay.waitForSent(c.openid, 1);
   await eventually('the answer ends the wait', async () => (await redis.zscore(keys.deskUnanswered, c.openid)) === null);
 });

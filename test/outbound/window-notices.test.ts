@@ -3,7 +3,7 @@ import { keyPrefix } from '@wxim/queue';
 import { stateKeys } from '@wxim/state';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { eventually, metricValue, textOf, twoWayForTests } from '@wxim/testkit';
+import { eventually, metricValue, replyHeldWhile, textOf, twoWayForTests } from '@wxim/testkit';
 
 // The warning comes this long after a customer's message, rather than 2 hours before its 48-hour
 // window closes: WINDOW_WARNING_MS as large as the window, less LEAD_MS. Real times throughout.
@@ -84,15 +84,12 @@ t.test('a window closing with the last message unanswered is warned of once; an 
 
 t.test("an answer sent before the customer's next message and delivered after it does not answer that one: it is warned of", async (t) => {
   const c = await relay.newCustomer();
-  // The answer's callback is held while the customer writes again, in a later second.
-  const release = im.callbackHeld();
-  const sending = im.agentSend(c.agent, c.userId, [textElem('About your first question…')]);
-  await eventually('IM has the answer', () => im.messagesBetween(c.agent, c.userId).length > 0);
-  const sentAt = Math.floor(im.messagesBetween(c.agent, c.userId)[0]!.receivedAt / 1000);
-  await eventually('a second later than the answer', () => Math.floor(Date.now() / 1000) > sentAt, 2000);
-  await relay.customerWrites(c.openid, 'And another thing');
-  release();
-  await sending;
+  await replyHeldWhile(
+    im,
+    c,
+    () => im.agentSend(c.agent, c.userId, [textElem('About your first question…')]),
+    () => relay.customerWrites(c.openid, 'And another thing'),
+  );
   await relay.waitForSent(c.openid, 1);
   await eventually('the agent is warned of the unanswered second message', () => warnings(c).length > 0, LEAD_MS + 5000);
   t.equal(warnings(c).length, 1);

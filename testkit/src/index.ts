@@ -19,3 +19,4 @@ export * from './accounts-relay.js';
 export * from './redis-monitor.js';
 export * from './customers-who-wrote.js';
 export * from './raw-client.js';
+export * from './reply-held.js';
